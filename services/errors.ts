@@ -1,0 +1,45 @@
+/** The service's error codes; the HTTP funnel maps each to a status. */
+export type ErrorCode =
+  | 'validation_error'
+  | 'unauthorized'
+  | 'not_found'
+  | 'invalid_transition'
+  | 'pool_exhausted'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'idempotency_mismatch'
+  | 'unavailable'
+  | 'upstream_unavailable'
+  | 'upstream_rejected'
+  | 'timeout'
+  | 'internal';
+
+/** A typed error every port throws: `retryable` decides whether the step runner tries again. */
+export class ServiceError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly field: string | null;
+  /** Set by the step runner when it gives up. */
+  attempts = 1;
+
+  constructor(code: ErrorCode, message: string, opts: { retryable?: boolean; field?: string | null; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'ServiceError';
+    this.code = code;
+    this.retryable = opts.retryable ?? false;
+    this.field = opts.field ?? null;
+  }
+}
+
+/** The JSON-safe form that machine context stores (an `Error` does not survive a snapshot). */
+export interface ErrorInfo {
+  code: ErrorCode;
+  message: string;
+  attempts: number;
+}
+
+export function toErrorInfo(err: unknown): ErrorInfo {
+  if (err instanceof ServiceError) return { code: err.code, message: err.message, attempts: err.attempts };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: 'internal', message, attempts: 1 };
+}

@@ -1,0 +1,17 @@
+export interface CpeCommand {
+  /** Idempotency key from the lifecycle id and the step (GenieACS `uniqueKey`). */
+  key: string;
+  /** GenieACS device id, `OUI-ProductClass-Serial`. */
+  cpeId: string;
+}
+
+/** `done`: the CPE applied it; `queued`: the CPE is offline and the ACS holds the task. */
+export type CpeResult = { status: 'done' } | { status: 'queued'; taskId: string | null };
+
+/** CPE port (GenieACS NBI): DHCPv6-PD on and off; each call is safe to repeat. */
+export interface CpePort {
+  /** Enables DHCPv6 prefix delegation on the CPE's WAN for `prefix`. */
+  configurePd(cmd: CpeCommand & { prefix: string }, signal?: AbortSignal): Promise<CpeResult>;
+  /** Removes IPv6 (DHCPv6-PD) from the CPE. */
+  removeIpv6(cmd: CpeCommand, signal?: AbortSignal): Promise<CpeResult>;
+}

@@ -1,0 +1,52 @@
+/** A pool of delegated prefixes, as configuration names it. */
+export interface PoolInfo {
+  name: string;
+  /** Parent prefix in canonical compressed form, e.g. `2001:db8::/32`. */
+  prefix: string;
+  /** Length of the prefixes delegated from this pool, e.g. 56. */
+  prefixLength: number;
+}
+
+export interface AllocateCommand {
+  /** Idempotency key derived from the lifecycle id and the step: the same key returns the same prefix. */
+  key: string;
+  lifecycleId: string;
+  subscriberId: string;
+  pool: string;
+  prefixLength: number;
+}
+
+export interface Allocation {
+  /** Canonical compressed form, e.g. `2001:db8:100::/56`. */
+  prefix: string;
+  prefixLength: number;
+  /** NetBox's id of the child prefix; null when the embedded IPAM serves the pool. */
+  netboxPrefixId: number | null;
+}
+
+export interface ReleaseCommand {
+  key: string;
+  lifecycleId: string;
+  pool: string;
+  prefix: string;
+  netboxPrefixId: number | null;
+}
+
+export interface PoolUtilization extends PoolInfo {
+  /** How many prefixes of `prefixLength` the pool holds. */
+  capacity: number;
+  /** How many are allocated (by this service or by anyone else). */
+  allocated: number;
+}
+
+/** IPAM port: every method is safe to repeat with the same command. */
+export interface IpamPort {
+  /** `embedded` or `netbox`: names the failed step (`netbox_allocate`) in a lifecycle's failure. */
+  readonly kind: 'embedded' | 'netbox' | 'fake';
+  /** Allocates the first free aligned block, or returns the one already allocated under `cmd.key`. Throws `pool_exhausted`. */
+  allocate(cmd: AllocateCommand, signal?: AbortSignal): Promise<Allocation>;
+  /** Gives the prefix back; releasing a prefix the IPAM no longer has is success. */
+  release(cmd: ReleaseCommand, signal?: AbortSignal): Promise<void>;
+  /** Capacity and allocation figures of every configured pool. */
+  utilization(signal?: AbortSignal): Promise<PoolUtilization[]>;
+}

@@ -1,0 +1,40 @@
+export interface WriteReplyCommand {
+  /** The subscriber's RADIUS `User-Name`. */
+  username: string;
+  /** Delegated-IPv6-Prefix (RFC 4818), canonical form. */
+  delegatedPrefix: string;
+  /** Framed-IPv6-Prefix (RFC 3162), the WAN /64, when configured. */
+  framedPrefix: string | null;
+}
+
+/** Reply attributes in FreeRADIUS's `radreply`: upserts and deletes touch only our attributes of that user. */
+export interface RadiusReplyPort {
+  /** Writes (or replaces) the user's prefix attributes. */
+  writeReply(cmd: WriteReplyCommand, signal?: AbortSignal): Promise<void>;
+  /** Removes the user's prefix attributes; removing absent rows is success. */
+  removeReply(cmd: { username: string }, signal?: AbortSignal): Promise<void>;
+}
+
+export type SessionAction = 'disconnect' | 'coa';
+
+export interface NotifySessionsCommand {
+  username: string;
+  action: SessionAction;
+  /** Prefix attributes to carry in a CoA-Request; ignored for Disconnect-Request. */
+  delegatedPrefix: string | null;
+}
+
+/** What one NAS said about one session. */
+export interface SessionOutcome {
+  sessionId: string;
+  nas: string;
+  /** `ack`, `nak` (with `errorCause`), `not_found` (NAK 503: done), or `no_answer` (a warning). */
+  result: 'ack' | 'nak' | 'not_found' | 'no_answer';
+  errorCause: number | null;
+}
+
+/** RFC 5176 dynamic authorization towards the NAS of each open session (from `radacct`). */
+export interface DynamicAuthorizationPort {
+  /** Sends each open session's NAS a Disconnect- or CoA-Request; throws on a NAK other than 503. */
+  notifySessions(cmd: NotifySessionsCommand, signal?: AbortSignal): Promise<SessionOutcome[]>;
+}
