@@ -1,0 +1,225 @@
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import type { Logger } from 'pino';
+import type { PrefixLifecycleMachine } from '../machines/prefix-lifecycle.ts';
+import type { LifecycleEvent, LifecycleInput } from '../machines/types.ts';
+import type { AuditEntry, LifecycleRow, LifecycleStore } from '../store/lifecycles.ts';
+import { statePath, toRow, type LifecycleSnapshot } from './projection.ts';
+
+/** What the host reports after every persisted transition (metrics, logs). */
+export interface TransitionRecord {
+  row: LifecycleRow;
+  audit: AuditEntry;
+  previous: LifecycleRow | null;
+}
+
+export interface ActorHostOptions {
+  store: LifecycleStore;
+  /** The lifecycle machine with its real actors provided. */
+  machine: PrefixLifecycleMachine;
+  log: Logger;
+  /** A settled actor is stopped after this long without work; its snapshot stays in the store. */
+  idleMs: number;
+  onTransition?: (t: TransitionRecord) => void;
+}
+
+interface Entry {
+  actor: Actor<PrefixLifecycleMachine>;
+  log: Logger;
+  row: LifecycleRow | null;
+  stopping: boolean;
+  idleTimer: NodeJS.Timeout | null;
+}
+
+/**
+ * Hosts one actor per lifecycle: hydrates on demand, persists every snapshot before the next outside
+ * call can have effects, serializes work per subscriber, evicts idle actors, resumes in-flight ones.
+ */
+export class ActorHost {
+  readonly #opts: ActorHostOptions;
+  readonly #entries = new Map<string, Entry>();
+  readonly #mailboxes = new Map<string, Promise<unknown>>();
+
+  constructor(opts: ActorHostOptions) {
+    this.#opts = opts;
+  }
+
+  /** Runs `fn` after every earlier call for the same subscriber has finished. */
+  exclusive<T>(subscriberId: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.#mailboxes.get(subscriberId) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.#mailboxes.set(subscriberId, tail);
+    void tail.then(() => {
+      if (this.#mailboxes.get(subscriberId) === tail) this.#mailboxes.delete(subscriberId);
+    });
+    return run;
+  }
+
+  /** Starts a new lifecycle; its first snapshot is stored before allocation begins. */
+  create(input: LifecycleInput): LifecycleSnapshot {
+    const entry = this.#start(input.lifecycleId, input.subscriberId, { input });
+    return entry.actor.getSnapshot();
+  }
+
+  /** The running actor's snapshot, hydrating it from the store if needed; null for an unknown id. */
+  snapshot(lifecycleId: string): LifecycleSnapshot | null {
+    return this.#open(lifecycleId)?.actor.getSnapshot() ?? null;
+  }
+
+  /** Sends an event to the lifecycle's actor. */
+  send(lifecycleId: string, event: LifecycleEvent): LifecycleSnapshot {
+    const entry = this.#open(lifecycleId);
+    if (!entry) throw new Error(`unknown lifecycle ${lifecycleId}`);
+    this.#clearIdle(entry);
+    entry.actor.send(event);
+    return entry.actor.getSnapshot();
+  }
+
+  /** Resolves once the lifecycle has no step in flight, or after `waitMs` with what it has then. */
+  settle(lifecycleId: string, waitMs: number): Promise<{ snapshot: LifecycleSnapshot; settled: boolean }> {
+    const entry = this.#open(lifecycleId);
+    if (!entry) return Promise.reject(new Error(`unknown lifecycle ${lifecycleId}`));
+    const { actor } = entry;
+    return new Promise((resolve) => {
+      const done = (settled: boolean) => {
+        clearTimeout(timer);
+        sub.unsubscribe();
+        if (settled) this.#armIdle(lifecycleId, entry);
+        resolve({ snapshot: actor.getSnapshot(), settled });
+      };
+      const isSettled = (s: LifecycleSnapshot) => s.status !== 'active' || !s.hasTag('busy');
+      const timer = setTimeout(() => done(false), waitMs);
+      const sub = actor.subscribe({ next: (s) => isSettled(s) && done(true), error: () => done(true) });
+      if (isSettled(actor.getSnapshot())) done(true);
+    });
+  }
+
+  /** Hydrates every lifecycle that had a step in flight, which re-runs that step. Returns how many. */
+  resumeInFlight(): number {
+    const ids = this.#opts.store.busy();
+    for (const id of ids) {
+      const entry = this.#open(id);
+      if (entry) void this.settle(id, 2 ** 31 - 1);
+    }
+    return ids.length;
+  }
+
+  /** How many actors are in memory. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Stops every actor without persisting anything further; in-flight steps resume at the next start. */
+  stopAll(): void {
+    for (const [id, entry] of this.#entries) this.#evict(id, entry);
+  }
+
+  #open(lifecycleId: string): Entry | null {
+    const existing = this.#entries.get(lifecycleId);
+    if (existing) return existing;
+    const row = this.#opts.store.get(lifecycleId);
+    if (!row) return null;
+    return this.#start(lifecycleId, row.subscriber_id, { snapshot: JSON.parse(row.snapshot), row });
+  }
+
+  #start(lifecycleId: string, subscriberId: string, from: { input: LifecycleInput } | { snapshot: unknown; row: LifecycleRow }): Entry {
+    const log = this.#opts.log.child({ subscriber_id: subscriberId, lifecycle_id: lifecycleId });
+    const entry = { log, row: 'row' in from ? from.row : null, stopping: false, idleTimer: null } as Entry;
+    const inspect = (ev: InspectionEvent) => {
+      if (ev.type === '@xstate.snapshot' && ev.actorRef === entry.actor) this.#persist(entry, ev.event, ev.snapshot as LifecycleSnapshot);
+    };
+    entry.actor =
+      'input' in from
+        ? createActor(this.#opts.machine, { input: from.input, inspect })
+        : // The machine's input type makes `input` required, but a restored actor takes its context from the snapshot.
+          createActor(this.#opts.machine, { snapshot: from.snapshot, inspect } as unknown as { input: LifecycleInput });
+    entry.actor.subscribe({
+      error: (err) => {
+        // A snapshot the machine cannot take: keep the stored one and leave the lifecycle for an operator.
+        log.error({ err: String(err) }, 'lifecycle actor stopped on an error');
+        this.#entries.delete(lifecycleId);
+      },
+    });
+    this.#entries.set(lifecycleId, entry);
+    entry.actor.start();
+    return entry;
+  }
+
+  #persist(entry: Entry, event: { type: string }, snapshot: LifecycleSnapshot): void {
+    if (entry.stopping || snapshot.status === 'error') return;
+    // A restored actor re-announces the stored snapshot: nothing new to write.
+    if (event.type === 'xstate.init' && entry.row) return;
+    const previous = entry.row;
+    const now = new Date().toISOString();
+    const row = toRow(snapshot, entry.actor.getPersistedSnapshot(), previous?.created_at ?? now, now);
+    if (previous && previous.snapshot === row.snapshot) return;
+    const audit: AuditEntry = {
+      lifecycle_id: row.id,
+      subscriber_id: row.subscriber_id,
+      at: now,
+      type: auditType(event.type),
+      from_state: previous?.state ?? null,
+      to_state: row.state,
+      detail: JSON.stringify(auditDetail(event, previous, snapshot)),
+    };
+    try {
+      this.#opts.store.save(row, audit);
+    } catch (err) {
+      // Never run a step whose start is not on disk: stop, and let the next hydration take the last stored snapshot.
+      entry.log.error({ err: String(err) }, 'could not persist a lifecycle snapshot; actor stopped');
+      this.#evict(row.id, entry);
+      return;
+    }
+    entry.row = row;
+    entry.log.info({ event: audit.type, from: audit.from_state, to: statePath(snapshot), detail: JSON.parse(audit.detail ?? 'null') }, 'lifecycle event');
+    this.#opts.onTransition?.({ row, audit, previous });
+  }
+
+  #armIdle(lifecycleId: string, entry: Entry): void {
+    this.#clearIdle(entry);
+    entry.idleTimer = setTimeout(() => {
+      const s = entry.actor.getSnapshot();
+      if (!s.hasTag('busy') && !this.#mailboxes.has(entry.row?.subscriber_id ?? '')) this.#evict(lifecycleId, entry);
+      else this.#armIdle(lifecycleId, entry);
+    }, this.#opts.idleMs);
+    entry.idleTimer.unref();
+  }
+
+  #clearIdle(entry: Entry): void {
+    if (entry.idleTimer) clearTimeout(entry.idleTimer);
+    entry.idleTimer = null;
+  }
+
+  #evict(lifecycleId: string, entry: Entry): void {
+    this.#clearIdle(entry);
+    entry.stopping = true; // set before stop(): a snapshot taken after stop() must never be stored
+    entry.actor.stop();
+    this.#entries.delete(lifecycleId);
+  }
+}
+
+function auditType(type: string): string {
+  if (type === 'xstate.init') return 'CREATED';
+  if (type.startsWith('xstate.done.actor.')) return 'STEP_DONE';
+  if (type.startsWith('xstate.error.actor.')) return 'STEP_FAILED';
+  return type;
+}
+
+function auditDetail(event: Record<string, unknown>, previous: LifecycleRow | null, snapshot: LifecycleSnapshot): Record<string, unknown> {
+  const step = previous ? (JSON.parse(previous.snapshot) as { value: LifecycleSnapshot['value'] }).value : null;
+  const detail: Record<string, unknown> = { state: statePath(snapshot) };
+  if (step) detail.step = statePath({ value: step });
+  if (event.type === 'xstate.init') {
+    const c = snapshot.context;
+    Object.assign(detail, { pool: c.pool, prefix_length: c.prefixLength, ipam: c.ipam });
+  } else if (typeof event.type === 'string' && event.type.startsWith('xstate.done.actor.')) {
+    if (event.output !== undefined) detail.output = event.output;
+  } else if (typeof event.type === 'string' && event.type.startsWith('xstate.error.actor.')) {
+    const e = (event.error ?? {}) as { code?: string; message?: string; attempts?: number };
+    detail.error = { code: e.code ?? 'internal', message: e.message ?? String(event.error), attempts: e.attempts ?? 1 };
+  } else {
+    const { type: _type, ...payload } = event;
+    Object.assign(detail, payload);
+  }
+  return detail;
+}

@@ -1,0 +1,95 @@
+import type { SnapshotFrom } from 'xstate';
+import type { PrefixLifecycleMachine } from '../machines/prefix-lifecycle.ts';
+import type { LifecycleContext, LifecycleState } from '../machines/types.ts';
+import type { LifecycleRow } from '../store/lifecycles.ts';
+
+export type LifecycleSnapshot = SnapshotFrom<PrefixLifecycleMachine>;
+
+/** The top-level state, as the API shows it. */
+export function publicState(snapshot: Pick<LifecycleSnapshot, 'value'>): LifecycleState {
+  const v = snapshot.value;
+  return (typeof v === 'string' ? v : Object.keys(v)[0]) as LifecycleState;
+}
+
+/** The full state path, e.g. `revoking.sessions`. */
+export function statePath(snapshot: Pick<LifecycleSnapshot, 'value'>): string {
+  const v = snapshot.value as string | Record<string, string>;
+  if (typeof v === 'string') return v;
+  const [top, sub] = Object.entries(v)[0] as [string, string];
+  return `${top}.${sub}`;
+}
+
+/** Earliest time the pending worker should look at this lifecycle again; null when nothing is pending. */
+function nextPendingAt(ctx: LifecycleContext, nowIso: string): string | null {
+  if (ctx.pending.length === 0) return null;
+  return ctx.pending.map((p) => p.next_attempt_at ?? nowIso).sort()[0] ?? nowIso;
+}
+
+/** The stored row of a snapshot. */
+export function toRow(snapshot: LifecycleSnapshot, persisted: unknown, createdAt: string, nowIso: string): LifecycleRow {
+  const ctx = snapshot.context;
+  return {
+    id: ctx.lifecycleId,
+    subscriber_id: ctx.subscriberId,
+    state: publicState(snapshot),
+    busy: snapshot.hasTag('busy') ? 1 : 0,
+    pool: ctx.held?.pool ?? ctx.pool,
+    prefix: ctx.held?.prefix ?? null,
+    prefix_length: ctx.held?.prefixLength ?? ctx.prefixLength,
+    netbox_prefix_id: ctx.held?.netboxPrefixId ?? null,
+    username: ctx.username,
+    cpe_id: ctx.cpeId,
+    allocated_at: ctx.allocatedAt,
+    activated_at: ctx.activatedAt,
+    suspended_at: ctx.suspendedAt,
+    revoked_at: ctx.revokedAt,
+    created_at: createdAt,
+    updated_at: nowIso,
+    next_pending_at: nextPendingAt(ctx, nowIso),
+    snapshot: JSON.stringify(persisted),
+  };
+}
+
+/** The lifecycle resource of `../shared/API.md`. */
+export interface LifecycleResource {
+  lifecycle_id: string;
+  subscriber_id: string;
+  state: LifecycleState;
+  prefix: string | null;
+  prefix_length: number;
+  pool: string;
+  netbox_prefix_id: number | null;
+  username: string | null;
+  cpe_id: string | null;
+  allocated_at: string | null;
+  activated_at: string | null;
+  suspended_at: string | null;
+  revoked_at: string | null;
+  updated_at: string;
+  pending: { step: string; attempts: number; next_attempt_at: string | null }[];
+  failure: LifecycleContext['failure'];
+  last_error: LifecycleContext['lastError'];
+}
+
+export function toResource(row: LifecycleRow): LifecycleResource {
+  const ctx = (JSON.parse(row.snapshot) as { context: LifecycleContext }).context;
+  return {
+    lifecycle_id: row.id,
+    subscriber_id: row.subscriber_id,
+    state: row.state as LifecycleState,
+    prefix: row.prefix,
+    prefix_length: row.prefix_length,
+    pool: row.pool,
+    netbox_prefix_id: row.netbox_prefix_id,
+    username: row.username,
+    cpe_id: row.cpe_id,
+    allocated_at: row.allocated_at,
+    activated_at: row.activated_at,
+    suspended_at: row.suspended_at,
+    revoked_at: row.revoked_at,
+    updated_at: row.updated_at,
+    pending: ctx.pending.map(({ step, attempts, next_attempt_at }) => ({ step, attempts, next_attempt_at })),
+    failure: ctx.failure,
+    last_error: ctx.lastError,
+  };
+}

@@ -1,0 +1,54 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ServiceError } from '../services/errors.ts';
+
+/** Bounded exponential backoff with full jitter. */
+export interface RetryPolicy {
+  attempts: number;
+  baseMs: number;
+  maxMs: number;
+}
+
+/** Delay before attempt `attempt + 1`: uniform in [0, min(max, base·2^(attempt-1))] (full jitter). */
+export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+  return Math.round(random() * Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1)));
+}
+
+/**
+ * Runs one outside step with retries. It first yields to the event loop: the actor host persists the
+ * snapshot that started the step synchronously, so no outside effect can precede its record.
+ */
+export async function withRetry<T>(
+  fn: (attempt: number) => Promise<T>,
+  policy: RetryPolicy,
+  signal: AbortSignal,
+  onRetry?: (err: ServiceError, attempt: number, delayMs: number) => void,
+): Promise<T> {
+  await new Promise((resolve) => setImmediate(resolve));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      signal.throwIfAborted();
+      return await fn(attempt);
+    } catch (raw) {
+      const err = asServiceError(raw);
+      if (!err.retryable || attempt >= policy.attempts || signal.aborted) {
+        err.attempts = attempt;
+        throw err;
+      }
+      const delay = backoffDelay(policy, attempt);
+      onRetry?.(err, attempt, delay);
+      try {
+        await sleep(delay, undefined, { signal });
+      } catch {
+        err.attempts = attempt;
+        throw err;
+      }
+    }
+  }
+}
+
+function asServiceError(err: unknown): ServiceError {
+  if (err instanceof ServiceError) return err;
+  // An unexpected exception is a bug, not a flaky peer: do not retry it.
+  const message = err instanceof Error ? err.message : String(err);
+  return new ServiceError('internal', message, { cause: err });
+}

@@ -1,0 +1,121 @@
+import { fromPromise } from 'xstate';
+import type { Logger } from 'pino';
+import type {
+  AllocateInput,
+  CpeInput,
+  RadiusReplyInput,
+  ReleaseInput,
+  RollbackInput,
+  SessionPurpose,
+  SessionsInput,
+} from '../machines/types.ts';
+import type { IpamPort } from '../services/ipam/port.ts';
+import type { DynamicAuthorizationPort, RadiusReplyPort, SessionAction, SessionOutcome } from '../services/radius/port.ts';
+import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
+import { withRetry, type RetryPolicy } from './retry.ts';
+
+/** The ports the lifecycle's steps reach the outside through. */
+export interface StepPorts {
+  ipam: IpamPort;
+  replies: RadiusReplyPort;
+  sessions: DynamicAuthorizationPort;
+  /** Null when no ACS is configured: CPE steps are skipped. */
+  cpe: CpePort | null;
+}
+
+export interface StepOptions {
+  retry: RetryPolicy;
+  /** Disconnect or CoA, per purpose. */
+  sessionAction: Record<SessionPurpose, SessionAction>;
+  /** The WAN Framed-IPv6-Prefix for a delegated prefix, or null to send none. */
+  framedPrefix: (delegated: string) => string | null;
+  log: Logger;
+  /** Called with every session outcome, for metrics. */
+  onSessionOutcome?: (purpose: SessionPurpose, outcome: SessionOutcome) => void;
+}
+
+/** Idempotency keys: the same lifecycle, step and generation always give the same key. */
+export const stepKey = (lifecycleId: string, step: string, generation: number) => `${lifecycleId}:${step}:${generation}`;
+
+/** The machine's invoked actors, each a retried call through one port. */
+export function createStepActors(ports: StepPorts, opts: StepOptions) {
+  const run = <T>(step: string, signal: AbortSignal, fn: () => Promise<T>) =>
+    withRetry(() => fn(), opts.retry, signal, (err, attempt, delayMs) =>
+      opts.log.warn({ step, code: err.code, message: err.message, attempt, delay_ms: delayMs }, 'step failed; retrying'),
+    );
+  const writeReply = (input: RadiusReplyInput, signal: AbortSignal) => {
+    const { username, prefix } = input;
+    if (!username || !prefix) return Promise.resolve();
+    const cmd = { username, delegatedPrefix: prefix.prefix, framedPrefix: opts.framedPrefix(prefix.prefix) };
+    return run('radius_write_reply', signal, () => ports.replies.writeReply(cmd, signal));
+  };
+  const release = (lifecycleId: string, prefixes: ReleaseInput['prefixes'], signal: AbortSignal) =>
+    run('ipam_release', signal, async () => {
+      for (const p of prefixes) {
+        await ports.ipam.release(
+          { key: stepKey(lifecycleId, 'release', p.generation), lifecycleId, pool: p.pool, prefix: p.prefix, netboxPrefixId: p.netboxPrefixId },
+          signal,
+        );
+      }
+    });
+  const cpeCall = (op: 'configurePd' | 'removeIpv6', input: CpeInput, signal: AbortSignal): Promise<CpeResult> => {
+    const { cpe } = ports;
+    if (!cpe || !input.cpeId) return Promise.resolve({ status: 'done' });
+    const cmd = { key: stepKey(input.lifecycleId, op, input.generation), cpeId: input.cpeId };
+    return run(op === 'configurePd' ? 'cpe_configure_pd' : 'cpe_remove_ipv6', signal, () =>
+      op === 'configurePd' ? cpe.configurePd({ ...cmd, prefix: input.prefix ?? '' }, signal) : cpe.removeIpv6(cmd, signal),
+    );
+  };
+
+  return {
+    allocatePrefix: fromPromise(({ input, signal }: { input: AllocateInput; signal: AbortSignal }) =>
+      run('ipam_allocate', signal, () =>
+        ports.ipam.allocate(
+          {
+            key: stepKey(input.lifecycleId, 'allocate', input.generation),
+            lifecycleId: input.lifecycleId,
+            subscriberId: input.subscriberId,
+            pool: input.pool,
+            prefixLength: input.prefixLength,
+          },
+          signal,
+        ),
+      ),
+    ),
+    releasePrefix: fromPromise(({ input, signal }: { input: ReleaseInput; signal: AbortSignal }) =>
+      release(input.lifecycleId, input.prefixes, signal),
+    ),
+    writeRadiusReply: fromPromise(({ input, signal }: { input: RadiusReplyInput; signal: AbortSignal }) => writeReply(input, signal)),
+    removeRadiusReply: fromPromise(({ input, signal }: { input: RadiusReplyInput; signal: AbortSignal }) => {
+      const { username } = input;
+      if (!username) return Promise.resolve();
+      return run('radius_remove_reply', signal, () => ports.replies.removeReply({ username }, signal));
+    }),
+    notifySessions: fromPromise(async ({ input, signal }: { input: SessionsInput; signal: AbortSignal }) => {
+      const { username } = input;
+      if (!username) return [];
+      const action = opts.sessionAction[input.purpose];
+      const outcomes = await run('radius_sessions', signal, () =>
+        ports.sessions.notifySessions({ username, action, delegatedPrefix: input.prefix }, signal),
+      );
+      for (const o of outcomes) {
+        opts.onSessionOutcome?.(input.purpose, o);
+        // RFC 5176 gives no way to tell a NAS without CoA support from a lost packet: warn and go on.
+        if (o.result === 'no_answer') opts.log.warn({ nas: o.nas, session_id: o.sessionId, action }, 'NAS did not answer; continuing');
+      }
+      return outcomes;
+    }),
+    configureCpe: fromPromise(({ input, signal }: { input: CpeInput; signal: AbortSignal }) => cpeCall('configurePd', input, signal)),
+    removeCpeIpv6: fromPromise(({ input, signal }: { input: CpeInput; signal: AbortSignal }) => cpeCall('removeIpv6', input, signal)),
+    rollbackUpdate: fromPromise(async ({ input, signal }: { input: RollbackInput; signal: AbortSignal }) => {
+      // Put the old prefix back where the update may already have changed it, then free the new one.
+      await writeReply({ username: input.username, prefix: input.restore }, signal);
+      if (input.username) {
+        const username = input.username;
+        const cmd = { username, action: opts.sessionAction.update, delegatedPrefix: input.restore?.prefix ?? null };
+        await run('radius_sessions', signal, () => ports.sessions.notifySessions(cmd, signal));
+      }
+      if (input.release) await release(input.lifecycleId, [input.release], signal);
+    }),
+  };
+}

@@ -1,0 +1,112 @@
+import type { Db } from './db.ts';
+
+/** One lifecycle as stored: the snapshot plus the columns that queries need. */
+export interface LifecycleRow {
+  id: string;
+  subscriber_id: string;
+  state: string;
+  busy: number;
+  pool: string;
+  prefix: string | null;
+  prefix_length: number;
+  netbox_prefix_id: number | null;
+  username: string | null;
+  cpe_id: string | null;
+  allocated_at: string | null;
+  activated_at: string | null;
+  suspended_at: string | null;
+  revoked_at: string | null;
+  created_at: string;
+  updated_at: string;
+  next_pending_at: string | null;
+  snapshot: string;
+}
+
+/** One audit entry: every event a lifecycle took, oldest first. */
+export interface AuditEntry {
+  lifecycle_id: string;
+  subscriber_id: string;
+  at: string;
+  type: string;
+  from_state: string | null;
+  to_state: string;
+  detail: string | null;
+}
+
+export interface ListQuery {
+  state?: string | undefined;
+  pool?: string | undefined;
+  limit: number;
+  /** The last id of the previous page. */
+  after?: string | undefined;
+}
+
+/** The lifecycle store port: rows, audit trail, and the queries the runtime and API need. */
+export interface LifecycleStore {
+  /** Writes the row and appends the audit entry in one transaction. */
+  save(row: LifecycleRow, audit: AuditEntry | null): void;
+  get(id: string): LifecycleRow | undefined;
+  /** The subscriber's live lifecycle (any state but `revoked`). */
+  live(subscriberId: string): LifecycleRow | undefined;
+  /** The subscriber's newest lifecycle, live or not. */
+  latest(subscriberId: string): LifecycleRow | undefined;
+  list(q: ListQuery): LifecycleRow[];
+  /** Ids of lifecycles with a step in flight: resumed at start-up. */
+  busy(): string[];
+  /** Lifecycles with pending outside work due at `now`. */
+  duePending(now: string, limit: number): Pick<LifecycleRow, 'id' | 'subscriber_id'>[];
+  countByState(): Record<string, number>;
+  events(subscriberId: string): AuditEntry[];
+}
+
+/** better-sqlite3 implementation of the lifecycle store. */
+export function createLifecycleStore(db: Db): LifecycleStore {
+  const upsert = db.prepare(`
+    INSERT INTO lifecycles (id, subscriber_id, state, busy, pool, prefix, prefix_length, netbox_prefix_id, username, cpe_id,
+      allocated_at, activated_at, suspended_at, revoked_at, created_at, updated_at, next_pending_at, snapshot)
+    VALUES (@id, @subscriber_id, @state, @busy, @pool, @prefix, @prefix_length, @netbox_prefix_id, @username, @cpe_id,
+      @allocated_at, @activated_at, @suspended_at, @revoked_at, @created_at, @updated_at, @next_pending_at, @snapshot)
+    ON CONFLICT (id) DO UPDATE SET state = excluded.state, busy = excluded.busy, pool = excluded.pool, prefix = excluded.prefix,
+      prefix_length = excluded.prefix_length, netbox_prefix_id = excluded.netbox_prefix_id, username = excluded.username,
+      cpe_id = excluded.cpe_id, allocated_at = excluded.allocated_at, activated_at = excluded.activated_at,
+      suspended_at = excluded.suspended_at, revoked_at = excluded.revoked_at, updated_at = excluded.updated_at,
+      next_pending_at = excluded.next_pending_at, snapshot = excluded.snapshot`);
+  const insertAudit = db.prepare(`
+    INSERT INTO audit (lifecycle_id, subscriber_id, at, type, from_state, to_state, detail)
+    VALUES (@lifecycle_id, @subscriber_id, @at, @type, @from_state, @to_state, @detail)`);
+  const selectById = db.prepare<[string], LifecycleRow>('SELECT * FROM lifecycles WHERE id = ?');
+  const selectLive = db.prepare<[string], LifecycleRow>(
+    "SELECT * FROM lifecycles WHERE subscriber_id = ? AND state <> 'revoked'",
+  );
+  const selectLatest = db.prepare<[string], LifecycleRow>(
+    'SELECT * FROM lifecycles WHERE subscriber_id = ? ORDER BY created_at DESC, id DESC LIMIT 1',
+  );
+  const selectPage = db.prepare<{ state: string | null; pool: string | null; after: string; limit: number }, LifecycleRow>(`
+    SELECT * FROM lifecycles
+    WHERE (@state IS NULL OR state = @state) AND (@pool IS NULL OR pool = @pool) AND id > @after
+    ORDER BY id LIMIT @limit`);
+  const selectBusy = db.prepare<[], { id: string }>('SELECT id FROM lifecycles WHERE busy = 1');
+  const selectDue = db.prepare<{ now: string; limit: number }, Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
+    'SELECT id, subscriber_id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now ORDER BY next_pending_at LIMIT @limit',
+  );
+  const selectCounts = db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM lifecycles GROUP BY state');
+  const selectEvents = db.prepare<[string], AuditEntry>(
+    'SELECT lifecycle_id, subscriber_id, at, type, from_state, to_state, detail FROM audit WHERE subscriber_id = ? ORDER BY seq',
+  );
+  const saveTx = db.transaction((row: LifecycleRow, audit: AuditEntry | null) => {
+    upsert.run(row);
+    if (audit) insertAudit.run(audit);
+  });
+
+  return {
+    save: (row, audit) => saveTx(row, audit),
+    get: (id) => selectById.get(id),
+    live: (subscriberId) => selectLive.get(subscriberId),
+    latest: (subscriberId) => selectLatest.get(subscriberId),
+    list: (q) => selectPage.all({ state: q.state ?? null, pool: q.pool ?? null, after: q.after ?? '', limit: q.limit }),
+    busy: () => selectBusy.all().map((r) => r.id),
+    duePending: (now, limit) => selectDue.all({ now, limit }),
+    countByState: () => Object.fromEntries(selectCounts.all().map((r) => [r.state, r.n])),
+    events: (subscriberId) => selectEvents.all(subscriberId),
+  };
+}

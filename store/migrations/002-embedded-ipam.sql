@@ -1,0 +1,34 @@
+-- Delegated prefixes handed out by the embedded IPAM. Addresses are 32 lowercase hex digits so that
+-- text order is numeric order and the (pool, start_hex) index answers range and neighbour queries.
+CREATE TABLE ipam_allocations (
+  pool          TEXT NOT NULL,
+  start_hex     TEXT NOT NULL CHECK (length(start_hex) = 32),
+  end_hex       TEXT NOT NULL CHECK (length(end_hex) = 32 AND end_hex >= start_hex),
+  prefix        TEXT NOT NULL,
+  prefix_length INTEGER NOT NULL CHECK (prefix_length BETWEEN 0 AND 128),
+  key           TEXT NOT NULL UNIQUE,
+  lifecycle_id  TEXT NOT NULL,
+  subscriber_id TEXT NOT NULL,
+  allocated_at  TEXT NOT NULL
+);
+CREATE UNIQUE INDEX ipam_allocations_block ON ipam_allocations (pool, start_hex);
+
+-- Last line of defence: no two blocks of one pool may overlap. Blocks already stored never overlap,
+-- so only the block starting last at or before the new block's end can reach into it: one index seek.
+CREATE TRIGGER ipam_allocations_no_overlap BEFORE INSERT ON ipam_allocations
+WHEN (SELECT end_hex FROM ipam_allocations
+      WHERE pool = NEW.pool AND start_hex <= NEW.end_hex
+      ORDER BY start_hex DESC LIMIT 1) >= NEW.start_hex
+BEGIN
+  SELECT RAISE(ABORT, 'ipam: block overlaps an allocated block of the same pool');
+END;
+
+-- Per pool, parent and length: no free aligned block starts below next_hex. A lower bound that
+-- allocation keeps and release lowers, so a search starts there instead of at the parent's start.
+CREATE TABLE ipam_cursors (
+  pool          TEXT NOT NULL,
+  parent        TEXT NOT NULL,
+  prefix_length INTEGER NOT NULL,
+  next_hex      TEXT NOT NULL,
+  PRIMARY KEY (pool, parent, prefix_length)
+) WITHOUT ROWID;
