@@ -1,0 +1,341 @@
+import type { Logger } from 'pino';
+import { ServiceError } from '../errors.ts';
+import type { AllocateCommand, Allocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from '../ipam/port.ts';
+import { blocksUsed, canonicalCidr, capacity, contains, formatCidr, parseCidr, type Cidr } from './cidr.ts';
+import type { NetboxConfig, PoolNetbox } from './config.ts';
+import { createNetboxTransport, type NetboxTransport, type TransportDeps } from './http.ts';
+import { MARK_FIELDS, keySearchTerm, markFields, readMark, sameKey, type MarkStyle } from './mark.ts';
+
+/** A pool served by NetBox: `prefix` is optional and, when given, must match the parent NetBox has. */
+export interface NetboxPool {
+  name: string;
+  prefixLength: number;
+  prefix?: string;
+  netbox: PoolNetbox;
+}
+
+/** Pool figures, split into blocks under this service's mark and blocks anyone else holds. */
+export interface NetboxPoolUtilization extends PoolUtilization {
+  ours: number;
+  others: number;
+}
+
+/** The NetBox IPAM: the IPAM port plus start-up resolution and the hold-down sweep. */
+export interface NetboxIpam extends IpamPort {
+  readonly kind: 'netbox';
+  /** Looks the parents up and picks the mark style; the other methods call it on first use. */
+  init(signal?: AbortSignal): Promise<PoolInfo[]>;
+  utilization(signal?: AbortSignal): Promise<NetboxPoolUtilization[]>;
+  /** Deletes deprecated prefixes under our mark whose hold-down (from NetBox's `last_updated`) has expired. */
+  sweep(signal?: AbortSignal): Promise<{ deleted: number; kept: number }>;
+}
+
+/** Test seams: the environment the token is read from, the clock of the sweep, and the backoff. */
+export interface NetboxDeps extends TransportDeps {
+  env?: Record<string, string | undefined>;
+  now?: () => number;
+}
+
+/** A prefix as NetBox returns it (the fields this client reads). */
+interface NbPrefix {
+  id: number;
+  prefix: string;
+  status?: { value?: string } | string | null;
+  vrf?: { id: number; rd?: string | null } | null;
+  tags?: Array<{ name?: string; slug?: string }>;
+  custom_fields?: Record<string, unknown> | null;
+  description?: string;
+  last_updated?: string | null;
+}
+
+interface Page {
+  next: string | null;
+  results: NbPrefix[];
+}
+
+interface Resolved {
+  info: PoolInfo;
+  parentId: number;
+  parent: Cidr;
+  /** `vrf_id` of the children: the parent's VRF, as NetBox gives allocated children the parent's VRF. */
+  vrfId: string;
+  /** A global-table container counts children of every VRF as used (NetBox's available-prefixes rule). */
+  anyVrf: boolean;
+}
+
+const PAGE = 1000;
+
+const statusOf = (p: NbPrefix): string | undefined => (typeof p.status === 'string' ? p.status : (p.status?.value ?? undefined));
+
+/** Creates the NetBox implementation of the IPAM port; the token is read from `config.token_env`. */
+export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log: Logger, deps: NetboxDeps = {}): NetboxIpam {
+  const token = (deps.env ?? process.env)[config.token_env];
+  if (!token) {
+    throw new ServiceError('validation_error', `netbox.token_env: environment variable ${config.token_env} is not set`, {
+      field: 'netbox.token_env',
+    });
+  }
+  const http: NetboxTransport = createNetboxTransport(config, token, deps);
+  const now = deps.now ?? Date.now;
+  const base = log.child({ ipam: 'netbox' });
+  const inflight = new Map<string, Promise<Allocation>>();
+  let style: MarkStyle = config.mark === 'auto' ? 'description' : config.mark;
+  let ready: Promise<Map<string, Resolved>> | null = null;
+
+  async function listAll(params: Record<string, string | number>, signal?: AbortSignal): Promise<NbPrefix[]> {
+    const all: NbPrefix[] = [];
+    // Offset paging rather than following `next`: a proxy in front of NetBox can put another host in it.
+    for (let offset = 0; ; ) {
+      const { data } = await http.once<Page>({ method: 'GET', path: '/api/ipam/prefixes/', params: { ...params, limit: PAGE, offset } }, signal);
+      all.push(...data.results);
+      if (!data.next || data.results.length === 0) return all;
+      offset += data.results.length;
+    }
+  }
+
+  async function fetchParent(pool: NetboxPool, signal?: AbortSignal): Promise<NbPrefix> {
+    const nb = pool.netbox;
+    if ('parent_id' in nb) {
+      const res = await http.once<NbPrefix>({ method: 'GET', path: `/api/ipam/prefixes/${nb.parent_id}/`, expect: [404] }, signal);
+      if (res.status === 404) throw new ServiceError('not_found', `pool "${pool.name}": NetBox has no prefix with id ${nb.parent_id}`);
+      return res.data;
+    }
+    const want = canonicalCidr(nb.parent_prefix);
+    if (!want) throw new ServiceError('validation_error', `pool "${pool.name}": bad netbox.parent_prefix`, { field: 'netbox.parent_prefix' });
+    const vrf: Record<string, string | number> = nb.vrf_id ? { vrf_id: nb.vrf_id } : nb.vrf ? { vrf: nb.vrf } : { vrf_id: 'null' };
+    // NetBox ignores a filter it does not know, so the answer is checked here rather than trusted.
+    const hits = (await listAll({ prefix: want, ...vrf }, signal)).filter(
+      (p) =>
+        canonicalCidr(p.prefix) === want &&
+        (nb.vrf_id ? p.vrf?.id === nb.vrf_id : nb.vrf ? p.vrf?.rd === nb.vrf : !p.vrf),
+    );
+    const where = nb.vrf_id ? `VRF id ${nb.vrf_id}` : nb.vrf ? `VRF ${nb.vrf}` : 'the global table';
+    if (hits.length === 0) throw new ServiceError('not_found', `pool "${pool.name}": NetBox has no prefix ${want} in ${where}`);
+    if (hits.length > 1) {
+      throw new ServiceError('validation_error', `pool "${pool.name}": ${want} exists ${hits.length} times in ${where}; configure netbox.parent_id`);
+    }
+    return hits[0] as NbPrefix;
+  }
+
+  function check(pool: NetboxPool, p: NbPrefix): Resolved {
+    const parent = parseCidr(p.prefix);
+    if (!parent) throw new ServiceError('upstream_rejected', `pool "${pool.name}": NetBox prefix ${p.id} is not a prefix (${p.prefix})`);
+    const prefix = formatCidr(parent);
+    if (pool.prefix !== undefined && canonicalCidr(pool.prefix) !== prefix) {
+      throw new ServiceError('validation_error', `pool "${pool.name}": prefix ${pool.prefix} but its NetBox parent ${p.id} is ${prefix}`, {
+        field: 'prefix',
+      });
+    }
+    if (!Number.isInteger(pool.prefixLength) || pool.prefixLength < parent.length || pool.prefixLength > 128) {
+      throw new ServiceError('validation_error', `pool "${pool.name}": cannot delegate /${pool.prefixLength} from ${prefix}`, {
+        field: 'prefixLength',
+      });
+    }
+    return {
+      info: { name: pool.name, prefix, prefixLength: pool.prefixLength },
+      parentId: p.id,
+      parent,
+      vrfId: p.vrf ? String(p.vrf.id) : 'null',
+      anyVrf: !p.vrf && statusOf(p) === 'container',
+    };
+  }
+
+  async function resolveAll(signal?: AbortSignal): Promise<Map<string, Resolved>> {
+    const out = new Map<string, Resolved>();
+    let fields: Record<string, unknown> = {};
+    for (const pool of pools) {
+      if (out.has(pool.name)) throw new ServiceError('validation_error', `pool "${pool.name}" is configured twice`);
+      const p = await http.retrying(`resolve NetBox parent of pool "${pool.name}"`, () => fetchParent(pool, signal), signal);
+      fields = p.custom_fields ?? {};
+      out.set(pool.name, check(pool, p));
+    }
+    // NetBox returns every custom field of the object type on read, null when unset: the parent tells us which exist.
+    const missing = Object.values(MARK_FIELDS).filter((f) => !(f in fields));
+    if (config.mark === 'custom_fields' && missing.length > 0 && pools.length > 0) {
+      throw new ServiceError('validation_error', `netbox.mark is custom_fields but NetBox lacks the custom field(s) ${missing.join(', ')}`, {
+        field: 'netbox.mark',
+      });
+    }
+    if (config.mark === 'auto') style = missing.length === 0 && pools.length > 0 ? 'custom_fields' : 'description';
+    base.info({ pools: [...out.values()].map((r) => ({ ...r.info, netbox_parent_id: r.parentId })), mark: style }, 'NetBox pools resolved');
+    return out;
+  }
+
+  function resolved(signal?: AbortSignal): Promise<Map<string, Resolved>> {
+    ready ??= resolveAll(signal).catch((err: unknown) => {
+      ready = null;
+      throw err;
+    });
+    return ready;
+  }
+
+  function toAllocation(pool: Resolved, p: NbPrefix, length: number): Allocation {
+    const c = parseCidr(p.prefix);
+    if (!c || !contains(pool.parent, c) || c.length !== length) {
+      throw new ServiceError('upstream_rejected', `NetBox returned prefix ${p.prefix} (id ${p.id}), not a /${length} of ${pool.info.prefix}`);
+    }
+    return { prefix: formatCidr(c), prefixLength: c.length, netboxPrefixId: p.id };
+  }
+
+  async function deletePrefix(id: number, signal?: AbortSignal): Promise<void> {
+    await http.once({ method: 'DELETE', path: `/api/ipam/prefixes/${id}/`, expect: [404] }, signal);
+  }
+
+  /** The live prefixes marked with this key; duplicates (only a race of ours can make them) are deleted. */
+  async function findByKey(pool: Resolved, cmd: AllocateCommand, log: Logger, signal?: AbortSignal): Promise<Allocation | null> {
+    const search = style === 'custom_fields' ? `cf_${MARK_FIELDS.key}` : 'q';
+    const hits = (await listAll({ tag: config.tag, [search]: keySearchTerm(style, cmd.key) }, signal))
+      .filter((p) => statusOf(p) !== 'deprecated')
+      .filter((p) => {
+        const m = readMark(p, config.tag);
+        return m !== null && sameKey(m, cmd.key);
+      })
+      .sort((a, b) => a.id - b.id);
+    const [keep, ...extra] = hits;
+    if (!keep) return null;
+    const c = parseCidr(keep.prefix);
+    if (!c || !contains(pool.parent, c) || c.length !== cmd.prefixLength || readMark(keep, config.tag)?.lifecycleId !== cmd.lifecycleId) {
+      throw new ServiceError('idempotency_mismatch', `key "${cmd.key}" already allocated ${keep.prefix} (NetBox id ${keep.id}) elsewhere`, {
+        field: 'key',
+      });
+    }
+    for (const x of extra) {
+      log.warn({ netbox_prefix_id: x.id, prefix: x.prefix }, 'deleting a duplicate NetBox prefix under the same idempotency key');
+      await deletePrefix(x.id, signal);
+    }
+    return toAllocation(pool, keep, cmd.prefixLength);
+  }
+
+  async function allocateOnce(pool: Resolved, cmd: AllocateCommand, signal?: AbortSignal): Promise<Allocation> {
+    const log = base.child({ lifecycle_id: cmd.lifecycleId, subscriber_id: cmd.subscriberId, pool: cmd.pool });
+    let marked: ReturnType<typeof markFields>;
+    try {
+      marked = markFields(style, cmd);
+    } catch (err) {
+      throw new ServiceError('validation_error', `lifecycle id "${cmd.lifecycleId}" is too long for a description mark`, { cause: err });
+    }
+    // The POST is not idempotent: every attempt first looks for what an earlier, unanswered one created.
+    return http.retrying(
+      `NetBox allocation in pool "${cmd.pool}"`,
+      async () => {
+        const found = await findByKey(pool, cmd, log, signal);
+        if (found) {
+          log.info({ prefix: found.prefix, netbox_prefix_id: found.netboxPrefixId }, 'NetBox prefix already allocated under this key');
+          return found;
+        }
+        const body = { prefix_length: cmd.prefixLength, status: 'active', tags: [{ name: config.tag }], ...marked };
+        const path = `/api/ipam/prefixes/${pool.parentId}/available-prefixes/`;
+        const res = await http.once<NbPrefix>({ method: 'POST', path, data: body, expect: [404, 409] }, signal);
+        if (res.status === 409) {
+          throw new ServiceError('pool_exhausted', `pool "${cmd.pool}" (${pool.info.prefix}) has no free /${cmd.prefixLength}`);
+        }
+        if (res.status === 404) throw new ServiceError('not_found', `pool "${cmd.pool}": NetBox parent ${pool.parentId} is gone`);
+        const allocation = toAllocation(pool, res.data, cmd.prefixLength);
+        log.info({ prefix: allocation.prefix, netbox_prefix_id: allocation.netboxPrefixId }, 'NetBox prefix allocated');
+        return allocation;
+      },
+      signal,
+    );
+  }
+
+  /** What a release may touch: our mark, this lifecycle, this prefix; anything else is left alone. */
+  async function releaseTargets(cmd: ReleaseCommand, log: Logger, signal?: AbortSignal): Promise<NbPrefix[]> {
+    const want = canonicalCidr(cmd.prefix);
+    const ours = (p: NbPrefix) => readMark(p, config.tag)?.lifecycleId === cmd.lifecycleId && canonicalCidr(p.prefix) === want;
+    let candidates: NbPrefix[];
+    if (cmd.netboxPrefixId !== null) {
+      const res = await http.once<NbPrefix>({ method: 'GET', path: `/api/ipam/prefixes/${cmd.netboxPrefixId}/`, expect: [404] }, signal);
+      candidates = res.status === 404 ? [] : [res.data];
+    } else {
+      // No id: the allocation's answer never reached the lifecycle; find the prefix by value and mark.
+      candidates = want ? await listAll({ prefix: want, tag: config.tag }, signal) : [];
+    }
+    const foreign = candidates.filter((p) => !ours(p));
+    if (foreign.length > 0) {
+      log.warn({ netbox_prefix_ids: foreign.map((p) => p.id) }, 'NetBox prefix lacks this lifecycle\'s mark; left untouched');
+    }
+    return candidates.filter(ours);
+  }
+
+  return {
+    kind: 'netbox',
+
+    async init(signal) {
+      return [...(await resolved(signal)).values()].map((r) => ({ ...r.info }));
+    },
+
+    async allocate(cmd, signal) {
+      if (typeof cmd.key !== 'string' || cmd.key === '') {
+        throw new ServiceError('validation_error', 'an allocation needs an idempotency key', { field: 'key' });
+      }
+      const pool = (await resolved(signal)).get(cmd.pool);
+      if (!pool) throw new ServiceError('not_found', `unknown pool "${cmd.pool}"`, { field: 'pool' });
+      if (!Number.isInteger(cmd.prefixLength) || cmd.prefixLength < pool.parent.length || cmd.prefixLength > 128) {
+        throw new ServiceError('validation_error', `pool "${cmd.pool}" cannot delegate /${cmd.prefixLength}`, { field: 'prefixLength' });
+      }
+      // Two calls with one key in this process would both miss the lookup and allocate twice.
+      const running = inflight.get(cmd.key);
+      if (running) return running;
+      const p = allocateOnce(pool, cmd, signal).finally(() => inflight.delete(cmd.key));
+      inflight.set(cmd.key, p);
+      return p;
+    },
+
+    async release(cmd, signal) {
+      await resolved(signal);
+      const log = base.child({ lifecycle_id: cmd.lifecycleId, pool: cmd.pool, prefix: cmd.prefix });
+      const deprecate = config.release.mode === 'deprecate';
+      await http.retrying(
+        `NetBox release of ${cmd.prefix}`,
+        async () => {
+          const targets = await releaseTargets(cmd, log, signal);
+          if (targets.length === 0) log.info('NetBox no longer holds this prefix');
+          for (const p of targets) {
+            if (!deprecate) await deletePrefix(p.id, signal);
+            else if (statusOf(p) !== 'deprecated') {
+              await http.once({ method: 'PATCH', path: `/api/ipam/prefixes/${p.id}/`, data: { status: 'deprecated' }, expect: [404] }, signal);
+            }
+            log.info({ netbox_prefix_id: p.id }, deprecate ? 'NetBox prefix deprecated for hold-down' : 'NetBox prefix deleted');
+          }
+        },
+        signal,
+      );
+    },
+
+    async utilization(signal) {
+      const out: NetboxPoolUtilization[] = [];
+      for (const r of (await resolved(signal)).values()) {
+        const scope: Record<string, string> = r.anyVrf ? {} : { vrf_id: r.vrfId };
+        const children = await http.retrying(`NetBox utilization of "${r.info.name}"`, () => listAll({ within: r.info.prefix, ...scope }, signal), signal);
+        const cidrs = (list: NbPrefix[]) => list.map((p) => parseCidr(p.prefix)).filter((c): c is Cidr => c !== null);
+        const all = blocksUsed(r.parent, r.info.prefixLength, cidrs(children));
+        const ours = blocksUsed(r.parent, r.info.prefixLength, cidrs(children.filter((p) => readMark(p, config.tag))));
+        const cap = capacity(r.parent.length, r.info.prefixLength);
+        out.push({ ...r.info, capacity: Number(cap), allocated: Number(all), ours: Number(ours), others: Number(all - ours) });
+      }
+      return out;
+    },
+
+    async sweep(signal) {
+      let deleted = 0;
+      let kept = 0;
+      const holdMs = config.release.hold_down_s * 1000;
+      for (const r of (await resolved(signal)).values()) {
+        const params = { tag: config.tag, status: 'deprecated', within: r.info.prefix };
+        const list = await http.retrying('NetBox sweep', () => listAll(params, signal), signal);
+        for (const p of list) {
+          if (statusOf(p) !== 'deprecated' || !readMark(p, config.tag)) continue;
+          const since = Date.parse(p.last_updated ?? '');
+          if (Number.isNaN(since) || since + holdMs > now()) {
+            kept++;
+            continue;
+          }
+          await http.retrying('NetBox sweep', () => deletePrefix(p.id, signal), signal);
+          base.info({ netbox_prefix_id: p.id, prefix: p.prefix }, 'hold-down expired; NetBox prefix deleted');
+          deleted++;
+        }
+      }
+      return { deleted, kept };
+    },
+  };
+}
