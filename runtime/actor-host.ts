@@ -20,6 +20,8 @@ export interface ActorHostOptions {
   /** A settled actor is stopped after this long without work; its snapshot stays in the store. */
   idleMs: number;
   onTransition?: (t: TransitionRecord) => void;
+  /** Extra inspection observer (the Stately inspector, on demand). */
+  inspect?: (ev: InspectionEvent) => void;
 }
 
 interface Entry {
@@ -127,6 +129,7 @@ export class ActorHost {
     const entry = { log, row: 'row' in from ? from.row : null, stopping: false, idleTimer: null } as Entry;
     const inspect = (ev: InspectionEvent) => {
       if (ev.type === '@xstate.snapshot' && ev.actorRef === entry.actor) this.#persist(entry, ev.event, ev.snapshot as LifecycleSnapshot);
+      this.#opts.inspect?.(ev);
     };
     entry.actor =
       'input' in from

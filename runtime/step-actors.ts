@@ -17,8 +17,9 @@ import { withRetry, type RetryPolicy } from './retry.ts';
 /** The ports the lifecycle's steps reach the outside through. */
 export interface StepPorts {
   ipam: IpamPort;
-  replies: RadiusReplyPort;
-  sessions: DynamicAuthorizationPort;
+  /** Null when no RADIUS database is configured: RADIUS steps are skipped. */
+  replies: RadiusReplyPort | null;
+  sessions: DynamicAuthorizationPort | null;
   /** Null when no ACS is configured: CPE steps are skipped. */
   cpe: CpePort | null;
 }
@@ -45,9 +46,10 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     );
   const writeReply = (input: RadiusReplyInput, signal: AbortSignal) => {
     const { username, prefix } = input;
-    if (!username || !prefix) return Promise.resolve();
+    const { replies } = ports;
+    if (!replies || !username || !prefix) return Promise.resolve();
     const cmd = { username, delegatedPrefix: prefix.prefix, framedPrefix: opts.framedPrefix(prefix.prefix) };
-    return run('radius_write_reply', signal, () => ports.replies.writeReply(cmd, signal));
+    return run('radius_write_reply', signal, () => replies.writeReply(cmd, signal));
   };
   const release = (lifecycleId: string, prefixes: ReleaseInput['prefixes'], signal: AbortSignal) =>
     run('ipam_release', signal, async () => {
@@ -88,15 +90,17 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     writeRadiusReply: fromPromise(({ input, signal }: { input: RadiusReplyInput; signal: AbortSignal }) => writeReply(input, signal)),
     removeRadiusReply: fromPromise(({ input, signal }: { input: RadiusReplyInput; signal: AbortSignal }) => {
       const { username } = input;
-      if (!username) return Promise.resolve();
-      return run('radius_remove_reply', signal, () => ports.replies.removeReply({ username }, signal));
+      const { replies } = ports;
+      if (!replies || !username) return Promise.resolve();
+      return run('radius_remove_reply', signal, () => replies.removeReply({ username }, signal));
     }),
     notifySessions: fromPromise(async ({ input, signal }: { input: SessionsInput; signal: AbortSignal }) => {
       const { username } = input;
-      if (!username) return [];
+      const { sessions } = ports;
+      if (!sessions || !username) return [];
       const action = opts.sessionAction[input.purpose];
       const outcomes = await run('radius_sessions', signal, () =>
-        ports.sessions.notifySessions({ username, action, delegatedPrefix: input.prefix }, signal),
+        sessions.notifySessions({ username, action, delegatedPrefix: input.prefix }, signal),
       );
       for (const o of outcomes) {
         opts.onSessionOutcome?.(input.purpose, o);
@@ -110,10 +114,10 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     rollbackUpdate: fromPromise(async ({ input, signal }: { input: RollbackInput; signal: AbortSignal }) => {
       // Put the old prefix back where the update may already have changed it, then free the new one.
       await writeReply({ username: input.username, prefix: input.restore }, signal);
-      if (input.username) {
-        const username = input.username;
-        const cmd = { username, action: opts.sessionAction.update, delegatedPrefix: input.restore?.prefix ?? null };
-        await run('radius_sessions', signal, () => ports.sessions.notifySessions(cmd, signal));
+      const { sessions } = ports;
+      if (sessions && input.username) {
+        const cmd = { username: input.username, action: opts.sessionAction.update, delegatedPrefix: input.restore?.prefix ?? null };
+        await run('radius_sessions', signal, () => sessions.notifySessions(cmd, signal));
       }
       if (input.release) await release(input.lifecycleId, [input.release], signal);
     }),

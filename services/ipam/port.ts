@@ -39,6 +39,13 @@ export interface PoolUtilization extends PoolInfo {
   allocated: number;
 }
 
+/** A prefix the IPAM holds under this service's mark. */
+export interface HeldAllocation {
+  pool: string;
+  prefix: string;
+  lifecycleId: string;
+}
+
 /** IPAM port: every method is safe to repeat with the same command. */
 export interface IpamPort {
   /** `embedded` or `netbox`: names the failed step (`netbox_allocate`) in a lifecycle's failure. */
@@ -49,4 +56,6 @@ export interface IpamPort {
   release(cmd: ReleaseCommand, signal?: AbortSignal): Promise<void>;
   /** Capacity and allocation figures of every configured pool. */
   utilization(signal?: AbortSignal): Promise<PoolUtilization[]>;
+  /** Every prefix held under this service's mark, for leak detection. */
+  held(signal?: AbortSignal): Promise<HeldAllocation[]>;
 }

@@ -1,0 +1,188 @@
+// The composition root: config → store → ports → actor host → service → http. Nothing else wires.
+import { randomBytes } from 'node:crypto';
+import type Koa from 'koa';
+import type { InspectionEvent } from 'xstate';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config.ts';
+import { createApp } from './http/app.ts';
+import { prefixLifecycle } from './machines/prefix-lifecycle.ts';
+import type { IpamKind } from './machines/types.ts';
+import { ActorHost } from './runtime/actor-host.ts';
+import { createInventory } from './runtime/inventory.ts';
+import { LifecycleService, type PoolSpec } from './runtime/lifecycle-service.ts';
+import { createMetrics } from './runtime/metrics.ts';
+import { createPendingWorker } from './runtime/pending-worker.ts';
+import { createStepActors } from './runtime/step-actors.ts';
+import type { CpePort } from './services/genieacs/port.ts';
+import { createEmbeddedIpam } from './services/ipam/embedded.ts';
+import type { IpamPort } from './services/ipam/port.ts';
+import { createIpamRouter } from './services/ipam/router.ts';
+import { firstSlash64, formatPrefix, parsePrefix } from './services/ipam/ipv6.ts';
+import { createNetboxIpam } from './services/netbox/netbox.ts';
+import { createDynamicAuthorization, createRadiusReplyStore } from './services/radius/config.ts';
+import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';
+import { openDatabase, type Db } from './store/db.ts';
+import { createIdempotencyStore } from './store/idempotency.ts';
+import { createLifecycleStore, type LifecycleStore } from './store/lifecycles.ts';
+
+/** Ports a test (or a future backend) puts in place of the configured ones. */
+export interface Overrides {
+  ipam?: IpamPort;
+  replies?: RadiusReplyPort | null;
+  sessions?: DynamicAuthorizationPort | null;
+  cpe?: CpePort | null;
+}
+
+export interface Composed {
+  app: Koa;
+  service: LifecycleService;
+  host: ActorHost;
+  store: LifecycleStore;
+  db: Db;
+  log: Logger;
+  token: string;
+  /** True when no token was configured and one was made up for this run. */
+  tokenGenerated: boolean;
+  ready(): boolean;
+  /** Start-up recovery (resumes every lifecycle with a step in flight), then the schedulers. */
+  start(): Promise<void>;
+  /** Runs the pending-work scheduler once (tests call it instead of waiting for the interval). */
+  tickPending(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function compose(config: Config, opts: { log?: Logger; overrides?: Overrides; env?: NodeJS.ProcessEnv } = {}): Promise<Composed> {
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? pino({ level: config.log.level });
+  const o = opts.overrides ?? {};
+  const db = openDatabase(config.database);
+  const store = createLifecycleStore(db);
+  const closers: (() => void)[] = [];
+
+  const ipamKind = (p: Config['pools'][number]): IpamKind => (o.ipam ? o.ipam.kind : p.netbox ? 'netbox' : 'embedded');
+  const pools: PoolSpec[] = config.pools.map((p) => ({ name: p.name, prefix: p.prefix, prefix_length: p.prefix_length, ipam: ipamKind(p) }));
+  const ipam = o.ipam ?? buildIpam(config, db, log);
+
+  let replies: RadiusReplyPort | null = null;
+  let sessions: DynamicAuthorizationPort | null = null;
+  if (config.radius) {
+    const store = createRadiusReplyStore(config.radius, log);
+    const da = createDynamicAuthorization(config.radius, log, { env });
+    closers.push(() => store.close?.(), () => da.close());
+    replies = store;
+    sessions = da;
+  }
+  if (o.replies !== undefined) replies = o.replies;
+  if (o.sessions !== undefined) sessions = o.sessions;
+  const cpe = o.cpe ?? null;
+  if (!replies) log.warn('no radius section: RADIUS reply attributes and CoA/Disconnect are skipped');
+  if (!cpe) log.warn('no ACS configured: CPE steps are skipped');
+
+  const inventory = createInventory({ store, ipam, pools });
+  const metrics = createMetrics({ store, ipam, leaks: () => inventory.leaks() });
+  const framed = config.radius?.reply.framed_prefix === 'first64';
+  const actors = createStepActors(
+    { ipam, replies, sessions, cpe },
+    {
+      retry: { attempts: config.retry.attempts, baseMs: config.retry.base_ms, maxMs: config.retry.max_ms },
+      sessionAction: config.sessions,
+      framedPrefix: (delegated) => (framed ? formatPrefix(firstSlash64(parsePrefix(delegated))) : null),
+      log,
+      onSessionOutcome: metrics.onSessionOutcome,
+    },
+  );
+  const inspector = config.inspector.enabled ? await startInspector(config.inspector.port, log) : null;
+  if (inspector) closers.push(inspector.stop);
+  const host = new ActorHost({
+    store,
+    machine: prefixLifecycle.provide({ actors }),
+    log,
+    idleMs: config.runtime.idle_ms,
+    onTransition: metrics.onTransition,
+    ...(inspector ? { inspect: inspector.inspect } : {}),
+  });
+  const defaultPool = config.default_pool ?? config.pools[0]!.name;
+  const service = new LifecycleService({ host, store, ipam, pools, defaultPool });
+  const pending = createPendingWorker({ store, host, cpe, log, baseDelayMs: config.runtime.pending_interval_ms, maxDelayMs: config.runtime.pending_backoff_max_ms });
+
+  const configured = env[config.api.token_env];
+  const token = configured && configured.length > 0 ? configured : randomBytes(24).toString('base64url');
+  const metricsToken = config.api.metrics_token_env ? (env[config.api.metrics_token_env] ?? null) : null;
+  let ready = false;
+  const app = createApp({
+    service,
+    idempotency: createIdempotencyStore(db),
+    registry: metrics.registry,
+    summary: () => inventory.summary(),
+    ready: () => ready,
+    api: config.api,
+    token,
+    metricsToken,
+    log,
+  });
+
+  const timers: NodeJS.Timeout[] = [];
+  return {
+    app,
+    service,
+    host,
+    store,
+    db,
+    log,
+    token,
+    tokenGenerated: !configured,
+    ready: () => ready,
+    async start() {
+      if ('init' in ipam && typeof ipam.init === 'function') await ipam.init();
+      const resumed = host.resumeInFlight();
+      log.info({ resumed }, 'start-up recovery done');
+      ready = true;
+      const every = (ms: number, fn: () => Promise<unknown>) => {
+        const t = setInterval(() => void fn().catch((err) => log.error({ err: String(err) }, 'scheduled job failed')), ms);
+        t.unref();
+        timers.push(t);
+      };
+      every(config.runtime.pending_interval_ms, () => pending.tick());
+      every(60_000, () => inventory.check(log));
+    },
+    tickPending: () => pending.tick(),
+    async stop() {
+      ready = false;
+      for (const t of timers) clearInterval(t);
+      host.stopAll();
+      for (const close of closers) close();
+      db.close();
+    },
+  };
+}
+
+/** The Stately inspector: a local WebSocket bridge; the browser side is stately.ai's inspector page. */
+async function startInspector(port: number, log: Logger) {
+  const { createInspectorServer } = await import('@statelyai/inspect/server');
+  const { createWebSocketInspector } = await import('@statelyai/inspect');
+  const server = createInspectorServer({ port, autoOpen: false });
+  const inspector = createWebSocketInspector({ url: `ws://localhost:${port}` });
+  log.info({ port }, `Stately inspector bridge on ws://localhost:${port}; open https://stately.ai/inspect to watch`);
+  return {
+    inspect: (ev: InspectionEvent) => inspector.inspect.next?.(ev),
+    stop: () => {
+      inspector.stop();
+      server.stop();
+    },
+  };
+}
+
+function buildIpam(config: Config, db: Db, log: Logger): IpamPort {
+  const embeddedPools = config.pools.filter((p) => !p.netbox).map((p) => ({ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length }));
+  const netboxPools = config.pools.flatMap((p) => (p.netbox ? [{ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, netbox: p.netbox }] : []));
+  const byPool = new Map<string, IpamPort>();
+  if (embeddedPools.length) {
+    const embedded = createEmbeddedIpam(db, embeddedPools);
+    for (const p of embeddedPools) byPool.set(p.name, embedded);
+  }
+  if (netboxPools.length && config.netbox) {
+    const netbox = createNetboxIpam(config.netbox, netboxPools, log);
+    for (const p of netboxPools) byPool.set(p.name, netbox);
+  }
+  return createIpamRouter(byPool);
+}

@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import type { IpamKind, LifecycleEvent } from '../machines/types.ts';
+import { ServiceError } from '../services/errors.ts';
+import type { IpamPort } from '../services/ipam/port.ts';
+import type { LifecycleStore } from '../store/lifecycles.ts';
+import type { ActorHost } from './actor-host.ts';
+import { publicState, statePath, toResource, type LifecycleResource, type LifecycleSnapshot } from './projection.ts';
+
+/** A configured pool and the IPAM that serves it. */
+export interface PoolSpec {
+  name: string;
+  prefix: string;
+  prefix_length: number;
+  ipam: IpamKind;
+}
+
+/** What an operation answers: `settled` false means the caller should answer 202 and let the client poll. */
+export interface OperationResult {
+  created: boolean;
+  settled: boolean;
+  lifecycle: LifecycleResource;
+}
+
+export interface LifecycleServiceOptions {
+  host: ActorHost;
+  store: LifecycleStore;
+  ipam: IpamPort;
+  pools: PoolSpec[];
+  defaultPool: string;
+}
+
+type Verb = 'activate' | 'suspend' | 'reactivate' | 'update' | 'revoke' | 'retry';
+
+/** The lifecycle operations of `../shared/API.md`, serialized per subscriber. */
+export class LifecycleService {
+  readonly #o: LifecycleServiceOptions;
+  readonly #pools: Map<string, PoolSpec>;
+
+  constructor(opts: LifecycleServiceOptions) {
+    this.#o = opts;
+    this.#pools = new Map(opts.pools.map((p) => [p.name, p]));
+  }
+
+  get pools(): PoolSpec[] {
+    return [...this.#pools.values()];
+  }
+
+  allocate(req: { subscriber_id: string; pool?: string | undefined; prefix_length?: number | undefined }, waitMs: number): Promise<OperationResult> {
+    const pool = this.#pool(req.pool ?? this.#o.defaultPool);
+    const prefixLength = this.#length(pool, req.prefix_length);
+    return this.#o.host.exclusive(req.subscriber_id, async () => {
+      const live = this.#o.store.live(req.subscriber_id);
+      if (live) return { created: false, settled: live.busy === 0, lifecycle: toResource(live) };
+      const lifecycleId = randomUUID();
+      this.#o.host.create({ lifecycleId, subscriberId: req.subscriber_id, pool: pool.name, prefixLength, ipam: pool.ipam });
+      const { snapshot, settled } = await this.#o.host.settle(lifecycleId, waitMs);
+      const failure = snapshot.context.failure;
+      if (publicState(snapshot) === 'failed' && failure && (failure.code === 'pool_exhausted' || failure.code === 'not_found')) {
+        // Nothing was taken: close this lifecycle so the subscriber is left as before, and say why.
+        this.#o.host.send(lifecycleId, { type: 'REVOKE', reason: `allocation failed: ${failure.code}` });
+        await this.#o.host.settle(lifecycleId, waitMs);
+        throw new ServiceError(failure.code, failure.message, { field: failure.code === 'not_found' ? 'pool' : null });
+      }
+      if (settled) throwIfFailed('allocate', snapshot);
+      return { created: true, settled, lifecycle: this.#resource(lifecycleId) };
+    });
+  }
+
+  activate(req: { subscriber_id: string; username: string; cpe_id?: string | null | undefined }, waitMs: number) {
+    return this.#operate('activate', req.subscriber_id, waitMs, () => ({ type: 'ACTIVATE', username: req.username, cpeId: req.cpe_id ?? null }));
+  }
+
+  suspend(req: { subscriber_id: string; reason?: string | null | undefined }, waitMs: number) {
+    return this.#operate('suspend', req.subscriber_id, waitMs, () => ({ type: 'SUSPEND', reason: req.reason ?? null }));
+  }
+
+  reactivate(req: { subscriber_id: string }, waitMs: number) {
+    return this.#operate('reactivate', req.subscriber_id, waitMs, () => ({ type: 'REACTIVATE' }));
+  }
+
+  retry(req: { subscriber_id: string }, waitMs: number) {
+    return this.#operate('retry', req.subscriber_id, waitMs, () => ({ type: 'RETRY' }));
+  }
+
+  revoke(req: { subscriber_id: string; reason?: string | null | undefined }, waitMs: number) {
+    return this.#operate('revoke', req.subscriber_id, waitMs, () => ({ type: 'REVOKE', reason: req.reason ?? null }));
+  }
+
+  update(req: { subscriber_id: string; pool?: string | undefined; prefix_length?: number | undefined }, waitMs: number) {
+    return this.#operate('update', req.subscriber_id, waitMs, (snapshot) => {
+      const pool = this.#pool(req.pool ?? snapshot.context.held?.pool ?? snapshot.context.pool);
+      return { type: 'UPDATE', pool: pool.name, prefixLength: this.#length(pool, req.prefix_length), ipam: pool.ipam };
+    });
+  }
+
+  /** The subscriber's live lifecycle, or else the newest one. */
+  get(subscriberId: string): LifecycleResource {
+    const row = this.#o.store.live(subscriberId) ?? this.#o.store.latest(subscriberId);
+    if (!row) throw new ServiceError('not_found', `subscriber ${subscriberId} has no lifecycle`, { field: 'subscriber_id' });
+    return toResource(row);
+  }
+
+  events(subscriberId: string) {
+    const events = this.#o.store.events(subscriberId);
+    if (events.length === 0) throw new ServiceError('not_found', `subscriber ${subscriberId} has no lifecycle`, { field: 'subscriber_id' });
+    return events.map((e) => ({
+      at: e.at,
+      lifecycle_id: e.lifecycle_id,
+      type: e.type,
+      from: e.from_state,
+      to: e.to_state,
+      detail: e.detail === null ? null : (JSON.parse(e.detail) as unknown),
+    }));
+  }
+
+  list(q: { state?: string | undefined; pool?: string | undefined; limit: number; cursor?: string | undefined }) {
+    const after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString('utf8') : undefined;
+    const rows = this.#o.store.list({ state: q.state, pool: q.pool, limit: q.limit + 1, after });
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    const next = rows.length > q.limit && last ? Buffer.from(last.id, 'utf8').toString('base64url') : null;
+    return { items: page.map(toResource), next_cursor: next };
+  }
+
+  #operate(verb: Verb, subscriberId: string, waitMs: number, build: (s: LifecycleSnapshot) => LifecycleEvent): Promise<OperationResult> {
+    return this.#o.host.exclusive(subscriberId, async () => {
+      const live = this.#o.store.live(subscriberId);
+      if (!live) {
+        const latest = this.#o.store.latest(subscriberId);
+        // Revoking what is already revoked answers with it (API.md), so a retried deprovisioning is harmless.
+        if (verb === 'revoke' && latest) return { created: false, settled: true, lifecycle: toResource(latest) };
+        if (latest) throw invalidTransition(verb, 'revoked');
+        throw new ServiceError('not_found', `subscriber ${subscriberId} has no lifecycle`, { field: 'subscriber_id' });
+      }
+      const before = this.#o.host.snapshot(live.id);
+      if (!before) throw new ServiceError('not_found', `subscriber ${subscriberId} has no lifecycle`, { field: 'subscriber_id' });
+      const event = build(before);
+      if (!before.can(event)) {
+        const busy = before.hasTag('busy') ? ` while ${statePath(before)} is in progress` : '';
+        throw invalidTransition(verb, publicState(before), busy);
+      }
+      this.#o.host.send(live.id, event);
+      const { snapshot, settled } = await this.#o.host.settle(live.id, waitMs);
+      if (settled) throwIfFailed(verb, snapshot);
+      const rolledBack = verb === 'update' && settled && snapshot.context.lastError;
+      if (rolledBack) {
+        const f = snapshot.context.lastError!;
+        const code = f.code === 'pool_exhausted' || f.code === 'not_found' ? f.code : 'upstream_unavailable';
+        throw new ServiceError(code, `update rolled back at ${f.step}: ${f.message}; the subscriber keeps ${snapshot.context.held?.prefix}`);
+      }
+      return { created: false, settled, lifecycle: this.#resource(live.id) };
+    });
+  }
+
+  #resource(lifecycleId: string): LifecycleResource {
+    const row = this.#o.store.get(lifecycleId);
+    if (!row) throw new Error(`lifecycle ${lifecycleId} vanished`);
+    return toResource(row);
+  }
+
+  #pool(name: string): PoolSpec {
+    const pool = this.#pools.get(name);
+    if (!pool) throw new ServiceError('not_found', `unknown pool ${name}`, { field: 'pool' });
+    return pool;
+  }
+
+  #length(pool: PoolSpec, requested: number | undefined): number {
+    const parentLength = Number(pool.prefix.split('/')[1]);
+    const length = requested ?? pool.prefix_length;
+    if (!Number.isInteger(length) || length <= parentLength || length > 64) {
+      throw new ServiceError('validation_error', `prefix_length must be an integer in ${parentLength + 1}..64 for pool ${pool.name}`, {
+        field: 'prefix_length',
+      });
+    }
+    return length;
+  }
+}
+
+/** A settled `failed` lifecycle answers with its failure; the lifecycle stays readable and retryable. */
+function throwIfFailed(verb: Verb | 'allocate', snapshot: LifecycleSnapshot): void {
+  const f = snapshot.context.failure;
+  if (publicState(snapshot) !== 'failed' || !f) return;
+  const code = f.code === 'upstream_rejected' || f.code === 'internal' ? f.code : 'upstream_unavailable';
+  throw new ServiceError(code, `${verb} failed at ${f.step} after ${f.attempts} attempt(s): ${f.message}; POST /retry resumes it`);
+}
+
+function invalidTransition(verb: Verb, state: string, suffix = ''): ServiceError {
+  return new ServiceError('invalid_transition', `cannot ${verb} a prefix in state ${state}${suffix}`);
+}

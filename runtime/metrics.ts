@@ -1,0 +1,88 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { IpamPort } from '../services/ipam/port.ts';
+import type { SessionOutcome } from '../services/radius/port.ts';
+import type { LifecycleStore } from '../store/lifecycles.ts';
+import { LIFECYCLE_STATES, type SessionPurpose } from '../machines/types.ts';
+import type { TransitionRecord } from './actor-host.ts';
+
+/** The Prometheus registry and the hooks that keep its lifecycle series current. */
+export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; leaks: () => Promise<number> }) {
+  const registry = new Registry();
+  // One IPAM read per scrape serves both pool gauges.
+  let cached: { at: number; value: ReturnType<IpamPort['utilization']> } | null = null;
+  const utilization = () => {
+    if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), value: deps.ipam.utilization() };
+    return cached.value;
+  };
+  collectDefaultMetrics({ register: registry });
+
+  const transitions = new Counter({
+    name: 'ipv6_lifecycle_transitions_total',
+    help: 'Lifecycle events persisted, by event type and public states',
+    labelNames: ['event', 'from', 'to'] as const,
+    registers: [registry],
+  });
+  const failures = new Counter({
+    name: 'ipv6_lifecycle_step_failures_total',
+    help: 'Outside steps that exhausted their retries, by step and error code',
+    labelNames: ['step', 'code'] as const,
+    registers: [registry],
+  });
+  const sessionOutcomes = new Counter({
+    name: 'ipv6_lifecycle_radius_requests_total',
+    help: 'RFC 5176 requests to NASes, by purpose and outcome (no_answer: the NAS never answered)',
+    labelNames: ['purpose', 'action', 'result'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'ipv6_lifecycle_lifecycles',
+    help: 'Lifecycles by public state',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const counts = deps.store.countByState();
+      for (const state of LIFECYCLE_STATES) this.set({ state }, counts[state] ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'pd_pool_capacity_prefixes',
+    help: 'Prefixes of the delegated length a pool holds',
+    labelNames: ['pool'] as const,
+    registers: [registry],
+    async collect() {
+      for (const u of await utilization()) this.set({ pool: u.name }, u.capacity);
+    },
+  });
+  new Gauge({
+    name: 'pd_pool_allocated_prefixes',
+    help: 'Prefixes allocated from a pool',
+    labelNames: ['pool'] as const,
+    registers: [registry],
+    async collect() {
+      for (const u of await utilization()) this.set({ pool: u.name }, u.allocated);
+    },
+  });
+  new Gauge({
+    name: 'ipv6_lifecycle_leaked_prefixes',
+    help: 'Prefixes IPAM holds for this service that no live lifecycle holds',
+    registers: [registry],
+    async collect() {
+      this.set(await deps.leaks());
+    },
+  });
+
+  return {
+    registry,
+    onTransition({ audit, row }: TransitionRecord) {
+      transitions.inc({ event: audit.type, from: audit.from_state ?? 'none', to: row.state });
+      if (audit.type === 'STEP_FAILED' && row.state === 'failed' && audit.detail) {
+        const snapshot = JSON.parse(row.snapshot) as { context: { failure: { step: string; code: string } | null } };
+        const f = snapshot.context.failure;
+        if (f) failures.inc({ step: f.step, code: f.code });
+      }
+    },
+    onSessionOutcome(purpose: SessionPurpose, o: SessionOutcome) {
+      sessionOutcomes.inc({ purpose, action: o.action, result: o.result });
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import type { Logger } from 'pino';
+import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
+import type { LifecycleStore } from '../store/lifecycles.ts';
+import type { ActorHost } from './actor-host.ts';
+import { backoffDelay } from './retry.ts';
+import { stepKey } from './step-actors.ts';
+
+export interface PendingWorkerOptions {
+  store: LifecycleStore;
+  host: ActorHost;
+  cpe: CpePort | null;
+  log: Logger;
+  /** First wait before asking an offline CPE again; doubles up to `maxDelayMs`. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/**
+ * Retries outside work that was accepted but not confirmed (a CPE that was offline), with the same
+ * idempotency key the step used, and records each outcome as an event of the lifecycle.
+ */
+export function createPendingWorker(o: PendingWorkerOptions) {
+  let running: Promise<number> | null = null;
+
+  async function runOne(id: string, subscriberId: string): Promise<boolean> {
+    return o.host.exclusive(subscriberId, async () => {
+      const snapshot = o.host.snapshot(id);
+      if (!snapshot) return false;
+      const ctx = snapshot.context;
+      const now = new Date();
+      let touched = false;
+      for (const p of ctx.pending) {
+        if (p.next_attempt_at && new Date(p.next_attempt_at) > now) continue;
+        touched = true;
+        const { cpe } = o;
+        if (!cpe || !ctx.cpeId) {
+          o.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
+          continue;
+        }
+        let result: CpeResult;
+        try {
+          result =
+            p.step === 'cpe_configure_pd'
+              ? await cpe.configurePd({ key: stepKey(id, 'configurePd', ctx.generation), cpeId: ctx.cpeId, prefix: ctx.held?.prefix ?? '' })
+              : await cpe.removeIpv6({ key: stepKey(id, 'removeIpv6', ctx.generation), cpeId: ctx.cpeId });
+        } catch (err) {
+          o.log.warn({ lifecycle_id: id, step: p.step, err: String(err) }, 'pending CPE step failed; will try again');
+          result = { status: 'queued', taskId: p.task_id };
+        }
+        if (result.status === 'done') {
+          o.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
+        } else {
+          const delay = backoffDelay({ attempts: Infinity, baseMs: o.baseDelayMs, maxMs: o.maxDelayMs }, p.attempts, () => 0.5 + Math.random() / 2);
+          o.host.send(id, { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at: new Date(Date.now() + delay).toISOString() });
+        }
+      }
+      await o.host.settle(id, 0);
+      return touched;
+    });
+  }
+
+  /** Works through every lifecycle whose pending work is due; returns how many it looked at. */
+  function tick(): Promise<number> {
+    if (running) return running;
+    running = (async () => {
+      let n = 0;
+      for (const { id, subscriber_id } of o.store.duePending(new Date().toISOString(), 500)) {
+        if (await runOne(id, subscriber_id)) n++;
+      }
+      return n;
+    })().finally(() => {
+      running = null;
+    });
+    return running;
+  }
+
+  return { tick };
+}
