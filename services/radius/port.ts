@@ -19,6 +19,11 @@ export type SessionAction = 'disconnect' | 'coa';
 
 export interface NotifySessionsCommand {
   username: string;
+  /**
+   * `disconnect` always sends a Disconnect-Request (revoke). `coa` means "the attributes changed":
+   * the NAS gets a CoA-Request, or a Disconnect-Request (so it re-authenticates and reads the new
+   * `radreply`) when configuration says that NAS is to be disconnected instead.
+   */
   action: SessionAction;
   /** Prefix attributes to carry in a CoA-Request; ignored for Disconnect-Request. */
   delegatedPrefix: string | null;
@@ -28,6 +33,10 @@ export interface NotifySessionsCommand {
 export interface SessionOutcome {
   sessionId: string;
   nas: string;
+  /** The request actually sent (per-NAS configuration may turn a `coa` into a `disconnect`). */
+  action: SessionAction;
+  /** Transmissions of the request: 1 + retransmits; 0 when nothing could be sent. */
+  attempts: number;
   /** `ack`, `nak` (with `errorCause`), `not_found` (NAK 503: done), or `no_answer` (a warning). */
   result: 'ack' | 'nak' | 'not_found' | 'no_answer';
   errorCause: number | null;

@@ -1,0 +1,166 @@
+// RFC 5176 Dynamic Authorization client: for each open session of a user (from radacct), send
+// its NAS a Disconnect-Request or CoA-Request and interpret the answer.
+import { randomInt } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { Logger } from 'pino';
+import radius from 'radius';
+import { ServiceError } from '../errors.ts';
+import { signRequest, verifyResponse, readAttributes } from './authenticators.ts';
+import type { RadiusConfig } from './config.ts';
+import { canonicalIpAddress, encodeIpv6Prefix, parseIpv6Address, type PrefixForm } from './ipv6-prefix.ts';
+import type { DynamicAuthorizationPort, NotifySessionsCommand, SessionAction, SessionOutcome } from './port.ts';
+import { createSessionSource, type OpenSession, type SessionSource } from './sessions.ts';
+import { resolveNasTable, type NasTarget, type NasTable } from './nas-table.ts';
+import { combineFailures, nakError, SESSION_CONTEXT_NOT_FOUND } from './notify-error.ts';
+import { exchange } from './udp-exchange.ts';
+
+const ERROR_CAUSE = 101;
+
+const CODES: Record<SessionAction, { request: string; ack: number; nak: number }> = {
+  disconnect: { request: 'Disconnect-Request', ack: 41, nak: 42 },
+  coa: { request: 'CoA-Request', ack: 44, nak: 45 },
+};
+
+export interface DynamicAuthorizationOptions {
+  nas: NasTable;
+  timeoutMs: number;
+  retries: number;
+  messageAuthenticator: boolean;
+  prefixForm: PrefixForm;
+  log: Logger;
+}
+
+export { DynamicAuthorizationError } from './notify-error.ts';
+
+/** DynamicAuthorizationPort over UDP, one socket per request. */
+export class RadiusDynamicAuthorization implements DynamicAuthorizationPort {
+  constructor(
+    private readonly sessions: SessionSource,
+    private readonly opts: DynamicAuthorizationOptions,
+  ) {}
+
+  /** Notifies the NAS of every open session of the user; resolves with one outcome per session. */
+  async notifySessions(cmd: NotifySessionsCommand, signal?: AbortSignal): Promise<SessionOutcome[]> {
+    const sessions = await this.sessions.openSessions(cmd.username, signal);
+    if (sessions.length === 0) {
+      this.opts.log.info({ username: cmd.username, action: cmd.action }, 'no open session to notify');
+      return [];
+    }
+    const settled = await Promise.allSettled(sessions.map((s) => this.notifyOne(s, cmd, signal)));
+    signal?.throwIfAborted();
+    const outcomes: SessionOutcome[] = [];
+    const failures: ServiceError[] = [];
+    for (const r of settled) {
+      if (r.status === 'fulfilled') {
+        outcomes.push(r.value.outcome);
+        if (r.value.failure) failures.push(r.value.failure);
+      } else if (r.reason instanceof ServiceError) {
+        failures.push(r.reason);
+      } else {
+        throw r.reason;
+      }
+    }
+    if (failures.length === 0) return outcomes;
+    throw combineFailures(failures, outcomes);
+  }
+
+  private async notifyOne(
+    session: OpenSession,
+    cmd: NotifySessionsCommand,
+    signal?: AbortSignal,
+  ): Promise<{ outcome: SessionOutcome; failure: ServiceError | null }> {
+    const log = this.opts.log.child({ username: cmd.username, session_id: session.acctSessionId });
+    let nas: string;
+    try {
+      nas = canonicalIpAddress(session.nasIpAddress);
+    } catch {
+      // Debian's stock start query stores only NAS-IP-Address, so an IPv6-only NAS leaves it empty.
+      log.warn({ nas: session.nasIpAddress }, 'open session has no usable NAS address; nothing sent');
+      const outcome = { sessionId: session.acctSessionId, nas: session.nasIpAddress, action: cmd.action, attempts: 0, result: 'no_answer' as const, errorCause: null };
+      return { outcome, failure: null };
+    }
+    const target = this.opts.nas.lookup(nas);
+    if (target.secret === null) {
+      throw new ServiceError('internal', `no shared secret configured for NAS ${nas} (add it to radius.dynamic_authorization.nas or set default_secret_env)`);
+    }
+    const action: SessionAction = cmd.action === 'disconnect' ? 'disconnect' : target.action;
+    const codes = CODES[action];
+    const identifier = randomInt(256);
+    const packet = this.encode(action, identifier, nas, session, cmd, target);
+    const base = { sessionId: session.acctSessionId, nas, action };
+    const ctx = { nas, port: target.port, action, identifier };
+
+    const { response, attempts } = await exchange({
+      host: nas,
+      port: target.port,
+      packet,
+      timeoutMs: this.opts.timeoutMs,
+      retries: this.opts.retries,
+      signal,
+      accept: (d) => d.length >= 20 && d[1] === identifier && (d[0] === codes.ack || d[0] === codes.nak) && verifyResponse(d, packet, target.secret!),
+      onIgnored: (reason) => log.debug({ ...ctx, reason }, 'ignored while waiting for the NAS'),
+    });
+
+    if (response === null) {
+      // Graceful degradation: an unreachable NAS must not block a revocation; the radreply rows are
+      // already gone, so the session loses the prefix at its next re-authentication at the latest.
+      log.warn({ ...ctx, attempts }, 'NAS did not answer the dynamic authorization request');
+      return { outcome: { ...base, attempts, result: 'no_answer', errorCause: null }, failure: null };
+    }
+    const decoded = radius.decode_without_secret({ packet: response });
+    const causeAttr = readAttributes(response).find((a) => a.type === ERROR_CAUSE && a.value.length === 4);
+    const errorCause = causeAttr ? causeAttr.value.readUInt32BE(0) : null;
+    if (response[0] === codes.ack) {
+      log.info({ ...ctx, attempts, error_cause: errorCause }, `${decoded.code} received`);
+      return { outcome: { ...base, attempts, result: 'ack', errorCause }, failure: null };
+    }
+    if (errorCause === SESSION_CONTEXT_NOT_FOUND) {
+      log.info({ ...ctx, attempts, error_cause: errorCause }, `${decoded.code}: session already gone`);
+      return { outcome: { ...base, attempts, result: 'not_found', errorCause }, failure: null };
+    }
+    const causeName = typeof decoded.attributes['Error-Cause'] === 'string' ? (decoded.attributes['Error-Cause'] as string) : null;
+    const failure = nakError(nas, decoded.code, session.acctSessionId, errorCause, causeName);
+    log.error({ ...ctx, attempts, error_cause: errorCause, retryable: failure.retryable }, failure.message);
+    return { outcome: { ...base, attempts, result: 'nak', errorCause }, failure };
+  }
+
+  private encode(action: SessionAction, identifier: number, nas: string, session: OpenSession, cmd: NotifySessionsCommand, target: NasTarget): Buffer {
+    // RFC 5176 §3: identify the NAS and the session; a Disconnect-Request carries nothing else.
+    const attributes: [string, string | Buffer][] = [
+      ['User-Name', session.username],
+      ['Acct-Session-Id', session.acctSessionId],
+      isIP(nas) === 6 ? ['NAS-IPv6-Address', parseIpv6Address(nas)] : ['NAS-IP-Address', nas],
+    ];
+    if (action === 'coa' && cmd.delegatedPrefix !== null) {
+      attributes.push(['Delegated-IPv6-Prefix', encodeIpv6Prefix(cmd.delegatedPrefix, this.opts.prefixForm)]);
+    }
+    if (this.opts.messageAuthenticator) attributes.push(['Message-Authenticator', Buffer.alloc(16)]);
+    // The package lays out the attributes; signRequest then fixes MA and the authenticator in RFC order.
+    const packet = radius.encode({ code: CODES[action].request, identifier, secret: target.secret!, attributes, add_message_authenticator: false });
+    return signRequest(packet, target.secret!);
+  }
+}
+
+/** Builds the RFC 5176 client from configuration; resolves NAS secrets from the environment now. */
+export function createDynamicAuthorization(
+  config: RadiusConfig,
+  log: Logger,
+  deps: { sessions?: SessionSource; env?: NodeJS.ProcessEnv } = {},
+): DynamicAuthorizationPort & { close(): void } {
+  const child = log.child({ component: 'radius-dynauth' });
+  const da = config.dynamic_authorization;
+  const nas = resolveNasTable(da, deps.env ?? process.env);
+  const own = deps.sessions ? null : createSessionSource(config, log);
+  const client = new RadiusDynamicAuthorization(deps.sessions ?? own!, {
+    nas,
+    timeoutMs: da.timeout_ms,
+    retries: da.retries,
+    messageAuthenticator: da.message_authenticator,
+    prefixForm: da.prefix_encoding,
+    log: child,
+  });
+  return {
+    notifySessions: (cmd, signal) => client.notifySessions(cmd, signal),
+    close: () => own?.close(),
+  };
+}

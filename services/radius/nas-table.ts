@@ -1,0 +1,41 @@
+// Per-NAS port, action and shared secret. Secrets are read from the environment once, when the
+// port is built, so a missing variable stops start-up instead of a revocation, and the values
+// live only here, never in the configuration object that might be logged.
+import type { DynamicAuthorizationConfig } from './config.ts';
+import type { SessionAction } from './port.ts';
+
+/** Where and how to reach one NAS. `secret` is null when none is configured for it. */
+export interface NasTarget {
+  port: number;
+  action: SessionAction;
+  secret: string | null;
+}
+
+/** Lookup by canonical NAS address, falling back to the defaults. */
+export interface NasTable {
+  lookup(address: string): NasTarget;
+}
+
+/** Resolves every configured secret from `env`; throws naming the variable (never a value) if one is unset. */
+export function resolveNasTable(cfg: DynamicAuthorizationConfig, env: NodeJS.ProcessEnv): NasTable {
+  const read = (name: string, where: string): string => {
+    const value = env[name];
+    if (value === undefined || value === '') throw new Error(`environment variable ${name} (${where}) is not set`);
+    return value;
+  };
+  const fallback: NasTarget = {
+    port: cfg.default_port,
+    action: cfg.action,
+    secret: cfg.default_secret_env === undefined ? null : read(cfg.default_secret_env, 'radius.dynamic_authorization.default_secret_env'),
+  };
+  const byAddress = new Map<string, NasTarget>();
+  for (const nas of cfg.nas) {
+    const where = `secret of NAS ${nas.address}`;
+    byAddress.set(nas.address, {
+      port: nas.port ?? fallback.port,
+      action: nas.action ?? fallback.action,
+      secret: nas.secret ?? (nas.secret_env === undefined ? fallback.secret : read(nas.secret_env, where)),
+    });
+  }
+  return { lookup: (address) => byAddress.get(address) ?? fallback };
+}

@@ -1,0 +1,60 @@
+// Which radreply rows a user should have after a write: shared by the SQL store and the fake so
+// both implement the same rules.
+import { ServiceError } from '../errors.ts';
+import { firstSubnet, formatIpv6Prefix, parseIpv6Prefix } from './ipv6-prefix.ts';
+import type { WriteReplyCommand } from './port.ts';
+
+export const DELEGATED_IPV6_PREFIX = 'Delegated-IPv6-Prefix';
+export const FRAMED_IPV6_PREFIX = 'Framed-IPv6-Prefix';
+/** Reply items use `:=` so they replace anything a policy added earlier (FreeRADIUS `unlang` operators). */
+export const REPLY_OP = ':=';
+
+/** How Framed-IPv6-Prefix (the WAN /64) is managed; see `radius.reply.framed_prefix`. */
+export type FramedPrefixMode = 'none' | 'given' | 'first64';
+
+/** A `radreply` row as FreeRADIUS's schema holds it. */
+export interface ReplyRow {
+  id: number;
+  username: string;
+  attribute: string;
+  op: string;
+  value: string;
+}
+
+/** The attributes this service owns for a user; it never touches any other row. */
+export function managedAttributes(mode: FramedPrefixMode): string[] {
+  return mode === 'none' ? [DELEGATED_IPV6_PREFIX] : [DELEGATED_IPV6_PREFIX, FRAMED_IPV6_PREFIX];
+}
+
+/** The value each managed attribute should hold after `cmd` (null: no row); throws `validation_error`. */
+export function desiredReply(cmd: WriteReplyCommand, mode: FramedPrefixMode): Map<string, string | null> {
+  if (cmd.username.length === 0 || cmd.username.length > 64) {
+    // radreply.username is varchar(64) in FreeRADIUS's schemas.
+    throw new ServiceError('validation_error', 'RADIUS username must be 1..64 characters', { field: 'username' });
+  }
+  const delegated = prefix(cmd.delegatedPrefix, 'delegatedPrefix');
+  const out = new Map<string, string | null>([[DELEGATED_IPV6_PREFIX, formatIpv6Prefix(delegated)]]);
+  if (mode === 'none') return out;
+  if (cmd.framedPrefix !== null) {
+    out.set(FRAMED_IPV6_PREFIX, formatIpv6Prefix(prefix(cmd.framedPrefix, 'framedPrefix')));
+  } else if (mode === 'first64') {
+    // A /64 (or longer) delegation leaves no room for a distinct WAN /64 inside it.
+    if (delegated.length >= 64) {
+      throw new ServiceError('validation_error', `framed_prefix first64 needs a delegated prefix shorter than /64, got /${delegated.length}`, {
+        field: 'delegatedPrefix',
+      });
+    }
+    out.set(FRAMED_IPV6_PREFIX, formatIpv6Prefix(firstSubnet(delegated, 64)));
+  } else {
+    out.set(FRAMED_IPV6_PREFIX, null);
+  }
+  return out;
+}
+
+function prefix(text: string, field: string) {
+  try {
+    return parseIpv6Prefix(text);
+  } catch (err) {
+    throw new ServiceError('validation_error', (err as Error).message, { field });
+  }
+}
