@@ -23,12 +23,19 @@ BEGIN
   SELECT RAISE(ABORT, 'ipam: block overlaps an allocated block of the same pool');
 END;
 
--- Per pool, parent and length: no free aligned block starts below next_hex. A lower bound that
--- allocation keeps and release lowers, so a search starts there instead of at the parent's start.
-CREATE TABLE ipam_cursors (
-  pool          TEXT NOT NULL,
-  parent        TEXT NOT NULL,
-  prefix_length INTEGER NOT NULL,
-  next_hex      TEXT NOT NULL,
-  PRIMARY KEY (pool, parent, prefix_length)
+-- The parent prefix whose free space ipam_free describes; another parent in the configuration
+-- means ipam_free is rebuilt from ipam_allocations.
+CREATE TABLE ipam_pools (
+  pool   TEXT PRIMARY KEY,
+  parent TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Free space of each pool's parent as maximal runs of free addresses (adjacent runs are always
+-- merged). Derived from ipam_allocations and kept in the same transactions, so that finding the
+-- first free block reads the few holes instead of every allocated block.
+CREATE TABLE ipam_free (
+  pool      TEXT NOT NULL,
+  start_hex TEXT NOT NULL CHECK (length(start_hex) = 32),
+  end_hex   TEXT NOT NULL CHECK (length(end_hex) = 32 AND end_hex >= start_hex),
+  PRIMARY KEY (pool, start_hex)
 ) WITHOUT ROWID;

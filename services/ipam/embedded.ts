@@ -1,0 +1,259 @@
+import type { Db } from '../../store/db.ts';
+import { ServiceError } from '../errors.ts';
+import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, toHex, type Ipv6Prefix } from './ipv6.ts';
+import type { AllocateCommand, Allocation, HeldAllocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
+
+interface AllocationRow {
+  pool: string;
+  prefix: string;
+  prefix_length: number;
+  lifecycle_id: string;
+}
+
+/** A run of addresses, allocated (a block) or free. */
+interface RunRow {
+  start_hex: string;
+  end_hex: string;
+}
+
+/** A configured pool with its parent prefix parsed. */
+export interface Pool {
+  info: PoolInfo;
+  parent: Ipv6Prefix;
+}
+
+/** A pool's parent prefix parsed and checked once, at start-up rather than on the first allocation. */
+export function checkPools(pools: readonly PoolInfo[]): Map<string, Pool> {
+  const byName = new Map<string, Pool>();
+  for (const info of pools) {
+    if (byName.has(info.name)) throw new Error(`ipam: pool "${info.name}" is configured twice`);
+    const parent = parsePrefix(info.prefix, 'pool.prefix');
+    if (!Number.isInteger(info.prefixLength) || info.prefixLength < parent.length || info.prefixLength > 128) {
+      throw new Error(`ipam: pool "${info.name}" cannot delegate /${info.prefixLength} from ${info.prefix}`);
+    }
+    byName.set(info.name, { info: { ...info, prefix: formatPrefix(parent) }, parent });
+  }
+  return byName;
+}
+
+/** Resolves the pool and checks the command, throwing the port's typed errors. */
+export function checkAllocate(pools: Map<string, Pool>, cmd: AllocateCommand): Pool {
+  if (typeof cmd.key !== 'string' || cmd.key === '') {
+    throw new ServiceError('validation_error', 'an allocation needs an idempotency key', { field: 'key' });
+  }
+  const pool = pools.get(cmd.pool);
+  if (!pool) throw new ServiceError('not_found', `unknown pool "${cmd.pool}"`, { field: 'pool' });
+  const { length } = pool.parent;
+  if (!Number.isInteger(cmd.prefixLength) || cmd.prefixLength < length || cmd.prefixLength > 128) {
+    throw new ServiceError(
+      'validation_error',
+      `pool "${cmd.pool}" (${pool.info.prefix}) delegates prefixes of length ${length} to 128, not ${cmd.prefixLength}`,
+      { field: 'prefixLength' },
+    );
+  }
+  return pool;
+}
+
+/** A key reused for a different allocation is a bug upstream; answering with the old prefix would hide it. */
+export function checkSameAllocation(
+  cmd: AllocateCommand,
+  found: { pool: string; prefixLength: number; lifecycleId: string; prefix: string },
+): void {
+  if (found.pool !== cmd.pool || found.prefixLength !== cmd.prefixLength || found.lifecycleId !== cmd.lifecycleId) {
+    throw new ServiceError(
+      'idempotency_mismatch',
+      `key "${cmd.key}" already allocated ${found.prefix} in pool "${found.pool}" for lifecycle ${found.lifecycleId}`,
+      { field: 'key' },
+    );
+  }
+}
+
+/** The `pool_exhausted` error of a pool that has no free block of `length`. */
+export function exhausted(pool: Pool, length: number): ServiceError {
+  return new ServiceError('pool_exhausted', `pool "${pool.info.name}" (${pool.info.prefix}) has no free /${length}`);
+}
+
+/** The embedded IPAM: pools from configuration, allocations in the service's own SQLite file. */
+export function createEmbeddedIpam(db: Db, poolList: PoolInfo[]): IpamPort {
+  const pools = checkPools(poolList);
+
+  const allocationByKey = db.prepare<{ key: string }, AllocationRow>(
+    'SELECT pool, prefix, prefix_length, lifecycle_id FROM ipam_allocations WHERE key = @key',
+  );
+  const insertAllocation = db.prepare(
+    `INSERT INTO ipam_allocations
+       (pool, start_hex, end_hex, prefix, prefix_length, key, lifecycle_id, subscriber_id, allocated_at)
+     VALUES (@pool, @start_hex, @end_hex, @prefix, @prefix_length, @key, @lifecycle_id, @subscriber_id, @allocated_at)`,
+  );
+  const deleteOwnAllocation = db.prepare(
+    `DELETE FROM ipam_allocations
+     WHERE pool = @pool AND start_hex = @start_hex AND prefix_length = @prefix_length AND lifecycle_id = @lifecycle_id`,
+  );
+  const blocksMeetingRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, RunRow>(
+    `SELECT start_hex, end_hex FROM ipam_allocations
+     WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex ORDER BY start_hex`,
+  );
+  const countBlocksInRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, { n: number }>(
+    `SELECT count(*) AS n FROM ipam_allocations
+     WHERE pool = @pool AND start_hex >= @first_hex AND start_hex <= @last_hex`,
+  );
+  const allAllocations = db.prepare<[], { pool: string; prefix: string; lifecycle_id: string }>(
+    'SELECT pool, prefix, lifecycle_id FROM ipam_allocations ORDER BY pool, start_hex',
+  );
+  const freeRunsInOrder = db.prepare<{ pool: string }, RunRow>(
+    'SELECT start_hex, end_hex FROM ipam_free WHERE pool = @pool ORDER BY start_hex',
+  );
+  const freeRunBefore = db.prepare<{ pool: string; start_hex: string }, RunRow>(
+    `SELECT start_hex, end_hex FROM ipam_free
+     WHERE pool = @pool AND start_hex < @start_hex ORDER BY start_hex DESC LIMIT 1`,
+  );
+  const freeRunStartingAt = db.prepare<{ pool: string; start_hex: string }, RunRow>(
+    'SELECT start_hex, end_hex FROM ipam_free WHERE pool = @pool AND start_hex = @start_hex',
+  );
+  const insertFreeRun = db.prepare('INSERT INTO ipam_free (pool, start_hex, end_hex) VALUES (@pool, @start_hex, @end_hex)');
+  const deleteFreeRun = db.prepare('DELETE FROM ipam_free WHERE pool = @pool AND start_hex = @start_hex');
+  const deleteFreeRunsOfPool = db.prepare('DELETE FROM ipam_free WHERE pool = @pool');
+  const parentOfPool = db.prepare<{ pool: string }, { parent: string }>('SELECT parent FROM ipam_pools WHERE pool = @pool');
+  const upsertPoolParent = db.prepare(
+    'INSERT INTO ipam_pools (pool, parent) VALUES (@pool, @parent) ON CONFLICT (pool) DO UPDATE SET parent = excluded.parent',
+  );
+
+  function addFreeRun(pool: string, start: bigint, end: bigint): void {
+    if (start <= end) insertFreeRun.run({ pool, start_hex: toHex(start), end_hex: toHex(end) });
+  }
+
+  /** Free space = the parent minus the pool's blocks: one ordered walk, O(n), when a parent is first seen. */
+  function rebuildFreeRuns({ info, parent }: Pool): void {
+    const last = lastAddress(parent);
+    deleteFreeRunsOfPool.run({ pool: info.name });
+    let next = parent.network;
+    const range = { pool: info.name, first_hex: toHex(parent.network), last_hex: toHex(last) };
+    const runs: Array<[bigint, bigint]> = [];
+    for (const block of blocksMeetingRange.iterate(range)) {
+      const start = fromHex(block.start_hex);
+      if (start > next) runs.push([next, start - 1n]);
+      const after = fromHex(block.end_hex) + 1n;
+      if (after > next) next = after;
+    }
+    if (next <= last) runs.push([next, last]);
+    for (const [start, end] of runs) addFreeRun(info.name, start, end);
+    upsertPoolParent.run({ pool: info.name, parent: info.prefix });
+  }
+
+  db.transaction(() => {
+    for (const pool of pools.values()) {
+      if (parentOfPool.get({ pool: pool.info.name })?.parent !== pool.info.prefix) rebuildFreeRuns(pool);
+    }
+  }).immediate();
+
+  /**
+   * First fit over the free runs in address order: the first run that holds an aligned block of
+   * the length gives the first free aligned block, because runs are maximal. O(log n + f), f being
+   * the free runs passed over as too small or misaligned. f is 0 in a pool that delegates one
+   * length (every run is then whole aligned blocks), however many blocks are allocated; mixing
+   * lengths costs at most one step per hole smaller than the request.
+   */
+  const allocateInTransaction = db.transaction((cmd: AllocateCommand, pool: Pool): Allocation | null => {
+    const found = allocationByKey.get({ key: cmd.key });
+    if (found) {
+      checkSameAllocation(cmd, {
+        pool: found.pool,
+        prefixLength: found.prefix_length,
+        lifecycleId: found.lifecycle_id,
+        prefix: found.prefix,
+      });
+      return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
+    }
+    const size = blockSize(cmd.prefixLength);
+    let hit: { start: bigint; end: bigint; at: bigint } | null = null;
+    // The loop must end (break) before any write: better-sqlite3 refuses writes while a statement iterates.
+    for (const run of freeRunsInOrder.iterate({ pool: cmd.pool })) {
+      const start = fromHex(run.start_hex);
+      const end = fromHex(run.end_hex);
+      const at = alignUp(start, cmd.prefixLength);
+      if (at + size - 1n <= end) {
+        hit = { start, end, at };
+        break;
+      }
+    }
+    if (!hit) return null;
+    deleteFreeRun.run({ pool: cmd.pool, start_hex: toHex(hit.start) });
+    addFreeRun(cmd.pool, hit.start, hit.at - 1n);
+    addFreeRun(cmd.pool, hit.at + size, hit.end);
+    const prefix = formatPrefix({ network: hit.at, length: cmd.prefixLength });
+    insertAllocation.run({
+      pool: cmd.pool,
+      start_hex: toHex(hit.at),
+      end_hex: toHex(hit.at + size - 1n),
+      prefix,
+      prefix_length: cmd.prefixLength,
+      key: cmd.key,
+      lifecycle_id: cmd.lifecycleId,
+      subscriber_id: cmd.subscriberId,
+      allocated_at: new Date().toISOString(),
+    });
+    return { prefix, prefixLength: cmd.prefixLength, netboxPrefixId: null };
+  });
+
+  /** O(log n): delete the block, then merge it with the free runs that touch it on either side. */
+  const releaseInTransaction = db.transaction((cmd: ReleaseCommand, block: Ipv6Prefix): void => {
+    const { changes } = deleteOwnAllocation.run({
+      pool: cmd.pool,
+      start_hex: toHex(block.network),
+      prefix_length: block.length,
+      lifecycle_id: cmd.lifecycleId,
+    });
+    const pool = pools.get(cmd.pool);
+    // A block outside the configured parent (the pool was moved or removed) is not free space to hand out.
+    if (changes === 0 || !pool || !contains(pool.parent, block)) return;
+    let start = block.network;
+    let end = lastAddress(block);
+    const before = freeRunBefore.get({ pool: cmd.pool, start_hex: toHex(start) });
+    if (before && fromHex(before.end_hex) + 1n === start) {
+      deleteFreeRun.run({ pool: cmd.pool, start_hex: before.start_hex });
+      start = fromHex(before.start_hex);
+    }
+    const after = end < lastAddress(pool.parent) ? freeRunStartingAt.get({ pool: cmd.pool, start_hex: toHex(end + 1n) }) : undefined;
+    if (after) {
+      deleteFreeRun.run({ pool: cmd.pool, start_hex: after.start_hex });
+      end = fromHex(after.end_hex);
+    }
+    addFreeRun(cmd.pool, start, end);
+  });
+
+  return {
+    kind: 'embedded',
+
+    async allocate(cmd, signal) {
+      signal?.throwIfAborted();
+      const pool = checkAllocate(pools, cmd);
+      // IMMEDIATE takes the write lock before the search, so another process cannot slip a block in between.
+      const allocation = allocateInTransaction.immediate(cmd, pool);
+      if (!allocation) throw exhausted(pool, cmd.prefixLength);
+      return allocation;
+    },
+
+    async release(cmd, signal) {
+      signal?.throwIfAborted();
+      // The pool is not checked against the configuration: a lifecycle must still be able to give
+      // back a prefix from a pool that was since removed from it.
+      releaseInTransaction.immediate(cmd, parsePrefix(cmd.prefix));
+    },
+
+    async utilization(signal) {
+      signal?.throwIfAborted();
+      return [...pools.values()].map(({ info, parent }): PoolUtilization => {
+        const range = { pool: info.name, first_hex: toHex(parent.network), last_hex: toHex(lastAddress(parent)) };
+        const allocated = countBlocksInRange.get(range)?.n ?? 0;
+        // Counts blocks of every length; capacity is in blocks of the pool's default length.
+        return { ...info, capacity: Number(1n << BigInt(info.prefixLength - parent.length)), allocated };
+      });
+    },
+
+    async held(signal) {
+      signal?.throwIfAborted();
+      // Every row, configured pool or not: a block left in a pool since removed is still held.
+      return allAllocations.all().map((r): HeldAllocation => ({ pool: r.pool, prefix: r.prefix, lifecycleId: r.lifecycle_id }));
+    },
+  };
+}
