@@ -1,0 +1,168 @@
+import { ServiceError } from '../errors.ts';
+import { checkAllocate, checkPools, checkSameAllocation, exhausted, type Pool } from './embedded.ts';
+import { alignUp, blockSize, formatPrefix, lastAddress, parsePrefix } from './ipv6.ts';
+import type { AllocateCommand, Allocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
+
+/** The port's methods, by which faults are queued and calls are recorded. */
+export type IpamMethod = 'allocate' | 'release' | 'utilization' | 'held';
+
+/** One allocation the fake holds, as tests inspect it. */
+export interface FakeAllocation {
+  pool: string;
+  prefix: string;
+  prefixLength: number;
+  key: string;
+  lifecycleId: string;
+  subscriberId: string;
+}
+
+export interface FaultOptions {
+  /** How many consecutive calls fail (default 1). */
+  times?: number;
+  /** Fail after the effect took place, as when the answer is lost on the way back (default false). */
+  afterEffect?: boolean;
+}
+
+/** The in-memory IPAM tests use, with faults to inject and everything it holds laid open. */
+export interface FakeIpam extends IpamPort {
+  /** Makes the next call(s) of `method` throw; by default a retryable `upstream_unavailable`. */
+  failNext(method: IpamMethod, error?: Error | (() => Error), options?: FaultOptions): void;
+  /** Every call received, in order, faults included. */
+  readonly calls: ReadonlyArray<{ method: IpamMethod; cmd: AllocateCommand | ReleaseCommand | null }>;
+  /** What is allocated now, in pool then address order. */
+  allocations(): FakeAllocation[];
+}
+
+interface Block extends FakeAllocation {
+  network: bigint;
+  last: bigint;
+}
+
+interface Fault {
+  error: Error | (() => Error);
+  afterEffect: boolean;
+}
+
+function injected(method: IpamMethod): ServiceError {
+  return new ServiceError('upstream_unavailable', `fake ipam: injected fault in ${method}`, { retryable: true });
+}
+
+/** In-memory IPAM with the embedded IPAM's semantics: first free aligned block, idempotent by key. */
+export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
+  const pools = checkPools(poolList);
+  // Kept sorted by (pool, network) so the first-free search is one ordered walk.
+  const blocks: Block[] = [];
+  const faults = new Map<IpamMethod, Fault[]>([
+    ['allocate', []],
+    ['release', []],
+    ['utilization', []],
+    ['held', []],
+  ]);
+  const calls: Array<{ method: IpamMethod; cmd: AllocateCommand | ReleaseCommand | null }> = [];
+
+  function blocksOf(pool: string): Block[] {
+    return blocks.filter((b) => b.pool === pool);
+  }
+
+  function insert(block: Block): void {
+    const at = blocks.findIndex((b) => b.pool > block.pool || (b.pool === block.pool && b.network > block.network));
+    blocks.splice(at < 0 ? blocks.length : at, 0, block);
+  }
+
+  // O(n) per allocation: a fake holds what one test allocates, so plain beats clever here.
+  function firstFree(pool: Pool, length: number): bigint | null {
+    const size = blockSize(length);
+    let candidate = pool.parent.network;
+    for (const b of blocksOf(pool.info.name)) {
+      if (b.network > candidate + size - 1n) break;
+      if (b.last >= candidate) candidate = alignUp(b.last + 1n, length);
+    }
+    return candidate + size - 1n <= lastAddress(pool.parent) ? candidate : null;
+  }
+
+  /** Records the call, then runs the effect between the queued fault's before and after points. */
+  async function call<T>(method: IpamMethod, cmd: AllocateCommand | ReleaseCommand | null, effect: () => T): Promise<T> {
+    calls.push({ method, cmd });
+    const fault = faults.get(method)?.shift();
+    const raise = (f: Fault): never => {
+      throw typeof f.error === 'function' ? f.error() : f.error;
+    };
+    if (fault && !fault.afterEffect) raise(fault);
+    const result = effect();
+    if (fault) raise(fault);
+    return result;
+  }
+
+  function allocate(cmd: AllocateCommand): Allocation {
+    const pool = checkAllocate(pools, cmd);
+    const found = blocks.find((b) => b.key === cmd.key);
+    if (found) {
+      checkSameAllocation(cmd, found);
+      return { prefix: found.prefix, prefixLength: found.prefixLength, netboxPrefixId: null };
+    }
+    const network = firstFree(pool, cmd.prefixLength);
+    if (network === null) throw exhausted(pool, cmd.prefixLength);
+    const prefix = formatPrefix({ network, length: cmd.prefixLength });
+    insert({
+      pool: cmd.pool,
+      prefix,
+      prefixLength: cmd.prefixLength,
+      key: cmd.key,
+      lifecycleId: cmd.lifecycleId,
+      subscriberId: cmd.subscriberId,
+      network,
+      last: network + blockSize(cmd.prefixLength) - 1n,
+    });
+    return { prefix, prefixLength: cmd.prefixLength, netboxPrefixId: null };
+  }
+
+  function release(cmd: ReleaseCommand): void {
+    const { network, length } = parsePrefix(cmd.prefix);
+    const at = blocks.findIndex(
+      (b) => b.pool === cmd.pool && b.network === network && b.prefixLength === length && b.lifecycleId === cmd.lifecycleId,
+    );
+    if (at >= 0) blocks.splice(at, 1);
+  }
+
+  function utilization(): PoolUtilization[] {
+    return [...pools.values()].map(({ info, parent }) => {
+      const last = lastAddress(parent);
+      const allocated = blocksOf(info.name).filter((b) => b.network >= parent.network && b.network <= last).length;
+      return { ...info, capacity: Number(1n << BigInt(info.prefixLength - parent.length)), allocated };
+    });
+  }
+
+  return {
+    kind: 'fake',
+    calls,
+
+    failNext(method, error = () => injected(method), options = {}) {
+      const times = options.times ?? 1;
+      for (let i = 0; i < times; i++) faults.get(method)?.push({ error, afterEffect: options.afterEffect ?? false });
+    },
+
+    allocations() {
+      return blocks.map(({ network: _n, last: _l, ...a }) => ({ ...a }));
+    },
+
+    async allocate(cmd, signal) {
+      signal?.throwIfAborted();
+      return call('allocate', cmd, () => allocate(cmd));
+    },
+
+    async release(cmd, signal) {
+      signal?.throwIfAborted();
+      return call('release', cmd, () => release(cmd));
+    },
+
+    async utilization(signal) {
+      signal?.throwIfAborted();
+      return call('utilization', null, utilization);
+    },
+
+    async held(signal) {
+      signal?.throwIfAborted();
+      return call('held', null, () => blocks.map(({ pool, prefix, lifecycleId }) => ({ pool, prefix, lifecycleId })));
+    },
+  };
+}
