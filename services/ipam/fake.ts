@@ -16,6 +16,7 @@ export interface FakeAllocation {
   subscriberId: string;
 }
 
+/** When and how often an injected fault fires. */
 export interface FaultOptions {
   /** How many consecutive calls fail (default 1). */
   times?: number;
