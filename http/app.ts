@@ -1,0 +1,86 @@
+// The HTTP face of the service (`../shared/API.md`). Middleware order, outermost first:
+// request id + access log → error funnel → bearer auth and readiness on /api/ → router, whose POST
+// routes read the JSON body and consult Idempotency-Key before the handler runs.
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config.ts';
+import type { LifecycleService } from '../runtime/lifecycle-service.ts';
+import type { IdempotencyStore } from '../store/idempotency.ts';
+import { bearerCheck } from './auth.ts';
+import { jsonBody } from './body.ts';
+import { ApiError, errorFunnel } from './errors.ts';
+import { idempotency } from './idempotency.ts';
+import { buildOpenApi, routerPath } from './openapi.ts';
+import { requestContext, type AppState } from './request-context.ts';
+import { lifecycleRoutes } from './routes/lifecycles.ts';
+import { operationRoutes } from './routes/operations.ts';
+import { lifecycleLocation, type RouteSpec } from './routes/route.ts';
+import { systemRoutes } from './routes/system.ts';
+import type { ApiMetricsSummary } from './schemas.ts';
+
+export type { ApiMetricsSummary } from './schemas.ts';
+
+export interface AppDeps {
+  service: LifecycleService;
+  idempotency: IdempotencyStore;
+  /** Exposition for `GET /metrics`. */
+  registry: Registry;
+  /** `GET /api/v1/network/ipv6/metrics`. */
+  summary: () => Promise<ApiMetricsSummary>;
+  /** False until start-up recovery has finished: `/readyz` and every `/api/` route answer 503. */
+  ready: () => boolean;
+  api: Config['api'];
+  /** Bearer token for `/api/`. */
+  token: string;
+  /** When set, `GET /metrics` needs this bearer token. */
+  metricsToken: string | null;
+  log: Logger;
+}
+
+const isApi = (path: string) => path === '/api' || path.startsWith('/api/');
+
+export function createApp(deps: AppDeps): Koa<AppState> {
+  const app = new Koa<AppState>();
+  // Errors never reach Koa's default handler (the funnel answers them), so it has nothing to print.
+  app.silent = true;
+
+  let document: unknown = null;
+  const routes: RouteSpec[] = [
+    ...operationRoutes(deps.service, deps.api),
+    ...lifecycleRoutes(deps.service, deps.summary),
+    ...systemRoutes({ registry: deps.registry, metricsToken: deps.metricsToken, ready: deps.ready, document: () => document }),
+  ];
+  document = buildOpenApi(routes, { metricsToken: deps.metricsToken !== null });
+
+  const router = new Router<AppState>();
+  const body = jsonBody(deps.api.body_limit_bytes);
+  const replay = idempotency({
+    store: deps.idempotency,
+    ttlSeconds: deps.api.idempotency_ttl_s,
+    location: (b) => {
+      const id = (b as { subscriber_id?: unknown } | null)?.subscriber_id;
+      return typeof id === 'string' ? lifecycleLocation(id) : null;
+    },
+  });
+  for (const r of routes) {
+    const path = routerPath(r.path);
+    if (r.method === 'post') router.post(path, body, replay, r.handler);
+    else router.get(path, r.handler);
+  }
+
+  const checkToken = bearerCheck(deps.token, 'api');
+  app.use(requestContext(deps.log));
+  app.use(errorFunnel());
+  app.use(async (ctx, next) => {
+    if (isApi(ctx.path)) {
+      checkToken(ctx);
+      if (!deps.ready()) throw new ApiError('unavailable', 'start-up recovery is still running', { headers: { 'Retry-After': '1' } });
+    }
+    await next();
+  });
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

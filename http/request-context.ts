@@ -1,0 +1,37 @@
+import { randomUUID } from 'node:crypto';
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+
+/** What every request carries in `ctx.state`. */
+export interface AppState {
+  requestId: string;
+  log: Logger;
+}
+
+// An incoming id ends up in log lines and a response header: accept only what cannot forge either.
+const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The outermost middleware: a request id (the caller's `X-Request-Id` if it is safe, else a new one)
+ * on every answer, a child logger carrying it, and one access line per request. Headers are never
+ * logged: Authorization holds the token.
+ */
+export function requestContext(log: Logger): Middleware<AppState> {
+  return async (ctx, next) => {
+    const incoming = ctx.get('X-Request-Id');
+    const requestId = SAFE_ID.test(incoming) ? incoming : randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.state.log = log.child({ request_id: requestId });
+    ctx.set('X-Request-Id', requestId);
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      const error = (ctx.body as { error?: { code?: string } } | null)?.error?.code;
+      ctx.state.log.info(
+        { method: ctx.method, path: ctx.path, status: ctx.status, duration_ms: Math.round(performance.now() - started), ...(error ? { error } : {}) },
+        'request',
+      );
+    }
+  };
+}

@@ -1,0 +1,81 @@
+// Read-only routes under the API base: one lifecycle, its audit trail, a filtered page, the summary.
+import type { LifecycleService } from '../../runtime/lifecycle-service.ts';
+import {
+  apiMetricsSummary,
+  LIST_DEFAULT_LIMIT,
+  lifecycleEvents,
+  lifecycleList,
+  lifecycleResource,
+  listQuery,
+  subscriberPath,
+  type ApiMetricsSummary,
+} from '../schemas.ts';
+import { parseInput } from '../validation.ts';
+import { API_BASE, API_ERRORS, errorResponses, type RouteSpec } from './route.ts';
+
+const json = <S>(schema: S) => ({ 'application/json': { schema } });
+
+export function lifecycleRoutes(service: LifecycleService, summary: () => Promise<ApiMetricsSummary>): RouteSpec[] {
+  const common = { tags: ['lifecycle'], security: [{ bearer: [] }] };
+  return [
+    {
+      method: 'get',
+      path: `${API_BASE}/lifecycle/{subscriber_id}`,
+      operation: {
+        ...common,
+        operationId: 'getLifecycle',
+        summary: 'The subscriber’s live lifecycle, or else the newest one',
+        requestParams: { path: subscriberPath },
+        responses: { '200': { description: 'The lifecycle', content: json(lifecycleResource) }, ...errorResponses(...API_ERRORS, 404) },
+      },
+      handler: (ctx) => {
+        const { subscriber_id } = parseInput(subscriberPath, { ...ctx.params }, 'path');
+        ctx.body = service.get(subscriber_id);
+      },
+    },
+    {
+      method: 'get',
+      path: `${API_BASE}/lifecycle/{subscriber_id}/events`,
+      operation: {
+        ...common,
+        operationId: 'getLifecycleEvents',
+        summary: 'The audit trail of every lifecycle of the subscriber, oldest first',
+        requestParams: { path: subscriberPath },
+        responses: { '200': { description: 'The events', content: json(lifecycleEvents) }, ...errorResponses(...API_ERRORS, 404) },
+      },
+      handler: (ctx) => {
+        const { subscriber_id } = parseInput(subscriberPath, { ...ctx.params }, 'path');
+        ctx.body = { events: service.events(subscriber_id) };
+      },
+    },
+    {
+      method: 'get',
+      path: `${API_BASE}/lifecycle`,
+      operation: {
+        ...common,
+        operationId: 'listLifecycles',
+        summary: 'Lifecycles, filtered by state and pool, a page at a time',
+        requestParams: { query: listQuery },
+        responses: { '200': { description: 'One page; `next_cursor` is null on the last', content: json(lifecycleList) }, ...errorResponses(...API_ERRORS) },
+      },
+      handler: (ctx) => {
+        const q = parseInput(listQuery, { ...ctx.query }, 'query');
+        ctx.body = service.list({ ...q, limit: q.limit ?? LIST_DEFAULT_LIMIT });
+      },
+    },
+    {
+      method: 'get',
+      path: `${API_BASE}/metrics`,
+      operation: {
+        ...common,
+        tags: ['metrics'],
+        operationId: 'metricsSummary',
+        summary: 'Pool utilization, lifecycles per state and leaked prefixes, for people and dashboards',
+        responses: { '200': { description: 'The summary', content: json(apiMetricsSummary) }, ...errorResponses(...API_ERRORS, 502) },
+      },
+      handler: async (ctx) => {
+        ctx.body = await summary();
+      },
+    },
+  ];
+}

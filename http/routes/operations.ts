@@ -1,0 +1,131 @@
+// The POST operations: each validates its body, hands it to the service with the `?wait=` budget,
+// and answers 200 (201 for a new allocation) once settled, else 202 with a Location to poll.
+import { z } from 'zod';
+import type { Config } from '../../config.ts';
+import type { LifecycleService, OperationResult } from '../../runtime/lifecycle-service.ts';
+import {
+  activateBody,
+  allocateBody,
+  idempotencyKey,
+  lifecycleResource,
+  operationQuery,
+  reactivateBody,
+  retryBody,
+  revokeBody,
+  suspendBody,
+  updateBody,
+} from '../schemas.ts';
+import { parseInput } from '../validation.ts';
+import { API_BASE, API_ERRORS, errorResponses, lifecycleLocation, type RouteContext, type RouteSpec } from './route.ts';
+
+const lifecycleJson = { 'application/json': { schema: lifecycleResource } };
+const locationHeader = z.object({
+  Location: z.string().meta({ description: 'The lifecycle to poll', example: `${API_BASE}/lifecycle/sub-42` }),
+});
+
+interface Operation<S extends z.ZodType> {
+  verb: string;
+  body: S;
+  summary: string;
+  description: string;
+  run: (input: z.output<S>, waitMs: number) => Promise<OperationResult>;
+  /** True for allocate, which answers 201 when it started a new lifecycle. */
+  created?: boolean;
+}
+
+export function operationRoutes(service: LifecycleService, api: Config['api']): RouteSpec[] {
+  const query = operationQuery(api);
+  const headers = z.object({ 'Idempotency-Key': idempotencyKey.optional() });
+
+  const route = <S extends z.ZodType>(op: Operation<S>): RouteSpec => ({
+    method: 'post',
+    path: `${API_BASE}/${op.verb}`,
+    operation: {
+      operationId: op.verb,
+      summary: op.summary,
+      description: op.description,
+      tags: ['lifecycle'],
+      security: [{ bearer: [] }],
+      requestParams: { query, header: headers },
+      requestBody: { required: true, content: { 'application/json': { schema: op.body } } },
+      responses: {
+        '200': { description: op.created ? 'The subscriber’s existing live lifecycle; nothing was allocated' : 'Settled', content: lifecycleJson },
+        ...(op.created ? { '201': { description: 'Allocated and settled', content: lifecycleJson, headers: locationHeader } } : {}),
+        '202': { description: 'Accepted; not settled within `wait`: the lifecycle as it is now', content: lifecycleJson, headers: locationHeader },
+        ...errorResponses(...API_ERRORS, 404, 409, 413, 415, 422, 502, 504),
+      },
+    },
+    handler: async (ctx: RouteContext) => {
+      const input = parseInput(op.body, ctx.request.body, 'body');
+      const { wait } = parseInput(query, { ...ctx.query }, 'query');
+      answer(ctx, await op.run(input, wait ?? api.default_wait_ms));
+    },
+  });
+
+  return [
+    route({
+      verb: 'allocate',
+      body: allocateBody,
+      created: true,
+      summary: 'Allocate a delegated prefix to a subscriber',
+      description: 'Answers 200 with the existing lifecycle when the subscriber already has a live one. 409 `pool_exhausted` when the pool has no free prefix of that length.',
+      run: (b, w) => service.allocate(b, w),
+    }),
+    route({
+      verb: 'activate',
+      body: activateBody,
+      summary: 'Activate: write the RADIUS reply attributes and configure DHCPv6-PD on the CPE',
+      description: 'From `allocated`.',
+      run: (b, w) => service.activate(b, w),
+    }),
+    route({
+      verb: 'suspend',
+      body: suspendBody,
+      summary: 'Suspend: withdraw IPv6 service; the prefix stays reserved',
+      description: 'From `active`. Removes the RADIUS attributes and notifies open sessions (CoA or Disconnect).',
+      run: (b, w) => service.suspend(b, w),
+    }),
+    route({
+      verb: 'reactivate',
+      body: reactivateBody,
+      summary: 'Reactivate: restore what suspend withdrew',
+      description: 'From `suspended`.',
+      run: (b, w) => service.reactivate(b, w),
+    }),
+    route({
+      verb: 'revoke',
+      body: revokeBody,
+      summary: 'Revoke: give everything back (IPAM, RADIUS, sessions, CPE)',
+      description: 'Revoking a revoked lifecycle answers 200 with it.',
+      run: (b, w) => service.revoke(b, w),
+    }),
+    route({
+      verb: 'update',
+      body: updateBody,
+      summary: 'Move an active subscriber to a new prefix',
+      description: 'The old prefix is released once the new one is in place; a failure rolls back to the old one.',
+      run: (b, w) => service.update(b, w),
+    }),
+    route({
+      verb: 'retry',
+      body: retryBody,
+      summary: 'Resume a `failed` lifecycle at its failed step',
+      description: 'From `failed`.',
+      run: (b, w) => service.retry(b, w),
+    }),
+  ];
+}
+
+function answer(ctx: RouteContext, result: OperationResult): void {
+  const location = lifecycleLocation(result.lifecycle.subscriber_id);
+  if (!result.settled) {
+    ctx.status = 202;
+    ctx.set('Location', location);
+  } else if (result.created) {
+    ctx.status = 201;
+    ctx.set('Location', location);
+  } else {
+    ctx.status = 200;
+  }
+  ctx.body = result.lifecycle;
+}

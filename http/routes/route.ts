@@ -1,0 +1,47 @@
+import type { RouterContext } from '@koa/router';
+import type { ZodOpenApiOperationObject, ZodOpenApiResponsesObject } from 'zod-openapi';
+import type { AppState } from '../request-context.ts';
+import { errorResponse } from '../schemas.ts';
+
+export const API_BASE = '/api/v1/network/ipv6';
+
+export type RouteContext = RouterContext<AppState>;
+
+/**
+ * One route: the router serves `handler` at `path`, and `openapi.ts` documents `operation` there.
+ * Both come from this one object, so a route cannot be served undocumented or documented unserved.
+ */
+export interface RouteSpec {
+  method: 'get' | 'post';
+  /** OpenAPI path template, e.g. `/api/v1/network/ipv6/lifecycle/{subscriber_id}`. */
+  path: string;
+  operation: ZodOpenApiOperationObject;
+  handler: (ctx: RouteContext) => Promise<void> | void;
+}
+
+/** Where a client polls a lifecycle that answered 202. */
+export const lifecycleLocation = (subscriberId: string) => `${API_BASE}/lifecycle/${encodeURIComponent(subscriberId)}`;
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: '`validation_error`: malformed JSON, a missing, ill-typed or unknown field (`field` names it)',
+  401: '`unauthorized`: missing or wrong bearer token',
+  404: '`not_found`: unknown subscriber or pool',
+  409: '`invalid_transition` (not allowed from the current state; nothing changed) or `pool_exhausted`',
+  413: '`payload_too_large`: body over the configured limit',
+  415: '`unsupported_media_type`: a body that is not application/json',
+  422: '`idempotency_mismatch`: an Idempotency-Key reused with a different body',
+  500: '`internal`: details are in the service log under the X-Request-Id',
+  502: '`upstream_unavailable` or `upstream_rejected`: an outside system failed after retries; the lifecycle is `failed` and `POST /retry` resumes it',
+  503: '`unavailable`: start-up recovery is still running',
+  504: '`timeout`: an outside system did not answer in time',
+};
+
+/** The error answers of an operation, each with the error schema. */
+export function errorResponses(...statuses: number[]): ZodOpenApiResponsesObject {
+  return Object.fromEntries(
+    statuses.map((s) => [String(s), { description: ERROR_DESCRIPTIONS[s] ?? 'error', content: { 'application/json': { schema: errorResponse } } }]),
+  );
+}
+
+/** Statuses every route under `/api/` can answer. */
+export const API_ERRORS = [400, 401, 500, 503] as const;

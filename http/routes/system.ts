@@ -1,0 +1,84 @@
+// Routes outside `/api/`: for Prometheus, orchestrators' probes and API clients' generators.
+import { z } from 'zod';
+import type { Registry } from 'prom-client';
+import { bearerCheck } from '../auth.ts';
+import { ApiError } from '../errors.ts';
+import { healthResponse, readyResponse } from '../schemas.ts';
+import { errorResponses, type RouteSpec } from './route.ts';
+
+export interface SystemDeps {
+  registry: Registry;
+  metricsToken: string | null;
+  ready: () => boolean;
+  /** The OpenAPI document; a thunk because it documents these routes too. */
+  document: () => unknown;
+}
+
+export function systemRoutes(deps: SystemDeps): RouteSpec[] {
+  const checkMetrics = deps.metricsToken ? bearerCheck(deps.metricsToken, 'metrics') : null;
+  return [
+    {
+      method: 'get',
+      path: '/metrics',
+      operation: {
+        operationId: 'prometheusMetrics',
+        tags: ['system'],
+        summary: 'Prometheus exposition',
+        security: checkMetrics ? [{ metrics_bearer: [] }] : [],
+        responses: {
+          '200': { description: 'Text exposition format', content: { 'text/plain': { schema: z.string() } } },
+          ...errorResponses(...(checkMetrics ? [401, 500] : [500])),
+        },
+      },
+      handler: async (ctx) => {
+        checkMetrics?.(ctx);
+        const text = await deps.registry.metrics();
+        ctx.type = deps.registry.contentType;
+        ctx.body = text;
+      },
+    },
+    {
+      method: 'get',
+      path: '/healthz',
+      operation: {
+        operationId: 'healthz',
+        tags: ['system'],
+        summary: 'Liveness: 200 while the process runs',
+        security: [],
+        responses: { '200': { description: 'Alive', content: { 'application/json': { schema: healthResponse } } } },
+      },
+      handler: (ctx) => {
+        ctx.body = { status: 'ok' };
+      },
+    },
+    {
+      method: 'get',
+      path: '/readyz',
+      operation: {
+        operationId: 'readyz',
+        tags: ['system'],
+        summary: 'Readiness: 200 once the store is open and start-up recovery has finished',
+        security: [],
+        responses: { '200': { description: 'Ready', content: { 'application/json': { schema: readyResponse } } }, ...errorResponses(503) },
+      },
+      handler: (ctx) => {
+        if (!deps.ready()) throw new ApiError('unavailable', 'start-up recovery is still running', { headers: { 'Retry-After': '1' } });
+        ctx.body = { status: 'ready' };
+      },
+    },
+    {
+      method: 'get',
+      path: '/openapi.json',
+      operation: {
+        operationId: 'openapi',
+        tags: ['system'],
+        summary: 'This OpenAPI 3.1 document',
+        security: [],
+        responses: { '200': { description: 'The document', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
+      },
+      handler: (ctx) => {
+        ctx.body = deps.document();
+      },
+    },
+  ];
+}

@@ -1,0 +1,196 @@
+// The zod schemas that validate every request and describe every response; `openapi.ts` renders
+// the same objects, so the document cannot drift from what the routes accept.
+import { z } from 'zod';
+import 'zod-openapi';
+import type { Config } from '../config.ts';
+import { LIFECYCLE_STATES } from '../machines/types.ts';
+
+/** Error codes an answer can carry: the service's, plus 405 which only the router raises. */
+export const ERROR_CODES = [
+  'validation_error',
+  'unauthorized',
+  'not_found',
+  'method_not_allowed',
+  'invalid_transition',
+  'pool_exhausted',
+  'payload_too_large',
+  'unsupported_media_type',
+  'idempotency_mismatch',
+  'unavailable',
+  'upstream_unavailable',
+  'upstream_rejected',
+  'timeout',
+  'internal',
+] as const;
+export type ApiErrorCode = (typeof ERROR_CODES)[number];
+
+// \p{Cc}: C0/C1 controls. They would corrupt log lines and RADIUS attributes further down.
+const printable = /^\P{Cc}+$/u;
+
+export const subscriberId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(printable, 'must not contain control characters')
+  .meta({ description: 'The subscriber, as the orchestration system names it', example: 'sub-42' });
+
+const username = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(printable, 'must not contain control characters')
+  .meta({ description: 'RADIUS User-Name of the subscriber', example: 'alice@example.net' });
+
+// GenieACS ids are `OUI-ProductClass-Serial` with every other character percent-encoded.
+const cpeId = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[A-Za-z0-9%_.~-]+$/, 'must be a GenieACS device id (letters, digits, % _ . ~ -)')
+  .meta({ description: 'GenieACS device id; omit or null when the subscriber has no managed CPE', example: '00D09E-HG8245-0123456' });
+
+const reason = z.string().max(500).regex(/^\P{Cc}*$/u, 'must not contain control characters').meta({ description: 'Free text kept in the audit trail' });
+const pool = z.string().min(1).max(63).meta({ description: 'Pool name; defaults from configuration', example: 'residential' });
+const prefixLength = z
+  .int()
+  .min(1)
+  .max(128)
+  .meta({ description: 'Length of the delegated prefix; defaults to the pool’s; must be longer than the pool and at most 64', example: 56 });
+
+export const allocateBody = z.strictObject({ subscriber_id: subscriberId, pool: pool.optional(), prefix_length: prefixLength.optional() });
+export const activateBody = z.strictObject({ subscriber_id: subscriberId, username, cpe_id: cpeId.nullable().optional() });
+export const suspendBody = z.strictObject({ subscriber_id: subscriberId, reason: reason.nullable().optional() });
+export const reactivateBody = z.strictObject({ subscriber_id: subscriberId });
+export const revokeBody = z.strictObject({ subscriber_id: subscriberId, reason: reason.nullable().optional() });
+export const updateBody = z.strictObject({ subscriber_id: subscriberId, prefix_length: prefixLength.optional(), pool: pool.optional() });
+export const retryBody = z.strictObject({ subscriber_id: subscriberId });
+
+/** A decimal integer in the query string, shown as an integer in the document. */
+function queryInt(min: number, max: number, fallback: number, description: string) {
+  return z
+    .string()
+    .regex(/^\d{1,10}$/, 'must be a non-negative decimal integer')
+    .transform(Number)
+    .pipe(z.int().min(min).max(max))
+    .optional()
+    .meta({
+      description,
+      override: ({ jsonSchema }) => {
+        for (const k of Object.keys(jsonSchema)) delete (jsonSchema as Record<string, unknown>)[k];
+        Object.assign(jsonSchema, { type: 'integer', minimum: min, maximum: max, default: fallback });
+      },
+    });
+}
+
+export const LIST_DEFAULT_LIMIT = 100;
+
+// Query strings are strict too: a misspelt `?wiat=0` would otherwise wait the full default silently.
+export function operationQuery(api: Config['api']) {
+  return z.strictObject({
+    wait: queryInt(0, api.max_wait_ms, api.default_wait_ms, 'How long to wait (ms) for the lifecycle to settle before answering 202'),
+  });
+}
+
+export const listQuery = z.strictObject({
+  state: z.enum(LIFECYCLE_STATES).optional().meta({ description: 'Only lifecycles in this state' }),
+  pool: pool.optional().meta({ description: 'Only lifecycles of this pool' }),
+  limit: queryInt(1, 1000, LIST_DEFAULT_LIMIT, 'Page size'),
+  cursor: z
+    .string()
+    .max(1024)
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be a next_cursor from an earlier page')
+    .optional()
+    .meta({ description: 'Opaque: the `next_cursor` of the previous page' }),
+});
+
+export const subscriberPath = z.strictObject({ subscriber_id: subscriberId });
+
+const timestamp = z.string().meta({ description: 'RFC 3339 UTC', example: '2026-11-26T10:00:00.000Z' });
+
+const failure = z
+  .object({ step: z.string(), code: z.string(), message: z.string(), attempts: z.int(), at: timestamp })
+  .meta({ id: 'Failure', description: 'Why a step gave up after its retries' });
+
+export const lifecycleResource = z
+  .object({
+    lifecycle_id: z.string().meta({ description: 'This lifecycle; a subscriber has a new one after each revocation' }),
+    subscriber_id: z.string(),
+    state: z.enum(LIFECYCLE_STATES),
+    prefix: z.string().nullable().meta({ example: '2001:db8:100::/56' }),
+    prefix_length: z.int(),
+    pool: z.string(),
+    netbox_prefix_id: z.int().nullable().meta({ description: 'Null when the embedded IPAM serves the pool' }),
+    username: z.string().nullable(),
+    cpe_id: z.string().nullable(),
+    allocated_at: timestamp.nullable(),
+    activated_at: timestamp.nullable(),
+    suspended_at: timestamp.nullable(),
+    revoked_at: timestamp.nullable(),
+    updated_at: timestamp,
+    pending: z
+      .array(z.object({ step: z.string(), attempts: z.int(), next_attempt_at: timestamp.nullable() }))
+      .meta({ description: 'Outside work accepted but not confirmed yet, e.g. for an offline CPE' }),
+    failure: failure.nullable().meta({ description: 'Set while the state is `failed`; `POST /retry` resumes from that step' }),
+    last_error: failure.nullable().meta({ description: 'Why the last update was rolled back; the lifecycle stayed `active`' }),
+  })
+  .meta({ id: 'Lifecycle' });
+
+export const lifecycleList = z
+  .object({ items: z.array(lifecycleResource), next_cursor: z.string().nullable() })
+  .meta({ id: 'LifecycleList' });
+
+export const lifecycleEvents = z
+  .object({
+    events: z.array(
+      z.object({
+        at: timestamp,
+        lifecycle_id: z.string(),
+        type: z.string().meta({ example: 'ACTIVATE' }),
+        from: z.string().nullable(),
+        to: z.string(),
+        detail: z.unknown().meta({ description: 'Event payload and step outcome' }),
+      }),
+    ),
+  })
+  .meta({ id: 'LifecycleEvents', description: 'The audit trail, oldest first, across every lifecycle of the subscriber' });
+
+export const apiMetricsSummary = z
+  .object({
+    pools: z.array(
+      z.object({
+        name: z.string(),
+        prefix: z.string(),
+        prefix_length: z.int(),
+        capacity: z.number().min(0),
+        allocated: z.int().min(0),
+        utilization_percent: z.number().min(0),
+      }),
+    ),
+    states: z.record(z.string(), z.int().min(0)).meta({ description: 'Lifecycles per state', example: { active: 10, suspended: 1 } }),
+    leaks: z.int().min(0).meta({ description: 'Prefixes IPAM holds for this service that no live lifecycle holds' }),
+  })
+  .meta({ id: 'MetricsSummary' });
+/** What `GET /api/v1/network/ipv6/metrics` answers. */
+export type ApiMetricsSummary = z.infer<typeof apiMetricsSummary>;
+
+export const errorResponse = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES),
+      message: z.string(),
+      field: z.string().nullable().meta({ description: 'The offending field (dotted path) or header, when there is one' }),
+    }),
+  })
+  .meta({ id: 'Error' });
+export type ErrorBody = z.infer<typeof errorResponse>;
+
+export const healthResponse = z.object({ status: z.literal('ok') });
+export const readyResponse = z.object({ status: z.literal('ready') });
+
+/** Validated by the idempotency middleware; `field` is the header's name. */
+export const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+  .meta({ description: 'Replaying a request with the same key and body returns the first answer without doing anything again' });
