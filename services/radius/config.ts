@@ -55,8 +55,12 @@ const replySchema = z
 
 const dynamicAuthorizationSchema = z
   .object({
-    /** What a `coa` notification becomes by default: a CoA-Request, or a Disconnect-Request. */
-    action: action.default('disconnect'),
+    /**
+     * What a `coa` notification becomes for NASes without their own `action`: a CoA-Request, or a
+     * Disconnect-Request for NASes that cannot apply a CoA (the session re-authenticates and
+     * reads the new radreply). A `disconnect` notification is always a Disconnect-Request.
+     */
+    action: action.default('coa'),
     default_port: port.default(3799),
     /** Environment variable with the secret of NASes not listed in `nas`. */
     default_secret_env: envName.optional(),

@@ -119,7 +119,7 @@ export class FakeDynamicAuthorization implements DynamicAuthorizationPort {
     const outcomes: SessionOutcome[] = [];
     const failures: ServiceError[] = [];
     for (const s of this.sessions.filter((x) => x.username === cmd.username)) {
-      const action: SessionAction = cmd.action === 'disconnect' ? 'disconnect' : (this.opts.action ?? 'disconnect');
+      const action: SessionAction = cmd.action === 'disconnect' ? 'disconnect' : (this.opts.action ?? 'coa');
       const req: FakeRequest = { ...s, action, delegatedPrefix: action === 'coa' ? cmd.delegatedPrefix : null };
       this.sent.push(req);
       const a = this.answer(req);

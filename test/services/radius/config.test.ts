@@ -16,7 +16,7 @@ test('radiusConfigSchema fills the defaults from only sql.path', () => {
   });
   assert.equal(cfg.reply, { framed_prefix: 'given' });
   assert.equal(cfg.dynamic_authorization, {
-    action: 'disconnect',
+    action: 'coa',
     default_port: 3799,
     timeout_ms: 1000,
     retries: 2,

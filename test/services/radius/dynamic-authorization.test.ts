@@ -131,8 +131,8 @@ test('with one session ACKed and one NAKed, the error still carries both outcome
   assert.equal(err.outcomes.map((o) => `${o.sessionId}:${o.result}`).sort(), ['sess-1:ack', 'sess-2:nak']);
 });
 
-test("notifySessions(coa) sends a CoA-Request with Delegated-IPv6-Prefix when the NAS is configured for CoA", async (ctx) => {
-  const out = await client(ctx, [session()], { action: 'coa' }).notifySessions({ username: 'alice', action: 'coa', delegatedPrefix: '2001:db8:200::/56' });
+test('notifySessions(coa) sends a CoA-Request with Delegated-IPv6-Prefix (full-length form by default)', async (ctx) => {
+  const out = await client(ctx, [session()]).notifySessions({ username: 'alice', action: 'coa', delegatedPrefix: '2001:db8:200::/56' });
   assert.equal(out.map((o) => [o.action, o.result]), [['coa', 'ack']]);
   const [req] = ctx.nas.received;
   assert.is(req!.code, 43);
@@ -141,16 +141,18 @@ test("notifySessions(coa) sends a CoA-Request with Delegated-IPv6-Prefix when th
 });
 
 test('prefix_encoding truncated sends ceil(len/8) prefix octets', async (ctx) => {
-  await client(ctx, [session()], { action: 'coa', prefix_encoding: 'truncated' }).notifySessions({ username: 'alice', action: 'coa', delegatedPrefix: '2001:db8:200::/56' });
+  await client(ctx, [session()], { prefix_encoding: 'truncated' }).notifySessions({ username: 'alice', action: 'coa', delegatedPrefix: '2001:db8:200::/56' });
   assert.equal(attr(ctx.nas.received[0]!, 123)[0]!.toString('hex'), '003820010db8020000');
 });
 
-test("a 'coa' becomes a Disconnect-Request by default and for NASes configured so; 'disconnect' is never a CoA", async (ctx) => {
-  await client(ctx, [session()]).notifySessions({ username: 'alice', action: 'coa', delegatedPrefix: '2001:db8:200::/56' });
-  const perNas = { action: 'coa', nas: [{ address: '127.0.0.1', secret_env: 'TEST_COA_SECRET', port: ctx.nas.port, action: 'disconnect' }] };
+test("a 'coa' becomes a Disconnect-Request where configuration says so (globally or per NAS); 'disconnect' is never a CoA", async (ctx) => {
+  await client(ctx, [session()], { action: 'disconnect' }).notifySessions({ username: 'alice', action: 'coa', delegatedPrefix: '2001:db8:200::/56' });
+  const perNas = { nas: [{ address: '127.0.0.1', secret_env: 'TEST_COA_SECRET', port: ctx.nas.port, action: 'disconnect' }] };
   await client(ctx, [session()], perNas).notifySessions({ username: 'alice', action: 'coa', delegatedPrefix: '2001:db8:200::/56' });
-  await client(ctx, [session()], { action: 'coa' }).notifySessions({ username: 'alice', action: 'disconnect', delegatedPrefix: '2001:db8:200::/56' });
-  assert.equal(ctx.nas.received.map((r) => r.code), [40, 40, 40]);
+  await client(ctx, [session()]).notifySessions({ username: 'alice', action: 'disconnect', delegatedPrefix: '2001:db8:200::/56' });
+  await client(ctx, [session()]).notifySessions({ username: 'alice', action: 'coa', delegatedPrefix: '2001:db8:200::/56' });
+  assert.equal(ctx.nas.received.map((r) => r.code), [40, 40, 40, 43]);
+  assert.is(attr(ctx.nas.received[2]!, 123).length, 0, 'no prefix in a Disconnect-Request');
 });
 
 test('message_authenticator: false leaves it out (and the request still authenticates)', async (ctx) => {
