@@ -1,0 +1,141 @@
+import { TestModel } from '@xstate/graph';
+import type { AnyEventObject, AnyStateNode, SnapshotFrom } from 'xstate';
+import { prefixLifecycle } from '../../../machines/prefix-lifecycle.ts';
+import type { AllocateInput, Allocation, LifecycleContext, LifecycleEvent, LifecycleInput } from '../../../machines/types.ts';
+import type { ErrorCode } from '../../../services/errors.ts';
+import { edgesTaken } from './edges.ts';
+
+export type LifecycleSnapshot = SnapshotFrom<typeof prefixLifecycle>;
+
+export const INPUT: LifecycleInput = {
+  lifecycleId: 'lc-0001',
+  subscriberId: 'sub-0001',
+  pool: 'residential',
+  prefixLength: 56,
+  ipam: 'embedded',
+};
+
+/** A move to another pool, IPAM and length, so that a commit visibly changes all three. */
+export const UPDATE: Extract<LifecycleEvent, { type: 'UPDATE' }> = { type: 'UPDATE', pool: 'business', prefixLength: 48, ipam: 'netbox' };
+
+/** What a step's fake throws: the JSON-safe fields that `failureFrom` reads off a `ServiceError`. */
+export interface ScriptedError {
+  code: ErrorCode;
+  message: string;
+  attempts: number;
+}
+
+/** The invocation an active state runs: its id as XState names it (`<index>.<state node id>`) and its input. */
+export interface Invocation {
+  id: string;
+  src: string;
+  /** State path relative to the machine, e.g. `active.updateRadius`. */
+  state: string;
+  input: unknown;
+}
+
+/** Deterministic, distinct per pool and generation, so a test can tell an old prefix from a new one. */
+export function allocationFor(input: AllocateInput): Allocation {
+  const netbox = input.pool === UPDATE.pool;
+  return {
+    prefix: `2001:db8:${input.generation + 1}${netbox ? 'b' : 'a'}00::/${input.prefixLength}`,
+    prefixLength: input.prefixLength,
+    netboxPrefixId: netbox ? 4000 + input.generation : null,
+  };
+}
+
+export function errorFor(src: string): ScriptedError {
+  if (src === 'allocatePrefix') return { code: 'pool_exhausted', message: 'no free prefix', attempts: 1 };
+  if (src === 'rollbackUpdate') return { code: 'timeout', message: 'rollback timed out', attempts: 2 };
+  return { code: 'upstream_unavailable', message: `${src}: upstream down`, attempts: 3 };
+}
+
+/** Every outcome worth telling apart: CPE commands either apply at once or queue for an offline CPE. */
+export function outputsFor(src: string, input: unknown): unknown[] {
+  switch (src) {
+    case 'allocatePrefix':
+      return [allocationFor(input as AllocateInput)];
+    case 'notifySessions':
+      return [[{ sessionId: 'acct-1', nas: 'bng-1', result: 'ack', errorCause: null }]];
+    case 'configureCpe':
+      return [{ status: 'done' }, { status: 'queued', taskId: 'task-configure' }];
+    case 'removeCpeIpv6':
+      return [{ status: 'done' }, { status: 'queued', taskId: 'task-remove' }];
+    default:
+      return [undefined];
+  }
+}
+
+const USER_EVENTS: LifecycleEvent[] = [
+  { type: 'ACTIVATE', username: 'alice@isp.example', cpeId: '00D09E-HGW-0001' },
+  // A subscriber without a managed CPE: nothing to configure, but every step still runs.
+  { type: 'ACTIVATE', username: 'bob@isp.example', cpeId: null },
+  { type: 'SUSPEND', reason: 'unpaid' },
+  { type: 'REACTIVATE' },
+  UPDATE,
+  { type: 'REVOKE', reason: 'contract ended' },
+  { type: 'RETRY' },
+];
+
+function pendingEvents(ctx: LifecycleContext): LifecycleEvent[] {
+  return ctx.pending.flatMap((p): LifecycleEvent[] => [
+    { type: 'PENDING_RESOLVED', step: p.step },
+    { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at: '2030-01-01T00:05:00.000Z' },
+  ]);
+}
+
+/** The invocations of the active states, with the input the machine computed for each. */
+export function invocationsOf(snapshot: LifecycleSnapshot): Invocation[] {
+  const children = snapshot.children as Record<string, { getSnapshot(): { input?: unknown } } | undefined>;
+  return (snapshot._nodes as AnyStateNode[]).flatMap((node) =>
+    node.invoke.map((inv) => ({
+      id: inv.id,
+      src: String(inv.src),
+      state: node.path.join('.'),
+      input: children[inv.id]?.getSnapshot().input,
+    })),
+  );
+}
+
+/**
+ * The events a snapshot can take: the user's, plus the done/error event of each running
+ * invocation — in the model, an invoked step's outcome is just another event.
+ */
+export function modelEvents(snapshot: LifecycleSnapshot): AnyEventObject[] {
+  const outcomes = invocationsOf(snapshot).flatMap((inv) => [
+    ...outputsFor(inv.src, inv.input).map((output) => ({ type: `xstate.done.actor.${inv.id}`, output, actorId: inv.id })),
+    { type: `xstate.error.actor.${inv.id}`, error: errorFor(inv.src), actorId: inv.id },
+  ]);
+  const user = [...USER_EVENTS, ...pendingEvents(snapshot.context)].filter((e) => snapshot.can(e));
+  return [...outcomes, ...user];
+}
+
+/** What decides the machine's future moves and the data worth checking; timestamps and ids are left out. */
+function essence(snapshot: LifecycleSnapshot): string {
+  const c = snapshot.context;
+  return JSON.stringify({
+    value: snapshot.value,
+    failedAt: c.failedAt,
+    cpe: c.cpeId !== null,
+    holds: [c.held && 'held', c.next && 'next', c.retired && 'retired'].filter(Boolean),
+    pending: c.pending.map((p) => (p.attempts > 1 ? `${p.step} (deferred)` : p.step)),
+  });
+}
+
+/**
+ * A vertex is a state *and the transition that led to it*: a state reached by two transitions is
+ * two vertices, so the shortest path to each vertex ends with its transition and every edge lands
+ * on some path, without keeping the whole history (which would never converge).
+ */
+export function serializeState(snapshot: LifecycleSnapshot, event?: AnyEventObject, prev?: LifecycleSnapshot): string {
+  // Failure reports call this without `prev`; the traversal always passes both or neither.
+  const via = !event ? 'start' : prev ? edgesTaken(prev, event).join(' + ') : event.type;
+  return `${essence(snapshot)} via ${via}`;
+}
+
+export function createLifecycleModel() {
+  return new TestModel<LifecycleSnapshot, AnyEventObject, LifecycleInput>(
+    prefixLifecycle as never,
+    { events: modelEvents, serializeState, input: INPUT },
+  );
+}
