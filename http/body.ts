@@ -17,10 +17,12 @@ export function jsonBody(limitBytes: number): Middleware {
     },
   });
   return async (ctx, next) => {
-    // `is()` answers null when there is no body at all: that is `{}`, which validation then rejects.
-    if (ctx.request.is('application/json') === false) {
+    // No body (or `Content-Length: 0`, which `is()` counts as one) reads as `{}`: validation then names
+    // the missing field, which helps a client more than a 415 about a body it never sent.
+    const empty = ctx.request.length === 0 && !ctx.get('Transfer-Encoding');
+    if (!empty && ctx.request.is('application/json') === false) {
       const type = ctx.get('Content-Type') || 'none';
-      throw new ApiError('unsupported_media_type', `request body must be application/json, not ${type}`, { field: 'Content-Type' });
+      throw new ApiError('unsupported_media_type', `Content-Type must be application/json, not ${type}`, { field: 'Content-Type' });
     }
     return parse(ctx, next);
   };

@@ -43,6 +43,9 @@ export interface RequestOptions {
 
 export interface Harness {
   composed: Composed;
+  /** `http://127.0.0.1:<port>`, for requests the helpers cannot make. */
+  origin: string;
+  token: string;
   ipam: FakeIpam;
   cpe: ReturnType<typeof createFakeCpe>;
   /** Every log line, parsed. */
@@ -104,6 +107,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
 
   return {
     composed,
+    origin,
+    token: TOKEN,
     ipam,
     cpe,
     rawLogs,
