@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { prefixLifecycle } from '../machines/prefix-lifecycle.ts';
+import { toDot, toMermaid } from '../scripts/diagram.ts';
+import { OUT_DIR, generate, hasGraphviz, renderSvg, staleFiles, svgContent } from '../scripts/visualize.ts';
+
+const test = suite('visualizations');
+const committed = (file: string) => readFileSync(join(OUT_DIR, file), 'utf8');
+const HOW = 'stale: run `npm run visualize` and commit visualizations/';
+
+test('prefix-lifecycle.mmd is what the machine generates now', () => {
+  assert.fixture(committed('prefix-lifecycle.mmd'), toMermaid(prefixLifecycle), HOW);
+});
+
+test('prefix-lifecycle.dot is what the machine generates now', () => {
+  assert.fixture(committed('prefix-lifecycle.dot'), toDot(prefixLifecycle), HOW);
+});
+
+test('generation is deterministic', () => {
+  assert.is(toMermaid(prefixLifecycle), toMermaid(prefixLifecycle));
+  assert.is(toDot(prefixLifecycle), toDot(prefixLifecycle));
+});
+
+test('both diagrams draw one arrow per transition, invocation outcomes and guards labelled', () => {
+  const transitions = (n: typeof prefixLifecycle.root): number =>
+    [...n.transitions.values()].flat().length + Object.values(n.states).reduce((sum, c) => sum + transitions(c), 0);
+  const mermaid = toMermaid(prefixLifecycle).split('\n').filter((l) => / --> /.test(l) && !l.includes('[*]'));
+  const dot = toDot(prefixLifecycle).split('\n').filter((l) => / -> /.test(l) && !l.includes('.[*]" ->'));
+  assert.is(mermaid.length, transitions(prefixLifecycle.root));
+  assert.is(dot.length, transitions(prefixLifecycle.root));
+  assert.ok(mermaid.includes('  pending --> allocated : done: allocatePrefix'));
+  assert.ok(mermaid.includes('  revoking_cpe --> failed : error: removeCpeIpv6'));
+  assert.ok(mermaid.includes('  failed --> allocated_cpe : RETRY [failedAt(activate_cpe)]'));
+  assert.match(toDot(prefixLifecycle), 'subgraph "cluster_prefixLifecycle.revoking" {');
+});
+
+const svgTest = hasGraphviz() ? test : test.skip;
+svgTest('prefix-lifecycle.svg shows the current .dot (only checked when Graphviz `dot` is installed)', () => {
+  const fresh = renderSvg(toDot(prefixLifecycle));
+  assert.equal(svgContent(committed('prefix-lifecycle.svg')), svgContent(fresh), HOW);
+});
+
+test('`visualize --check` finds nothing stale', () => {
+  assert.equal(staleFiles(generate()), []);
+});
+
+test.run();
