@@ -1,0 +1,232 @@
+// The CPE port on GenieACS's NBI: one setParameterValues task per command, identified by a
+// uniqueKey derived from the command's idempotency key, so a re-run step replaces its own task
+// instead of adding one. The answer's status and reason phrase say done, queued or faulted
+// (GenieACS lib/nbi.ts; ../shared/contracts/genieacs/README.md).
+import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
+import type { Logger } from 'pino';
+import { ServiceError } from '../errors.ts';
+import type { GenieacsConfig } from './config.ts';
+import type { CpeCommand, CpePort, CpeResult } from './port.ts';
+import { pdParameters, type ParameterValue } from './profiles.ts';
+
+/** Test seams: the environment the basic-auth credentials are read from. */
+export interface GenieacsDeps {
+  env?: Record<string, string | undefined>;
+}
+
+type Op = 'configurePd' | 'removeIpv6';
+
+interface SetParameterValuesTask {
+  name: 'setParameterValues';
+  parameterValues: ParameterValue[];
+  uniqueKey: string;
+  expiry: number;
+}
+
+/** A task as the NBI echoes it, or a fault as `/faults/` lists it (the fields read here). */
+interface TaskRecord {
+  _id?: unknown;
+}
+interface FaultRecord {
+  code?: unknown;
+  message?: unknown;
+  detail?: { setParameterValuesFault?: { parameterName?: unknown; faultCode?: unknown; faultString?: unknown }[] } | null;
+}
+
+// GenieACS routes /devices/:id/tasks only for [a-zA-Z0-9\-_%] and decodes the id with
+// decodeURIComponent, which throws on a stray `%`: anything else cannot name a device there.
+const DEVICE_ID = /^(?:[A-Za-z0-9_-]|%[0-9A-Fa-f]{2}){1,256}$/;
+const FAULTED = 'Task faulted';
+
+/** The `uniqueKey` of a command's task: GenieACS deletes the device's older task with the same one. */
+export const taskUniqueKey = (key: string): string => `ipv6-lifecycle:${key}`;
+
+/** Creates the GenieACS implementation of the CPE port; basic-auth credentials come from the environment. */
+export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: GenieacsDeps = {}): CpePort {
+  const env = deps.env ?? process.env;
+  let auth: { username: string; password: string } | undefined;
+  if (config.username_env && config.password_env) {
+    const username = env[config.username_env];
+    const password = env[config.password_env];
+    for (const [name, value] of [[config.username_env, username], [config.password_env, password]] as const) {
+      if (!value) {
+        throw new ServiceError('validation_error', `genieacs: environment variable ${name} is not set`, { field: 'genieacs' });
+      }
+    }
+    auth = { username: username as string, password: password as string };
+  }
+  const secrets = auth ? [auth.password, Buffer.from(`${auth.username}:${auth.password}`).toString('base64')] : [];
+  const redact = (text: string) => secrets.reduce((t, s) => t.split(s).join('[redacted]'), text);
+  const http: AxiosInstance = axios.create({
+    baseURL: config.url,
+    timeout: config.timeout_ms,
+    // A redirect could carry the Authorization header to another host.
+    maxRedirects: 0,
+    validateStatus: () => true,
+    headers: { Accept: 'application/json' },
+    ...(auth ? { auth } : {}),
+  });
+  const base = log.child({ service: 'genieacs' });
+
+  /** One request; network faults, timeouts and 5xx become retryable `upstream_unavailable`. */
+  async function call<T>(method: Method, url: string, what: string, signal?: AbortSignal, data?: unknown): Promise<AxiosResponse<T>> {
+    if (signal?.aborted) throw aborted(what);
+    let res: AxiosResponse<T>;
+    try {
+      res = await http.request<T>({ method, url, data, signal });
+    } catch (err) {
+      if (signal?.aborted) throw aborted(what);
+      // Only the code: an AxiosError carries the request config, credentials included.
+      const code = (err as { code?: string }).code ?? 'network error';
+      const why = code === 'ECONNABORTED' || code === 'ETIMEDOUT' ? `no answer within ${config.timeout_ms} ms` : code;
+      throw new ServiceError('upstream_unavailable', `${what}: ${why}`, { retryable: true });
+    }
+    if (res.status >= 500) {
+      throw new ServiceError('upstream_unavailable', `${what}: ${res.status} ${excerpt(res)}`, { retryable: true });
+    }
+    return res;
+  }
+
+  function unexpected(what: string, res: AxiosResponse): ServiceError {
+    if (res.status === 401 || res.status === 403) {
+      const whose = config.username_env ? `the credentials from ${config.username_env}/${config.password_env}` : 'a request without credentials';
+      return new ServiceError('upstream_rejected', `${what}: ${res.status}, the NBI refused ${whose}`);
+    }
+    if (res.status >= 300 && res.status < 400) return new ServiceError('upstream_rejected', `${what}: redirected (${res.status}); check genieacs.url`);
+    return new ServiceError('upstream_rejected', `${what}: ${res.status} ${excerpt(res)}`);
+  }
+
+  function excerpt(res: AxiosResponse): string {
+    const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data ?? '');
+    return redact(text.length > 200 ? `${text.slice(0, 200)}…` : text);
+  }
+
+  const deviceMissing = (deviceId: string) => new ServiceError('not_found', `GenieACS has no device ${deviceId}`, { field: 'cpe_id' });
+
+  async function submit(op: Op, cmd: CpeCommand, signal: AbortSignal | undefined, extra: Record<string, unknown>): Promise<CpeResult> {
+    const deviceId = checkDeviceId(cmd.cpeId);
+    if (typeof cmd.key !== 'string' || cmd.key.length === 0) throw new ServiceError('validation_error', 'key must be a non-empty string', { field: 'key' });
+    const l = base.child({ cpe_id: deviceId, key: cmd.key, op, ...extra });
+    const task: SetParameterValuesTask = {
+      name: 'setParameterValues',
+      parameterValues: pdParameters(config, op === 'configurePd' ? 'enable' : 'disable'),
+      uniqueKey: taskUniqueKey(cmd.key),
+      expiry: config.task_expiry_s,
+    };
+    if (!config.connection_request) {
+      const settled = await withoutConnectionRequest(op, deviceId, task, l, signal);
+      if (settled) return settled;
+    }
+    const what = `GenieACS POST task ${op} for ${deviceId}`;
+    // `connection_request` is a presence flag (the NBI tests `!= null`), written as documented.
+    const query = config.connection_request ? `?timeout=${config.task_timeout_ms}&connection_request` : '';
+    const res = await call<TaskRecord | string>('POST', `/devices/${encodeURIComponent(deviceId)}/tasks${query}`, what, signal, task);
+    if (res.status === 200) {
+      l.info('CPE applied the task');
+      return { status: 'done' };
+    }
+    if (res.status === 202) {
+      const taskId = typeof res.data === 'object' && res.data !== null && typeof res.data._id === 'string' ? res.data._id : null;
+      if (res.statusText === FAULTED) throw await rejected(op, deviceId, taskId, l, signal);
+      // "Task queued but not processed", a connection-request error, or (without connection_request) plain 202.
+      l.info({ task_id: taskId, reason: redact(res.statusText ?? '') }, 'CPE task queued at the ACS');
+      return { status: 'queued', taskId };
+    }
+    // GenieACS answers "No such device"; any other 404 is a route that does not exist (a wrong url).
+    if (res.status === 404 && typeof res.data === 'string' && res.data.trim() === 'No such device') throw deviceMissing(deviceId);
+    if (res.status === 404) throw new ServiceError('upstream_rejected', `${what}: 404 ${excerpt(res)}; check genieacs.url`);
+    throw unexpected(what, res);
+  }
+
+  /** Reads the task's fault, deletes the task so GenieACS stops retrying it, and returns the error. */
+  async function rejected(op: Op, deviceId: string, taskId: string | null, l: Logger, signal?: AbortSignal): Promise<ServiceError> {
+    let why = 'the NBI kept no fault record';
+    if (taskId) {
+      const query = encodeURIComponent(JSON.stringify({ _id: `${deviceId}:task_${taskId}` }));
+      try {
+        const res = await call<FaultRecord[]>('GET', `/faults/?query=${query}`, `GenieACS GET fault of task ${taskId}`, signal);
+        const fault = res.status === 200 && Array.isArray(res.data) ? res.data[0] : undefined;
+        if (fault) why = redact(describeFault(fault));
+      } catch (err) {
+        why = `the fault record could not be read (${(err as Error).message})`;
+      }
+      // Not under `signal`: a faulted task left behind is retried at every session of the CPE.
+      try {
+        const res = await call('DELETE', `/tasks/${encodeURIComponent(taskId)}`, `GenieACS DELETE task ${taskId}`);
+        if (res.status !== 200 && res.status !== 404) l.warn({ task_id: taskId, status: res.status }, 'could not delete the faulted task');
+      } catch (err) {
+        l.warn({ task_id: taskId, err: (err as Error).message }, 'could not delete the faulted task');
+      }
+    }
+    l.warn({ task_id: taskId, fault: why }, 'CPE rejected the task');
+    return new ServiceError('upstream_rejected', `CPE ${deviceId} rejected ${op} (task ${taskId ?? 'unknown'}): ${why}`);
+  }
+
+  /**
+   * Without a connection request the NBI always answers 202, so a repeat call looks first: our task
+   * still held → queued (not replaced, which would move it behind later tasks); gone and GenieACS's
+   * copy of the parameters shows the values → done (it ran at an inform); otherwise submit.
+   */
+  async function withoutConnectionRequest(op: Op, deviceId: string, task: SetParameterValuesTask, l: Logger, signal?: AbortSignal): Promise<CpeResult | null> {
+    const q = (o: unknown) => encodeURIComponent(JSON.stringify(o));
+    const tasks = await call<TaskRecord[]>('GET', `/tasks/?query=${q({ device: deviceId, uniqueKey: task.uniqueKey })}`, `GenieACS GET tasks of ${deviceId}`, signal);
+    if (tasks.status !== 200 || !Array.isArray(tasks.data)) throw unexpected(`GenieACS GET tasks of ${deviceId}`, tasks);
+    const held = tasks.data.find((t) => typeof t._id === 'string');
+    if (held) {
+      const taskId = held._id as string;
+      const faults = await call<unknown[]>('GET', `/faults/?query=${q({ _id: `${deviceId}:task_${taskId}` })}`, `GenieACS GET fault of task ${taskId}`, signal);
+      if (faults.status === 200 && Array.isArray(faults.data) && faults.data.length > 0) throw await rejected(op, deviceId, taskId, l, signal);
+      return { status: 'queued', taskId };
+    }
+    const projection = task.parameterValues.map((p) => p[0]).join(',');
+    const what = `GenieACS GET device ${deviceId}`;
+    const devices = await call<unknown[]>('GET', `/devices/?query=${q({ _id: deviceId })}&projection=${encodeURIComponent(projection)}`, what, signal);
+    if (devices.status !== 200 || !Array.isArray(devices.data)) throw unexpected(what, devices);
+    const doc = devices.data[0];
+    if (doc === undefined) throw deviceMissing(deviceId);
+    if (task.parameterValues.every(([path, value]) => String(valueAt(doc, path)) === String(value))) {
+      l.info('CPE already has the values (the task ran at an inform)');
+      return { status: 'done' };
+    }
+    return null;
+  }
+
+  return {
+    configurePd: (cmd, signal) => submit('configurePd', cmd, signal, { prefix: cmd.prefix }),
+    removeIpv6: (cmd, signal) => submit('removeIpv6', cmd, signal, {}),
+  };
+}
+
+/** Throws `validation_error` unless `id` is a GenieACS device id the NBI can route. */
+function checkDeviceId(id: unknown): string {
+  if (typeof id !== 'string' || !DEVICE_ID.test(id)) {
+    const shown = typeof id === 'string' ? JSON.stringify(id.slice(0, 80)) : typeof id;
+    throw new ServiceError('validation_error', `cpe_id ${shown} is not a GenieACS device id (OUI-ProductClass-Serial, [A-Za-z0-9_-] and %XX escapes)`, {
+      field: 'cpe_id',
+    });
+  }
+  return id;
+}
+
+function aborted(what: string): ServiceError {
+  return new ServiceError('timeout', `${what}: aborted`, { retryable: true });
+}
+
+/** `cwmp.9005 Invalid parameter name (Device.X.Y: 9005 Invalid parameter name)`, bounded in length. */
+function describeFault(f: FaultRecord): string {
+  const params = (f.detail?.setParameterValuesFault ?? [])
+    .slice(0, 3)
+    .map((p) => `${String(p.parameterName)}: ${String(p.faultCode)} ${String(p.faultString)}`);
+  const text = `${String(f.code ?? 'unknown fault')} ${String(f.message ?? '')}`.trim() + (params.length ? ` (${params.join('; ')})` : '');
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
+
+/** The `_value` at a parameter path of a device document (nested by path segment). */
+function valueAt(doc: unknown, path: string): unknown {
+  let node: unknown = doc;
+  for (const part of path.split('.')) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return typeof node === 'object' && node !== null ? (node as { _value?: unknown })._value : undefined;
+}
