@@ -133,7 +133,9 @@ export function serializeState(snapshot: LifecycleSnapshot, event?: AnyEventObje
   return `${essence(snapshot)} via ${via}`;
 }
 
+/** `createTestModel` refuses machines that invoke; a plain `TestModel` walks it with our events. */
 export function createLifecycleModel() {
+  // The cast: the model feeds `xstate.done/error.actor.*` events, which the machine's event type leaves out.
   return new TestModel<LifecycleSnapshot, AnyEventObject, LifecycleInput>(
     prefixLifecycle as never,
     { events: modelEvents, serializeState, input: INPUT },
