@@ -43,8 +43,9 @@ const isApi = (path: string) => path === '/api' || path.startsWith('/api/');
 
 export function createApp(deps: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>();
-  // Errors never reach Koa's default handler (the funnel answers them), so it has nothing to print.
-  app.silent = true;
+  // The funnel answers every error a middleware throws; what reaches Koa is a failure after the answer
+  // started (a client gone mid-body). Logged, never printed to stderr.
+  app.on('error', (err: unknown, ctx?: { state?: Partial<AppState> }) => (ctx?.state?.log ?? deps.log).warn({ err }, 'response failed'));
 
   let document: unknown = null;
   const routes: RouteSpec[] = [

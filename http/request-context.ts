@@ -10,6 +10,7 @@ export interface AppState {
 
 // An incoming id ends up in log lines and a response header: accept only what cannot forge either.
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
  * The outermost middleware: a request id (the caller's `X-Request-Id` if it is safe, else a new one)
@@ -28,7 +29,9 @@ export function requestContext(log: Logger): Middleware<AppState> {
       await next();
     } finally {
       const error = (ctx.body as { error?: { code?: string } } | null)?.error?.code;
-      ctx.state.log.info(
+      // Probes and scrapes arrive every few seconds; at info they would drown the operations.
+      const level = PROBES.has(ctx.path) && ctx.status < 400 ? 'debug' : 'info';
+      ctx.state.log[level](
         { method: ctx.method, path: ctx.path, status: ctx.status, duration_ms: Math.round(performance.now() - started), ...(error ? { error } : {}) },
         'request',
       );
