@@ -1,5 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { ServiceError } from '../../services/errors.ts';
 import { BASE, gatedIpam, pollUntil, startHarness, type Harness } from './support.ts';
 
 const test = suite('http operations');
@@ -187,6 +188,23 @@ test('POST /update?wait=0 with a slow IPAM → 202 active (busy), later the new 
   const polled = await pollUntil(h, r.headers.get('location')!, (b) => b.prefix_length === 60);
   assert.is(polled.body.state, 'active');
   assert.is.not(polled.body.prefix, active.body.prefix);
+});
+
+test('POST /update while the ACS is down → 502, rolled back: still active on the old prefix, new one released', async () => {
+  await start();
+  await h.post('allocate', { subscriber_id: 'sub-1' });
+  const active = await h.post('activate', { subscriber_id: 'sub-1', username: 'alice', cpe_id: 'OUI-PC-SN' });
+  const down = () => new ServiceError('upstream_unavailable', 'ACS unreachable', { retryable: true });
+  h.cpe.failNext(down(), down());
+  const r = await h.post('update', { subscriber_id: 'sub-1', pool: 'business' });
+  assert.is(r.status, 502);
+  assert.is(r.body.error.code, 'upstream_unavailable');
+  assert.match(r.body.error.message, `the subscriber keeps ${active.body.prefix}`);
+  const after = await h.get(`${BASE}/lifecycle/sub-1`);
+  assert.is(after.body.state, 'active');
+  assert.is(after.body.prefix, active.body.prefix);
+  assert.is(after.body.last_error.step, 'cpe_configure_pd');
+  assert.equal(allocations(), [`sub-1 ${active.body.prefix}`]);
 });
 
 test('POST /retry on a failed lifecycle → 200, resumed at the failed step', async () => {
