@@ -1,5 +1,16 @@
 import { assign, fromPromise, setup } from 'xstate';
-import { allHeld, failureFrom, held, now, withPending } from './context.ts';
+import {
+  allHeld,
+  failureFrom,
+  firstAttempt,
+  held,
+  isUnknownOutcome,
+  now,
+  updateAttempt,
+  withAttempt,
+  withoutAttempt,
+  withPending,
+} from './context.ts';
 import type {
   AllocateInput,
   Allocation,
@@ -56,6 +67,7 @@ export const prefixLifecycle = setup({
     ...input,
     held: null,
     generation: 0,
+    unconfirmed: [],
     next: null,
     nextRequest: null,
     retired: null,
@@ -99,11 +111,21 @@ export const prefixLifecycle = setup({
         onDone: {
           target: 'allocated',
           actions: assign(({ context, event }) => ({
-            held: held(event.output, context.pool, context.generation),
+            held: held(event.output, firstAttempt(context)),
+            unconfirmed: withoutAttempt(context.unconfirmed, context.generation),
             allocatedAt: now(),
           })),
         },
-        onError: { target: 'failed', actions: { type: 'fail', params: { step: 'allocate' } } },
+        onError: {
+          target: 'failed',
+          actions: [
+            { type: 'fail', params: { step: 'allocate' } },
+            assign({
+              unconfirmed: ({ context, event }) =>
+                isUnknownOutcome(event.error) ? withAttempt(context.unconfirmed, firstAttempt(context)) : context.unconfirmed,
+            }),
+          ],
+        },
       },
     },
 
@@ -141,7 +163,7 @@ export const prefixLifecycle = setup({
             onDone: {
               target: '#prefixLifecycle.active',
               actions: assign(({ context, event }) => ({
-                pending: withPending(context.pending, 'cpe_configure_pd', event.output),
+                pending: withPending(context.pending, 'cpe_configure_pd', event.output, context.generation),
                 activatedAt: now(),
               })),
             },
@@ -159,8 +181,10 @@ export const prefixLifecycle = setup({
             SUSPEND: { target: 'suspendRadius', actions: assign({ reason: ({ event }) => event.reason }) },
             UPDATE: {
               target: 'updateAllocate',
-              actions: assign(({ event }) => ({
+              // Every attempt gets its own generation, so its idempotency keys are its own.
+              actions: assign(({ context, event }) => ({
                 nextRequest: { pool: event.pool, prefixLength: event.prefixLength, ipam: event.ipam },
+                generation: context.generation + 1,
                 lastError: null,
               })),
             },
@@ -194,22 +218,34 @@ export const prefixLifecycle = setup({
               subscriberId: context.subscriberId,
               pool: context.nextRequest!.pool,
               prefixLength: context.nextRequest!.prefixLength,
-              generation: context.generation + 1,
+              generation: context.generation,
             }),
             onDone: {
               target: 'updateRadius',
               actions: assign(({ context, event }) => ({
-                next: held(event.output, context.nextRequest!.pool, context.generation + 1),
+                next: held(event.output, updateAttempt(context)),
+                unconfirmed: withoutAttempt(context.unconfirmed, context.generation),
               })),
             },
-            // Nothing was taken yet: the lifecycle stays as it was.
-            onError: {
-              target: 'idle',
-              actions: assign(({ context, event }) => ({
-                lastError: failureFrom(event.error, 'update_allocate', { ...context, ipam: context.nextRequest!.ipam }),
-                nextRequest: null,
-              })),
-            },
+            onError: [
+              // The answer was lost: IPAM may hold a prefix under this attempt's key, so roll back to give it back.
+              {
+                guard: ({ event }) => isUnknownOutcome(event.error),
+                target: 'updateRollback',
+                actions: assign(({ context, event }) => ({
+                  lastError: failureFrom(event.error, 'update_allocate', context),
+                  unconfirmed: withAttempt(context.unconfirmed, updateAttempt(context)),
+                })),
+              },
+              // IPAM said no for certain: nothing was taken, the lifecycle stays as it was.
+              {
+                target: 'idle',
+                actions: assign(({ context, event }) => ({
+                  lastError: failureFrom(event.error, 'update_allocate', context),
+                  nextRequest: null,
+                })),
+              },
+            ],
           },
         },
         updateRadius: {
@@ -238,19 +274,18 @@ export const prefixLifecycle = setup({
               lifecycleId: context.lifecycleId,
               cpeId: context.cpeId,
               prefix: context.next?.prefix ?? null,
-              generation: context.generation + 1,
+              generation: context.generation,
             }),
             // The subscriber now uses the new prefix: commit it, then give the old one back.
             onDone: {
               target: 'updateRelease',
               actions: assign(({ context, event }) => ({
-                pending: withPending(context.pending, 'cpe_configure_pd', event.output),
+                pending: withPending(context.pending, 'cpe_configure_pd', event.output, context.generation),
                 retired: context.held,
                 held: context.next,
                 pool: context.next!.pool,
                 prefixLength: context.next!.prefixLength,
                 ipam: context.nextRequest!.ipam,
-                generation: context.generation + 1,
                 next: null,
                 nextRequest: null,
                 activatedAt: now(),
@@ -263,7 +298,12 @@ export const prefixLifecycle = setup({
           tags: 'busy',
           invoke: {
             src: 'releasePrefix',
-            input: ({ context }) => ({ lifecycleId: context.lifecycleId, prefixes: context.retired ? [context.retired] : [] }),
+            input: ({ context }) => ({
+              lifecycleId: context.lifecycleId,
+              subscriberId: context.subscriberId,
+              prefixes: context.retired ? [context.retired] : [],
+              unconfirmed: [],
+            }),
             onDone: { target: 'idle', actions: assign({ retired: null }) },
             onError: { target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step: 'update_release' } } },
           },
@@ -274,11 +314,13 @@ export const prefixLifecycle = setup({
             src: 'rollbackUpdate',
             input: ({ context }) => ({
               lifecycleId: context.lifecycleId,
+              subscriberId: context.subscriberId,
               username: context.username,
               restore: context.held,
               release: context.next,
+              unconfirmed: context.unconfirmed,
             }),
-            onDone: { target: 'idle', actions: assign({ next: null, nextRequest: null }) },
+            onDone: { target: 'idle', actions: assign({ next: null, nextRequest: null, unconfirmed: [] }) },
             onError: { target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step: 'update_rollback' } } },
           },
         },
@@ -323,8 +365,13 @@ export const prefixLifecycle = setup({
           tags: 'busy',
           invoke: {
             src: 'releasePrefix',
-            input: ({ context }) => ({ lifecycleId: context.lifecycleId, prefixes: allHeld(context) }),
-            onDone: 'radius',
+            input: ({ context }) => ({
+              lifecycleId: context.lifecycleId,
+              subscriberId: context.subscriberId,
+              prefixes: allHeld(context),
+              unconfirmed: context.unconfirmed,
+            }),
+            onDone: { target: 'radius', actions: assign({ unconfirmed: [] }) },
             onError: { target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step: 'revoke_release' } } },
           },
         },
@@ -359,7 +406,7 @@ export const prefixLifecycle = setup({
             onDone: {
               target: '#prefixLifecycle.revoked',
               actions: assign(({ context, event }) => ({
-                pending: withPending(context.pending, 'cpe_remove_ipv6', event.output),
+                pending: withPending(context.pending, 'cpe_remove_ipv6', event.output, context.generation),
                 next: null,
                 nextRequest: null,
                 retired: null,

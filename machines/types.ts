@@ -35,6 +35,16 @@ export type IpamKind = 'embedded' | 'netbox' | 'fake';
 export interface HeldPrefix extends Allocation {
   pool: string;
   generation: number;
+  /** The IPAM that holds it (a pool may move from one IPAM to another between updates). */
+  ipam: IpamKind;
+}
+
+/** An allocation whose outcome is unknown (the answer was lost): IPAM may hold a prefix under its key. */
+export interface AllocationAttempt {
+  pool: string;
+  prefixLength: number;
+  generation: number;
+  ipam: IpamKind;
 }
 
 export interface Failure {
@@ -49,6 +59,8 @@ export interface Failure {
 /** Outside work accepted but not confirmed yet (an offline CPE). */
 export interface PendingStep {
   step: 'cpe_configure_pd' | 'cpe_remove_ipv6';
+  /** The generation of the step that queued it: its idempotency key, reused by every retry. */
+  generation: number;
   attempts: number;
   next_attempt_at: string | null;
   task_id: string | null;
@@ -65,8 +77,10 @@ export interface LifecycleInput {
 export interface LifecycleContext extends LifecycleInput {
   /** Current prefix; null until allocated. */
   held: HeldPrefix | null;
-  /** Increments with every allocation; part of the IPAM idempotency key. */
+  /** Increments with every allocation attempt (first allocation 0, each UPDATE +1); part of the idempotency keys. */
   generation: number;
+  /** Allocations that may have happened without our knowing: given back on revoke and rollback. */
+  unconfirmed: AllocationAttempt[];
   /** The target of an update in progress. */
   next: HeldPrefix | null;
   nextRequest: { pool: string; prefixLength: number; ipam: IpamKind } | null;
@@ -114,7 +128,10 @@ export interface AllocateInput {
 }
 export interface ReleaseInput {
   lifecycleId: string;
+  subscriberId: string;
   prefixes: HeldPrefix[];
+  /** Looked up by their idempotency key (allocate again with it returns what IPAM holds), then released. */
+  unconfirmed: AllocationAttempt[];
 }
 export interface RadiusReplyInput {
   username: string | null;
@@ -133,9 +150,11 @@ export interface CpeInput {
 }
 export interface RollbackInput {
   lifecycleId: string;
+  subscriberId: string;
   username: string | null;
   restore: HeldPrefix | null;
   release: HeldPrefix | null;
+  unconfirmed: AllocationAttempt[];
 }
 
 export type { Allocation, SessionOutcome, CpeResult };

@@ -22,13 +22,19 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; p
     // A lifecycle that is `revoking` or `failed` still owns what it has not given back yet.
     return new Set([ctx.held, ctx.next, ctx.retired].flatMap((p) => (p && row.state !== 'revoked' ? [p.prefix] : [])));
   };
+  /** A lost allocation answer: IPAM may hold a prefix for it that the lifecycle cannot name yet. */
+  const mayHoldUnknown = (lifecycleId: string): boolean => {
+    const row = deps.store.get(lifecycleId);
+    if (!row || row.state === 'revoked') return false;
+    return (JSON.parse(row.snapshot) as { context: LifecycleContext }).context.unconfirmed.length > 0;
+  };
 
   async function discrepancies(): Promise<Discrepancy[]> {
     const found: Discrepancy[] = [];
     const inIpam = new Set<string>();
     for (const a of await deps.ipam.held()) {
       inIpam.add(`${a.pool} ${a.prefix}`);
-      if (!heldBy(a.lifecycleId).has(a.prefix)) found.push({ kind: 'leaked', pool: a.pool, prefix: a.prefix, lifecycle_id: a.lifecycleId });
+      if (!heldBy(a.lifecycleId).has(a.prefix) && !mayHoldUnknown(a.lifecycleId)) found.push({ kind: 'leaked', pool: a.pool, prefix: a.prefix, lifecycle_id: a.lifecycleId });
     }
     for (const state of ['allocated', 'active', 'suspended'] as const) {
       let after: string | undefined;

@@ -41,8 +41,8 @@ export function createPendingWorker(o: PendingWorkerOptions) {
         try {
           result =
             p.step === 'cpe_configure_pd'
-              ? await cpe.configurePd({ key: stepKey(id, 'configurePd', ctx.generation), cpeId: ctx.cpeId, prefix: ctx.held?.prefix ?? '' })
-              : await cpe.removeIpv6({ key: stepKey(id, 'removeIpv6', ctx.generation), cpeId: ctx.cpeId });
+              ? await cpe.configurePd({ key: stepKey(id, 'configurePd', p.generation), cpeId: ctx.cpeId, prefix: ctx.held?.prefix ?? '' })
+              : await cpe.removeIpv6({ key: stepKey(id, 'removeIpv6', p.generation), cpeId: ctx.cpeId });
         } catch (err) {
           o.log.warn({ lifecycle_id: id, step: p.step, err: String(err) }, 'pending CPE step failed; will try again');
           result = { status: 'queued', taskId: p.task_id };

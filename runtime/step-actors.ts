@@ -51,8 +51,22 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     const cmd = { username, delegatedPrefix: prefix.prefix, framedPrefix: opts.framedPrefix(prefix.prefix) };
     return run('radius_write_reply', signal, () => replies.writeReply(cmd, signal));
   };
-  const release = (lifecycleId: string, prefixes: ReleaseInput['prefixes'], signal: AbortSignal) =>
+  const release = (input: Omit<ReleaseInput, 'prefixes'> & { prefixes: ReleaseInput['prefixes'] }, signal: AbortSignal) =>
     run('ipam_release', signal, async () => {
+      const { lifecycleId } = input;
+      const prefixes = [...input.prefixes];
+      for (const a of input.unconfirmed) {
+        // Allocating again with the lost attempt's key returns what IPAM holds under it (or takes a block
+        // we give straight back): either way nothing stays behind.
+        const cmd = { key: stepKey(lifecycleId, 'allocate', a.generation), lifecycleId, subscriberId: input.subscriberId, pool: a.pool, prefixLength: a.prefixLength };
+        try {
+          const got = await ports.ipam.allocate(cmd, signal);
+          if (!prefixes.some((p) => p.prefix === got.prefix)) prefixes.push({ ...got, pool: a.pool, generation: a.generation, ipam: a.ipam });
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code !== 'pool_exhausted' && code !== 'not_found') throw err;
+        }
+      }
       for (const p of prefixes) {
         await ports.ipam.release(
           { key: stepKey(lifecycleId, 'release', p.generation), lifecycleId, pool: p.pool, prefix: p.prefix, netboxPrefixId: p.netboxPrefixId },
@@ -84,9 +98,7 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
         ),
       ),
     ),
-    releasePrefix: fromPromise(({ input, signal }: { input: ReleaseInput; signal: AbortSignal }) =>
-      release(input.lifecycleId, input.prefixes, signal),
-    ),
+    releasePrefix: fromPromise(({ input, signal }: { input: ReleaseInput; signal: AbortSignal }) => release(input, signal)),
     writeRadiusReply: fromPromise(({ input, signal }: { input: RadiusReplyInput; signal: AbortSignal }) => writeReply(input, signal)),
     removeRadiusReply: fromPromise(({ input, signal }: { input: RadiusReplyInput; signal: AbortSignal }) => {
       const { username } = input;
@@ -119,7 +131,8 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
         const cmd = { username: input.username, action: opts.sessionAction.update, delegatedPrefix: input.restore?.prefix ?? null };
         await run('radius_sessions', signal, () => sessions.notifySessions(cmd, signal));
       }
-      if (input.release) await release(input.lifecycleId, [input.release], signal);
+      const prefixes = input.release ? [input.release] : [];
+      await release({ lifecycleId: input.lifecycleId, subscriberId: input.subscriberId, prefixes, unconfirmed: input.unconfirmed }, signal);
     }),
   };
 }
