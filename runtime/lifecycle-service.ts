@@ -56,7 +56,7 @@ export class LifecycleService {
       const { snapshot, settled } = await this.#o.host.settle(lifecycleId, waitMs);
       const failure = snapshot.context.failure;
       if (publicState(snapshot) === 'failed' && failure && (failure.code === 'pool_exhausted' || failure.code === 'not_found')) {
-        // Nothing was taken: close this lifecycle so the subscriber is left as before, and say why.
+        // Nothing was taken: close this lifecycle (it stays in the history as revoked) so the subscriber can try again.
         this.#o.host.send(lifecycleId, { type: 'REVOKE', reason: `allocation failed: ${failure.code}` });
         await this.#o.host.settle(lifecycleId, waitMs);
         throw new ServiceError(failure.code, failure.message, { field: failure.code === 'not_found' ? 'pool' : null });

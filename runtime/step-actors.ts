@@ -13,6 +13,7 @@ import type { IpamPort } from '../services/ipam/port.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort, SessionAction, SessionOutcome } from '../services/radius/port.ts';
 import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
 import { withRetry, type RetryPolicy } from './retry.ts';
+import { ServiceError } from '../services/errors.ts';
 
 /** The ports the lifecycle's steps reach the outside through. */
 export interface StepPorts {
@@ -40,10 +41,22 @@ export const stepKey = (lifecycleId: string, step: string, generation: number) =
 
 /** The machine's invoked actors, each a retried call through one port. */
 export function createStepActors(ports: StepPorts, opts: StepOptions) {
-  const run = <T>(step: string, signal: AbortSignal, fn: () => Promise<T>) =>
-    withRetry(() => fn(), opts.retry, signal, (err, attempt, delayMs) =>
-      opts.log.warn({ step, code: err.code, message: err.message, attempt, delay_ms: delayMs }, 'step failed; retrying'),
-    );
+  const run = async <T>(step: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await withRetry(() => fn(), opts.retry, signal, (err, attempt, delayMs) =>
+        opts.log.warn({ step, code: err.code, message: err.message, attempt, delay_ms: delayMs }, 'step failed; retrying'),
+      );
+    } catch (err) {
+      const e = err as ServiceError;
+      if (signal.aborted) throw e;
+      opts.log.error({ step, code: e.code, message: e.message, attempts: e.attempts }, 'step gave up');
+      if (e.code !== 'internal') throw e;
+      // A bug's text (paths, SQL) belongs in the log, not in the lifecycle that API clients read.
+      const safe = new ServiceError('internal', `internal error in ${step}; see the service log`);
+      safe.attempts = e.attempts;
+      throw safe;
+    }
+  };
   const writeReply = (input: RadiusReplyInput, signal: AbortSignal) => {
     const { username, prefix } = input;
     const { replies } = ports;
