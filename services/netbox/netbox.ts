@@ -1,18 +1,13 @@
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
-import type { AllocateCommand, Allocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from '../ipam/port.ts';
+import type { AllocateCommand, Allocation, HeldAllocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from '../ipam/port.ts';
 import { blocksUsed, canonicalCidr, capacity, contains, formatCidr, parseCidr, type Cidr } from './cidr.ts';
-import type { NetboxConfig, PoolNetbox } from './config.ts';
+import type { NetboxConfig } from './config.ts';
 import { createNetboxTransport, type NetboxTransport, type TransportDeps } from './http.ts';
 import { MARK_FIELDS, keySearchTerm, markFields, readMark, sameKey, type MarkStyle } from './mark.ts';
+import { listPrefixes, resolvePools, statusOf, type NbPrefix, type NetboxPool, type ResolvedPool as Resolved } from './parents.ts';
 
-/** A pool served by NetBox: `prefix` is optional and, when given, must match the parent NetBox has. */
-export interface NetboxPool {
-  name: string;
-  prefixLength: number;
-  prefix?: string;
-  netbox: PoolNetbox;
-}
+export type { NetboxPool } from './parents.ts';
 
 /** Pool figures, split into blocks under this service's mark and blocks anyone else holds. */
 export interface NetboxPoolUtilization extends PoolUtilization {
@@ -36,37 +31,6 @@ export interface NetboxDeps extends TransportDeps {
   now?: () => number;
 }
 
-/** A prefix as NetBox returns it (the fields this client reads). */
-interface NbPrefix {
-  id: number;
-  prefix: string;
-  status?: { value?: string } | string | null;
-  vrf?: { id: number; rd?: string | null } | null;
-  tags?: Array<{ name?: string; slug?: string }>;
-  custom_fields?: Record<string, unknown> | null;
-  description?: string;
-  last_updated?: string | null;
-}
-
-interface Page {
-  next: string | null;
-  results: NbPrefix[];
-}
-
-interface Resolved {
-  info: PoolInfo;
-  parentId: number;
-  parent: Cidr;
-  /** `vrf_id` of the children: the parent's VRF, as NetBox gives allocated children the parent's VRF. */
-  vrfId: string;
-  /** A global-table container counts children of every VRF as used (NetBox's available-prefixes rule). */
-  anyVrf: boolean;
-}
-
-const PAGE = 1000;
-
-const statusOf = (p: NbPrefix): string | undefined => (typeof p.status === 'string' ? p.status : (p.status?.value ?? undefined));
-
 /** Creates the NetBox implementation of the IPAM port; the token is read from `config.token_env`. */
 export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log: Logger, deps: NetboxDeps = {}): NetboxIpam {
   const token = (deps.env ?? process.env)[config.token_env];
@@ -82,90 +46,19 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
   let style: MarkStyle = config.mark === 'auto' ? 'description' : config.mark;
   let ready: Promise<Map<string, Resolved>> | null = null;
 
-  async function listAll(params: Record<string, string | number>, signal?: AbortSignal): Promise<NbPrefix[]> {
-    const all: NbPrefix[] = [];
-    // Offset paging rather than following `next`: a proxy in front of NetBox can put another host in it.
-    for (let offset = 0; ; ) {
-      const { data } = await http.once<Page>({ method: 'GET', path: '/api/ipam/prefixes/', params: { ...params, limit: PAGE, offset } }, signal);
-      all.push(...data.results);
-      if (!data.next || data.results.length === 0) return all;
-      offset += data.results.length;
-    }
-  }
-
-  async function fetchParent(pool: NetboxPool, signal?: AbortSignal): Promise<NbPrefix> {
-    const nb = pool.netbox;
-    if ('parent_id' in nb) {
-      const res = await http.once<NbPrefix>({ method: 'GET', path: `/api/ipam/prefixes/${nb.parent_id}/`, expect: [404] }, signal);
-      if (res.status === 404) throw new ServiceError('not_found', `pool "${pool.name}": NetBox has no prefix with id ${nb.parent_id}`);
-      return res.data;
-    }
-    const want = canonicalCidr(nb.parent_prefix);
-    if (!want) throw new ServiceError('validation_error', `pool "${pool.name}": bad netbox.parent_prefix`, { field: 'netbox.parent_prefix' });
-    const vrf: Record<string, string | number> = nb.vrf_id ? { vrf_id: nb.vrf_id } : nb.vrf ? { vrf: nb.vrf } : { vrf_id: 'null' };
-    // NetBox ignores a filter it does not know, so the answer is checked here rather than trusted.
-    const hits = (await listAll({ prefix: want, ...vrf }, signal)).filter(
-      (p) =>
-        canonicalCidr(p.prefix) === want &&
-        (nb.vrf_id ? p.vrf?.id === nb.vrf_id : nb.vrf ? p.vrf?.rd === nb.vrf : !p.vrf),
-    );
-    const where = nb.vrf_id ? `VRF id ${nb.vrf_id}` : nb.vrf ? `VRF ${nb.vrf}` : 'the global table';
-    if (hits.length === 0) throw new ServiceError('not_found', `pool "${pool.name}": NetBox has no prefix ${want} in ${where}`);
-    if (hits.length > 1) {
-      throw new ServiceError('validation_error', `pool "${pool.name}": ${want} exists ${hits.length} times in ${where}; configure netbox.parent_id`);
-    }
-    return hits[0] as NbPrefix;
-  }
-
-  function check(pool: NetboxPool, p: NbPrefix): Resolved {
-    const parent = parseCidr(p.prefix);
-    if (!parent) throw new ServiceError('upstream_rejected', `pool "${pool.name}": NetBox prefix ${p.id} is not a prefix (${p.prefix})`);
-    const prefix = formatCidr(parent);
-    if (pool.prefix !== undefined && canonicalCidr(pool.prefix) !== prefix) {
-      throw new ServiceError('validation_error', `pool "${pool.name}": prefix ${pool.prefix} but its NetBox parent ${p.id} is ${prefix}`, {
-        field: 'prefix',
-      });
-    }
-    if (!Number.isInteger(pool.prefixLength) || pool.prefixLength < parent.length || pool.prefixLength > 128) {
-      throw new ServiceError('validation_error', `pool "${pool.name}": cannot delegate /${pool.prefixLength} from ${prefix}`, {
-        field: 'prefixLength',
-      });
-    }
-    return {
-      info: { name: pool.name, prefix, prefixLength: pool.prefixLength },
-      parentId: p.id,
-      parent,
-      vrfId: p.vrf ? String(p.vrf.id) : 'null',
-      anyVrf: !p.vrf && statusOf(p) === 'container',
-    };
-  }
-
-  async function resolveAll(signal?: AbortSignal): Promise<Map<string, Resolved>> {
-    const out = new Map<string, Resolved>();
-    let fields: Record<string, unknown> = {};
-    for (const pool of pools) {
-      if (out.has(pool.name)) throw new ServiceError('validation_error', `pool "${pool.name}" is configured twice`);
-      const p = await http.retrying(`resolve NetBox parent of pool "${pool.name}"`, () => fetchParent(pool, signal), signal);
-      fields = p.custom_fields ?? {};
-      out.set(pool.name, check(pool, p));
-    }
-    // NetBox returns every custom field of the object type on read, null when unset: the parent tells us which exist.
-    const missing = Object.values(MARK_FIELDS).filter((f) => !(f in fields));
-    if (config.mark === 'custom_fields' && missing.length > 0 && pools.length > 0) {
-      throw new ServiceError('validation_error', `netbox.mark is custom_fields but NetBox lacks the custom field(s) ${missing.join(', ')}`, {
-        field: 'netbox.mark',
-      });
-    }
-    if (config.mark === 'auto') style = missing.length === 0 && pools.length > 0 ? 'custom_fields' : 'description';
-    base.info({ pools: [...out.values()].map((r) => ({ ...r.info, netbox_parent_id: r.parentId })), mark: style }, 'NetBox pools resolved');
-    return out;
-  }
+  const listAll = (params: Record<string, string | number>, signal?: AbortSignal) => listPrefixes(http, params, signal);
 
   function resolved(signal?: AbortSignal): Promise<Map<string, Resolved>> {
-    ready ??= resolveAll(signal).catch((err: unknown) => {
-      ready = null;
-      throw err;
-    });
+    ready ??= resolvePools(http, config, pools, base, signal).then(
+      (r) => {
+        style = r.style;
+        return r.pools;
+      },
+      (err: unknown) => {
+        ready = null;
+        throw err;
+      },
+    );
     return ready;
   }
 
@@ -312,6 +205,19 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
         const ours = blocksUsed(r.parent, r.info.prefixLength, cidrs(children.filter((p) => readMark(p, config.tag))));
         const cap = capacity(r.parent.length, r.info.prefixLength);
         out.push({ ...r.info, capacity: Number(cap), allocated: Number(all), ours: Number(ours), others: Number(all - ours) });
+      }
+      return out;
+    },
+
+    async held(signal) {
+      const out: HeldAllocation[] = [];
+      for (const r of (await resolved(signal)).values()) {
+        const list = await http.retrying('NetBox held prefixes', () => listAll({ tag: config.tag, within: r.info.prefix }, signal), signal);
+        for (const p of list) {
+          const mark = readMark(p, config.tag);
+          // A deprecated prefix is in its hold-down: given back by its lifecycle, waiting for the sweep.
+          if (mark && statusOf(p) !== 'deprecated') out.push({ pool: r.info.name, prefix: canonicalCidr(p.prefix) ?? p.prefix, lifecycleId: mark.lifecycleId });
+        }
       }
       return out;
     },

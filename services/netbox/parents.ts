@@ -1,0 +1,131 @@
+import type { Logger } from 'pino';
+import { ServiceError } from '../errors.ts';
+import type { PoolInfo } from '../ipam/port.ts';
+import { canonicalCidr, formatCidr, parseCidr, type Cidr } from './cidr.ts';
+import type { NetboxConfig, PoolNetbox } from './config.ts';
+import type { NetboxTransport } from './http.ts';
+import { MARK_FIELDS, type MarkStyle } from './mark.ts';
+
+/** A pool served by NetBox: `prefix` is optional and, when given, must match the parent NetBox has. */
+export interface NetboxPool {
+  name: string;
+  prefixLength: number;
+  prefix?: string;
+  netbox: PoolNetbox;
+}
+
+/** A prefix as NetBox returns it (the fields this client reads). */
+export interface NbPrefix {
+  id: number;
+  prefix: string;
+  status?: { value?: string } | string | null;
+  vrf?: { id: number; rd?: string | null } | null;
+  tags?: Array<{ name?: string; slug?: string }>;
+  custom_fields?: Record<string, unknown> | null;
+  description?: string;
+  last_updated?: string | null;
+}
+
+/** A pool with its NetBox parent looked up. */
+export interface ResolvedPool {
+  info: PoolInfo;
+  parentId: number;
+  parent: Cidr;
+  /** `vrf_id` of the children: NetBox gives an allocated child the parent's VRF. */
+  vrfId: string;
+  /** A global-table container counts children of every VRF as used (NetBox's available-prefixes rule). */
+  anyVrf: boolean;
+}
+
+const PAGE = 1000;
+
+/** The status value of a prefix, whether NetBox sent `{value, label}` or a plain string. */
+export const statusOf = (p: NbPrefix): string | undefined => (typeof p.status === 'string' ? p.status : (p.status?.value ?? undefined));
+
+/** Every prefix matching `params`, one attempt per page. */
+export async function listPrefixes(http: NetboxTransport, params: Record<string, string | number>, signal?: AbortSignal): Promise<NbPrefix[]> {
+  const all: NbPrefix[] = [];
+  // Offset paging rather than following `next`: a proxy in front of NetBox can put another host in it.
+  for (let offset = 0; ; ) {
+    const { data } = await http.once<{ next: string | null; results: NbPrefix[] }>(
+      { method: 'GET', path: '/api/ipam/prefixes/', params: { ...params, limit: PAGE, offset } },
+      signal,
+    );
+    all.push(...data.results);
+    if (!data.next || data.results.length === 0) return all;
+    offset += data.results.length;
+  }
+}
+
+async function fetchParent(http: NetboxTransport, pool: NetboxPool, signal?: AbortSignal): Promise<NbPrefix> {
+  const nb = pool.netbox;
+  if ('parent_id' in nb) {
+    const res = await http.once<NbPrefix>({ method: 'GET', path: `/api/ipam/prefixes/${nb.parent_id}/`, expect: [404] }, signal);
+    if (res.status === 404) throw new ServiceError('not_found', `pool "${pool.name}": NetBox has no prefix with id ${nb.parent_id}`);
+    return res.data;
+  }
+  const want = canonicalCidr(nb.parent_prefix);
+  if (!want) throw new ServiceError('validation_error', `pool "${pool.name}": bad netbox.parent_prefix`, { field: 'netbox.parent_prefix' });
+  const vrf: Record<string, string | number> = nb.vrf_id ? { vrf_id: nb.vrf_id } : nb.vrf ? { vrf: nb.vrf } : { vrf_id: 'null' };
+  // NetBox ignores a filter it does not know, so the answer is checked here rather than trusted.
+  const hits = (await listPrefixes(http, { prefix: want, ...vrf }, signal)).filter(
+    (p) => canonicalCidr(p.prefix) === want && (nb.vrf_id ? p.vrf?.id === nb.vrf_id : nb.vrf ? p.vrf?.rd === nb.vrf : !p.vrf),
+  );
+  const where = nb.vrf_id ? `VRF id ${nb.vrf_id}` : nb.vrf ? `VRF ${nb.vrf}` : 'the global table';
+  if (hits.length === 0) throw new ServiceError('not_found', `pool "${pool.name}": NetBox has no prefix ${want} in ${where}`);
+  if (hits.length > 1) {
+    throw new ServiceError('validation_error', `pool "${pool.name}": ${want} exists ${hits.length} times in ${where}; configure netbox.parent_id`);
+  }
+  return hits[0] as NbPrefix;
+}
+
+function check(pool: NetboxPool, p: NbPrefix): ResolvedPool {
+  const parent = parseCidr(p.prefix);
+  if (!parent) throw new ServiceError('upstream_rejected', `pool "${pool.name}": NetBox prefix ${p.id} is not a prefix (${p.prefix})`);
+  const prefix = formatCidr(parent);
+  if (pool.prefix !== undefined && canonicalCidr(pool.prefix) !== prefix) {
+    throw new ServiceError('validation_error', `pool "${pool.name}": prefix ${pool.prefix} but its NetBox parent ${p.id} is ${prefix}`, {
+      field: 'prefix',
+    });
+  }
+  if (!Number.isInteger(pool.prefixLength) || pool.prefixLength < parent.length || pool.prefixLength > 128) {
+    throw new ServiceError('validation_error', `pool "${pool.name}": cannot delegate /${pool.prefixLength} from ${prefix}`, {
+      field: 'prefixLength',
+    });
+  }
+  return {
+    info: { name: pool.name, prefix, prefixLength: pool.prefixLength },
+    parentId: p.id,
+    parent,
+    vrfId: p.vrf ? String(p.vrf.id) : 'null',
+    anyVrf: !p.vrf && statusOf(p) === 'container',
+  };
+}
+
+/** Looks every pool's parent up (with retries) and decides where the mark goes. */
+export async function resolvePools(
+  http: NetboxTransport,
+  config: NetboxConfig,
+  pools: NetboxPool[],
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<{ pools: Map<string, ResolvedPool>; style: MarkStyle }> {
+  const out = new Map<string, ResolvedPool>();
+  let fields: Record<string, unknown> = {};
+  for (const pool of pools) {
+    if (out.has(pool.name)) throw new ServiceError('validation_error', `pool "${pool.name}" is configured twice`);
+    const p = await http.retrying(`resolve NetBox parent of pool "${pool.name}"`, () => fetchParent(http, pool, signal), signal);
+    fields = p.custom_fields ?? {};
+    out.set(pool.name, check(pool, p));
+  }
+  // NetBox returns every custom field of the object type on read, null when unset: the parent tells us which exist.
+  const missing = Object.values(MARK_FIELDS).filter((f) => !(f in fields));
+  if (config.mark === 'custom_fields' && missing.length > 0 && pools.length > 0) {
+    throw new ServiceError('validation_error', `netbox.mark is custom_fields but NetBox lacks the custom field(s) ${missing.join(', ')}`, {
+      field: 'netbox.mark',
+    });
+  }
+  const style: MarkStyle = config.mark !== 'auto' ? config.mark : missing.length === 0 && pools.length > 0 ? 'custom_fields' : 'description';
+  log.info({ pools: [...out.values()].map((r) => ({ ...r.info, netbox_parent_id: r.parentId })), mark: style }, 'NetBox pools resolved');
+  return { pools: out, style };
+}
