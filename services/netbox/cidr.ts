@@ -30,7 +30,8 @@ export function formatAddress(value: bigint): string {
 }
 
 /** Parses `addr/len`; host bits are cleared, as NetBox does for prefixes. Null when malformed. */
-export function parseCidr(text: string): Cidr | null {
+export function parseCidr(text: unknown): Cidr | null {
+  if (typeof text !== 'string') return null;
   const m = /^([^/]+)\/(\d{1,3})$/.exec(text.trim());
   if (!m) return null;
   const length = Number(m[2]);
@@ -45,7 +46,7 @@ export function formatCidr(c: Cidr): string {
 }
 
 /** Canonicalizes a prefix string; null when malformed. */
-export function canonicalCidr(text: string): string | null {
+export function canonicalCidr(text: unknown): string | null {
   const c = parseCidr(text);
   return c ? formatCidr(c) : null;
 }

@@ -60,18 +60,22 @@ export function createNetboxTransport(config: NetboxConfig, token: string, deps:
   const redact = (text: string) => text.split(token).join('[redacted]');
 
   async function once<T>(spec: RequestSpec, signal?: AbortSignal): Promise<{ status: number; data: T }> {
-    throwIfAborted(signal, spec);
     const what = `NetBox ${spec.method.toUpperCase()} ${spec.path}`;
+    throwIfAborted(signal, what);
     let res: AxiosResponse;
     try {
       res = await http.request({ method: spec.method, url: spec.path, params: spec.params, data: spec.data, signal });
     } catch (err) {
-      throwIfAborted(signal, spec);
+      throwIfAborted(signal, what);
       const code = (err as { code?: string }).code ?? 'network error';
       // Only the code: an AxiosError carries the request config, headers (and token) included.
       throw new TransientError(redact(`${what}: ${code === 'ECONNABORTED' ? `timed out after ${config.timeout_ms} ms` : code}`));
     }
     const { status } = res;
+    if (status >= 200 && status < 300 && status !== 204 && (res.data === null || typeof res.data !== 'object')) {
+      // An HTML login page or a proxy's banner answers 200 too: not NetBox's API, so not retryable.
+      throw new ServiceError('upstream_rejected', `${what}: ${status} without a JSON body; check netbox.url`);
+    }
     if ((status >= 200 && status < 300) || spec.expect?.includes(status)) return { status, data: res.data as T };
     const detail = redact(excerpt(res.data));
     if (status === 429) throw new TransientError(`${what}: 429 ${detail}`, retryAfterMs(res.headers['retry-after']));
@@ -104,7 +108,7 @@ export function createNetboxTransport(config: NetboxConfig, token: string, deps:
         const step = Math.min(config.backoff_max_ms, config.backoff_ms * 2 ** (n - 1));
         const delay = Math.max(err.retryAfterMs ?? 0, step / 2 + random() * (step / 2));
         await sleep(delay, signal);
-        throwIfAborted(signal, { method: 'GET', path: what });
+        throwIfAborted(signal, what);
       }
     }
   }
@@ -112,10 +116,8 @@ export function createNetboxTransport(config: NetboxConfig, token: string, deps:
   return { once, retrying, redact };
 }
 
-function throwIfAborted(signal: AbortSignal | undefined, spec: { method: string; path: string }): void {
-  if (signal?.aborted) {
-    throw new ServiceError('timeout', `NetBox call aborted: ${spec.method.toUpperCase()} ${spec.path}`, { retryable: true });
-  }
+function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new ServiceError('timeout', `${what}: aborted`, { retryable: true });
 }
 
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -174,8 +174,8 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
       return p;
     },
 
+    // No pool lookup first: the mark alone decides, so a pool since removed or broken can still give back.
     async release(cmd, signal) {
-      await resolved(signal);
       const log = base.child({ lifecycle_id: cmd.lifecycleId, pool: cmd.pool, prefix: cmd.prefix });
       const deprecate = config.release.mode === 'deprecate';
       await http.retrying(

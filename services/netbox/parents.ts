@@ -51,6 +51,7 @@ export async function listPrefixes(http: NetboxTransport, params: Record<string,
       { method: 'GET', path: '/api/ipam/prefixes/', params: { ...params, limit: PAGE, offset } },
       signal,
     );
+    if (!Array.isArray(data.results)) throw new ServiceError('upstream_rejected', 'NetBox prefix list without results; check netbox.url');
     all.push(...data.results);
     if (!data.next || data.results.length === 0) return all;
     offset += data.results.length;

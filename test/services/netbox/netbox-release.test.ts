@@ -49,6 +49,15 @@ release('release() without a NetBox id finds the prefix by value and mark', asyn
   await h.close();
 });
 
+release('release() gives back a prefix of a pool that is no longer configured, or whose parent is gone', async () => {
+  const h = await startHarness();
+  const a = await h.ipam.allocate(cmd('old'));
+  h.server.table.rows.delete(1);
+  await h.client().release(rel('old', a, { pool: 'removed' }));
+  assert.not.ok(h.server.table.rows.has(a.netboxPrefixId ?? 0));
+  await h.close();
+});
+
 release('release() retries a 503 and still deletes exactly our prefix', async () => {
   const h = await startHarness();
   const a = await h.ipam.allocate(cmd('r503'));

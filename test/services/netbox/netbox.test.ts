@@ -1,12 +1,14 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { contains, parseCidr } from '../../../services/netbox/cidr.ts';
 import { authorizationHeader } from '../../../services/netbox/http.ts';
-import { createNetboxIpam } from '../../../services/netbox/netbox.ts';
 import { netboxConfigSchema } from '../../../services/netbox/config.ts';
+import { createNetboxIpam } from '../../../services/netbox/netbox.ts';
 import { cmd, failure, startHarness } from '../../support/netbox-harness.ts';
 import { V1_TOKEN, V2_TOKEN, type NetboxServer } from '../../support/netbox-server.ts';
-import pino from 'pino';
 
 const ours = (server: NetboxServer, key: string) => server.prefixes().filter((p) => p.customFields.lifecycle_key === key);
 const posts = (server: NetboxServer) => server.requests.filter((r) => r.method === 'POST').length;
@@ -172,6 +174,21 @@ faults('an aborted signal ends the call at once, without waiting for NetBox or t
   assert.is(err.code, 'timeout');
   assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
   await h.close();
+});
+
+faults('a 200 that is not NetBox\'s JSON (a login page at the wrong URL) is upstream_rejected, not retried', async () => {
+  const html = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>'));
+  await new Promise<void>((resolve) => html.listen(0, '127.0.0.1', resolve));
+  const config = netboxConfigSchema.parse({ url: `http://127.0.0.1:${(html.address() as AddressInfo).port}`, backoff_ms: 1 });
+  const ipam = createNetboxIpam(config, [{ name: 'p', prefixLength: 56, netbox: { parent_id: 1 } }], pino({ level: 'silent' }), {
+    env: { NETBOX_TOKEN: V1_TOKEN },
+  });
+  const err = await failure(ipam.init());
+  assert.is(err.code, 'upstream_rejected');
+  assert.is(err.attempts, 1);
+  assert.match(err.message, /check netbox.url/);
+  html.closeAllConnections();
+  await new Promise((resolve) => html.close(resolve));
 });
 
 faults('the token never appears in an error message, an error as JSON, or a log line', async () => {
