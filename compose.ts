@@ -13,6 +13,7 @@ import { LifecycleService, type PoolSpec } from './runtime/lifecycle-service.ts'
 import { createMetrics } from './runtime/metrics.ts';
 import { createPendingWorker } from './runtime/pending-worker.ts';
 import { createStepActors } from './runtime/step-actors.ts';
+import { createGenieacsCpe } from './services/genieacs/genieacs.ts';
 import type { CpePort } from './services/genieacs/port.ts';
 import { createEmbeddedIpam } from './services/ipam/embedded.ts';
 import type { IpamPort } from './services/ipam/port.ts';
@@ -74,7 +75,7 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
   }
   if (o.replies !== undefined) replies = o.replies;
   if (o.sessions !== undefined) sessions = o.sessions;
-  const cpe = o.cpe ?? null;
+  const cpe = o.cpe !== undefined ? o.cpe : config.genieacs ? createGenieacsCpe(config.genieacs, log, { env }) : null;
   if (!replies) log.warn('no radius section: RADIUS reply attributes and CoA/Disconnect are skipped');
   if (!cpe) log.warn('no ACS configured: CPE steps are skipped');
 

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { genieacsConfigSchema } from './services/genieacs/config.ts';
 import { netboxConfigSchema, poolNetboxSchema } from './services/netbox/config.ts';
 import { radiusConfigSchema } from './services/radius/config.ts';
 
@@ -73,6 +74,7 @@ export const configSchema = z
       .prefault({}),
     netbox: netboxConfigSchema.optional(),
     radius: radiusConfigSchema.optional(),
+    genieacs: genieacsConfigSchema.optional(),
     log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
     inspector: z.strictObject({ enabled: z.boolean().default(false), port: z.int().min(1).max(65535).default(5678) }).prefault({}),
   })
