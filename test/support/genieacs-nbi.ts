@@ -95,8 +95,8 @@ export interface GenieacsNbi {
   inform(id: string): void;
   tasks(device?: string): StubTask[];
   faults(device?: string): StubFault[];
-  /** The next `times` matching requests get `status` (503 by default) without any effect. */
-  failNext(times: number, match?: { method?: string; path?: RegExp; status?: number }): void;
+  /** The next `times` matching requests get `status` (503 by default) and `body`, without any effect. */
+  failNext(times: number, match?: { method?: string; path?: RegExp; status?: number; body?: string }): void;
   /** Down: every connection is dropped without an answer. */
   setDown(down: boolean): void;
   close(): Promise<void>;
@@ -108,7 +108,7 @@ export async function startGenieacsNbi(opts: { auth?: { username: string; passwo
   const devices = new Map<string, StubDevice>();
   let tasks: StubTask[] = [];
   const faults = new Map<string, StubFault>();
-  const failures: { times: number; method?: string; path?: RegExp; status: number }[] = [];
+  const failures: { times: number; method?: string; path?: RegExp; status: number; body?: string }[] = [];
   const sockets = new Set<Socket>();
   const requests: SeenRequest[] = [];
   let down = false;
@@ -116,8 +116,10 @@ export async function startGenieacsNbi(opts: { auth?: { username: string; passwo
   let taskCounter = 0;
   const wantAuth = opts.auth ? `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')}` : null;
   const iso = () => new Date(now()).toISOString();
-  // ObjectId-shaped: increasing, so sorting by _id is insertion order, as GenieACS runs tasks.
-  const objectId = () => (Math.floor(now() / 1000).toString(16).padStart(8, '0') + randomBytes(4).toString('hex') + (++taskCounter).toString(16).padStart(8, '0')).slice(0, 24);
+  // An ObjectId: seconds, a per-process random part, a counter; so _id order is insertion order,
+  // the order GenieACS runs a device's tasks in.
+  const processPart = randomBytes(5).toString('hex');
+  const objectId = () => Math.floor(now() / 1000).toString(16).padStart(8, '0') + processPart + (++taskCounter).toString(16).padStart(6, '0');
 
   function need(id: string): StubDevice {
     const d = devices.get(id);
@@ -203,7 +205,7 @@ export async function startGenieacsNbi(opts: { auth?: { username: string; passwo
     const fail = failures.find((f) => f.times > 0 && (!f.method || f.method === req.method) && (!f.path || f.path.test(path)));
     if (fail) {
       fail.times--;
-      return { status: fail.status, body: 'injected fault' };
+      return { status: fail.status, body: fail.body ?? 'injected fault' };
     }
     if (wantAuth && req.headers.authorization !== wantAuth) return { status: 401, body: 'Unauthorized', headers: { 'WWW-Authenticate': 'Basic realm="GenieACS"' } };
     let m: RegExpExecArray | null;
@@ -311,7 +313,7 @@ export async function startGenieacsNbi(opts: { auth?: { username: string; passwo
     tasks: (device) => tasks.filter((t) => device === undefined || t.device === device),
     faults: (device) => [...faults.values()].filter((f) => device === undefined || f.device === device),
     failNext(times, match = {}) {
-      failures.push({ times, method: match.method, path: match.path, status: match.status ?? 503 });
+      failures.push({ times, ...match, status: match.status ?? 503 });
     },
     setDown(value) {
       down = value;
