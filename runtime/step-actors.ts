@@ -91,9 +91,15 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     const { cpe } = ports;
     if (!cpe || !input.cpeId) return Promise.resolve({ status: 'done' });
     const cmd = { key: stepKey(input.lifecycleId, op, input.generation), cpeId: input.cpeId };
-    return run(op === 'configurePd' ? 'cpe_configure_pd' : 'cpe_remove_ipv6', signal, () =>
-      op === 'configurePd' ? cpe.configurePd({ ...cmd, prefix: input.prefix ?? '' }, signal) : cpe.removeIpv6(cmd, signal),
-    );
+    return run(op === 'configurePd' ? 'cpe_configure_pd' : 'cpe_remove_ipv6', signal, async () => {
+      try {
+        return await (op === 'configurePd' ? cpe.configurePd({ ...cmd, prefix: input.prefix ?? '' }, signal) : cpe.removeIpv6(cmd, signal));
+      } catch (err) {
+        // A CPE the ACS has not seen yet (not shipped, never powered on) is an offline CPE, not a failed activation.
+        if (err instanceof ServiceError && err.code === 'not_found') return { status: 'queued', taskId: null };
+        throw err;
+      }
+    });
   };
 
   return {
