@@ -8,6 +8,7 @@ import { createApp } from './http/app.ts';
 import { prefixLifecycle } from './machines/prefix-lifecycle.ts';
 import type { IpamKind } from './machines/types.ts';
 import { ActorHost } from './runtime/actor-host.ts';
+import { createCleanup } from './runtime/cleanup.ts';
 import { createInventory } from './runtime/inventory.ts';
 import { LifecycleService, type PoolSpec } from './runtime/lifecycle-service.ts';
 import { createMetrics } from './runtime/metrics.ts';
@@ -49,6 +50,8 @@ export interface Composed {
   start(): Promise<void>;
   /** Runs the pending-work scheduler once (tests call it instead of waiting for the interval). */
   tickPending(): Promise<number>;
+  /** Runs leak detection and the clean-up once. */
+  cleanup(): Promise<{ revoked: number; reclaimed: number }>;
   stop(): Promise<void>;
 }
 
@@ -104,6 +107,15 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
   });
   const defaultPool = config.default_pool ?? config.pools[0]!.name;
   const service = new LifecycleService({ host, store, ipam, pools, defaultPool });
+  const cleanup = createCleanup({
+    store,
+    service,
+    ipam,
+    discrepancies: () => inventory.discrepancies(),
+    log,
+    staleAllocatedAfterS: config.runtime.stale_allocated_after_s,
+    reclaimLeaks: config.runtime.reclaim_leaks,
+  });
   const pending = createPendingWorker({ store, host, cpe, log, baseDelayMs: config.runtime.pending_interval_ms, maxDelayMs: config.runtime.pending_backoff_max_ms });
 
   const configured = env[config.api.token_env];
@@ -144,9 +156,16 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
         timers.push(t);
       };
       every(config.runtime.pending_interval_ms, () => pending.tick());
-      every(60_000, () => inventory.check(log));
+      every(config.runtime.cleanup_interval_ms, async () => {
+        await inventory.check(log);
+        await cleanup.run();
+      });
     },
     tickPending: () => pending.tick(),
+    cleanup: async () => {
+      await inventory.check(log);
+      return cleanup.run();
+    },
     async stop() {
       ready = false;
       for (const t of timers) clearInterval(t);

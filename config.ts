@@ -70,6 +70,12 @@ export const configSchema = z
         /** How often pending CPE work (an offline CPE) is retried. */
         pending_interval_ms: z.int().min(100).default(30_000),
         pending_backoff_max_ms: z.int().min(1000).default(3_600_000),
+        /** How often leak detection and the clean-up run. */
+        cleanup_interval_ms: z.int().min(1000).default(300_000),
+        /** Revoke a lifecycle left `allocated` (never activated) longer than this; 0 keeps them forever. */
+        stale_allocated_after_s: z.int().min(0).default(0),
+        /** Release prefixes IPAM still holds for lifecycles that are revoked. */
+        reclaim_leaks: z.boolean().default(true),
       })
       .prefault({}),
     netbox: netboxConfigSchema.optional(),

@@ -1,16 +1,35 @@
 import { ServiceError } from '../errors.ts';
 import type { IpamPort, PoolUtilization } from './port.ts';
 
+/** What some IPAMs add to the port: start-up checks and the hold-down sweep. */
+interface Lifecycle {
+  init?: (signal?: AbortSignal) => Promise<unknown>;
+  sweep?: (signal?: AbortSignal) => Promise<unknown>;
+}
+
 /** One IPAM port over several: each pool is served by the IPAM configuration names for it. */
-export function createIpamRouter(byPool: Map<string, IpamPort>): IpamPort {
+export function createIpamRouter(byPool: Map<string, IpamPort>): IpamPort & { init(): Promise<void>; sweep(): Promise<unknown[]> } {
   const serving = (pool: string) => {
     const ipam = byPool.get(pool);
     if (!ipam) throw new ServiceError('not_found', `unknown pool ${pool}`, { field: 'pool' });
     return ipam;
   };
   const distinct = () => [...new Set(byPool.values())];
+  const each = async (method: keyof Lifecycle, signal?: AbortSignal) => {
+    const out: unknown[] = [];
+    for (const ipam of distinct() as (IpamPort & Lifecycle)[]) {
+      const fn = ipam[method];
+      if (typeof fn === 'function') out.push(await fn.call(ipam, signal));
+    }
+    return out;
+  };
   return {
+    // A mixed router has no single kind; each pool's own IPAM names the lifecycle's steps.
     kind: distinct().length === 1 ? distinct()[0]!.kind : 'embedded',
+    /** Checks every IPAM at start-up (NetBox: looks the parent prefixes up). */
+    init: async (signal?: AbortSignal) => void (await each('init', signal)),
+    /** Runs every IPAM's hold-down sweep (NetBox `deprecate` mode). */
+    sweep: (signal?: AbortSignal) => each('sweep', signal),
     allocate: (cmd, signal) => serving(cmd.pool).allocate(cmd, signal),
     release: (cmd, signal) => serving(cmd.pool).release(cmd, signal),
     async utilization(signal) {
