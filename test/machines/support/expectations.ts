@@ -1,9 +1,10 @@
 import * as assert from 'uvu/assert';
 import type { AnyEventObject, StateValue } from 'xstate';
-import type { CpeResult, Failure, HeldPrefix, LifecycleContext, PendingStep } from '../../../machines/types.ts';
+import type { AllocationAttempt, CpeResult, Failure, HeldPrefix, LifecycleContext, PendingStep } from '../../../machines/types.ts';
 import type { LifecycleSnapshot, ScriptedError } from './model.ts';
 import { INPUT } from './model.ts';
 import type { Call } from './scripted-actors.ts';
+import { STEPS, byGeneration, firstAttempt, mayHaveAllocated, prefixesOf, updateAttempt, withAttempt, withoutAttempt } from './steps.ts';
 
 // The oracle is written from the lifecycle's contract, not from the machine's code: the model
 // only says which transition a step takes; what each transition must do to the data is stated here.
@@ -17,9 +18,11 @@ export interface StepRecord {
   settled: Call | null;
   /** Calls that started during this step. */
   started: Call[];
+  /** Calls that started before this step. */
+  earlier: Call[];
   running: Call[];
-  /** Sorted prefixes the fake IPAM holds for this lifecycle after the step. */
-  ledger: string[];
+  /** What the fake IPAM holds for this lifecycle after the step, sorted by prefix: each with the generation whose key took it. */
+  ledger: { prefix: string; generation: number }[];
   /** Clock reading just before the step: a timestamp "set now" is at least this. */
   startedAt: string;
   /** The step whose failure the lifecycle is in after this step (null unless `failed`). */
@@ -40,71 +43,6 @@ type Check = (r: StepRecord & { before: LifecycleSnapshot }) => void;
 export const pathOf = (value: StateValue): string =>
   typeof value === 'string' ? value : Object.entries(value).map(([k, v]) => `${k}.${pathOf(v as StateValue)}`)[0]!;
 
-const prefixesOf = (...ps: (HeldPrefix | null)[]) => ps.filter((p): p is HeldPrefix => p !== null);
-
-/** Each invoked step: its actor, the input it must get (idempotency key material included) and its public failure name. */
-const STEPS: Record<string, { src: string; input: (c: LifecycleContext) => unknown; failure: (c: LifecycleContext) => string | RegExp }> = {
-  pending: {
-    src: 'allocatePrefix',
-    input: (c) => ({ lifecycleId: c.lifecycleId, subscriberId: c.subscriberId, pool: c.pool, prefixLength: c.prefixLength, generation: c.generation }),
-    failure: (c) => `${c.ipam}_allocate`,
-  },
-  'allocated.radius': { src: 'writeRadiusReply', input: (c) => ({ username: c.username, prefix: c.held }), failure: () => 'radius_write_reply' },
-  'allocated.cpe': {
-    src: 'configureCpe',
-    input: (c) => ({ lifecycleId: c.lifecycleId, cpeId: c.cpeId, prefix: c.held!.prefix, generation: c.generation }),
-    failure: () => 'cpe_configure_pd',
-  },
-  'active.suspendRadius': { src: 'removeRadiusReply', input: (c) => ({ username: c.username, prefix: c.held }), failure: () => 'radius_remove_reply' },
-  'active.suspendSessions': {
-    src: 'notifySessions',
-    input: (c) => ({ username: c.username, purpose: 'suspend', prefix: c.held!.prefix }),
-    failure: () => 'radius_sessions',
-  },
-  'active.updateAllocate': {
-    src: 'allocatePrefix',
-    input: (c) => ({ lifecycleId: c.lifecycleId, subscriberId: c.subscriberId, pool: c.nextRequest!.pool, prefixLength: c.nextRequest!.prefixLength, generation: c.generation + 1 }),
-    failure: (c) => `${c.nextRequest!.ipam}_allocate`,
-  },
-  'active.updateRadius': { src: 'writeRadiusReply', input: (c) => ({ username: c.username, prefix: c.next }), failure: () => 'radius_write_reply' },
-  'active.updateSessions': {
-    src: 'notifySessions',
-    input: (c) => ({ username: c.username, purpose: 'update', prefix: c.next!.prefix }),
-    failure: () => 'radius_sessions',
-  },
-  'active.updateCpe': {
-    src: 'configureCpe',
-    input: (c) => ({ lifecycleId: c.lifecycleId, cpeId: c.cpeId, prefix: c.next!.prefix, generation: c.generation + 1 }),
-    failure: () => 'cpe_configure_pd',
-  },
-  // The retired prefix may belong to the previous IPAM; see the known-bug test on its failure name.
-  'active.updateRelease': { src: 'releasePrefix', input: (c) => ({ lifecycleId: c.lifecycleId, prefixes: prefixesOf(c.retired) }), failure: () => /_release$/ },
-  'active.updateRollback': {
-    src: 'rollbackUpdate',
-    input: (c) => ({ lifecycleId: c.lifecycleId, username: c.username, restore: c.held, release: c.next }),
-    failure: () => 'update_rollback',
-  },
-  'suspended.reactivateRadius': { src: 'writeRadiusReply', input: (c) => ({ username: c.username, prefix: c.held }), failure: () => 'radius_write_reply' },
-  'suspended.reactivateSessions': {
-    src: 'notifySessions',
-    input: (c) => ({ username: c.username, purpose: 'reactivate', prefix: c.held!.prefix }),
-    failure: () => 'radius_sessions',
-  },
-  // Revocation gives back everything IPAM holds for the lifecycle, including a half-done update's prefixes.
-  'revoking.release': { src: 'releasePrefix', input: (c) => ({ lifecycleId: c.lifecycleId, prefixes: prefixesOf(c.held, c.next, c.retired) }), failure: (c) => `${c.ipam}_release` },
-  'revoking.radius': { src: 'removeRadiusReply', input: (c) => ({ username: c.username, prefix: c.held }), failure: () => 'radius_remove_reply' },
-  'revoking.sessions': {
-    src: 'notifySessions',
-    input: (c) => ({ username: c.username, purpose: 'revoke', prefix: c.held?.prefix ?? null }),
-    failure: () => 'radius_sessions',
-  },
-  'revoking.cpe': {
-    src: 'removeCpeIpv6',
-    input: (c) => ({ lifecycleId: c.lifecycleId, cpeId: c.cpeId, prefix: c.held?.prefix ?? null, generation: c.generation }),
-    failure: () => 'cpe_remove_ipv6',
-  },
-};
-
 /** States after revocation's IPAM step: IPAM must hold nothing for the lifecycle any more. */
 const RELEASED = new Set(['revoking.radius', 'revoking.sessions', 'revoking.cpe', 'revoked']);
 
@@ -113,62 +51,79 @@ function stamped(r: StepRecord, field: 'allocatedAt' | 'activatedAt' | 'suspende
   assert.ok(at !== null && at >= r.startedAt, `${field} set by this step (${at} < ${r.startedAt})`);
 }
 
-function failureMatches(f: Failure | null, error: ScriptedError, step: string | RegExp, r: StepRecord): void {
+function failureMatches(f: Failure | null, error: ScriptedError, step: string, r: StepRecord): void {
   assert.ok(f, 'failure recorded');
-  if (typeof step === 'string') assert.is(f.step, step);
-  else assert.match(f.step, step);
+  assert.is(f.step, step);
   assert.equal([f.code, f.message, f.attempts], [error.code, error.message, error.attempts]);
   assert.ok(f.at >= r.startedAt, 'failure.at is the time of the failure');
 }
 
-function expectedPending(before: PendingStep[], step: PendingStep['step'], out: CpeResult): PendingStep[] {
+/** A queued CPE command keeps the generation (the key) of the call that queued it, for every later retry. */
+function expectedPending(before: PendingStep[], step: PendingStep['step'], r: StepRecord): PendingStep[] {
   const others = before.filter((p) => !p.step.startsWith('cpe_'));
-  return out.status === 'queued' ? [...others, { step, attempts: 1, next_attempt_at: null, task_id: out.taskId }] : others;
+  const out = r.event.output as CpeResult;
+  const { generation } = r.settled!.input as { generation: number };
+  return out.status === 'queued' ? [...others, { step, generation, attempts: 1, next_attempt_at: null, task_id: out.taskId }] : others;
 }
 
-const heldFrom = (output: unknown, pool: string, generation: number) => ({ ...(output as object), pool, generation });
+const heldFrom = (output: unknown, a: AllocationAttempt): HeldPrefix => ({ ...(output as HeldPrefix), pool: a.pool, generation: a.generation, ipam: a.ipam });
 
 /** Per transition: which context fields may change, and what they must become. Key: `<state> <done|error|EVENT>`. */
 const SPECS: Record<string, { changes: Field[]; check?: Check }> = {
+  // An answer settles the attempt under that key: if an earlier try of it was lost, this adopts what IPAM holds.
   'pending done': {
-    changes: ['held', 'allocatedAt'],
-    check: (r) => (assert.equal(r.after.context.held, heldFrom(r.event.output, r.before.context.pool, r.before.context.generation)), stamped(r, 'allocatedAt')),
+    changes: ['held', 'allocatedAt', 'unconfirmed'],
+    check: (r) => {
+      const b = r.before.context;
+      assert.equal(r.after.context.held, heldFrom(r.event.output, firstAttempt(b)));
+      assert.equal(byGeneration(r.after.context.unconfirmed), withoutAttempt(b.unconfirmed, b.generation));
+      stamped(r, 'allocatedAt');
+    },
   },
   'allocated.radius done': { changes: [] },
   'allocated.cpe done': {
     changes: ['pending', 'activatedAt'],
-    check: (r) => (assert.equal(r.after.context.pending, expectedPending(r.before.context.pending, 'cpe_configure_pd', r.event.output)), stamped(r, 'activatedAt')),
+    check: (r) => (assert.equal(r.after.context.pending, expectedPending(r.before.context.pending, 'cpe_configure_pd', r)), stamped(r, 'activatedAt')),
   },
   'active.suspendRadius done': { changes: [] },
   'active.suspendSessions done': { changes: ['suspendedAt'], check: (r) => stamped(r, 'suspendedAt') },
   'active.updateAllocate done': {
-    changes: ['next'],
-    check: (r) => assert.equal(r.after.context.next, heldFrom(r.event.output, r.before.context.nextRequest!.pool, r.before.context.generation + 1)),
+    changes: ['next', 'unconfirmed'],
+    check: (r) => {
+      const b = r.before.context;
+      assert.equal(r.after.context.next, heldFrom(r.event.output, updateAttempt(b)));
+      assert.equal(byGeneration(r.after.context.unconfirmed), withoutAttempt(b.unconfirmed, b.generation));
+    },
   },
   'active.updateRadius done': { changes: [] },
   'active.updateSessions done': { changes: [] },
-  // The commit: the new prefix becomes current, the old one is retired until IPAM has it back.
+  // The commit: the new prefix becomes current, the old one is retired until IPAM has it back. The
+  // generation stays: UPDATE counted the attempt already.
   'active.updateCpe done': {
-    changes: ['pending', 'retired', 'held', 'pool', 'prefixLength', 'ipam', 'generation', 'next', 'nextRequest', 'activatedAt'],
+    changes: ['pending', 'retired', 'held', 'pool', 'prefixLength', 'ipam', 'next', 'nextRequest', 'activatedAt'],
     check: (r) => {
       const [b, a] = [r.before.context, r.after.context];
       assert.equal(a.held, b.next);
       assert.equal(a.retired, b.held);
-      assert.equal([a.pool, a.prefixLength, a.ipam, a.generation], [b.next!.pool, b.next!.prefixLength, b.nextRequest!.ipam, b.generation + 1]);
+      assert.equal([a.pool, a.prefixLength, a.ipam], [b.next!.pool, b.next!.prefixLength, b.nextRequest!.ipam]);
       assert.equal([a.next, a.nextRequest], [null, null]);
-      assert.equal(a.pending, expectedPending(b.pending, 'cpe_configure_pd', r.event.output));
+      assert.equal(a.pending, expectedPending(b.pending, 'cpe_configure_pd', r));
       stamped(r, 'activatedAt');
     },
   },
   'active.updateRelease done': { changes: ['retired'], check: (r) => assert.is(r.after.context.retired, null) },
-  // A rollback keeps the old prefix (unchanged fields are checked for every step) and forgets the new one.
-  'active.updateRollback done': { changes: ['next', 'nextRequest'], check: (r) => assert.equal([r.after.context.next, r.after.context.nextRequest], [null, null]) },
+  // A rollback keeps the old prefix (unchanged fields are checked for every step) and forgets the new one,
+  // and whatever a lost allocation took, since it gave that back too.
+  'active.updateRollback done': {
+    changes: ['next', 'nextRequest', 'unconfirmed'],
+    check: (r) => assert.equal([r.after.context.next, r.after.context.nextRequest, r.after.context.unconfirmed], [null, null, []]),
+  },
   'suspended.reactivateRadius done': { changes: [] },
   'suspended.reactivateSessions done': {
     changes: ['activatedAt', 'reason'],
     check: (r) => (assert.is(r.after.context.reason, null), stamped(r, 'activatedAt')),
   },
-  'revoking.release done': { changes: [] },
+  'revoking.release done': { changes: ['unconfirmed'], check: (r) => assert.equal(r.after.context.unconfirmed, []) },
   'revoking.radius done': { changes: [] },
   'revoking.sessions done': { changes: [] },
   'revoking.cpe done': {
@@ -176,21 +131,32 @@ const SPECS: Record<string, { changes: Field[]; check?: Check }> = {
     check: (r) => {
       const a = r.after.context;
       assert.equal([a.next, a.nextRequest, a.retired], [null, null, null]);
-      assert.equal(a.pending, expectedPending(r.before.context.pending, 'cpe_remove_ipv6', r.event.output));
+      assert.equal(a.pending, expectedPending(r.before.context.pending, 'cpe_remove_ipv6', r));
       stamped(r, 'revokedAt');
     },
   },
-  // Nothing was allocated, so the lifecycle stays active on its current prefix.
+  // IPAM said no for certain: the lifecycle stays active on its current prefix, with nothing to give back.
   'active.updateAllocate error': {
     changes: ['lastError', 'nextRequest'],
-    check: (r) => (failureMatches(r.after.context.lastError, r.event.error, `${r.before.context.nextRequest!.ipam}_allocate`, r), assert.is(r.after.context.nextRequest, null)),
+    check: (r) => {
+      assert.not.ok(mayHaveAllocated(r.event.error), `a ${r.event.error.code} may have allocated: it must be rolled back`);
+      failureMatches(r.after.context.lastError, r.event.error, `${r.before.context.nextRequest!.ipam}_allocate`, r);
+      assert.is(r.after.context.nextRequest, null);
+    },
   },
   'ACTIVATE': { changes: ['username', 'cpeId'], check: (r) => assert.equal([r.after.context.username, r.after.context.cpeId], [r.event.username, r.event.cpeId]) },
   'SUSPEND': { changes: ['reason'], check: (r) => assert.is(r.after.context.reason, r.event.reason) },
   'REACTIVATE': { changes: [] },
+  // Every update attempt counts a generation, so its keys are new: no key of an earlier attempt is reused.
   'UPDATE': {
-    changes: ['nextRequest', 'lastError'],
-    check: (r) => assert.equal([r.after.context.nextRequest, r.after.context.lastError], [{ pool: r.event.pool, prefixLength: r.event.prefixLength, ipam: r.event.ipam }, null]),
+    changes: ['nextRequest', 'lastError', 'generation'],
+    check: (r) => {
+      const [b, a] = [r.before.context, r.after.context];
+      assert.equal([a.nextRequest, a.lastError], [{ pool: r.event.pool, prefixLength: r.event.prefixLength, ipam: r.event.ipam }, null]);
+      assert.is(a.generation, b.generation + 1);
+      const used = r.earlier.filter((c) => c.src === 'allocatePrefix').map((c) => (c.input as { generation: number }).generation);
+      assert.not.ok(used.includes(a.generation), `generation ${a.generation} was used by an earlier allocation`);
+    },
   },
   'REVOKE': { changes: ['reason'], check: (r) => assert.is(r.after.context.reason, r.event.reason) },
   'failed REVOKE': {
@@ -217,10 +183,24 @@ const SPECS: Record<string, { changes: Field[]; check?: Check }> = {
   },
 };
 
+/** An allocation that failed: the failure is reported, and the attempt kept if IPAM may have taken a block. */
+function allocationFailed(from: string, field: 'failure' | 'lastError', attempt: (c: LifecycleContext) => AllocationAttempt): Check {
+  return (r) => {
+    const [b, a] = [r.before.context, r.after.context];
+    failureMatches(a[field], r.event.error, STEPS[from]!.failure(b), r);
+    assert.equal(byGeneration(a.unconfirmed), mayHaveAllocated(r.event.error) ? withAttempt(b.unconfirmed, attempt(b)) : byGeneration(b.unconfirmed));
+  };
+}
+
 function specFor(from: string, to: string, event: AnyEventObject): { changes: Field[]; check?: Check } {
   const kind = event.type.startsWith('xstate.done.actor.') ? 'done' : event.type.startsWith('xstate.error.actor.') ? 'error' : event.type;
+  if (kind === 'error' && from === 'pending') return { changes: ['failure', 'failedAt', 'unconfirmed'], check: allocationFailed(from, 'failure', firstAttempt) };
   if (kind === 'error' && to === 'failed') {
     return { changes: ['failure', 'failedAt'], check: (r) => failureMatches(r.after.context.failure, r.event.error, STEPS[from]!.failure(r.before.context), r) };
+  }
+  // An update allocation without an answer is rolled back, which gives back whatever it may have taken.
+  if (kind === 'error' && from === 'active.updateAllocate' && to === 'active.updateRollback') {
+    return { changes: ['lastError', 'unconfirmed'], check: allocationFailed(from, 'lastError', updateAttempt) };
   }
   // Update steps after the allocation roll back instead of failing: the subscriber keeps the old prefix.
   if (kind === 'error' && to === 'active.updateRollback') {
@@ -234,9 +214,12 @@ function specFor(from: string, to: string, event: AnyEventObject): { changes: Fi
 function checkInitial(r: StepRecord): void {
   const c = r.after.context;
   assert.equal({ lifecycleId: c.lifecycleId, subscriberId: c.subscriberId, pool: c.pool, prefixLength: c.prefixLength, ipam: c.ipam }, INPUT);
-  assert.equal([c.held, c.generation, c.pending, c.failure], [null, 0, [], null]);
+  assert.equal([c.held, c.generation, c.unconfirmed, c.pending, c.failure], [null, 0, [], [], null]);
   assert.equal([c.allocatedAt, c.activatedAt, c.suspendedAt, c.revokedAt], [null, null, null, null]);
 }
+
+/** Steps whose input is idempotency key material: the lifecycle id, the step and the generation. */
+const KEYED = new Set(['allocatePrefix', 'configureCpe', 'removeCpeIpv6']);
 
 /** Checks one step of a path on the real actor against the lifecycle's contract. */
 export function checkStep(r: StepRecord): void {
@@ -258,6 +241,13 @@ export function checkStep(r: StepRecord): void {
     assert.ok(step, `a step started in ${to}, which invokes nothing`);
     assert.is(call.src, step.src);
     assert.equal(call.input, step.input(r.after.context), `input of ${step.src} in ${to}`);
+    // One key, one request: a key used again must ask for exactly the same thing (a retry), or IPAM/the ACS
+    // answers with what the first request did.
+    const generation = (c: Call) => (c.input as { generation: number }).generation;
+    if (!KEYED.has(call.src)) continue;
+    for (const e of r.earlier.filter((e) => e.src === call.src && generation(e) === generation(call))) {
+      assert.equal(call.input, e.input, `${call.src} reuses the key of generation ${generation(call)} for another request`);
+    }
   }
 
   assert.is(to === 'failed', r.after.context.failure !== null && r.after.context.failedAt !== null, 'failed ⇔ failure recorded');
@@ -265,14 +255,19 @@ export function checkStep(r: StepRecord): void {
 }
 
 /**
- * IPAM holds exactly what the context says (nothing leaks, nothing is forgotten), except that
- * revocation may already have given back what `held` still names, and must have once past IPAM.
+ * Nothing leaks, nothing is forgotten: IPAM holds every prefix the context names, and each prefix it
+ * holds is named by the context or was taken under the key of an attempt the context still remembers.
+ * Revocation may already have given back what `held` still names, and must have once past IPAM.
  */
 function checkLedger(r: StepRecord, to: string): void {
   const c = r.after.context;
-  const known = prefixesOf(c.held, c.next, c.retired).map((p) => p.prefix).sort();
+  const known = prefixesOf(c.held, c.next, c.retired).map((p) => p.prefix);
+  const remembered = c.unconfirmed.map((a) => a.generation);
   const where = to === 'failed' ? (r.failed?.state ?? to) : to;
-  if (RELEASED.has(where)) assert.equal(r.ledger, [], `IPAM holds nothing once ${where} is reached`);
-  else if (where.startsWith('revoking.')) assert.ok(r.ledger.every((p) => known.includes(p)), `IPAM holds only known prefixes in ${where}`);
-  else assert.equal(r.ledger, known, `IPAM holds what the context names in ${where}`);
+  const unexplained = r.ledger.filter((p) => !known.includes(p.prefix) && !remembered.includes(p.generation)).map((p) => p.prefix);
+  if (RELEASED.has(where)) return assert.equal(r.ledger, [], `IPAM holds nothing once ${where} is reached`);
+  assert.equal(unexplained, [], `IPAM holds prefixes the lifecycle in ${where} no longer knows of`);
+  if (!where.startsWith('revoking.')) {
+    assert.equal(known.filter((p) => !r.ledger.some((l) => l.prefix === p)), [], `IPAM holds what the context names in ${where}`);
+  }
 }

@@ -44,10 +44,16 @@ export function allocationFor(input: AllocateInput): Allocation {
   };
 }
 
-export function errorFor(src: string): ScriptedError {
-  if (src === 'allocatePrefix') return { code: 'pool_exhausted', message: 'no free prefix', attempts: 1 };
-  if (src === 'rollbackUpdate') return { code: 'timeout', message: 'rollback timed out', attempts: 2 };
-  return { code: 'upstream_unavailable', message: `${src}: upstream down`, attempts: 3 };
+/** IPAM said no for certain: nothing was taken under the key. */
+export const REFUSED: ScriptedError = { code: 'pool_exhausted', message: 'no free prefix', attempts: 1 };
+/** No answer: the machine cannot tell whether IPAM took a block under the key. */
+export const NO_REPLY: ScriptedError = { code: 'timeout', message: 'no reply from IPAM', attempts: 3 };
+
+/** The errors each step can end with; the first is what `finishStep(lc, 'fail')` uses. */
+export function errorsFor(src: string): ScriptedError[] {
+  if (src === 'allocatePrefix') return [REFUSED, NO_REPLY];
+  if (src === 'rollbackUpdate') return [{ code: 'timeout', message: 'rollback timed out', attempts: 2 }];
+  return [{ code: 'upstream_unavailable', message: `${src}: upstream down`, attempts: 3 }];
 }
 
 /** Every outcome worth telling apart: CPE commands either apply at once or queue for an offline CPE. */
@@ -98,13 +104,21 @@ export function invocationsOf(snapshot: LifecycleSnapshot): Invocation[] {
 }
 
 /**
- * The events a snapshot can take: the user's, plus the done/error event of each running
+ * The worst case of an allocation without an answer: IPAM did take the block, only the reply was
+ * lost. `settle` applies `lostOutput` to the IPAM ledger before failing the step.
+ */
+function lostOutput(inv: Invocation, error: ScriptedError): { lostOutput?: Allocation } {
+  return inv.src === 'allocatePrefix' && error === NO_REPLY ? { lostOutput: allocationFor(inv.input as AllocateInput) } : {};
+}
+
+/**
+ * The events a snapshot can take: the user's, plus the done/error events of each running
  * invocation — in the model, an invoked step's outcome is just another event.
  */
 export function modelEvents(snapshot: LifecycleSnapshot): AnyEventObject[] {
   const outcomes = invocationsOf(snapshot).flatMap((inv) => [
     ...outputsFor(inv.src, inv.input).map((output) => ({ type: `xstate.done.actor.${inv.id}`, output, actorId: inv.id })),
-    { type: `xstate.error.actor.${inv.id}`, error: errorFor(inv.src), actorId: inv.id },
+    ...errorsFor(inv.src).map((error) => ({ type: `xstate.error.actor.${inv.id}`, error, actorId: inv.id, ...lostOutput(inv, error) })),
   ]);
   const user = [...USER_EVENTS, ...pendingEvents(snapshot.context)].filter((e) => snapshot.can(e));
   return [...outcomes, ...user];
@@ -118,6 +132,9 @@ function essence(snapshot: LifecycleSnapshot): string {
     failedAt: c.failedAt,
     cpe: c.cpeId !== null,
     holds: [c.held && 'held', c.next && 'next', c.retired && 'retired'].filter(Boolean),
+    // An attempt to give back changes what release and rollback must do, so it is a state of its own
+    // (a yes/no: a machine that piles attempts up must still give a finite graph, and fail its paths).
+    unconfirmed: c.unconfirmed.length > 0,
     pending: c.pending.map((p) => (p.attempts > 1 ? `${p.step} (deferred)` : p.step)),
   });
 }
@@ -126,11 +143,17 @@ function essence(snapshot: LifecycleSnapshot): string {
  * A vertex is a state *and the transition that led to it*: a state reached by two transitions is
  * two vertices, so the shortest path to each vertex ends with its transition and every edge lands
  * on some path, without keeping the whole history (which would never converge).
+ * Two things the transition alone does not show count too, so each lands on a path of its own:
+ * which error ended the step (a refusal and a lost reply must both be run, whatever the machine
+ * makes of them), and whether the transition had an attempt to give back (an adopting allocation,
+ * a release or a rollback that must return it).
  */
 export function serializeState(snapshot: LifecycleSnapshot, event?: AnyEventObject, prev?: LifecycleSnapshot): string {
   // Failure reports call this without `prev`; the traversal always passes both or neither.
   const via = !event ? 'start' : prev ? edgesTaken(prev, event).join(' + ') : event.type;
-  return `${essence(snapshot)} via ${via}`;
+  const error = event?.type.startsWith('xstate.error.actor.') ? ` (${(event.error as ScriptedError).code})` : '';
+  const carrying = prev && prev.context.unconfirmed.length > 0 ? ' with an unconfirmed attempt' : '';
+  return `${essence(snapshot)} via ${via}${error}${carrying}`;
 }
 
 /** `createTestModel` refuses machines that invoke; a plain `TestModel` walks it with our events. */

@@ -6,8 +6,8 @@ import { prefixLifecycle } from '../../../machines/prefix-lifecycle.ts';
 import { edgeIdOf, edgesTaken } from './edges.ts';
 import { checkStep, pathOf } from './expectations.ts';
 import type { FailedStep } from './expectations.ts';
-import { INPUT, errorFor, outputsFor } from './model.ts';
-import type { LifecycleSnapshot } from './model.ts';
+import { INPUT, errorsFor, outputsFor } from './model.ts';
+import type { LifecycleSnapshot, ScriptedError } from './model.ts';
 import { createScriptedActors } from './scripted-actors.ts';
 import type { Call, ScriptedActors } from './scripted-actors.ts';
 
@@ -44,15 +44,15 @@ export async function apply(lc: Lifecycle, event: AnyEventObject): Promise<Call 
   return settled;
 }
 
-/** Ends the one running step: with the model's first output for it, or with its scripted error. */
-export async function finishStep(lc: Lifecycle, outcome: 'ok' | 'fail' = 'ok'): Promise<Call> {
+/** Ends the one running step: with the model's first output for it, its first scripted error, or the error given. */
+export async function finishStep(lc: Lifecycle, outcome: 'ok' | 'fail' | ScriptedError = 'ok'): Promise<Call> {
   const running = lc.steps.outstanding();
   assert.is(running.length, 1, 'exactly one step is running');
   const { id, src, input } = running[0]!;
   const event =
     outcome === 'ok'
       ? { type: `xstate.done.actor.${id}`, actorId: id, output: outputsFor(src, input)[0] }
-      : { type: `xstate.error.actor.${id}`, actorId: id, error: errorFor(src) };
+      : { type: `xstate.error.actor.${id}`, actorId: id, error: outcome === 'fail' ? errorsFor(src)[0] : outcome };
   return (await apply(lc, event))!;
 }
 
@@ -73,7 +73,7 @@ export async function runPath(path: TestPath<LifecycleSnapshot, AnyEventObject>)
   let lc: Lifecycle | null = null;
   let before: LifecycleSnapshot | null = null;
   let expectedEdges: string[] = [];
-  let record: Pick<Parameters<typeof checkStep>[0], 'event' | 'settled' | 'started' | 'startedAt' | 'resumed'> | null = null;
+  let record: Pick<Parameters<typeof checkStep>[0], 'event' | 'settled' | 'started' | 'earlier' | 'startedAt' | 'resumed'> | null = null;
   let failed: FailedStep | null = null;
 
   const execute = async ({ event }: { event: AnyEventObject }) => {
@@ -81,7 +81,7 @@ export async function runPath(path: TestPath<LifecycleSnapshot, AnyEventObject>)
     if (lc === null) {
       lc = startLifecycle();
       await flush();
-      record = { event, settled: null, started: [...lc.steps.calls], startedAt, resumed: null };
+      record = { event, settled: null, started: [...lc.steps.calls], earlier: [], startedAt, resumed: null };
       expectedEdges = [];
       return;
     }
@@ -89,7 +89,7 @@ export async function runPath(path: TestPath<LifecycleSnapshot, AnyEventObject>)
     expectedEdges = edgesTaken(before, event);
     const callsBefore = lc.steps.calls.length;
     const settled = await apply(lc, event);
-    record = { event, settled, started: lc.steps.calls.slice(callsBefore), startedAt, resumed: failed };
+    record = { event, settled, started: lc.steps.calls.slice(callsBefore), earlier: lc.steps.calls.slice(0, callsBefore), startedAt, resumed: failed };
   };
 
   const verify = (modelState: LifecycleSnapshot) => {
@@ -109,7 +109,7 @@ export async function runPath(path: TestPath<LifecycleSnapshot, AnyEventObject>)
       before,
       after: now,
       running: lc!.steps.outstanding(),
-      ledger: [...lc!.steps.ledger].sort(),
+      ledger: [...lc!.steps.ledger].map(([prefix, generation]) => ({ prefix, generation })).sort((a, b) => a.prefix.localeCompare(b.prefix)),
       failed,
     });
   };
@@ -131,7 +131,7 @@ export function describePath(path: TestPath<LifecycleSnapshot, AnyEventObject>):
       const m = /^xstate\.(done|error)\.actor\.\d+\.prefixLifecycle\.(.*)$/.exec(event.type);
       if (!m) return event.type === 'ACTIVATE' && event.cpeId === null ? 'ACTIVATE(no CPE)' : event.type;
       const queued = m[1] === 'done' && (event.output as { status?: string } | undefined)?.status === 'queued';
-      return `${m[2]} ${m[1] === 'done' ? (queued ? 'queued' : 'ok') : 'fails'}`;
+      return `${m[2]} ${m[1] === 'done' ? (queued ? 'queued' : 'ok') : event.lostOutput !== undefined ? 'reply lost' : 'fails'}`;
     })
     .join(' → ');
 }

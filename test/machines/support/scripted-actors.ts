@@ -1,6 +1,6 @@
 import { fromPromise } from 'xstate';
 import type { AnyEventObject } from 'xstate';
-import type { HeldPrefix, ReleaseInput, RollbackInput } from '../../../machines/types.ts';
+import type { AllocateInput, AllocationAttempt, HeldPrefix, ReleaseInput, RollbackInput } from '../../../machines/types.ts';
 import { ServiceError } from '../../../services/errors.ts';
 import type { ScriptedError } from './model.ts';
 
@@ -34,12 +34,13 @@ export function toServiceError(e: ScriptedError): ServiceError {
 }
 
 /**
- * Fake step actors whose outcome the test decides, plus the IPAM side of the story: `ledger` is
- * what IPAM holds for the lifecycle, moved only by allocations and releases that succeeded.
+ * Fake step actors whose outcome the test decides, plus the IPAM side of the story: `ledger` maps
+ * each prefix IPAM holds for the lifecycle to the generation whose allocation key took it, moved
+ * only by allocations and releases that happened upstream (whether or not their reply arrived).
  */
 export function createScriptedActors() {
   const calls: Call[] = [];
-  const ledger = new Set<string>();
+  const ledger = new Map<string, number>();
 
   const actorFor = (src: string) =>
     fromPromise<unknown, unknown>(
@@ -61,9 +62,26 @@ export function createScriptedActors() {
   /** What IPAM does when the step really happened, whether or not its reply reaches the machine. */
   function applyToIpam(call: Call, output: unknown): void {
     const drop = (p: HeldPrefix | null) => p && ledger.delete(p.prefix);
-    if (call.src === 'allocatePrefix') ledger.add((output as { prefix: string }).prefix);
-    if (call.src === 'releasePrefix') (call.input as ReleaseInput).prefixes.forEach(drop);
-    if (call.src === 'rollbackUpdate') drop((call.input as RollbackInput).release);
+    // The runtime allocates again with the attempt's key, which returns what IPAM holds under it, and releases that.
+    const dropAttempt = (a: AllocationAttempt) => [...ledger].filter(([, g]) => g === a.generation).forEach(([p]) => ledger.delete(p));
+    if (call.src === 'allocatePrefix') {
+      const { generation } = call.input as AllocateInput;
+      const prefix = (output as { prefix: string }).prefix;
+      const before = [...ledger].find(([, g]) => g === generation)?.[0];
+      // An idempotent IPAM answers a repeated key with what it already holds under it.
+      if (before !== undefined && before !== prefix) throw new Error(`script error: key of generation ${generation} holds ${before}, not ${prefix}`);
+      ledger.set(prefix, generation);
+    }
+    if (call.src === 'releasePrefix') {
+      const { prefixes, unconfirmed } = call.input as ReleaseInput;
+      prefixes.forEach(drop);
+      unconfirmed.forEach(dropAttempt);
+    }
+    if (call.src === 'rollbackUpdate') {
+      const { release, unconfirmed } = call.input as RollbackInput;
+      drop(release);
+      unconfirmed.forEach(dropAttempt);
+    }
   }
 
   const outstanding = () => calls.filter((c) => !c.settled);
@@ -74,29 +92,39 @@ export function createScriptedActors() {
     return call;
   }
 
+  /** The step succeeded upstream but its reply was lost (a timeout after the write). */
+  function loseReply(actorId: string, wouldHaveReturned: unknown, error: ScriptedError): Call {
+    const call = callFor(actorId);
+    applyToIpam(call, wouldHaveReturned);
+    call.reject(toServiceError(error));
+    return call;
+  }
+
   return {
     actors: Object.fromEntries(SOURCES.map((src) => [src, actorFor(src)])) as Record<(typeof SOURCES)[number], ReturnType<typeof actorFor>>,
     calls,
     ledger,
+    /** The prefixes IPAM holds for the lifecycle, sorted. */
+    held: () => [...ledger.keys()].sort(),
     outstanding,
-    /** Delivers a model done/error event the way production would: by ending the step's promise. */
+    /**
+     * Delivers a model done/error event the way production would: by ending the step's promise.
+     * An error event with `lostOutput` is a lost reply: IPAM did the work, the answer never came.
+     */
     settle(event: AnyEventObject): Call {
-      const call = callFor(String(event.actorId));
+      const actorId = String(event.actorId);
       if (event.type.startsWith('xstate.done.actor.')) {
+        const call = callFor(actorId);
         applyToIpam(call, event.output);
         call.resolve(event.output);
-      } else {
-        call.reject(toServiceError(event.error as ScriptedError));
+        return call;
       }
-      return call;
-    },
-    /** The step succeeded upstream but its reply was lost (a timeout after the write). */
-    loseReply(actorId: string, wouldHaveReturned: unknown, error: ScriptedError): Call {
+      if (event.lostOutput !== undefined) return loseReply(actorId, event.lostOutput, event.error as ScriptedError);
       const call = callFor(actorId);
-      applyToIpam(call, wouldHaveReturned);
-      call.reject(toServiceError(error));
+      call.reject(toServiceError(event.error as ScriptedError));
       return call;
     },
+    loseReply,
   };
 }
 
