@@ -1,0 +1,47 @@
+// `npm run bench`: prints the runtime's figures in one run. Never a pass/fail: the numbers are for
+// people (and for the issue's goal, transitions/s at least half of raw upserts/s).
+//   BENCH_SCALE=0.2 npm run bench    a quicker, noisier run
+//   npm run bench -- transitions     only some sections: transitions, memory, ipam
+import { benchIpam } from './ipam.ts';
+import { benchMemory } from './memory.ts';
+import { benchRawUpserts } from './raw-upserts.ts';
+import { fmt } from './support.ts';
+import { benchTransitions } from './transitions.ts';
+
+const scale = Number(process.env.BENCH_SCALE ?? 1);
+const n = (count: number) => Math.max(10, Math.round(count * scale));
+const sections = new Set(process.argv.slice(2));
+const wanted = (name: string) => sections.size === 0 || sections.has(name);
+const mib = (x: number) => `${x.toFixed(1)} MiB`;
+
+if (wanted('transitions')) {
+  const t = await benchTransitions(n(2000), 50);
+  const raw = benchRawUpserts(t.sampleRow, n(50_000));
+  const ratio = t.perSecond / raw.upsertsPerSecond;
+  console.log(`transitions/s: ${fmt(t.perSecond)}  raw upserts/s: ${fmt(raw.upsertsPerSecond)}  ratio: ${ratio.toFixed(2)}${ratio < 0.5 ? '  (goal ≥ 0.5)' : ''}`);
+  console.log(
+    `  ${fmt(t.transitions)} persisted transitions (${fmt(t.subscribers)} subscribers × allocate, activate, suspend, reactivate, revoke; ` +
+      `${t.concurrency} at a time) in ${(t.ms / 1000).toFixed(2)} s; store.save (upsert + audit row, one transaction)/s: ${fmt(raw.savesPerSecond)}`,
+  );
+  if (ratio < 0.5) console.log('  profile it: node --cpu-prof --import tsx bench/run.ts transitions');
+}
+
+if (wanted('memory')) {
+  const m = await benchMemory([n(10_000), n(40_000)]);
+  for (const r of m.readings) {
+    console.log(
+      `memory with ${fmt(r.stored)} lifecycles stored: before hydrating rss ${mib(r.baseline.rssMiB)} heap ${mib(r.baseline.heapMiB)}; ` +
+        `${fmt(r.hydrated.actors)} actors hydrated rss ${mib(r.hydrated.rssMiB)} heap ${mib(r.hydrated.heapMiB)}; ` +
+        `after eviction (${r.evicted.actors} left) rss ${mib(r.evicted.rssMiB)} heap ${mib(r.evicted.heapMiB)}`,
+    );
+  }
+  console.log(`  actors still in memory after ${fmt(m.rejected)} refused operations (invalid_transition) and 5× idle_ms: ${fmt(m.leftAfterRejected)}`);
+}
+
+if (wanted('ipam')) {
+  const i = await benchIpam(n(20_000));
+  console.log(
+    `embedded IPAM allocations/s: ${fmt(i.allocatePerSecond)}  (${fmt(i.allocations)} /56 from a /32; then releases/s: ${fmt(i.releasePerSecond)}, ` +
+      `allocations into the holes/s: ${fmt(i.refillPerSecond)})`,
+  );
+}

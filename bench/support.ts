@@ -1,0 +1,84 @@
+// What every bench needs: a throw-away directory, the service composed on it with ports that answer
+// at once (so the figures are the runtime's and the store's, not a peer's), and memory readings.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import pino from 'pino';
+import { compose, type Composed } from '../compose.ts';
+import { parseConfig } from '../config.ts';
+import type { CpePort } from '../services/genieacs/port.ts';
+import { formatPrefix, nthSubnet } from '../services/ipam/ipv6.ts';
+import type { IpamPort } from '../services/ipam/port.ts';
+import type { DynamicAuthorizationPort, RadiusReplyPort } from '../services/radius/port.ts';
+
+export const BENCH_POOL = { name: 'bench', prefix: '2001:db8::/32', prefix_length: 56 } as const;
+
+/** Ports that do nothing but answer: idempotent by key, constant time, no state but the keys. */
+export function instantPorts() {
+  const byKey = new Map<string, string>();
+  let next = 0;
+  const ipam: IpamPort = {
+    kind: 'fake',
+    async allocate(cmd) {
+      let prefix = byKey.get(cmd.key);
+      if (!prefix) byKey.set(cmd.key, (prefix = formatPrefix(nthSubnet(BENCH_POOL.prefix, cmd.prefixLength, next++))));
+      return { prefix, prefixLength: cmd.prefixLength, netboxPrefixId: null };
+    },
+    release: async (cmd) => void byKey.delete(cmd.key.replace(':release:', ':allocate:')),
+    utilization: async () => [],
+    held: async () => [],
+  };
+  const replies: RadiusReplyPort = { writeReply: async () => undefined, removeReply: async () => undefined };
+  const sessions: DynamicAuthorizationPort = { notifySessions: async () => [] };
+  const cpe: CpePort = { configurePd: async () => ({ status: 'done' }), removeIpv6: async () => ({ status: 'done' }) };
+  return { ipam, replies, sessions, cpe };
+}
+
+export interface Bench {
+  c: Composed;
+  dir: string;
+  close(): Promise<void>;
+}
+
+/** The real composition (store, actor host, service) on a fresh file, with instant ports. */
+export async function composeBench(opts: { idleMs?: number } = {}): Promise<Bench> {
+  const dir = mkdtempSync(join(tmpdir(), 'ipv6-bench-'));
+  const config = parseConfig({
+    database: join(dir, 'lifecycle.sqlite'),
+    pools: [BENCH_POOL],
+    runtime: { idle_ms: opts.idleMs ?? 60_000 },
+    log: { level: 'silent' },
+  });
+  const c = await compose(config, { log: pino({ level: 'silent' }), overrides: instantPorts() });
+  return {
+    c,
+    dir,
+    async close() {
+      await c.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A fresh directory for benches that open their own files. */
+export function scratchDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'ipv6-bench-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+// `npm run bench` starts node without --expose-gc; turning the flag on late still gives a gc().
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** RSS and used heap in MiB after a full collection. */
+export function memory(): { rssMiB: number; heapMiB: number } {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return { rssMiB: m.rss / 2 ** 20, heapMiB: m.heapUsed / 2 ** 20 };
+}
+
+export const perSecond = (count: number, ms: number) => Math.round((count * 1000) / ms);
+export const fmt = (n: number) => n.toLocaleString('en-US');
