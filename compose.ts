@@ -65,7 +65,7 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
 
   const ipamKind = (p: Config['pools'][number]): IpamKind => (o.ipam ? o.ipam.kind : p.netbox ? 'netbox' : 'embedded');
   const pools: PoolSpec[] = config.pools.map((p) => ({ name: p.name, prefix: p.prefix, prefix_length: p.prefix_length, ipam: ipamKind(p) }));
-  const ipam = o.ipam ?? buildIpam(config, db, log);
+  const ipam = o.ipam ?? buildIpam(config, db, log, env);
 
   let replies: RadiusReplyPort | null = null;
   let sessions: DynamicAuthorizationPort | null = null;
@@ -192,7 +192,7 @@ async function startInspector(port: number, log: Logger) {
   };
 }
 
-function buildIpam(config: Config, db: Db, log: Logger): IpamPort {
+function buildIpam(config: Config, db: Db, log: Logger, env: NodeJS.ProcessEnv): IpamPort {
   const embeddedPools = config.pools.filter((p) => !p.netbox).map((p) => ({ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length }));
   const netboxPools = config.pools.flatMap((p) => (p.netbox ? [{ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, netbox: p.netbox }] : []));
   const byPool = new Map<string, IpamPort>();
@@ -201,7 +201,7 @@ function buildIpam(config: Config, db: Db, log: Logger): IpamPort {
     for (const p of embeddedPools) byPool.set(p.name, embedded);
   }
   if (netboxPools.length && config.netbox) {
-    const netbox = createNetboxIpam(config.netbox, netboxPools, log);
+    const netbox = createNetboxIpam(config.netbox, netboxPools, log, { env });
     for (const p of netboxPools) byPool.set(p.name, netbox);
   }
   return createIpamRouter(byPool);
