@@ -72,7 +72,6 @@ export class ActorHost {
   send(lifecycleId: string, event: LifecycleEvent): LifecycleSnapshot {
     const entry = this.#open(lifecycleId);
     if (!entry) throw new Error(`unknown lifecycle ${lifecycleId}`);
-    this.#clearIdle(entry);
     entry.actor.send(event);
     return entry.actor.getSnapshot();
   }
@@ -86,7 +85,6 @@ export class ActorHost {
       const done = (settled: boolean) => {
         clearTimeout(timer);
         sub.unsubscribe();
-        if (settled) this.#armIdle(lifecycleId, entry);
         resolve({ snapshot: actor.getSnapshot(), settled });
       };
       const isSettled = (s: LifecycleSnapshot) => s.status !== 'active' || !s.hasTag('busy');
@@ -137,6 +135,8 @@ export class ActorHost {
         : // The machine's input type makes `input` required, but a restored actor takes its context from the snapshot.
           createActor(this.#opts.machine, { snapshot: from.snapshot, inspect } as unknown as { input: LifecycleInput });
     entry.actor.subscribe({
+      // An actor with nothing in flight is unloaded after `idleMs`, whoever sent it what.
+      next: (snapshot) => (snapshot.hasTag('busy') ? this.#clearIdle(entry) : this.#armIdle(lifecycleId, entry)),
       error: (err) => {
         // A snapshot the machine cannot take: keep the stored one and leave the lifecycle for an operator.
         log.error({ err: String(err) }, 'lifecycle actor stopped on an error');
@@ -145,6 +145,7 @@ export class ActorHost {
     });
     this.#entries.set(lifecycleId, entry);
     entry.actor.start();
+    if (!entry.actor.getSnapshot().hasTag('busy')) this.#armIdle(lifecycleId, entry);
     return entry;
   }
 
