@@ -150,9 +150,10 @@ function dotArrow(a: Arrow, root: AnyStateNode): string[] {
 export function toDot(machine: AnyStateMachine): string {
   const root = machine.root as AnyStateNode;
   const arrows = arrowsOf(root);
+  // newrank: Graphviz 2.43's default ranking fails ("trouble in init_rank") on edges between clusters.
   const lines = [
     `digraph ${q(root.id)} {`,
-    `  graph [compound=true, fontname="Helvetica", fontsize=12, label=${q(root.id)}, labelloc=t];`,
+    `  graph [compound=true, newrank=true, fontname="Helvetica", fontsize=12, label=${q(root.id)}, labelloc=t];`,
     '  node [shape=box, style=rounded, fontname="Helvetica", fontsize=11];',
     '  edge [fontname="Helvetica", fontsize=9];',
     ...dotNodes(root, '  '),
