@@ -316,6 +316,8 @@ export const prefixLifecycle = setup({
               lifecycleId: context.lifecycleId,
               subscriberId: context.subscriberId,
               username: context.username,
+              cpeId: context.cpeId,
+              generation: context.generation,
               restore: context.held,
               release: context.next,
               unconfirmed: context.unconfirmed,

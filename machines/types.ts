@@ -152,6 +152,9 @@ export interface RollbackInput {
   lifecycleId: string;
   subscriberId: string;
   username: string | null;
+  /** The CPE to put back on the old prefix (an unanswered CPE command may have reached it). */
+  cpeId: string | null;
+  generation: number;
   restore: HeldPrefix | null;
   release: HeldPrefix | null;
   unconfirmed: AllocationAttempt[];

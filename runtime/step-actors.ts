@@ -150,6 +150,12 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
         const cmd = { username: input.username, action: opts.sessionAction.update, delegatedPrefix: input.restore?.prefix ?? null };
         await run('radius_sessions', signal, () => sessions.notifySessions(cmd, signal));
       }
+      const { cpe } = ports;
+      if (cpe && input.cpeId && input.restore) {
+        // A queued answer is fine here: the ACS replaces the update's task with this one (same CPE, newer uniqueKey order).
+        const cmd = { key: stepKey(input.lifecycleId, 'restorePd', input.generation), cpeId: input.cpeId, prefix: input.restore.prefix };
+        await run('cpe_configure_pd', signal, () => cpe.configurePd(cmd, signal));
+      }
       const prefixes = input.release ? [input.release] : [];
       await release({ lifecycleId: input.lifecycleId, subscriberId: input.subscriberId, prefixes, unconfirmed: input.unconfirmed }, signal);
     }),

@@ -61,10 +61,19 @@ export const STEPS: Record<string, { src: string; input: (c: LifecycleContext) =
     input: (c) => ({ lifecycleId: c.lifecycleId, subscriberId: c.subscriberId, prefixes: prefixesOf(c.retired), unconfirmed: [] }),
     failure: (c) => `${c.retired!.ipam}_release`,
   },
-  // A rollback also gives back what an allocation without an answer may have taken.
+  // A rollback also gives back what an allocation without an answer may have taken, and puts the CPE back.
   'active.updateRollback': {
     src: 'rollbackUpdate',
-    input: (c) => ({ lifecycleId: c.lifecycleId, subscriberId: c.subscriberId, username: c.username, restore: c.held, release: c.next, unconfirmed: c.unconfirmed }),
+    input: (c) => ({
+      lifecycleId: c.lifecycleId,
+      subscriberId: c.subscriberId,
+      username: c.username,
+      cpeId: c.cpeId,
+      generation: c.generation,
+      restore: c.held,
+      release: c.next,
+      unconfirmed: c.unconfirmed,
+    }),
     failure: () => 'update_rollback',
   },
   'suspended.reactivateRadius': { src: 'writeRadiusReply', input: (c) => ({ username: c.username, prefix: c.held }), failure: () => 'radius_write_reply' },

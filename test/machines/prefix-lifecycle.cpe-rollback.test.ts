@@ -5,10 +5,7 @@ import { UPDATE } from './support/model.ts';
 import { apply, finishStep } from './support/run-path.ts';
 import { activeLifecycle, context, running, state } from './support/stories.ts';
 
-// Behaviours the machine gets wrong today. Each test states the correct behaviour and fails until
-// the machine is fixed; once it passes, move it to prefix-lifecycle.regressions.test.ts.
-
-const open = suite('prefixLifecycle open bugs');
+const open = suite('prefixLifecycle update rollback and the CPE');
 
 // The CPE command is the one update step whose rollback does nothing. Without an answer, the ACS may
 // hold the task anyway (the NBI stores it before it answers, and a timeout or a 5xx says nothing about
