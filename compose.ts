@@ -93,6 +93,8 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
       framedPrefix: (delegated) => (framed ? formatPrefix(firstSlash64(parsePrefix(delegated))) : null),
       log,
       onSessionOutcome: metrics.onSessionOutcome,
+      // Bound late: the host needs the machine these actors go into.
+      stored: () => host.stored(),
     },
   );
   const inspector = config.inspector.enabled ? await startInspector(config.inspector.port, log) : null;
@@ -193,7 +195,9 @@ async function startInspector(port: number, log: Logger) {
 }
 
 function buildIpam(config: Config, db: Db, log: Logger, env: NodeJS.ProcessEnv): IpamPort {
-  const embeddedPools = config.pools.filter((p) => !p.netbox).map((p) => ({ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length }));
+  const embeddedPools = config.pools
+    .filter((p) => !p.netbox)
+    .map((p) => ({ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, holdDownS: p.hold_down_s }));
   const netboxPools = config.pools.flatMap((p) => (p.netbox ? [{ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, netbox: p.netbox }] : []));
   const byPool = new Map<string, IpamPort>();
   if (embeddedPools.length) {

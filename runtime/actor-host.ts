@@ -2,7 +2,8 @@ import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import type { Logger } from 'pino';
 import type { PrefixLifecycleMachine } from '../machines/prefix-lifecycle.ts';
 import type { LifecycleEvent, LifecycleInput } from '../machines/types.ts';
-import type { AuditEntry, LifecycleRow, LifecycleStore } from '../store/lifecycles.ts';
+import type { AuditEntry, LifecycleRow, LifecycleStore, SaveItem } from '../store/lifecycles.ts';
+import { auditDetail, auditType, type AuditDetail } from './audit.ts';
 import { statePath, toRow, type LifecycleSnapshot } from './projection.ts';
 
 /** What the host reports after every persisted transition (metrics, logs). */
@@ -27,7 +28,10 @@ export interface ActorHostOptions {
 interface Entry {
   actor: Actor<PrefixLifecycleMachine>;
   log: Logger;
+  /** The newest row written for it (or queued to be, within this event-loop turn). */
   row: LifecycleRow | null;
+  /** State path of `row`, e.g. `revoking.release`. */
+  path: string | null;
   stopping: boolean;
   idleTimer: NodeJS.Timeout | null;
 }
@@ -40,6 +44,8 @@ export class ActorHost {
   readonly #opts: ActorHostOptions;
   readonly #entries = new Map<string, Entry>();
   readonly #mailboxes = new Map<string, Promise<unknown>>();
+  #queue: (SaveItem & { entry: Entry; previous: LifecycleRow | null; detail: AuditDetail })[] = [];
+  #waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
 
   constructor(opts: ActorHostOptions) {
     this.#opts = opts;
@@ -85,7 +91,9 @@ export class ActorHost {
       const done = (settled: boolean) => {
         clearTimeout(timer);
         sub.unsubscribe();
-        resolve({ snapshot: actor.getSnapshot(), settled });
+        // Observers hear of a snapshot before it is queued for disk: answer once it is stored.
+        const answer = () => resolve({ snapshot: actor.getSnapshot(), settled });
+        queueMicrotask(() => void this.stored().then(answer, answer));
       };
       const isSettled = (s: LifecycleSnapshot) => s.status !== 'active' || !s.hasTag('busy');
       const timer = setTimeout(() => done(false), waitMs);
@@ -111,6 +119,7 @@ export class ActorHost {
 
   /** Stops every actor without persisting anything further; in-flight steps resume at the next start. */
   stopAll(): void {
+    if (this.#queue.length > 0) this.#flush();
     for (const [id, entry] of this.#entries) this.#evict(id, entry);
   }
 
@@ -124,7 +133,9 @@ export class ActorHost {
 
   #start(lifecycleId: string, subscriberId: string, from: { input: LifecycleInput } | { snapshot: unknown; row: LifecycleRow }): Entry {
     const log = this.#opts.log.child({ subscriber_id: subscriberId, lifecycle_id: lifecycleId });
-    const entry = { log, row: 'row' in from ? from.row : null, stopping: false, idleTimer: null } as Entry;
+    const row = 'row' in from ? from.row : null;
+    const path = row ? statePath(JSON.parse(row.snapshot) as LifecycleSnapshot) : null;
+    const entry = { log, row, path, stopping: false, idleTimer: null } as Entry;
     const inspect = (ev: InspectionEvent) => {
       if (ev.type === '@xstate.snapshot' && ev.actorRef === entry.actor) this.#persist(entry, ev.event, ev.snapshot as LifecycleSnapshot);
       this.#opts.inspect?.(ev);
@@ -157,6 +168,8 @@ export class ActorHost {
     const now = new Date().toISOString();
     const row = toRow(snapshot, entry.actor.getPersistedSnapshot(), previous?.created_at ?? now, now);
     if (previous && previous.snapshot === row.snapshot) return;
+    const path = statePath(snapshot);
+    const detail = auditDetail(event, entry.path, path, snapshot);
     const audit: AuditEntry = {
       lifecycle_id: row.id,
       subscriber_id: row.subscriber_id,
@@ -164,19 +177,46 @@ export class ActorHost {
       type: auditType(event.type),
       from_state: previous?.state ?? null,
       to_state: row.state,
-      detail: JSON.stringify(auditDetail(event, previous, snapshot)),
+      detail: JSON.stringify(detail),
     };
-    try {
-      this.#opts.store.save(row, audit);
-    } catch (err) {
-      // Never run a step whose start is not on disk: stop, and let the next hydration take the last stored snapshot.
-      entry.log.error({ err: String(err) }, 'could not persist a lifecycle snapshot; actor stopped');
-      this.#evict(row.id, entry);
-      return;
-    }
     entry.row = row;
-    entry.log.info({ event: audit.type, from: audit.from_state, to: statePath(snapshot), detail: JSON.parse(audit.detail ?? 'null') }, 'lifecycle event');
-    this.#opts.onTransition?.({ row, audit, previous });
+    entry.path = path;
+    this.#queue.push({ entry, row, audit, previous, detail });
+    // Group commit: the snapshots of every lifecycle that moved in this turn of the event loop go to
+    // disk in one transaction. A step touches the outside only once `stored()` says its start is on disk.
+    if (this.#queue.length === 1) setImmediate(() => this.#queue.length > 0 && this.#flush());
+  }
+
+  #flush(): void {
+    const batch = this.#queue;
+    this.#queue = [];
+    let stored = true;
+    let failure: Error | null = null;
+    try {
+      this.#opts.store.saveBatch(batch);
+    } catch (err) {
+      stored = false;
+      failure = err instanceof Error ? err : new Error(String(err));
+      // Never run a step whose start is not on disk: stop them, and let the next hydration take the last stored snapshot.
+      for (const { entry, row } of batch) {
+        if (entry.stopping) continue;
+        entry.log.error({ err: String(err) }, 'could not persist a lifecycle snapshot; actor stopped');
+        this.#evict(row.id, entry);
+      }
+    }
+    for (const { entry, row, audit, previous, detail } of stored ? batch : []) {
+      entry.log.info({ event: audit.type, from: audit.from_state, to: detail.state, detail }, 'lifecycle event');
+      this.#opts.onTransition?.({ row, audit, previous });
+    }
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) (failure ? w.reject(failure) : w.resolve());
+  }
+
+  /** Resolves once every snapshot taken so far is on disk; rejects if writing them failed. */
+  stored(): Promise<void> {
+    if (this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
   #armIdle(lifecycleId: string, entry: Entry): void {
@@ -200,30 +240,4 @@ export class ActorHost {
     entry.actor.stop();
     this.#entries.delete(lifecycleId);
   }
-}
-
-function auditType(type: string): string {
-  if (type === 'xstate.init') return 'CREATED';
-  if (type.startsWith('xstate.done.actor.')) return 'STEP_DONE';
-  if (type.startsWith('xstate.error.actor.')) return 'STEP_FAILED';
-  return type;
-}
-
-function auditDetail(event: Record<string, unknown>, previous: LifecycleRow | null, snapshot: LifecycleSnapshot): Record<string, unknown> {
-  const step = previous ? (JSON.parse(previous.snapshot) as { value: LifecycleSnapshot['value'] }).value : null;
-  const detail: Record<string, unknown> = { state: statePath(snapshot) };
-  if (step) detail.step = statePath({ value: step });
-  if (event.type === 'xstate.init') {
-    const c = snapshot.context;
-    Object.assign(detail, { pool: c.pool, prefix_length: c.prefixLength, ipam: c.ipam });
-  } else if (typeof event.type === 'string' && event.type.startsWith('xstate.done.actor.')) {
-    if (event.output !== undefined) detail.output = event.output;
-  } else if (typeof event.type === 'string' && event.type.startsWith('xstate.error.actor.')) {
-    const e = (event.error ?? {}) as { code?: string; message?: string; attempts?: number };
-    detail.error = { code: e.code ?? 'internal', message: e.message ?? String(event.error), attempts: e.attempts ?? 1 };
-  } else {
-    const { type: _type, ...payload } = event;
-    Object.assign(detail, payload);
-  }
-  return detail;
 }

@@ -14,16 +14,21 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, random: () =>
 }
 
 /**
- * Runs one outside step with retries. It first yields to the event loop: the actor host persists the
- * snapshot that started the step synchronously, so no outside effect can precede its record.
+ * Runs one outside step with retries. Before the first attempt it waits on `stored`: the actor
+ * host's promise that every snapshot taken so far is on disk, the one that started this step
+ * included. No outside effect can precede the record of its step.
  */
 export async function withRetry<T>(
   fn: (attempt: number) => Promise<T>,
   policy: RetryPolicy,
   signal: AbortSignal,
   onRetry?: (err: ServiceError, attempt: number, delayMs: number) => void,
+  stored: () => Promise<void> = () => new Promise((resolve) => setImmediate(resolve)),
 ): Promise<T> {
-  await new Promise((resolve) => setImmediate(resolve));
+  // The step starts while XState is still inside the transition that invoked it; the host queues
+  // that snapshot before control returns here, so look at the queue only after this microtask.
+  await Promise.resolve();
+  await stored();
   for (let attempt = 1; ; attempt++) {
     try {
       signal.throwIfAborted();

@@ -32,6 +32,8 @@ export interface StepOptions {
   /** The WAN Framed-IPv6-Prefix for a delegated prefix, or null to send none. */
   framedPrefix: (delegated: string) => string | null;
   log: Logger;
+  /** Resolves once every snapshot taken so far is on disk (the actor host's group commit). */
+  stored?: () => Promise<void>;
   /** Called with every session outcome, for metrics. */
   onSessionOutcome?: (purpose: SessionPurpose, outcome: SessionOutcome) => void;
 }
@@ -43,8 +45,12 @@ export const stepKey = (lifecycleId: string, step: string, generation: number) =
 export function createStepActors(ports: StepPorts, opts: StepOptions) {
   const run = async <T>(step: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> => {
     try {
-      return await withRetry(() => fn(), opts.retry, signal, (err, attempt, delayMs) =>
-        opts.log.warn({ step, code: err.code, message: err.message, attempt, delay_ms: delayMs }, 'step failed; retrying'),
+      return await withRetry(
+        () => fn(),
+        opts.retry,
+        signal,
+        (err, attempt, delayMs) => opts.log.warn({ step, code: err.code, message: err.message, attempt, delay_ms: delayMs }, 'step failed; retrying'),
+        opts.stored,
       );
     } catch (err) {
       const e = err as ServiceError;

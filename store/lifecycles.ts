@@ -33,6 +33,12 @@ export interface AuditEntry {
   detail: string | null;
 }
 
+/** One snapshot to store: the row and the audit entry of the event that produced it. */
+export interface SaveItem {
+  row: LifecycleRow;
+  audit: AuditEntry;
+}
+
 export interface ListQuery {
   state?: string | undefined;
   pool?: string | undefined;
@@ -45,6 +51,8 @@ export interface ListQuery {
 export interface LifecycleStore {
   /** Writes the row and appends the audit entry in one transaction. */
   save(row: LifecycleRow, audit: AuditEntry | null): void;
+  /** Stores many snapshots, in order, in one transaction (all or none). */
+  saveBatch(items: readonly SaveItem[]): void;
   get(id: string): LifecycleRow | undefined;
   /** The subscriber's live lifecycle (any state but `revoked`). */
   live(subscriberId: string): LifecycleRow | undefined;
@@ -97,9 +105,16 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     upsert.run(row);
     if (audit) insertAudit.run(audit);
   });
+  const saveBatchTx = db.transaction((items: readonly SaveItem[]) => {
+    for (const { row, audit } of items) {
+      upsert.run(row);
+      insertAudit.run(audit);
+    }
+  });
 
   return {
     save: (row, audit) => saveTx(row, audit),
+    saveBatch: (items) => saveBatchTx(items),
     get: (id) => selectById.get(id),
     live: (subscriberId) => selectLive.get(subscriberId),
     latest: (subscriberId) => selectLatest.get(subscriberId),

@@ -11,7 +11,8 @@ import { createWarmPool, runCases, type CaseResult, type CrashCase, type WarmPoo
 const POINTS: Array<[why: string, kill: string]> = [
   ['allocation not started: lifecycle stored pending, IPAM untouched', 'ipam.allocate:before#2'],
   ['IPAM committed the allocation, the lifecycle never heard back', 'ipam.allocate:after-commit#3'],
-  ['first lifecycle recorded allocated, the others pending', 'store.save:after>allocated#1'],
+  // With group commit, allocations that finish in one turn are stored in one batch: kill just before it.
+  ['allocations committed in IPAM, the batch recording them not yet written', 'store.save:before>allocated#1'],
   ['activation: CPE configured, lifecycle not yet active', 'activate.cpe.configure:after#1'],
   ['revocation accepted and stored, nothing given back yet', 'store.save:after>revoking#1'],
   ['revocation: IPAM release committed, not recorded', 'ipam.release:after-commit#1'],

@@ -143,22 +143,28 @@ export function probedCpe(inner: CpePort, around: Probe): CpePort {
 }
 
 /**
- * Puts kill points around the store's one write. compose() has no store override, and the actor
- * host calls `save` on the very object compose() returns, so replacing the method reaches it.
- * `>X` labels fire on the save that enters X: a public state (`allocated`) or a path (`revoking.cpe`).
+ * Puts kill points around the store's one write, a batch of snapshots in one transaction (the actor
+ * host's group commit). compose() has no store override, and the host calls `saveBatch` on the very
+ * object compose() returns, so replacing the method reaches it. `>X` labels fire for each snapshot
+ * that enters X: a public state (`allocated`) or a path (`revoking.cpe`); `before` labels fire
+ * before the whole batch is written, `after` labels once it is.
  */
 export function probeStore(store: LifecycleStore, kill: KillSwitch): void {
-  const save = store.save;
-  store.save = (row, audit) => {
-    const previous = store.get(row.id);
-    const path = storedPath(row);
-    const labels = (phase: string) => [
-      ...(previous?.state !== row.state ? [`store.save:${phase}>${row.state}`] : []),
-      ...(!previous || storedPath(previous) !== path ? [`store.save:${phase}>${path}`] : []),
-    ];
-    const note = { lifecycle_id: row.id, state: path, prefix: row.prefix, call: null };
-    kill.hit(labels('before'), note);
-    save(row, audit);
-    kill.hit(labels('after'), note);
+  const saveBatch = store.saveBatch;
+  store.saveBatch = (items) => {
+    const latest = new Map<string, LifecycleRow | undefined>();
+    const marks = items.map(({ row }) => {
+      const previous = latest.has(row.id) ? latest.get(row.id) : store.get(row.id);
+      latest.set(row.id, row);
+      const path = storedPath(row);
+      const labels = (phase: string) => [
+        ...(previous?.state !== row.state ? [`store.save:${phase}>${row.state}`] : []),
+        ...(!previous || storedPath(previous) !== path ? [`store.save:${phase}>${path}`] : []),
+      ];
+      return { labels, note: { lifecycle_id: row.id, state: path, prefix: row.prefix, call: null } };
+    });
+    for (const m of marks) kill.hit(m.labels('before'), m.note);
+    saveBatch(items);
+    for (const m of marks) kill.hit(m.labels('after'), m.note);
   };
 }
