@@ -1,5 +1,6 @@
 import type { Db } from '../../store/db.ts';
 import { ServiceError } from '../errors.ts';
+import { createQuarantine, holdDownsOf } from './embedded-quarantine.ts';
 import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, toHex, type Ipv6Prefix } from './ipv6.ts';
 import type { AllocateCommand, Allocation, HeldAllocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
 
@@ -73,9 +74,36 @@ export function exhausted(pool: Pool, length: number): ServiceError {
   return new ServiceError('pool_exhausted', `pool "${pool.info.name}" (${pool.info.prefix}) has no free /${length}`);
 }
 
-/** The embedded IPAM: pools from configuration, allocations in the service's own SQLite file. */
-export function createEmbeddedIpam(db: Db, poolList: PoolInfo[]): IpamPort {
-  const pools = checkPools(poolList);
+/** A pool served by the embedded IPAM. */
+export interface EmbeddedPool extends PoolInfo {
+  /**
+   * Seconds a released block stays quarantined before it can be allocated again, 600 unless set:
+   * the revocation releases first, while RADIUS, sessions and the CPE still carry the prefix. 0
+   * hands it out again at once.
+   */
+  holdDownS?: number;
+}
+
+export interface EmbeddedIpamOptions {
+  /** The clock, in milliseconds since the epoch; tests inject one to cross a hold-down. */
+  now?: () => number;
+}
+
+/**
+ * The embedded IPAM: pools from configuration, allocations in the service's own SQLite file.
+ *
+ * A released block is held down in `ipam_quarantine` until its pool's hold-down has passed: held()
+ * omits it (it is no lifecycle's any more) and utilization() counts it as allocated (no one can
+ * take it). Its key is spent: allocate() under it takes a fresh block, as NetBox's `deprecate` mode
+ * does, never the held-down one. Only a replayed release step asks that, re-allocating an attempt
+ * whose answer was lost, and it releases the fresh block at once: nothing stays held, though that
+ * block is held down in turn.
+ */
+export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: EmbeddedIpamOptions = {}): IpamPort {
+  const pools = checkPools(poolList.map(({ holdDownS: _, ...info }) => info));
+  const holdDownMs = holdDownsOf(poolList);
+  const now = opts.now ?? Date.now;
+  const quarantine = createQuarantine(db, now);
 
   const allocationByKey = db.prepare<{ key: string }, AllocationRow>(
     'SELECT pool, prefix, prefix_length, lifecycle_id FROM ipam_allocations WHERE key = @key',
@@ -89,9 +117,13 @@ export function createEmbeddedIpam(db: Db, poolList: PoolInfo[]): IpamPort {
     `DELETE FROM ipam_allocations
      WHERE pool = @pool AND start_hex = @start_hex AND prefix_length = @prefix_length AND lifecycle_id = @lifecycle_id`,
   );
-  const blocksMeetingRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, RunRow>(
+  const takenMeetingRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, RunRow>(
     `SELECT start_hex, end_hex FROM ipam_allocations
-     WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex ORDER BY start_hex`,
+     WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
+     UNION ALL
+     SELECT start_hex, end_hex FROM ipam_quarantine
+     WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
+     ORDER BY start_hex`,
   );
   const countBlocksInRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, { n: number }>(
     `SELECT count(*) AS n FROM ipam_allocations
@@ -122,14 +154,14 @@ export function createEmbeddedIpam(db: Db, poolList: PoolInfo[]): IpamPort {
     if (start <= end) insertFreeRun.run({ pool, start_hex: toHex(start), end_hex: toHex(end) });
   }
 
-  /** Free space = the parent minus the pool's blocks: one ordered walk, O(n), when a parent is first seen. */
+  /** Free space = the parent minus the pool's blocks, held down or not: one ordered walk, O(n), when a parent is first seen. */
   function rebuildFreeRuns({ info, parent }: Pool): void {
     const last = lastAddress(parent);
     deleteFreeRunsOfPool.run({ pool: info.name });
     let next = parent.network;
     const range = { pool: info.name, first_hex: toHex(parent.network), last_hex: toHex(last) };
     const runs: Array<[bigint, bigint]> = [];
-    for (const block of blocksMeetingRange.iterate(range)) {
+    for (const block of takenMeetingRange.iterate(range)) {
       const start = fromHex(block.start_hex);
       if (start > next) runs.push([next, start - 1n]);
       const after = fromHex(block.end_hex) + 1n;
@@ -138,6 +170,22 @@ export function createEmbeddedIpam(db: Db, poolList: PoolInfo[]): IpamPort {
     if (next <= last) runs.push([next, last]);
     for (const [start, end] of runs) addFreeRun(info.name, start, end);
     upsertPoolParent.run({ pool: info.name, parent: info.prefix });
+  }
+
+  /** O(log n): the block becomes free space, merged with the free runs that touch it on either side. */
+  function giveBack(pool: Pool, start: bigint, end: bigint): void {
+    const name = pool.info.name;
+    const before = freeRunBefore.get({ pool: name, start_hex: toHex(start) });
+    if (before && fromHex(before.end_hex) + 1n === start) {
+      deleteFreeRun.run({ pool: name, start_hex: before.start_hex });
+      start = fromHex(before.start_hex);
+    }
+    const after = end < lastAddress(pool.parent) ? freeRunStartingAt.get({ pool: name, start_hex: toHex(end + 1n) }) : undefined;
+    if (after) {
+      deleteFreeRun.run({ pool: name, start_hex: after.start_hex });
+      end = fromHex(after.end_hex);
+    }
+    addFreeRun(name, start, end);
   }
 
   db.transaction(() => {
@@ -163,6 +211,10 @@ export function createEmbeddedIpam(db: Db, poolList: PoolInfo[]): IpamPort {
         prefix: found.prefix,
       });
       return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
+    }
+    for (const block of quarantine.takeExpired(cmd.pool)) {
+      // Held down while the parent moved: outside it, the block is not this pool's free space.
+      if (contains(pool.parent, block)) giveBack(pool, block.network, lastAddress(block));
     }
     const size = blockSize(cmd.prefixLength);
     let hit: { start: bigint; end: bigint; at: bigint } | null = null;
@@ -190,12 +242,12 @@ export function createEmbeddedIpam(db: Db, poolList: PoolInfo[]): IpamPort {
       key: cmd.key,
       lifecycle_id: cmd.lifecycleId,
       subscriber_id: cmd.subscriberId,
-      allocated_at: new Date().toISOString(),
+      allocated_at: new Date(now()).toISOString(),
     });
     return { prefix, prefixLength: cmd.prefixLength, netboxPrefixId: null };
   });
 
-  /** O(log n): delete the block, then merge it with the free runs that touch it on either side. */
+  /** O(log n): delete the block, then hold it down, or give it back at once when the pool's hold-down is 0. */
   const releaseInTransaction = db.transaction((cmd: ReleaseCommand, block: Ipv6Prefix): void => {
     const { changes } = deleteOwnAllocation.run({
       pool: cmd.pool,
@@ -204,21 +256,15 @@ export function createEmbeddedIpam(db: Db, poolList: PoolInfo[]): IpamPort {
       lifecycle_id: cmd.lifecycleId,
     });
     const pool = pools.get(cmd.pool);
+    if (changes === 0 || !pool) return;
+    const holdMs = holdDownMs.get(cmd.pool) ?? 0;
+    // Held down even outside a moved parent: should the parent move back, the block is not free yet.
+    if (holdMs > 0) {
+      quarantine.hold(cmd.pool, block, cmd.lifecycleId, holdMs);
+      return;
+    }
     // A block outside the configured parent (the pool was moved or removed) is not free space to hand out.
-    if (changes === 0 || !pool || !contains(pool.parent, block)) return;
-    let start = block.network;
-    let end = lastAddress(block);
-    const before = freeRunBefore.get({ pool: cmd.pool, start_hex: toHex(start) });
-    if (before && fromHex(before.end_hex) + 1n === start) {
-      deleteFreeRun.run({ pool: cmd.pool, start_hex: before.start_hex });
-      start = fromHex(before.start_hex);
-    }
-    const after = end < lastAddress(pool.parent) ? freeRunStartingAt.get({ pool: cmd.pool, start_hex: toHex(end + 1n) }) : undefined;
-    if (after) {
-      deleteFreeRun.run({ pool: cmd.pool, start_hex: after.start_hex });
-      end = fromHex(after.end_hex);
-    }
-    addFreeRun(cmd.pool, start, end);
+    if (contains(pool.parent, block)) giveBack(pool, block.network, lastAddress(block));
   });
 
   return {
@@ -244,7 +290,8 @@ export function createEmbeddedIpam(db: Db, poolList: PoolInfo[]): IpamPort {
       signal?.throwIfAborted();
       return [...pools.values()].map(({ info, parent }): PoolUtilization => {
         const range = { pool: info.name, first_hex: toHex(parent.network), last_hex: toHex(lastAddress(parent)) };
-        const allocated = countBlocksInRange.get(range)?.n ?? 0;
+        // Held-down blocks count as allocated: none of them can be handed out.
+        const allocated = (countBlocksInRange.get(range)?.n ?? 0) + quarantine.countHeld(range);
         // Counts blocks of every length; capacity is in blocks of the pool's default length.
         return { ...info, capacity: Number(1n << BigInt(info.prefixLength - parent.length)), allocated };
       });
@@ -252,7 +299,8 @@ export function createEmbeddedIpam(db: Db, poolList: PoolInfo[]): IpamPort {
 
     async held(signal) {
       signal?.throwIfAborted();
-      // Every row, configured pool or not: a block left in a pool since removed is still held.
+      // Every row, configured pool or not: a block left in a pool since removed is still held. A
+      // held-down block is no lifecycle's any more, so it is not listed.
       return allAllocations.all().map((r): HeldAllocation => ({ pool: r.pool, prefix: r.prefix, lifecycleId: r.lifecycle_id }));
     },
   };

@@ -42,6 +42,7 @@ function load(dir: string) {
       audit: db.prepare<[], AuditRow>('SELECT seq, lifecycle_id, type, from_state, to_state FROM audit ORDER BY seq').all(),
       allocations: db.prepare<[], AllocationRow>('SELECT pool, prefix, start_hex, end_hex, key, lifecycle_id FROM ipam_allocations').all(),
       free: db.prepare<[string], { start_hex: string; end_hex: string }>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = ?').all(CRASH_POOL.name),
+      quarantine: db.prepare<[string], { prefix: string; start_hex: string; end_hex: string }>('SELECT prefix, start_hex, end_hex FROM ipam_quarantine WHERE pool = ?').all(CRASH_POOL.name),
       replies: radius.prepare<[], ReplyRow>('SELECT username, attribute, value FROM radreply ORDER BY id').all(),
       ...readPeers(join(dir, 'peers.sqlite')),
     };
@@ -112,7 +113,7 @@ export function checkConvergence(dir: string, notes: KillNote[]): Verdict {
     for (const [s, op] of phase.ops) if (!did(s, op)) problems.push(`${op} of ${s} (phase ${phase.name}) was lost: a later phase ran`);
   }
 
-  // IPAM: nothing held twice, nothing lost, nothing left over, free space exact.
+  // IPAM: nothing held twice, nothing lost, nothing left over, free and held-down space exact.
   const held = new Map<string, AllocationRow[]>();
   for (const a of d.allocations) held.set(a.prefix, [...(held.get(a.prefix) ?? []), a]);
   for (const [prefix, rows] of held) if (rows.length > 1) problems.push(`IPAM holds ${prefix} ${rows.length} times`);
@@ -143,7 +144,7 @@ export function checkConvergence(dir: string, notes: KillNote[]): Verdict {
   for (const a of d.allocations) {
     if (!d.lifecycles.some((r) => r.id === a.lifecycle_id)) problems.push(`IPAM holds ${a.prefix} for unknown lifecycle ${a.lifecycle_id}`);
   }
-  problems.push(...tiling(d.allocations, d.free));
+  problems.push(...tiling(d.allocations, d.free, d.quarantine));
 
   // RADIUS reply attributes exist exactly for active lifecycles, with their prefix.
   for (const row of d.lifecycles) {
@@ -205,12 +206,17 @@ function checkNote(note: KillNote, lifecycles: LifecycleRow[], allocations: Allo
   return [];
 }
 
-/** Allocated blocks and free runs must tile the pool's parent: no overlap (held twice), no gap (lost). */
-function tiling(allocations: AllocationRow[], free: { start_hex: string; end_hex: string }[]): string[] {
+/** Allocated blocks, free runs and held-down blocks must tile the pool's parent: no overlap (held twice), no gap (lost). */
+function tiling(
+  allocations: AllocationRow[],
+  free: { start_hex: string; end_hex: string }[],
+  quarantine: { prefix: string; start_hex: string; end_hex: string }[],
+): string[] {
   const parent = parsePrefix(CRASH_POOL.prefix);
   const runs = [
     ...allocations.filter((a) => a.pool === CRASH_POOL.name).map((a) => ({ kind: a.prefix, start: fromHex(a.start_hex), end: fromHex(a.end_hex) })),
     ...free.map((f) => ({ kind: 'free space', start: fromHex(f.start_hex), end: fromHex(f.end_hex) })),
+    ...quarantine.map((q) => ({ kind: `${q.prefix} (held down)`, start: fromHex(q.start_hex), end: fromHex(q.end_hex) })),
   ].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   const at = (n: bigint) => formatPrefix({ network: n, length: 128 });
   const out: string[] = [];

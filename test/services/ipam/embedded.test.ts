@@ -1,75 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ServiceError } from '../../../services/errors.ts';
 import { createEmbeddedIpam } from '../../../services/ipam/embedded.ts';
-import { blockSize, formatPrefix, fromHex, lastAddress, nthSubnet, parsePrefix } from '../../../services/ipam/ipv6.ts';
-import type { IpamPort, PoolInfo } from '../../../services/ipam/port.ts';
-import { openDatabase, type Db } from '../../../store/db.ts';
+import { formatPrefix, fromHex, nthSubnet } from '../../../services/ipam/ipv6.ts';
+import { openDatabase } from '../../../store/db.ts';
+import { allocate, assertTiles, mixedLengthWalk, rejectsWith, scratchDb } from './embedded-support.ts';
 
-const ctx: { dir: string; file: string; db: Db | null } = { dir: '', file: '', db: null };
 const test = suite('embedded ipam');
+const s = scratchDb(test);
+const db = s.db;
+const reopen = s.reopen;
 
-test.before.each(() => {
-  ctx.dir = mkdtempSync(join(tmpdir(), 'ipam-embedded-'));
-  ctx.file = join(ctx.dir, 'lifecycle.db');
-  ctx.db = openDatabase(ctx.file);
-});
-test.after.each(() => {
-  if (ctx.db?.open) ctx.db.close();
-  rmSync(ctx.dir, { recursive: true, force: true });
-});
-
-function db(): Db {
-  if (!ctx.db) throw new Error('no db');
-  return ctx.db;
-}
-
-function reopen(pools: PoolInfo[]): IpamPort {
-  db().close();
-  ctx.db = openDatabase(ctx.file);
-  return createEmbeddedIpam(ctx.db, pools);
-}
-
-function allocate(ipam: IpamPort, key: string, pool: string, prefixLength: number, lifecycleId = `lc-${key}`) {
-  return ipam.allocate({ key, lifecycleId, subscriberId: `sub-${key}`, pool, prefixLength });
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.instance(err, ServiceError);
-    assert.is((err as ServiceError).code, code, (err as Error).message);
-    return;
-  }
-  assert.unreachable(`expected ${code}`);
-}
-
-/** Free runs and blocks must tile the parent exactly, and no two free runs may touch (they are merged). */
-function assertTiles(pool: PoolInfo): void {
-  const parent = parsePrefix(pool.prefix);
-  const row = (kind: string) => (r: { start_hex: string; end_hex: string }) => ({ kind, start: fromHex(r.start_hex), end: fromHex(r.end_hex) });
-  const runs = [
-    ...db().prepare('SELECT start_hex, end_hex FROM ipam_allocations WHERE pool = ?').all(pool.name).map(row('block') as never),
-    ...db().prepare('SELECT start_hex, end_hex FROM ipam_free WHERE pool = ?').all(pool.name).map(row('free') as never),
-  ] as Array<{ kind: string; start: bigint; end: bigint }>;
-  runs.sort((a, b) => (a.start < b.start ? -1 : 1));
-  let next = parent.network;
-  let previous = '';
-  for (const r of runs) {
-    assert.is(r.start, next, `a gap or an overlap at ${formatPrefix({ network: r.start, length: 128 })}`);
-    assert.ok(!(r.kind === 'free' && previous === 'free'), 'two free runs touch');
-    next = r.end + 1n;
-    previous = r.kind;
-  }
-  assert.is(next, lastAddress(parent) + 1n);
-}
+// Pools that release here give the block back at once (hold-down 0); embedded-hold-down.test.ts covers the hold-down.
 
 test('allocations and free space survive closing and reopening the db file', async () => {
-  const pools = [{ name: 'p', prefix: '2001:db8::/48', prefixLength: 56 }];
+  const pools = [{ name: 'p', prefix: '2001:db8::/48', prefixLength: 56, holdDownS: 0 }];
   let ipam = createEmbeddedIpam(db(), pools);
   const a = await allocate(ipam, 'a', 'p', 56);
   const b = await allocate(ipam, 'b', 'p', 56);
@@ -79,7 +23,7 @@ test('allocations and free space survive closing and reopening the db file', asy
   assert.is((await allocate(ipam, 'c', 'p', 56)).prefix, '2001:db8::/56');
   assert.is((await allocate(ipam, 'd', 'p', 56)).prefix, '2001:db8:0:200::/56');
   assert.is((await ipam.utilization())[0]?.allocated, 3);
-  assertTiles(pools[0]!);
+  assertTiles(db(), pools[0]!);
 });
 
 test('a wider parent in the configuration keeps the blocks and rebuilds the free space', async () => {
@@ -91,54 +35,15 @@ test('a wider parent in the configuration keeps the blocks and rebuilds the free
   assert.is((await allocate(again, 'w0', 'p', 56)).prefix, '2001:db8::/56');
   assert.is((await allocate(again, 'w1', 'p', 56)).prefix, '2001:db8:0:200::/56');
   assert.is((await allocate(again, 'k3', 'p', 60)).prefix, '2001:db8:0:130::/60');
-  assertTiles(wider);
+  assertTiles(db(), wider);
 });
 
 test('blocks of mixed lengths never overlap and always come from the first free aligned block', async () => {
-  // A reference that knows nothing of free runs: one flag per /64 of a /52 parent.
-  const pool = { name: 'mix', prefix: '2001:db8:0:f000::/52', prefixLength: 56 };
-  const parent = parsePrefix(pool.prefix);
-  const units = new Uint8Array(4096);
-  const unitOf = (prefix: string) => Number((parsePrefix(prefix).network - parent.network) / blockSize(64));
-  const expectFirstFree = (length: number): string | null => {
-    const width = 2 ** (64 - length);
-    for (let at = 0; at < 4096; at += width) {
-      if (units.subarray(at, at + width).every((u) => u === 0)) return formatPrefix({ network: parent.network + BigInt(at) * blockSize(64), length });
-    }
-    return null;
-  };
-  let seed = 42;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const lengths = [56, 56, 56, 57, 60, 62, 64, 64, 64, 52];
-  const live: Array<{ key: string; prefix: string }> = [];
-  let ipam = createEmbeddedIpam(db(), [pool]);
-  for (let step = 0; step < 800; step++) {
-    if (step === 400) ipam = reopen([pool]);
-    if (live.length > 0 && random() < 0.35) {
-      const [gone] = live.splice(Math.floor(random() * live.length), 1);
-      await ipam.release({ key: `r-${gone!.key}`, lifecycleId: `lc-${gone!.key}`, pool: 'mix', prefix: gone!.prefix, netboxPrefixId: null });
-      const p = parsePrefix(gone!.prefix);
-      units.fill(0, unitOf(gone!.prefix), unitOf(gone!.prefix) + 2 ** (64 - p.length));
-      continue;
-    }
-    const length = lengths[Math.floor(random() * lengths.length)]!;
-    const expected = expectFirstFree(length);
-    const key = `s${step}`;
-    if (expected === null) {
-      await rejectsWith(allocate(ipam, key, 'mix', length), 'pool_exhausted');
-      continue;
-    }
-    const got = await allocate(ipam, key, 'mix', length);
-    assert.is(got.prefix, expected, `step ${step}: first free /${length}`);
-    units.fill(1, unitOf(got.prefix), unitOf(got.prefix) + 2 ** (64 - length));
-    live.push({ key, prefix: got.prefix });
-  }
-  assert.is((await ipam.utilization())[0]?.allocated, live.length);
-  assertTiles(pool);
+  await mixedLengthWalk(s, 0);
 });
 
 test('a pool of 100k allocated /56 still hands out the first free block', async () => {
-  const pool = { name: 'big', prefix: '2001:db8::/32', prefixLength: 56 };
+  const pool = { name: 'big', prefix: '2001:db8::/32', prefixLength: 56, holdDownS: 0 };
   const ipam = createEmbeddedIpam(db(), [pool]);
   const n = 100_000;
   // One outer transaction turns the 100k commits into savepoints (10 s down to about 3 s). It only
@@ -163,8 +68,8 @@ test('a pool of 100k allocated /56 still hands out the first free block', async 
   // 100,001 /56s reach into the 391st /48 (100,001 / 256 = 390.6), so the first free /48 is the 392nd.
   assert.is((await allocate(ipam, 'wide', 'big', 48)).prefix, '2001:db8:187::/48');
   assert.is((await allocate(ipam, 'narrow', 'big', 64)).prefix, formatPrefix({ network: nthSubnet(pool.prefix, 56, n + 1).network, length: 64 }));
-  assert.equal((await ipam.utilization())[0], { ...pool, capacity: 2 ** 24, allocated: n + 3 });
-  assertTiles(pool);
+  assert.equal((await ipam.utilization())[0], { name: pool.name, prefix: pool.prefix, prefixLength: 56, capacity: 2 ** 24, allocated: n + 3 });
+  assertTiles(db(), pool);
 });
 
 test('a key reused for another pool, length or lifecycle is an idempotency_mismatch', async () => {
@@ -184,7 +89,7 @@ test('concurrent calls with one key allocate once; two connections share one poo
   const ipam = createEmbeddedIpam(db(), pools);
   const same = await Promise.all(Array.from({ length: 50 }, () => allocate(ipam, 'one', 'p', 56)));
   assert.equal(new Set(same.map((a) => a.prefix)), new Set(['2001:db8::/56']));
-  const other = openDatabase(ctx.file);
+  const other = openDatabase(s.file());
   try {
     const second = createEmbeddedIpam(other, pools);
     const mixed = await Promise.all(Array.from({ length: 40 }, (_, i) => allocate(i % 2 ? ipam : second, `c${i}`, 'p', 56)));
@@ -193,7 +98,7 @@ test('concurrent calls with one key allocate once; two connections share one poo
   } finally {
     other.close();
   }
-  assertTiles(pools[0]!);
+  assertTiles(db(), pools[0]!);
 });
 
 test('release() of a block in an unconfigured pool or of another length succeeds and changes nothing', async () => {
@@ -204,7 +109,7 @@ test('release() of a block in an unconfigured pool or of another length succeeds
   await ipam.release({ key: 'r2', lifecycleId: 'lc-a', pool: 'p', prefix: '2001:db8::/57', netboxPrefixId: null });
   assert.is((await ipam.utilization())[0]?.allocated, 1);
   await rejectsWith(ipam.release({ key: 'r3', lifecycleId: 'lc-a', pool: 'p', prefix: '2001:db8::1/56', netboxPrefixId: null }), 'validation_error');
-  assertTiles(pools[0]!);
+  assertTiles(db(), pools[0]!);
 });
 
 test('the table refuses overlapping blocks even when written around the IPAM', () => {
