@@ -17,7 +17,8 @@ export async function benchIpam(allocations: number): Promise<IpamFigures> {
   const scratch = scratchDir();
   const db = openDatabase(join(scratch.dir, 'ipam.sqlite'));
   try {
-    const pool = { name: BENCH_POOL.name, prefix: BENCH_POOL.prefix, prefixLength: BENCH_POOL.prefix_length };
+    // No hold-down: the refill figure measures allocation into the holes releases just left.
+    const pool = { name: BENCH_POOL.name, prefix: BENCH_POOL.prefix, prefixLength: BENCH_POOL.prefix_length, holdDownS: 0 };
     const ipam = createEmbeddedIpam(db, [pool]);
     const cmd = (i: number, round: string) => ({ key: `${round}-${i}`, lifecycleId: `lc-${round}-${i}`, subscriberId: `s-${i}`, pool: pool.name, prefixLength: pool.prefixLength });
     const timed = async (count: number, fn: (i: number) => Promise<unknown>) => {

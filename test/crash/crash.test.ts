@@ -96,13 +96,11 @@ for (const [why, kills] of DOUBLE.filter(([, kills]) => picked(kills.join(' then
 }
 
 /**
- * Fails today, on purpose: it shows a crash-safety bug this suite found. Revocation releases the
- * block in IPAM first and withdraws it from RADIUS, the sessions and the CPE afterwards
- * (machines/prefix-lifecycle.ts, `revoking`). A restart resumes such revocations while new requests
- * are already served (compose's start() is ready as soon as the steps are resumed), and first fit
- * hands the freed block to the next allocation: a new subscriber's CPE gets a prefix the revoked
- * subscriber's CPE still delegates. A crash stretches a window of one step to the whole outage.
- * Releasing last (as `update` already does with the old block) makes this pass.
+ * Revocation releases the block in IPAM first (the mission's order) and withdraws it from RADIUS,
+ * the sessions and the CPE afterwards. A restart resumes such revocations while new requests are
+ * already served, so without a hold-down first fit could hand the freed block to the next
+ * allocation while the revoked subscriber's CPE still delegates it. The embedded IPAM's hold-down
+ * (`pools[].hold_down_s`, default 600 s) keeps a released block out of reach until that is over.
  */
 test('no prefix is delegated to two subscribers at once, even across a restart', () => {
   const overlaps = [baseline, ...results.values()].flatMap((r) => (r ? r.overlaps.map((o) => `${r.name}: ${o}`) : []));
