@@ -5,19 +5,8 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openDatabase } from '../store/db.ts';
-import { createLifecycleStore, type AuditEntry, type LifecycleRow } from '../store/lifecycles.ts';
+import { UPSERT_LIFECYCLE, createLifecycleStore, type AuditEntry, type LifecycleRow } from '../store/lifecycles.ts';
 import { perSecond, scratchDir } from './support.ts';
-
-const UPSERT_LIFECYCLE = `
-  INSERT INTO lifecycles (id, subscriber_id, state, busy, pool, prefix, prefix_length, netbox_prefix_id, username, cpe_id,
-    allocated_at, activated_at, suspended_at, revoked_at, created_at, updated_at, next_pending_at, snapshot)
-  VALUES (@id, @subscriber_id, @state, @busy, @pool, @prefix, @prefix_length, @netbox_prefix_id, @username, @cpe_id,
-    @allocated_at, @activated_at, @suspended_at, @revoked_at, @created_at, @updated_at, @next_pending_at, @snapshot)
-  ON CONFLICT (id) DO UPDATE SET state = excluded.state, busy = excluded.busy, pool = excluded.pool, prefix = excluded.prefix,
-    prefix_length = excluded.prefix_length, netbox_prefix_id = excluded.netbox_prefix_id, username = excluded.username,
-    cpe_id = excluded.cpe_id, allocated_at = excluded.allocated_at, activated_at = excluded.activated_at,
-    suspended_at = excluded.suspended_at, revoked_at = excluded.revoked_at, updated_at = excluded.updated_at,
-    next_pending_at = excluded.next_pending_at, snapshot = excluded.snapshot`;
 
 /** `rows` ids, written round-robin `writes` times; each write changes the row as a transition would. */
 function variants(sample: LifecycleRow, rows: number): LifecycleRow[] {

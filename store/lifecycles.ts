@@ -67,9 +67,8 @@ export interface LifecycleStore {
   events(subscriberId: string): AuditEntry[];
 }
 
-/** better-sqlite3 implementation of the lifecycle store. */
-export function createLifecycleStore(db: Db): LifecycleStore {
-  const upsert = db.prepare(`
+/** The one write of a lifecycle row (also the bench's reference for raw upserts). */
+export const UPSERT_LIFECYCLE = `
     INSERT INTO lifecycles (id, subscriber_id, state, busy, pool, prefix, prefix_length, netbox_prefix_id, username, cpe_id,
       allocated_at, activated_at, suspended_at, revoked_at, created_at, updated_at, next_pending_at, snapshot)
     VALUES (@id, @subscriber_id, @state, @busy, @pool, @prefix, @prefix_length, @netbox_prefix_id, @username, @cpe_id,
@@ -78,7 +77,11 @@ export function createLifecycleStore(db: Db): LifecycleStore {
       prefix_length = excluded.prefix_length, netbox_prefix_id = excluded.netbox_prefix_id, username = excluded.username,
       cpe_id = excluded.cpe_id, allocated_at = excluded.allocated_at, activated_at = excluded.activated_at,
       suspended_at = excluded.suspended_at, revoked_at = excluded.revoked_at, updated_at = excluded.updated_at,
-      next_pending_at = excluded.next_pending_at, snapshot = excluded.snapshot`);
+      next_pending_at = excluded.next_pending_at, snapshot = excluded.snapshot`;
+
+/** better-sqlite3 implementation of the lifecycle store. */
+export function createLifecycleStore(db: Db): LifecycleStore {
+  const upsert = db.prepare(UPSERT_LIFECYCLE);
   const insertAudit = db.prepare(`
     INSERT INTO audit (lifecycle_id, subscriber_id, at, type, from_state, to_state, detail)
     VALUES (@lifecycle_id, @subscriber_id, @at, @type, @from_state, @to_state, @detail)`);
