@@ -19,7 +19,7 @@ import type { CpePort } from './services/genieacs/port.ts';
 import { createEmbeddedIpam } from './services/ipam/embedded.ts';
 import type { IpamPort } from './services/ipam/port.ts';
 import { createIpamRouter } from './services/ipam/router.ts';
-import { firstSlash64, formatPrefix, parsePrefix } from './services/ipam/ipv6.ts';
+import { firstSlash64, formatPrefix, parsePrefix } from './services/ipv6.ts';
 import { createNetboxIpam } from './services/netbox/netbox.ts';
 import { createDynamicAuthorization, createRadiusReplyStore } from './services/radius/config.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { compose, type Composed } from '../compose.ts';
 import { parseConfig } from '../config.ts';
 import type { CpePort } from '../services/genieacs/port.ts';
-import { formatPrefix, nthSubnet } from '../services/ipam/ipv6.ts';
+import { formatPrefix, nthSubnet } from '../services/ipv6.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from '../services/radius/port.ts';
 

@@ -1,5 +1,5 @@
 import type { Db } from '../../store/db.ts';
-import { formatPrefix, lastAddress, parsePrefix, toHex, type Ipv6Prefix } from './ipv6.ts';
+import { formatPrefix, lastAddress, parsePrefix, toHex, type Ipv6Prefix } from '../ipv6.ts';
 
 /** The hold-down of a pool that names none, as the configuration's `pools[].hold_down_s` default. */
 export const DEFAULT_HOLD_DOWN_S = 600;

@@ -1,7 +1,7 @@
 import type { Db } from '../../store/db.ts';
 import { ServiceError } from '../errors.ts';
 import { createQuarantine, holdDownsOf } from './embedded-quarantine.ts';
-import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, toHex, type Ipv6Prefix } from './ipv6.ts';
+import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, toHex, type Ipv6Prefix } from '../ipv6.ts';
 import type { AllocateCommand, Allocation, HeldAllocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
 
 interface AllocationRow {

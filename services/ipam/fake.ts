@@ -1,6 +1,6 @@
 import { ServiceError } from '../errors.ts';
 import { checkAllocate, checkPools, checkSameAllocation, exhausted, type Pool } from './embedded.ts';
-import { alignUp, blockSize, formatPrefix, lastAddress, parsePrefix } from './ipv6.ts';
+import { alignUp, blockSize, formatPrefix, lastAddress, parsePrefix } from '../ipv6.ts';
 import type { AllocateCommand, Allocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
 
 /** The port's methods, by which faults are queued and calls are recorded. */

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LifecycleContext } from '../../machines/types.ts';
 import { stepKey } from '../../runtime/step-actors.ts';
-import { formatPrefix, fromHex, lastAddress, parsePrefix } from '../../services/ipam/ipv6.ts';
+import { formatPrefix, fromHex, lastAddress, parsePrefix } from '../../services/ipv6.ts';
 import type { LifecycleRow } from '../../store/lifecycles.ts';
 import { readPeers, type CallRow } from './crash-peers.ts';
 import type { KillNote } from './crash-probe.ts';

@@ -5,7 +5,7 @@ import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ServiceError } from '../../../services/errors.ts';
 import { createEmbeddedIpam, type EmbeddedIpamOptions, type EmbeddedPool } from '../../../services/ipam/embedded.ts';
-import { blockSize, formatPrefix, fromHex, lastAddress, parsePrefix } from '../../../services/ipam/ipv6.ts';
+import { blockSize, formatPrefix, fromHex, lastAddress, parsePrefix } from '../../../services/ipv6.ts';
 import type { IpamPort } from '../../../services/ipam/port.ts';
 import { openDatabase, type Db } from '../../../store/db.ts';
 

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createEmbeddedIpam } from '../../../services/ipam/embedded.ts';
-import { formatPrefix, fromHex, nthSubnet } from '../../../services/ipam/ipv6.ts';
+import { formatPrefix, fromHex, nthSubnet } from '../../../services/ipv6.ts';
 import { openDatabase } from '../../../store/db.ts';
 import { allocate, assertTiles, mixedLengthWalk, rejectsWith, scratchDb } from './embedded-support.ts';
 

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ServiceError } from '../../../services/errors.ts';
+import { ServiceError } from '../../services/errors.ts';
 import {
   alignUp,
   blockSize,
@@ -18,7 +18,7 @@ import {
   parsePrefix,
   subnetCount,
   toHex,
-} from '../../../services/ipam/ipv6.ts';
+} from '../../services/ipv6.ts';
 
 const canonical = (text: string): string => formatAddress(parseAddress(text));
 

@@ -1,4 +1,4 @@
-import { ServiceError } from '../errors.ts';
+import { ServiceError } from './errors.ts';
 
 /** An IPv6 prefix as numbers: `network` has no bits set beyond `length`. */
 export interface Ipv6Prefix {
