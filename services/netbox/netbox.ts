@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
 import type { AllocateCommand, Allocation, HeldAllocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from '../ipam/port.ts';
-import { blocksUsed, canonicalCidr, capacity, contains, formatCidr, parseCidr, type Cidr } from './cidr.ts';
+import { contains, formatPrefix, subnetCount, type Ipv6Prefix } from '../ipv6.ts';
+import { blocksUsed, canonicalCidr, parseCidr } from './cidr.ts';
 import type { NetboxConfig } from './config.ts';
 import { createNetboxTransport, type NetboxTransport, type TransportDeps } from './http.ts';
 import { MARK_FIELDS, keySearchTerm, markFields, readMark, sameKey, type MarkStyle } from './mark.ts';
@@ -67,7 +68,7 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
     if (!c || !contains(pool.parent, c) || c.length !== length) {
       throw new ServiceError('upstream_rejected', `NetBox returned prefix ${p.prefix} (id ${p.id}), not a /${length} of ${pool.info.prefix}`);
     }
-    return { prefix: formatCidr(c), prefixLength: c.length, netboxPrefixId: p.id };
+    return { prefix: formatPrefix(c), prefixLength: c.length, netboxPrefixId: p.id };
   }
 
   async function deletePrefix(id: number, signal?: AbortSignal): Promise<void> {
@@ -200,10 +201,10 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
       for (const r of (await resolved(signal)).values()) {
         const scope: Record<string, string> = r.anyVrf ? {} : { vrf_id: r.vrfId };
         const children = await http.retrying(`NetBox utilization of "${r.info.name}"`, () => listAll({ within: r.info.prefix, ...scope }, signal), signal);
-        const cidrs = (list: NbPrefix[]) => list.map((p) => parseCidr(p.prefix)).filter((c): c is Cidr => c !== null);
+        const cidrs = (list: NbPrefix[]) => list.map((p) => parseCidr(p.prefix)).filter((c): c is Ipv6Prefix => c !== null);
         const all = blocksUsed(r.parent, r.info.prefixLength, cidrs(children));
         const ours = blocksUsed(r.parent, r.info.prefixLength, cidrs(children.filter((p) => readMark(p, config.tag))));
-        const cap = capacity(r.parent.length, r.info.prefixLength);
+        const cap = subnetCount(r.parent, r.info.prefixLength);
         out.push({ ...r.info, capacity: Number(cap), allocated: Number(all), ours: Number(ours), others: Number(all - ours) });
       }
       return out;

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
 import type { PoolInfo } from '../ipam/port.ts';
-import { canonicalCidr, formatCidr, parseCidr, type Cidr } from './cidr.ts';
+import { formatPrefix, type Ipv6Prefix } from '../ipv6.ts';
+import { canonicalCidr, parseCidr } from './cidr.ts';
 import type { NetboxConfig, PoolNetbox } from './config.ts';
 import type { NetboxTransport } from './http.ts';
 import { MARK_FIELDS, type MarkStyle } from './mark.ts';
@@ -30,7 +31,7 @@ export interface NbPrefix {
 export interface ResolvedPool {
   info: PoolInfo;
   parentId: number;
-  parent: Cidr;
+  parent: Ipv6Prefix;
   /** `vrf_id` of the children: NetBox gives an allocated child the parent's VRF. */
   vrfId: string;
   /** A global-table container counts children of every VRF as used (NetBox's available-prefixes rule). */
@@ -83,7 +84,7 @@ async function fetchParent(http: NetboxTransport, pool: NetboxPool, signal?: Abo
 function check(pool: NetboxPool, p: NbPrefix): ResolvedPool {
   const parent = parseCidr(p.prefix);
   if (!parent) throw new ServiceError('upstream_rejected', `pool "${pool.name}": NetBox prefix ${p.id} is not a prefix (${p.prefix})`);
-  const prefix = formatCidr(parent);
+  const prefix = formatPrefix(parent);
   if (pool.prefix !== undefined && canonicalCidr(pool.prefix) !== prefix) {
     throw new ServiceError('validation_error', `pool "${pool.name}": prefix ${pool.prefix} but its NetBox parent ${p.id} is ${prefix}`, {
       field: 'prefix',

@@ -1,10 +1,11 @@
-import { canonicalCidr, contains, end, formatCidr, parseCidr, type Cidr } from '../../services/netbox/cidr.ts';
+import { contains, formatPrefix, lastAddress, type Ipv6Prefix } from '../../services/ipv6.ts';
+import { canonicalCidr, parseCidr } from '../../services/netbox/cidr.ts';
 
 /** One row of the fake NetBox's prefix table. */
 export interface StoredPrefix {
   id: number;
   prefix: string;
-  cidr: Cidr;
+  cidr: Ipv6Prefix;
   vrfId: number | null;
   status: string;
   description: string;
@@ -49,7 +50,7 @@ export class PrefixTable {
     const cidr = parseCidr(fields.prefix);
     if (!cidr) throw new FieldErrors({ prefix: [`Invalid prefix: ${fields.prefix}`] });
     const at = new Date(this.now()).toISOString();
-    const row = { ...fields, id: this.nextId++, prefix: formatCidr(cidr), cidr, created: at, lastUpdated: at };
+    const row = { ...fields, id: this.nextId++, prefix: formatPrefix(cidr), cidr, created: at, lastUpdated: at };
     this.rows.set(row.id, row);
     return row;
   }
@@ -84,7 +85,7 @@ export class PrefixTable {
         case 'within':
         case 'within_include': {
           const outer = parseCidr(first);
-          keep((r) => outer !== null && contains(outer, r.cidr, name === 'within'));
+          keep((r) => outer !== null && within(outer, r.cidr, name === 'within'));
           break;
         }
         case 'tag': // conjoined: every tag given must be on the prefix
@@ -132,19 +133,19 @@ export class PrefixTable {
   /** Children that count as used: same VRF, or every VRF under a global-table container. */
   childrenOf(parent: StoredPrefix): StoredPrefix[] {
     const anyVrf = parent.vrfId === null && parent.status === 'container';
-    return [...this.rows.values()].filter((r) => contains(parent.cidr, r.cidr, true) && (anyVrf || r.vrfId === parent.vrfId));
+    return [...this.rows.values()].filter((r) => within(parent.cidr, r.cidr) && (anyVrf || r.vrfId === parent.vrfId));
   }
 
   depthOf(row: StoredPrefix): number {
-    return [...this.rows.values()].filter((r) => r.vrfId === row.vrfId && contains(r.cidr, row.cidr, true)).length;
+    return [...this.rows.values()].filter((r) => r.vrfId === row.vrfId && within(r.cidr, row.cidr)).length;
   }
 
   /** The parent minus its children, as the minimal list of CIDRs in address order (netaddr's iter_cidrs). */
-  freeCidrs(parent: StoredPrefix, extra: Cidr[] = []): Cidr[] {
+  freeCidrs(parent: StoredPrefix, extra: Ipv6Prefix[] = []): Ipv6Prefix[] {
     const used = [...this.childrenOf(parent).map((r) => r.cidr), ...extra]
       .map((c) => [c.network, end(c)] as const)
       .sort((a, b) => cmp(a[0], b[0]));
-    const free: Cidr[] = [];
+    const free: Ipv6Prefix[] = [];
     let at = parent.cidr.network;
     for (const [start, stop] of [...used, [end(parent.cidr), end(parent.cidr)] as const]) {
       if (start > at) free.push(...rangeToCidrs(at, start));
@@ -154,7 +155,7 @@ export class PrefixTable {
   }
 
   /** First free aligned block of `length`: the first free CIDR at most that long, cut to `length`. */
-  firstFree(parent: StoredPrefix, length: number, taken: Cidr[]): Cidr | null {
+  firstFree(parent: StoredPrefix, length: number, taken: Ipv6Prefix[]): Ipv6Prefix | null {
     const block = this.freeCidrs(parent, taken).find((c) => c.length <= length);
     return block ? { network: block.network, length } : null;
   }
@@ -201,9 +202,19 @@ export class PrefixTable {
   }
 }
 
+/** NetBox's `within` lookup (strictly inside); `within_include` also matches the prefix itself. */
+function within(outer: Ipv6Prefix, inner: Ipv6Prefix, strict = true): boolean {
+  return contains(outer, inner) && !(strict && inner.length === outer.length);
+}
+
+/** First address after the prefix (exclusive end). */
+function end(c: Ipv6Prefix): bigint {
+  return lastAddress(c) + 1n;
+}
+
 /** Splits [from, to) into the fewest aligned CIDRs. */
-function rangeToCidrs(from: bigint, to: bigint): Cidr[] {
-  const out: Cidr[] = [];
+function rangeToCidrs(from: bigint, to: bigint): Ipv6Prefix[] {
+  const out: Ipv6Prefix[] = [];
   for (let at = from; at < to; ) {
     let size = at === 0n ? 1n << 128n : at & -at;
     while (at + size > to) size >>= 1n;

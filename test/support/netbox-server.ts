@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { formatCidr, type Cidr } from '../../services/netbox/cidr.ts';
+import { formatPrefix, type Ipv6Prefix } from '../../services/ipv6.ts';
 import { FieldErrors, PrefixTable, type StoredPrefix, type StoredVrf } from './netbox-prefixes.ts';
 
 /** A v1 token (40 hex) and a v2 token (`nbt_<key>.<secret>`) the server accepts by default. */
@@ -132,14 +132,14 @@ export async function startNetboxServer(options: NetboxServerOptions = {}): Prom
     }
     const run = lock.then(() => {
       if (!table.rows.has(parent.id)) return NO_PREFIX;
-      const taken: Cidr[] = [];
+      const taken: Ipv6Prefix[] = [];
       for (const item of items) {
         const block = table.firstFree(parent, item.prefix_length as number, taken);
         if (!block) return { status: 409, body: { detail: 'Insufficient resources are available to satisfy the request' } };
         taken.push(block);
       }
       const fields = items.map((item) => table.writable(item));
-      const made = fields.map((f, i) => create({ ...f, prefix: formatCidr(taken[i] as Cidr), vrfId: parent.vrfId }));
+      const made = fields.map((f, i) => create({ ...f, prefix: formatPrefix(taken[i] as Ipv6Prefix), vrfId: parent.vrfId }));
       server.created += made.length;
       const views = made.map(view);
       return { status: 201, body: Array.isArray(body) ? views : views[0] };
@@ -169,7 +169,7 @@ export async function startNetboxServer(options: NetboxServerOptions = {}): Prom
     if (m[2]) {
       if (req.method === 'POST') return allocate(row, body);
       const limit = Number(url.searchParams.get('limit') ?? 0);
-      const free = table.freeCidrs(row).map((c) => ({ family: 6, prefix: formatCidr(c), vrf: vrfView(row.vrfId) }));
+      const free = table.freeCidrs(row).map((c) => ({ family: 6, prefix: formatPrefix(c), vrf: vrfView(row.vrfId) }));
       return { status: 200, body: limit > 0 ? free.slice(0, limit) : free };
     }
     if (req.method === 'GET') return { status: 200, body: view(row) };

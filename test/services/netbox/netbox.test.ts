@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { contains, parseCidr } from '../../../services/netbox/cidr.ts';
+import { contains, parsePrefix } from '../../../services/ipv6.ts';
 import { authorizationHeader } from '../../../services/netbox/http.ts';
 import { netboxConfigSchema } from '../../../services/netbox/config.ts';
 import { createNetboxIpam } from '../../../services/netbox/netbox.ts';
@@ -42,9 +42,9 @@ allocation('allocate() POSTs an int prefix_length, status active, the tag and th
 allocation('200 concurrent allocate() calls give 200 distinct prefixes, all inside the parent', async () => {
   const h = await startHarness();
   const all = await Promise.all(Array.from({ length: 200 }, (_, i) => h.ipam.allocate(cmd(`c${i}`))));
-  const parent = parseCidr('2001:db8::/40')!;
+  const parent = parsePrefix('2001:db8::/40');
   assert.is(new Set(all.map((a) => a.prefix)).size, 200);
-  assert.ok(all.every((a) => { const c = parseCidr(a.prefix); return c?.length === 56 && contains(parent, c); }));
+  assert.ok(all.every((a) => { const c = parsePrefix(a.prefix); return c.length === 56 && contains(parent, c); }));
   assert.is(h.server.prefixes().length, 201, 'the parent and exactly 200 children');
   assert.is(h.server.created, 200);
   await h.close();
