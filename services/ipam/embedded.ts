@@ -1,7 +1,7 @@
 import type { Db } from '../../store/db.ts';
 import { ServiceError } from '../errors.ts';
 import { createQuarantine, holdDownsOf } from './embedded-quarantine.ts';
-import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, toHex, type Ipv6Prefix } from '../ipv6.ts';
+import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
 import type { AllocateCommand, Allocation, HeldAllocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
 
 interface AllocationRow {
@@ -293,7 +293,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
         // Held-down blocks count as allocated: none of them can be handed out.
         const allocated = (countBlocksInRange.get(range)?.n ?? 0) + quarantine.countHeld(range);
         // Counts blocks of every length; capacity is in blocks of the pool's default length.
-        return { ...info, capacity: Number(1n << BigInt(info.prefixLength - parent.length)), allocated };
+        return { ...info, capacity: Number(subnetCount(parent, info.prefixLength)), allocated };
       });
     },
 

@@ -1,6 +1,6 @@
 import { ServiceError } from '../errors.ts';
 import { checkAllocate, checkPools, checkSameAllocation, exhausted, type Pool } from './embedded.ts';
-import { alignUp, blockSize, formatPrefix, lastAddress, parsePrefix } from '../ipv6.ts';
+import { alignUp, blockSize, formatPrefix, lastAddress, parsePrefix, subnetCount } from '../ipv6.ts';
 import type { AllocateCommand, Allocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
 
 /** The port's methods, by which faults are queued and calls are recorded. */
@@ -129,7 +129,7 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
     return [...pools.values()].map(({ info, parent }) => {
       const last = lastAddress(parent);
       const allocated = blocksOf(info.name).filter((b) => b.network >= parent.network && b.network <= last).length;
-      return { ...info, capacity: Number(1n << BigInt(info.prefixLength - parent.length)), allocated };
+      return { ...info, capacity: Number(subnetCount(parent, info.prefixLength)), allocated };
     });
   }
 
