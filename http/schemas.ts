@@ -75,8 +75,8 @@ function queryInt(min: number, max: number, fallback: number, description: strin
     .optional()
     .meta({
       description,
-      override: ({ jsonSchema }) => {
-        for (const k of Object.keys(jsonSchema)) delete (jsonSchema as Record<string, unknown>)[k];
+      override: ({ jsonSchema }: { jsonSchema: Record<string, unknown> }) => {
+        for (const k of Object.keys(jsonSchema)) delete jsonSchema[k];
         Object.assign(jsonSchema, { type: 'integer', minimum: min, maximum: max, default: fallback });
       },
     });
