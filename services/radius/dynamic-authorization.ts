@@ -7,7 +7,7 @@ import radius from 'radius';
 import { ServiceError } from '../errors.ts';
 import { signRequest, verifyResponse, readAttributes } from './authenticators.ts';
 import type { RadiusConfig } from './config.ts';
-import { canonicalIpAddress, encodeIpv6Prefix, parseIpv6Address, type PrefixForm } from './ipv6-prefix.ts';
+import { canonicalIpAddress, encodeIpv6Address, encodeIpv6Prefix, type PrefixForm } from './ipv6-prefix.ts';
 import type { DynamicAuthorizationPort, NotifySessionsCommand, SessionAction, SessionOutcome } from './port.ts';
 import { createSessionSource, type OpenSession, type SessionSource } from './sessions.ts';
 import { resolveNasTable, type NasTarget, type NasTable } from './nas-table.ts';
@@ -81,7 +81,7 @@ export class RadiusDynamicAuthorization implements DynamicAuthorizationPort {
     }
     const target = this.opts.nas.lookup(nas);
     if (target.secret === null) {
-      throw new ServiceError('internal', `no shared secret configured for NAS ${nas} (add it to radius.dynamic_authorization.nas or set default_secret_env)`);
+      throw new ServiceError('upstream_rejected', `no shared secret configured for NAS ${nas} (add it to radius.dynamic_authorization.nas or set default_secret_env)`);
     }
     const action: SessionAction = cmd.action === 'disconnect' ? 'disconnect' : target.action;
     const codes = CODES[action];
@@ -129,7 +129,7 @@ export class RadiusDynamicAuthorization implements DynamicAuthorizationPort {
     const attributes: [string, string | Buffer][] = [
       ['User-Name', session.username],
       ['Acct-Session-Id', session.acctSessionId],
-      isIP(nas) === 6 ? ['NAS-IPv6-Address', parseIpv6Address(nas)] : ['NAS-IP-Address', nas],
+      isIP(nas) === 6 ? ['NAS-IPv6-Address', encodeIpv6Address(nas)] : ['NAS-IP-Address', nas],
     ];
     if (action === 'coa' && cmd.delegatedPrefix !== null) {
       attributes.push(['Delegated-IPv6-Prefix', encodeIpv6Prefix(cmd.delegatedPrefix, this.opts.prefixForm)]);

@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 import { ServiceError } from '../../../services/errors.ts';
 import { radiusConfigSchema } from '../../../services/radius/config.ts';
 import { createDynamicAuthorization, DynamicAuthorizationError } from '../../../services/radius/dynamic-authorization.ts';
-import { decodeIpv6Prefix, formatIpv6Prefix } from '../../../services/radius/ipv6-prefix.ts';
+import { formatPrefix } from '../../../services/ipv6.ts';
+import { decodeIpv6Prefix } from '../../../services/radius/ipv6-prefix.ts';
 import type { OpenSession, SessionSource } from '../../../services/radius/sessions.ts';
 import { startStandInNas, type StandInNas } from '../../support/stand-in-nas.ts';
 
@@ -137,7 +138,7 @@ test('notifySessions(coa) sends a CoA-Request with Delegated-IPv6-Prefix (full-l
   const [req] = ctx.nas.received;
   assert.is(req!.code, 43);
   assert.equal(attr(req!, 123)[0]!.toString('hex'), '003820010db8020000000000000000000000');
-  assert.is(formatIpv6Prefix(decodeIpv6Prefix(attr(req!, 123)[0]!)), '2001:db8:200::/56');
+  assert.is(formatPrefix(decodeIpv6Prefix(attr(req!, 123)[0]!)), '2001:db8:200::/56');
 });
 
 test('prefix_encoding truncated sends ceil(len/8) prefix octets', async (ctx) => {
@@ -181,9 +182,11 @@ test('a session without a usable NAS address is reported, not sent', async (ctx)
   assert.is(ctx.nas.received.length, 0);
 });
 
-test('a NAS with no configured secret is a non-retryable error naming the NAS', async (ctx) => {
+// `upstream_rejected`, not `internal`: the message is the operator's to read in the lifecycle's failure.
+test('a NAS with no configured secret is a non-retryable error naming the NAS and the fix', async (ctx) => {
   const err = (await client(ctx, [session({ nasIpAddress: '192.0.2.7' })]).notifySessions({ username: 'alice', action: 'disconnect', delegatedPrefix: null }).catch((e) => e)) as ServiceError;
-  assert.is(err.code, 'internal');
+  assert.is(err.code, 'upstream_rejected');
+  assert.match(err.message, 'default_secret_env');
   assert.is(err.retryable, false);
   assert.match(err.message, /192\.0\.2\.7/);
 });
