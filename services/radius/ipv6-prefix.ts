@@ -1,119 +1,39 @@
-// IPv6 text <-> bytes, and the RFC 3162 §2.3 `ipv6prefix` attribute value that the `radius`
-// package cannot encode (it only passes Buffers through for that type).
+// The RFC 3162 attribute values the `radius` package cannot encode (it only passes Buffers through
+// for them), and the NAS address text that radacct and the configuration compare. IPv6 text and
+// prefix arithmetic live in ../ipv6.ts.
 import { isIP } from 'node:net';
-
-/** An IPv6 prefix: 16 address octets with every bit past `length` zero. */
-export interface Ipv6Prefix {
-  address: Buffer;
-  length: number;
-}
+import { formatAddress, isAligned, parseAddress, parsePrefix, type Ipv6Prefix, type PrefixLike } from '../ipv6.ts';
 
 /** `full` sends all 16 prefix octets (what FreeRADIUS 3.2 sends); `truncated` only ceil(length/8). */
 export type PrefixForm = 'full' | 'truncated';
 
-/** Parses an IPv6 address (RFC 4291 §2.2 text forms, including a trailing dotted IPv4) into 16 octets. */
-export function parseIpv6Address(text: string): Buffer {
-  const fail = (): never => {
-    throw new RangeError(`invalid IPv6 address: ${JSON.stringify(text)}`);
-  };
-  if (text.length === 0 || text.length > 45 || text.includes('%')) fail();
-  const halves = text.split('::');
-  if (halves.length > 2) fail();
-  const groups = (part: string, last: boolean): number[] => {
-    if (part === '') return [];
-    const out: number[] = [];
-    const pieces = part.split(':');
-    pieces.forEach((piece, i) => {
-      if (last && i === pieces.length - 1 && piece.includes('.')) {
-        const [a, b, c, d] = parseIpv4(piece) ?? fail();
-        out.push((a! << 8) | b!, (c! << 8) | d!);
-        return;
-      }
-      if (!/^[0-9a-fA-F]{1,4}$/.test(piece)) fail();
-      out.push(parseInt(piece, 16));
-    });
-    return out;
-  };
-  const head = groups(halves[0]!, halves.length === 1);
-  const tail = halves.length === 2 ? groups(halves[1]!, true) : [];
-  const total = head.length + tail.length;
-  // RFC 4291: "::" stands for one or more groups of zeros, so a full 8 groups cannot carry one.
-  if (halves.length === 2 ? total > 7 : total !== 8) fail();
-  const all = [...head, ...new Array<number>(8 - total).fill(0), ...tail];
-  const bytes = Buffer.alloc(16);
-  all.forEach((g, i) => bytes.writeUInt16BE(g, i * 2));
-  return bytes;
+const LOW_64 = (1n << 64n) - 1n;
+
+/** The 16 octets of an address, as NAS-IPv6-Address carries it (RFC 3162 §2.1). */
+export function encodeIpv6Address(address: bigint | string): Buffer {
+  const value = typeof address === 'string' ? parseAddress(address) : address;
+  const octets = Buffer.alloc(16);
+  octets.writeBigUInt64BE(value >> 64n, 0);
+  octets.writeBigUInt64BE(value & LOW_64, 8);
+  return octets;
 }
 
-/** Formats 16 octets in the RFC 5952 canonical form (lower case, longest zero run as `::`). */
-export function formatIpv6Address(bytes: Buffer): string {
-  if (bytes.length !== 16) throw new RangeError(`an IPv6 address has 16 octets, not ${bytes.length}`);
-  const groups = Array.from({ length: 8 }, (_, i) => bytes.readUInt16BE(i * 2));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    // RFC 5952 §4.2.2: a single zero group is not compressed; §4.2.3: the first longest run wins.
-    if (j - i > bestLen && j - i > 1) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
-/** The canonical text of an IPv4 or IPv6 address, so `radacct` and configuration compare equal. */
+/** The canonical text of an IPv4 or IPv6 address, so `radacct` and configuration compare equal; RangeError otherwise. */
 export function canonicalIpAddress(text: string): string {
   const trimmed = text.trim();
-  if (isIP(trimmed) === 6) return formatIpv6Address(parseIpv6Address(trimmed));
   if (isIP(trimmed) === 4) return trimmed;
+  // isIP accepts a zone index (`fe80::1%eth0`), which names no address a NAS could be reached at.
+  if (isIP(trimmed) === 6 && !trimmed.includes('%')) return formatAddress(parseAddress(trimmed));
   throw new RangeError(`invalid IP address: ${JSON.stringify(text)}`);
 }
 
-/** Parses `addr/len`; rejects host bits set past the length (RFC 3162 §2.3 requires them zero). */
-export function parseIpv6Prefix(text: string): Ipv6Prefix {
-  const slash = text.indexOf('/');
-  if (slash < 0 || !/^\d{1,3}$/.test(text.slice(slash + 1))) {
-    throw new RangeError(`invalid IPv6 prefix: ${JSON.stringify(text)}`);
-  }
-  const length = Number(text.slice(slash + 1));
-  if (length > 128) throw new RangeError(`invalid IPv6 prefix length: ${JSON.stringify(text)}`);
-  const address = parseIpv6Address(text.slice(0, slash));
-  if (!hostBitsZero(address, length)) throw new RangeError(`IPv6 prefix has bits set past /${length}: ${JSON.stringify(text)}`);
-  return { address, length };
-}
-
-/** Formats a prefix canonically, e.g. `2001:db8:100::/56`. */
-export function formatIpv6Prefix(prefix: Ipv6Prefix): string {
-  return `${formatIpv6Address(prefix.address)}/${prefix.length}`;
-}
-
-/** The canonical text of a prefix given in any valid text form. */
-export function canonicalIpv6Prefix(text: string): string {
-  return formatIpv6Prefix(parseIpv6Prefix(text));
-}
-
-/** The first subnet of `length` inside `prefix` (e.g. the first /64 of a /56). */
-export function firstSubnet(prefix: Ipv6Prefix, length: number): Ipv6Prefix {
-  if (length < prefix.length || length > 128) throw new RangeError(`/${length} does not fit inside /${prefix.length}`);
-  return { address: Buffer.from(prefix.address), length };
-}
-
 /** Encodes an `ipv6prefix` attribute value: Reserved(0) | Prefix-Length | Prefix (RFC 3162 §2.3). */
-export function encodeIpv6Prefix(prefix: Ipv6Prefix | string, form: PrefixForm = 'full'): Buffer {
-  const p = typeof prefix === 'string' ? parseIpv6Prefix(prefix) : prefix;
+export function encodeIpv6Prefix(prefix: PrefixLike, form: PrefixForm = 'full'): Buffer {
+  const p = typeof prefix === 'string' ? parsePrefix(prefix) : prefix;
   const octets = form === 'full' ? 16 : Math.ceil(p.length / 8);
   const value = Buffer.alloc(2 + octets);
   value[1] = p.length;
-  p.address.copy(value, 2, 0, octets);
+  encodeIpv6Address(p.network).copy(value, 2, 0, octets);
   return value;
 }
 
@@ -125,26 +45,10 @@ export function decodeIpv6Prefix(value: Buffer): Ipv6Prefix {
   if (length > 128) throw new RangeError(`ipv6prefix length ${length} exceeds 128`);
   const carried = value.length - 2;
   if (carried < Math.ceil(length / 8)) throw new RangeError(`ipv6prefix /${length} needs ${Math.ceil(length / 8)} octets, got ${carried}`);
-  const address = Buffer.alloc(16);
-  value.copy(address, 0, 2);
-  if (!hostBitsZero(address, length)) throw new RangeError(`ipv6prefix has bits set past /${length}`);
-  return { address, length };
-}
-
-function hostBitsZero(address: Buffer, length: number): boolean {
-  for (let bit = length; bit < 128; bit++) {
-    if ((address[bit >> 3]! >> (7 - (bit & 7))) & 1) return false;
-  }
-  return true;
-}
-
-function parseIpv4(text: string): number[] | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-  const out: number[] = [];
-  for (const part of parts) {
-    if (!/^(0|[1-9]\d{0,2})$/.test(part) || Number(part) > 255) return null;
-    out.push(Number(part));
-  }
-  return out;
+  const octets = Buffer.alloc(16);
+  value.copy(octets, 0, 2);
+  const network = (octets.readBigUInt64BE(0) << 64n) | octets.readBigUInt64BE(8);
+  // RFC 3162 §2.3: bits past the prefix length are reserved and must be zero.
+  if (!isAligned(network, length)) throw new RangeError(`ipv6prefix has bits set past /${length}`);
+  return { network, length };
 }

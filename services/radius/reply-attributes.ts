@@ -1,7 +1,7 @@
 // Which radreply rows a user should have after a write: shared by the SQL store and the fake so
 // both implement the same rules.
 import { ServiceError } from '../errors.ts';
-import { firstSubnet, formatIpv6Prefix, parseIpv6Prefix } from './ipv6-prefix.ts';
+import { firstSlash64, formatPrefix, parsePrefix } from '../ipv6.ts';
 import type { WriteReplyCommand } from './port.ts';
 
 export const DELEGATED_IPV6_PREFIX = 'Delegated-IPv6-Prefix';
@@ -32,11 +32,11 @@ export function desiredReply(cmd: WriteReplyCommand, mode: FramedPrefixMode): Ma
     // radreply.username is varchar(64) in FreeRADIUS's schemas.
     throw new ServiceError('validation_error', 'RADIUS username must be 1..64 characters', { field: 'username' });
   }
-  const delegated = prefix(cmd.delegatedPrefix, 'delegatedPrefix');
-  const out = new Map<string, string | null>([[DELEGATED_IPV6_PREFIX, formatIpv6Prefix(delegated)]]);
+  const delegated = parsePrefix(cmd.delegatedPrefix, 'delegatedPrefix');
+  const out = new Map<string, string | null>([[DELEGATED_IPV6_PREFIX, formatPrefix(delegated)]]);
   if (mode === 'none') return out;
   if (cmd.framedPrefix !== null) {
-    out.set(FRAMED_IPV6_PREFIX, formatIpv6Prefix(prefix(cmd.framedPrefix, 'framedPrefix')));
+    out.set(FRAMED_IPV6_PREFIX, formatPrefix(parsePrefix(cmd.framedPrefix, 'framedPrefix')));
   } else if (mode === 'first64') {
     // A /64 (or longer) delegation leaves no room for a distinct WAN /64 inside it.
     if (delegated.length >= 64) {
@@ -44,17 +44,9 @@ export function desiredReply(cmd: WriteReplyCommand, mode: FramedPrefixMode): Ma
         field: 'delegatedPrefix',
       });
     }
-    out.set(FRAMED_IPV6_PREFIX, formatIpv6Prefix(firstSubnet(delegated, 64)));
+    out.set(FRAMED_IPV6_PREFIX, formatPrefix(firstSlash64(delegated)));
   } else {
     out.set(FRAMED_IPV6_PREFIX, null);
   }
   return out;
-}
-
-function prefix(text: string, field: string) {
-  try {
-    return parseIpv6Prefix(text);
-  } catch (err) {
-    throw new ServiceError('validation_error', (err as Error).message, { field });
-  }
 }

@@ -55,6 +55,8 @@ text('formatAddress() handles all-zero, all-ones and the edges', () => {
   assert.is(canonical('ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'), 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff');
   assert.is(canonical('1:0:1:0:1:0:1:0'), '1:0:1:0:1:0:1:0');
   assert.is(canonical('0:1:0:0:1:0:0:0'), '0:1:0:0:1::');
+  assert.is(canonical('fe80:0:0:0:0:0:0:0'), 'fe80::');
+  assert.is(canonical('::ffff:192.0.2.1'), '::ffff:c000:201'); // no RFC 5952 §5 mixed notation
   assert.throws(() => formatAddress(1n << 128n), RangeError);
   assert.throws(() => formatAddress(-1n), RangeError);
 });
@@ -71,7 +73,7 @@ text('parseAddress() rejects malformed text with a message', () => {
   rejected(() => parseAddress('1:2:3:4:5:6:7'), /8 groups/);
   rejected(() => parseAddress('1:2:3:4:5:6:7:8:9'), /8 groups/);
   rejected(() => parseAddress('1:2:3:4:5:6:7::8'), /8 groups/);
-  for (const bad of ['', ':::', '1:', ':1', '12345::', 'g::', '1.2.3.4::', '::1.2.3', '::01.2.3.4', '::256.0.0.1', ' ::1']) {
+  for (const bad of ['', ':::', '1:', ':1', '12345::', 'g::', '1.2.3.4::', '::1.2.3', '::01.2.3.4', '::256.0.0.1', ' ::1', 'fe80::1%eth0']) {
     rejected(() => parseAddress(bad), /is not an IPv6 address/);
   }
 });

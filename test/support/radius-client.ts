@@ -3,7 +3,8 @@
 import { createSocket } from 'node:dgram';
 import radius from 'radius';
 import { readAttributes, type RawAttribute } from '../../services/radius/authenticators.ts';
-import { decodeIpv6Prefix, formatIpv6Prefix } from '../../services/radius/ipv6-prefix.ts';
+import { formatPrefix } from '../../services/ipv6.ts';
+import { decodeIpv6Prefix } from '../../services/radius/ipv6-prefix.ts';
 
 export interface Answer {
   code: string;
@@ -42,7 +43,7 @@ export async function accessRequest(host: string, port: number, secret: string, 
   const raw = await roundTrip(host, port, packet);
   if (!radius.verify_response({ request: packet, response: raw, secret })) throw new Error('bad Response Authenticator on Access answer');
   const attributes = readAttributes(raw);
-  const prefixes = (type: number) => attributes.filter((a) => a.type === type).map((a) => formatIpv6Prefix(decodeIpv6Prefix(a.value)));
+  const prefixes = (type: number) => attributes.filter((a) => a.type === type).map((a) => formatPrefix(decodeIpv6Prefix(a.value)));
   return { code: radius.decode_without_secret({ packet: raw }).code, attributes, raw, delegated: prefixes(123), framed: prefixes(97) };
 }
 
