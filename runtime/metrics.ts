@@ -45,6 +45,14 @@ export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; lea
     },
   });
   new Gauge({
+    name: 'ipv6_lifecycle_pending_lifecycles',
+    help: 'Lifecycles with a CPE step accepted but not confirmed (the CPE was offline)',
+    registers: [registry],
+    collect() {
+      this.set(deps.store.countPending());
+    },
+  });
+  new Gauge({
     name: 'pd_pool_capacity_prefixes',
     help: 'Prefixes of the delegated length a pool holds',
     labelNames: ['pool'] as const,

@@ -64,6 +64,8 @@ export interface LifecycleStore {
   /** Lifecycles with pending outside work due at `now`. */
   duePending(now: string, limit: number): Pick<LifecycleRow, 'id' | 'subscriber_id'>[];
   countByState(): Record<string, number>;
+  /** Lifecycles with outside work accepted but not confirmed (an offline CPE). */
+  countPending(): number;
   events(subscriberId: string): AuditEntry[];
 }
 
@@ -100,6 +102,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   const selectDue = db.prepare<{ now: string; limit: number }, Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
     'SELECT id, subscriber_id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now ORDER BY next_pending_at LIMIT @limit',
   );
+  const selectPendingCount = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM lifecycles WHERE next_pending_at IS NOT NULL');
   const selectCounts = db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM lifecycles GROUP BY state');
   const selectEvents = db.prepare<[string], AuditEntry>(
     'SELECT lifecycle_id, subscriber_id, at, type, from_state, to_state, detail FROM audit WHERE subscriber_id = ? ORDER BY seq',
@@ -124,6 +127,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     list: (q) => selectPage.all({ state: q.state ?? null, pool: q.pool ?? null, after: q.after ?? '', limit: q.limit }),
     busy: () => selectBusy.all().map((r) => r.id),
     duePending: (now, limit) => selectDue.all({ now, limit }),
+    countPending: () => selectPendingCount.get()!.n,
     countByState: () => Object.fromEntries(selectCounts.all().map((r) => [r.state, r.n])),
     events: (subscriberId) => selectEvents.all(subscriberId),
   };

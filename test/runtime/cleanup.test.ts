@@ -51,6 +51,7 @@ test('an offline CPE leaves a pending step that the scheduler completes once the
   const active = await h.post('activate', { subscriber_id: 'cpe', username: 'u@isp', cpe_id: '00D09E-HG8245-0001' });
   assert.is(active.body.state, 'active');
   assert.equal(active.body.pending.map((p: { step: string }) => p.step), ['cpe_configure_pd']);
+  assert.match((await h.get('/metrics')).text, /^ipv6_lifecycle_pending_lifecycles 1$/m);
   await h.composed.tickPending();
   const deferred = (await h.get(`${BASE}/lifecycle/cpe`)).body;
   assert.is(deferred.pending[0].attempts, 2);
@@ -65,6 +66,7 @@ test('an offline CPE leaves a pending step that the scheduler completes once the
   await h.composed.tickPending();
   const done = (await h.get(`${BASE}/lifecycle/cpe`)).body;
   assert.equal(done.pending, []);
+  assert.match((await h.get('/metrics')).text, /^ipv6_lifecycle_pending_lifecycles 0$/m);
   assert.is(h.cpe.cpe('00D09E-HG8245-0001')?.prefix, done.prefix);
   const events = (await h.get(`${BASE}/lifecycle/cpe/events`)).body.events.map((e: { type: string }) => e.type);
   assert.ok(events.includes('PENDING_DEFERRED') && events.includes('PENDING_RESOLVED'), events.join(','));
