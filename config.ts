@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { genieacsConfigSchema } from './services/genieacs/config.ts';
+import { overlaps, parsePrefix, type Ipv6Prefix } from './services/ipv6.ts';
 import { netboxConfigSchema, poolNetboxSchema } from './services/netbox/config.ts';
 import { radiusConfigSchema } from './services/radius/config.ts';
 
@@ -91,6 +92,22 @@ export const configSchema = z
     if (c.default_pool !== undefined && !names.includes(c.default_pool)) {
       ctx.addIssue({ code: 'custom', path: ['default_pool'], message: `must name a pool (${names.join(', ')})` });
     }
+    const parsed: (Ipv6Prefix | null)[] = c.pools.map((p, i) => {
+      try {
+        return parsePrefix(p.prefix, `pools.${i}.prefix`);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['pools', i, 'prefix'], message: (err as Error).message });
+        return null;
+      }
+    });
+    // Two pools over the same space would hand out the same prefix twice.
+    parsed.forEach((a, i) =>
+      parsed.slice(i + 1).forEach((b, k) => {
+        if (a && b && overlaps(a, b)) {
+          ctx.addIssue({ code: 'custom', path: ['pools', i + 1 + k, 'prefix'], message: `overlaps pool ${c.pools[i]!.name} (${c.pools[i]!.prefix})` });
+        }
+      }),
+    );
     c.pools.forEach((p, i) => {
       const parent = Number(p.prefix.split('/')[1]);
       if (p.prefix_length <= parent) ctx.addIssue({ code: 'custom', path: ['pools', i, 'prefix_length'], message: `must be longer than the pool's /${parent}` });

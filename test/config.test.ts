@@ -47,6 +47,20 @@ test('default_pool must name a pool; a netbox pool needs the netbox section', ()
   assert.match(m, 'pools.0.netbox: needs a top-level netbox section');
 });
 
+test('pool prefixes must be real prefixes and must not overlap', () => {
+  assert.match(errorOf(() => parseConfig({ pools: [{ name: 'a', prefix: '2001:db8::1/32', prefix_length: 56 }] })), 'pools.0.prefix:');
+  const m = errorOf(() =>
+    parseConfig({
+      pools: [
+        { name: 'a', prefix: '2001:db8::/32', prefix_length: 56 },
+        { name: 'b', prefix: '2001:db8:100::/40', prefix_length: 48 },
+      ],
+    }),
+  );
+  assert.match(m, 'pools.1.prefix: overlaps pool a (2001:db8::/32)');
+  parseConfig({ pools: [{ name: 'a', prefix: '2001:db8::/33', prefix_length: 56 }, { name: 'b', prefix: '2001:db8:8000::/33', prefix_length: 56 }] });
+});
+
 test('YAML and JSON files load; a broken file names itself', () => {
   const yaml = join(dir, 'c.yaml');
   writeFileSync(yaml, 'listen: { port: 9000 }\npools:\n  - { name: res, prefix: "2001:db8:100::/40", prefix_length: 56 }\n');
