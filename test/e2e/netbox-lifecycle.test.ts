@@ -1,65 +1,34 @@
 // The composed service with a pool in NetBox (a local server speaking NetBox's documented API),
 // driven through the REST API only, as ISP orchestration drives it.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compose, type Composed } from '../../compose.ts';
-import { parseConfig } from '../../config.ts';
 import { MARK_FIELDS } from '../../services/netbox/mark.ts';
 import { startNetboxServer, V1_TOKEN, type NetboxServer } from '../support/netbox-server.ts';
+import { startService, type Running } from './support.ts';
 
-const TOKEN = 'e2e-token';
 const test = suite('e2e: lifecycle through the REST API with a NetBox pool');
-
 let netbox: NetboxServer;
-let svc: Composed;
-let server: Server;
-let origin: string;
-let dir: string;
-
-const post = async (op: string, body: unknown) => {
-  const res = await fetch(`${origin}/api/v1/network/ipv6/${op}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-};
-const get = async (path: string) => {
-  const res = await fetch(`${origin}/api/v1/network/ipv6/${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-  return { status: res.status, body: (await res.json()) as any };
-};
+let run: Running;
+const post = (op: string, body: unknown) => run.call('POST', op, body);
+const get = (path: string) => run.call('GET', path);
 /** Child prefixes in NetBox under our tag. */
 const ours = () => netbox.prefixes().filter((p) => p.tags.includes('ipv6-lifecycle'));
 
 test.before.each(async () => {
   netbox = await startNetboxServer({ customFields: Object.values(MARK_FIELDS) });
   const parent = netbox.addPrefix({ prefix: '2001:db8::/40', status: 'container' });
-  dir = mkdtempSync(join(tmpdir(), 'e2e-netbox-'));
-  const config = parseConfig({
-    database: join(dir, 'svc.sqlite'),
-    pools: [{ name: 'residential', prefix: '2001:db8::/40', prefix_length: 56, netbox: { parent_id: parent.id } }],
-    netbox: { url: netbox.url, retries: 1, backoff_ms: 1, backoff_max_ms: 2, timeout_ms: 1000 },
-    retry: { attempts: 2, base_ms: 1, max_ms: 5 },
-  });
-  svc = await compose(config, { log: pino({ level: 'silent' }), env: { IPV6_LIFECYCLE_API_TOKEN: TOKEN, NETBOX_TOKEN: V1_TOKEN } });
-  await svc.start();
-  server = createServer(svc.app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  run = await startService(
+    {
+      pools: [{ name: 'residential', prefix: '2001:db8::/40', prefix_length: 56, netbox: { parent_id: parent.id } }],
+      netbox: { url: netbox.url, retries: 1, backoff_ms: 1, backoff_max_ms: 2, timeout_ms: 1000 },
+    },
+    { NETBOX_TOKEN: V1_TOKEN },
+  );
 });
 
 test.after.each(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  await svc.stop();
+  await run.close();
   await netbox.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test('allocate creates the child prefix in NetBox; update moves it; revoke removes it', async () => {
