@@ -163,6 +163,7 @@ export const apiMetricsSummary = z
         prefix_length: z.int(),
         capacity: z.number().min(0),
         allocated: z.int().min(0),
+        held_down: z.int().min(0).meta({ description: 'Of allocated, released prefixes still in their hold-down (embedded IPAM)' }),
         utilization_percent: z.number().min(0),
       }),
     ),

@@ -71,6 +71,7 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; p
           prefix_length: u.prefixLength,
           capacity: u.capacity,
           allocated: u.allocated,
+          held_down: u.heldDown ?? 0,
           utilization_percent: u.capacity === 0 ? 0 : Math.round((u.allocated / u.capacity) * 10_000) / 100,
         })),
         states: Object.fromEntries(['pending', 'allocated', 'active', 'suspended', 'revoking', 'revoked', 'failed'].map((s) => [s, counts[s] ?? 0])),

@@ -71,6 +71,15 @@ export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; lea
     },
   });
   new Gauge({
+    name: 'pd_pool_held_down_prefixes',
+    help: 'Released prefixes of a pool still in their hold-down (counted in pd_pool_allocated_prefixes)',
+    labelNames: ['pool'] as const,
+    registers: [registry],
+    async collect() {
+      for (const u of await utilization()) this.set({ pool: u.name }, u.heldDown ?? 0);
+    },
+  });
+  new Gauge({
     name: 'ipv6_lifecycle_leaked_prefixes',
     help: 'Prefixes IPAM holds for this service that no live lifecycle holds',
     registers: [registry],

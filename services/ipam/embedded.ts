@@ -291,9 +291,10 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       return [...pools.values()].map(({ info, parent }): PoolUtilization => {
         const range = { pool: info.name, first_hex: toHex(parent.network), last_hex: toHex(lastAddress(parent)) };
         // Held-down blocks count as allocated: none of them can be handed out.
-        const allocated = (countBlocksInRange.get(range)?.n ?? 0) + quarantine.countHeld(range);
+        const heldDown = quarantine.countHeld(range);
+        const allocated = (countBlocksInRange.get(range)?.n ?? 0) + heldDown;
         // Counts blocks of every length; capacity is in blocks of the pool's default length.
-        return { ...info, capacity: Number(subnetCount(parent, info.prefixLength)), allocated };
+        return { ...info, capacity: Number(subnetCount(parent, info.prefixLength)), allocated, heldDown };
       });
     },
 

@@ -35,8 +35,10 @@ export interface ReleaseCommand {
 export interface PoolUtilization extends PoolInfo {
   /** How many prefixes of `prefixLength` the pool holds. */
   capacity: number;
-  /** How many are allocated (by this service or by anyone else). */
+  /** How many are allocated (by this service or by anyone else), held-down blocks included. */
   allocated: number;
+  /** Of `allocated`, how many are released blocks in their hold-down (embedded IPAM). */
+  heldDown?: number;
 }
 
 /** A prefix the IPAM holds under this service's mark. */

@@ -68,7 +68,7 @@ test('a pool of 100k allocated /56 still hands out the first free block', async 
   // 100,001 /56s reach into the 391st /48 (100,001 / 256 = 390.6), so the first free /48 is the 392nd.
   assert.is((await allocate(ipam, 'wide', 'big', 48)).prefix, '2001:db8:187::/48');
   assert.is((await allocate(ipam, 'narrow', 'big', 64)).prefix, formatPrefix({ network: nthSubnet(pool.prefix, 56, n + 1).network, length: 64 }));
-  assert.equal((await ipam.utilization())[0], { name: pool.name, prefix: pool.prefix, prefixLength: 56, capacity: 2 ** 24, allocated: n + 3 });
+  assert.equal((await ipam.utilization())[0], { name: pool.name, prefix: pool.prefix, prefixLength: 56, capacity: 2 ** 24, allocated: n + 3, heldDown: 0 });
   assertTiles(db(), pool);
 });
 
