@@ -30,6 +30,16 @@ import type {
   StepId,
 } from './types.ts';
 
+/** Leaves for `failed`, recording which step failed and why. */
+const failTo = (step: StepId) => ({ target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step } } }) as const;
+const radiusInput = ({ context }: { context: LifecycleContext }): RadiusReplyInput => ({ username: context.username, prefix: context.held });
+const cpeInput = ({ context }: { context: LifecycleContext }): CpeInput => ({
+  lifecycleId: context.lifecycleId,
+  cpeId: context.cpeId,
+  prefix: context.held?.prefix ?? null,
+  generation: context.generation,
+});
+
 // Typed stubs: the composition root provides the real actors with `.provide()`.
 const notProvided = (name: string) => () => Promise.reject(new Error(`actor ${name} not provided`));
 
@@ -145,21 +155,16 @@ export const prefixLifecycle = setup({
           tags: 'busy',
           invoke: {
             src: 'writeRadiusReply',
-            input: ({ context }) => ({ username: context.username, prefix: context.held }),
+            input: radiusInput,
             onDone: 'cpe',
-            onError: { target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step: 'activate_radius' } } },
+            onError: failTo('activate_radius'),
           },
         },
         cpe: {
           tags: 'busy',
           invoke: {
             src: 'configureCpe',
-            input: ({ context }) => ({
-              lifecycleId: context.lifecycleId,
-              cpeId: context.cpeId,
-              prefix: context.held?.prefix ?? null,
-              generation: context.generation,
-            }),
+            input: cpeInput,
             onDone: {
               target: '#prefixLifecycle.active',
               actions: assign(({ context, event }) => ({
@@ -167,7 +172,7 @@ export const prefixLifecycle = setup({
                 activatedAt: now(),
               })),
             },
-            onError: { target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step: 'activate_cpe' } } },
+            onError: failTo('activate_cpe'),
           },
         },
       },
@@ -195,9 +200,9 @@ export const prefixLifecycle = setup({
           tags: 'busy',
           invoke: {
             src: 'removeRadiusReply',
-            input: ({ context }) => ({ username: context.username, prefix: context.held }),
+            input: radiusInput,
             onDone: 'suspendSessions',
-            onError: { target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step: 'suspend_radius' } } },
+            onError: failTo('suspend_radius'),
           },
         },
         suspendSessions: {
@@ -206,7 +211,7 @@ export const prefixLifecycle = setup({
             src: 'notifySessions',
             input: ({ context }) => ({ username: context.username, purpose: 'suspend', prefix: context.held?.prefix ?? null }),
             onDone: { target: '#prefixLifecycle.suspended', actions: assign({ suspendedAt: () => now() }) },
-            onError: { target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step: 'suspend_sessions' } } },
+            onError: failTo('suspend_sessions'),
           },
         },
         updateAllocate: {
@@ -305,7 +310,7 @@ export const prefixLifecycle = setup({
               unconfirmed: [],
             }),
             onDone: { target: 'idle', actions: assign({ retired: null }) },
-            onError: { target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step: 'update_release' } } },
+            onError: failTo('update_release'),
           },
         },
         updateRollback: {
@@ -323,7 +328,7 @@ export const prefixLifecycle = setup({
               unconfirmed: context.unconfirmed,
             }),
             onDone: { target: 'idle', actions: assign({ next: null, nextRequest: null, unconfirmed: [] }) },
-            onError: { target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step: 'update_rollback' } } },
+            onError: failTo('update_rollback'),
           },
         },
       },
@@ -342,9 +347,9 @@ export const prefixLifecycle = setup({
           tags: 'busy',
           invoke: {
             src: 'writeRadiusReply',
-            input: ({ context }) => ({ username: context.username, prefix: context.held }),
+            input: radiusInput,
             onDone: 'reactivateSessions',
-            onError: { target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step: 'reactivate_radius' } } },
+            onError: failTo('reactivate_radius'),
           },
         },
         reactivateSessions: {
@@ -353,7 +358,7 @@ export const prefixLifecycle = setup({
             src: 'notifySessions',
             input: ({ context }) => ({ username: context.username, purpose: 'reactivate', prefix: context.held?.prefix ?? null }),
             onDone: { target: '#prefixLifecycle.active', actions: assign({ activatedAt: () => now(), reason: null }) },
-            onError: { target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step: 'reactivate_sessions' } } },
+            onError: failTo('reactivate_sessions'),
           },
         },
       },
@@ -374,16 +379,16 @@ export const prefixLifecycle = setup({
               unconfirmed: context.unconfirmed,
             }),
             onDone: { target: 'radius', actions: assign({ unconfirmed: [] }) },
-            onError: { target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step: 'revoke_release' } } },
+            onError: failTo('revoke_release'),
           },
         },
         radius: {
           tags: 'busy',
           invoke: {
             src: 'removeRadiusReply',
-            input: ({ context }) => ({ username: context.username, prefix: context.held }),
+            input: radiusInput,
             onDone: 'sessions',
-            onError: { target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step: 'revoke_radius' } } },
+            onError: failTo('revoke_radius'),
           },
         },
         sessions: {
@@ -392,19 +397,14 @@ export const prefixLifecycle = setup({
             src: 'notifySessions',
             input: ({ context }) => ({ username: context.username, purpose: 'revoke', prefix: context.held?.prefix ?? null }),
             onDone: 'cpe',
-            onError: { target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step: 'revoke_sessions' } } },
+            onError: failTo('revoke_sessions'),
           },
         },
         cpe: {
           tags: 'busy',
           invoke: {
             src: 'removeCpeIpv6',
-            input: ({ context }) => ({
-              lifecycleId: context.lifecycleId,
-              cpeId: context.cpeId,
-              prefix: context.held?.prefix ?? null,
-              generation: context.generation,
-            }),
+            input: cpeInput,
             onDone: {
               target: '#prefixLifecycle.revoked',
               actions: assign(({ context, event }) => ({
@@ -415,7 +415,7 @@ export const prefixLifecycle = setup({
                 revokedAt: now(),
               })),
             },
-            onError: { target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step: 'revoke_cpe' } } },
+            onError: failTo('revoke_cpe'),
           },
         },
       },
