@@ -49,11 +49,13 @@ export class LifecycleService {
     const pool = this.#pool(req.pool ?? this.#o.defaultPool);
     const prefixLength = this.#length(pool, req.prefix_length);
     return this.#o.host.exclusive(req.subscriber_id, async () => {
-      const live = this.#o.store.live(req.subscriber_id);
+      const remaining = deadline(waitMs);
+      // A lifecycle still being revoked is waited for: once it is revoked, the subscriber gets a new one.
+      const live = await this.#liveSettled(req.subscriber_id, remaining);
       if (live) return { created: false, settled: live.busy === 0, lifecycle: toResource(live) };
       const lifecycleId = randomUUID();
       this.#o.host.create({ lifecycleId, subscriberId: req.subscriber_id, pool: pool.name, prefixLength, ipam: pool.ipam });
-      const { snapshot, settled } = await this.#o.host.settle(lifecycleId, waitMs);
+      const { snapshot, settled } = await this.#o.host.settle(lifecycleId, remaining());
       const failure = snapshot.context.failure;
       if (publicState(snapshot) === 'failed' && failure && (failure.code === 'pool_exhausted' || failure.code === 'not_found')) {
         // Nothing was taken: close this lifecycle (it stays in the history as revoked) so the subscriber can try again.
@@ -124,7 +126,8 @@ export class LifecycleService {
 
   #operate(verb: Verb, subscriberId: string, waitMs: number, build: (s: LifecycleSnapshot) => LifecycleEvent): Promise<OperationResult> {
     return this.#o.host.exclusive(subscriberId, async () => {
-      const live = this.#o.store.live(subscriberId);
+      const remaining = deadline(waitMs);
+      const live = await this.#liveSettled(subscriberId, remaining);
       if (!live) {
         const latest = this.#o.store.latest(subscriberId);
         // Revoking what is already revoked answers with it (API.md), so a retried deprovisioning is harmless.
@@ -134,13 +137,15 @@ export class LifecycleService {
       }
       const before = this.#o.host.snapshot(live.id);
       if (!before) throw new ServiceError('not_found', `subscriber ${subscriberId} has no lifecycle`, { field: 'subscriber_id' });
+      // A revocation already under way answers a repeated revoke: deprovisioning workflows retry.
+      if (verb === 'revoke' && publicState(before) === 'revoking') return { created: false, settled: false, lifecycle: toResource(live) };
       const event = build(before);
       if (!before.can(event)) {
         const busy = before.hasTag('busy') ? ` while ${statePath(before)} is in progress` : '';
         throw invalidTransition(verb, publicState(before), busy);
       }
       this.#o.host.send(live.id, event);
-      const { snapshot, settled } = await this.#o.host.settle(live.id, waitMs);
+      const { snapshot, settled } = await this.#o.host.settle(live.id, remaining());
       if (settled) throwIfFailed(verb, snapshot);
       const rolledBack = verb === 'update' && settled && snapshot.context.lastError;
       if (rolledBack) {
@@ -150,6 +155,17 @@ export class LifecycleService {
       }
       return { created: false, settled, lifecycle: this.#resource(live.id) };
     });
+  }
+
+  /**
+   * The subscriber's live lifecycle once the work an earlier request started has finished, or the
+   * time is up: operations on one subscriber are serialized even after an earlier one answered 202.
+   */
+  async #liveSettled(subscriberId: string, remaining: () => number) {
+    const live = this.#o.store.live(subscriberId);
+    if (!live || live.busy === 0) return live;
+    await this.#o.host.settle(live.id, remaining());
+    return this.#o.store.live(subscriberId);
   }
 
   #resource(lifecycleId: string): LifecycleResource {
@@ -174,6 +190,12 @@ export class LifecycleService {
     }
     return length;
   }
+}
+
+/** One request's `?wait=` budget, shared by waiting for earlier work and for its own. */
+function deadline(waitMs: number): () => number {
+  const end = Date.now() + waitMs;
+  return () => Math.max(0, end - Date.now());
 }
 
 /** A settled `failed` lifecycle answers with its failure; the lifecycle stays readable and retryable. */

@@ -190,6 +190,32 @@ test('POST /update?wait=0 with a slow IPAM → 202 active (busy), later the new 
   assert.is.not(polled.body.prefix, active.body.prefix);
 });
 
+test('POST /activate after a 202 allocate → waits for the allocation, then 200 active (serialized past ?wait)', async () => {
+  const gate = { g: null as ReturnType<typeof gatedIpam> | null };
+  await start({ wrapIpam: (fake) => (gate.g = gatedIpam(fake)).port });
+  gate.g!.close();
+  assert.is((await h.request('POST', `${BASE}/allocate?wait=0`, { json: { subscriber_id: 'sub-1' } })).status, 202);
+  const activating = h.post('activate', { subscriber_id: 'sub-1', username: 'alice' });
+  setTimeout(() => gate.g!.open(), 50);
+  const r = await activating;
+  assert.equal([r.status, r.body.state], [200, 'active']);
+});
+
+test('POST /revoke twice while the first is still running → the second answers with it, never 409', async () => {
+  const gate = { g: null as ReturnType<typeof gatedIpam> | null };
+  await start({ wrapIpam: (fake) => (gate.g = gatedIpam(fake)).port });
+  await h.post('allocate', { subscriber_id: 'sub-1' });
+  gate.g!.close();
+  const first = await h.request('POST', `${BASE}/revoke?wait=0`, { json: { subscriber_id: 'sub-1' } });
+  assert.equal([first.status, first.body.state], [202, 'revoking']);
+  const again = await h.request('POST', `${BASE}/revoke?wait=0`, { json: { subscriber_id: 'sub-1' } });
+  assert.equal([again.status, again.body.state], [202, 'revoking'], 'a retried deprovisioning is not refused');
+  setTimeout(() => gate.g!.open(), 50);
+  const third = await h.post('revoke', { subscriber_id: 'sub-1' });
+  assert.equal([third.status, third.body.state], [200, 'revoked'], 'waits for the running revocation, then answers with it');
+  assert.equal(h.ipam.allocations(), []);
+});
+
 test('POST /update while the ACS is down → 502, rolled back: still active on the old prefix, new one released', async () => {
   await start();
   await h.post('allocate', { subscriber_id: 'sub-1' });

@@ -127,7 +127,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   };
 }
 
-/** An IPAM whose allocations wait until `open()`: operations outlast `?wait=` on demand. */
+/** An IPAM whose allocations and releases wait until `open()`: operations outlast `?wait=` on demand. */
 export function gatedIpam(inner: FakeIpam) {
   let gate: { promise: Promise<void>; open: () => void } | null = null;
   const port: IpamPort = {
@@ -135,6 +135,10 @@ export function gatedIpam(inner: FakeIpam) {
     async allocate(cmd, signal) {
       if (gate) await gate.promise;
       return inner.allocate(cmd, signal);
+    },
+    async release(cmd, signal) {
+      if (gate) await gate.promise;
+      return inner.release(cmd, signal);
     },
   };
   return {
