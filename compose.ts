@@ -160,13 +160,15 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
       every(config.runtime.pending_interval_ms, () => pending.tick());
       every(config.runtime.cleanup_interval_ms, async () => {
         await inventory.check(log);
-        await cleanup.run();
+        if ((await cleanup.run()).reclaimed > 0) await inventory.refresh();
       });
     },
     tickPending: () => pending.tick(),
     cleanup: async () => {
       await inventory.check(log);
-      return cleanup.run();
+      const result = await cleanup.run();
+      if (result.reclaimed > 0) await inventory.refresh();
+      return result;
     },
     async stop() {
       ready = false;

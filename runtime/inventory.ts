@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { LifecycleContext } from '../machines/types.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
-import type { LifecycleStore } from '../store/lifecycles.ts';
+import type { LifecycleRow, LifecycleStore } from '../store/lifecycles.ts';
 import type { PoolSpec } from './lifecycle-service.ts';
 
 /** A prefix IPAM holds for us that no live lifecycle holds, or a live lifecycle's prefix IPAM lost. */
@@ -14,19 +14,17 @@ export interface Discrepancy {
 
 /** Pool figures and leak detection: IPAM's holdings checked against the lifecycles. */
 export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; pools: PoolSpec[] }) {
-  /** Prefixes a lifecycle holds: current, and any half-done update's. */
-  const heldBy = (lifecycleId: string): Set<string> => {
-    const row = deps.store.get(lifecycleId);
-    if (!row) return new Set();
-    const ctx = (JSON.parse(row.snapshot) as { context: LifecycleContext }).context;
-    // A lifecycle that is `revoking` or `failed` still owns what it has not given back yet.
-    return new Set([ctx.held, ctx.next, ctx.retired].flatMap((p) => (p && row.state !== 'revoked' ? [p.prefix] : [])));
-  };
-  /** A lost allocation answer: IPAM may hold a prefix for it that the lifecycle cannot name yet. */
-  const mayHoldUnknown = (lifecycleId: string): boolean => {
-    const row = deps.store.get(lifecycleId);
+  /**
+   * Whether the lifecycle may hold `prefix`. The row's own prefix column answers most cases; the
+   * snapshot is read only for the rest (a half-done update, a lost allocation answer). A lifecycle
+   * with a step in flight may be about to record what IPAM just gave it, so it is never a leak.
+   */
+  const mayHold = (row: LifecycleRow | undefined, prefix: string): boolean => {
     if (!row || row.state === 'revoked') return false;
-    return (JSON.parse(row.snapshot) as { context: LifecycleContext }).context.unconfirmed.length > 0;
+    if (row.busy === 1 || row.prefix === prefix) return true;
+    const ctx = (JSON.parse(row.snapshot) as { context: LifecycleContext }).context;
+    if (ctx.unconfirmed.length > 0) return true;
+    return [ctx.held, ctx.next, ctx.retired].some((p) => p?.prefix === prefix);
   };
 
   async function discrepancies(): Promise<Discrepancy[]> {
@@ -34,7 +32,7 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; p
     const inIpam = new Set<string>();
     for (const a of await deps.ipam.held()) {
       inIpam.add(`${a.pool} ${a.prefix}`);
-      if (!heldBy(a.lifecycleId).has(a.prefix) && !mayHoldUnknown(a.lifecycleId)) found.push({ kind: 'leaked', pool: a.pool, prefix: a.prefix, lifecycle_id: a.lifecycleId });
+      if (!mayHold(deps.store.get(a.lifecycleId), a.prefix)) found.push({ kind: 'leaked', pool: a.pool, prefix: a.prefix, lifecycle_id: a.lifecycleId });
     }
     for (const state of ['allocated', 'active', 'suspended'] as const) {
       let after: string | undefined;
@@ -52,14 +50,28 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; p
     return found;
   }
 
+  // Scrapes and the API read the last count, so a scrape never walks the whole IPAM; the scheduled
+  // check and the clean-up refresh it.
+  let cached: { at: number; leaks: Promise<number> } | null = null;
+  const refresh = (): Promise<number> => {
+    const leaks = discrepancies().then((d) => d.filter((x) => x.kind === 'leaked').length);
+    cached = { at: Date.now(), leaks };
+    leaks.catch(() => (cached = null));
+    return leaks;
+  };
+
+  /** Leaked prefixes as of the last check (at most `maxAgeMs` old). */
+  const leaks = (maxAgeMs = 60_000): Promise<number> => (cached && Date.now() - cached.at <= maxAgeMs ? cached.leaks : refresh());
+
   return {
     discrepancies,
-    async leaks(): Promise<number> {
-      return (await discrepancies()).filter((d) => d.kind === 'leaked').length;
-    },
+    refresh,
+    leaks,
     /** The scheduled leak check: logs every discrepancy for an operator to act on. */
     async check(log: Logger): Promise<void> {
-      for (const d of await discrepancies()) log.warn(d, d.kind === 'leaked' ? 'IPAM holds a prefix no live lifecycle holds' : 'a live lifecycle holds a prefix IPAM does not');
+      const found = await discrepancies();
+      cached = { at: Date.now(), leaks: Promise.resolve(found.filter((d) => d.kind === 'leaked').length) };
+      for (const d of found) log.warn(d, d.kind === 'leaked' ? 'IPAM holds a prefix no live lifecycle holds' : 'a live lifecycle holds a prefix IPAM does not');
     },
     async summary() {
       const util = await deps.ipam.utilization();
@@ -75,7 +87,7 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; p
           utilization_percent: u.capacity === 0 ? 0 : Math.round((u.allocated / u.capacity) * 10_000) / 100,
         })),
         states: Object.fromEntries(['pending', 'allocated', 'active', 'suspended', 'revoking', 'revoked', 'failed'].map((s) => [s, counts[s] ?? 0])),
-        leaks: (await discrepancies()).filter((d) => d.kind === 'leaked').length,
+        leaks: await leaks(),
       };
     },
   };
