@@ -97,7 +97,8 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     const { cpe } = ports;
     if (!cpe || !input.cpeId) return Promise.resolve({ status: 'done' });
     const cmd = { key: stepKey(input.lifecycleId, op, input.generation), cpeId: input.cpeId };
-    return run(op === 'configurePd' ? 'cpe_configure_pd' : 'cpe_remove_ipv6', signal, async () => {
+    const step = op === 'configurePd' ? 'cpe_configure_pd' : 'cpe_remove_ipv6';
+    const attempt = run(step, signal, async (): Promise<CpeResult> => {
       try {
         return await (op === 'configurePd' ? cpe.configurePd({ ...cmd, prefix: input.prefix ?? '' }, signal) : cpe.removeIpv6(cmd, signal));
       } catch (err) {
@@ -105,6 +106,15 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
         if (err instanceof ServiceError && err.code === 'not_found') return { status: 'queued', taskId: null };
         throw err;
       }
+    });
+    if (op === 'configurePd') return attempt;
+    // Revocation has already taken the prefix back from IPAM, RADIUS and the sessions: an ACS that
+    // cannot turn PD off now must not leave the lifecycle `failed` with a prefix someone else may get.
+    // The removal stays a pending step, retried with backoff, visible in `pending` and its metric.
+    return attempt.catch((err: unknown) => {
+      if (signal.aborted) throw err;
+      opts.log.warn({ lifecycle_id: input.lifecycleId, cpe_id: input.cpeId, err: String(err) }, 'CPE removal failed; kept as a pending step');
+      return { status: 'queued', taskId: null };
     });
   };
 

@@ -56,6 +56,16 @@ test('an offline CPE: active with a pending step, done after its next inform, on
   assert.equal(done.body.pending, []);
 });
 
+test('the ACS failing at revocation: revoked anyway, the CPE removal kept as a pending step', async () => {
+  const cpe = acs.addDevice();
+  await call('POST', 'allocate', { subscriber_id: 's4' });
+  await call('POST', 'activate', { subscriber_id: 's4', username: 'u4@isp', cpe_id: cpe.id });
+  acs.failNext(10, { method: 'POST', status: 500 });
+  const revoked = await call('POST', 'revoke', { subscriber_id: 's4' });
+  assert.equal([revoked.status, revoked.body.state, revoked.body.failure], [200, 'revoked', null]);
+  assert.equal(revoked.body.pending.map((p: { step: string }) => p.step), ['cpe_remove_ipv6']);
+});
+
 test('a CPE the ACS has never seen: activation succeeds with the CPE step pending', async () => {
   await call('POST', 'allocate', { subscriber_id: 's3' });
   const active = await call('POST', 'activate', { subscriber_id: 's3', username: 'u3@isp', cpe_id: '00D09E-NEVER-SEEN1' });
