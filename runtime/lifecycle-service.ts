@@ -116,7 +116,12 @@ export class LifecycleService {
   }
 
   list(q: { state?: string | undefined; pool?: string | undefined; limit: number; cursor?: string | undefined }) {
+    if (q.pool !== undefined) this.#pool(q.pool);
     const after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString('utf8') : undefined;
+    // Cursors are lifecycle ids (UUIDs); anything else was not handed out by this service.
+    if (after !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(after)) {
+      throw new ServiceError('validation_error', 'cursor: not a cursor this service returned', { field: 'cursor' });
+    }
     const rows = this.#o.store.list({ state: q.state, pool: q.pool, limit: q.limit + 1, after });
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);

@@ -10,10 +10,13 @@ import {
   subscriberPath,
   type ApiMetricsSummary,
 } from '../schemas.ts';
+import { z } from 'zod';
 import { parseInput } from '../validation.ts';
 import { API_BASE, API_ERRORS, errorResponses, type RouteSpec } from './route.ts';
 
 const json = <S>(schema: S) => ({ 'application/json': { schema } });
+// These routes take no query: a stray parameter is refused like anywhere else, by name.
+const noQuery = z.strictObject({});
 
 export function lifecycleRoutes(service: LifecycleService, summary: () => Promise<ApiMetricsSummary>): RouteSpec[] {
   const common = { tags: ['lifecycle'], security: [{ bearer: [] }] };
@@ -30,6 +33,7 @@ export function lifecycleRoutes(service: LifecycleService, summary: () => Promis
       },
       handler: (ctx) => {
         const { subscriber_id } = parseInput(subscriberPath, { ...ctx.params }, 'path');
+        parseInput(noQuery, { ...ctx.query }, 'query');
         ctx.body = service.get(subscriber_id);
       },
     },
@@ -45,6 +49,7 @@ export function lifecycleRoutes(service: LifecycleService, summary: () => Promis
       },
       handler: (ctx) => {
         const { subscriber_id } = parseInput(subscriberPath, { ...ctx.params }, 'path');
+        parseInput(noQuery, { ...ctx.query }, 'query');
         ctx.body = { events: service.events(subscriber_id) };
       },
     },
@@ -74,6 +79,7 @@ export function lifecycleRoutes(service: LifecycleService, summary: () => Promis
         responses: { '200': { description: 'The summary', content: json(apiMetricsSummary) }, ...errorResponses(...API_ERRORS, 502) },
       },
       handler: async (ctx) => {
+        parseInput(noQuery, { ...ctx.query }, 'query');
         ctx.body = await summary();
       },
     },

@@ -123,4 +123,15 @@ test('GET /api/v1/network/ipv6/metrics → 200 pools, states and leaks', async (
   assert.is(r.body.leaks, 0);
 });
 
+test('GET /lifecycle?pool=unknown → 404 naming pool; a made-up cursor → 400 naming cursor; stray query parameters → 400', async () => {
+  const pool = await h.get(`${BASE}/lifecycle?pool=nope`);
+  assert.equal([pool.status, pool.body.error.field], [404, 'pool']);
+  const cursor = await h.get(`${BASE}/lifecycle?cursor=Z2FyYmFnZQ`);
+  assert.equal([cursor.status, cursor.body.error.field], [400, 'cursor']);
+  for (const path of [`${BASE}/lifecycle/sub-1?foo=1`, `${BASE}/lifecycle/sub-1/events?foo=1`, `${BASE}/metrics?foo=1`]) {
+    const r = await h.get(path);
+    assert.equal([r.status, r.body.error.code], [400, 'validation_error'], path);
+  }
+});
+
 test.run();
