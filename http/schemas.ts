@@ -24,22 +24,25 @@ export const ERROR_CODES = [
 ] as const;
 export type ApiErrorCode = (typeof ERROR_CODES)[number];
 
-// \p{Cc}: C0/C1 controls. They would corrupt log lines and RADIUS attributes further down.
-const printable = /^\P{Cc}+$/u;
+// C0/C1 controls would corrupt log lines and RADIUS attributes further down. Written as a plain
+// class rather than \p{Cc}, which OpenAPI's regex dialect does not know.
+const printable = /^[^\x00-\x1f\x7f-\x9f]+$/;
+// A lone surrogate is no character: stored as invalid UTF-8, read back as U+FFFD, it would make
+// two subscribers look alike.
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** A name people and systems type: printable, well-formed, not blank. */
+const name = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(printable, 'must not contain control characters')
+    .refine((v) => !loneSurrogate.test(v), 'must be well-formed Unicode')
+    .refine((v) => v.trim().length > 0, 'must not be blank');
 
-export const subscriberId = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(printable, 'must not contain control characters')
-  .meta({ description: 'The subscriber, as the orchestration system names it', example: 'sub-42' });
+export const subscriberId = name(128).meta({ description: 'The subscriber, as the orchestration system names it', example: 'sub-42' });
 
-const username = z
-  .string()
-  .min(1)
-  .max(253)
-  .regex(printable, 'must not contain control characters')
-  .meta({ description: 'RADIUS User-Name of the subscriber', example: 'alice@example.net' });
+const username = name(253).meta({ description: 'RADIUS User-Name of the subscriber', example: 'alice@example.net' });
 
 // GenieACS ids are `OUI-ProductClass-Serial` with every other character percent-encoded.
 const cpeId = z
@@ -49,7 +52,7 @@ const cpeId = z
   .regex(/^[A-Za-z0-9%_.~-]+$/, 'must be a GenieACS device id (letters, digits, % _ . ~ -)')
   .meta({ description: 'GenieACS device id; omit or null when the subscriber has no managed CPE', example: '00D09E-HG8245-0123456' });
 
-const reason = z.string().max(500).regex(/^\P{Cc}*$/u, 'must not contain control characters').meta({ description: 'Free text kept in the audit trail' });
+const reason = z.string().max(500).regex(/^[^\x00-\x1f\x7f-\x9f]*$/, 'must not contain control characters').meta({ description: 'Free text kept in the audit trail' });
 const pool = z.string().min(1).max(63).meta({ description: 'Pool name; defaults from configuration', example: 'residential' });
 const prefixLength = z
   .int()

@@ -146,4 +146,15 @@ test('POST /allocate with application/json; charset=utf-8 → 201', async () => 
   assert.is(r.status, 201);
 });
 
+test('POST /allocate with a blank or ill-formed subscriber_id → 400 naming it; nothing allocated', async () => {
+  const before = h.ipam.allocations().length;
+  for (const raw of ['{"subscriber_id":"   "}', '{"subscriber_id":"a\\ud83d"}', '{"subscriber_id":"\\udc00"}']) {
+    const r = await h.request('POST', `${BASE}/allocate`, { raw, headers: { 'content-type': 'application/json' } });
+    assert.equal([r.status, r.body.error.field], [400, 'subscriber_id'], raw);
+  }
+  const blankUser = await h.post('activate', { subscriber_id: 's', username: '  ' });
+  assert.equal([blankUser.status, blankUser.body.error.field], [400, 'username']);
+  assert.is(h.ipam.allocations().length, before);
+});
+
 test.run();
