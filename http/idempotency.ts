@@ -32,8 +32,9 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
   let lastPrune = 0;
 
   return async (ctx, next) => {
+    // Absent is fine; present but empty is a malformed key, not "no key".
+    if (ctx.headers[IDEMPOTENCY_HEADER.toLowerCase()] === undefined) return next();
     const raw = ctx.get(IDEMPOTENCY_HEADER);
-    if (raw === '') return next();
     const parsed = idempotencyKey.safeParse(raw);
     if (!parsed.success) {
       const message = `${IDEMPOTENCY_HEADER}: ${parsed.error.issues[0]?.message ?? 'invalid'}`;

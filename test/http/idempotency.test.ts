@@ -157,4 +157,10 @@ test('POST with a key → keys older than idempotency_ttl_s are pruned, at most 
   }
 });
 
+test('POST /allocate with an empty Idempotency-Key → 400 naming the header', async () => {
+  h = await startHarness();
+  const r = await h.post('allocate', { subscriber_id: 'empty-key' }, { headers: { 'idempotency-key': '' } });
+  assert.equal([r.status, r.body.error.field], [400, 'Idempotency-Key']);
+});
+
 test.run();
