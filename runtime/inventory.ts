@@ -4,9 +4,13 @@ import type { IpamPort } from '../services/ipam/port.ts';
 import type { LifecycleRow, LifecycleStore } from '../store/lifecycles.ts';
 import type { PoolSpec } from './lifecycle-service.ts';
 
-/** A prefix IPAM holds for us that no live lifecycle holds, or a live lifecycle's prefix IPAM lost. */
+/**
+ * A prefix IPAM holds for us that no live lifecycle holds, a live lifecycle's prefix IPAM lost, or a
+ * prefix two live lifecycles show (a revocation that failed after IPAM took its prefix back, and the
+ * prefix went to someone else once its hold-down ended).
+ */
 export interface Discrepancy {
-  kind: 'leaked' | 'lost';
+  kind: 'leaked' | 'lost' | 'shared';
   pool: string;
   prefix: string;
   lifecycle_id: string;
@@ -33,6 +37,9 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; p
     for (const a of await deps.ipam.held()) {
       inIpam.add(`${a.pool} ${a.prefix}`);
       if (!mayHold(deps.store.get(a.lifecycleId), a.prefix)) found.push({ kind: 'leaked', pool: a.pool, prefix: a.prefix, lifecycle_id: a.lifecycleId });
+    }
+    for (const { prefix, lifecycle_ids } of deps.store.sharedPrefixes()) {
+      for (const id of lifecycle_ids) found.push({ kind: 'shared', pool: deps.store.get(id)?.pool ?? '', prefix, lifecycle_id: id });
     }
     for (const state of ['allocated', 'active', 'suspended'] as const) {
       let after: string | undefined;
@@ -71,7 +78,8 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; p
     async check(log: Logger): Promise<void> {
       const found = await discrepancies();
       cached = { at: Date.now(), leaks: Promise.resolve(found.filter((d) => d.kind === 'leaked').length) };
-      for (const d of found) log.warn(d, d.kind === 'leaked' ? 'IPAM holds a prefix no live lifecycle holds' : 'a live lifecycle holds a prefix IPAM does not');
+      const what = { leaked: 'IPAM holds a prefix no live lifecycle holds', lost: 'a live lifecycle holds a prefix IPAM does not', shared: 'two live lifecycles show the same prefix' };
+      for (const d of found) (d.kind === 'shared' ? log.error(d, what.shared) : log.warn(d, what[d.kind]));
     },
     async summary() {
       const util = await deps.ipam.utilization();

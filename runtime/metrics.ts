@@ -45,6 +45,14 @@ export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; lea
     },
   });
   new Gauge({
+    name: 'ipv6_lifecycle_shared_prefixes',
+    help: 'Prefixes that more than one live lifecycle shows (should be 0)',
+    registers: [registry],
+    collect() {
+      this.set(deps.store.sharedPrefixes().length);
+    },
+  });
+  new Gauge({
     name: 'ipv6_lifecycle_pending_lifecycles',
     help: 'Lifecycles with a CPE step accepted but not confirmed (the CPE was offline)',
     registers: [registry],

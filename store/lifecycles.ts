@@ -66,6 +66,8 @@ export interface LifecycleStore {
   countByState(): Record<string, number>;
   /** Lifecycles with outside work accepted but not confirmed (an offline CPE). */
   countPending(): number;
+  /** Prefixes that more than one live lifecycle shows: should never happen; an operator must look. */
+  sharedPrefixes(): { prefix: string; lifecycle_ids: string[] }[];
   events(subscriberId: string): AuditEntry[];
 }
 
@@ -102,6 +104,9 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   const selectDue = db.prepare<{ now: string; limit: number }, Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
     'SELECT id, subscriber_id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now ORDER BY next_pending_at LIMIT @limit',
   );
+  const selectShared = db.prepare<[], { prefix: string; ids: string }>(`
+    SELECT prefix, group_concat(id) AS ids FROM lifecycles
+    WHERE state <> 'revoked' AND prefix IS NOT NULL GROUP BY prefix HAVING count(*) > 1`);
   const selectPendingCount = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM lifecycles WHERE next_pending_at IS NOT NULL');
   const selectCounts = db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM lifecycles GROUP BY state');
   const selectEvents = db.prepare<[string], AuditEntry>(
@@ -128,6 +133,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     busy: () => selectBusy.all().map((r) => r.id),
     duePending: (now, limit) => selectDue.all({ now, limit }),
     countPending: () => selectPendingCount.get()!.n,
+    sharedPrefixes: () => selectShared.all().map((r) => ({ prefix: r.prefix, lifecycle_ids: r.ids.split(',') })),
     countByState: () => Object.fromEntries(selectCounts.all().map((r) => [r.state, r.n])),
     events: (subscriberId) => selectEvents.all(subscriberId),
   };

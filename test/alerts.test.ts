@@ -15,7 +15,7 @@ test('every metric a rule reads is one the service exports', async () => {
   const rules = parse(readFileSync(rulesFile, 'utf8')) as { groups: { rules: { expr: string; record?: string }[] }[] };
   const recorded = new Set(rules.groups.flatMap((g) => g.rules.flatMap((r) => (r.record ? [r.record] : []))));
   const used = new Set(rules.groups.flatMap((g) => g.rules.flatMap((r) => r.expr.match(/[a-z_][a-z0-9_:]*(?=\s*[{/>)\s]|$)/g) ?? [])));
-  const store = { countByState: () => ({}), countPending: () => 0 } as unknown as LifecycleStore;
+  const store = { countByState: () => ({}), countPending: () => 0, sharedPrefixes: () => [] } as unknown as LifecycleStore;
   const ipam = { utilization: async () => [] } as unknown as IpamPort;
   const { registry } = createMetrics({ store, ipam, leaks: async () => 0 });
   const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));

@@ -72,4 +72,16 @@ test('an offline CPE leaves a pending step that the scheduler completes once the
   assert.ok(events.includes('PENDING_DEFERRED') && events.includes('PENDING_RESOLVED'), events.join(','));
 });
 
+test('two live lifecycles showing one prefix are reported (log, metric), and nothing is reclaimed for them', async () => {
+  const a = await h.post('allocate', { subscriber_id: 'first' });
+  const b = await h.post('allocate', { subscriber_id: 'second' });
+  const row = h.composed.store.get(b.body.lifecycle_id)!;
+  h.composed.store.save({ ...row, prefix: a.body.prefix }, null);
+  assert.match((await h.get('/metrics')).text, /^ipv6_lifecycle_shared_prefixes 1$/m);
+  const result = await h.composed.cleanup();
+  assert.is(result.reclaimed, 0);
+  const logged = h.logs.filter((l) => l.msg === 'two live lifecycles show the same prefix').map((l) => l.lifecycle_id);
+  assert.equal(logged.sort(), [a.body.lifecycle_id, b.body.lifecycle_id].sort());
+});
+
 test.run();
