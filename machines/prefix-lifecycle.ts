@@ -29,6 +29,8 @@ import type {
 
 /** Leaves for `failed`, recording which step failed and why. */
 const failTo = (step: StepId) => ({ target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step } } }) as const;
+/** Undoes an update that failed at `step`; the lifecycle stays active on its old prefix. */
+const rollBackFrom = (step: StepId) => ({ target: 'updateRollback', actions: { type: 'noteUpdateError', params: { step } } }) as const;
 const radiusInput = ({ context }: { context: LifecycleContext }): RadiusReplyInput => ({ username: context.username, prefix: context.held });
 const cpeInput = ({ context }: { context: LifecycleContext }): CpeInput => ({
   lifecycleId: context.lifecycleId,
@@ -66,6 +68,9 @@ export const prefixLifecycle = setup({
       failedAt: params.step,
     })),
     clearFailure: assign({ failure: null, failedAt: null }),
+    noteUpdateError: assign(({ context, event }, params: { step: StepId }) => ({
+      lastError: failureFrom((event as { error?: unknown }).error, params.step, context),
+    })),
   },
 }).createMachine({
   id: 'prefixLifecycle',
@@ -256,7 +261,7 @@ export const prefixLifecycle = setup({
             src: 'writeRadiusReply',
             input: ({ context }) => ({ username: context.username, prefix: context.next }),
             onDone: 'updateSessions',
-            onError: { target: 'updateRollback', actions: assign({ lastError: ({ context, event }) => failureFrom(event.error, 'update_radius', context) }) },
+            onError: rollBackFrom('update_radius'),
           },
         },
         updateSessions: {
@@ -265,7 +270,7 @@ export const prefixLifecycle = setup({
             src: 'notifySessions',
             input: ({ context }) => ({ username: context.username, purpose: 'update', prefix: context.next?.prefix ?? null }),
             onDone: 'updateCpe',
-            onError: { target: 'updateRollback', actions: assign({ lastError: ({ context, event }) => failureFrom(event.error, 'update_sessions', context) }) },
+            onError: rollBackFrom('update_sessions'),
           },
         },
         updateCpe: {
@@ -293,7 +298,7 @@ export const prefixLifecycle = setup({
                 activatedAt: now(),
               })),
             },
-            onError: { target: 'updateRollback', actions: assign({ lastError: ({ context, event }) => failureFrom(event.error, 'update_cpe', context) }) },
+            onError: rollBackFrom('update_cpe'),
           },
         },
         updateRelease: {
