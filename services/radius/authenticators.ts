@@ -52,13 +52,7 @@ export function verifyRequest(packet: Buffer, secret: string): boolean {
   const copy = Buffer.from(packet.subarray(0, packetLength(packet)));
   const gotAuth = Buffer.from(copy.subarray(AUTH_START, AUTH_END));
   copy.fill(0, AUTH_START, AUTH_END);
-  const expectedAuth = createHash('md5').update(copy).update(secret).digest();
-  if (!timingSafeEqual(gotAuth, expectedAuth)) return false;
-  const ma = maValueOffset(copy);
-  if (ma < 0) return true;
-  const gotMa = Buffer.from(copy.subarray(ma, ma + 16));
-  copy.fill(0, ma, ma + 16);
-  return timingSafeEqual(gotMa, hmac(copy, secret));
+  return verifySigned(copy, gotAuth, secret);
 }
 
 /**
@@ -72,6 +66,15 @@ export function verifyResponse(response: Buffer, request: Buffer, secret: string
   const copy = Buffer.from(response.subarray(0, packetLength(response)));
   const gotAuth = Buffer.from(copy.subarray(AUTH_START, AUTH_END));
   request.copy(copy, AUTH_START, AUTH_START, AUTH_END);
+  return verifySigned(copy, gotAuth, secret);
+}
+
+/**
+ * `copy` holds the packet with its authenticator field as the signer filled it before signing
+ * (zeros for a request, the request's authenticator for a response): checks the authenticator it
+ * carried, then the Message-Authenticator, computed over the same bytes with itself zeroed.
+ */
+function verifySigned(copy: Buffer, gotAuth: Buffer, secret: string): boolean {
   const expectedAuth = createHash('md5').update(copy).update(secret).digest();
   if (!timingSafeEqual(gotAuth, expectedAuth)) return false;
   const ma = maValueOffset(copy);
