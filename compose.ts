@@ -82,7 +82,7 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
   if (!replies) log.warn('no radius section: RADIUS reply attributes and CoA/Disconnect are skipped');
   if (!cpe) log.warn('no ACS configured: CPE steps are skipped');
 
-  const inventory = createInventory({ store, ipam, pools });
+  const inventory = createInventory({ store, ipam });
   const metrics = createMetrics({ store, ipam, leaks: () => inventory.leaks() });
   const framed = config.radius?.reply.framed_prefix === 'first64';
   const actors = createStepActors(
@@ -108,7 +108,7 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
     ...(inspector ? { inspect: inspector.inspect } : {}),
   });
   const defaultPool = config.default_pool ?? config.pools[0]!.name;
-  const service = new LifecycleService({ host, store, ipam, pools, defaultPool });
+  const service = new LifecycleService({ host, store, pools, defaultPool });
   const cleanup = createCleanup({
     store,
     service,

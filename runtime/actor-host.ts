@@ -105,10 +105,7 @@ export class ActorHost {
   /** Hydrates every lifecycle that had a step in flight, which re-runs that step. Returns how many. */
   resumeInFlight(): number {
     const ids = this.#opts.store.busy();
-    for (const id of ids) {
-      const entry = this.#open(id);
-      if (entry) void this.settle(id, 2 ** 31 - 1);
-    }
+    for (const id of ids) this.#open(id);
     return ids.length;
   }
 

@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import type { LifecycleContext } from '../machines/types.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { LifecycleRow, LifecycleStore } from '../store/lifecycles.ts';
-import type { PoolSpec } from './lifecycle-service.ts';
 
 /**
  * A prefix IPAM holds for us that no live lifecycle holds, a live lifecycle's prefix IPAM lost, or a
@@ -17,7 +16,7 @@ export interface Discrepancy {
 }
 
 /** Pool figures and leak detection: IPAM's holdings checked against the lifecycles. */
-export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; pools: PoolSpec[] }) {
+export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort }) {
   /**
    * Whether the lifecycle may hold `prefix`. The row's own prefix column answers most cases; the
    * snapshot is read only for the rest (a half-done update, a lost allocation answer). A lifecycle

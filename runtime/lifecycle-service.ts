@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IpamKind, LifecycleEvent } from '../machines/types.ts';
 import { ServiceError } from '../services/errors.ts';
-import type { IpamPort } from '../services/ipam/port.ts';
 import type { LifecycleStore } from '../store/lifecycles.ts';
 import type { ActorHost } from './actor-host.ts';
 import { publicState, statePath, toResource, type LifecycleResource, type LifecycleSnapshot } from './projection.ts';
@@ -24,7 +23,6 @@ export interface OperationResult {
 export interface LifecycleServiceOptions {
   host: ActorHost;
   store: LifecycleStore;
-  ipam: IpamPort;
   pools: PoolSpec[];
   defaultPool: string;
 }
