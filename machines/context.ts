@@ -1,72 +1,172 @@
-import type { Allocation, AllocationAttempt, CpeResult, Failure, HeldPrefix, IpamKind, LifecycleContext, PendingStep, StepId } from './types.ts';
+import { STEPS, isUnknownOutcome, stepKey } from './steps.ts';
+import type {
+  Allocation,
+  AllocationAttempt,
+  CpeResult,
+  Failure,
+  LifecycleContext,
+  LifecycleInput,
+  OwnedPrefix,
+  PendingStep,
+  Stamped,
+  StepError,
+  StepId,
+} from './types.ts';
 
-export const now = () => new Date().toISOString();
+// What the chart's named actions do to the context: pure functions of the context and the action's
+// params, so each action in `setup()` is one line and each rule is readable on its own.
 
-/** Public name of a step, as `failure.step` shows it: IPAM steps are named after the IPAM they talk to. */
-export function publicStep(step: StepId, ctx: Pick<LifecycleContext, 'ipam' | 'held' | 'retired' | 'nextRequest'>): string {
-  if (step === 'allocate') return `${ctx.ipam}_allocate`;
-  if (step === 'update_allocate') return `${ctx.nextRequest?.ipam ?? ctx.ipam}_allocate`;
-  if (step === 'update_release') return `${ctx.retired?.ipam ?? ctx.ipam}_release`;
-  if (step === 'revoke_release') return `${ctx.held?.ipam ?? ctx.ipam}_release`;
-  if (step === 'activate_radius' || step === 'reactivate_radius' || step === 'update_radius') return 'radius_write_reply';
-  if (step === 'suspend_radius' || step === 'revoke_radius') return 'radius_remove_reply';
-  if (step.endsWith('_sessions')) return 'radius_sessions';
-  if (step === 'activate_cpe' || step === 'update_cpe') return 'cpe_configure_pd';
-  if (step === 'revoke_cpe') return 'cpe_remove_ipv6';
-  return step;
-}
+type Ctx = LifecycleContext;
+type Patch = Partial<Ctx>;
 
-export function failureFrom(error: unknown, step: StepId, ctx: LifecycleContext): Failure {
-  const e = (error ?? {}) as { code?: unknown; message?: unknown; attempts?: unknown };
+export function initialContext(input: LifecycleInput): Ctx {
   return {
-    step: publicStep(step, ctx),
-    code: typeof e.code === 'string' ? e.code : 'internal',
-    message: typeof e.message === 'string' ? e.message : String(error),
-    attempts: typeof e.attempts === 'number' ? e.attempts : 1,
-    at: now(),
+    ...input,
+    current: null,
+    generation: 0,
+    unconfirmed: [],
+    next: null,
+    nextRequest: null,
+    retired: null,
+    compensations: [],
+    username: null,
+    cpeId: null,
+    allocatedAt: null,
+    activatedAt: null,
+    suspendedAt: null,
+    revokedAt: null,
+    failure: null,
+    failedAt: null,
+    lastError: null,
+    pending: [],
+    reason: null,
   };
 }
 
-export function withPending(pending: PendingStep[], step: PendingStep['step'], result: CpeResult, generation: number): PendingStep[] {
-  // A newer CPE command supersedes any older one still queued for that CPE.
-  const rest = pending.filter((p) => !p.step.startsWith('cpe_'));
-  if (result.status === 'done') return rest;
-  return [...rest, { step, generation, attempts: 1, next_attempt_at: null, task_id: result.taskId }];
-}
-
-export function held(a: Allocation, attempt: AllocationAttempt): HeldPrefix {
-  return { ...a, pool: attempt.pool, generation: attempt.generation, ipam: attempt.ipam };
-}
-
-/** Codes that say for certain that IPAM allocated nothing. */
-const DEFINITIVE = new Set(['pool_exhausted', 'not_found', 'validation_error', 'idempotency_mismatch', 'upstream_rejected']);
-
-/** An allocate step that failed without a definitive answer may have allocated: remember the attempt. */
-export function isUnknownOutcome(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return !(typeof code === 'string' && DEFINITIVE.has(code));
-}
-
-export function withAttempt(list: AllocationAttempt[], attempt: AllocationAttempt): AllocationAttempt[] {
-  return [...list.filter((a) => a.generation !== attempt.generation), attempt];
-}
-
-export function withoutAttempt(list: AllocationAttempt[], generation: number): AllocationAttempt[] {
-  return list.filter((a) => a.generation !== generation);
+/** The failure as the API shows it; the time is the runtime's, carried by the error (the machine has no clock). */
+export function failureFrom(error: unknown, step: StepId, ctx: Ctx): Failure {
+  const e = (error ?? {}) as Partial<StepError>;
+  return {
+    step: STEPS[step].publicName(ctx),
+    code: typeof e.code === 'string' ? e.code : 'internal',
+    message: typeof e.message === 'string' ? e.message : String(error),
+    attempts: typeof e.attempts === 'number' ? e.attempts : 1,
+    at: typeof e.at === 'string' ? e.at : new Date(0).toISOString(),
+  };
 }
 
 /** The allocation the first `pending` step makes. */
-export function firstAttempt(ctx: Pick<LifecycleContext, 'pool' | 'prefixLength' | 'generation' | 'ipam'>): AllocationAttempt {
-  return { pool: ctx.pool, prefixLength: ctx.prefixLength, generation: ctx.generation, ipam: ctx.ipam };
+export function firstAttempt(ctx: Ctx): AllocationAttempt {
+  return { key: stepKey(ctx.lifecycleId, 'allocate', ctx.generation), pool: ctx.pool, prefixLength: ctx.prefixLength, generation: ctx.generation, ipam: ctx.ipam };
 }
 
 /** The allocation an UPDATE makes. */
-export function updateAttempt(ctx: LifecycleContext): AllocationAttempt {
+export function updateAttempt(ctx: Ctx): AllocationAttempt {
   const r = ctx.nextRequest!;
-  return { pool: r.pool, prefixLength: r.prefixLength, generation: ctx.generation, ipam: r.ipam as IpamKind };
+  return { key: stepKey(ctx.lifecycleId, 'update_allocate', ctx.generation), pool: r.pool, prefixLength: r.prefixLength, generation: ctx.generation, ipam: r.ipam };
 }
 
-/** Everything the lifecycle still holds in IPAM: the current prefix and any half-done update's. */
-export function allHeld(ctx: LifecycleContext): HeldPrefix[] {
-  return [ctx.held, ctx.next, ctx.retired].filter((p): p is HeldPrefix => p !== null);
+const owned = (a: Allocation, attempt: AllocationAttempt): OwnedPrefix => ({
+  prefix: a.prefix,
+  prefixLength: a.prefixLength,
+  netboxPrefixId: a.netboxPrefixId,
+  pool: attempt.pool,
+  generation: attempt.generation,
+  ipam: attempt.ipam,
+});
+const withAttempt = (list: AllocationAttempt[], a: AllocationAttempt) => [...list.filter((x) => x.generation !== a.generation), a];
+const withoutAttempt = (list: AllocationAttempt[], generation: number) => list.filter((a) => a.generation !== generation);
+
+/** Everything the lifecycle still owns in IPAM: the current prefix and any half-done update's. */
+export function allOwned(ctx: Ctx): OwnedPrefix[] {
+  return [ctx.current, ctx.next, ctx.retired].filter((p): p is OwnedPrefix => p !== null);
 }
+
+/** The first allocation answered: under that key IPAM holds this prefix (a lost earlier try of the key included). */
+export const allocated = (ctx: Ctx, out: Stamped<Allocation>): Patch => ({
+  current: owned(out.result, firstAttempt(ctx)),
+  unconfirmed: withoutAttempt(ctx.unconfirmed, ctx.generation),
+  allocatedAt: out.at,
+});
+
+/** A step ran out of retries: the lifecycle waits for RETRY or REVOKE. */
+export const failed = (ctx: Ctx, step: StepId, error: unknown): Patch => {
+  const allocating = step === 'allocate' && isUnknownOutcome(error);
+  return {
+    failure: failureFrom(error, step, ctx),
+    failedAt: step,
+    // An allocation without an answer may have taken a block under its key: remember it, to give it back.
+    ...(allocating ? { unconfirmed: withAttempt(ctx.unconfirmed, firstAttempt(ctx)) } : {}),
+  };
+};
+
+/** IPAM refused the first allocation for certain: nothing is held, so the lifecycle closes and the subscriber may try again. */
+export const closedRefused = (ctx: Ctx, error: unknown): Patch => {
+  const lastError = failureFrom(error, 'allocate', ctx);
+  return { lastError, revokedAt: lastError.at, reason: `allocation refused: ${lastError.code}` };
+};
+
+/** A queued CPE command stays pending with its key; a newer one supersedes any older one still queued. */
+export function queuedCpe(ctx: Ctx, step: PendingStep['step'], key: string, out: Stamped<CpeResult>): PendingStep[] {
+  const rest = ctx.pending.filter((p) => !p.step.startsWith('cpe_'));
+  if (out.result.status === 'done') return rest;
+  return [...rest, { step, key, generation: ctx.generation, attempts: 1, next_attempt_at: null, task_id: out.result.taskId }];
+}
+
+export const pendingResolved = (ctx: Ctx, step: PendingStep['step']): Patch => ({ pending: ctx.pending.filter((p) => p.step !== step) });
+
+export const pendingDeferred = (ctx: Ctx, step: PendingStep['step'], nextAttemptAt: string): Patch => ({
+  pending: ctx.pending.map((p) => (p.step === step ? { ...p, attempts: p.attempts + 1, next_attempt_at: nextAttemptAt } : p)),
+});
+
+// ── The update saga ──────────────────────────────────────────────────────────────────────────────
+
+/** Every update attempt gets its own generation, so its idempotency keys are its own. */
+export const updateStarted = (ctx: Ctx, request: NonNullable<Ctx['nextRequest']>): Patch => ({
+  nextRequest: request,
+  generation: ctx.generation + 1,
+  lastError: null,
+  compensations: [],
+});
+
+/** A step of the update ran: push what undoes it. */
+export const registered = (ctx: Ctx, step: StepId): Patch => ({ compensations: [...ctx.compensations, ...STEPS[step].compensation] });
+
+export const nextAllocated = (ctx: Ctx, out: Stamped<Allocation>): Patch => ({
+  next: owned(out.result, updateAttempt(ctx)),
+  unconfirmed: withoutAttempt(ctx.unconfirmed, ctx.generation),
+  ...registered(ctx, 'update_allocate'),
+});
+
+/**
+ * An update step failed: the update rolls back. A step without a definitive answer may have had its
+ * effect, so its own compensation is pushed too (for the allocation: the attempt's key, to give back).
+ */
+export function updateFailed(ctx: Ctx, step: StepId, error: unknown): Patch {
+  const lastError = failureFrom(error, step, ctx);
+  if (!isUnknownOutcome(error)) return { lastError };
+  const unconfirmed = step === 'update_allocate' ? withAttempt(ctx.unconfirmed, updateAttempt(ctx)) : ctx.unconfirmed;
+  return { lastError, unconfirmed, ...registered(ctx, step) };
+}
+
+/** The subscriber now uses the new prefix: commit it; the old one is retired until IPAM has it back. */
+export const updateCommitted = (ctx: Ctx, out: Stamped<CpeResult>): Patch => ({
+  pending: queuedCpe(ctx, 'cpe_configure_pd', stepKey(ctx.lifecycleId, 'update_cpe', ctx.generation), out),
+  retired: ctx.current,
+  current: ctx.next,
+  pool: ctx.next!.pool,
+  prefixLength: ctx.next!.prefixLength,
+  ipam: ctx.nextRequest!.ipam,
+  next: null,
+  nextRequest: null,
+  compensations: [],
+  activatedAt: out.at,
+});
+
+/** One compensation is done: the next one down the stack runs. */
+export const compensated = (ctx: Ctx): Patch => ({ compensations: ctx.compensations.slice(0, -1) });
+
+/** The rollback released the new prefix and every allocation whose answer was lost. */
+export const nextReleased = (ctx: Ctx): Patch => ({ ...compensated(ctx), next: null, unconfirmed: [] });
+
+export const rolledBack = (): Patch => ({ next: null, nextRequest: null, compensations: [] });

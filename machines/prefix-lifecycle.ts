@@ -1,46 +1,54 @@
-import { assign, fromPromise, setup } from 'xstate';
-import {
-  allHeld,
-  failureFrom,
-  firstAttempt,
-  held,
-  isUnknownOutcome,
-  now,
-  updateAttempt,
-  withAttempt,
-  withoutAttempt,
-  withPending,
-} from './context.ts';
+import { assign, fromPromise, or, setup, stateIn } from 'xstate';
+import * as ctx from './context.ts';
+import * as input from './inputs.ts';
+import { RESUMABLE, STEPS, stepKey } from './steps.ts';
 import type {
   AllocateInput,
   Allocation,
+  Compensation,
   CpeInput,
   CpeResult,
   LifecycleContext,
   LifecycleEvent,
   LifecycleInput,
+  PendingStep,
   RadiusReplyInput,
   ReleaseInput,
-  RollbackInput,
   SessionOutcome,
   SessionsInput,
+  Stamped,
   StepId,
 } from './types.ts';
 
+// The chart. What each action does to the context is in context.ts, each step's input in
+// inputs.ts, each step's name, key and resume state in steps.ts.
+
+type ErrorEvent = { event: { error: unknown } };
+type DoneEvent<T> = { event: { output: T } };
+
 /** Leaves for `failed`, recording which step failed and why. */
-const failTo = (step: StepId) => ({ target: '#prefixLifecycle.failed', actions: { type: 'fail', params: { step } } }) as const;
-/** Undoes an update that failed at `step`; the lifecycle stays active on its old prefix. */
-const rollBackFrom = (step: StepId) => ({ target: 'updateRollback', actions: { type: 'noteUpdateError', params: { step } } }) as const;
-const radiusInput = ({ context }: { context: LifecycleContext }): RadiusReplyInput => ({ username: context.username, prefix: context.held });
-const cpeInput = ({ context }: { context: LifecycleContext }): CpeInput => ({
-  lifecycleId: context.lifecycleId,
-  cpeId: context.cpeId,
-  prefix: context.held?.prefix ?? null,
-  generation: context.generation,
+const failTo = (step: StepId) =>
+  ({ target: '#prefixLifecycle.failed', actions: { type: 'fail', params: ({ event }: ErrorEvent) => ({ step, error: event.error }) } }) as const;
+/** An update step failed: undo what the update did so far (the saga below). */
+const rollBackFrom = (step: StepId) =>
+  ({ target: 'updateRollback', actions: { type: 'failUpdate', params: ({ event }: ErrorEvent) => ({ step, error: event.error }) } }) as const;
+/** An update step ran: register its compensation. */
+const register = (step: StepId) => ({ type: 'register', params: { step } }) as const;
+const stamp = (field: 'activatedAt' | 'suspendedAt') => ({ type: 'stamp', params: ({ event }: DoneEvent<{ at: string }>) => ({ field, at: event.output.at }) }) as const;
+const queueCpe = (step: PendingStep['step'], from: StepId) =>
+  ({ type: 'queueCpe', params: ({ event }: DoneEvent<Stamped<CpeResult>>) => ({ step, from, output: event.output }) }) as const;
+const refused = <T extends 'refused' | 'refusedOutright'>(type: T) => ({ type, params: ({ event }: ErrorEvent) => ({ error: event.error }) }) as const;
+const isRefusal = (error: unknown) => STEPS.allocate.closesOn.includes(String((error as { code?: unknown } | null)?.code));
+const closeRefused = { type: 'closeRefused', params: ({ event }: ErrorEvent) => ({ error: event.error }) } as const;
+/** A compensation of the rollback: runs `src`, then the next one down the stack. */
+const undo = (src: 'restoreCpe' | 'writeRadiusReply' | 'notifySessions', step: StepId, inputOf: (a: { context: LifecycleContext }) => unknown) => ({
+  tags: 'busy' as const,
+  invoke: { src, input: inputOf as never, onDone: { target: 'choose', actions: 'compensated' as const }, onError: failTo(step) },
 });
 
 // Typed stubs: the composition root provides the real actors with `.provide()`.
 const notProvided = (name: string) => () => Promise.reject(new Error(`actor ${name} not provided`));
+const step = <Out, In>(name: string) => fromPromise<Stamped<Out>, In>(notProvided(name));
 
 export const prefixLifecycle = setup({
   types: {
@@ -50,62 +58,73 @@ export const prefixLifecycle = setup({
     tags: {} as 'busy',
   },
   actors: {
-    allocatePrefix: fromPromise<Allocation, AllocateInput>(notProvided('allocatePrefix')),
-    releasePrefix: fromPromise<void, ReleaseInput>(notProvided('releasePrefix')),
-    writeRadiusReply: fromPromise<void, RadiusReplyInput>(notProvided('writeRadiusReply')),
-    removeRadiusReply: fromPromise<void, RadiusReplyInput>(notProvided('removeRadiusReply')),
-    notifySessions: fromPromise<SessionOutcome[], SessionsInput>(notProvided('notifySessions')),
-    configureCpe: fromPromise<CpeResult, CpeInput>(notProvided('configureCpe')),
-    removeCpeIpv6: fromPromise<CpeResult, CpeInput>(notProvided('removeCpeIpv6')),
-    rollbackUpdate: fromPromise<void, RollbackInput>(notProvided('rollbackUpdate')),
+    allocatePrefix: step<Allocation, AllocateInput>('allocatePrefix'),
+    releasePrefix: step<void, ReleaseInput>('releasePrefix'),
+    writeRadiusReply: step<void, RadiusReplyInput>('writeRadiusReply'),
+    removeRadiusReply: step<void, RadiusReplyInput>('removeRadiusReply'),
+    notifySessions: step<SessionOutcome[], SessionsInput>('notifySessions'),
+    configureCpe: step<CpeResult, CpeInput>('configureCpe'),
+    /** Puts the CPE back on the old prefix; a CPE that cannot be reached keeps it as a pending step. */
+    restoreCpe: step<CpeResult, CpeInput>('restoreCpe'),
+    removeCpeIpv6: step<CpeResult, CpeInput>('removeCpeIpv6'),
   },
   guards: {
-    failedAt: ({ context }, params: { step: StepId }) => context.failedAt === params.step,
+    failedAt: ({ context }, p: { step: StepId }) => context.failedAt === p.step,
+    refused: (_, p: { error: unknown }) => isRefusal(p.error),
+    /** Refused, and no earlier try of the key lost its answer: IPAM holds nothing for the lifecycle. */
+    refusedOutright: ({ context }, p: { error: unknown }) => isRefusal(p.error) && context.unconfirmed.length === 0,
+    undoNext: ({ context }, p: { is: Compensation }) => context.compensations.at(-1) === p.is,
+    // Every revocation step is idempotent, so a failed lifecycle can always be given back.
+    revocable: or([
+      stateIn('#prefixLifecycle.allocated.idle'),
+      stateIn('#prefixLifecycle.active.idle'),
+      stateIn('#prefixLifecycle.suspended.idle'),
+      stateIn('#prefixLifecycle.failed'),
+    ]),
   },
   actions: {
-    fail: assign(({ context, event }, params: { step: StepId }) => ({
-      failure: failureFrom((event as { error?: unknown }).error, params.step, context),
-      failedAt: params.step,
-    })),
+    recordAllocation: assign(({ context }, p: { output: Stamped<Allocation> }) => ctx.allocated(context, p.output)),
+    fail: assign(({ context }, p: { step: StepId; error: unknown }) => ctx.failed(context, p.step, p.error)),
+    closeRefused: assign(({ context }, p: { error: unknown }) => ctx.closedRefused(context, p.error)),
     clearFailure: assign({ failure: null, failedAt: null }),
-    noteUpdateError: assign(({ context, event }, params: { step: StepId }) => ({
-      lastError: failureFrom((event as { error?: unknown }).error, params.step, context),
+    noteSubscriber: assign((_, p: { username: string; cpeId: string | null }) => ({ username: p.username, cpeId: p.cpeId })),
+    noteReason: assign((_, p: { reason: string | null }) => ({ reason: p.reason })),
+    stamp: assign((_, p: { field: 'activatedAt' | 'suspendedAt'; at: string }) => ({ [p.field]: p.at })),
+    queueCpe: assign(({ context }, p: { step: PendingStep['step']; from: StepId; output: Stamped<CpeResult> }) => ({
+      pending: ctx.queuedCpe(context, p.step, stepKey(context.lifecycleId, p.from, context.generation), p.output),
+    })),
+    resolvePending: assign(({ context }, p: { step: PendingStep['step'] }) => ctx.pendingResolved(context, p.step)),
+    deferPending: assign(({ context }, p: { step: PendingStep['step']; at: string }) => ctx.pendingDeferred(context, p.step, p.at)),
+    startUpdate: assign(({ context }, p: NonNullable<LifecycleContext['nextRequest']>) => ctx.updateStarted(context, p)),
+    recordNext: assign(({ context }, p: { output: Stamped<Allocation> }) => ctx.nextAllocated(context, p.output)),
+    register: assign(({ context }, p: { step: StepId }) => ctx.registered(context, p.step)),
+    failUpdate: assign(({ context }, p: { step: StepId; error: unknown }) => ctx.updateFailed(context, p.step, p.error)),
+    commitUpdate: assign(({ context }, p: { output: Stamped<CpeResult> }) => ctx.updateCommitted(context, p.output)),
+    compensated: assign(({ context }) => ctx.compensated(context)),
+    nextReleased: assign(({ context }) => ctx.nextReleased(context)),
+    endRollback: assign(() => ctx.rolledBack()),
+    clearRetired: assign({ retired: null }),
+    clearUnconfirmed: assign({ unconfirmed: [] }),
+    finishRevocation: assign(({ context }, p: { output: Stamped<CpeResult> }) => ({
+      pending: ctx.queuedCpe(context, 'cpe_remove_ipv6', stepKey(context.lifecycleId, 'revoke_cpe', context.generation), p.output),
+      next: null,
+      nextRequest: null,
+      retired: null,
+      compensations: [],
+      revokedAt: p.output.at,
     })),
   },
 }).createMachine({
   id: 'prefixLifecycle',
   initial: 'pending',
-  context: ({ input }) => ({
-    ...input,
-    held: null,
-    generation: 0,
-    unconfirmed: [],
-    next: null,
-    nextRequest: null,
-    retired: null,
-    username: null,
-    cpeId: null,
-    allocatedAt: null,
-    activatedAt: null,
-    suspendedAt: null,
-    revokedAt: null,
-    failure: null,
-    failedAt: null,
-    lastError: null,
-    pending: [],
-    reason: null,
-  }),
+  context: ({ input }) => ctx.initialContext(input),
   on: {
-    PENDING_RESOLVED: {
-      actions: assign({ pending: ({ context, event }) => context.pending.filter((p) => p.step !== event.step) }),
-    },
-    PENDING_DEFERRED: {
-      actions: assign({
-        pending: ({ context, event }) =>
-          context.pending.map((p) =>
-            p.step === event.step ? { ...p, attempts: p.attempts + 1, next_attempt_at: event.next_attempt_at } : p,
-          ),
-      }),
+    PENDING_RESOLVED: { actions: { type: 'resolvePending', params: ({ event }) => ({ step: event.step }) } },
+    PENDING_DEFERRED: { actions: { type: 'deferPending', params: ({ event }) => ({ step: event.step, at: event.next_attempt_at }) } },
+    REVOKE: {
+      guard: 'revocable',
+      target: '.revoking',
+      actions: ['clearFailure', { type: 'noteReason', params: ({ event }) => ({ reason: event.reason }) }],
     },
   },
   states: {
@@ -113,31 +132,15 @@ export const prefixLifecycle = setup({
       tags: 'busy',
       invoke: {
         src: 'allocatePrefix',
-        input: ({ context }) => ({
-          lifecycleId: context.lifecycleId,
-          subscriberId: context.subscriberId,
-          pool: context.pool,
-          prefixLength: context.prefixLength,
-          generation: context.generation,
-        }),
-        onDone: {
-          target: 'allocated',
-          actions: assign(({ context, event }) => ({
-            held: held(event.output, firstAttempt(context)),
-            unconfirmed: withoutAttempt(context.unconfirmed, context.generation),
-            allocatedAt: now(),
-          })),
-        },
-        onError: {
-          target: 'failed',
-          actions: [
-            { type: 'fail', params: { step: 'allocate' } },
-            assign({
-              unconfirmed: ({ context, event }) =>
-                isUnknownOutcome(event.error) ? withAttempt(context.unconfirmed, firstAttempt(context)) : context.unconfirmed,
-            }),
-          ],
-        },
+        input: input.firstAllocation,
+        onDone: { target: 'allocated', actions: { type: 'recordAllocation', params: ({ event }) => ({ output: event.output }) } },
+        onError: [
+          // IPAM refused for certain (exhausted, unknown pool): close, so the subscriber can try again;
+          // through revocation when an earlier try of the key lost its answer and may hold a prefix.
+          { guard: refused('refusedOutright'), target: 'revoked', actions: closeRefused },
+          { guard: refused('refused'), target: 'revoking', actions: closeRefused },
+          failTo('allocate'),
+        ],
       },
     },
 
@@ -145,35 +148,15 @@ export const prefixLifecycle = setup({
       initial: 'idle',
       states: {
         idle: {
-          on: {
-            ACTIVATE: {
-              target: 'radius',
-              actions: assign(({ event }) => ({ username: event.username, cpeId: event.cpeId })),
-            },
-            REVOKE: { target: '#prefixLifecycle.revoking', actions: assign({ reason: ({ event }) => event.reason }) },
-          },
+          on: { ACTIVATE: { target: 'radius', actions: { type: 'noteSubscriber', params: ({ event }) => ({ username: event.username, cpeId: event.cpeId }) } } },
         },
-        radius: {
-          tags: 'busy',
-          invoke: {
-            src: 'writeRadiusReply',
-            input: radiusInput,
-            onDone: 'cpe',
-            onError: failTo('activate_radius'),
-          },
-        },
+        radius: { tags: 'busy', invoke: { src: 'writeRadiusReply', input: input.currentReply, onDone: 'cpe', onError: failTo('activate_radius') } },
         cpe: {
           tags: 'busy',
           invoke: {
             src: 'configureCpe',
-            input: cpeInput,
-            onDone: {
-              target: '#prefixLifecycle.active',
-              actions: assign(({ context, event }) => ({
-                pending: withPending(context.pending, 'cpe_configure_pd', event.output, context.generation),
-                activatedAt: now(),
-              })),
-            },
+            input: input.cpe('activate_cpe', 'current'),
+            onDone: { target: '#prefixLifecycle.active', actions: [queueCpe('cpe_configure_pd', 'activate_cpe'), stamp('activatedAt')] },
             onError: failTo('activate_cpe'),
           },
         },
@@ -185,152 +168,76 @@ export const prefixLifecycle = setup({
       states: {
         idle: {
           on: {
-            SUSPEND: { target: 'suspendRadius', actions: assign({ reason: ({ event }) => event.reason }) },
+            SUSPEND: { target: 'suspendRadius', actions: { type: 'noteReason', params: ({ event }) => ({ reason: event.reason }) } },
             UPDATE: {
               target: 'updateAllocate',
-              // Every attempt gets its own generation, so its idempotency keys are its own.
-              actions: assign(({ context, event }) => ({
-                nextRequest: { pool: event.pool, prefixLength: event.prefixLength, ipam: event.ipam },
-                generation: context.generation + 1,
-                lastError: null,
-              })),
+              actions: { type: 'startUpdate', params: ({ event }) => ({ pool: event.pool, prefixLength: event.prefixLength, ipam: event.ipam }) },
             },
-            REVOKE: { target: '#prefixLifecycle.revoking', actions: assign({ reason: ({ event }) => event.reason }) },
           },
         },
-        suspendRadius: {
-          tags: 'busy',
-          invoke: {
-            src: 'removeRadiusReply',
-            input: radiusInput,
-            onDone: 'suspendSessions',
-            onError: failTo('suspend_radius'),
-          },
-        },
+        suspendRadius: { tags: 'busy', invoke: { src: 'removeRadiusReply', input: input.currentReply, onDone: 'suspendSessions', onError: failTo('suspend_radius') } },
         suspendSessions: {
           tags: 'busy',
-          invoke: {
-            src: 'notifySessions',
-            input: ({ context }) => ({ username: context.username, purpose: 'suspend', prefix: context.held?.prefix ?? null }),
-            onDone: { target: '#prefixLifecycle.suspended', actions: assign({ suspendedAt: () => now() }) },
-            onError: failTo('suspend_sessions'),
-          },
+          invoke: { src: 'notifySessions', input: input.sessions('suspend'), onDone: { target: '#prefixLifecycle.suspended', actions: stamp('suspendedAt') }, onError: failTo('suspend_sessions') },
         },
+
+        // The update saga: each step that ran registers its compensation; a failure undoes them in reverse.
         updateAllocate: {
           tags: 'busy',
           invoke: {
             src: 'allocatePrefix',
-            input: ({ context }) => ({
-              lifecycleId: context.lifecycleId,
-              subscriberId: context.subscriberId,
-              pool: context.nextRequest!.pool,
-              prefixLength: context.nextRequest!.prefixLength,
-              generation: context.generation,
-            }),
-            onDone: {
-              target: 'updateRadius',
-              actions: assign(({ context, event }) => ({
-                next: held(event.output, updateAttempt(context)),
-                unconfirmed: withoutAttempt(context.unconfirmed, context.generation),
-              })),
-            },
-            onError: [
-              // The answer was lost: IPAM may hold a prefix under this attempt's key, so roll back to give it back.
-              {
-                guard: ({ event }) => isUnknownOutcome(event.error),
-                target: 'updateRollback',
-                actions: assign(({ context, event }) => ({
-                  lastError: failureFrom(event.error, 'update_allocate', context),
-                  unconfirmed: withAttempt(context.unconfirmed, updateAttempt(context)),
-                })),
-              },
-              // IPAM said no for certain: nothing was taken, the lifecycle stays as it was.
-              {
-                target: 'idle',
-                actions: assign(({ context, event }) => ({
-                  lastError: failureFrom(event.error, 'update_allocate', context),
-                  nextRequest: null,
-                })),
-              },
-            ],
+            input: input.updateAllocation,
+            onDone: { target: 'updateRadius', actions: { type: 'recordNext', params: ({ event }) => ({ output: event.output }) } },
+            onError: rollBackFrom('update_allocate'),
           },
         },
         updateRadius: {
           tags: 'busy',
-          invoke: {
-            src: 'writeRadiusReply',
-            input: ({ context }) => ({ username: context.username, prefix: context.next }),
-            onDone: 'updateSessions',
-            onError: rollBackFrom('update_radius'),
-          },
+          invoke: { src: 'writeRadiusReply', input: input.nextReply, onDone: { target: 'updateSessions', actions: register('update_radius') }, onError: rollBackFrom('update_radius') },
         },
         updateSessions: {
           tags: 'busy',
-          invoke: {
-            src: 'notifySessions',
-            input: ({ context }) => ({ username: context.username, purpose: 'update', prefix: context.next?.prefix ?? null }),
-            onDone: 'updateCpe',
-            onError: rollBackFrom('update_sessions'),
-          },
+          invoke: { src: 'notifySessions', input: input.sessions('update', 'next'), onDone: { target: 'updateCpe', actions: register('update_sessions') }, onError: rollBackFrom('update_sessions') },
         },
         updateCpe: {
           tags: 'busy',
           invoke: {
             src: 'configureCpe',
-            input: ({ context }) => ({
-              lifecycleId: context.lifecycleId,
-              cpeId: context.cpeId,
-              prefix: context.next?.prefix ?? null,
-              generation: context.generation,
-            }),
+            input: input.cpe('update_cpe', 'next'),
             // The subscriber now uses the new prefix: commit it, then give the old one back.
-            onDone: {
-              target: 'updateRelease',
-              actions: assign(({ context, event }) => ({
-                pending: withPending(context.pending, 'cpe_configure_pd', event.output, context.generation),
-                retired: context.held,
-                held: context.next,
-                pool: context.next!.pool,
-                prefixLength: context.next!.prefixLength,
-                ipam: context.nextRequest!.ipam,
-                next: null,
-                nextRequest: null,
-                activatedAt: now(),
-              })),
-            },
+            onDone: { target: 'updateRelease', actions: { type: 'commitUpdate', params: ({ event }) => ({ output: event.output }) } },
             onError: rollBackFrom('update_cpe'),
           },
         },
         updateRelease: {
           tags: 'busy',
-          invoke: {
-            src: 'releasePrefix',
-            input: ({ context }) => ({
-              lifecycleId: context.lifecycleId,
-              subscriberId: context.subscriberId,
-              prefixes: context.retired ? [context.retired] : [],
-              unconfirmed: [],
-            }),
-            onDone: { target: 'idle', actions: assign({ retired: null }) },
-            onError: failTo('update_release'),
-          },
+          invoke: { src: 'releasePrefix', input: input.retiredRelease, onDone: { target: 'idle', actions: 'clearRetired' }, onError: failTo('update_release') },
         },
         updateRollback: {
-          tags: 'busy',
-          invoke: {
-            src: 'rollbackUpdate',
-            input: ({ context }) => ({
-              lifecycleId: context.lifecycleId,
-              subscriberId: context.subscriberId,
-              username: context.username,
-              cpeId: context.cpeId,
-              generation: context.generation,
-              restore: context.held,
-              release: context.next,
-              unconfirmed: context.unconfirmed,
-            }),
-            onDone: { target: 'idle', actions: assign({ next: null, nextRequest: null, unconfirmed: [] }) },
-            onError: failTo('update_rollback'),
+          initial: 'choose',
+          states: {
+            choose: {
+              always: [
+                ...(['restoreCpe', 'restoreRadius', 'restoreSessions', 'releaseNext'] as const).map((is) => ({ guard: { type: 'undoNext' as const, params: { is } }, target: is })),
+                // Nothing left to undo: the subscriber stays active on the old prefix.
+                { target: '#prefixLifecycle.active.idle', actions: 'endRollback' as const },
+              ],
+            },
+            restoreCpe: {
+              tags: 'busy',
+              invoke: {
+                src: 'restoreCpe',
+                input: input.cpe('rollback_cpe', 'current'),
+                onDone: { target: 'choose', actions: ['compensated', queueCpe('cpe_configure_pd', 'rollback_cpe')] },
+                onError: failTo('rollback_cpe'),
+              },
+            },
+            restoreRadius: undo('writeRadiusReply', 'rollback_radius', input.currentReply),
+            restoreSessions: undo('notifySessions', 'rollback_sessions', input.sessions('update')),
+            releaseNext: {
+              tags: 'busy',
+              invoke: { src: 'releasePrefix', input: input.nextRelease, onDone: { target: 'choose', actions: 'nextReleased' }, onError: failTo('rollback_release') },
+            },
           },
         },
       },
@@ -339,27 +246,14 @@ export const prefixLifecycle = setup({
     suspended: {
       initial: 'idle',
       states: {
-        idle: {
-          on: {
-            REACTIVATE: 'reactivateRadius',
-            REVOKE: { target: '#prefixLifecycle.revoking', actions: assign({ reason: ({ event }) => event.reason }) },
-          },
-        },
-        reactivateRadius: {
-          tags: 'busy',
-          invoke: {
-            src: 'writeRadiusReply',
-            input: radiusInput,
-            onDone: 'reactivateSessions',
-            onError: failTo('reactivate_radius'),
-          },
-        },
+        idle: { on: { REACTIVATE: 'reactivateRadius' } },
+        reactivateRadius: { tags: 'busy', invoke: { src: 'writeRadiusReply', input: input.currentReply, onDone: 'reactivateSessions', onError: failTo('reactivate_radius') } },
         reactivateSessions: {
           tags: 'busy',
           invoke: {
             src: 'notifySessions',
-            input: ({ context }) => ({ username: context.username, purpose: 'reactivate', prefix: context.held?.prefix ?? null }),
-            onDone: { target: '#prefixLifecycle.active', actions: assign({ activatedAt: () => now(), reason: null }) },
+            input: input.sessions('reactivate'),
+            onDone: { target: '#prefixLifecycle.active', actions: [stamp('activatedAt'), { type: 'noteReason', params: { reason: null } }] },
             onError: failTo('reactivate_sessions'),
           },
         },
@@ -370,53 +264,15 @@ export const prefixLifecycle = setup({
     revoking: {
       initial: 'release',
       states: {
-        release: {
-          tags: 'busy',
-          invoke: {
-            src: 'releasePrefix',
-            input: ({ context }) => ({
-              lifecycleId: context.lifecycleId,
-              subscriberId: context.subscriberId,
-              prefixes: allHeld(context),
-              unconfirmed: context.unconfirmed,
-            }),
-            onDone: { target: 'radius', actions: assign({ unconfirmed: [] }) },
-            onError: failTo('revoke_release'),
-          },
-        },
-        radius: {
-          tags: 'busy',
-          invoke: {
-            src: 'removeRadiusReply',
-            input: radiusInput,
-            onDone: 'sessions',
-            onError: failTo('revoke_radius'),
-          },
-        },
-        sessions: {
-          tags: 'busy',
-          invoke: {
-            src: 'notifySessions',
-            input: ({ context }) => ({ username: context.username, purpose: 'revoke', prefix: context.held?.prefix ?? null }),
-            onDone: 'cpe',
-            onError: failTo('revoke_sessions'),
-          },
-        },
+        release: { tags: 'busy', invoke: { src: 'releasePrefix', input: input.everythingRelease, onDone: { target: 'radius', actions: 'clearUnconfirmed' }, onError: failTo('revoke_release') } },
+        radius: { tags: 'busy', invoke: { src: 'removeRadiusReply', input: input.currentReply, onDone: 'sessions', onError: failTo('revoke_radius') } },
+        sessions: { tags: 'busy', invoke: { src: 'notifySessions', input: input.sessions('revoke'), onDone: 'cpe', onError: failTo('revoke_sessions') } },
         cpe: {
           tags: 'busy',
           invoke: {
             src: 'removeCpeIpv6',
-            input: cpeInput,
-            onDone: {
-              target: '#prefixLifecycle.revoked',
-              actions: assign(({ context, event }) => ({
-                pending: withPending(context.pending, 'cpe_remove_ipv6', event.output, context.generation),
-                next: null,
-                nextRequest: null,
-                retired: null,
-                revokedAt: now(),
-              })),
-            },
+            input: input.cpe('revoke_cpe', 'current'),
+            onDone: { target: '#prefixLifecycle.revoked', actions: { type: 'finishRevocation', params: ({ event }) => ({ output: event.output }) } },
             onError: failTo('revoke_cpe'),
           },
         },
@@ -428,23 +284,7 @@ export const prefixLifecycle = setup({
 
     failed: {
       on: {
-        RETRY: [
-          { guard: { type: 'failedAt', params: { step: 'allocate' } }, target: 'pending', actions: 'clearFailure' },
-          { guard: { type: 'failedAt', params: { step: 'activate_radius' } }, target: 'allocated.radius', actions: 'clearFailure' },
-          { guard: { type: 'failedAt', params: { step: 'activate_cpe' } }, target: 'allocated.cpe', actions: 'clearFailure' },
-          { guard: { type: 'failedAt', params: { step: 'suspend_radius' } }, target: 'active.suspendRadius', actions: 'clearFailure' },
-          { guard: { type: 'failedAt', params: { step: 'suspend_sessions' } }, target: 'active.suspendSessions', actions: 'clearFailure' },
-          { guard: { type: 'failedAt', params: { step: 'reactivate_radius' } }, target: 'suspended.reactivateRadius', actions: 'clearFailure' },
-          { guard: { type: 'failedAt', params: { step: 'reactivate_sessions' } }, target: 'suspended.reactivateSessions', actions: 'clearFailure' },
-          { guard: { type: 'failedAt', params: { step: 'update_release' } }, target: 'active.updateRelease', actions: 'clearFailure' },
-          { guard: { type: 'failedAt', params: { step: 'update_rollback' } }, target: 'active.updateRollback', actions: 'clearFailure' },
-          { guard: { type: 'failedAt', params: { step: 'revoke_release' } }, target: 'revoking.release', actions: 'clearFailure' },
-          { guard: { type: 'failedAt', params: { step: 'revoke_radius' } }, target: 'revoking.radius', actions: 'clearFailure' },
-          { guard: { type: 'failedAt', params: { step: 'revoke_sessions' } }, target: 'revoking.sessions', actions: 'clearFailure' },
-          { guard: { type: 'failedAt', params: { step: 'revoke_cpe' } }, target: 'revoking.cpe', actions: 'clearFailure' },
-        ],
-        // Every revocation step is idempotent, so a failed lifecycle can always be given back.
-        REVOKE: { target: 'revoking', actions: ['clearFailure', assign({ reason: ({ event }) => event.reason })] },
+        RETRY: RESUMABLE.map(({ step, resume }) => ({ guard: { type: 'failedAt' as const, params: { step } }, target: resume, actions: 'clearFailure' as const })),
       },
     },
   },

@@ -20,7 +20,10 @@ export type StepId =
   | 'update_sessions'
   | 'update_cpe'
   | 'update_release'
-  | 'update_rollback'
+  | 'rollback_cpe'
+  | 'rollback_radius'
+  | 'rollback_sessions'
+  | 'rollback_release'
   | 'revoke_release'
   | 'revoke_radius'
   | 'revoke_sessions'
@@ -31,8 +34,8 @@ export type SessionPurpose = 'suspend' | 'reactivate' | 'update' | 'revoke';
 
 export type IpamKind = 'embedded' | 'netbox' | 'fake';
 
-/** A prefix the lifecycle holds in IPAM, with the generation whose key allocated it. */
-export interface HeldPrefix extends Allocation {
+/** A prefix the lifecycle owns in IPAM, with the generation whose key allocated it. */
+export interface OwnedPrefix extends Allocation {
   pool: string;
   generation: number;
   /** The IPAM that holds it (a pool may move from one IPAM to another between updates). */
@@ -41,6 +44,8 @@ export interface HeldPrefix extends Allocation {
 
 /** An allocation whose outcome is unknown (the answer was lost): IPAM may hold a prefix under its key. */
 export interface AllocationAttempt {
+  /** The idempotency key the allocation was sent with: allocating again under it returns what IPAM holds. */
+  key: string;
   pool: string;
   prefixLength: number;
   generation: number;
@@ -56,10 +61,30 @@ export interface Failure {
   at: string;
 }
 
+/** What a step actor rejects with: the JSON-safe fields of the runtime's `ServiceError`, stamped with the runtime's clock. */
+export interface StepError {
+  code: string;
+  message: string;
+  attempts?: number;
+  /** When the step gave up (the machine has no clock of its own). */
+  at?: string;
+}
+
+/** What every step actor resolves with: its result and when it finished (the machine has no clock of its own). */
+export interface Stamped<T> {
+  at: string;
+  result: T;
+}
+
+/** Undo work an update did, newest first: see `active.updateRollback`. */
+export type Compensation = 'restoreCpe' | 'restoreRadius' | 'restoreSessions' | 'releaseNext';
+
 /** Outside work accepted but not confirmed yet (an offline CPE). */
 export interface PendingStep {
   step: 'cpe_configure_pd' | 'cpe_remove_ipv6';
-  /** The generation of the step that queued it: its idempotency key, reused by every retry. */
+  /** The idempotency key of the command that queued it, reused by every retry. */
+  key: string;
+  /** The generation of the step that queued it. */
   generation: number;
   attempts: number;
   next_attempt_at: string | null;
@@ -75,17 +100,19 @@ export interface LifecycleInput {
 }
 
 export interface LifecycleContext extends LifecycleInput {
-  /** Current prefix; null until allocated. */
-  held: HeldPrefix | null;
+  /** The prefix the subscriber uses; null until allocated. */
+  current: OwnedPrefix | null;
   /** Increments with every allocation attempt (first allocation 0, each UPDATE +1); part of the idempotency keys. */
   generation: number;
   /** Allocations that may have happened without our knowing: given back on revoke and rollback. */
   unconfirmed: AllocationAttempt[];
   /** The target of an update in progress. */
-  next: HeldPrefix | null;
+  next: OwnedPrefix | null;
   nextRequest: { pool: string; prefixLength: number; ipam: IpamKind } | null;
   /** The previous prefix of an update, until IPAM has it back. */
-  retired: HeldPrefix | null;
+  retired: OwnedPrefix | null;
+  /** What the update in progress has done that a failure must undo, oldest first (a saga's compensation stack). */
+  compensations: Compensation[];
   username: string | null;
   cpeId: string | null;
   allocatedAt: string | null;
@@ -94,7 +121,7 @@ export interface LifecycleContext extends LifecycleInput {
   revokedAt: string | null;
   failure: Failure | null;
   failedAt: StepId | null;
-  /** The last rolled-back update's error; the lifecycle itself stayed `active`. */
+  /** The last error that did not leave the lifecycle `failed`: a rolled-back update, a refused allocation. */
   lastError: Failure | null;
   pending: PendingStep[];
   reason: string | null;
@@ -120,6 +147,8 @@ export type LifecycleEvent =
   | { type: 'PENDING_DEFERRED'; step: PendingStep['step']; next_attempt_at: string };
 
 export interface AllocateInput {
+  /** Derived from the lifecycle id, the step and the generation (machines/steps.ts). */
+  key: string;
   lifecycleId: string;
   subscriberId: string;
   pool: string;
@@ -129,13 +158,13 @@ export interface AllocateInput {
 export interface ReleaseInput {
   lifecycleId: string;
   subscriberId: string;
-  prefixes: HeldPrefix[];
+  prefixes: OwnedPrefix[];
   /** Looked up by their idempotency key (allocate again with it returns what IPAM holds), then released. */
   unconfirmed: AllocationAttempt[];
 }
 export interface RadiusReplyInput {
   username: string | null;
-  prefix: HeldPrefix | null;
+  prefix: OwnedPrefix | null;
 }
 export interface SessionsInput {
   username: string | null;
@@ -143,21 +172,10 @@ export interface SessionsInput {
   prefix: string | null;
 }
 export interface CpeInput {
-  lifecycleId: string;
+  /** Derived from the lifecycle id, the step and the generation (machines/steps.ts). */
+  key: string;
   cpeId: string | null;
   prefix: string | null;
-  generation: number;
-}
-export interface RollbackInput {
-  lifecycleId: string;
-  subscriberId: string;
-  username: string | null;
-  /** The CPE to put back on the old prefix (an unanswered CPE command may have reached it). */
-  cpeId: string | null;
-  generation: number;
-  restore: HeldPrefix | null;
-  release: HeldPrefix | null;
-  unconfirmed: AllocationAttempt[];
 }
 
 export type { Allocation, SessionOutcome, CpeResult };

@@ -20,7 +20,9 @@ export function auditDetail(event: Record<string, unknown>, fromPath: string | n
     const c = snapshot.context;
     Object.assign(detail, { pool: c.pool, prefix_length: c.prefixLength, ipam: c.ipam });
   } else if (type.startsWith('xstate.done.actor.')) {
-    if (event.output !== undefined) detail.output = event.output;
+    // Step actors resolve with `{ at, result }`: the audit entry has its own time.
+    const { result } = (event.output ?? {}) as { result?: unknown };
+    if (result !== undefined) detail.output = result;
   } else if (type.startsWith('xstate.error.actor.')) {
     const e = (event.error ?? {}) as { code?: string; message?: string; attempts?: number };
     detail.error = { code: e.code ?? 'internal', message: e.message ?? String(event.error), attempts: e.attempts ?? 1 };

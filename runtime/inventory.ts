@@ -27,7 +27,7 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort })
     if (row.busy === 1 || row.prefix === prefix) return true;
     const ctx = (JSON.parse(row.snapshot) as { context: LifecycleContext }).context;
     if (ctx.unconfirmed.length > 0) return true;
-    return [ctx.held, ctx.next, ctx.retired].some((p) => p?.prefix === prefix);
+    return [ctx.current, ctx.next, ctx.retired].some((p) => p?.prefix === prefix);
   };
 
   async function discrepancies(): Promise<Discrepancy[]> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IpamKind, LifecycleEvent } from '../machines/types.ts';
-import { ServiceError } from '../services/errors.ts';
+import { ServiceError, type ErrorCode } from '../services/errors.ts';
 import type { LifecycleStore } from '../store/lifecycles.ts';
 import type { ActorHost } from './actor-host.ts';
 import { publicState, statePath, toResource, type LifecycleResource, type LifecycleSnapshot } from './projection.ts';
@@ -31,11 +31,11 @@ type Verb = 'activate' | 'suspend' | 'reactivate' | 'update' | 'revoke' | 'retry
 
 /** The lifecycle operations of `../shared/API.md`, serialized per subscriber. */
 export class LifecycleService {
-  readonly #o: LifecycleServiceOptions;
+  readonly #opts: LifecycleServiceOptions;
   readonly #pools: Map<string, PoolSpec>;
 
   constructor(opts: LifecycleServiceOptions) {
-    this.#o = opts;
+    this.#opts = opts;
     this.#pools = new Map(opts.pools.map((p) => [p.name, p]));
   }
 
@@ -44,23 +44,19 @@ export class LifecycleService {
   }
 
   allocate(req: { subscriber_id: string; pool?: string | undefined; prefix_length?: number | undefined }, waitMs: number): Promise<OperationResult> {
-    const pool = this.#pool(req.pool ?? this.#o.defaultPool);
+    const pool = this.#pool(req.pool ?? this.#opts.defaultPool);
     const prefixLength = this.#length(pool, req.prefix_length);
-    return this.#o.host.exclusive(req.subscriber_id, async () => {
+    return this.#opts.host.exclusive(req.subscriber_id, async () => {
       const remaining = deadline(waitMs);
       // A lifecycle still being revoked is waited for: once it is revoked, the subscriber gets a new one.
       const live = await this.#liveSettled(req.subscriber_id, remaining);
       if (live) return { created: false, settled: live.busy === 0, lifecycle: toResource(live) };
       const lifecycleId = randomUUID();
-      this.#o.host.create({ lifecycleId, subscriberId: req.subscriber_id, pool: pool.name, prefixLength, ipam: pool.ipam });
-      const { snapshot, settled } = await this.#o.host.settle(lifecycleId, remaining());
-      const failure = snapshot.context.failure;
-      if (publicState(snapshot) === 'failed' && failure && (failure.code === 'pool_exhausted' || failure.code === 'not_found')) {
-        // Nothing was taken: close this lifecycle (it stays in the history as revoked) so the subscriber can try again.
-        this.#o.host.send(lifecycleId, { type: 'REVOKE', reason: `allocation failed: ${failure.code}` });
-        await this.#o.host.settle(lifecycleId, waitMs);
-        throw new ServiceError(failure.code, failure.message, { field: failure.code === 'not_found' ? 'pool' : null });
-      }
+      this.#opts.host.create({ lifecycleId, subscriberId: req.subscriber_id, pool: pool.name, prefixLength, ipam: pool.ipam });
+      const { snapshot, settled } = await this.#opts.host.settle(lifecycleId, remaining());
+      // IPAM refused for certain: the machine closed the lifecycle (it stays in the history as revoked).
+      const refused = publicState(snapshot) === 'revoked' ? snapshot.context.lastError : null;
+      if (refused) throw new ServiceError(refused.code as ErrorCode, refused.message, { field: refused.code === 'not_found' ? 'pool' : null });
       if (settled) throwIfFailed('allocate', snapshot);
       return { created: true, settled, lifecycle: this.#resource(lifecycleId) };
     });
@@ -88,20 +84,20 @@ export class LifecycleService {
 
   update(req: { subscriber_id: string; pool?: string | undefined; prefix_length?: number | undefined }, waitMs: number) {
     return this.#operate('update', req.subscriber_id, waitMs, (snapshot) => {
-      const pool = this.#pool(req.pool ?? snapshot.context.held?.pool ?? snapshot.context.pool);
+      const pool = this.#pool(req.pool ?? snapshot.context.current?.pool ?? snapshot.context.pool);
       return { type: 'UPDATE', pool: pool.name, prefixLength: this.#length(pool, req.prefix_length), ipam: pool.ipam };
     });
   }
 
   /** The subscriber's live lifecycle, or else the newest one. */
   get(subscriberId: string): LifecycleResource {
-    const row = this.#o.store.live(subscriberId) ?? this.#o.store.latest(subscriberId);
+    const row = this.#opts.store.live(subscriberId) ?? this.#opts.store.latest(subscriberId);
     if (!row) throw new ServiceError('not_found', `subscriber ${subscriberId} has no lifecycle`, { field: 'subscriber_id' });
     return toResource(row);
   }
 
   events(subscriberId: string) {
-    const events = this.#o.store.events(subscriberId);
+    const events = this.#opts.store.events(subscriberId);
     if (events.length === 0) throw new ServiceError('not_found', `subscriber ${subscriberId} has no lifecycle`, { field: 'subscriber_id' });
     return events.map((e) => ({
       at: e.at,
@@ -120,7 +116,7 @@ export class LifecycleService {
     if (after !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(after)) {
       throw new ServiceError('validation_error', 'cursor: not a cursor this service returned', { field: 'cursor' });
     }
-    const rows = this.#o.store.list({ state: q.state, pool: q.pool, limit: q.limit + 1, after });
+    const rows = this.#opts.store.list({ state: q.state, pool: q.pool, limit: q.limit + 1, after });
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     const next = rows.length > q.limit && last ? Buffer.from(last.id, 'utf8').toString('base64url') : null;
@@ -128,17 +124,17 @@ export class LifecycleService {
   }
 
   #operate(verb: Verb, subscriberId: string, waitMs: number, build: (s: LifecycleSnapshot) => LifecycleEvent): Promise<OperationResult> {
-    return this.#o.host.exclusive(subscriberId, async () => {
+    return this.#opts.host.exclusive(subscriberId, async () => {
       const remaining = deadline(waitMs);
       const live = await this.#liveSettled(subscriberId, remaining);
       if (!live) {
-        const latest = this.#o.store.latest(subscriberId);
+        const latest = this.#opts.store.latest(subscriberId);
         // Revoking what is already revoked answers with it (API.md), so a retried deprovisioning is harmless.
         if (verb === 'revoke' && latest) return { created: false, settled: true, lifecycle: toResource(latest) };
         if (latest) throw invalidTransition(verb, 'revoked');
         throw new ServiceError('not_found', `subscriber ${subscriberId} has no lifecycle`, { field: 'subscriber_id' });
       }
-      const before = this.#o.host.snapshot(live.id);
+      const before = this.#opts.host.snapshot(live.id);
       if (!before) throw new ServiceError('not_found', `subscriber ${subscriberId} has no lifecycle`, { field: 'subscriber_id' });
       // A revocation already under way answers a repeated revoke: deprovisioning workflows retry.
       if (verb === 'revoke' && publicState(before) === 'revoking') return { created: false, settled: false, lifecycle: toResource(live) };
@@ -147,14 +143,14 @@ export class LifecycleService {
         const busy = before.hasTag('busy') ? ` while ${statePath(before)} is in progress` : '';
         throw invalidTransition(verb, publicState(before), busy);
       }
-      this.#o.host.send(live.id, event);
-      const { snapshot, settled } = await this.#o.host.settle(live.id, remaining());
+      this.#opts.host.send(live.id, event);
+      const { snapshot, settled } = await this.#opts.host.settle(live.id, remaining());
       if (settled) throwIfFailed(verb, snapshot);
       const rolledBack = verb === 'update' && settled && snapshot.context.lastError;
       if (rolledBack) {
         const f = snapshot.context.lastError!;
         const code = f.code === 'pool_exhausted' || f.code === 'not_found' ? f.code : 'upstream_unavailable';
-        throw new ServiceError(code, `update rolled back at ${f.step}: ${f.message}; the subscriber keeps ${snapshot.context.held?.prefix}`);
+        throw new ServiceError(code, `update rolled back at ${f.step}: ${f.message}; the subscriber keeps ${snapshot.context.current?.prefix}`);
       }
       return { created: false, settled, lifecycle: this.#resource(live.id) };
     });
@@ -165,14 +161,14 @@ export class LifecycleService {
    * time is up: operations on one subscriber are serialized even after an earlier one answered 202.
    */
   async #liveSettled(subscriberId: string, remaining: () => number) {
-    const live = this.#o.store.live(subscriberId);
+    const live = this.#opts.store.live(subscriberId);
     if (!live || live.busy === 0) return live;
-    await this.#o.host.settle(live.id, remaining());
-    return this.#o.store.live(subscriberId);
+    await this.#opts.host.settle(live.id, remaining());
+    return this.#opts.store.live(subscriberId);
   }
 
   #resource(lifecycleId: string): LifecycleResource {
-    const row = this.#o.store.get(lifecycleId);
+    const row = this.#opts.store.get(lifecycleId);
     if (!row) throw new Error(`lifecycle ${lifecycleId} vanished`);
     return toResource(row);
   }

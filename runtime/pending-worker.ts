@@ -3,7 +3,6 @@ import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
 import type { LifecycleStore } from '../store/lifecycles.ts';
 import type { ActorHost } from './actor-host.ts';
 import { backoffDelay } from './retry.ts';
-import { stepKey } from './step-actors.ts';
 
 export interface PendingWorkerOptions {
   store: LifecycleStore;
@@ -19,12 +18,12 @@ export interface PendingWorkerOptions {
  * Retries outside work that was accepted but not confirmed (a CPE that was offline), with the same
  * idempotency key the step used, and records each outcome as an event of the lifecycle.
  */
-export function createPendingWorker(o: PendingWorkerOptions) {
+export function createPendingWorker(opts: PendingWorkerOptions) {
   let running: Promise<number> | null = null;
 
   async function runOne(id: string, subscriberId: string): Promise<boolean> {
-    return o.host.exclusive(subscriberId, async () => {
-      const snapshot = o.host.snapshot(id);
+    return opts.host.exclusive(subscriberId, async () => {
+      const snapshot = opts.host.snapshot(id);
       if (!snapshot) return false;
       const ctx = snapshot.context;
       const now = new Date();
@@ -32,29 +31,29 @@ export function createPendingWorker(o: PendingWorkerOptions) {
       for (const p of ctx.pending) {
         if (p.next_attempt_at && new Date(p.next_attempt_at) > now) continue;
         touched = true;
-        const { cpe } = o;
+        const { cpe } = opts;
         if (!cpe || !ctx.cpeId) {
-          o.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
+          opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
           continue;
         }
         let result: CpeResult;
         try {
           result =
             p.step === 'cpe_configure_pd'
-              ? await cpe.configurePd({ key: stepKey(id, 'configurePd', p.generation), cpeId: ctx.cpeId, prefix: ctx.held?.prefix ?? '' })
-              : await cpe.removeIpv6({ key: stepKey(id, 'removeIpv6', p.generation), cpeId: ctx.cpeId });
+              ? await cpe.configurePd({ key: p.key, cpeId: ctx.cpeId, prefix: ctx.current?.prefix ?? '' })
+              : await cpe.removeIpv6({ key: p.key, cpeId: ctx.cpeId });
         } catch (err) {
-          o.log.warn({ lifecycle_id: id, step: p.step, err: String(err) }, 'pending CPE step failed; will try again');
+          opts.log.warn({ lifecycle_id: id, step: p.step, err: String(err) }, 'pending CPE step failed; will try again');
           result = { status: 'queued', taskId: p.task_id };
         }
         if (result.status === 'done') {
-          o.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
+          opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
         } else {
-          const delay = backoffDelay({ attempts: Infinity, baseMs: o.baseDelayMs, maxMs: o.maxDelayMs }, p.attempts, () => 0.5 + Math.random() / 2);
-          o.host.send(id, { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at: new Date(Date.now() + delay).toISOString() });
+          const delay = backoffDelay({ attempts: Infinity, baseMs: opts.baseDelayMs, maxMs: opts.maxDelayMs }, p.attempts, () => 0.5 + Math.random() / 2);
+          opts.host.send(id, { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at: new Date(Date.now() + delay).toISOString() });
         }
       }
-      await o.host.settle(id, 0);
+      await opts.host.settle(id, 0);
       return touched;
     });
   }
@@ -64,7 +63,7 @@ export function createPendingWorker(o: PendingWorkerOptions) {
     if (running) return running;
     running = (async () => {
       let n = 0;
-      for (const { id, subscriber_id } of o.store.duePending(new Date().toISOString(), 500)) {
+      for (const { id, subscriber_id } of opts.store.duePending(new Date().toISOString(), 500)) {
         if (await runOne(id, subscriber_id)) n++;
       }
       return n;

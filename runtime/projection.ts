@@ -11,12 +11,14 @@ export function publicState(snapshot: Pick<LifecycleSnapshot, 'value'>): Lifecyc
   return (typeof v === 'string' ? v : Object.keys(v)[0]) as LifecycleState;
 }
 
-/** The full state path, e.g. `revoking.sessions`. */
+/** The full state path, e.g. `revoking.sessions`, `active.updateRollback.restoreRadius`. */
 export function statePath(snapshot: Pick<LifecycleSnapshot, 'value'>): string {
-  const v = snapshot.value as string | Record<string, string>;
-  if (typeof v === 'string') return v;
-  const [top, sub] = Object.entries(v)[0] as [string, string];
-  return `${top}.${sub}`;
+  const path = (v: unknown): string => {
+    if (typeof v === 'string') return v;
+    const [key, child] = Object.entries(v as Record<string, unknown>)[0]!;
+    return `${key}.${path(child)}`;
+  };
+  return path(snapshot.value);
 }
 
 /** Earliest time the pending worker should look at this lifecycle again; null when nothing is pending. */
@@ -33,10 +35,10 @@ export function toRow(snapshot: LifecycleSnapshot, persisted: unknown, createdAt
     subscriber_id: ctx.subscriberId,
     state: publicState(snapshot),
     busy: snapshot.hasTag('busy') ? 1 : 0,
-    pool: ctx.held?.pool ?? ctx.pool,
-    prefix: ctx.held?.prefix ?? null,
-    prefix_length: ctx.held?.prefixLength ?? ctx.prefixLength,
-    netbox_prefix_id: ctx.held?.netboxPrefixId ?? null,
+    pool: ctx.current?.pool ?? ctx.pool,
+    prefix: ctx.current?.prefix ?? null,
+    prefix_length: ctx.current?.prefixLength ?? ctx.prefixLength,
+    netbox_prefix_id: ctx.current?.netboxPrefixId ?? null,
     username: ctx.username,
     cpe_id: ctx.cpeId,
     allocated_at: ctx.allocatedAt,

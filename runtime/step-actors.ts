@@ -1,14 +1,6 @@
 import { fromPromise } from 'xstate';
 import type { Logger } from 'pino';
-import type {
-  AllocateInput,
-  CpeInput,
-  RadiusReplyInput,
-  ReleaseInput,
-  RollbackInput,
-  SessionPurpose,
-  SessionsInput,
-} from '../machines/types.ts';
+import type { AllocateInput, CpeInput, OwnedPrefix, RadiusReplyInput, ReleaseInput, SessionPurpose, SessionsInput, Stamped } from '../machines/types.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort, SessionAction, SessionOutcome } from '../services/radius/port.ts';
 import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
@@ -36,13 +28,18 @@ export interface StepOptions {
   stored?: () => Promise<void>;
   /** Called with every session outcome, for metrics. */
   onSessionOutcome?: (purpose: SessionPurpose, outcome: SessionOutcome) => void;
+  /** The clock the machine reads through step outputs and errors (it has none of its own). */
+  now?: () => Date;
 }
 
-/** Idempotency keys: the same lifecycle, step and generation always give the same key. */
-export const stepKey = (lifecycleId: string, step: string, generation: number) => `${lifecycleId}:${step}:${generation}`;
+type Args<I> = { input: I; signal: AbortSignal };
 
-/** The machine's invoked actors, each a retried call through one port. */
+/**
+ * The machine's invoked actors, each a retried call through one port. Every actor resolves with
+ * `{ at, result }` and rejects with a `ServiceError` stamped `at`: the time comes from here.
+ */
 export function createStepActors(ports: StepPorts, opts: StepOptions) {
+  const now = () => (opts.now ?? (() => new Date()))().toISOString();
   const run = async <T>(step: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> => {
     try {
       return await withRetry(
@@ -63,21 +60,31 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
       throw safe;
     }
   };
-  const writeReply = (input: RadiusReplyInput, signal: AbortSignal) => {
-    const { username, prefix } = input;
+  /** The actor of one step: its result (or its failure) stamped with the time it came. */
+  const actor = <I, T>(fn: (input: I, signal: AbortSignal) => Promise<T>) =>
+    fromPromise<Stamped<T>, I>(async ({ input, signal }: Args<I>) => {
+      try {
+        const result = await fn(input, signal);
+        return { at: now(), result };
+      } catch (err) {
+        throw Object.assign(err instanceof ServiceError ? err : new ServiceError('internal', String(err)), { at: now() });
+      }
+    });
+
+  const writeReply = async ({ username, prefix }: RadiusReplyInput, signal: AbortSignal) => {
     const { replies } = ports;
-    if (!replies || !username || !prefix) return Promise.resolve();
+    if (!replies || !username || !prefix) return;
     const cmd = { username, delegatedPrefix: prefix.prefix, framedPrefix: opts.framedPrefix(prefix.prefix) };
-    return run('radius_write_reply', signal, () => replies.writeReply(cmd, signal));
+    await run('radius_write_reply', signal, () => replies.writeReply(cmd, signal));
   };
-  const release = (input: Omit<ReleaseInput, 'prefixes'> & { prefixes: ReleaseInput['prefixes'] }, signal: AbortSignal) =>
+
+  const release = (input: ReleaseInput, signal: AbortSignal) =>
     run('ipam_release', signal, async () => {
-      const { lifecycleId } = input;
-      const prefixes = [...input.prefixes];
+      const prefixes: OwnedPrefix[] = [...input.prefixes];
       for (const a of input.unconfirmed) {
         // Allocating again with the lost attempt's key returns what IPAM holds under it (or takes a block
         // we give straight back): either way nothing stays behind.
-        const cmd = { key: stepKey(lifecycleId, 'allocate', a.generation), lifecycleId, subscriberId: input.subscriberId, pool: a.pool, prefixLength: a.prefixLength };
+        const cmd = { key: a.key, lifecycleId: input.lifecycleId, subscriberId: input.subscriberId, pool: a.pool, prefixLength: a.prefixLength };
         try {
           const got = await ports.ipam.allocate(cmd, signal);
           if (!prefixes.some((p) => p.prefix === got.prefix)) prefixes.push({ ...got, pool: a.pool, generation: a.generation, ipam: a.ipam });
@@ -87,68 +94,57 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
         }
       }
       for (const p of prefixes) {
-        await ports.ipam.release(
-          { key: stepKey(lifecycleId, 'release', p.generation), lifecycleId, pool: p.pool, prefix: p.prefix, netboxPrefixId: p.netboxPrefixId },
-          signal,
-        );
+        await ports.ipam.release({ key: '', lifecycleId: input.lifecycleId, pool: p.pool, prefix: p.prefix, netboxPrefixId: p.netboxPrefixId }, signal);
       }
     });
-  const cpeCall = (op: 'configurePd' | 'removeIpv6', input: CpeInput, signal: AbortSignal): Promise<CpeResult> => {
+
+  /**
+   * One CPE command. A CPE the ACS has not seen yet (not shipped, never powered on) is an offline
+   * CPE: the command stays a pending step. With `queueOnFailure`, so does an ACS that keeps
+   * failing: the command must not leave the lifecycle `failed` (revocation has already given the
+   * prefix back; a rollback has already put RADIUS back), so it is retried with backoff, visible in
+   * `pending` and its metric.
+   */
+  const cpeCommand = (op: 'configurePd' | 'removeIpv6', queueOnFailure: boolean) => async (input: CpeInput, signal: AbortSignal): Promise<CpeResult> => {
     const { cpe } = ports;
-    if (!cpe || !input.cpeId) return Promise.resolve({ status: 'done' });
-    const cmd = { key: stepKey(input.lifecycleId, op, input.generation), cpeId: input.cpeId };
+    if (!cpe || !input.cpeId) return { status: 'done' };
+    const cmd = { key: input.key, cpeId: input.cpeId };
     const step = op === 'configurePd' ? 'cpe_configure_pd' : 'cpe_remove_ipv6';
-    const attempt = run(step, signal, async (): Promise<CpeResult> => {
-      try {
-        return await (op === 'configurePd' ? cpe.configurePd({ ...cmd, prefix: input.prefix ?? '' }, signal) : cpe.removeIpv6(cmd, signal));
-      } catch (err) {
-        // A CPE the ACS has not seen yet (not shipped, never powered on) is an offline CPE, not a failed activation.
-        if (err instanceof ServiceError && err.code === 'not_found') return { status: 'queued', taskId: null };
-        throw err;
-      }
-    });
-    if (op === 'configurePd') return attempt;
-    // Revocation has already taken the prefix back from IPAM, RADIUS and the sessions: an ACS that
-    // cannot turn PD off now must not leave the lifecycle `failed` with a prefix someone else may get.
-    // The removal stays a pending step, retried with backoff, visible in `pending` and its metric.
-    return attempt.catch((err: unknown) => {
-      if (signal.aborted) throw err;
-      opts.log.warn({ lifecycle_id: input.lifecycleId, cpe_id: input.cpeId, err: String(err) }, 'CPE removal failed; kept as a pending step');
+    try {
+      return await run(step, signal, async (): Promise<CpeResult> => {
+        try {
+          return await (op === 'configurePd' ? cpe.configurePd({ ...cmd, prefix: input.prefix ?? '' }, signal) : cpe.removeIpv6(cmd, signal));
+        } catch (err) {
+          if (err instanceof ServiceError && err.code === 'not_found') return { status: 'queued', taskId: null };
+          throw err;
+        }
+      });
+    } catch (err) {
+      if (!queueOnFailure || signal.aborted) throw err;
+      opts.log.warn({ key: input.key, cpe_id: input.cpeId, err: String(err) }, 'CPE command failed; kept as a pending step');
       return { status: 'queued', taskId: null };
-    });
+    }
   };
 
   return {
-    allocatePrefix: fromPromise(({ input, signal }: { input: AllocateInput; signal: AbortSignal }) =>
+    allocatePrefix: actor((input: AllocateInput, signal) =>
       run('ipam_allocate', signal, () =>
-        ports.ipam.allocate(
-          {
-            key: stepKey(input.lifecycleId, 'allocate', input.generation),
-            lifecycleId: input.lifecycleId,
-            subscriberId: input.subscriberId,
-            pool: input.pool,
-            prefixLength: input.prefixLength,
-          },
-          signal,
-        ),
+        ports.ipam.allocate({ key: input.key, lifecycleId: input.lifecycleId, subscriberId: input.subscriberId, pool: input.pool, prefixLength: input.prefixLength }, signal),
       ),
     ),
-    releasePrefix: fromPromise(({ input, signal }: { input: ReleaseInput; signal: AbortSignal }) => release(input, signal)),
-    writeRadiusReply: fromPromise(({ input, signal }: { input: RadiusReplyInput; signal: AbortSignal }) => writeReply(input, signal)),
-    removeRadiusReply: fromPromise(({ input, signal }: { input: RadiusReplyInput; signal: AbortSignal }) => {
-      const { username } = input;
+    releasePrefix: actor(release),
+    writeRadiusReply: actor(writeReply),
+    removeRadiusReply: actor(async ({ username }: RadiusReplyInput, signal) => {
       const { replies } = ports;
-      if (!replies || !username) return Promise.resolve();
-      return run('radius_remove_reply', signal, () => replies.removeReply({ username }, signal));
+      if (!replies || !username) return;
+      await run('radius_remove_reply', signal, () => replies.removeReply({ username }, signal));
     }),
-    notifySessions: fromPromise(async ({ input, signal }: { input: SessionsInput; signal: AbortSignal }) => {
+    notifySessions: actor(async (input: SessionsInput, signal): Promise<SessionOutcome[]> => {
       const { username } = input;
       const { sessions } = ports;
       if (!sessions || !username) return [];
       const action = opts.sessionAction[input.purpose];
-      const outcomes = await run('radius_sessions', signal, () =>
-        sessions.notifySessions({ username, action, delegatedPrefix: input.prefix }, signal),
-      );
+      const outcomes = await run('radius_sessions', signal, () => sessions.notifySessions({ username, action, delegatedPrefix: input.prefix }, signal));
       for (const o of outcomes) {
         opts.onSessionOutcome?.(input.purpose, o);
         // RFC 5176 gives no way to tell a NAS without CoA support from a lost packet: warn and go on.
@@ -156,24 +152,8 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
       }
       return outcomes;
     }),
-    configureCpe: fromPromise(({ input, signal }: { input: CpeInput; signal: AbortSignal }) => cpeCall('configurePd', input, signal)),
-    removeCpeIpv6: fromPromise(({ input, signal }: { input: CpeInput; signal: AbortSignal }) => cpeCall('removeIpv6', input, signal)),
-    rollbackUpdate: fromPromise(async ({ input, signal }: { input: RollbackInput; signal: AbortSignal }) => {
-      // Put the old prefix back where the update may already have changed it, then free the new one.
-      await writeReply({ username: input.username, prefix: input.restore }, signal);
-      const { sessions } = ports;
-      if (sessions && input.username) {
-        const cmd = { username: input.username, action: opts.sessionAction.update, delegatedPrefix: input.restore?.prefix ?? null };
-        await run('radius_sessions', signal, () => sessions.notifySessions(cmd, signal));
-      }
-      const { cpe } = ports;
-      if (cpe && input.cpeId && input.restore) {
-        // A queued answer is fine here: the ACS replaces the update's task with this one (same CPE, newer uniqueKey order).
-        const cmd = { key: stepKey(input.lifecycleId, 'restorePd', input.generation), cpeId: input.cpeId, prefix: input.restore.prefix };
-        await run('cpe_configure_pd', signal, () => cpe.configurePd(cmd, signal));
-      }
-      const prefixes = input.release ? [input.release] : [];
-      await release({ lifecycleId: input.lifecycleId, subscriberId: input.subscriberId, prefixes, unconfirmed: input.unconfirmed }, signal);
-    }),
+    configureCpe: actor(cpeCommand('configurePd', false)),
+    restoreCpe: actor(cpeCommand('configurePd', true)),
+    removeCpeIpv6: actor(cpeCommand('removeIpv6', true)),
   };
 }

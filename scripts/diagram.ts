@@ -19,7 +19,8 @@ function guardLabel(t: AnyTransitionDefinition): string {
   if (typeof g === 'string') return ` [${g}]`;
   if (typeof g === 'function') return ` [${g.name || 'guard'}]`;
   const params = g.params;
-  if (params === undefined) return ` [${g.type}]`;
+  // Dynamic params (read off the event) have no value to show until the transition runs.
+  if (params === undefined || typeof params === 'function') return ` [${g.type}]`;
   if (typeof params !== 'object' || params === null) return ` [${g.type}(…)]`;
   const values = Object.entries(params);
   const args = values.length === 1 ? String(values[0]![1]) : values.map(([k, v]) => `${k}=${String(v)}`).join(', ');

@@ -25,7 +25,7 @@ test('generation is deterministic', () => {
 
 test('both diagrams draw one arrow per transition, invocation outcomes and guards labelled', () => {
   const transitions = (n: typeof prefixLifecycle.root): number =>
-    [...n.transitions.values()].flat().length + Object.values(n.states).reduce((sum, c) => sum + transitions(c), 0);
+    [...n.transitions.values()].flat().length + (n.always?.length ?? 0) + Object.values(n.states).reduce((sum, c) => sum + transitions(c), 0);
   const mermaid = toMermaid(prefixLifecycle).split('\n').filter((l) => / --> /.test(l) && !l.includes('[*]'));
   const dot = toDot(prefixLifecycle).split('\n').filter((l) => / -> /.test(l) && !l.includes('.[*]" ->'));
   assert.is(mermaid.length, transitions(prefixLifecycle.root));
@@ -33,6 +33,15 @@ test('both diagrams draw one arrow per transition, invocation outcomes and guard
   assert.ok(mermaid.includes('  pending --> allocated : done: allocatePrefix'));
   assert.ok(mermaid.includes('  revoking_cpe --> failed : error: removeCpeIpv6'));
   assert.ok(mermaid.includes('  failed --> allocated_cpe : RETRY [failedAt(activate_cpe)]'));
+  const drawn = (arrow: string) => mermaid.some((l) => l.trim() === arrow);
+  // Every guard has a name: no anonymous "[guard]" on the diagram.
+  assert.equal(mermaid.filter((l) => /\[(guard|inline guard)\]/.test(l)), []);
+  assert.ok(drawn('pending --> revoked : error: allocatePrefix [refusedOutright]'));
+  assert.ok(drawn('every_state --> revoking : REVOKE [revocable]'));
+  // The update saga: a failed step rolls back, and the chooser undoes the newest compensation first.
+  assert.ok(drawn('active_updateCpe --> active_updateRollback : error: configureCpe'));
+  assert.ok(drawn('active_updateRollback_choose --> active_updateRollback_restoreCpe : always [undoNext(restoreCpe)]'));
+  assert.ok(drawn('active_updateRollback_releaseNext --> active_updateRollback_choose : done: releasePrefix'));
   assert.match(toDot(prefixLifecycle), 'subgraph "cluster_prefixLifecycle.revoking" {');
 });
 

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { AllocationAttempt, RollbackInput } from '../../machines/types.ts';
+import type { AllocationAttempt, ReleaseInput } from '../../machines/types.ts';
 import { NO_REPLY, REFUSED, UPDATE } from './support/model.ts';
 import { apply, finishStep, flush, startLifecycle } from './support/run-path.ts';
 import { activeLifecycle, allocations, context, loseAllocation, revoke, running, state } from './support/stories.ts';
@@ -9,8 +9,14 @@ import { activeLifecycle, allocations, context, loseAllocation, revoke, running,
 // of an earlier machine: a lost allocation answer leaked a prefix, an update reused the keys of the
 // previous attempt, a failed release named the wrong IPAM.
 
-const FIRST: AllocationAttempt = { pool: 'residential', prefixLength: 56, generation: 0, ipam: 'embedded' };
-const firstUpdate = (generation: number): AllocationAttempt => ({ pool: UPDATE.pool, prefixLength: UPDATE.prefixLength, generation, ipam: UPDATE.ipam });
+const FIRST: AllocationAttempt = { key: 'lc-0001:allocate:0', pool: 'residential', prefixLength: 56, generation: 0, ipam: 'embedded' };
+const firstUpdate = (generation: number): AllocationAttempt => ({
+  key: `lc-0001:allocate:${generation}`,
+  pool: UPDATE.pool,
+  prefixLength: UPDATE.prefixLength,
+  generation,
+  ipam: UPDATE.ipam,
+});
 
 const lost = suite('prefixLifecycle: a lost allocation answer');
 
@@ -34,7 +40,7 @@ lost('RETRY of a lost first allocation adopts what IPAM took: same key, same gen
   assert.equal(again, first, 'the same request under the same key');
   await finishStep(lc);
   assert.equal(state(lc), { allocated: 'idle' });
-  assert.equal([context(lc).held?.prefix, context(lc).held?.generation, context(lc).generation], [prefix, 0, 0]);
+  assert.equal([context(lc).current?.prefix, context(lc).current?.generation, context(lc).generation], [prefix, 0, 0]);
   assert.equal(context(lc).unconfirmed, []);
   assert.equal(lc.steps.held(), [prefix], 'one prefix, not two');
   lc.actor.stop();
@@ -56,16 +62,16 @@ lost('a lost update allocation is rolled back: the rollback gives it back and th
   const before = context(lc);
   await apply(lc, UPDATE);
   await loseAllocation(lc);
-  assert.equal(state(lc), { active: 'updateRollback' });
+  assert.equal(state(lc), { active: { updateRollback: 'releaseNext' } }, 'nothing else ran: only the allocation is undone');
   assert.equal([context(lc).lastError?.step, context(lc).lastError?.code], ['netbox_allocate', 'timeout']);
-  const rollback = running(lc).input as RollbackInput;
-  assert.equal([rollback.restore, rollback.release, rollback.unconfirmed], [before.held, null, [firstUpdate(1)]]);
+  const release = running(lc).input as ReleaseInput;
+  assert.equal([release.prefixes, release.unconfirmed], [[], [firstUpdate(1)]]);
   await finishStep(lc);
   assert.equal(state(lc), { active: 'idle' });
   const after = context(lc);
-  assert.equal([after.held, after.pool, after.prefixLength, after.ipam], [before.held, before.pool, before.prefixLength, before.ipam]);
+  assert.equal([after.current, after.pool, after.prefixLength, after.ipam], [before.current, before.pool, before.prefixLength, before.ipam]);
   assert.equal([after.next, after.nextRequest, after.unconfirmed], [null, null, []]);
-  assert.equal(lc.steps.held(), [before.held!.prefix], 'IPAM holds the old prefix only');
+  assert.equal(lc.steps.held(), [before.current!.prefix], 'IPAM holds the old prefix only');
   lc.actor.stop();
 });
 
@@ -74,7 +80,7 @@ lost('a lost update allocation whose rollback failed is given back by REVOKE', a
   await apply(lc, UPDATE);
   await loseAllocation(lc);
   await finishStep(lc, 'fail');
-  assert.equal([state(lc), context(lc).failedAt, context(lc).unconfirmed], ['failed', 'update_rollback', [firstUpdate(1)]]);
+  assert.equal([state(lc), context(lc).failedAt, context(lc).unconfirmed], ['failed', 'rollback_release', [firstUpdate(1)]]);
   const release = await revoke(lc);
   assert.equal(release.unconfirmed, [firstUpdate(1)]);
   assert.equal(lc.steps.held(), [], 'IPAM still holds a prefix for a revoked lifecycle');
@@ -83,13 +89,13 @@ lost('a lost update allocation whose rollback failed is given back by REVOKE', a
 
 lost('a timeout that allocated nothing is rolled back all the same, and IPAM keeps only the old prefix', async () => {
   const lc = await activeLifecycle();
-  const { held } = context(lc);
+  const { current } = context(lc);
   await apply(lc, UPDATE);
   await finishStep(lc, NO_REPLY);
-  assert.equal(state(lc), { active: 'updateRollback' });
+  assert.equal(state(lc), { active: { updateRollback: 'releaseNext' } });
   await finishStep(lc);
   assert.equal([state(lc), context(lc).unconfirmed], [{ active: 'idle' }, []]);
-  assert.equal(lc.steps.held(), [held!.prefix]);
+  assert.equal(lc.steps.held(), [current!.prefix]);
   lc.actor.stop();
 });
 
@@ -102,12 +108,12 @@ lost('an UPDATE after a lost-answer rollback uses a new generation and never the
   assert.equal(allocations(lc).map((a) => a.generation), [0, 1, 2], 'one generation per attempt');
   for (let i = 0; i < 5; i++) await finishStep(lc); // allocate, RADIUS, sessions, CPE, release of the old prefix
   assert.equal(state(lc), { active: 'idle' });
-  const { held } = context(lc);
-  assert.equal([held?.generation, held?.ipam, context(lc).generation], [2, 'netbox', 2]);
-  assert.is.not(held?.prefix, lostPrefix);
-  const cpe = lc.steps.calls.filter((c) => c.src === 'configureCpe').map((c) => (c.input as { generation: number }).generation);
-  assert.equal(cpe, [0, 2], 'the CPE keys follow the attempts too');
-  assert.equal([...lc.steps.ledger], [[held!.prefix, 2]], 'IPAM holds the new prefix only');
+  const { current } = context(lc);
+  assert.equal([current?.generation, current?.ipam, context(lc).generation], [2, 'netbox', 2]);
+  assert.is.not(current?.prefix, lostPrefix);
+  const cpe = lc.steps.calls.filter((c) => c.src === 'configureCpe').map((c) => (c.input as { key: string }).key);
+  assert.equal(cpe, ['lc-0001:configurePd:0', 'lc-0001:configurePd:2'], 'the CPE keys follow the attempts too');
+  assert.equal([...lc.steps.ledger], [[current!.prefix, 2]], 'IPAM holds the new prefix only');
   lc.actor.stop();
 });
 
@@ -116,16 +122,33 @@ lost('an allocation IPAM refuses for certain leaves nothing to give back', async
   await apply(lc, UPDATE);
   await finishStep(lc, REFUSED);
   assert.equal([state(lc), context(lc).lastError?.code, context(lc).unconfirmed], [{ active: 'idle' }, 'pool_exhausted', []]);
-  assert.not.ok(lc.steps.calls.some((c) => c.src === 'rollbackUpdate'), 'nothing to roll back');
+  assert.equal(lc.steps.calls.filter((c) => c.src !== 'allocatePrefix').map((c) => c.src), ['writeRadiusReply', 'configureCpe'], 'nothing rolled back: only the activation ran');
   await apply(lc, UPDATE);
   assert.equal(allocations(lc).map((a) => a.generation), [0, 1, 2], 'the refused attempt still had its own generation');
   lc.actor.stop();
 
+  // The first allocation refused for certain: nothing is held, the lifecycle closes (the subscriber may ask again).
   const first = startLifecycle();
   await flush();
   await finishStep(first, REFUSED);
-  assert.equal([state(first), context(first).unconfirmed], ['failed', []]);
+  assert.equal([state(first), context(first).unconfirmed, context(first).lastError?.code], ['revoked', [], 'pool_exhausted']);
+  assert.equal(first.steps.outstanding(), [], 'no revocation step runs for a lifecycle that never held anything');
   first.actor.stop();
+});
+
+lost('a refusal after an earlier try of the key lost its answer closes through revocation, which gives that prefix back', async () => {
+  const lc = startLifecycle();
+  await flush();
+  const prefix = await loseAllocation(lc);
+  await apply(lc, { type: 'RETRY' });
+  await finishStep(lc, REFUSED);
+  assert.equal(state(lc), { revoking: 'release' });
+  const release = running(lc).input as ReleaseInput;
+  assert.equal(release.unconfirmed, [FIRST]);
+  for (let i = 0; i < 4; i++) await finishStep(lc);
+  assert.is(state(lc), 'revoked');
+  assert.equal(lc.steps.held(), [], `IPAM still holds ${prefix}`);
+  lc.actor.stop();
 });
 
 lost.run();

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LifecycleContext } from '../../machines/types.ts';
-import { stepKey } from '../../runtime/step-actors.ts';
+import { stepKey } from '../../machines/steps.ts';
 import { formatPrefix, fromHex, lastAddress, parsePrefix } from '../../services/ipv6.ts';
 import type { LifecycleRow } from '../../store/lifecycles.ts';
 import { readPeers, type CallRow } from './crash-peers.ts';
@@ -126,14 +126,14 @@ export function checkConvergence(dir: string, notes: KillNote[]): Verdict {
       for (const a of mine) problems.push(`${tag} is revoked but IPAM still holds ${a.prefix} for it`);
       continue;
     }
-    if (!row.prefix || !ctx.held) {
+    if (!row.prefix || !ctx.current) {
       problems.push(`${tag} holds no prefix`);
       continue;
     }
     const other = livePrefixes.get(row.prefix);
     if (other) problems.push(`${row.prefix} is held by both ${other} and ${row.subscriber_id}`);
     livePrefixes.set(row.prefix, row.subscriber_id);
-    const key = stepKey(row.id, 'allocate', ctx.held.generation);
+    const key = stepKey(row.id, 'allocate', ctx.current.generation);
     if (!mine.some((a) => a.prefix === row.prefix && a.key === key)) problems.push(`${tag} holds ${row.prefix} but IPAM lost it (no row under ${key})`);
     for (const a of mine) if (a.prefix !== row.prefix) problems.push(`${tag} holds ${row.prefix}, yet IPAM also keeps ${a.prefix} for it`);
     if (ctx.next || ctx.retired) problems.push(`${tag} still has a half-done update (next/retired)`);
@@ -197,8 +197,8 @@ function checkNote(note: KillNote, lifecycles: LifecycleRow[], allocations: Allo
   if (/allocate:after-commit$/.test(note.label)) {
     // The repeated allocation must answer with the block the lost answer carried, not a second one.
     const ctx = contextOf(row);
-    const ok = live(row) ? ctx.held?.prefix === note.prefix : !allocations.some((a) => a.prefix === note.prefix && a.lifecycle_id === row.id);
-    return ok ? [] : [`${note.label}: IPAM had committed ${note.prefix} for ${row.subscriber_id}, which now holds ${ctx.held?.prefix ?? 'nothing'}`];
+    const ok = live(row) ? ctx.current?.prefix === note.prefix : !allocations.some((a) => a.prefix === note.prefix && a.lifecycle_id === row.id);
+    return ok ? [] : [`${note.label}: IPAM had committed ${note.prefix} for ${row.subscriber_id}, which now holds ${ctx.current?.prefix ?? 'nothing'}`];
   }
   if (/release:after-commit$/.test(note.label) && allocations.some((a) => a.prefix === note.prefix && a.lifecycle_id === row.id)) {
     return [`${note.label}: ${note.prefix} was released for ${row.subscriber_id} and is held for it again`];

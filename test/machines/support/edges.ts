@@ -1,3 +1,4 @@
+import { getMicrosteps } from 'xstate';
 import type { AnyMachineSnapshot, AnyStateMachine, AnyStateNode, AnyTransitionDefinition, EventObject } from 'xstate';
 
 /** One transition of a machine; each guarded branch of an event is an edge of its own. */
@@ -50,7 +51,23 @@ export function machineEdges(machine: AnyStateMachine): MachineEdge[] {
   });
 }
 
-/** The edges the machine itself selects for `event` in `snapshot` (its own guard evaluation, no copy of it). */
+/**
+ * The edges the machine itself selects for `event` in `snapshot` (its own guard evaluation, no copy of
+ * it), then the eventless (`always`) edges it takes in the same macrostep, one per microstep.
+ */
 export function edgesTaken(snapshot: AnyMachineSnapshot, event: EventObject): string[] {
-  return snapshot.machine.getTransitionData(snapshot, event).map(edgeIdOf);
+  const first = snapshot.machine.getTransitionData(snapshot, event);
+  if (first.length === 0) return [];
+  const states = [snapshot, ...getMicrosteps(snapshot.machine, snapshot, event).map(([s]) => s as AnyMachineSnapshot)];
+  // The first microstep is the event's own; each later one took one eventless transition.
+  return [...first.map(edgeIdOf), ...states.slice(2).map((to, i) => edgeIdOf(eventlessTaken(states[i + 1]!, to)))];
+}
+
+/** The `always` branch that led from one microstep to the next: the one of an active state whose targets the next one is in. */
+function eventlessTaken(from: AnyMachineSnapshot, to: AnyMachineSnapshot): AnyTransitionDefinition {
+  const active = new Set(to._nodes as AnyStateNode[]);
+  const candidates = (from._nodes as AnyStateNode[]).flatMap((n) => n.always ?? []);
+  const taken = candidates.filter((t) => (t.target ?? []).every((n: AnyStateNode) => active.has(n)) && (t.target?.length ?? 0) > 0);
+  if (taken.length !== 1) throw new Error(`cannot tell which eventless transition was taken (${taken.length} candidates)`);
+  return taken[0]!;
 }

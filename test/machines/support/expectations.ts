@@ -1,6 +1,6 @@
 import * as assert from 'uvu/assert';
 import type { AnyEventObject, StateValue } from 'xstate';
-import type { AllocationAttempt, CpeResult, Failure, HeldPrefix, LifecycleContext, PendingStep } from '../../../machines/types.ts';
+import type { AllocationAttempt, Compensation, CpeResult, Failure, LifecycleContext, OwnedPrefix, PendingStep, Stamped } from '../../../machines/types.ts';
 import type { LifecycleSnapshot, ScriptedError } from './model.ts';
 import { INPUT } from './model.ts';
 import type { Call } from './scripted-actors.ts';
@@ -46,36 +46,44 @@ export const pathOf = (value: StateValue): string =>
 /** States after revocation's IPAM step: IPAM must hold nothing for the lifecycle any more. */
 const RELEASED = new Set(['revoking.radius', 'revoking.sessions', 'revoking.cpe', 'revoked']);
 
+/** The machine has no clock: a timestamp a step sets is the time the runtime stamped on its result. */
 function stamped(r: StepRecord, field: 'allocatedAt' | 'activatedAt' | 'suspendedAt' | 'revokedAt'): void {
-  const at = r.after.context[field];
-  assert.ok(at !== null && at >= r.startedAt, `${field} set by this step (${at} < ${r.startedAt})`);
+  assert.is(r.after.context[field], (r.event.output as Stamped<unknown>).at, `${field} is the time of this step's result`);
 }
 
 function failureMatches(f: Failure | null, error: ScriptedError, step: string, r: StepRecord): void {
   assert.ok(f, 'failure recorded');
   assert.is(f.step, step);
-  assert.equal([f.code, f.message, f.attempts], [error.code, error.message, error.attempts]);
-  assert.ok(f.at >= r.startedAt, 'failure.at is the time of the failure');
+  assert.equal([f.code, f.message, f.attempts, f.at], [error.code, error.message, error.attempts, error.at], 'the failure as the runtime reported it');
 }
 
 /** A queued CPE command keeps the generation (the key) of the call that queued it, for every later retry. */
 function expectedPending(before: PendingStep[], step: PendingStep['step'], r: StepRecord): PendingStep[] {
   const others = before.filter((p) => !p.step.startsWith('cpe_'));
-  const out = r.event.output as CpeResult;
-  const { generation } = r.settled!.input as { generation: number };
-  return out.status === 'queued' ? [...others, { step, generation, attempts: 1, next_attempt_at: null, task_id: out.taskId }] : others;
+  const out = (r.event.output as Stamped<CpeResult>).result;
+  const { key } = r.settled!.input as { key: string };
+  const { generation } = r.before!.context;
+  return out.status === 'queued' ? [...others, { step, key, generation, attempts: 1, next_attempt_at: null, task_id: out.taskId }] : others;
 }
 
-const heldFrom = (output: unknown, a: AllocationAttempt): HeldPrefix => ({ ...(output as HeldPrefix), pool: a.pool, generation: a.generation, ipam: a.ipam });
+const ownedFrom = (output: unknown, a: AllocationAttempt): OwnedPrefix => ({ ...(output as Stamped<OwnedPrefix>).result, pool: a.pool, generation: a.generation, ipam: a.ipam });
+
+/** What an update must undo for each step that ran (or may have): RADIUS is restored before the sessions are told. */
+const UNDO: Record<string, Compensation[]> = {
+  'active.updateAllocate': ['releaseNext'],
+  'active.updateRadius': ['restoreSessions', 'restoreRadius'],
+  'active.updateSessions': [],
+  'active.updateCpe': ['restoreCpe'],
+};
 
 /** Per transition: which context fields may change, and what they must become. Key: `<state> <done|error|EVENT>`. */
 const SPECS: Record<string, { changes: Field[]; check?: Check }> = {
   // An answer settles the attempt under that key: if an earlier try of it was lost, this adopts what IPAM holds.
   'pending done': {
-    changes: ['held', 'allocatedAt', 'unconfirmed'],
+    changes: ['current', 'allocatedAt', 'unconfirmed'],
     check: (r) => {
       const b = r.before.context;
-      assert.equal(r.after.context.held, heldFrom(r.event.output, firstAttempt(b)));
+      assert.equal(r.after.context.current, ownedFrom(r.event.output, firstAttempt(b)));
       assert.equal(byGeneration(r.after.context.unconfirmed), withoutAttempt(b.unconfirmed, b.generation));
       stamped(r, 'allocatedAt');
     },
@@ -88,23 +96,28 @@ const SPECS: Record<string, { changes: Field[]; check?: Check }> = {
   'active.suspendRadius done': { changes: [] },
   'active.suspendSessions done': { changes: ['suspendedAt'], check: (r) => stamped(r, 'suspendedAt') },
   'active.updateAllocate done': {
-    changes: ['next', 'unconfirmed'],
+    changes: ['next', 'unconfirmed', 'compensations'],
     check: (r) => {
       const b = r.before.context;
-      assert.equal(r.after.context.next, heldFrom(r.event.output, updateAttempt(b)));
+      assert.equal(r.after.context.next, ownedFrom(r.event.output, updateAttempt(b)));
       assert.equal(byGeneration(r.after.context.unconfirmed), withoutAttempt(b.unconfirmed, b.generation));
+      assert.equal(r.after.context.compensations, [...b.compensations, 'releaseNext']);
     },
   },
-  'active.updateRadius done': { changes: [] },
+  'active.updateRadius done': {
+    changes: ['compensations'],
+    check: (r) => assert.equal(r.after.context.compensations, [...r.before.context.compensations, 'restoreSessions', 'restoreRadius']),
+  },
   'active.updateSessions done': { changes: [] },
   // The commit: the new prefix becomes current, the old one is retired until IPAM has it back. The
   // generation stays: UPDATE counted the attempt already.
   'active.updateCpe done': {
-    changes: ['pending', 'retired', 'held', 'pool', 'prefixLength', 'ipam', 'next', 'nextRequest', 'activatedAt'],
+    changes: ['pending', 'retired', 'current', 'pool', 'prefixLength', 'ipam', 'next', 'nextRequest', 'compensations', 'activatedAt'],
     check: (r) => {
       const [b, a] = [r.before.context, r.after.context];
-      assert.equal(a.held, b.next);
-      assert.equal(a.retired, b.held);
+      assert.equal(a.current, b.next);
+      assert.equal(a.retired, b.current);
+      assert.equal(a.compensations, [], 'a committed update has nothing to undo');
       assert.equal([a.pool, a.prefixLength, a.ipam], [b.next!.pool, b.next!.prefixLength, b.nextRequest!.ipam]);
       assert.equal([a.next, a.nextRequest], [null, null]);
       assert.equal(a.pending, expectedPending(b.pending, 'cpe_configure_pd', r));
@@ -112,12 +125,6 @@ const SPECS: Record<string, { changes: Field[]; check?: Check }> = {
     },
   },
   'active.updateRelease done': { changes: ['retired'], check: (r) => assert.is(r.after.context.retired, null) },
-  // A rollback keeps the old prefix (unchanged fields are checked for every step) and forgets the new one,
-  // and whatever a lost allocation took, since it gave that back too.
-  'active.updateRollback done': {
-    changes: ['next', 'nextRequest', 'unconfirmed'],
-    check: (r) => assert.equal([r.after.context.next, r.after.context.nextRequest, r.after.context.unconfirmed], [null, null, []]),
-  },
   'suspended.reactivateRadius done': { changes: [] },
   'suspended.reactivateSessions done': {
     changes: ['activatedAt', 'reason'],
@@ -135,15 +142,6 @@ const SPECS: Record<string, { changes: Field[]; check?: Check }> = {
       stamped(r, 'revokedAt');
     },
   },
-  // IPAM said no for certain: the lifecycle stays active on its current prefix, with nothing to give back.
-  'active.updateAllocate error': {
-    changes: ['lastError', 'nextRequest'],
-    check: (r) => {
-      assert.not.ok(mayHaveAllocated(r.event.error), `a ${r.event.error.code} may have allocated: it must be rolled back`);
-      failureMatches(r.after.context.lastError, r.event.error, `${r.before.context.nextRequest!.ipam}_allocate`, r);
-      assert.is(r.after.context.nextRequest, null);
-    },
-  },
   'ACTIVATE': { changes: ['username', 'cpeId'], check: (r) => assert.equal([r.after.context.username, r.after.context.cpeId], [r.event.username, r.event.cpeId]) },
   'SUSPEND': { changes: ['reason'], check: (r) => assert.is(r.after.context.reason, r.event.reason) },
   'REACTIVATE': { changes: [] },
@@ -159,6 +157,16 @@ const SPECS: Record<string, { changes: Field[]; check?: Check }> = {
     },
   },
   'REVOKE': { changes: ['reason'], check: (r) => assert.is(r.after.context.reason, r.event.reason) },
+  // IPAM refused the first allocation for certain: nothing is held, the lifecycle closes with the reason.
+  'pending error': {
+    changes: ['lastError', 'revokedAt', 'reason'],
+    check: (r) => {
+      assert.not.ok(mayHaveAllocated(r.event.error), `a ${r.event.error.code} may have allocated: the lifecycle must not close`);
+      failureMatches(r.after.context.lastError, r.event.error, `${r.before.context.ipam}_allocate`, r);
+      assert.is(r.after.context.revokedAt, r.event.error.at);
+      assert.is(r.after.context.reason, `allocation refused: ${r.event.error.code}`);
+    },
+  },
   'failed REVOKE': {
     changes: ['reason', 'failure', 'failedAt'],
     check: (r) => assert.equal([r.after.context.reason, r.after.context.failure, r.after.context.failedAt], [r.event.reason, null, null]),
@@ -192,19 +200,57 @@ function allocationFailed(from: string, field: 'failure' | 'lastError', attempt:
   };
 }
 
+/** Where a rollback goes with this stack: the newest compensation's state, or back to idle once nothing is left. */
+const rollbackAt = (stack: Compensation[]) => (stack.length ? `active.updateRollback.${stack.at(-1)}` : 'active.idle');
+
+/** The rollback moved on: to the next compensation, or (stack empty) back to idle, forgetting the update. */
+function rollbackMoved(r: StepRecord & { before: LifecycleSnapshot }, stack: Compensation[]): void {
+  const a = r.after.context;
+  assert.is(pathOf(r.after.value), rollbackAt(stack), 'the rollback undoes the newest compensation first');
+  assert.equal(a.compensations, stack);
+  if (stack.length === 0) assert.equal([a.next, a.nextRequest], [null, null], 'a finished rollback forgets the update');
+}
+
+/** Fields a step of the rollback may change: when the stack is empty it also ends the update. */
+const rollbackFields = (to: string, own: Field[]): Field[] => [...own, 'compensations', ...(to === 'active.idle' ? (['next', 'nextRequest'] as Field[]) : [])];
+
 function specFor(from: string, to: string, event: AnyEventObject): { changes: Field[]; check?: Check } {
   const kind = event.type.startsWith('xstate.done.actor.') ? 'done' : event.type.startsWith('xstate.error.actor.') ? 'error' : event.type;
-  if (kind === 'error' && from === 'pending') return { changes: ['failure', 'failedAt', 'unconfirmed'], check: allocationFailed(from, 'failure', firstAttempt) };
+  if (kind === 'error' && from === 'pending' && to === 'failed') {
+    return { changes: ['failure', 'failedAt', 'unconfirmed'], check: allocationFailed(from, 'failure', firstAttempt) };
+  }
   if (kind === 'error' && to === 'failed') {
     return { changes: ['failure', 'failedAt'], check: (r) => failureMatches(r.after.context.failure, r.event.error, STEPS[from]!.failure(r.before.context), r) };
   }
-  // An update allocation without an answer is rolled back, which gives back whatever it may have taken.
-  if (kind === 'error' && from === 'active.updateAllocate' && to === 'active.updateRollback') {
-    return { changes: ['lastError', 'unconfirmed'], check: allocationFailed(from, 'lastError', updateAttempt) };
+  // An update step failed: the update rolls back. A step without a definitive answer may have had its
+  // effect, so what undoes it is pushed too; a refusal undoes only the steps that ran before it.
+  const undo = UNDO[from];
+  if (kind === 'error' && undo) {
+    return {
+      changes: rollbackFields(to, ['lastError', 'unconfirmed']),
+      check: (r) => {
+        const [b, a] = [r.before.context, r.after.context];
+        const unknown = mayHaveAllocated(r.event.error);
+        failureMatches(a.lastError, r.event.error, STEPS[from]!.failure(b), r);
+        const attempt = from === 'active.updateAllocate' && unknown ? withAttempt(b.unconfirmed, updateAttempt(b)) : byGeneration(b.unconfirmed);
+        assert.equal(byGeneration(a.unconfirmed), attempt);
+        rollbackMoved(r, [...b.compensations, ...(unknown ? undo : [])]);
+      },
+    };
   }
-  // Update steps after the allocation roll back instead of failing: the subscriber keeps the old prefix.
-  if (kind === 'error' && to === 'active.updateRollback') {
-    return { changes: ['lastError'], check: (r) => failureMatches(r.after.context.lastError, r.event.error, STEPS[from]!.failure(r.before.context), r) };
+  // A compensation is done: the next one runs. The release gives back the new prefix and every lost allocation.
+  if (kind === 'done' && from.startsWith('active.updateRollback.')) {
+    const own: Field[] = from.endsWith('.releaseNext') ? ['next', 'unconfirmed'] : from.endsWith('.restoreCpe') ? ['pending'] : [];
+    return {
+      changes: rollbackFields(to, own),
+      check: (r) => {
+        const [b, a] = [r.before.context, r.after.context];
+        assert.is(`active.updateRollback.${b.compensations.at(-1)}`, from, 'the state runs the newest compensation');
+        if (from.endsWith('.releaseNext')) assert.equal([a.next, a.unconfirmed], [null, []]);
+        if (from.endsWith('.restoreCpe')) assert.equal(a.pending, expectedPending(b.pending, 'cpe_configure_pd', r));
+        rollbackMoved(r, b.compensations.slice(0, -1));
+      },
+    };
   }
   const spec = SPECS[`${from} ${kind}`] ?? SPECS[kind];
   if (!spec) throw new Error(`no expectation for "${from} ${kind}": add one to test/machines/support/expectations.ts`);
@@ -214,12 +260,12 @@ function specFor(from: string, to: string, event: AnyEventObject): { changes: Fi
 function checkInitial(r: StepRecord): void {
   const c = r.after.context;
   assert.equal({ lifecycleId: c.lifecycleId, subscriberId: c.subscriberId, pool: c.pool, prefixLength: c.prefixLength, ipam: c.ipam }, INPUT);
-  assert.equal([c.held, c.generation, c.unconfirmed, c.pending, c.failure], [null, 0, [], [], null]);
+  assert.equal([c.current, c.generation, c.unconfirmed, c.pending, c.failure, c.compensations], [null, 0, [], [], null, []]);
   assert.equal([c.allocatedAt, c.activatedAt, c.suspendedAt, c.revokedAt], [null, null, null, null]);
 }
 
-/** Steps whose input is idempotency key material: the lifecycle id, the step and the generation. */
-const KEYED = new Set(['allocatePrefix', 'configureCpe', 'removeCpeIpv6']);
+/** Steps whose input carries an idempotency key. */
+const keyOfCall = (c: Call) => (c.input as { key?: unknown }).key;
 
 /** Checks one step of a path on the real actor against the lifecycle's contract. */
 export function checkStep(r: StepRecord): void {
@@ -243,10 +289,10 @@ export function checkStep(r: StepRecord): void {
     assert.equal(call.input, step.input(r.after.context), `input of ${step.src} in ${to}`);
     // One key, one request: a key used again must ask for exactly the same thing (a retry), or IPAM/the ACS
     // answers with what the first request did.
-    const generation = (c: Call) => (c.input as { generation: number }).generation;
-    if (!KEYED.has(call.src)) continue;
-    for (const e of r.earlier.filter((e) => e.src === call.src && generation(e) === generation(call))) {
-      assert.equal(call.input, e.input, `${call.src} reuses the key of generation ${generation(call)} for another request`);
+    const key = keyOfCall(call);
+    if (key === undefined) continue;
+    for (const e of r.earlier.filter((e) => keyOfCall(e) === key)) {
+      assert.equal(call.input, e.input, `${call.src} reuses the key ${String(key)} for another request`);
     }
   }
 
@@ -257,11 +303,11 @@ export function checkStep(r: StepRecord): void {
 /**
  * Nothing leaks, nothing is forgotten: IPAM holds every prefix the context names, and each prefix it
  * holds is named by the context or was taken under the key of an attempt the context still remembers.
- * Revocation may already have given back what `held` still names, and must have once past IPAM.
+ * Revocation may already have given back what `current` still names, and must have once past IPAM.
  */
 function checkLedger(r: StepRecord, to: string): void {
   const c = r.after.context;
-  const known = prefixesOf(c.held, c.next, c.retired).map((p) => p.prefix);
+  const known = prefixesOf(c.current, c.next, c.retired).map((p) => p.prefix);
   const remembered = c.unconfirmed.map((a) => a.generation);
   const where = to === 'failed' ? (r.failed?.state ?? to) : to;
   const unexplained = r.ledger.filter((p) => !known.includes(p.prefix) && !remembered.includes(p.generation)).map((p) => p.prefix);

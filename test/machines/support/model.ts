@@ -18,12 +18,24 @@ export const INPUT: LifecycleInput = {
 /** A move to another pool, IPAM and length, so that a commit visibly changes all three. */
 export const UPDATE: Extract<LifecycleEvent, { type: 'UPDATE' }> = { type: 'UPDATE', pool: 'business', prefixLength: 48, ipam: 'netbox' };
 
-/** What a step's fake throws: the JSON-safe fields that `failureFrom` reads off a `ServiceError`. */
+/** What a step's fake throws: the JSON-safe fields that `failureFrom` reads off a `ServiceError`, stamped by the runtime. */
 export interface ScriptedError {
   code: ErrorCode;
   message: string;
   attempts: number;
+  at: string;
 }
+
+/**
+ * The runtime's clock, as the machine reads it from step outputs and errors: one distinct time per
+ * step actor, so a timestamp taken from the wrong step shows.
+ */
+export const clockOf = (src: string, failed = false) =>
+  new Date(Date.UTC(2030, 0, 1, 0, SOURCE_ORDER.indexOf(src) + 1, failed ? 30 : 0)).toISOString();
+const SOURCE_ORDER = ['allocatePrefix', 'releasePrefix', 'writeRadiusReply', 'removeRadiusReply', 'notifySessions', 'configureCpe', 'restoreCpe', 'removeCpeIpv6'];
+
+/** A step's result as the runtime hands it over: stamped with the time it came. */
+export const stamped = (src: string, result: unknown) => ({ at: clockOf(src), result });
 
 /** The invocation an active state runs: its id as XState names it (`<index>.<state node id>`) and its input. */
 export interface Invocation {
@@ -45,25 +57,32 @@ export function allocationFor(input: AllocateInput): Allocation {
 }
 
 /** IPAM said no for certain: nothing was taken under the key. */
-export const REFUSED: ScriptedError = { code: 'pool_exhausted', message: 'no free prefix', attempts: 1 };
+export const REFUSED: ScriptedError = { code: 'pool_exhausted', message: 'no free prefix', attempts: 1, at: clockOf('allocatePrefix', true) };
 /** No answer: the machine cannot tell whether IPAM took a block under the key. */
-export const NO_REPLY: ScriptedError = { code: 'timeout', message: 'no reply from IPAM', attempts: 3 };
+export const NO_REPLY: ScriptedError = { code: 'timeout', message: 'no reply from IPAM', attempts: 3, at: clockOf('allocatePrefix', true) };
 
 /** The errors each step can end with; the first is what `finishStep(lc, 'fail')` uses. */
 export function errorsFor(src: string): ScriptedError[] {
   if (src === 'allocatePrefix') return [REFUSED, NO_REPLY];
-  if (src === 'rollbackUpdate') return [{ code: 'timeout', message: 'rollback timed out', attempts: 2 }];
-  return [{ code: 'upstream_unavailable', message: `${src}: upstream down`, attempts: 3 }];
+  const down: ScriptedError = { code: 'upstream_unavailable', message: `${src}: upstream down`, attempts: 3, at: clockOf(src, true) };
+  // A refusal proves the write did nothing: an update's rollback must not undo it (only what ran before).
+  if (src === 'writeRadiusReply' || src === 'configureCpe') return [down, { code: 'upstream_rejected', message: `${src}: refused`, attempts: 1, at: clockOf(src, true) }];
+  return [down];
 }
 
 /** Every outcome worth telling apart: CPE commands either apply at once or queue for an offline CPE. */
 export function outputsFor(src: string, input: unknown): unknown[] {
+  return resultsFor(src, input).map((result) => stamped(src, result));
+}
+
+function resultsFor(src: string, input: unknown): unknown[] {
   switch (src) {
     case 'allocatePrefix':
       return [allocationFor(input as AllocateInput)];
     case 'notifySessions':
       return [[{ sessionId: 'acct-1', nas: 'bng-1', result: 'ack', errorCause: null }]];
     case 'configureCpe':
+    case 'restoreCpe':
       return [{ status: 'done' }, { status: 'queued', taskId: 'task-configure' }];
     case 'removeCpeIpv6':
       return [{ status: 'done' }, { status: 'queued', taskId: 'task-remove' }];
@@ -131,7 +150,8 @@ function essence(snapshot: LifecycleSnapshot): string {
     value: snapshot.value,
     failedAt: c.failedAt,
     cpe: c.cpeId !== null,
-    holds: [c.held && 'held', c.next && 'next', c.retired && 'retired'].filter(Boolean),
+    holds: [c.current && 'current', c.next && 'next', c.retired && 'retired'].filter(Boolean),
+    compensations: c.compensations,
     // An attempt to give back changes what release and rollback must do, so it is a state of its own
     // (a yes/no: a machine that piles attempts up must still give a finite graph, and fail its paths).
     unconfirmed: c.unconfirmed.length > 0,

@@ -1,6 +1,6 @@
 import { fromPromise } from 'xstate';
 import type { AnyEventObject } from 'xstate';
-import type { AllocateInput, AllocationAttempt, HeldPrefix, ReleaseInput, RollbackInput } from '../../../machines/types.ts';
+import type { AllocateInput, AllocationAttempt, OwnedPrefix, ReleaseInput } from '../../../machines/types.ts';
 import { ServiceError } from '../../../services/errors.ts';
 import type { ScriptedError } from './model.ts';
 
@@ -23,14 +23,14 @@ export const SOURCES = [
   'removeRadiusReply',
   'notifySessions',
   'configureCpe',
+  'restoreCpe',
   'removeCpeIpv6',
-  'rollbackUpdate',
 ] as const;
 
 export function toServiceError(e: ScriptedError): ServiceError {
   const err = new ServiceError(e.code, e.message, { retryable: e.code !== 'pool_exhausted' });
   err.attempts = e.attempts;
-  return err;
+  return Object.assign(err, { at: e.at });
 }
 
 /**
@@ -61,7 +61,7 @@ export function createScriptedActors() {
 
   /** What IPAM does when the step really happened, whether or not its reply reaches the machine. */
   function applyToIpam(call: Call, output: unknown): void {
-    const drop = (p: HeldPrefix | null) => p && ledger.delete(p.prefix);
+    const drop = (p: OwnedPrefix | null) => p && ledger.delete(p.prefix);
     // The runtime allocates again with the attempt's key, which returns what IPAM holds under it, and releases that.
     const dropAttempt = (a: AllocationAttempt) => [...ledger].filter(([, g]) => g === a.generation).forEach(([p]) => ledger.delete(p));
     if (call.src === 'allocatePrefix') {
@@ -75,11 +75,6 @@ export function createScriptedActors() {
     if (call.src === 'releasePrefix') {
       const { prefixes, unconfirmed } = call.input as ReleaseInput;
       prefixes.forEach(drop);
-      unconfirmed.forEach(dropAttempt);
-    }
-    if (call.src === 'rollbackUpdate') {
-      const { release, unconfirmed } = call.input as RollbackInput;
-      drop(release);
       unconfirmed.forEach(dropAttempt);
     }
   }
@@ -115,7 +110,7 @@ export function createScriptedActors() {
       const actorId = String(event.actorId);
       if (event.type.startsWith('xstate.done.actor.')) {
         const call = callFor(actorId);
-        applyToIpam(call, event.output);
+        applyToIpam(call, (event.output as { result: unknown }).result);
         call.resolve(event.output);
         return call;
       }

@@ -1,6 +1,6 @@
 import * as assert from 'uvu/assert';
 import type { AllocateInput, ReleaseInput } from '../../../machines/types.ts';
-import { NO_REPLY, allocationFor } from './model.ts';
+import { NO_REPLY, allocationFor, stamped } from './model.ts';
 import { apply, finishStep, flush, startLifecycle } from './run-path.ts';
 import type { Lifecycle } from './run-path.ts';
 
@@ -34,7 +34,8 @@ export async function activeLifecycle(cpe: 'done' | 'queued' = 'done'): Promise<
   await apply(lc, { type: 'ACTIVATE', username: 'alice@isp.example', cpeId: '00D09E-HGW-0001' });
   await finishStep(lc);
   const { id } = running(lc);
-  await apply(lc, { type: `xstate.done.actor.${id}`, actorId: id, output: cpe === 'done' ? { status: 'done' } : { status: 'queued', taskId: 'task-1' } });
+  const result = cpe === 'done' ? { status: 'done' } : { status: 'queued', taskId: 'task-1' };
+  await apply(lc, { type: `xstate.done.actor.${id}`, actorId: id, output: stamped('configureCpe', result) });
   assert.equal(state(lc), { active: 'idle' });
   return lc;
 }
