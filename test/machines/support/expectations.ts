@@ -8,6 +8,8 @@ import { STEPS, byGeneration, firstAttempt, mayHaveAllocated, prefixesOf, update
 
 // The oracle is written from the lifecycle's contract, not from the machine's code: the model
 // only says which transition a step takes; what each transition must do to the data is stated here.
+// It is one file over 300 lines on purpose: one table of every transition's rule, read top to bottom.
+// The step inputs in steps.ts restate inputs.ts from the contract, so a change to either shows.
 
 /** What one executed step looked like on the real actor. */
 export interface StepRecord {
