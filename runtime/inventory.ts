@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { LifecycleContext } from '../machines/types.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { LifecycleRow, LifecycleStore } from '../store/lifecycles.ts';
+import { readContext } from './projection.ts';
 
 /**
  * A prefix IPAM holds for us that no live lifecycle holds, a live lifecycle's prefix IPAM lost, or a
@@ -25,7 +25,7 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort })
   const mayHold = (row: LifecycleRow | undefined, prefix: string): boolean => {
     if (!row || row.state === 'revoked') return false;
     if (row.busy === 1 || row.prefix === prefix) return true;
-    const ctx = (JSON.parse(row.snapshot) as { context: LifecycleContext }).context;
+    const ctx = readContext(row);
     if (ctx.unconfirmed.length > 0) return true;
     return [ctx.held, ctx.next, ctx.retired].some((p) => p?.prefix === prefix);
   };

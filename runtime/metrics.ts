@@ -4,6 +4,7 @@ import type { SessionOutcome } from '../services/radius/port.ts';
 import type { LifecycleStore } from '../store/lifecycles.ts';
 import { LIFECYCLE_STATES, type SessionPurpose } from '../machines/types.ts';
 import type { TransitionRecord } from './actor-host.ts';
+import { readContext } from './projection.ts';
 
 /** The Prometheus registry and the hooks that keep its lifecycle series current. */
 export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; leaks: () => Promise<number> }) {
@@ -101,13 +102,12 @@ export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; lea
     onTransition({ audit, row }: TransitionRecord) {
       transitions.inc({ event: audit.type, from: audit.from_state ?? 'none', to: row.state });
       if (audit.type === 'STEP_FAILED' && row.state === 'failed' && audit.detail) {
-        const snapshot = JSON.parse(row.snapshot) as { context: { failure: { step: string; code: string } | null } };
-        const f = snapshot.context.failure;
+        const f = readContext(row).failure;
         if (f) failures.inc({ step: f.step, code: f.code });
       }
     },
-    onSessionOutcome(purpose: SessionPurpose, o: SessionOutcome) {
-      sessionOutcomes.inc({ purpose, action: o.action, result: o.result });
+    onSessionOutcome(purpose: SessionPurpose, outcome: SessionOutcome) {
+      sessionOutcomes.inc({ purpose, action: outcome.action, result: outcome.result });
     },
   };
 }

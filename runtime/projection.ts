@@ -53,9 +53,14 @@ export function toRow(snapshot: LifecycleSnapshot, persisted: unknown, createdAt
   };
 }
 
+/** The context of a stored lifecycle, read from its persisted snapshot. */
+export function readContext(row: Pick<LifecycleRow, 'snapshot'>): LifecycleContext {
+  return (JSON.parse(row.snapshot) as { context: LifecycleContext }).context;
+}
+
 /** The lifecycle resource of `../shared/API.md` (`resource.ts` holds its schema). */
 export function toResource(row: LifecycleRow): LifecycleResource {
-  const ctx = (JSON.parse(row.snapshot) as { context: LifecycleContext }).context;
+  const ctx = readContext(row);
   return {
     lifecycle_id: row.id,
     subscriber_id: row.subscriber_id,
