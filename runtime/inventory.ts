@@ -16,6 +16,8 @@ export interface Discrepancy {
 }
 
 /** Pool figures and leak detection: IPAM's holdings checked against the lifecycles. */
+export type Inventory = ReturnType<typeof createInventory>;
+
 export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort }) {
   /**
    * Whether the lifecycle may hold `prefix`. The row's own prefix column answers most cases; the
