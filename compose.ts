@@ -58,27 +58,27 @@ export interface Composed {
 export async function compose(config: Config, opts: { log?: Logger; overrides?: Overrides; env?: NodeJS.ProcessEnv } = {}): Promise<Composed> {
   const env = opts.env ?? process.env;
   const log = opts.log ?? pino({ level: config.log.level });
-  const o = opts.overrides ?? {};
+  const overrides = opts.overrides ?? {};
   const db = openDatabase(config.database);
   const store = createLifecycleStore(db);
   const closers: (() => void)[] = [];
 
-  const ipamKind = (p: Config['pools'][number]): IpamKind => (o.ipam ? o.ipam.kind : p.netbox ? 'netbox' : 'embedded');
+  const ipamKind = (p: Config['pools'][number]): IpamKind => (overrides.ipam ? overrides.ipam.kind : p.netbox ? 'netbox' : 'embedded');
   const pools: PoolSpec[] = config.pools.map((p) => ({ name: p.name, prefix: p.prefix, prefix_length: p.prefix_length, ipam: ipamKind(p) }));
-  const ipam = o.ipam ?? buildIpam(config, db, log, env);
+  const ipam = overrides.ipam ?? buildIpam(config, db, log, env);
 
   let replies: RadiusReplyPort | null = null;
   let sessions: DynamicAuthorizationPort | null = null;
   if (config.radius) {
-    const store = createRadiusReplyStore(config.radius, log);
+    const replyStore = createRadiusReplyStore(config.radius, log);
     const da = createDynamicAuthorization(config.radius, log, { env });
-    closers.push(() => store.close?.(), () => da.close());
-    replies = store;
+    closers.push(() => replyStore.close?.(), () => da.close());
+    replies = replyStore;
     sessions = da;
   }
-  if (o.replies !== undefined) replies = o.replies;
-  if (o.sessions !== undefined) sessions = o.sessions;
-  const cpe = o.cpe !== undefined ? o.cpe : config.genieacs ? createGenieacsCpe(config.genieacs, log, { env }) : null;
+  if (overrides.replies !== undefined) replies = overrides.replies;
+  if (overrides.sessions !== undefined) sessions = overrides.sessions;
+  const cpe = overrides.cpe !== undefined ? overrides.cpe : config.genieacs ? createGenieacsCpe(config.genieacs, log, { env }) : null;
   if (!replies) log.warn('no radius section: RADIUS reply attributes and CoA/Disconnect are skipped');
   if (!cpe) log.warn('no ACS configured: CPE steps are skipped');
 
@@ -113,7 +113,7 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
     store,
     service,
     ipam,
-    discrepancies: () => inventory.discrepancies(),
+    inventory,
     log,
     staleAllocatedAfterS: config.runtime.stale_allocated_after_s,
     reclaimLeaks: config.runtime.reclaim_leaks,
@@ -158,18 +158,10 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
         timers.push(t);
       };
       every(config.runtime.pending_interval_ms, () => pending.tick());
-      every(config.runtime.cleanup_interval_ms, async () => {
-        await inventory.check(log);
-        if ((await cleanup.run()).reclaimed > 0) await inventory.refresh();
-      });
+      every(config.runtime.cleanup_interval_ms, () => cleanup.run());
     },
     tickPending: () => pending.tick(),
-    cleanup: async () => {
-      await inventory.check(log);
-      const result = await cleanup.run();
-      if (result.reclaimed > 0) await inventory.refresh();
-      return result;
-    },
+    cleanup: () => cleanup.run(),
     async stop() {
       ready = false;
       for (const t of timers) clearInterval(t);

@@ -1,9 +1,11 @@
 // The zod schemas that validate every request and describe every response; `openapi.ts` renders
-// the same objects, so the document cannot drift from what the routes accept.
+// the same objects, so the document cannot drift from what the routes accept. The lifecycle
+// resource is the runtime's (`runtime/resource.ts`), re-exported here with the other responses.
 import { z } from 'zod';
 import 'zod-openapi';
 import type { Config } from '../config.ts';
 import { LIFECYCLE_STATES } from '../machines/types.ts';
+import { lifecycleResource, timestamp } from '../runtime/resource.ts';
 
 /** Error codes an answer can carry: the service's, plus 405 which only the router raises. */
 export const ERROR_CODES = [
@@ -108,35 +110,7 @@ export const listQuery = z.strictObject({
 
 export const subscriberPath = z.strictObject({ subscriber_id: subscriberId });
 
-const timestamp = z.string().meta({ description: 'RFC 3339 UTC', example: '2026-11-26T10:00:00.000Z' });
-
-const failure = z
-  .object({ step: z.string(), code: z.string(), message: z.string(), attempts: z.int(), at: timestamp })
-  .meta({ id: 'Failure', description: 'Why a step gave up after its retries' });
-
-export const lifecycleResource = z
-  .object({
-    lifecycle_id: z.string().meta({ description: 'This lifecycle; a subscriber has a new one after each revocation' }),
-    subscriber_id: z.string(),
-    state: z.enum(LIFECYCLE_STATES),
-    prefix: z.string().nullable().meta({ example: '2001:db8:100::/56' }),
-    prefix_length: z.int(),
-    pool: z.string(),
-    netbox_prefix_id: z.int().nullable().meta({ description: 'Null when the embedded IPAM serves the pool' }),
-    username: z.string().nullable(),
-    cpe_id: z.string().nullable(),
-    allocated_at: timestamp.nullable(),
-    activated_at: timestamp.nullable(),
-    suspended_at: timestamp.nullable(),
-    revoked_at: timestamp.nullable(),
-    updated_at: timestamp,
-    pending: z
-      .array(z.object({ step: z.string(), attempts: z.int(), next_attempt_at: timestamp.nullable() }))
-      .meta({ description: 'Outside work accepted but not confirmed yet, e.g. for an offline CPE' }),
-    failure: failure.nullable().meta({ description: 'Set while the state is `failed`; `POST /retry` resumes from that step' }),
-    last_error: failure.nullable().meta({ description: 'Why the last update was rolled back; the lifecycle stayed `active`' }),
-  })
-  .meta({ id: 'Lifecycle' });
+export { lifecycleResource };
 
 export const lifecycleList = z
   .object({ items: z.array(lifecycleResource), next_cursor: z.string().nullable() })

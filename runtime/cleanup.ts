@@ -1,14 +1,15 @@
 import type { Logger } from 'pino';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { LifecycleStore } from '../store/lifecycles.ts';
-import type { Discrepancy } from './inventory.ts';
+import type { Inventory } from './inventory.ts';
 import type { LifecycleService } from './lifecycle-service.ts';
 
-export interface CleanupOptions {
+export interface CleanupDeps {
   store: LifecycleStore;
   service: LifecycleService;
   ipam: IpamPort;
-  discrepancies: () => Promise<Discrepancy[]>;
+  /** Leak detection: its check runs first, and its count is refreshed once a prefix was reclaimed. */
+  inventory: Pick<Inventory, 'check' | 'discrepancies' | 'refresh'>;
   log: Logger;
   /** Revoke lifecycles left `allocated` (never activated) longer than this; 0 turns it off. */
   staleAllocatedAfterS: number;
@@ -16,22 +17,22 @@ export interface CleanupOptions {
   reclaimLeaks: boolean;
 }
 
-/** The scheduled clean-up: stale allocations revoked, leaked prefixes reclaimed, NetBox hold-downs swept. */
-export function createCleanup(o: CleanupOptions) {
+/** The scheduled job: the leak check, then the clean-up (stale allocations revoked, leaked prefixes reclaimed, NetBox hold-downs swept). */
+export function createCleanup(deps: CleanupDeps) {
   async function revokeStale(): Promise<number> {
-    if (o.staleAllocatedAfterS <= 0) return 0;
-    const cutoff = new Date(Date.now() - o.staleAllocatedAfterS * 1000).toISOString();
+    if (deps.staleAllocatedAfterS <= 0) return 0;
+    const cutoff = new Date(Date.now() - deps.staleAllocatedAfterS * 1000).toISOString();
     let n = 0;
     let after: string | undefined;
     for (;;) {
-      const page = o.store.list({ state: 'allocated', limit: 500, after });
+      const page = deps.store.list({ state: 'allocated', limit: 500, after });
       for (const row of page) {
         if (row.busy === 1 || !row.allocated_at || row.allocated_at >= cutoff) continue;
         try {
-          await o.service.revoke({ subscriber_id: row.subscriber_id, reason: `stale: allocated at ${row.allocated_at}, never activated` }, 0);
+          await deps.service.revoke({ subscriber_id: row.subscriber_id, reason: `stale: allocated at ${row.allocated_at}, never activated` }, 0);
           n++;
         } catch (err) {
-          o.log.warn({ subscriber_id: row.subscriber_id, err: String(err) }, 'could not revoke a stale allocation');
+          deps.log.warn({ subscriber_id: row.subscriber_id, err: String(err) }, 'could not revoke a stale allocation');
         }
       }
       if (page.length < 500) return n;
@@ -40,13 +41,13 @@ export function createCleanup(o: CleanupOptions) {
   }
 
   async function reclaim(): Promise<number> {
-    if (!o.reclaimLeaks) return 0;
+    if (!deps.reclaimLeaks) return 0;
     let n = 0;
-    for (const d of await o.discrepancies()) {
+    for (const d of await deps.inventory.discrepancies()) {
       // Only a prefix whose own lifecycle is over is unambiguous; anything else is left to an operator.
-      if (d.kind !== 'leaked' || o.store.get(d.lifecycle_id)?.state !== 'revoked') continue;
-      await o.ipam.release({ key: `${d.lifecycle_id}:reclaim`, lifecycleId: d.lifecycle_id, pool: d.pool, prefix: d.prefix, netboxPrefixId: null });
-      o.log.warn(d, 'reclaimed a prefix IPAM still held for a revoked lifecycle');
+      if (d.kind !== 'leaked' || deps.store.get(d.lifecycle_id)?.state !== 'revoked') continue;
+      await deps.ipam.release({ key: `${d.lifecycle_id}:reclaim`, lifecycleId: d.lifecycle_id, pool: d.pool, prefix: d.prefix, netboxPrefixId: null });
+      deps.log.warn(d, 'reclaimed a prefix IPAM still held for a revoked lifecycle');
       n++;
     }
     return n;
@@ -54,10 +55,13 @@ export function createCleanup(o: CleanupOptions) {
 
   return {
     async run() {
+      await deps.inventory.check(deps.log);
       const revoked = await revokeStale();
       const reclaimed = await reclaim();
-      const sweep = 'sweep' in o.ipam && typeof o.ipam.sweep === 'function' ? await (o.ipam.sweep as () => Promise<unknown>)() : null;
-      if (revoked || reclaimed) o.log.info({ revoked, reclaimed, sweep }, 'clean-up done');
+      const sweep = 'sweep' in deps.ipam && typeof deps.ipam.sweep === 'function' ? await (deps.ipam.sweep as () => Promise<unknown>)() : null;
+      if (revoked || reclaimed) deps.log.info({ revoked, reclaimed, sweep }, 'clean-up done');
+      // Scrapes read the cached leak count: without this they would show the reclaimed prefixes until the next check.
+      if (reclaimed > 0) await deps.inventory.refresh();
       return { revoked, reclaimed, sweep };
     },
   };

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { LifecycleContext } from '../machines/types.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { LifecycleRow, LifecycleStore } from '../store/lifecycles.ts';
+import { readContext } from './projection.ts';
 
 /**
  * A prefix IPAM holds for us that no live lifecycle holds, a live lifecycle's prefix IPAM lost, or a
@@ -16,6 +16,8 @@ export interface Discrepancy {
 }
 
 /** Pool figures and leak detection: IPAM's holdings checked against the lifecycles. */
+export type Inventory = ReturnType<typeof createInventory>;
+
 export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort }) {
   /**
    * Whether the lifecycle may hold `prefix`. The row's own prefix column answers most cases; the
@@ -25,7 +27,7 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort })
   const mayHold = (row: LifecycleRow | undefined, prefix: string): boolean => {
     if (!row || row.state === 'revoked') return false;
     if (row.busy === 1 || row.prefix === prefix) return true;
-    const ctx = (JSON.parse(row.snapshot) as { context: LifecycleContext }).context;
+    const ctx = readContext(row);
     if (ctx.unconfirmed.length > 0) return true;
     return [ctx.current, ctx.next, ctx.retired].some((p) => p?.prefix === prefix);
   };

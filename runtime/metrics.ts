@@ -1,14 +1,15 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { IpamPort } from '../services/ipam/port.ts';
+import type { IpamPort, PoolUtilization } from '../services/ipam/port.ts';
 import type { SessionOutcome } from '../services/radius/port.ts';
 import type { LifecycleStore } from '../store/lifecycles.ts';
 import { LIFECYCLE_STATES, type SessionPurpose } from '../machines/types.ts';
 import type { TransitionRecord } from './actor-host.ts';
+import { readContext } from './projection.ts';
 
 /** The Prometheus registry and the hooks that keep its lifecycle series current. */
 export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; leaks: () => Promise<number> }) {
   const registry = new Registry();
-  // One IPAM read per scrape serves both pool gauges.
+  // One IPAM read per scrape serves every pool gauge.
   let cached: { at: number; value: ReturnType<IpamPort['utilization']> } | null = null;
   const utilization = () => {
     if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), value: deps.ipam.utilization() };
@@ -60,33 +61,23 @@ export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; lea
       this.set(deps.store.countPending());
     },
   });
-  new Gauge({
-    name: 'pd_pool_capacity_prefixes',
-    help: 'Prefixes of the delegated length a pool holds',
-    labelNames: ['pool'] as const,
-    registers: [registry],
-    async collect() {
-      for (const u of await utilization()) this.set({ pool: u.name }, u.capacity);
-    },
-  });
-  new Gauge({
-    name: 'pd_pool_allocated_prefixes',
-    help: 'Prefixes allocated from a pool',
-    labelNames: ['pool'] as const,
-    registers: [registry],
-    async collect() {
-      for (const u of await utilization()) this.set({ pool: u.name }, u.allocated);
-    },
-  });
-  new Gauge({
-    name: 'pd_pool_held_down_prefixes',
-    help: 'Released prefixes of a pool still in their hold-down (counted in pd_pool_allocated_prefixes)',
-    labelNames: ['pool'] as const,
-    registers: [registry],
-    async collect() {
-      for (const u of await utilization()) this.set({ pool: u.name }, u.heldDown ?? 0);
-    },
-  });
+  const poolGauge = (name: string, help: string, value: (u: PoolUtilization) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['pool'] as const,
+      registers: [registry],
+      async collect() {
+        for (const u of await utilization()) this.set({ pool: u.name }, value(u));
+      },
+    });
+  poolGauge('pd_pool_capacity_prefixes', 'Prefixes of the delegated length a pool holds', (u) => u.capacity);
+  poolGauge('pd_pool_allocated_prefixes', 'Prefixes allocated from a pool', (u) => u.allocated);
+  poolGauge(
+    'pd_pool_held_down_prefixes',
+    'Released prefixes of a pool still in their hold-down (counted in pd_pool_allocated_prefixes)',
+    (u) => u.heldDown ?? 0,
+  );
   new Gauge({
     name: 'ipv6_lifecycle_leaked_prefixes',
     help: 'Prefixes IPAM holds for this service that no live lifecycle holds',
@@ -101,13 +92,12 @@ export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; lea
     onTransition({ audit, row }: TransitionRecord) {
       transitions.inc({ event: audit.type, from: audit.from_state ?? 'none', to: row.state });
       if (audit.type === 'STEP_FAILED' && row.state === 'failed' && audit.detail) {
-        const snapshot = JSON.parse(row.snapshot) as { context: { failure: { step: string; code: string } | null } };
-        const f = snapshot.context.failure;
+        const f = readContext(row).failure;
         if (f) failures.inc({ step: f.step, code: f.code });
       }
     },
-    onSessionOutcome(purpose: SessionPurpose, o: SessionOutcome) {
-      sessionOutcomes.inc({ purpose, action: o.action, result: o.result });
+    onSessionOutcome(purpose: SessionPurpose, outcome: SessionOutcome) {
+      sessionOutcomes.inc({ purpose, action: outcome.action, result: outcome.result });
     },
   };
 }

@@ -2,6 +2,9 @@ import type { SnapshotFrom } from 'xstate';
 import type { PrefixLifecycleMachine } from '../machines/prefix-lifecycle.ts';
 import type { LifecycleContext, LifecycleState } from '../machines/types.ts';
 import type { LifecycleRow } from '../store/lifecycles.ts';
+import type { LifecycleResource } from './resource.ts';
+
+export type { LifecycleResource };
 
 export type LifecycleSnapshot = SnapshotFrom<PrefixLifecycleMachine>;
 
@@ -52,29 +55,14 @@ export function toRow(snapshot: LifecycleSnapshot, persisted: unknown, createdAt
   };
 }
 
-/** The lifecycle resource of `../shared/API.md`. */
-export interface LifecycleResource {
-  lifecycle_id: string;
-  subscriber_id: string;
-  state: LifecycleState;
-  prefix: string | null;
-  prefix_length: number;
-  pool: string;
-  netbox_prefix_id: number | null;
-  username: string | null;
-  cpe_id: string | null;
-  allocated_at: string | null;
-  activated_at: string | null;
-  suspended_at: string | null;
-  revoked_at: string | null;
-  updated_at: string;
-  pending: { step: string; attempts: number; next_attempt_at: string | null }[];
-  failure: LifecycleContext['failure'];
-  last_error: LifecycleContext['lastError'];
+/** The context of a stored lifecycle, read from its persisted snapshot. */
+export function readContext(row: Pick<LifecycleRow, 'snapshot'>): LifecycleContext {
+  return (JSON.parse(row.snapshot) as { context: LifecycleContext }).context;
 }
 
+/** The lifecycle resource of `../shared/API.md` (`resource.ts` holds its schema). */
 export function toResource(row: LifecycleRow): LifecycleResource {
-  const ctx = (JSON.parse(row.snapshot) as { context: LifecycleContext }).context;
+  const ctx = readContext(row);
   return {
     lifecycle_id: row.id,
     subscriber_id: row.subscriber_id,

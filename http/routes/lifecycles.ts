@@ -12,11 +12,18 @@ import {
 } from '../schemas.ts';
 import { z } from 'zod';
 import { parseInput } from '../validation.ts';
-import { API_BASE, API_ERRORS, errorResponses, type RouteSpec } from './route.ts';
+import { API_BASE, API_ERRORS, errorResponses, type RouteContext, type RouteSpec } from './route.ts';
 
 const json = <S>(schema: S) => ({ 'application/json': { schema } });
 // These routes take no query: a stray parameter is refused like anywhere else, by name.
 const noQuery = z.strictObject({});
+
+/** The subscriber a GET names in its path, once the path and the (empty) query are valid. */
+function subscriberOf(ctx: RouteContext): string {
+  const { subscriber_id } = parseInput(subscriberPath, { ...ctx.params }, 'path');
+  parseInput(noQuery, { ...ctx.query }, 'query');
+  return subscriber_id;
+}
 
 export function lifecycleRoutes(service: LifecycleService, summary: () => Promise<ApiMetricsSummary>): RouteSpec[] {
   const common = { tags: ['lifecycle'], security: [{ bearer: [] }] };
@@ -32,9 +39,7 @@ export function lifecycleRoutes(service: LifecycleService, summary: () => Promis
         responses: { '200': { description: 'The lifecycle', content: json(lifecycleResource) }, ...errorResponses(...API_ERRORS, 404) },
       },
       handler: (ctx) => {
-        const { subscriber_id } = parseInput(subscriberPath, { ...ctx.params }, 'path');
-        parseInput(noQuery, { ...ctx.query }, 'query');
-        ctx.body = service.get(subscriber_id);
+        ctx.body = service.get(subscriberOf(ctx));
       },
     },
     {
@@ -48,9 +53,7 @@ export function lifecycleRoutes(service: LifecycleService, summary: () => Promis
         responses: { '200': { description: 'The events', content: json(lifecycleEvents) }, ...errorResponses(...API_ERRORS, 404) },
       },
       handler: (ctx) => {
-        const { subscriber_id } = parseInput(subscriberPath, { ...ctx.params }, 'path');
-        parseInput(noQuery, { ...ctx.query }, 'query');
-        ctx.body = { events: service.events(subscriber_id) };
+        ctx.body = { events: service.events(subscriberOf(ctx)) };
       },
     },
     {

@@ -1,0 +1,39 @@
+// The lifecycle resource of `../shared/API.md`, as one zod schema: the runtime builds it
+// (`projection.ts`), its type is inferred from it, and `http/` renders the same object into the
+// OpenAPI document, so the type and the document cannot drift apart.
+import { z } from 'zod';
+import 'zod-openapi';
+import { LIFECYCLE_STATES } from '../machines/types.ts';
+
+export const timestamp = z.string().meta({ description: 'RFC 3339 UTC', example: '2026-11-26T10:00:00.000Z' });
+
+const failure = z
+  .object({ step: z.string(), code: z.string(), message: z.string(), attempts: z.int(), at: timestamp })
+  .meta({ id: 'Failure', description: 'Why a step gave up after its retries' });
+
+export const lifecycleResource = z
+  .object({
+    lifecycle_id: z.string().meta({ description: 'This lifecycle; a subscriber has a new one after each revocation' }),
+    subscriber_id: z.string(),
+    state: z.enum(LIFECYCLE_STATES),
+    prefix: z.string().nullable().meta({ example: '2001:db8:100::/56' }),
+    prefix_length: z.int(),
+    pool: z.string(),
+    netbox_prefix_id: z.int().nullable().meta({ description: 'Null when the embedded IPAM serves the pool' }),
+    username: z.string().nullable(),
+    cpe_id: z.string().nullable(),
+    allocated_at: timestamp.nullable(),
+    activated_at: timestamp.nullable(),
+    suspended_at: timestamp.nullable(),
+    revoked_at: timestamp.nullable(),
+    updated_at: timestamp,
+    pending: z
+      .array(z.object({ step: z.string(), attempts: z.int(), next_attempt_at: timestamp.nullable() }))
+      .meta({ description: 'Outside work accepted but not confirmed yet, e.g. for an offline CPE' }),
+    failure: failure.nullable().meta({ description: 'Set while the state is `failed`; `POST /retry` resumes from that step' }),
+    last_error: failure.nullable().meta({ description: 'Why the last update was rolled back; the lifecycle stayed `active`' }),
+  })
+  .meta({ id: 'Lifecycle' });
+
+/** The lifecycle resource the API answers with. */
+export type LifecycleResource = z.infer<typeof lifecycleResource>;
