@@ -45,7 +45,7 @@ export function createCleanup(o: CleanupOptions) {
     for (const d of await o.discrepancies()) {
       // Only a prefix whose own lifecycle is over is unambiguous; anything else is left to an operator.
       if (d.kind !== 'leaked' || o.store.get(d.lifecycle_id)?.state !== 'revoked') continue;
-      await o.ipam.release({ key: `${d.lifecycle_id}:reclaim`, lifecycleId: d.lifecycle_id, pool: d.pool, prefix: d.prefix, netboxPrefixId: null });
+      await o.ipam.release({ lifecycleId: d.lifecycle_id, pool: d.pool, prefix: d.prefix, netboxPrefixId: null });
       o.log.warn(d, 'reclaimed a prefix IPAM still held for a revoked lifecycle');
       n++;
     }

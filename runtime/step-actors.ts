@@ -88,7 +88,7 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
       }
       for (const p of prefixes) {
         await ports.ipam.release(
-          { key: stepKey(lifecycleId, 'release', p.generation), lifecycleId, pool: p.pool, prefix: p.prefix, netboxPrefixId: p.netboxPrefixId },
+          { lifecycleId, pool: p.pool, prefix: p.prefix, netboxPrefixId: p.netboxPrefixId },
           signal,
         );
       }

@@ -25,7 +25,6 @@ export interface Allocation {
 }
 
 export interface ReleaseCommand {
-  key: string;
   lifecycleId: string;
   pool: string;
   prefix: string;

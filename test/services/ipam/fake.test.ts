@@ -44,7 +44,7 @@ test('faults are queued per method', async () => {
   const ipam = createFakeIpam(pools);
   const a = await ipam.allocate(cmd('a'));
   ipam.failNext('release');
-  const release = { key: 'r', lifecycleId: 'lc-a', pool: 'p', prefix: a.prefix, netboxPrefixId: null };
+  const release = { lifecycleId: 'lc-a', pool: 'p', prefix: a.prefix, netboxPrefixId: null };
   assert.is((await ipam.utilization())[0]?.allocated, 1);
   assert.is((await failure(ipam.release(release))).code, 'upstream_unavailable');
   assert.is(ipam.allocations().length, 1);

@@ -4,7 +4,6 @@ import type { Allocation, ReleaseCommand } from '../../../services/ipam/port.ts'
 import { cmd, startHarness } from '../../support/netbox-harness.ts';
 
 const rel = (id: string, a: Allocation, over: Partial<ReleaseCommand> = {}): ReleaseCommand => ({
-  key: `${id}:release:1`,
   lifecycleId: `lc-${id}`,
   pool: 'pd',
   prefix: a.prefix,
