@@ -33,7 +33,7 @@ export function instantPorts() {
       keyOf.delete(cmd.prefix);
     },
     utilization: async () => [],
-    held: async () => [],
+    markedPrefixes: async () => [],
   };
   const replies: RadiusReplyPort = { writeReply: async () => undefined, removeReply: async () => undefined };
   const sessions: DynamicAuthorizationPort = { notifySessions: async () => [] };

@@ -2,7 +2,7 @@ import type { Db } from '../../store/db.ts';
 import { ServiceError } from '../errors.ts';
 import { createQuarantine, holdDownsOf } from './embedded-quarantine.ts';
 import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
-import type { AllocateCommand, Allocation, HeldAllocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
+import type { AllocateCommand, Allocation, MarkedPrefix, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
 
 interface AllocationRow {
   pool: string;
@@ -92,7 +92,7 @@ export interface EmbeddedIpamOptions {
 /**
  * The embedded IPAM: pools from configuration, allocations in the service's own SQLite file.
  *
- * A released block is held down in `ipam_quarantine` until its pool's hold-down has passed: held()
+ * A released block is held down in `ipam_quarantine` until its pool's hold-down has passed: markedPrefixes()
  * omits it (it is no lifecycle's any more) and utilization() counts it as allocated (no one can
  * take it). Its key is spent: allocate() under it takes a fresh block, as NetBox's `deprecate` mode
  * does, never the held-down one. Only a replayed release step asks that, re-allocating an attempt
@@ -298,11 +298,11 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       });
     },
 
-    async held(signal) {
+    async markedPrefixes(signal) {
       signal?.throwIfAborted();
       // Every row, configured pool or not: a block left in a pool since removed is still held. A
       // held-down block is no lifecycle's any more, so it is not listed.
-      return allAllocations.all().map((r): HeldAllocation => ({ pool: r.pool, prefix: r.prefix, lifecycleId: r.lifecycle_id }));
+      return allAllocations.all().map((r): MarkedPrefix => ({ pool: r.pool, prefix: r.prefix, lifecycleId: r.lifecycle_id }));
     },
   };
 }

@@ -4,7 +4,7 @@ import { alignUp, blockSize, formatPrefix, lastAddress, parsePrefix, subnetCount
 import type { AllocateCommand, Allocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
 
 /** The port's methods, by which faults are queued and calls are recorded. */
-export type IpamMethod = 'allocate' | 'release' | 'utilization' | 'held';
+export type IpamMethod = 'allocate' | 'release' | 'utilization' | 'markedPrefixes';
 
 /** One allocation the fake holds, as tests inspect it. */
 export interface FakeAllocation {
@@ -57,7 +57,7 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
     ['allocate', []],
     ['release', []],
     ['utilization', []],
-    ['held', []],
+    ['markedPrefixes', []],
   ]);
   const calls: Array<{ method: IpamMethod; cmd: AllocateCommand | ReleaseCommand | null }> = [];
 
@@ -161,9 +161,9 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
       return call('utilization', null, utilization);
     },
 
-    async held(signal) {
+    async markedPrefixes(signal) {
       signal?.throwIfAborted();
-      return call('held', null, () => blocks.map(({ pool, prefix, lifecycleId }) => ({ pool, prefix, lifecycleId })));
+      return call('markedPrefixes', null, () => blocks.map(({ pool, prefix, lifecycleId }) => ({ pool, prefix, lifecycleId })));
     },
   };
 }

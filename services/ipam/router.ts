@@ -1,8 +1,8 @@
 import { ServiceError } from '../errors.ts';
 import type { IpamPort, PoolUtilization } from './port.ts';
 
-/** What some IPAMs add to the port: start-up checks and the hold-down sweep. */
-interface Lifecycle {
+/** The optional hooks some IPAMs add to the port: a start-up check and a hold-down sweep. */
+interface OptionalHooks {
   init?: (signal?: AbortSignal) => Promise<unknown>;
   sweep?: (signal?: AbortSignal) => Promise<unknown>;
 }
@@ -15,9 +15,9 @@ export function createIpamRouter(byPool: Map<string, IpamPort>): IpamPort & { in
     return ipam;
   };
   const distinct = () => [...new Set(byPool.values())];
-  const each = async (method: keyof Lifecycle, signal?: AbortSignal) => {
+  const each = async (method: keyof OptionalHooks, signal?: AbortSignal) => {
     const out: unknown[] = [];
-    for (const ipam of distinct() as (IpamPort & Lifecycle)[]) {
+    for (const ipam of distinct() as (IpamPort & OptionalHooks)[]) {
       const fn = ipam[method];
       if (typeof fn === 'function') out.push(await fn.call(ipam, signal));
     }
@@ -37,9 +37,9 @@ export function createIpamRouter(byPool: Map<string, IpamPort>): IpamPort & { in
       for (const ipam of distinct()) all.push(...(await ipam.utilization(signal)));
       return all.filter((u) => byPool.get(u.name) !== undefined);
     },
-    async held(signal) {
+    async markedPrefixes(signal) {
       const all = [];
-      for (const ipam of distinct()) all.push(...(await ipam.held(signal)));
+      for (const ipam of distinct()) all.push(...(await ipam.markedPrefixes(signal)));
       return all;
     },
   };

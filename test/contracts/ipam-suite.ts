@@ -181,15 +181,15 @@ export function ipamContract(name: string, make: (pools: readonly PoolInfo[]) =>
     ]);
   });
 
-  test('held() lists every prefix allocated and not given back, with its lifecycle', async () => {
+  test('markedPrefixes() lists every prefix allocated and not given back, with its lifecycle', async () => {
     const gone = await allocate('h0');
     const kept = await allocate('h1');
     const tiny = await allocate('h2', { pool: TINY, length: 64 });
     await release(gone, 'lc-h0');
-    const held = (await ipam().held())
+    const marked = (await ipam().markedPrefixes())
       .map(({ pool, prefix, lifecycleId }) => ({ pool, prefix, lifecycleId }))
       .sort((a, b) => `${a.pool} ${a.prefix}`.localeCompare(`${b.pool} ${b.prefix}`));
-    assert.equal(held, [
+    assert.equal(marked, [
       { pool: MAIN, prefix: kept.prefix, lifecycleId: 'lc-h1' },
       { pool: TINY, prefix: tiny.prefix, lifecycleId: 'lc-h2' },
     ]);
