@@ -1,5 +1,5 @@
 import { createFaults, type Faults } from '../faults.ts';
-import { checkAllocate, checkPools, checkSameAllocation, exhausted, type Pool } from './embedded.ts';
+import { checkAllocate, checkPools, checkSameAllocation, exhausted, type Pool } from './pool-rules.ts';
 import { alignUp, blockSize, formatPrefix, lastAddress, parsePrefix, subnetCount } from '../ipv6.ts';
 import type { AllocateCommand, Allocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
 
