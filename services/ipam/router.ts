@@ -30,8 +30,9 @@ export function createIpamRouter(byPool: Map<string, IpamPort>): IpamPort & { in
     init: async (signal?: AbortSignal) => void (await each('init', signal)),
     /** Runs every IPAM's hold-down sweep (NetBox `deprecate` mode). */
     sweep: (signal?: AbortSignal) => each('sweep', signal),
-    allocate: (cmd, signal) => serving(cmd.pool).allocate(cmd, signal),
-    release: (cmd, signal) => serving(cmd.pool).release(cmd, signal),
+    // async, so an unknown pool rejects the promise as the port promises instead of throwing at the call.
+    allocate: async (cmd, signal) => serving(cmd.pool).allocate(cmd, signal),
+    release: async (cmd, signal) => serving(cmd.pool).release(cmd, signal),
     async utilization(signal) {
       const all: PoolUtilization[] = [];
       for (const ipam of distinct()) all.push(...(await ipam.utilization(signal)));
