@@ -19,9 +19,9 @@ import type { CpePort } from './services/genieacs/port.ts';
 import { createEmbeddedIpam } from './services/ipam/embedded.ts';
 import type { IpamPort } from './services/ipam/port.ts';
 import { createIpamRouter } from './services/ipam/router.ts';
-import { firstSlash64, formatPrefix, parsePrefix } from './services/ipv6.ts';
 import { createNetboxIpam } from './services/netbox/netbox.ts';
-import { createDynamicAuthorization, createRadiusReplyStore } from './services/radius/config.ts';
+import { createDynamicAuthorization } from './services/radius/dynamic-authorization.ts';
+import { createRadiusReplyStore } from './services/radius/reply-store.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';
 import { openDatabase, type Db } from './store/db.ts';
 import { createIdempotencyStore } from './store/idempotency.ts';
@@ -84,13 +84,11 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
 
   const inventory = createInventory({ store, ipam });
   const metrics = createMetrics({ store, ipam, leaks: () => inventory.leaks() });
-  const framed = config.radius?.reply.framed_prefix === 'first64';
   const actors = createStepActors(
     { ipam, replies, sessions, cpe },
     {
       retry: { attempts: config.retry.attempts, baseMs: config.retry.base_ms, maxMs: config.retry.max_ms },
       sessionAction: config.sessions,
-      framedPrefix: (delegated) => (framed ? formatPrefix(firstSlash64(parsePrefix(delegated))) : null),
       log,
       onSessionOutcome: metrics.onSessionOutcome,
       // Bound late: the host needs the machine these actors go into.

@@ -30,7 +30,7 @@ export async function benchIpam(allocations: number): Promise<IpamFigures> {
     const allocatePerSecond = await timed(allocations, async (i) => prefixes.push((await ipam.allocate(cmd(i, 'a'))).prefix));
     const half = Math.floor(allocations / 2);
     const releasePerSecond = await timed(half, (i) =>
-      ipam.release({ key: `r-${2 * i}`, lifecycleId: `lc-a-${2 * i}`, pool: pool.name, prefix: prefixes[2 * i]!, netboxPrefixId: null }),
+      ipam.release({ lifecycleId: `lc-a-${2 * i}`, pool: pool.name, prefix: prefixes[2 * i]!, netboxPrefixId: null }),
     );
     const refillPerSecond = await timed(half, (i) => ipam.allocate(cmd(i, 'b')));
     return { allocations, allocatePerSecond, releasePerSecond, refillPerSecond };

@@ -18,17 +18,22 @@ export const BENCH_POOL = { name: 'bench', prefix: '2001:db8::/32', prefix_lengt
 /** Ports that do nothing but answer: idempotent by key, constant time, no state but the keys. */
 export function instantPorts() {
   const byKey = new Map<string, string>();
+  const keyOf = new Map<string, string>();
   let next = 0;
   const ipam: IpamPort = {
     kind: 'fake',
     async allocate(cmd) {
       let prefix = byKey.get(cmd.key);
       if (!prefix) byKey.set(cmd.key, (prefix = formatPrefix(nthSubnet(BENCH_POOL.prefix, cmd.prefixLength, next++))));
+      keyOf.set(prefix, cmd.key);
       return { prefix, prefixLength: cmd.prefixLength, netboxPrefixId: null };
     },
-    release: async (cmd) => void byKey.delete(cmd.key.replace(':release:', ':allocate:')),
+    async release(cmd) {
+      byKey.delete(keyOf.get(cmd.prefix) ?? '');
+      keyOf.delete(cmd.prefix);
+    },
     utilization: async () => [],
-    held: async () => [],
+    markedPrefixes: async () => [],
   };
   const replies: RadiusReplyPort = { writeReply: async () => undefined, removeReply: async () => undefined };
   const sessions: DynamicAuthorizationPort = { notifySessions: async () => [] };

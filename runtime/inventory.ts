@@ -35,7 +35,7 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort })
   async function discrepancies(): Promise<Discrepancy[]> {
     const found: Discrepancy[] = [];
     const inIpam = new Set<string>();
-    for (const a of await deps.ipam.held()) {
+    for (const a of await deps.ipam.markedPrefixes()) {
       inIpam.add(`${a.pool} ${a.prefix}`);
       if (!mayHold(deps.store.get(a.lifecycleId), a.prefix)) found.push({ kind: 'leaked', pool: a.pool, prefix: a.prefix, lifecycle_id: a.lifecycleId });
     }

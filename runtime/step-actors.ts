@@ -21,8 +21,6 @@ export interface StepOptions {
   retry: RetryPolicy;
   /** Disconnect or CoA, per purpose. */
   sessionAction: Record<SessionPurpose, SessionAction>;
-  /** The WAN Framed-IPv6-Prefix for a delegated prefix, or null to send none. */
-  framedPrefix: (delegated: string) => string | null;
   log: Logger;
   /** Resolves once every snapshot taken so far is on disk (the actor host's group commit). */
   stored?: () => Promise<void>;
@@ -74,7 +72,8 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
   const writeReply = async ({ username, prefix }: RadiusReplyInput, signal: AbortSignal) => {
     const { replies } = ports;
     if (!replies || !username || !prefix) return;
-    const cmd = { username, delegatedPrefix: prefix.prefix, framedPrefix: opts.framedPrefix(prefix.prefix) };
+    // The reply store derives Framed-IPv6-Prefix from `radius.reply.framed_prefix`: nothing to give here.
+    const cmd = { username, delegatedPrefix: prefix.prefix, framedPrefix: null };
     await run('radius_write_reply', signal, () => replies.writeReply(cmd, signal));
   };
 
@@ -94,7 +93,7 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
         }
       }
       for (const p of prefixes) {
-        await ports.ipam.release({ key: '', lifecycleId: input.lifecycleId, pool: p.pool, prefix: p.prefix, netboxPrefixId: p.netboxPrefixId }, signal);
+        await ports.ipam.release({ lifecycleId: input.lifecycleId, pool: p.pool, prefix: p.prefix, netboxPrefixId: p.netboxPrefixId }, signal);
       }
     });
 

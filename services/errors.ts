@@ -31,15 +31,3 @@ export class ServiceError extends Error {
   }
 }
 
-/** The JSON-safe form that machine context stores (an `Error` does not survive a snapshot). */
-export interface ErrorInfo {
-  code: ErrorCode;
-  message: string;
-  attempts: number;
-}
-
-export function toErrorInfo(err: unknown): ErrorInfo {
-  if (err instanceof ServiceError) return { code: err.code, message: err.message, attempts: err.attempts };
-  const message = err instanceof Error ? err.message : String(err);
-  return { code: 'internal', message, attempts: 1 };
-}

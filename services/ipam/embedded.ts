@@ -1,8 +1,8 @@
 import type { Db } from '../../store/db.ts';
-import { ServiceError } from '../errors.ts';
 import { createQuarantine, holdDownsOf } from './embedded-quarantine.ts';
 import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
-import type { AllocateCommand, Allocation, HeldAllocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
+import { checkAllocate, checkPools, checkSameAllocation, exhausted, type Pool } from './pool-rules.ts';
+import type { AllocateCommand, Allocation, MarkedPrefix, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
 
 interface AllocationRow {
   pool: string;
@@ -15,63 +15,6 @@ interface AllocationRow {
 interface RunRow {
   start_hex: string;
   end_hex: string;
-}
-
-/** A configured pool with its parent prefix parsed. */
-export interface Pool {
-  info: PoolInfo;
-  parent: Ipv6Prefix;
-}
-
-/** A pool's parent prefix parsed and checked once, at start-up rather than on the first allocation. */
-export function checkPools(pools: readonly PoolInfo[]): Map<string, Pool> {
-  const byName = new Map<string, Pool>();
-  for (const info of pools) {
-    if (byName.has(info.name)) throw new Error(`ipam: pool "${info.name}" is configured twice`);
-    const parent = parsePrefix(info.prefix, 'pool.prefix');
-    if (!Number.isInteger(info.prefixLength) || info.prefixLength < parent.length || info.prefixLength > 128) {
-      throw new Error(`ipam: pool "${info.name}" cannot delegate /${info.prefixLength} from ${info.prefix}`);
-    }
-    byName.set(info.name, { info: { ...info, prefix: formatPrefix(parent) }, parent });
-  }
-  return byName;
-}
-
-/** Resolves the pool and checks the command, throwing the port's typed errors. */
-export function checkAllocate(pools: Map<string, Pool>, cmd: AllocateCommand): Pool {
-  if (typeof cmd.key !== 'string' || cmd.key === '') {
-    throw new ServiceError('validation_error', 'an allocation needs an idempotency key', { field: 'key' });
-  }
-  const pool = pools.get(cmd.pool);
-  if (!pool) throw new ServiceError('not_found', `unknown pool "${cmd.pool}"`, { field: 'pool' });
-  const { length } = pool.parent;
-  if (!Number.isInteger(cmd.prefixLength) || cmd.prefixLength < length || cmd.prefixLength > 128) {
-    throw new ServiceError(
-      'validation_error',
-      `pool "${cmd.pool}" (${pool.info.prefix}) delegates prefixes of length ${length} to 128, not ${cmd.prefixLength}`,
-      { field: 'prefixLength' },
-    );
-  }
-  return pool;
-}
-
-/** A key reused for a different allocation is a bug upstream; answering with the old prefix would hide it. */
-export function checkSameAllocation(
-  cmd: AllocateCommand,
-  found: { pool: string; prefixLength: number; lifecycleId: string; prefix: string },
-): void {
-  if (found.pool !== cmd.pool || found.prefixLength !== cmd.prefixLength || found.lifecycleId !== cmd.lifecycleId) {
-    throw new ServiceError(
-      'idempotency_mismatch',
-      `key "${cmd.key}" already allocated ${found.prefix} in pool "${found.pool}" for lifecycle ${found.lifecycleId}`,
-      { field: 'key' },
-    );
-  }
-}
-
-/** The `pool_exhausted` error of a pool that has no free block of `length`. */
-export function exhausted(pool: Pool, length: number): ServiceError {
-  return new ServiceError('pool_exhausted', `pool "${pool.info.name}" (${pool.info.prefix}) has no free /${length}`);
 }
 
 /** A pool served by the embedded IPAM. */
@@ -92,7 +35,7 @@ export interface EmbeddedIpamOptions {
 /**
  * The embedded IPAM: pools from configuration, allocations in the service's own SQLite file.
  *
- * A released block is held down in `ipam_quarantine` until its pool's hold-down has passed: held()
+ * A released block is held down in `ipam_quarantine` until its pool's hold-down has passed: markedPrefixes()
  * omits it (it is no lifecycle's any more) and utilization() counts it as allocated (no one can
  * take it). Its key is spent: allocate() under it takes a fresh block, as NetBox's `deprecate` mode
  * does, never the held-down one. Only a replayed release step asks that, re-allocating an attempt
@@ -298,11 +241,11 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       });
     },
 
-    async held(signal) {
+    async markedPrefixes(signal) {
       signal?.throwIfAborted();
       // Every row, configured pool or not: a block left in a pool since removed is still held. A
       // held-down block is no lifecycle's any more, so it is not listed.
-      return allAllocations.all().map((r): HeldAllocation => ({ pool: r.pool, prefix: r.prefix, lifecycleId: r.lifecycle_id }));
+      return allAllocations.all().map((r): MarkedPrefix => ({ pool: r.pool, prefix: r.prefix, lifecycleId: r.lifecycle_id }));
     },
   };
 }

@@ -1,10 +1,10 @@
-import { ServiceError } from '../errors.ts';
-import { checkAllocate, checkPools, checkSameAllocation, exhausted, type Pool } from './embedded.ts';
+import { createFaults, type Faults } from '../faults.ts';
+import { checkAllocate, checkPools, checkSameAllocation, exhausted, type Pool } from './pool-rules.ts';
 import { alignUp, blockSize, formatPrefix, lastAddress, parsePrefix, subnetCount } from '../ipv6.ts';
 import type { AllocateCommand, Allocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
 
 /** The port's methods, by which faults are queued and calls are recorded. */
-export type IpamMethod = 'allocate' | 'release' | 'utilization' | 'held';
+export type IpamMethod = 'allocate' | 'release' | 'utilization' | 'markedPrefixes';
 
 /** One allocation the fake holds, as tests inspect it. */
 export interface FakeAllocation {
@@ -16,18 +16,10 @@ export interface FakeAllocation {
   subscriberId: string;
 }
 
-/** When and how often an injected fault fires. */
-export interface FaultOptions {
-  /** How many consecutive calls fail (default 1). */
-  times?: number;
-  /** Fail after the effect took place, as when the answer is lost on the way back (default false). */
-  afterEffect?: boolean;
-}
-
 /** The in-memory IPAM tests use, with faults to inject and everything it holds laid open. */
 export interface FakeIpam extends IpamPort {
   /** Makes the next call(s) of `method` throw; by default a retryable `upstream_unavailable`. */
-  failNext(method: IpamMethod, error?: Error | (() => Error), options?: FaultOptions): void;
+  failNext: Faults<IpamMethod>['failNext'];
   /** Every call received, in order, faults included. */
   readonly calls: ReadonlyArray<{ method: IpamMethod; cmd: AllocateCommand | ReleaseCommand | null }>;
   /** What is allocated now, in pool then address order. */
@@ -39,26 +31,12 @@ interface Block extends FakeAllocation {
   last: bigint;
 }
 
-interface Fault {
-  error: Error | (() => Error);
-  afterEffect: boolean;
-}
-
-function injected(method: IpamMethod): ServiceError {
-  return new ServiceError('upstream_unavailable', `fake ipam: injected fault in ${method}`, { retryable: true });
-}
-
 /** In-memory IPAM with the embedded IPAM's semantics: first free aligned block, idempotent by key. */
 export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
   const pools = checkPools(poolList);
   // Kept sorted by (pool, network) so the first-free search is one ordered walk.
   const blocks: Block[] = [];
-  const faults = new Map<IpamMethod, Fault[]>([
-    ['allocate', []],
-    ['release', []],
-    ['utilization', []],
-    ['held', []],
-  ]);
+  const faults = createFaults<IpamMethod>('fake ipam');
   const calls: Array<{ method: IpamMethod; cmd: AllocateCommand | ReleaseCommand | null }> = [];
 
   function blocksOf(pool: string): Block[] {
@@ -84,14 +62,7 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
   /** Records the call, then runs the effect between the queued fault's before and after points. */
   async function call<T>(method: IpamMethod, cmd: AllocateCommand | ReleaseCommand | null, effect: () => T): Promise<T> {
     calls.push({ method, cmd });
-    const fault = faults.get(method)?.shift();
-    const raise = (f: Fault): never => {
-      throw typeof f.error === 'function' ? f.error() : f.error;
-    };
-    if (fault && !fault.afterEffect) raise(fault);
-    const result = effect();
-    if (fault) raise(fault);
-    return result;
+    return faults.run(method, effect);
   }
 
   function allocate(cmd: AllocateCommand): Allocation {
@@ -137,10 +108,7 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
     kind: 'fake',
     calls,
 
-    failNext(method, error = () => injected(method), options = {}) {
-      const times = options.times ?? 1;
-      for (let i = 0; i < times; i++) faults.get(method)?.push({ error, afterEffect: options.afterEffect ?? false });
-    },
+    failNext: faults.failNext,
 
     allocations() {
       return blocks.map(({ network: _n, last: _l, ...a }) => ({ ...a }));
@@ -161,9 +129,9 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
       return call('utilization', null, utilization);
     },
 
-    async held(signal) {
+    async markedPrefixes(signal) {
       signal?.throwIfAborted();
-      return call('held', null, () => blocks.map(({ pool, prefix, lifecycleId }) => ({ pool, prefix, lifecycleId })));
+      return call('markedPrefixes', null, () => blocks.map(({ pool, prefix, lifecycleId }) => ({ pool, prefix, lifecycleId })));
     },
   };
 }

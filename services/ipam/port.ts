@@ -25,7 +25,6 @@ export interface Allocation {
 }
 
 export interface ReleaseCommand {
-  key: string;
   lifecycleId: string;
   pool: string;
   prefix: string;
@@ -41,8 +40,8 @@ export interface PoolUtilization extends PoolInfo {
   heldDown?: number;
 }
 
-/** A prefix the IPAM holds under this service's mark. */
-export interface HeldAllocation {
+/** A prefix the IPAM holds under this service's mark, and the lifecycle the mark names. */
+export interface MarkedPrefix {
   pool: string;
   prefix: string;
   lifecycleId: string;
@@ -59,5 +58,5 @@ export interface IpamPort {
   /** Capacity and allocation figures of every configured pool. */
   utilization(signal?: AbortSignal): Promise<PoolUtilization[]>;
   /** Every prefix held under this service's mark, for leak detection. */
-  held(signal?: AbortSignal): Promise<HeldAllocation[]>;
+  markedPrefixes(signal?: AbortSignal): Promise<MarkedPrefix[]>;
 }

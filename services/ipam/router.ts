@@ -1,8 +1,8 @@
 import { ServiceError } from '../errors.ts';
 import type { IpamPort, PoolUtilization } from './port.ts';
 
-/** What some IPAMs add to the port: start-up checks and the hold-down sweep. */
-interface Lifecycle {
+/** The optional hooks some IPAMs add to the port: a start-up check and a hold-down sweep. */
+interface OptionalHooks {
   init?: (signal?: AbortSignal) => Promise<unknown>;
   sweep?: (signal?: AbortSignal) => Promise<unknown>;
 }
@@ -15,31 +15,34 @@ export function createIpamRouter(byPool: Map<string, IpamPort>): IpamPort & { in
     return ipam;
   };
   const distinct = () => [...new Set(byPool.values())];
-  const each = async (method: keyof Lifecycle, signal?: AbortSignal) => {
+  const each = async (method: keyof OptionalHooks, signal?: AbortSignal) => {
     const out: unknown[] = [];
-    for (const ipam of distinct() as (IpamPort & Lifecycle)[]) {
+    for (const ipam of distinct() as (IpamPort & OptionalHooks)[]) {
       const fn = ipam[method];
       if (typeof fn === 'function') out.push(await fn.call(ipam, signal));
     }
     return out;
   };
   return {
-    // A mixed router has no single kind; each pool's own IPAM names the lifecycle's steps.
+    // Never read: compose.ts takes each pool's kind from its configuration and reads `kind` only of
+    // an override port. A mixed router has no single kind; the port requires one until the override
+    // names its kind itself.
     kind: distinct().length === 1 ? distinct()[0]!.kind : 'embedded',
     /** Checks every IPAM at start-up (NetBox: looks the parent prefixes up). */
     init: async (signal?: AbortSignal) => void (await each('init', signal)),
     /** Runs every IPAM's hold-down sweep (NetBox `deprecate` mode). */
     sweep: (signal?: AbortSignal) => each('sweep', signal),
-    allocate: (cmd, signal) => serving(cmd.pool).allocate(cmd, signal),
-    release: (cmd, signal) => serving(cmd.pool).release(cmd, signal),
+    // async, so an unknown pool rejects the promise as the port promises instead of throwing at the call.
+    allocate: async (cmd, signal) => serving(cmd.pool).allocate(cmd, signal),
+    release: async (cmd, signal) => serving(cmd.pool).release(cmd, signal),
     async utilization(signal) {
       const all: PoolUtilization[] = [];
       for (const ipam of distinct()) all.push(...(await ipam.utilization(signal)));
       return all.filter((u) => byPool.get(u.name) !== undefined);
     },
-    async held(signal) {
+    async markedPrefixes(signal) {
       const all = [];
-      for (const ipam of distinct()) all.push(...(await ipam.held(signal)));
+      for (const ipam of distinct()) all.push(...(await ipam.markedPrefixes(signal)));
       return all;
     },
   };

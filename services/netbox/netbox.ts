@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
-import type { AllocateCommand, Allocation, HeldAllocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from '../ipam/port.ts';
+import type { AllocateCommand, Allocation, MarkedPrefix, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from '../ipam/port.ts';
 import { contains, formatPrefix, subnetCount, type Ipv6Prefix } from '../ipv6.ts';
 import { blocksUsed, canonicalCidr, parseCidr } from './cidr.ts';
 import type { NetboxConfig } from './config.ts';
@@ -210,8 +210,8 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
       return out;
     },
 
-    async held(signal) {
-      const out: HeldAllocation[] = [];
+    async markedPrefixes(signal) {
+      const out: MarkedPrefix[] = [];
       for (const r of (await resolved(signal)).values()) {
         const list = await http.retrying('NetBox held prefixes', () => listAll({ tag: config.tag, within: r.info.prefix }, signal), signal);
         for (const p of list) {

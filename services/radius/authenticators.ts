@@ -38,13 +38,7 @@ export function readAttributes(packet: Buffer): RawAttribute[] {
  */
 export function signRequest(packet: Buffer, secret: string): Buffer {
   packet.fill(0, AUTH_START, AUTH_END);
-  const ma = maValueOffset(packet);
-  if (ma >= 0) {
-    packet.fill(0, ma, ma + 16);
-    hmac(packet, secret).copy(packet, ma);
-  }
-  createHash('md5').update(packet.subarray(0, packetLength(packet))).update(secret).digest().copy(packet, AUTH_START);
-  return packet;
+  return sign(packet, secret);
 }
 
 /** Checks a request as a NAS would: Request Authenticator, and the Message-Authenticator if present. */
@@ -87,13 +81,22 @@ function verifySigned(copy: Buffer, gotAuth: Buffer, secret: string): boolean {
 /** Signs a response to `request` the way a NAS does (for test stand-ins; RFC 5176 §3.5). */
 export function signResponse(response: Buffer, request: Buffer, secret: string): Buffer {
   request.copy(response, AUTH_START, AUTH_START, AUTH_END);
-  const ma = maValueOffset(response);
+  return sign(response, secret);
+}
+
+/**
+ * `packet` holds in its authenticator field what the signer hashes (zeros for a request, the
+ * request's authenticator for a response): fills in the Message-Authenticator, if the packet
+ * carries one, then the authenticator over the packet and the secret. `verifySigned` checks the same.
+ */
+function sign(packet: Buffer, secret: string): Buffer {
+  const ma = maValueOffset(packet);
   if (ma >= 0) {
-    response.fill(0, ma, ma + 16);
-    hmac(response, secret).copy(response, ma);
+    packet.fill(0, ma, ma + 16);
+    hmac(packet, secret).copy(packet, ma);
   }
-  createHash('md5').update(response.subarray(0, packetLength(response))).update(secret).digest().copy(response, AUTH_START);
-  return response;
+  createHash('md5').update(packet.subarray(0, packetLength(packet))).update(secret).digest().copy(packet, AUTH_START);
+  return packet;
 }
 
 function packetLength(packet: Buffer): number {

@@ -90,7 +90,3 @@ export type RadiusConfig = z.infer<typeof radiusConfigSchema>;
 export type RadiusSqlConfig = RadiusConfig['sql'];
 export type DynamicAuthorizationConfig = RadiusConfig['dynamic_authorization'];
 export type NasConfig = DynamicAuthorizationConfig['nas'][number];
-
-// The composition root imports the schema and both factories from here.
-export { createRadiusReplyStore } from './reply-store.ts';
-export { createDynamicAuthorization } from './dynamic-authorization.ts';

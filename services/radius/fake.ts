@@ -2,37 +2,26 @@
 // faults, and inspectable rows and requests. They follow the real implementations' rules
 // (reply-attributes.ts; NAK 503 is done, other NAKs throw, silence is `no_answer`).
 import type { ServiceError } from '../errors.ts';
+import { createFaults, type FaultOptions } from '../faults.ts';
 import type { DynamicAuthorizationPort, NotifySessionsCommand, RadiusReplyPort, SessionAction, SessionOutcome, WriteReplyCommand } from './port.ts';
 import { desiredReply, managedAttributes, REPLY_OP, type FramedPrefixMode, type ReplyRow } from './reply-attributes.ts';
 import { combineFailures, nakError, SESSION_CONTEXT_NOT_FOUND } from './notify-error.ts';
-
-type Fault = Error | ((call: unknown) => Error | null);
-
-/** A queue of faults: each call takes the next one (or none). */
-class Faults {
-  private readonly queue: Fault[] = [];
-  /** Makes the next call (or the next `times` calls) throw `err`. */
-  failNext(err: Fault, times = 1): void {
-    for (let i = 0; i < times; i++) this.queue.push(err);
-  }
-  take(call: unknown): void {
-    const f = this.queue.shift();
-    if (f === undefined) return;
-    const err = typeof f === 'function' ? f(call) : f;
-    if (err) throw err;
-  }
-}
 
 /** RadiusReplyPort in memory: `rows` is the `radreply` table. */
 export class FakeRadiusReplyStore implements RadiusReplyPort {
   readonly rows: ReplyRow[] = [];
   readonly calls: { method: 'writeReply' | 'removeReply'; cmd: unknown }[] = [];
-  readonly faults = new Faults();
+  private readonly faults = createFaults<'writeReply' | 'removeReply'>('fake radreply');
   private nextId = 1;
   private readonly managed: string[];
 
   constructor(private readonly opts: { framedPrefix?: FramedPrefixMode } = {}) {
     this.managed = managedAttributes(opts.framedPrefix ?? 'given');
+  }
+
+  /** Makes the next call(s) of `op` throw; by default a retryable `upstream_unavailable`. */
+  failNext(op: 'writeReply' | 'removeReply', options?: FaultOptions): void {
+    this.faults.failNext(op, options);
   }
 
   /** Adds a row as another tool would (for tests that check we leave it alone). */
@@ -51,23 +40,25 @@ export class FakeRadiusReplyStore implements RadiusReplyPort {
   async writeReply(cmd: WriteReplyCommand, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     this.calls.push({ method: 'writeReply', cmd: { ...cmd } });
-    this.faults.take(cmd);
-    const desired = desiredReply(cmd, this.opts.framedPrefix ?? 'given');
-    for (const attribute of this.managed) {
-      const value = desired.get(attribute) ?? null;
-      const mine = this.rows.filter((r) => r.username === cmd.username && r.attribute === attribute);
-      if (value !== null && mine.length === 1 && mine[0]!.op === REPLY_OP && mine[0]!.value === value) continue;
-      this.drop(cmd.username, attribute);
-      if (value !== null) this.seed({ username: cmd.username, attribute, op: REPLY_OP, value });
-    }
+    this.faults.run('writeReply', () => {
+      const desired = desiredReply(cmd, this.opts.framedPrefix ?? 'given');
+      for (const attribute of this.managed) {
+        const value = desired.get(attribute) ?? null;
+        const mine = this.rows.filter((r) => r.username === cmd.username && r.attribute === attribute);
+        if (value !== null && mine.length === 1 && mine[0]!.op === REPLY_OP && mine[0]!.value === value) continue;
+        this.drop(cmd.username, attribute);
+        if (value !== null) this.seed({ username: cmd.username, attribute, op: REPLY_OP, value });
+      }
+    });
   }
 
   /** Removes the user's prefix attributes; absent rows are success. */
   async removeReply(cmd: { username: string }, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     this.calls.push({ method: 'removeReply', cmd: { ...cmd } });
-    this.faults.take(cmd);
-    for (const attribute of this.managed) this.drop(cmd.username, attribute);
+    this.faults.run('removeReply', () => {
+      for (const attribute of this.managed) this.drop(cmd.username, attribute);
+    });
   }
 
   private drop(username: string, attribute: string): void {
@@ -98,7 +89,7 @@ export interface FakeRequest extends FakeSession {
 export class FakeDynamicAuthorization implements DynamicAuthorizationPort {
   readonly sessions: FakeSession[] = [];
   readonly sent: FakeRequest[] = [];
-  readonly faults = new Faults();
+  private readonly faults = createFaults<'notifySessions'>('fake dynamic authorization');
   /** Decides each NAS's answer; ACK by default. */
   answer: (req: FakeRequest) => FakeAnswer = () => ({ kind: 'ack' });
   /** Attempts reported for a NAS that does not answer (1 + the real client's default retries). */
@@ -106,6 +97,11 @@ export class FakeDynamicAuthorization implements DynamicAuthorizationPort {
 
   /** `action`: what a `coa` notification becomes, like `radius.dynamic_authorization.action`. */
   constructor(private readonly opts: { action?: SessionAction } = {}) {}
+
+  /** Makes the next call(s) of `notifySessions` throw; by default a retryable `upstream_unavailable`. */
+  failNext(op: 'notifySessions', options?: FaultOptions): void {
+    this.faults.failNext(op, options);
+  }
 
   /** Records an open session (an accounting Start). */
   openSession(s: FakeSession): void {
@@ -115,7 +111,10 @@ export class FakeDynamicAuthorization implements DynamicAuthorizationPort {
   /** Notifies every open session of the user; a Disconnect-ACK ends the session, as the NAS's Stop would. */
   async notifySessions(cmd: NotifySessionsCommand, signal?: AbortSignal): Promise<SessionOutcome[]> {
     signal?.throwIfAborted();
-    this.faults.take(cmd);
+    return this.faults.run('notifySessions', () => this.notify(cmd));
+  }
+
+  private notify(cmd: NotifySessionsCommand): SessionOutcome[] {
     const outcomes: SessionOutcome[] = [];
     const failures: ServiceError[] = [];
     for (const s of this.sessions.filter((x) => x.username === cmd.username)) {

@@ -72,7 +72,7 @@ export function ipamContract(name: string, make: (pools: readonly PoolInfo[]) =>
   }
 
   function release(a: Allocation, lifecycleId: string, pool = MAIN): Promise<void> {
-    return ipam().release({ key: `release-${lifecycleId}`, lifecycleId, pool, prefix: a.prefix, netboxPrefixId: a.netboxPrefixId });
+    return ipam().release({ lifecycleId, pool, prefix: a.prefix, netboxPrefixId: a.netboxPrefixId });
   }
 
   async function allocatedIn(pool: string): Promise<number> {
@@ -150,7 +150,7 @@ export function ipamContract(name: string, make: (pools: readonly PoolInfo[]) =>
 
   test('release() of a prefix the IPAM does not have succeeds, and twice too', async () => {
     await allocate('kept');
-    await ipam().release({ key: 'rel-x', lifecycleId: 'lc-x', pool: MAIN, prefix: '2001:db8:0:ab00::/56', netboxPrefixId: null });
+    await ipam().release({ lifecycleId: 'lc-x', pool: MAIN, prefix: '2001:db8:0:ab00::/56', netboxPrefixId: null });
     const gone = await allocate('gone');
     await release(gone, 'lc-gone');
     await release(gone, 'lc-gone');
@@ -181,15 +181,15 @@ export function ipamContract(name: string, make: (pools: readonly PoolInfo[]) =>
     ]);
   });
 
-  test('held() lists every prefix allocated and not given back, with its lifecycle', async () => {
+  test('markedPrefixes() lists every prefix allocated and not given back, with its lifecycle', async () => {
     const gone = await allocate('h0');
     const kept = await allocate('h1');
     const tiny = await allocate('h2', { pool: TINY, length: 64 });
     await release(gone, 'lc-h0');
-    const held = (await ipam().held())
+    const marked = (await ipam().markedPrefixes())
       .map(({ pool, prefix, lifecycleId }) => ({ pool, prefix, lifecycleId }))
       .sort((a, b) => `${a.pool} ${a.prefix}`.localeCompare(`${b.pool} ${b.prefix}`));
-    assert.equal(held, [
+    assert.equal(marked, [
       { pool: MAIN, prefix: kept.prefix, lifecycleId: 'lc-h1' },
       { pool: TINY, prefix: tiny.prefix, lifecycleId: 'lc-h2' },
     ]);

@@ -75,7 +75,7 @@ test('POST /allocate with a 256-character Idempotency-Key → 400 naming the hea
 
 test('POST /allocate → 500, then the same key → runs again (5xx answers are not stored)', async () => {
   h = await startHarness();
-  h.ipam.failNext('allocate', () => new Error('boom'));
+  h.ipam.failNext('allocate', { error: () => new Error('boom') });
   const failed = await h.post('allocate', { subscriber_id: 's' }, key('k-5'));
   assert.is(failed.status, 500);
   // The failed lifecycle stays the subscriber's live one; get it allocated, then reuse the first key.

@@ -221,7 +221,7 @@ test('POST /update while the ACS is down → 502, rolled back: still active on t
   await h.post('allocate', { subscriber_id: 'sub-1' });
   const active = await h.post('activate', { subscriber_id: 'sub-1', username: 'alice', cpe_id: 'OUI-PC-SN' });
   const down = () => new ServiceError('upstream_unavailable', 'ACS unreachable', { retryable: true });
-  h.cpe.failNext(down(), down());
+  h.cpe.failNext('configurePd', { error: down, times: 2 });
   const r = await h.post('update', { subscriber_id: 'sub-1', pool: 'business' });
   assert.is(r.status, 502);
   assert.is(r.body.error.code, 'upstream_unavailable');
@@ -235,7 +235,7 @@ test('POST /update while the ACS is down → 502, rolled back: still active on t
 
 test('POST /retry on a failed lifecycle → 200, resumed at the failed step', async () => {
   await start();
-  h.ipam.failNext('allocate', undefined, { times: 2 });
+  h.ipam.failNext('allocate', { times: 2 });
   const failed = await h.post('allocate', { subscriber_id: 'sub-1' });
   assert.is(failed.status, 502);
   assert.is(failed.body.error.code, 'upstream_unavailable');

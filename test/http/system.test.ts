@@ -160,7 +160,7 @@ test('any request → one access log line carrying the request id', async () => 
 });
 
 test('POST /allocate failing on an unexpected exception → 500 without internal details; the log has them', async () => {
-  h.ipam.failNext('allocate', () => new Error('SQLITE_CORRUPT: /var/lib/secret.db'));
+  h.ipam.failNext('allocate', { error: () => new Error('SQLITE_CORRUPT: /var/lib/secret.db') });
   const r = await h.post('allocate', { subscriber_id: 's' }, { headers: { 'x-request-id': 'req-500' } });
   assert.is(r.status, 500);
   assert.equal(r.body, { error: { code: 'internal', message: 'internal error; the request id identifies it in the service log', field: null } });
@@ -178,7 +178,7 @@ test('POST /allocate failing on an unexpected exception → 500 without internal
 });
 
 test('GET /metrics (JSON summary) when the IPAM throws a TypeError → 500 generic', async () => {
-  h.ipam.failNext('utilization', () => new TypeError("Cannot read properties of undefined (reading 'prefix')"));
+  h.ipam.failNext('utilization', { error: () => new TypeError("Cannot read properties of undefined (reading 'prefix')") });
   const r = await h.get(`${BASE}/metrics`);
   assert.is(r.status, 500);
   assert.is(r.body.error.code, 'internal');
@@ -188,7 +188,7 @@ test('GET /metrics (JSON summary) when the IPAM throws a TypeError → 500 gener
 test('POST /activate while the ACS is down → 502 with the service’s own message', async () => {
   await h.post('allocate', { subscriber_id: 's' });
   const down = () => new ServiceError('upstream_unavailable', 'ACS unreachable', { retryable: true });
-  h.cpe.failNext(down(), down());
+  h.cpe.failNext('configurePd', { error: down, times: 2 });
   const r = await h.post('activate', { subscriber_id: 's', username: 'u', cpe_id: 'OUI-PC-SN' });
   assert.is(r.status, 502);
   assert.is(r.body.error.code, 'upstream_unavailable');

@@ -17,7 +17,7 @@ const log = pino({ level: 'silent' });
 /** An IPAM that records every command, answering allocations from `holds` (key → prefix). */
 function recordingIpam(holds: Record<string, string> = {}) {
   const allocated: AllocateCommand[] = [];
-  const released: Omit<ReleaseCommand, 'key'>[] = [];
+  const released: ReleaseCommand[] = [];
   const ipam = {
     kind: 'fake',
     async allocate(cmd: AllocateCommand) {
@@ -26,8 +26,8 @@ function recordingIpam(holds: Record<string, string> = {}) {
       if (!prefix) throw new ServiceError('pool_exhausted', 'no free prefix');
       return { prefix, prefixLength: cmd.prefixLength, netboxPrefixId: null };
     },
-    async release({ lifecycleId, pool, prefix, netboxPrefixId }: ReleaseCommand) {
-      released.push({ lifecycleId, pool, prefix, netboxPrefixId });
+    async release(cmd: ReleaseCommand) {
+      released.push(cmd);
     },
   };
   return { ipam: ipam as unknown as IpamPort, allocated, released };
@@ -47,7 +47,6 @@ function actorsWith(ports: Partial<StepPorts>) {
   return createStepActors(all, {
     retry: { attempts: 2, baseMs: 0, maxMs: 0 },
     sessionAction: { suspend: 'disconnect', reactivate: 'coa', update: 'coa', revoke: 'disconnect' },
-    framedPrefix: () => null,
     log,
     now: () => AT,
   });

@@ -35,12 +35,13 @@ const say = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stri
  * the test process too, which needs none of them.
  */
 async function loadService() {
-  const [{ default: pino }, { compose }, { parseConfig }, { createEmbeddedIpam }, { createRadiusReplyStore, radiusConfigSchema }] = await Promise.all([
+  const [{ default: pino }, { compose }, { parseConfig }, { createEmbeddedIpam }, { radiusConfigSchema }, { createRadiusReplyStore }] = await Promise.all([
     import('pino'),
     import('../../compose.ts'),
     import('../../config.ts'),
     import('../../services/ipam/embedded.ts'),
     import('../../services/radius/config.ts'),
+    import('../../services/radius/reply-store.ts'),
   ]);
   return { pino, compose, parseConfig, createEmbeddedIpam, createRadiusReplyStore, radiusConfigSchema };
 }

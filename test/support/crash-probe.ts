@@ -108,10 +108,9 @@ export function probedIpam(inner: () => IpamPort, around: Probe): IpamPort {
   return {
     kind: 'embedded',
     allocate: (cmd, signal) => around('ipam.allocate', cmd, () => inner().allocate(cmd, signal), (a) => a.prefix),
-    release: (cmd, signal) => around('ipam.release', cmd, () => inner().release(cmd, signal), () => cmd.prefix),
+    release: (cmd, signal) => around('ipam.release', { lifecycleId: cmd.lifecycleId, key: `${cmd.lifecycleId}:release:${cmd.prefix}` }, () => inner().release(cmd, signal), () => cmd.prefix),
     utilization: (signal) => inner().utilization(signal),
-    // Optional while the embedded IPAM grows its leak-detection query.
-    held: (signal) => (inner() as Partial<IpamPort>).held?.(signal) ?? Promise.resolve([]),
+    markedPrefixes: (signal) => inner().markedPrefixes(signal),
   };
 }
 

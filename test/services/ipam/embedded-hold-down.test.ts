@@ -11,7 +11,7 @@ const HOLD_MS = 600_000;
 const POOL: EmbeddedPool = { name: 'p', prefix: '2001:db8::/48', prefixLength: 56, holdDownS: 600 };
 
 /** An IPAM over `pools` whose clock stands at `clock.t` until a test moves it. */
-function held(pools: EmbeddedPool[] = [POOL]) {
+function clockedIpam(pools: EmbeddedPool[] = [POOL]) {
   const clock = { t: T0 };
   const opts = { now: () => clock.t };
   return { clock, opts, ipam: createEmbeddedIpam(s.db(), pools, opts) };
@@ -22,7 +22,7 @@ function quarantine() {
 }
 
 test('release() holds the block down until reusable_at; allocate() hands it out again from then on', async () => {
-  const { clock, ipam } = held();
+  const { clock, ipam } = clockedIpam();
   const a = await allocate(ipam, 'a', 'p', 56);
   await allocate(ipam, 'b', 'p', 56);
   clock.t = T0 + 5_000;
@@ -39,13 +39,13 @@ test('release() holds the block down until reusable_at; allocate() hands it out 
   assertTiles(s.db(), POOL);
 });
 
-test('utilization() counts a held-down block as allocated until its hold-down ends; held() never lists it', async () => {
-  const { clock, ipam } = held();
+test('utilization() counts a held-down block as allocated until its hold-down ends; markedPrefixes() never lists it', async () => {
+  const { clock, ipam } = clockedIpam();
   const a = await allocate(ipam, 'a', 'p', 56);
   await allocate(ipam, 'b', 'p', 56);
   await release(ipam, 'a', 'p', a.prefix);
   assert.equal([(await ipam.utilization())[0]?.allocated, (await ipam.utilization())[0]?.heldDown], [2, 1]);
-  assert.equal(await ipam.held(), [{ pool: 'p', prefix: '2001:db8:0:100::/56', lifecycleId: 'lc-b' }]);
+  assert.equal(await ipam.markedPrefixes(), [{ pool: 'p', prefix: '2001:db8:0:100::/56', lifecycleId: 'lc-b' }]);
   // Expired but not yet moved to the free runs (no allocation since): it can be handed out, so it is not counted.
   clock.t = T0 + HOLD_MS;
   assert.equal([(await ipam.utilization())[0]?.allocated, (await ipam.utilization())[0]?.heldDown], [1, 0]);
@@ -53,7 +53,7 @@ test('utilization() counts a held-down block as allocated until its hold-down en
 });
 
 test('the hold-down survives reopening the db file, and a new parent does not free the held-down block', async () => {
-  const { clock, opts, ipam } = held();
+  const { clock, opts, ipam } = clockedIpam();
   const a = await allocate(ipam, 'a', 'p', 56);
   await release(ipam, 'a', 'p', a.prefix);
   let again = s.reopen([POOL], opts);
@@ -70,7 +70,7 @@ test('the hold-down survives reopening the db file, and a new parent does not fr
 });
 
 test('blocks of other lengths never overlap a held-down block', async () => {
-  const { clock, ipam } = held();
+  const { clock, ipam } = clockedIpam();
   const a = await allocate(ipam, 'a', 'p', 56);
   await release(ipam, 'a', 'p', a.prefix);
   assert.is((await allocate(ipam, 'small', 'p', 64)).prefix, '2001:db8:0:100::/64');
@@ -83,7 +83,7 @@ test('blocks of other lengths never overlap a held-down block', async () => {
 });
 
 test('release() twice holds down once; allocate() under the released key takes a fresh block, never the held-down one', async () => {
-  const { clock, ipam } = held();
+  const { clock, ipam } = clockedIpam();
   const a = await allocate(ipam, 'k', 'p', 56);
   await release(ipam, 'k', 'p', a.prefix);
   await release(ipam, 'k', 'p', a.prefix);
@@ -92,9 +92,9 @@ test('release() twice holds down once; allocate() under the released key takes a
   const fresh = await allocate(ipam, 'k', 'p', 56);
   assert.is(fresh.prefix, '2001:db8:0:100::/56');
   await release(ipam, 'k', 'p', fresh.prefix, 'lc-intruder');
-  assert.equal(await ipam.held(), [{ pool: 'p', prefix: fresh.prefix, lifecycleId: 'lc-k' }], 'another lifecycle cannot release it');
+  assert.equal(await ipam.markedPrefixes(), [{ pool: 'p', prefix: fresh.prefix, lifecycleId: 'lc-k' }], 'another lifecycle cannot release it');
   await release(ipam, 'k', 'p', fresh.prefix);
-  assert.equal(await ipam.held(), []);
+  assert.equal(await ipam.markedPrefixes(), []);
   assert.equal(
     quarantine().map((q) => (q as { prefix: string }).prefix),
     ['2001:db8::/56', '2001:db8:0:100::/56'],
@@ -110,7 +110,7 @@ test('each pool has its own hold-down: 0 gives the block back at once, unset mea
     { name: 'unset', prefix: '2001:db8:2::/48', prefixLength: 56 },
     { name: 'short', prefix: '2001:db8:3::/48', prefixLength: 56, holdDownS: 30 },
   ];
-  const { clock, ipam } = held(pools);
+  const { clock, ipam } = clockedIpam(pools);
   for (const { name } of pools) await release(ipam, name, name, (await allocate(ipam, name, name, 56)).prefix);
   assert.equal(
     quarantine().map((q) => (q as { pool: string; reusable_at: string }).reusable_at),

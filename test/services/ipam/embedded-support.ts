@@ -41,7 +41,7 @@ export function allocate(ipam: IpamPort, key: string, pool: string, prefixLength
 }
 
 export function release(ipam: IpamPort, key: string, pool: string, prefix: string, lifecycleId = `lc-${key}`) {
-  return ipam.release({ key: `release-${key}`, lifecycleId, pool, prefix, netboxPrefixId: null });
+  return ipam.release({ lifecycleId, pool, prefix, netboxPrefixId: null });
 }
 
 export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {

@@ -17,7 +17,7 @@ test('allocations and free space survive closing and reopening the db file', asy
   let ipam = createEmbeddedIpam(db(), pools);
   const a = await allocate(ipam, 'a', 'p', 56);
   const b = await allocate(ipam, 'b', 'p', 56);
-  await ipam.release({ key: 'ra', lifecycleId: 'lc-a', pool: 'p', prefix: a.prefix, netboxPrefixId: null });
+  await ipam.release({ lifecycleId: 'lc-a', pool: 'p', prefix: a.prefix, netboxPrefixId: null });
   ipam = reopen(pools);
   assert.equal(await allocate(ipam, 'b', 'p', 56), b);
   assert.is((await allocate(ipam, 'c', 'p', 56)).prefix, '2001:db8::/56');
@@ -60,7 +60,7 @@ test('a pool of 100k allocated /56 still hands out the first free block', async 
   const free = db().prepare('SELECT start_hex, end_hex FROM ipam_free WHERE pool = ?').all('big') as Array<{ start_hex: string }>;
   assert.equal(free.map((r) => fromHex(r.start_hex)), [nthSubnet(pool.prefix, 56, n).network], 'one free run, after the last block');
   for (const i of [500, 70_000]) {
-    await ipam.release({ key: `r${i}`, lifecycleId: `lc-k${i}`, pool: 'big', prefix: formatPrefix(nthSubnet(pool.prefix, 56, i)), netboxPrefixId: null });
+    await ipam.release({ lifecycleId: `lc-k${i}`, pool: 'big', prefix: formatPrefix(nthSubnet(pool.prefix, 56, i)), netboxPrefixId: null });
   }
   assert.is((await allocate(ipam, 'again-1', 'big', 56)).prefix, formatPrefix(nthSubnet(pool.prefix, 56, 500)));
   assert.is((await allocate(ipam, 'again-2', 'big', 56)).prefix, formatPrefix(nthSubnet(pool.prefix, 56, 70_000)));
@@ -105,10 +105,10 @@ test('release() of a block in an unconfigured pool or of another length succeeds
   const pools = [{ name: 'p', prefix: '2001:db8::/48', prefixLength: 56 }];
   const ipam = createEmbeddedIpam(db(), pools);
   const a = await allocate(ipam, 'a', 'p', 56);
-  await ipam.release({ key: 'r1', lifecycleId: 'lc-a', pool: 'gone', prefix: a.prefix, netboxPrefixId: null });
-  await ipam.release({ key: 'r2', lifecycleId: 'lc-a', pool: 'p', prefix: '2001:db8::/57', netboxPrefixId: null });
+  await ipam.release({ lifecycleId: 'lc-a', pool: 'gone', prefix: a.prefix, netboxPrefixId: null });
+  await ipam.release({ lifecycleId: 'lc-a', pool: 'p', prefix: '2001:db8::/57', netboxPrefixId: null });
   assert.is((await ipam.utilization())[0]?.allocated, 1);
-  await rejectsWith(ipam.release({ key: 'r3', lifecycleId: 'lc-a', pool: 'p', prefix: '2001:db8::1/56', netboxPrefixId: null }), 'validation_error');
+  await rejectsWith(ipam.release({ lifecycleId: 'lc-a', pool: 'p', prefix: '2001:db8::1/56', netboxPrefixId: null }), 'validation_error');
   assertTiles(db(), pools[0]!);
 });
 

@@ -20,7 +20,7 @@ async function failure(promise: Promise<unknown>): Promise<ServiceError> {
 
 test('failNext(method) makes the next calls throw a retryable upstream_unavailable, then lets them through', async () => {
   const ipam = createFakeIpam(pools);
-  ipam.failNext('allocate', undefined, { times: 2 });
+  ipam.failNext('allocate', { times: 2 });
   for (let i = 0; i < 2; i++) {
     const err = await failure(ipam.allocate(cmd('a')));
     assert.is(err.code, 'upstream_unavailable');
@@ -31,9 +31,9 @@ test('failNext(method) makes the next calls throw a retryable upstream_unavailab
   assert.equal(ipam.calls.map((c) => c.method), ['allocate', 'allocate', 'allocate']);
 });
 
-test('failNext(method, error, { afterEffect }) loses the answer but keeps the effect, as a timeout does', async () => {
+test('failNext(method, { error, afterEffect }) loses the answer but keeps the effect, as a timeout does', async () => {
   const ipam = createFakeIpam(pools);
-  ipam.failNext('allocate', new ServiceError('timeout', 'lost answer', { retryable: true }), { afterEffect: true });
+  ipam.failNext('allocate', { error: new ServiceError('timeout', 'lost answer', { retryable: true }), afterEffect: true });
   assert.is((await failure(ipam.allocate(cmd('a')))).code, 'timeout');
   assert.equal(ipam.allocations().map((a) => a.prefix), ['2001:db8::/56']);
   assert.is((await ipam.allocate(cmd('a'))).prefix, '2001:db8::/56');
@@ -44,7 +44,7 @@ test('faults are queued per method', async () => {
   const ipam = createFakeIpam(pools);
   const a = await ipam.allocate(cmd('a'));
   ipam.failNext('release');
-  const release = { key: 'r', lifecycleId: 'lc-a', pool: 'p', prefix: a.prefix, netboxPrefixId: null };
+  const release = { lifecycleId: 'lc-a', pool: 'p', prefix: a.prefix, netboxPrefixId: null };
   assert.is((await ipam.utilization())[0]?.allocated, 1);
   assert.is((await failure(ipam.release(release))).code, 'upstream_unavailable');
   assert.is(ipam.allocations().length, 1);

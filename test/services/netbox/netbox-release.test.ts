@@ -4,7 +4,6 @@ import type { Allocation, ReleaseCommand } from '../../../services/ipam/port.ts'
 import { cmd, startHarness } from '../../support/netbox-harness.ts';
 
 const rel = (id: string, a: Allocation, over: Partial<ReleaseCommand> = {}): ReleaseCommand => ({
-  key: `${id}:release:1`,
   lifecycleId: `lc-${id}`,
   pool: 'pd',
   prefix: a.prefix,
@@ -78,7 +77,7 @@ hold('release() sets the prefix to deprecated; the block stays taken until sweep
   await h.ipam.release(rel('dep', a));
   assert.is(h.server.table.rows.get(a.netboxPrefixId ?? 0)?.status, 'deprecated');
   assert.is(h.server.requests.filter((r) => r.method === 'PATCH').length, 1, 'the second release sees it deprecated already');
-  assert.equal(await h.ipam.held(), [], 'a prefix in hold-down is no longer held by a lifecycle');
+  assert.equal(await h.ipam.markedPrefixes(), [], 'a prefix in hold-down is no longer held by a lifecycle');
   assert.is.not((await h.ipam.allocate(cmd('next'))).prefix, a.prefix, 'not handed out again during the hold-down');
   // Deprecated but not ours: the sweep must leave it, whatever its age.
   const foreign = h.server.addPrefix({ prefix: '2001:db8:ff::/56', status: 'deprecated' });
@@ -107,7 +106,7 @@ figures('utilization(): capacity from the lengths; allocated counts every child 
   for (let i = 0; i < 3; i++) await h.ipam.allocate(cmd(`u${i}`));
   const [u] = await h.ipam.utilization();
   assert.equal(u, { name: 'pd', prefix: '2001:db8::/40', prefixLength: 56, capacity: 65536, allocated: 260, ours: 3, others: 257 });
-  assert.equal((await h.ipam.held()).map((x) => x.lifecycleId).sort(), ['lc-u0', 'lc-u1', 'lc-u2']);
+  assert.equal((await h.ipam.markedPrefixes()).map((x) => x.lifecycleId).sort(), ['lc-u0', 'lc-u1', 'lc-u2']);
   await h.close();
 });
 

@@ -1,0 +1,62 @@
+// The rules both in-process IPAMs (embedded.ts and the fake) check a pool and a command by, so
+// the fake refuses what the embedded IPAM refuses, with the same typed errors.
+import { ServiceError } from '../errors.ts';
+import { formatPrefix, parsePrefix, type Ipv6Prefix } from '../ipv6.ts';
+import type { AllocateCommand, PoolInfo } from './port.ts';
+
+/** A configured pool with its parent prefix parsed. */
+export interface Pool {
+  info: PoolInfo;
+  parent: Ipv6Prefix;
+}
+
+/** A pool's parent prefix parsed and checked once, at start-up rather than on the first allocation. */
+export function checkPools(pools: readonly PoolInfo[]): Map<string, Pool> {
+  const byName = new Map<string, Pool>();
+  for (const info of pools) {
+    if (byName.has(info.name)) throw new Error(`ipam: pool "${info.name}" is configured twice`);
+    const parent = parsePrefix(info.prefix, 'pool.prefix');
+    if (!Number.isInteger(info.prefixLength) || info.prefixLength < parent.length || info.prefixLength > 128) {
+      throw new Error(`ipam: pool "${info.name}" cannot delegate /${info.prefixLength} from ${info.prefix}`);
+    }
+    byName.set(info.name, { info: { ...info, prefix: formatPrefix(parent) }, parent });
+  }
+  return byName;
+}
+
+/** Resolves the pool and checks the command, throwing the port's typed errors. */
+export function checkAllocate(pools: Map<string, Pool>, cmd: AllocateCommand): Pool {
+  if (typeof cmd.key !== 'string' || cmd.key === '') {
+    throw new ServiceError('validation_error', 'an allocation needs an idempotency key', { field: 'key' });
+  }
+  const pool = pools.get(cmd.pool);
+  if (!pool) throw new ServiceError('not_found', `unknown pool "${cmd.pool}"`, { field: 'pool' });
+  const { length } = pool.parent;
+  if (!Number.isInteger(cmd.prefixLength) || cmd.prefixLength < length || cmd.prefixLength > 128) {
+    throw new ServiceError(
+      'validation_error',
+      `pool "${cmd.pool}" (${pool.info.prefix}) delegates prefixes of length ${length} to 128, not ${cmd.prefixLength}`,
+      { field: 'prefixLength' },
+    );
+  }
+  return pool;
+}
+
+/** A key reused for a different allocation is a bug upstream; answering with the old prefix would hide it. */
+export function checkSameAllocation(
+  cmd: AllocateCommand,
+  found: { pool: string; prefixLength: number; lifecycleId: string; prefix: string },
+): void {
+  if (found.pool !== cmd.pool || found.prefixLength !== cmd.prefixLength || found.lifecycleId !== cmd.lifecycleId) {
+    throw new ServiceError(
+      'idempotency_mismatch',
+      `key "${cmd.key}" already allocated ${found.prefix} in pool "${found.pool}" for lifecycle ${found.lifecycleId}`,
+      { field: 'key' },
+    );
+  }
+}
+
+/** The `pool_exhausted` error of a pool that has no free block of `length`. */
+export function exhausted(pool: Pool, length: number): ServiceError {
+  return new ServiceError('pool_exhausted', `pool "${pool.info.name}" (${pool.info.prefix}) has no free /${length}`);
+}
