@@ -30,6 +30,8 @@ import { createLifecycleStore, type LifecycleStore } from './store/lifecycles.ts
 /** Ports a test (or a future backend) puts in place of the configured ones. */
 export interface Overrides {
   ipam?: IpamPort;
+  /** What the override IPAM is, for the names of its steps (`fake_allocate`); `fake` unless said. */
+  ipamKind?: IpamKind;
   replies?: RadiusReplyPort | null;
   sessions?: DynamicAuthorizationPort | null;
   cpe?: CpePort | null;
@@ -63,7 +65,7 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
   const store = createLifecycleStore(db);
   const closers: (() => void)[] = [];
 
-  const ipamKind = (p: Config['pools'][number]): IpamKind => (overrides.ipam ? overrides.ipam.kind : p.netbox ? 'netbox' : 'embedded');
+  const ipamKind = (p: Config['pools'][number]): IpamKind => (overrides.ipam ? (overrides.ipamKind ?? 'fake') : p.netbox ? 'netbox' : 'embedded');
   const pools: PoolSpec[] = config.pools.map((p) => ({ name: p.name, prefix: p.prefix, prefix_length: p.prefix_length, ipam: ipamKind(p) }));
   const ipam = overrides.ipam ?? buildIpam(config, db, log, env);
 

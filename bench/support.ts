@@ -21,7 +21,6 @@ export function instantPorts() {
   const keyOf = new Map<string, string>();
   let next = 0;
   const ipam: IpamPort = {
-    kind: 'fake',
     async allocate(cmd) {
       let prefix = byKey.get(cmd.key);
       if (!prefix) byKey.set(cmd.key, (prefix = formatPrefix(nthSubnet(BENCH_POOL.prefix, cmd.prefixLength, next++))));

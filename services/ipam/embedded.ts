@@ -211,7 +211,6 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
   });
 
   return {
-    kind: 'embedded',
 
     async allocate(cmd, signal) {
       signal?.throwIfAborted();

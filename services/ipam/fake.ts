@@ -105,7 +105,6 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
   }
 
   return {
-    kind: 'fake',
     calls,
 
     failNext: faults.failNext,

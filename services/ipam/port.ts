@@ -49,8 +49,6 @@ export interface MarkedPrefix {
 
 /** IPAM port: every method is safe to repeat with the same command. */
 export interface IpamPort {
-  /** `embedded` or `netbox`: names the failed step (`netbox_allocate`) in a lifecycle's failure. */
-  readonly kind: 'embedded' | 'netbox' | 'fake';
   /** Allocates the first free aligned block, or returns the one already allocated under `cmd.key`. Throws `pool_exhausted`. */
   allocate(cmd: AllocateCommand, signal?: AbortSignal): Promise<Allocation>;
   /** Gives the prefix back; releasing a prefix the IPAM no longer has is success. */

@@ -24,10 +24,6 @@ export function createIpamRouter(byPool: Map<string, IpamPort>): IpamPort & { in
     return out;
   };
   return {
-    // Never read: compose.ts takes each pool's kind from its configuration and reads `kind` only of
-    // an override port. A mixed router has no single kind; the port requires one until the override
-    // names its kind itself.
-    kind: distinct().length === 1 ? distinct()[0]!.kind : 'embedded',
     /** Checks every IPAM at start-up (NetBox: looks the parent prefixes up). */
     init: async (signal?: AbortSignal) => void (await each('init', signal)),
     /** Runs every IPAM's hold-down sweep (NetBox `deprecate` mode). */

@@ -18,7 +18,6 @@ export interface NetboxPoolUtilization extends PoolUtilization {
 
 /** The NetBox IPAM: the IPAM port plus start-up resolution and the hold-down sweep. */
 export interface NetboxIpam extends IpamPort {
-  readonly kind: 'netbox';
   /** Looks the parents up and picks the mark style; the other methods call it on first use. */
   init(signal?: AbortSignal): Promise<PoolInfo[]>;
   utilization(signal?: AbortSignal): Promise<NetboxPoolUtilization[]>;
@@ -152,7 +151,6 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
   }
 
   return {
-    kind: 'netbox',
 
     async init(signal) {
       return [...(await resolved(signal)).values()].map((r) => ({ ...r.info }));

@@ -19,7 +19,6 @@ function recordingIpam(holds: Record<string, string> = {}) {
   const allocated: AllocateCommand[] = [];
   const released: ReleaseCommand[] = [];
   const ipam = {
-    kind: 'fake',
     async allocate(cmd: AllocateCommand) {
       allocated.push(cmd);
       const prefix = holds[cmd.key];

@@ -82,6 +82,7 @@ async function composeProbed(m: Service, dir: string, mode: string) {
     log,
     overrides: {
       ipam: probedIpam(() => ipam ?? fail('ipam used before compose() returned'), around),
+      ipamKind: 'embedded',
       replies: probedReplies(replies, around, peers),
       sessions: probedSessions(peers.sessions, around),
       cpe: probedCpe(peers.cpe, around),

@@ -106,7 +106,6 @@ export type Probe = ReturnType<typeof createProbe>;
 /** The IPAM port through the probe; `inner` is resolved per call because it needs the composed db. */
 export function probedIpam(inner: () => IpamPort, around: Probe): IpamPort {
   return {
-    kind: 'embedded',
     allocate: (cmd, signal) => around('ipam.allocate', cmd, () => inner().allocate(cmd, signal), (a) => a.prefix),
     release: (cmd, signal) => around('ipam.release', { lifecycleId: cmd.lifecycleId, key: `${cmd.lifecycleId}:release:${cmd.prefix}` }, () => inner().release(cmd, signal), () => cmd.prefix),
     utilization: (signal) => inner().utilization(signal),
