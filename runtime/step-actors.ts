@@ -144,10 +144,10 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
       if (!sessions || !username) return [];
       const action = opts.sessionAction[input.purpose];
       const outcomes = await run('radius_sessions', signal, () => sessions.notifySessions({ username, action, delegatedPrefix: input.prefix }, signal));
-      for (const o of outcomes) {
-        opts.onSessionOutcome?.(input.purpose, o);
+      for (const outcome of outcomes) {
+        opts.onSessionOutcome?.(input.purpose, outcome);
         // RFC 5176 gives no way to tell a NAS without CoA support from a lost packet: warn and go on.
-        if (o.result === 'no_answer') opts.log.warn({ nas: o.nas, session_id: o.sessionId, action }, 'NAS did not answer; continuing');
+        if (outcome.result === 'no_answer') opts.log.warn({ nas: outcome.nas, session_id: outcome.sessionId, action }, 'NAS did not answer; continuing');
       }
       return outcomes;
     }),
