@@ -94,7 +94,7 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
       log,
       onSessionOutcome: metrics.onSessionOutcome,
       // Bound late: the host needs the machine these actors go into.
-      stored: () => host.stored(),
+      stored: () => host.afterCommit(),
     },
   );
   const inspector = config.inspector.enabled ? await startInspector(config.inspector.port, log) : null;

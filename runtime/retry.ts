@@ -15,8 +15,9 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, random: () =>
 
 /**
  * Runs one outside step with retries. Before the first attempt it waits on `stored`: the actor
- * host's promise that every snapshot taken so far is on disk, the one that started this step
- * included. No outside effect can precede the record of its step.
+ * host's group commit of the current turn, which holds the snapshot that started this step however
+ * XState orders the step's start and the snapshot within the transition. Called synchronously, so
+ * still inside that turn. No outside effect can precede the record of its step.
  */
 export async function withRetry<T>(
   fn: (attempt: number) => Promise<T>,
@@ -25,9 +26,6 @@ export async function withRetry<T>(
   onRetry?: (err: ServiceError, attempt: number, delayMs: number) => void,
   stored: () => Promise<void> = () => new Promise((resolve) => setImmediate(resolve)),
 ): Promise<T> {
-  // The step starts while XState is still inside the transition that invoked it; the host queues
-  // that snapshot before control returns here, so look at the queue only after this microtask.
-  await Promise.resolve();
   await stored();
   for (let attempt = 1; ; attempt++) {
     try {
