@@ -104,22 +104,35 @@ export class ActorHost {
     return entry.actor.getSnapshot();
   }
 
-  /** Resolves once the lifecycle has no step in flight, or after `waitMs` with what it has then. */
+  /**
+   * Resolves once the lifecycle has no step in flight, or after `waitMs` with what it has then. An
+   * actor stopped meanwhile (evicted, or its snapshot could not be stored) ends the wait at once,
+   * settled only if it had nothing in flight: the rest resumes at its next hydration.
+   */
   settle(lifecycleId: string, waitMs: number): Promise<{ snapshot: LifecycleSnapshot; settled: boolean }> {
     const entry = this.#open(lifecycleId);
     if (!entry) return Promise.reject(new Error(`unknown lifecycle ${lifecycleId}`));
     const { actor } = entry;
     return new Promise((resolve) => {
+      let finished = false;
       const done = (settled: boolean) => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
-        sub.unsubscribe();
+        sub?.unsubscribe();
         // Answer with what is on disk: the snapshot that settled it is queued within this turn.
         const answer = () => resolve({ snapshot: actor.getSnapshot(), settled });
         void this.#commits.afterCommit().then(answer, answer);
       };
       const isSettled = (s: LifecycleSnapshot) => s.status !== 'active' || !s.hasTag('busy');
       const timer = setTimeout(() => done(false), waitMs);
-      const sub = actor.subscribe({ next: (s) => isSettled(s) && done(true), error: () => done(true) });
+      // Not a const: subscribing to an actor that is already done calls `complete` before it returns.
+      let sub: { unsubscribe(): void } | null = null;
+      sub = actor.subscribe({
+        next: (s) => isSettled(s) && done(true),
+        error: () => done(true),
+        complete: () => done(!actor.getSnapshot().hasTag('busy')),
+      });
       if (isSettled(actor.getSnapshot())) done(true);
     });
   }

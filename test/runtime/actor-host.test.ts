@@ -44,7 +44,7 @@ test('an operation refused as invalid_transition does not keep its actor in memo
 
 test.run();
 
-const direct = suite('ActorHost: group commit');
+const direct = suite('ActorHost: group commit and settle');
 
 /**
  * A host over an in-memory store, the fake IPAM wrapped by `wrap`, and no other ports. `failSaves`
@@ -95,6 +95,51 @@ direct('a step reaches its port only once the snapshot that started it is on dis
   assert.equal(seen.map((s) => s.id), ['a', 'b', 'c']);
   assert.ok(seen.every((s) => s.stored !== null && s.busy === 1), `the port saw ${JSON.stringify(seen)}`);
   assert.ok(['a', 'b', 'c'].every((id) => h.store.get(id)?.prefix), 'and the outcome is stored too');
+  h.close();
+});
+
+direct('a snapshot that cannot be stored stops its actor: the step never runs, settle() ends, not settled', async () => {
+  let calls = 0;
+  const h = directHost((ipam) => ({
+    ...ipam,
+    allocate(cmd, signal) {
+      calls++;
+      return ipam.allocate(cmd, signal);
+    },
+  }));
+  h.control.failSaves = true;
+  h.host.create(h.input('full'));
+  const started = Date.now();
+  const { settled } = await h.host.settle('full', 5000);
+  assert.is(settled, false);
+  assert.ok(Date.now() - started < 1000, `settle() waited ${Date.now() - started} ms for a stopped actor`);
+  assert.is(calls, 0);
+  assert.is(h.host.size, 0, 'the actor was stopped and unloaded');
+  assert.is(h.store.get('full'), undefined);
+  // The next batch is written: the store works again and a new lifecycle goes through.
+  h.control.failSaves = false;
+  h.host.create(h.input('next'));
+  assert.is((await h.host.settle('next', 5000)).settled, true);
+  assert.is(calls, 1);
+  assert.ok(h.store.get('next')?.prefix);
+  h.close();
+});
+
+direct('settle() ends when the actor is stopped while a step is in flight', async () => {
+  const h = directHost((ipam) => ({
+    ...ipam,
+    // Hangs until the step is aborted.
+    allocate: (_cmd, signal) => new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason))),
+  }));
+  h.host.create(h.input('hang'));
+  const waiting = h.host.settle('hang', 10_000);
+  await sleep(20);
+  const started = Date.now();
+  h.host.stopAll();
+  const { settled, snapshot } = await waiting;
+  assert.ok(Date.now() - started < 1000, `settle() took ${Date.now() - started} ms after the stop`);
+  assert.is(settled, false, 'the step was still in flight');
+  assert.ok(snapshot.hasTag('busy'));
   h.close();
 });
 
