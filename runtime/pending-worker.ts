@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
 import type { LifecycleStore } from '../store/lifecycles.ts';
 import type { ActorHost } from './actor-host.ts';
-import { backoffDelay } from './retry.ts';
+import { backoffDelay } from './backoff.ts';
 import { stepKey } from './step-actors.ts';
 
 export interface PendingWorkerOptions {
@@ -50,7 +50,7 @@ export function createPendingWorker(o: PendingWorkerOptions) {
         if (result.status === 'done') {
           o.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
         } else {
-          const delay = backoffDelay({ attempts: Infinity, baseMs: o.baseDelayMs, maxMs: o.maxDelayMs }, p.attempts, () => 0.5 + Math.random() / 2);
+          const delay = backoffDelay({ baseMs: o.baseDelayMs, maxMs: o.maxDelayMs, jitter: 'equal' }, p.attempts);
           o.host.send(id, { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at: new Date(Date.now() + delay).toISOString() });
         }
       }

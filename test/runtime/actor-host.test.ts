@@ -66,7 +66,7 @@ function directHost(wrap: (ipam: IpamPort, store: LifecycleStore) => IpamPort) {
   const actors = createStepActors(
     { ipam: wrap(fake, real), replies: null, sessions: null, cpe: null },
     {
-      retry: { attempts: 1, baseMs: 0, maxMs: 0 },
+      retry: { attempts: 1, baseMs: 0, maxMs: 0, retryAfterMaxMs: 0 },
       sessionAction: { suspend: 'disconnect', revoke: 'disconnect', reactivate: 'coa', update: 'coa' },
       framedPrefix: () => null,
       log,
