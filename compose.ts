@@ -13,6 +13,7 @@ import { createInventory } from './runtime/inventory.ts';
 import { LifecycleService, type PoolSpec } from './runtime/lifecycle-service.ts';
 import { createMetrics } from './runtime/metrics.ts';
 import { createPendingWorker } from './runtime/pending-worker.ts';
+import { withRetry, type RetryPolicy } from './runtime/retry.ts';
 import { createStepActors } from './runtime/step-actors.ts';
 import { createGenieacsCpe } from './services/genieacs/genieacs.ts';
 import type { CpePort } from './services/genieacs/port.ts';
@@ -86,15 +87,17 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
 
   const inventory = createInventory({ store, ipam });
   const metrics = createMetrics({ store, ipam, leaks: () => inventory.leaks() });
+  const { attempts, base_ms: baseMs, max_ms: maxMs, retry_after_max_ms: retryAfterMaxMs } = config.retry;
+  const retry: RetryPolicy = { attempts, baseMs, maxMs, retryAfterMaxMs };
   const actors = createStepActors(
     { ipam, replies, sessions, cpe },
     {
-      retry: { attempts: config.retry.attempts, baseMs: config.retry.base_ms, maxMs: config.retry.max_ms },
+      retry,
       sessionAction: config.sessions,
       log,
       onSessionOutcome: metrics.onSessionOutcome,
       // Bound late: the host needs the machine these actors go into.
-      stored: () => host.stored(),
+      stored: () => host.afterCommit(),
     },
   );
   const inspector = config.inspector.enabled ? await startInspector(config.inspector.port, log) : null;
@@ -148,7 +151,13 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
     tokenGenerated: !configured,
     ready: () => ready,
     async start() {
-      if ('init' in ipam && typeof ipam.init === 'function') await ipam.init();
+      if ('init' in ipam && typeof ipam.init === 'function') {
+        // NetBox's parent lookup makes one attempt per request, like every step: retry it as a step.
+        const init = ipam.init.bind(ipam) as () => Promise<unknown>;
+        await withRetry(() => init(), retry, {
+          onRetry: (err, attempt, delayMs) => log.warn({ code: err.code, message: err.message, attempt, delay_ms: delayMs }, 'IPAM start-up check failed; retrying'),
+        });
+      }
       const resumed = host.resumeInFlight();
       log.info({ resumed }, 'start-up recovery done');
       ready = true;

@@ -49,12 +49,14 @@ export const configSchema = z
       .refine((pools) => new Set(pools.map((p) => p.name)).size === pools.length, 'pool names must be unique'),
     /** Pool used when a request names none; defaults to the first pool. */
     default_pool: z.string().optional(),
-    /** Retries of every outside step before the lifecycle goes `failed`. */
+    /** Attempts of every outside step (NetBox: one request each) before the lifecycle goes `failed`. */
     retry: z
       .strictObject({
         attempts: z.int().min(1).max(20).default(6),
         base_ms: z.int().min(0).max(60_000).default(200),
         max_ms: z.int().min(0).max(600_000).default(10_000),
+        /** A peer's Retry-After up to this is waited out; a longer one ends the step (the lifecycle goes `failed`, retryable). */
+        retry_after_max_ms: z.int().min(0).max(600_000).default(30_000),
       })
       .prefault({}),
     /** Which RFC 5176 request each operation sends to open sessions. */

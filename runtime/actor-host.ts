@@ -4,6 +4,7 @@ import type { PrefixLifecycleMachine } from '../machines/prefix-lifecycle.ts';
 import type { LifecycleEvent, LifecycleInput } from '../machines/types.ts';
 import type { AuditEntry, LifecycleRow, LifecycleStore, SaveItem } from '../store/lifecycles.ts';
 import { auditDetail, auditType, type AuditDetail } from './audit.ts';
+import { GroupCommit } from './group-commit.ts';
 import { statePath, toRow, type LifecycleSnapshot } from './projection.ts';
 
 /** What the host reports after every persisted transition (metrics, logs). */
@@ -36,6 +37,9 @@ interface Entry {
   idleTimer: NodeJS.Timeout | null;
 }
 
+/** One persisted transition waiting for the group commit. */
+type Queued = SaveItem & { entry: Entry; previous: LifecycleRow | null; detail: AuditDetail };
+
 /**
  * Hosts one actor per lifecycle: hydrates on demand, persists every snapshot before the next outside
  * call can have effects, serializes work per subscriber, evicts idle actors, resumes in-flight ones.
@@ -44,11 +48,29 @@ export class ActorHost {
   readonly #opts: ActorHostOptions;
   readonly #entries = new Map<string, Entry>();
   readonly #mailboxes = new Map<string, Promise<unknown>>();
-  #queue: (SaveItem & { entry: Entry; previous: LifecycleRow | null; detail: AuditDetail })[] = [];
-  #waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  // The snapshots of every lifecycle that moved in one turn of the event loop go to disk in one
+  // transaction. A step touches the outside only after `afterCommit()`: its start is on disk.
+  readonly #commits: GroupCommit<Queued>;
 
   constructor(opts: ActorHostOptions) {
     this.#opts = opts;
+    this.#commits = new GroupCommit<Queued>({
+      write: (batch) => opts.store.saveBatch(batch),
+      committed: (batch) => {
+        for (const { entry, row, audit, previous, detail } of batch) {
+          entry.log.info({ event: audit.type, from: audit.from_state, to: detail.state, detail }, 'lifecycle event');
+          opts.onTransition?.({ row, audit, previous });
+        }
+      },
+      failed: (batch, err) => {
+        // Never run a step whose start is not on disk: stop them, and let the next hydration take the last stored snapshot.
+        for (const { entry, row } of batch) {
+          if (entry.stopping) continue;
+          entry.log.error({ err: String(err) }, 'could not persist a lifecycle snapshot; actor stopped');
+          this.#evict(row.id, entry);
+        }
+      },
+    });
   }
 
   /** Runs `fn` after every earlier call for the same subscriber has finished. */
@@ -82,22 +104,35 @@ export class ActorHost {
     return entry.actor.getSnapshot();
   }
 
-  /** Resolves once the lifecycle has no step in flight, or after `waitMs` with what it has then. */
+  /**
+   * Resolves once the lifecycle has no step in flight, or after `waitMs` with what it has then. An
+   * actor stopped meanwhile (evicted, or its snapshot could not be stored) ends the wait at once,
+   * settled only if it had nothing in flight: the rest resumes at its next hydration.
+   */
   settle(lifecycleId: string, waitMs: number): Promise<{ snapshot: LifecycleSnapshot; settled: boolean }> {
     const entry = this.#open(lifecycleId);
     if (!entry) return Promise.reject(new Error(`unknown lifecycle ${lifecycleId}`));
     const { actor } = entry;
     return new Promise((resolve) => {
+      let finished = false;
       const done = (settled: boolean) => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
-        sub.unsubscribe();
-        // Observers hear of a snapshot before it is queued for disk: answer once it is stored.
+        sub?.unsubscribe();
+        // Answer with what is on disk: the snapshot that settled it is queued within this turn.
         const answer = () => resolve({ snapshot: actor.getSnapshot(), settled });
-        queueMicrotask(() => void this.stored().then(answer, answer));
+        void this.#commits.afterCommit().then(answer, answer);
       };
       const isSettled = (s: LifecycleSnapshot) => s.status !== 'active' || !s.hasTag('busy');
       const timer = setTimeout(() => done(false), waitMs);
-      const sub = actor.subscribe({ next: (s) => isSettled(s) && done(true), error: () => done(true) });
+      // Not a const: subscribing to an actor that is already done calls `complete` before it returns.
+      let sub: { unsubscribe(): void } | null = null;
+      sub = actor.subscribe({
+        next: (s) => isSettled(s) && done(true),
+        error: () => done(true),
+        complete: () => done(!actor.getSnapshot().hasTag('busy')),
+      });
       if (isSettled(actor.getSnapshot())) done(true);
     });
   }
@@ -116,7 +151,7 @@ export class ActorHost {
 
   /** Stops every actor without persisting anything further; in-flight steps resume at the next start. */
   stopAll(): void {
-    if (this.#queue.length > 0) this.#flush();
+    this.#commits.flush();
     for (const [id, entry] of this.#entries) this.#evict(id, entry);
   }
 
@@ -178,42 +213,15 @@ export class ActorHost {
     };
     entry.row = row;
     entry.path = path;
-    this.#queue.push({ entry, row, audit, previous, detail });
-    // Group commit: the snapshots of every lifecycle that moved in this turn of the event loop go to
-    // disk in one transaction. A step touches the outside only once `stored()` says its start is on disk.
-    if (this.#queue.length === 1) setImmediate(() => this.#queue.length > 0 && this.#flush());
+    this.#commits.enqueue({ entry, row, audit, previous, detail });
   }
 
-  #flush(): void {
-    const batch = this.#queue;
-    this.#queue = [];
-    let stored = true;
-    let failure: Error | null = null;
-    try {
-      this.#opts.store.saveBatch(batch);
-    } catch (err) {
-      stored = false;
-      failure = err instanceof Error ? err : new Error(String(err));
-      // Never run a step whose start is not on disk: stop them, and let the next hydration take the last stored snapshot.
-      for (const { entry, row } of batch) {
-        if (entry.stopping) continue;
-        entry.log.error({ err: String(err) }, 'could not persist a lifecycle snapshot; actor stopped');
-        this.#evict(row.id, entry);
-      }
-    }
-    for (const { entry, row, audit, previous, detail } of stored ? batch : []) {
-      entry.log.info({ event: audit.type, from: audit.from_state, to: detail.state, detail }, 'lifecycle event');
-      this.#opts.onTransition?.({ row, audit, previous });
-    }
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) (failure ? w.reject(failure) : w.resolve());
-  }
-
-  /** Resolves once every snapshot taken so far is on disk; rejects if writing them failed. */
-  stored(): Promise<void> {
-    if (this.#queue.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  /**
+   * Resolves once the group commit of this turn is on disk, with every snapshot taken before the turn
+   * ends; rejects if writing it failed. A step awaits it before its first outside call.
+   */
+  afterCommit(): Promise<void> {
+    return this.#commits.afterCommit();
   }
 
   #armIdle(lifecycleId: string, entry: Entry): void {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
 import type { LifecycleStore } from '../store/lifecycles.ts';
 import type { ActorHost } from './actor-host.ts';
-import { backoffDelay } from './retry.ts';
+import { backoffDelay } from './backoff.ts';
 
 export interface PendingWorkerOptions {
   store: LifecycleStore;
@@ -49,7 +49,7 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
         if (result.status === 'done') {
           opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
         } else {
-          const delay = backoffDelay({ attempts: Infinity, baseMs: opts.baseDelayMs, maxMs: opts.maxDelayMs }, p.attempts, () => 0.5 + Math.random() / 2);
+          const delay = backoffDelay({ baseMs: opts.baseDelayMs, maxMs: opts.maxDelayMs, jitter: 'equal' }, p.attempts);
           opts.host.send(id, { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at: new Date(Date.now() + delay).toISOString() });
         }
       }

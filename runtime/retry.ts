@@ -1,46 +1,43 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceError } from '../services/errors.ts';
+import { retryDelay, type RetryPolicy } from './backoff.ts';
 
-/** Bounded exponential backoff with full jitter. */
-export interface RetryPolicy {
-  attempts: number;
-  baseMs: number;
-  maxMs: number;
-}
+export type { RetryPolicy } from './backoff.ts';
 
-/** Delay before attempt `attempt + 1`: uniform in [0, min(max, base·2^(attempt-1))] (full jitter). */
-export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
-  return Math.round(random() * Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1)));
+/** How one retried call waits, reports and is cancelled. */
+export interface RetryOptions {
+  /** Aborts the wait between attempts; an aborted call is not tried again. */
+  signal?: AbortSignal;
+  onRetry?: (err: ServiceError, attempt: number, delayMs: number) => void;
+  /**
+   * The barrier before the first attempt: the actor host's group commit of the current turn. Called
+   * synchronously, still inside the transition that started the step, so that commit holds the
+   * snapshot of this step however XState orders the step's start and the snapshot within it.
+   */
+  afterCommit?: () => Promise<void>;
+  random?: () => number;
 }
 
 /**
- * Runs one outside step with retries. Before the first attempt it waits on `stored`: the actor
- * host's promise that every snapshot taken so far is on disk, the one that started this step
- * included. No outside effect can precede the record of its step.
+ * Runs one outside step: `policy.attempts` attempts in total, waiting by the shared backoff and at
+ * least the peer's Retry-After between them. Before the first attempt it waits on `afterCommit`, so no
+ * outside effect can precede the record of its step.
  */
-export async function withRetry<T>(
-  fn: (attempt: number) => Promise<T>,
-  policy: RetryPolicy,
-  signal: AbortSignal,
-  onRetry?: (err: ServiceError, attempt: number, delayMs: number) => void,
-  stored: () => Promise<void> = () => new Promise((resolve) => setImmediate(resolve)),
-): Promise<T> {
-  // The step starts while XState is still inside the transition that invoked it; the host queues
-  // that snapshot before control returns here, so look at the queue only after this microtask.
-  await Promise.resolve();
-  await stored();
+export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: RetryPolicy, opts: RetryOptions = {}): Promise<T> {
+  const { signal } = opts;
+  await (opts.afterCommit ?? nextTurn)();
   for (let attempt = 1; ; attempt++) {
     try {
-      signal.throwIfAborted();
+      signal?.throwIfAborted();
       return await fn(attempt);
     } catch (raw) {
       const err = asServiceError(raw);
-      if (!err.retryable || attempt >= policy.attempts || signal.aborted) {
+      const delay = signal?.aborted ? null : retryDelay(policy, attempt, err, opts.random);
+      if (delay === null) {
         err.attempts = attempt;
         throw err;
       }
-      const delay = backoffDelay(policy, attempt);
-      onRetry?.(err, attempt, delay);
+      opts.onRetry?.(err, attempt, delay);
       try {
         await sleep(delay, undefined, { signal });
       } catch {
@@ -50,6 +47,8 @@ export async function withRetry<T>(
     }
   }
 }
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function asServiceError(err: unknown): ServiceError {
   if (err instanceof ServiceError) return err;

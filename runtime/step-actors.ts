@@ -40,13 +40,11 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
   const now = () => (opts.now ?? (() => new Date()))().toISOString();
   const run = async <T>(step: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> => {
     try {
-      return await withRetry(
-        () => fn(),
-        opts.retry,
+      return await withRetry(() => fn(), opts.retry, {
         signal,
-        (err, attempt, delayMs) => opts.log.warn({ step, code: err.code, message: err.message, attempt, delay_ms: delayMs }, 'step failed; retrying'),
-        opts.stored,
-      );
+        onRetry: (err, attempt, delayMs) => opts.log.warn({ step, code: err.code, message: err.message, attempt, delay_ms: delayMs }, 'step failed; retrying'),
+        afterCommit: opts.stored,
+      });
     } catch (err) {
       const e = err as ServiceError;
       if (signal.aborted) throw e;

@@ -19,15 +19,22 @@ export class ServiceError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly field: string | null;
+  /** The peer's own wait before the next attempt (a Retry-After); the step runner waits at least this. */
+  readonly retryAfterMs: number | null;
   /** Set by the step runner when it gives up. */
   attempts = 1;
 
-  constructor(code: ErrorCode, message: string, opts: { retryable?: boolean; field?: string | null; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { retryable?: boolean; field?: string | null; retryAfterMs?: number | null; cause?: unknown } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'ServiceError';
     this.code = code;
     this.retryable = opts.retryable ?? false;
     this.field = opts.field ?? null;
+    this.retryAfterMs = opts.retryAfterMs ?? null;
   }
 }
 

@@ -8,15 +8,8 @@ export const netboxConfigSchema = z.strictObject({
   /** Base URL of NetBox, without `/api`, e.g. `https://netbox.example.net`. */
   url: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')),
   token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').default('NETBOX_TOKEN'),
-  /** Per HTTP request; a step that hits it counts as one failed attempt. */
+  /** Per HTTP request; a request that hits it fails its step's attempt (retries are `retry.*`, one request each). */
   timeout_ms: z.int().min(100).max(120_000).default(5000),
-  /** Retries after the first attempt inside one step, for transient faults only (5xx, 429, network). */
-  retries: z.int().min(0).max(10).default(3),
-  /** Base of the exponential backoff; the n-th retry waits about `backoff_ms * 2^(n-1)`, with jitter. */
-  backoff_ms: z.int().min(0).max(60_000).default(250),
-  backoff_max_ms: z.int().min(0).max(300_000).default(5000),
-  /** A 429 asking for a longer pause than this ends the step (retryable) instead of blocking it. */
-  retry_after_max_ms: z.int().min(0).max(300_000).default(30_000),
   /** Slug (and name) of the tag put on every prefix the service creates; it must exist in NetBox. */
   tag: z.string().regex(/^[-\w]+$/, 'must be a tag slug').max(100).default('ipv6-lifecycle'),
   /** Where the lifecycle mark goes: custom fields, the description, or custom fields when NetBox has them. */

@@ -2,14 +2,9 @@ import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axio
 import { ServiceError } from '../errors.ts';
 import type { NetboxConfig } from './config.ts';
 
-/** A failed attempt the retry loop may repeat; never leaves this folder. */
-export class TransientError extends ServiceError {
-  readonly retryAfterMs: number | null;
-  constructor(message: string, retryAfterMs: number | null = null) {
-    super('upstream_unavailable', message, { retryable: true });
-    this.retryAfterMs = retryAfterMs;
-  }
-}
+/** A fault worth another attempt (5xx, 429, network); the step runner decides whether there is one. */
+const unavailable = (message: string, retryAfterMs: number | null = null) =>
+  new ServiceError('upstream_unavailable', message, { retryable: true, retryAfterMs });
 
 /** One NetBox request: `expect` lists statuses that are answers rather than errors (e.g. 404 on a release). */
 export interface RequestSpec {
@@ -20,18 +15,16 @@ export interface RequestSpec {
   expect?: number[];
 }
 
-/** Options the tests inject: time and randomness of the backoff. */
-export interface TransportDeps {
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  random?: () => number;
-}
-
-/** The HTTP side of the NetBox client: auth, one attempt, and the retry loop around a step. */
+/**
+ * The HTTP side of the NetBox client: auth, error mapping, redaction. It never retries: the step
+ * runner (runtime/retry.ts) repeats the whole step, so `retry.attempts` counts requests too.
+ */
 export interface NetboxTransport {
-  /** One attempt; throws `TransientError` for faults worth retrying, `ServiceError` otherwise. */
+  /**
+   * One request, one attempt. A fault worth repeating is `upstream_unavailable`, retryable, carrying
+   * a 429's or 503's Retry-After as `retryAfterMs`; anything else is a non-retryable `ServiceError`.
+   */
   once<T>(spec: RequestSpec, signal?: AbortSignal): Promise<{ status: number; data: T }>;
-  /** Runs `attempt` until it succeeds, a non-transient error occurs, or the budget is spent. */
-  retrying<T>(what: string, attempt: () => Promise<T>, signal?: AbortSignal): Promise<T>;
   /** Removes the token from any text that could reach a log line or an error. */
   redact(text: string): string;
 }
@@ -46,9 +39,7 @@ export function authorizationHeader(token: string): string {
 }
 
 /** Builds the transport; the token lives only in this closure and the axios instance headers. */
-export function createNetboxTransport(config: NetboxConfig, token: string, deps: TransportDeps = {}): NetboxTransport {
-  const sleep = deps.sleep ?? abortableSleep;
-  const random = deps.random ?? Math.random;
+export function createNetboxTransport(config: NetboxConfig, token: string): NetboxTransport {
   const http: AxiosInstance = axios.create({
     baseURL: config.url,
     timeout: config.timeout_ms,
@@ -69,7 +60,7 @@ export function createNetboxTransport(config: NetboxConfig, token: string, deps:
       throwIfAborted(signal, what);
       const code = (err as { code?: string }).code ?? 'network error';
       // Only the code: an AxiosError carries the request config, headers (and token) included.
-      throw new TransientError(redact(`${what}: ${code === 'ECONNABORTED' ? `timed out after ${config.timeout_ms} ms` : code}`));
+      throw unavailable(redact(`${what}: ${code === 'ECONNABORTED' ? `timed out after ${config.timeout_ms} ms` : code}`));
     }
     const { status } = res;
     if (status >= 200 && status < 300 && status !== 204 && (res.data === null || typeof res.data !== 'object')) {
@@ -78,8 +69,11 @@ export function createNetboxTransport(config: NetboxConfig, token: string, deps:
     }
     if ((status >= 200 && status < 300) || spec.expect?.includes(status)) return { status, data: res.data as T };
     const detail = redact(excerpt(res.data));
-    if (status === 429) throw new TransientError(`${what}: 429 ${detail}`, retryAfterMs(res.headers['retry-after']));
-    if (status >= 500) throw new TransientError(`${what}: ${status} ${detail}`);
+    if (status === 429 || status >= 500) {
+      // RFC 9110 §10.2.3: Retry-After comes with 429 and 503; the step runner waits at least that long.
+      const wait = status === 429 || status === 503 ? retryAfterMs(res.headers['retry-after']) : null;
+      throw unavailable(`${what}: ${status}${wait === null ? '' : ` (Retry-After ${Math.ceil(wait / 1000)} s)`} ${detail}`, wait);
+    }
     if (status === 401 || status === 403) {
       throw new ServiceError('upstream_rejected', `${what}: ${status}, NetBox refused the token from ${config.token_env}: ${detail}`);
     }
@@ -87,50 +81,11 @@ export function createNetboxTransport(config: NetboxConfig, token: string, deps:
     throw new ServiceError('upstream_rejected', `${what}: ${status} ${detail}`);
   }
 
-  async function retrying<T>(what: string, attempt: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const budget = config.retries + 1;
-    for (let n = 1; ; n++) {
-      try {
-        return await attempt();
-      } catch (err) {
-        if (!(err instanceof TransientError)) {
-          if (err instanceof ServiceError) err.attempts = n;
-          throw err;
-        }
-        if (n >= budget || (err.retryAfterMs ?? 0) > config.retry_after_max_ms) {
-          const out = new ServiceError('upstream_unavailable', `${what} gave up after ${n} attempt(s): ${err.message}`, {
-            retryable: true,
-          });
-          out.attempts = n;
-          throw out;
-        }
-        // Equal jitter: never less than half the exponential step, so a burst of retries still spreads.
-        const step = Math.min(config.backoff_max_ms, config.backoff_ms * 2 ** (n - 1));
-        const delay = Math.max(err.retryAfterMs ?? 0, step / 2 + random() * (step / 2));
-        await sleep(delay, signal);
-        throwIfAborted(signal, what);
-      }
-    }
-  }
-
-  return { once, retrying, redact };
+  return { once, redact };
 }
 
 function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new ServiceError('timeout', `${what}: aborted`, { retryable: true });
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Retry-After is either delta-seconds or an HTTP-date (RFC 9110 §10.2.3). */

@@ -4,7 +4,7 @@ import type { AllocateCommand, Allocation, MarkedPrefix, IpamPort, PoolInfo, Poo
 import { contains, formatPrefix, subnetCount, type Ipv6Prefix } from '../ipv6.ts';
 import { blocksUsed, canonicalCidr, parseCidr } from './cidr.ts';
 import type { NetboxConfig } from './config.ts';
-import { createNetboxTransport, type NetboxTransport, type TransportDeps } from './http.ts';
+import { createNetboxTransport, type NetboxTransport } from './http.ts';
 import { MARK_FIELDS, keySearchTerm, markFields, readMark, sameKey, type MarkStyle } from './mark.ts';
 import { listPrefixes, resolvePools, statusOf, type NbPrefix, type NetboxPool, type ResolvedPool as Resolved } from './parents.ts';
 
@@ -25,8 +25,8 @@ export interface NetboxIpam extends IpamPort {
   sweep(signal?: AbortSignal): Promise<{ deleted: number; kept: number }>;
 }
 
-/** Test seams: the environment the token is read from, the clock of the sweep, and the backoff. */
-export interface NetboxDeps extends TransportDeps {
+/** Test seams: the environment the token is read from and the clock of the sweep. */
+export interface NetboxDeps {
   env?: Record<string, string | undefined>;
   now?: () => number;
 }
@@ -39,7 +39,7 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
       field: 'netbox.token_env',
     });
   }
-  const http: NetboxTransport = createNetboxTransport(config, token, deps);
+  const http: NetboxTransport = createNetboxTransport(config, token);
   const now = deps.now ?? Date.now;
   const base = log.child({ ipam: 'netbox' });
   const inflight = new Map<string, Promise<Allocation>>();
@@ -107,28 +107,23 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
     } catch (err) {
       throw new ServiceError('validation_error', `lifecycle id "${cmd.lifecycleId}" is too long for a description mark`, { cause: err });
     }
-    // The POST is not idempotent: every attempt first looks for what an earlier, unanswered one created.
-    return http.retrying(
-      `NetBox allocation in pool "${cmd.pool}"`,
-      async () => {
-        const found = await findByKey(pool, cmd, log, signal);
-        if (found) {
-          log.info({ prefix: found.prefix, netbox_prefix_id: found.netboxPrefixId }, 'NetBox prefix already allocated under this key');
-          return found;
-        }
-        const body = { prefix_length: cmd.prefixLength, status: 'active', tags: [{ name: config.tag }], ...marked };
-        const path = `/api/ipam/prefixes/${pool.parentId}/available-prefixes/`;
-        const res = await http.once<NbPrefix>({ method: 'POST', path, data: body, expect: [404, 409] }, signal);
-        if (res.status === 409) {
-          throw new ServiceError('pool_exhausted', `pool "${cmd.pool}" (${pool.info.prefix}) has no free /${cmd.prefixLength}`);
-        }
-        if (res.status === 404) throw new ServiceError('not_found', `pool "${cmd.pool}": NetBox parent ${pool.parentId} is gone`);
-        const allocation = toAllocation(pool, res.data, cmd.prefixLength);
-        log.info({ prefix: allocation.prefix, netbox_prefix_id: allocation.netboxPrefixId }, 'NetBox prefix allocated');
-        return allocation;
-      },
-      signal,
-    );
+    // The POST is not idempotent: every attempt of the step (the step runner repeats the whole call)
+    // first looks for what an earlier, unanswered one created.
+    const found = await findByKey(pool, cmd, log, signal);
+    if (found) {
+      log.info({ prefix: found.prefix, netbox_prefix_id: found.netboxPrefixId }, 'NetBox prefix already allocated under this key');
+      return found;
+    }
+    const body = { prefix_length: cmd.prefixLength, status: 'active', tags: [{ name: config.tag }], ...marked };
+    const path = `/api/ipam/prefixes/${pool.parentId}/available-prefixes/`;
+    const res = await http.once<NbPrefix>({ method: 'POST', path, data: body, expect: [404, 409] }, signal);
+    if (res.status === 409) {
+      throw new ServiceError('pool_exhausted', `pool "${cmd.pool}" (${pool.info.prefix}) has no free /${cmd.prefixLength}`);
+    }
+    if (res.status === 404) throw new ServiceError('not_found', `pool "${cmd.pool}": NetBox parent ${pool.parentId} is gone`);
+    const allocation = toAllocation(pool, res.data, cmd.prefixLength);
+    log.info({ prefix: allocation.prefix, netbox_prefix_id: allocation.netboxPrefixId }, 'NetBox prefix allocated');
+    return allocation;
   }
 
   /** What a release may touch: our mark, this lifecycle, this prefix; anything else is left alone. */
@@ -177,28 +172,23 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
     async release(cmd, signal) {
       const log = base.child({ lifecycle_id: cmd.lifecycleId, pool: cmd.pool, prefix: cmd.prefix });
       const deprecate = config.release.mode === 'deprecate';
-      await http.retrying(
-        `NetBox release of ${cmd.prefix}`,
-        async () => {
-          const targets = await releaseTargets(cmd, log, signal);
-          if (targets.length === 0) log.info('NetBox no longer holds this prefix');
-          for (const p of targets) {
-            if (!deprecate) await deletePrefix(p.id, signal);
-            else if (statusOf(p) !== 'deprecated') {
-              await http.once({ method: 'PATCH', path: `/api/ipam/prefixes/${p.id}/`, data: { status: 'deprecated' }, expect: [404] }, signal);
-            }
-            log.info({ netbox_prefix_id: p.id }, deprecate ? 'NetBox prefix deprecated for hold-down' : 'NetBox prefix deleted');
-          }
-        },
-        signal,
-      );
+      // Read, then act on what was read: a repeated step reads again, and a 404 on the write is success.
+      const targets = await releaseTargets(cmd, log, signal);
+      if (targets.length === 0) log.info('NetBox no longer holds this prefix');
+      for (const p of targets) {
+        if (!deprecate) await deletePrefix(p.id, signal);
+        else if (statusOf(p) !== 'deprecated') {
+          await http.once({ method: 'PATCH', path: `/api/ipam/prefixes/${p.id}/`, data: { status: 'deprecated' }, expect: [404] }, signal);
+        }
+        log.info({ netbox_prefix_id: p.id }, deprecate ? 'NetBox prefix deprecated for hold-down' : 'NetBox prefix deleted');
+      }
     },
 
     async utilization(signal) {
       const out: NetboxPoolUtilization[] = [];
       for (const r of (await resolved(signal)).values()) {
         const scope: Record<string, string> = r.anyVrf ? {} : { vrf_id: r.vrfId };
-        const children = await http.retrying(`NetBox utilization of "${r.info.name}"`, () => listAll({ within: r.info.prefix, ...scope }, signal), signal);
+        const children = await listAll({ within: r.info.prefix, ...scope }, signal);
         const cidrs = (list: NbPrefix[]) => list.map((p) => parseCidr(p.prefix)).filter((c): c is Ipv6Prefix => c !== null);
         const all = blocksUsed(r.parent, r.info.prefixLength, cidrs(children));
         const ours = blocksUsed(r.parent, r.info.prefixLength, cidrs(children.filter((p) => readMark(p, config.tag))));
@@ -211,7 +201,7 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
     async markedPrefixes(signal) {
       const out: MarkedPrefix[] = [];
       for (const r of (await resolved(signal)).values()) {
-        const list = await http.retrying('NetBox held prefixes', () => listAll({ tag: config.tag, within: r.info.prefix }, signal), signal);
+        const list = await listAll({ tag: config.tag, within: r.info.prefix }, signal);
         for (const p of list) {
           const mark = readMark(p, config.tag);
           // A deprecated prefix is in its hold-down: given back by its lifecycle, waiting for the sweep.
@@ -227,7 +217,7 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
       const holdMs = config.release.hold_down_s * 1000;
       for (const r of (await resolved(signal)).values()) {
         const params = { tag: config.tag, status: 'deprecated', within: r.info.prefix };
-        const list = await http.retrying('NetBox sweep', () => listAll(params, signal), signal);
+        const list = await listAll(params, signal);
         for (const p of list) {
           if (statusOf(p) !== 'deprecated' || !readMark(p, config.tag)) continue;
           const since = Date.parse(p.last_updated ?? '');
@@ -235,7 +225,7 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
             kept++;
             continue;
           }
-          await http.retrying('NetBox sweep', () => deletePrefix(p.id, signal), signal);
+          await deletePrefix(p.id, signal);
           base.info({ netbox_prefix_id: p.id, prefix: p.prefix }, 'hold-down expired; NetBox prefix deleted');
           deleted++;
         }

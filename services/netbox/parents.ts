@@ -104,7 +104,10 @@ function check(pool: NetboxPool, p: NbPrefix): ResolvedPool {
   };
 }
 
-/** Looks every pool's parent up (with retries) and decides where the mark goes. */
+/**
+ * Looks every pool's parent up and decides where the mark goes. One attempt per request: the caller
+ * retries the whole resolution (compose.ts at start-up, the step runner when a step triggers it).
+ */
 export async function resolvePools(
   http: NetboxTransport,
   config: NetboxConfig,
@@ -116,7 +119,7 @@ export async function resolvePools(
   let fields: Record<string, unknown> = {};
   for (const pool of pools) {
     if (out.has(pool.name)) throw new ServiceError('validation_error', `pool "${pool.name}" is configured twice`);
-    const p = await http.retrying(`resolve NetBox parent of pool "${pool.name}"`, () => fetchParent(http, pool, signal), signal);
+    const p = await fetchParent(http, pool, signal);
     fields = p.custom_fields ?? {};
     out.set(pool.name, check(pool, p));
   }

@@ -16,7 +16,7 @@ function netboxHarness(customFields: string[]) {
       const parent = server.addPrefix({ prefix: p.prefix, status: i === 0 ? 'container' : 'active' });
       return { ...p, netbox: i === 0 ? { parent_id: parent.id } : { parent_prefix: p.prefix } };
     });
-    const config = netboxConfigSchema.parse({ url: server.url, backoff_ms: 1, backoff_max_ms: 5 });
+    const config = netboxConfigSchema.parse({ url: server.url });
     const ipam = createNetboxIpam(config, netboxPools, pino({ level: 'silent' }), { env: { NETBOX_TOKEN: V1_TOKEN } });
     return { ipam, pools: await ipam.init(), close: () => server.close() };
   };

@@ -20,7 +20,7 @@ test.before.each(async () => {
   run = await startService(
     {
       pools: [{ name: 'residential', prefix: '2001:db8::/40', prefix_length: 56, netbox: { parent_id: parent.id } }],
-      netbox: { url: netbox.url, retries: 1, backoff_ms: 1, backoff_max_ms: 2, timeout_ms: 1000 },
+      netbox: { url: netbox.url, timeout_ms: 1000 },
     },
     { NETBOX_TOKEN: V1_TOKEN },
   );

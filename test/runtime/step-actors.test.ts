@@ -44,7 +44,7 @@ function cpeAnswering(answer: () => Promise<CpeResult>): CpePort & { keys: strin
 function actorsWith(ports: Partial<StepPorts>) {
   const all: StepPorts = { ipam: recordingIpam().ipam, replies: null, sessions: null, cpe: null, ...ports };
   return createStepActors(all, {
-    retry: { attempts: 2, baseMs: 0, maxMs: 0 },
+    retry: { attempts: 2, baseMs: 0, maxMs: 0, retryAfterMaxMs: 0 },
     sessionAction: { suspend: 'disconnect', reactivate: 'coa', update: 'coa', revoke: 'disconnect' },
     log,
     now: () => AT,

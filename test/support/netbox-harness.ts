@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { withRetry, type RetryPolicy } from '../../runtime/retry.ts';
 import { ServiceError } from '../../services/errors.ts';
 import type { AllocateCommand } from '../../services/ipam/port.ts';
 import { netboxConfigSchema, type NetboxConfigInput } from '../../services/netbox/config.ts';
@@ -26,7 +27,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** Starts the local NetBox (custom fields defined, unless the options say otherwise) and a client with tiny backoff. */
+/** Starts the local NetBox (custom fields defined, unless the options say otherwise) and a client. */
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const server = await startNetboxServer({ customFields: Object.values(MARK_FIELDS), ...opts.server });
   const pools =
@@ -35,7 +36,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const logs: string[] = [];
   const log = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
   const client = (overrides: Partial<NetboxConfigInput> = {}, deps: NetboxDeps = opts.deps ?? {}) => {
-    const config = netboxConfigSchema.parse({ url: server.url, backoff_ms: 1, backoff_max_ms: 5, ...opts.config, ...overrides });
+    const config = netboxConfigSchema.parse({ url: server.url, ...opts.config, ...overrides });
     return createNetboxIpam(config, pools, log, { env: { NETBOX_TOKEN: opts.token ?? V1_TOKEN }, ...deps });
   };
   return { server, ipam: client(), client, logs, close: () => server.close() };
@@ -44,6 +45,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
 /** An allocation command for lifecycle `lc-<id>` with key `<id>:allocate:1`. */
 export function cmd(id: string, over: Partial<AllocateCommand> = {}): AllocateCommand {
   return { key: `${id}:allocate:1`, lifecycleId: `lc-${id}`, subscriberId: `sub-${id}`, pool: 'pd', prefixLength: 56, ...over };
+}
+
+/**
+ * Runs `call` as the lifecycle's step runner runs a step (the client itself makes one attempt per
+ * request): `attempts` in total, a tiny backoff, Retry-After honoured up to `retryAfterMaxMs`.
+ */
+export function asStep<T>(call: () => Promise<T>, policy: Partial<RetryPolicy> = {}, signal?: AbortSignal): Promise<T> {
+  return withRetry(call, { attempts: 4, baseMs: 1, maxMs: 5, retryAfterMaxMs: 30_000, ...policy }, signal ? { signal } : {});
 }
 
 /** Awaits a rejection and returns it as a ServiceError (failing the test otherwise). */

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Allocation, ReleaseCommand } from '../../../services/ipam/port.ts';
-import { cmd, startHarness } from '../../support/netbox-harness.ts';
+import { asStep, cmd, failure, startHarness } from '../../support/netbox-harness.ts';
 
 const rel = (id: string, a: Allocation, over: Partial<ReleaseCommand> = {}): ReleaseCommand => ({
   lifecycleId: `lc-${id}`,
@@ -57,12 +57,15 @@ release('release() gives back a prefix of a pool that is no longer configured, o
   await h.close();
 });
 
-release('release() retries a 503 and still deletes exactly our prefix', async () => {
+release('release() repeated by the step runner after 503s still deletes exactly our prefix', async () => {
   const h = await startHarness();
   const a = await h.ipam.allocate(cmd('r503'));
   h.server.failNext(2, { method: 'DELETE' });
-  await h.ipam.release(rel('r503', a));
+  assert.is((await failure(h.ipam.release(rel('r503', a)))).code, 'upstream_unavailable', 'one attempt: the 503 is the answer');
+  await asStep(() => h.ipam.release(rel('r503', a)));
   assert.is(h.server.requests.filter((r) => r.method === 'DELETE').length, 3);
+  const reads = h.server.requests.filter((r) => r.method === 'GET' && r.path === `/api/ipam/prefixes/${a.netboxPrefixId}/`);
+  assert.is(reads.length, 3, 'every attempt reads the prefix again before deleting');
   assert.not.ok(h.server.table.rows.has(a.netboxPrefixId ?? 0));
   await h.close();
 });

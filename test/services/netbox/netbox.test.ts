@@ -7,7 +7,7 @@ import { contains, parsePrefix } from '../../../services/ipv6.ts';
 import { authorizationHeader } from '../../../services/netbox/http.ts';
 import { netboxConfigSchema } from '../../../services/netbox/config.ts';
 import { createNetboxIpam } from '../../../services/netbox/netbox.ts';
-import { cmd, failure, startHarness } from '../../support/netbox-harness.ts';
+import { asStep, cmd, failure, startHarness } from '../../support/netbox-harness.ts';
 import { V1_TOKEN, V2_TOKEN, type NetboxServer } from '../../support/netbox-server.ts';
 
 const ours = (server: NetboxServer, key: string) => server.prefixes().filter((p) => p.customFields.lifecycle_key === key);
@@ -50,10 +50,10 @@ allocation('200 concurrent allocate() calls give 200 distinct prefixes, all insi
   await h.close();
 });
 
-allocation('lost answer: NetBox commits, the 201 never arrives, the retry adopts it and NetBox holds exactly one', async () => {
+allocation('lost answer: NetBox commits, the 201 never arrives, the step\'s next attempt adopts it and NetBox holds exactly one', async () => {
   const h = await startHarness();
   h.server.loseAnswers(1, { method: 'POST' });
-  const a = await h.ipam.allocate(cmd('lost'));
+  const a = await asStep(() => h.ipam.allocate(cmd('lost')));
   assert.is(h.server.created, 1, 'one POST took effect');
   assert.is(posts(h.server), 1, 'the retry did not POST again');
   const held = ours(h.server, 'lost:allocate:1');
@@ -64,7 +64,7 @@ allocation('lost answer: NetBox commits, the 201 never arrives, the retry adopts
 });
 
 allocation('crash after the 201: a restarted client re-running the step adopts the prefix instead of allocating again', async () => {
-  const h = await startHarness({ config: { retries: 0 } });
+  const h = await startHarness();
   h.server.loseAnswers(1, { method: 'POST' });
   const err = await failure(h.ipam.allocate(cmd('crash')));
   assert.is(err.code, 'upstream_unavailable');
@@ -96,7 +96,7 @@ allocation('an update allocates under a new key while the old prefix is still he
 allocation('description mark: without custom fields the mark goes in the description and is found again', async () => {
   const h = await startHarness({ server: { customFields: [] } });
   h.server.loseAnswers(1, { method: 'POST' });
-  const a = await h.ipam.allocate(cmd('d'));
+  const a = await asStep(() => h.ipam.allocate(cmd('d')));
   const [stored, ...rest] = h.server.prefixes().filter((p) => p.id !== 1);
   assert.is(rest.length, 0);
   assert.match(stored?.description ?? '', /^ipv6-lifecycle lc=lc-d key=[\w-]{22} sub=sub-d$/);
@@ -106,39 +106,57 @@ allocation('description mark: without custom fields the mark goes in the descrip
 
 const faults = suite('NetBox faults');
 
+faults('one attempt per call: a 503 is the answer, with the Retry-After it carried; nothing is repeated inside the client', async () => {
+  const h = await startHarness();
+  await h.ipam.init();
+  const before = h.server.requests.length;
+  h.server.failNext(1, { method: 'POST', retryAfter: '7' });
+  const err = await failure(h.ipam.allocate(cmd('once')));
+  assert.equal([err.code, err.retryable, err.retryAfterMs, err.attempts], ['upstream_unavailable', true, 7000, 1]);
+  assert.equal(h.server.requests.slice(before).map((r) => r.method), ['GET', 'POST'], 'the lookup, then the one POST');
+  h.server.failNext(1, { method: 'POST', status: 502 });
+  assert.is((await failure(h.ipam.allocate(cmd('once')))).retryAfterMs, null, 'no hint without a Retry-After');
+  await h.close();
+});
+
 faults('three 503s on the POST, then success: one prefix, the lookup repeated before every POST', async () => {
   const h = await startHarness();
   await h.ipam.init();
   h.server.failNext(3, { method: 'POST' });
-  const a = await h.ipam.allocate(cmd('f'));
+  const before = h.server.requests.length;
+  const a = await asStep(() => h.ipam.allocate(cmd('f')));
   assert.is(posts(h.server), 4);
+  assert.equal(h.server.requests.slice(before).map((r) => r.method).join(' '), 'GET POST GET POST GET POST GET POST');
   assert.is(h.server.created, 1);
   assert.is(ours(h.server, 'f:allocate:1')[0]?.prefix, a.prefix);
   await h.close();
 });
 
-faults('NetBox down beyond the retry budget: upstream_unavailable, retryable, with the attempts', async () => {
-  const h = await startHarness({ config: { retries: 2 } });
+faults('NetBox down beyond the retry budget: upstream_unavailable, retryable; three attempts are three requests', async () => {
+  const h = await startHarness();
   await h.ipam.init();
   h.server.setDown(true);
-  const err = await failure(h.ipam.allocate(cmd('down')));
+  const before = h.server.requests.length;
+  const err = await failure(asStep(() => h.ipam.allocate(cmd('down')), { attempts: 3 }));
   assert.is(err.code, 'upstream_unavailable');
   assert.is(err.retryable, true);
   assert.is(err.attempts, 3);
+  assert.is(h.server.requests.length - before, 3);
   h.server.setDown(false);
   assert.is((await h.ipam.allocate(cmd('down'))).prefix, '2001:db8::/56', 'works again once NetBox is back');
   await h.close();
 });
 
-faults('429 waits for Retry-After; a Retry-After beyond retry_after_max_ms ends the step at once', async () => {
-  const h = await startHarness({ config: { retry_after_max_ms: 5000 } });
+faults('429: the step waits for Retry-After; a Retry-After beyond retry_after_max_ms ends the step at once', async () => {
+  const h = await startHarness();
   await h.ipam.init();
   h.server.failNext(1, { status: 429, retryAfter: '1' });
   const started = Date.now();
-  await h.ipam.allocate(cmd('slow'));
+  await asStep(() => h.ipam.allocate(cmd('slow')), { retryAfterMaxMs: 5000 });
   assert.ok(Date.now() - started >= 950, `waited ${Date.now() - started} ms`);
   h.server.failNext(1, { status: 429, retryAfter: '60' });
-  const err = await failure(h.ipam.allocate(cmd('later')));
+  const err = await failure(asStep(() => h.ipam.allocate(cmd('later')), { retryAfterMaxMs: 5000 }));
+  assert.is(err.retryAfterMs, 60_000);
   assert.is(err.code, 'upstream_unavailable');
   assert.is(err.attempts, 1);
   await h.close();
@@ -155,10 +173,10 @@ faults('a 4xx is not retried: upstream_rejected after one attempt', async () => 
 });
 
 faults('a NetBox slower than timeout_ms counts as a failed attempt', async () => {
-  const h = await startHarness({ config: { timeout_ms: 100, retries: 1 } });
+  const h = await startHarness({ config: { timeout_ms: 100 } });
   await h.ipam.init();
   h.server.delayMs = 400;
-  const err = await failure(h.ipam.allocate(cmd('t')));
+  const err = await failure(asStep(() => h.ipam.allocate(cmd('t')), { attempts: 2 }));
   assert.is(err.code, 'upstream_unavailable');
   assert.is(err.attempts, 2);
   assert.match(err.message, /timed out after 100 ms/);
@@ -170,7 +188,8 @@ faults('an aborted signal ends the call at once, without waiting for NetBox or t
   await h.ipam.init();
   h.server.delayMs = 3000;
   const started = Date.now();
-  const err = await failure(h.ipam.allocate(cmd('abort'), AbortSignal.timeout(50)));
+  const signal = AbortSignal.timeout(50);
+  const err = await failure(asStep(() => h.ipam.allocate(cmd('abort'), signal), {}, signal));
   assert.is(err.code, 'timeout');
   assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
   await h.close();
@@ -179,11 +198,11 @@ faults('an aborted signal ends the call at once, without waiting for NetBox or t
 faults('a 200 that is not NetBox\'s JSON (a login page at the wrong URL) is upstream_rejected, not retried', async () => {
   const html = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>'));
   await new Promise<void>((resolve) => html.listen(0, '127.0.0.1', resolve));
-  const config = netboxConfigSchema.parse({ url: `http://127.0.0.1:${(html.address() as AddressInfo).port}`, backoff_ms: 1 });
+  const config = netboxConfigSchema.parse({ url: `http://127.0.0.1:${(html.address() as AddressInfo).port}` });
   const ipam = createNetboxIpam(config, [{ name: 'p', prefixLength: 56, netbox: { parent_id: 1 } }], pino({ level: 'silent' }), {
     env: { NETBOX_TOKEN: V1_TOKEN },
   });
-  const err = await failure(ipam.init());
+  const err = await failure(asStep(() => ipam.init()));
   assert.is(err.code, 'upstream_rejected');
   assert.is(err.attempts, 1);
   assert.match(err.message, /check netbox.url/);
@@ -193,11 +212,11 @@ faults('a 200 that is not NetBox\'s JSON (a login page at the wrong URL) is upst
 
 faults('the token never appears in an error message, an error as JSON, or a log line', async () => {
   const seen: string[] = [];
-  const h = await startHarness({ config: { retries: 1 } });
+  const h = await startHarness();
   const refused = await startHarness({ token: 'f'.repeat(40) });
   seen.push(...[await failure(refused.ipam.allocate(cmd('r')))].map((e) => `${e.message} ${e.stack} ${JSON.stringify(e)}`));
   h.server.setDown(true);
-  const down = await failure(h.ipam.allocate(cmd('x')));
+  const down = await failure(asStep(() => h.ipam.allocate(cmd('x')), { attempts: 2 }));
   seen.push(`${down.message} ${down.stack} ${JSON.stringify(down)}`);
   assert.match(seen.join('\n'), /refused the token from NETBOX_TOKEN/);
   for (const text of [...seen, ...h.logs, ...refused.logs]) {

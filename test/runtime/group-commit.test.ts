@@ -1,0 +1,113 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { GroupCommit } from '../../runtime/group-commit.ts';
+
+const test = suite('GroupCommit');
+
+/** A group commit over an in-memory "disk" whose next write can be made to fail. */
+function harness() {
+  const writes: string[][] = [];
+  const committed: string[][] = [];
+  const failed: { items: string[]; err: string }[] = [];
+  let failNext = false;
+  const commits = new GroupCommit<string>({
+    write: (batch) => {
+      if (failNext) {
+        failNext = false;
+        throw new Error('disk full');
+      }
+      writes.push([...batch]);
+    },
+    committed: (batch) => void committed.push([...batch]),
+    failed: (batch, err) => void failed.push({ items: [...batch], err: err.message }),
+  });
+  return { commits, writes, committed, failed, failWrite: () => (failNext = true) };
+}
+
+test('enqueue() many times in one turn: one write with every item, in order, at the end of the turn', async () => {
+  const h = harness();
+  for (const x of ['a', 'b', 'c', 'd']) h.commits.enqueue(x);
+  await Promise.resolve();
+  assert.equal(h.writes, [], 'nothing is written before the turn ends');
+  assert.is(h.commits.pending, 4);
+  await nextTurn();
+  assert.equal(h.writes, [['a', 'b', 'c', 'd']]);
+  assert.equal(h.committed, [['a', 'b', 'c', 'd']]);
+  h.commits.enqueue('e');
+  await nextTurn();
+  assert.equal(h.writes, [['a', 'b', 'c', 'd'], ['e']], 'the next turn is the next transaction');
+});
+
+test('afterCommit() resolves only once the write is done, whether called before or after the enqueue', async () => {
+  const h = harness();
+  const seen: string[][][] = [];
+  const early = h.commits.afterCommit().then(() => seen.push(h.writes.map((w) => [...w])));
+  h.commits.enqueue('start');
+  const late = h.commits.afterCommit().then(() => seen.push(h.writes.map((w) => [...w])));
+  await Promise.all([early, late]);
+  assert.equal(seen, [[['start']], [['start']]]);
+  assert.is(h.writes.length, 1, 'both waiters joined the same commit');
+});
+
+test('afterCommit() with nothing queued resolves at the end of the turn without a write', async () => {
+  const h = harness();
+  let done = false;
+  const waiting = h.commits.afterCommit().then(() => (done = true));
+  await Promise.resolve();
+  assert.not.ok(done);
+  await waiting;
+  assert.equal(h.writes, []);
+});
+
+test('a failed write rejects the waiters with its error and reports exactly the items it lost', async () => {
+  const h = harness();
+  h.commits.enqueue('x');
+  h.commits.enqueue('y');
+  h.failWrite();
+  const outcome = await h.commits.afterCommit().then(
+    () => 'resolved',
+    (err: Error) => err.message,
+  );
+  assert.is(outcome, 'disk full');
+  assert.equal(h.failed, [{ items: ['x', 'y'], err: 'disk full' }]);
+  assert.equal(h.committed, []);
+});
+
+test('a failure nobody waits for is reported, not thrown; the next batch is written', async () => {
+  const h = harness();
+  h.commits.enqueue('lost');
+  h.failWrite();
+  await nextTurn();
+  assert.equal(h.failed.map((f) => f.items), [['lost']]);
+  h.commits.enqueue('next');
+  await h.commits.afterCommit();
+  assert.equal(h.writes, [['next']]);
+  assert.equal(h.committed, [['next']]);
+});
+
+test('flush() writes at once; the scheduled flush of that turn then writes nothing more', async () => {
+  const h = harness();
+  h.commits.enqueue('shutdown');
+  const waiting = h.commits.afterCommit();
+  h.commits.flush();
+  assert.equal(h.writes, [['shutdown']]);
+  await waiting;
+  await nextTurn();
+  assert.equal(h.writes, [['shutdown']]);
+});
+
+test('a listener that throws still lets the waiters hear the commit', async () => {
+  const commits = new GroupCommit<number>({
+    write: () => undefined,
+    committed: () => {
+      throw new Error('metrics broke');
+    },
+  });
+  commits.enqueue(1);
+  const waiting = commits.afterCommit();
+  assert.throws(() => commits.flush(), /metrics broke/);
+  await waiting;
+});
+
+test.run();
