@@ -97,7 +97,7 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
       log,
       onSessionOutcome: metrics.onSessionOutcome,
       // Bound late: the host needs the machine these actors go into.
-      stored: () => host.afterCommit(),
+      afterCommit: () => host.afterCommit(),
     },
   );
   const inspector = config.inspector.enabled ? await startInspector(config.inspector.port, log) : null;

@@ -166,7 +166,7 @@ export class ActorHost {
   #start(lifecycleId: string, subscriberId: string, from: { input: LifecycleInput } | { snapshot: unknown; row: LifecycleRow }): Entry {
     const log = this.#opts.log.child({ subscriber_id: subscriberId, lifecycle_id: lifecycleId });
     const row = 'row' in from ? from.row : null;
-    const path = row ? statePath(JSON.parse(row.snapshot) as LifecycleSnapshot) : null;
+    const path = 'snapshot' in from ? statePath(from.snapshot as LifecycleSnapshot) : null;
     const entry = { log, row, path, stopping: false, idleTimer: null } as Entry;
     const inspect = (ev: InspectionEvent) => {
       if (ev.type === '@xstate.snapshot' && ev.actorRef === entry.actor) this.#persist(entry, ev.event, ev.snapshot as LifecycleSnapshot);

@@ -22,8 +22,8 @@ export interface StepOptions {
   /** Disconnect or CoA, per purpose. */
   sessionAction: Record<SessionPurpose, SessionAction>;
   log: Logger;
-  /** Resolves once every snapshot taken so far is on disk (the actor host's group commit). */
-  stored?: () => Promise<void>;
+  /** Resolves once the snapshots of this event-loop turn (the one that started the step included) are on disk. */
+  afterCommit?: () => Promise<void>;
   /** Called with every session outcome, for metrics. */
   onSessionOutcome?: (purpose: SessionPurpose, outcome: SessionOutcome) => void;
   /** The clock the machine reads through step outputs and errors (it has none of its own). */
@@ -43,7 +43,7 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
       return await withRetry(() => fn(), opts.retry, {
         signal,
         onRetry: (err, attempt, delayMs) => opts.log.warn({ step, code: err.code, message: err.message, attempt, delay_ms: delayMs }, 'step failed; retrying'),
-        afterCommit: opts.stored,
+        afterCommit: opts.afterCommit,
       });
     } catch (err) {
       const e = err as ServiceError;

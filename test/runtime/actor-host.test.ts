@@ -69,7 +69,7 @@ function directHost(wrap: (ipam: IpamPort, store: LifecycleStore) => IpamPort) {
       retry: { attempts: 1, baseMs: 0, maxMs: 0, retryAfterMaxMs: 0 },
       sessionAction: { suspend: 'disconnect', revoke: 'disconnect', reactivate: 'coa', update: 'coa' },
       log,
-      stored: () => host.afterCommit(),
+      afterCommit: () => host.afterCommit(),
     },
   );
   const host: ActorHost = new ActorHost({ store, machine: prefixLifecycle.provide({ actors }), log, idleMs: 60_000 });

@@ -3,8 +3,8 @@
 import Database from 'better-sqlite3';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LifecycleContext } from '../../machines/types.ts';
 import { stepKey } from '../../machines/steps.ts';
+import { readContext } from '../../runtime/projection.ts';
 import { formatPrefix, fromHex, lastAddress, parsePrefix } from '../../services/ipv6.ts';
 import type { LifecycleRow } from '../../store/lifecycles.ts';
 import { readPeers, type CallRow } from './crash-peers.ts';
@@ -67,7 +67,6 @@ export function repeatedCalls(calls: CallRow[]): string[] {
   return [...runsOf].filter(([, runs]) => runs.size > 1).map(([id]) => id);
 }
 
-const contextOf = (row: LifecycleRow) => (JSON.parse(row.snapshot) as { context: LifecycleContext }).context;
 const live = (row: LifecycleRow) => row.state !== 'revoked';
 
 export interface Verdict {
@@ -119,7 +118,7 @@ export function checkConvergence(dir: string, notes: KillNote[]): Verdict {
   for (const [prefix, rows] of held) if (rows.length > 1) problems.push(`IPAM holds ${prefix} ${rows.length} times`);
   const livePrefixes = new Map<string, string>();
   for (const row of d.lifecycles) {
-    const ctx = contextOf(row);
+    const ctx = readContext(row);
     const mine = d.allocations.filter((a) => a.lifecycle_id === row.id);
     const tag = `${row.subscriber_id} (${row.state})`;
     if (!live(row)) {
@@ -196,7 +195,7 @@ function checkNote(note: KillNote, lifecycles: LifecycleRow[], allocations: Allo
   if (!note.prefix || !row) return [];
   if (/allocate:after-commit$/.test(note.label)) {
     // The repeated allocation must answer with the block the lost answer carried, not a second one.
-    const ctx = contextOf(row);
+    const ctx = readContext(row);
     const ok = live(row) ? ctx.current?.prefix === note.prefix : !allocations.some((a) => a.prefix === note.prefix && a.lifecycle_id === row.id);
     return ok ? [] : [`${note.label}: IPAM had committed ${note.prefix} for ${row.subscriber_id}, which now holds ${ctx.current?.prefix ?? 'nothing'}`];
   }
