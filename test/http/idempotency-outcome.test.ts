@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { requestHash } from '../../http/idempotency.ts';
+import { createIdempotencyStore } from '../../store/idempotency.ts';
 import { BASE, gatedCpe, gatedIpam, pollUntil, startHarness, type Harness } from './support.ts';
 
 const test = suite('http Idempotency-Key outcomes');
@@ -103,6 +105,24 @@ test('kill while an activate with a key is in flight, restart, replay → 200 wi
   assert.is(h.cpe.cpe('CPE-1')?.prefix, replay.body.prefix, 'the restarted service finished the activation');
   const again = await post('activate', body, null, key('k-crash').headers);
   assert.equal([again.status, again.body], [200, replay.body], 'and the outcome is now the stored answer');
+  const events = (await h.get(`${BASE}/lifecycle/s/events`)).body.events as { type: string }[];
+  assert.is(events.filter((e) => e.type === 'ACTIVATE').length, 1, 'the replay did not send the activation again');
+});
+
+test('a key accepted but killed before its event reached the disk → the replay sends the event now, once', async () => {
+  h = await startHarness();
+  const allocated = await h.post('allocate', { subscriber_id: 's' });
+  const body = { subscriber_id: 's', username: 'u' };
+  // What a process killed between noting the acceptance and committing the event leaves behind.
+  const keys = createIdempotencyStore(h.composed.db);
+  keys.begin('k-lost', requestHash('POST', `${BASE}/activate`, body));
+  const trail = (await h.get(`${BASE}/lifecycle/s/events`)).body.events as { type: string }[];
+  keys.accept('k-lost', { lifecycleId: allocated.body.lifecycle_id, mark: trail.length });
+  const replay = await post('activate', body, null, key('k-lost').headers);
+  assert.equal([replay.status, replay.body.state], [200, 'active']);
+  const events = (await h.get(`${BASE}/lifecycle/s/events`)).body.events as { type: string }[];
+  assert.is(events.filter((e) => e.type === 'ACTIVATE').length, 1);
+  assert.is(keys.get('k-lost')?.state, 'final');
 });
 
 test.run();
