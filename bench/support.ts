@@ -33,6 +33,7 @@ export function instantPorts() {
     },
     utilization: async () => [],
     markedPrefixes: async () => [],
+    allocatedUnder: async () => [],
   };
   const replies: RadiusReplyPort = { writeReply: async () => undefined, removeReply: async () => undefined };
   const sessions: DynamicAuthorizationPort = { notifySessions: async () => [] };

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
+import type { Logger } from 'pino';
+import type { OperationResult, Ticket } from '../runtime/lifecycle-service.ts';
 import type { IdempotencyStore } from '../store/idempotency.ts';
-import { ApiError, respondWithError } from './errors.ts';
+import { ApiError, respondWithError, toErrorAnswer } from './errors.ts';
 import { idempotencyKey } from './schemas.ts';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -14,22 +16,67 @@ export interface IdempotencyOptions {
   location: (body: unknown) => string | null;
 }
 
+/** What a keyed request hands the operation route (`ctx.state.idempotency`), and what it hands back. */
+export interface KeyedRequest {
+  /** Passed to the operation: it notes on disk where the operation was accepted, or resumes an earlier run. */
+  ticket: Ticket;
+  /** Set on a replay of an operation still running in this process: follow it, do not run it again. */
+  running?: Promise<OperationResult>;
+  /** Set by the route when it answered 202: the outcome, and the answer it makes (null: still not settled). */
+  final?: { result: Promise<OperationResult>; answer: (r: OperationResult) => { status: number; body: unknown } | null };
+}
+
+export function keyedRequest(ctx: Context): KeyedRequest | undefined {
+  return (ctx.state as { idempotency?: KeyedRequest }).idempotency;
+}
+
 /**
  * `Idempotency-Key` on a POST, after the body is parsed. The key maps to a hash of method, path and
- * canonical body plus the first answer; a replay returns that answer and runs nothing.
+ * canonical body plus the request's answer; a replay returns that answer and runs nothing.
+ *
+ * The key is stored `pending` before the request runs, and the operation notes on it where it was
+ * accepted (lifecycle, audit position) just before its event is sent. The key's answer is the
+ * operation's outcome: a 202 (the `?wait=` ran out) is not stored as the answer, the outcome
+ * replaces it when it comes. A replay meanwhile follows the running operation for its own `?wait=`
+ * (then 202 with Location again). A pending key that no operation in this process is running (the
+ * process died) runs the request again with what the key noted: an event already in the audit
+ * trail is not sent twice, its outcome is awaited and answered.
  *
  * Stored: every answer below 500, errors included (a 409 replays as a 409: the key names one attempt,
  * and the client asked once). Not stored: 5xx, including 503 `unavailable`, so that a client can
  * retry with the same key after an outage; and answers given before the body was read (401, 413,
- * 415, malformed JSON), since there is no body to hash. A 202 is stored as it was: its Location
- * still says where to poll.
+ * 415, malformed JSON), since there is no body to hash.
  *
  * Keys are not scoped further than the one API token; one token means one client population.
  */
 export function idempotency(opts: IdempotencyOptions): Middleware {
-  // A duplicate sent while the first is still running waits for it, then replays its answer.
+  // A duplicate sent while the first is still running waits for its answer, then replays or follows it.
   const inflight = new Map<string, Promise<unknown>>();
+  // Operations that answered 202 and are still running, by key: a replay follows them.
+  const running = new Map<string, Promise<OperationResult>>();
   let lastPrune = 0;
+
+  /** Stores the outcome of an operation that answered 202, when it comes. */
+  const settleLater = (key: string, final: NonNullable<KeyedRequest['final']>, log: Logger | undefined) => {
+    running.set(key, final.result);
+    void final.result
+      .then(
+        (r) => {
+          const a = final.answer(r);
+          // Not settled: the actor was stopped under it (shutdown). The key stays pending; a replay resumes it.
+          if (a) opts.store.finish(key, a.status, JSON.stringify(a.body));
+        },
+        (err) => {
+          const a = toErrorAnswer(err);
+          if (a.status < 500) opts.store.finish(key, a.status, JSON.stringify(a.body));
+          else opts.store.forget(key);
+        },
+      )
+      .catch((err) => log?.warn({ err: String(err), idempotency_key: key }, 'could not store the outcome of a keyed operation'))
+      .finally(() => {
+        if (running.get(key) === final.result) running.delete(key);
+      });
+  };
 
   return async (ctx, next) => {
     // Absent is fine; present but empty is a malformed key, not "no key".
@@ -52,10 +99,10 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
     while (inflight.has(key)) await inflight.get(key);
 
     const stored = opts.store.get(key);
-    if (stored) {
-      if (stored.request_hash !== hash) {
-        throw new ApiError('idempotency_mismatch', `${IDEMPOTENCY_HEADER} ${key} was used with a different request`, { field: IDEMPOTENCY_HEADER });
-      }
+    if (stored && stored.request_hash !== hash) {
+      throw new ApiError('idempotency_mismatch', `${IDEMPOTENCY_HEADER} ${key} was used with a different request`, { field: IDEMPOTENCY_HEADER });
+    }
+    if (stored?.state === 'final') {
       const body = JSON.parse(stored.body) as unknown;
       ctx.status = stored.status;
       ctx.body = body;
@@ -64,6 +111,19 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
       ctx.set('Idempotent-Replayed', 'true');
       return;
     }
+    const log = (ctx.state as { log?: Logger }).log;
+    const following = running.get(key);
+    if (stored && following) {
+      // Still running here: follow it; its own request stores the outcome.
+      (ctx.state as { idempotency?: KeyedRequest }).idempotency = { ticket: { accepted: () => undefined }, running: following };
+      await next();
+      ctx.set('Idempotent-Replayed', 'true');
+      return;
+    }
+    // Pending with nothing running it: the process that ran it died. Run it again from what the key noted.
+    if (!stored) opts.store.begin(key, hash);
+    const keyed: KeyedRequest = { ticket: { accepted: (at) => opts.store.accept(key, at), resume: stored?.accepted ?? null } };
+    (ctx.state as { idempotency?: KeyedRequest }).idempotency = keyed;
 
     const run = (async () => {
       try {
@@ -71,9 +131,12 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
       } catch (err) {
         respondWithError(ctx, err);
       }
-      if (ctx.status < 500 && ctx.body !== undefined) {
-        opts.store.put(key, { request_hash: hash, status: ctx.status, body: JSON.stringify(ctx.body) });
-      }
+      if (stored) ctx.set('Idempotent-Replayed', 'true');
+      // A 202 leaves the key pending: the outcome replaces it (or, with no outcome to wait for here, a replay resumes it).
+      if (ctx.status === 202) {
+        if (keyed.final) settleLater(key, keyed.final, log);
+      } else if (ctx.status < 500 && ctx.body !== undefined) opts.store.finish(key, ctx.status, JSON.stringify(ctx.body));
+      else opts.store.forget(key);
     })();
     inflight.set(key, run.catch(() => undefined));
     try {

@@ -20,6 +20,32 @@ export interface OperationResult {
   lifecycle: LifecycleResource;
 }
 
+/**
+ * What an operation answers within its `?wait=`, and `final`: its outcome, however long it takes.
+ * An operation is carried out to the end even when the caller answered 202 (it keeps its place in
+ * the subscriber's queue); `final` is settled false only when the actor was stopped under it.
+ */
+export interface Accepted extends OperationResult {
+  final: Promise<OperationResult>;
+}
+
+/** Where an operation was accepted: its lifecycle and how many audit entries the subscriber had before. */
+export interface Acceptance {
+  lifecycleId: string;
+  mark: number;
+}
+
+/** The bond between an operation and the Idempotency-Key it was sent with. */
+export interface Ticket {
+  /** Called synchronously just before the operation's event is sent or its lifecycle created. */
+  accepted(at: Acceptance): void;
+  /**
+   * An earlier run of the same request that was accepted but whose outcome was never stored (the
+   * process died): if its event is in the audit trail it is not applied again, its outcome is awaited.
+   */
+  resume?: Acceptance | null;
+}
+
 export interface LifecycleServiceOptions {
   host: ActorHost;
   store: LifecycleStore;
@@ -28,6 +54,19 @@ export interface LifecycleServiceOptions {
 }
 
 type Verb = 'activate' | 'suspend' | 'reactivate' | 'update' | 'revoke' | 'retry';
+
+/** The audit type of the event each verb sends. */
+const EVENT_OF: Record<Verb, LifecycleEvent['type']> = {
+  activate: 'ACTIVATE',
+  suspend: 'SUSPEND',
+  reactivate: 'REACTIVATE',
+  update: 'UPDATE',
+  revoke: 'REVOKE',
+  retry: 'RETRY',
+};
+
+/** setTimeout's largest delay: "until it settles" (the steps' retries bound how long that is). */
+const UNTIL_SETTLED_MS = 2 ** 31 - 1;
 
 /** The lifecycle operations of `../shared/API.md`, serialized per subscriber. */
 export class LifecycleService {
@@ -43,47 +82,45 @@ export class LifecycleService {
     return [...this.#pools.values()];
   }
 
-  allocate(req: { subscriber_id: string; pool?: string | undefined; prefix_length?: number | undefined }, waitMs: number): Promise<OperationResult> {
+  allocate(req: { subscriber_id: string; pool?: string | undefined; prefix_length?: number | undefined }, waitMs: number, ticket?: Ticket): Promise<Accepted> {
     const pool = this.#pool(req.pool ?? this.#opts.defaultPool);
     const prefixLength = this.#length(pool, req.prefix_length);
-    return this.#opts.host.exclusive(req.subscriber_id, async () => {
-      const remaining = deadline(waitMs);
+    const final = this.#opts.host.exclusive(req.subscriber_id, async () => {
+      const resumed = this.#resumed('allocate', req.subscriber_id, ticket?.resume);
+      if (resumed) return resumed;
       // A lifecycle still being revoked is waited for: once it is revoked, the subscriber gets a new one.
-      const live = await this.#liveSettled(req.subscriber_id, remaining);
+      const live = await this.#liveSettled(req.subscriber_id);
       if (live) return { created: false, settled: live.busy === 0, lifecycle: toResource(live) };
       const lifecycleId = randomUUID();
+      ticket?.accepted({ lifecycleId, mark: this.#mark(req.subscriber_id) });
       this.#opts.host.create({ lifecycleId, subscriberId: req.subscriber_id, pool: pool.name, prefixLength, ipam: pool.ipam });
-      const { snapshot, settled } = await this.#opts.host.settle(lifecycleId, remaining());
-      // IPAM refused for certain: the machine closed the lifecycle (it stays in the history as revoked).
-      const refused = publicState(snapshot) === 'revoked' ? snapshot.context.lastError : null;
-      if (refused) throw new ServiceError(refused.code as ErrorCode, refused.message, { field: refused.code === 'not_found' ? 'pool' : null });
-      if (settled) throwIfFailed('allocate', snapshot);
-      return { created: true, settled, lifecycle: this.#resource(lifecycleId) };
+      return this.#outcome('allocate', lifecycleId);
     });
+    return this.#within(req.subscriber_id, final, waitMs);
   }
 
-  activate(req: { subscriber_id: string; username: string; cpe_id?: string | null | undefined }, waitMs: number) {
-    return this.#operate('activate', req.subscriber_id, waitMs, () => ({ type: 'ACTIVATE', username: req.username, cpeId: req.cpe_id ?? null }));
+  activate(req: { subscriber_id: string; username: string; cpe_id?: string | null | undefined }, waitMs: number, ticket?: Ticket) {
+    return this.#operate('activate', req.subscriber_id, waitMs, ticket, () => ({ type: 'ACTIVATE', username: req.username, cpeId: req.cpe_id ?? null }));
   }
 
-  suspend(req: { subscriber_id: string; reason?: string | null | undefined }, waitMs: number) {
-    return this.#operate('suspend', req.subscriber_id, waitMs, () => ({ type: 'SUSPEND', reason: req.reason ?? null }));
+  suspend(req: { subscriber_id: string; reason?: string | null | undefined }, waitMs: number, ticket?: Ticket) {
+    return this.#operate('suspend', req.subscriber_id, waitMs, ticket, () => ({ type: 'SUSPEND', reason: req.reason ?? null }));
   }
 
-  reactivate(req: { subscriber_id: string }, waitMs: number) {
-    return this.#operate('reactivate', req.subscriber_id, waitMs, () => ({ type: 'REACTIVATE' }));
+  reactivate(req: { subscriber_id: string }, waitMs: number, ticket?: Ticket) {
+    return this.#operate('reactivate', req.subscriber_id, waitMs, ticket, () => ({ type: 'REACTIVATE' }));
   }
 
-  retry(req: { subscriber_id: string }, waitMs: number) {
-    return this.#operate('retry', req.subscriber_id, waitMs, () => ({ type: 'RETRY' }));
+  retry(req: { subscriber_id: string }, waitMs: number, ticket?: Ticket) {
+    return this.#operate('retry', req.subscriber_id, waitMs, ticket, () => ({ type: 'RETRY' }));
   }
 
-  revoke(req: { subscriber_id: string; reason?: string | null | undefined }, waitMs: number) {
-    return this.#operate('revoke', req.subscriber_id, waitMs, () => ({ type: 'REVOKE', reason: req.reason ?? null }));
+  revoke(req: { subscriber_id: string; reason?: string | null | undefined }, waitMs: number, ticket?: Ticket) {
+    return this.#operate('revoke', req.subscriber_id, waitMs, ticket, () => ({ type: 'REVOKE', reason: req.reason ?? null }));
   }
 
-  update(req: { subscriber_id: string; pool?: string | undefined; prefix_length?: number | undefined }, waitMs: number) {
-    return this.#operate('update', req.subscriber_id, waitMs, (snapshot) => {
+  update(req: { subscriber_id: string; pool?: string | undefined; prefix_length?: number | undefined }, waitMs: number, ticket?: Ticket) {
+    return this.#operate('update', req.subscriber_id, waitMs, ticket, (snapshot) => {
       const pool = this.#pool(req.pool ?? snapshot.context.current?.pool ?? snapshot.context.pool);
       return { type: 'UPDATE', pool: pool.name, prefixLength: this.#length(pool, req.prefix_length), ipam: pool.ipam };
     });
@@ -123,10 +160,11 @@ export class LifecycleService {
     return { items: page.map(toResource), next_cursor: next };
   }
 
-  #operate(verb: Verb, subscriberId: string, waitMs: number, build: (s: LifecycleSnapshot) => LifecycleEvent): Promise<OperationResult> {
-    return this.#opts.host.exclusive(subscriberId, async () => {
-      const remaining = deadline(waitMs);
-      const live = await this.#liveSettled(subscriberId, remaining);
+  #operate(verb: Verb, subscriberId: string, waitMs: number, ticket: Ticket | undefined, build: (s: LifecycleSnapshot) => LifecycleEvent): Promise<Accepted> {
+    const final = this.#opts.host.exclusive(subscriberId, async (): Promise<OperationResult> => {
+      const resumed = this.#resumed(verb, subscriberId, ticket?.resume);
+      if (resumed) return resumed;
+      const live = await this.#liveSettled(subscriberId);
       if (!live) {
         const latest = this.#opts.store.latest(subscriberId);
         // Revoking what is already revoked answers with it (API.md), so a retried deprovisioning is harmless.
@@ -143,27 +181,76 @@ export class LifecycleService {
         const busy = before.hasTag('busy') ? ` while ${statePath(before)} is in progress` : '';
         throw invalidTransition(verb, publicState(before), busy);
       }
+      ticket?.accepted({ lifecycleId: live.id, mark: this.#mark(subscriberId) });
       this.#opts.host.send(live.id, event);
-      const { snapshot, settled } = await this.#opts.host.settle(live.id, remaining());
-      if (settled) throwIfFailed(verb, snapshot);
-      const rolledBack = verb === 'update' && settled && snapshot.context.lastError;
-      if (rolledBack) {
-        const f = snapshot.context.lastError!;
-        const code = f.code === 'pool_exhausted' || f.code === 'not_found' ? f.code : 'upstream_unavailable';
-        throw new ServiceError(code, `update rolled back at ${f.step}: ${f.message}; the subscriber keeps ${snapshot.context.current?.prefix}`);
-      }
-      return { created: false, settled, lifecycle: this.#resource(live.id) };
+      return this.#outcome(verb, live.id);
     });
+    return this.#within(subscriberId, final, waitMs);
+  }
+
+  /** Waits for the lifecycle to settle and answers what the operation that was sent to it came to. */
+  async #outcome(verb: Verb | 'allocate', lifecycleId: string): Promise<OperationResult> {
+    const { snapshot, settled } = await this.#opts.host.settle(lifecycleId, UNTIL_SETTLED_MS);
+    if (verb === 'allocate') {
+      // IPAM refused for certain: the machine closed the lifecycle (it stays in the history as revoked).
+      const refused = publicState(snapshot) === 'revoked' ? snapshot.context.lastError : null;
+      if (refused) throw new ServiceError(refused.code as ErrorCode, refused.message, { field: refused.code === 'not_found' ? 'pool' : null });
+    }
+    if (settled) throwIfFailed(verb, snapshot);
+    const rolledBack = verb === 'update' && settled && snapshot.context.lastError;
+    if (rolledBack) {
+      const f = snapshot.context.lastError!;
+      const code = f.code === 'pool_exhausted' || f.code === 'not_found' ? f.code : 'upstream_unavailable';
+      throw new ServiceError(code, `update rolled back at ${f.step}: ${f.message}; the subscriber keeps ${snapshot.context.current?.prefix}`);
+    }
+    return { created: verb === 'allocate', settled, lifecycle: this.#resource(lifecycleId) };
   }
 
   /**
-   * The subscriber's live lifecycle once the work an earlier request started has finished, or the
-   * time is up: operations on one subscriber are serialized even after an earlier one answered 202.
+   * The outcome of an earlier run of this request whose event is on disk, or null when it never got
+   * that far (it is then run now). Its event is the first of its type on that lifecycle after the mark.
    */
-  async #liveSettled(subscriberId: string, remaining: () => number) {
+  #resumed(verb: Verb | 'allocate', subscriberId: string, at: Acceptance | null | undefined): Promise<OperationResult> | null {
+    if (!at) return null;
+    const after = this.#opts.store.events(subscriberId).slice(at.mark);
+    const type = verb === 'allocate' ? null : EVENT_OF[verb];
+    const applied = after.some((e) => e.lifecycle_id === at.lifecycleId && (type === null || e.type === type));
+    return applied ? this.#outcome(verb, at.lifecycleId) : null;
+  }
+
+  /** How many audit entries the subscriber has: what `#resumed` looks past. The trail is append-only. */
+  #mark(subscriberId: string): number {
+    return this.#opts.store.events(subscriberId).length;
+  }
+
+  /** `final` if it comes within `waitMs`, else the subscriber's lifecycle as it is now, not settled. */
+  async #within(subscriberId: string, final: Promise<OperationResult>, waitMs: number): Promise<Accepted> {
+    // Whoever gets `final` handles its rejection; a caller that answered 202 may never look at it.
+    final.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeUp = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs)));
+    const first = await Promise.race([final, timeUp]).finally(() => clearTimeout(timer));
+    if (first) return { ...first, final };
+    // Answer with what is on disk: a transition of this turn is in the next group commit.
+    await this.#opts.host.afterCommit().catch(() => undefined);
+    const row = this.#opts.store.live(subscriberId) ?? this.#opts.store.latest(subscriberId);
+    if (!row) return { ...(await final), final };
+    return { created: false, settled: false, lifecycle: toResource(row), final };
+  }
+
+  /** An operation already under way, followed for another `waitMs` (a replay of its Idempotency-Key). */
+  follow(subscriberId: string, final: Promise<OperationResult>, waitMs: number): Promise<Accepted> {
+    return this.#within(subscriberId, final, waitMs);
+  }
+
+  /**
+   * The subscriber's live lifecycle once the work an earlier request started has finished:
+   * operations on one subscriber are serialized even after an earlier one answered 202.
+   */
+  async #liveSettled(subscriberId: string) {
     const live = this.#opts.store.live(subscriberId);
     if (!live || live.busy === 0) return live;
-    await this.#opts.host.settle(live.id, remaining());
+    await this.#opts.host.settle(live.id, UNTIL_SETTLED_MS);
     return this.#opts.store.live(subscriberId);
   }
 
@@ -189,12 +276,6 @@ export class LifecycleService {
     }
     return length;
   }
-}
-
-/** One request's `?wait=` budget, shared by waiting for earlier work and for its own. */
-function deadline(waitMs: number): () => number {
-  const end = Date.now() + waitMs;
-  return () => Math.max(0, end - Date.now());
 }
 
 /** A settled `failed` lifecycle answers with its failure; the lifecycle stays readable and retryable. */

@@ -79,15 +79,11 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     run('ipam_release', signal, async () => {
       const prefixes: OwnedPrefix[] = [...input.prefixes];
       for (const a of input.unconfirmed) {
-        // Allocating again with the lost attempt's key returns what IPAM holds under it (or takes a block
-        // we give straight back): either way nothing stays behind.
-        const cmd = { key: a.key, lifecycleId: input.lifecycleId, subscriberId: input.subscriberId, pool: a.pool, prefixLength: a.prefixLength };
-        try {
-          const got = await ports.ipam.allocate(cmd, signal);
+        // A lost attempt is looked up by its key, never allocated again: a rollback of an allocation
+        // that failed must not need the allocation to work, and finding nothing means nothing is held.
+        const held = await ports.ipam.allocatedUnder({ key: a.key, lifecycleId: input.lifecycleId, pool: a.pool }, signal);
+        for (const got of held) {
           if (!prefixes.some((p) => p.prefix === got.prefix)) prefixes.push({ ...got, pool: a.pool, generation: a.generation, ipam: a.ipam });
-        } catch (err) {
-          const code = (err as { code?: string }).code;
-          if (code !== 'pool_exhausted' && code !== 'not_found') throw err;
         }
       }
       for (const p of prefixes) {

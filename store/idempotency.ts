@@ -6,23 +6,71 @@ export interface StoredResponse {
   body: string;
 }
 
+/** Where a keyed operation was accepted: its lifecycle, and how many audit entries the subscriber had just before. */
+export interface Acceptance {
+  lifecycleId: string;
+  mark: number;
+}
+
+/** A key as stored: `pending` until the operation's outcome replaces it; a `final` key's status and body are its answer. */
+export interface StoredKey extends StoredResponse {
+  state: 'pending' | 'final';
+  /** Set once a pending operation was accepted (its event about to be sent). */
+  accepted: Acceptance | null;
+}
+
 /** Responses kept for `Idempotency-Key` replays. */
 export interface IdempotencyStore {
-  get(key: string): StoredResponse | undefined;
+  get(key: string): StoredKey | undefined;
+  /** Stores a final answer; a key already stored keeps what it has. */
   put(key: string, response: StoredResponse): void;
+  /** Records a request about to run, pending; false if the key is already stored. */
+  begin(key: string, requestHash: string): boolean;
+  /** Notes where the pending operation was accepted. */
+  accept(key: string, at: Acceptance): void;
+  /** Replaces a pending key by its final answer. */
+  finish(key: string, status: number, body: string): void;
+  /** Forgets a key whose answer is not to be replayed (a 5xx). */
+  forget(key: string): void;
   /** Forgets keys older than `before` (RFC 3339). */
   prune(before: string): number;
 }
+
+// A 202 is never a key's answer (the outcome replaces it), so status 202 marks a pending key; its
+// body, never replayed, holds the acceptance (or null). This needs no column of its own, and a 202
+// stored by an older version (which kept it as the answer) now reads as pending: replayed, it is
+// run again and answers its outcome instead of that 202 forever.
+const PENDING = 202;
 
 export function createIdempotencyStore(db: Db): IdempotencyStore {
   const select = db.prepare<[string], StoredResponse>('SELECT request_hash, status, body FROM idempotency WHERE key = ?');
   const insert = db.prepare(
     'INSERT OR IGNORE INTO idempotency (key, request_hash, status, body, created_at) VALUES (@key, @request_hash, @status, @body, @created_at)',
   );
+  const updatePending = db.prepare(`UPDATE idempotency SET status = @status, body = @body WHERE key = @key AND status = ${PENDING}`);
+  const deleteKey = db.prepare('DELETE FROM idempotency WHERE key = ?');
   const deleteOld = db.prepare('DELETE FROM idempotency WHERE created_at < ?');
+  const now = () => new Date().toISOString();
   return {
-    get: (key) => select.get(key),
-    put: (key, r) => void insert.run({ key, ...r, created_at: new Date().toISOString() }),
+    get(key) {
+      const row = select.get(key);
+      if (!row) return undefined;
+      if (row.status !== PENDING) return { ...row, state: 'final', accepted: null };
+      const noted = JSON.parse(row.body) as Partial<Acceptance> | null;
+      const accepted = typeof noted?.lifecycleId === 'string' && typeof noted.mark === 'number' ? { lifecycleId: noted.lifecycleId, mark: noted.mark } : null;
+      return { ...row, state: 'pending', accepted };
+    },
+    put(key, r) {
+      if (r.status === PENDING) throw new Error('a 202 is not a final answer; begin() records a pending key');
+      insert.run({ key, ...r, created_at: now() });
+    },
+    begin: (key, request_hash) => insert.run({ key, request_hash, status: PENDING, body: 'null', created_at: now() }).changes === 1,
+    accept: (key, at) => void updatePending.run({ key, status: PENDING, body: JSON.stringify({ lifecycleId: at.lifecycleId, mark: at.mark }) }),
+    finish(key, status, body) {
+      if (status === PENDING) throw new Error('a 202 is not a final answer');
+      updatePending.run({ key, status, body });
+    },
+    forget: (key) => void deleteKey.run(key),
     prune: (before) => deleteOld.run(before).changes,
   };
 }

@@ -1,8 +1,10 @@
 // The POST operations: each validates its body, hands it to the service with the `?wait=` budget,
-// and answers 200 (201 for a new allocation) once settled, else 202 with a Location to poll.
+// and answers 200 (201 for a new allocation) once settled, else 202 with a Location to poll; the
+// operation goes on after a 202, and an Idempotency-Key stores its outcome (http/idempotency.ts).
 import { z } from 'zod';
 import type { Config } from '../../config.ts';
-import type { LifecycleService, OperationResult } from '../../runtime/lifecycle-service.ts';
+import type { Accepted, LifecycleService, OperationResult, Ticket } from '../../runtime/lifecycle-service.ts';
+import { keyedRequest } from '../idempotency.ts';
 import {
   activateBody,
   allocateBody,
@@ -28,7 +30,7 @@ interface Operation<S extends z.ZodType> {
   body: S;
   summary: string;
   description: string;
-  run: (input: z.output<S>, waitMs: number) => Promise<OperationResult>;
+  run: (input: z.output<S>, waitMs: number, ticket?: Ticket) => Promise<Accepted>;
   /** True for allocate, which answers 201 when it started a new lifecycle. */
   created?: boolean;
 }
@@ -51,14 +53,21 @@ export function operationRoutes(service: LifecycleService, api: Config['api']): 
       responses: {
         '200': { description: op.created ? 'The subscriber’s existing live lifecycle; nothing was allocated' : 'Settled', content: lifecycleJson },
         ...(op.created ? { '201': { description: 'Allocated and settled', content: lifecycleJson, headers: locationHeader } } : {}),
-        '202': { description: 'Accepted; not settled within `wait`: the lifecycle as it is now', content: lifecycleJson, headers: locationHeader },
+        '202': { description: 'Accepted; not settled within `wait`: the lifecycle as it is now. The operation is still carried out', content: lifecycleJson, headers: locationHeader },
         ...errorResponses(...API_ERRORS, 404, 409, 413, 415, 422, 502, 504),
       },
     },
     handler: async (ctx: RouteContext) => {
       const input = parseInput(op.body, ctx.request.body, 'body');
       const { wait } = parseInput(query, { ...ctx.query }, 'query');
-      answer(ctx, await op.run(input, wait ?? api.default_wait_ms));
+      const waitMs = wait ?? api.default_wait_ms;
+      // With an Idempotency-Key: a replay of an operation still running follows it instead of running
+      // it again, and the key's stored answer becomes this operation's outcome, not a 202.
+      const keyed = keyedRequest(ctx);
+      const subscriberId = (input as { subscriber_id: string }).subscriber_id;
+      const result = keyed?.running ? await service.follow(subscriberId, keyed.running, waitMs) : await op.run(input, waitMs, keyed?.ticket);
+      answer(ctx, result);
+      if (keyed && !keyed.running && !result.settled) keyed.final = { result: result.final, answer: finalAnswer };
     },
   });
 
@@ -69,51 +78,57 @@ export function operationRoutes(service: LifecycleService, api: Config['api']): 
       created: true,
       summary: 'Allocate a delegated prefix to a subscriber',
       description: 'Answers 200 with the existing lifecycle when the subscriber already has a live one. 409 `pool_exhausted` when the pool has no free prefix of that length.',
-      run: (b, w) => service.allocate(b, w),
+      run: (b, w, t) => service.allocate(b, w, t),
     }),
     route({
       verb: 'activate',
       body: activateBody,
       summary: 'Activate: write the RADIUS reply attributes and configure DHCPv6-PD on the CPE',
       description: 'From `allocated`.',
-      run: (b, w) => service.activate(b, w),
+      run: (b, w, t) => service.activate(b, w, t),
     }),
     route({
       verb: 'suspend',
       body: suspendBody,
       summary: 'Suspend: withdraw IPv6 service; the prefix stays reserved',
       description: 'From `active`. Removes the RADIUS attributes and notifies open sessions (CoA or Disconnect).',
-      run: (b, w) => service.suspend(b, w),
+      run: (b, w, t) => service.suspend(b, w, t),
     }),
     route({
       verb: 'reactivate',
       body: reactivateBody,
       summary: 'Reactivate: restore what suspend withdrew',
       description: 'From `suspended`.',
-      run: (b, w) => service.reactivate(b, w),
+      run: (b, w, t) => service.reactivate(b, w, t),
     }),
     route({
       verb: 'revoke',
       body: revokeBody,
       summary: 'Revoke: give everything back (IPAM, RADIUS, sessions, CPE)',
       description: 'Revoking a revoked lifecycle answers 200 with it.',
-      run: (b, w) => service.revoke(b, w),
+      run: (b, w, t) => service.revoke(b, w, t),
     }),
     route({
       verb: 'update',
       body: updateBody,
       summary: 'Move an active subscriber to a new prefix',
       description: 'The old prefix is released once the new one is in place; a failure rolls back to the old one.',
-      run: (b, w) => service.update(b, w),
+      run: (b, w, t) => service.update(b, w, t),
     }),
     route({
       verb: 'retry',
       body: retryBody,
       summary: 'Resume a `failed` lifecycle at its failed step',
       description: 'From `failed`.',
-      run: (b, w) => service.retry(b, w),
+      run: (b, w, t) => service.retry(b, w, t),
     }),
   ];
+}
+
+/** The status and body an operation's outcome answers; null while it is not settled. */
+function finalAnswer(result: OperationResult): { status: number; body: unknown } | null {
+  if (!result.settled) return null;
+  return { status: result.created ? 201 : 200, body: result.lifecycle };
 }
 
 function answer(ctx: RouteContext, result: OperationResult): void {

@@ -221,6 +221,14 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       return allocation;
     },
 
+    async allocatedUnder(cmd, signal) {
+      signal?.throwIfAborted();
+      // A released block left ipam_allocations (held down or free): only a live one is returned.
+      const found = allocationByKey.get({ key: cmd.key });
+      if (!found || found.lifecycle_id !== cmd.lifecycleId || found.pool !== cmd.pool) return [];
+      return [{ prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null }];
+    },
+
     async release(cmd, signal) {
       signal?.throwIfAborted();
       // The pool is not checked against the configuration: a lifecycle must still be able to give

@@ -1,10 +1,10 @@
 import { createFaults, type Faults } from '../faults.ts';
 import { checkAllocate, checkPools, checkSameAllocation, exhausted, type Pool } from './pool-rules.ts';
 import { alignUp, blockSize, formatPrefix, lastAddress, parsePrefix, subnetCount } from '../ipv6.ts';
-import type { AllocateCommand, Allocation, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
+import type { AllocateCommand, Allocation, IpamPort, KeyLookup, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
 
 /** The port's methods, by which faults are queued and calls are recorded. */
-export type IpamMethod = 'allocate' | 'release' | 'utilization' | 'markedPrefixes';
+export type IpamMethod = 'allocate' | 'allocatedUnder' | 'release' | 'utilization' | 'markedPrefixes';
 
 /** One allocation the fake holds, as tests inspect it. */
 export interface FakeAllocation {
@@ -21,7 +21,7 @@ export interface FakeIpam extends IpamPort {
   /** Makes the next call(s) of `method` throw; by default a retryable `upstream_unavailable`. */
   failNext: Faults<IpamMethod>['failNext'];
   /** Every call received, in order, faults included. */
-  readonly calls: ReadonlyArray<{ method: IpamMethod; cmd: AllocateCommand | ReleaseCommand | null }>;
+  readonly calls: ReadonlyArray<{ method: IpamMethod; cmd: AllocateCommand | KeyLookup | ReleaseCommand | null }>;
   /** What is allocated now, in pool then address order. */
   allocations(): FakeAllocation[];
 }
@@ -37,7 +37,7 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
   // Kept sorted by (pool, network) so the first-free search is one ordered walk.
   const blocks: Block[] = [];
   const faults = createFaults<IpamMethod>('fake ipam');
-  const calls: Array<{ method: IpamMethod; cmd: AllocateCommand | ReleaseCommand | null }> = [];
+  const calls: Array<{ method: IpamMethod; cmd: AllocateCommand | KeyLookup | ReleaseCommand | null }> = [];
 
   function blocksOf(pool: string): Block[] {
     return blocks.filter((b) => b.pool === pool);
@@ -60,7 +60,7 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
   }
 
   /** Records the call, then runs the effect between the queued fault's before and after points. */
-  async function call<T>(method: IpamMethod, cmd: AllocateCommand | ReleaseCommand | null, effect: () => T): Promise<T> {
+  async function call<T>(method: IpamMethod, cmd: AllocateCommand | KeyLookup | ReleaseCommand | null, effect: () => T): Promise<T> {
     calls.push({ method, cmd });
     return faults.run(method, effect);
   }
@@ -86,6 +86,12 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
       last: network + blockSize(cmd.prefixLength) - 1n,
     });
     return { prefix, prefixLength: cmd.prefixLength, netboxPrefixId: null };
+  }
+
+  function allocatedUnder(cmd: KeyLookup): Allocation[] {
+    return blocks
+      .filter((b) => b.key === cmd.key && b.lifecycleId === cmd.lifecycleId)
+      .map((b) => ({ prefix: b.prefix, prefixLength: b.prefixLength, netboxPrefixId: null }));
   }
 
   function release(cmd: ReleaseCommand): void {
@@ -121,6 +127,11 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
     async release(cmd, signal) {
       signal?.throwIfAborted();
       return call('release', cmd, () => release(cmd));
+    },
+
+    async allocatedUnder(cmd, signal) {
+      signal?.throwIfAborted();
+      return call('allocatedUnder', cmd, () => allocatedUnder(cmd));
     },
 
     async utilization(signal) {

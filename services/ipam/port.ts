@@ -31,6 +31,13 @@ export interface ReleaseCommand {
   netboxPrefixId: number | null;
 }
 
+/** An allocation step's key, to look up what IPAM holds under it without allocating. */
+export interface KeyLookup {
+  key: string;
+  lifecycleId: string;
+  pool: string;
+}
+
 export interface PoolUtilization extends PoolInfo {
   /** How many prefixes of `prefixLength` the pool holds. */
   capacity: number;
@@ -53,6 +60,11 @@ export interface IpamPort {
   allocate(cmd: AllocateCommand, signal?: AbortSignal): Promise<Allocation>;
   /** Gives the prefix back; releasing a prefix the IPAM no longer has is success. */
   release(cmd: ReleaseCommand, signal?: AbortSignal): Promise<void>;
+  /**
+   * What IPAM holds under `cmd.key` for `cmd.lifecycleId` (released ones excluded), allocating
+   * nothing: the release of an attempt whose answer was lost must not need the allocation to work.
+   */
+  allocatedUnder(cmd: KeyLookup, signal?: AbortSignal): Promise<Allocation[]>;
   /** Capacity and allocation figures of every configured pool. */
   utilization(signal?: AbortSignal): Promise<PoolUtilization[]>;
   /** Every prefix held under this service's mark, for leak detection. */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
-import type { AllocateCommand, Allocation, MarkedPrefix, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from '../ipam/port.ts';
+import type { AllocateCommand, Allocation, KeyLookup, MarkedPrefix, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from '../ipam/port.ts';
 import { contains, formatPrefix, subnetCount, type Ipv6Prefix } from '../ipv6.ts';
 import { blocksUsed, canonicalCidr, parseCidr } from './cidr.ts';
 import type { NetboxConfig } from './config.ts';
@@ -99,6 +99,20 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
     return toAllocation(pool, keep, cmd.prefixLength);
   }
 
+  /** Every live prefix marked with this key and lifecycle, duplicates included; no pool lookup, no POST. */
+  async function heldUnder(cmd: KeyLookup, signal?: AbortSignal): Promise<Allocation[]> {
+    const search = style === 'custom_fields' ? `cf_${MARK_FIELDS.key}` : 'q';
+    const hits = await listAll({ tag: config.tag, [search]: keySearchTerm(style, cmd.key) }, signal);
+    const out: Allocation[] = [];
+    for (const p of hits) {
+      const m = readMark(p, config.tag);
+      const c = parseCidr(p.prefix);
+      if (statusOf(p) === 'deprecated' || !m || !sameKey(m, cmd.key) || m.lifecycleId !== cmd.lifecycleId || !c) continue;
+      out.push({ prefix: formatPrefix(c), prefixLength: c.length, netboxPrefixId: p.id });
+    }
+    return out;
+  }
+
   async function allocateOnce(pool: Resolved, cmd: AllocateCommand, signal?: AbortSignal): Promise<Allocation> {
     const log = base.child({ lifecycle_id: cmd.lifecycleId, subscriber_id: cmd.subscriberId, pool: cmd.pool });
     let marked: ReturnType<typeof markFields>;
@@ -167,6 +181,8 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
       inflight.set(cmd.key, p);
       return p;
     },
+
+    allocatedUnder: (cmd, signal) => heldUnder(cmd, signal),
 
     // No pool lookup first: the mark alone decides, so a pool since removed or broken can still give back.
     async release(cmd, signal) {

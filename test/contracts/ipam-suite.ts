@@ -138,6 +138,17 @@ export function ipamContract(name: string, make: (pools: readonly PoolInfo[]) =>
     assert.is((await allocate('t5', { pool: TINY, length: 64 })).prefix, '2001:db8:ffff:2::/64');
   });
 
+  test('allocatedUnder() returns what a key holds for its lifecycle, allocates nothing, and forgets it once released', async () => {
+    const under = (key: string, lifecycleId = `lc-${key}`) => ipam().allocatedUnder({ key, lifecycleId, pool: MAIN });
+    assert.equal(await under('never'), [], 'a key that allocated nothing holds nothing');
+    assert.is(await allocatedIn(MAIN), 0, 'and the lookup took nothing');
+    const a = await allocate('held');
+    assert.equal(await under('held'), [a]);
+    assert.equal(await under('held', 'lc-other'), [], 'another lifecycle\'s key is not ours');
+    await release(a, 'lc-held');
+    assert.equal(await under('held'), [], 'released: nothing is held under the key');
+  });
+
   test('release() then allocate() reuses the freed block', async () => {
     const [a0, a1, a2] = [await allocate('r0'), await allocate('r1'), await allocate('r2')];
     assert.is(a2.prefix, mainSlash56(2));

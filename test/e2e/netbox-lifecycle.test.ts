@@ -74,6 +74,22 @@ test('NetBox down beyond the retry budget → 502 and failed at netbox_allocate;
   assert.equal(ours().map((p) => p.prefix), [retried.body.prefix]);
 });
 
+test('update with NetBox refusing available-prefixes (503) → rolled back to active on the old prefix, no allocation POST in the rollback', async () => {
+  const a = await post('allocate', { subscriber_id: 'sub-u' });
+  await post('activate', { subscriber_id: 'sub-u', username: 'u' });
+  const posts = () => netbox.requests.filter((r) => r.method === 'POST' && /available-prefixes/.test(r.path)).length;
+  const before = posts();
+  // More refusals than the retry budget (2): an allocation POST in the rollback would be refused too.
+  netbox.failNext(20, { method: 'POST', path: /available-prefixes/ });
+  const u = await post('update', { subscriber_id: 'sub-u' });
+  assert.is(u.status, 502);
+  const after = await get('lifecycle/sub-u');
+  assert.equal([after.body.state, after.body.prefix, after.body.failure], ['active', a.body.prefix, null]);
+  assert.is(after.body.last_error.step, 'netbox_allocate');
+  assert.is(posts() - before, 2, 'the two attempts of the update, none in its rollback');
+  assert.equal(ours().map((p) => p.prefix), [a.body.prefix], 'NetBox holds exactly the old prefix');
+});
+
 test('revoke with NetBox down → failed at netbox_release, prefix kept; retry → revoked and released', async () => {
   await post('allocate', { subscriber_id: 'sub-r' });
   netbox.setDown(true);

@@ -98,17 +98,17 @@ test('POST /allocate twice at once with one key → one allocation, the same ans
   assert.is(allocateCalls(), 1);
 });
 
-test('POST /allocate?wait=0 → 202, replayed → 202 with the Location, allocated once', async () => {
+test('POST /allocate?wait=0 → 202, replayed once it settled → its 201 with the Location, allocated once', async () => {
   const gate = { g: null as ReturnType<typeof gatedIpam> | null };
   h = await startHarness({ wrapIpam: (fake) => (gate.g = gatedIpam(fake)).port });
   gate.g!.close();
   const first = await h.request('POST', `${BASE}/allocate?wait=0`, { json: { subscriber_id: 's' }, ...key('k-8') });
   assert.is(first.status, 202);
   gate.g!.open();
-  await pollUntil(h, first.headers.get('location')!, (b) => b.state === 'allocated');
+  const settled = await pollUntil(h, first.headers.get('location')!, (b) => b.state === 'allocated');
   const replay = await h.request('POST', `${BASE}/allocate`, { json: { subscriber_id: 's' }, ...key('k-8') });
-  assert.is(replay.status, 202);
-  assert.equal(replay.body, first.body);
+  assert.is(replay.status, 201, 'the outcome replaces the 202 under the key');
+  assert.equal(replay.body, settled.body);
   assert.is(replay.headers.get('location'), `${BASE}/lifecycle/s`);
   assert.is(allocateCalls(), 1);
 });

@@ -10,6 +10,7 @@ import { compose, type Composed } from '../../compose.ts';
 import { parseConfig, type ConfigInput } from '../../config.ts';
 import { createFakeCpe } from '../../services/genieacs/fake.ts';
 import { createFakeIpam, type FakeIpam } from '../../services/ipam/fake.ts';
+import type { CpePort } from '../../services/genieacs/port.ts';
 import type { IpamPort } from '../../services/ipam/port.ts';
 
 export const TOKEN = 'test-token-0123456789';
@@ -60,6 +61,10 @@ export interface Harness {
 export interface HarnessOptions {
   /** Wraps the fake IPAM, e.g. to slow it down. */
   wrapIpam?: (fake: FakeIpam) => IpamPort;
+  /** Wraps the fake CPE port, e.g. to hold its commands. */
+  wrapCpe?: (port: CpePort) => CpePort;
+  /** Directory of the database, kept on close(): a second harness on it models a restart. */
+  dir?: string;
   /** Leave start-up recovery unfinished, so the service is not ready. */
   skipStart?: boolean;
   metricsToken?: boolean;
@@ -67,7 +72,7 @@ export interface HarnessOptions {
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'http-test-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'http-test-'));
   const rawLogs: string[] = [];
   const log = pino({ level: 'debug' }, { write: (line: string) => void rawLogs.push(line) });
   const config = parseConfig({
@@ -82,7 +87,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const composed = await compose(config, {
     log,
     env: { IPV6_LIFECYCLE_API_TOKEN: TOKEN, TEST_METRICS_TOKEN: METRICS_TOKEN },
-    overrides: { ipam: opts.wrapIpam ? opts.wrapIpam(ipam) : ipam, cpe: cpe.port, replies: null, sessions: null },
+    overrides: { ipam: opts.wrapIpam ? opts.wrapIpam(ipam) : ipam, cpe: opts.wrapCpe ? opts.wrapCpe(cpe.port) : cpe.port, replies: null, sessions: null },
   });
   if (!opts.skipStart) await composed.start();
 
@@ -122,7 +127,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await composed.stop();
-      rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -141,6 +146,28 @@ export function gatedIpam(inner: FakeIpam) {
       return inner.release(cmd, signal);
     },
   };
+  return {
+    port,
+    close() {
+      let open = () => {};
+      const promise = new Promise<void>((resolve) => (open = resolve));
+      gate = { promise, open };
+    },
+    open() {
+      gate?.open();
+      gate = null;
+    },
+  };
+}
+
+/** A CPE port whose commands wait until `open()`, as gatedIpam does for the IPAM. */
+export function gatedCpe(inner: CpePort) {
+  let gate: { promise: Promise<void>; open: () => void } | null = null;
+  const held = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+    if (gate) await gate.promise;
+    return fn(...a);
+  };
+  const port: CpePort = { configurePd: held(inner.configurePd), removeIpv6: held(inner.removeIpv6) };
   return {
     port,
     close() {

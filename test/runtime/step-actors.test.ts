@@ -5,7 +5,7 @@ import { createActor, toPromise, type AnyActorLogic } from 'xstate';
 import type { AllocationAttempt, OwnedPrefix } from '../../machines/types.ts';
 import { ServiceError } from '../../services/errors.ts';
 import type { CpePort, CpeResult } from '../../services/genieacs/port.ts';
-import type { AllocateCommand, IpamPort, ReleaseCommand } from '../../services/ipam/port.ts';
+import type { AllocateCommand, IpamPort, KeyLookup, ReleaseCommand } from '../../services/ipam/port.ts';
 import { createStepActors, type StepPorts } from '../../runtime/step-actors.ts';
 
 // The step actors are the runtime side of the machine's invocations: what they send through the
@@ -18,7 +18,13 @@ const log = pino({ level: 'silent' });
 function recordingIpam(holds: Record<string, string> = {}) {
   const allocated: AllocateCommand[] = [];
   const released: ReleaseCommand[] = [];
+  const lookedUp: KeyLookup[] = [];
   const ipam = {
+    async allocatedUnder(cmd: KeyLookup) {
+      lookedUp.push(cmd);
+      const prefix = holds[cmd.key];
+      return prefix ? [{ prefix, prefixLength: 56, netboxPrefixId: null }] : [];
+    },
     async allocate(cmd: AllocateCommand) {
       allocated.push(cmd);
       const prefix = holds[cmd.key];
@@ -29,7 +35,7 @@ function recordingIpam(holds: Record<string, string> = {}) {
       released.push(cmd);
     },
   };
-  return { ipam: ipam as unknown as IpamPort, allocated, released };
+  return { ipam: ipam as unknown as IpamPort, allocated, released, lookedUp };
 }
 
 function cpeAnswering(answer: () => Promise<CpeResult>): CpePort & { keys: string[] } {
@@ -122,10 +128,11 @@ test('steps without a configured peer do nothing and succeed', async () => {
 test('releasePrefix gives back what it holds and what a lost allocation took under its key, once each', async () => {
   const lost: AllocationAttempt = { key: 'lc-1:allocate:1', pool: 'p', prefixLength: 56, generation: 1, ipam: 'fake' };
   const refused: AllocationAttempt = { ...lost, key: 'lc-1:allocate:2', generation: 2 };
-  const { ipam, allocated, released } = recordingIpam({ 'lc-1:allocate:1': '2001:db8:200::/56' });
+  const { ipam, allocated, released, lookedUp } = recordingIpam({ 'lc-1:allocate:1': '2001:db8:200::/56' });
   const current: OwnedPrefix = { prefix: '2001:db8:100::/56', prefixLength: 56, netboxPrefixId: 7, pool: 'p', generation: 0, ipam: 'fake' };
   await run(actorsWith({ ipam }).releasePrefix, { lifecycleId: 'lc-1', subscriberId: 'sub-1', prefixes: [current], unconfirmed: [lost, refused] });
-  assert.equal(allocated.map((c) => c.key), ['lc-1:allocate:1', 'lc-1:allocate:2'], 'each lost attempt is looked up by its own key');
+  assert.equal(lookedUp.map((c) => c.key), ['lc-1:allocate:1', 'lc-1:allocate:2'], 'each lost attempt is looked up by its own key');
+  assert.equal(allocated, [], 'and never allocated again');
   assert.equal(released.map((r) => [r.prefix, r.netboxPrefixId]), [['2001:db8:100::/56', 7], ['2001:db8:200::/56', null]]);
 });
 

@@ -110,6 +110,7 @@ export function probedIpam(inner: () => IpamPort, around: Probe): IpamPort {
     release: (cmd, signal) => around('ipam.release', { lifecycleId: cmd.lifecycleId, key: `${cmd.lifecycleId}:release:${cmd.prefix}` }, () => inner().release(cmd, signal), () => cmd.prefix),
     utilization: (signal) => inner().utilization(signal),
     markedPrefixes: (signal) => inner().markedPrefixes(signal),
+    allocatedUnder: (cmd, signal) => inner().allocatedUnder(cmd, signal),
   };
 }
 
