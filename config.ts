@@ -45,8 +45,7 @@ export const configSchema = z
     pools: z
       .array(poolSchema)
       .min(1)
-      .default([{ name: 'documentation', prefix: '2001:db8::/32', prefix_length: 56, hold_down_s: 600 }])
-      .refine((pools) => new Set(pools.map((p) => p.name)).size === pools.length, 'pool names must be unique'),
+      .default([{ name: 'documentation', prefix: '2001:db8::/32', prefix_length: 56, hold_down_s: 600 }]),
     /** Pool used when a request names none; defaults to the first pool. */
     default_pool: z.string().optional(),
     /** Attempts of every outside step (NetBox: one request each) before the lifecycle goes `failed`. */
@@ -89,33 +88,47 @@ export const configSchema = z
     log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
     inspector: z.strictObject({ enabled: z.boolean().default(false), port: z.int().min(1).max(65535).default(5678) }).prefault({}),
   })
-  .superRefine((c, ctx) => {
-    const names = c.pools.map((p) => p.name);
-    if (c.default_pool !== undefined && !names.includes(c.default_pool)) {
-      ctx.addIssue({ code: 'custom', path: ['default_pool'], message: `must name a pool (${names.join(', ')})` });
+  // `when`: the cross-field checks run even when a key failed its own schema, so one round lists every error.
+  .superRefine((c, ctx) => crossFieldIssues(c, ctx.addIssue), { when: () => true });
+
+type AddIssue = (issue: { code: 'custom'; path: PropertyKey[]; message: string }) => void;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+// Runs on a value that may have failed its schema: every read checks the shape it relies on.
+function crossFieldIssues(value: unknown, addIssue: AddIssue): void {
+  if (!isObject(value)) return;
+  const add = (path: PropertyKey[], message: string) => addIssue({ code: 'custom', path, message });
+  const api = value.api;
+  if (isObject(api) && typeof api.default_wait_ms === 'number' && typeof api.max_wait_ms === 'number' && api.default_wait_ms > api.max_wait_ms) {
+    add(['api', 'default_wait_ms'], `must not exceed api.max_wait_ms (${api.max_wait_ms})`);
+  }
+  const pools = Array.isArray(value.pools) ? value.pools.map((p) => (isObject(p) ? p : {})) : [];
+  const names = pools.map((p) => p.name).filter((n): n is string => typeof n === 'string');
+  if (new Set(names).size !== names.length) add(['pools'], 'pool names must be unique');
+  if (typeof value.default_pool === 'string' && names.length && !names.includes(value.default_pool)) {
+    add(['default_pool'], `must name a pool (${names.join(', ')})`);
+  }
+  const parsed: (Ipv6Prefix | null)[] = pools.map((p, i) => {
+    if (typeof p.prefix !== 'string' || !/^[0-9a-fA-F:]+\/\d{1,3}$/.test(p.prefix)) return null;
+    try {
+      return parsePrefix(p.prefix, `pools.${i}.prefix`);
+    } catch (err) {
+      add(['pools', i, 'prefix'], (err as Error).message);
+      return null;
     }
-    const parsed: (Ipv6Prefix | null)[] = c.pools.map((p, i) => {
-      try {
-        return parsePrefix(p.prefix, `pools.${i}.prefix`);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', path: ['pools', i, 'prefix'], message: (err as Error).message });
-        return null;
-      }
-    });
-    // Two pools over the same space would hand out the same prefix twice.
-    parsed.forEach((a, i) =>
-      parsed.slice(i + 1).forEach((b, k) => {
-        if (a && b && overlaps(a, b)) {
-          ctx.addIssue({ code: 'custom', path: ['pools', i + 1 + k, 'prefix'], message: `overlaps pool ${c.pools[i]!.name} (${c.pools[i]!.prefix})` });
-        }
-      }),
-    );
-    c.pools.forEach((p, i) => {
-      const parent = Number(p.prefix.split('/')[1]);
-      if (p.prefix_length <= parent) ctx.addIssue({ code: 'custom', path: ['pools', i, 'prefix_length'], message: `must be longer than the pool's /${parent}` });
-      if (p.netbox && !c.netbox) ctx.addIssue({ code: 'custom', path: ['pools', i, 'netbox'], message: 'needs a top-level netbox section' });
-    });
   });
+  // Two pools over the same space would hand out the same prefix twice.
+  parsed.forEach((a, i) =>
+    parsed.slice(i + 1).forEach((b, k) => {
+      if (a && b && overlaps(a, b)) add(['pools', i + 1 + k, 'prefix'], `overlaps pool ${String(pools[i]!.name)} (${String(pools[i]!.prefix)})`);
+    }),
+  );
+  pools.forEach((p, i) => {
+    const parent = typeof p.prefix === 'string' ? Number(p.prefix.split('/')[1]) : NaN;
+    if (typeof p.prefix_length === 'number' && p.prefix_length <= parent) add(['pools', i, 'prefix_length'], `must be longer than the pool's /${parent}`);
+    if (p.netbox !== undefined && value.netbox === undefined) add(['pools', i, 'netbox'], 'needs a top-level netbox section');
+  });
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
@@ -123,17 +136,52 @@ export type ConfigInput = z.input<typeof configSchema>;
 /** A configuration error that names the key. */
 export class ConfigError extends Error {}
 
-/** Validates a parsed configuration object; the error lists every bad key as `a.b.c: message`. */
-export function parseConfig(raw: unknown): Config {
+/** Bearer tokens shorter than this are refused: a short token is guessable. */
+export const MIN_TOKEN_LENGTH = 16;
+
+// Every environment variable the configuration names for a secret must be set, so a typo stops
+// --check-config and start-up instead of the first revocation. Runs on the raw input too (when the
+// schema failed), so it reads defensively and applies the documented defaults itself.
+function environmentIssues(value: unknown, env: NodeJS.ProcessEnv): string[] {
+  if (!isObject(value)) return [];
+  const issues: string[] = [];
+  const get = (o: unknown, key: string): unknown => (isObject(o) ? o[key] : undefined);
+  const required = (path: string, name: unknown, minLength = 1) => {
+    if (typeof name !== 'string') return;
+    const v = env[name];
+    if (v === undefined || v === '') issues.push(`  ${path}: environment variable ${name} is not set`);
+    else if (v.length < minLength) issues.push(`  ${path}: the token in ${name} is ${v.length} characters; at least ${minLength} are needed`);
+  };
+  const api = value.api;
+  // Unset, the API token is generated for the run (documented); set, it must be long enough.
+  const apiTokenEnv = get(api, 'token_env') ?? 'IPV6_LIFECYCLE_API_TOKEN';
+  if (typeof apiTokenEnv === 'string' && env[apiTokenEnv]) required('api.token_env', apiTokenEnv, MIN_TOKEN_LENGTH);
+  required('api.metrics_token_env', get(api, 'metrics_token_env'), MIN_TOKEN_LENGTH);
+  if (isObject(value.netbox)) required('netbox.token_env', get(value.netbox, 'token_env') ?? 'NETBOX_TOKEN');
+  const da = get(value.radius, 'dynamic_authorization');
+  required('radius.dynamic_authorization.default_secret_env', get(da, 'default_secret_env'));
+  const nas = get(da, 'nas');
+  if (Array.isArray(nas)) nas.forEach((n, i) => required(`radius.dynamic_authorization.nas.${i}.secret_env`, get(n, 'secret_env')));
+  required('genieacs.username_env', get(value.genieacs, 'username_env'));
+  required('genieacs.password_env', get(value.genieacs, 'password_env'));
+  return issues;
+}
+
+/**
+ * Validates a parsed configuration object; the error lists every bad key as `a.b.c: message`.
+ * With `env`, also every secret the configuration names (set, tokens long enough), in the same list.
+ */
+export function parseConfig(raw: unknown, env?: NodeJS.ProcessEnv): Config {
   const result = configSchema.safeParse(raw ?? {});
-  if (result.success) return result.data;
-  const lines = result.error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+  const lines = result.success ? [] : result.error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+  if (env) lines.push(...environmentIssues(result.success ? result.data : (raw ?? {}), env));
+  if (lines.length === 0 && result.success) return result.data;
   throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
 }
 
-/** Reads a JSON or YAML file (by extension; YAML parses JSON too). No file → the embedded defaults. */
-export function loadConfig(file: string | undefined): Config {
-  if (!file) return parseConfig({});
+/** Reads a JSON or YAML file (by extension; YAML parses JSON too). No file → the embedded defaults. With `env`, checks secrets too. */
+export function loadConfig(file: string | undefined, env?: NodeJS.ProcessEnv): Config {
+  if (!file) return parseConfig({}, env);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -146,5 +194,5 @@ export function loadConfig(file: string | undefined): Config {
   } catch (err) {
     throw new ConfigError(`configuration file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
   }
-  return parseConfig(raw);
+  return parseConfig(raw, env);
 }

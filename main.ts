@@ -12,7 +12,8 @@ Options:
   -c, --config <file>   configuration file, JSON or YAML (default: $IPV6_LIFECYCLE_CONFIG,
                         else the embedded defaults: pool 2001:db8::/32 split into /56,
                         database ./data/ipv6-lifecycle.sqlite, API on 127.0.0.1:8080)
-      --check-config    validate the configuration, print it without secrets, and exit
+      --check-config    validate the configuration and the secrets it names, print it
+                        without secrets, and exit
       --inspect         start the Stately inspector bridge (same as inspector.enabled: true)
   -h, --help            show this help
 
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${HELP}\n`);
     return;
   }
-  const config = loadConfig(values.config ?? process.env.IPV6_LIFECYCLE_CONFIG);
+  const config = loadConfig(values.config ?? process.env.IPV6_LIFECYCLE_CONFIG, process.env);
   if (values.inspect) config.inspector.enabled = true;
   if (values['check-config']) {
     // Inline secrets (allowed for throw-away setups) are masked like any other secret.

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { IpamPort, PoolUtilization } from '../services/ipam/port.ts';
 import type { SessionOutcome } from '../services/radius/port.ts';
 import type { LifecycleStore } from '../store/lifecycles.ts';
@@ -15,7 +15,15 @@ export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; lea
     if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), value: deps.ipam.utilization() };
     return cached.value;
   };
-  collectDefaultMetrics({ register: registry });
+  // prom-client's nodejs_active_{handles,requests,resources}_total are gauges, which
+  // `promtool check metrics` refuses (a `_total` suffix means a counter); the same series by type
+  // (nodejs_active_handles{type=…}) stay, so only the sums are left out.
+  const defaults = new Registry();
+  collectDefaultMetrics({ register: defaults });
+  // getMetricsAsArray() returns the metric objects themselves, typed as their JSON view.
+  for (const metric of defaults.getMetricsAsArray()) {
+    if (!/^nodejs_active_\w+_total$/.test(metric.name)) registry.registerMetric(metric as unknown as Metric);
+  }
 
   const transitions = new Counter({
     name: 'ipv6_lifecycle_transitions_total',

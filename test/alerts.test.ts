@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -6,10 +6,10 @@ import { parse } from 'yaml';
 import { createMetrics } from '../runtime/metrics.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { LifecycleStore } from '../store/lifecycles.ts';
+import { toolAvailable } from './support/tools.ts';
 
 const test = suite('alerts/ipv6-lifecycle.rules.yml');
 const rulesFile = 'alerts/ipv6-lifecycle.rules.yml';
-const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
 
 test('every metric a rule reads is one the service exports', async () => {
   const rules = parse(readFileSync(rulesFile, 'utf8')) as { groups: { rules: { expr: string; record?: string }[] }[] };
@@ -25,12 +25,8 @@ test('every metric a rule reads is one the service exports', async () => {
   assert.ok(used.has('pd_pool_allocated_prefixes') && used.has('ipv6_lifecycle_leaked_prefixes'));
 });
 
-test(`promtool check rules and test rules${hasPromtool ? '' : ' (promtool missing)'}`, () => {
-  if (!hasPromtool) {
-    if (process.env.CI === 'true') assert.unreachable('promtool is not installed: apt-get install prometheus');
-    console.warn('SKIPPED: promtool not installed (apt-get install prometheus)');
-    return;
-  }
+test('promtool check rules and test rules', () => {
+  if (!toolAvailable('promtool check rules / test rules', 'promtool', 'apt-get install prometheus')) return;
   execFileSync('promtool', ['check', 'rules', rulesFile], { stdio: 'pipe' });
   const out = execFileSync('promtool', ['test', 'rules', 'alerts/ipv6-lifecycle.rules.test.yml'], { stdio: 'pipe' }).toString();
   assert.match(out, /SUCCESS/);

@@ -73,4 +73,52 @@ test('YAML and JSON files load; a broken file names itself', () => {
   assert.match(errorOf(() => loadConfig(join(dir, 'missing.yaml'))), 'cannot read configuration file');
 });
 
+test('schema and cross-field errors come in one round', () => {
+  const m = errorOf(() =>
+    parseConfig({ listen: { port: 'eighty' }, default_pool: 'nope', pools: [{ name: 'p', prefix: '2001:db8::/32', prefix_length: 20 }, { name: 'p', prefix: '2001:db9::/32', prefix_length: 56 }] }),
+  );
+  assert.match(m, 'listen.port:');
+  assert.match(m, 'default_pool: must name a pool');
+  assert.match(m, "pools.0.prefix_length: must be longer than the pool's /32");
+  assert.match(m, 'pools: pool names must be unique');
+});
+
+test('api.default_wait_ms must not exceed api.max_wait_ms', () => {
+  assert.match(errorOf(() => parseConfig({ api: { default_wait_ms: 10_000, max_wait_ms: 5000 } })), 'api.default_wait_ms: must not exceed api.max_wait_ms (5000)');
+  parseConfig({ api: { default_wait_ms: 5000, max_wait_ms: 5000 } });
+});
+
+test('parseConfig(raw, env) → every secret it names must be set, all listed with the schema errors', () => {
+  const raw = {
+    retry: { attempts: 0 },
+    api: { metrics_token_env: 'M_TOKEN' },
+    netbox: { url: 'https://netbox.example.net', token_env: 'NB_TOKEN' },
+    radius: { sql: { path: '/tmp/r.sqlite' }, dynamic_authorization: { default_secret_env: 'DA_SECRET', nas: [{ address: '192.0.2.1', secret_env: 'NAS1_SECRET' }] } },
+    genieacs: { url: 'http://acs:7557', username_env: 'ACS_USER', password_env: 'ACS_PASS' },
+  };
+  const m = errorOf(() => parseConfig(raw, {}));
+  assert.match(m, 'retry.attempts:');
+  for (const name of ['M_TOKEN', 'NB_TOKEN', 'DA_SECRET', 'NAS1_SECRET', 'ACS_USER', 'ACS_PASS']) assert.match(m, `environment variable ${name} is not set`);
+  assert.match(m, 'radius.dynamic_authorization.nas.0.secret_env');
+  const env = { M_TOKEN: 'm'.repeat(16), NB_TOKEN: 'n', DA_SECRET: 'd', NAS1_SECRET: 's', ACS_USER: 'u', ACS_PASS: 'p' };
+  parseConfig({ ...raw, retry: {} }, env);
+  // Without env (tests, composing in code) nothing is read from the environment.
+  parseConfig({ ...raw, retry: {} });
+});
+
+test('API and metrics tokens shorter than 16 characters are refused; an unset API token is generated', () => {
+  const m = errorOf(() => parseConfig({ api: { metrics_token_env: 'M' } }, { IPV6_LIFECYCLE_API_TOKEN: 'short', M: '0123456789abcde' }));
+  assert.match(m, 'api.token_env: the token in IPV6_LIFECYCLE_API_TOKEN is 5 characters; at least 16 are needed');
+  assert.match(m, 'api.metrics_token_env: the token in M is 15 characters');
+  assert.not.match(m, 'short');
+  parseConfig({}, {});
+  parseConfig({}, { IPV6_LIFECYCLE_API_TOKEN: '0123456789abcdef' });
+});
+
+test('loadConfig(file, env) checks the secrets too', () => {
+  const yaml = join(dir, 'secrets.yaml');
+  writeFileSync(yaml, 'api: { metrics_token_env: NOT_SET_ANYWHERE }\n');
+  assert.match(errorOf(() => loadConfig(yaml, {})), 'api.metrics_token_env: environment variable NOT_SET_ANYWHERE is not set');
+});
+
 test.run();

@@ -35,6 +35,14 @@ test('--check-config prints the effective configuration without secrets', () => 
   assert.is(JSON.parse(r.stdout).radius.dynamic_authorization.nas[0].secret, '***');
 });
 
+test('--check-config refuses a configuration whose secret is not set (exit 2, names the variable)', () => {
+  const file = join(dir, 'metrics.yaml');
+  writeFileSync(file, 'api: { metrics_token_env: MAIN_TEST_UNSET_TOKEN }\n');
+  const r = node(['--check-config', '--config', file]);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, 'api.metrics_token_env: environment variable MAIN_TEST_UNSET_TOKEN is not set');
+});
+
 test('starts on a free port, answers /readyz, stops cleanly on SIGTERM; the token never reaches the log', async () => {
   const file = join(dir, 'run.yaml');
   writeFileSync(file, `listen: { port: 0 }\ndatabase: ${join(dir, 'run.sqlite')}\n`);

@@ -4,7 +4,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { prefixLifecycle } from '../machines/prefix-lifecycle.ts';
 import { toDot, toMermaid } from '../scripts/diagram.ts';
-import { OUT_DIR, generate, hasGraphviz, renderSvg, staleFiles, svgContent } from '../scripts/visualize.ts';
+import { OUT_DIR, generate, renderSvg, staleFiles, svgContent } from '../scripts/visualize.ts';
+import { toolAvailable } from './support/tools.ts';
 
 const test = suite('visualizations');
 const committed = (file: string) => readFileSync(join(OUT_DIR, file), 'utf8');
@@ -45,8 +46,8 @@ test('both diagrams draw one arrow per transition, invocation outcomes and guard
   assert.match(toDot(prefixLifecycle), 'subgraph "cluster_prefixLifecycle.revoking" {');
 });
 
-const svgTest = hasGraphviz() ? test : test.skip;
-svgTest('prefix-lifecycle.svg shows the current .dot (only checked when Graphviz `dot` is installed)', () => {
+test('prefix-lifecycle.svg shows the current .dot (needs Graphviz `dot`)', () => {
+  if (!toolAvailable('prefix-lifecycle.svg freshness', 'dot', 'apt-get install graphviz', { probeArgs: ['-V'] })) return;
   const fresh = renderSvg(toDot(prefixLifecycle));
   assert.equal(svgContent(committed('prefix-lifecycle.svg')), svgContent(fresh), HOW);
 });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import radius from 'radius';
 import { suite } from 'uvu';
+import { warnSkipped } from './tools.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const contractDir = path.resolve(repoRoot, '..', 'shared', 'contracts', 'freeradius');
@@ -69,8 +70,7 @@ export function peerAvailable(suiteName: string): boolean {
     });
     test.run();
   } else {
-    const bar = '!'.repeat(78);
-    console.warn(`\n${bar}\n!! SKIPPED ${suiteName}: ${found.reason}.\n!! apt-get install -y freeradius freeradius-utils sqlite3 (these tests FAIL when CI=true)\n${bar}\n`);
+    warnSkipped(suiteName, found.reason, 'apt-get install -y freeradius freeradius-utils sqlite3');
   }
   return false;
 }

@@ -1,0 +1,33 @@
+// The live /metrics exposition, as Prometheus will scrape it, passes `promtool check metrics`
+// (its lint: naming, suffixes, HELP lines). Lifecycles in several states and a failed step first,
+// so the labelled series are present, not only their HELP lines.
+import { spawnSync } from 'node:child_process';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ServiceError } from '../../services/errors.ts';
+import { toolAvailable } from '../support/tools.ts';
+import { startHarness, type Harness } from './support.ts';
+
+const test = suite('GET /metrics exposition');
+let h: Harness;
+test.before(async () => {
+  h = await startHarness();
+});
+test.after(async () => {
+  await h.close();
+});
+
+test('promtool check metrics exits 0 on the live exposition', async () => {
+  for (const id of ['m1', 'm2', 'm3']) assert.is((await h.post('allocate', { subscriber_id: id })).status, 201);
+  assert.is((await h.post('activate', { subscriber_id: 'm2', username: 'u2', cpe_id: 'OUI-PC-SN2' })).status, 200);
+  h.ipam.failNext('release', { error: () => new ServiceError('upstream_unavailable', 'down', { retryable: false }), times: 5 });
+  await h.post('revoke', { subscriber_id: 'm3' });
+  const r = await h.get('/metrics', { token: null });
+  assert.is(r.status, 200);
+  assert.match(r.text, /^ipv6_lifecycle_lifecycles\{state="active"\} 1$/m);
+  if (!toolAvailable('promtool check metrics', 'promtool', 'apt-get install prometheus')) return;
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: r.text, encoding: 'utf8' });
+  assert.is(lint.status, 0, `promtool check metrics:\n${lint.stdout}${lint.stderr}`);
+});
+
+test.run();
