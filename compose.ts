@@ -13,6 +13,7 @@ import { createInventory } from './runtime/inventory.ts';
 import { LifecycleService, type PoolSpec } from './runtime/lifecycle-service.ts';
 import { createMetrics } from './runtime/metrics.ts';
 import { createPendingWorker } from './runtime/pending-worker.ts';
+import { backoffDelay } from './runtime/backoff.ts';
 import { withRetry, type RetryPolicy } from './runtime/retry.ts';
 import { createStepActors } from './runtime/step-actors.ts';
 import { createGenieacsCpe } from './services/genieacs/genieacs.ts';
@@ -24,7 +25,8 @@ import { createNetboxIpam } from './services/netbox/netbox.ts';
 import { createDynamicAuthorization } from './services/radius/dynamic-authorization.ts';
 import { createRadiusReplyStore } from './services/radius/reply-store.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';
-import { openDatabase, type Db } from './store/db.ts';
+import { ServiceError } from './services/errors.ts';
+import { openStore, probeWrite, type Db } from './store/db.ts';
 import { createIdempotencyStore } from './store/idempotency.ts';
 import { createLifecycleStore, type LifecycleStore } from './store/lifecycles.ts';
 
@@ -48,9 +50,20 @@ export interface Composed {
   token: string;
   /** True when no token was configured and one was made up for this run. */
   tokenGenerated: boolean;
+  /** True once start-up recovery has run and the store takes writes. */
   ready(): boolean;
-  /** Start-up recovery (resumes every lifecycle with a step in flight), then the schedulers. */
+  /** Why `/readyz` answers 503 (resolving NetBox pools, recovery, a store that takes no writes); null when ready. */
+  notReady(): string | null;
+  /**
+   * Resolves NetBox pool parents, then start-up recovery (resumes every lifecycle with a step in
+   * flight), then the schedulers. A NetBox that stays down does not fail it: the resolution goes on
+   * in the background with backoff and the service becomes ready when NetBox answers.
+   */
   start(): Promise<void>;
+  /** Ends every request's wait for settling at once: they answer 202 with a Location (graceful stop). */
+  release(): void;
+  /** Stops, and removes the database if this start created it: a start that failed leaves no files. */
+  discard(): Promise<void>;
   /** Runs the pending-work scheduler once (tests call it instead of waiting for the interval). */
   tickPending(): Promise<number>;
   /** Runs leak detection and the clean-up once. */
@@ -62,7 +75,19 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
   const env = opts.env ?? process.env;
   const log = opts.log ?? pino({ level: config.log.level });
   const overrides = opts.overrides ?? {};
-  const db = openDatabase(config.database);
+  const opened = openStore(config.database);
+  try {
+    return await wire(config, opened, log, overrides, env);
+  } catch (err) {
+    // A start that fails while wiring (a missing secret, a port that cannot be built) leaves no database behind.
+    opened.discard();
+    throw err;
+  }
+}
+
+async function wire(config: Config, opened: ReturnType<typeof openStore>, log: Logger, overrides: Overrides, env: NodeJS.ProcessEnv): Promise<Composed> {
+  const { db } = opened;
+  if (opened.fresh) log.info({ database: config.database }, 'created a new, empty database');
   const store = createLifecycleStore(db);
   const closers: (() => void)[] = [];
 
@@ -126,13 +151,31 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
   const configured = env[config.api.token_env];
   const token = configured && configured.length > 0 ? configured : randomBytes(24).toString('base64url');
   const metricsToken = config.api.metrics_token_env ? (env[config.api.metrics_token_env] ?? null) : null;
-  let ready = false;
+  // `started`: recovery has run, the API serves. `waiting`: why it has not yet (NetBox pools unresolved).
+  let started = false;
+  let waiting: string | null = null;
+  let stopped = false;
+  const notReady = (): string | null => {
+    if (!started) return waiting ?? 'start-up recovery is still running';
+    if (host.storeProblem) {
+      // Nothing may be queued that would tell: a write of our own says whether the store is back.
+      try {
+        probeWrite(db);
+        host.storeRecovered();
+      } catch {
+        // still failing
+      }
+      return host.storeProblem;
+    }
+    return null;
+  };
   const app = createApp({
     service,
     idempotency: createIdempotencyStore(db),
     registry: metrics.registry,
     summary: () => inventory.summary(),
-    ready: () => ready,
+    ready: () => started,
+    notReady,
     api: config.api,
     token,
     metricsToken,
@@ -140,6 +183,27 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
   });
 
   const timers: NodeJS.Timeout[] = [];
+  const begin = () => {
+    const resumed = host.resumeInFlight();
+    log.info({ resumed }, 'start-up recovery done');
+    started = true;
+    waiting = null;
+    const every = (ms: number, fn: () => Promise<unknown>) => {
+      const t = setInterval(() => void fn().catch((err) => log.error({ err: String(err) }, 'scheduled job failed')), ms);
+      t.unref();
+      timers.push(t);
+    };
+    every(config.runtime.pending_interval_ms, () => pending.tick());
+    every(config.runtime.cleanup_interval_ms, () => cleanup.run());
+  };
+  const stop = async () => {
+    stopped = true;
+    started = false;
+    for (const t of timers) clearInterval(t);
+    host.stopAll();
+    for (const close of closers) close();
+    opened.close();
+  };
   return {
     app,
     service,
@@ -149,37 +213,63 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
     log,
     token,
     tokenGenerated: !configured,
-    ready: () => ready,
+    ready: () => notReady() === null,
+    notReady,
     async start() {
-      if ('init' in ipam && typeof ipam.init === 'function') {
-        // NetBox's parent lookup makes one attempt per request, like every step: retry it as a step.
-        const init = ipam.init.bind(ipam) as () => Promise<unknown>;
+      if (!('init' in ipam && typeof ipam.init === 'function')) return begin();
+      // NetBox's parent lookup makes one attempt per request, like every step: retry it as a step.
+      const init = ipam.init.bind(ipam) as () => Promise<unknown>;
+      try {
         await withRetry(() => init(), retry, {
-          onRetry: (err, attempt, delayMs) => log.warn({ code: err.code, message: err.message, attempt, delay_ms: delayMs }, 'IPAM start-up check failed; retrying'),
+          onRetry: (err, attempt, delayMs) => {
+            waiting = why(err);
+            log.warn({ code: err.code, message: err.message, attempt, delay_ms: delayMs }, 'IPAM start-up check failed; retrying');
+          },
         });
+      } catch (err) {
+        // A configuration the IPAM contradicts (no such parent) is for the operator: the start fails.
+        if (!(err instanceof ServiceError) || !err.retryable) throw err;
+        waiting = why(err);
+        log.warn({ code: err.code, message: err.message }, 'IPAM unreachable at start-up: not ready; resolving the pools in the background');
+        void resolveInBackground(init, err);
+        return;
       }
-      const resumed = host.resumeInFlight();
-      log.info({ resumed }, 'start-up recovery done');
-      ready = true;
-      const every = (ms: number, fn: () => Promise<unknown>) => {
-        const t = setInterval(() => void fn().catch((err) => log.error({ err: String(err) }, 'scheduled job failed')), ms);
-        t.unref();
-        timers.push(t);
-      };
-      every(config.runtime.pending_interval_ms, () => pending.tick());
-      every(config.runtime.cleanup_interval_ms, () => cleanup.run());
+      begin();
+    },
+    release: () => host.release(),
+    discard: async () => {
+      await stop();
+      opened.discard();
     },
     tickPending: () => pending.tick(),
     cleanup: () => cleanup.run(),
-    async stop() {
-      ready = false;
-      for (const t of timers) clearInterval(t);
-      host.stopAll();
-      for (const close of closers) close();
-      db.close();
-    },
+    stop,
   };
+
+  /** One attempt after another, with the one backoff policy, until the IPAM answers; then recovery. */
+  async function resolveInBackground(init: () => Promise<unknown>, first: ServiceError): Promise<void> {
+    let last: unknown = first;
+    for (let attempt = 1; !stopped; attempt++) {
+      const hint = last instanceof ServiceError ? (last.retryAfterMs ?? 0) : 0;
+      const delay = Math.max(hint, backoffDelay({ baseMs: retry.baseMs, maxMs: retry.maxMs, jitter: 'equal' }, attempt));
+      await new Promise<void>((r) => setTimeout(r, delay).unref());
+      if (stopped) return;
+      try {
+        await init();
+      } catch (err) {
+        last = err;
+        waiting = why(err as Error);
+        log.warn({ code: (err as ServiceError).code, message: (err as Error).message, attempt, delay_ms: delay }, 'IPAM still unreachable; retrying');
+        continue;
+      }
+      log.info('IPAM pools resolved; running start-up recovery');
+      begin();
+      return;
+    }
+  }
 }
+
+const why = (err: { message: string }) => `resolving the IPAM pools: ${err.message}`;
 
 /** The Stately inspector: a local WebSocket bridge; the browser side is stately.ai's inspector page. */
 async function startInspector(port: number, log: Logger) {

@@ -1,8 +1,11 @@
 // The process entry: arguments → configuration → compose → listen; signals stop it cleanly.
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
-import { compose } from './compose.ts';
+import { compose, type Composed } from './compose.ts';
+
+/** The one exit code of a start that failed (configuration, database, lock, port): nothing was left behind. */
+const EXIT_NOT_STARTED = 2;
 
 const HELP = `ipv6-lifecycle: the lifecycle of delegated IPv6 prefixes (allocate, activate, suspend, revoke)
 
@@ -22,6 +25,13 @@ Environment:
   IPV6_LIFECYCLE_API_TOKEN   bearer token of the REST API (api.token_env names another variable);
                              unset: a random token is printed once at start-up
   NETBOX_TOKEN               NetBox API token (netbox.token_env names another variable)
+
+Exit status:
+  0   stopped by SIGTERM or SIGINT after requests in flight were answered (runtime.drain_ms)
+  2   did not start: invalid configuration, a database that is locked by another process,
+      corrupt or not writable, or a port that cannot be bound; the message names the cause and
+      no file was created
+  1   failed while running
 
 Every configuration key is documented in README.md ("Configuration reference").`;
 
@@ -48,39 +58,80 @@ async function main(): Promise<void> {
   }
 
   const svc = await compose(config);
-  const server = createServer(svc.app.callback());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.listen.port, config.listen.host, resolve);
+  let stopping = false;
+  const inFlight = new Set<ServerResponse>();
+  const handle = svc.app.callback();
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (stopping) {
+      // A request on a kept-alive connection after SIGTERM: not accepted, so not in flight.
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1', connection: 'close' });
+      res.end(JSON.stringify({ error: { code: 'unavailable', message: 'the service is stopping', field: null } }));
+      return;
+    }
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+    void handle(req, res);
   });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.listen.port, config.listen.host, resolve);
+    });
+    await svc.start();
+  } catch (err) {
+    server.close();
+    await svc.discard();
+    throw err;
+  }
   const address = server.address();
   const where = typeof address === 'object' && address ? `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}` : '';
   if (svc.tokenGenerated) {
     // Printed once, to the terminal only, never to the log stream: set IPV6_LIFECYCLE_API_TOKEN to choose your own.
     process.stderr.write(`\nAPI token for this run (set ${config.api.token_env} to keep one): ${svc.token}\n\n`);
   }
-  await svc.start();
-  svc.log.info({ url: where, database: config.database }, 'ipv6-lifecycle listening');
+  svc.log.info({ url: where, database: config.database, ready: svc.ready(), reason: svc.notReady() }, 'ipv6-lifecycle listening');
 
-  let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    svc.log.info({ signal }, 'shutting down');
-    server.close();
-    server.closeAllConnections();
-    // In-flight steps are not waited for: their snapshots are stored and they resume at the next start.
-    void svc.stop().then(() => process.exit(0));
+    svc.log.info({ signal, in_flight: inFlight.size, drain_ms: config.runtime.drain_ms }, 'shutting down: no new connections, answering the requests in flight');
+    void drain(server, svc, inFlight, config.runtime.drain_ms).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        svc.log.error({ err: String(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
+/**
+ * Stops accepting, lets the requests in flight settle for up to `drainMs`, then ends their waits so
+ * they answer 202 with a Location (their work is stored and resumes at the next start), then writes
+ * what is queued and closes the store.
+ */
+async function drain(server: ReturnType<typeof createServer>, svc: Composed, inFlight: Set<ServerResponse>, drainMs: number): Promise<void> {
+  server.close();
+  server.closeIdleConnections();
+  const answered = () =>
+    new Promise<void>((resolve) => {
+      const check = () => (inFlight.size === 0 ? resolve() : setTimeout(check, 10));
+      check();
+    });
+  const within = (ms: number) => Promise.race([answered().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+  if (!(await within(drainMs))) {
+    svc.release();
+    // Each answers within a turn or two of the release; a handler stuck elsewhere gets no longer than this.
+    if (!(await within(2000))) svc.log.warn({ in_flight: inFlight.size }, 'requests still unanswered at shutdown');
   }
-  process.stderr.write(`ipv6-lifecycle failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  await svc.stop();
+  server.closeAllConnections();
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof ConfigError ? err.message : `ipv6-lifecycle failed to start: ${err instanceof Error ? err.message : String(err)}`;
+  process.stderr.write(`${message}\n`);
+  process.exit(EXIT_NOT_STARTED);
 });

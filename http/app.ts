@@ -31,6 +31,8 @@ export interface AppDeps {
   summary: () => Promise<ApiMetricsSummary>;
   /** False until start-up recovery has finished: `/readyz` and every `/api/` route answer 503. */
   ready: () => boolean;
+  /** Why the service is not ready, for `/readyz` and the 503 of `/api/` (else a generic reason). */
+  notReady?: () => string | null;
   api: Config['api'];
   /** Bearer token for `/api/`. */
   token: string;
@@ -51,7 +53,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const routes: RouteSpec[] = [
     ...operationRoutes(deps.service, deps.api),
     ...lifecycleRoutes(deps.service, deps.summary),
-    ...systemRoutes({ registry: deps.registry, metricsToken: deps.metricsToken, ready: deps.ready, document: () => document }),
+    ...systemRoutes({ registry: deps.registry, metricsToken: deps.metricsToken, ready: deps.ready, ...(deps.notReady ? { notReady: deps.notReady } : {}), document: () => document }),
   ];
   document = buildOpenApi(routes, { metricsToken: deps.metricsToken !== null });
 
@@ -77,7 +79,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(async (ctx, next) => {
     if (isApi(ctx.path)) {
       checkToken(ctx);
-      if (!deps.ready()) throw new ApiError('unavailable', 'start-up recovery is still running', { headers: { 'Retry-After': '1' } });
+      if (!deps.ready()) throw new ApiError('unavailable', deps.notReady?.() ?? 'start-up recovery is still running', { headers: { 'Retry-After': '1' } });
     }
     await next();
   });

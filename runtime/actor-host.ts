@@ -2,6 +2,8 @@ import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import type { Logger } from 'pino';
 import type { PrefixLifecycleMachine } from '../machines/prefix-lifecycle.ts';
 import type { LifecycleEvent, LifecycleInput } from '../machines/types.ts';
+import { ServiceError } from '../services/errors.ts';
+import { isStoreBusy } from '../store/db.ts';
 import type { AuditEntry, LifecycleRow, LifecycleStore, SaveItem } from '../store/lifecycles.ts';
 import { auditDetail, auditType, type AuditDetail } from './audit.ts';
 import { GroupCommit } from './group-commit.ts';
@@ -24,6 +26,8 @@ export interface ActorHostOptions {
   onTransition?: (t: TransitionRecord) => void;
   /** Extra inspection observer (the Stately inspector, on demand). */
   inspect?: (ev: InspectionEvent) => void;
+  /** How long a request waits for a write that another connection's lock holds back before it answers 503. */
+  storeBusyMs?: number;
 }
 
 interface Entry {
@@ -35,6 +39,8 @@ interface Entry {
   path: string | null;
   stopping: boolean;
   idleTimer: NodeJS.Timeout | null;
+  /** Its last snapshot could not be stored: the actor was stopped, the request hears 503. */
+  writeFailed: Error | null;
 }
 
 /** One persisted transition waiting for the group commit. */
@@ -51,26 +57,70 @@ export class ActorHost {
   // The snapshots of every lifecycle that moved in one turn of the event loop go to disk in one
   // transaction. A step touches the outside only after `afterCommit()`: its start is on disk.
   readonly #commits: GroupCommit<Queued>;
+  /** Why the store does not take writes now (a lock past `storeBusyMs`, a failed write); null when it does. */
+  #storeProblem: string | null = null;
+  #busyTimer: NodeJS.Timeout | null = null;
+  /** Requests waiting for the group commit: told at once when the store stays locked. */
+  readonly #commitWaiters = new Set<() => void>();
+  /** Set by `release()` at shutdown: every wait ends now, unsettled, and the client polls. */
+  #released = false;
+  readonly #releaseWaiters = new Set<() => void>();
 
   constructor(opts: ActorHostOptions) {
     this.#opts = opts;
+    const busyMs = opts.storeBusyMs ?? 1000;
     this.#commits = new GroupCommit<Queued>({
       write: (batch) => opts.store.saveBatch(batch),
+      transient: isStoreBusy,
+      retryDelayMs: (attempt) => Math.min(10 * 2 ** (attempt - 1), 250),
+      blocked: (err, attempt) => {
+        if (attempt !== 1) return;
+        opts.log.warn({ err: err.message }, 'the database is locked by another connection; retrying the write');
+        this.#busyTimer = setTimeout(() => {
+          if (!this.#commits.blocked) return;
+          this.#storeProblem = `the database is locked by another connection (${err.message})`;
+          opts.log.error({ after_ms: busyMs }, 'the database stays locked; requests answer 503 until it is free');
+          for (const tell of [...this.#commitWaiters]) tell();
+        }, busyMs);
+        this.#busyTimer.unref();
+      },
       committed: (batch) => {
+        if (this.#busyTimer) clearTimeout(this.#busyTimer);
+        this.#busyTimer = null;
+        if (this.#storeProblem) opts.log.info('the database takes writes again');
+        this.#storeProblem = null;
         for (const { entry, row, audit, previous, detail } of batch) {
           entry.log.info({ event: audit.type, from: audit.from_state, to: detail.state, detail }, 'lifecycle event');
           opts.onTransition?.({ row, audit, previous });
         }
       },
       failed: (batch, err) => {
+        this.#storeProblem = `writes to the database fail (${err.message})`;
         // Never run a step whose start is not on disk: stop them, and let the next hydration take the last stored snapshot.
         for (const { entry, row } of batch) {
           if (entry.stopping) continue;
           entry.log.error({ err: String(err) }, 'could not persist a lifecycle snapshot; actor stopped');
+          entry.writeFailed = err;
           this.#evict(row.id, entry);
         }
       },
     });
+  }
+
+  /** Why the store takes no writes now, or null: `/readyz` answers 503 with it. */
+  get storeProblem(): string | null {
+    return this.#storeProblem;
+  }
+
+  /** A write outside the group commit (the readiness probe) went through: the store is fine again. */
+  storeRecovered(): void {
+    if (!this.#commits.blocked) this.#storeProblem = null;
+  }
+
+  /** Ends every wait for settling now (at shutdown, past the drain timeout): the requests answer 202. */
+  release(): void {
+    this.#released = true;
+    for (const end of [...this.#releaseWaiters]) end();
   }
 
   /** Runs `fn` after every earlier call for the same subscriber has finished. */
@@ -113,17 +163,20 @@ export class ActorHost {
     const entry = this.#open(lifecycleId);
     if (!entry) return Promise.reject(new Error(`unknown lifecycle ${lifecycleId}`));
     const { actor } = entry;
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       let finished = false;
       const done = (settled: boolean) => {
         if (finished) return;
         finished = true;
         clearTimeout(timer);
         sub?.unsubscribe();
+        this.#releaseWaiters.delete(release);
+        this.#commitWaiters.delete(release);
         // Answer with what is on disk: the snapshot that settled it is queued within this turn.
-        const answer = () => resolve({ snapshot: actor.getSnapshot(), settled });
-        void this.#commits.afterCommit().then(answer, answer);
+        const answer = () => (entry.writeFailed ? reject(unavailable(`the lifecycle could not be stored: ${entry.writeFailed.message}`)) : resolve({ snapshot: actor.getSnapshot(), settled }));
+        void this.#stored().then(answer, reject);
       };
+      const release = () => done(false);
       const isSettled = (s: LifecycleSnapshot) => s.status !== 'active' || !s.hasTag('busy');
       const timer = setTimeout(() => done(false), waitMs);
       // Not a const: subscribing to an actor that is already done calls `complete` before it returns.
@@ -134,6 +187,12 @@ export class ActorHost {
         complete: () => done(!actor.getSnapshot().hasTag('busy')),
       });
       if (isSettled(actor.getSnapshot())) done(true);
+      else if (this.#released || (this.#storeProblem && this.#commits.blocked)) done(false);
+      else {
+        this.#releaseWaiters.add(release);
+        // The store staying locked ends the wait too: `#stored()` then answers 503.
+        this.#commitWaiters.add(release);
+      }
     });
   }
 
@@ -149,9 +208,37 @@ export class ActorHost {
     return this.#entries.size;
   }
 
+  /**
+   * Resolves when this turn's group commit is on disk. Rejects with 503 `unavailable` when it failed,
+   * or when another connection's lock holds it back past `storeBusyMs` (the write still happens later).
+   */
+  #stored(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const locked = () => {
+        this.#commitWaiters.delete(locked);
+        reject(unavailable(this.#storeProblem ?? 'the database is locked by another connection'));
+      };
+      this.#commitWaiters.add(locked);
+      this.#commits.afterCommit().then(
+        () => {
+          this.#commitWaiters.delete(locked);
+          resolve();
+        },
+        (err: Error) => {
+          this.#commitWaiters.delete(locked);
+          reject(unavailable(`the lifecycle could not be stored: ${err.message}`));
+        },
+      );
+      if (this.#storeProblem && this.#commits.blocked) locked();
+    });
+  }
+
   /** Stops every actor without persisting anything further; in-flight steps resume at the next start. */
   stopAll(): void {
+    if (this.#busyTimer) clearTimeout(this.#busyTimer);
     this.#commits.flush();
+    // Still locked elsewhere: those snapshots are given up; their steps never started, the stored ones resume.
+    if (this.#commits.blocked) this.#commits.abandon(unavailable('stopped before the database was free'));
     for (const [id, entry] of this.#entries) this.#evict(id, entry);
   }
 
@@ -167,7 +254,7 @@ export class ActorHost {
     const log = this.#opts.log.child({ subscriber_id: subscriberId, lifecycle_id: lifecycleId });
     const row = 'row' in from ? from.row : null;
     const path = 'snapshot' in from ? statePath(from.snapshot as LifecycleSnapshot) : null;
-    const entry = { log, row, path, stopping: false, idleTimer: null } as Entry;
+    const entry = { log, row, path, stopping: false, idleTimer: null, writeFailed: null } as Entry;
     const inspect = (ev: InspectionEvent) => {
       if (ev.type === '@xstate.snapshot' && ev.actorRef === entry.actor) this.#persist(entry, ev.event, ev.snapshot as LifecycleSnapshot);
       this.#opts.inspect?.(ev);
@@ -245,4 +332,9 @@ export class ActorHost {
     entry.actor.stop();
     this.#entries.delete(lifecycleId);
   }
+}
+
+/** The store cannot take the write now: the client should try again shortly. */
+function unavailable(message: string): ServiceError {
+  return new ServiceError('unavailable', message, { retryable: true, retryAfterMs: 1000 });
 }

@@ -1,5 +1,8 @@
 // Group commit: everything queued in one turn of the event loop goes to disk in one transaction, at
 // the end of that turn. `afterCommit()` is the barrier a step waits on before it touches the outside.
+// A write refused because another connection holds the lock is not a failure: the batch stays queued
+// and is tried again after a timer, so the event loop is never held by SQLite's busy wait, and the
+// steps waiting on `afterCommit()` simply wait longer.
 
 /** Where a batch goes, and who hears how it went. */
 export interface GroupCommitOptions<T> {
@@ -11,6 +14,12 @@ export interface GroupCommitOptions<T> {
   failed?(batch: readonly T[], err: Error): void;
   /** When the flush runs; `setImmediate` puts it after the current turn's synchronous work and microtasks. */
   schedule?(flush: () => void): void;
+  /** True for an error worth retrying as it is (a lock held elsewhere): the batch waits, nobody is rejected. */
+  transient?(err: Error): boolean;
+  /** The wait before retry `attempt` (1, 2, …) of a batch a transient error held back. */
+  retryDelayMs?(attempt: number): number;
+  /** A transient error held the batch back (called on every attempt). */
+  blocked?(err: Error, attempt: number): void;
 }
 
 interface Turn {
@@ -26,6 +35,10 @@ export class GroupCommit<T> {
   #queue: T[] = [];
   /** The flush that has been scheduled and not yet run: what `enqueue` and `afterCommit` join. */
   #next: Turn | null = null;
+  /** Turns whose batch a transient error held back: settled by the flush that writes it. */
+  #held: Turn[] = [];
+  #retry: { timer: NodeJS.Timeout; attempt: number } | null = null;
+  #attempt = 0;
 
   constructor(opts: GroupCommitOptions<T>) {
     this.#o = opts;
@@ -52,9 +65,17 @@ export class GroupCommit<T> {
     return this.#queue.length;
   }
 
+  /** True while a batch waits for a lock held elsewhere. */
+  get blocked(): boolean {
+    return this.#retry !== null;
+  }
+
   /** Writes what is queued now, instead of at the end of the turn (at shutdown). */
   flush(): void {
-    const turn = this.#next;
+    if (this.#retry) clearTimeout(this.#retry.timer);
+    this.#retry = null;
+    const turns = [...this.#held, ...(this.#next ? [this.#next] : [])];
+    this.#held = [];
     this.#next = null;
     const batch = this.#queue;
     this.#queue = [];
@@ -66,13 +87,34 @@ export class GroupCommit<T> {
       } catch (err) {
         failure = err instanceof Error ? err : new Error(String(err));
       }
+      if (failure && this.#o.transient?.(failure)) {
+        // Put back in front of anything queued meanwhile, so the order on disk stays the order of events.
+        this.#queue = [...batch, ...this.#queue];
+        this.#held = turns;
+        const attempt = ++this.#attempt;
+        const delay = this.#o.retryDelayMs?.(attempt) ?? Math.min(10 * 2 ** (attempt - 1), 1000);
+        this.#retry = { timer: setTimeout(() => this.flush(), delay), attempt };
+        this.#o.blocked?.(failure, attempt);
+        return;
+      }
+      this.#attempt = 0;
       if (failure) this.#o.failed?.(batch, failure);
       else this.#o.committed?.(batch);
     } finally {
-      // Even when a listener throws, the waiters hear how the write went.
-      if (failure) turn?.reject(failure);
-      else turn?.resolve();
+      // Even when a listener throws, the waiters hear how the write went; held ones wait for the retry.
+      if (this.#held !== turns) for (const turn of turns) failure ? turn.reject(failure) : turn.resolve();
     }
+  }
+
+  /** Gives up a batch still held back (at shutdown): its waiters are rejected, nothing more is written. */
+  abandon(err: Error): void {
+    if (this.#retry) clearTimeout(this.#retry.timer);
+    this.#retry = null;
+    const turns = [...this.#held, ...(this.#next ? [this.#next] : [])];
+    this.#held = [];
+    this.#next = null;
+    this.#queue = [];
+    for (const turn of turns) turn.reject(err);
   }
 
   #join(): Turn {
@@ -88,7 +130,8 @@ export class GroupCommit<T> {
     const turn: Turn = { promise, resolve, reject };
     this.#next = turn;
     // A flush run early (`flush()` at shutdown) has settled this turn; its own callback then has nothing to do.
-    this.#schedule(() => this.#next === turn && this.flush());
+    // While a batch is held back, the retry timer writes this turn too.
+    this.#schedule(() => this.#next === turn && !this.#retry && this.flush());
     return turn;
   }
 }

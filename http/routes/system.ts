@@ -10,6 +10,8 @@ export interface SystemDeps {
   registry: Registry;
   metricsToken: string | null;
   ready: () => boolean;
+  /** Why not ready (the store takes no writes, NetBox pools unresolved); overrides `ready` when given. */
+  notReady?: () => string | null;
   /** The OpenAPI document; a thunk because it documents these routes too. */
   document: () => unknown;
 }
@@ -57,12 +59,13 @@ export function systemRoutes(deps: SystemDeps): RouteSpec[] {
       operation: {
         operationId: 'readyz',
         tags: ['system'],
-        summary: 'Readiness: 200 once the store is open and start-up recovery has finished',
+        summary: 'Readiness: 200 once start-up recovery has finished and while the store takes writes; 503 says why not',
         security: [],
         responses: { '200': { description: 'Ready', content: { 'application/json': { schema: readyResponse } } }, ...errorResponses(503) },
       },
       handler: (ctx) => {
-        if (!deps.ready()) throw new ApiError('unavailable', 'start-up recovery is still running', { headers: { 'Retry-After': '1' } });
+        const reason = deps.notReady ? deps.notReady() : deps.ready() ? null : 'start-up recovery is still running';
+        if (reason !== null) throw new ApiError('unavailable', reason, { headers: { 'Retry-After': '1' } });
         ctx.body = { status: 'ready' };
       },
     },

@@ -7,6 +7,7 @@ import { ActorHost } from '../../runtime/actor-host.ts';
 import { createStepActors } from '../../runtime/step-actors.ts';
 import { createFakeIpam } from '../../services/ipam/fake.ts';
 import type { IpamPort } from '../../services/ipam/port.ts';
+import { ServiceError } from '../../services/errors.ts';
 import { openDatabase } from '../../store/db.ts';
 import { createLifecycleStore, type LifecycleStore } from '../../store/lifecycles.ts';
 import { startHarness, type Harness } from '../http/support.ts';
@@ -97,7 +98,7 @@ direct('a step reaches its port only once the snapshot that started it is on dis
   h.close();
 });
 
-direct('a snapshot that cannot be stored stops its actor: the step never runs, settle() ends, not settled', async () => {
+direct('a snapshot that cannot be stored stops its actor: the step never runs, settle() rejects with 503 unavailable at once', async () => {
   let calls = 0;
   const h = directHost((ipam) => ({
     ...ipam,
@@ -109,16 +110,23 @@ direct('a snapshot that cannot be stored stops its actor: the step never runs, s
   h.control.failSaves = true;
   h.host.create(h.input('full'));
   const started = Date.now();
-  const { settled } = await h.host.settle('full', 5000);
-  assert.is(settled, false);
+  const err = await h.host.settle('full', 5000).then(
+    () => null,
+    (e: unknown) => e as ServiceError,
+  );
+  assert.ok(err instanceof ServiceError, 'rejected with a ServiceError');
+  assert.is(err.code, 'unavailable');
+  assert.ok(err.retryAfterMs, 'with a time to retry after');
   assert.ok(Date.now() - started < 1000, `settle() waited ${Date.now() - started} ms for a stopped actor`);
   assert.is(calls, 0);
   assert.is(h.host.size, 0, 'the actor was stopped and unloaded');
+  assert.match(h.host.storeProblem ?? '', /writes to the database fail/);
   assert.is(h.store.get('full'), undefined);
   // The next batch is written: the store works again and a new lifecycle goes through.
   h.control.failSaves = false;
   h.host.create(h.input('next'));
   assert.is((await h.host.settle('next', 5000)).settled, true);
+  assert.is(h.host.storeProblem, null, 'a write that went through clears it');
   assert.is(calls, 1);
   assert.ok(h.store.get('next')?.prefix);
   h.close();

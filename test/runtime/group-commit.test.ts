@@ -110,4 +110,60 @@ test('a listener that throws still lets the waiters hear the commit', async () =
   await waiting;
 });
 
+test('a write refused by a lock held elsewhere is retried on a timer: waiters wait, nothing is lost or reordered', async () => {
+  const writes: string[][] = [];
+  const failed: string[][] = [];
+  const blocked: number[] = [];
+  let busy = 3;
+  const commits = new GroupCommit<string>({
+    write: (batch) => {
+      if (busy-- > 0) throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+      writes.push([...batch]);
+    },
+    failed: (batch) => void failed.push([...batch]),
+    transient: (err) => (err as { code?: string }).code === 'SQLITE_BUSY',
+    retryDelayMs: () => 5,
+    blocked: (_err, attempt) => void blocked.push(attempt),
+  });
+  commits.enqueue('a');
+  let done = 0;
+  const first = commits.afterCommit().then(() => done++);
+  await nextTurn();
+  assert.ok(commits.blocked, 'held back, not failed');
+  assert.is(done, 0);
+  // Enqueued while the first batch waits: written after it, in the same retry.
+  commits.enqueue('b');
+  const second = commits.afterCommit().then(() => done++);
+  await Promise.all([first, second]);
+  assert.equal(writes, [['a', 'b']]);
+  assert.equal(failed, [], 'a lock is no failure');
+  assert.equal(blocked, [1, 2, 3]);
+  assert.not.ok(commits.blocked);
+  commits.enqueue('c');
+  await commits.afterCommit();
+  assert.equal(writes, [['a', 'b'], ['c']], 'back to one write per turn');
+});
+
+test('abandon() gives up a held batch: its waiters are rejected and no retry writes it', async () => {
+  const writes: string[][] = [];
+  const commits = new GroupCommit<string>({
+    write: () => {
+      throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+    },
+    transient: () => true,
+    retryDelayMs: () => 5,
+  });
+  commits.enqueue('a');
+  const outcome = commits.afterCommit().then(
+    () => 'resolved',
+    (err: Error) => err.message,
+  );
+  await nextTurn();
+  commits.abandon(new Error('stopping'));
+  assert.is(await outcome, 'stopping');
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(writes, []);
+  assert.not.ok(commits.blocked);
+});
+
 test.run();

@@ -1,10 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { openDatabase, type Db } from '../../store/db.ts';
+import { BUSY_TIMEOUT_MS, openDatabase, openStore, StoreError, type Db } from '../../store/db.ts';
 
 const test = suite('store db');
 const migrationsDir = join(import.meta.dirname, '../../store/migrations');
@@ -45,12 +45,13 @@ test('openDatabase(file) → creates the folder and the file, runs every migrati
   assert.equal(tables(db), ['audit', 'idempotency', 'ipam_allocations', 'ipam_free', 'ipam_pools', 'ipam_quarantine', 'lifecycles']);
 });
 
-test('openDatabase(file) → WAL, synchronous NORMAL, foreign keys on, a 5 s busy timeout', () => {
+test('openDatabase(file) → WAL, synchronous NORMAL, foreign keys on, a busy timeout short enough not to stall the event loop', () => {
   const db = openFile();
   assert.is(db.pragma('journal_mode', { simple: true }), 'wal');
   assert.is(db.pragma('synchronous', { simple: true }), 1);
   assert.is(db.pragma('foreign_keys', { simple: true }), 1);
-  assert.is(db.pragma('busy_timeout', { simple: true }), 5000);
+  assert.is(db.pragma('busy_timeout', { simple: true }), BUSY_TIMEOUT_MS);
+  assert.ok(BUSY_TIMEOUT_MS <= 100, 'a busy wait blocks the event loop for this long');
   db.close();
   // WAL is a property of the file: another connection sees it too.
   const raw = new Database(join(dir, 'data', 'lifecycle.sqlite'));
@@ -94,6 +95,53 @@ test('the audit trail is append-only: no update, no delete', () => {
   assert.throws(() => db.prepare('DELETE FROM audit').run(), /append-only/);
   // Foreign keys are on: an entry of a lifecycle that does not exist is refused.
   assert.throws(() => db.prepare("INSERT INTO audit (lifecycle_id, subscriber_id, at, type, to_state) VALUES ('none', 's', 'now', 'CREATED', 'pending')").run(), /FOREIGN KEY/);
+});
+
+test('openStore(file) → one holder per file: a second open is refused naming the file and the PID; it is free again after close()', () => {
+  const file = join(dir, 'data', 'one.sqlite');
+  const first = openStore(file);
+  assert.ok(first.fresh, 'the file was created by this open');
+  const refused = (() => {
+    try {
+      openStore(file).close();
+      return null;
+    } catch (err) {
+      return err as StoreError;
+    }
+  })();
+  assert.ok(refused instanceof StoreError, 'the second open is refused');
+  assert.is(refused.reason, 'locked');
+  assert.match(refused.message, file);
+  assert.match(refused.message, `PID ${process.pid}`);
+  // The refused open took nothing away from the holder.
+  first.db.prepare("INSERT INTO idempotency (key, request_hash, status, body, created_at) VALUES ('k', 'h', 200, '{}', 'now')").run();
+  first.close();
+  const again = openStore(file);
+  assert.not.ok(again.fresh, 'the file is there from the first open');
+  assert.equal(again.db.prepare('SELECT key FROM idempotency').all(), [{ key: 'k' }]);
+  again.close();
+});
+
+test('openStore(file) on a file that is not a database → StoreError naming the file; the file is left as it was', () => {
+  const file = join(dir, 'garbage.sqlite');
+  writeFileSync(file, 'this is not a SQLite database, it is a shopping list: eggs, milk, bread, more eggs\n'.repeat(20));
+  const before = readFileSync(file, 'utf8');
+  assert.throws(() => openStore(file), (err: unknown) => err instanceof StoreError && err.reason === 'corrupt' && err.message.includes(file));
+  assert.is(readFileSync(file, 'utf8'), before);
+  assert.equal(readdirSync(dir).sort(), ['garbage.sqlite'], 'no lock file or journal left behind');
+});
+
+test('openStore(file) that fails after creating files, and discard() → neither leaves a file or folder behind', () => {
+  const file = join(dir, 'new', 'deeper', 'x.sqlite');
+  const store = openStore(file);
+  assert.ok(existsSync(file));
+  store.discard();
+  assert.equal(readdirSync(dir), [], 'the folders it created are gone too');
+  // An existing database is never removed by discard(): it was not this start's.
+  const kept = openStore(join(dir, 'kept.sqlite'));
+  kept.close();
+  openStore(join(dir, 'kept.sqlite')).discard();
+  assert.ok(existsSync(join(dir, 'kept.sqlite')));
 });
 
 test.run();
