@@ -11,6 +11,7 @@ import { ActorHost } from './runtime/actor-host.ts';
 import { createCleanup } from './runtime/cleanup.ts';
 import { createInventory } from './runtime/inventory.ts';
 import { LifecycleService, type PoolSpec } from './runtime/lifecycle-service.ts';
+import { loggerOptions } from './runtime/log-context.ts';
 import { createMetrics } from './runtime/metrics.ts';
 import { createPendingWorker } from './runtime/pending-worker.ts';
 import { withRetry, type RetryPolicy } from './runtime/retry.ts';
@@ -60,7 +61,7 @@ export interface Composed {
 
 export async function compose(config: Config, opts: { log?: Logger; overrides?: Overrides; env?: NodeJS.ProcessEnv } = {}): Promise<Composed> {
   const env = opts.env ?? process.env;
-  const log = opts.log ?? pino({ level: config.log.level });
+  const log = opts.log ?? pino(loggerOptions(config.log.level));
   const overrides = opts.overrides ?? {};
   const db = openDatabase(config.database);
   const store = createLifecycleStore(db);
