@@ -11,6 +11,7 @@ import { ActorHost } from './runtime/actor-host.ts';
 import { createCleanup } from './runtime/cleanup.ts';
 import { createInventory } from './runtime/inventory.ts';
 import { LifecycleService, type PoolSpec } from './runtime/lifecycle-service.ts';
+import { loggerOptions } from './runtime/log-context.ts';
 import { createMetrics } from './runtime/metrics.ts';
 import { createPendingWorker } from './runtime/pending-worker.ts';
 import { backoffDelay } from './runtime/backoff.ts';
@@ -73,7 +74,7 @@ export interface Composed {
 
 export async function compose(config: Config, opts: { log?: Logger; overrides?: Overrides; env?: NodeJS.ProcessEnv } = {}): Promise<Composed> {
   const env = opts.env ?? process.env;
-  const log = opts.log ?? pino({ level: config.log.level });
+  const log = opts.log ?? pino(loggerOptions(config.log.level));
   const overrides = opts.overrides ?? {};
   const opened = openStore(config.database);
   try {

@@ -86,8 +86,10 @@ async function main(): Promise<void> {
   const address = server.address();
   const where = typeof address === 'object' && address ? `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}` : '';
   if (svc.tokenGenerated) {
-    // Printed once, to the terminal only, never to the log stream: set IPV6_LIFECYCLE_API_TOKEN to choose your own.
-    process.stderr.write(`\nAPI token for this run (set ${config.api.token_env} to keep one): ${svc.token}\n\n`);
+    // Printed once, on stderr, never through the logger (whose lines may be shipped); one JSON line
+    // in the log's shape, so a collector that merges stdout and stderr still reads only JSON.
+    const line = { level: 'warn', time: new Date().toISOString(), msg: `API token for this run (set ${config.api.token_env} to keep one)`, api_token: svc.token };
+    process.stderr.write(`${JSON.stringify(line)}\n`);
   }
   svc.log.info({ url: where, database: config.database, ready: svc.ready(), reason: svc.notReady() }, 'ipv6-lifecycle listening');
 

@@ -74,7 +74,9 @@ export function toErrorAnswer(err: unknown): ErrorAnswer {
 export function respondWithError(ctx: Context, err: unknown): void {
   const a = toErrorAnswer(err);
   const log = (ctx.state as { log?: Logger }).log;
-  if (a.status >= 500) log?.error({ err, code: a.body.error.code }, 'request failed');
+  // A peer's failure is not ours: warn with its message, no stack; an internal error keeps everything.
+  if (a.status >= 500 && a.body.error.code === 'internal') log?.error({ err, code: a.body.error.code }, 'request failed');
+  else if (a.status >= 500) log?.warn({ code: a.body.error.code, message: a.body.error.message }, 'request failed upstream');
   else log?.debug({ code: a.body.error.code, field: a.body.error.field }, a.body.error.message);
   // Headers a handler set before it failed (a Location, say) do not describe this answer.
   ctx.remove('Location');

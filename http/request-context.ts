@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
+import { withLogScope } from '../runtime/log-context.ts';
 
 /** What every request carries in `ctx.state`. */
 export interface AppState {
@@ -26,7 +27,8 @@ export function requestContext(log: Logger): Middleware<AppState> {
     ctx.set('X-Request-Id', requestId);
     const started = performance.now();
     try {
-      await next();
+      // Lines about the lifecycles this request moves (their steps, retries, events) carry its id.
+      await withLogScope({ request_id: requestId }, () => next());
     } finally {
       const error = (ctx.body as { error?: { code?: string } } | null)?.error?.code;
       // Probes and scrapes arrive every few seconds; at info they would drown the operations.

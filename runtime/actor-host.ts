@@ -7,6 +7,7 @@ import { isStoreBusy } from '../store/db.ts';
 import type { AuditEntry, LifecycleRow, LifecycleStore, SaveItem } from '../store/lifecycles.ts';
 import { auditDetail, auditType, type AuditDetail } from './audit.ts';
 import { GroupCommit } from './group-commit.ts';
+import { currentLogScope, withLogScope, type LogScope } from './log-context.ts';
 import { statePath, toRow, type LifecycleSnapshot } from './projection.ts';
 
 /** What the host reports after every persisted transition (metrics, logs). */
@@ -44,7 +45,7 @@ interface Entry {
 }
 
 /** One persisted transition waiting for the group commit. */
-type Queued = SaveItem & { entry: Entry; previous: LifecycleRow | null; detail: AuditDetail };
+type Queued = SaveItem & { entry: Entry; previous: LifecycleRow | null; detail: AuditDetail; scope: LogScope | undefined };
 
 /**
  * Hosts one actor per lifecycle: hydrates on demand, persists every snapshot before the next outside
@@ -89,8 +90,11 @@ export class ActorHost {
         this.#busyTimer = null;
         if (this.#storeProblem) opts.log.info('the database takes writes again');
         this.#storeProblem = null;
-        for (const { entry, row, audit, previous, detail } of batch) {
-          entry.log.info({ event: audit.type, from: audit.from_state, to: detail.state, detail }, 'lifecycle event');
+        for (const { entry, row, audit, previous, detail, scope } of batch) {
+          // Logged under the scope of what caused it (its request), not of whatever flushed the batch.
+          withLogScope({ ...scope, lifecycle_id: row.id, subscriber_id: row.subscriber_id }, () =>
+            entry.log.info({ event: audit.type, from: audit.from_state, to: detail.state, detail }, 'lifecycle event'),
+          );
           opts.onTransition?.({ row, audit, previous });
         }
       },
@@ -300,7 +304,7 @@ export class ActorHost {
     };
     entry.row = row;
     entry.path = path;
-    this.#commits.enqueue({ entry, row, audit, previous, detail });
+    this.#commits.enqueue({ entry, row, audit, previous, detail, scope: currentLogScope() });
   }
 
   /**

@@ -1,11 +1,12 @@
-import { fromPromise } from 'xstate';
+import { fromPromise, type AnyActorRef } from 'xstate';
 import type { Logger } from 'pino';
-import type { AllocateInput, CpeInput, OwnedPrefix, RadiusReplyInput, ReleaseInput, SessionPurpose, SessionsInput, Stamped } from '../machines/types.ts';
+import type { AllocateInput, CpeInput, LifecycleInput, OwnedPrefix, RadiusReplyInput, ReleaseInput, SessionPurpose, SessionsInput, Stamped } from '../machines/types.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort, SessionAction, SessionOutcome } from '../services/radius/port.ts';
 import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
 import { withRetry, type RetryPolicy } from './retry.ts';
 import { ServiceError } from '../services/errors.ts';
+import { withLogScope } from './log-context.ts';
 
 /** The ports the lifecycle's steps reach the outside through. */
 export interface StepPorts {
@@ -48,7 +49,8 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     } catch (err) {
       const e = err as ServiceError;
       if (signal.aborted) throw e;
-      opts.log.error({ step, code: e.code, message: e.message, attempts: e.attempts }, 'step gave up');
+      // A peer that keeps failing is an operational condition (warn); only our own bug is an error.
+      opts.log[e.code === 'internal' ? 'error' : 'warn']({ step, code: e.code, message: e.message, attempts: e.attempts }, 'step gave up');
       if (e.code !== 'internal') throw e;
       // A bug's text (paths, SQL) belongs in the log, not in the lifecycle that API clients read.
       const safe = new ServiceError('internal', `internal error in ${step}; see the service log`);
@@ -58,13 +60,18 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
   };
   /** The actor of one step: its result (or its failure) stamped with the time it came. */
   const actor = <I, T>(fn: (input: I, signal: AbortSignal) => Promise<T>) =>
-    fromPromise<Stamped<T>, I>(async ({ input, signal }: Args<I>) => {
-      try {
-        const result = await fn(input, signal);
-        return { at: now(), result };
-      } catch (err) {
-        throw Object.assign(err instanceof ServiceError ? err : new ServiceError('internal', String(err)), { at: now() });
-      }
+    fromPromise<Stamped<T>, I>(({ input, signal, self }: Args<I> & { self: AnyActorRef }) => {
+      // Every line the step logs (retries, give-up, the ports' own) names its lifecycle; the
+      // request id, if a request started the step, comes along from the caller's scope.
+      const parent = self._parent?.getSnapshot()?.context as Partial<LifecycleInput> | undefined;
+      return withLogScope({ subscriber_id: parent?.subscriberId, lifecycle_id: parent?.lifecycleId }, async () => {
+        try {
+          const result = await fn(input, signal);
+          return { at: now(), result };
+        } catch (err) {
+          throw Object.assign(err instanceof ServiceError ? err : new ServiceError('internal', String(err)), { at: now() });
+        }
+      });
     });
 
   const writeReply = async ({ username, prefix }: RadiusReplyInput, signal: AbortSignal) => {

@@ -47,6 +47,49 @@ test('--check-config refuses a configuration whose secret is not set (exit 2, na
   assert.match(r.stderr, 'api.metrics_token_env: environment variable MAIN_TEST_UNSET_TOKEN is not set');
 });
 
+test('without a configured token: stdout and stderr are JSON lines only (ISO time, level word); the generated token works', async () => {
+  const file = join(dir, 'generated.yaml');
+  writeFileSync(file, `listen: { port: 0 }\ndatabase: ${join(dir, 'generated.sqlite')}\n`);
+  const env = { ...process.env };
+  delete env.IPV6_LIFECYCLE_API_TOKEN;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'main.ts', '--config', file], { env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not listening: ${stdout} ${stderr}`)), 20_000);
+    child.stdout.on('data', () => {
+      if (stdout.includes('ipv6-lifecycle listening') && stderr.includes('api_token')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  const code = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const lines = (text: string) => text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const out = lines(stdout);
+  const err = lines(stderr);
+  for (const l of [...out, ...err]) {
+    assert.type(l.level, 'string');
+    assert.match(String(l.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  }
+  try {
+    const token = String(err.find((l) => l.api_token)?.api_token);
+    assert.not.match(stdout, token);
+    const url = String(out.find((l) => l.msg === 'ipv6-lifecycle listening')?.url);
+    const api = await fetch(`${url}/api/v1/network/ipv6/allocate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ subscriber_id: 'g1' }),
+    });
+    assert.is(api.status, 201);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.is(await code, 0);
+});
+
 test('starts on a free port, answers /readyz, stops cleanly on SIGTERM; the token never reaches the log', async () => {
   const file = join(dir, 'run.yaml');
   writeFileSync(file, `listen: { port: 0 }\ndatabase: ${join(dir, 'run.sqlite')}\n`);

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { loggerOptions } from '../../runtime/log-context.ts';
 import { compose, type Composed } from '../../compose.ts';
 import { parseConfig, type ConfigInput } from '../../config.ts';
 import { createFakeCpe } from '../../services/genieacs/fake.ts';
@@ -74,7 +75,7 @@ export interface HarnessOptions {
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'http-test-'));
   const rawLogs: string[] = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => void rawLogs.push(line) });
+  const log = pino(loggerOptions('debug'), { write: (line: string) => void rawLogs.push(line) });
   const config = parseConfig({
     database: join(dir, 'x.sqlite'),
     pools: POOLS,

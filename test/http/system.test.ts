@@ -167,10 +167,10 @@ test('POST /allocate failing on an unexpected exception → 500 without internal
   assert.not.match(r.text, 'SQLITE');
   assert.not.match(r.text, 'secret');
   assert.not.match(r.text, /\bat .+:\d+/);
-  const logged = h.logs.find((l) => l.request_id === 'req-500' && l.level === 50);
+  const logged = h.logs.find((l) => l.request_id === 'req-500' && l.level === 'error');
   assert.ok(logged, 'logged at error level with the request id');
   // The exception's own text is in the step's log line, and never in what API clients read later.
-  assert.ok(h.logs.some((l) => l.level === 50 && JSON.stringify(l).includes('SQLITE_CORRUPT')), 'the step log has the cause');
+  assert.ok(h.logs.some((l) => l.level === 'error' && JSON.stringify(l).includes('SQLITE_CORRUPT')), 'the step log has the cause');
   const later = await h.get(`${BASE}/lifecycle/s`);
   assert.not.match(later.text, 'SQLITE');
   const events = await h.get(`${BASE}/lifecycle/s/events`);
