@@ -31,6 +31,7 @@ export function createIpamRouter(byPool: Map<string, IpamPort>): IpamPort & { in
     // async, so an unknown pool rejects the promise as the port promises instead of throwing at the call.
     allocate: async (cmd, signal) => serving(cmd.pool).allocate(cmd, signal),
     release: async (cmd, signal) => serving(cmd.pool).release(cmd, signal),
+    free: async (cmd, signal) => serving(cmd.pool).free(cmd, signal),
     async utilization(signal) {
       const all: PoolUtilization[] = [];
       for (const ipam of distinct()) all.push(...(await ipam.utilization(signal)));
