@@ -291,8 +291,10 @@ async function startInspector(port: number, log: Logger) {
 function buildIpam(config: Config, db: Db, log: Logger, env: NodeJS.ProcessEnv): IpamPort {
   const embeddedPools = config.pools
     .filter((p) => !p.netbox)
-    .map((p) => ({ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, holdDownS: p.hold_down_s }));
-  const netboxPools = config.pools.flatMap((p) => (p.netbox ? [{ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, netbox: p.netbox }] : []));
+    .map((p) => ({ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, holdDownS: p.hold_down_s, sticky: p.sticky }));
+  const netboxPools = config.pools.flatMap((p) =>
+    p.netbox ? [{ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, netbox: p.netbox, holdDownS: p.hold_down_s, sticky: p.sticky }] : [],
+  );
   const byPool = new Map<string, IpamPort>();
   if (embeddedPools.length) {
     const embedded = createEmbeddedIpam(db, embeddedPools);

@@ -17,8 +17,14 @@ const poolSchema = z.strictObject({
   prefix: z.string().regex(/^[0-9a-fA-F:]+\/\d{1,3}$/, 'must be an IPv6 prefix such as 2001:db8::/32'),
   /** Default length of the delegated prefixes, e.g. 56. */
   prefix_length: z.int().min(1).max(64),
-  /** Embedded IPAM: seconds a released prefix is held down before it is handed out again (revocation releases it first). */
-  hold_down_s: z.int().min(0).max(31_536_000).default(600),
+  /**
+   * Seconds a freed prefix is held down before it is handed out again, counted from the end of the
+   * revocation that released it. Unset: 600 in the embedded IPAM; NetBox `netbox.release.hold_down_s`
+   * in `deprecate` mode, 0 in `delete` mode.
+   */
+  hold_down_s: z.int().min(0).max(31_536_000).optional(),
+  /** A subscriber allocated again while its old prefix is held down gets that prefix back. */
+  sticky: z.boolean().default(true),
   /** Present when NetBox serves this pool; absent for the embedded IPAM. */
   netbox: poolNetboxSchema.optional(),
 });
@@ -45,7 +51,8 @@ export const configSchema = z
     pools: z
       .array(poolSchema)
       .min(1)
-      .default([{ name: 'documentation', prefix: '2001:db8::/32', prefix_length: 56, hold_down_s: 600 }]),
+      .default([{ name: 'documentation', prefix: '2001:db8::/32', prefix_length: 56, hold_down_s: 600, sticky: true }])
+      .refine((pools) => new Set(pools.map((p) => p.name)).size === pools.length, 'pool names must be unique'),
     /** Pool used when a request names none; defaults to the first pool. */
     default_pool: z.string().optional(),
     /** Attempts of every outside step (NetBox: one request each) before the lifecycle goes `failed`. */

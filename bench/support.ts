@@ -31,6 +31,10 @@ export function instantPorts() {
       byKey.delete(keyOf.get(cmd.prefix) ?? '');
       keyOf.delete(cmd.prefix);
     },
+    async free(cmd) {
+      byKey.delete(keyOf.get(cmd.prefix) ?? '');
+      keyOf.delete(cmd.prefix);
+    },
     utilization: async () => [],
     markedPrefixes: async () => [],
     allocatedUnder: async () => [],

@@ -35,16 +35,21 @@ export const cpe =
     prefix: context[which]?.prefix ?? null,
   });
 
-const release = (c: LifecycleContext, prefixes: OwnedPrefix[], unconfirmed: boolean): ReleaseInput => ({
+const release = (c: LifecycleContext, prefixes: OwnedPrefix[], unconfirmed: boolean, free: boolean): ReleaseInput => ({
   lifecycleId: c.lifecycleId,
   subscriberId: c.subscriberId,
   prefixes,
   unconfirmed: unconfirmed ? c.unconfirmed : [],
+  free,
 });
 
+// An update's retired prefix and a rollback's new prefix are free at once: RADIUS and the sessions
+// already moved off them (the CPE is done or a pending step that no longer delegates them).
 /** After an update's commit: the old prefix. */
-export const retiredRelease = ({ context }: From) => release(context, context.retired ? [context.retired] : [], false);
+export const retiredRelease = ({ context }: From) => release(context, context.retired ? [context.retired] : [], false, true);
 /** An update's rollback: the new prefix and every allocation whose answer was lost. */
-export const nextRelease = ({ context }: From) => release(context, context.next ? [context.next] : [], true);
-/** Revocation gives back everything IPAM may hold for the lifecycle. */
-export const everythingRelease = ({ context }: From) => release(context, allOwned(context), true);
+export const nextRelease = ({ context }: From) => release(context, context.next ? [context.next] : [], true, true);
+/** Revocation gives back everything IPAM may hold for the lifecycle, quarantined until the revocation ends. */
+export const everythingRelease = ({ context }: From) => release(context, allOwned(context), true, false);
+/** The revocation's last step: what its release quarantined becomes reusable (after the pool's hold-down). */
+export const everythingFree = ({ context }: From) => release(context, allOwned(context), false, true);

@@ -60,6 +60,8 @@ export const prefixLifecycle = setup({
   actors: {
     allocatePrefix: step<Allocation, AllocateInput>('allocatePrefix'),
     releasePrefix: step<void, ReleaseInput>('releasePrefix'),
+    /** Makes quarantined prefixes reusable: nothing carries them any more. */
+    freePrefix: step<void, ReleaseInput>('freePrefix'),
     writeRadiusReply: step<void, RadiusReplyInput>('writeRadiusReply'),
     removeRadiusReply: step<void, RadiusReplyInput>('removeRadiusReply'),
     notifySessions: step<SessionOutcome[], SessionsInput>('notifySessions'),
@@ -105,8 +107,7 @@ export const prefixLifecycle = setup({
     endRollback: assign(() => ctx.rolledBack()),
     clearRetired: assign({ retired: null }),
     clearUnconfirmed: assign({ unconfirmed: [] }),
-    finishRevocation: assign(({ context }, p: { output: Stamped<CpeResult> }) => ({
-      pending: ctx.queuedCpe(context, 'cpe_remove_ipv6', stepKey(context.lifecycleId, 'revoke_cpe', context.generation), p.output),
+    finishRevocation: assign((_, p: { output: Stamped<void> }) => ({
       next: null,
       nextRequest: null,
       retired: null,
@@ -260,7 +261,7 @@ export const prefixLifecycle = setup({
       },
     },
 
-    // The mission's order: IPAM, RADIUS attributes, sessions, CPE.
+    // The mission's order: IPAM, RADIUS attributes, sessions, CPE; then the quarantined space is freed.
     revoking: {
       initial: 'release',
       states: {
@@ -272,8 +273,18 @@ export const prefixLifecycle = setup({
           invoke: {
             src: 'removeCpeIpv6',
             input: input.cpe('revoke_cpe', 'current'),
-            onDone: { target: '#prefixLifecycle.revoked', actions: { type: 'finishRevocation', params: ({ event }) => ({ output: event.output }) } },
+            onDone: { target: 'free', actions: queueCpe('cpe_remove_ipv6', 'revoke_cpe') },
             onError: failTo('revoke_cpe'),
+          },
+        },
+        // Only now, with RADIUS, the sessions and the CPE done (or queued), may IPAM hand the space out again.
+        free: {
+          tags: 'busy',
+          invoke: {
+            src: 'freePrefix',
+            input: input.everythingFree,
+            onDone: { target: '#prefixLifecycle.revoked', actions: { type: 'finishRevocation', params: ({ event }) => ({ output: event.output }) } },
+            onError: failTo('revoke_free'),
           },
         },
       },

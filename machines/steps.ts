@@ -22,7 +22,7 @@ export interface StepSpec {
   compensation: readonly Compensation[];
 }
 
-const ipamStep = (verb: 'allocate' | 'release', which: (ctx: Names) => IpamKind | undefined) => (ctx: Names) =>
+const ipamStep = (verb: 'allocate' | 'release' | 'free', which: (ctx: Names) => IpamKind | undefined) => (ctx: Names) =>
   `${which(ctx) ?? ctx.ipam}_${verb}`;
 const named = (name: string) => () => name;
 
@@ -56,6 +56,8 @@ export const STEPS: Record<StepId, StepSpec> = {
   revoke_radius: spec(named('radius_remove_reply'), 'revoking.radius'),
   revoke_sessions: spec(named('radius_sessions'), 'revoking.sessions'),
   revoke_cpe: spec(named('cpe_remove_ipv6'), 'revoking.cpe', { key: 'removeIpv6' }),
+  // The released prefix stays quarantined until RADIUS, the sessions and the CPE no longer carry it.
+  revoke_free: spec(ipamStep('free', (c) => c.current?.ipam), 'revoking.free'),
 };
 
 /** The steps a failed lifecycle can resume, with the state each resumes. */

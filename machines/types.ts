@@ -27,7 +27,8 @@ export type StepId =
   | 'revoke_release'
   | 'revoke_radius'
   | 'revoke_sessions'
-  | 'revoke_cpe';
+  | 'revoke_cpe'
+  | 'revoke_free';
 
 /** Why a session notification is sent: the runtime picks Disconnect or CoA from it. */
 export type SessionPurpose = 'suspend' | 'reactivate' | 'update' | 'revoke';
@@ -161,6 +162,12 @@ export interface ReleaseInput {
   prefixes: OwnedPrefix[];
   /** Looked up by their idempotency key (allocate again with it returns what IPAM holds), then released. */
   unconfirmed: AllocationAttempt[];
+  /**
+   * True when nobody carries the prefixes any more (an update's retired prefix, a rolled-back
+   * update's new one): they become reusable at once, after the pool's hold-down. False at
+   * revocation: they stay quarantined until the revocation's last step frees them.
+   */
+  free: boolean;
 }
 export interface RadiusReplyInput {
   username: string | null;

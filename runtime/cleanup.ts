@@ -46,7 +46,8 @@ export function createCleanup(deps: CleanupDeps) {
     for (const d of await deps.inventory.discrepancies()) {
       // Only a prefix whose own lifecycle is over is unambiguous; anything else is left to an operator.
       if (d.kind !== 'leaked' || deps.store.get(d.lifecycle_id)?.state !== 'revoked') continue;
-      await deps.ipam.release({ lifecycleId: d.lifecycle_id, pool: d.pool, prefix: d.prefix, netboxPrefixId: null });
+      // Its lifecycle is over, so nothing carries the prefix: it is freed, not just quarantined.
+      await deps.ipam.free({ lifecycleId: d.lifecycle_id, pool: d.pool, prefix: d.prefix, netboxPrefixId: null });
       deps.log.warn(d, 'reclaimed a prefix IPAM still held for a revoked lifecycle');
       n++;
     }

@@ -82,6 +82,14 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     await run('radius_write_reply', signal, () => replies.writeReply(cmd, signal));
   };
 
+  const ipamCommand = (input: ReleaseInput, p: OwnedPrefix) => ({
+    lifecycleId: input.lifecycleId,
+    subscriberId: input.subscriberId,
+    pool: p.pool,
+    prefix: p.prefix,
+    netboxPrefixId: p.netboxPrefixId,
+  });
+
   const release = (input: ReleaseInput, signal: AbortSignal) =>
     run('ipam_release', signal, async () => {
       const prefixes: OwnedPrefix[] = [...input.prefixes];
@@ -90,12 +98,20 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
         // that failed must not need the allocation to work, and finding nothing means nothing is held.
         const held = await ports.ipam.allocatedUnder({ key: a.key, lifecycleId: input.lifecycleId, pool: a.pool }, signal);
         for (const got of held) {
-          if (!prefixes.some((p) => p.prefix === got.prefix)) prefixes.push({ ...got, pool: a.pool, generation: a.generation, ipam: a.ipam });
+          // Its answer never reached the lifecycle, so nothing carries it: free at once.
+          if (!prefixes.some((p) => p.prefix === got.prefix)) await ports.ipam.free(ipamCommand(input, { ...got, pool: a.pool, generation: a.generation, ipam: a.ipam }), signal);
         }
       }
       for (const p of prefixes) {
-        await ports.ipam.release({ lifecycleId: input.lifecycleId, pool: p.pool, prefix: p.prefix, netboxPrefixId: p.netboxPrefixId }, signal);
+        const cmd = ipamCommand(input, p);
+        await (input.free ? ports.ipam.free(cmd, signal) : ports.ipam.release(cmd, signal));
       }
+    });
+
+  /** The revocation's last step: the prefixes its release quarantined become reusable. */
+  const free = (input: ReleaseInput, signal: AbortSignal) =>
+    run('ipam_free', signal, async () => {
+      for (const p of input.prefixes) await ports.ipam.free(ipamCommand(input, p), signal);
     });
 
   /**
@@ -133,6 +149,7 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
       ),
     ),
     releasePrefix: actor(release),
+    freePrefix: actor(free),
     writeRadiusReply: actor(writeReply),
     removeRadiusReply: actor(async ({ username }: RadiusReplyInput, signal) => {
       const { replies } = ports;

@@ -14,49 +14,102 @@ export function holdDownsOf(pools: ReadonlyArray<{ name: string; holdDownS?: num
   return byName;
 }
 
-/** Released blocks waiting out their hold-down in `ipam_quarantine`; call inside the IPAM's transactions. */
+/** Until a quarantined block is freed, its reusable_at is this: later than any clock. */
+export const NOT_FREED = '9999-12-31T23:59:59.999Z';
+
+/**
+ * Released blocks in `ipam_quarantine`; call inside the IPAM's transactions. A block is first
+ * quarantined (its revocation is still running: RADIUS, sessions or the CPE may carry it), then
+ * freed, which starts its hold-down; once that has passed, takeExpired() hands it to free space.
+ */
 export interface Quarantine {
-  hold(pool: string, block: Ipv6Prefix, lifecycleId: string, holdMs: number): void;
+  /** Quarantines a released block until free(). */
+  hold(pool: string, block: Ipv6Prefix, lifecycleId: string, subscriberId: string | null): void;
+  /** Starts the hold-down of a block the lifecycle quarantined, or of a block released and freed at once. */
+  free(pool: string, block: Ipv6Prefix, lifecycleId: string, subscriberId: string | null, holdMs: number): void;
+  /** True when the lifecycle's block is quarantined and not freed yet. */
+  isHeldFor(pool: string, block: Ipv6Prefix, lifecycleId: string): boolean;
+  /** Deletes the quarantined row of the block (freed with hold-down 0, or taken back by its subscriber). */
+  drop(pool: string, block: Ipv6Prefix): void;
+  /** The subscriber's freed block of this length, newest first: a sticky pool gives it back. */
+  stickyFor(pool: string, subscriberId: string, length: number): Ipv6Prefix | null;
   /** Deletes and returns the pool's blocks whose hold-down has passed, in address order. */
   takeExpired(pool: string): Ipv6Prefix[];
-  /** How many of the pool's blocks starting within the range are still held down. */
-  countHeld(range: { pool: string; first_hex: string; last_hex: string }): number;
+  /** The pool's blocks starting within the range that are not reusable yet. */
+  held(range: { pool: string; first_hex: string; last_hex: string }): Ipv6Prefix[];
 }
 
 export function createQuarantine(db: Db, now: () => number): Quarantine {
   const insert = db.prepare(
-    `INSERT INTO ipam_quarantine (pool, start_hex, end_hex, prefix, lifecycle_id, released_at, reusable_at)
-     VALUES (@pool, @start_hex, @end_hex, @prefix, @lifecycle_id, @released_at, @reusable_at)`,
+    `INSERT INTO ipam_quarantine (pool, start_hex, end_hex, prefix, lifecycle_id, subscriber_id, released_at, freed_at, reusable_at)
+     VALUES (@pool, @start_hex, @end_hex, @prefix, @lifecycle_id, @subscriber_id, @released_at, @freed_at, @reusable_at)`,
+  );
+  const freeRow = db.prepare(
+    `UPDATE ipam_quarantine SET freed_at = @freed_at, reusable_at = @reusable_at
+     WHERE pool = @pool AND start_hex = @start_hex AND lifecycle_id = @lifecycle_id AND freed_at IS NULL`,
+  );
+  const heldFor = db.prepare<{ pool: string; start_hex: string; lifecycle_id: string }, { n: number }>(
+    'SELECT count(*) AS n FROM ipam_quarantine WHERE pool = @pool AND start_hex = @start_hex AND lifecycle_id = @lifecycle_id AND freed_at IS NULL',
+  );
+  const deleteRow = db.prepare('DELETE FROM ipam_quarantine WHERE pool = @pool AND start_hex = @start_hex');
+  const ofSubscriber = db.prepare<{ pool: string; subscriber_id: string }, { prefix: string }>(
+    `SELECT prefix FROM ipam_quarantine WHERE pool = @pool AND subscriber_id = @subscriber_id AND freed_at IS NOT NULL
+     ORDER BY released_at DESC`,
   );
   const expiredOfPool = db.prepare<{ pool: string; now: string }, { prefix: string }>(
     'SELECT prefix FROM ipam_quarantine WHERE pool = @pool AND reusable_at <= @now ORDER BY start_hex',
   );
   const deleteExpiredOfPool = db.prepare('DELETE FROM ipam_quarantine WHERE pool = @pool AND reusable_at <= @now');
-  const countHeldInRange = db.prepare<{ pool: string; first_hex: string; last_hex: string; now: string }, { n: number }>(
-    `SELECT count(*) AS n FROM ipam_quarantine
+  const heldInRange = db.prepare<{ pool: string; first_hex: string; last_hex: string; now: string }, { prefix: string }>(
+    `SELECT prefix FROM ipam_quarantine
      WHERE pool = @pool AND start_hex >= @first_hex AND start_hex <= @last_hex AND reusable_at > @now`,
   );
   const iso = (ms: number) => new Date(ms).toISOString();
+  const at = (pool: string, block: Ipv6Prefix) => ({ pool, start_hex: toHex(block.network) });
 
   return {
-    hold(pool, block, lifecycleId, holdMs) {
-      const released = now();
+    hold(pool, block, lifecycleId, subscriberId) {
       insert.run({
-        pool,
-        start_hex: toHex(block.network),
+        ...at(pool, block),
         end_hex: toHex(lastAddress(block)),
         prefix: formatPrefix(block),
         lifecycle_id: lifecycleId,
-        released_at: iso(released),
-        reusable_at: iso(released + holdMs),
+        subscriber_id: subscriberId,
+        released_at: iso(now()),
+        freed_at: null,
+        reusable_at: NOT_FREED,
       });
     },
+    free(pool, block, lifecycleId, subscriberId, holdMs) {
+      const t = now();
+      const freed = { freed_at: iso(t), reusable_at: iso(t + holdMs) };
+      const { changes } = freeRow.run({ ...at(pool, block), lifecycle_id: lifecycleId, ...freed });
+      if (changes > 0) return;
+      insert.run({
+        ...at(pool, block),
+        end_hex: toHex(lastAddress(block)),
+        prefix: formatPrefix(block),
+        lifecycle_id: lifecycleId,
+        subscriber_id: subscriberId,
+        released_at: iso(t),
+        ...freed,
+      });
+    },
+    isHeldFor: (pool, block, lifecycleId) => (heldFor.get({ ...at(pool, block), lifecycle_id: lifecycleId })?.n ?? 0) > 0,
+    drop: (pool, block) => void deleteRow.run(at(pool, block)),
+    stickyFor(pool, subscriberId, length) {
+      for (const r of ofSubscriber.all({ pool, subscriber_id: subscriberId })) {
+        const block = parsePrefix(r.prefix);
+        if (block.length === length) return block;
+      }
+      return null;
+    },
     takeExpired(pool) {
-      const at = { pool, now: iso(now()) };
-      const rows = expiredOfPool.all(at);
-      if (rows.length > 0) deleteExpiredOfPool.run(at);
+      const q = { pool, now: iso(now()) };
+      const rows = expiredOfPool.all(q);
+      if (rows.length > 0) deleteExpiredOfPool.run(q);
       return rows.map((r) => parsePrefix(r.prefix));
     },
-    countHeld: (range) => countHeldInRange.get({ ...range, now: iso(now()) })?.n ?? 0,
+    held: (range) => heldInRange.all({ ...range, now: iso(now()) }).map((r) => parsePrefix(r.prefix)),
   };
 }

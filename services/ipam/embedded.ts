@@ -1,5 +1,6 @@
 import type { Db } from '../../store/db.ts';
 import { createQuarantine, holdDownsOf } from './embedded-quarantine.ts';
+import { blocksUsed } from './units.ts';
 import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
 import { checkAllocate, checkPools, checkSameAllocation, exhausted, type Pool } from './pool-rules.ts';
 import type { AllocateCommand, Allocation, MarkedPrefix, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
@@ -20,11 +21,13 @@ interface RunRow {
 /** A pool served by the embedded IPAM. */
 export interface EmbeddedPool extends PoolInfo {
   /**
-   * Seconds a released block stays quarantined before it can be allocated again, 600 unless set:
-   * the revocation releases first, while RADIUS, sessions and the CPE still carry the prefix. 0
-   * hands it out again at once.
+   * Seconds a freed block is held down before it can be allocated again, 600 unless set. It counts
+   * from free(): for a revocation, from its end, once RADIUS, sessions and the CPE let the prefix
+   * go. 0 hands it out again as soon as it is freed.
    */
   holdDownS?: number;
+  /** A subscriber allocated again while its freed block is still held down gets that block back; true unless set. */
+  sticky?: boolean;
 }
 
 export interface EmbeddedIpamOptions {
@@ -35,15 +38,17 @@ export interface EmbeddedIpamOptions {
 /**
  * The embedded IPAM: pools from configuration, allocations in the service's own SQLite file.
  *
- * A released block is held down in `ipam_quarantine` until its pool's hold-down has passed: markedPrefixes()
- * omits it (it is no lifecycle's any more) and utilization() counts it as allocated (no one can
- * take it). Its key is spent: allocate() under it takes a fresh block, as NetBox's `deprecate` mode
- * does, never the held-down one. Only a replayed release step asks that, re-allocating an attempt
- * whose answer was lost, and it releases the fresh block at once: nothing stays held, though that
- * block is held down in turn.
+ * A released block waits in `ipam_quarantine`: quarantined until free() (the revocation that
+ * released it has finished), then held down for its pool's hold-down. markedPrefixes() omits it
+ * (it is no lifecycle's any more) and utilization() counts it as allocated (no one can take it).
+ * Its key is spent: allocate() under it takes a fresh block, as NetBox's `deprecate` mode does,
+ * never the held-down one. Only a replayed release step asks that, re-allocating an attempt whose
+ * answer was lost, and it frees the fresh block at once. A sticky pool gives a freed block back to
+ * its subscriber's next allocation while it is held down.
  */
 export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: EmbeddedIpamOptions = {}): IpamPort {
-  const pools = checkPools(poolList.map(({ holdDownS: _, ...info }) => info));
+  const pools = checkPools(poolList.map(({ holdDownS: _, sticky: _s, ...info }) => info));
+  const sticky = new Set(poolList.filter((p) => p.sticky !== false).map((p) => p.name));
   const holdDownMs = holdDownsOf(poolList);
   const now = opts.now ?? Date.now;
   const quarantine = createQuarantine(db, now);
@@ -68,8 +73,8 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
      WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
      ORDER BY start_hex`,
   );
-  const countBlocksInRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, { n: number }>(
-    `SELECT count(*) AS n FROM ipam_allocations
+  const blocksInRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, { start_hex: string; prefix_length: number }>(
+    `SELECT start_hex, prefix_length FROM ipam_allocations
      WHERE pool = @pool AND start_hex >= @first_hex AND start_hex <= @last_hex`,
   );
   const allAllocations = db.prepare<[], { pool: string; prefix: string; lifecycle_id: string }>(
@@ -155,6 +160,12 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       });
       return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
     }
+    const back = sticky.has(cmd.pool) ? quarantine.stickyFor(cmd.pool, cmd.subscriberId, cmd.prefixLength) : null;
+    if (back && contains(pool.parent, back)) {
+      // The subscriber's own block, freed but still held down: nobody else can have it.
+      quarantine.drop(cmd.pool, back);
+      return insertBlock(cmd, back.network);
+    }
     for (const block of quarantine.takeExpired(cmd.pool)) {
       // Held down while the parent moved: outside it, the block is not this pool's free space.
       if (contains(pool.parent, block)) giveBack(pool, block.network, lastAddress(block));
@@ -175,11 +186,15 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     deleteFreeRun.run({ pool: cmd.pool, start_hex: toHex(hit.start) });
     addFreeRun(cmd.pool, hit.start, hit.at - 1n);
     addFreeRun(cmd.pool, hit.at + size, hit.end);
-    const prefix = formatPrefix({ network: hit.at, length: cmd.prefixLength });
+    return insertBlock(cmd, hit.at);
+  });
+
+  function insertBlock(cmd: AllocateCommand, at: bigint): Allocation {
+    const prefix = formatPrefix({ network: at, length: cmd.prefixLength });
     insertAllocation.run({
       pool: cmd.pool,
-      start_hex: toHex(hit.at),
-      end_hex: toHex(hit.at + size - 1n),
+      start_hex: toHex(at),
+      end_hex: toHex(at + blockSize(cmd.prefixLength) - 1n),
       prefix,
       prefix_length: cmd.prefixLength,
       key: cmd.key,
@@ -188,26 +203,28 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       allocated_at: new Date(now()).toISOString(),
     });
     return { prefix, prefixLength: cmd.prefixLength, netboxPrefixId: null };
+  }
+
+  const deleteOwn = (cmd: ReleaseCommand, block: Ipv6Prefix) =>
+    deleteOwnAllocation.run({ pool: cmd.pool, start_hex: toHex(block.network), prefix_length: block.length, lifecycle_id: cmd.lifecycleId }).changes > 0;
+
+  /** O(log n): the block stops being the lifecycle's and is quarantined until free(). */
+  const releaseInTransaction = db.transaction((cmd: ReleaseCommand, block: Ipv6Prefix): void => {
+    // A block of a pool since removed from the configuration is nobody's free space: it just goes.
+    if (deleteOwn(cmd, block) && pools.has(cmd.pool)) quarantine.hold(cmd.pool, block, cmd.lifecycleId, cmd.subscriberId ?? null);
   });
 
-  /** O(log n): delete the block, then hold it down, or give it back at once when the pool's hold-down is 0. */
-  const releaseInTransaction = db.transaction((cmd: ReleaseCommand, block: Ipv6Prefix): void => {
-    const { changes } = deleteOwnAllocation.run({
-      pool: cmd.pool,
-      start_hex: toHex(block.network),
-      prefix_length: block.length,
-      lifecycle_id: cmd.lifecycleId,
-    });
+  /** O(log n): the block (released or not yet) is held down for the pool's hold-down, or given back at once when it is 0. */
+  const freeInTransaction = db.transaction((cmd: ReleaseCommand, block: Ipv6Prefix): void => {
+    const owned = deleteOwn(cmd, block);
+    if (!owned && !quarantine.isHeldFor(cmd.pool, block, cmd.lifecycleId)) return;
     const pool = pools.get(cmd.pool);
-    if (changes === 0 || !pool) return;
     const holdMs = holdDownMs.get(cmd.pool) ?? 0;
     // Held down even outside a moved parent: should the parent move back, the block is not free yet.
-    if (holdMs > 0) {
-      quarantine.hold(cmd.pool, block, cmd.lifecycleId, holdMs);
-      return;
-    }
+    if (pool && holdMs > 0) return quarantine.free(cmd.pool, block, cmd.lifecycleId, cmd.subscriberId ?? null, holdMs);
+    if (!owned) quarantine.drop(cmd.pool, block);
     // A block outside the configured parent (the pool was moved or removed) is not free space to hand out.
-    if (contains(pool.parent, block)) giveBack(pool, block.network, lastAddress(block));
+    if (pool && contains(pool.parent, block)) giveBack(pool, block.network, lastAddress(block));
   });
 
   return {
@@ -236,15 +253,21 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       releaseInTransaction.immediate(cmd, parsePrefix(cmd.prefix));
     },
 
+    async free(cmd, signal) {
+      signal?.throwIfAborted();
+      freeInTransaction.immediate(cmd, parsePrefix(cmd.prefix));
+    },
+
     async utilization(signal) {
       signal?.throwIfAborted();
       return [...pools.values()].map(({ info, parent }): PoolUtilization => {
         const range = { pool: info.name, first_hex: toHex(parent.network), last_hex: toHex(lastAddress(parent)) };
-        // Held-down blocks count as allocated: none of them can be handed out.
-        const heldDown = quarantine.countHeld(range);
-        const allocated = (countBlocksInRange.get(range)?.n ?? 0) + heldDown;
-        // Counts blocks of every length; capacity is in blocks of the pool's default length.
-        return { ...info, capacity: Number(subnetCount(parent, info.prefixLength)), allocated, heldDown };
+        // Quarantined and held-down blocks count as allocated: none of them can be handed out.
+        const held = quarantine.held(range);
+        const blocks = blocksInRange.all(range).map((r) => ({ network: fromHex(r.start_hex), length: r.prefix_length }));
+        // In units of the pool's delegated length, whatever length each block has.
+        const units = (list: Ipv6Prefix[]) => Number(blocksUsed(parent, info.prefixLength, list));
+        return { ...info, capacity: Number(subnetCount(parent, info.prefixLength)), allocated: units([...blocks, ...held]), heldDown: units(held) };
       });
     },
 

@@ -1,10 +1,11 @@
 import { createFaults, type Faults } from '../faults.ts';
 import { checkAllocate, checkPools, checkSameAllocation, exhausted, type Pool } from './pool-rules.ts';
 import { alignUp, blockSize, formatPrefix, lastAddress, parsePrefix, subnetCount } from '../ipv6.ts';
+import { blocksUsed } from './units.ts';
 import type { AllocateCommand, Allocation, IpamPort, KeyLookup, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
 
 /** The port's methods, by which faults are queued and calls are recorded. */
-export type IpamMethod = 'allocate' | 'allocatedUnder' | 'release' | 'utilization' | 'markedPrefixes';
+export type IpamMethod = 'allocate' | 'allocatedUnder' | 'release' | 'free' | 'utilization' | 'markedPrefixes';
 
 /** One allocation the fake holds, as tests inspect it. */
 export interface FakeAllocation {
@@ -24,6 +25,8 @@ export interface FakeIpam extends IpamPort {
   readonly calls: ReadonlyArray<{ method: IpamMethod; cmd: AllocateCommand | KeyLookup | ReleaseCommand | null }>;
   /** What is allocated now, in pool then address order. */
   allocations(): FakeAllocation[];
+  /** Released blocks not freed yet (quarantined: nobody may have them), in pool then address order. */
+  quarantined(): FakeAllocation[];
 }
 
 interface Block extends FakeAllocation {
@@ -31,7 +34,10 @@ interface Block extends FakeAllocation {
   last: bigint;
 }
 
-/** In-memory IPAM with the embedded IPAM's semantics: first free aligned block, idempotent by key. */
+/**
+ * In-memory IPAM with the embedded IPAM's semantics: first free aligned block, idempotent by key, a
+ * released block quarantined until freed. It has no hold-down: a freed block is free at once.
+ */
 export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
   const pools = checkPools(poolList);
   // Kept sorted by (pool, network) so the first-free search is one ordered walk.
@@ -94,19 +100,28 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
       .map((b) => ({ prefix: b.prefix, prefixLength: b.prefixLength, netboxPrefixId: null }));
   }
 
-  function release(cmd: ReleaseCommand): void {
+  const isOf = (cmd: ReleaseCommand) => {
     const { network, length } = parsePrefix(cmd.prefix);
-    const at = blocks.findIndex(
-      (b) => b.pool === cmd.pool && b.network === network && b.prefixLength === length && b.lifecycleId === cmd.lifecycleId,
-    );
+    return (b: Block) => b.pool === cmd.pool && b.network === network && b.prefixLength === length && b.lifecycleId === cmd.lifecycleId && b.key !== '';
+  };
+
+  // A quarantined block stays in `blocks` (first fit walks past it) with its key spent ('').
+  function release(cmd: ReleaseCommand): void {
+    const block = blocks.find(isOf(cmd));
+    if (block) block.key = '';
+  }
+
+  function free(cmd: ReleaseCommand): void {
+    const { network, length } = parsePrefix(cmd.prefix);
+    const at = blocks.findIndex((b) => b.pool === cmd.pool && b.network === network && b.prefixLength === length && b.lifecycleId === cmd.lifecycleId);
     if (at >= 0) blocks.splice(at, 1);
   }
 
   function utilization(): PoolUtilization[] {
     return [...pools.values()].map(({ info, parent }) => {
-      const last = lastAddress(parent);
-      const allocated = blocksOf(info.name).filter((b) => b.network >= parent.network && b.network <= last).length;
-      return { ...info, capacity: Number(subnetCount(parent, info.prefixLength)), allocated };
+      const units = (list: Block[]) => Number(blocksUsed(parent, info.prefixLength, list.map((b) => ({ network: b.network, length: b.prefixLength }))));
+      const all = blocksOf(info.name);
+      return { ...info, capacity: Number(subnetCount(parent, info.prefixLength)), allocated: units(all), heldDown: units(all.filter((b) => b.key === '')) };
     });
   }
 
@@ -116,7 +131,11 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
     failNext: faults.failNext,
 
     allocations() {
-      return blocks.map(({ network: _n, last: _l, ...a }) => ({ ...a }));
+      return blocks.filter((b) => b.key !== '').map(({ network: _n, last: _l, ...a }) => ({ ...a }));
+    },
+
+    quarantined() {
+      return blocks.filter((b) => b.key === '').map(({ network: _n, last: _l, ...a }) => ({ ...a }));
     },
 
     async allocate(cmd, signal) {
@@ -133,6 +152,10 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
       signal?.throwIfAborted();
       return call('allocatedUnder', cmd, () => allocatedUnder(cmd));
     },
+    async free(cmd, signal) {
+      signal?.throwIfAborted();
+      return call('free', cmd, () => free(cmd));
+    },
 
     async utilization(signal) {
       signal?.throwIfAborted();
@@ -141,7 +164,7 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
 
     async markedPrefixes(signal) {
       signal?.throwIfAborted();
-      return call('markedPrefixes', null, () => blocks.map(({ pool, prefix, lifecycleId }) => ({ pool, prefix, lifecycleId })));
+      return call('markedPrefixes', null, () => blocks.filter((b) => b.key !== '').map(({ pool, prefix, lifecycleId }) => ({ pool, prefix, lifecycleId })));
     },
   };
 }

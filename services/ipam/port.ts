@@ -26,6 +26,8 @@ export interface Allocation {
 
 export interface ReleaseCommand {
   lifecycleId: string;
+  /** Whose prefix it was: a sticky pool gives it back to this subscriber while it is quarantined. */
+  subscriberId?: string;
   pool: string;
   prefix: string;
   netboxPrefixId: number | null;
@@ -41,9 +43,12 @@ export interface KeyLookup {
 export interface PoolUtilization extends PoolInfo {
   /** How many prefixes of `prefixLength` the pool holds. */
   capacity: number;
-  /** How many are allocated (by this service or by anyone else), held-down blocks included. */
+  /**
+   * How much of the pool is taken (by this service or by anyone else), quarantined blocks included,
+   * in units of `prefixLength`: a /48 in a /56 pool is 256, a /63 spoils its whole /56 and is 1.
+   */
   allocated: number;
-  /** Of `allocated`, how many are released blocks in their hold-down (embedded IPAM). */
+  /** Of `allocated`, the released blocks not reusable yet: quarantined until their revocation ends, or in their hold-down. */
   heldDown?: number;
 }
 
@@ -58,13 +63,21 @@ export interface MarkedPrefix {
 export interface IpamPort {
   /** Allocates the first free aligned block, or returns the one already allocated under `cmd.key`. Throws `pool_exhausted`. */
   allocate(cmd: AllocateCommand, signal?: AbortSignal): Promise<Allocation>;
-  /** Gives the prefix back; releasing a prefix the IPAM no longer has is success. */
+  /**
+   * The prefix stops being the lifecycle's, but stays quarantined: not reusable until free().
+   * Releasing a prefix the IPAM no longer has (or has quarantined already) is success.
+   */
   release(cmd: ReleaseCommand, signal?: AbortSignal): Promise<void>;
   /**
    * What IPAM holds under `cmd.key` for `cmd.lifecycleId` (released ones excluded), allocating
    * nothing: the release of an attempt whose answer was lost must not need the allocation to work.
    */
   allocatedUnder(cmd: KeyLookup, signal?: AbortSignal): Promise<Allocation[]>;
+  /**
+   * The prefix is carried by nobody any more: it becomes reusable once the pool's hold-down has
+   * passed from now. Releases it first if release() has not. Freeing what is gone is success.
+   */
+  free(cmd: ReleaseCommand, signal?: AbortSignal): Promise<void>;
   /** Capacity and allocation figures of every configured pool. */
   utilization(signal?: AbortSignal): Promise<PoolUtilization[]>;
   /** Every prefix held under this service's mark, for leak detection. */

@@ -32,6 +32,7 @@ export function createIpamRouter(byPool: Map<string, IpamPort>): IpamPort & { in
     allocate: async (cmd, signal) => serving(cmd.pool).allocate(cmd, signal),
     release: async (cmd, signal) => serving(cmd.pool).release(cmd, signal),
     allocatedUnder: async (cmd, signal) => serving(cmd.pool).allocatedUnder(cmd, signal),
+    free: async (cmd, signal) => serving(cmd.pool).free(cmd, signal),
     async utilization(signal) {
       const all: PoolUtilization[] = [];
       for (const ipam of distinct()) all.push(...(await ipam.utilization(signal)));

@@ -3,6 +3,7 @@ import { ServiceError } from '../errors.ts';
 import type { AllocateCommand, Allocation, KeyLookup, MarkedPrefix, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from '../ipam/port.ts';
 import { contains, formatPrefix, subnetCount, type Ipv6Prefix } from '../ipv6.ts';
 import { blocksUsed, canonicalCidr, parseCidr } from './cidr.ts';
+import { QUARANTINED, isQuarantined, subscriberOf } from './quarantine.ts';
 import type { NetboxConfig } from './config.ts';
 import { createNetboxTransport, type NetboxTransport } from './http.ts';
 import { MARK_FIELDS, keySearchTerm, markFields, readMark, sameKey, type MarkStyle } from './mark.ts';
@@ -21,7 +22,7 @@ export interface NetboxIpam extends IpamPort {
   /** Looks the parents up and picks the mark style; the other methods call it on first use. */
   init(signal?: AbortSignal): Promise<PoolInfo[]>;
   utilization(signal?: AbortSignal): Promise<NetboxPoolUtilization[]>;
-  /** Deletes deprecated prefixes under our mark whose hold-down (from NetBox's `last_updated`) has expired. */
+  /** Deletes freed (deprecated, not quarantined) prefixes under our mark whose hold-down (from NetBox's `last_updated`) has expired. */
   sweep(signal?: AbortSignal): Promise<{ deleted: number; kept: number }>;
 }
 
@@ -45,6 +46,13 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
   const inflight = new Map<string, Promise<Allocation>>();
   let style: MarkStyle = config.mark === 'auto' ? 'description' : config.mark;
   let ready: Promise<Map<string, Resolved>> | null = null;
+
+  // A pool's hold-down: its own, else `netbox.release` (delete mode: none). Also for a pool since removed.
+  const holdMsOf = (pool: string) => {
+    const own = pools.find((p) => p.name === pool)?.holdDownS;
+    return (own ?? (config.release.mode === 'deprecate' ? config.release.hold_down_s : 0)) * 1000;
+  };
+  const isSticky = (pool: string) => pools.find((p) => p.name === pool)?.sticky !== false && holdMsOf(pool) > 0;
 
   const listAll = (params: Record<string, string | number>, signal?: AbortSignal) => listPrefixes(http, params, signal);
 
@@ -128,6 +136,11 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
       log.info({ prefix: found.prefix, netbox_prefix_id: found.netboxPrefixId }, 'NetBox prefix already allocated under this key');
       return found;
     }
+    const back = isSticky(cmd.pool) ? await takeBack(pool, cmd, marked, signal) : null;
+    if (back) {
+      log.info({ prefix: back.prefix, netbox_prefix_id: back.netboxPrefixId }, 'NetBox prefix in its hold-down given back to its subscriber');
+      return back;
+    }
     const body = { prefix_length: cmd.prefixLength, status: 'active', tags: [{ name: config.tag }], ...marked };
     const path = `/api/ipam/prefixes/${pool.parentId}/available-prefixes/`;
     const res = await http.once<NbPrefix>({ method: 'POST', path, data: body, expect: [404, 409] }, signal);
@@ -138,6 +151,26 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
     const allocation = toAllocation(pool, res.data, cmd.prefixLength);
     log.info({ prefix: allocation.prefix, netbox_prefix_id: allocation.netboxPrefixId }, 'NetBox prefix allocated');
     return allocation;
+  }
+
+  /**
+   * Owner affinity: the subscriber's freed prefix of this pool and length, still in its hold-down,
+   * becomes the allocation under the new key. The PATCH is one write, so a repeated step finds it by key.
+   */
+  async function takeBack(pool: Resolved, cmd: AllocateCommand, marked: ReturnType<typeof markFields>, signal?: AbortSignal): Promise<Allocation | null> {
+    const search: Record<string, string> = style === 'custom_fields' ? { [`cf_${MARK_FIELDS.subscriberId}`]: cmd.subscriberId } : { q: `sub=${cmd.subscriberId}` };
+    const holdMs = holdMsOf(cmd.pool);
+    const mine = (await listAll({ tag: config.tag, status: 'deprecated', within: pool.info.prefix, ...search }, signal))
+      .filter((p) => statusOf(p) === 'deprecated' && readMark(p, config.tag) && !isQuarantined(p) && subscriberOf(p) === cmd.subscriberId)
+      .filter((p) => parseCidr(p.prefix)?.length === cmd.prefixLength && Date.parse(p.last_updated ?? '') + holdMs > now())
+      .sort((a, b) => Date.parse(b.last_updated ?? '') - Date.parse(a.last_updated ?? ''));
+    for (const p of mine) {
+      const data = { status: 'active', comments: '', tags: [{ name: config.tag }], ...marked };
+      // 404: the sweep deleted it meanwhile; allocate afresh.
+      const res = await http.once<NbPrefix>({ method: 'PATCH', path: `/api/ipam/prefixes/${p.id}/`, data, expect: [404] }, signal);
+      if (res.status !== 404) return toAllocation(pool, res.data, cmd.prefixLength);
+    }
+    return null;
   }
 
   /** What a release may touch: our mark, this lifecycle, this prefix; anything else is left alone. */
@@ -185,18 +218,31 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
     allocatedUnder: (cmd, signal) => heldUnder(cmd, signal),
 
     // No pool lookup first: the mark alone decides, so a pool since removed or broken can still give back.
+    // Read, then act on what was read: a repeated step reads again, and a 404 on the write is success.
     async release(cmd, signal) {
       const log = base.child({ lifecycle_id: cmd.lifecycleId, pool: cmd.pool, prefix: cmd.prefix });
-      const deprecate = config.release.mode === 'deprecate';
-      // Read, then act on what was read: a repeated step reads again, and a 404 on the write is success.
       const targets = await releaseTargets(cmd, log, signal);
       if (targets.length === 0) log.info('NetBox no longer holds this prefix');
       for (const p of targets) {
-        if (!deprecate) await deletePrefix(p.id, signal);
-        else if (statusOf(p) !== 'deprecated') {
-          await http.once({ method: 'PATCH', path: `/api/ipam/prefixes/${p.id}/`, data: { status: 'deprecated' }, expect: [404] }, signal);
+        // Deprecated and quarantined, whatever release.mode says: the revocation still runs.
+        if (statusOf(p) === 'deprecated') continue;
+        await http.once({ method: 'PATCH', path: `/api/ipam/prefixes/${p.id}/`, data: { status: 'deprecated', comments: QUARANTINED }, expect: [404] }, signal);
+        log.info({ netbox_prefix_id: p.id }, 'NetBox prefix deprecated and quarantined until the revocation ends');
+      }
+    },
+
+    async free(cmd, signal) {
+      const log = base.child({ lifecycle_id: cmd.lifecycleId, pool: cmd.pool, prefix: cmd.prefix });
+      const holdMs = holdMsOf(cmd.pool);
+      for (const p of await releaseTargets(cmd, log, signal)) {
+        if (holdMs === 0) {
+          await deletePrefix(p.id, signal);
+          log.info({ netbox_prefix_id: p.id }, 'NetBox prefix deleted');
+        } else if (statusOf(p) !== 'deprecated' || isQuarantined(p)) {
+          // The PATCH sets last_updated, from which the sweep counts the hold-down.
+          await http.once({ method: 'PATCH', path: `/api/ipam/prefixes/${p.id}/`, data: { status: 'deprecated', comments: '' }, expect: [404] }, signal);
+          log.info({ netbox_prefix_id: p.id }, 'NetBox prefix freed; deprecated for its hold-down');
         }
-        log.info({ netbox_prefix_id: p.id }, deprecate ? 'NetBox prefix deprecated for hold-down' : 'NetBox prefix deleted');
       }
     },
 
@@ -208,8 +254,9 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
         const cidrs = (list: NbPrefix[]) => list.map((p) => parseCidr(p.prefix)).filter((c): c is Ipv6Prefix => c !== null);
         const all = blocksUsed(r.parent, r.info.prefixLength, cidrs(children));
         const ours = blocksUsed(r.parent, r.info.prefixLength, cidrs(children.filter((p) => readMark(p, config.tag))));
+        const held = blocksUsed(r.parent, r.info.prefixLength, cidrs(children.filter((p) => readMark(p, config.tag) && statusOf(p) === 'deprecated')));
         const cap = subnetCount(r.parent, r.info.prefixLength);
-        out.push({ ...r.info, capacity: Number(cap), allocated: Number(all), ours: Number(ours), others: Number(all - ours) });
+        out.push({ ...r.info, capacity: Number(cap), allocated: Number(all), heldDown: Number(held), ours: Number(ours), others: Number(all - ours) });
       }
       return out;
     },
@@ -230,12 +277,13 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
     async sweep(signal) {
       let deleted = 0;
       let kept = 0;
-      const holdMs = config.release.hold_down_s * 1000;
       for (const r of (await resolved(signal)).values()) {
+        const holdMs = holdMsOf(r.info.name);
         const params = { tag: config.tag, status: 'deprecated', within: r.info.prefix };
         const list = await listAll(params, signal);
         for (const p of list) {
-          if (statusOf(p) !== 'deprecated' || !readMark(p, config.tag)) continue;
+          // A quarantined prefix waits for its revocation to end, however long that takes.
+          if (statusOf(p) !== 'deprecated' || !readMark(p, config.tag) || isQuarantined(p)) continue;
           const since = Date.parse(p.last_updated ?? '');
           if (Number.isNaN(since) || since + holdMs > now()) {
             kept++;

@@ -13,6 +13,10 @@ export interface NetboxPool {
   prefixLength: number;
   prefix?: string;
   netbox: PoolNetbox;
+  /** Seconds a freed prefix stays `deprecated` before the sweep deletes it; unset: `netbox.release` decides. */
+  holdDownS?: number;
+  /** A subscriber allocated again within the hold-down gets its freed prefix back; true unless set. */
+  sticky?: boolean;
 }
 
 /** A prefix as NetBox returns it (the fields this client reads). */
@@ -24,6 +28,7 @@ export interface NbPrefix {
   tags?: Array<{ name?: string; slug?: string }>;
   custom_fields?: Record<string, unknown> | null;
   description?: string;
+  comments?: string | null;
   last_updated?: string | null;
 }
 

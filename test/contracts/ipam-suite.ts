@@ -71,8 +71,20 @@ export function ipamContract(name: string, make: (pools: readonly PoolInfo[]) =>
     });
   }
 
+  /** Gives the block back for good: free() releases it too. */
   function release(a: Allocation, lifecycleId: string, pool = MAIN): Promise<void> {
-    return ipam().release({ lifecycleId, pool, prefix: a.prefix, netboxPrefixId: a.netboxPrefixId });
+    return ipam().free({ lifecycleId, pool, prefix: a.prefix, netboxPrefixId: a.netboxPrefixId });
+  }
+
+  /** The revocation's release: the block stops being the lifecycle's, quarantined until free(). */
+  function quarantine(a: Allocation, lifecycleId: string, pool = MAIN): Promise<void> {
+    return ipam().release({ lifecycleId, pool, prefix: a.prefix, netboxPrefixId: a.netboxPrefixId, subscriberId: `sub-${lifecycleId.slice(3)}` });
+  }
+
+  async function figuresOf(pool: string) {
+    const found = (await ipam().utilization()).find((u) => u.name === pool);
+    assert.ok(found, `utilization() lists pool ${pool}`);
+    return { allocated: found.allocated, heldDown: found.heldDown ?? 0 };
   }
 
   async function allocatedIn(pool: string): Promise<number> {
@@ -159,9 +171,39 @@ export function ipamContract(name: string, make: (pools: readonly PoolInfo[]) =>
     assert.is((await allocate('r0')).prefix, a0.prefix);
   });
 
+  test('release() quarantines: nobody gets the block, even with hold-down 0, until free(); then it is reused', async () => {
+    const [, a1] = [await allocate('q0'), await allocate('q1')];
+    await quarantine(a1, 'lc-q1');
+    await quarantine(a1, 'lc-q1');
+    assert.equal(await figuresOf(MAIN), { allocated: 2, heldDown: 1 }, 'counted as taken, and apart as held');
+    assert.equal((await ipam().markedPrefixes()).map((m) => m.lifecycleId).sort(), ['lc-q0'], 'no lifecycle holds it any more');
+    assert.is((await allocate('q2')).prefix, mainSlash56(2), 'the quarantined block is skipped');
+    await release(a1, 'lc-q1');
+    await release(a1, 'lc-q1');
+    assert.equal(await figuresOf(MAIN), { allocated: 2, heldDown: 0 });
+    assert.is((await allocate('q3')).prefix, a1.prefix, 'freed, it is the first free block again');
+  });
+
+  test('free() leaves alone a quarantined block of another lifecycle', async () => {
+    const a = await allocate('f0');
+    await quarantine(a, 'lc-f0');
+    await release(a, 'lc-intruder');
+    assert.is((await allocate('f1')).prefix, mainSlash56(1));
+  });
+
+  test('utilization() counts address space in units of the delegated length: a /50 in a /56 pool is 64, a /60 spoils one', async () => {
+    await allocate('w0', { length: 50 });
+    await allocate('w1', { length: 60 });
+    await allocate('w2', { length: 60 });
+    await allocate('w3', { pool: TINY, length: 63 });
+    assert.equal((await figuresOf(MAIN)).allocated, 64 + 1);
+    assert.equal((await figuresOf(TINY)).allocated, 2);
+  });
+
   test('release() of a prefix the IPAM does not have succeeds, and twice too', async () => {
     await allocate('kept');
     await ipam().release({ lifecycleId: 'lc-x', pool: MAIN, prefix: '2001:db8:0:ab00::/56', netboxPrefixId: null });
+    await ipam().free({ lifecycleId: 'lc-x', pool: MAIN, prefix: '2001:db8:0:ab00::/56', netboxPrefixId: null });
     const gone = await allocate('gone');
     await release(gone, 'lc-gone');
     await release(gone, 'lc-gone');

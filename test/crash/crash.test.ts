@@ -16,11 +16,12 @@ const POINTS: Array<[why: string, kill: string]> = [
   ['activation: CPE configured, lifecycle not yet active', 'activate.cpe.configure:after#1'],
   ['revocation accepted and stored, nothing given back yet', 'store.save:after>revoking#1'],
   ['revocation: IPAM release committed, not recorded', 'ipam.release:after-commit#1'],
+  ['revocation: quarantined prefix freed, not recorded', 'revoke.free:after-commit#1'],
   ['revocation: RADIUS reply removed, not recorded', 'revoke.radius.remove:after#1'],
   ['revocation: CPE removal about to run', 'cpe.remove:before#1'],
   ['revocation: every outside step done, revoked not stored', 'store.save:before>revoked#1'],
   ['update: new block committed in IPAM, not recorded', 'update.allocate:after-commit#1'],
-  ['update: old block released, not recorded', 'update.release:after-commit#1'],
+  ['update: old block released and freed, not recorded', 'update.free:after-commit#1'],
   ['suspension: RADIUS reply removed, not recorded', 'suspend.radius.remove:after#1'],
 ];
 

@@ -145,7 +145,7 @@ lost('a refusal after an earlier try of the key lost its answer closes through r
   assert.equal(state(lc), { revoking: 'release' });
   const release = running(lc).input as ReleaseInput;
   assert.equal(release.unconfirmed, [FIRST]);
-  for (let i = 0; i < 4; i++) await finishStep(lc);
+  for (let i = 0; i < 5; i++) await finishStep(lc);
   assert.is(state(lc), 'revoked');
   assert.equal(lc.steps.held(), [], `IPAM still holds ${prefix}`);
   lc.actor.stop();

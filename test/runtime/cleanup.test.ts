@@ -40,6 +40,7 @@ test('an allocation never activated for longer than stale_allocated_after_s is r
   await h.post('allocate', { subscriber_id: 'fresh' });
   const result = await h.composed.cleanup();
   assert.is(result.revoked, 1);
+  assert.is((await h.composed.host.settle(a.body.lifecycle_id, 5000)).settled, true);
   assert.is((await h.get(`${BASE}/lifecycle/stale`)).body.state, 'revoked');
   assert.is((await h.get(`${BASE}/lifecycle/fresh`)).body.state, 'allocated');
   assert.equal(h.ipam.allocations().map((a) => a.subscriberId), ['fresh']);

@@ -19,6 +19,7 @@ function recordingIpam(holds: Record<string, string> = {}) {
   const allocated: AllocateCommand[] = [];
   const released: ReleaseCommand[] = [];
   const lookedUp: KeyLookup[] = [];
+  const freed: ReleaseCommand[] = [];
   const ipam = {
     async allocatedUnder(cmd: KeyLookup) {
       lookedUp.push(cmd);
@@ -34,8 +35,11 @@ function recordingIpam(holds: Record<string, string> = {}) {
     async release(cmd: ReleaseCommand) {
       released.push(cmd);
     },
+    async free(cmd: ReleaseCommand) {
+      freed.push(cmd);
+    },
   };
-  return { ipam: ipam as unknown as IpamPort, allocated, released, lookedUp };
+  return { ipam: ipam as unknown as IpamPort, allocated, released, lookedUp, freed };
 }
 
 function cpeAnswering(answer: () => Promise<CpeResult>): CpePort & { keys: string[] } {
@@ -128,12 +132,23 @@ test('steps without a configured peer do nothing and succeed', async () => {
 test('releasePrefix gives back what it holds and what a lost allocation took under its key, once each', async () => {
   const lost: AllocationAttempt = { key: 'lc-1:allocate:1', pool: 'p', prefixLength: 56, generation: 1, ipam: 'fake' };
   const refused: AllocationAttempt = { ...lost, key: 'lc-1:allocate:2', generation: 2 };
-  const { ipam, allocated, released, lookedUp } = recordingIpam({ 'lc-1:allocate:1': '2001:db8:200::/56' });
+  const { ipam, allocated, released, lookedUp, freed } = recordingIpam({ 'lc-1:allocate:1': '2001:db8:200::/56' });
   const current: OwnedPrefix = { prefix: '2001:db8:100::/56', prefixLength: 56, netboxPrefixId: 7, pool: 'p', generation: 0, ipam: 'fake' };
-  await run(actorsWith({ ipam }).releasePrefix, { lifecycleId: 'lc-1', subscriberId: 'sub-1', prefixes: [current], unconfirmed: [lost, refused] });
+  await run(actorsWith({ ipam }).releasePrefix, { lifecycleId: 'lc-1', subscriberId: 'sub-1', prefixes: [current], unconfirmed: [lost, refused], free: false });
   assert.equal(lookedUp.map((c) => c.key), ['lc-1:allocate:1', 'lc-1:allocate:2'], 'each lost attempt is looked up by its own key');
   assert.equal(allocated, [], 'and never allocated again');
-  assert.equal(released.map((r) => [r.prefix, r.netboxPrefixId]), [['2001:db8:100::/56', 7], ['2001:db8:200::/56', null]]);
+  // The revocation's release quarantines what the lifecycle used; a lost allocation's block nobody ever carried is freed at once.
+  assert.equal(released.map((r) => [r.prefix, r.netboxPrefixId, r.subscriberId]), [['2001:db8:100::/56', 7, 'sub-1']]);
+  assert.equal(freed.map((r) => [r.prefix, r.netboxPrefixId]), [['2001:db8:200::/56', null]]);
+});
+
+test('releasePrefix with free frees at once; freePrefix frees what the release quarantined', async () => {
+  const { ipam, released, freed } = recordingIpam();
+  const current: OwnedPrefix = { prefix: '2001:db8:100::/56', prefixLength: 56, netboxPrefixId: 7, pool: 'p', generation: 0, ipam: 'fake' };
+  const input = { lifecycleId: 'lc-1', subscriberId: 'sub-1', prefixes: [current], unconfirmed: [] };
+  await run(actorsWith({ ipam }).releasePrefix, { ...input, free: true });
+  await run(actorsWith({ ipam }).freePrefix, { ...input, free: true });
+  assert.equal([released.length, freed.map((r) => r.prefix)], [0, ['2001:db8:100::/56', '2001:db8:100::/56']]);
 });
 
 test.run();

@@ -64,7 +64,9 @@ function operationOf(path: string): string | null {
 /** Stored states from which each port may be called: the step that makes the call. */
 const CALLING_STEPS: Record<string, readonly string[]> = {
   'ipam.allocate': ['pending', 'active.updateAllocate'],
-  'ipam.release': ['revoking.release', 'active.updateRelease', 'active.updateRollback'],
+  'ipam.release': ['revoking.release'],
+  // A revocation frees at its end (and at once what a lost allocation took); an update frees what nobody carries.
+  'ipam.free': ['revoking.free', 'revoking.release', 'active.updateRelease', 'active.updateRollback'],
   'radius.write': ['allocated.radius', 'active.updateRadius', 'suspended.reactivateRadius', 'active.updateRollback'],
   'radius.remove': ['active.suspendRadius', 'revoking.radius'],
   'sessions.notify': ['active.suspendSessions', 'active.updateSessions', 'suspended.reactivateSessions', 'revoking.sessions', 'active.updateRollback'],
@@ -108,6 +110,7 @@ export function probedIpam(inner: () => IpamPort, around: Probe): IpamPort {
   return {
     allocate: (cmd, signal) => around('ipam.allocate', cmd, () => inner().allocate(cmd, signal), (a) => a.prefix),
     release: (cmd, signal) => around('ipam.release', { lifecycleId: cmd.lifecycleId, key: `${cmd.lifecycleId}:release:${cmd.prefix}` }, () => inner().release(cmd, signal), () => cmd.prefix),
+    free: (cmd, signal) => around('ipam.free', { lifecycleId: cmd.lifecycleId, key: `${cmd.lifecycleId}:free:${cmd.prefix}` }, () => inner().free(cmd, signal), () => cmd.prefix),
     utilization: (signal) => inner().utilization(signal),
     markedPrefixes: (signal) => inner().markedPrefixes(signal),
     allocatedUnder: (cmd, signal) => inner().allocatedUnder(cmd, signal),

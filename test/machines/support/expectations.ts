@@ -46,7 +46,7 @@ export const pathOf = (value: StateValue): string =>
   typeof value === 'string' ? value : Object.entries(value).map(([k, v]) => `${k}.${pathOf(v as StateValue)}`)[0]!;
 
 /** States after revocation's IPAM step: IPAM must hold nothing for the lifecycle any more. */
-const RELEASED = new Set(['revoking.radius', 'revoking.sessions', 'revoking.cpe', 'revoked']);
+const RELEASED = new Set(['revoking.radius', 'revoking.sessions', 'revoking.cpe', 'revoking.free', 'revoked']);
 
 /** The machine has no clock: a timestamp a step sets is the time the runtime stamped on its result. */
 function stamped(r: StepRecord, field: 'allocatedAt' | 'activatedAt' | 'suspendedAt' | 'revokedAt'): void {
@@ -136,11 +136,15 @@ const SPECS: Record<string, { changes: Field[]; check?: Check }> = {
   'revoking.radius done': { changes: [] },
   'revoking.sessions done': { changes: [] },
   'revoking.cpe done': {
-    changes: ['pending', 'next', 'nextRequest', 'retired', 'revokedAt'],
+    changes: ['pending'],
+    check: (r) => assert.equal(r.after.context.pending, expectedPending(r.before.context.pending, 'cpe_remove_ipv6', r)),
+  },
+  // The prefixes stay named until they are freed: the free step must know what to free.
+  'revoking.free done': {
+    changes: ['next', 'nextRequest', 'retired', 'revokedAt'],
     check: (r) => {
       const a = r.after.context;
       assert.equal([a.next, a.nextRequest, a.retired], [null, null, null]);
-      assert.equal(a.pending, expectedPending(r.before.context.pending, 'cpe_remove_ipv6', r));
       stamped(r, 'revokedAt');
     },
   },

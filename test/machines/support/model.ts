@@ -32,7 +32,7 @@ export interface ScriptedError {
  */
 export const clockOf = (src: string, failed = false) =>
   new Date(Date.UTC(2030, 0, 1, 0, SOURCE_ORDER.indexOf(src) + 1, failed ? 30 : 0)).toISOString();
-const SOURCE_ORDER = ['allocatePrefix', 'releasePrefix', 'writeRadiusReply', 'removeRadiusReply', 'notifySessions', 'configureCpe', 'restoreCpe', 'removeCpeIpv6'];
+const SOURCE_ORDER = ['allocatePrefix', 'releasePrefix', 'freePrefix', 'writeRadiusReply', 'removeRadiusReply', 'notifySessions', 'configureCpe', 'restoreCpe', 'removeCpeIpv6'];
 
 /** A step's result as the runtime hands it over: stamped with the time it came. */
 export const stamped = (src: string, result: unknown) => ({ at: clockOf(src), result });

@@ -19,6 +19,7 @@ export interface Call {
 export const SOURCES = [
   'allocatePrefix',
   'releasePrefix',
+  'freePrefix',
   'writeRadiusReply',
   'removeRadiusReply',
   'notifySessions',

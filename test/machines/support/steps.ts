@@ -40,11 +40,14 @@ const cpe = (command: 'configurePd' | 'restorePd' | 'removeIpv6', prefix: (c: Li
   cpeId: c.cpeId,
   prefix: prefix(c),
 });
-const release = (prefixes: (c: LifecycleContext) => OwnedPrefix[], unconfirmed: boolean) => (c: LifecycleContext) => ({
+// `free`: nobody carries the prefixes any more, so IPAM may reuse them (after the pool's hold-down).
+// A revocation's release only quarantines them: RADIUS, sessions and the CPE still do.
+const release = (prefixes: (c: LifecycleContext) => OwnedPrefix[], unconfirmed: boolean, free: boolean) => (c: LifecycleContext) => ({
   lifecycleId: c.lifecycleId,
   subscriberId: c.subscriberId,
   prefixes: prefixes(c),
   unconfirmed: unconfirmed ? c.unconfirmed : [],
+  free,
 });
 const current = (c: LifecycleContext) => c.current!.prefix;
 
@@ -64,17 +67,19 @@ export const STEPS: Record<string, Step> = {
   'active.updateSessions': step('notifySessions', sessions('update', (c) => c.next!.prefix), 'radius_sessions'),
   'active.updateCpe': step('configureCpe', cpe('configurePd', (c) => c.next!.prefix), 'cpe_configure_pd'),
   // The retired prefix lives in the IPAM it came from, which may not be the one the lifecycle uses now.
-  'active.updateRelease': step('releasePrefix', release((c) => prefixesOf(c.retired), false), (c) => `${c.retired!.ipam}_release`),
+  'active.updateRelease': step('releasePrefix', release((c) => prefixesOf(c.retired), false, true), (c) => `${c.retired!.ipam}_release`),
   // The rollback's compensations put back what the update changed, and give back what it may have taken.
   'active.updateRollback.restoreCpe': step('restoreCpe', cpe('restorePd', current), 'cpe_configure_pd'),
   'active.updateRollback.restoreRadius': step('writeRadiusReply', (c) => reply(c.current)(c), 'radius_write_reply'),
   'active.updateRollback.restoreSessions': step('notifySessions', sessions('update', current), 'radius_sessions'),
-  'active.updateRollback.releaseNext': step('releasePrefix', release((c) => prefixesOf(c.next), true), (c) => `${(c.next?.ipam ?? c.nextRequest!.ipam)}_release`),
+  'active.updateRollback.releaseNext': step('releasePrefix', release((c) => prefixesOf(c.next), true, true), (c) => `${(c.next?.ipam ?? c.nextRequest!.ipam)}_release`),
   'suspended.reactivateRadius': step('writeRadiusReply', (c) => reply(c.current)(c), 'radius_write_reply'),
   'suspended.reactivateSessions': step('notifySessions', sessions('reactivate', current), 'radius_sessions'),
   // Revocation gives back everything IPAM may hold for the lifecycle: a half-done update's prefixes, lost allocations.
-  'revoking.release': step('releasePrefix', release((c) => prefixesOf(c.current, c.next, c.retired), true), (c) => `${c.current?.ipam ?? c.ipam}_release`),
+  'revoking.release': step('releasePrefix', release((c) => prefixesOf(c.current, c.next, c.retired), true, false), (c) => `${c.current?.ipam ?? c.ipam}_release`),
   'revoking.radius': step('removeRadiusReply', (c) => reply(c.current)(c), 'radius_remove_reply'),
   'revoking.sessions': step('notifySessions', sessions('revoke', (c) => c.current?.prefix ?? null), 'radius_sessions'),
   'revoking.cpe': step('removeCpeIpv6', cpe('removeIpv6', (c) => c.current?.prefix ?? null), 'cpe_remove_ipv6'),
+  // Only once RADIUS, sessions and the CPE are done does what the release quarantined become reusable.
+  'revoking.free': step('freePrefix', release((c) => prefixesOf(c.current, c.next, c.retired), false, true), (c) => `${c.current?.ipam ?? c.ipam}_free`),
 };

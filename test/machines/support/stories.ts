@@ -44,7 +44,7 @@ export async function activeLifecycle(cpe: 'done' | 'queued' = 'done'): Promise<
 export async function revoke(lc: Lifecycle): Promise<ReleaseInput> {
   await apply(lc, { type: 'REVOKE', reason: 'contract ended' });
   const release = running(lc).input as ReleaseInput;
-  for (let i = 0; i < 4; i++) await finishStep(lc);
+  for (let i = 0; i < 5; i++) await finishStep(lc);
   assert.is(state(lc), 'revoked');
   return release;
 }

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createEmbeddedIpam, type EmbeddedPool } from '../../../services/ipam/embedded.ts';
-import { allocate, assertTiles, mixedLengthWalk, rejectsWith, release, scratchDb } from './embedded-support.ts';
+import { allocate, assertTiles, mixedLengthWalk, quarantine as quarantineBlock, rejectsWith, release, scratchDb } from './embedded-support.ts';
 
 const test = suite('embedded ipam: hold-down of released blocks');
 const s = scratchDb(test);
@@ -83,7 +83,8 @@ test('blocks of other lengths never overlap a held-down block', async () => {
 });
 
 test('release() twice holds down once; allocate() under the released key takes a fresh block, never the held-down one', async () => {
-  const { clock, ipam } = clockedIpam();
+  // Not sticky: the subscriber would get its own held-down block back (see the sticky tests).
+  const { clock, ipam } = clockedIpam([{ ...POOL, sticky: false }]);
   const a = await allocate(ipam, 'k', 'p', 56);
   await release(ipam, 'k', 'p', a.prefix);
   await release(ipam, 'k', 'p', a.prefix);
@@ -144,6 +145,21 @@ test('the table refuses an allocation over a held-down block even when written a
 test('createEmbeddedIpam() rejects a hold-down that is not whole seconds >= 0', () => {
   assert.throws(() => createEmbeddedIpam(s.db(), [{ ...POOL, holdDownS: -1 }]), /hold-down/);
   assert.throws(() => createEmbeddedIpam(s.db(), [{ ...POOL, holdDownS: 1.5 }]), /hold-down/);
+});
+
+test('sticky (the default): a subscriber allocated again within the hold-down gets its freed block back; others never do', async () => {
+  const { clock, ipam } = clockedIpam();
+  const a = await allocate(ipam, 'a', 'p', 56);
+  await allocate(ipam, 'b', 'p', 56);
+  await quarantineBlock(ipam, 'a', 'p', a.prefix);
+  const again = { key: 'a-again', lifecycleId: 'lc-a2', subscriberId: 'sub-a', pool: 'p', prefixLength: 56 };
+  assert.is((await ipam.allocate({ ...again, key: 'a-early' })).prefix, '2001:db8:0:200::/56', 'quarantined, not freed: not even its subscriber gets it');
+  await release(ipam, 'a', 'p', a.prefix);
+  assert.is((await allocate(ipam, 'c', 'p', 56)).prefix, '2001:db8:0:300::/56', 'another subscriber never gets it');
+  clock.t = T0 + HOLD_MS - 1;
+  assert.is((await ipam.allocate(again)).prefix, a.prefix, 'its subscriber does');
+  assert.equal(quarantine(), []);
+  assertTiles(s.db(), POOL);
 });
 
 test.run();
