@@ -183,13 +183,16 @@ function acquireLock(file: string, lockFile: string): Db {
       `database ${file} is in use by another ipv6-lifecycle process${pid ? ` (PID ${pid})` : ''}: one process per database (lock: ${lockFile})`,
     );
   };
-  try {
-    lock.exec('BEGIN IMMEDIATE');
-  } catch (err) {
-    if (isStoreBusy(err)) refuse();
-    lock.close();
-    throw describe(file, err);
-  }
+  const take = () => {
+    try {
+      lock.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      if (isStoreBusy(err)) refuse();
+      lock.close();
+      throw describe(file, err);
+    }
+  };
+  take();
   try {
     lock.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL, since TEXT NOT NULL)');
     lock.exec('DELETE FROM holder');
@@ -203,14 +206,8 @@ function acquireLock(file: string, lockFile: string): Db {
     throw describe(file, err);
   }
   // Held from here until close() or the end of the process: readers see the PID, writers are refused.
-  try {
-    lock.exec('BEGIN IMMEDIATE');
-  } catch (err) {
-    // Another start took it in the instant between the commit and this.
-    if (isStoreBusy(err)) refuse();
-    lock.close();
-    throw describe(file, err);
-  }
+  // (Another start may have taken it in the instant between the commit and this.)
+  take();
   return lock;
 }
 

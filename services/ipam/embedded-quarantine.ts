@@ -66,34 +66,26 @@ export function createQuarantine(db: Db, now: () => number): Quarantine {
   );
   const iso = (ms: number) => new Date(ms).toISOString();
   const at = (pool: string, block: Ipv6Prefix) => ({ pool, start_hex: toHex(block.network) });
+  const row = (pool: string, block: Ipv6Prefix, lifecycleId: string, subscriberId: string | null, releasedAt: string, freed: { freed_at: string | null; reusable_at: string }) => ({
+    ...at(pool, block),
+    end_hex: toHex(lastAddress(block)),
+    prefix: formatPrefix(block),
+    lifecycle_id: lifecycleId,
+    subscriber_id: subscriberId,
+    released_at: releasedAt,
+    ...freed,
+  });
 
   return {
     hold(pool, block, lifecycleId, subscriberId) {
-      insert.run({
-        ...at(pool, block),
-        end_hex: toHex(lastAddress(block)),
-        prefix: formatPrefix(block),
-        lifecycle_id: lifecycleId,
-        subscriber_id: subscriberId,
-        released_at: iso(now()),
-        freed_at: null,
-        reusable_at: NOT_FREED,
-      });
+      insert.run(row(pool, block, lifecycleId, subscriberId, iso(now()), { freed_at: null, reusable_at: NOT_FREED }));
     },
     free(pool, block, lifecycleId, subscriberId, holdMs) {
       const t = now();
       const freed = { freed_at: iso(t), reusable_at: iso(t + holdMs) };
       const { changes } = freeRow.run({ ...at(pool, block), lifecycle_id: lifecycleId, ...freed });
       if (changes > 0) return;
-      insert.run({
-        ...at(pool, block),
-        end_hex: toHex(lastAddress(block)),
-        prefix: formatPrefix(block),
-        lifecycle_id: lifecycleId,
-        subscriber_id: subscriberId,
-        released_at: iso(t),
-        ...freed,
-      });
+      insert.run(row(pool, block, lifecycleId, subscriberId, iso(t), freed));
     },
     isHeldFor: (pool, block, lifecycleId) => (heldFor.get({ ...at(pool, block), lifecycle_id: lifecycleId })?.n ?? 0) > 0,
     drop: (pool, block) => void deleteRow.run(at(pool, block)),

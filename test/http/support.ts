@@ -133,22 +133,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   };
 }
 
-/** An IPAM whose allocations and releases wait until `open()`: operations outlast `?wait=` on demand. */
-export function gatedIpam(inner: FakeIpam) {
+/** A gate calls wait on: closed, they wait until `open()`; open, they go straight through. */
+function createGate() {
   let gate: { promise: Promise<void>; open: () => void } | null = null;
-  const port: IpamPort = {
-    ...inner,
-    async allocate(cmd, signal) {
-      if (gate) await gate.promise;
-      return inner.allocate(cmd, signal);
-    },
-    async release(cmd, signal) {
-      if (gate) await gate.promise;
-      return inner.release(cmd, signal);
-    },
-  };
   return {
-    port,
+    wait: () => gate?.promise,
     close() {
       let open = () => {};
       const promise = new Promise<void>((resolve) => (open = resolve));
@@ -161,26 +150,32 @@ export function gatedIpam(inner: FakeIpam) {
   };
 }
 
+/** An IPAM whose allocations and releases wait until `open()`: operations outlast `?wait=` on demand. */
+export function gatedIpam(inner: FakeIpam) {
+  const gate = createGate();
+  const port: IpamPort = {
+    ...inner,
+    async allocate(cmd, signal) {
+      await gate.wait();
+      return inner.allocate(cmd, signal);
+    },
+    async release(cmd, signal) {
+      await gate.wait();
+      return inner.release(cmd, signal);
+    },
+  };
+  return { port, close: gate.close, open: gate.open };
+}
+
 /** A CPE port whose commands wait until `open()`, as gatedIpam does for the IPAM. */
 export function gatedCpe(inner: CpePort) {
-  let gate: { promise: Promise<void>; open: () => void } | null = null;
+  const gate = createGate();
   const held = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
-    if (gate) await gate.promise;
+    await gate.wait();
     return fn(...a);
   };
   const port: CpePort = { configurePd: held(inner.configurePd), removeIpv6: held(inner.removeIpv6) };
-  return {
-    port,
-    close() {
-      let open = () => {};
-      const promise = new Promise<void>((resolve) => (open = resolve));
-      gate = { promise, open };
-    },
-    open() {
-      gate?.open();
-      gate = null;
-    },
-  };
+  return { port, close: gate.close, open: gate.open };
 }
 
 /** GETs `path` until `done(body)` holds or two seconds have passed; the last answer either way. */
