@@ -137,6 +137,24 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     addFreeRun(name, start, end);
   }
 
+  // Configured pools never overlap, so a block of another pool inside a parent is a removed pool's,
+  // still held: its free space, per pool, would hand that block out a second time.
+  const othersHeldInRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, { pool: string; n: number }>(
+    `SELECT pool, count(*) AS n FROM (
+       SELECT pool FROM ipam_allocations WHERE pool <> @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
+       UNION ALL
+       SELECT pool FROM ipam_quarantine WHERE pool <> @pool AND freed_at IS NULL AND start_hex <= @last_hex AND end_hex >= @first_hex)
+     GROUP BY pool ORDER BY pool`,
+  );
+  for (const { info, parent } of pools.values()) {
+    const [other] = othersHeldInRange.all({ pool: info.name, first_hex: toHex(parent.network), last_hex: toHex(lastAddress(parent)) });
+    if (other) {
+      throw new Error(
+        `ipam: pool "${info.name}" (${info.prefix}) overlaps ${other.n} block(s) still held in pool "${other.pool}", which the configuration no longer names: keep "${other.pool}" configured until its lifecycles are revoked`,
+      );
+    }
+  }
+
   db.transaction(() => {
     for (const pool of pools.values()) {
       if (parentOfPool.get({ pool: pool.info.name })?.parent !== pool.info.prefix) rebuildFreeRuns(pool);
