@@ -27,10 +27,11 @@ export function createPoolUse(db: Db) {
      FROM lifecycles WHERE pool = ? AND state <> 'revoked' GROUP BY 1`,
   );
   // Blocks the embedded IPAM holds (allocated, or quarantined and not yet freed) and the parent it last knew.
-  const embeddedPools = db.prepare<[], { pool: string; parent: string | null }>(
-    `SELECT u.pool, p.parent FROM
-       (SELECT pool FROM ipam_allocations UNION SELECT pool FROM ipam_quarantine WHERE freed_at IS NULL) AS u
-     LEFT JOIN ipam_pools AS p ON p.pool = u.pool`,
+  const embeddedPools = db.prepare<[], { pool: string; parent: string | null; prefix_length: number }>(
+    `SELECT u.pool, p.parent, max(u.prefix_length) AS prefix_length FROM
+       (SELECT pool, prefix_length FROM ipam_allocations
+        UNION ALL SELECT pool, CAST(substr(prefix, instr(prefix, '/') + 1) AS INTEGER) FROM ipam_quarantine WHERE freed_at IS NULL) AS u
+     LEFT JOIN ipam_pools AS p ON p.pool = u.pool GROUP BY u.pool`,
   );
   const embeddedRowsOfPool = db.prepare<[string, string], { n: number }>(
     'SELECT (SELECT count(*) FROM ipam_allocations WHERE pool = ?) + (SELECT count(*) FROM ipam_quarantine WHERE pool = ? AND freed_at IS NULL) AS n',
@@ -57,11 +58,12 @@ export function createPoolUse(db: Db) {
           if (d.prefixLength === 0) d.prefixLength = k.prefix_length;
         }
       }
-      for (const { pool, parent } of embeddedPools.all()) {
+      for (const { pool, parent, prefix_length } of embeddedPools.all()) {
         if (configured.has(pool)) continue;
         const d = entry(pool);
         d.kinds.add('embedded');
         d.prefix ??= parent;
+        if (d.prefixLength === 0) d.prefixLength = prefix_length;
       }
       return [...found.values()].map(({ kinds, ...d }) => ({ ...d, ipams: [...kinds].sort() }));
     },
