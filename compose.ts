@@ -21,7 +21,7 @@ import { createGenieacsCpe } from './services/genieacs/genieacs.ts';
 import type { CpePort } from './services/genieacs/port.ts';
 import { createEmbeddedIpam } from './services/ipam/embedded.ts';
 import type { IpamPort } from './services/ipam/port.ts';
-import { createIpamRouter } from './services/ipam/router.ts';
+import { createIpamRouter, drainingError } from './services/ipam/router.ts';
 import { createNetboxIpam } from './services/netbox/netbox.ts';
 import { createDynamicAuthorization } from './services/radius/dynamic-authorization.ts';
 import { createRadiusReplyStore } from './services/radius/reply-store.ts';
@@ -30,6 +30,7 @@ import { ServiceError } from './services/errors.ts';
 import { openStore, probeWrite, type Db } from './store/db.ts';
 import { createIdempotencyStore } from './store/idempotency.ts';
 import { createLifecycleStore, type LifecycleStore } from './store/lifecycles.ts';
+import { createPoolUse, type DrainingPool } from './store/pool-use.ts';
 
 /** Ports a test (or a future backend) puts in place of the configured ones. */
 export interface Overrides {
@@ -94,7 +95,16 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
 
   const ipamKind = (p: Config['pools'][number]): IpamKind => (overrides.ipam ? (overrides.ipamKind ?? 'fake') : p.netbox ? 'netbox' : 'embedded');
   const pools: PoolSpec[] = config.pools.map((p) => ({ name: p.name, prefix: p.prefix, prefix_length: p.prefix_length, ipam: ipamKind(p) }));
-  const ipam = overrides.ipam ?? buildIpam(config, db, log, env);
+  // A pool removed from the configuration while lifecycles use it drains: no new allocation, releases work.
+  const poolUse = createPoolUse(db);
+  const draining = poolUse.draining(new Set(pools.map((p) => p.name)));
+  for (const d of draining) {
+    log.warn(
+      { pool: d.name, lifecycles: d.lifecycles, ipam: d.ipams },
+      'pool removed from the configuration is still in use: draining (no new allocations; revocation, suspension and release work)',
+    );
+  }
+  const ipam = overrides.ipam ?? buildIpam(config, db, log, env, draining, poolUse.users);
 
   let replies: RadiusReplyPort | null = null;
   let sessions: DynamicAuthorizationPort | null = null;
@@ -137,7 +147,14 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     ...(inspector ? { inspect: inspector.inspect } : {}),
   });
   const defaultPool = config.default_pool ?? config.pools[0]!.name;
-  const service = new LifecycleService({ host, store, pools, defaultPool });
+  const drainingNames = new Set(draining.map((d) => d.name));
+  const service = new LifecycleService({
+    host,
+    store,
+    pools,
+    defaultPool,
+    draining: (pool) => (drainingNames.has(pool) ? drainingError(pool, poolUse.users(pool).lifecycles) : null),
+  });
   const cleanup = createCleanup({
     store,
     service,
@@ -288,7 +305,14 @@ async function startInspector(port: number, log: Logger) {
   };
 }
 
-function buildIpam(config: Config, db: Db, log: Logger, env: NodeJS.ProcessEnv): IpamPort {
+function buildIpam(
+  config: Config,
+  db: Db,
+  log: Logger,
+  env: NodeJS.ProcessEnv,
+  draining: DrainingPool[],
+  users: (pool: string) => { lifecycles: number; blocks: number },
+): IpamPort {
   const embeddedPools = config.pools
     .filter((p) => !p.netbox)
     .map((p) => ({ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, holdDownS: p.hold_down_s, sticky: p.sticky }));
@@ -296,13 +320,23 @@ function buildIpam(config: Config, db: Db, log: Logger, env: NodeJS.ProcessEnv):
     p.netbox ? [{ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, netbox: p.netbox, holdDownS: p.hold_down_s, sticky: p.sticky }] : [],
   );
   const byPool = new Map<string, IpamPort>();
-  if (embeddedPools.length) {
-    const embedded = createEmbeddedIpam(db, embeddedPools);
-    for (const p of embeddedPools) byPool.set(p.name, embedded);
+  const drainsIn = (kind: IpamKind) => draining.some((d) => d.ipams.includes(kind));
+  // A draining pool's blocks are given back by the embedded IPAM even when no configured pool is embedded.
+  const embedded = embeddedPools.length || drainsIn('embedded') ? createEmbeddedIpam(db, embeddedPools) : null;
+  for (const p of embeddedPools) byPool.set(p.name, embedded!);
+  const netbox = config.netbox && (netboxPools.length || drainsIn('netbox')) ? createNetboxIpam(config.netbox, netboxPools, log, { env }) : null;
+  for (const p of netboxPools) byPool.set(p.name, netbox!);
+  const orphaned = draining.filter((d) => d.ipams.includes('netbox') && !netbox);
+  if (orphaned.length) {
+    // Nothing could give those prefixes back: refuse to start rather than fail every revocation.
+    const which = orphaned.map((d) => `"${d.name}" (${d.lifecycles} live lifecycle(s))`).join(', ');
+    throw new Error(`pools ${which} hold prefixes in NetBox, but the configuration has no netbox section: restore it until they are revoked`);
   }
-  if (netboxPools.length && config.netbox) {
-    const netbox = createNetboxIpam(config.netbox, netboxPools, log, { env });
-    for (const p of netboxPools) byPool.set(p.name, netbox);
-  }
-  return createIpamRouter(byPool);
+  const routes = draining.map((d) => ({
+    name: d.name,
+    prefix: d.prefix ?? '',
+    prefixLength: d.prefixLength,
+    ipams: d.ipams.flatMap((k) => (k === 'embedded' && embedded ? [embedded] : k === 'netbox' && netbox ? [netbox] : [])),
+  }));
+  return createIpamRouter(byPool, { pools: routes, users });
 }

@@ -48,6 +48,8 @@ export const configSchema = z
         idempotency_ttl_s: z.int().min(60).default(86_400),
       })
       .prefault({}),
+    // A pool removed from this list while lifecycles still use it drains (compose.ts, store/pool-use.ts):
+    // no new allocation, its lifecycles still revoke through the IPAM that holds their prefixes.
     pools: z
       .array(poolSchema)
       .min(1)

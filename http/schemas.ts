@@ -142,6 +142,10 @@ export const apiMetricsSummary = z
         allocated: z.int().min(0),
         held_down: z.int().min(0).meta({ description: 'Of allocated, released prefixes still in their hold-down (embedded IPAM)' }),
         utilization_percent: z.number().min(0),
+        draining: z.boolean().meta({
+          description:
+            'A pool removed from the configuration that lifecycles still use: no new allocation (capacity 0, allocated = its live lifecycles, prefix its last configured parent), listed until none is left',
+        }),
       }),
     ),
     states: z.record(z.string(), z.int().min(0)).meta({ description: 'Lifecycles per state', example: { active: 10, suspended: 1 } }),

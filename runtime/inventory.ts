@@ -94,6 +94,7 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort })
           allocated: u.allocated,
           held_down: u.heldDown ?? 0,
           utilization_percent: u.capacity === 0 ? 0 : Math.round((u.allocated / u.capacity) * 10_000) / 100,
+          draining: u.draining ?? false,
         })),
         states: Object.fromEntries(['pending', 'allocated', 'active', 'suspended', 'revoking', 'revoked', 'failed'].map((s) => [s, counts[s] ?? 0])),
         leaks: await leaks(),

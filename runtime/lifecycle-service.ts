@@ -51,6 +51,8 @@ export interface LifecycleServiceOptions {
   store: LifecycleStore;
   pools: PoolSpec[];
   defaultPool: string;
+  /** For a pool removed from the configuration that lifecycles still use, the error refusing an allocation in it; else null. */
+  draining?: (pool: string) => ServiceError | null;
 }
 
 type Verb = 'activate' | 'suspend' | 'reactivate' | 'update' | 'revoke' | 'retry';
@@ -147,7 +149,8 @@ export class LifecycleService {
   }
 
   list(q: { state?: string | undefined; pool?: string | undefined; limit: number; cursor?: string | undefined }) {
-    if (q.pool !== undefined) this.#pool(q.pool);
+    // A draining pool's lifecycles can still be listed: that is how an operator finds who is left.
+    if (q.pool !== undefined && !this.#opts.draining?.(q.pool)) this.#pool(q.pool);
     const after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString('utf8') : undefined;
     // Cursors are lifecycle ids (UUIDs); anything else was not handed out by this service.
     if (after !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(after)) {
@@ -262,7 +265,7 @@ export class LifecycleService {
 
   #pool(name: string): PoolSpec {
     const pool = this.#pools.get(name);
-    if (!pool) throw new ServiceError('not_found', `unknown pool ${name}`, { field: 'pool' });
+    if (!pool) throw this.#opts.draining?.(name) ?? new ServiceError('not_found', `unknown pool ${name}`, { field: 'pool' });
     return pool;
   }
 

@@ -76,7 +76,8 @@ export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; lea
       labelNames: ['pool'] as const,
       registers: [registry],
       async collect() {
-        for (const u of await utilization()) this.set({ pool: u.name }, value(u));
+        // A draining pool has no capacity: its allocated / capacity would read as an infinite utilization.
+        for (const u of await utilization()) if (!u.draining) this.set({ pool: u.name }, value(u));
       },
     });
   poolGauge('pd_pool_capacity_prefixes', 'Prefixes of the delegated length a pool holds', (u) => u.capacity);

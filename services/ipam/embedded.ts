@@ -1,4 +1,5 @@
-import type { Db } from '../../store/db.ts';
+import { isStoreBusy, type Db } from '../../store/db.ts';
+import { ServiceError } from '../errors.ts';
 import { createQuarantine, holdDownsOf } from './embedded-quarantine.ts';
 import { blocksUsed } from './units.ts';
 import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
@@ -136,6 +137,24 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     addFreeRun(name, start, end);
   }
 
+  // Configured pools never overlap, so a block of another pool inside a parent is a removed pool's,
+  // still held: its free space, per pool, would hand that block out a second time.
+  const othersHeldInRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, { pool: string; n: number }>(
+    `SELECT pool, count(*) AS n FROM (
+       SELECT pool FROM ipam_allocations WHERE pool <> @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
+       UNION ALL
+       SELECT pool FROM ipam_quarantine WHERE pool <> @pool AND freed_at IS NULL AND start_hex <= @last_hex AND end_hex >= @first_hex)
+     GROUP BY pool ORDER BY pool`,
+  );
+  for (const { info, parent } of pools.values()) {
+    const [other] = othersHeldInRange.all({ pool: info.name, first_hex: toHex(parent.network), last_hex: toHex(lastAddress(parent)) });
+    if (other) {
+      throw new Error(
+        `ipam: pool "${info.name}" (${info.prefix}) overlaps ${other.n} block(s) still held in pool "${other.pool}", which the configuration no longer names: keep "${other.pool}" configured until its lifecycles are revoked`,
+      );
+    }
+  }
+
   db.transaction(() => {
     for (const pool of pools.values()) {
       if (parentOfPool.get({ pool: pool.info.name })?.parent !== pool.info.prefix) rebuildFreeRuns(pool);
@@ -233,7 +252,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       signal?.throwIfAborted();
       const pool = checkAllocate(pools, cmd);
       // IMMEDIATE takes the write lock before the search, so another process cannot slip a block in between.
-      const allocation = allocateInTransaction.immediate(cmd, pool);
+      const allocation = whileUnlocked('allocate', () => allocateInTransaction.immediate(cmd, pool));
       if (!allocation) throw exhausted(pool, cmd.prefixLength);
       return allocation;
     },
@@ -250,12 +269,14 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       signal?.throwIfAborted();
       // The pool is not checked against the configuration: a lifecycle must still be able to give
       // back a prefix from a pool that was since removed from it.
-      releaseInTransaction.immediate(cmd, parsePrefix(cmd.prefix));
+      const block = parsePrefix(cmd.prefix);
+      whileUnlocked('release', () => releaseInTransaction.immediate(cmd, block));
     },
 
     async free(cmd, signal) {
       signal?.throwIfAborted();
-      freeInTransaction.immediate(cmd, parsePrefix(cmd.prefix));
+      const block = parsePrefix(cmd.prefix);
+      whileUnlocked('free', () => freeInTransaction.immediate(cmd, block));
     },
 
     async utilization(signal) {
@@ -278,4 +299,22 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       return allAllocations.all().map((r): MarkedPrefix => ({ pool: r.pool, prefix: r.prefix, lifecycleId: r.lifecycle_id }));
     },
   };
+}
+
+/**
+ * Runs a write of the IPAM. Another connection's lock held past the busy timeout (a `sqlite3` shell
+ * in BEGIN IMMEDIATE, a backup) passes: it is a retryable `unavailable`, so the step runner tries
+ * again with its backoff instead of failing the lifecycle. Nothing was written: the transaction
+ * never began, or rolled back.
+ */
+function whileUnlocked<T>(what: string, write: () => T): T {
+  try {
+    return write();
+  } catch (err) {
+    if (!isStoreBusy(err)) throw err;
+    throw new ServiceError('unavailable', `embedded IPAM ${what}: the database is locked by another connection (${(err as Error).message})`, {
+      retryable: true,
+      cause: err,
+    });
+  }
 }

@@ -50,6 +50,8 @@ export interface PoolUtilization extends PoolInfo {
   allocated: number;
   /** Of `allocated`, the released blocks not reusable yet: quarantined until their revocation ends, or in their hold-down. */
   heldDown?: number;
+  /** True for a pool removed from the configuration that lifecycles still use: it takes no new allocation. */
+  draining?: boolean;
 }
 
 /** A prefix the IPAM holds under this service's mark, and the lifecycle the mark names. */

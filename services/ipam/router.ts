@@ -1,5 +1,5 @@
 import { ServiceError } from '../errors.ts';
-import type { IpamPort, PoolUtilization } from './port.ts';
+import type { Allocation, IpamPort, PoolUtilization } from './port.ts';
 
 /** The optional hooks some IPAMs add to the port: a start-up check and a hold-down sweep. */
 interface OptionalHooks {
@@ -7,17 +7,46 @@ interface OptionalHooks {
   sweep?: (signal?: AbortSignal) => Promise<unknown>;
 }
 
+/**
+ * A pool the configuration no longer names while lifecycles still use it. It takes no new
+ * allocation; its releases and frees go to every IPAM that may hold its prefixes (each is
+ * idempotent, and giving back what an IPAM does not hold is success there).
+ */
+export interface DrainingRoute {
+  name: string;
+  /** Its parent as the embedded IPAM last knew it; '' when not known (a NetBox pool). */
+  prefix: string;
+  prefixLength: number;
+  ipams: IpamPort[];
+}
+
+export interface Draining {
+  pools: DrainingRoute[];
+  /** Who still uses the pool: live lifecycles, and blocks an IPAM has not freed yet. */
+  users(pool: string): { lifecycles: number; blocks: number };
+}
+
 /** One IPAM port over several: each pool is served by the IPAM configuration names for it. */
-export function createIpamRouter(byPool: Map<string, IpamPort>): IpamPort & { init(): Promise<void>; sweep(): Promise<unknown[]> } {
+export function createIpamRouter(
+  byPool: Map<string, IpamPort>,
+  draining: Draining = { pools: [], users: () => ({ lifecycles: 0, blocks: 0 }) },
+): IpamPort & { init(): Promise<void>; sweep(): Promise<unknown[]> } {
+  const drainingByName = new Map(draining.pools.filter((d) => !byPool.has(d.name)).map((d) => [d.name, d]));
   const serving = (pool: string) => {
     const ipam = byPool.get(pool);
-    if (!ipam) throw new ServiceError('not_found', `unknown pool ${pool}`, { field: 'pool' });
-    return ipam;
+    if (ipam) return ipam;
+    if (drainingByName.has(pool)) throw drainingError(pool, draining.users(pool).lifecycles);
+    throw new ServiceError('not_found', `unknown pool ${pool}`, { field: 'pool' });
   };
-  const distinct = () => [...new Set(byPool.values())];
+  /** The IPAMs that give back a pool's prefixes: its own, or every one that may hold a draining pool's. */
+  const givingBack = (pool: string): IpamPort[] => {
+    const d = drainingByName.get(pool);
+    return d ? d.ipams : [serving(pool)];
+  };
+  const distinct = () => [...new Set([...byPool.values(), ...draining.pools.flatMap((d) => d.ipams)])];
   const each = async (method: keyof OptionalHooks, signal?: AbortSignal) => {
     const out: unknown[] = [];
-    for (const ipam of distinct() as (IpamPort & OptionalHooks)[]) {
+    for (const ipam of [...new Set(byPool.values())] as (IpamPort & OptionalHooks)[]) {
       const fn = ipam[method];
       if (typeof fn === 'function') out.push(await fn.call(ipam, signal));
     }
@@ -30,13 +59,28 @@ export function createIpamRouter(byPool: Map<string, IpamPort>): IpamPort & { in
     sweep: (signal?: AbortSignal) => each('sweep', signal),
     // async, so an unknown pool rejects the promise as the port promises instead of throwing at the call.
     allocate: async (cmd, signal) => serving(cmd.pool).allocate(cmd, signal),
-    release: async (cmd, signal) => serving(cmd.pool).release(cmd, signal),
-    allocatedUnder: async (cmd, signal) => serving(cmd.pool).allocatedUnder(cmd, signal),
-    free: async (cmd, signal) => serving(cmd.pool).free(cmd, signal),
+    async release(cmd, signal) {
+      for (const ipam of givingBack(cmd.pool)) await ipam.release(cmd, signal);
+    },
+    async allocatedUnder(cmd, signal) {
+      const out: Allocation[] = [];
+      for (const ipam of givingBack(cmd.pool)) out.push(...(await ipam.allocatedUnder(cmd, signal)));
+      return out;
+    },
+    async free(cmd, signal) {
+      for (const ipam of givingBack(cmd.pool)) await ipam.free(cmd, signal);
+    },
     async utilization(signal) {
       const all: PoolUtilization[] = [];
-      for (const ipam of distinct()) all.push(...(await ipam.utilization(signal)));
-      return all.filter((u) => byPool.get(u.name) !== undefined);
+      for (const ipam of new Set(byPool.values())) all.push(...(await ipam.utilization(signal)));
+      const configured = all.filter((u) => byPool.get(u.name) !== undefined).map((u) => ({ ...u, draining: false }));
+      // A draining pool can hand out nothing (capacity 0); it is listed until nothing of it is left.
+      const drained = [...drainingByName.values()].flatMap((d): PoolUtilization[] => {
+        const { lifecycles, blocks } = draining.users(d.name);
+        if (lifecycles === 0 && blocks === 0) return [];
+        return [{ name: d.name, prefix: d.prefix, prefixLength: d.prefixLength, capacity: 0, allocated: lifecycles, heldDown: 0, draining: true }];
+      });
+      return [...configured, ...drained];
     },
     async markedPrefixes(signal) {
       const all = [];
@@ -44,4 +88,13 @@ export function createIpamRouter(byPool: Map<string, IpamPort>): IpamPort & { in
       return all;
     },
   };
+}
+
+/** The refusal of an allocation in a draining pool: the same shape as an unknown pool's, saying why. */
+export function drainingError(pool: string, lifecycles: number): ServiceError {
+  return new ServiceError(
+    'not_found',
+    `pool "${pool}" is draining: it was removed from the configuration and takes no new allocation; ${lifecycles} live lifecycle(s) still use it`,
+    { field: 'pool' },
+  );
 }

@@ -120,7 +120,9 @@ export class RadiusDynamicAuthorization implements DynamicAuthorizationPort {
     }
     const causeName = typeof decoded.attributes['Error-Cause'] === 'string' ? (decoded.attributes['Error-Cause'] as string) : null;
     const failure = nakError(nas, decoded.code, session.acctSessionId, errorCause, causeName);
-    log.error({ ...ctx, attempts, error_cause: errorCause, retryable: failure.retryable }, failure.message);
+    // A NAS refusing (no CoA support, a policy) is its own condition, not a fault of this service: a
+    // warning with the cause, no stack; the step decides what the refusal means for the lifecycle.
+    log.warn({ ...ctx, attempts, error_cause: errorCause, retryable: failure.retryable }, failure.message);
     return { outcome: { ...base, attempts, result: 'nak', errorCause }, failure };
   }
 

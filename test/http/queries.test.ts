@@ -117,7 +117,7 @@ test('GET /api/v1/network/ipv6/metrics → 200 pools, states and leaks', async (
   assert.is(r.status, 200);
   conforms(apiMetricsSummary, r.body);
   const tiny = r.body.pools.find((p: { name: string }) => p.name === 'tiny');
-  assert.equal(tiny, { name: 'tiny', prefix: '2001:db8:ff00::/63', prefix_length: 64, capacity: 2, allocated: 1, held_down: 0, utilization_percent: 50 });
+  assert.equal(tiny, { name: 'tiny', prefix: '2001:db8:ff00::/63', prefix_length: 64, capacity: 2, allocated: 1, held_down: 0, utilization_percent: 50, draining: false });
   assert.is(r.body.states.allocated, 1);
   assert.is(r.body.states.active, 1);
   assert.is(r.body.leaks, 0);

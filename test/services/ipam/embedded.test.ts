@@ -133,4 +133,17 @@ test('createEmbeddedIpam() rejects a pool configuration it cannot serve', () => 
   assert.throws(() => createEmbeddedIpam(db(), [{ ...p, prefix: '2001:db8::1/48' }]), /host bits/);
 });
 
+test('a configured pool over the space of a removed pool whose blocks are still held refuses to start, naming both', async () => {
+  const old = { name: 'old', prefix: '2001:db8:a::/48', prefixLength: 56, holdDownS: 0 };
+  const ipam = createEmbeddedIpam(db(), [old]);
+  const held = await allocate(ipam, 'x', 'old', 56);
+  // The same space under a new name would hand out the block the removed pool's lifecycle still holds.
+  const renamed = { ...old, name: 'renamed' };
+  assert.throws(() => reopen([renamed]), /pool "renamed" \(2001:db8:a::\/48\) overlaps 1 block\(s\) still held in pool "old"/);
+  // Once the old pool's lifecycle has given its block back, the space is free for the new name.
+  const drained = reopen([]);
+  await drained.free({ lifecycleId: 'lc-x', pool: 'old', prefix: held.prefix, netboxPrefixId: null });
+  assert.is((await allocate(reopen([renamed]), 'y', 'renamed', 56)).prefix, held.prefix);
+});
+
 test.run();

@@ -62,4 +62,35 @@ test('init and sweep run the hook of each IPAM that has one, once per IPAM', asy
   assert.equal(ran, ['init x', 'sweep x']);
 });
 
+test('a draining pool refuses allocations (not_found on pool, saying why) and gives back through every IPAM that may hold it', async () => {
+  const one = createFakeIpam([A, C]);
+  const two = createFakeIpam([C]);
+  const x = await one.allocate(cmd('c', 'x'));
+  const users = { lifecycles: 2, blocks: 1 };
+  const router = createIpamRouter(new Map<string, IpamPort>([['a', one]]), {
+    pools: [{ name: 'c', prefix: C.prefix, prefixLength: 56, ipams: [one, two] }],
+    users: () => users,
+  });
+  const err = await router.allocate(cmd('c', 'y')).then(() => null, (e: unknown) => e as ServiceError);
+  assert.instance(err, ServiceError);
+  assert.equal([err!.code, err!.field], ['not_found', 'pool']);
+  assert.match(err!.message, /pool "c" is draining: it was removed from the configuration .*2 live lifecycle/);
+  assert.equal(await router.allocatedUnder({ key: 'x', lifecycleId: 'lc-x', pool: 'c' }), [x]);
+  await router.release({ lifecycleId: 'lc-x', pool: 'c', prefix: x.prefix, netboxPrefixId: null });
+  await router.free({ lifecycleId: 'lc-x', pool: 'c', prefix: x.prefix, netboxPrefixId: null });
+  assert.equal(one.allocations(), []);
+  assert.equal(two.calls.map((c) => c.method), ['allocatedUnder', 'release', 'free'], 'the second IPAM is asked too');
+  const shown = (await router.utilization()).map((u) => [u.name, u.draining, u.capacity, u.allocated]);
+  assert.equal(shown, [['a', false, 256, 0], ['c', true, 0, 2]]);
+  users.lifecycles = 0;
+  users.blocks = 0;
+  assert.equal((await router.utilization()).map((u) => u.name), ['a'], 'a draining pool nobody uses any more is not listed');
+});
+
+test('a pool neither configured nor draining is still unknown, for releases too', async () => {
+  const router = createIpamRouter(new Map<string, IpamPort>([['a', createFakeIpam([A])]]), { pools: [], users: () => ({ lifecycles: 0, blocks: 0 }) });
+  const err = await router.release({ lifecycleId: 'l', pool: 'zz', prefix: '2001:db8:ff::/56', netboxPrefixId: null }).then(() => null, (e: unknown) => e as ServiceError);
+  assert.equal([err?.code, err?.message], ['not_found', 'unknown pool zz']);
+});
+
 test.run();

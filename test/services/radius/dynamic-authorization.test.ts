@@ -113,6 +113,16 @@ test('a 4xx NAK throws a non-retryable upstream_rejected naming the cause', asyn
   assert.not.match(e.message, new RegExp(SECRET));
 });
 
+test('a NAK (a NAS refusing, e.g. without CoA support) is logged as a warning without a stack, never as an error', async (ctx) => {
+  ctx.nas.behave = () => ({ code: 45, errorCause: 405 });
+  await client(ctx, [session()]).notifySessions({ username: 'alice', action: 'coa', delegatedPrefix: '2001:db8:200::/56' }).catch(() => null);
+  const nak = ctx.logs.filter((l) => l.includes('CoA-NAK'));
+  assert.is(nak.length, 1, ctx.logs.join(''));
+  assert.is(JSON.parse(nak[0]!).level, 40);
+  assert.not.ok(ctx.logs.some((l) => JSON.parse(l).level >= 50), 'no line at error level or above');
+  assert.not.ok(ctx.logs.some((l) => l.includes('"stack"')), 'no stack in the log');
+});
+
 test('a 5xx NAK other than 503 is retryable; a NAK without a cause is not', async (ctx) => {
   ctx.nas.behave = () => ({ code: 42, errorCause: 506 });
   const e506 = (await client(ctx, [session()]).notifySessions({ username: 'alice', action: 'disconnect', delegatedPrefix: null }).catch((e) => e)) as ServiceError;

@@ -1,0 +1,76 @@
+import type { IpamKind } from '../machines/types.ts';
+import type { Db } from './db.ts';
+
+/** A pool the configuration no longer names that lifecycles or embedded IPAM rows still use. */
+export interface DrainingPool {
+  name: string;
+  /** Its parent as the embedded IPAM last knew it; null for a NetBox pool (its releases go by mark and id, not by parent). */
+  prefix: string | null;
+  prefixLength: number;
+  /** Every IPAM that may hold its prefixes: the ones its lifecycles name, and embedded when it has rows there. */
+  ipams: IpamKind[];
+  /** Live (not revoked) lifecycles whose prefix is in it. */
+  lifecycles: number;
+}
+
+/**
+ * Which pools are in use, configured or not: read at start-up to find the draining ones, and by the
+ * router to tell when a draining pool has no user left. Reads the lifecycles and the embedded IPAM's
+ * tables; writes nothing.
+ */
+export function createPoolUse(db: Db) {
+  const livePerPool = db.prepare<[], { pool: string; n: number }>("SELECT pool, count(*) AS n FROM lifecycles WHERE state <> 'revoked' GROUP BY pool");
+  const liveOfPool = db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM lifecycles WHERE pool = ? AND state <> 'revoked'");
+  // The row's pool is the current prefix's (else the requested one): so is the IPAM named here.
+  const kindsOfPool = db.prepare<[string], { ipam: IpamKind | null; prefix_length: number }>(
+    `SELECT coalesce(json_extract(snapshot, '$.context.current.ipam'), json_extract(snapshot, '$.context.ipam')) AS ipam, max(prefix_length) AS prefix_length
+     FROM lifecycles WHERE pool = ? AND state <> 'revoked' GROUP BY 1`,
+  );
+  // Blocks the embedded IPAM holds (allocated, or quarantined and not yet freed) and the parent it last knew.
+  const embeddedPools = db.prepare<[], { pool: string; parent: string | null; prefix_length: number }>(
+    `SELECT u.pool, p.parent, max(u.prefix_length) AS prefix_length FROM
+       (SELECT pool, prefix_length FROM ipam_allocations
+        UNION ALL SELECT pool, CAST(substr(prefix, instr(prefix, '/') + 1) AS INTEGER) FROM ipam_quarantine WHERE freed_at IS NULL) AS u
+     LEFT JOIN ipam_pools AS p ON p.pool = u.pool GROUP BY u.pool`,
+  );
+  const embeddedRowsOfPool = db.prepare<[string, string], { n: number }>(
+    'SELECT (SELECT count(*) FROM ipam_allocations WHERE pool = ?) + (SELECT count(*) FROM ipam_quarantine WHERE pool = ? AND freed_at IS NULL) AS n',
+  );
+
+  return {
+    /** The pools in use that `configured` does not name, by name. */
+    draining(configured: ReadonlySet<string>): DrainingPool[] {
+      const found = new Map<string, DrainingPool & { kinds: Set<IpamKind> }>();
+      const entry = (name: string) => {
+        let d = found.get(name);
+        if (!d) {
+          d = { name, prefix: null, prefixLength: 0, ipams: [], lifecycles: 0, kinds: new Set<IpamKind>() };
+          found.set(name, d);
+        }
+        return d;
+      };
+      for (const { pool, n } of livePerPool.all()) {
+        if (configured.has(pool)) continue;
+        const d = entry(pool);
+        d.lifecycles = n;
+        for (const k of kindsOfPool.all(pool)) {
+          if (k.ipam) d.kinds.add(k.ipam);
+          if (d.prefixLength === 0) d.prefixLength = k.prefix_length;
+        }
+      }
+      for (const { pool, parent, prefix_length } of embeddedPools.all()) {
+        if (configured.has(pool)) continue;
+        const d = entry(pool);
+        d.kinds.add('embedded');
+        d.prefix ??= parent;
+        if (d.prefixLength === 0) d.prefixLength = prefix_length;
+      }
+      return [...found.values()].map(({ kinds, ...d }) => ({ ...d, ipams: [...kinds].sort() }));
+    },
+
+    /** How many live lifecycles, and embedded blocks not yet freed, still use the pool. */
+    users(pool: string): { lifecycles: number; blocks: number } {
+      return { lifecycles: liveOfPool.get(pool)?.n ?? 0, blocks: embeddedRowsOfPool.get(pool, pool)?.n ?? 0 };
+    },
+  };
+}
