@@ -37,12 +37,17 @@ CREATE TABLE prefix_leaks (
   PRIMARY KEY (lifecycle_id, prefix)
 ) WITHOUT ROWID;
 
--- Seed from what is stored already.
-INSERT INTO lifecycle_counts (key, n) SELECT 'state:' || state, count(*) FROM lifecycles GROUP BY state;
-INSERT INTO lifecycle_counts (key, n) SELECT 'pending', count(*) FROM lifecycles WHERE next_pending_at IS NOT NULL;
+-- Seed from what is stored already; every public state and figure has its row, so the triggers
+-- below only ever update rows in place.
+INSERT INTO lifecycle_counts (key, n) VALUES
+  ('state:pending', 0), ('state:allocated', 0), ('state:active', 0), ('state:suspended', 0),
+  ('state:revoking', 0), ('state:revoked', 0), ('state:failed', 0), ('pending', 0), ('shared', 0);
+INSERT INTO lifecycle_counts (key, n) SELECT 'state:' || state, count(*) FROM lifecycles WHERE true GROUP BY state
+  ON CONFLICT (key) DO UPDATE SET n = excluded.n;
+UPDATE lifecycle_counts SET n = (SELECT count(*) FROM lifecycles WHERE next_pending_at IS NOT NULL) WHERE key = 'pending';
 INSERT INTO live_prefixes (prefix, n)
   SELECT prefix, count(*) FROM lifecycles WHERE state <> 'revoked' AND prefix IS NOT NULL GROUP BY prefix;
-INSERT INTO lifecycle_counts (key, n) SELECT 'shared', count(*) FROM live_prefixes WHERE n > 1;
+UPDATE lifecycle_counts SET n = (SELECT count(*) FROM live_prefixes WHERE n > 1) WHERE key = 'shared';
 INSERT INTO pool_tally (pool, hour, prefix_length, allocated)
   SELECT pool, substr(allocated_at, 1, 13), prefix_length, count(*) FROM lifecycles
   WHERE allocated_at IS NOT NULL AND allocated_at >= strftime('%Y-%m-%dT%H', 'now', '-8 days')
@@ -55,33 +60,34 @@ INSERT INTO pool_tally (pool, hour, prefix_length, revoked)
 
 -- A lifecycle enters the table (the upsert's insert path).
 CREATE TRIGGER lifecycle_counts_insert AFTER INSERT ON lifecycles BEGIN
-  INSERT INTO lifecycle_counts (key, n) VALUES ('state:' || NEW.state, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1;
-  INSERT INTO lifecycle_counts (key, n) SELECT 'pending', 1 WHERE NEW.next_pending_at IS NOT NULL
-    ON CONFLICT (key) DO UPDATE SET n = n + 1;
+  UPDATE lifecycle_counts SET n = n + 1 WHERE key = 'state:' || NEW.state;
+  UPDATE lifecycle_counts SET n = n + 1 WHERE key = 'pending' AND NEW.next_pending_at IS NOT NULL;
   INSERT INTO live_prefixes (prefix, n) SELECT NEW.prefix, 1 WHERE NEW.prefix IS NOT NULL AND NEW.state <> 'revoked'
     ON CONFLICT (prefix) DO UPDATE SET n = n + 1;
-  INSERT INTO lifecycle_counts (key, n) SELECT 'shared', 1 WHERE NEW.prefix IS NOT NULL AND NEW.state <> 'revoked'
-    AND (SELECT n FROM live_prefixes WHERE prefix = NEW.prefix) = 2
-    ON CONFLICT (key) DO UPDATE SET n = n + 1;
+  UPDATE lifecycle_counts SET n = n + 1 WHERE key = 'shared' AND NEW.prefix IS NOT NULL AND NEW.state <> 'revoked'
+    AND (SELECT n FROM live_prefixes WHERE prefix = NEW.prefix) = 2;
   INSERT INTO pool_tally (pool, hour, prefix_length, allocated)
     SELECT NEW.pool, substr(NEW.allocated_at, 1, 13), NEW.prefix_length, 1 WHERE NEW.allocated_at IS NOT NULL
     ON CONFLICT (pool, hour, prefix_length) DO UPDATE SET allocated = allocated + 1;
 END;
 
--- The upsert's update path: only the columns the figures read.
+-- The upsert's update path: only the columns the figures read. A state change is the common case
+-- (the cost of every transition): one statement, two rows updated in place.
 CREATE TRIGGER lifecycle_counts_state AFTER UPDATE OF state ON lifecycles WHEN OLD.state IS NOT NEW.state BEGIN
-  UPDATE lifecycle_counts SET n = n - 1 WHERE key = 'state:' || OLD.state;
-  INSERT INTO lifecycle_counts (key, n) VALUES ('state:' || NEW.state, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1;
+  UPDATE lifecycle_counts SET n = n + (CASE WHEN key = 'state:' || NEW.state THEN 1 ELSE -1 END)
+    WHERE key IN ('state:' || OLD.state, 'state:' || NEW.state);
+END;
+
+CREATE TRIGGER lifecycle_counts_revoked AFTER UPDATE OF state ON lifecycles
+WHEN NEW.state = 'revoked' AND OLD.state <> 'revoked' AND NEW.allocated_at IS NOT NULL BEGIN
   INSERT INTO pool_tally (pool, hour, prefix_length, revoked)
-    SELECT NEW.pool, substr(coalesce(NEW.revoked_at, NEW.updated_at), 1, 13), NEW.prefix_length, 1
-    WHERE NEW.state = 'revoked' AND NEW.allocated_at IS NOT NULL
+    VALUES (NEW.pool, substr(coalesce(NEW.revoked_at, NEW.updated_at), 1, 13), NEW.prefix_length, 1)
     ON CONFLICT (pool, hour, prefix_length) DO UPDATE SET revoked = revoked + 1;
 END;
 
 CREATE TRIGGER lifecycle_counts_pending AFTER UPDATE OF next_pending_at ON lifecycles
 WHEN (OLD.next_pending_at IS NULL) <> (NEW.next_pending_at IS NULL) BEGIN
-  INSERT INTO lifecycle_counts (key, n) VALUES ('pending', CASE WHEN NEW.next_pending_at IS NULL THEN -1 ELSE 1 END)
-    ON CONFLICT (key) DO UPDATE SET n = n + excluded.n;
+  UPDATE lifecycle_counts SET n = n + (CASE WHEN NEW.next_pending_at IS NULL THEN -1 ELSE 1 END) WHERE key = 'pending';
 END;
 
 CREATE TRIGGER lifecycle_counts_allocated AFTER UPDATE OF allocated_at ON lifecycles
@@ -100,9 +106,8 @@ WHEN OLD.prefix IS NOT NEW.prefix OR (OLD.state = 'revoked') <> (NEW.state = 're
   DELETE FROM live_prefixes WHERE prefix = OLD.prefix AND n <= 0;
   INSERT INTO live_prefixes (prefix, n) SELECT NEW.prefix, 1 WHERE NEW.prefix IS NOT NULL AND NEW.state <> 'revoked'
     ON CONFLICT (prefix) DO UPDATE SET n = n + 1;
-  INSERT INTO lifecycle_counts (key, n) SELECT 'shared', 1 WHERE NEW.prefix IS NOT NULL AND NEW.state <> 'revoked'
-    AND (SELECT n FROM live_prefixes WHERE prefix = NEW.prefix) = 2
-    ON CONFLICT (key) DO UPDATE SET n = n + 1;
+  UPDATE lifecycle_counts SET n = n + 1 WHERE key = 'shared' AND NEW.prefix IS NOT NULL AND NEW.state <> 'revoked'
+    AND (SELECT n FROM live_prefixes WHERE prefix = NEW.prefix) = 2;
 END;
 
 -- Retention (issue 9) deletes revoked lifecycles: their counts go with them.

@@ -108,7 +108,7 @@ test('migration 006 seeds the counts from lifecycles stored before it', () => {
     for (const t of raw.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'lifecycle_counts_%'").all() as { name: string }[]) raw.exec(`DROP TRIGGER ${t.name}`);
     raw.exec(readMigration('006-metric-counts.sql'));
     const c = createMetricCounts(raw);
-    assert.equal(c.byState(), { active: 2 });
+    assert.equal(c.byState(), { pending: 0, allocated: 0, active: 2, suspended: 0, revoking: 0, revoked: 0, failed: 0 });
     assert.is(c.pending(), 1);
     assert.is(c.shared(), 1);
   } finally {
