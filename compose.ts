@@ -116,7 +116,10 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   const counts = createMetricCounts(db);
   const leakCounter = createLeakCounter({ counts, store, leakAfterS: config.runtime.leak_after_s });
   const inventory = createInventory({ store, ipam, onChecked: (found) => leakCounter.record(found) });
-  const metrics = createMetrics({ store, counts, ipam, leaks: () => inventory.leaks() });
+  // A scrape shows the last leak check's figure (the scheduled check refreshes it): a check walks
+  // every live lifecycle and IPAM holding, far too much for a scrape. Only the first scrape of a
+  // process, before any check, waits for one.
+  const metrics = createMetrics({ store, counts, ipam, leaks: () => inventory.leaks(Number.POSITIVE_INFINITY) });
   const { attempts, base_ms: baseMs, max_ms: maxMs, retry_after_max_ms: retryAfterMaxMs } = config.retry;
   const retry: RetryPolicy = { attempts, baseMs, maxMs, retryAfterMaxMs };
   const actors = createStepActors(

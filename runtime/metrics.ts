@@ -160,7 +160,9 @@ export function createMetrics(deps: MetricsDeps) {
   );
   new Counter({
     name: 'ipv6_prefix_leak_total',
-    help: 'Prefixes not returned to IPAM within runtime.leak_after_s of their lifecycle’s termination, each counted once (kept across restarts)',
+    help:
+      'Prefixes not returned to IPAM within runtime.leak_after_s of their lifecycle’s termination (IPAM still marks it for a revoked or unknown lifecycle, ' +
+      'or its lifecycle failed in a revocation step), each counted once, across restarts',
     registers: [registry],
     collect() {
       this.reset();

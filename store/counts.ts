@@ -46,7 +46,7 @@ export function createMetricCounts(db: Db): MetricCounts {
   const flows = db.prepare<[string], PoolFlow>(`
     SELECT pool, prefix_length, sum(allocated) AS allocated, sum(revoked) AS revoked, min(hour) AS since
     FROM pool_tally WHERE hour >= ? GROUP BY pool, prefix_length`);
-  const counted = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM prefix_leaks WHERE counted_at IS NOT NULL');
+
   const getLeak = db.prepare<[string, string], LeakRecord>('SELECT * FROM prefix_leaks WHERE lifecycle_id = ? AND prefix = ?');
   // A record already counted is never touched again: counted once, whatever later checks say.
   const putLeak = db.prepare(`
@@ -63,7 +63,7 @@ export function createMetricCounts(db: Db): MetricCounts {
     pending: () => one.get('pending')?.n ?? 0,
     shared: () => one.get('shared')?.n ?? 0,
     flows: (sinceHour) => flows.all(sinceHour),
-    leaksCounted: () => counted.get()!.n,
+    leaksCounted: () => one.get('leaks')?.n ?? 0,
     leak: (lifecycleId, prefix) => getLeak.get(lifecycleId, prefix),
     replaceUncounted: (records) => replaceUncounted(records),
   };

@@ -3,7 +3,7 @@
 -- nothing outside this file writes these tables, except prefix_leaks (runtime/leak-counter.ts).
 
 -- Keys: `state:<state>` (lifecycles in that state), `pending` (next_pending_at set), `shared`
--- (prefixes that more than one live lifecycle shows).
+-- (prefixes that more than one live lifecycle shows), `leaks` (prefix_leaks counted).
 CREATE TABLE lifecycle_counts (
   key TEXT PRIMARY KEY,
   n   INTEGER NOT NULL
@@ -41,7 +41,7 @@ CREATE TABLE prefix_leaks (
 -- below only ever update rows in place.
 INSERT INTO lifecycle_counts (key, n) VALUES
   ('state:pending', 0), ('state:allocated', 0), ('state:active', 0), ('state:suspended', 0),
-  ('state:revoking', 0), ('state:revoked', 0), ('state:failed', 0), ('pending', 0), ('shared', 0);
+  ('state:revoking', 0), ('state:revoked', 0), ('state:failed', 0), ('pending', 0), ('shared', 0), ('leaks', 0);
 INSERT INTO lifecycle_counts (key, n) SELECT 'state:' || state, count(*) FROM lifecycles WHERE true GROUP BY state
   ON CONFLICT (key) DO UPDATE SET n = excluded.n;
 UPDATE lifecycle_counts SET n = (SELECT count(*) FROM lifecycles WHERE next_pending_at IS NOT NULL) WHERE key = 'pending';
@@ -118,4 +118,13 @@ CREATE TRIGGER lifecycle_counts_delete AFTER DELETE ON lifecycles BEGIN
     AND (SELECT n FROM live_prefixes WHERE prefix = OLD.prefix) = 2;
   UPDATE live_prefixes SET n = n - 1 WHERE prefix = OLD.prefix AND OLD.state <> 'revoked';
   DELETE FROM live_prefixes WHERE prefix = OLD.prefix AND n <= 0;
+END;
+
+-- ipv6_prefix_leak_total: a leak counts once, when it is first stored as counted.
+CREATE TRIGGER prefix_leaks_counted_insert AFTER INSERT ON prefix_leaks WHEN NEW.counted_at IS NOT NULL BEGIN
+  UPDATE lifecycle_counts SET n = n + 1 WHERE key = 'leaks';
+END;
+CREATE TRIGGER prefix_leaks_counted_update AFTER UPDATE OF counted_at ON prefix_leaks
+WHEN OLD.counted_at IS NULL AND NEW.counted_at IS NOT NULL BEGIN
+  UPDATE lifecycle_counts SET n = n + 1 WHERE key = 'leaks';
 END;
