@@ -46,8 +46,13 @@ export function createLeakCounter(deps: { counts: MetricCounts; store: Pick<Life
         })
         .concat(failedInRevocation());
       const records: LeakRecord[] = [];
+      const seen = new Set<string>();
       let counted = 0;
       for (const c of candidates) {
+        // One prefix of one lifecycle is one leak, however many findings name it.
+        const key = `${c.lifecycle_id} ${c.prefix}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
         const stored = deps.counts.leak(c.lifecycle_id, c.prefix);
         if (stored?.counted_at) {
           records.push(stored);
