@@ -119,15 +119,14 @@ export function createMetrics(deps: MetricsDeps) {
       this.set(deps.counts.pending());
     },
   });
-  const poolGauge = (name: string, help: string, value: (u: PoolUtilization, all: PoolUtilization[]) => number) =>
+  const poolGauge = (name: string, help: string, value: (u: PoolUtilization) => number) =>
     new Gauge({
       name,
       help,
       labelNames: ['pool'] as const,
       registers: [registry],
       async collect() {
-        const all = await utilization();
-        for (const u of all) this.set({ pool: u.name }, value(u, all));
+        for (const u of await utilization()) this.set({ pool: u.name }, value(u));
       },
     });
   const quarantined = (u: PoolUtilization) => u.heldDown ?? 0;
@@ -147,17 +146,18 @@ export function createMetrics(deps: MetricsDeps) {
     'Space of the pool not available to a new subscriber, 0-100: (allocated + quarantined) / capacity × 100',
     (u) => (u.capacity === 0 ? 0 : (u.allocated / u.capacity) * 100),
   );
-  // The flows of all pools come from one read of the tally per scrape.
-  let flows: { at: number; value: ReturnType<MetricCounts['flows']> } | null = null;
-  poolGauge(
-    'ipv6_pool_exhaustion_forecast_seconds',
-    'Seconds until the pool is full at its net allocation rate (allocated minus revoked) of the last 7 days; +Inf when not growing',
-    (u) => {
+  new Gauge({
+    name: 'ipv6_pool_exhaustion_forecast_seconds',
+    help: 'Seconds until the pool is full at its net allocation rate (allocated minus revoked) of the last 7 days; +Inf when not growing',
+    labelNames: ['pool'] as const,
+    registers: [registry],
+    async collect() {
       const t = now();
-      if (!flows || flows.at !== t) flows = { at: t, value: deps.counts.flows(new Date(t - 7 * 86_400_000).toISOString().slice(0, 13)) };
-      return exhaustionForecast(u, flows.value, t);
+      // One read of the hourly tally (store/counts.ts) serves every pool.
+      const flows = deps.counts.flows(new Date(t - 7 * 86_400_000).toISOString().slice(0, 13));
+      for (const u of await utilization()) this.set({ pool: u.name }, exhaustionForecast(u, flows, t));
     },
-  );
+  });
   new Counter({
     name: 'ipv6_prefix_leak_total',
     help:
