@@ -15,22 +15,15 @@ import { readContext } from './projection.ts';
  * the next check nor a restart counts it again. One seen but returned before the threshold is
  * forgotten.
  */
-export function createLeakCounter(deps: { counts: MetricCounts; store: Pick<LifecycleStore, 'get' | 'list'>; leakAfterS: number; now?: () => number }) {
+export function createLeakCounter(deps: { counts: MetricCounts; store: Pick<LifecycleStore, 'get'>; leakAfterS: number; now?: () => number }) {
   const now = deps.now ?? Date.now;
 
   function failedInRevocation(): { lifecycle_id: string; prefix: string; pool: string; terminated: string }[] {
-    const out: { lifecycle_id: string; prefix: string; pool: string; terminated: string }[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const page = deps.store.list({ state: 'failed', limit: 500, after });
-      for (const row of page) {
-        const ctx = readContext(row);
-        if (!row.prefix || !ctx.failedAt?.startsWith('revoke_')) continue;
-        out.push({ lifecycle_id: row.id, prefix: row.prefix, pool: row.pool, terminated: ctx.failure?.at ?? row.updated_at });
-      }
-      if (page.length < 500) return out;
-      after = page.at(-1)!.id;
-    }
+    return deps.counts.failedWithPrefix().flatMap((row) => {
+      const ctx = readContext(row);
+      if (!ctx.failedAt?.startsWith('revoke_')) return [];
+      return [{ lifecycle_id: row.id, prefix: row.prefix!, pool: row.pool, terminated: ctx.failure?.at ?? row.updated_at }];
+    });
   }
 
   return {

@@ -1,4 +1,5 @@
 import type { Db } from './db.ts';
+import type { LifecycleRow } from './lifecycles.ts';
 
 /** One pool's lifecycles that got a prefix, and that were revoked, within a window, by delegated length. */
 export interface PoolFlow {
@@ -33,6 +34,8 @@ export interface MetricCounts {
   /** Leaks stored and counted (passed leak_after_s): the value of ipv6_prefix_leak_total. */
   leaksCounted(): number;
   leak(lifecycleId: string, prefix: string): LeakRecord | undefined;
+  /** Failed lifecycles that show a prefix (the state index: O(failed)), for the leak check. */
+  failedWithPrefix(): Pick<LifecycleRow, 'id' | 'pool' | 'prefix' | 'updated_at' | 'snapshot'>[];
   /**
    * Stores a leak check's unreturned prefixes in one transaction: uncounted ones not among them
    * were returned in time and are forgotten; counted ones stay counted whatever `records` says.
@@ -53,6 +56,9 @@ export function createMetricCounts(db: Db): MetricCounts {
     INSERT INTO prefix_leaks (lifecycle_id, prefix, pool, first_seen_at, counted_at)
     VALUES (@lifecycle_id, @prefix, @pool, @first_seen_at, @counted_at)
     ON CONFLICT (lifecycle_id, prefix) DO UPDATE SET counted_at = excluded.counted_at WHERE counted_at IS NULL`);
+  const failedWithPrefix = db.prepare<[], Pick<LifecycleRow, 'id' | 'pool' | 'prefix' | 'updated_at' | 'snapshot'>>(
+    "SELECT id, pool, prefix, updated_at, snapshot FROM lifecycles WHERE state = 'failed' AND prefix IS NOT NULL",
+  );
   const forgetUncounted = db.prepare('DELETE FROM prefix_leaks WHERE counted_at IS NULL');
   const replaceUncounted = db.transaction((records: readonly LeakRecord[]) => {
     forgetUncounted.run();
@@ -65,6 +71,7 @@ export function createMetricCounts(db: Db): MetricCounts {
     flows: (sinceHour) => flows.all(sinceHour),
     leaksCounted: () => one.get('leaks')?.n ?? 0,
     leak: (lifecycleId, prefix) => getLeak.get(lifecycleId, prefix),
+    failedWithPrefix: () => failedWithPrefix.all(),
     replaceUncounted: (records) => replaceUncounted(records),
   };
 }

@@ -25,6 +25,7 @@ function setup(opts: { counts?: Record<string, number>; pending?: number; shared
     flows: () => opts.flows ?? [],
     leaksCounted: () => opts.leaks ?? 0,
     leak: () => undefined,
+    failedWithPrefix: () => [],
     replaceUncounted: () => undefined,
   };
   const ipam = {
