@@ -10,6 +10,7 @@ import type { IpamKind } from './machines/types.ts';
 import { ActorHost } from './runtime/actor-host.ts';
 import { createCleanup } from './runtime/cleanup.ts';
 import { createInventory } from './runtime/inventory.ts';
+import { createLeakCounter } from './runtime/leak-counter.ts';
 import { LifecycleService, type PoolSpec } from './runtime/lifecycle-service.ts';
 import { loggerOptions } from './runtime/log-context.ts';
 import { createMetrics } from './runtime/metrics.ts';
@@ -28,6 +29,7 @@ import { createRadiusReplyStore } from './services/radius/reply-store.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';
 import { ServiceError } from './services/errors.ts';
 import { openStore, probeWrite, type Db } from './store/db.ts';
+import { createMetricCounts } from './store/counts.ts';
 import { createIdempotencyStore } from './store/idempotency.ts';
 import { createLifecycleStore, type LifecycleStore } from './store/lifecycles.ts';
 import { createPoolUse, type DrainingPool } from './store/pool-use.ts';
@@ -121,8 +123,13 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   if (!replies) log.warn('no radius section: RADIUS reply attributes and CoA/Disconnect are skipped');
   if (!cpe) log.warn('no ACS configured: CPE steps are skipped');
 
-  const inventory = createInventory({ store, ipam });
-  const metrics = createMetrics({ store, ipam, leaks: () => inventory.leaks() });
+  const counts = createMetricCounts(db);
+  const leakCounter = createLeakCounter({ counts, store, leakAfterS: config.runtime.leak_after_s });
+  const inventory = createInventory({ store, ipam, onChecked: (found) => leakCounter.record(found) });
+  // A scrape shows the last leak check's figure (the scheduled check refreshes it): a check walks
+  // every live lifecycle and IPAM holding, far too much for a scrape. Only the first scrape of a
+  // process, before any check, waits for one.
+  const metrics = createMetrics({ store, counts, ipam, leaks: () => inventory.leaks(Number.POSITIVE_INFINITY) });
   const { attempts, base_ms: baseMs, max_ms: maxMs, retry_after_max_ms: retryAfterMaxMs } = config.retry;
   const retry: RetryPolicy = { attempts, baseMs, maxMs, retryAfterMaxMs };
   const actors = createStepActors(
@@ -132,6 +139,11 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
       sessionAction: config.sessions,
       log,
       onSessionOutcome: metrics.onSessionOutcome,
+      onStep: metrics.onStep,
+      ipamKind: (pool) => {
+        const p = config.pools.find((c) => c.name === pool);
+        return p ? ipamKind(p) : 'ipam';
+      },
       // Bound late: the host needs the machine these actors go into.
       afterCommit: () => host.afterCommit(),
     },

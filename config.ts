@@ -89,6 +89,8 @@ export const configSchema = z
         stale_allocated_after_s: z.int().min(0).default(0),
         /** Release prefixes IPAM still holds for lifecycles that are revoked. */
         reclaim_leaks: z.boolean().default(true),
+        /** A prefix not returned to IPAM this long after its lifecycle ended counts once in ipv6_prefix_leak_total. */
+        leak_after_s: z.int().min(0).default(86_400),
         /** On SIGTERM, how long requests in flight may still settle before they answer 202 with a Location. */
         drain_ms: z.int().min(0).default(5000),
       })

@@ -18,7 +18,7 @@ export interface Discrepancy {
 /** Pool figures and leak detection: IPAM's holdings checked against the lifecycles. */
 export type Inventory = ReturnType<typeof createInventory>;
 
-export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort }) {
+export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; onChecked?: (found: Discrepancy[]) => void }) {
   /**
    * Whether the lifecycle may hold `prefix`. The row's own prefix column answers most cases; the
    * snapshot is read only for the rest (a half-done update, a lost allocation answer). A lifecycle
@@ -55,6 +55,8 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort })
         after = page.at(-1)!.id;
       }
     }
+    // Every check feeds the leak counter (runtime/leak-counter.ts), whoever asked for it.
+    deps.onChecked?.(found);
     return found;
   }
 

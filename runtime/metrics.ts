@@ -1,15 +1,37 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { IpamPort, PoolUtilization } from '../services/ipam/port.ts';
 import type { SessionOutcome } from '../services/radius/port.ts';
+import type { MetricCounts } from '../store/counts.ts';
 import type { LifecycleStore } from '../store/lifecycles.ts';
 import { LIFECYCLE_STATES, type SessionPurpose } from '../machines/types.ts';
 import type { TransitionRecord } from './actor-host.ts';
+import { exhaustionForecast } from './forecast.ts';
 import { readContext } from './projection.ts';
 
-/** The Prometheus registry and the hooks that keep its lifecycle series current. */
-export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; leaks: () => Promise<number> }) {
+/** Duration buckets of the lifecycle histograms, seconds: 1 ms to 60 s. */
+export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** How an outside step ended: `refused` is a definitive no (pool exhausted, rejected), `queued` a CPE step kept pending. */
+export type StepOutcome = 'ok' | 'error' | 'refused' | 'queued';
+
+export interface MetricsDeps {
+  store: Pick<LifecycleStore, 'events'>;
+  counts: MetricCounts;
+  ipam: IpamPort;
+  /** Current leak-check figure (runtime/inventory.ts). */
+  leaks: () => Promise<number>;
+  now?: () => number;
+}
+
+/**
+ * The Prometheus registry and the hooks that keep its lifecycle series current. Every gauge reads
+ * counts kept incrementally (store/counts.ts) or the IPAM's own figures, never a scan of lifecycles.
+ */
+export function createMetrics(deps: MetricsDeps) {
+  const now = deps.now ?? Date.now;
   const registry = new Registry();
-  // One IPAM read per scrape serves every pool gauge.
+  // One IPAM read per scrape serves every pool gauge; a transition (an allocation, a release) makes
+  // the next scrape read again.
   let cached: { at: number; value: ReturnType<IpamPort['utilization']> } | null = null;
   const utilization = () => {
     if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), value: deps.ipam.utilization() };
@@ -31,6 +53,13 @@ export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; lea
     labelNames: ['event', 'from', 'to'] as const,
     registers: [registry],
   });
+  const entered = new Counter({
+    name: 'ipv6_lifecycle_state_total',
+    help: 'Lifecycles entering each public state (a persisted transition whose state differs from the one before)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+  });
+  for (const state of LIFECYCLE_STATES) entered.inc({ state }, 0);
   const failures = new Counter({
     name: 'ipv6_lifecycle_step_failures_total',
     help: 'Outside steps that exhausted their retries, by step and error code',
@@ -43,13 +72,34 @@ export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; lea
     labelNames: ['purpose', 'action', 'result'] as const,
     registers: [registry],
   });
+  const allocation = new Histogram({
+    name: 'ipv6_allocation_duration_seconds',
+    help: 'From the allocation request accepted (the lifecycle stored) to the lifecycle allocated',
+    labelNames: ['pool'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const revocation = new Histogram({
+    name: 'ipv6_revocation_duration_seconds',
+    help: 'From the lifecycle entering revoking (its stored time, across restarts and retries) to revoked',
+    labelNames: ['pool'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const stepDuration = new Histogram({
+    name: 'ipv6_lifecycle_step_duration_seconds',
+    help: 'Each outside step, retries included, by public step name and outcome (ok, error, refused, queued)',
+    labelNames: ['step', 'outcome'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
   new Gauge({
     name: 'ipv6_lifecycle_lifecycles',
     help: 'Lifecycles by public state',
     labelNames: ['state'] as const,
     registers: [registry],
     collect() {
-      const counts = deps.store.countByState();
+      const counts = deps.counts.byState();
       for (const state of LIFECYCLE_STATES) this.set({ state }, counts[state] ?? 0);
     },
   });
@@ -58,7 +108,7 @@ export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; lea
     help: 'Prefixes that more than one live lifecycle shows (should be 0)',
     registers: [registry],
     collect() {
-      this.set(deps.store.sharedPrefixes().length);
+      this.set(deps.counts.shared());
     },
   });
   new Gauge({
@@ -66,7 +116,7 @@ export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; lea
     help: 'Lifecycles with a CPE step accepted but not confirmed (the CPE was offline)',
     registers: [registry],
     collect() {
-      this.set(deps.store.countPending());
+      this.set(deps.counts.pending());
     },
   });
   const poolGauge = (name: string, help: string, value: (u: PoolUtilization) => number) =>
@@ -80,13 +130,46 @@ export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; lea
         for (const u of await utilization()) if (!u.draining) this.set({ pool: u.name }, value(u));
       },
     });
-  poolGauge('pd_pool_capacity_prefixes', 'Prefixes of the delegated length a pool holds', (u) => u.capacity);
-  poolGauge('pd_pool_allocated_prefixes', 'Prefixes allocated from a pool', (u) => u.allocated);
+  const quarantined = (u: PoolUtilization) => u.heldDown ?? 0;
+  poolGauge('ipv6_pool_capacity_prefixes', 'Prefixes of the pool’s delegated length the pool holds', (u) => u.capacity);
   poolGauge(
-    'pd_pool_held_down_prefixes',
-    'Released prefixes of a pool still in their hold-down (counted in pd_pool_allocated_prefixes)',
-    (u) => u.heldDown ?? 0,
+    'ipv6_pool_allocated_prefixes',
+    'Allocated units of the pool’s delegated length (a /48 in a /56 pool is 256), quarantined ones not included',
+    (u) => u.allocated - quarantined(u),
   );
+  poolGauge(
+    'ipv6_pool_quarantined_prefixes',
+    'Released units of the pool not reusable yet: quarantined until their revocation ends, or in their hold-down',
+    quarantined,
+  );
+  poolGauge(
+    'ipv6_pool_utilization_percent',
+    'Space of the pool not available to a new subscriber, 0-100: (allocated + quarantined) / capacity × 100',
+    (u) => (u.capacity === 0 ? 0 : (u.allocated / u.capacity) * 100),
+  );
+  new Gauge({
+    name: 'ipv6_pool_exhaustion_forecast_seconds',
+    help: 'Seconds until the pool is full at its net allocation rate (allocated minus revoked) of the last 7 days; +Inf when not growing',
+    labelNames: ['pool'] as const,
+    registers: [registry],
+    async collect() {
+      const t = now();
+      // One read of the hourly tally (store/counts.ts) serves every pool.
+      const flows = deps.counts.flows(new Date(t - 7 * 86_400_000).toISOString().slice(0, 13));
+      for (const u of await utilization()) this.set({ pool: u.name }, exhaustionForecast(u, flows, t));
+    },
+  });
+  new Counter({
+    name: 'ipv6_prefix_leak_total',
+    help:
+      'Prefixes not returned to IPAM within runtime.leak_after_s of their lifecycle’s termination (IPAM still marks it for a revoked or unknown lifecycle, ' +
+      'or its lifecycle failed in a revocation step), each counted once, across restarts',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(deps.counts.leaksCounted());
+    },
+  });
   new Gauge({
     name: 'ipv6_lifecycle_leaked_prefixes',
     help: 'Prefixes IPAM holds for this service that no live lifecycle holds',
@@ -96,17 +179,45 @@ export function createMetrics(deps: { store: LifecycleStore; ipam: IpamPort; lea
     },
   });
 
+  // When each lifecycle in revocation entered `revoking`; one read of its audit trail after a restart.
+  const revokingSince = new Map<string, number>();
+  const revokingStart = (row: TransitionRecord['row']): number | null => {
+    const known = revokingSince.get(row.id);
+    if (known !== undefined) return known;
+    const first = deps.store.events(row.subscriber_id).find((e) => e.lifecycle_id === row.id && e.to_state === 'revoking');
+    return first ? Date.parse(first.at) : null;
+  };
+
   return {
     registry,
-    onTransition({ audit, row }: TransitionRecord) {
+    onTransition({ audit, row, previous }: TransitionRecord) {
+      cached = null;
       transitions.inc({ event: audit.type, from: audit.from_state ?? 'none', to: row.state });
       if (audit.type === 'STEP_FAILED' && row.state === 'failed' && audit.detail) {
         const f = readContext(row).failure;
         if (f) failures.inc({ step: f.step, code: f.code });
       }
+      const from = previous?.state ?? null;
+      if (from === row.state) return;
+      entered.inc({ state: row.state });
+      if (row.state === 'allocated' && (from === null || from === 'pending') && row.allocated_at) {
+        allocation.observe({ pool: row.pool }, Math.max(0, Date.parse(row.allocated_at) - Date.parse(row.created_at)) / 1000);
+      } else if (row.state === 'revoking') {
+        // A retried revocation (failed → revoking) still measures from its first entry.
+        if (!revokingSince.has(row.id) && from !== 'failed') revokingSince.set(row.id, Date.parse(audit.at));
+      } else if (row.state === 'revoked') {
+        const start = revokingStart(row);
+        revokingSince.delete(row.id);
+        // A refused allocation goes to revoked without a revocation: nothing to measure.
+        if (start !== null) revocation.observe({ pool: row.pool }, Math.max(0, Date.parse(row.revoked_at ?? audit.at) - start) / 1000);
+      }
     },
     onSessionOutcome(purpose: SessionPurpose, outcome: SessionOutcome) {
       sessionOutcomes.inc({ purpose, action: outcome.action, result: outcome.result });
+    },
+    /** One outside step finished (runtime/step-actors.ts), under its public name (machines/steps.ts). */
+    onStep(step: string, outcome: StepOutcome, seconds: number) {
+      stepDuration.observe({ step, outcome }, seconds);
     },
   };
 }

@@ -1,4 +1,6 @@
+import { performance } from 'node:perf_hooks';
 import { fromPromise, type AnyActorRef } from 'xstate';
+import { isUnknownOutcome } from '../machines/steps.ts';
 import type { Logger } from 'pino';
 import type { AllocateInput, CpeInput, LifecycleInput, OwnedPrefix, RadiusReplyInput, ReleaseInput, SessionPurpose, SessionsInput, Stamped } from '../machines/types.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
@@ -29,6 +31,10 @@ export interface StepOptions {
   onSessionOutcome?: (purpose: SessionPurpose, outcome: SessionOutcome) => void;
   /** The clock the machine reads through step outputs and errors (it has none of its own). */
   now?: () => Date;
+  /** Called when a step ends (retries included), under its public name (machines/steps.ts), for metrics. */
+  onStep?: (step: string, outcome: 'ok' | 'error' | 'refused' | 'queued', seconds: number) => void;
+  /** The IPAM kind that serves a pool (`embedded`, `netbox`, `fake`): IPAM steps are named after it. */
+  ipamKind?: (pool: string) => string;
 }
 
 type Args<I> = { input: I; signal: AbortSignal };
@@ -39,16 +45,24 @@ type Args<I> = { input: I; signal: AbortSignal };
  */
 export function createStepActors(ports: StepPorts, opts: StepOptions) {
   const now = () => (opts.now ?? (() => new Date()))().toISOString();
-  const run = async <T>(step: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> => {
+  const report = (name: string, outcome: 'ok' | 'error' | 'refused' | 'queued', started: number) =>
+    opts.onStep?.(name, outcome, (performance.now() - started) / 1000);
+  const failed = (err: unknown) => (isUnknownOutcome(err) ? 'error' : 'refused');
+  // `metric`: the step's public name, or null when the caller reports the outcome itself.
+  const run = async <T>(step: string, signal: AbortSignal, fn: () => Promise<T>, metric: string | null = step): Promise<T> => {
+    const started = performance.now();
     try {
-      return await withRetry(() => fn(), opts.retry, {
+      const result = await withRetry(() => fn(), opts.retry, {
         signal,
         onRetry: (err, attempt, delayMs) => opts.log.warn({ step, code: err.code, message: err.message, attempt, delay_ms: delayMs }, 'step failed; retrying'),
         afterCommit: opts.afterCommit,
       });
+      if (metric) report(metric, 'ok', started);
+      return result;
     } catch (err) {
       const e = err as ServiceError;
       if (signal.aborted) throw e;
+      if (metric) report(metric, failed(e), started);
       // A peer that keeps failing is an operational condition (warn); only our own bug is an error.
       opts.log[e.code === 'internal' ? 'error' : 'warn']({ step, code: e.code, message: e.message, attempts: e.attempts }, 'step gave up');
       if (e.code !== 'internal') throw e;
@@ -82,6 +96,10 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     await run('radius_write_reply', signal, () => replies.writeReply(cmd, signal));
   };
 
+  const ipamName = (verb: string, pool: string, kind?: string) => `${kind ?? opts.ipamKind?.(pool) ?? 'ipam'}_${verb}`;
+  const releaseName = (verb: string, input: ReleaseInput) =>
+    ipamName(verb, input.prefixes[0]?.pool ?? input.unconfirmed[0]?.pool ?? '', input.prefixes[0]?.ipam);
+
   const ipamCommand = (input: ReleaseInput, p: OwnedPrefix) => ({
     lifecycleId: input.lifecycleId,
     subscriberId: input.subscriberId,
@@ -106,13 +124,13 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
         const cmd = ipamCommand(input, p);
         await (input.free ? ports.ipam.free(cmd, signal) : ports.ipam.release(cmd, signal));
       }
-    });
+    }, releaseName('release', input));
 
   /** The revocation's last step: the prefixes its release quarantined become reusable. */
   const free = (input: ReleaseInput, signal: AbortSignal) =>
     run('ipam_free', signal, async () => {
       for (const p of input.prefixes) await ports.ipam.free(ipamCommand(input, p), signal);
-    });
+    }, releaseName('free', input));
 
   /**
    * One CPE command. A CPE the ACS has not seen yet (not shipped, never powered on) is an offline
@@ -126,17 +144,22 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     if (!cpe || !input.cpeId) return { status: 'done' };
     const cmd = { key: input.key, cpeId: input.cpeId };
     const step = op === 'configurePd' ? 'cpe_configure_pd' : 'cpe_remove_ipv6';
+    const started = performance.now();
     try {
-      return await run(step, signal, async (): Promise<CpeResult> => {
+      const result = await run(step, signal, async (): Promise<CpeResult> => {
         try {
           return await (op === 'configurePd' ? cpe.configurePd({ ...cmd, prefix: input.prefix ?? '' }, signal) : cpe.removeIpv6(cmd, signal));
         } catch (err) {
           if (err instanceof ServiceError && err.code === 'not_found') return { status: 'queued', taskId: null };
           throw err;
         }
-      });
+      }, null);
+      report(step, result.status === 'queued' ? 'queued' : 'ok', started);
+      return result;
     } catch (err) {
-      if (!queueOnFailure || signal.aborted) throw err;
+      if (signal.aborted) throw err;
+      report(step, queueOnFailure ? 'queued' : failed(err), started);
+      if (!queueOnFailure) throw err;
       opts.log.warn({ key: input.key, cpe_id: input.cpeId, err: String(err) }, 'CPE command failed; kept as a pending step');
       return { status: 'queued', taskId: null };
     }
@@ -144,8 +167,11 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
 
   return {
     allocatePrefix: actor((input: AllocateInput, signal) =>
-      run('ipam_allocate', signal, () =>
-        ports.ipam.allocate({ key: input.key, lifecycleId: input.lifecycleId, subscriberId: input.subscriberId, pool: input.pool, prefixLength: input.prefixLength }, signal),
+      run(
+        'ipam_allocate',
+        signal,
+        () => ports.ipam.allocate({ key: input.key, lifecycleId: input.lifecycleId, subscriberId: input.subscriberId, pool: input.pool, prefixLength: input.prefixLength }, signal),
+        ipamName('allocate', input.pool),
       ),
     ),
     releasePrefix: actor(release),

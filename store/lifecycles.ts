@@ -107,8 +107,11 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   const selectShared = db.prepare<[], { prefix: string; ids: string }>(`
     SELECT prefix, group_concat(id) AS ids FROM lifecycles
     WHERE state <> 'revoked' AND prefix IS NOT NULL GROUP BY prefix HAVING count(*) > 1`);
-  const selectPendingCount = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM lifecycles WHERE next_pending_at IS NOT NULL');
-  const selectCounts = db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM lifecycles GROUP BY state');
+  // Counts kept by the triggers of migration 006 in each write's transaction (store/counts.ts): no scan.
+  const selectPendingCount = db.prepare<[], { n: number }>("SELECT coalesce((SELECT n FROM lifecycle_counts WHERE key = 'pending'), 0) AS n");
+  const selectCounts = db.prepare<[], { state: string; n: number }>(
+    "SELECT substr(key, 7) AS state, n FROM lifecycle_counts WHERE key >= 'state:' AND key < 'state;' AND n > 0",
+  );
   const selectEvents = db.prepare<[string], AuditEntry>(
     'SELECT lifecycle_id, subscriber_id, at, type, from_state, to_state, detail FROM audit WHERE subscriber_id = ? ORDER BY seq',
   );

@@ -74,9 +74,11 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
      WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
      ORDER BY start_hex`,
   );
-  const blocksInRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, { start_hex: string; prefix_length: number }>(
-    `SELECT start_hex, prefix_length FROM ipam_allocations
-     WHERE pool = @pool AND start_hex >= @first_hex AND start_hex <= @last_hex`,
+  // A held-down block whose hold-down has passed is reusable, though it waits in ipam_quarantine
+  // until the pool's next allocation moves it to ipam_free.
+  const reusableQuarantined = db.prepare<{ pool: string; now: string; first_hex: string; last_hex: string }, RunRow>(
+    `SELECT start_hex, end_hex FROM ipam_quarantine
+     WHERE pool = @pool AND reusable_at <= @now AND start_hex >= @first_hex AND start_hex <= @last_hex`,
   );
   const allAllocations = db.prepare<[], { pool: string; prefix: string; lifecycle_id: string }>(
     'SELECT pool, prefix, lifecycle_id FROM ipam_allocations ORDER BY pool, start_hex',
@@ -281,14 +283,18 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
 
     async utilization(signal) {
       signal?.throwIfAborted();
+      // Read from the free space, not the allocations: O(free runs + blocks in quarantine), however
+      // many blocks are allocated (a scrape of a pool with a million subscribers reads a few rows).
       return [...pools.values()].map(({ info, parent }): PoolUtilization => {
         const range = { pool: info.name, first_hex: toHex(parent.network), last_hex: toHex(lastAddress(parent)) };
         // Quarantined and held-down blocks count as allocated: none of them can be handed out.
         const held = quarantine.held(range);
-        const blocks = blocksInRange.all(range).map((r) => ({ network: fromHex(r.start_hex), length: r.prefix_length }));
+        const reusable = [...freeRunsInOrder.all({ pool: info.name }), ...reusableQuarantined.all({ ...range, now: new Date(now()).toISOString() })];
+        const capacity = subnetCount(parent, info.prefixLength);
+        const available = wholeBlocks(reusable, info.prefixLength);
         // In units of the pool's delegated length, whatever length each block has.
         const units = (list: Ipv6Prefix[]) => Number(blocksUsed(parent, info.prefixLength, list));
-        return { ...info, capacity: Number(subnetCount(parent, info.prefixLength)), allocated: units([...blocks, ...held]), heldDown: units(held) };
+        return { ...info, capacity: Number(capacity), allocated: Number(capacity - available), heldDown: units(held) };
       });
     },
 
@@ -317,4 +323,29 @@ function whileUnlocked<T>(what: string, write: () => T): T {
       cause: err,
     });
   }
+}
+
+/**
+ * Aligned blocks of `length` lying wholly in the union of the runs: what a pool can still hand
+ * out. Adjacent runs are joined first (a free run next to a reusable quarantined block).
+ */
+function wholeBlocks(runs: readonly RunRow[], length: number): bigint {
+  const sorted = runs.map((r) => [fromHex(r.start_hex), fromHex(r.end_hex)] as [bigint, bigint]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const size = blockSize(length);
+  let total = 0n;
+  const count = (start: bigint, end: bigint) => {
+    const first = alignUp(start, length);
+    if (first + size - 1n <= end) total += (end + 1n - first) / size;
+  };
+  let current: [bigint, bigint] | null = null;
+  for (const [start, end] of sorted) {
+    if (current && start <= current[1] + 1n) {
+      if (end > current[1]) current[1] = end;
+      continue;
+    }
+    if (current) count(current[0], current[1]);
+    current = [start, end];
+  }
+  if (current) count(current[0], current[1]);
+  return total;
 }

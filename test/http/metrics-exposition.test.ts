@@ -25,6 +25,14 @@ test('promtool check metrics exits 0 on the live exposition', async () => {
   const r = await h.get('/metrics', { token: null });
   assert.is(r.status, 200);
   assert.match(r.text, /^ipv6_lifecycle_lifecycles\{state="active"\} 1$/m);
+  // Issue 9's names, with samples (not only HELP lines), so promtool lints them too.
+  assert.match(r.text, /^ipv6_lifecycle_state_total\{state="allocated"\} 3$/m);
+  assert.match(r.text, /^ipv6_allocation_duration_seconds_bucket\{le="60",pool="residential"\} 3$/m);
+  assert.match(r.text, /^ipv6_lifecycle_step_duration_seconds_count\{step="fake_release",outcome="error"\} 1$/m);
+  assert.match(r.text, /^ipv6_pool_utilization_percent\{pool="residential"\} /m);
+  assert.match(r.text, /^ipv6_pool_exhaustion_forecast_seconds\{pool="residential"\} /m);
+  assert.match(r.text, /^ipv6_pool_quarantined_prefixes\{pool="residential"\} /m);
+  assert.match(r.text, /^ipv6_prefix_leak_total 0$/m);
   if (!toolAvailable('promtool check metrics', 'promtool', 'apt-get install prometheus')) return;
   const lint = spawnSync('promtool', ['check', 'metrics'], { input: r.text, encoding: 'utf8' });
   assert.is(lint.status, 0, `promtool check metrics:\n${lint.stdout}${lint.stderr}`);

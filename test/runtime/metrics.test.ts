@@ -3,47 +3,82 @@ import * as assert from 'uvu/assert';
 import { createMetrics } from '../../runtime/metrics.ts';
 import type { IpamPort, PoolUtilization } from '../../services/ipam/port.ts';
 import type { SessionOutcome } from '../../services/radius/port.ts';
-import type { LifecycleStore } from '../../store/lifecycles.ts';
+import type { MetricCounts, PoolFlow } from '../../store/counts.ts';
+import type { AuditEntry, LifecycleStore } from '../../store/lifecycles.ts';
 import { auditEntry, lifecycleRow } from '../support/lifecycle-rows.ts';
 
 const test = suite('runtime metrics');
+const NOW = '2026-03-10T12:00:00.000Z';
 
 const POOLS: PoolUtilization[] = [
   { name: 'residential', prefix: '2001:db8::/40', prefixLength: 56, capacity: 65536, allocated: 12, heldDown: 3 },
   { name: 'business', prefix: '2001:db8:1000::/40', prefixLength: 48, capacity: 256, allocated: 5 },
 ];
 
-function setup(opts: { counts?: Record<string, number>; pending?: number; shared?: number } = {}) {
+function setup(opts: { counts?: Record<string, number>; pending?: number; shared?: number; flows?: PoolFlow[]; leaks?: number; events?: AuditEntry[]; now?: number } = {}) {
   let utilizationCalls = 0;
-  const store = {
-    countByState: () => opts.counts ?? {},
-    countPending: () => opts.pending ?? 0,
-    sharedPrefixes: () => Array.from({ length: opts.shared ?? 0 }, (_, i) => ({ prefix: `2001:db8:${i}::/56`, lifecycle_ids: ['a', 'b'] })),
-  } as unknown as LifecycleStore;
+  const store = { events: () => opts.events ?? [] } as unknown as LifecycleStore;
+  const counts: MetricCounts = {
+    byState: () => opts.counts ?? {},
+    pending: () => opts.pending ?? 0,
+    shared: () => opts.shared ?? 0,
+    flows: () => opts.flows ?? [],
+    leaksCounted: () => opts.leaks ?? 0,
+    leak: () => undefined,
+    failedWithPrefix: () => [],
+    replaceUncounted: () => undefined,
+  };
   const ipam = {
     utilization: async () => {
       utilizationCalls++;
       return POOLS;
     },
   } as unknown as IpamPort;
-  const metrics = createMetrics({ store, ipam, leaks: async () => 4 });
+  const metrics = createMetrics({ store, counts, ipam, leaks: async () => 4, now: () => opts.now ?? Date.parse(NOW) });
   return { metrics, utilizationCalls: () => utilizationCalls, scrape: () => metrics.registry.metrics() };
 }
 
 /** The exposition's sample lines of `name`, without the HELP and TYPE lines. */
 const samples = (text: string, name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
 
-test('pool gauges show each pool’s capacity, allocated and held-down prefixes from one IPAM read per scrape', async () => {
+test('pool gauges: capacity, allocated without quarantined, quarantined, utilization percent, from one IPAM read per scrape', async () => {
   const m = setup();
   const text = await m.scrape();
-  assert.equal(samples(text, 'pd_pool_capacity_prefixes'), ['pd_pool_capacity_prefixes{pool="residential"} 65536', 'pd_pool_capacity_prefixes{pool="business"} 256']);
-  assert.equal(samples(text, 'pd_pool_allocated_prefixes'), ['pd_pool_allocated_prefixes{pool="residential"} 12', 'pd_pool_allocated_prefixes{pool="business"} 5']);
-  assert.equal(samples(text, 'pd_pool_held_down_prefixes'), ['pd_pool_held_down_prefixes{pool="residential"} 3', 'pd_pool_held_down_prefixes{pool="business"} 0']);
+  assert.equal(samples(text, 'ipv6_pool_capacity_prefixes'), ['ipv6_pool_capacity_prefixes{pool="residential"} 65536', 'ipv6_pool_capacity_prefixes{pool="business"} 256']);
+  assert.equal(samples(text, 'ipv6_pool_allocated_prefixes'), ['ipv6_pool_allocated_prefixes{pool="residential"} 9', 'ipv6_pool_allocated_prefixes{pool="business"} 5']);
+  assert.equal(samples(text, 'ipv6_pool_quarantined_prefixes'), ['ipv6_pool_quarantined_prefixes{pool="residential"} 3', 'ipv6_pool_quarantined_prefixes{pool="business"} 0']);
+  assert.equal(samples(text, 'ipv6_pool_utilization_percent'), [
+    `ipv6_pool_utilization_percent{pool="residential"} ${(12 / 65536) * 100}`,
+    `ipv6_pool_utilization_percent{pool="business"} ${(5 / 256) * 100}`,
+  ]);
+  assert.not.match(text, /pd_pool_/);
   assert.is(m.utilizationCalls(), 1);
 });
 
+test('exhaustion forecast: free units over the net rate of the last 7 days; +Inf when a pool is not growing', async () => {
+  const flows: PoolFlow[] = [
+    // 700 /56 allocated and 140 revoked over the week: 560 net, 80 a day.
+    { pool: 'residential', prefix_length: 56, allocated: 700, revoked: 140, since: '2026-03-01T00' },
+    // More revoked than allocated: shrinking.
+    { pool: 'business', prefix_length: 48, allocated: 2, revoked: 3, since: '2026-03-05T00' },
+  ];
+  const text = await setup({ flows }).scrape();
+  const [residential, business] = samples(text, 'ipv6_pool_exhaustion_forecast_seconds');
+  const seconds = Number(residential!.split(' ')[1]);
+  assert.ok(Math.abs(seconds - ((65536 - 12) / 80) * 86_400) < 1, residential);
+  assert.is(business, 'ipv6_pool_exhaustion_forecast_seconds{pool="business"} +Inf');
+});
+
+test('exhaustion forecast counts a shorter prefix in units of the pool length, over the time since the oldest figure', async () => {
+  // One /48 (256 units of /56) allocated one day before NOW.
+  const flows: PoolFlow[] = [{ pool: 'residential', prefix_length: 48, allocated: 1, revoked: 0, since: '2026-03-09T12' }];
+  const text = await setup({ flows }).scrape();
+  const seconds = Number(samples(text, 'ipv6_pool_exhaustion_forecast_seconds')[0]!.split(' ')[1]);
+  assert.ok(Math.abs(seconds - ((65536 - 12) / 256) * 86_400) < 1, String(seconds));
+});
+
 test('lifecycle gauges: every public state (0 when none), shared prefixes, pending lifecycles, leaks', async () => {
-  const text = await setup({ counts: { active: 7, revoked: 2 }, pending: 1, shared: 2 }).scrape();
+  const text = await setup({ counts: { active: 7, revoked: 2 }, pending: 1, shared: 2, leaks: 3 }).scrape();
   assert.equal(samples(text, 'ipv6_lifecycle_lifecycles'), [
     'ipv6_lifecycle_lifecycles{state="pending"} 0',
     'ipv6_lifecycle_lifecycles{state="allocated"} 0',
@@ -56,6 +91,66 @@ test('lifecycle gauges: every public state (0 when none), shared prefixes, pendi
   assert.equal(samples(text, 'ipv6_lifecycle_shared_prefixes'), ['ipv6_lifecycle_shared_prefixes 2']);
   assert.equal(samples(text, 'ipv6_lifecycle_pending_lifecycles'), ['ipv6_lifecycle_pending_lifecycles 1']);
   assert.equal(samples(text, 'ipv6_lifecycle_leaked_prefixes'), ['ipv6_lifecycle_leaked_prefixes 4']);
+  assert.equal(samples(text, 'ipv6_prefix_leak_total'), ['ipv6_prefix_leak_total 3']);
+});
+
+const at = (s: number) => new Date(Date.parse(NOW) + s * 1000).toISOString();
+
+test('state_total counts lifecycles entering each state; a transition within a state enters nothing', async () => {
+  const m = setup();
+  const pending = lifecycleRow({ id: 'a', state: 'pending', created_at: at(0), updated_at: at(0) });
+  const allocated = { ...pending, state: 'allocated', allocated_at: at(0.2), updated_at: at(0.2) };
+  const radius = { ...allocated, updated_at: at(0.3) };
+  m.metrics.onTransition({ row: pending, audit: auditEntry(pending, 'CREATED'), previous: null });
+  m.metrics.onTransition({ row: allocated, audit: auditEntry(allocated, 'STEP_DONE', 'pending'), previous: pending });
+  m.metrics.onTransition({ row: radius, audit: auditEntry(radius, 'STEP_DONE', 'allocated'), previous: allocated });
+  const text = await m.scrape();
+  const entered = samples(text, 'ipv6_lifecycle_state_total');
+  assert.ok(entered.includes('ipv6_lifecycle_state_total{state="pending"} 1'), entered.join('\n'));
+  assert.ok(entered.includes('ipv6_lifecycle_state_total{state="allocated"} 1'), entered.join('\n'));
+  assert.ok(entered.includes('ipv6_lifecycle_state_total{state="revoked"} 0'), 'every state is exported from the start');
+  assert.ok(samples(text, 'ipv6_allocation_duration_seconds_count').includes('ipv6_allocation_duration_seconds_count{pool="residential"} 1'));
+  assert.ok(samples(text, 'ipv6_allocation_duration_seconds_bucket').includes('ipv6_allocation_duration_seconds_bucket{le="0.25",pool="residential"} 1'));
+  assert.ok(samples(text, 'ipv6_allocation_duration_seconds_bucket').includes('ipv6_allocation_duration_seconds_bucket{le="0.1",pool="residential"} 0'));
+});
+
+test('revocation duration: from revoking entered to revoked, a retry after a failure still from the first entry', async () => {
+  const m = setup();
+  const active = lifecycleRow({ id: 'r', state: 'active' });
+  const revoking = { ...active, state: 'revoking', updated_at: at(0) };
+  const failed = { ...active, state: 'failed', updated_at: at(1) };
+  const retried = { ...active, state: 'revoking', updated_at: at(20) };
+  const revoked = { ...active, state: 'revoked', revoked_at: at(21), updated_at: at(21) };
+  m.metrics.onTransition({ row: revoking, audit: auditEntry(revoking, 'REVOKE', 'active'), previous: active });
+  m.metrics.onTransition({ row: failed, audit: auditEntry(failed, 'STEP_FAILED', 'revoking'), previous: revoking });
+  m.metrics.onTransition({ row: retried, audit: auditEntry(retried, 'RETRY', 'failed'), previous: failed });
+  m.metrics.onTransition({ row: revoked, audit: auditEntry(revoked, 'STEP_DONE', 'revoking'), previous: retried });
+  const text = await m.scrape();
+  assert.ok(samples(text, 'ipv6_revocation_duration_seconds_sum').includes('ipv6_revocation_duration_seconds_sum{pool="residential"} 21'), text);
+});
+
+test('revocation duration after a restart: measured from the revoking time in the audit trail', async () => {
+  const active = lifecycleRow({ id: 'x', state: 'active' });
+  const revoking = { ...active, state: 'revoking', updated_at: at(-5) };
+  const m = setup({ events: [auditEntry(active, 'ACTIVATE', 'allocated'), auditEntry(revoking, 'REVOKE', 'active')] });
+  // This process saw only the last transition.
+  const revoked = { ...active, state: 'revoked', revoked_at: at(0.5), updated_at: at(0.5) };
+  m.metrics.onTransition({ row: revoked, audit: auditEntry(revoked, 'STEP_DONE', 'revoking'), previous: { ...revoking, updated_at: at(0) } });
+  const text = await m.scrape();
+  assert.ok(samples(text, 'ipv6_revocation_duration_seconds_sum').includes('ipv6_revocation_duration_seconds_sum{pool="residential"} 5.5'), text);
+});
+
+test('onStep feeds the step duration histogram by public step name and outcome', async () => {
+  const m = setup();
+  m.metrics.onStep('embedded_allocate', 'ok', 0.002);
+  m.metrics.onStep('cpe_configure_pd', 'queued', 3);
+  m.metrics.onStep('embedded_allocate', 'refused', 0.0005);
+  const counts = samples(await m.scrape(), 'ipv6_lifecycle_step_duration_seconds_count');
+  assert.equal(counts, [
+    'ipv6_lifecycle_step_duration_seconds_count{step="embedded_allocate",outcome="ok"} 1',
+    'ipv6_lifecycle_step_duration_seconds_count{step="cpe_configure_pd",outcome="queued"} 1',
+    'ipv6_lifecycle_step_duration_seconds_count{step="embedded_allocate",outcome="refused"} 1',
+  ]);
 });
 
 test('onTransition counts transitions, and a step that sent the lifecycle to failed by its step and code', async () => {

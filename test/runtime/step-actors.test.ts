@@ -6,7 +6,7 @@ import type { AllocationAttempt, OwnedPrefix } from '../../machines/types.ts';
 import { ServiceError } from '../../services/errors.ts';
 import type { CpePort, CpeResult } from '../../services/genieacs/port.ts';
 import type { AllocateCommand, IpamPort, KeyLookup, ReleaseCommand } from '../../services/ipam/port.ts';
-import { createStepActors, type StepPorts } from '../../runtime/step-actors.ts';
+import { createStepActors, type StepOptions, type StepPorts } from '../../runtime/step-actors.ts';
 
 // The step actors are the runtime side of the machine's invocations: what they send through the
 // ports, what they hand back to the machine, and what they turn a failure into.
@@ -51,13 +51,14 @@ function cpeAnswering(answer: () => Promise<CpeResult>): CpePort & { keys: strin
   };
 }
 
-function actorsWith(ports: Partial<StepPorts>) {
+function actorsWith(ports: Partial<StepPorts>, more: Partial<StepOptions> = {}) {
   const all: StepPorts = { ipam: recordingIpam().ipam, replies: null, sessions: null, cpe: null, ...ports };
   return createStepActors(all, {
     retry: { attempts: 2, baseMs: 0, maxMs: 0, retryAfterMaxMs: 0 },
     sessionAction: { suspend: 'disconnect', reactivate: 'coa', update: 'coa', revoke: 'disconnect' },
     log,
     now: () => AT,
+    ...more,
   });
 }
 
@@ -119,6 +120,31 @@ test('removeCpeIpv6 and restoreCpe keep a failing ACS as a pending step; configu
   }
   const err = await failure(run(actorsWith({ cpe: down() }).configureCpe, input));
   assert.is(err.code, 'upstream_unavailable');
+});
+
+test('each step that ends reports its public name, outcome and duration: ok, refused (definitive), error, queued', async () => {
+  const seen: [string, string][] = [];
+  const more: Partial<StepOptions> = { onStep: (step, outcome, seconds) => (assert.ok(seconds >= 0), seen.push([step, outcome])), ipamKind: () => 'embedded' };
+  const { ipam } = recordingIpam({ 'lc-1:allocate:0': '2001:db8:100::/56' });
+  const actors = actorsWith({ ipam }, more);
+  const alloc = { lifecycleId: 'lc-1', subscriberId: 'sub-1', pool: 'p', prefixLength: 56, generation: 0 };
+  await run(actors.allocatePrefix, { ...alloc, key: 'lc-1:allocate:0' });
+  await failure(run(actors.allocatePrefix, { ...alloc, key: 'lc-1:allocate:9' }));
+  const prefix: OwnedPrefix = { prefix: '2001:db8::/56', prefixLength: 56, netboxPrefixId: null, pool: 'p', generation: 0, ipam: 'netbox' };
+  await run(actors.releasePrefix, { lifecycleId: 'lc-1', subscriberId: 'sub-1', prefixes: [prefix], unconfirmed: [], free: false });
+  const down = cpeAnswering(async () => Promise.reject(new ServiceError('upstream_unavailable', 'ACS 500', { retryable: true })));
+  const cpeInput = { key: 'k', cpeId: 'CPE-1', prefix: '2001:db8::/56' };
+  await failure(run(actorsWith({ cpe: down }, more).configureCpe, cpeInput));
+  await run(actorsWith({ cpe: down }, more).removeCpeIpv6, cpeInput);
+  await run(actorsWith({ cpe: cpeAnswering(async () => ({ status: 'done' })) }, more).configureCpe, cpeInput);
+  assert.equal(seen, [
+    ['embedded_allocate', 'ok'],
+    ['embedded_allocate', 'refused'],
+    ['netbox_release', 'ok'],
+    ['cpe_configure_pd', 'error'],
+    ['cpe_remove_ipv6', 'queued'],
+    ['cpe_configure_pd', 'ok'],
+  ]);
 });
 
 test('steps without a configured peer do nothing and succeed', async () => {

@@ -1,0 +1,64 @@
+import type { LeakRecord, MetricCounts } from '../store/counts.ts';
+import type { LifecycleStore } from '../store/lifecycles.ts';
+import type { Discrepancy } from './inventory.ts';
+import { readContext } from './projection.ts';
+
+/**
+ * ipv6_prefix_leak_total: a prefix not returned to IPAM within `leakAfterS` of its lifecycle's
+ * termination. "Not returned" is, at a leak check:
+ * - IPAM still marks the prefix for a lifecycle that is revoked, unknown, or no longer shows it
+ *   (the inventory's `leaked` discrepancy); the termination is the lifecycle's `revoked_at`, or,
+ *   when there is none, the time a check first saw the prefix;
+ * - a lifecycle `failed` in a revocation step still has its prefix: IPAM holds it allocated or
+ *   quarantined and will never hand it out; the termination is the failure's time.
+ * Each (lifecycle, prefix) is counted once: counted ones are stored (store/counts.ts), so neither
+ * the next check nor a restart counts it again. One seen but returned before the threshold is
+ * forgotten.
+ */
+export function createLeakCounter(deps: { counts: MetricCounts; store: Pick<LifecycleStore, 'get'>; leakAfterS: number; now?: () => number }) {
+  const now = deps.now ?? Date.now;
+
+  function failedInRevocation(): { lifecycle_id: string; prefix: string; pool: string; terminated: string }[] {
+    return deps.counts.failedWithPrefix().flatMap((row) => {
+      const ctx = readContext(row);
+      if (!ctx.failedAt?.startsWith('revoke_')) return [];
+      return [{ lifecycle_id: row.id, prefix: row.prefix!, pool: row.pool, terminated: ctx.failure?.at ?? row.updated_at }];
+    });
+  }
+
+  return {
+    /** Takes a leak check's findings; returns how many prefixes it counted now for the first time. */
+    record(found: readonly Discrepancy[]): number {
+      const t = now();
+      const at = new Date(t).toISOString();
+      const candidates = found
+        .filter((d) => d.kind === 'leaked')
+        .map((d) => {
+          const row = deps.store.get(d.lifecycle_id);
+          return { lifecycle_id: d.lifecycle_id, prefix: d.prefix, pool: d.pool, terminated: row?.state === 'revoked' ? row.revoked_at : null };
+        })
+        .concat(failedInRevocation());
+      const records: LeakRecord[] = [];
+      const seen = new Set<string>();
+      let counted = 0;
+      for (const c of candidates) {
+        // One prefix of one lifecycle is one leak, however many findings name it.
+        const key = `${c.lifecycle_id} ${c.prefix}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const stored = deps.counts.leak(c.lifecycle_id, c.prefix);
+        if (stored?.counted_at) {
+          records.push(stored);
+          continue;
+        }
+        const firstSeen = stored?.first_seen_at ?? at;
+        const since = Date.parse(c.terminated ?? firstSeen);
+        const due = t - since >= deps.leakAfterS * 1000;
+        if (due) counted++;
+        records.push({ lifecycle_id: c.lifecycle_id, prefix: c.prefix, pool: c.pool, first_seen_at: firstSeen, counted_at: due ? at : null });
+      }
+      deps.counts.replaceUncounted(records);
+      return counted;
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import type { Db } from './db.ts';
+import type { LifecycleRow } from './lifecycles.ts';
+
+/** One pool's lifecycles that got a prefix, and that were revoked, within a window, by delegated length. */
+export interface PoolFlow {
+  pool: string;
+  prefix_length: number;
+  allocated: number;
+  revoked: number;
+  /** Start of the oldest hour with any figure, `YYYY-MM-DDTHH`. */
+  since: string;
+}
+
+/** A prefix a leak check found unreturned, as stored for counting it once. */
+export interface LeakRecord {
+  lifecycle_id: string;
+  prefix: string;
+  pool: string;
+  first_seen_at: string;
+  counted_at: string | null;
+}
+
+/**
+ * The figures /metrics reads on every scrape (migration 006): counts kept by triggers in the
+ * transaction of each lifecycle write, so each read is a few primary-key rows, never a scan.
+ */
+export interface MetricCounts {
+  byState(): Record<string, number>;
+  pending(): number;
+  /** Prefixes that more than one live lifecycle shows. */
+  shared(): number;
+  /** Flows per pool and length since `sinceHour` (`YYYY-MM-DDTHH`, inclusive). */
+  flows(sinceHour: string): PoolFlow[];
+  /** Leaks stored and counted (passed leak_after_s): the value of ipv6_prefix_leak_total. */
+  leaksCounted(): number;
+  leak(lifecycleId: string, prefix: string): LeakRecord | undefined;
+  /** Failed lifecycles that show a prefix (the state index: O(failed)), for the leak check. */
+  failedWithPrefix(): Pick<LifecycleRow, 'id' | 'pool' | 'prefix' | 'updated_at' | 'snapshot'>[];
+  /**
+   * Stores a leak check's unreturned prefixes in one transaction: uncounted ones not among them
+   * were returned in time and are forgotten; counted ones stay counted whatever `records` says.
+   */
+  replaceUncounted(records: readonly LeakRecord[]): void;
+}
+
+export function createMetricCounts(db: Db): MetricCounts {
+  const byKey = db.prepare<[], { key: string; n: number }>("SELECT key, n FROM lifecycle_counts WHERE key >= 'state:' AND key < 'state;'");
+  const one = db.prepare<[string], { n: number }>('SELECT n FROM lifecycle_counts WHERE key = ?');
+  const flows = db.prepare<[string], PoolFlow>(`
+    SELECT pool, prefix_length, sum(allocated) AS allocated, sum(revoked) AS revoked, min(hour) AS since
+    FROM pool_tally WHERE hour >= ? GROUP BY pool, prefix_length`);
+
+  const getLeak = db.prepare<[string, string], LeakRecord>('SELECT * FROM prefix_leaks WHERE lifecycle_id = ? AND prefix = ?');
+  // A record already counted is never touched again: counted once, whatever later checks say.
+  const putLeak = db.prepare(`
+    INSERT INTO prefix_leaks (lifecycle_id, prefix, pool, first_seen_at, counted_at)
+    VALUES (@lifecycle_id, @prefix, @pool, @first_seen_at, @counted_at)
+    ON CONFLICT (lifecycle_id, prefix) DO UPDATE SET counted_at = excluded.counted_at WHERE counted_at IS NULL`);
+  const failedWithPrefix = db.prepare<[], Pick<LifecycleRow, 'id' | 'pool' | 'prefix' | 'updated_at' | 'snapshot'>>(
+    "SELECT id, pool, prefix, updated_at, snapshot FROM lifecycles WHERE state = 'failed' AND prefix IS NOT NULL",
+  );
+  const forgetUncounted = db.prepare('DELETE FROM prefix_leaks WHERE counted_at IS NULL');
+  const replaceUncounted = db.transaction((records: readonly LeakRecord[]) => {
+    forgetUncounted.run();
+    for (const r of records) putLeak.run(r);
+  });
+  return {
+    byState: () => Object.fromEntries(byKey.all().map((r) => [r.key.slice('state:'.length), r.n])),
+    pending: () => one.get('pending')?.n ?? 0,
+    shared: () => one.get('shared')?.n ?? 0,
+    flows: (sinceHour) => flows.all(sinceHour),
+    leaksCounted: () => one.get('leaks')?.n ?? 0,
+    leak: (lifecycleId, prefix) => getLeak.get(lifecycleId, prefix),
+    failedWithPrefix: () => failedWithPrefix.all(),
+    replaceUncounted: (records) => replaceUncounted(records),
+  };
+}
