@@ -35,11 +35,17 @@ if (available()) {
   const test = suite<Ctx>('alerts end to end: Prometheus → Alertmanager → webhook', {} as Ctx);
 
   test.before(async (ctx) => {
-    ctx.receiver = await startWebhookReceiver();
-    // hold_down_s 0: a revoked prefix is free again once its revocation has finished.
-    ctx.service = await startMonitoredService(() => ({ pools: [{ name: 'small', prefix: '2001:db8::/61', prefix_length: 64, hold_down_s: 0 }] }));
-    ctx.alertmanager = await startAlertmanager(ctx.receiver.url);
-    ctx.prometheus = await startPrometheus({ target: ctx.service.target, rules: { 'ipv6-lifecycle.rules.yml': quickRules() }, alertmanagerUrl: ctx.alertmanager.url });
+    // uvu drops what a `before` hook throws without a word: say it here (the suite still fails).
+    try {
+      ctx.receiver = await startWebhookReceiver();
+      // hold_down_s 0: a revoked prefix is free again once its revocation has finished.
+      ctx.service = await startMonitoredService(() => ({ pools: [{ name: 'small', prefix: '2001:db8::/61', prefix_length: 64, hold_down_s: 0 }] }));
+      ctx.alertmanager = await startAlertmanager(ctx.receiver.url);
+      ctx.prometheus = await startPrometheus({ target: ctx.service.target, rules: { 'ipv6-lifecycle.rules.yml': quickRules() }, alertmanagerUrl: ctx.alertmanager.url });
+    } catch (err) {
+      console.error('alerts end to end: set-up failed:', err);
+      throw err;
+    }
   });
 
   test.after(async (ctx) => {

@@ -105,7 +105,7 @@ if (toolAvailable('dashboard queries against Prometheus', PROMETHEUS, 'apt-get i
   const live = suite<Ctx>('dashboards/ipv6-lifecycle.json over a running service', {} as Ctx);
 
   live.before(async (ctx) => {
-    // uvu does not print what a hook threw; the lifecycle run says itself why it stopped.
+    // uvu drops what a `before` hook throws without a word: say it here (the suite still fails).
     await setUp(ctx).catch((err) => {
       console.error('dashboard live set-up failed:', err);
       throw err;
