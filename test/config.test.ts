@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConfigError, loadConfig, parseConfig } from '../config.ts';
+import { DEFAULT_HOLD_DOWN_S, holdDownsOf } from '../services/ipam/embedded-quarantine.ts';
 
 const test = suite('config');
 const dir = mkdtempSync(join(tmpdir(), 'config-test-'));
@@ -119,6 +120,30 @@ test('loadConfig(file, env) checks the secrets too', () => {
   const yaml = join(dir, 'secrets.yaml');
   writeFileSync(yaml, 'api: { metrics_token_env: NOT_SET_ANYWHERE }\n');
   assert.match(errorOf(() => loadConfig(yaml, {})), 'api.metrics_token_env: environment variable NOT_SET_ANYWHERE is not set');
+});
+
+const onePool = (extra: Record<string, unknown>) => ({ pools: [{ name: 'p', prefix: '2001:db8::/32', prefix_length: 56, ...extra }] });
+
+test('pools[].sticky: true unless set; false is kept; anything but a boolean is refused naming the field', () => {
+  assert.is(parseConfig(onePool({})).pools[0]!.sticky, true);
+  assert.is(parseConfig(onePool({ sticky: false })).pools[0]!.sticky, false);
+  assert.is(loadConfig(undefined).pools[0]!.sticky, true, 'the built-in pool too');
+  for (const bad of ['false', 0, 1, null, 'yes']) assert.match(errorOf(() => parseConfig(onePool({ sticky: bad }))), 'pools.0.sticky:');
+  const yaml = join(dir, 'sticky.yaml');
+  writeFileSync(yaml, 'pools:\n  - { name: p, prefix: "2001:db8::/32", prefix_length: 56, sticky: no }\n');
+  // YAML 1.2 reads `no` as a string: refused, never taken for true.
+  assert.match(errorOf(() => loadConfig(yaml)), 'pools.0.sticky: Invalid input: expected boolean, received string');
+});
+
+test('pools[].hold_down_s: unset stays unset (the IPAM decides: 600 s embedded); whole seconds 0..31536000 only', () => {
+  const unset = parseConfig(onePool({})).pools[0]!;
+  assert.is(unset.hold_down_s, undefined);
+  assert.equal(holdDownsOf([{ name: 'p', holdDownS: unset.hold_down_s }]), new Map([['p', DEFAULT_HOLD_DOWN_S * 1000]]));
+  assert.is(DEFAULT_HOLD_DOWN_S, 600);
+  assert.is(loadConfig(undefined).pools[0]!.hold_down_s, 600);
+  assert.is(parseConfig(onePool({ hold_down_s: 0 })).pools[0]!.hold_down_s, 0);
+  assert.is(parseConfig(onePool({ hold_down_s: 31_536_000 })).pools[0]!.hold_down_s, 31_536_000);
+  for (const bad of [-1, 1.5, '600', 31_536_001]) assert.match(errorOf(() => parseConfig(onePool({ hold_down_s: bad }))), 'pools.0.hold_down_s:');
 });
 
 test.run();
