@@ -115,6 +115,8 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   const metrics = createMetrics({ store, ipam, leaks: () => inventory.leaks() });
   const { attempts, base_ms: baseMs, max_ms: maxMs, retry_after_max_ms: retryAfterMaxMs } = config.retry;
   const retry: RetryPolicy = { attempts, baseMs, maxMs, retryAfterMaxMs };
+  // One schedule for pending CPE work: its first attempt (set by the step) and every later one (the worker).
+  const pendingBackoff = { baseMs: config.runtime.pending_interval_ms, maxMs: config.runtime.pending_backoff_max_ms };
   const actors = createStepActors(
     { ipam, replies, sessions, cpe },
     {
@@ -124,6 +126,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
       onSessionOutcome: metrics.onSessionOutcome,
       // Bound late: the host needs the machine these actors go into.
       afterCommit: () => host.afterCommit(),
+      pendingBackoff,
     },
   );
   const inspector = config.inspector.enabled ? await startInspector(config.inspector.port, log) : null;
@@ -147,7 +150,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     staleAllocatedAfterS: config.runtime.stale_allocated_after_s,
     reclaimLeaks: config.runtime.reclaim_leaks,
   });
-  const pending = createPendingWorker({ store, host, cpe, log, baseDelayMs: config.runtime.pending_interval_ms, maxDelayMs: config.runtime.pending_backoff_max_ms });
+  const pending = createPendingWorker({ store, host, cpe, log, baseDelayMs: pendingBackoff.baseMs, maxDelayMs: pendingBackoff.maxMs });
 
   const configured = env[config.api.token_env];
   const token = configured && configured.length > 0 ? configured : randomBytes(24).toString('base64url');
