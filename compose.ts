@@ -1,7 +1,6 @@
 // The composition root: config → store → ports → actor host → service → http. Nothing else wires.
 import { randomBytes } from 'node:crypto';
 import type Koa from 'koa';
-import type { InspectionEvent } from 'xstate';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
 import { createApp } from './http/app.ts';
@@ -16,6 +15,7 @@ import { createMetrics } from './runtime/metrics.ts';
 import { createPendingWorker } from './runtime/pending-worker.ts';
 import { backoffDelay } from './runtime/backoff.ts';
 import { withRetry, type RetryPolicy } from './runtime/retry.ts';
+import { startInspector } from './runtime/inspector.ts';
 import { createStepActors } from './runtime/step-actors.ts';
 import { createGenieacsCpe } from './services/genieacs/genieacs.ts';
 import type { CpePort } from './services/genieacs/port.ts';
@@ -129,7 +129,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
       pendingBackoff,
     },
   );
-  const inspector = config.inspector.enabled ? await startInspector(config.inspector.port, log) : null;
+  const inspector = config.inspector.enabled ? await startInspector({ host: config.inspector.host, port: config.inspector.port, log }) : null;
   if (inspector) closers.push(inspector.stop);
   const host = new ActorHost({
     store,
@@ -274,22 +274,6 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
 }
 
 const why = (err: { message: string }) => `resolving the IPAM pools: ${err.message}`;
-
-/** The Stately inspector: a local WebSocket bridge; the browser side is stately.ai's inspector page. */
-async function startInspector(port: number, log: Logger) {
-  const { createInspectorServer } = await import('@statelyai/inspect/server');
-  const { createWebSocketInspector } = await import('@statelyai/inspect');
-  const server = createInspectorServer({ port, autoOpen: false });
-  const inspector = createWebSocketInspector({ url: `ws://localhost:${port}` });
-  log.info({ port }, `Stately inspector bridge on ws://localhost:${port}; open https://stately.ai/inspect to watch`);
-  return {
-    inspect: (ev: InspectionEvent) => inspector.inspect.next?.(ev),
-    stop: () => {
-      inspector.stop();
-      server.stop();
-    },
-  };
-}
 
 function buildIpam(config: Config, db: Db, log: Logger, env: NodeJS.ProcessEnv): IpamPort {
   const embeddedPools = config.pools
