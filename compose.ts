@@ -1,7 +1,6 @@
 // The composition root: config → store → ports → actor host → service → http. Nothing else wires.
 import { randomBytes } from 'node:crypto';
 import type Koa from 'koa';
-import type { InspectionEvent } from 'xstate';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
 import { createApp } from './http/app.ts';
@@ -17,6 +16,7 @@ import { createMetrics } from './runtime/metrics.ts';
 import { createPendingWorker } from './runtime/pending-worker.ts';
 import { backoffDelay } from './runtime/backoff.ts';
 import { withRetry, type RetryPolicy } from './runtime/retry.ts';
+import { startInspector } from './runtime/inspector.ts';
 import { createStepActors } from './runtime/step-actors.ts';
 import { createGenieacsCpe } from './services/genieacs/genieacs.ts';
 import type { CpePort } from './services/genieacs/port.ts';
@@ -132,6 +132,8 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   const metrics = createMetrics({ store, counts, ipam, leaks: () => inventory.leaks(Number.POSITIVE_INFINITY) });
   const { attempts, base_ms: baseMs, max_ms: maxMs, retry_after_max_ms: retryAfterMaxMs } = config.retry;
   const retry: RetryPolicy = { attempts, baseMs, maxMs, retryAfterMaxMs };
+  // One schedule for pending CPE work: its first attempt (set by the step) and every later one (the worker).
+  const pendingBackoff = { baseMs: config.runtime.pending_interval_ms, maxMs: config.runtime.pending_backoff_max_ms };
   const actors = createStepActors(
     { ipam, replies, sessions, cpe },
     {
@@ -146,9 +148,10 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
       },
       // Bound late: the host needs the machine these actors go into.
       afterCommit: () => host.afterCommit(),
+      pendingBackoff,
     },
   );
-  const inspector = config.inspector.enabled ? await startInspector(config.inspector.port, log) : null;
+  const inspector = config.inspector.enabled ? await startInspector({ host: config.inspector.host, port: config.inspector.port, log }) : null;
   if (inspector) closers.push(inspector.stop);
   const host = new ActorHost({
     store,
@@ -176,7 +179,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     staleAllocatedAfterS: config.runtime.stale_allocated_after_s,
     reclaimLeaks: config.runtime.reclaim_leaks,
   });
-  const pending = createPendingWorker({ store, host, cpe, log, baseDelayMs: config.runtime.pending_interval_ms, maxDelayMs: config.runtime.pending_backoff_max_ms });
+  const pending = createPendingWorker({ store, host, cpe, log, baseDelayMs: pendingBackoff.baseMs, maxDelayMs: pendingBackoff.maxMs });
 
   const configured = env[config.api.token_env];
   const token = configured && configured.length > 0 ? configured : randomBytes(24).toString('base64url');
@@ -300,22 +303,6 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
 }
 
 const why = (err: { message: string }) => `resolving the IPAM pools: ${err.message}`;
-
-/** The Stately inspector: a local WebSocket bridge; the browser side is stately.ai's inspector page. */
-async function startInspector(port: number, log: Logger) {
-  const { createInspectorServer } = await import('@statelyai/inspect/server');
-  const { createWebSocketInspector } = await import('@statelyai/inspect');
-  const server = createInspectorServer({ port, autoOpen: false });
-  const inspector = createWebSocketInspector({ url: `ws://localhost:${port}` });
-  log.info({ port }, `Stately inspector bridge on ws://localhost:${port}; open https://stately.ai/inspect to watch`);
-  return {
-    inspect: (ev: InspectionEvent) => inspector.inspect.next?.(ev),
-    stop: () => {
-      inspector.stop();
-      server.stop();
-    },
-  };
-}
 
 function buildIpam(
   config: Config,

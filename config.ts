@@ -99,7 +99,14 @@ export const configSchema = z
     radius: radiusConfigSchema.optional(),
     genieacs: genieacsConfigSchema.optional(),
     log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
-    inspector: z.strictObject({ enabled: z.boolean().default(false), port: z.int().min(1).max(65535).default(5678) }).prefault({}),
+    inspector: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        // Loopback: the bridge has no authentication and shows every lifecycle's context.
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.int().min(0).max(65535).default(5678),
+      })
+      .prefault({}),
   })
   // `when`: the cross-field checks run even when a key failed its own schema, so one round lists every error.
   .superRefine((c, ctx) => crossFieldIssues(c, ctx.addIssue), { when: () => true });

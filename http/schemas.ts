@@ -100,6 +100,7 @@ export const listQuery = z.strictObject({
   state: z.enum(LIFECYCLE_STATES).optional().meta({ description: 'Only lifecycles in this state' }),
   pool: pool.optional().meta({ description: 'Only lifecycles of this pool' }),
   limit: queryInt(1, 1000, LIST_DEFAULT_LIMIT, 'Page size'),
+  order: z.enum(['desc', 'asc']).optional().meta({ description: 'By creation time: `desc` newest first (the default), `asc` oldest first' }),
   cursor: z
     .string()
     .max(1024)

@@ -106,11 +106,14 @@ export const closedRefused = (ctx: Ctx, error: unknown): Patch => {
   return { lastError, revokedAt: lastError.at, reason: `allocation refused: ${lastError.code}` };
 };
 
-/** A queued CPE command stays pending with its key; a newer one supersedes any older one still queued. */
+/**
+ * A queued CPE command stays pending with its key; a newer one supersedes any older one still queued.
+ * Its next attempt is scheduled at once: when the runtime says (its scheduler's backoff), else due now.
+ */
 export function queuedCpe(ctx: Ctx, step: PendingStep['step'], key: string, out: Stamped<CpeResult>): PendingStep[] {
   const rest = ctx.pending.filter((p) => !p.step.startsWith('cpe_'));
   if (out.result.status === 'done') return rest;
-  return [...rest, { step, key, generation: ctx.generation, attempts: 1, next_attempt_at: null, task_id: out.result.taskId }];
+  return [...rest, { step, key, generation: ctx.generation, attempts: 1, next_attempt_at: out.retryAt ?? out.at, task_id: out.result.taskId }];
 }
 
 export const pendingResolved = (ctx: Ctx, step: PendingStep['step']): Patch => ({ pending: ctx.pending.filter((p) => p.step !== step) });

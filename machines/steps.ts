@@ -10,6 +10,8 @@ export interface StepSpec {
   publicName: (ctx: Names) => string;
   /** The key segment of the step's outside command (`<lifecycle>:<segment>:<generation>`); null if it sends no key. */
   key: string | null;
+  /** The state that invokes the step (its full path): how the audit trail names the step a done or error event ended. */
+  state: string;
   /** The state RETRY resumes once the step has failed; null for a step whose failure the machine handles itself. */
   resume: string | null;
   /** Error codes that prove the step did nothing and never will: the lifecycle closes instead of failing. */
@@ -26,9 +28,11 @@ const ipamStep = (verb: 'allocate' | 'release' | 'free', which: (ctx: Names) => 
   `${which(ctx) ?? ctx.ipam}_${verb}`;
 const named = (name: string) => () => name;
 
-const spec = (publicName: StepSpec['publicName'], resume: string | null, more: Partial<Omit<StepSpec, 'publicName' | 'resume'>> = {}): StepSpec => ({
+/** A step invoked in `state`; RETRY resumes it there unless `more.resume` says otherwise. */
+const spec = (publicName: StepSpec['publicName'], state: string, more: Partial<Omit<StepSpec, 'publicName' | 'state'>> = {}): StepSpec => ({
   publicName,
-  resume,
+  state,
+  resume: more.resume === undefined ? state : more.resume,
   key: more.key ?? null,
   closesOn: more.closesOn ?? [],
   compensation: more.compensation ?? [],
@@ -43,10 +47,10 @@ export const STEPS: Record<StepId, StepSpec> = {
   reactivate_radius: spec(named('radius_write_reply'), 'suspended.reactivateRadius'),
   reactivate_sessions: spec(named('radius_sessions'), 'suspended.reactivateSessions'),
   // An update's own steps never fail the lifecycle: a failure rolls the update back (active.updateRollback).
-  update_allocate: spec(ipamStep('allocate', (c) => c.nextRequest?.ipam), null, { key: 'allocate', compensation: ['releaseNext'] }),
-  update_radius: spec(named('radius_write_reply'), null, { compensation: ['restoreSessions', 'restoreRadius'] }),
-  update_sessions: spec(named('radius_sessions'), null),
-  update_cpe: spec(named('cpe_configure_pd'), null, { key: 'configurePd', compensation: ['restoreCpe'] }),
+  update_allocate: spec(ipamStep('allocate', (c) => c.nextRequest?.ipam), 'active.updateAllocate', { resume: null, key: 'allocate', compensation: ['releaseNext'] }),
+  update_radius: spec(named('radius_write_reply'), 'active.updateRadius', { resume: null, compensation: ['restoreSessions', 'restoreRadius'] }),
+  update_sessions: spec(named('radius_sessions'), 'active.updateSessions', { resume: null }),
+  update_cpe: spec(named('cpe_configure_pd'), 'active.updateCpe', { resume: null, key: 'configurePd', compensation: ['restoreCpe'] }),
   update_release: spec(ipamStep('release', (c) => c.retired?.ipam), 'active.updateRelease'),
   rollback_cpe: spec(named('cpe_configure_pd'), 'active.updateRollback.restoreCpe', { key: 'restorePd' }),
   rollback_radius: spec(named('radius_write_reply'), 'active.updateRollback.restoreRadius'),
@@ -59,6 +63,13 @@ export const STEPS: Record<StepId, StepSpec> = {
   // The released prefix stays quarantined until RADIUS, the sessions and the CPE no longer carry it.
   revoke_free: spec(ipamStep('free', (c) => c.current?.ipam), 'revoking.free'),
 };
+
+const BY_STATE = new Map((Object.entries(STEPS) as [StepId, StepSpec][]).map(([step, s]) => [s.state, step]));
+
+/** The step the state at `path` invokes, if it invokes one. */
+export function stepAt(path: string | null): StepId | undefined {
+  return path === null ? undefined : BY_STATE.get(path);
+}
 
 /** The steps a failed lifecycle can resume, with the state each resumes. */
 export const RESUMABLE = (Object.entries(STEPS) as [StepId, StepSpec][]).flatMap(([step, s]) => (s.resume ? [{ step, resume: s.resume }] : []));

@@ -75,6 +75,10 @@ export interface StepError {
 export interface Stamped<T> {
   at: string;
   result: T;
+  /** Set when the step had nothing to talk to (no RADIUS database, no ACS, no CPE id): why it did nothing. */
+  skipped?: string;
+  /** A CPE command kept as a pending step: when the pending-work scheduler first asks again. */
+  retryAt?: string;
 }
 
 /** Undo work an update did, newest first: see `active.updateRollback`. */

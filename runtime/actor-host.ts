@@ -5,7 +5,7 @@ import type { LifecycleEvent, LifecycleInput } from '../machines/types.ts';
 import { ServiceError } from '../services/errors.ts';
 import { isStoreBusy } from '../store/db.ts';
 import type { AuditEntry, LifecycleRow, LifecycleStore, SaveItem } from '../store/lifecycles.ts';
-import { auditDetail, auditType, type AuditDetail } from './audit.ts';
+import { auditDetail, auditType, type AuditDetail, type AuditFrom } from './audit.ts';
 import { GroupCommit } from './group-commit.ts';
 import { currentLogScope, withLogScope, type LogScope } from './log-context.ts';
 import { statePath, toRow, type LifecycleSnapshot } from './projection.ts';
@@ -36,8 +36,8 @@ interface Entry {
   log: Logger;
   /** The newest row written for it (or queued to be, within this event-loop turn). */
   row: LifecycleRow | null;
-  /** State path of `row`, e.g. `revoking.release`. */
-  path: string | null;
+  /** State path and context of `row` (e.g. `revoking.release`): what the next audit entry left. */
+  from: AuditFrom | null;
   stopping: boolean;
   idleTimer: NodeJS.Timeout | null;
   /** Its last snapshot could not be stored: the actor was stopped, the request hears 503. */
@@ -257,8 +257,9 @@ export class ActorHost {
   #start(lifecycleId: string, subscriberId: string, from: { input: LifecycleInput } | { snapshot: unknown; row: LifecycleRow }): Entry {
     const log = this.#opts.log.child({ subscriber_id: subscriberId, lifecycle_id: lifecycleId });
     const row = 'row' in from ? from.row : null;
-    const path = 'snapshot' in from ? statePath(from.snapshot as LifecycleSnapshot) : null;
-    const entry = { log, row, path, stopping: false, idleTimer: null, writeFailed: null } as Entry;
+    const stored = 'snapshot' in from ? (from.snapshot as LifecycleSnapshot) : null;
+    const last = stored ? { path: statePath(stored), context: stored.context } : null;
+    const entry = { log, row, from: last, stopping: false, idleTimer: null, writeFailed: null } as Entry;
     const inspect = (ev: InspectionEvent) => {
       if (ev.type === '@xstate.snapshot' && ev.actorRef === entry.actor) this.#persist(entry, ev.event, ev.snapshot as LifecycleSnapshot);
       this.#opts.inspect?.(ev);
@@ -292,18 +293,18 @@ export class ActorHost {
     const row = toRow(snapshot, entry.actor.getPersistedSnapshot(), previous?.created_at ?? now, now);
     if (previous && previous.snapshot === row.snapshot) return;
     const path = statePath(snapshot);
-    const detail = auditDetail(event, entry.path, path, snapshot);
+    const detail = auditDetail(event, entry.from, path, snapshot);
     const audit: AuditEntry = {
       lifecycle_id: row.id,
       subscriber_id: row.subscriber_id,
       at: now,
-      type: auditType(event.type),
+      type: auditType(event),
       from_state: previous?.state ?? null,
       to_state: row.state,
       detail: JSON.stringify(detail),
     };
     entry.row = row;
-    entry.path = path;
+    entry.from = { path, context: snapshot.context };
     this.#commits.enqueue({ entry, row, audit, previous, detail, scope: currentLogScope() });
   }
 

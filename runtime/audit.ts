@@ -1,28 +1,50 @@
+import { STEPS, stepAt } from '../machines/steps.ts';
+import type { LifecycleContext } from '../machines/types.ts';
 import type { LifecycleSnapshot } from './projection.ts';
 
-/** What an audit entry says besides its type and states. */
-export type AuditDetail = { state: string; step?: string } & Record<string, unknown>;
+/**
+ * What an audit entry says besides its type and states: the state path it reached (`state`) and
+ * left (`from_state`), and for an outside step its public name (`step`, as in `failure.step` and
+ * `pending[].step`). Keys are snake_case like the rest of the API, however the machine spells them.
+ */
+export type AuditDetail = { state: string; from_state?: string; step?: string } & Record<string, unknown>;
 
-/** Audit types: the lifecycle's own events by name, invoked steps as STEP_DONE / STEP_FAILED. */
-export function auditType(type: string): string {
+/** Where the lifecycle was before the event: its state path and context (null for a new lifecycle). */
+export interface AuditFrom {
+  path: string;
+  context: LifecycleContext;
+}
+
+/**
+ * Audit types: the lifecycle's own events by name; invoked steps as STEP_DONE, STEP_FAILED, or
+ * STEP_SKIPPED when the step had nothing to talk to (no peer configured, no username, no CPE).
+ */
+export function auditType(event: Record<string, unknown> & { type: string }): string {
+  const { type } = event;
   if (type === 'xstate.init') return 'CREATED';
-  if (type.startsWith('xstate.done.actor.')) return 'STEP_DONE';
+  if (type.startsWith('xstate.done.actor.')) return (event.output as { skipped?: string } | undefined)?.skipped ? 'STEP_SKIPPED' : 'STEP_DONE';
   if (type.startsWith('xstate.error.actor.')) return 'STEP_FAILED';
   return type;
 }
 
-/** The detail of one event: the step it ended, what the step returned or why it failed, or the event's payload. */
-export function auditDetail(event: Record<string, unknown>, fromPath: string | null, toPath: string, snapshot: LifecycleSnapshot): AuditDetail {
+/** The detail of one event: the step it ended, what the step returned or why it failed or was skipped, or the event's payload. */
+export function auditDetail(event: Record<string, unknown>, from: AuditFrom | null, toPath: string, snapshot: LifecycleSnapshot): AuditDetail {
   const detail: AuditDetail = { state: toPath };
-  if (fromPath) detail.step = fromPath;
+  if (from) detail.from_state = from.path;
   const type = String(event.type);
+  const isStep = type.startsWith('xstate.done.actor.') || type.startsWith('xstate.error.actor.');
+  const step = isStep && from ? stepAt(from.path) : undefined;
+  // Named from the context the step ran with, as its failure is: an update's release is named after
+  // the IPAM of the prefix it gave back, which the context after it no longer holds.
+  if (step && from) detail.step = STEPS[step].publicName(from.context);
   if (type === 'xstate.init') {
     const c = snapshot.context;
     Object.assign(detail, { pool: c.pool, prefix_length: c.prefixLength, ipam: c.ipam });
   } else if (type.startsWith('xstate.done.actor.')) {
     // Step actors resolve with `{ at, result }`: the audit entry has its own time.
-    const { result } = (event.output ?? {}) as { result?: unknown };
-    if (result !== undefined) detail.output = result;
+    const { result, skipped } = (event.output ?? {}) as { result?: unknown; skipped?: string };
+    if (skipped) detail.reason = skipped;
+    else if (result !== undefined) detail.output = result;
   } else if (type.startsWith('xstate.error.actor.')) {
     const e = (event.error ?? {}) as { code?: string; message?: string; attempts?: number };
     detail.error = { code: e.code ?? 'internal', message: e.message ?? String(event.error), attempts: e.attempts ?? 1 };
@@ -30,5 +52,14 @@ export function auditDetail(event: Record<string, unknown>, fromPath: string | n
     const { type: _type, ...payload } = event;
     Object.assign(detail, payload);
   }
-  return detail;
+  return snakeKeys(detail) as AuditDetail;
+}
+
+const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** Every key, at every depth, in snake_case (values untouched): `prefixLength` → `prefix_length`. */
+export function snakeKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(snakeKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [snake(k), snakeKeys(v)]));
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { IpamPort } from '../services/ipam/port.ts';
-import type { LifecycleStore } from '../store/lifecycles.ts';
+import type { ListCursor, LifecycleStore } from '../store/lifecycles.ts';
 import type { Inventory } from './inventory.ts';
 import type { LifecycleService } from './lifecycle-service.ts';
 
@@ -23,7 +23,7 @@ export function createCleanup(deps: CleanupDeps) {
     if (deps.staleAllocatedAfterS <= 0) return 0;
     const cutoff = new Date(Date.now() - deps.staleAllocatedAfterS * 1000).toISOString();
     let n = 0;
-    let after: string | undefined;
+    let after: ListCursor | undefined;
     for (;;) {
       const page = deps.store.list({ state: 'allocated', limit: 500, after });
       for (const row of page) {
@@ -36,7 +36,7 @@ export function createCleanup(deps: CleanupDeps) {
         }
       }
       if (page.length < 500) return n;
-      after = page.at(-1)!.id;
+      after = page.at(-1);
     }
   }
 

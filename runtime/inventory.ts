@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { IpamPort } from '../services/ipam/port.ts';
-import type { LifecycleRow, LifecycleStore } from '../store/lifecycles.ts';
+import type { LifecycleRow, LifecycleStore, ListCursor } from '../store/lifecycles.ts';
 import { readContext } from './projection.ts';
 
 /**
@@ -43,7 +43,7 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; o
       for (const id of lifecycle_ids) found.push({ kind: 'shared', pool: deps.store.get(id)?.pool ?? '', prefix, lifecycle_id: id });
     }
     for (const state of ['allocated', 'active', 'suspended'] as const) {
-      let after: string | undefined;
+      let after: ListCursor | undefined;
       for (;;) {
         const page = deps.store.list({ state, limit: 500, after });
         for (const row of page) {
@@ -52,7 +52,7 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; o
           }
         }
         if (page.length < 500) break;
-        after = page.at(-1)!.id;
+        after = page.at(-1);
       }
     }
     // Every check feeds the leak counter (runtime/leak-counter.ts), whoever asked for it.

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import type { IpamKind, LifecycleEvent } from '../machines/types.ts';
 import { ServiceError, type ErrorCode } from '../services/errors.ts';
 import type { LifecycleStore } from '../store/lifecycles.ts';
@@ -93,7 +93,8 @@ export class LifecycleService {
       // A lifecycle still being revoked is waited for: once it is revoked, the subscriber gets a new one.
       const live = await this.#liveSettled(req.subscriber_id);
       if (live) return { created: false, settled: live.busy === 0, lifecycle: toResource(live) };
-      const lifecycleId = randomUUID();
+      // Time-ordered (UUIDv7): ids sort by creation, as lists do (store/lifecycles.ts orders by (created_at, id)).
+      const lifecycleId = uuidv7();
       ticket?.accepted({ lifecycleId, mark: this.#mark(req.subscriber_id) });
       this.#opts.host.create({ lifecycleId, subscriberId: req.subscriber_id, pool: pool.name, prefixLength, ipam: pool.ipam });
       return this.#outcome('allocate', lifecycleId);
@@ -148,18 +149,19 @@ export class LifecycleService {
     }));
   }
 
-  list(q: { state?: string | undefined; pool?: string | undefined; limit: number; cursor?: string | undefined }) {
+  /** A page in creation order, newest first unless `order` is `asc`; `next_cursor` continues it. */
+  list(q: { state?: string | undefined; pool?: string | undefined; limit: number; order?: 'asc' | 'desc' | undefined; cursor?: string | undefined }) {
     // A draining pool's lifecycles can still be listed: that is how an operator finds who is left.
     if (q.pool !== undefined && !this.#opts.draining?.(q.pool)) this.#pool(q.pool);
-    const after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString('utf8') : undefined;
-    // Cursors are lifecycle ids (UUIDs); anything else was not handed out by this service.
-    if (after !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(after)) {
-      throw new ServiceError('validation_error', 'cursor: not a cursor this service returned', { field: 'cursor' });
+    const after = q.cursor === undefined ? undefined : readCursor(q.cursor);
+    const order = after?.order ?? q.order ?? 'desc';
+    if (q.order !== undefined && q.order !== order) {
+      throw new ServiceError('validation_error', `cursor: it continues a list in order=${order}, not order=${q.order}`, { field: 'cursor' });
     }
-    const rows = this.#opts.store.list({ state: q.state, pool: q.pool, limit: q.limit + 1, after });
+    const rows = this.#opts.store.list({ state: q.state, pool: q.pool, limit: q.limit + 1, order, after });
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
-    const next = rows.length > q.limit && last ? Buffer.from(last.id, 'utf8').toString('base64url') : null;
+    const next = rows.length > q.limit && last ? writeCursor({ order, created_at: last.created_at, id: last.id }) : null;
     return { items: page.map(toResource), next_cursor: next };
   }
 
@@ -291,4 +293,26 @@ function throwIfFailed(verb: Verb | 'allocate', snapshot: LifecycleSnapshot): vo
 
 function invalidTransition(verb: Verb, state: string, suffix = ''): ServiceError {
   return new ServiceError('invalid_transition', `cannot ${verb} a prefix in state ${state}${suffix}`);
+}
+
+/** A list position: the order and the last lifecycle of the page before, by (created_at, id). */
+type Cursor = { order: 'asc' | 'desc'; created_at: string; id: string };
+
+const writeCursor = (c: Cursor) => Buffer.from(JSON.stringify([c.order, c.created_at, c.id]), 'utf8').toString('base64url');
+
+function readCursor(text: string): Cursor {
+  const refuse = () => new ServiceError('validation_error', 'cursor: not a cursor this service returned', { field: 'cursor' });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw refuse();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 3) throw refuse();
+  const [order, createdAt, id] = parsed as unknown[];
+  const time = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+  // Lifecycle ids are UUIDs (v4 before time-ordered ids, v7 since); anything else was not handed out here.
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  if ((order !== 'asc' && order !== 'desc') || typeof createdAt !== 'string' || !time.test(createdAt) || typeof id !== 'string' || !uuid.test(id)) throw refuse();
+  return { order, created_at: createdAt, id };
 }

@@ -14,6 +14,20 @@ export interface PendingWorkerOptions {
   maxDelayMs: number;
 }
 
+/** How the scheduler spaces its attempts at one pending step. */
+export interface PendingBackoff {
+  baseMs: number;
+  maxMs: number;
+}
+
+/**
+ * When a pending step that has had `attempts` attempts is asked again: the one backoff, with equal
+ * jitter (never much sooner than the step: asking an offline CPE again at once is wasted).
+ */
+export function nextPendingAttempt(b: PendingBackoff, attempts: number, from: Date): string {
+  return new Date(from.getTime() + backoffDelay({ ...b, jitter: 'equal' }, attempts)).toISOString();
+}
+
 /**
  * Retries outside work that was accepted but not confirmed (a CPE that was offline), with the same
  * idempotency key the step used, and records each outcome as an event of the lifecycle.
@@ -49,8 +63,9 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
         if (result.status === 'done') {
           opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
         } else {
-          const delay = backoffDelay({ baseMs: opts.baseDelayMs, maxMs: opts.maxDelayMs, jitter: 'equal' }, p.attempts);
-          opts.host.send(id, { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at: new Date(Date.now() + delay).toISOString() });
+          // This was attempt `attempts + 1`: the wait grows with it.
+          const next = nextPendingAttempt({ baseMs: opts.baseDelayMs, maxMs: opts.maxDelayMs }, p.attempts + 1, new Date());
+          opts.host.send(id, { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at: next });
         }
       }
       await opts.host.settle(id, 0);

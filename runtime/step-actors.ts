@@ -9,6 +9,7 @@ import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
 import { withRetry, type RetryPolicy } from './retry.ts';
 import { ServiceError } from '../services/errors.ts';
 import { withLogScope } from './log-context.ts';
+import { nextPendingAttempt, type PendingBackoff } from './pending-worker.ts';
 
 /** The ports the lifecycle's steps reach the outside through. */
 export interface StepPorts {
@@ -35,7 +36,21 @@ export interface StepOptions {
   onStep?: (step: string, outcome: 'ok' | 'error' | 'refused' | 'queued', seconds: number) => void;
   /** The IPAM kind that serves a pool (`embedded`, `netbox`, `fake`): IPAM steps are named after it. */
   ipamKind?: (pool: string) => string;
+  /** The pending-work scheduler's backoff: when a CPE command kept as a pending step is first asked again. */
+  pendingBackoff?: PendingBackoff;
 }
+
+/** Why a step did nothing: no peer configured for it, or nothing for the peer to act on. */
+export type SkipReason = 'not_configured' | 'no_username' | 'no_cpe_id';
+
+/** What a step returns when it had nothing to talk to: the machine gets `result`, the audit trail `skipped`. */
+class Skipped<T> {
+  constructor(
+    readonly reason: SkipReason,
+    readonly result: T,
+  ) {}
+}
+const skip = <T>(reason: SkipReason, result: T) => new Skipped(reason, result);
 
 type Args<I> = { input: I; signal: AbortSignal };
 
@@ -73,15 +88,20 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     }
   };
   /** The actor of one step: its result (or its failure) stamped with the time it came. */
-  const actor = <I, T>(fn: (input: I, signal: AbortSignal) => Promise<T>) =>
+  const actor = <I, T>(fn: (input: I, signal: AbortSignal) => Promise<T | Skipped<T>>) =>
     fromPromise<Stamped<T>, I>(({ input, signal, self }: Args<I> & { self: AnyActorRef }) => {
       // Every line the step logs (retries, give-up, the ports' own) names its lifecycle; the
       // request id, if a request started the step, comes along from the caller's scope.
       const parent = self._parent?.getSnapshot()?.context as Partial<LifecycleInput> | undefined;
       return withLogScope({ subscriber_id: parent?.subscriberId, lifecycle_id: parent?.lifecycleId }, async () => {
         try {
-          const result = await fn(input, signal);
-          return { at: now(), result };
+          const out = await fn(input, signal);
+          if (out instanceof Skipped) return { at: now(), result: out.result, skipped: out.reason };
+          const stamped: Stamped<T> = { at: now(), result: out };
+          // A CPE command kept as a pending step: the scheduler's first backoff says when it asks again.
+          const queued = (out as Partial<CpeResult> | undefined)?.status === 'queued';
+          if (queued && opts.pendingBackoff) stamped.retryAt = nextPendingAttempt(opts.pendingBackoff, 1, new Date(stamped.at));
+          return stamped;
         } catch (err) {
           throw Object.assign(err instanceof ServiceError ? err : new ServiceError('internal', String(err)), { at: now() });
         }
@@ -90,7 +110,8 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
 
   const writeReply = async ({ username, prefix }: RadiusReplyInput, signal: AbortSignal) => {
     const { replies } = ports;
-    if (!replies || !username || !prefix) return;
+    if (!replies) return skip<void>('not_configured', undefined);
+    if (!username || !prefix) return skip<void>('no_username', undefined);
     // The reply store derives Framed-IPv6-Prefix from `radius.reply.framed_prefix`: nothing to give here.
     const cmd = { username, delegatedPrefix: prefix.prefix, framedPrefix: null };
     await run('radius_write_reply', signal, () => replies.writeReply(cmd, signal));
@@ -139,9 +160,10 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
    * prefix back; a rollback has already put RADIUS back), so it is retried with backoff, visible in
    * `pending` and its metric.
    */
-  const cpeCommand = (op: 'configurePd' | 'removeIpv6', queueOnFailure: boolean) => async (input: CpeInput, signal: AbortSignal): Promise<CpeResult> => {
+  const cpeCommand = (op: 'configurePd' | 'removeIpv6', queueOnFailure: boolean) => async (input: CpeInput, signal: AbortSignal): Promise<CpeResult | Skipped<CpeResult>> => {
     const { cpe } = ports;
-    if (!cpe || !input.cpeId) return { status: 'done' };
+    if (!cpe) return skip('not_configured', { status: 'done' });
+    if (!input.cpeId) return skip('no_cpe_id', { status: 'done' });
     const cmd = { key: input.key, cpeId: input.cpeId };
     const step = op === 'configurePd' ? 'cpe_configure_pd' : 'cpe_remove_ipv6';
     const started = performance.now();
@@ -179,13 +201,15 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     writeRadiusReply: actor(writeReply),
     removeRadiusReply: actor(async ({ username }: RadiusReplyInput, signal) => {
       const { replies } = ports;
-      if (!replies || !username) return;
+      if (!replies) return skip<void>('not_configured', undefined);
+      if (!username) return skip<void>('no_username', undefined);
       await run('radius_remove_reply', signal, () => replies.removeReply({ username }, signal));
     }),
-    notifySessions: actor(async (input: SessionsInput, signal): Promise<SessionOutcome[]> => {
+    notifySessions: actor(async (input: SessionsInput, signal): Promise<SessionOutcome[] | Skipped<SessionOutcome[]>> => {
       const { username } = input;
       const { sessions } = ports;
-      if (!sessions || !username) return [];
+      if (!sessions) return skip('not_configured', []);
+      if (!username) return skip('no_username', []);
       const action = opts.sessionAction[input.purpose];
       const outcomes = await run('radius_sessions', signal, () => sessions.notifySessions({ username, action, delegatedPrefix: input.prefix }, signal));
       for (const outcome of outcomes) {

@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import type { Db } from './db.ts';
 
 /** One lifecycle as stored: the snapshot plus the columns that queries need. */
@@ -39,12 +40,17 @@ export interface SaveItem {
   audit: AuditEntry;
 }
 
+/** Where a page of a list starts: just past this lifecycle in (created_at, id) order. */
+export type ListCursor = Pick<LifecycleRow, 'created_at' | 'id'>;
+
 export interface ListQuery {
   state?: string | undefined;
   pool?: string | undefined;
   limit: number;
-  /** The last id of the previous page. */
-  after?: string | undefined;
+  /** By creation: `asc` oldest first (the default, for the runtime's scans), `desc` newest first. */
+  order?: 'asc' | 'desc' | undefined;
+  /** The last lifecycle of the previous page (a row will do). */
+  after?: ListCursor | undefined;
 }
 
 /** The lifecycle store port: rows, audit trail, and the queries the runtime and API need. */
@@ -96,10 +102,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   const selectLatest = db.prepare<[string], LifecycleRow>(
     'SELECT * FROM lifecycles WHERE subscriber_id = ? ORDER BY created_at DESC, id DESC LIMIT 1',
   );
-  const selectPage = db.prepare<{ state: string | null; pool: string | null; after: string; limit: number }, LifecycleRow>(`
-    SELECT * FROM lifecycles
-    WHERE (@state IS NULL OR state = @state) AND (@pool IS NULL OR pool = @pool) AND id > @after
-    ORDER BY id LIMIT @limit`);
+  const page = pageQueries(db);
   const selectBusy = db.prepare<[], { id: string }>('SELECT id FROM lifecycles WHERE busy = 1');
   const selectDue = db.prepare<{ now: string; limit: number }, Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
     'SELECT id, subscriber_id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now ORDER BY next_pending_at LIMIT @limit',
@@ -132,12 +135,51 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     get: (id) => selectById.get(id),
     live: (subscriberId) => selectLive.get(subscriberId),
     latest: (subscriberId) => selectLatest.get(subscriberId),
-    list: (q) => selectPage.all({ state: q.state ?? null, pool: q.pool ?? null, after: q.after ?? '', limit: q.limit }),
+    list: (q) => page(q),
     busy: () => selectBusy.all().map((r) => r.id),
     duePending: (now, limit) => selectDue.all({ now, limit }),
     countPending: () => selectPendingCount.get()!.n,
     sharedPrefixes: () => selectShared.all().map((r) => ({ prefix: r.prefix, lifecycle_ids: r.ids.split(',') })),
     countByState: () => Object.fromEntries(selectCounts.all().map((r) => [r.state, r.n])),
     events: (subscriberId) => selectEvents.all(subscriberId),
+  };
+}
+
+type PageParams = { state?: string; pool?: string; created_at?: string; id?: string; limit: number };
+
+/** The statement of one shape of list query (its filters, order and whether it has a cursor). */
+export function listSql(q: Omit<ListQuery, 'limit'>): string {
+  const desc = q.order === 'desc';
+  const where = [
+    ...(q.state !== undefined ? ['state = @state'] : []),
+    ...(q.pool !== undefined ? ['pool = @pool'] : []),
+    ...(q.after !== undefined ? [`(created_at, id) ${desc ? '<' : '>'} (@created_at, @id)`] : []),
+  ];
+  const dir = desc ? 'DESC' : 'ASC';
+  return `SELECT * FROM lifecycles ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY created_at ${dir}, id ${dir} LIMIT @limit`;
+}
+
+/**
+ * Pages in creation order, keyed by (created_at, id): ids alone would not do, as the lifecycles
+ * stored before time-ordered (v7) ids have random v4 ones. A key past the previous page's last row
+ * (not an offset) keeps pages stable while lifecycles are created. One statement per filter, order
+ * and cursor, so that an index on (filter, created_at, id) serves each without a sort
+ * (migrations/005-list-order.sql).
+ */
+function pageQueries(db: Db) {
+  const cache = new Map<string, Database.Statement<PageParams, LifecycleRow>>();
+  return (q: ListQuery): LifecycleRow[] => {
+    const desc = q.order === 'desc';
+    const shape = [q.state !== undefined, q.pool !== undefined, q.after !== undefined, desc].map(Number).join('');
+    let stmt = cache.get(shape);
+    if (!stmt) {
+      stmt = db.prepare<PageParams, LifecycleRow>(listSql(q));
+      cache.set(shape, stmt);
+    }
+    const params: PageParams = { limit: q.limit };
+    if (q.state !== undefined) params.state = q.state;
+    if (q.pool !== undefined) params.pool = q.pool;
+    if (q.after !== undefined) Object.assign(params, { created_at: q.after.created_at, id: q.after.id });
+    return stmt.all(params);
   };
 }

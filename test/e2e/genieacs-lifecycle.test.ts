@@ -41,16 +41,22 @@ test('an offline CPE: active with a pending step, done after its next inform, on
   assert.is(active.body.state, 'active');
   assert.equal(active.body.pending.map((p: { step: string }) => p.step), ['cpe_configure_pd']);
   assert.is(acs.tasks(cpe.id).length, 1);
+  assert.ok(Date.parse(active.body.pending[0].next_attempt_at) > Date.now(), 'the first retry is scheduled');
+  // Make the pending step due now rather than waiting out its backoff.
+  const makeDue = () => {
+    run.svc.host.stopAll();
+    const row = run.svc.store.live('s2')!;
+    const snapshot = JSON.parse(row.snapshot);
+    snapshot.context.pending[0].next_attempt_at = new Date(0).toISOString();
+    run.svc.store.save({ ...row, next_pending_at: new Date(0).toISOString(), snapshot: JSON.stringify(snapshot) }, null);
+  };
+  makeDue();
   await run.svc.tickPending(); // still offline: deferred, the same task (uniqueKey) replaced, not piled up
   assert.is(acs.tasks(cpe.id).length, 1);
+  assert.is((await call('GET', 'lifecycle/s2')).body.pending[0].attempts, 2);
   acs.inform(cpe.id); // the CPE comes back and runs its queued task
   assert.equal(pd(cpe.id), [true, true, true]);
-  // Make the deferred step due now rather than waiting out its backoff.
-  run.svc.host.stopAll();
-  const row = run.svc.store.live('s2')!;
-  const snapshot = JSON.parse(row.snapshot);
-  snapshot.context.pending[0].next_attempt_at = new Date(0).toISOString();
-  run.svc.store.save({ ...row, next_pending_at: new Date(0).toISOString(), snapshot: JSON.stringify(snapshot) }, null);
+  makeDue();
   await run.svc.tickPending();
   const done = await call('GET', 'lifecycle/s2');
   assert.equal(done.body.pending, []);

@@ -125,7 +125,7 @@ if (peerAvailable('service end to end with FreeRADIUS')) {
     // stand-in NAS acknowledged each, and the audit trail kept every outcome.
     const outcomes = await sessionOutcomes(ctx, 'sub-e2e-1');
     assert.equal(
-      outcomes.map((o) => o.output.map((x) => `${x.action}:${x.result}:${x.sessionId}@${x.nas}`)),
+      outcomes.map((o) => o.output.map((x) => `${x.action}:${x.result}:${x.session_id}@${x.nas}`)),
       [['disconnect:ack:e2e-sess-1@127.0.0.1'], ['coa:ack:e2e-sess-1@127.0.0.1'], ['coa:ack:e2e-sess-1@127.0.0.1'], ['disconnect:ack:e2e-sess-1@127.0.0.1']],
     );
     assert.match(ctx.peer.log(), new RegExp(`Delegated-IPv6-Prefix = ${updated.body.prefix.replace(/[/.]/g, '\\$&')}`));
@@ -137,7 +137,7 @@ if (peerAvailable('service end to end with FreeRADIUS')) {
     await start(ctx, 'nak-e2e', 'e2e-sess-nak');
     assert.is((await op(ctx, 'revoke', { subscriber_id: 'sub-e2e-nak' })).body.state, 'revoked');
     const [revoke] = await sessionOutcomes(ctx, 'sub-e2e-nak');
-    assert.equal(revoke!.output, [{ sessionId: 'e2e-sess-nak', nas: '127.0.0.1', action: 'disconnect', attempts: 1, result: 'not_found', errorCause: 503 }]);
+    assert.equal(revoke!.output, [{ session_id: 'e2e-sess-nak', nas: '127.0.0.1', action: 'disconnect', attempts: 1, result: 'not_found', error_cause: 503 }]);
   });
 
   test('revoke while the NAS does not answer: the lifecycle is revoked, with a warning, an audit entry and a metric', async (ctx) => {
@@ -150,7 +150,7 @@ if (peerAvailable('service end to end with FreeRADIUS')) {
     assert.is(revoked.body.state, 'revoked');
     assert.equal((await ask(ctx, 'e2e-silent')).delegated, []);
     const [revoke] = await sessionOutcomes(ctx, 'sub-e2e-silent');
-    assert.equal(revoke!.output, [{ sessionId: 'e2e-sess-silent', nas: '127.0.0.2', action: 'disconnect', attempts: 3, result: 'no_answer', errorCause: null }]);
+    assert.equal(revoke!.output, [{ session_id: 'e2e-sess-silent', nas: '127.0.0.2', action: 'disconnect', attempts: 3, result: 'no_answer', error_cause: null }]);
     const warned = ctx.logs.map((l) => JSON.parse(l)).filter((l) => l.level === 40 && l.session_id === 'e2e-sess-silent');
     assert.ok(warned.some((l) => l.msg === 'NAS did not answer the dynamic authorization request'), 'the client warned');
     const metrics = await fetch(`${ctx.origin}/metrics`).then((r) => r.text());

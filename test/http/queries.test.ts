@@ -87,6 +87,47 @@ test('GET /lifecycle?limit=2&cursor= → pages that cover every lifecycle once',
   assert.equal([...seen].sort(), ids);
 });
 
+test('GET /lifecycle → newest first by creation (v7 ids), ?order=asc oldest first; pages stay exact while lifecycles are created', async () => {
+  const subs = Array.from({ length: 12 }, (_, i) => `conc-${i}`);
+  const created = await Promise.all(subs.map((s) => h.post('allocate', { subscriber_id: s })));
+  for (const c of created) assert.match(c.body.lifecycle_id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUIDv7');
+  const key = (id: string) => {
+    const row = h.composed.store.get(id)!;
+    return `${row.created_at} ${row.id}`;
+  };
+  const byCreation = created.map((c) => c.body.lifecycle_id as string).sort((a, b) => (key(a) < key(b) ? -1 : 1));
+  for (const order of ['desc', 'asc', undefined] as const) {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let n = 0;
+    do {
+      const q = `limit=5${order ? `&order=${order}` : ''}${cursor ? `&cursor=${cursor}` : ''}`;
+      const r = await h.get(`${BASE}/lifecycle?${q}`);
+      assert.is(r.status, 200, q);
+      seen.push(...r.body.items.map((i: { lifecycle_id: string }) => i.lifecycle_id));
+      cursor = r.body.next_cursor;
+      // Created between two pages: later than every lifecycle above.
+      await Promise.all([1, 2].map((k) => h.post('allocate', { subscriber_id: `late-${order}-${n}-${k}` })));
+      n++;
+    } while (cursor && n < 20);
+    assert.is(new Set(seen).size, seen.length, 'no lifecycle twice');
+    const first = seen.filter((id) => byCreation.includes(id));
+    assert.equal(first, order === 'asc' ? byCreation : [...byCreation].reverse(), `order=${order}`);
+  }
+});
+
+test('GET /lifecycle?order= → a cursor keeps the order it was handed out with', async () => {
+  for (const s of ['o1', 'o2', 'o3']) await h.post('allocate', { subscriber_id: s });
+  const page = await h.get(`${BASE}/lifecycle?limit=1&order=asc`);
+  assert.equal(page.body.items[0].subscriber_id, 'o1');
+  const next = await h.get(`${BASE}/lifecycle?limit=1&cursor=${page.body.next_cursor}`);
+  assert.equal(next.body.items[0].subscriber_id, 'o2');
+  const mixed = await h.get(`${BASE}/lifecycle?limit=1&order=desc&cursor=${page.body.next_cursor}`);
+  assert.equal([mixed.status, mixed.body.error.field], [400, 'cursor']);
+  const bad = await h.get(`${BASE}/lifecycle?order=newest`);
+  assert.equal([bad.status, bad.body.error.code], [400, 'validation_error']);
+});
+
 test('GET /lifecycle → default page of everything, next_cursor null', async () => {
   await h.post('allocate', { subscriber_id: 'a' });
   const r = await h.get(`${BASE}/lifecycle`);

@@ -53,16 +53,21 @@ test('an offline CPE leaves a pending step that the scheduler completes once the
   assert.is(active.body.state, 'active');
   assert.equal(active.body.pending.map((p: { step: string }) => p.step), ['cpe_configure_pd']);
   assert.match((await h.get('/metrics')).text, /^ipv6_lifecycle_pending_lifecycles 1$/m);
+  assert.ok(Date.parse(active.body.pending[0].next_attempt_at) > Date.now(), 'the first retry is scheduled');
+  // Pretend the backoff elapsed: unload the actor and make the stored step due now.
+  const makeDue = () => {
+    h.composed.host.stopAll();
+    const row = h.composed.store.get(active.body.lifecycle_id)!;
+    const snapshot = JSON.parse(row.snapshot);
+    snapshot.context.pending[0].next_attempt_at = new Date(0).toISOString();
+    h.composed.store.save({ ...row, next_pending_at: new Date(0).toISOString(), snapshot: JSON.stringify(snapshot) }, null);
+  };
+  makeDue();
   await h.composed.tickPending();
   const deferred = (await h.get(`${BASE}/lifecycle/cpe`)).body;
   assert.is(deferred.pending[0].attempts, 2);
   assert.ok(Date.parse(deferred.pending[0].next_attempt_at) > Date.now(), 'next attempt is in the future');
-  // Pretend the backoff elapsed: unload the actor and make the stored step due now.
-  h.composed.host.stopAll();
-  const row = h.composed.store.get(deferred.lifecycle_id)!;
-  const snapshot = JSON.parse(row.snapshot);
-  snapshot.context.pending[0].next_attempt_at = new Date(0).toISOString();
-  h.composed.store.save({ ...row, next_pending_at: new Date(0).toISOString(), snapshot: JSON.stringify(snapshot) }, null);
+  makeDue();
   h.cpe.setOnline('00D09E-HG8245-0001', true);
   await h.composed.tickPending();
   const done = (await h.get(`${BASE}/lifecycle/cpe`)).body;

@@ -7,6 +7,8 @@ import { ServiceError } from '../../services/errors.ts';
 import type { CpePort, CpeResult } from '../../services/genieacs/port.ts';
 import type { AllocateCommand, IpamPort, KeyLookup, ReleaseCommand } from '../../services/ipam/port.ts';
 import { createStepActors, type StepOptions, type StepPorts } from '../../runtime/step-actors.ts';
+import { createFakeCpe } from '../../services/genieacs/fake.ts';
+import { FakeRadiusReplyStore } from '../../services/radius/fake.ts';
 
 // The step actors are the runtime side of the machine's invocations: what they send through the
 // ports, what they hand back to the machine, and what they turn a failure into.
@@ -147,12 +149,38 @@ test('each step that ends reports its public name, outcome and duration: ok, ref
   ]);
 });
 
-test('steps without a configured peer do nothing and succeed', async () => {
+test('steps without a configured peer, or with nothing for it to act on, do nothing and say they were skipped', async () => {
   const actors = actorsWith({});
   const prefix: OwnedPrefix = { prefix: '2001:db8::/56', prefixLength: 56, netboxPrefixId: null, pool: 'p', generation: 0, ipam: 'fake' };
-  assert.equal(await run(actors.writeRadiusReply, { username: 'alice', prefix }), { at: AT.toISOString(), result: undefined });
-  assert.equal(await run(actors.notifySessions, { username: 'alice', purpose: 'revoke', prefix: prefix.prefix }), { at: AT.toISOString(), result: [] });
-  assert.equal(await run(actors.removeCpeIpv6, { key: 'k', cpeId: 'CPE-1', prefix: null }), { at: AT.toISOString(), result: { status: 'done' } });
+  const at = AT.toISOString();
+  assert.equal(await run(actors.writeRadiusReply, { username: 'alice', prefix }), { at, result: undefined, skipped: 'not_configured' });
+  assert.equal(await run(actors.removeRadiusReply, { username: 'alice', prefix }), { at, result: undefined, skipped: 'not_configured' });
+  assert.equal(await run(actors.notifySessions, { username: 'alice', purpose: 'revoke', prefix: prefix.prefix }), { at, result: [], skipped: 'not_configured' });
+  assert.equal(await run(actors.removeCpeIpv6, { key: 'k', cpeId: 'CPE-1', prefix: null }), { at, result: { status: 'done' }, skipped: 'not_configured' });
+  // Peers configured, but a lifecycle never activated has no username; one activated without a CPE has no cpe_id.
+  const { port: cpe } = createFakeCpe();
+  const configured = actorsWith({ replies: new FakeRadiusReplyStore(), cpe });
+  assert.equal(await run(configured.removeRadiusReply, { username: null, prefix }), { at, result: undefined, skipped: 'no_username' });
+  assert.equal(await run(configured.configureCpe, { key: 'k', cpeId: null, prefix: prefix.prefix }), { at, result: { status: 'done' }, skipped: 'no_cpe_id' });
+});
+
+test('a CPE command kept as a pending step carries when the scheduler first asks again', async () => {
+  const fake = createFakeCpe();
+  fake.setOnline('CPE-1', false);
+  const actors = createStepActors(
+    { ipam: recordingIpam().ipam, replies: null, sessions: null, cpe: fake.port },
+    {
+      retry: { attempts: 1, baseMs: 0, maxMs: 0, retryAfterMaxMs: 0 },
+      sessionAction: { suspend: 'disconnect', reactivate: 'coa', update: 'coa', revoke: 'disconnect' },
+      log,
+      now: () => AT,
+      pendingBackoff: { baseMs: 10_000, maxMs: 60_000 },
+    },
+  );
+  const out = await run<{ result: { status: string }; retryAt?: string }>(actors.configureCpe, { key: 'k', cpeId: 'CPE-1', prefix: '2001:db8::/56' });
+  assert.is(out.result.status, 'queued');
+  const wait = Date.parse(out.retryAt ?? '') - AT.getTime();
+  assert.ok(wait >= 5_000 && wait <= 10_000, `first retry ${wait} ms after the step`);
 });
 
 test('releasePrefix gives back what it holds and what a lost allocation took under its key, once each', async () => {

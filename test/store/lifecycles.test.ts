@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openDatabase, type Db } from '../../store/db.ts';
-import { createLifecycleStore, type LifecycleStore } from '../../store/lifecycles.ts';
+import { createLifecycleStore, listSql, type LifecycleStore } from '../../store/lifecycles.ts';
 import { auditEntry, lifecycleRow } from '../support/lifecycle-rows.ts';
 
 const test = suite('store lifecycles');
@@ -106,23 +106,72 @@ test('latest(subscriber) → the newest lifecycle, live or not; on equal creatio
   assert.is(store.latest('nobody'), undefined);
 });
 
-test('list(query) → pages in id order after the cursor, filtered by state and by pool', () => {
+test('list(query) → pages in (created_at, id) order after the cursor, either way, filtered by state and by pool', () => {
+  const at = (m: number) => `2026-01-01T00:0${m}:00.000Z`;
+  // Ids that do not sort by creation (stored v4 ones), and two rows created in the same millisecond.
   const rows = [
-    lifecycleRow({ id: 'e', state: 'active', pool: 'business' }),
-    lifecycleRow({ id: 'a', state: 'active' }),
-    lifecycleRow({ id: 'd', state: 'active' }),
-    lifecycleRow({ id: 'b', state: 'revoked' }),
-    lifecycleRow({ id: 'c', state: 'active' }),
+    lifecycleRow({ id: 'e', state: 'active', pool: 'business', created_at: at(1) }),
+    lifecycleRow({ id: 'a', state: 'active', created_at: at(5) }),
+    lifecycleRow({ id: 'd', state: 'active', created_at: at(2) }),
+    lifecycleRow({ id: 'b', state: 'revoked', created_at: at(3) }),
+    lifecycleRow({ id: 'c', state: 'active', created_at: at(3) }),
   ];
   for (const row of rows) store.save(row, null);
-  assert.equal(ids(store.list({ limit: 10 })), ['a', 'b', 'c', 'd', 'e']);
-  assert.equal(ids(store.list({ limit: 2 })), ['a', 'b']);
-  assert.equal(ids(store.list({ limit: 2, after: 'b' })), ['c', 'd']);
-  assert.equal(ids(store.list({ limit: 2, after: 'd' })), ['e']);
-  assert.equal(ids(store.list({ limit: 10, state: 'active' })), ['a', 'c', 'd', 'e']);
+  const after = (id: string) => store.get(id)!;
+  assert.equal(ids(store.list({ limit: 10 })), ['e', 'd', 'b', 'c', 'a']);
+  assert.equal(ids(store.list({ limit: 10, order: 'desc' })), ['a', 'c', 'b', 'd', 'e']);
+  assert.equal(ids(store.list({ limit: 2 })), ['e', 'd']);
+  assert.equal(ids(store.list({ limit: 2, after: after('d') })), ['b', 'c']);
+  assert.equal(ids(store.list({ limit: 2, after: after('c') })), ['a']);
+  assert.equal(ids(store.list({ limit: 2, order: 'desc', after: after('c') })), ['b', 'd']);
+  assert.equal(ids(store.list({ limit: 10, state: 'active' })), ['e', 'd', 'c', 'a']);
   assert.equal(ids(store.list({ limit: 10, pool: 'business' })), ['e']);
-  assert.equal(ids(store.list({ limit: 10, state: 'active', pool: 'residential', after: 'a' })), ['c', 'd']);
+  assert.equal(ids(store.list({ limit: 10, state: 'active', pool: 'residential', after: after('d') })), ['c', 'a']);
+  assert.equal(ids(store.list({ limit: 10, state: 'active', pool: 'residential', order: 'desc', after: after('a') })), ['c', 'd']);
   assert.equal(ids(store.list({ limit: 10, state: 'failed' })), []);
+});
+
+test('list(query) → every filter and order is served by an index, without sorting', () => {
+  const cursor = { created_at: '2026-01-01T00:00:00.000Z', id: 'x' };
+  for (const order of ['asc', 'desc'] as const) {
+    for (const filter of [{}, { state: 'active' }, { pool: 'residential' }]) {
+      for (const after of [undefined, cursor]) {
+        const sql = listSql({ ...filter, order, after });
+        const args = { ...filter, ...(after ? { created_at: after.created_at, id: after.id } : {}), limit: 10 };
+        const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(args) as { detail: string }[]).map((r) => r.detail).join('; ');
+        assert.match(plan, /USING (COVERING )?INDEX lifecycles_(created|state|pool)\b/, `${sql}: ${plan}`);
+        assert.not.match(plan, /TEMP B-TREE/, `${sql}: ${plan}`);
+      }
+    }
+  }
+});
+
+test('list(query) → paging while lifecycles are created returns each earlier one exactly once, in order', () => {
+  let clock = Date.parse('2026-01-01T00:00:00.000Z');
+  // Several per millisecond, ids in no particular order: (created_at, id) breaks the ties.
+  const add = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const id = Math.random().toString(16).slice(2);
+      store.save(lifecycleRow({ id, created_at: new Date(clock).toISOString() }), null);
+      if (i % 3 === 2) clock++;
+    }
+  };
+  add(20);
+  const before = ids(store.list({ limit: 100 }));
+  for (const order of ['asc', 'desc'] as const) {
+    const seen: string[] = [];
+    let after: { created_at: string; id: string } | undefined;
+    for (;;) {
+      const page = store.list({ limit: 3, order, after });
+      seen.push(...ids(page));
+      if (page.length < 3) break;
+      after = page.at(-1);
+      add(2); // newer than everything seen: after the end (asc) or before the start (desc)
+    }
+    const original = seen.filter((id) => before.includes(id));
+    assert.equal(original, order === 'asc' ? before : [...before].reverse());
+    assert.is(new Set(seen).size, seen.length, 'no lifecycle twice');
+  }
 });
 
 test('busy() → the ids of lifecycles with a step in flight', () => {

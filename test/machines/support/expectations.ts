@@ -62,10 +62,13 @@ function failureMatches(f: Failure | null, error: ScriptedError, step: string, r
 /** A queued CPE command keeps the generation (the key) of the call that queued it, for every later retry. */
 function expectedPending(before: PendingStep[], step: PendingStep['step'], r: StepRecord): PendingStep[] {
   const others = before.filter((p) => !p.step.startsWith('cpe_'));
-  const out = (r.event.output as Stamped<CpeResult>).result;
+  const stamped = r.event.output as Stamped<CpeResult>;
+  const out = stamped.result;
   const { key } = r.settled!.input as { key: string };
   const { generation } = r.before!.context;
-  return out.status === 'queued' ? [...others, { step, key, generation, attempts: 1, next_attempt_at: null, task_id: out.taskId }] : others;
+  // Scheduled at once: at the runtime's time, or due when queued.
+  const next_attempt_at = stamped.retryAt ?? stamped.at;
+  return out.status === 'queued' ? [...others, { step, key, generation, attempts: 1, next_attempt_at, task_id: out.taskId }] : others;
 }
 
 const ownedFrom = (output: unknown, a: AllocationAttempt): OwnedPrefix => ({ ...(output as Stamped<OwnedPrefix>).result, pool: a.pool, generation: a.generation, ipam: a.ipam });
