@@ -1,7 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { configure } from 'safe-stable-stringify';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { InspectionEvent } from 'xstate';
 
 // The Stately inspector bridge: a WebSocket server that the browser page showing stately.ai/inspect
@@ -10,27 +11,6 @@ import type { InspectionEvent } from 'xstate';
 // (loopback by default), because whoever connects reads every event and context of every lifecycle
 // (usernames, CPE ids, prefixes) without authentication. The service needs no socket of its own to
 // it (the library's client would reconnect every 5 s once the server is gone).
-
-/** The part of the `ws` package the bridge uses. */
-interface WsSocket {
-  readyState: number;
-  send(data: string): void;
-  terminate(): void;
-}
-interface WsServer {
-  clients: Set<WsSocket>;
-  on(event: 'connection', fn: (socket: WsSocket) => void): void;
-  close(): void;
-}
-type Ws = { WebSocketServer: new (opts: { server: Server }) => WsServer; WebSocket: { OPEN: number } };
-type Stringify = (value: unknown) => string | undefined;
-
-// Packages @statelyai/inspect depends on, resolved as it resolves them (they are its dependencies,
-// not ours): the socket server, and the serializer its own socket adapter writes events with.
-const inspectRequire = () => createRequire(import.meta.resolve('@statelyai/inspect'));
-const loadWs = (): Ws => inspectRequire()('ws') as Ws;
-const loadStringify = (): Stringify =>
-  (inspectRequire()('safe-stable-stringify') as { configure(o: { maximumDepth: number }): Stringify }).configure({ maximumDepth: 10 });
 
 /** How many recent messages a browser that connects late is sent first. */
 const REPLAY = 200;
@@ -69,8 +49,8 @@ function urlHost(host: string): string {
 }
 
 export async function startInspector(opts: InspectorOptions): Promise<Inspector> {
-  const { WebSocketServer, WebSocket } = loadWs();
-  const stringify = loadStringify();
+  // The serializer the library's own socket adapter writes events with (contexts can be cyclic).
+  const stringify = configure({ maximumDepth: 10 });
   const { createInspector } = await import('@statelyai/inspect');
   let socketUrl = '';
   const http = createServer((_req, res) => {
