@@ -268,7 +268,9 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
         for (const p of list) {
           const mark = readMark(p, config.tag);
           // A deprecated prefix is in its hold-down: given back by its lifecycle, waiting for the sweep.
-          if (mark && statusOf(p) !== 'deprecated') out.push({ pool: r.info.name, prefix: canonicalCidr(p.prefix) ?? p.prefix, lifecycleId: mark.lifecycleId });
+          if (!mark || statusOf(p) === 'deprecated') continue;
+          const prefix = canonicalCidr(p.prefix) ?? p.prefix;
+          out.push({ pool: r.info.name, prefix, lifecycleId: mark.lifecycleId, key: mark.key, ...(mark.digest ? { keyIsDigest: true } : {}) });
         }
       }
       return out;
