@@ -14,6 +14,8 @@ export interface NetboxServerOptions {
   /** Tag slugs that exist (the name equals the slug); `ipv6-lifecycle` by default. */
   tags?: string[];
   now?: () => number;
+  /** How long each available-prefixes allocation holds NetBox's lock (a slow NetBox queues them); 0 by default. */
+  allocationMs?: number;
 }
 
 /** Which requests a fault applies to. */
@@ -46,6 +48,8 @@ export interface NetboxServer {
   failNext(times: number, opts?: FaultMatch & { status?: number; retryAfter?: string }): void;
   /** The next `times` matching requests take effect, then the connection drops before the answer. */
   loseAnswers(times: number, match?: FaultMatch): void;
+  /** Resolves once NetBox's allocation lock queue is empty, including allocations queued meanwhile. */
+  allocationsDone(): Promise<void>;
   /** Down: every connection is dropped without an answer. */
   setDown(down: boolean): void;
   close(): Promise<void>;
@@ -130,7 +134,9 @@ export async function startNetboxServer(options: NetboxServerOptions = {}): Prom
       if (typeof n !== 'number' || !Number.isInteger(n)) return { status: 400, body: { prefix_length: 'this field must be int type' } };
       if (n > 128 || n < 0) return { status: 400, body: { prefix_length: `Invalid prefix length (${n}) for IPv6` } };
     }
-    const run = lock.then(() => {
+    const run = lock.then(async () => {
+      // Committed whether or not the client is still waiting, as NetBox does.
+      if (options.allocationMs) await new Promise((r) => setTimeout(r, options.allocationMs));
       if (!table.rows.has(parent.id)) return NO_PREFIX;
       const taken: Ipv6Prefix[] = [];
       for (const item of items) {
@@ -254,6 +260,12 @@ export async function startNetboxServer(options: NetboxServerOptions = {}): Prom
     },
     loseAnswers(times, match = {}) {
       for (let i = 0; i < times; i++) losses.push(match);
+    },
+    async allocationsDone() {
+      for (let seen: unknown = null; seen !== lock; ) {
+        seen = lock;
+        await lock;
+      }
     },
     setDown(value) {
       down = value;
