@@ -85,7 +85,7 @@ export const configSchema = z
         cleanup_interval_ms: z.int().min(1000).default(300_000),
         /** Revoke a lifecycle left `allocated` (never activated) longer than this; 0 keeps them forever. */
         stale_allocated_after_s: z.int().min(0).default(0),
-        /** Release prefixes IPAM still holds for lifecycles that are revoked. */
+        /** Free prefixes IPAM holds under a settled lifecycle's mark that the lifecycle does not hold (runtime/cleanup.ts). */
         reclaim_leaks: z.boolean().default(true),
         /** On SIGTERM, how long requests in flight may still settle before they answer 202 with a Location. */
         drain_ms: z.int().min(0).default(5000),

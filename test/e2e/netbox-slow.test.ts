@@ -48,7 +48,7 @@ async function livePrefixes(): Promise<string[]> {
 }
 
 test('allocation POSTs that time out and commit later: the clean-up leaves exactly the live lifecycles\' prefixes', async () => {
-  await start({ timeout_ms: 100 }, 20);
+  await start({ timeout_ms: 100, allocate_timeout_ms: 100 }, 20);
   await Promise.all(Array.from({ length: N }, (_, i) => run.call('POST', 'allocate', { subscriber_id: `slow-${i}` })));
   await settleAll();
   await netbox.allocationsDone();
@@ -64,6 +64,18 @@ test('allocation POSTs that time out and commit later: the clean-up leaves exact
   const live = await livePrefixes();
   assert.is(live.length, N, 'every lifecycle ends allocated');
   assert.equal(children(), live, 'NetBox holds exactly the live lifecycles\' prefixes');
+  assert.is((await run.call('GET', 'metrics')).body.leaks, 0);
+});
+
+test('with the allocation timeout long enough for NetBox\'s lock queue, no POST is repeated', async () => {
+  await start({ timeout_ms: 100 }, 20);
+  await Promise.all(Array.from({ length: N }, (_, i) => run.call('POST', 'allocate', { subscriber_id: `slow-${i}` })));
+  await settleAll();
+  await netbox.allocationsDone();
+  assert.is(netbox.created, N, 'one POST per lifecycle');
+  const live = await livePrefixes();
+  assert.is(live.length, N, 'every lifecycle allocated at the first try');
+  assert.equal(children(), live);
   assert.is((await run.call('GET', 'metrics')).body.leaks, 0);
 });
 

@@ -41,6 +41,8 @@ export interface NetboxServer {
   created: number;
   /** Added before every request is handled. */
   delayMs: number;
+  /** How long each allocation holds NetBox's lock (`options.allocationMs` at start). */
+  allocationMs: number;
   addVrf(name: string, rd?: string | null): StoredVrf;
   addPrefix(p: { prefix: string; vrfId?: number | null; status?: string; description?: string; tags?: string[]; customFields?: Record<string, unknown> }): StoredPrefix;
   prefixes(): StoredPrefix[];
@@ -136,7 +138,7 @@ export async function startNetboxServer(options: NetboxServerOptions = {}): Prom
     }
     const run = lock.then(async () => {
       // Committed whether or not the client is still waiting, as NetBox does.
-      if (options.allocationMs) await new Promise((r) => setTimeout(r, options.allocationMs));
+      if (server.allocationMs > 0) await new Promise((r) => setTimeout(r, server.allocationMs));
       if (!table.rows.has(parent.id)) return NO_PREFIX;
       const taken: Ipv6Prefix[] = [];
       for (const item of items) {
@@ -246,6 +248,7 @@ export async function startNetboxServer(options: NetboxServerOptions = {}): Prom
     requests: [],
     created: 0,
     delayMs: 0,
+    allocationMs: options.allocationMs ?? 0,
     addVrf(name, rd = null) {
       const v = { id: table.vrfs.size + 1, name, rd };
       table.vrfs.set(v.id, v);
