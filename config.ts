@@ -87,7 +87,7 @@ export const configSchema = z
         cleanup_interval_ms: z.int().min(1000).default(300_000),
         /** Revoke a lifecycle left `allocated` (never activated) longer than this; 0 keeps them forever. */
         stale_allocated_after_s: z.int().min(0).default(0),
-        /** Release prefixes IPAM still holds for lifecycles that are revoked. */
+        /** Free prefixes IPAM holds under a settled lifecycle's mark that the lifecycle does not hold (runtime/cleanup.ts). */
         reclaim_leaks: z.boolean().default(true),
         /** A prefix not returned to IPAM this long after its lifecycle ended counts once in ipv6_prefix_leak_total. */
         leak_after_s: z.int().min(0).default(86_400),

@@ -13,7 +13,7 @@ export interface CleanupDeps {
   log: Logger;
   /** Revoke lifecycles left `allocated` (never activated) longer than this; 0 turns it off. */
   staleAllocatedAfterS: number;
-  /** Give back prefixes IPAM still holds for lifecycles that are revoked. */
+  /** Free prefixes IPAM holds under a settled lifecycle's mark that the lifecycle does not hold (see `reclaim`). */
   reclaimLeaks: boolean;
 }
 
@@ -40,15 +40,27 @@ export function createCleanup(deps: CleanupDeps) {
     }
   }
 
+  /**
+   * Frees every leaked prefix whose lifecycle is known and settled: its mark names the lifecycle and
+   * the key, and the leak check has ruled out what the lifecycle holds and its unconfirmed attempts,
+   * so nobody ever used it or will. Freed, not quarantined: no CPE was ever given it, or its
+   * revocation has ended. A mark naming a lifecycle this store does not know is left to an operator.
+   */
   async function reclaim(): Promise<number> {
     if (!deps.reclaimLeaks) return 0;
     let n = 0;
     for (const d of await deps.inventory.discrepancies()) {
-      // Only a prefix whose own lifecycle is over is unambiguous; anything else is left to an operator.
-      if (d.kind !== 'leaked' || deps.store.get(d.lifecycle_id)?.state !== 'revoked') continue;
-      // Its lifecycle is over, so nothing carries the prefix: it is freed, not just quarantined.
-      await deps.ipam.free({ lifecycleId: d.lifecycle_id, pool: d.pool, prefix: d.prefix, netboxPrefixId: null });
-      deps.log.warn(d, 'reclaimed a prefix IPAM still held for a revoked lifecycle');
+      if (d.kind !== 'leaked') continue;
+      // Read again: a step may have started since the check (it then holds or will confirm its own).
+      const row = deps.store.get(d.lifecycle_id);
+      if (!row || row.busy === 1) continue;
+      try {
+        await deps.ipam.free({ lifecycleId: d.lifecycle_id, subscriberId: row.subscriber_id, pool: d.pool, prefix: d.prefix, netboxPrefixId: null });
+      } catch (err) {
+        deps.log.warn({ ...d, err: String(err) }, 'could not reclaim a leaked prefix; the next clean-up tries again');
+        continue;
+      }
+      deps.log.warn({ ...d, state: row.state }, 'reclaimed a prefix IPAM held under a lifecycle\'s mark that the lifecycle does not hold');
       n++;
     }
     return n;

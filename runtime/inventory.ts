@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { IpamPort } from '../services/ipam/port.ts';
+import { markedUnder } from '../services/ipam/marked.ts';
+import type { IpamPort, MarkedPrefix } from '../services/ipam/port.ts';
 import type { LifecycleRow, LifecycleStore, ListCursor } from '../store/lifecycles.ts';
 import { readContext } from './projection.ts';
 
@@ -13,6 +14,8 @@ export interface Discrepancy {
   pool: string;
   prefix: string;
   lifecycle_id: string;
+  /** Of a leaked prefix: the key its mark names (a NetBox description's digest of it). */
+  key?: string;
 }
 
 /** Pool figures and leak detection: IPAM's holdings checked against the lifecycles. */
@@ -20,16 +23,19 @@ export type Inventory = ReturnType<typeof createInventory>;
 
 export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; onChecked?: (found: Discrepancy[]) => void }) {
   /**
-   * Whether the lifecycle may hold `prefix`. The row's own prefix column answers most cases; the
-   * snapshot is read only for the rest (a half-done update, a lost allocation answer). A lifecycle
-   * with a step in flight may be about to record what IPAM just gave it, so it is never a leak.
+   * Whether the lifecycle may hold the marked prefix. The row's own prefix column answers most cases;
+   * the snapshot is read only for the rest (a half-done update, a lost allocation answer). A
+   * lifecycle with a step in flight may be about to record what IPAM just gave it, so it is never a
+   * leak; nor is a prefix under one of its unconfirmed attempts' keys, which a retry would find and
+   * its revocation gives back. Anything else under its mark (a POST that committed after its client
+   * gave up, under a key since confirmed with another prefix) is unambiguously no one's.
    */
-  const mayHold = (row: LifecycleRow | undefined, prefix: string): boolean => {
+  const mayHold = (row: LifecycleRow | undefined, m: MarkedPrefix): boolean => {
     if (!row || row.state === 'revoked') return false;
-    if (row.busy === 1 || row.prefix === prefix) return true;
+    if (row.busy === 1 || row.prefix === m.prefix) return true;
     const ctx = readContext(row);
-    if (ctx.unconfirmed.length > 0) return true;
-    return [ctx.current, ctx.next, ctx.retired].some((p) => p?.prefix === prefix);
+    if (ctx.unconfirmed.some((a) => markedUnder(m, a.key))) return true;
+    return [ctx.current, ctx.next, ctx.retired].some((p) => p?.prefix === m.prefix);
   };
 
   async function discrepancies(): Promise<Discrepancy[]> {
@@ -37,7 +43,7 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; o
     const inIpam = new Set<string>();
     for (const a of await deps.ipam.markedPrefixes()) {
       inIpam.add(`${a.pool} ${a.prefix}`);
-      if (!mayHold(deps.store.get(a.lifecycleId), a.prefix)) found.push({ kind: 'leaked', pool: a.pool, prefix: a.prefix, lifecycle_id: a.lifecycleId });
+      if (!mayHold(deps.store.get(a.lifecycleId), a)) found.push({ kind: 'leaked', pool: a.pool, prefix: a.prefix, lifecycle_id: a.lifecycleId, key: a.key });
     }
     for (const { prefix, lifecycle_ids } of deps.store.sharedPrefixes()) {
       for (const id of lifecycle_ids) found.push({ kind: 'shared', pool: deps.store.get(id)?.pool ?? '', prefix, lifecycle_id: id });

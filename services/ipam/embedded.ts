@@ -80,8 +80,8 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     `SELECT start_hex, end_hex FROM ipam_quarantine
      WHERE pool = @pool AND reusable_at <= @now AND start_hex >= @first_hex AND start_hex <= @last_hex`,
   );
-  const allAllocations = db.prepare<[], { pool: string; prefix: string; lifecycle_id: string }>(
-    'SELECT pool, prefix, lifecycle_id FROM ipam_allocations ORDER BY pool, start_hex',
+  const allAllocations = db.prepare<[], { pool: string; prefix: string; lifecycle_id: string; key: string }>(
+    'SELECT pool, prefix, lifecycle_id, key FROM ipam_allocations ORDER BY pool, start_hex',
   );
   const freeRunsInOrder = db.prepare<{ pool: string }, RunRow>(
     'SELECT start_hex, end_hex FROM ipam_free WHERE pool = @pool ORDER BY start_hex',
@@ -302,7 +302,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       signal?.throwIfAborted();
       // Every row, configured pool or not: a block left in a pool since removed is still held. A
       // held-down block is no lifecycle's any more, so it is not listed.
-      return allAllocations.all().map((r): MarkedPrefix => ({ pool: r.pool, prefix: r.prefix, lifecycleId: r.lifecycle_id }));
+      return allAllocations.all().map((r): MarkedPrefix => ({ pool: r.pool, prefix: r.prefix, lifecycleId: r.lifecycle_id, key: r.key }));
     },
   };
 }

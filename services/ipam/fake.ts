@@ -164,7 +164,7 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
 
     async markedPrefixes(signal) {
       signal?.throwIfAborted();
-      return call('markedPrefixes', null, () => blocks.filter((b) => b.key !== '').map(({ pool, prefix, lifecycleId }) => ({ pool, prefix, lifecycleId })));
+      return call('markedPrefixes', null, () => blocks.filter((b) => b.key !== '').map(({ pool, prefix, lifecycleId, key }) => ({ pool, prefix, lifecycleId, key })));
     },
   };
 }

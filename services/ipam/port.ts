@@ -54,11 +54,19 @@ export interface PoolUtilization extends PoolInfo {
   draining?: boolean;
 }
 
-/** A prefix the IPAM holds under this service's mark, and the lifecycle the mark names. */
+/**
+ * A prefix the IPAM holds under this service's mark, and the lifecycle and allocation key the mark
+ * names: a prefix its lifecycle does not hold, under a key that is not an unconfirmed attempt of
+ * that lifecycle, is unambiguously a leak (compare keys with `markedUnder`).
+ */
 export interface MarkedPrefix {
   pool: string;
   prefix: string;
   lifecycleId: string;
+  /** The idempotency key it was allocated under; where the mark has no room for it (a NetBox description), its `keyDigest`. */
+  key: string;
+  /** True when `key` is only the digest of the key. */
+  keyIsDigest?: boolean;
 }
 
 /** IPAM port: every method is safe to repeat with the same command. */

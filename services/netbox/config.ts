@@ -10,6 +10,11 @@ export const netboxConfigSchema = z.strictObject({
   token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').default('NETBOX_TOKEN'),
   /** Per HTTP request; a request that hits it fails its step's attempt (retries are `retry.*`, one request each). */
   timeout_ms: z.int().min(100).max(120_000).default(5000),
+  /**
+   * For the allocation POST only. NetBox serializes allocations under one lock, so under a burst a
+   * POST waits its turn; one the client gives up on still commits, so this covers the queue.
+   */
+  allocate_timeout_ms: z.int().min(100).max(600_000).default(60_000),
   /** Slug (and name) of the tag put on every prefix the service creates; it must exist in NetBox. */
   tag: z.string().regex(/^[-\w]+$/, 'must be a tag slug').max(100).default('ipv6-lifecycle'),
   /** Where the lifecycle mark goes: custom fields, the description, or custom fields when NetBox has them. */

@@ -6,6 +6,15 @@ import type { NetboxConfig } from './config.ts';
 const unavailable = (message: string, retryAfterMs: number | null = null) =>
   new ServiceError('upstream_unavailable', message, { retryable: true, retryAfterMs });
 
+const unknownOutcomes = new WeakSet<object>();
+const outcomeUnknown = (err: ServiceError): ServiceError => (unknownOutcomes.add(err), err);
+
+/**
+ * True for a failed request NetBox may still have carried out: no answer (a timeout, a dropped
+ * connection) or a gateway's 502/504 in its place. A 503 or 429 from NetBox did nothing.
+ */
+export const mayHaveTakenEffect = (err: unknown): boolean => typeof err === 'object' && err !== null && unknownOutcomes.has(err);
+
 /** One NetBox request: `expect` lists statuses that are answers rather than errors (e.g. 404 on a release). */
 export interface RequestSpec {
   method: Method;
@@ -13,6 +22,8 @@ export interface RequestSpec {
   params?: Record<string, string | number>;
   data?: unknown;
   expect?: number[];
+  /** Instead of `netbox.timeout_ms`. */
+  timeoutMs?: number;
 }
 
 /**
@@ -53,14 +64,15 @@ export function createNetboxTransport(config: NetboxConfig, token: string): Netb
   async function once<T>(spec: RequestSpec, signal?: AbortSignal): Promise<{ status: number; data: T }> {
     const what = `NetBox ${spec.method.toUpperCase()} ${spec.path}`;
     throwIfAborted(signal, what);
+    const timeout = spec.timeoutMs ?? config.timeout_ms;
     let res: AxiosResponse;
     try {
-      res = await http.request({ method: spec.method, url: spec.path, params: spec.params, data: spec.data, signal });
+      res = await http.request({ method: spec.method, url: spec.path, params: spec.params, data: spec.data, signal, timeout });
     } catch (err) {
       throwIfAborted(signal, what);
       const code = (err as { code?: string }).code ?? 'network error';
       // Only the code: an AxiosError carries the request config, headers (and token) included.
-      throw unavailable(redact(`${what}: ${code === 'ECONNABORTED' ? `timed out after ${config.timeout_ms} ms` : code}`));
+      throw outcomeUnknown(unavailable(redact(`${what}: ${code === 'ECONNABORTED' ? `timed out after ${timeout} ms` : code}`)));
     }
     const { status } = res;
     if (status >= 200 && status < 300 && status !== 204 && (res.data === null || typeof res.data !== 'object')) {
@@ -72,7 +84,8 @@ export function createNetboxTransport(config: NetboxConfig, token: string): Netb
     if (status === 429 || status >= 500) {
       // RFC 9110 §10.2.3: Retry-After comes with 429 and 503; the step runner waits at least that long.
       const wait = status === 429 || status === 503 ? retryAfterMs(res.headers['retry-after']) : null;
-      throw unavailable(`${what}: ${status}${wait === null ? '' : ` (Retry-After ${Math.ceil(wait / 1000)} s)`} ${detail}`, wait);
+      const err = unavailable(`${what}: ${status}${wait === null ? '' : ` (Retry-After ${Math.ceil(wait / 1000)} s)`} ${detail}`, wait);
+      throw status === 502 || status === 504 ? outcomeUnknown(err) : err;
     }
     if (status === 401 || status === 403) {
       throw new ServiceError('upstream_rejected', `${what}: ${status}, NetBox refused the token from ${config.token_env}: ${detail}`);

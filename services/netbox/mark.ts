@@ -1,4 +1,6 @@
-import { createHash } from 'node:crypto';
+import { keyDigest, markedUnder } from '../ipam/marked.ts';
+
+export { keyDigest };
 
 /** The custom fields (object type `ipam.prefix`, type text) an operator creates for `mark: custom_fields`. */
 export const MARK_FIELDS = {
@@ -26,14 +28,6 @@ export interface MarkedObject {
 
 const DESCRIPTION_MAX = 200;
 const HEAD = 'ipv6-lifecycle';
-
-/**
- * The idempotency key as it is stored in a description: a digest, because keys derived from a
- * lifecycle id, a step and a generation can be long and NetBox caps descriptions at 200 characters.
- */
-export function keyDigest(key: string): string {
-  return createHash('sha256').update(key).digest('base64url').slice(0, 22);
-}
 
 /** The value to search for when looking a mark up (`cf_lifecycle_key=` or `q=`). */
 export function keySearchTerm(style: MarkStyle, key: string): string {
@@ -78,7 +72,7 @@ export function readMark(obj: MarkedObject, tag: string): { lifecycleId: string;
 
 /** True when a read mark was written for this idempotency key. */
 export function sameKey(read: { key: string; digest: boolean }, key: string): boolean {
-  return read.digest ? read.key === keyDigest(key) : read.key === key;
+  return markedUnder({ key: read.key, keyIsDigest: read.digest }, key);
 }
 
 function truncate(s: string): string {

@@ -1,21 +1,18 @@
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
-import type { AllocateCommand, Allocation, KeyLookup, MarkedPrefix, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from '../ipam/port.ts';
-import { contains, formatPrefix, subnetCount, type Ipv6Prefix } from '../ipv6.ts';
-import { blocksUsed, canonicalCidr, parseCidr } from './cidr.ts';
+import type { AllocateCommand, Allocation, KeyLookup, IpamPort, PoolInfo, ReleaseCommand } from '../ipam/port.ts';
+import { contains, formatPrefix } from '../ipv6.ts';
+import { canonicalCidr, parseCidr } from './cidr.ts';
 import { QUARANTINED, isQuarantined, subscriberOf } from './quarantine.ts';
 import type { NetboxConfig } from './config.ts';
-import { createNetboxTransport, type NetboxTransport } from './http.ts';
+import { createHoldings, type NetboxPoolUtilization } from './holdings.ts';
+import { createNetboxTransport, mayHaveTakenEffect, type NetboxTransport } from './http.ts';
 import { MARK_FIELDS, keySearchTerm, markFields, readMark, sameKey, type MarkStyle } from './mark.ts';
 import { listPrefixes, resolvePools, statusOf, type NbPrefix, type NetboxPool, type ResolvedPool as Resolved } from './parents.ts';
 
 export type { NetboxPool } from './parents.ts';
 
-/** Pool figures, split into blocks under this service's mark and blocks anyone else holds. */
-export interface NetboxPoolUtilization extends PoolUtilization {
-  ours: number;
-  others: number;
-}
+export type { NetboxPoolUtilization } from './holdings.ts';
 
 /** The NetBox IPAM: the IPAM port plus start-up resolution and the hold-down sweep. */
 export interface NetboxIpam extends IpamPort {
@@ -44,6 +41,7 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
   const now = deps.now ?? Date.now;
   const base = log.child({ ipam: 'netbox' });
   const inflight = new Map<string, Promise<Allocation>>();
+  const unanswered = boundedSet(10_000);
   let style: MarkStyle = config.mark === 'auto' ? 'description' : config.mark;
   let ready: Promise<Map<string, Resolved>> | null = null;
 
@@ -55,6 +53,7 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
   const isSticky = (pool: string) => pools.find((p) => p.name === pool)?.sticky !== false && holdMsOf(pool) > 0;
 
   const listAll = (params: Record<string, string | number>, signal?: AbortSignal) => listPrefixes(http, params, signal);
+  const holdings = createHoldings({ tag: config.tag, listAll, deletePrefix, holdMsOf, now, log: base });
 
   function resolved(signal?: AbortSignal): Promise<Map<string, Resolved>> {
     ready ??= resolvePools(http, config, pools, base, signal).then(
@@ -133,6 +132,7 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
     // first looks for what an earlier, unanswered one created.
     const found = await findByKey(pool, cmd, log, signal);
     if (found) {
+      unanswered.delete(cmd.key);
       log.info({ prefix: found.prefix, netbox_prefix_id: found.netboxPrefixId }, 'NetBox prefix already allocated under this key');
       return found;
     }
@@ -143,14 +143,23 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
     }
     const body = { prefix_length: cmd.prefixLength, status: 'active', tags: [{ name: config.tag }], ...marked };
     const path = `/api/ipam/prefixes/${pool.parentId}/available-prefixes/`;
-    const res = await http.once<NbPrefix>({ method: 'POST', path, data: body, expect: [404, 409] }, signal);
+    let res: { status: number; data: NbPrefix };
+    try {
+      res = await http.once<NbPrefix>({ method: 'POST', path, data: body, expect: [404, 409], timeoutMs: config.allocate_timeout_ms }, signal);
+    } catch (err) {
+      if (mayHaveTakenEffect(err)) unanswered.add(cmd.key);
+      throw err;
+    }
     if (res.status === 409) {
       throw new ServiceError('pool_exhausted', `pool "${cmd.pool}" (${pool.info.prefix}) has no free /${cmd.prefixLength}`);
     }
     if (res.status === 404) throw new ServiceError('not_found', `pool "${cmd.pool}": NetBox parent ${pool.parentId} is gone`);
     const allocation = toAllocation(pool, res.data, cmd.prefixLength);
     log.info({ prefix: allocation.prefix, netbox_prefix_id: allocation.netboxPrefixId }, 'NetBox prefix allocated');
-    return allocation;
+    if (!unanswered.delete(cmd.key)) return allocation;
+    // An earlier POST of this key went unanswered and may have committed after the lookup above.
+    // NetBox takes allocations in turn, so by now it has: the lookup keeps the first, deletes the rest.
+    return (await findByKey(pool, cmd, log, signal)) ?? allocation;
   }
 
   /**
@@ -246,55 +255,21 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
       }
     },
 
-    async utilization(signal) {
-      const out: NetboxPoolUtilization[] = [];
-      for (const r of (await resolved(signal)).values()) {
-        const scope: Record<string, string> = r.anyVrf ? {} : { vrf_id: r.vrfId };
-        const children = await listAll({ within: r.info.prefix, ...scope }, signal);
-        const cidrs = (list: NbPrefix[]) => list.map((p) => parseCidr(p.prefix)).filter((c): c is Ipv6Prefix => c !== null);
-        const all = blocksUsed(r.parent, r.info.prefixLength, cidrs(children));
-        const ours = blocksUsed(r.parent, r.info.prefixLength, cidrs(children.filter((p) => readMark(p, config.tag))));
-        const held = blocksUsed(r.parent, r.info.prefixLength, cidrs(children.filter((p) => readMark(p, config.tag) && statusOf(p) === 'deprecated')));
-        const cap = subnetCount(r.parent, r.info.prefixLength);
-        out.push({ ...r.info, capacity: Number(cap), allocated: Number(all), heldDown: Number(held), ours: Number(ours), others: Number(all - ours) });
-      }
-      return out;
-    },
+    utilization: async (signal) => holdings.utilization([...(await resolved(signal)).values()], signal),
+    markedPrefixes: async (signal) => holdings.markedPrefixes([...(await resolved(signal)).values()], signal),
+    sweep: async (signal) => holdings.sweep([...(await resolved(signal)).values()], signal),
+  };
+}
 
-    async markedPrefixes(signal) {
-      const out: MarkedPrefix[] = [];
-      for (const r of (await resolved(signal)).values()) {
-        const list = await listAll({ tag: config.tag, within: r.info.prefix }, signal);
-        for (const p of list) {
-          const mark = readMark(p, config.tag);
-          // A deprecated prefix is in its hold-down: given back by its lifecycle, waiting for the sweep.
-          if (mark && statusOf(p) !== 'deprecated') out.push({ pool: r.info.name, prefix: canonicalCidr(p.prefix) ?? p.prefix, lifecycleId: mark.lifecycleId });
-        }
-      }
-      return out;
+/** Keys of allocation POSTs that went unanswered; the oldest are forgotten (the clean-up is the backstop). */
+function boundedSet(max: number) {
+  const keys = new Set<string>();
+  return {
+    add(key: string) {
+      keys.delete(key);
+      keys.add(key);
+      if (keys.size > max) keys.delete(keys.values().next().value as string);
     },
-
-    async sweep(signal) {
-      let deleted = 0;
-      let kept = 0;
-      for (const r of (await resolved(signal)).values()) {
-        const holdMs = holdMsOf(r.info.name);
-        const params = { tag: config.tag, status: 'deprecated', within: r.info.prefix };
-        const list = await listAll(params, signal);
-        for (const p of list) {
-          // A quarantined prefix waits for its revocation to end, however long that takes.
-          if (statusOf(p) !== 'deprecated' || !readMark(p, config.tag) || isQuarantined(p)) continue;
-          const since = Date.parse(p.last_updated ?? '');
-          if (Number.isNaN(since) || since + holdMs > now()) {
-            kept++;
-            continue;
-          }
-          await deletePrefix(p.id, signal);
-          base.info({ netbox_prefix_id: p.id, prefix: p.prefix }, 'hold-down expired; NetBox prefix deleted');
-          deleted++;
-        }
-      }
-      return { deleted, kept };
-    },
+    delete: (key: string) => keys.delete(key),
   };
 }

@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ServiceError, type ErrorCode } from '../../services/errors.ts';
 import type { Allocation, IpamPort, PoolInfo } from '../../services/ipam/port.ts';
+import { markedUnder } from '../../services/ipam/marked.ts';
 
 /** The pools every implementation under contract must serve, empty, from each `make()`. */
 export const contractPools: readonly PoolInfo[] = [
@@ -234,12 +235,17 @@ export function ipamContract(name: string, make: (pools: readonly PoolInfo[]) =>
     ]);
   });
 
-  test('markedPrefixes() lists every prefix allocated and not given back, with its lifecycle', async () => {
+  test('markedPrefixes() lists every prefix allocated and not given back, with its lifecycle and key', async () => {
     const gone = await allocate('h0');
     const kept = await allocate('h1');
     const tiny = await allocate('h2', { pool: TINY, length: 64 });
     await release(gone, 'lc-h0');
-    const marked = (await ipam().markedPrefixes())
+    const listed = await ipam().markedPrefixes();
+    for (const m of listed) {
+      assert.ok(markedUnder(m, m.lifecycleId.replace(/^lc-/, '')), `${m.prefix} names the key it was allocated under`);
+      assert.not.ok(markedUnder(m, 'h9'), `${m.prefix} does not match another key`);
+    }
+    const marked = listed
       .map(({ pool, prefix, lifecycleId }) => ({ pool, prefix, lifecycleId }))
       .sort((a, b) => `${a.pool} ${a.prefix}`.localeCompare(`${b.pool} ${b.prefix}`));
     assert.equal(marked, [

@@ -1,5 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { stepKey } from '../../machines/steps.ts';
 import { BASE, startHarness, type Harness } from '../http/support.ts';
 
 const test = suite('runtime clean-up, leak detection and pending CPE work');
@@ -88,6 +89,44 @@ test('two live lifecycles showing one prefix are reported (log, metric), and not
   assert.is(result.reclaimed, 0);
   const logged = h.logs.filter((l) => l.msg === 'two live lifecycles show the same prefix').map((l) => l.lifecycle_id);
   assert.equal(logged.sort(), [a.body.lifecycle_id, b.body.lifecycle_id].sort());
+});
+
+test('a prefix under an unconfirmed attempt of its settled lifecycle is not released: its retry or revoke decides', async () => {
+  // Both attempts take effect and lose their answer: the lifecycle fails with the attempt unconfirmed.
+  h.ipam.failNext('allocate', { times: 2, afterEffect: true });
+  const a = await h.post('allocate', { subscriber_id: 'unconfirmed' });
+  const id = (await h.get(`${BASE}/lifecycle/unconfirmed`)).body.lifecycle_id;
+  assert.is((await h.get(`${BASE}/lifecycle/unconfirmed`)).body.state, 'failed', JSON.stringify(a.body));
+  const held = h.ipam.allocations();
+  assert.equal(held.map((x) => x.key), [stepKey(id, 'allocate', 0)]);
+  assert.is((await h.get(`${BASE}/metrics`)).body.leaks, 0);
+  const result = await h.composed.cleanup();
+  assert.is(result.reclaimed, 0);
+  assert.equal(h.ipam.allocations(), held);
+  // The retry finds it under its key: releasing it would have taken the subscriber's prefix.
+  const retried = await h.post('retry', { subscriber_id: 'unconfirmed' });
+  assert.equal([retried.body.state, retried.body.prefix], ['allocated', held[0]!.prefix]);
+});
+
+test('a prefix under a key its settled live lifecycle does not hold is a leak and is freed; its unconfirmed attempt stays', async () => {
+  h.ipam.failNext('allocate', { times: 2, afterEffect: true });
+  await h.post('allocate', { subscriber_id: 'failed' });
+  const failed = (await h.get(`${BASE}/lifecycle/failed`)).body;
+  const live = (await h.post('allocate', { subscriber_id: 'live' })).body;
+  assert.is(failed.state, 'failed');
+  // What a POST committed after its client gave up leaves: a block under the lifecycle's mark and another key.
+  const stray = (key: string, lifecycleId: string, subscriberId: string) =>
+    h.ipam.allocate({ key, lifecycleId, subscriberId, pool: 'residential', prefixLength: 56 });
+  const extraFailed = await stray(`${failed.lifecycle_id}:stale`, failed.lifecycle_id, 'failed');
+  const extraLive = await stray(`${live.lifecycle_id}:stale`, live.lifecycle_id, 'live');
+  assert.is((await h.get(`${BASE}/metrics`)).body.leaks, 2);
+  const result = await h.composed.cleanup();
+  assert.is(result.reclaimed, 2);
+  const left = h.ipam.allocations().map((x) => x.prefix);
+  assert.ok(!left.includes(extraFailed.prefix) && !left.includes(extraLive.prefix), left.join(' '));
+  assert.equal(left.sort(), [live.prefix, h.ipam.allocations().find((x) => x.key === stepKey(failed.lifecycle_id, 'allocate', 0))!.prefix].sort());
+  assert.is((await h.get(`${BASE}/metrics`)).body.leaks, 0);
+  assert.is((await h.get(`${BASE}/lifecycle/live`)).body.prefix, live.prefix);
 });
 
 test.run();

@@ -14,6 +14,8 @@ export interface NetboxServerOptions {
   /** Tag slugs that exist (the name equals the slug); `ipv6-lifecycle` by default. */
   tags?: string[];
   now?: () => number;
+  /** How long each available-prefixes allocation holds NetBox's lock (a slow NetBox queues them); 0 by default. */
+  allocationMs?: number;
 }
 
 /** Which requests a fault applies to. */
@@ -39,6 +41,8 @@ export interface NetboxServer {
   created: number;
   /** Added before every request is handled. */
   delayMs: number;
+  /** How long each allocation holds NetBox's lock (`options.allocationMs` at start). */
+  allocationMs: number;
   addVrf(name: string, rd?: string | null): StoredVrf;
   addPrefix(p: { prefix: string; vrfId?: number | null; status?: string; description?: string; tags?: string[]; customFields?: Record<string, unknown> }): StoredPrefix;
   prefixes(): StoredPrefix[];
@@ -46,6 +50,8 @@ export interface NetboxServer {
   failNext(times: number, opts?: FaultMatch & { status?: number; retryAfter?: string }): void;
   /** The next `times` matching requests take effect, then the connection drops before the answer. */
   loseAnswers(times: number, match?: FaultMatch): void;
+  /** Resolves once NetBox's allocation lock queue is empty, including allocations queued meanwhile. */
+  allocationsDone(): Promise<void>;
   /** Down: every connection is dropped without an answer. */
   setDown(down: boolean): void;
   close(): Promise<void>;
@@ -130,7 +136,9 @@ export async function startNetboxServer(options: NetboxServerOptions = {}): Prom
       if (typeof n !== 'number' || !Number.isInteger(n)) return { status: 400, body: { prefix_length: 'this field must be int type' } };
       if (n > 128 || n < 0) return { status: 400, body: { prefix_length: `Invalid prefix length (${n}) for IPv6` } };
     }
-    const run = lock.then(() => {
+    const run = lock.then(async () => {
+      // Committed whether or not the client is still waiting, as NetBox does.
+      if (server.allocationMs > 0) await new Promise((r) => setTimeout(r, server.allocationMs));
       if (!table.rows.has(parent.id)) return NO_PREFIX;
       const taken: Ipv6Prefix[] = [];
       for (const item of items) {
@@ -240,6 +248,7 @@ export async function startNetboxServer(options: NetboxServerOptions = {}): Prom
     requests: [],
     created: 0,
     delayMs: 0,
+    allocationMs: options.allocationMs ?? 0,
     addVrf(name, rd = null) {
       const v = { id: table.vrfs.size + 1, name, rd };
       table.vrfs.set(v.id, v);
@@ -254,6 +263,12 @@ export async function startNetboxServer(options: NetboxServerOptions = {}): Prom
     },
     loseAnswers(times, match = {}) {
       for (let i = 0; i < times; i++) losses.push(match);
+    },
+    async allocationsDone() {
+      for (let seen: unknown = null; seen !== lock; ) {
+        seen = lock;
+        await lock;
+      }
     },
     setDown(value) {
       down = value;

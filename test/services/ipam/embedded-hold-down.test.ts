@@ -45,7 +45,7 @@ test('utilization() counts a held-down block as allocated until its hold-down en
   await allocate(ipam, 'b', 'p', 56);
   await release(ipam, 'a', 'p', a.prefix);
   assert.equal([(await ipam.utilization())[0]?.allocated, (await ipam.utilization())[0]?.heldDown], [2, 1]);
-  assert.equal(await ipam.markedPrefixes(), [{ pool: 'p', prefix: '2001:db8:0:100::/56', lifecycleId: 'lc-b' }]);
+  assert.equal(await ipam.markedPrefixes(), [{ pool: 'p', prefix: '2001:db8:0:100::/56', lifecycleId: 'lc-b', key: 'b' }]);
   // Expired but not yet moved to the free runs (no allocation since): it can be handed out, so it is not counted.
   clock.t = T0 + HOLD_MS;
   assert.equal([(await ipam.utilization())[0]?.allocated, (await ipam.utilization())[0]?.heldDown], [1, 0]);
@@ -93,7 +93,7 @@ test('release() twice holds down once; allocate() under the released key takes a
   const fresh = await allocate(ipam, 'k', 'p', 56);
   assert.is(fresh.prefix, '2001:db8:0:100::/56');
   await release(ipam, 'k', 'p', fresh.prefix, 'lc-intruder');
-  assert.equal(await ipam.markedPrefixes(), [{ pool: 'p', prefix: fresh.prefix, lifecycleId: 'lc-k' }], 'another lifecycle cannot release it');
+  assert.equal(await ipam.markedPrefixes(), [{ pool: 'p', prefix: fresh.prefix, lifecycleId: 'lc-k', key: 'k' }], 'another lifecycle cannot release it');
   await release(ipam, 'k', 'p', fresh.prefix);
   assert.equal(await ipam.markedPrefixes(), []);
   assert.equal(

@@ -44,7 +44,7 @@ test('utilization and markedPrefixes ask each IPAM once; utilization lists only 
   const router = createIpamRouter(new Map<string, IpamPort>([['a', one]]));
   await router.allocate(cmd('a', 'x'));
   assert.equal((await router.utilization()).map((u) => [u.name, u.allocated]), [['a', 1]]);
-  assert.equal(await router.markedPrefixes(), [{ pool: 'a', prefix: '2001:db8:a::/56', lifecycleId: 'lc-x' }]);
+  assert.equal(await router.markedPrefixes(), [{ pool: 'a', prefix: '2001:db8:a::/56', lifecycleId: 'lc-x', key: 'x' }]);
   assert.equal(one.calls.map((c) => c.method), ['allocate', 'utilization', 'markedPrefixes']);
 });
 

@@ -1,0 +1,79 @@
+import type { Logger } from 'pino';
+import type { MarkedPrefix, PoolUtilization } from '../ipam/port.ts';
+import { subnetCount, type Ipv6Prefix } from '../ipv6.ts';
+import { blocksUsed, canonicalCidr, parseCidr } from './cidr.ts';
+import { readMark } from './mark.ts';
+import { statusOf, type NbPrefix, type ResolvedPool } from './parents.ts';
+import { isQuarantined } from './quarantine.ts';
+
+/** Pool figures, split into blocks under this service's mark and blocks anyone else holds. */
+export interface NetboxPoolUtilization extends PoolUtilization {
+  ours: number;
+  others: number;
+}
+
+export interface HoldingsDeps {
+  tag: string;
+  listAll(params: Record<string, string | number>, signal?: AbortSignal): Promise<NbPrefix[]>;
+  deletePrefix(id: number, signal?: AbortSignal): Promise<void>;
+  holdMsOf(pool: string): number;
+  now(): number;
+  log: Logger;
+}
+
+/** What NetBox holds under the pools' parents, read whole: pool figures, leak detection, the hold-down sweep. */
+export function createHoldings(deps: HoldingsDeps) {
+  const { tag, listAll } = deps;
+  return {
+    async utilization(pools: ResolvedPool[], signal?: AbortSignal): Promise<NetboxPoolUtilization[]> {
+      const out: NetboxPoolUtilization[] = [];
+      for (const r of pools) {
+        const scope: Record<string, string> = r.anyVrf ? {} : { vrf_id: r.vrfId };
+        const children = await listAll({ within: r.info.prefix, ...scope }, signal);
+        const cidrs = (list: NbPrefix[]) => list.map((p) => parseCidr(p.prefix)).filter((c): c is Ipv6Prefix => c !== null);
+        const all = blocksUsed(r.parent, r.info.prefixLength, cidrs(children));
+        const ours = blocksUsed(r.parent, r.info.prefixLength, cidrs(children.filter((p) => readMark(p, tag))));
+        const held = blocksUsed(r.parent, r.info.prefixLength, cidrs(children.filter((p) => readMark(p, tag) && statusOf(p) === 'deprecated')));
+        const cap = subnetCount(r.parent, r.info.prefixLength);
+        out.push({ ...r.info, capacity: Number(cap), allocated: Number(all), heldDown: Number(held), ours: Number(ours), others: Number(all - ours) });
+      }
+      return out;
+    },
+
+    /** Every live prefix under our mark, with the lifecycle and the key (or its digest) the mark names. */
+    async markedPrefixes(pools: ResolvedPool[], signal?: AbortSignal): Promise<MarkedPrefix[]> {
+      const out: MarkedPrefix[] = [];
+      for (const r of pools) {
+        for (const p of await listAll({ tag, within: r.info.prefix }, signal)) {
+          const mark = readMark(p, tag);
+          // A deprecated prefix is in its hold-down: given back by its lifecycle, waiting for the sweep.
+          if (!mark || statusOf(p) === 'deprecated') continue;
+          const prefix = canonicalCidr(p.prefix) ?? p.prefix;
+          out.push({ pool: r.info.name, prefix, lifecycleId: mark.lifecycleId, key: mark.key, ...(mark.digest ? { keyIsDigest: true } : {}) });
+        }
+      }
+      return out;
+    },
+
+    async sweep(pools: ResolvedPool[], signal?: AbortSignal): Promise<{ deleted: number; kept: number }> {
+      let deleted = 0;
+      let kept = 0;
+      for (const r of pools) {
+        const holdMs = deps.holdMsOf(r.info.name);
+        for (const p of await listAll({ tag, status: 'deprecated', within: r.info.prefix }, signal)) {
+          // A quarantined prefix waits for its revocation to end, however long that takes.
+          if (statusOf(p) !== 'deprecated' || !readMark(p, tag) || isQuarantined(p)) continue;
+          const since = Date.parse(p.last_updated ?? '');
+          if (Number.isNaN(since) || since + holdMs > deps.now()) {
+            kept++;
+            continue;
+          }
+          await deps.deletePrefix(p.id, signal);
+          deps.log.info({ netbox_prefix_id: p.id, prefix: p.prefix }, 'hold-down expired; NetBox prefix deleted');
+          deleted++;
+        }
+      }
+      return { deleted, kept };
+    },
+  };
+}
