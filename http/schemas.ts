@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import { LIFECYCLE_STATES } from '../machines/types.ts';
 import { lifecycleResource, timestamp } from '../runtime/resource.ts';
 
-/** Error codes an answer can carry: the service's, plus 405 which only the router raises. */
+/** Error codes an answer can carry: the service's, plus 405, 414 and 431, which only the HTTP layer raises. */
 export const ERROR_CODES = [
   'validation_error',
   'unauthorized',
@@ -17,6 +17,8 @@ export const ERROR_CODES = [
   'pool_exhausted',
   'payload_too_large',
   'unsupported_media_type',
+  'uri_too_long',
+  'headers_too_large',
   'idempotency_mismatch',
   'unavailable',
   'upstream_unavailable',
