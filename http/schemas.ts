@@ -61,7 +61,7 @@ const pool = z.string().min(1).max(63).meta({ description: 'Pool name; defaults 
 const prefixLength = z
   .int()
   .min(1)
-  .max(128)
+  .max(64)
   .meta({ description: 'Length of the delegated prefix; defaults to the pool’s; must be longer than the pool and at most 64', example: 56 });
 
 export const allocateBody = z.strictObject({ subscriber_id: subscriberId, pool: pool.optional(), prefix_length: prefixLength.optional() });

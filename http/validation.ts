@@ -32,6 +32,8 @@ function describe(issue: z.core.$ZodIssue): string {
   // zod's own wording for a wrong type ("Invalid input: expected number, received string") names no
   // JSON types; say it the way a client sending JSON thinks of it.
   if (issue.code === 'invalid_type') return `must be ${article(issue.expected)}`;
+  if (issue.code === 'too_big' && issue.origin === 'number') return `must be at most ${issue.maximum}`;
+  if (issue.code === 'too_small' && issue.origin === 'number') return `must be at least ${issue.minimum}`;
   return issue.message;
 }
 

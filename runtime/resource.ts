@@ -5,7 +5,7 @@ import { z } from 'zod';
 import 'zod-openapi';
 import { LIFECYCLE_STATES } from '../machines/types.ts';
 
-export const timestamp = z.string().meta({ description: 'RFC 3339 UTC', example: '2026-11-26T10:00:00.000Z' });
+export const timestamp = z.string().meta({ description: 'RFC 3339 UTC', format: 'date-time', example: '2026-11-26T10:00:00.000Z' });
 
 const failure = z
   .object({ step: z.string(), code: z.string(), message: z.string(), attempts: z.int(), at: timestamp })

@@ -26,6 +26,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: '`validation_error`: malformed JSON or percent-encoding, a missing, ill-typed, unknown or repeated field or query parameter (`field` names it)',
   401: '`unauthorized`: missing or wrong bearer token',
   404: '`not_found`: unknown subscriber or pool',
+  405: '`method_not_allowed`: the path takes another method (`Allow` lists it)',
   409: '`invalid_transition` (not allowed from the current state; nothing changed) or `pool_exhausted`',
   413: '`payload_too_large`: body over the configured limit',
   414: '`uri_too_long`: a URL over 8 KiB',
@@ -46,4 +47,4 @@ export function errorResponses(...statuses: number[]): ZodOpenApiResponsesObject
 }
 
 /** Statuses every route under `/api/` can answer. */
-export const API_ERRORS = [400, 401, 414, 431, 500, 503] as const;
+export const API_ERRORS = [400, 401, 405, 414, 431, 500, 503] as const;
