@@ -114,6 +114,19 @@ export const subscriberPath = z.strictObject({ subscriber_id: subscriberId });
 
 export { lifecycleResource };
 
+/** The POST operations, as the 202 body names them. */
+export const OPERATIONS = ['allocate', 'activate', 'suspend', 'reactivate', 'revoke', 'update', 'retry'] as const;
+export type OperationName = (typeof OPERATIONS)[number];
+
+// The lifecycle alone reads `allocated` while an activation runs: a 202 also says what it accepted.
+export const lifecycleAccepted = lifecycleResource
+  .extend({
+    operation: z.enum(OPERATIONS).meta({
+      description: 'The operation this request accepted; it goes on (after any earlier one on the subscriber) and polling `Location` shows its outcome',
+    }),
+  })
+  .meta({ id: 'LifecycleAccepted', description: 'A 202: the lifecycle as it is now, and the operation still being carried out' });
+
 export const lifecycleList = z
   .object({ items: z.array(lifecycleResource), next_cursor: z.string().nullable() })
   .meta({ id: 'LifecycleList' });
