@@ -23,8 +23,9 @@ export const lifecycleResource = z
     username: z.string().nullable(),
     cpe_id: z.string().nullable(),
     allocated_at: timestamp.nullable(),
-    activated_at: timestamp.nullable(),
-    suspended_at: timestamp.nullable(),
+    activated_at: timestamp.nullable().meta({ description: 'The first activation; a reactivation or an update leaves it' }),
+    reactivated_at: timestamp.nullable().meta({ description: 'The last reactivation after a suspension; null until the first' }),
+    suspended_at: timestamp.nullable().meta({ description: 'The last suspension; it stays after a reactivation, earlier than `reactivated_at`' }),
     revoked_at: timestamp.nullable(),
     updated_at: timestamp,
     pending: z
