@@ -1,8 +1,9 @@
 // The process entry: arguments → configuration → compose → listen; signals stop it cleanly.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { compose, type Composed } from './compose.ts';
+import { createHttpServer } from './http/server.ts';
 
 /** The one exit code of a start that failed (configuration, database, lock, port): nothing was left behind. */
 const EXIT_NOT_STARTED = 2;
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
   let stopping = false;
   const inFlight = new Set<ServerResponse>();
   const handle = svc.app.callback();
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const server = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
     if (stopping) {
       // A request on a kept-alive connection after SIGTERM: not accepted, so not in flight.
       res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1', connection: 'close' });
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
     void handle(req, res);
-  });
+  }, svc.log);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
  * they answer 202 with a Location (their work is stored and resumes at the next start), then writes
  * what is queued and closes the store.
  */
-async function drain(server: ReturnType<typeof createServer>, svc: Composed, inFlight: Set<ServerResponse>, drainMs: number): Promise<void> {
+async function drain(server: Server, svc: Composed, inFlight: Set<ServerResponse>, drainMs: number): Promise<void> {
   server.close();
   server.closeIdleConnections();
   const answered = () =>

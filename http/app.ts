@@ -1,5 +1,5 @@
 // The HTTP face of the service (`../shared/API.md`). Middleware order, outermost first:
-// request id + access log → error funnel → bearer auth and readiness on /api/ → router, whose POST
+// request id + access log → error funnel → request line (length, percent-encoding) → bearer auth and readiness on /api/ → router, whose POST
 // routes read the JSON body and consult Idempotency-Key before the handler runs.
 import Router from '@koa/router';
 import Koa from 'koa';
@@ -14,6 +14,7 @@ import { ApiError, errorFunnel } from './errors.ts';
 import { idempotency } from './idempotency.ts';
 import { buildOpenApi, routerPath } from './openapi.ts';
 import { requestContext, type AppState } from './request-context.ts';
+import { requestLine } from './request-line.ts';
 import { lifecycleRoutes } from './routes/lifecycles.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { lifecycleLocation, type RouteSpec } from './routes/route.ts';
@@ -76,6 +77,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const checkToken = bearerCheck(deps.token, 'api');
   app.use(requestContext(deps.log));
   app.use(errorFunnel());
+  app.use(requestLine());
   app.use(async (ctx, next) => {
     if (isApi(ctx.path)) {
       checkToken(ctx);

@@ -30,6 +30,8 @@ export const STATUS: Record<ApiErrorCode, number> = {
   pool_exhausted: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  uri_too_long: 414,
+  headers_too_large: 431,
   idempotency_mismatch: 422,
   internal: 500,
   upstream_unavailable: 502,

@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import { LIFECYCLE_STATES } from '../machines/types.ts';
 import { lifecycleResource, timestamp } from '../runtime/resource.ts';
 
-/** Error codes an answer can carry: the service's, plus 405 which only the router raises. */
+/** Error codes an answer can carry: the service's, plus 405, 414 and 431, which only the HTTP layer raises. */
 export const ERROR_CODES = [
   'validation_error',
   'unauthorized',
@@ -17,6 +17,8 @@ export const ERROR_CODES = [
   'pool_exhausted',
   'payload_too_large',
   'unsupported_media_type',
+  'uri_too_long',
+  'headers_too_large',
   'idempotency_mismatch',
   'unavailable',
   'upstream_unavailable',
@@ -59,7 +61,7 @@ const pool = z.string().min(1).max(63).meta({ description: 'Pool name; defaults 
 const prefixLength = z
   .int()
   .min(1)
-  .max(128)
+  .max(64)
   .meta({ description: 'Length of the delegated prefix; defaults to the pool’s; must be longer than the pool and at most 64', example: 56 });
 
 export const allocateBody = z.strictObject({ subscriber_id: subscriberId, pool: pool.optional(), prefix_length: prefixLength.optional() });
@@ -113,6 +115,19 @@ export const subscriberPath = z.strictObject({ subscriber_id: subscriberId });
 
 export { lifecycleResource };
 
+/** The POST operations, as the 202 body names them. */
+export const OPERATIONS = ['allocate', 'activate', 'suspend', 'reactivate', 'revoke', 'update', 'retry'] as const;
+export type OperationName = (typeof OPERATIONS)[number];
+
+// The lifecycle alone reads `allocated` while an activation runs: a 202 also says what it accepted.
+export const lifecycleAccepted = lifecycleResource
+  .extend({
+    operation: z.enum(OPERATIONS).meta({
+      description: 'The operation this request accepted; it goes on (after any earlier one on the subscriber) and polling `Location` shows its outcome',
+    }),
+  })
+  .meta({ id: 'LifecycleAccepted', description: 'A 202: the lifecycle as it is now, and the operation still being carried out' });
+
 export const lifecycleList = z
   .object({ items: z.array(lifecycleResource), next_cursor: z.string().nullable() })
   .meta({ id: 'LifecycleList' });
@@ -141,7 +156,7 @@ export const apiMetricsSummary = z
         prefix_length: z.int(),
         capacity: z.number().min(0),
         allocated: z.int().min(0),
-        held_down: z.int().min(0).meta({ description: 'Of allocated, released prefixes still in their hold-down (embedded IPAM)' }),
+        held_down: z.int().min(0).meta({ description: 'Of allocated, released prefixes still quarantined or in their hold-down' }),
         utilization_percent: z.number().min(0),
         draining: z.boolean().meta({
           description:

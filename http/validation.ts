@@ -5,6 +5,7 @@ type Where = 'body' | 'query' | 'path';
 
 /** Parses `value` with `schema`; the first issue becomes a 400 naming its field as a dotted path. */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: Where): z.output<S> {
+  if (where === 'query') refuseRepeated(value);
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw toValidationError(result.error.issues[0], value, where);
@@ -31,6 +32,8 @@ function describe(issue: z.core.$ZodIssue): string {
   // zod's own wording for a wrong type ("Invalid input: expected number, received string") names no
   // JSON types; say it the way a client sending JSON thinks of it.
   if (issue.code === 'invalid_type') return `must be ${article(issue.expected)}`;
+  if (issue.code === 'too_big' && issue.origin === 'number') return `must be at most ${issue.maximum}`;
+  if (issue.code === 'too_small' && issue.origin === 'number') return `must be at least ${issue.minimum}`;
   return issue.message;
 }
 
@@ -47,4 +50,12 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
     v = (v as Record<PropertyKey, unknown>)[key];
   }
   return v;
+}
+
+/** `?state=a&state=b` parses to an array: say so by name, not "must be a string". */
+function refuseRepeated(query: unknown): void {
+  if (query === null || typeof query !== 'object') return;
+  for (const [name, v] of Object.entries(query)) {
+    if (Array.isArray(v)) throw new ApiError('validation_error', `query parameter ${name} is given ${v.length} times; give it once`, { field: name });
+  }
 }

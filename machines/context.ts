@@ -33,6 +33,7 @@ export function initialContext(input: LifecycleInput): Ctx {
     cpeId: null,
     allocatedAt: null,
     activatedAt: null,
+    reactivatedAt: null,
     suspendedAt: null,
     revokedAt: null,
     failure: null,
@@ -163,7 +164,6 @@ export const updateCommitted = (ctx: Ctx, out: Stamped<CpeResult>): Patch => ({
   next: null,
   nextRequest: null,
   compensations: [],
-  activatedAt: out.at,
 });
 
 /** One compensation is done: the next one down the stack runs. */

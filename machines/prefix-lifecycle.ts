@@ -34,7 +34,7 @@ const rollBackFrom = (step: StepId) =>
   ({ target: 'updateRollback', actions: { type: 'failUpdate', params: ({ event }: ErrorEvent) => ({ step, error: event.error }) } }) as const;
 /** An update step ran: register its compensation. */
 const register = (step: StepId) => ({ type: 'register', params: { step } }) as const;
-const stamp = (field: 'activatedAt' | 'suspendedAt') => ({ type: 'stamp', params: ({ event }: DoneEvent<{ at: string }>) => ({ field, at: event.output.at }) }) as const;
+const stamp = (field: 'activatedAt' | 'reactivatedAt' | 'suspendedAt') => ({ type: 'stamp', params: ({ event }: DoneEvent<{ at: string }>) => ({ field, at: event.output.at }) }) as const;
 const queueCpe = (step: PendingStep['step'], from: StepId) =>
   ({ type: 'queueCpe', params: ({ event }: DoneEvent<Stamped<CpeResult>>) => ({ step, from, output: event.output }) }) as const;
 const refused = <T extends 'refused' | 'refusedOutright'>(type: T) => ({ type, params: ({ event }: ErrorEvent) => ({ error: event.error }) }) as const;
@@ -91,7 +91,7 @@ export const prefixLifecycle = setup({
     clearFailure: assign({ failure: null, failedAt: null }),
     noteSubscriber: assign((_, p: { username: string; cpeId: string | null }) => ({ username: p.username, cpeId: p.cpeId })),
     noteReason: assign((_, p: { reason: string | null }) => ({ reason: p.reason })),
-    stamp: assign((_, p: { field: 'activatedAt' | 'suspendedAt'; at: string }) => ({ [p.field]: p.at })),
+    stamp: assign((_, p: { field: 'activatedAt' | 'reactivatedAt' | 'suspendedAt'; at: string }) => ({ [p.field]: p.at })),
     queueCpe: assign(({ context }, p: { step: PendingStep['step']; from: StepId; output: Stamped<CpeResult> }) => ({
       pending: ctx.queuedCpe(context, p.step, stepKey(context.lifecycleId, p.from, context.generation), p.output),
     })),
@@ -254,7 +254,7 @@ export const prefixLifecycle = setup({
           invoke: {
             src: 'notifySessions',
             input: input.sessions('reactivate'),
-            onDone: { target: '#prefixLifecycle.active', actions: [stamp('activatedAt'), { type: 'noteReason', params: { reason: null } }] },
+            onDone: { target: '#prefixLifecycle.active', actions: [stamp('reactivatedAt'), { type: 'noteReason', params: { reason: null } }] },
             onError: failTo('reactivate_sessions'),
           },
         },

@@ -121,7 +121,11 @@ export interface LifecycleContext extends LifecycleInput {
   username: string | null;
   cpeId: string | null;
   allocatedAt: string | null;
+  /** The first activation; a resume or an update leaves it. */
   activatedAt: string | null;
+  /** The last resume (REACTIVATE done); null until the first. Absent from snapshots written before it existed. */
+  reactivatedAt?: string | null;
+  /** The last suspension; it stays after a resume. */
   suspendedAt: string | null;
   revokedAt: string | null;
   failure: Failure | null;

@@ -75,6 +75,7 @@ export function toResource(row: LifecycleRow): LifecycleResource {
     cpe_id: row.cpe_id,
     allocated_at: row.allocated_at,
     activated_at: row.activated_at,
+    reactivated_at: ctx.reactivatedAt ?? null,
     suspended_at: row.suspended_at,
     revoked_at: row.revoked_at,
     updated_at: row.updated_at,

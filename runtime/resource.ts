@@ -5,7 +5,7 @@ import { z } from 'zod';
 import 'zod-openapi';
 import { LIFECYCLE_STATES } from '../machines/types.ts';
 
-export const timestamp = z.string().meta({ description: 'RFC 3339 UTC', example: '2026-11-26T10:00:00.000Z' });
+export const timestamp = z.string().meta({ description: 'RFC 3339 UTC', format: 'date-time', example: '2026-11-26T10:00:00.000Z' });
 
 const failure = z
   .object({ step: z.string(), code: z.string(), message: z.string(), attempts: z.int(), at: timestamp })
@@ -23,8 +23,9 @@ export const lifecycleResource = z
     username: z.string().nullable(),
     cpe_id: z.string().nullable(),
     allocated_at: timestamp.nullable(),
-    activated_at: timestamp.nullable(),
-    suspended_at: timestamp.nullable(),
+    activated_at: timestamp.nullable().meta({ description: 'The first activation; a reactivation or an update leaves it' }),
+    reactivated_at: timestamp.nullable().meta({ description: 'The last reactivation after a suspension; null until the first' }),
+    suspended_at: timestamp.nullable().meta({ description: 'The last suspension; it stays after a reactivation, earlier than `reactivated_at`' }),
     revoked_at: timestamp.nullable(),
     updated_at: timestamp,
     pending: z

@@ -69,7 +69,7 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     try {
       const result = await withRetry(() => fn(), opts.retry, {
         signal,
-        onRetry: (err, attempt, delayMs) => opts.log.warn({ step, code: err.code, message: err.message, attempt, delay_ms: delayMs }, 'step failed; retrying'),
+        onRetry: (err, attempt, delayMs) => opts.log.warn({ step, code: err.code, message: err.message, ...peerDetail(err), attempt, delay_ms: delayMs }, 'step failed; retrying'),
         afterCommit: opts.afterCommit,
       });
       if (metric) report(metric, 'ok', started);
@@ -79,7 +79,7 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
       if (signal.aborted) throw e;
       if (metric) report(metric, failed(e), started);
       // A peer that keeps failing is an operational condition (warn); only our own bug is an error.
-      opts.log[e.code === 'internal' ? 'error' : 'warn']({ step, code: e.code, message: e.message, attempts: e.attempts }, 'step gave up');
+      opts.log[e.code === 'internal' ? 'error' : 'warn']({ step, code: e.code, message: e.message, ...peerDetail(e), attempts: e.attempts }, 'step gave up');
       if (e.code !== 'internal') throw e;
       // A bug's text (paths, SQL) belongs in the log, not in the lifecycle that API clients read.
       const safe = new ServiceError('internal', `internal error in ${step}; see the service log`);
@@ -224,3 +224,6 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     removeCpeIpv6: actor(cpeCommand('removeIpv6', true)),
   };
 }
+
+/** The peer's own words (its body, redacted) for the log line; API answers only ever see the message. */
+const peerDetail = (err: ServiceError) => (err.detail ? { detail: err.detail } : {});

@@ -21,13 +21,18 @@ export class ServiceError extends Error {
   readonly field: string | null;
   /** The peer's own wait before the next attempt (a Retry-After); the step runner waits at least this. */
   readonly retryAfterMs: number | null;
+  /**
+   * What the peer said (an excerpt of its body, secrets redacted): for the warn log only. The message
+   * names the peer and the status and reaches API answers; a peer's body may carry its internals.
+   */
+  readonly detail: string | null;
   /** Set by the step runner when it gives up. */
   attempts = 1;
 
   constructor(
     code: ErrorCode,
     message: string,
-    opts: { retryable?: boolean; field?: string | null; retryAfterMs?: number | null; cause?: unknown } = {},
+    opts: { retryable?: boolean; field?: string | null; retryAfterMs?: number | null; detail?: string | null; cause?: unknown } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'ServiceError';
@@ -35,6 +40,7 @@ export class ServiceError extends Error {
     this.retryable = opts.retryable ?? false;
     this.field = opts.field ?? null;
     this.retryAfterMs = opts.retryAfterMs ?? null;
+    this.detail = opts.detail ?? null;
   }
 }
 

@@ -118,6 +118,10 @@ test('starts on a free port, answers /readyz, stops cleanly on SIGTERM; the toke
     body: JSON.stringify({ subscriber_id: 'm1' }),
   });
   assert.is(api.status, 201);
+  // Node's own answer to headers over its limit gets the service's error shape (http/server.ts).
+  const big = await fetch(`${url}/readyz`, { headers: { 'x-big': 'a'.repeat(20_000) } });
+  assert.is(big.status, 431);
+  assert.is(((await big.json()) as { error: { code: string } }).error.code, 'headers_too_large');
   const code = await new Promise<number | null>((resolve) => {
     child.on('exit', (c) => resolve(c));
     child.kill('SIGTERM');

@@ -64,7 +64,7 @@ export function lifecycleRoutes(service: LifecycleService, summary: () => Promis
         operationId: 'listLifecycles',
         summary: 'Lifecycles, filtered by state and pool, a page at a time',
         requestParams: { query: listQuery },
-        responses: { '200': { description: 'One page; `next_cursor` is null on the last', content: json(lifecycleList) }, ...errorResponses(...API_ERRORS) },
+        responses: { '200': { description: 'One page; `next_cursor` is null on the last', content: json(lifecycleList) }, ...errorResponses(...API_ERRORS, 404) },
       },
       handler: (ctx) => {
         const q = parseInput(listQuery, { ...ctx.query }, 'query');

@@ -9,6 +9,7 @@ import {
   activateBody,
   allocateBody,
   idempotencyKey,
+  lifecycleAccepted,
   lifecycleResource,
   operationQuery,
   reactivateBody,
@@ -16,6 +17,7 @@ import {
   revokeBody,
   suspendBody,
   updateBody,
+  type OperationName,
 } from '../schemas.ts';
 import { parseInput } from '../validation.ts';
 import { API_BASE, API_ERRORS, errorResponses, lifecycleLocation, type RouteContext, type RouteSpec } from './route.ts';
@@ -26,7 +28,7 @@ const locationHeader = z.object({
 });
 
 interface Operation<S extends z.ZodType> {
-  verb: string;
+  verb: OperationName;
   body: S;
   summary: string;
   description: string;
@@ -53,7 +55,11 @@ export function operationRoutes(service: LifecycleService, api: Config['api']): 
       responses: {
         '200': { description: op.created ? 'The subscriber’s existing live lifecycle; nothing was allocated' : 'Settled', content: lifecycleJson },
         ...(op.created ? { '201': { description: 'Allocated and settled', content: lifecycleJson, headers: locationHeader } } : {}),
-        '202': { description: 'Accepted; not settled within `wait`: the lifecycle as it is now. The operation is still carried out', content: lifecycleJson, headers: locationHeader },
+        '202': {
+          description: 'Accepted; not settled within `wait`: the lifecycle as it is now and the `operation` still carried out',
+          content: { 'application/json': { schema: lifecycleAccepted } },
+          headers: locationHeader,
+        },
         ...errorResponses(...API_ERRORS, 404, 409, 413, 415, 422, 502, 504),
       },
     },
@@ -66,7 +72,7 @@ export function operationRoutes(service: LifecycleService, api: Config['api']): 
       const keyed = keyedRequest(ctx);
       const subscriberId = (input as { subscriber_id: string }).subscriber_id;
       const result = keyed?.running ? await service.follow(subscriberId, keyed.running, waitMs) : await op.run(input, waitMs, keyed?.ticket);
-      answer(ctx, result);
+      answer(ctx, result, op.verb);
       if (keyed && !keyed.running && !result.settled) keyed.final = { result: result.final, answer: finalAnswer };
     },
   });
@@ -131,12 +137,15 @@ function finalAnswer(result: OperationResult): { status: number; body: unknown }
   return { status: result.created ? 201 : 200, body: result.lifecycle };
 }
 
-function answer(ctx: RouteContext, result: OperationResult): void {
+function answer(ctx: RouteContext, result: OperationResult, verb: OperationName): void {
   const location = lifecycleLocation(result.lifecycle.subscriber_id);
   if (!result.settled) {
     ctx.status = 202;
     ctx.set('Location', location);
-  } else if (result.created) {
+    ctx.body = { ...result.lifecycle, operation: verb };
+    return;
+  }
+  if (result.created) {
     ctx.status = 201;
     ctx.set('Location', location);
   } else {

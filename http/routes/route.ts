@@ -23,13 +23,16 @@ export interface RouteSpec {
 export const lifecycleLocation = (subscriberId: string) => `${API_BASE}/lifecycle/${encodeURIComponent(subscriberId)}`;
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: '`validation_error`: malformed JSON, a missing, ill-typed or unknown field (`field` names it)',
+  400: '`validation_error`: malformed JSON or percent-encoding, a missing, ill-typed, unknown or repeated field or query parameter (`field` names it)',
   401: '`unauthorized`: missing or wrong bearer token',
   404: '`not_found`: unknown subscriber or pool',
+  405: '`method_not_allowed`: the path takes another method (`Allow` lists it)',
   409: '`invalid_transition` (not allowed from the current state; nothing changed) or `pool_exhausted`',
   413: '`payload_too_large`: body over the configured limit',
+  414: '`uri_too_long`: a URL over 8 KiB',
   415: '`unsupported_media_type`: a body that is not application/json',
   422: '`idempotency_mismatch`: an Idempotency-Key reused with a different body',
+  431: '`headers_too_large`: request line and headers over 16 KiB',
   500: '`internal`: details are in the service log under the X-Request-Id',
   502: '`upstream_unavailable` or `upstream_rejected`: an outside system failed after retries; the lifecycle is `failed` and `POST /retry` resumes it',
   503: '`unavailable`: start-up recovery is still running',
@@ -44,4 +47,4 @@ export function errorResponses(...statuses: number[]): ZodOpenApiResponsesObject
 }
 
 /** Statuses every route under `/api/` can answer. */
-export const API_ERRORS = [400, 401, 500, 503] as const;
+export const API_ERRORS = [400, 401, 405, 414, 431, 500, 503] as const;

@@ -82,7 +82,7 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
       throw new ServiceError('upstream_unavailable', `${what}: ${why}`, { retryable: true });
     }
     if (res.status >= 500) {
-      throw new ServiceError('upstream_unavailable', `${what}: ${res.status} ${excerpt(res)}`, { retryable: true });
+      throw new ServiceError('upstream_unavailable', `${what}: ${res.status}`, { retryable: true, detail: excerpt(res) });
     }
     return res;
   }
@@ -93,9 +93,10 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
       return new ServiceError('upstream_rejected', `${what}: ${res.status}, the NBI refused ${whose}`);
     }
     if (res.status >= 300 && res.status < 400) return new ServiceError('upstream_rejected', `${what}: redirected (${res.status}); check genieacs.url`);
-    return new ServiceError('upstream_rejected', `${what}: ${res.status} ${excerpt(res)}`);
+    return new ServiceError('upstream_rejected', `${what}: ${res.status}`, { detail: excerpt(res) });
   }
 
+  /** The NBI's body, for `detail` (the log), never the message an API answer carries. */
   function excerpt(res: AxiosResponse): string {
     const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data ?? '');
     return redact(text.length > 200 ? `${text.slice(0, 200)}…` : text);
@@ -134,7 +135,7 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
     }
     // GenieACS answers "No such device"; any other 404 is a route that does not exist (a wrong url).
     if (res.status === 404 && typeof res.data === 'string' && res.data.trim() === 'No such device') throw deviceMissing(deviceId);
-    if (res.status === 404) throw new ServiceError('upstream_rejected', `${what}: 404 ${excerpt(res)}; check genieacs.url`);
+    if (res.status === 404) throw new ServiceError('upstream_rejected', `${what}: 404; check genieacs.url`, { detail: excerpt(res) });
     throw unexpected(what, res);
   }
 

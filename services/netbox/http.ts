@@ -3,8 +3,8 @@ import { ServiceError } from '../errors.ts';
 import type { NetboxConfig } from './config.ts';
 
 /** A fault worth another attempt (5xx, 429, network); the step runner decides whether there is one. */
-const unavailable = (message: string, retryAfterMs: number | null = null) =>
-  new ServiceError('upstream_unavailable', message, { retryable: true, retryAfterMs });
+const unavailable = (message: string, retryAfterMs: number | null = null, detail: string | null = null) =>
+  new ServiceError('upstream_unavailable', message, { retryable: true, retryAfterMs, detail });
 
 const unknownOutcomes = new WeakSet<object>();
 const outcomeUnknown = (err: ServiceError): ServiceError => (unknownOutcomes.add(err), err);
@@ -80,18 +80,19 @@ export function createNetboxTransport(config: NetboxConfig, token: string): Netb
       throw new ServiceError('upstream_rejected', `${what}: ${status} without a JSON body; check netbox.url`);
     }
     if ((status >= 200 && status < 300) || spec.expect?.includes(status)) return { status, data: res.data as T };
+    // NetBox's body goes to the log (`detail`), never into the message an API answer carries.
     const detail = redact(excerpt(res.data));
     if (status === 429 || status >= 500) {
       // RFC 9110 §10.2.3: Retry-After comes with 429 and 503; the step runner waits at least that long.
       const wait = status === 429 || status === 503 ? retryAfterMs(res.headers['retry-after']) : null;
-      const err = unavailable(`${what}: ${status}${wait === null ? '' : ` (Retry-After ${Math.ceil(wait / 1000)} s)`} ${detail}`, wait);
+      const err = unavailable(`${what}: ${status}${wait === null ? '' : ` (Retry-After ${Math.ceil(wait / 1000)} s)`}`, wait, detail);
       throw status === 502 || status === 504 ? outcomeUnknown(err) : err;
     }
     if (status === 401 || status === 403) {
-      throw new ServiceError('upstream_rejected', `${what}: ${status}, NetBox refused the token from ${config.token_env}: ${detail}`);
+      throw new ServiceError('upstream_rejected', `${what}: ${status}, NetBox refused the token from ${config.token_env}`, { detail });
     }
     if (status >= 300 && status < 400) throw new ServiceError('upstream_rejected', `${what}: redirected (${status}); check netbox.url`);
-    throw new ServiceError('upstream_rejected', `${what}: ${status} ${detail}`);
+    throw new ServiceError('upstream_rejected', `${what}: ${status}`, { detail });
   }
 
   return { once, redact };

@@ -1,7 +1,7 @@
 // The service as `compose()` wires it, with the fake IPAM and CPE, behind a real HTTP server on an
 // ephemeral port: requests go through Node's parser, so body limits and framing are real.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import pino from 'pino';
 import { loggerOptions } from '../../runtime/log-context.ts';
 import { compose, type Composed } from '../../compose.ts';
 import { parseConfig, type ConfigInput } from '../../config.ts';
+import { createHttpServer } from '../../http/server.ts';
 import { createFakeCpe } from '../../services/genieacs/fake.ts';
 import { createFakeIpam, type FakeIpam } from '../../services/ipam/fake.ts';
 import type { CpePort } from '../../services/genieacs/port.ts';
@@ -92,7 +93,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   });
   if (!opts.skipStart) await composed.start();
 
-  const server: Server = createServer(composed.app.callback());
+  const server: Server = createHttpServer(composed.app.callback(), log);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

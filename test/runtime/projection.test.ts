@@ -33,6 +33,8 @@ test('toResource(row) → the columns, with pending, failure and last_error from
     cpe_id: 'cpe-1',
     allocated_at: null,
     activated_at: null,
+    // A snapshot from before reactivatedAt existed has none: null, not undefined.
+    reactivated_at: null,
     suspended_at: null,
     revoked_at: null,
     updated_at: '2026-01-04T00:00:00.000Z',

@@ -49,7 +49,7 @@ export const pathOf = (value: StateValue): string =>
 const RELEASED = new Set(['revoking.radius', 'revoking.sessions', 'revoking.cpe', 'revoking.free', 'revoked']);
 
 /** The machine has no clock: a timestamp a step sets is the time the runtime stamped on its result. */
-function stamped(r: StepRecord, field: 'allocatedAt' | 'activatedAt' | 'suspendedAt' | 'revokedAt'): void {
+function stamped(r: StepRecord, field: 'allocatedAt' | 'activatedAt' | 'reactivatedAt' | 'suspendedAt' | 'revokedAt'): void {
   assert.is(r.after.context[field], (r.event.output as Stamped<unknown>).at, `${field} is the time of this step's result`);
 }
 
@@ -117,7 +117,7 @@ const SPECS: Record<string, { changes: Field[]; check?: Check }> = {
   // The commit: the new prefix becomes current, the old one is retired until IPAM has it back. The
   // generation stays: UPDATE counted the attempt already.
   'active.updateCpe done': {
-    changes: ['pending', 'retired', 'current', 'pool', 'prefixLength', 'ipam', 'next', 'nextRequest', 'compensations', 'activatedAt'],
+    changes: ['pending', 'retired', 'current', 'pool', 'prefixLength', 'ipam', 'next', 'nextRequest', 'compensations'],
     check: (r) => {
       const [b, a] = [r.before.context, r.after.context];
       assert.equal(a.current, b.next);
@@ -126,14 +126,13 @@ const SPECS: Record<string, { changes: Field[]; check?: Check }> = {
       assert.equal([a.pool, a.prefixLength, a.ipam], [b.next!.pool, b.next!.prefixLength, b.nextRequest!.ipam]);
       assert.equal([a.next, a.nextRequest], [null, null]);
       assert.equal(a.pending, expectedPending(b.pending, 'cpe_configure_pd', r));
-      stamped(r, 'activatedAt');
     },
   },
   'active.updateRelease done': { changes: ['retired'], check: (r) => assert.is(r.after.context.retired, null) },
   'suspended.reactivateRadius done': { changes: [] },
   'suspended.reactivateSessions done': {
-    changes: ['activatedAt', 'reason'],
-    check: (r) => (assert.is(r.after.context.reason, null), stamped(r, 'activatedAt')),
+    changes: ['reactivatedAt', 'reason'],
+    check: (r) => (assert.is(r.after.context.reason, null), stamped(r, 'reactivatedAt')),
   },
   'revoking.release done': { changes: ['unconfirmed'], check: (r) => assert.equal(r.after.context.unconfirmed, []) },
   'revoking.radius done': { changes: [] },
@@ -270,7 +269,7 @@ function checkInitial(r: StepRecord): void {
   const c = r.after.context;
   assert.equal({ lifecycleId: c.lifecycleId, subscriberId: c.subscriberId, pool: c.pool, prefixLength: c.prefixLength, ipam: c.ipam }, INPUT);
   assert.equal([c.current, c.generation, c.unconfirmed, c.pending, c.failure, c.compensations], [null, 0, [], [], null, []]);
-  assert.equal([c.allocatedAt, c.activatedAt, c.suspendedAt, c.revokedAt], [null, null, null, null]);
+  assert.equal([c.allocatedAt, c.activatedAt, c.reactivatedAt, c.suspendedAt, c.revokedAt], [null, null, null, null, null]);
 }
 
 /** Steps whose input carries an idempotency key. */

@@ -1,0 +1,45 @@
+// The node:http server in front of the Koa app. Node answers what it cannot parse itself, before
+// Koa sees a request: this gives those answers the service's error shape too.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { ApiErrorCode } from './schemas.ts';
+
+/** Request line plus headers Node accepts (its own default, written down so the docs can say it). */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+// Node's parser error codes (llhttp) and the answer each gets; anything else is a malformed request.
+const ANSWERS: Record<string, { status: number; reason: string; code: ApiErrorCode; message: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    reason: 'Request Header Fields Too Large',
+    code: 'headers_too_large',
+    message: `the request line and headers exceed ${MAX_HEADER_BYTES} bytes`,
+  },
+};
+const MALFORMED = { status: 400, reason: 'Bad Request', code: 'validation_error' as ApiErrorCode, message: 'malformed HTTP request' };
+
+export function createHttpServer(listener: (req: IncomingMessage, res: ServerResponse) => void, log: Logger): Server {
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, listener);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // A client gone, or a connection already answering: nothing to write to.
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const a = (err.code && ANSWERS[err.code]) || MALFORMED;
+    const requestId = randomUUID();
+    log.info({ request_id: requestId, status: a.status, error: a.code, parser: err.code }, 'request refused by the HTTP parser');
+    const body = JSON.stringify({ error: { code: a.code, message: a.message, field: null } });
+    socket.end(
+      `HTTP/1.1 ${a.status} ${a.reason}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${requestId}\r\n` +
+        'Connection: close\r\n\r\n' +
+        body,
+    );
+  });
+  return server;
+}
