@@ -192,7 +192,12 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
       run(
         'ipam_allocate',
         signal,
-        () => ports.ipam.allocate({ key: input.key, lifecycleId: input.lifecycleId, subscriberId: input.subscriberId, pool: input.pool, prefixLength: input.prefixLength }, signal),
+        () =>
+          ports.ipam.allocate(
+            // Generation 0 is the lifecycle's own prefix; a later one is an update renumbering it.
+            { key: input.key, lifecycleId: input.lifecycleId, subscriberId: input.subscriberId, pool: input.pool, prefixLength: input.prefixLength, renumber: input.generation > 0 },
+            signal,
+          ),
         ipamName('allocate', input.pool),
       ),
     ),

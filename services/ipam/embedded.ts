@@ -181,7 +181,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       });
       return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
     }
-    const back = sticky.has(cmd.pool) ? quarantine.stickyFor(cmd.pool, cmd.subscriberId, cmd.prefixLength) : null;
+    const back = sticky.has(cmd.pool) && !cmd.renumber ? quarantine.stickyFor(cmd.pool, cmd.subscriberId, cmd.prefixLength) : null;
     if (back && contains(pool.parent, back)) {
       // The subscriber's own block, freed but still held down: nobody else can have it.
       quarantine.drop(cmd.pool, back);

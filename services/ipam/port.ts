@@ -14,6 +14,12 @@ export interface AllocateCommand {
   subscriberId: string;
   pool: string;
   prefixLength: number;
+  /**
+   * An update's allocation: the subscriber is being renumbered, so a sticky pool must not hand back
+   * a block the subscriber held before (owner affinity is for a subscriber allocated again after a
+   * revocation).
+   */
+  renumber?: boolean;
 }
 
 export interface Allocation {

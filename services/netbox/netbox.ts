@@ -136,7 +136,7 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
       log.info({ prefix: found.prefix, netbox_prefix_id: found.netboxPrefixId }, 'NetBox prefix already allocated under this key');
       return found;
     }
-    const back = isSticky(cmd.pool) ? await takeBack(pool, cmd, marked, signal) : null;
+    const back = isSticky(cmd.pool) && !cmd.renumber ? await takeBack(pool, cmd, marked, signal) : null;
     if (back) {
       log.info({ prefix: back.prefix, netbox_prefix_id: back.netboxPrefixId }, 'NetBox prefix in its hold-down given back to its subscriber');
       return back;

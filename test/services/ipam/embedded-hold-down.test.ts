@@ -162,4 +162,18 @@ test('sticky (the default): a subscriber allocated again within the hold-down ge
   assertTiles(s.db(), POOL);
 });
 
+test('an update renumbers: its allocation never takes back the block the subscriber held before', async () => {
+  const { ipam } = clockedIpam();
+  const a = await allocate(ipam, 'a', 'p', 56);
+  // The update of lifecycle `a` to a new block, then the old block given back (freed, in its hold-down).
+  const next = { key: 'a:allocate:1', lifecycleId: 'lc-a', subscriberId: 'sub-a', pool: 'p', prefixLength: 56, renumber: true };
+  const b = await ipam.allocate(next);
+  assert.is.not(b.prefix, a.prefix);
+  await release(ipam, 'a', 'p', a.prefix);
+  // A second update within the hold-down: a renumbering that handed back the first block would undo the first.
+  assert.is.not((await ipam.allocate({ ...next, key: 'a:allocate:2' })).prefix, a.prefix);
+  // A new lifecycle of the subscriber (after a revocation) still gets it back.
+  assert.is((await ipam.allocate({ key: 'a2', lifecycleId: 'lc-a2', subscriberId: 'sub-a', pool: 'p', prefixLength: 56 })).prefix, a.prefix);
+});
+
 test.run();
