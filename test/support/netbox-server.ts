@@ -48,6 +48,8 @@ export interface NetboxServer {
   loseAnswers(times: number, match?: FaultMatch): void;
   /** Down: every connection is dropped without an answer. */
   setDown(down: boolean): void;
+  /** Forgets the faults queued by failNext and loseAnswers, ends a setDown and the delay. */
+  clearFaults(): void;
   close(): Promise<void>;
 }
 
@@ -257,6 +259,12 @@ export async function startNetboxServer(options: NetboxServerOptions = {}): Prom
     },
     setDown(value) {
       down = value;
+    },
+    clearFaults() {
+      failures.splice(0);
+      losses.splice(0);
+      down = false;
+      server.delayMs = 0;
     },
     async close() {
       http.closeAllConnections();
