@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { api, newStats, OPS, runClient, type ClientStats } from '../support/soak-client.ts';
-import { embeddedHeld, endProblems, netboxHeld, readRadreply, sample, settle, trailProblems, type ApiEvent, type Settled } from '../support/soak-checks.ts';
+import { embeddedHeld, endProblems, netboxHeld, readRadreply, sample, settle, trailProblems, type ApiEvent, type EndProblems, type Settled } from '../support/soak-checks.ts';
 import { cpeOf, FAULT_KINDS, startSoakPeers, type FaultKind, type SoakPeers } from '../support/soak-peers.ts';
 import { createRandom } from '../support/soak-random.ts';
 import { freePort, soakService, type SoakService } from '../support/soak-service.ts';
@@ -35,9 +35,10 @@ const replay = `(replay: SOAK_SEED=${SEED}${env.SOAK_OPS ? ` SOAK_OPS=${env.SOAK
 interface Outcome {
   stats: ClientStats[];
   kills: number;
+  startFailures: string[];
   samples: { taken: number; missed: number; violations: string[] };
   settled: Settled;
-  end: string[];
+  end: EndProblems;
   trails: string[];
   leaks: number | null;
   exitCode: number | null;
@@ -62,22 +63,26 @@ async function soak(dir: string, peers: SoakPeers, svc: SoakService, subscribers
   const chaos = random.fork();
   const killer = random.fork();
   const deadline = MINUTES > 0 ? Date.now() + MINUTES * 60_000 : Infinity;
-  // Short: 2-4 kills spread over the run. Long: one every 150-600 operations.
+  // 2-4 kills per 300 operations, spread over the run; by time, one every 150-600 operations.
   const killAt = new Set<number>();
   if (Number.isFinite(TOTAL_OPS)) {
-    const n = killer.int(2, 4);
-    while (killAt.size < n) killAt.add(killer.int(Math.floor(TOTAL_OPS * 0.1), Math.floor(TOTAL_OPS * 0.85)));
+    const [from, to] = [Math.floor(TOTAL_OPS * 0.1), Math.floor(TOTAL_OPS * 0.85)];
+    const n = Math.min(killer.int(2, 4) * Math.max(1, Math.round(TOTAL_OPS / 300)), to - from + 1);
+    while (killAt.size < n) killAt.add(killer.int(from, to));
   }
   let nextLongKill = killer.int(150, 600);
   let kills = 0;
   let restarting: Promise<void> = Promise.resolve();
+  const startFailures: string[] = [];
   const kill = () => {
-    restarting = restarting.then(async () => {
-      await svc.kill();
-      kills++;
-      await sleep(killer.int(0, 300));
-      await svc.start();
-    });
+    restarting = restarting
+      .then(async () => {
+        await svc.kill();
+        kills++;
+        await sleep(killer.int(0, 300));
+        await svc.start();
+      })
+      .catch((err: unknown) => void startFailures.push(`restart after kill ${kills}: ${String(err)}`));
   };
   const samples: Array<Promise<void>> = [];
   const sampled = { taken: 0, missed: 0, violations: [] as string[] };
@@ -139,9 +144,9 @@ async function soak(dir: string, peers: SoakPeers, svc: SoakService, subscribers
     eventsOf.set(s, a?.body?.events ?? []);
   }
   // A CPE in the wrong state: show what each lifecycle of its subscriber did to it, and what the ACS applied last.
-  for (const [i, p] of end.entries()) {
+  for (const [i, p] of end.cpe.entries()) {
     const m = /^CPE (\S+) .* yet (\S+) is/.exec(p);
-    if (m) end[i] = `${p}\n    ${cpeStory(eventsOf.get(m[2]!) ?? [], peers, m[1]!).join('\n    ')}`;
+    if (m) end.cpe[i] = `${p}\n    ${cpeStory(eventsOf.get(m[2]!) ?? [], peers, m[1]!).join('\n    ')}`;
   }
   // The leak count is refreshed by the clean-up (every second here): read it after two rounds.
   await sleep(2500);
@@ -176,7 +181,7 @@ async function soak(dir: string, peers: SoakPeers, svc: SoakService, subscribers
     radreply_delegated: replies.filter((r) => r.attribute === 'Delegated-IPv6-Prefix').length,
     leaks,
   };
-  return { stats, kills, samples: sampled, settled, end, trails, leaks, exitCode, counts };
+  return { stats, kills, startFailures, samples: sampled, settled, end, trails, leaks, exitCode, counts };
 }
 
 test.before(async () => {
@@ -197,7 +202,7 @@ test.before(async () => {
     if (env.SOAK_KEEP) console.log(`soak: files kept in ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }
-  const problems = [...out.stats.flatMap((s) => s.problems), ...out.samples.violations, ...out.settled.failedAgain, ...out.end, ...out.trails];
+  const problems = [...out.startFailures, ...out.stats.flatMap((s) => s.problems), ...out.samples.violations, ...out.settled.failedAgain, ...Object.values(out.end).flat(), ...out.trails];
   if (problems.length) console.log(`soak problems ${replay}:\n  ${problems.slice(0, 60).join('\n  ')}${problems.length > 60 ? `\n  ... and ${problems.length - 60} more` : ''}`);
 });
 
@@ -207,6 +212,7 @@ test('the soak did what it says: operations of every kind, 2 or more kills, faul
   const ops = out.counts.ops_by_kind as Record<string, number>;
   for (const op of OPS) assert.ok((ops[op] ?? 0) > 0, `no ${op} was sent`);
   assert.ok(out.kills >= 2, `killed ${out.kills} times`);
+  none('restarts that failed', out.startFailures);
   for (const kind of KINDS) assert.ok((out.counts.faults as Record<string, number>)[kind]! > 0, `no ${kind} fault injected`);
   assert.ok(out.samples.taken >= 5, `only ${out.samples.taken} samples answered`);
 });
@@ -220,15 +226,15 @@ test('no prefix is on two live lifecycles, two radreply users or twice in IPAM a
 });
 
 test('with the faults cleared and failed lifecycles retried, every lifecycle settles: none failed, in flight or pending', () => {
-  none('did not settle', [...out.settled.failedAgain, ...out.end.filter((p) => /still|without a prefix|live lifecycles/.test(p))]);
+  none('did not settle', [...out.settled.failedAgain, ...out.end.settle]);
 });
 
 test('IPAM holds exactly the live lifecycles\' prefixes; radreply delegates exactly the active ones', () => {
-  none('IPAM or radreply disagree with the lifecycles', out.end.filter((p) => /IPAM|radreply/.test(p)));
+  none('IPAM or radreply disagree with the lifecycles', [...out.end.ipam, ...out.end.radreply]);
 });
 
 test('each CPE delegates a prefix exactly while its subscriber is active or suspended', () => {
-  none('CPEs disagree with the lifecycles', out.end.filter((p) => p.startsWith('CPE ')));
+  none('CPEs disagree with the lifecycles', out.end.cpe);
 });
 
 test('every event trail is one chain, the lifecycles of a subscriber one after the other', () => {

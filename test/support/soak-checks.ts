@@ -146,49 +146,57 @@ export function embeddedHeld(database: string): Held[] {
   }
 }
 
+/** What is wrong at the end, by invariant. */
+export interface EndProblems {
+  settle: string[];
+  ipam: string[];
+  radreply: string[];
+  cpe: string[];
+}
+
 /**
  * Settled, IPAM exactly the live prefixes, radreply exactly the active ones, one live lifecycle per
  * subscriber, and each CPE delegating exactly while its subscriber is active or suspended.
  */
-export function endProblems(items: Lifecycle[], held: Held[], replies: ReplyRow[], cpe: { ids: Map<string, string>; delegates: (id: string) => boolean }): string[] {
-  const problems: string[] = [];
+export function endProblems(items: Lifecycle[], held: Held[], replies: ReplyRow[], cpe: { ids: Map<string, string>; delegates: (id: string) => boolean }): EndProblems {
+  const problems: EndProblems = { settle: [], ipam: [], radreply: [], cpe: [] };
   const lives = items.filter(live);
   for (const [subscriber, id] of cpe.ids) {
     const l = lives.find((x) => x.subscriber_id === subscriber);
     const want = !!l && l.cpe_id === id && (l.state === 'active' || l.state === 'suspended');
-    if (cpe.delegates(id) !== want) problems.push(`CPE ${id} has DHCPv6-PD ${want ? 'off' : 'on'}, yet ${subscriber} is ${l?.state ?? 'revoked'}`);
+    if (cpe.delegates(id) !== want) problems.cpe.push(`CPE ${id} has DHCPv6-PD ${want ? 'off' : 'on'}, yet ${subscriber} is ${l?.state ?? 'revoked'}`);
   }
   for (const l of lives) {
-    if (l.state === 'failed') problems.push(`${l.subscriber_id} is still failed at ${l.failure?.step}: ${l.failure?.message}`);
-    if (TRANSIENT.has(l.state)) problems.push(`${l.subscriber_id} is still ${l.state}`);
-    if (l.pending.length) problems.push(`${l.subscriber_id} still has pending ${l.pending.map((p) => p.step).join(', ')}`);
-    if (!l.prefix) problems.push(`${l.subscriber_id} is ${l.state} without a prefix`);
+    if (l.state === 'failed') problems.settle.push(`${l.subscriber_id} is still failed at ${l.failure?.step}: ${l.failure?.message}`);
+    if (TRANSIENT.has(l.state)) problems.settle.push(`${l.subscriber_id} is still ${l.state}`);
+    if (l.pending.length) problems.settle.push(`${l.subscriber_id} still has pending ${l.pending.map((p) => p.step).join(', ')}`);
+    if (!l.prefix) problems.settle.push(`${l.subscriber_id} is ${l.state} without a prefix`);
   }
-  for (const [s, ids] of shared(lives.map((l) => [l.subscriber_id, l.lifecycle_id]))) problems.push(`${s} has ${ids.length} live lifecycles`);
+  for (const [s, ids] of shared(lives.map((l) => [l.subscriber_id, l.lifecycle_id]))) problems.settle.push(`${s} has ${ids.length} live lifecycles`);
 
-  for (const [p, ids] of shared(held.map((h) => [h.prefix, `${h.lifecycle_id}#${h.id ?? h.status}`]))) problems.push(`IPAM holds ${p} twice (${ids.join(', ')})`);
+  for (const [p, ids] of shared(held.map((h) => [h.prefix, `${h.lifecycle_id}#${h.id ?? h.status}`]))) problems.ipam.push(`IPAM holds ${p} twice (${ids.join(', ')})`);
   const holder = new Map(lives.filter((l) => l.prefix).map((l) => [l.prefix!, l]));
   const byId = new Map(items.map((l) => [l.lifecycle_id, l]));
   for (const h of held) {
     const l = holder.get(h.prefix);
     if (!l) {
       const owner = byId.get(h.lifecycle_id);
-      problems.push(`IPAM holds ${h.prefix} (${h.status}) for ${owner ? `${owner.subscriber_id}'s ${owner.state} lifecycle ${h.lifecycle_id}` : `lifecycle ${h.lifecycle_id || '?'}`}; no live lifecycle holds it`);
-    } else if (h.lifecycle_id !== l.lifecycle_id) problems.push(`IPAM holds ${h.prefix} for lifecycle ${h.lifecycle_id}, but ${l.subscriber_id}'s lifecycle ${l.lifecycle_id} holds it`);
-    else if (h.id !== null && h.id !== l.netbox_prefix_id) problems.push(`${l.subscriber_id} names NetBox prefix ${l.netbox_prefix_id} for ${h.prefix}, NetBox has it as ${h.id}`);
-    else if (h.status !== 'active' && h.status !== 'allocated') problems.push(`IPAM holds ${h.prefix} of ${l.subscriber_id} as ${h.status}`);
+      problems.ipam.push(`IPAM holds ${h.prefix} (${h.status}) for ${owner ? `${owner.subscriber_id}'s ${owner.state} lifecycle ${h.lifecycle_id}` : `lifecycle ${h.lifecycle_id || '?'}`}; no live lifecycle holds it`);
+    } else if (h.lifecycle_id !== l.lifecycle_id) problems.ipam.push(`IPAM holds ${h.prefix} for lifecycle ${h.lifecycle_id}, but ${l.subscriber_id}'s lifecycle ${l.lifecycle_id} holds it`);
+    else if (h.id !== null && h.id !== l.netbox_prefix_id) problems.ipam.push(`${l.subscriber_id} names NetBox prefix ${l.netbox_prefix_id} for ${h.prefix}, NetBox has it as ${h.id}`);
+    else if (h.status !== 'active' && h.status !== 'allocated') problems.ipam.push(`IPAM holds ${h.prefix} of ${l.subscriber_id} as ${h.status}`);
   }
   const inIpam = new Set(held.map((h) => h.prefix));
-  for (const l of lives) if (l.prefix && !inIpam.has(l.prefix)) problems.push(`${l.subscriber_id} (${l.state}) holds ${l.prefix}; IPAM does not`);
+  for (const l of lives) if (l.prefix && !inIpam.has(l.prefix)) problems.ipam.push(`${l.subscriber_id} (${l.state}) holds ${l.prefix}; IPAM does not`);
 
   const active = new Map(lives.filter((l) => l.state === 'active' && l.username).map((l) => [l.username!, l]));
   for (const [user, l] of active) {
     const delegated = replies.filter((r) => r.username === user && r.attribute === 'Delegated-IPv6-Prefix').map((r) => r.value);
-    if (delegated.join() !== l.prefix) problems.push(`${l.subscriber_id} is active with ${l.prefix}; radreply delegates [${delegated.join(', ')}] to ${user}`);
+    if (delegated.join() !== l.prefix) problems.radreply.push(`${l.subscriber_id} is active with ${l.prefix}; radreply delegates [${delegated.join(', ')}] to ${user}`);
   }
   for (const [user, n] of countBy(replies.filter((r) => !active.has(r.username)).map((r) => r.username))) {
     const l = lives.find((x) => x.username === user);
-    problems.push(`radreply has ${n} row(s) for ${user}, whose lifecycle is ${l?.state ?? 'revoked'}`);
+    problems.radreply.push(`radreply has ${n} row(s) for ${user}, whose lifecycle is ${l?.state ?? 'revoked'}`);
   }
   return problems;
 }
