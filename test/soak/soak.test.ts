@@ -113,7 +113,7 @@ async function soak(dir: string, peers: SoakPeers, svc: SoakService, subscribers
     let round: FaultKind[] = [];
     while (running) {
       await sleep(chaos.int(80, 500));
-      if (round.length === 0) round = [...KINDS].sort(() => chaos.next() - 0.5);
+      if (round.length === 0) round = chaos.shuffle(KINDS);
       if (running) peers.inject(round.pop()!, chaos);
     }
   })();

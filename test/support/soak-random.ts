@@ -11,6 +11,8 @@ export interface Random {
   /** An entry chosen by weight; entries of weight 0 are never chosen. */
   weighted<T extends string>(weights: Partial<Record<T, number>>): T;
   chance(p: number): boolean;
+  /** A copy of `items` in an order fixed by the seed (Fisher-Yates). */
+  shuffle<T>(items: readonly T[]): T[];
   /** An independent generator derived from this one (one per client, so clients do not share a stream). */
   fork(): Random;
 }
@@ -38,6 +40,14 @@ export function createRandom(seed: number): Random {
       return entries.at(-1)![0] as never;
     },
     chance: (p) => next() < p,
+    shuffle(items) {
+      const out = [...items];
+      for (let i = out.length - 1; i > 0; i--) {
+        const j = Math.floor(next() * (i + 1));
+        [out[i], out[j]] = [out[j]!, out[i]!];
+      }
+      return out;
+    },
     fork: () => createRandom(Math.floor(next() * 2 ** 32)),
   };
   return r;
