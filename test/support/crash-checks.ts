@@ -7,6 +7,7 @@ import { stepKey } from '../../machines/steps.ts';
 import { readContext } from '../../runtime/projection.ts';
 import { formatPrefix, fromHex, lastAddress, parsePrefix } from '../../services/ipv6.ts';
 import type { LifecycleRow } from '../../store/lifecycles.ts';
+import { chainProblems } from './audit-chain.ts';
 import { readPeers, type CallRow } from './crash-peers.ts';
 import type { KillNote } from './crash-probe.ts';
 import { AUDIT_TYPE, CRASH_PHASES, CRASH_POOL, POST_START, PRE_START, SETTLED_AFTER, plannedOps, type CrashOp } from './crash-scenario.ts';
@@ -166,13 +167,8 @@ export function checkConvergence(dir: string, notes: KillNote[]): Verdict {
 
   // Audit: starts at creation, each entry leaves from where the previous one arrived, ends at the row.
   for (const row of d.lifecycles) {
-    const trail = auditOf(row.id);
-    const first = trail[0];
-    if (!first || first.type !== 'CREATED' || first.to_state !== 'pending') problems.push(`${row.subscriber_id}'s audit does not start with CREATED → pending`);
-    trail.slice(1).forEach((a, i) => {
-      if (a.from_state !== trail[i]!.to_state) problems.push(`${row.subscriber_id}'s audit #${a.seq} ${a.type} leaves ${a.from_state}, previous arrived at ${trail[i]!.to_state}`);
-    });
-    if (trail.at(-1)?.to_state !== row.state) problems.push(`${row.subscriber_id}'s audit ends at ${trail.at(-1)?.to_state}, row is ${row.state}`);
+    const trail = auditOf(row.id).map((a) => ({ type: a.type, from: a.from_state, to: a.to_state, label: `#${a.seq}` }));
+    problems.push(...chainProblems(row.subscriber_id, trail, row.state));
   }
 
   // The runtime's promise: every outside call was made from a step whose snapshot was on disk.

@@ -38,6 +38,8 @@ export interface GenieacsNbi {
   failNext(times: number, match?: { method?: string; path?: RegExp; status?: number; body?: string }): void;
   /** Down: every connection is dropped without an answer. */
   setDown(down: boolean): void;
+  /** Forgets the faults queued by failNext, ends a setDown and the delay. */
+  clearFaults(): void;
   close(): Promise<void>;
 }
 
@@ -163,6 +165,11 @@ export async function startGenieacsNbi(opts: { auth?: { username: string; passwo
     setDown(value) {
       down = value;
       if (value) for (const s of sockets) s.destroy();
+    },
+    clearFaults() {
+      failures.splice(0);
+      down = false;
+      api.delayMs = 0;
     },
     async close() {
       server.closeAllConnections();

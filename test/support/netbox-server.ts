@@ -54,6 +54,8 @@ export interface NetboxServer {
   allocationsDone(): Promise<void>;
   /** Down: every connection is dropped without an answer. */
   setDown(down: boolean): void;
+  /** Forgets the faults queued by failNext and loseAnswers, ends a setDown and the delay. */
+  clearFaults(): void;
   close(): Promise<void>;
 }
 
@@ -272,6 +274,12 @@ export async function startNetboxServer(options: NetboxServerOptions = {}): Prom
     },
     setDown(value) {
       down = value;
+    },
+    clearFaults() {
+      failures.splice(0);
+      losses.splice(0);
+      down = false;
+      server.delayMs = 0;
     },
     async close() {
       http.closeAllConnections();
