@@ -151,7 +151,7 @@ export type LifecycleEvent =
   /** Resume a failed lifecycle at its failed step. */
   | { type: 'RETRY' }
   /** A pending CPE step was confirmed. */
-  | { type: 'PENDING_RESOLVED'; step: PendingStep['step'] }
+  | { type: 'PENDING_RESOLVED'; step: PendingStep['step']; /** Another lifecycle has the CPE now: the step is moot. */ supersededBy?: string }
   /** A pending CPE step is still queued; try again later. */
   | { type: 'PENDING_DEFERRED'; step: PendingStep['step']; next_attempt_at: string };
 

@@ -40,6 +40,10 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
       const snapshot = opts.host.snapshot(id);
       if (!snapshot) return false;
       const ctx = snapshot.context;
+      const row = opts.store.get(id);
+      // A later lifecycle (the subscriber's next, or another subscriber's) has configured this CPE
+      // since: removing IPv6 now, or configuring this lifecycle's old prefix, would undo its work.
+      const successor = ctx.cpeId && row ? opts.store.newerOnCpe(ctx.cpeId, row) : null;
       const now = new Date();
       let touched = false;
       for (const p of ctx.pending) {
@@ -48,6 +52,11 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
         const { cpe } = opts;
         if (!cpe || !ctx.cpeId) {
           opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
+          continue;
+        }
+        if (successor) {
+          opts.log.info({ lifecycle_id: id, step: p.step, superseded_by: successor }, 'pending CPE step dropped: a later lifecycle has the CPE');
+          opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step, supersededBy: successor });
           continue;
         }
         let result: CpeResult;

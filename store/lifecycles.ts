@@ -69,6 +69,8 @@ export interface LifecycleStore {
   busy(): string[];
   /** Lifecycles with pending outside work due at `now`. */
   duePending(now: string, limit: number): Pick<LifecycleRow, 'id' | 'subscriber_id'>[];
+  /** A live lifecycle created after `than` that has the CPE now (it configured it since), if any. */
+  newerOnCpe(cpeId: string, than: Pick<LifecycleRow, 'id' | 'created_at'>): string | null;
   countByState(): Record<string, number>;
   /** Lifecycles with outside work accepted but not confirmed (an offline CPE). */
   countPending(): number;
@@ -107,6 +109,9 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   const selectDue = db.prepare<{ now: string; limit: number }, Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
     'SELECT id, subscriber_id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now ORDER BY next_pending_at LIMIT @limit',
   );
+  const selectNewerOnCpe = db.prepare<{ cpe_id: string; id: string; created_at: string }, { id: string }>(
+    "SELECT id FROM lifecycles WHERE cpe_id = @cpe_id AND state <> 'revoked' AND created_at >= @created_at AND id <> @id ORDER BY created_at DESC LIMIT 1",
+  );
   const selectShared = db.prepare<[], { prefix: string; ids: string }>(`
     SELECT prefix, group_concat(id) AS ids FROM lifecycles
     WHERE state <> 'revoked' AND prefix IS NOT NULL GROUP BY prefix HAVING count(*) > 1`);
@@ -138,6 +143,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     list: (q) => page(q),
     busy: () => selectBusy.all().map((r) => r.id),
     duePending: (now, limit) => selectDue.all({ now, limit }),
+    newerOnCpe: (cpeId, than) => selectNewerOnCpe.get({ cpe_id: cpeId, id: than.id, created_at: than.created_at })?.id ?? null,
     countPending: () => selectPendingCount.get()!.n,
     sharedPrefixes: () => selectShared.all().map((r) => ({ prefix: r.prefix, lifecycle_ids: r.ids.split(',') })),
     countByState: () => Object.fromEntries(selectCounts.all().map((r) => [r.state, r.n])),

@@ -1,8 +1,8 @@
 // What the soak found, pinned down without chance: a revoked lifecycle's CPE removal that is still
 // pending (the ACS was down at the revocation) must not run once the subscriber's next lifecycle
-// has configured the same CPE. Today the pending worker retries it anyway and turns DHCPv6-PD off
+// has configured the same CPE. The pending worker used to retry it anyway and turn DHCPv6-PD off
 // for an active subscriber (the soak's "each CPE delegates a prefix exactly while its subscriber is
-// active or suspended" fails the same way).
+// active or suspended" failed the same way); now the step is resolved as superseded.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startGenieacsNbi, type GenieacsNbi } from '../support/genieacs-nbi.ts';
@@ -39,6 +39,9 @@ test('a pending cpe_remove_ipv6 of a revoked lifecycle leaves the CPE of the nex
   await run.svc.tickPending();
   assert.is((await run.call('GET', 'lifecycle/s1')).body.state, 'active');
   assert.equal(pd(), [true, true], 'the revoked lifecycle\'s pending removal turned DHCPv6-PD off on the CPE of the active lifecycle');
+  const { events } = (await run.call('GET', 'lifecycle/s1/events')).body;
+  const resolved = (events as { type: string; lifecycle_id: string; detail: Record<string, unknown> }[]).filter((e) => e.type === 'PENDING_RESOLVED');
+  assert.equal(resolved.map((e) => [e.lifecycle_id, e.detail.step, e.detail.superseded_by]), [[revoked.body.lifecycle_id, 'cpe_remove_ipv6', active.body.lifecycle_id]]);
 });
 
 test.run();

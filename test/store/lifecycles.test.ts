@@ -197,6 +197,18 @@ test('duePending(now, limit) → lifecycles whose pending work is due, soonest f
   assert.equal(store.duePending('2025-12-31T00:00:00.000Z', 10), []);
 });
 
+test('newerOnCpe(cpe, lifecycle) → a live lifecycle created since that has the CPE; revoked and older ones do not count', () => {
+  const old = lifecycleRow({ id: 'old', state: 'revoked', cpe_id: 'CPE-1', created_at: '2026-01-01T00:00:00.000Z' });
+  store.save(old, null);
+  assert.is(store.newerOnCpe('CPE-1', old), null);
+  store.save(lifecycleRow({ id: 'gone', state: 'revoked', cpe_id: 'CPE-1', created_at: '2026-01-02T00:00:00.000Z' }), null);
+  store.save(lifecycleRow({ id: 'before', state: 'active', cpe_id: 'CPE-1', created_at: '2025-12-01T00:00:00.000Z' }), null);
+  store.save(lifecycleRow({ id: 'other-cpe', state: 'active', cpe_id: 'CPE-2', created_at: '2026-01-03T00:00:00.000Z' }), null);
+  assert.is(store.newerOnCpe('CPE-1', old), null);
+  store.save(lifecycleRow({ id: 'next', state: 'active', cpe_id: 'CPE-1', created_at: '2026-01-04T00:00:00.000Z' }), null);
+  assert.is(store.newerOnCpe('CPE-1', old), 'next');
+});
+
 test('countByState() and countPending() → lifecycles per state, and those with pending work', () => {
   store.save(lifecycleRow({ id: 'a', state: 'active', next_pending_at: '2026-01-01T00:00:00.000Z' }), null);
   store.save(lifecycleRow({ id: 'b', state: 'active' }), null);
