@@ -7,7 +7,7 @@ export interface ChainLink {
   type: string;
   from: string | null;
   to: string;
-  /** The state path the entry left (`detail.step`) and arrived at (`detail.state`). */
+  /** The state path the entry left (`detail.from_state`; null for CREATED) and arrived at (`detail.state`). */
   fromPath?: string | null;
   toPath?: string | null;
   label?: string;

@@ -18,13 +18,13 @@ const lc = (subscriber: string, id: string, state: string, prefix: string | null
   failure: null,
   ...over,
 });
-const ev = (id: string, type: string, from: string | null, to: string, step: string | null, state: string, at: string): ApiEvent => ({
+const ev = (id: string, type: string, from: string | null, to: string, fromState: string | null, state: string, at: string): ApiEvent => ({
   lifecycle_id: id,
   type,
   from,
   to,
   at: `2026-01-01T00:00:${at}Z`,
-  detail: { state, ...(step ? { step } : {}) },
+  detail: { state, ...(fromState ? { from_state: fromState } : {}) },
 });
 const reply = (username: string, value: string): ReplyRow => ({ username, attribute: 'Delegated-IPv6-Prefix', value });
 const noCpe = { ids: new Map<string, string>(), delegates: () => false };
@@ -51,7 +51,7 @@ const trail = (id: string): ApiEvent[] => [
 ];
 
 test('trailProblems: one chain per lifecycle passes, with late CPE work of a revoked one after the next began', () => {
-  const late = ev('l1', 'PENDING_RESOLVED', 'revoked', 'revoked', 'cpe_remove_ipv6', 'revoked', '02.150');
+  const late = ev('l1', 'PENDING_RESOLVED', 'revoked', 'revoked', 'revoked', 'revoked', '02.150');
   const second = trail('l2').map((e) => ({ ...e, at: e.at.replace(':01.', ':02.') }));
   const events = [...trail('l1'), ...second.slice(0, 2), late, ...second.slice(2)];
   assert.equal(trailProblems('s1', events, [lc('s1', 'l1', 'revoked', null), lc('s1', 'l2', 'revoked', null)]), []);
@@ -61,7 +61,7 @@ test('trailProblems: a broken link, a path that does not connect, a duplicate, a
   const t = trail('l1');
   const broken = [t[0]!, t[1]!, { ...t[2]!, from: 'active' }, t[3]!];
   assert.match(trailProblems('s1', broken, [lc('s1', 'l1', 'revoked', null)]).join('\n'), 'leaves active, previous arrived at allocated');
-  const path = [t[0]!, t[1]!, { ...t[2]!, detail: { state: 'revoking.release', step: 'allocated.radius' } }, t[3]!];
+  const path = [t[0]!, t[1]!, { ...t[2]!, detail: { state: 'revoking.release', from_state: 'allocated.radius' } }, t[3]!];
   assert.match(trailProblems('s1', path, [lc('s1', 'l1', 'revoked', null)]).join('\n'), 'leaves path allocated.radius, previous arrived at allocated.idle');
   assert.match(trailProblems('s1', [...t, t[3]!], [lc('s1', 'l1', 'revoked', null)]).join('\n'), 'twice');
   assert.match(trailProblems('s1', t, [lc('s1', 'l1', 'allocated', A)]).join('\n'), 'ends at revoked, the lifecycle is allocated');

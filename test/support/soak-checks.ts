@@ -213,11 +213,10 @@ export interface ApiEvent {
   type: string;
   from: string | null;
   to: string;
-  detail: { state?: unknown; step?: unknown } | null;
+  detail: { state?: unknown; from_state?: unknown; step?: unknown } | null;
 }
 
 /** A machine state path (`active.updateRollback.cpe`), as opposed to a public step name (`cpe_configure_pd`). */
-const PATH = /^[a-z][A-Za-z]*(\.[a-z][A-Za-z]*)*$/;
 
 /** Every way a subscriber's trail (through the API) is not one chain per lifecycle, lifecycles one after the other. */
 export function trailProblems(subscriber: string, events: ApiEvent[], items: Lifecycle[]): string[] {
@@ -247,9 +246,10 @@ export function trailProblems(subscriber: string, events: ApiEvent[], items: Lif
       .filter((e) => e.lifecycle_id === id)
       .map((e, i) => {
         const link: ChainLink = { type: e.type, from: e.from, to: e.to, label: `#${i} at ${e.at}` };
-        const { step, state } = e.detail ?? {};
-        if (typeof state === 'string' && PATH.test(state)) link.toPath = state;
-        if (typeof step === 'string' && PATH.test(step)) link.fromPath = step;
+        // The trail records the full state paths: `detail.from_state` left, `detail.state` reached.
+        const { from_state: fromState, state } = e.detail ?? {};
+        if (typeof state === 'string') link.toPath = state;
+        link.fromPath = typeof fromState === 'string' ? fromState : null;
         return link;
       });
     problems.push(...chainProblems(`${subscriber} (${id})`, links, l.state));
