@@ -66,7 +66,7 @@ test('the audit trail of a deleted lifecycle stays readable and append-only, and
   const last = (db.prepare('SELECT max(seq) AS s FROM audit').get() as { s: number }).s;
   save(lifecycleRow({ id: 'new', state: 'pending' }));
   assert.ok((db.prepare("SELECT seq FROM audit WHERE lifecycle_id = 'new'").get() as { seq: number }).seq > last);
-  assert.is(db.pragma('foreign_key_check').length, 0);
+  assert.equal(db.pragma('foreign_key_check'), []);
 });
 
 test('a dry run lists what the run then deletes and changes nothing', async () => {
