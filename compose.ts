@@ -228,6 +228,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     idempotency: createIdempotencyStore(db),
     registry: metrics.registry,
     summary: () => inventory.summary(),
+    jobs,
     ready: () => started,
     notReady,
     api: config.api,
