@@ -21,6 +21,12 @@ ALTER TABLE audit_new RENAME TO audit;
 CREATE INDEX audit_subscriber ON audit (subscriber_id, seq);
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+-- What the foreign key checked on the way in still holds: an entry is written for a lifecycle that
+-- exists (one primary-key lookup, as the key's check was); only its later deletion is allowed.
+CREATE TRIGGER audit_known_lifecycle BEFORE INSERT ON audit
+WHEN NOT EXISTS (SELECT 1 FROM lifecycles WHERE id = NEW.lifecycle_id) BEGIN
+  SELECT RAISE(ABORT, 'audit entry of an unknown lifecycle');
+END;
 
 -- The retention query: revoked lifecycles, oldest revocation first, without scanning the others.
 CREATE INDEX lifecycles_revoked_at ON lifecycles (revoked_at, id) WHERE state = 'revoked';

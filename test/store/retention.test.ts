@@ -67,6 +67,9 @@ test('the audit trail of a deleted lifecycle stays readable and append-only, and
   save(lifecycleRow({ id: 'new', state: 'pending' }));
   assert.ok((db.prepare("SELECT seq FROM audit WHERE lifecycle_id = 'new'").get() as { seq: number }).seq > last);
   assert.equal(db.pragma('foreign_key_check'), []);
+  // The trail outlives its lifecycle, but is never started for one that does not exist.
+  const ghost = "INSERT INTO audit (lifecycle_id, subscriber_id, at, type, to_state) VALUES ('old-1', 'sub-old-1', 'now', 'X', 'revoked')";
+  assert.throws(() => db.prepare(ghost).run(), /unknown lifecycle/);
 });
 
 test('a dry run lists what the run then deletes and changes nothing', async () => {
