@@ -9,6 +9,8 @@ import type { IpamKind } from './machines/types.ts';
 import { ActorHost } from './runtime/actor-host.ts';
 import { createCleanup } from './runtime/cleanup.ts';
 import { createInventory } from './runtime/inventory.ts';
+import { createJobMetrics } from './runtime/job-metrics.ts';
+import { createJobs, JOB_NAMES } from './runtime/jobs.ts';
 import { createLeakCounter } from './runtime/leak-counter.ts';
 import { LifecycleService, type PoolSpec } from './runtime/lifecycle-service.ts';
 import { loggerOptions } from './runtime/log-context.ts';
@@ -17,6 +19,7 @@ import { createPendingWorker } from './runtime/pending-worker.ts';
 import { backoffDelay } from './runtime/backoff.ts';
 import { withRetry, type RetryPolicy } from './runtime/retry.ts';
 import { startInspector } from './runtime/inspector.ts';
+import { createScheduler, type Scheduler } from './runtime/scheduler.ts';
 import { createStepActors } from './runtime/step-actors.ts';
 import { createGenieacsCpe } from './services/genieacs/genieacs.ts';
 import type { CpePort } from './services/genieacs/port.ts';
@@ -33,6 +36,7 @@ import { createMetricCounts } from './store/counts.ts';
 import { createIdempotencyStore } from './store/idempotency.ts';
 import { createLifecycleStore, type LifecycleStore } from './store/lifecycles.ts';
 import { createPoolUse, type DrainingPool } from './store/pool-use.ts';
+import { createRetentionStore } from './store/retention.ts';
 
 /** Ports a test (or a future backend) puts in place of the configured ones. */
 export interface Overrides {
@@ -70,8 +74,10 @@ export interface Composed {
   discard(): Promise<void>;
   /** Runs the pending-work scheduler once (tests call it instead of waiting for the interval). */
   tickPending(): Promise<number>;
-  /** Runs leak detection and the clean-up once. */
+  /** Runs leak detection and the clean-up once (without retention; `jobs.run('cleanup')` has it). */
   cleanup(): Promise<{ revoked: number; reclaimed: number }>;
+  /** The scheduled jobs `cleanup`, `leaks`, `pending` (runtime/jobs.ts), also run on demand. */
+  jobs: Scheduler;
   stop(): Promise<void>;
 }
 
@@ -170,7 +176,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     defaultPool,
     draining: (pool) => (drainingNames.has(pool) ? drainingError(pool, poolUse.users(pool).lifecycles) : null),
   });
-  const cleanup = createCleanup({
+  const cleanupDeps = {
     store,
     service,
     ipam,
@@ -178,8 +184,23 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     log,
     staleAllocatedAfterS: config.runtime.stale_allocated_after_s,
     reclaimLeaks: config.runtime.reclaim_leaks,
-  });
+  };
+  const cleanup = createCleanup(cleanupDeps);
   const pending = createPendingWorker({ store, host, cpe, log, baseDelayMs: pendingBackoff.baseMs, maxDelayMs: pendingBackoff.maxMs });
+  const jobs = createScheduler({
+    jobs: createJobs({
+      cleanup: cleanupDeps,
+      quietInventory: createInventory({ store, ipam }),
+      store,
+      retention: createRetentionStore(db),
+      pending,
+      jobs: config.jobs,
+      pendingIntervalMs: config.runtime.pending_interval_ms,
+    }),
+    timezone: config.jobs.timezone,
+    log,
+    metrics: createJobMetrics(metrics.registry, JOB_NAMES),
+  });
 
   const configured = env[config.api.token_env];
   const token = configured && configured.length > 0 ? configured : randomBytes(24).toString('base64url');
@@ -207,6 +228,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     idempotency: createIdempotencyStore(db),
     registry: metrics.registry,
     summary: () => inventory.summary(),
+    jobs,
     ready: () => started,
     notReady,
     api: config.api,
@@ -215,24 +237,17 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     log,
   });
 
-  const timers: NodeJS.Timeout[] = [];
   const begin = () => {
     const resumed = host.resumeInFlight();
     log.info({ resumed }, 'start-up recovery done');
     started = true;
     waiting = null;
-    const every = (ms: number, fn: () => Promise<unknown>) => {
-      const t = setInterval(() => void fn().catch((err) => log.error({ err: String(err) }, 'scheduled job failed')), ms);
-      t.unref();
-      timers.push(t);
-    };
-    every(config.runtime.pending_interval_ms, () => pending.tick());
-    every(config.runtime.cleanup_interval_ms, () => cleanup.run());
+    jobs.start();
   };
   const stop = async () => {
     stopped = true;
     started = false;
-    for (const t of timers) clearInterval(t);
+    jobs.stop();
     host.stopAll();
     for (const close of closers) close();
     opened.close();
@@ -276,6 +291,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     },
     tickPending: () => pending.tick(),
     cleanup: () => cleanup.run(),
+    jobs,
     stop,
   };
 

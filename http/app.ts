@@ -16,6 +16,7 @@ import { buildOpenApi, routerPath } from './openapi.ts';
 import { requestContext, type AppState } from './request-context.ts';
 import { requestLine } from './request-line.ts';
 import { lifecycleRoutes } from './routes/lifecycles.ts';
+import { jobRoutes, type JobRunner } from './routes/jobs.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { lifecycleLocation, type RouteSpec } from './routes/route.ts';
 import { systemRoutes } from './routes/system.ts';
@@ -40,6 +41,8 @@ export interface AppDeps {
   /** When set, `GET /metrics` needs this bearer token. */
   metricsToken: string | null;
   log: Logger;
+  /** `POST /jobs/{job}` (runtime/scheduler.ts); absent, the route is not served. */
+  jobs?: JobRunner;
 }
 
 const isApi = (path: string) => path === '/api' || path.startsWith('/api/');
@@ -54,6 +57,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const routes: RouteSpec[] = [
     ...operationRoutes(deps.service, deps.api),
     ...lifecycleRoutes(deps.service, deps.summary),
+    ...(deps.jobs ? jobRoutes(deps.jobs) : []),
     ...systemRoutes({ registry: deps.registry, metricsToken: deps.metricsToken, ready: deps.ready, ...(deps.notReady ? { notReady: deps.notReady } : {}), document: () => document }),
   ];
   document = buildOpenApi(routes, { metricsToken: deps.metricsToken !== null });

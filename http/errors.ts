@@ -38,6 +38,7 @@ export const STATUS: Record<ApiErrorCode, number> = {
   upstream_rejected: 502,
   unavailable: 503,
   timeout: 504,
+  job_running: 409,
 };
 
 // Messages of these codes are written by our own ports ("NetBox answered 503 after 6 attempts") and

@@ -24,6 +24,7 @@ export function buildOpenApi(routes: readonly RouteSpec[], opts: { metricsToken:
       { name: 'lifecycle', description: 'Operations on a subscriber’s delegated prefix' },
       { name: 'metrics', description: 'Utilization' },
       { name: 'system', description: 'Probes, exposition and this document' },
+      { name: 'jobs', description: 'The scheduled jobs, run on demand' },
     ],
     components: {
       securitySchemes: {

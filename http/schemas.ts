@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'upstream_rejected',
   'timeout',
   'internal',
+  'job_running',
 ] as const;
 export type ApiErrorCode = (typeof ERROR_CODES)[number];
 

@@ -6,7 +6,7 @@ import type { LifecycleService } from './lifecycle-service.ts';
 
 export interface CleanupDeps {
   store: LifecycleStore;
-  service: LifecycleService;
+  service: Pick<LifecycleService, 'revoke'>;
   ipam: IpamPort;
   /** Leak detection: its check runs first, and its count is refreshed once a prefix was reclaimed. */
   inventory: Pick<Inventory, 'check' | 'discrepancies' | 'refresh'>;
@@ -66,15 +66,24 @@ export function createCleanup(deps: CleanupDeps) {
     return n;
   }
 
+  /** The `leaks` job (runtime/jobs.ts): the leak check, leaked prefixes reclaimed, NetBox hold-downs swept. */
+  async function leaks() {
+    await deps.inventory.check(deps.log);
+    const reclaimed = await reclaim();
+    const sweep = 'sweep' in deps.ipam && typeof deps.ipam.sweep === 'function' ? await (deps.ipam.sweep as () => Promise<unknown>)() : null;
+    // Scrapes read the cached leak count: without this they would show the reclaimed prefixes until the next check.
+    if (reclaimed > 0) await deps.inventory.refresh();
+    return { reclaimed, sweep };
+  }
+
   return {
+    revokeStale,
+    leaks,
+    /** Both at once (tests, and `Composed.cleanup()`); the scheduler runs them as the jobs `leaks` and `cleanup`. */
     async run() {
-      await deps.inventory.check(deps.log);
+      const { reclaimed, sweep } = await leaks();
       const revoked = await revokeStale();
-      const reclaimed = await reclaim();
-      const sweep = 'sweep' in deps.ipam && typeof deps.ipam.sweep === 'function' ? await (deps.ipam.sweep as () => Promise<unknown>)() : null;
       if (revoked || reclaimed) deps.log.info({ revoked, reclaimed, sweep }, 'clean-up done');
-      // Scrapes read the cached leak count: without this they would show the reclaimed prefixes until the next check.
-      if (reclaimed > 0) await deps.inventory.refresh();
       return { revoked, reclaimed, sweep };
     },
   };

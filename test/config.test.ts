@@ -146,4 +146,23 @@ test('pools[].hold_down_s: unset stays unset (the IPAM decides: 600 s embedded);
   for (const bad of [-1, 1.5, '600', 31_536_001]) assert.match(errorOf(() => parseConfig(onePool({ hold_down_s: bad }))), 'pools.0.hold_down_s:');
 });
 
+test('jobs: cleanup daily at 02:00, leaks every 15 minutes, in UTC, revoked lifecycles kept 90 days', () => {
+  assert.equal(parseConfig({}).jobs, { timezone: 'UTC', cleanup: { cron: '0 2 * * *', retention_days: 90 }, leaks: { cron: '*/15 * * * *' } });
+  const c = parseConfig({ jobs: { timezone: 'Europe/Paris', cleanup: { cron: '30 3 * * 1-5', retention_days: 0 }, leaks: { cron: '0 */5 * * * *' } } });
+  assert.equal(c.jobs.cleanup, { cron: '30 3 * * 1-5', retention_days: 0 });
+  assert.is(c.jobs.timezone, 'Europe/Paris');
+});
+
+test('a bad cron expression or time zone is refused by its key', () => {
+  const message = errorOf(() => parseConfig({ jobs: { timezone: 'Mars/Olympus', cleanup: { cron: '0 25 * * *' }, leaks: { cron: 'every 15 minutes' } } }));
+  assert.match(message, 'jobs.timezone: must be an IANA time zone');
+  assert.match(message, /jobs\.cleanup\.cron: not a cron expression \(.*hour/);
+  assert.match(message, 'jobs.leaks.cron: not a cron expression');
+  assert.match(errorOf(() => parseConfig({ jobs: { cleanup: { retention_days: -1 } } })), 'jobs.cleanup.retention_days:');
+});
+
+test('runtime.cleanup_interval_ms, replaced by the jobs, is refused with what replaces it', () => {
+  assert.match(errorOf(() => parseConfig({ runtime: { cleanup_interval_ms: 300_000 } })), 'runtime.cleanup_interval_ms: replaced by jobs.leaks.cron');
+});
+
 test.run();

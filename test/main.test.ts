@@ -47,6 +47,14 @@ test('--check-config refuses a configuration whose secret is not set (exit 2, na
   assert.match(r.stderr, 'api.metrics_token_env: environment variable MAIN_TEST_UNSET_TOKEN is not set');
 });
 
+test('--check-config refuses a bad cron expression (exit 2, names the key)', () => {
+  const file = join(dir, 'cron.yaml');
+  writeFileSync(file, 'jobs: { cleanup: { cron: "0 2 * *" } }\n');
+  const r = node(['--check-config', '--config', file]);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, 'jobs.cleanup.cron: not a cron expression');
+});
+
 test('without a configured token: stdout and stderr are JSON lines only (ISO time, level word); the generated token works', async () => {
   const file = join(dir, 'generated.yaml');
   writeFileSync(file, `listen: { port: 0 }\ndatabase: ${join(dir, 'generated.sqlite')}\n`);

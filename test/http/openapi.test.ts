@@ -127,6 +127,8 @@ test('real answers validate against the document', async () => {
   conforms(await h.get(`${BASE}/lifecycle?pool=nope`), 'get', `${BASE}/lifecycle`);
   conforms(await h.get(`${BASE}/metrics`), 'get', `${BASE}/metrics`);
   conforms(await h.get('/healthz'), 'get', '/healthz');
+  for (const query of ['?dry_run=true', '']) conforms(await h.request('POST', `${BASE}/jobs/cleanup${query}`), 'post', `${BASE}/jobs/{job}`);
+  conforms(await h.request('POST', `${BASE}/jobs/nightly`), 'post', `${BASE}/jobs/{job}`);
 });
 
 test.run();
