@@ -196,6 +196,10 @@ test.before(async () => {
     await svc.start();
     out = await soak(dir, peers, svc, subscribers);
     console.log(`soak counts: ${JSON.stringify(out.counts, null, 1).replace(/\n\s*/g, ' ')}`);
+  } catch (err) {
+    // uvu drops what a before hook throws (the suite just shows 0 / N): say it here.
+    console.error(`soak could not run ${replay}:`, err);
+    throw err;
   } finally {
     await svc.kill();
     await peers.close();

@@ -84,7 +84,8 @@ export async function startSoakPeers(dir: string, subscribers: readonly string[]
         // Few, quick attempts: faults must be able to leave lifecycles `failed` for the retries at the end.
         retry: { attempts: 3, base_ms: 5, max_ms: 40, retry_after_max_ms: 200 },
         api: { default_wait_ms: 3000 },
-        runtime: { pending_interval_ms: 200, pending_backoff_max_ms: 1000, cleanup_interval_ms: 1000, drain_ms: 500 },
+        runtime: { pending_interval_ms: 200, pending_backoff_max_ms: 1000, drain_ms: 500 },
+        jobs: { leaks: { cron: '* * * * * *' } },
         ...(ipam === 'netbox' ? { netbox: { url: netbox.url, timeout_ms: NETBOX_TIMEOUT_MS } } : {}),
         radius: {
           sql: { path: radiusFile },
