@@ -3,6 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { compose, type Composed } from './compose.ts';
+import { requestIdFor } from './http/request-context.ts';
 import { createHttpServer } from './http/server.ts';
 
 /** The one exit code of a start that failed (configuration, database, lock, port): nothing was left behind. */
@@ -65,7 +66,13 @@ async function main(): Promise<void> {
   const server = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
     if (stopping) {
       // A request on a kept-alive connection after SIGTERM: not accepted, so not in flight.
-      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1', connection: 'close' });
+      const incoming = req.headers['x-request-id'];
+      res.writeHead(503, {
+        'content-type': 'application/json',
+        'retry-after': '1',
+        'x-request-id': requestIdFor(Array.isArray(incoming) ? incoming[0] : incoming),
+        connection: 'close',
+      });
       res.end(JSON.stringify({ error: { code: 'unavailable', message: 'the service is stopping', field: null } }));
       return;
     }

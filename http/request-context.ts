@@ -13,6 +13,9 @@ export interface AppState {
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 
+/** The caller's `X-Request-Id` if it is safe to log and echo, else a new one. */
+export const requestIdFor = (incoming: string | undefined): string => (incoming && SAFE_ID.test(incoming) ? incoming : randomUUID());
+
 /**
  * The outermost middleware: a request id (the caller's `X-Request-Id` if it is safe, else a new one)
  * on every answer, a child logger carrying it, and one access line per request. Headers are never
@@ -20,8 +23,7 @@ const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
  */
 export function requestContext(log: Logger): Middleware<AppState> {
   return async (ctx, next) => {
-    const incoming = ctx.get('X-Request-Id');
-    const requestId = SAFE_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdFor(ctx.get('X-Request-Id'));
     ctx.state.requestId = requestId;
     ctx.state.log = log.child({ request_id: requestId });
     ctx.set('X-Request-Id', requestId);
