@@ -59,6 +59,7 @@ export function createIpamRouter(
     sweep: (signal?: AbortSignal) => each('sweep', signal),
     // async, so an unknown pool rejects the promise as the port promises instead of throwing at the call.
     allocate: async (cmd, signal) => serving(cmd.pool).allocate(cmd, signal),
+    adopt: async (cmd, signal) => serving(cmd.pool).adopt(cmd, signal),
     async release(cmd, signal) {
       for (const ipam of givingBack(cmd.pool)) await ipam.release(cmd, signal);
     },
