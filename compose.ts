@@ -4,6 +4,8 @@ import type Koa from 'koa';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
 import { createApp } from './http/app.ts';
+import type { Importer } from './http/routes/import.ts';
+import { runImport, type ImporterDeps } from './services/adoption/importer.ts';
 import { prefixLifecycle } from './machines/prefix-lifecycle.ts';
 import type { IpamKind } from './machines/types.ts';
 import { ActorHost } from './runtime/actor-host.ts';
@@ -78,6 +80,8 @@ export interface Composed {
   cleanup(): Promise<{ revoked: number; reclaimed: number }>;
   /** The scheduled jobs `cleanup`, `leaks`, `pending` (runtime/jobs.ts), also run on demand. */
   jobs: Scheduler;
+  /** Brownfield adoption (services/adoption/): `POST /import` and `npm run import`. */
+  importer: Importer;
   stop(): Promise<void>;
 }
 
@@ -202,6 +206,12 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     metrics: createJobMetrics(metrics.registry, JOB_NAMES),
   });
 
+  // Adoption reads the field through the readers reconciliation uses (services/field/): NetBox's
+  // listing under the pool parents where the IPAM has one, FreeRADIUS's radreply and radacct.
+  const fieldIpam = ipam as IpamPort & Partial<NonNullable<ImporterDeps['netbox']>>;
+  const importer: Importer = (req, signal) =>
+    runImport(req, { pools, store, ipam, netbox: typeof fieldIpam.fieldPrefixes === 'function' ? (fieldIpam as NonNullable<ImporterDeps['netbox']>) : null, radius: null }, signal);
+
   const configured = env[config.api.token_env];
   const token = configured && configured.length > 0 ? configured : randomBytes(24).toString('base64url');
   const metricsToken = config.api.metrics_token_env ? (env[config.api.metrics_token_env] ?? null) : null;
@@ -229,6 +239,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     registry: metrics.registry,
     summary: () => inventory.summary(),
     jobs,
+    importer,
     ready: () => started,
     notReady,
     api: config.api,
@@ -292,6 +303,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     tickPending: () => pending.tick(),
     cleanup: () => cleanup.run(),
     jobs,
+    importer,
     stop,
   };
 
