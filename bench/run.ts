@@ -1,7 +1,8 @@
 // `npm run bench`: prints the runtime's figures in one run. Never a pass/fail: the numbers are for
 // people (and for the issue's goal, transitions/s at least half of raw upserts/s).
 //   BENCH_SCALE=0.2 npm run bench    a quicker, noisier run
-//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics
+//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, import
+import { benchImport } from './import.ts';
 import { benchIpam } from './ipam.ts';
 import { benchMemory } from './memory.ts';
 import { benchMetrics } from './metrics.ts';
@@ -59,4 +60,13 @@ if (wanted('metrics')) {
       ` + hooks ${m.hooksUs.toFixed(2)} µs = ${(m.triggerUs + m.hooksUs).toFixed(2)} µs${m.triggerUs + m.hooksUs >= 10 ? '  (goal < 10 µs)' : ''}`,
   );
   console.log(`  ${fmt(m.lifecycles)} lifecycles built in ${(m.buildMs / 1000).toFixed(1)} s (the store's upsert and the embedded IPAM, in bulk)`);
+}
+
+if (wanted('import')) {
+  const r = await benchImport(n(100_000));
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  console.log(
+    `import of ${fmt(r.subscribers)} subscribers (file source, embedded IPAM): dry run ${s(r.dryRunMs)}, applied ${s(r.applyMs)}` +
+      `${r.applyMs >= 60_000 ? '  (goal < 60 s)' : ''} (${fmt(r.adopted)} adopted); a second run ${s(r.rerunMs)}, adopting ${fmt(r.adoptedAgain)}`,
+  );
 }
