@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
-import { initialTransition, transition } from 'xstate';
+import { transition } from 'xstate';
+import { initialContext } from '../../machines/context.ts';
 import { prefixLifecycle } from '../../machines/prefix-lifecycle.ts';
 import { stepKey } from '../../machines/steps.ts';
 import type { ImportEvent } from '../../machines/types.ts';
@@ -31,7 +32,8 @@ export interface ApplyDeps {
 export function importedItem(e: PlanEntry, prefix: ImportEvent['prefix'], at: string): SaveItem {
   const input = { lifecycleId: e.lifecycle_id!, subscriberId: e.subscriber_id!, pool: e.pool!, prefixLength: prefix.prefixLength, ipam: e.ipam! };
   const event: ImportEvent = { type: 'IMPORT', state: e.state!, prefix, pool: e.pool!, ipam: e.ipam!, username: e.username, cpeId: e.cpe_id, at, sources: e.sources };
-  const [pending] = initialTransition(prefixLifecycle, input);
+  // The state a new lifecycle starts in, resolved without its invocation (the allocation never starts).
+  const pending = prefixLifecycle.resolveState({ value: 'pending', context: initialContext(input) });
   const [snapshot] = transition(prefixLifecycle, pending, event);
   const row = toRow(snapshot, prefixLifecycle.getPersistedSnapshot(snapshot), at, at);
   const detail = { state: `${e.state}.idle`, from_state: 'pending', sources: e.sources, prefix: prefix.prefix, pool: e.pool, username: e.username, cpe_id: e.cpe_id, netbox_prefix_id: prefix.netboxPrefixId };
