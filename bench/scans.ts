@@ -1,0 +1,132 @@
+// Scans at scale: a database with hundreds of thousands of prefixes held, built fast through the
+// product's own code (the embedded IPAM's allocate and the store's upsert, in bulk transactions),
+// then what used to walk it all: the leak check, the clean-up, the API metrics summary, a /metrics
+// scrape, sharedPrefixes(). Each is timed, and the event loop's worst stall during it is measured
+// with perf_hooks.monitorEventLoopDelay (a /healthz waits that long).
+import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import pino from 'pino';
+import { createCleanup } from '../runtime/cleanup.ts';
+import { createInventory } from '../runtime/inventory.ts';
+import { createMetrics } from '../runtime/metrics.ts';
+import type { LifecycleService } from '../runtime/lifecycle-service.ts';
+import { createEmbeddedIpam } from '../services/ipam/embedded.ts';
+import type { IpamPort } from '../services/ipam/port.ts';
+import { createIpamRouter } from '../services/ipam/router.ts';
+import { formatPrefix, nthSubnet } from '../services/ipv6.ts';
+import { createMetricCounts } from '../store/counts.ts';
+import { openDatabase, type Db } from '../store/db.ts';
+import { createLifecycleStore, UPSERT_LIFECYCLE, type LifecycleRow } from '../store/lifecycles.ts';
+import { BENCH_POOL, scratchDir } from './support.ts';
+
+export const SCAN_POOL = { name: BENCH_POOL.name, prefix: BENCH_POOL.prefix, prefixLength: BENCH_POOL.prefix_length };
+
+/** The stored row of the `i`-th held lifecycle (active, its prefix the i-th block of the pool). */
+export function heldRow(i: number, at: string): LifecycleRow {
+  const prefix = formatPrefix(nthSubnet(SCAN_POOL.prefix, SCAN_POOL.prefixLength, i));
+  return {
+    id: `lc-${String(i).padStart(8, '0')}`,
+    subscriber_id: `sub-${i}`,
+    state: 'active',
+    busy: 0,
+    pool: SCAN_POOL.name,
+    prefix,
+    prefix_length: SCAN_POOL.prefixLength,
+    netbox_prefix_id: null,
+    username: `user-${i}`,
+    cpe_id: `cpe-${i}`,
+    allocated_at: at,
+    activated_at: at,
+    suspended_at: null,
+    revoked_at: null,
+    created_at: at,
+    updated_at: at,
+    next_pending_at: null,
+    snapshot: JSON.stringify({ value: 'active', context: { subscriberId: `sub-${i}`, lifecycleId: `lc-${String(i).padStart(8, '0')}`, pending: [], unconfirmed: [] } }),
+  };
+}
+
+/**
+ * Fills `db` with `n` active lifecycles, each holding its block of SCAN_POOL in the embedded IPAM
+ * under its own mark: the IPAM's allocate (first fit in a fresh pool hands out the blocks in order,
+ * so the i-th allocation is the i-th block) and the store's upsert, 20k to a transaction.
+ */
+export function fillHeld(db: Db, n: number, opts: { from?: number } = {}): IpamPort {
+  const ipam = createEmbeddedIpam(db, [SCAN_POOL]);
+  const upsert = db.prepare(UPSERT_LIFECYCLE);
+  const day = Date.now() - 3 * 86_400_000;
+  const start = opts.from ?? 0;
+  const CHUNK = 20_000;
+  for (let from = start; from < start + n; from += CHUNK) {
+    db.transaction(() => {
+      for (let i = from; i < Math.min(start + n, from + CHUNK); i++) {
+        const row = heldRow(i, new Date(day + i * 10).toISOString());
+        // allocate() is synchronous up to its answer: it runs inside this transaction.
+        void ipam.allocate({ key: `k-${i}`, lifecycleId: row.id, subscriberId: row.subscriber_id, pool: SCAN_POOL.name, prefixLength: SCAN_POOL.prefixLength });
+        upsert.run(row);
+      }
+    })();
+  }
+  return ipam;
+}
+
+export interface Timed {
+  ms: number;
+  /** The longest the event loop was blocked meanwhile, ms (monitorEventLoopDelay at 1 ms resolution). */
+  maxStallMs: number;
+}
+
+/** Runs `fn` with a monitor on the event loop: how long it took and the worst stall. */
+export async function timed(fn: () => Promise<unknown>): Promise<Timed> {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  const t = performance.now();
+  await fn();
+  const ms = performance.now() - t;
+  // The histogram takes its sample when its timer fires: after a stall, not during it.
+  await new Promise((r) => setTimeout(r, 5));
+  h.disable();
+  return { ms, maxStallMs: h.max / 1e6 };
+}
+
+export interface ScanFigures {
+  held: number;
+  buildMs: number;
+  leakCheck: Timed;
+  cleanup: Timed;
+  summary: Timed;
+  scrape: Timed;
+  shared: Timed;
+  leaks: number;
+}
+
+export async function benchScans(held: number): Promise<ScanFigures> {
+  const scratch = scratchDir();
+  const db = openDatabase(join(scratch.dir, 'scans.sqlite'));
+  try {
+    const t = performance.now();
+    const embedded = fillHeld(db, held);
+    const buildMs = performance.now() - t;
+    const store = createLifecycleStore(db);
+    const ipam = createIpamRouter(new Map([[SCAN_POOL.name, embedded]]));
+    const inventory = createInventory({ store, ipam });
+    const counts = createMetricCounts(db);
+    const metrics = createMetrics({ store, counts, ipam, leaks: () => inventory.leaks(Number.POSITIVE_INFINITY) });
+    const log = pino({ level: 'silent' });
+    const cleanup = createCleanup({ store, service: {} as LifecycleService, ipam, inventory, log, staleAllocatedAfterS: 0, reclaimLeaks: true });
+    let leaks = -1;
+    const leakCheck = await timed(async () => {
+      leaks = (await inventory.discrepancies()).filter((d) => d.kind === 'leaked').length;
+    });
+    const cleanupT = await timed(() => cleanup.run());
+    await inventory.summary();
+    const summary = await timed(() => inventory.summary());
+    await metrics.registry.metrics();
+    const scrape = await timed(() => metrics.registry.metrics());
+    const shared = await timed(async () => store.sharedPrefixes());
+    return { held, buildMs, leakCheck, cleanup: cleanupT, summary, scrape, shared, leaks };
+  } finally {
+    db.close();
+    scratch.remove();
+  }
+}
