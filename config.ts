@@ -95,6 +95,24 @@ export const configSchema = z
         drain_ms: z.int().min(0).default(5000),
       })
       .prefault({}),
+    /**
+     * Requests in flight at once to each peer (runtime/peer-limits.ts); more wait their turn. Start-up
+     * recovery and the pending worker would otherwise send thousands at once.
+     */
+    limits: z
+      .strictObject({
+        netbox: z.strictObject({ concurrency: z.int().min(1).max(10_000).default(16) }).prefault({}),
+        genieacs: z.strictObject({ concurrency: z.int().min(1).max(10_000).default(32) }).prefault({}),
+        radius_sql: z.strictObject({ concurrency: z.int().min(1).max(10_000).default(16) }).prefault({}),
+        nas: z.strictObject({ concurrency: z.int().min(1).max(10_000).default(64) }).prefault({}),
+      })
+      .prefault({}),
+    retention: z
+      .strictObject({
+        /** The audit trail of revoked lifecycles older than this is pruned by the clean-up; 0 keeps it forever. */
+        audit_days: z.int().min(0).max(36_500).default(0),
+      })
+      .prefault({}),
     netbox: netboxConfigSchema.optional(),
     radius: radiusConfigSchema.optional(),
     genieacs: genieacsConfigSchema.optional(),

@@ -15,6 +15,8 @@ export interface CleanupDeps {
   staleAllocatedAfterS: number;
   /** Free prefixes IPAM holds under a settled lifecycle's mark that the lifecycle does not hold (see `reclaim`). */
   reclaimLeaks: boolean;
+  /** Prunes the audit trail past its retention (store/audit-retention.ts); unset keeps it forever. */
+  pruneAudit?: () => Promise<number>;
 }
 
 /** The scheduled job: the leak check, then the clean-up (stale allocations revoked, leaked prefixes reclaimed, NetBox hold-downs swept). */
@@ -74,10 +76,11 @@ export function createCleanup(deps: CleanupDeps) {
       const revoked = await revokeStale();
       const reclaimed = await reclaim(found);
       const sweep = 'sweep' in deps.ipam && typeof deps.ipam.sweep === 'function' ? await (deps.ipam.sweep as () => Promise<unknown>)() : null;
-      if (revoked || reclaimed) deps.log.info({ revoked, reclaimed, sweep }, 'clean-up done');
+      const auditPruned = deps.pruneAudit ? await deps.pruneAudit() : 0;
+      if (revoked || reclaimed || auditPruned) deps.log.info({ revoked, reclaimed, sweep, audit_pruned: auditPruned }, 'clean-up done');
       // Scrapes read the cached leak count: without this they would show the reclaimed prefixes until the next check.
       if (reclaimed > 0) await deps.inventory.refresh();
-      return { revoked, reclaimed, sweep };
+      return { revoked, reclaimed, sweep, auditPruned };
     },
   };
 }

@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
 import type { LifecycleStore } from '../store/lifecycles.ts';
@@ -12,6 +13,14 @@ export interface PendingWorkerOptions {
   /** First wait before asking an offline CPE again; doubles up to `maxDelayMs`. */
   baseDelayMs: number;
   maxDelayMs: number;
+  /** Lifecycles worked on at once; the ACS's own limit (runtime/peer-limits.ts) bounds its requests in any case. */
+  concurrency?: number;
+  /** On the first pass after a start, each due lifecycle waits a random part of this first (no thundering herd). */
+  spreadFirstMs?: number;
+  /** Most lifecycles one pass looks at. */
+  perPass?: number;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** How the scheduler spaces its attempts at one pending step. */
@@ -34,6 +43,9 @@ export function nextPendingAttempt(b: PendingBackoff, attempts: number, from: Da
  */
 export function createPendingWorker(opts: PendingWorkerOptions) {
   let running: Promise<number> | null = null;
+  let passes = 0;
+  const random = opts.random ?? Math.random;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
 
   async function runOne(id: string, subscriberId: string): Promise<boolean> {
     return opts.host.exclusive(subscriberId, async () => {
@@ -73,13 +85,29 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
     });
   }
 
-  /** Works through every lifecycle whose pending work is due; returns how many it looked at. */
-  function tick(): Promise<number> {
+  /**
+   * Works through every lifecycle whose pending work is due, `concurrency` at a time (10k offline
+   * CPEs one after another took ten minutes a pass); returns how many it looked at. The first pass
+   * after a start finds every step that came due while the service was down: it spreads them over
+   * `spreadFirstMs` (or `spreadMs`: 0 asks at once), and a wait holds no slot.
+   */
+  function tick(o: { spreadMs?: number } = {}): Promise<number> {
     if (running) return running;
+    const first = passes++ === 0;
+    const spread = o.spreadMs ?? (first ? (opts.spreadFirstMs ?? 0) : 0);
     running = (async () => {
+      const limit = pLimit(opts.concurrency ?? 32);
+      const due = opts.store.duePending(new Date().toISOString(), opts.perPass ?? 50_000);
+      const outcomes = await Promise.allSettled(
+        due.map(async ({ id, subscriber_id }) => {
+          if (spread > 0) await sleep(Math.floor(random() * spread));
+          return limit(() => runOne(id, subscriber_id));
+        }),
+      );
       let n = 0;
-      for (const { id, subscriber_id } of opts.store.duePending(new Date().toISOString(), 500)) {
-        if (await runOne(id, subscriber_id)) n++;
+      for (const [i, o] of outcomes.entries()) {
+        if (o.status === 'fulfilled') n += o.value ? 1 : 0;
+        else opts.log.warn({ lifecycle_id: due[i]!.id, err: String(o.reason) }, 'pending work failed; the next pass tries again');
       }
       return n;
     })().finally(() => {
