@@ -32,6 +32,7 @@ import { ServiceError } from './services/errors.ts';
 import { openStore, probeWrite, type Db } from './store/db.ts';
 import { createMetricCounts } from './store/counts.ts';
 import { pruneAuditOlderThan } from './store/audit-retention.ts';
+import { createHeldScratch } from './store/held-scratch.ts';
 import { createIdempotencyStore } from './store/idempotency.ts';
 import { createLifecycleStore, type LifecycleStore } from './store/lifecycles.ts';
 import { createPoolUse, type DrainingPool } from './store/pool-use.ts';
@@ -136,7 +137,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
 
   const counts = createMetricCounts(db);
   const leakCounter = createLeakCounter({ counts, store, leakAfterS: config.runtime.leak_after_s });
-  const inventory = createInventory({ store, ipam, onChecked: (found) => leakCounter.record(found) });
+  const inventory = createInventory({ store, ipam, seen: createHeldScratch(db), onChecked: (found) => leakCounter.record(found) });
   // A scrape shows the last leak check's figure (the scheduled check refreshes it): a check walks
   // every live lifecycle and IPAM holding, far too much for a scrape. Only the first scrape of a
   // process, before any check, waits for one.

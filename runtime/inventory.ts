@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { markedUnder } from '../services/ipam/marked.ts';
 import type { IpamPort, MarkedPrefix } from '../services/ipam/port.ts';
 import { markedPagesOf } from '../services/ipam/router.ts';
+import type { HeldScratch } from '../store/held-scratch.ts';
 import type { LifecycleHolder, LifecycleStore, ListCursor } from '../store/lifecycles.ts';
 import { readContext } from './projection.ts';
 
@@ -31,7 +32,20 @@ export const nextMacrotask = (): Promise<void> => new Promise((resolve) => setIm
 /** Pool figures and leak detection: IPAM's holdings checked against the lifecycles. */
 export type Inventory = ReturnType<typeof createInventory>;
 
-export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; onChecked?: (found: Discrepancy[]) => void }) {
+/** Where a check keeps what it saw in IPAM (store/held-scratch.ts); a Set in memory without one. */
+export type SeenHoldings = Pick<HeldScratch, 'clear' | 'add' | 'has'>;
+
+function inMemory(): SeenHoldings {
+  const seen = new Set<string>();
+  return {
+    clear: () => seen.clear(),
+    add: (items) => items.forEach((i) => seen.add(`${i.pool} ${i.prefix}`)),
+    has: (pool, prefix) => seen.has(`${pool} ${prefix}`),
+  };
+}
+
+export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; seen?: SeenHoldings; onChecked?: (found: Discrepancy[]) => void }) {
+  const seen = deps.seen ?? inMemory();
   /**
    * Whether the lifecycle may hold the marked prefix. The row's own prefix column answers most cases;
    * the snapshot is read only for the rest (a half-done update, a lost allocation answer). A
@@ -56,12 +70,21 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; o
    * between pages: at a million holdings the walk takes seconds, and in one piece it stalled
    * every request (and /healthz) that long.
    */
-  async function discrepancies(): Promise<Discrepancy[]> {
+  let running: Promise<Discrepancy[]> | null = null;
+  /** One check at a time: a second caller shares the one running (they would find the same, at twice the cost). */
+  function discrepancies(): Promise<Discrepancy[]> {
+    running ??= walk().finally(() => {
+      running = null;
+    });
+    return running;
+  }
+
+  async function walk(): Promise<Discrepancy[]> {
     const found: Discrepancy[] = [];
-    const inIpam = new Set<string>();
+    seen.clear();
     for await (const page of markedPagesOf(deps.ipam)) {
+      seen.add(page);
       for (const a of page) {
-        inIpam.add(`${a.pool} ${a.prefix}`);
         if (!mayHold(deps.store.holder(a.lifecycleId), a)) found.push({ kind: 'leaked', pool: a.pool, prefix: a.prefix, lifecycle_id: a.lifecycleId, key: a.key });
       }
       await nextMacrotask();
@@ -74,7 +97,7 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; o
       for (;;) {
         const page = deps.store.heldPage(state, PAGE, after);
         for (const row of page) {
-          if (row.prefix && !inIpam.has(`${row.pool} ${row.prefix}`) && row.busy === 0) {
+          if (row.prefix && row.busy === 0 && !seen.has(row.pool, row.prefix)) {
             found.push({ kind: 'lost', pool: row.pool, prefix: row.prefix, lifecycle_id: row.id });
           }
         }
@@ -83,6 +106,7 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; o
         after = page.at(-1);
       }
     }
+    seen.clear();
     // Every check feeds the leak counter (runtime/leak-counter.ts), whoever asked for it.
     deps.onChecked?.(found);
     return found;

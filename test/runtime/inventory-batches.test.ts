@@ -9,6 +9,7 @@ import { createInventory } from '../../runtime/inventory.ts';
 import type { LifecycleService } from '../../runtime/lifecycle-service.ts';
 import { createIpamRouter } from '../../services/ipam/router.ts';
 import { openDatabase } from '../../store/db.ts';
+import { createHeldScratch } from '../../store/held-scratch.ts';
 import { createLifecycleStore } from '../../store/lifecycles.ts';
 
 const test = suite('runtime leak check in batches');
@@ -19,7 +20,7 @@ function setup() {
   const embedded = fillHeld(db, HELD);
   const store = createLifecycleStore(db);
   const ipam = createIpamRouter(new Map([[SCAN_POOL.name, embedded]]));
-  const inventory = createInventory({ store, ipam });
+  const inventory = createInventory({ store, ipam, seen: createHeldScratch(db) });
   return { db, store, ipam, inventory };
 }
 

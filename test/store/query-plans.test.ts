@@ -10,6 +10,7 @@ import { createIdempotencyStore } from '../../store/idempotency.ts';
 import { createLifecycleStore, listSql, SHARED_PREFIXES } from '../../store/lifecycles.ts';
 import { createPoolUse } from '../../store/pool-use.ts';
 import { createAuditRetention } from '../../store/audit-retention.ts';
+import { createHeldScratch } from '../../store/held-scratch.ts';
 
 const test = suite('store query plans');
 
@@ -37,6 +38,7 @@ function preparedStatements(): { db: Db; statements: string[] } {
   createPoolUse(db);
   createIdempotencyStore(db);
   createAuditRetention(db);
+  createHeldScratch(db);
   createEmbeddedIpam(db, [{ name: 'p', prefix: '2001:db8::/32', prefixLength: 56 }]);
   (db as { prepare: unknown }).prepare = prepare;
   return { db, statements };
@@ -98,6 +100,12 @@ test('every list filter, order and cursor is served by an index without a sort',
       }
     }
   }
+});
+
+test("the leak check's scratch of IPAM holdings is looked up by its primary key", () => {
+  const { db, statements } = preparedStatements();
+  const sql = statements.find((s) => /SELECT 1 AS one FROM temp.leak_check_seen/.test(s))!;
+  assert.ok(plan(db, sql).some((l) => /^SEARCH (temp\.)?leak_check_seen USING PRIMARY KEY \(pool=\? AND prefix=\?\)/.test(l)), plan(db, sql).join(' | '));
 });
 
 test('audit pruning walks the trail by its primary key, a batch at a time', () => {
