@@ -103,6 +103,8 @@ export async function timed(fn: () => Promise<unknown>): Promise<Timed> {
     if (on) setTimeout(tick, 1);
   };
   setTimeout(tick, 1);
+  // Both monitors must be running before the work starts: a stall from the first instant would be missed.
+  await new Promise((r) => setTimeout(r, 5));
   const t = performance.now();
   await fn();
   const ms = performance.now() - t;
