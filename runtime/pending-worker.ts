@@ -1,4 +1,3 @@
-import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
 import type { LifecycleStore } from '../store/lifecycles.ts';
@@ -89,26 +88,34 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
    * Works through every lifecycle whose pending work is due, `concurrency` at a time (10k offline
    * CPEs one after another took ten minutes a pass); returns how many it looked at. The first pass
    * after a start finds every step that came due while the service was down: it spreads them over
-   * `spreadFirstMs` (or `spreadMs`: 0 asks at once), and a wait holds no slot.
+   * `spreadFirstMs` (or `spreadMs`: 0 asks at once).
    */
   function tick(o: { spreadMs?: number } = {}): Promise<number> {
     if (running) return running;
     const first = passes++ === 0;
     const spread = o.spreadMs ?? (first ? (opts.spreadFirstMs ?? 0) : 0);
     running = (async () => {
-      const limit = pLimit(opts.concurrency ?? 32);
       const due = opts.store.duePending(new Date().toISOString(), opts.perPass ?? 50_000);
-      const outcomes = await Promise.allSettled(
-        due.map(async ({ id, subscriber_id }) => {
-          if (spread > 0) await sleep(Math.floor(random() * spread));
-          return limit(() => runOne(id, subscriber_id));
-        }),
-      );
+      // Each one's moment within the spread, earliest first: `concurrency` workers take them in that order.
+      const queue = due.map((d) => ({ ...d, offset: spread > 0 ? Math.floor(random() * spread) : 0 })).sort((a, b) => a.offset - b.offset);
+      const started = Date.now();
+      let next = 0;
       let n = 0;
-      for (const [i, o] of outcomes.entries()) {
-        if (o.status === 'fulfilled') n += o.value ? 1 : 0;
-        else opts.log.warn({ lifecycle_id: due[i]!.id, err: String(o.reason) }, 'pending work failed; the next pass tries again');
-      }
+      // A few workers pulling from one queue, not a promise per lifecycle: 10k of those at once was a
+      // long piece of the event loop, and no more of them are hydrated at once than are asked.
+      const worker = async () => {
+        while (next < queue.length) {
+          const item = queue[next++]!;
+          const wait = started + item.offset - Date.now();
+          if (item.offset > 0 && wait > 0) await sleep(wait);
+          try {
+            if (await runOne(item.id, item.subscriber_id)) n++;
+          } catch (err) {
+            opts.log.warn({ lifecycle_id: item.id, err: String(err) }, 'pending work failed; the next pass tries again');
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 32, queue.length) }, worker));
       return n;
     })().finally(() => {
       running = null;

@@ -93,14 +93,17 @@ test('the first pass after a start spreads its attempts over the interval; later
     sleep: async (ms) => void waits.push(ms),
   });
   assert.is(await worker.tick(), 20);
-  assert.equal(waits.sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i * 1500), 'each attempt waits its own share of the interval');
+  // Each attempt waits for its own share of the interval (less the little time the pass has run).
+  const sorted = waits.sort((a, b) => a - b);
+  assert.is(sorted.length, 19, 'all but the one at offset 0 wait');
+  sorted.forEach((ms, i) => assert.ok(ms > (i + 1) * 1500 - 1000 && ms <= (i + 1) * 1500, `wait ${i}: ${ms} ms`));
   pendingLifecycles(5, 'later');
   assert.is(await worker.tick(), 5);
-  assert.is(waits.length, 20, 'the second pass does not wait');
+  assert.is(waits.length, 19, 'the second pass does not wait');
   pendingLifecycles(5, 'asked');
   const again = createPendingWorker({ store: h.composed.store, host: h.composed.host, cpe: h.cpe.port, log: pino({ level: 'silent' }), baseDelayMs: 1, maxDelayMs: 1000, spreadFirstMs: 30_000, sleep: async (ms) => void waits.push(ms) });
   assert.is(await again.tick({ spreadMs: 0 }), 5);
-  assert.is(waits.length, 20, 'a pass asked for now does not wait');
+  assert.is(waits.length, 19, 'a pass asked for now does not wait');
 });
 
 test.run();
