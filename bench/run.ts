@@ -1,11 +1,12 @@
 // `npm run bench`: prints the runtime's figures in one run. Never a pass/fail: the numbers are for
 // people (and for the issue's goal, transitions/s at least half of raw upserts/s).
 //   BENCH_SCALE=0.2 npm run bench    a quicker, noisier run
-//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics
+//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending
 import { benchIpam } from './ipam.ts';
 import { benchMemory } from './memory.ts';
 import { benchMetrics } from './metrics.ts';
 import { benchRawUpserts } from './raw-upserts.ts';
+import { benchPending, benchScans } from './scans.ts';
 import { fmt } from './support.ts';
 import { benchTransitions } from './transitions.ts';
 
@@ -59,4 +60,27 @@ if (wanted('metrics')) {
       ` + hooks ${m.hooksUs.toFixed(2)} µs = ${(m.triggerUs + m.hooksUs).toFixed(2)} µs${m.triggerUs + m.hooksUs >= 10 ? '  (goal < 10 µs)' : ''}`,
   );
   console.log(`  ${fmt(m.lifecycles)} lifecycles built in ${(m.buildMs / 1000).toFixed(1)} s (the store's upsert and the embedded IPAM, in bulk)`);
+}
+
+if (wanted('scans')) {
+  const s = await benchScans(n(1_000_000));
+  const ms = (x: number) => `${x.toFixed(2)} ms`;
+  const t = (label: string, x: { ms: number; maxStallMs: number; maxSliceCpuMs: number }, goalMs?: number) =>
+    `  ${label}: ${ms(x.ms)}, worst event-loop stall ${ms(x.maxStallMs)}${x.maxStallMs > 50 ? '  (goal ≤ 50 ms)' : ''} ` +
+    `(CPU of the longest slice ${ms(x.maxSliceCpuMs)})${goalMs !== undefined && x.ms >= goalMs ? `  (goal < ${goalMs} ms)` : ''}`;
+  console.log(`scans with ${fmt(s.held)} prefixes held (embedded IPAM), built in ${(s.buildMs / 1000).toFixed(1)} s through the IPAM's allocate and the store's upsert:`);
+  console.log(t('leak check', s.leakCheck));
+  console.log(t('clean-up (check, reclaim, sweep)', s.cleanup));
+  console.log(t('GET /api/v1/network/ipv6/metrics summary', s.summary, 10));
+  console.log(t('GET /metrics scrape', s.scrape, 10));
+  console.log(t('sharedPrefixes()', s.shared));
+}
+
+if (wanted('pending')) {
+  const p = await benchPending(n(10_000));
+  console.log(
+    `pending worker: ${fmt(p.pending)} pending CPE steps in one pass in ${(p.passMs / 1000).toFixed(2)} s (pending_interval_ms ${fmt(p.intervalMs)})` +
+      `${p.passMs >= p.intervalMs ? '  (goal: within one interval)' : ''}; at most ${p.maxInFlight} in flight at the ACS (limit ${p.limit}), ` +
+      `${fmt(p.completed)} answered; worst event-loop stall ${p.maxStallMs.toFixed(1)} ms (CPU of the longest slice ${p.maxSliceCpuMs.toFixed(1)} ms)`,
+  );
 }

@@ -98,4 +98,9 @@ export interface IpamPort {
   utilization(signal?: AbortSignal): Promise<PoolUtilization[]>;
   /** Every prefix held under this service's mark, for leak detection. */
   markedPrefixes(signal?: AbortSignal): Promise<MarkedPrefix[]>;
+  /**
+   * The same holdings a page at a time, for an IPAM that holds too many to read in one go without
+   * stalling the event loop (the embedded IPAM's million rows); without it, markedPrefixes() is one page.
+   */
+  markedPages?(signal?: AbortSignal): AsyncIterable<MarkedPrefix[]>;
 }
