@@ -158,6 +158,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     machine: prefixLifecycle.provide({ actors }),
     log,
     idleMs: config.runtime.idle_ms,
+    maxLive: config.runtime.max_live_actors,
     onTransition: metrics.onTransition,
     ...(inspector ? { inspect: inspector.inspect } : {}),
   });
