@@ -20,7 +20,7 @@ interface Service {
 }
 
 /** Starts the service process on `config`; `execArgv` lets the profiler in (`--cpu-prof`). */
-async function startService(config: Record<string, unknown>, dir: string, execArgv: string[] = []): Promise<Service> {
+export async function startService(config: Record<string, unknown>, dir: string, execArgv: string[] = []): Promise<Service> {
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(config));
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), [file], {
@@ -78,7 +78,7 @@ export interface HttpRun {
 }
 
 /** Runs `steps` (one list of requests per subscriber, in order) with `concurrency` subscribers at a time. */
-async function drive(svc: Service, subscribers: number, concurrency: number, steps: (i: number) => [string, unknown, number][]): Promise<HttpRun> {
+export async function drive(svc: Service, subscribers: number, concurrency: number, steps: (i: number) => [string, unknown, number][]): Promise<HttpRun> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   let next = 0;
   let failures = 0;
@@ -104,7 +104,7 @@ async function drive(svc: Service, subscribers: number, concurrency: number, ste
   return { operations, perSecond: (operations / ms) * 1000, cpuUsPerOp: cpuUs / operations, failures };
 }
 
-const baseConfig = (dir: string) => ({
+export const baseConfig = (dir: string) => ({
   database: join(dir, 'lifecycle.sqlite'),
   listen: { host: '127.0.0.1', port: 0 },
   api: { token_env: 'IPV6_LIFECYCLE_API_TOKEN' },

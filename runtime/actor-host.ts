@@ -226,6 +226,15 @@ export class ActorHost {
     return ids.length;
   }
 
+  /**
+   * The lifecycle's newest row when it is in memory and on disk (nothing of it queued), else null:
+   * an answer built after `settle()` need not read back what the host has just written.
+   */
+  storedRow(lifecycleId: string): LifecycleRow | null {
+    const entry = this.#entries.get(lifecycleId);
+    return entry && !entry.stopping && entry.saving === 0 && !entry.writeFailed ? entry.row : null;
+  }
+
   /** How many actors are in memory. */
   get size(): number {
     return this.#entries.size;
