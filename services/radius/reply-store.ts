@@ -47,11 +47,7 @@ export class SqliteReplyStore implements RadiusReplyPort {
   async writeReply(cmd: WriteReplyCommand, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     const desired = desiredReply(cmd, this.opts.framedPrefix);
-    const changed = await this.run('radreply write', signal, () => {
-      let n = 0;
-      for (const attribute of this.managed) n += this.converge(cmd.username, attribute, desired.get(attribute) ?? null);
-      return n;
-    });
+    const changed = await this.write(cmd, signal);
     this.opts.log.info(
       { username: cmd.username, attributes: Object.fromEntries(desired), changed },
       changed > 0 ? 'radreply written' : 'radreply already current',
@@ -61,12 +57,27 @@ export class SqliteReplyStore implements RadiusReplyPort {
   /** Removes the user's prefix attributes; absent rows are success. */
   async removeReply(cmd: { username: string }, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    const changed = await this.run('radreply remove', signal, () => {
+    const changed = await this.remove(cmd.username, signal);
+    this.opts.log.info({ username: cmd.username, changed }, changed > 0 ? 'radreply removed' : 'radreply already absent');
+  }
+
+  /** writeReply without its log line: how many attributes changed (the worker's side calls it). */
+  write(cmd: WriteReplyCommand, signal?: AbortSignal): Promise<number> {
+    const desired = desiredReply(cmd, this.opts.framedPrefix);
+    return this.run('radreply write', signal, () => {
       let n = 0;
-      for (const attribute of this.managed) n += this.deleteUserAttribute.run({ username: cmd.username, attribute }).changes;
+      for (const attribute of this.managed) n += this.converge(cmd.username, attribute, desired.get(attribute) ?? null);
       return n;
     });
-    this.opts.log.info({ username: cmd.username, changed }, changed > 0 ? 'radreply removed' : 'radreply already absent');
+  }
+
+  /** removeReply without its log line: how many rows went. */
+  remove(username: string, signal?: AbortSignal): Promise<number> {
+    return this.run('radreply remove', signal, () => {
+      let n = 0;
+      for (const attribute of this.managed) n += this.deleteUserAttribute.run({ username, attribute }).changes;
+      return n;
+    });
   }
 
   /** Closes the connection (the composition root calls it on shutdown). */

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { ServiceError } from '../../../services/errors.ts';
 import { radiusConfigSchema } from '../../../services/radius/config.ts';
 import { createRadiusReplyStore } from '../../../services/radius/reply-store.ts';
+import { createRadiusReplyWorker } from '../../../services/radius/reply-worker.ts';
 
 // Just the columns rlm_sql uses; the contract suite runs on FreeRADIUS's real schema.sql.
 const MINI_SCHEMA = `
@@ -150,6 +151,27 @@ test('a lock held past the busy timeout fails every write of the turn as retryab
   assert.is((holder.prepare('SELECT count(*) AS n FROM radreply').get() as { n: number }).n, 0);
   holder.close();
   store.close();
+});
+
+test('from the worker thread, a lock held by FreeRADIUS does not hold the event loop, and the write still fails as retryable', async (ctx) => {
+  const file = path.join(ctx.dir, 'radius.sqlite');
+  const holder = new Database(file);
+  holder.exec(MINI_SCHEMA);
+  const store = createRadiusReplyWorker(config({ path: file, busy_timeout_ms: 300 }), log);
+  holder.exec('BEGIN EXCLUSIVE');
+  let turns = 0;
+  const ticker = setInterval(() => turns++, 10);
+  const err = await store.writeReply({ username: 'alice', delegatedPrefix: '2001:db8:100::/56', framedPrefix: null }).then(() => null, (e: unknown) => e);
+  clearInterval(ticker);
+  holder.exec('ROLLBACK');
+  assert.ok(turns >= 5, `timers fired while SQLite waited for the lock (${turns})`);
+  assert.instance(err, ServiceError);
+  assert.is((err as ServiceError).code, 'upstream_unavailable');
+  assert.is((err as ServiceError).retryable, true);
+  await store.writeReply({ username: 'alice', delegatedPrefix: '2001:db8:100::/56', framedPrefix: null });
+  assert.is((holder.prepare('SELECT count(*) AS n FROM radreply').get() as { n: number }).n, 1);
+  await store.close();
+  holder.close();
 });
 
 test.run();
