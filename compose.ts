@@ -29,7 +29,7 @@ import type { IpamPort } from './services/ipam/port.ts';
 import { createIpamRouter, drainingError } from './services/ipam/router.ts';
 import { createNetboxIpam } from './services/netbox/netbox.ts';
 import { createDynamicAuthorization } from './services/radius/dynamic-authorization.ts';
-import { createRadiusReplyStore } from './services/radius/reply-store.ts';
+import { createRadiusReplyWorker } from './services/radius/reply-worker.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';
 import { ServiceError } from './services/errors.ts';
 import { openStore, probeWrite, type Db } from './store/db.ts';
@@ -125,7 +125,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   let replies: RadiusReplyPort | null = null;
   let sessions: DynamicAuthorizationPort | null = null;
   if (config.radius) {
-    const replyStore = createRadiusReplyStore(config.radius, log);
+    const replyStore = createRadiusReplyWorker(config.radius, log);
     const da = createDynamicAuthorization(config.radius, log, { env });
     closers.push(() => replyStore.close?.(), () => da.close());
     replies = replyStore;
@@ -176,6 +176,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     machine: prefixLifecycle.provide({ actors }),
     log,
     idleMs: config.runtime.idle_ms,
+    maxLive: config.runtime.max_live_actors,
     onTransition: metrics.onTransition,
     ...(inspector ? { inspect: inspector.inspect } : {}),
   });
