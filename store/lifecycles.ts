@@ -129,8 +129,8 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   const selectDue = db.prepare<{ now: string; limit: number }, Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
     'SELECT id, subscriber_id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now ORDER BY next_pending_at LIMIT @limit',
   );
-  const selectNewerOnCpe = db.prepare<{ cpe_id: string; id: string; created_at: string }, { id: string }>(
-    "SELECT id FROM lifecycles WHERE cpe_id = @cpe_id AND state <> 'revoked' AND created_at >= @created_at AND id <> @id ORDER BY created_at DESC LIMIT 1",
+  const selectNewerOnCpe = db.prepare<{ cpe_id: string; created_at: string }, { id: string }>(
+    "SELECT id FROM lifecycles WHERE cpe_id = @cpe_id AND state <> 'revoked' AND created_at > @created_at ORDER BY created_at DESC LIMIT 1",
   );
   const selectShared = db.prepare<[], { prefix: string; ids: string }>(SHARED_PREFIXES);
   const selectHolder = db.prepare<[string], LifecycleHolder>('SELECT id, subscriber_id, state, busy, pool, prefix FROM lifecycles WHERE id = ?');
@@ -170,7 +170,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     list: (q) => page(q),
     busy: () => selectBusy.all().map((r) => r.id),
     duePending: (now, limit) => selectDue.all({ now, limit }),
-    newerOnCpe: (cpeId, than) => selectNewerOnCpe.get({ cpe_id: cpeId, id: than.id, created_at: than.created_at })?.id ?? null,
+    newerOnCpe: (cpeId, than) => selectNewerOnCpe.get({ cpe_id: cpeId, created_at: than.created_at })?.id ?? null,
     countPending: () => selectPendingCount.get()!.n,
     sharedPrefixes: () => selectShared.all().map((r) => ({ prefix: r.prefix, lifecycle_ids: r.ids.split(',') })),
     holder: (id) => selectHolder.get(id),
