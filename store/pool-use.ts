@@ -1,5 +1,6 @@
 import type { IpamKind } from '../machines/types.ts';
 import type { Db } from './db.ts';
+import { SNAPSHOT_IPAM_SQL } from './snapshot-codec.ts';
 
 /** A pool the configuration no longer names that lifecycles or embedded IPAM rows still use. */
 export interface DrainingPool {
@@ -23,7 +24,7 @@ export function createPoolUse(db: Db) {
   const liveOfPool = db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM lifecycles WHERE pool = ? AND state <> 'revoked'");
   // The row's pool is the current prefix's (else the requested one): so is the IPAM named here.
   const kindsOfPool = db.prepare<[string], { ipam: IpamKind | null; prefix_length: number }>(
-    `SELECT coalesce(json_extract(snapshot, '$.context.current.ipam'), json_extract(snapshot, '$.context.ipam')) AS ipam, max(prefix_length) AS prefix_length
+    `SELECT ${SNAPSHOT_IPAM_SQL} AS ipam, max(prefix_length) AS prefix_length
      FROM lifecycles WHERE pool = ? AND state <> 'revoked' GROUP BY 1`,
   );
   // Blocks the embedded IPAM holds (allocated, or quarantined and not yet freed) and the parent it last knew.

@@ -143,3 +143,10 @@ export function compactSnapshotSql(...values: unknown[]): string {
   const row = Object.fromEntries(SNAPSHOT_COLUMNS.map((c, i) => [c, values[i]])) as unknown as SnapshotColumns & Pick<LifecycleRow, 'snapshot'>;
   return compactStored(row);
 }
+
+/**
+ * SQL for the IPAM that holds a stored lifecycle's prefix (its current one's, else the one it asked
+ * for), in either version: a version-2 snapshot names it only when it is not the default.
+ */
+export const SNAPSHOT_IPAM_SQL = `coalesce(json_extract(snapshot, '$.context.current.ipam'), json_extract(snapshot, '$.context.ipam'),
+  json_extract(snapshot, '$.c.current.ipam'), json_extract(snapshot, '$.c.ipam'), CASE WHEN snapshot LIKE '{"v":2,%' THEN '${DEFAULT_IPAM}' END)`;
