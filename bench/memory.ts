@@ -1,8 +1,15 @@
 // Memory does not grow with the lifecycles stored, only with those in memory: store many settled
 // lifecycles, hydrate every one, let the host evict them (`runtime.idle_ms`), and read RSS and heap.
+// Run on its own it also prints heap per in-flight lifecycle, RSS with many in flight, RSS while
+// allocating flat out, and RSS of a service started on a database of BENCH_STORED lifecycles:
+//   BENCH_STORED=1000000 BENCH_IN_FLIGHT=10000 node --import tsx bench/memory.ts
+//   BENCH_FILE=/path/stored.sqlite (built by bench/build.ts) instead of building one.
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { CpePort } from '../services/genieacs/port.ts';
 import type { LifecycleRow } from '../store/lifecycles.ts';
-import { composeBench, memory, type Bench } from './support.ts';
+import { buildStored } from './build.ts';
+import { benchStartup } from './startup.ts';
+import { composeBench, fmt, memory, type Bench } from './support.ts';
 
 const IDLE_MS = 200;
 
@@ -64,4 +71,72 @@ export async function benchMemory(rounds: number[]): Promise<{ readings: MemoryR
   } finally {
     await b.close();
   }
+}
+
+/** `count` lifecycles allocated and their activation's CPE step left running: heap and RSS per in-flight lifecycle. */
+export async function benchInFlight(count: number): Promise<{ inFlight: number; heapPerLifecycleB: number; rssMiB: number; heapMiB: number }> {
+  const never: CpePort = { configurePd: () => new Promise(() => undefined), removeIpv6: () => new Promise(() => undefined) };
+  const b = await composeBench({ ports: { cpe: never } });
+  try {
+    const { service, host } = b.c;
+    await service.allocate({ subscriber_id: 'warm-up' }, 10_000);
+    const before = memory();
+    for (let i = 0; i < count; i += 500) {
+      await Promise.all(
+        Array.from({ length: Math.min(500, count - i) }, async (_, j) => {
+          const s = `flight-${i + j}`;
+          await service.allocate({ subscriber_id: s }, 10_000);
+          await service.activate({ subscriber_id: s, username: `u-${s}`, cpe_id: `cpe-${s}` }, 0);
+        }),
+      );
+    }
+    await host.afterCommit();
+    const after = memory();
+    return { inFlight: count, heapPerLifecycleB: ((after.heapMiB - before.heapMiB) * 2 ** 20) / count, rssMiB: after.rssMiB, heapMiB: after.heapMiB };
+  } finally {
+    await b.close();
+  }
+}
+
+/** Allocates (and revokes, so that the pool never runs dry) flat out for `ms`: the highest RSS seen. */
+export async function benchAllocating(ms: number, concurrency = 200): Promise<{ lifecycles: number; peakRssMiB: number; actors: number }> {
+  const b = await composeBench();
+  try {
+    const { service, host } = b.c;
+    let peak = 0;
+    let n = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss / 2 ** 20)), 100);
+    const until = Date.now() + ms;
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, w) => {
+        for (let k = 0; Date.now() < until; k++) {
+          const s = `flat-${w}-${k}`;
+          await service.allocate({ subscriber_id: s }, 10_000);
+          n++;
+        }
+      }),
+    );
+    clearInterval(sampler);
+    return { lifecycles: n, peakRssMiB: Math.max(peak, process.memoryUsage().rss / 2 ** 20), actors: host.size };
+  } finally {
+    await b.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const stored = Number(process.env.BENCH_STORED ?? 1_000_000);
+  const inFlight = Number(process.env.BENCH_IN_FLIGHT ?? 10_000);
+  const mib = (x: number) => `${x.toFixed(0)} MiB`;
+  const f = await benchInFlight(inFlight);
+  console.log(`${fmt(f.inFlight)} lifecycles in flight: ${fmt(Math.round(f.heapPerLifecycleB))} bytes of heap each${f.heapPerLifecycleB > 5120 ? '  (goal ≤ 5 KB)' : ''}; rss ${mib(f.rssMiB)}, heap ${mib(f.heapMiB)}`);
+  const a = await benchAllocating(Number(process.env.BENCH_ALLOCATE_MS ?? 20_000));
+  console.log(`allocating flat out: ${fmt(a.lifecycles)} allocations, peak rss ${mib(a.peakRssMiB)}${a.peakRssMiB >= 512 ? '  (goal < 512 MB)' : ''}, ${fmt(a.actors)} actors in memory at the end`);
+  const built = process.env.BENCH_FILE ? null : await buildStored(stored, inFlight);
+  const file = process.env.BENCH_FILE ?? built!.file;
+  const s = await benchStartup(file, stored, inFlight);
+  built?.remove();
+  console.log(
+    `started on ${fmt(s.stored)} stored, ${fmt(s.inFlight)} in flight: rss at ready ${mib(s.rssAtReadyMiB)}, after resuming them ${mib(s.rssResumedMiB)}` +
+      `${s.rssResumedMiB >= 512 ? '  (goal < 512 MB)' : ''} (ready in ${(s.readyMs / 1000).toFixed(2)} s)`,
+  );
 }
