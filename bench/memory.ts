@@ -98,7 +98,24 @@ export async function benchInFlight(count: number): Promise<{ inFlight: number; 
   }
 }
 
-/** Allocates (and revokes, so that the pool never runs dry) flat out for `ms`: the highest RSS seen. */
+/** A start on a built database whose in-flight lifecycles' CPE steps never answer: heap per resumed in-flight lifecycle. */
+export async function benchResumedInFlight(file: string, inFlight: number): Promise<{ actors: number; heapPerLifecycleB: number; rssMiB: number }> {
+  const never: CpePort = { configurePd: () => new Promise(() => undefined), removeIpv6: () => new Promise(() => undefined) };
+  const b = await composeBench({ database: file, ports: { cpe: never } });
+  try {
+    const before = memory();
+    await b.c.start();
+    const until = Date.now() + 60_000;
+    while (b.c.host.size < inFlight && Date.now() < until) await sleep(50);
+    await b.c.host.afterCommit();
+    const after = memory();
+    return { actors: b.c.host.size, heapPerLifecycleB: ((after.heapMiB - before.heapMiB) * 2 ** 20) / Math.max(1, b.c.host.size), rssMiB: after.rssMiB };
+  } finally {
+    await b.close();
+  }
+}
+
+/** Allocates flat out for `ms` (`concurrency` at a time, new subscribers): the highest RSS seen. */
 export async function benchAllocating(ms: number, concurrency = 200): Promise<{ lifecycles: number; peakRssMiB: number; actors: number }> {
   const b = await composeBench();
   try {
@@ -133,6 +150,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`allocating flat out: ${fmt(a.lifecycles)} allocations, peak rss ${mib(a.peakRssMiB)}${a.peakRssMiB >= 512 ? '  (goal < 512 MB)' : ''}, ${fmt(a.actors)} actors in memory at the end`);
   const built = process.env.BENCH_FILE ? null : await buildStored(stored, inFlight);
   const file = process.env.BENCH_FILE ?? built!.file;
+  // First, while its lifecycles are still in flight (the start-up bench below resumes them to the end).
+  const r = await benchResumedInFlight(file, inFlight);
+  console.log(`${fmt(r.actors)} lifecycles resumed in flight after a restart: ${fmt(Math.round(r.heapPerLifecycleB))} bytes of heap each${r.heapPerLifecycleB > 5120 ? '  (goal ≤ 5 KB)' : ''}; rss ${mib(r.rssMiB)}`);
   const s = await benchStartup(file, stored, inFlight);
   built?.remove();
   console.log(
