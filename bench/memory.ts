@@ -2,14 +2,16 @@
 // lifecycles, hydrate every one, let the host evict them (`runtime.idle_ms`), and read RSS and heap.
 // Run on its own it also prints heap per in-flight lifecycle, RSS with many in flight, RSS while
 // allocating flat out, and RSS of a service started on a database of BENCH_STORED lifecycles:
-//   BENCH_STORED=1000000 BENCH_IN_FLIGHT=10000 node --import tsx bench/memory.ts
-//   BENCH_FILE=/path/stored.sqlite (built by bench/build.ts) instead of building one.
+//   BENCH_STORED=1000000 BENCH_IN_FLIGHT=10000 node --import tsx bench/memory.ts [in-flight|allocating|resumed|stored]
+//   BENCH_FILE=/path/stored.sqlite (built by bench/build.ts, its in-flight ones still in flight) instead of building one.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import type { CpePort } from '../services/genieacs/port.ts';
 import type { LifecycleRow } from '../store/lifecycles.ts';
-import { buildStored } from './build.ts';
 import { benchStartup } from './startup.ts';
-import { composeBench, fmt, memory, type Bench } from './support.ts';
+import { composeBench, fmt, memory, scratchDir, type Bench } from './support.ts';
 
 const IDLE_MS = 200;
 
@@ -140,23 +142,41 @@ export async function benchAllocating(ms: number, concurrency = 200): Promise<{ 
   }
 }
 
+// Each reading in a process of its own: RSS seldom shrinks, so one reading would carry the last one's.
 if (import.meta.url === `file://${process.argv[1]}`) {
   const stored = Number(process.env.BENCH_STORED ?? 1_000_000);
   const inFlight = Number(process.env.BENCH_IN_FLIGHT ?? 10_000);
   const mib = (x: number) => `${x.toFixed(0)} MiB`;
-  const f = await benchInFlight(inFlight);
-  console.log(`${fmt(f.inFlight)} lifecycles in flight: ${fmt(Math.round(f.heapPerLifecycleB))} bytes of heap each${f.heapPerLifecycleB > 5120 ? '  (goal ≤ 5 KB)' : ''}; rss ${mib(f.rssMiB)}, heap ${mib(f.heapMiB)}`);
-  const a = await benchAllocating(Number(process.env.BENCH_ALLOCATE_MS ?? 20_000));
-  console.log(`allocating flat out: ${fmt(a.lifecycles)} allocations, peak rss ${mib(a.peakRssMiB)}${a.peakRssMiB >= 512 ? '  (goal < 512 MB)' : ''}, ${fmt(a.actors)} actors in memory at the end`);
-  const built = process.env.BENCH_FILE ? null : await buildStored(stored, inFlight);
-  const file = process.env.BENCH_FILE ?? built!.file;
-  // First, while its lifecycles are still in flight (the start-up bench below resumes them to the end).
-  const r = await benchResumedInFlight(file, inFlight);
-  console.log(`${fmt(r.actors)} lifecycles resumed in flight after a restart: ${fmt(Math.round(r.heapPerLifecycleB))} bytes of heap each${r.heapPerLifecycleB > 5120 ? '  (goal ≤ 5 KB)' : ''}; rss ${mib(r.rssMiB)}`);
-  const s = await benchStartup(file, stored, inFlight);
-  built?.remove();
-  console.log(
-    `started on ${fmt(s.stored)} stored, ${fmt(s.inFlight)} in flight: rss at ready ${mib(s.rssAtReadyMiB)}, after resuming them ${mib(s.rssResumedMiB)}` +
-      `${s.rssResumedMiB >= 512 ? '  (goal < 512 MB)' : ''} (ready in ${(s.readyMs / 1000).toFixed(2)} s)`,
-  );
+  const part = process.argv[2];
+  const again = (name: string, env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), name], { stdio: 'inherit', env: { ...process.env, ...env } });
+  if (part === 'in-flight') {
+    const f = await benchInFlight(inFlight);
+    console.log(`${fmt(f.inFlight)} lifecycles in flight: ${fmt(Math.round(f.heapPerLifecycleB))} bytes of heap each${f.heapPerLifecycleB > 5120 ? '  (goal ≤ 5 KB)' : ''}; rss ${mib(f.rssMiB)}, heap ${mib(f.heapMiB)}`);
+  } else if (part === 'allocating') {
+    const a = await benchAllocating(Number(process.env.BENCH_ALLOCATE_MS ?? 20_000));
+    console.log(`allocating flat out: ${fmt(a.lifecycles)} allocations, peak rss ${mib(a.peakRssMiB)}${a.peakRssMiB >= 512 ? '  (goal < 512 MB)' : ''}, ${fmt(a.actors)} actors in memory at the end`);
+  } else if (part === 'resumed') {
+    const r = await benchResumedInFlight(process.env.BENCH_FILE!, inFlight);
+    console.log(`${fmt(r.actors)} lifecycles resumed in flight after a restart: ${fmt(Math.round(r.heapPerLifecycleB))} bytes of heap each${r.heapPerLifecycleB > 5120 ? '  (goal ≤ 5 KB)' : ''}; rss ${mib(r.rssMiB)}`);
+  } else if (part === 'stored') {
+    const s = await benchStartup(process.env.BENCH_FILE!, stored, inFlight);
+    console.log(
+      `started on ${fmt(s.stored)} stored, ${fmt(s.inFlight)} in flight: rss at ready ${mib(s.rssAtReadyMiB)}, after resuming them ${mib(s.rssResumedMiB)}` +
+        `${s.rssResumedMiB >= 512 ? '  (goal < 512 MB)' : ''} (ready in ${(s.readyMs / 1000).toFixed(2)} s)`,
+    );
+  } else {
+    again('in-flight');
+    again('allocating');
+    const scratch = process.env.BENCH_FILE ? null : scratchDir();
+    const file = process.env.BENCH_FILE ?? join(scratch!.dir, 'stored.sqlite');
+    if (scratch) spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./build.ts', import.meta.url)), file], {
+        stdio: 'inherit',
+        env: { ...process.env, BENCH_STORED: String(stored), BENCH_IN_FLIGHT: String(inFlight) },
+      });
+    // While its lifecycles are still in flight; then the start-up resumes them to the end.
+    again('resumed', { BENCH_FILE: file });
+    again('stored', { BENCH_FILE: file });
+    scratch?.remove();
+  }
 }
