@@ -262,8 +262,13 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   });
 
   const begin = () => {
-    const resumed = host.resumeInFlight();
-    log.info({ resumed }, 'start-up recovery done');
+    // Ready at once: the lifecycles in flight resume in the background, and one a request needs first is hydrated then.
+    const t0 = Date.now();
+    void host.resumeInFlight().then(
+      (resumed) => log.info({ resumed, ms: Date.now() - t0 }, 'lifecycles in flight resumed'),
+      (err) => log.error({ err: String(err) }, 'resuming the lifecycles in flight failed; each resumes when a request hydrates it'),
+    );
+    log.info('start-up recovery done; resuming the lifecycles in flight in the background');
     started = true;
     waiting = null;
     jobs.start();

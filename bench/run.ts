@@ -1,10 +1,12 @@
 // `npm run bench`: prints the runtime's figures in one run. Never a pass/fail: the numbers are for
 // people (and for the issue's goal, transitions/s at least half of raw upserts/s).
 //   BENCH_SCALE=0.2 npm run bench    a quicker, noisier run
-//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles
+//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles, storage
 import { benchHttpAllocate, benchHttpLifecycles } from './http-allocate.ts';
 import { benchIpam } from './ipam.ts';
-import { benchMemory } from './memory.ts';
+import { buildStored } from './build.ts';
+import { benchAllocating, benchInFlight, benchMemory } from './memory.ts';
+import { benchStartup } from './startup.ts';
 import { benchMetrics } from './metrics.ts';
 import { benchRawUpserts } from './raw-upserts.ts';
 import { benchPending, benchScans } from './scans.ts';
@@ -119,4 +121,22 @@ if (wanted('lifecycles')) {
       `(${(slower * 100).toFixed(0)}% slower${slower > 0.2 ? ', goal ≤ 20%' : ''}); CPU per operation ${plain.cpuUsPerOp.toFixed(0)} / ${radius.cpuUsPerOp.toFixed(0)} µs` +
       `${bad ? `  (${fmt(bad)} unexpected answers!)` : ''}; load average ${loadAverage()}`,
   );
+}
+
+if (wanted('storage')) {
+  // bench/build.ts, bench/startup.ts and bench/memory.ts on their own take BENCH_STORED (10M: see BENCHMARKS.md).
+  const stored = n(1_000_000);
+  const inFlight = n(10_000);
+  const built = await buildStored(stored, inFlight);
+  console.log(`built ${fmt(stored)} stored lifecycles: ${fmt(built.rowsPerSecond)} rows/s, ${fmt(Math.round(built.bytesPerLifecycle))} bytes of database per lifecycle (no audit trail)`);
+  const s = await benchStartup(built.file, stored, inFlight);
+  console.log(
+    `  start → ready with ${fmt(inFlight)} in flight: ${(s.readyMs / 1000).toFixed(2)} s${s.readyMs >= 5000 ? '  (goal < 5 s)' : ''}; all resumed ${(s.resumedMs / 1000).toFixed(2)} s later ` +
+      `(event loop held at most ${s.maxStallMs.toFixed(0)} ms); rss at ready ${mib(s.rssAtReadyMiB)}, after ${mib(s.rssResumedMiB)}`,
+  );
+  built.remove();
+  const f = await benchInFlight(inFlight);
+  console.log(`  ${fmt(inFlight)} in flight: ${fmt(Math.round(f.heapPerLifecycleB))} bytes of heap each${f.heapPerLifecycleB > 5120 ? '  (goal ≤ 5 KB)' : ''}, rss ${mib(f.rssMiB)}`);
+  const a = await benchAllocating(n(20_000));
+  console.log(`  allocating flat out: ${fmt(a.lifecycles)} allocations, peak rss ${mib(a.peakRssMiB)}${a.peakRssMiB >= 512 ? '  (goal < 512 MB)' : ''}`);
 }

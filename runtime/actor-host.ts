@@ -8,7 +8,10 @@ import type { AuditEntry, LifecycleRow, LifecycleStore, SaveItem } from '../stor
 import { auditDetail, auditType, type AuditDetail, type AuditFrom } from './audit.ts';
 import { GroupCommit } from './group-commit.ts';
 import { currentLogScope, withLogScope, type LogScope } from './log-context.ts';
-import { statePath, toRow, type LifecycleSnapshot } from './projection.ts';
+import { persistedSnapshot, sameRow, statePath, toRow, type LifecycleSnapshot } from './projection.ts';
+
+/** Lifecycles hydrated per turn of the event loop by the start-up resume. */
+const RESUME_BATCH = 100;
 
 /** What the host reports after every persisted transition (metrics, logs). */
 export interface TransitionRecord {
@@ -78,6 +81,8 @@ export class ActorHost {
   readonly #commitWaiters = new Set<() => void>();
   /** Set by `release()` at shutdown: every wait ends now, unsettled, and the client polls. */
   #released = false;
+  /** Set by `stopAll()`: a background resume still running hydrates nothing more. */
+  #stopped = false;
   readonly #releaseWaiters = new Set<() => void>();
 
   constructor(opts: ActorHostOptions) {
@@ -219,11 +224,31 @@ export class ActorHost {
     });
   }
 
-  /** Hydrates every lifecycle that had a step in flight, which re-runs that step. Returns how many. */
-  resumeInFlight(): number {
+  /**
+   * Hydrates every lifecycle that had a step in flight, which re-runs that step: `batch` at a time,
+   * yielding to the event loop between batches, so that the service answers (and is ready) while it
+   * runs; the ports' own limits bound the steps. A lifecycle a request hydrated first is skipped (one
+   * actor per lifecycle), and so is one that finished meanwhile. Resolves with how many it resumed.
+   */
+  async resumeInFlight(batch = RESUME_BATCH): Promise<number> {
     const ids = this.#opts.store.busy();
-    for (const id of ids) this.#open(id);
-    return ids.length;
+    let resumed = 0;
+    for (let i = 0; i < ids.length && !this.#stopped; i += batch) {
+      if (i > 0) await new Promise<void>((r) => setImmediate(r));
+      for (const id of ids.slice(i, i + batch)) {
+        if (this.#stopped || this.#entries.has(id)) continue;
+        const row = this.#opts.store.get(id);
+        if (!row?.busy) continue;
+        try {
+          this.#hydrate(row);
+          resumed++;
+        } catch (err) {
+          // One snapshot the machine cannot take leaves the others to resume; a request for it answers the error.
+          this.#opts.log.error({ lifecycle_id: id, err: String(err) }, 'could not resume a lifecycle in flight');
+        }
+      }
+    }
+    return resumed;
   }
 
   /**
@@ -267,6 +292,7 @@ export class ActorHost {
 
   /** Stops every actor without persisting anything further; in-flight steps resume at the next start. */
   stopAll(): void {
+    this.#stopped = true;
     if (this.#busyTimer) clearTimeout(this.#busyTimer);
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = null;
@@ -283,8 +309,11 @@ export class ActorHost {
       return existing;
     }
     const row = this.#opts.store.get(lifecycleId);
-    if (!row) return null;
-    return this.#start(lifecycleId, row.subscriber_id, { snapshot: JSON.parse(row.snapshot), row });
+    return row ? this.#hydrate(row) : null;
+  }
+
+  #hydrate(row: LifecycleRow): Entry {
+    return this.#start(row.id, row.subscriber_id, { snapshot: persistedSnapshot(row), row });
   }
 
   #start(lifecycleId: string, subscriberId: string, from: { input: LifecycleInput } | { snapshot: unknown; row: LifecycleRow }): Entry {
@@ -333,7 +362,8 @@ export class ActorHost {
     const previous = entry.row;
     const now = new Date().toISOString();
     const row = toRow(snapshot, entry.actor.getPersistedSnapshot(), previous?.created_at ?? now, now);
-    if (previous && previous.snapshot === row.snapshot) return;
+    // The snapshot leaves out what the columns hold: the whole row says whether anything changed.
+    if (previous && sameRow(previous, row)) return;
     const path = statePath(snapshot);
     const detail = auditDetail(event, entry.from, path, snapshot);
     const audit: AuditEntry = {
