@@ -6,6 +6,7 @@ import pino from 'pino';
 import { createPendingWorker } from '../../runtime/pending-worker.ts';
 import type { CpePort } from '../../services/genieacs/port.ts';
 import { BASE, startHarness, type Harness } from '../http/support.ts';
+import { decodeSnapshot, encodeSnapshot } from '../../store/snapshot-codec.ts';
 
 const test = suite('runtime pending worker at scale, under the ACS limit');
 const CPE = '00D09E-HG8245-0777';
@@ -51,9 +52,10 @@ function pendingLifecycles(n: number, tag = 'pend'): string[] {
     for (let i = 0; i < n; i++) {
       const id = `${tag}-${String(i).padStart(6, '0')}`;
       const swap = (text: string) => text.split(template.id).join(id).split('"template"').join(`"sub-${id}"`);
-      const snapshot = JSON.parse(swap(template.snapshot));
+      const snapshot = JSON.parse(swap(JSON.stringify(decodeSnapshot(template))));
       for (const p of snapshot.context.pending) p.next_attempt_at = due;
-      store.save({ ...template, id, subscriber_id: `sub-${id}`, prefix: null, next_pending_at: due, snapshot: JSON.stringify(snapshot) }, null);
+      const row = { ...template, id, subscriber_id: `sub-${id}`, prefix: null, next_pending_at: due };
+      store.save({ ...row, snapshot: encodeSnapshot(snapshot, row) }, null);
       ids.push(id);
     }
   })();

@@ -36,10 +36,10 @@ test('migration 011 rewrites a snapshot stored in full; the lifecycle decodes to
     const row = h.composed.store.live('m1')!;
     const full = JSON.stringify(decodeSnapshot(row));
     await h.close();
-    // What a database written before version 2 holds: the plain persisted snapshot, user_version 6.
+    // What a database written before version 2 holds: the plain persisted snapshot, user_version 10.
     const before = openDatabase(join(dir, 'x.sqlite'));
     before.prepare('UPDATE lifecycles SET snapshot = ? WHERE id = ?').run(full, row.id);
-    before.pragma('user_version = 6');
+    before.pragma('user_version = 10');
     before.close();
     const after = openDatabase(join(dir, 'x.sqlite'));
     const migrated = createLifecycleStore(after).get(row.id)!;
