@@ -18,6 +18,7 @@ import { LifecycleService, type PoolSpec } from './runtime/lifecycle-service.ts'
 import { loggerOptions } from './runtime/log-context.ts';
 import { createMetrics } from './runtime/metrics.ts';
 import { createPendingWorker } from './runtime/pending-worker.ts';
+import { limitPort, PEER_METHODS } from './runtime/peer-limits.ts';
 import { backoffDelay } from './runtime/backoff.ts';
 import { withRetry, type RetryPolicy } from './runtime/retry.ts';
 import { startInspector } from './runtime/inspector.ts';
@@ -30,11 +31,13 @@ import type { IpamPort } from './services/ipam/port.ts';
 import { createIpamRouter, drainingError } from './services/ipam/router.ts';
 import { createNetboxIpam } from './services/netbox/netbox.ts';
 import { createDynamicAuthorization } from './services/radius/dynamic-authorization.ts';
-import { createRadiusReplyStore } from './services/radius/reply-store.ts';
+import { createRadiusReplyWorker } from './services/radius/reply-worker.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';
 import { ServiceError } from './services/errors.ts';
 import { openStore, probeWrite, type Db } from './store/db.ts';
 import { createMetricCounts } from './store/counts.ts';
+import { pruneAuditOlderThan } from './store/audit-retention.ts';
+import { createHeldScratch } from './store/held-scratch.ts';
 import { createIdempotencyStore } from './store/idempotency.ts';
 import { createLifecycleStore, type LifecycleStore } from './store/lifecycles.ts';
 import { createPoolUse, type DrainingPool } from './store/pool-use.ts';
@@ -116,12 +119,17 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
       'pool removed from the configuration is still in use: draining (no new allocations; revocation, suspension and release work)',
     );
   }
-  const ipam = overrides.ipam ?? buildIpam(config, db, log, env, draining, poolUse.users);
+  // An override standing in for NetBox gets NetBox's limit, as the ports below do theirs.
+  const ipam = overrides.ipam
+    ? overrides.ipamKind === 'netbox'
+      ? limitPort(overrides.ipam, PEER_METHODS.ipam, config.limits.netbox.concurrency)
+      : overrides.ipam
+    : buildIpam(config, db, log, env, draining, poolUse.users);
 
   let replies: RadiusReplyPort | null = null;
   let sessions: DynamicAuthorizationPort | null = null;
   if (config.radius) {
-    const replyStore = createRadiusReplyStore(config.radius, log);
+    const replyStore = createRadiusReplyWorker(config.radius, log);
     const da = createDynamicAuthorization(config.radius, log, { env });
     closers.push(() => replyStore.close?.(), () => da.close());
     replies = replyStore;
@@ -129,13 +137,17 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   }
   if (overrides.replies !== undefined) replies = overrides.replies;
   if (overrides.sessions !== undefined) sessions = overrides.sessions;
-  const cpe = overrides.cpe !== undefined ? overrides.cpe : config.genieacs ? createGenieacsCpe(config.genieacs, log, { env }) : null;
+  let cpe = overrides.cpe !== undefined ? overrides.cpe : config.genieacs ? createGenieacsCpe(config.genieacs, log, { env }) : null;
+  // Each peer gets at most its limit of requests in flight, whoever sends them (steps, recovery, the pending worker).
+  if (replies) replies = limitPort(replies, PEER_METHODS.replies, config.limits.radius_sql.concurrency);
+  if (sessions) sessions = limitPort(sessions, PEER_METHODS.sessions, config.limits.nas.concurrency);
+  if (cpe) cpe = limitPort(cpe, PEER_METHODS.cpe, config.limits.genieacs.concurrency);
   if (!replies) log.warn('no radius section: RADIUS reply attributes and CoA/Disconnect are skipped');
   if (!cpe) log.warn('no ACS configured: CPE steps are skipped');
 
   const counts = createMetricCounts(db);
   const leakCounter = createLeakCounter({ counts, store, leakAfterS: config.runtime.leak_after_s });
-  const inventory = createInventory({ store, ipam, onChecked: (found) => leakCounter.record(found) });
+  const inventory = createInventory({ store, ipam, seen: createHeldScratch(db), onChecked: (found) => leakCounter.record(found) });
   // A scrape shows the last leak check's figure (the scheduled check refreshes it): a check walks
   // every live lifecycle and IPAM holding, far too much for a scrape. Only the first scrape of a
   // process, before any check, waits for one.
@@ -168,6 +180,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     machine: prefixLifecycle.provide({ actors }),
     log,
     idleMs: config.runtime.idle_ms,
+    maxLive: config.runtime.max_live_actors,
     onTransition: metrics.onTransition,
     ...(inspector ? { inspect: inspector.inspect } : {}),
   });
@@ -190,13 +203,24 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     reclaimLeaks: config.runtime.reclaim_leaks,
   };
   const cleanup = createCleanup(cleanupDeps);
-  const pending = createPendingWorker({ store, host, cpe, log, baseDelayMs: pendingBackoff.baseMs, maxDelayMs: pendingBackoff.maxMs });
+  const pending = createPendingWorker({
+    store,
+    host,
+    cpe,
+    log,
+    baseDelayMs: pendingBackoff.baseMs,
+    maxDelayMs: pendingBackoff.maxMs,
+    concurrency: config.limits.genieacs.concurrency,
+    // The first pass after a start spreads its attempts over one interval instead of sending them all at once.
+    spreadFirstMs: config.runtime.pending_interval_ms,
+  });
   const jobs = createScheduler({
     jobs: createJobs({
       cleanup: cleanupDeps,
       quietInventory: createInventory({ store, ipam }),
       store,
       retention: createRetentionStore(db),
+      ...(config.jobs.cleanup.audit_retention_days > 0 ? { pruneAudit: pruneAuditOlderThan(db, config.jobs.cleanup.audit_retention_days) } : {}),
       pending,
       jobs: config.jobs,
       pendingIntervalMs: config.runtime.pending_interval_ms,
@@ -249,8 +273,13 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   });
 
   const begin = () => {
-    const resumed = host.resumeInFlight();
-    log.info({ resumed }, 'start-up recovery done');
+    // Ready at once: the lifecycles in flight resume in the background, and one a request needs first is hydrated then.
+    const t0 = Date.now();
+    void host.resumeInFlight().then(
+      (resumed) => log.info({ resumed, ms: Date.now() - t0 }, 'lifecycles in flight resumed'),
+      (err) => log.error({ err: String(err) }, 'resuming the lifecycles in flight failed; each resumes when a request hydrates it'),
+    );
+    log.info('start-up recovery done; resuming the lifecycles in flight in the background');
     started = true;
     waiting = null;
     jobs.start();
@@ -300,7 +329,8 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
       await stop();
       opened.discard();
     },
-    tickPending: () => pending.tick(),
+    // Asked for now: no spreading.
+    tickPending: () => pending.tick({ spreadMs: 0 }),
     cleanup: () => cleanup.run(),
     jobs,
     importer,
@@ -351,7 +381,10 @@ function buildIpam(
   // A draining pool's blocks are given back by the embedded IPAM even when no configured pool is embedded.
   const embedded = embeddedPools.length || drainsIn('embedded') ? createEmbeddedIpam(db, embeddedPools) : null;
   for (const p of embeddedPools) byPool.set(p.name, embedded!);
-  const netbox = config.netbox && (netboxPools.length || drainsIn('netbox')) ? createNetboxIpam(config.netbox, netboxPools, log, { env }) : null;
+  const netbox =
+    config.netbox && (netboxPools.length || drainsIn('netbox'))
+      ? limitPort(createNetboxIpam(config.netbox, netboxPools, log, { env }), PEER_METHODS.ipam, config.limits.netbox.concurrency)
+      : null;
   for (const p of netboxPools) byPool.set(p.name, netbox!);
   const orphaned = draining.filter((d) => d.ipams.includes('netbox') && !netbox);
   if (orphaned.length) {

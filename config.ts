@@ -107,6 +107,8 @@ export const configSchema = z
       .strictObject({
         /** A settled actor is unloaded from memory after this long; it stays in the store. */
         idle_ms: z.int().min(100).default(60_000),
+        /** At most this many actors in memory: past it the least recently used settled ones are unloaded at once. */
+        max_live_actors: z.int().min(1).default(10_000),
         /** How often pending CPE work (an offline CPE) is retried. */
         pending_interval_ms: z.int().min(100).default(30_000),
         pending_backoff_max_ms: z.int().min(1000).default(3_600_000),
@@ -135,10 +137,24 @@ export const configSchema = z
             cron: cron('0 2 * * *'),
             /** Revoked lifecycles older than this leave the live tables (their audit trail stays); 0 keeps them. */
             retention_days: z.int().min(0).max(36_500).default(90),
+            /** The audit trail of revoked lifecycles older than this is pruned in batches; 0 keeps it forever. */
+            audit_retention_days: z.int().min(0).max(36_500).default(0),
           })
           .prefault({}),
         /** Leak check, leaked prefixes reclaimed, NetBox hold-downs swept: every 15 minutes. */
         leaks: z.strictObject({ cron: cron('*/15 * * * *') }).prefault({}),
+      })
+      .prefault({}),
+    /**
+     * Requests in flight at once to each peer (runtime/peer-limits.ts); more wait their turn. Start-up
+     * recovery and the pending worker would otherwise send thousands at once.
+     */
+    limits: z
+      .strictObject({
+        netbox: z.strictObject({ concurrency: z.int().min(1).max(10_000).default(16) }).prefault({}),
+        genieacs: z.strictObject({ concurrency: z.int().min(1).max(10_000).default(32) }).prefault({}),
+        radius_sql: z.strictObject({ concurrency: z.int().min(1).max(10_000).default(16) }).prefault({}),
+        nas: z.strictObject({ concurrency: z.int().min(1).max(10_000).default(64) }).prefault({}),
       })
       .prefault({}),
     netbox: netboxConfigSchema.optional(),

@@ -1,8 +1,17 @@
 // Memory does not grow with the lifecycles stored, only with those in memory: store many settled
 // lifecycles, hydrate every one, let the host evict them (`runtime.idle_ms`), and read RSS and heap.
+// Run on its own it also prints heap per in-flight lifecycle, RSS with many in flight, RSS while
+// allocating flat out, and RSS of a service started on a database of BENCH_STORED lifecycles:
+//   BENCH_STORED=1000000 BENCH_IN_FLIGHT=10000 node --import tsx bench/memory.ts [in-flight|allocating|resumed|stored]
+//   BENCH_FILE=/path/stored.sqlite (built by bench/build.ts, its in-flight ones still in flight) instead of building one.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { CpePort } from '../services/genieacs/port.ts';
 import type { LifecycleRow } from '../store/lifecycles.ts';
-import { composeBench, memory, type Bench } from './support.ts';
+import { benchStartup } from './startup.ts';
+import { composeBench, fmt, memory, scratchDir, type Bench } from './support.ts';
 
 const IDLE_MS = 200;
 
@@ -63,5 +72,111 @@ export async function benchMemory(rounds: number[]): Promise<{ readings: MemoryR
     return { readings, leftAfterRejected: host.size, rejected: refused };
   } finally {
     await b.close();
+  }
+}
+
+/** `count` lifecycles allocated and their activation's CPE step left running: heap and RSS per in-flight lifecycle. */
+export async function benchInFlight(count: number): Promise<{ inFlight: number; heapPerLifecycleB: number; rssMiB: number; heapMiB: number }> {
+  const never: CpePort = { configurePd: () => new Promise(() => undefined), removeIpv6: () => new Promise(() => undefined) };
+  const b = await composeBench({ ports: { cpe: never } });
+  try {
+    const { service, host } = b.c;
+    await service.allocate({ subscriber_id: 'warm-up' }, 10_000);
+    const before = memory();
+    for (let i = 0; i < count; i += 500) {
+      await Promise.all(
+        Array.from({ length: Math.min(500, count - i) }, async (_, j) => {
+          const s = `flight-${i + j}`;
+          await service.allocate({ subscriber_id: s }, 10_000);
+          await service.activate({ subscriber_id: s, username: `u-${s}`, cpe_id: `cpe-${s}` }, 0);
+        }),
+      );
+    }
+    await host.afterCommit();
+    const after = memory();
+    return { inFlight: count, heapPerLifecycleB: ((after.heapMiB - before.heapMiB) * 2 ** 20) / count, rssMiB: after.rssMiB, heapMiB: after.heapMiB };
+  } finally {
+    await b.close();
+  }
+}
+
+/** A start on a built database whose in-flight lifecycles' CPE steps never answer: heap per resumed in-flight lifecycle. */
+export async function benchResumedInFlight(file: string, inFlight: number): Promise<{ actors: number; heapPerLifecycleB: number; rssMiB: number }> {
+  const never: CpePort = { configurePd: () => new Promise(() => undefined), removeIpv6: () => new Promise(() => undefined) };
+  const b = await composeBench({ database: file, ports: { cpe: never } });
+  try {
+    const before = memory();
+    await b.c.start();
+    const until = Date.now() + 60_000;
+    while (b.c.host.size < inFlight && Date.now() < until) await sleep(50);
+    await b.c.host.afterCommit();
+    const after = memory();
+    return { actors: b.c.host.size, heapPerLifecycleB: ((after.heapMiB - before.heapMiB) * 2 ** 20) / Math.max(1, b.c.host.size), rssMiB: after.rssMiB };
+  } finally {
+    await b.close();
+  }
+}
+
+/** Allocates flat out for `ms` (`concurrency` at a time, new subscribers): the highest RSS seen. */
+export async function benchAllocating(ms: number, concurrency = 200): Promise<{ lifecycles: number; peakRssMiB: number; actors: number }> {
+  const b = await composeBench();
+  try {
+    const { service, host } = b.c;
+    let peak = 0;
+    let n = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss / 2 ** 20)), 100);
+    const until = Date.now() + ms;
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, w) => {
+        for (let k = 0; Date.now() < until; k++) {
+          const s = `flat-${w}-${k}`;
+          await service.allocate({ subscriber_id: s }, 10_000);
+          n++;
+        }
+      }),
+    );
+    clearInterval(sampler);
+    return { lifecycles: n, peakRssMiB: Math.max(peak, process.memoryUsage().rss / 2 ** 20), actors: host.size };
+  } finally {
+    await b.close();
+  }
+}
+
+// Each reading in a process of its own: RSS seldom shrinks, so one reading would carry the last one's.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const stored = Number(process.env.BENCH_STORED ?? 1_000_000);
+  const inFlight = Number(process.env.BENCH_IN_FLIGHT ?? 10_000);
+  const mib = (x: number) => `${x.toFixed(0)} MiB`;
+  const part = process.argv[2];
+  const again = (name: string, env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), name], { stdio: 'inherit', env: { ...process.env, ...env } });
+  if (part === 'in-flight') {
+    const f = await benchInFlight(inFlight);
+    console.log(`${fmt(f.inFlight)} lifecycles in flight: ${fmt(Math.round(f.heapPerLifecycleB))} bytes of heap each${f.heapPerLifecycleB > 5120 ? '  (goal ≤ 5 KB)' : ''}; rss ${mib(f.rssMiB)}, heap ${mib(f.heapMiB)}`);
+  } else if (part === 'allocating') {
+    const a = await benchAllocating(Number(process.env.BENCH_ALLOCATE_MS ?? 20_000));
+    console.log(`allocating flat out: ${fmt(a.lifecycles)} allocations, peak rss ${mib(a.peakRssMiB)}${a.peakRssMiB >= 512 ? '  (goal < 512 MB)' : ''}, ${fmt(a.actors)} actors in memory at the end`);
+  } else if (part === 'resumed') {
+    const r = await benchResumedInFlight(process.env.BENCH_FILE!, inFlight);
+    console.log(`${fmt(r.actors)} lifecycles resumed in flight after a restart: ${fmt(Math.round(r.heapPerLifecycleB))} bytes of heap each${r.heapPerLifecycleB > 5120 ? '  (goal ≤ 5 KB)' : ''}; rss ${mib(r.rssMiB)}`);
+  } else if (part === 'stored') {
+    const s = await benchStartup(process.env.BENCH_FILE!, stored, inFlight);
+    console.log(
+      `started on ${fmt(s.stored)} stored, ${fmt(s.inFlight)} in flight: rss at ready ${mib(s.rssAtReadyMiB)}, after resuming them ${mib(s.rssResumedMiB)}` +
+        `${s.rssResumedMiB >= 512 ? '  (goal < 512 MB)' : ''} (ready in ${(s.readyMs / 1000).toFixed(2)} s)`,
+    );
+  } else {
+    again('in-flight');
+    again('allocating');
+    const scratch = process.env.BENCH_FILE ? null : scratchDir();
+    const file = process.env.BENCH_FILE ?? join(scratch!.dir, 'stored.sqlite');
+    if (scratch) spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./build.ts', import.meta.url)), file], {
+        stdio: 'inherit',
+        env: { ...process.env, BENCH_STORED: String(stored), BENCH_IN_FLIGHT: String(inFlight) },
+      });
+    // While its lifecycles are still in flight; then the start-up resumes them to the end.
+    again('resumed', { BENCH_FILE: file });
+    again('stored', { BENCH_FILE: file });
+    scratch?.remove();
   }
 }

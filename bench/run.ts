@@ -1,12 +1,18 @@
 // `npm run bench`: prints the runtime's figures in one run. Never a pass/fail: the numbers are for
 // people (and for the issue's goal, transitions/s at least half of raw upserts/s).
 //   BENCH_SCALE=0.2 npm run bench    a quicker, noisier run
-//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, import
+//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles, storage, import
+import { benchHttpAllocate, benchHttpLifecycles } from './http-allocate.ts';
 import { benchImport } from './import.ts';
 import { benchIpam } from './ipam.ts';
-import { benchMemory } from './memory.ts';
+import { buildStored } from './build.ts';
+import { benchAllocating, benchInFlight, benchMemory } from './memory.ts';
+import { benchStartup } from './startup.ts';
 import { benchMetrics } from './metrics.ts';
 import { benchRawUpserts } from './raw-upserts.ts';
+import { benchPending, benchScans } from './scans.ts';
+import { benchSqlippool, SQLIPPOOL_VARIANT } from './sqlippool.ts';
+import { loadavg } from 'node:os';
 import { fmt } from './support.ts';
 import { benchTransitions } from './transitions.ts';
 
@@ -14,6 +20,7 @@ const scale = Number(process.env.BENCH_SCALE ?? 1);
 const n = (count: number) => Math.max(10, Math.round(count * scale));
 const sections = new Set(process.argv.slice(2));
 const wanted = (name: string) => sections.size === 0 || sections.has(name);
+const loadAverage = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 const mib = (x: number) => `${x.toFixed(1)} MiB`;
 
 if (wanted('transitions')) {
@@ -60,6 +67,79 @@ if (wanted('metrics')) {
       ` + hooks ${m.hooksUs.toFixed(2)} µs = ${(m.triggerUs + m.hooksUs).toFixed(2)} µs${m.triggerUs + m.hooksUs >= 10 ? '  (goal < 10 µs)' : ''}`,
   );
   console.log(`  ${fmt(m.lifecycles)} lifecycles built in ${(m.buildMs / 1000).toFixed(1)} s (the store's upsert and the embedded IPAM, in bulk)`);
+}
+
+if (wanted('scans')) {
+  const s = await benchScans(n(1_000_000));
+  const ms = (x: number) => `${x.toFixed(2)} ms`;
+  const t = (label: string, x: { ms: number; maxStallMs: number; maxSliceCpuMs: number }, goalMs?: number) =>
+    `  ${label}: ${ms(x.ms)}, worst event-loop stall ${ms(x.maxStallMs)}${x.maxStallMs > 50 ? '  (goal ≤ 50 ms)' : ''} ` +
+    `(CPU of the longest slice ${ms(x.maxSliceCpuMs)})${goalMs !== undefined && x.ms >= goalMs ? `  (goal < ${goalMs} ms)` : ''}`;
+  console.log(`scans with ${fmt(s.held)} prefixes held (embedded IPAM), built in ${(s.buildMs / 1000).toFixed(1)} s through the IPAM's allocate and the store's upsert:`);
+  console.log(t('leak check', s.leakCheck));
+  console.log(t('clean-up (check, reclaim, sweep)', s.cleanup));
+  console.log(t('GET /api/v1/network/ipv6/metrics summary', s.summary, 10));
+  console.log(t('GET /metrics scrape', s.scrape, 10));
+  console.log(t('sharedPrefixes()', s.shared));
+}
+
+if (wanted('pending')) {
+  const p = await benchPending(n(10_000));
+  console.log(
+    `pending worker: ${fmt(p.pending)} pending CPE steps in one pass in ${(p.passMs / 1000).toFixed(2)} s (pending_interval_ms ${fmt(p.intervalMs)})` +
+      `${p.passMs >= p.intervalMs ? '  (goal: within one interval)' : ''}; at most ${p.maxInFlight} in flight at the ACS (limit ${p.limit}), ` +
+      `${fmt(p.completed)} answered; worst event-loop stall ${p.maxStallMs.toFixed(1)} ms (CPU of the longest slice ${p.maxSliceCpuMs.toFixed(1)} ms)`,
+  );
+}
+
+if (wanted('allocate')) {
+  // Same run, one after the other (never at once: each would take the other's CPU).
+  const fr = benchSqlippool(n(20_000));
+  const us = await benchHttpAllocate(n(20_000), 50);
+  const cpu = (x: number) => `${x.toFixed(0)} µs`;
+  const ratio = fr ? us.perSecond / fr.perSecond : null;
+  console.log(
+    `allocations/s through POST /allocate (embedded IPAM, default config): ${fmt(Math.round(us.perSecond))}, CPU per allocation ${cpu(us.cpuUsPerOp)}` +
+      `${us.cpuUsPerOp > 100 ? '  (goal ≤ 100 µs)' : ''}${us.failures ? `  (${fmt(us.failures)} answers not 201!)` : ''}`,
+  );
+  if (fr) {
+    console.log(
+      `  FreeRADIUS rlm_sqlippool (${SQLIPPOOL_VARIANT}): ${fmt(Math.round(fr.perSecond))}/s, CPU per allocation ${cpu(fr.cpuUsPerOp)}` +
+        `${fr.passed !== fr.allocations ? `  (only ${fmt(fr.passed)} Accepts with a prefix!)` : ''}; ratio ${ratio!.toFixed(2)}${ratio! < 1.5 ? '  (goal ≥ 1.5)' : ''}`,
+    );
+  } else console.log('  FreeRADIUS rlm_sqlippool: not run (freeradius, radclient or ../shared/contracts/freeradius-sqlippool missing)');
+  console.log(`  ${fmt(us.operations)} subscribers, 50 at a time over keep-alive; radclient -p 50; load average ${loadAverage()}`);
+  console.log('  profile it: node --import tsx bench/profile-allocate.ts');
+}
+
+if (wanted('lifecycles')) {
+  const plain = await benchHttpLifecycles(n(5_000), 50, false);
+  const radius = await benchHttpLifecycles(n(5_000), 50, true);
+  const slower = 1 - radius.perSecond / plain.perSecond;
+  const bad = plain.failures + radius.failures;
+  console.log(
+    `full lifecycles (allocate → activate → revoke) through the API: operations/s ${fmt(Math.round(plain.perSecond))} without RADIUS, ${fmt(Math.round(radius.perSecond))} with FreeRADIUS's SQLite ` +
+      `(${(slower * 100).toFixed(0)}% slower${slower > 0.2 ? ', goal ≤ 20%' : ''}); CPU per operation ${plain.cpuUsPerOp.toFixed(0)} / ${radius.cpuUsPerOp.toFixed(0)} µs` +
+      `${bad ? `  (${fmt(bad)} unexpected answers!)` : ''}; load average ${loadAverage()}`,
+  );
+}
+
+if (wanted('storage')) {
+  // bench/build.ts, bench/startup.ts and bench/memory.ts on their own take BENCH_STORED (10M: see BENCHMARKS.md).
+  const stored = n(1_000_000);
+  const inFlight = n(10_000);
+  const built = await buildStored(stored, inFlight);
+  console.log(`built ${fmt(stored)} stored lifecycles: ${fmt(built.rowsPerSecond)} rows/s, ${fmt(Math.round(built.bytesPerLifecycle))} bytes of database per lifecycle (no audit trail)`);
+  const s = await benchStartup(built.file, stored, inFlight);
+  console.log(
+    `  start → ready with ${fmt(inFlight)} in flight: ${(s.readyMs / 1000).toFixed(2)} s${s.readyMs >= 5000 ? '  (goal < 5 s)' : ''}; all resumed ${(s.resumedMs / 1000).toFixed(2)} s later ` +
+      `(event loop held at most ${s.maxStallMs.toFixed(0)} ms); rss at ready ${mib(s.rssAtReadyMiB)}, after ${mib(s.rssResumedMiB)}`,
+  );
+  built.remove();
+  const f = await benchInFlight(inFlight);
+  console.log(`  ${fmt(inFlight)} in flight: ${fmt(Math.round(f.heapPerLifecycleB))} bytes of heap each${f.heapPerLifecycleB > 5120 ? '  (goal ≤ 5 KB)' : ''}, rss ${mib(f.rssMiB)}`);
+  const a = await benchAllocating(n(20_000));
+  console.log(`  allocating flat out: ${fmt(a.lifecycles)} allocations, peak rss ${mib(a.peakRssMiB)}${a.peakRssMiB >= 512 ? '  (goal < 512 MB)' : ''}`);
 }
 
 if (wanted('import')) {

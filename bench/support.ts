@@ -57,15 +57,15 @@ export interface Bench {
 }
 
 /** The real composition (store, actor host, service) on a fresh file, with instant ports. */
-export async function composeBench(opts: { idleMs?: number } = {}): Promise<Bench> {
+export async function composeBench(opts: { idleMs?: number; database?: string; ports?: Partial<ReturnType<typeof instantPorts>> } = {}): Promise<Bench> {
   const dir = mkdtempSync(join(tmpdir(), 'ipv6-bench-'));
   const config = parseConfig({
-    database: join(dir, 'lifecycle.sqlite'),
+    database: opts.database ?? join(dir, 'lifecycle.sqlite'),
     pools: [BENCH_POOL],
     runtime: { idle_ms: opts.idleMs ?? 60_000 },
     log: { level: 'silent' },
   });
-  const c = await compose(config, { log: pino({ level: 'silent' }), overrides: instantPorts() });
+  const c = await compose(config, { log: pino({ level: 'silent' }), overrides: { ...instantPorts(), ...opts.ports } });
   return {
     c,
     dir,

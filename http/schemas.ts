@@ -166,7 +166,7 @@ export const apiMetricsSummary = z
       }),
     ),
     states: z.record(z.string(), z.int().min(0)).meta({ description: 'Lifecycles per state', example: { active: 10, suspended: 1 } }),
-    leaks: z.int().min(0).meta({ description: 'Prefixes IPAM holds for this service that no live lifecycle holds' }),
+    leaks: z.int().min(0).meta({ description: 'Prefixes IPAM holds for this service that no live lifecycle holds, as of the last leak check (the scheduled one; only the first request of a process waits for a check)' }),
   })
   .meta({ id: 'MetricsSummary' });
 /** What `GET /api/v1/network/ipv6/metrics` answers. */

@@ -8,7 +8,10 @@ import type { AuditEntry, LifecycleRow, LifecycleStore, SaveItem } from '../stor
 import { auditDetail, auditType, type AuditDetail, type AuditFrom } from './audit.ts';
 import { GroupCommit } from './group-commit.ts';
 import { currentLogScope, withLogScope, type LogScope } from './log-context.ts';
-import { statePath, toRow, type LifecycleSnapshot } from './projection.ts';
+import { persistedSnapshot, sameRow, statePath, toRow, type LifecycleSnapshot } from './projection.ts';
+
+/** Lifecycles hydrated per turn of the event loop by the start-up resume. */
+const RESUME_BATCH = 100;
 
 /** What the host reports after every persisted transition (metrics, logs). */
 export interface TransitionRecord {
@@ -24,6 +27,8 @@ export interface ActorHostOptions {
   log: Logger;
   /** A settled actor is stopped after this long without work; its snapshot stays in the store. */
   idleMs: number;
+  /** At most this many actors in memory (`runtime.max_live_actors`): past it the least recently used settled ones are stopped. */
+  maxLive?: number;
   onTransition?: (t: TransitionRecord) => void;
   /** Extra inspection observer (the Stately inspector, on demand). */
   inspect?: (ev: InspectionEvent) => void;
@@ -33,13 +38,17 @@ export interface ActorHostOptions {
 
 interface Entry {
   actor: Actor<PrefixLifecycleMachine>;
+  subscriberId: string;
   log: Logger;
   /** The newest row written for it (or queued to be, within this event-loop turn). */
   row: LifecycleRow | null;
   /** State path and context of `row` (e.g. `revoking.release`): what the next audit entry left. */
   from: AuditFrom | null;
   stopping: boolean;
-  idleTimer: NodeJS.Timeout | null;
+  /** When it last moved or was asked for (Date.now()): `#entries` is kept in this order, oldest first. */
+  lastUsed: number;
+  /** Snapshots queued for the group commit and not yet on disk: until then the store holds an older one. */
+  saving: number;
   /** Its last snapshot could not be stored: the actor was stopped, the request hears 503. */
   writeFailed: Error | null;
 }
@@ -53,7 +62,14 @@ type Queued = SaveItem & { entry: Entry; previous: LifecycleRow | null; detail: 
  */
 export class ActorHost {
   readonly #opts: ActorHostOptions;
+  /** Least recently used first: a touch moves an entry to the end. */
   readonly #entries = new Map<string, Entry>();
+  readonly #maxLive: number;
+  /** Unloads actors idle past `idleMs`; runs only while actors are in memory. */
+  #sweeper: NodeJS.Timeout | null = null;
+  #trimScheduled = false;
+  /** Revoked lifecycles: unloaded as soon as their last snapshot is on disk and nobody waits on them. */
+  readonly #done = new Set<string>();
   readonly #mailboxes = new Map<string, Promise<unknown>>();
   // The snapshots of every lifecycle that moved in one turn of the event loop go to disk in one
   // transaction. A step touches the outside only after `afterCommit()`: its start is on disk.
@@ -65,10 +81,13 @@ export class ActorHost {
   readonly #commitWaiters = new Set<() => void>();
   /** Set by `release()` at shutdown: every wait ends now, unsettled, and the client polls. */
   #released = false;
+  /** Set by `stopAll()`: a background resume still running hydrates nothing more. */
+  #stopped = false;
   readonly #releaseWaiters = new Set<() => void>();
 
   constructor(opts: ActorHostOptions) {
     this.#opts = opts;
+    this.#maxLive = opts.maxLive ?? Number.POSITIVE_INFINITY;
     const busyMs = opts.storeBusyMs ?? 1000;
     this.#commits = new GroupCommit<Queued>({
       write: (batch) => opts.store.saveBatch(batch),
@@ -90,6 +109,7 @@ export class ActorHost {
         this.#busyTimer = null;
         if (this.#storeProblem) opts.log.info('the database takes writes again');
         this.#storeProblem = null;
+        for (const { entry } of batch) entry.saving--;
         for (const { entry, row, audit, previous, detail, scope } of batch) {
           // Logged under the scope of what caused it (its request), not of whatever flushed the batch.
           withLogScope({ ...scope, lifecycle_id: row.id, subscriber_id: row.subscriber_id }, () =>
@@ -100,6 +120,7 @@ export class ActorHost {
       },
       failed: (batch, err) => {
         this.#storeProblem = `writes to the database fail (${err.message})`;
+        for (const { entry } of batch) entry.saving--;
         // Never run a step whose start is not on disk: stop them, and let the next hydration take the last stored snapshot.
         for (const { entry, row } of batch) {
           if (entry.stopping) continue;
@@ -134,7 +155,10 @@ export class ActorHost {
     const tail = run.catch(() => undefined);
     this.#mailboxes.set(subscriberId, tail);
     void tail.then(() => {
-      if (this.#mailboxes.get(subscriberId) === tail) this.#mailboxes.delete(subscriberId);
+      if (this.#mailboxes.get(subscriberId) !== tail) return;
+      this.#mailboxes.delete(subscriberId);
+      // Nobody waits on the subscriber's actors any more: what the cap or a revocation let go goes now.
+      this.#unload();
     });
     return run;
   }
@@ -200,11 +224,40 @@ export class ActorHost {
     });
   }
 
-  /** Hydrates every lifecycle that had a step in flight, which re-runs that step. Returns how many. */
-  resumeInFlight(): number {
+  /**
+   * Hydrates every lifecycle that had a step in flight, which re-runs that step: `batch` at a time,
+   * yielding to the event loop between batches, so that the service answers (and is ready) while it
+   * runs; the ports' own limits bound the steps. A lifecycle a request hydrated first is skipped (one
+   * actor per lifecycle), and so is one that finished meanwhile. Resolves with how many it resumed.
+   */
+  async resumeInFlight(batch = RESUME_BATCH): Promise<number> {
     const ids = this.#opts.store.busy();
-    for (const id of ids) this.#open(id);
-    return ids.length;
+    let resumed = 0;
+    for (let i = 0; i < ids.length && !this.#stopped; i += batch) {
+      if (i > 0) await new Promise<void>((r) => setImmediate(r));
+      for (const id of ids.slice(i, i + batch)) {
+        if (this.#stopped || this.#entries.has(id)) continue;
+        const row = this.#opts.store.get(id);
+        if (!row?.busy) continue;
+        try {
+          this.#hydrate(row);
+          resumed++;
+        } catch (err) {
+          // One snapshot the machine cannot take leaves the others to resume; a request for it answers the error.
+          this.#opts.log.error({ lifecycle_id: id, err: String(err) }, 'could not resume a lifecycle in flight');
+        }
+      }
+    }
+    return resumed;
+  }
+
+  /**
+   * The lifecycle's newest row when it is in memory and on disk (nothing of it queued), else null:
+   * an answer built after `settle()` need not read back what the host has just written.
+   */
+  storedRow(lifecycleId: string): LifecycleRow | null {
+    const entry = this.#entries.get(lifecycleId);
+    return entry && !entry.stopping && entry.saving === 0 && !entry.writeFailed ? entry.row : null;
   }
 
   /** How many actors are in memory. */
@@ -239,7 +292,10 @@ export class ActorHost {
 
   /** Stops every actor without persisting anything further; in-flight steps resume at the next start. */
   stopAll(): void {
+    this.#stopped = true;
     if (this.#busyTimer) clearTimeout(this.#busyTimer);
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    this.#sweeper = null;
     this.#commits.flush();
     // Still locked elsewhere: those snapshots are given up; their steps never started, the stored ones resume.
     if (this.#commits.blocked) this.#commits.abandon(unavailable('stopped before the database was free'));
@@ -248,10 +304,16 @@ export class ActorHost {
 
   #open(lifecycleId: string): Entry | null {
     const existing = this.#entries.get(lifecycleId);
-    if (existing) return existing;
+    if (existing) {
+      this.#touch(lifecycleId, existing);
+      return existing;
+    }
     const row = this.#opts.store.get(lifecycleId);
-    if (!row) return null;
-    return this.#start(lifecycleId, row.subscriber_id, { snapshot: JSON.parse(row.snapshot), row });
+    return row ? this.#hydrate(row) : null;
+  }
+
+  #hydrate(row: LifecycleRow): Entry {
+    return this.#start(row.id, row.subscriber_id, { snapshot: persistedSnapshot(row), row });
   }
 
   #start(lifecycleId: string, subscriberId: string, from: { input: LifecycleInput } | { snapshot: unknown; row: LifecycleRow }): Entry {
@@ -259,7 +321,7 @@ export class ActorHost {
     const row = 'row' in from ? from.row : null;
     const stored = 'snapshot' in from ? (from.snapshot as LifecycleSnapshot) : null;
     const last = stored ? { path: statePath(stored), context: stored.context } : null;
-    const entry = { log, row, from: last, stopping: false, idleTimer: null, writeFailed: null } as Entry;
+    const entry = { subscriberId, log, row, from: last, stopping: false, lastUsed: Date.now(), saving: 0, writeFailed: null } as Entry;
     const inspect = (ev: InspectionEvent) => {
       if (ev.type === '@xstate.snapshot' && ev.actorRef === entry.actor) this.#persist(entry, ev.event, ev.snapshot as LifecycleSnapshot);
       this.#opts.inspect?.(ev);
@@ -270,17 +332,26 @@ export class ActorHost {
         : // The machine's input type makes `input` required, but a restored actor takes its context from the snapshot.
           createActor(this.#opts.machine, { snapshot: from.snapshot, inspect } as unknown as { input: LifecycleInput });
     entry.actor.subscribe({
-      // An actor with nothing in flight is unloaded after `idleMs`, whoever sent it what.
-      next: (snapshot) => (snapshot.hasTag('busy') ? this.#clearIdle(entry) : this.#armIdle(lifecycleId, entry)),
+      // An actor with nothing in flight is unloaded after `idleMs` (the sweeper), or sooner past the cap.
+      next: (snapshot) => {
+        if (entry.stopping) return;
+        this.#touch(lifecycleId, entry);
+        // Revoked: only an offline CPE's late answer moves it again, and that rehydrates it.
+        if (snapshot.value === 'revoked') this.#done.add(lifecycleId);
+        if (!snapshot.hasTag('busy') && (this.#entries.size > this.#maxLive || snapshot.value === 'revoked')) this.#unloadSoon();
+      },
       error: (err) => {
         // A snapshot the machine cannot take: keep the stored one and leave the lifecycle for an operator.
         log.error({ err: String(err) }, 'lifecycle actor stopped on an error');
-        this.#entries.delete(lifecycleId);
+        if (this.#entries.get(lifecycleId) === entry) this.#entries.delete(lifecycleId);
       },
     });
     this.#entries.set(lifecycleId, entry);
     entry.actor.start();
-    if (!entry.actor.getSnapshot().hasTag('busy')) this.#armIdle(lifecycleId, entry);
+    if (entry.actor.getSnapshot().value === 'revoked') this.#done.add(lifecycleId);
+    // Past the cap, older settled actors make room (never this one: its caller is about to use it).
+    if (this.#entries.size > this.#maxLive) this.#unload(lifecycleId);
+    this.#sweeper ??= this.#startSweeper();
     return entry;
   }
 
@@ -291,7 +362,8 @@ export class ActorHost {
     const previous = entry.row;
     const now = new Date().toISOString();
     const row = toRow(snapshot, entry.actor.getPersistedSnapshot(), previous?.created_at ?? now, now);
-    if (previous && previous.snapshot === row.snapshot) return;
+    // The snapshot leaves out what the columns hold: the whole row says whether anything changed.
+    if (previous && sameRow(previous, row)) return;
     const path = statePath(snapshot);
     const detail = auditDetail(event, entry.from, path, snapshot);
     const audit: AuditEntry = {
@@ -305,6 +377,7 @@ export class ActorHost {
     };
     entry.row = row;
     entry.from = { path, context: snapshot.context };
+    entry.saving++;
     this.#commits.enqueue({ entry, row, audit, previous, detail, scope: currentLogScope() });
   }
 
@@ -316,26 +389,71 @@ export class ActorHost {
     return this.#commits.afterCommit();
   }
 
-  #armIdle(lifecycleId: string, entry: Entry): void {
-    this.#clearIdle(entry);
-    entry.idleTimer = setTimeout(() => {
-      const s = entry.actor.getSnapshot();
-      if (!s.hasTag('busy') && !this.#mailboxes.has(entry.row?.subscriber_id ?? '')) this.#evict(lifecycleId, entry);
-      else this.#armIdle(lifecycleId, entry);
-    }, this.#opts.idleMs);
-    entry.idleTimer.unref();
+  /** Marks the entry used now: it moves to the end of the LRU order. */
+  #touch(lifecycleId: string, entry: Entry): void {
+    entry.lastUsed = Date.now();
+    this.#entries.delete(lifecycleId);
+    this.#entries.set(lifecycleId, entry);
   }
 
-  #clearIdle(entry: Entry): void {
-    if (entry.idleTimer) clearTimeout(entry.idleTimer);
-    entry.idleTimer = null;
+  /**
+   * Whether the actor can be stopped now without losing anything: no step in flight, no operation of
+   * its subscriber waiting on it, and its last snapshot on disk (else a rehydration would read an older one).
+   */
+  #unloadable(entry: Entry): boolean {
+    return !entry.stopping && entry.saving === 0 && !this.#mailboxes.has(entry.subscriberId) && !entry.actor.getSnapshot().hasTag('busy');
+  }
+
+  /** Unloads what can go: revoked actors, then the least recently used settled ones while past the cap. */
+  #unload(keep?: string): void {
+    for (const id of this.#done) {
+      const entry = this.#entries.get(id);
+      if (!entry) this.#done.delete(id);
+      else if (id !== keep && this.#unloadable(entry)) this.#evict(id, entry);
+    }
+    if (this.#entries.size <= this.#maxLive) return;
+    for (const [id, entry] of this.#entries) {
+      if (this.#entries.size <= this.#maxLive) break;
+      if (id !== keep && this.#unloadable(entry)) this.#evict(id, entry);
+    }
+  }
+
+  /** `#unload()` after this turn (and its group commit): never from inside an actor's own observer. */
+  #unloadSoon(): void {
+    if (this.#trimScheduled) return;
+    this.#trimScheduled = true;
+    void this.#commits.afterCommit().finally(() => {
+      this.#trimScheduled = false;
+      this.#unload();
+    });
+  }
+
+  /** Every quarter of `idleMs` (at most a second), unloads the actors idle longer than `idleMs`. */
+  #startSweeper(): NodeJS.Timeout {
+    const timer = setInterval(
+      () => {
+        const cutoff = Date.now() - this.#opts.idleMs;
+        for (const [id, entry] of this.#entries) {
+          // Oldest first: the first one used since the cutoff ends the walk.
+          if (entry.lastUsed > cutoff) break;
+          if (this.#unloadable(entry)) this.#evict(id, entry);
+        }
+        if (this.#entries.size === 0) {
+          clearInterval(timer);
+          this.#sweeper = null;
+        }
+      },
+      Math.max(10, Math.min(this.#opts.idleMs / 4, 1000)),
+    );
+    timer.unref();
+    return timer;
   }
 
   #evict(lifecycleId: string, entry: Entry): void {
-    this.#clearIdle(entry);
     entry.stopping = true; // set before stop(): a snapshot taken after stop() must never be stored
     entry.actor.stop();
-    this.#entries.delete(lifecycleId);
+    if (this.#entries.get(lifecycleId) === entry) this.#entries.delete(lifecycleId);
+    this.#done.delete(lifecycleId);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { ListCursor, LifecycleStore } from '../store/lifecycles.ts';
-import type { Inventory } from './inventory.ts';
+import { nextMacrotask, type Discrepancy, type Inventory } from './inventory.ts';
 import type { LifecycleService } from './lifecycle-service.ts';
 
 export interface CleanupDeps {
@@ -37,6 +37,7 @@ export function createCleanup(deps: CleanupDeps) {
       }
       if (page.length < 500) return n;
       after = page.at(-1);
+      await nextMacrotask();
     }
   }
 
@@ -46,10 +47,10 @@ export function createCleanup(deps: CleanupDeps) {
    * so nobody ever used it or will. Freed, not quarantined: no CPE was ever given it, or its
    * revocation has ended. A mark naming a lifecycle this store does not know is left to an operator.
    */
-  async function reclaim(): Promise<number> {
+  async function reclaim(found: readonly Discrepancy[]): Promise<number> {
     if (!deps.reclaimLeaks) return 0;
     let n = 0;
-    for (const d of await deps.inventory.discrepancies()) {
+    for (const d of found) {
       if (d.kind !== 'leaked') continue;
       // Read again: a step may have started since the check (it then holds or will confirm its own).
       const row = deps.store.get(d.lifecycle_id);
@@ -68,8 +69,9 @@ export function createCleanup(deps: CleanupDeps) {
 
   /** The `leaks` job (runtime/jobs.ts): the leak check, leaked prefixes reclaimed, NetBox hold-downs swept. */
   async function leaks() {
-    await deps.inventory.check(deps.log);
-    const reclaimed = await reclaim();
+    // The check's own findings: a second walk of a million holdings would find the same.
+    const found = await deps.inventory.check(deps.log);
+    const reclaimed = await reclaim(found);
     const sweep = 'sweep' in deps.ipam && typeof deps.ipam.sweep === 'function' ? await (deps.ipam.sweep as () => Promise<unknown>)() : null;
     // Scrapes read the cached leak count: without this they would show the reclaimed prefixes until the next check.
     if (reclaimed > 0) await deps.inventory.refresh();

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import { markedUnder } from '../services/ipam/marked.ts';
 import type { IpamPort, MarkedPrefix } from '../services/ipam/port.ts';
-import type { LifecycleRow, LifecycleStore, ListCursor } from '../store/lifecycles.ts';
+import { markedPagesOf } from '../services/ipam/router.ts';
+import type { HeldScratch } from '../store/held-scratch.ts';
+import type { LifecycleHolder, LifecycleStore, ListCursor } from '../store/lifecycles.ts';
 import { readContext } from './projection.ts';
 
 /**
@@ -18,10 +20,32 @@ export interface Discrepancy {
   key?: string;
 }
 
+/** Lifecycles read per page of the leak check's walk. */
+const PAGE = 1000;
+
+/**
+ * Resolves in a later turn of the event loop (after timers and I/O waiting now): the point where a
+ * long walk lets requests in. A resolved promise would not: microtasks run before any I/O.
+ */
+export const nextMacrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Pool figures and leak detection: IPAM's holdings checked against the lifecycles. */
 export type Inventory = ReturnType<typeof createInventory>;
 
-export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; onChecked?: (found: Discrepancy[]) => void }) {
+/** Where a check keeps what it saw in IPAM (store/held-scratch.ts); a Set in memory without one. */
+export type SeenHoldings = Pick<HeldScratch, 'clear' | 'add' | 'has'>;
+
+function inMemory(): SeenHoldings {
+  const seen = new Set<string>();
+  return {
+    clear: () => seen.clear(),
+    add: (items) => items.forEach((i) => seen.add(`${i.pool} ${i.prefix}`)),
+    has: (pool, prefix) => seen.has(`${pool} ${prefix}`),
+  };
+}
+
+export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; seen?: SeenHoldings; onChecked?: (found: Discrepancy[]) => void }) {
+  const seen = deps.seen ?? inMemory();
   /**
    * Whether the lifecycle may hold the marked prefix. The row's own prefix column answers most cases;
    * the snapshot is read only for the rest (a half-done update, a lost allocation answer). A
@@ -30,37 +54,59 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; o
    * its revocation gives back. Anything else under its mark (a POST that committed after its client
    * gave up, under a key since confirmed with another prefix) is unambiguously no one's.
    */
-  const mayHold = (row: LifecycleRow | undefined, m: MarkedPrefix): boolean => {
+  const mayHold = (row: LifecycleHolder | undefined, m: MarkedPrefix): boolean => {
     if (!row || row.state === 'revoked') return false;
     if (row.busy === 1 || row.prefix === m.prefix) return true;
-    const ctx = readContext(row);
+    // Only now the snapshot: the rare case of a prefix the row's column does not show.
+    const full = deps.store.get(row.id);
+    if (!full) return false;
+    const ctx = readContext(full);
     if (ctx.unconfirmed.some((a) => markedUnder(m, a.key))) return true;
     return [ctx.current, ctx.next, ctx.retired].some((p) => p?.prefix === m.prefix);
   };
 
-  async function discrepancies(): Promise<Discrepancy[]> {
+  /**
+   * Walks IPAM's holdings and the held lifecycles a page at a time, giving the event loop back
+   * between pages: at a million holdings the walk takes seconds, and in one piece it stalled
+   * every request (and /healthz) that long.
+   */
+  let running: Promise<Discrepancy[]> | null = null;
+  /** One check at a time: a second caller shares the one running (they would find the same, at twice the cost). */
+  function discrepancies(): Promise<Discrepancy[]> {
+    running ??= walk().finally(() => {
+      running = null;
+    });
+    return running;
+  }
+
+  async function walk(): Promise<Discrepancy[]> {
     const found: Discrepancy[] = [];
-    const inIpam = new Set<string>();
-    for (const a of await deps.ipam.markedPrefixes()) {
-      inIpam.add(`${a.pool} ${a.prefix}`);
-      if (!mayHold(deps.store.get(a.lifecycleId), a)) found.push({ kind: 'leaked', pool: a.pool, prefix: a.prefix, lifecycle_id: a.lifecycleId, key: a.key });
+    seen.clear();
+    for await (const page of markedPagesOf(deps.ipam)) {
+      seen.add(page);
+      for (const a of page) {
+        if (!mayHold(deps.store.holder(a.lifecycleId), a)) found.push({ kind: 'leaked', pool: a.pool, prefix: a.prefix, lifecycle_id: a.lifecycleId, key: a.key });
+      }
+      await nextMacrotask();
     }
     for (const { prefix, lifecycle_ids } of deps.store.sharedPrefixes()) {
-      for (const id of lifecycle_ids) found.push({ kind: 'shared', pool: deps.store.get(id)?.pool ?? '', prefix, lifecycle_id: id });
+      for (const id of lifecycle_ids) found.push({ kind: 'shared', pool: deps.store.holder(id)?.pool ?? '', prefix, lifecycle_id: id });
     }
     for (const state of ['allocated', 'active', 'suspended'] as const) {
       let after: ListCursor | undefined;
       for (;;) {
-        const page = deps.store.list({ state, limit: 500, after });
+        const page = deps.store.heldPage(state, PAGE, after);
         for (const row of page) {
-          if (row.prefix && !inIpam.has(`${row.pool} ${row.prefix}`) && row.busy === 0) {
+          if (row.prefix && row.busy === 0 && !seen.has(row.pool, row.prefix)) {
             found.push({ kind: 'lost', pool: row.pool, prefix: row.prefix, lifecycle_id: row.id });
           }
         }
-        if (page.length < 500) break;
+        await nextMacrotask();
+        if (page.length < PAGE) break;
         after = page.at(-1);
       }
     }
+    seen.clear();
     // Every check feeds the leak counter (runtime/leak-counter.ts), whoever asked for it.
     deps.onChecked?.(found);
     return found;
@@ -84,11 +130,12 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; o
     refresh,
     leaks,
     /** The scheduled leak check: logs every discrepancy for an operator to act on. */
-    async check(log: Logger): Promise<void> {
+    async check(log: Logger): Promise<Discrepancy[]> {
       const found = await discrepancies();
       cached = { at: Date.now(), leaks: Promise.resolve(found.filter((d) => d.kind === 'leaked').length) };
       const what = { leaked: 'IPAM holds a prefix no live lifecycle holds', lost: 'a live lifecycle holds a prefix IPAM does not', shared: 'two live lifecycles show the same prefix' };
       for (const d of found) (d.kind === 'shared' ? log.error(d, what.shared) : log.warn(d, what[d.kind]));
+      return found;
     },
     async summary() {
       const util = await deps.ipam.utilization();
@@ -105,7 +152,8 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; o
           draining: u.draining ?? false,
         })),
         states: Object.fromEntries(['pending', 'allocated', 'active', 'suspended', 'revoking', 'revoked', 'failed'].map((s) => [s, counts[s] ?? 0])),
-        leaks: await leaks(),
+        // The last check's figure, however old (the scheduled check refreshes it): the summary counts, it never walks.
+        leaks: await leaks(Number.POSITIVE_INFINITY),
       };
     },
   };

@@ -22,6 +22,8 @@ export interface JobsDeps {
   quietInventory: Pick<Inventory, 'discrepancies'>;
   store: Pick<LifecycleStore, 'duePending' | 'live'>;
   retention: RetentionStore;
+  /** Prunes the audit trail past jobs.cleanup.audit_retention_days (store/audit-retention.ts); unset keeps it. */
+  pruneAudit?: () => Promise<number>;
   pending: { tick(): Promise<number> };
   jobs: Config['jobs'];
   /** Interval of the pending CPE retries (runtime.pending_interval_ms). */
@@ -68,7 +70,7 @@ export function createJobs(deps: JobsDeps): JobSpec[] {
     };
     const inventory = apply
       ? real.inventory
-      : { check: async () => {}, discrepancies: () => deps.quietInventory.discrepancies(), refresh: async () => 0 };
+      : { check: () => deps.quietInventory.discrepancies(), discrepancies: () => deps.quietInventory.discrepancies(), refresh: async () => 0 };
     return { cleanup: createCleanup({ ...real, ipam, service, inventory }), reclaimed: reclaimed.items, revoked: revoked.items };
   }
 
@@ -85,8 +87,11 @@ export function createJobs(deps: JobsDeps): JobSpec[] {
         signal,
         keep: (l) => deleted.add({ lifecycle_id: l.id, subscriber_id: l.subscriber_id, revoked_at: l.revoked_at }),
       });
+      // Not previewed: what a prune would delete is every revoked lifecycle's entry older than the cut.
+      const counts: Record<string, number> = { stale_revoked: staleRevoked, retention_deleted: retentionDeleted };
+      if (!dryRun && deps.pruneAudit) counts.audit_pruned = await deps.pruneAudit();
       return {
-        counts: { stale_revoked: staleRevoked, retention_deleted: retentionDeleted },
+        counts,
         items: { stale_revoked: recorded.revoked, retention_deleted: deleted.items },
       };
     },

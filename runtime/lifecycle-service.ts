@@ -260,7 +260,7 @@ export class LifecycleService {
   }
 
   #resource(lifecycleId: string): LifecycleResource {
-    const row = this.#opts.store.get(lifecycleId);
+    const row = this.#opts.host.storedRow(lifecycleId) ?? this.#opts.store.get(lifecycleId);
     if (!row) throw new Error(`lifecycle ${lifecycleId} vanished`);
     return toResource(row);
   }

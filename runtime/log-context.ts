@@ -32,7 +32,7 @@ type Bindings = Record<string, unknown>;
 function scopeFields(logger: Logger): Bindings {
   const scope = scopes.getStore();
   if (!scope) return {};
-  const bound = logger.bindings() as Bindings;
+  const bound = bindingsOf(logger);
   if (bound.lifecycle_id !== undefined && scope.lifecycle_id !== undefined && bound.lifecycle_id !== scope.lifecycle_id) return {};
   if (bound.lifecycle_id !== undefined && scope.lifecycle_id === undefined) return {};
   const fields: Bindings = {};
@@ -40,6 +40,15 @@ function scopeFields(logger: Logger): Bindings {
   // A lifecycle line outside any request (start-up recovery, the schedulers) says so.
   if (scope.lifecycle_id !== undefined && !('request_id' in fields) && !('request_id' in bound)) fields.request_id = null;
   return fields;
+}
+
+// pino's bindings() parses the logger's serialized bindings again on every call: once per logger is enough
+// (a logger's bindings never change; a child is a new logger).
+const boundOf = new WeakMap<Logger, Bindings>();
+function bindingsOf(logger: Logger): Bindings {
+  let bound = boundOf.get(logger);
+  if (!bound) boundOf.set(logger, (bound = logger.bindings() as Bindings));
+  return bound;
 }
 
 /** The pino options of the service's logger (compose.ts; tests that read lines use them too). */

@@ -12,6 +12,14 @@ export interface PendingWorkerOptions {
   /** First wait before asking an offline CPE again; doubles up to `maxDelayMs`. */
   baseDelayMs: number;
   maxDelayMs: number;
+  /** Lifecycles worked on at once; the ACS's own limit (runtime/peer-limits.ts) bounds its requests in any case. */
+  concurrency?: number;
+  /** On the first pass after a start, each due lifecycle waits a random part of this first (no thundering herd). */
+  spreadFirstMs?: number;
+  /** Most lifecycles one pass looks at. */
+  perPass?: number;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** How the scheduler spaces its attempts at one pending step. */
@@ -34,6 +42,9 @@ export function nextPendingAttempt(b: PendingBackoff, attempts: number, from: Da
  */
 export function createPendingWorker(opts: PendingWorkerOptions) {
   let running: Promise<number> | null = null;
+  let passes = 0;
+  const random = opts.random ?? Math.random;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
 
   async function runOne(id: string, subscriberId: string): Promise<boolean> {
     return opts.host.exclusive(subscriberId, async () => {
@@ -82,14 +93,38 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
     });
   }
 
-  /** Works through every lifecycle whose pending work is due; returns how many it looked at. */
-  function tick(): Promise<number> {
+  /**
+   * Works through every lifecycle whose pending work is due, `concurrency` at a time (10k offline
+   * CPEs one after another took ten minutes a pass); returns how many it looked at. The first pass
+   * after a start finds every step that came due while the service was down: it spreads them over
+   * `spreadFirstMs` (or `spreadMs`: 0 asks at once).
+   */
+  function tick(o: { spreadMs?: number } = {}): Promise<number> {
     if (running) return running;
+    const first = passes++ === 0;
+    const spread = o.spreadMs ?? (first ? (opts.spreadFirstMs ?? 0) : 0);
     running = (async () => {
+      const due = opts.store.duePending(new Date().toISOString(), opts.perPass ?? 50_000);
+      // Each one's moment within the spread, earliest first: `concurrency` workers take them in that order.
+      const queue = due.map((d) => ({ ...d, offset: spread > 0 ? Math.floor(random() * spread) : 0 })).sort((a, b) => a.offset - b.offset);
+      const started = Date.now();
+      let next = 0;
       let n = 0;
-      for (const { id, subscriber_id } of opts.store.duePending(new Date().toISOString(), 500)) {
-        if (await runOne(id, subscriber_id)) n++;
-      }
+      // A few workers pulling from one queue, not a promise per lifecycle: 10k of those at once was a
+      // long piece of the event loop, and no more of them are hydrated at once than are asked.
+      const worker = async () => {
+        while (next < queue.length) {
+          const item = queue[next++]!;
+          const wait = started + item.offset - Date.now();
+          if (item.offset > 0 && wait > 0) await sleep(wait);
+          try {
+            if (await runOne(item.id, item.subscriber_id)) n++;
+          } catch (err) {
+            opts.log.warn({ lifecycle_id: item.id, err: String(err) }, 'pending work failed; the next pass tries again');
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 32, queue.length) }, worker));
       return n;
     })().finally(() => {
       running = null;

@@ -2,6 +2,7 @@ import type { SnapshotFrom } from 'xstate';
 import type { PrefixLifecycleMachine } from '../machines/prefix-lifecycle.ts';
 import type { LifecycleContext, LifecycleState } from '../machines/types.ts';
 import type { LifecycleRow } from '../store/lifecycles.ts';
+import { decodeSnapshot, encodeSnapshot, type SnapshotColumns } from '../store/snapshot-codec.ts';
 import type { LifecycleResource } from './resource.ts';
 
 export type { LifecycleResource };
@@ -33,7 +34,7 @@ function nextPendingAt(ctx: LifecycleContext, nowIso: string): string | null {
 /** The stored row of a snapshot. */
 export function toRow(snapshot: LifecycleSnapshot, persisted: unknown, createdAt: string, nowIso: string): LifecycleRow {
   const ctx = snapshot.context;
-  return {
+  const row: Omit<LifecycleRow, 'snapshot'> = {
     id: ctx.lifecycleId,
     subscriber_id: ctx.subscriberId,
     state: publicState(snapshot),
@@ -51,13 +52,25 @@ export function toRow(snapshot: LifecycleSnapshot, persisted: unknown, createdAt
     created_at: createdAt,
     updated_at: nowIso,
     next_pending_at: nextPendingAt(ctx, nowIso),
-    snapshot: JSON.stringify(persisted),
   };
+  // Stored compact: what the columns above hold is left out of the snapshot (store/snapshot-codec.ts).
+  return { ...row, snapshot: encodeSnapshot(persisted, row) };
+}
+
+/** Whether two rows store the same lifecycle (the time of writing aside): a write of it again adds nothing. */
+export function sameRow(a: LifecycleRow, b: LifecycleRow): boolean {
+  for (const key of Object.keys(a) as (keyof LifecycleRow)[]) if (key !== 'updated_at' && a[key] !== b[key]) return false;
+  return true;
+}
+
+/** The persisted snapshot a row stores, for restoring its actor. */
+export function persistedSnapshot(row: SnapshotColumns & Pick<LifecycleRow, 'snapshot'>): unknown {
+  return decodeSnapshot(row);
 }
 
 /** The context of a stored lifecycle, read from its persisted snapshot. */
-export function readContext(row: Pick<LifecycleRow, 'snapshot'>): LifecycleContext {
-  return (JSON.parse(row.snapshot) as { context: LifecycleContext }).context;
+export function readContext(row: SnapshotColumns & Pick<LifecycleRow, 'snapshot'>): LifecycleContext {
+  return decodeSnapshot(row).context;
 }
 
 /** The lifecycle resource of `../shared/API.md` (`resource.ts` holds its schema). */

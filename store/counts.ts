@@ -35,7 +35,8 @@ export interface MetricCounts {
   leaksCounted(): number;
   leak(lifecycleId: string, prefix: string): LeakRecord | undefined;
   /** Failed lifecycles that show a prefix (the state index: O(failed)), for the leak check. */
-  failedWithPrefix(): Pick<LifecycleRow, 'id' | 'pool' | 'prefix' | 'updated_at' | 'snapshot'>[];
+  /** Whole rows: the snapshot is decoded against the columns (store/snapshot-codec.ts). */
+  failedWithPrefix(): LifecycleRow[];
   /**
    * Stores a leak check's unreturned prefixes in one transaction: uncounted ones not among them
    * were returned in time and are forgotten; counted ones stay counted whatever `records` says.
@@ -56,8 +57,8 @@ export function createMetricCounts(db: Db): MetricCounts {
     INSERT INTO prefix_leaks (lifecycle_id, prefix, pool, first_seen_at, counted_at)
     VALUES (@lifecycle_id, @prefix, @pool, @first_seen_at, @counted_at)
     ON CONFLICT (lifecycle_id, prefix) DO UPDATE SET counted_at = excluded.counted_at WHERE counted_at IS NULL`);
-  const failedWithPrefix = db.prepare<[], Pick<LifecycleRow, 'id' | 'pool' | 'prefix' | 'updated_at' | 'snapshot'>>(
-    "SELECT id, pool, prefix, updated_at, snapshot FROM lifecycles WHERE state = 'failed' AND prefix IS NOT NULL",
+  const failedWithPrefix = db.prepare<[], LifecycleRow>(
+    "SELECT * FROM lifecycles WHERE state = 'failed' AND prefix IS NOT NULL",
   );
   const forgetUncounted = db.prepare('DELETE FROM prefix_leaks WHERE counted_at IS NULL');
   const replaceUncounted = db.transaction((records: readonly LeakRecord[]) => {

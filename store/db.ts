@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compactSnapshotSql } from './snapshot-codec.ts';
 
 export type Db = Database.Database;
 
@@ -26,6 +27,8 @@ export function openDatabase(file: string): Db {
     // NORMAL is durable across a process crash in WAL mode; only an OS crash can lose the last commits.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
+    // The snapshot codec, for the migration that rewrites stored snapshots in its compact version.
+    db.function('compact_snapshot', { deterministic: true, varargs: true }, compactSnapshotSql);
     migrate(db);
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   } catch (err) {

@@ -40,6 +40,9 @@ export interface SaveItem {
   audit: AuditEntry;
 }
 
+/** What the leak check needs of a lifecycle to tell whether it holds a prefix. */
+export type LifecycleHolder = Pick<LifecycleRow, 'id' | 'subscriber_id' | 'state' | 'busy' | 'pool' | 'prefix'>;
+
 /** Where a page of a list starts: just past this lifecycle in (created_at, id) order. */
 export type ListCursor = Pick<LifecycleRow, 'created_at' | 'id'>;
 
@@ -74,8 +77,15 @@ export interface LifecycleStore {
   countByState(): Record<string, number>;
   /** Lifecycles with outside work accepted but not confirmed (an offline CPE). */
   countPending(): number;
-  /** Prefixes that more than one live lifecycle shows: should never happen; an operator must look. */
+  /**
+   * Prefixes that more than one live lifecycle shows: should never happen; an operator must look.
+   * O(shared prefixes): the kept counts of migration 006 and the partial indexes of 007, no scan.
+   */
   sharedPrefixes(): { prefix: string; lifecycle_ids: string[] }[];
+  /** The columns the leak check reads of a lifecycle, without its snapshot. */
+  holder(id: string): LifecycleHolder | undefined;
+  /** A page of one state's lifecycles, in (created_at, id) order, without their snapshots: the leak check's walk. */
+  heldPage(state: string, limit: number, after?: ListCursor): (LifecycleHolder & ListCursor)[];
   events(subscriberId: string): AuditEntry[];
 }
 
@@ -90,6 +100,16 @@ export const UPSERT_LIFECYCLE = `
       cpe_id = excluded.cpe_id, allocated_at = excluded.allocated_at, activated_at = excluded.activated_at,
       suspended_at = excluded.suspended_at, revoked_at = excluded.revoked_at, updated_at = excluded.updated_at,
       next_pending_at = excluded.next_pending_at, snapshot = excluded.snapshot`;
+
+/**
+ * Live prefixes shown by more than one lifecycle: live_prefixes (kept by the triggers of migration
+ * 006) through its partial index on n > 1, then each one's lifecycles through the partial index on
+ * live lifecycles' prefix (migration 009). Neither reads a row of a prefix that is not shared.
+ */
+export const SHARED_PREFIXES = `
+    SELECT p.prefix AS prefix, group_concat(l.id) AS ids FROM live_prefixes AS p
+    JOIN lifecycles AS l ON l.prefix = p.prefix AND l.state <> 'revoked'
+    WHERE p.n > 1 GROUP BY p.prefix`;
 
 /** better-sqlite3 implementation of the lifecycle store. */
 export function createLifecycleStore(db: Db): LifecycleStore {
@@ -109,12 +129,19 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   const selectDue = db.prepare<{ now: string; limit: number }, Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
     'SELECT id, subscriber_id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now ORDER BY next_pending_at LIMIT @limit',
   );
-  const selectNewerOnCpe = db.prepare<{ cpe_id: string; id: string; created_at: string }, { id: string }>(
-    "SELECT id FROM lifecycles WHERE cpe_id = @cpe_id AND state <> 'revoked' AND created_at >= @created_at AND id <> @id ORDER BY created_at DESC LIMIT 1",
+  const selectNewerOnCpe = db.prepare<{ cpe_id: string; created_at: string }, { id: string }>(
+    "SELECT id FROM lifecycles WHERE cpe_id = @cpe_id AND state <> 'revoked' AND created_at > @created_at ORDER BY created_at DESC LIMIT 1",
   );
-  const selectShared = db.prepare<[], { prefix: string; ids: string }>(`
-    SELECT prefix, group_concat(id) AS ids FROM lifecycles
-    WHERE state <> 'revoked' AND prefix IS NOT NULL GROUP BY prefix HAVING count(*) > 1`);
+  const selectShared = db.prepare<[], { prefix: string; ids: string }>(SHARED_PREFIXES);
+  const selectHolder = db.prepare<[string], LifecycleHolder>('SELECT id, subscriber_id, state, busy, pool, prefix FROM lifecycles WHERE id = ?');
+  const holders = {
+    first: db.prepare<{ state: string; limit: number }, LifecycleHolder & ListCursor>(
+      'SELECT id, subscriber_id, state, busy, pool, prefix, created_at FROM lifecycles WHERE state = @state ORDER BY created_at, id LIMIT @limit',
+    ),
+    next: db.prepare<{ state: string; limit: number; created_at: string; id: string }, LifecycleHolder & ListCursor>(
+      'SELECT id, subscriber_id, state, busy, pool, prefix, created_at FROM lifecycles WHERE state = @state AND (created_at, id) > (@created_at, @id) ORDER BY created_at, id LIMIT @limit',
+    ),
+  };
   // Counts kept by the triggers of migration 006 in each write's transaction (store/counts.ts): no scan.
   const selectPendingCount = db.prepare<[], { n: number }>("SELECT coalesce((SELECT n FROM lifecycle_counts WHERE key = 'pending'), 0) AS n");
   const selectCounts = db.prepare<[], { state: string; n: number }>(
@@ -143,9 +170,12 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     list: (q) => page(q),
     busy: () => selectBusy.all().map((r) => r.id),
     duePending: (now, limit) => selectDue.all({ now, limit }),
-    newerOnCpe: (cpeId, than) => selectNewerOnCpe.get({ cpe_id: cpeId, id: than.id, created_at: than.created_at })?.id ?? null,
+    newerOnCpe: (cpeId, than) => selectNewerOnCpe.get({ cpe_id: cpeId, created_at: than.created_at })?.id ?? null,
     countPending: () => selectPendingCount.get()!.n,
     sharedPrefixes: () => selectShared.all().map((r) => ({ prefix: r.prefix, lifecycle_ids: r.ids.split(',') })),
+    holder: (id) => selectHolder.get(id),
+    heldPage: (state, limit, after) =>
+      after ? holders.next.all({ state, limit, created_at: after.created_at, id: after.id }) : holders.first.all({ state, limit }),
     countByState: () => Object.fromEntries(selectCounts.all().map((r) => [r.state, r.n])),
     events: (subscriberId) => selectEvents.all(subscriberId),
   };

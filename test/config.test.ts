@@ -147,9 +147,9 @@ test('pools[].hold_down_s: unset stays unset (the IPAM decides: 600 s embedded);
 });
 
 test('jobs: cleanup daily at 02:00, leaks every 15 minutes, in UTC, revoked lifecycles kept 90 days', () => {
-  assert.equal(parseConfig({}).jobs, { timezone: 'UTC', cleanup: { cron: '0 2 * * *', retention_days: 90 }, leaks: { cron: '*/15 * * * *' } });
+  assert.equal(parseConfig({}).jobs, { timezone: 'UTC', cleanup: { cron: '0 2 * * *', retention_days: 90, audit_retention_days: 0 }, leaks: { cron: '*/15 * * * *' } });
   const c = parseConfig({ jobs: { timezone: 'Europe/Paris', cleanup: { cron: '30 3 * * 1-5', retention_days: 0 }, leaks: { cron: '0 */5 * * * *' } } });
-  assert.equal(c.jobs.cleanup, { cron: '30 3 * * 1-5', retention_days: 0 });
+  assert.equal(c.jobs.cleanup, { cron: '30 3 * * 1-5', retention_days: 0, audit_retention_days: 0 });
   assert.is(c.jobs.timezone, 'Europe/Paris');
 });
 

@@ -1,5 +1,6 @@
 import type { PoolSpec } from '../../runtime/lifecycle-service.ts';
-import type { LifecycleStore } from '../../store/lifecycles.ts';
+import { LIFECYCLE_STATES } from '../../machines/types.ts';
+import type { ListCursor, LifecycleStore } from '../../store/lifecycles.ts';
 import { ServiceError } from '../errors.ts';
 import type { IpamPort } from '../ipam/port.ts';
 import { applyPlan, type ApplyDeps } from './apply.ts';
@@ -71,19 +72,25 @@ export async function runImport(req: ImportRequest, deps: ImporterDeps, signal?:
   return report;
 }
 
-/** The live lifecycles, by subscriber and by prefix: one ordered scan of the store, page by page. */
+/**
+ * The live lifecycles, by subscriber and by prefix: each live state's lifecycles page by page, without
+ * their snapshots (the leak check's walk). Held for the run: the plan looks every entry up.
+ */
 export function knownLifecycles(store: LifecycleStore): KnownLifecycles {
   const bySubscriber = new Map<string, { id: string; prefix: string | null }>();
   const byPrefix = new Map<string, { id: string; subscriber_id: string }>();
-  for (let after: { created_at: string; id: string } | undefined; ; ) {
-    const page = store.list({ limit: 5000, ...(after ? { after } : {}) });
-    for (const r of page) {
-      if (r.state === 'revoked') continue;
-      bySubscriber.set(r.subscriber_id, { id: r.id, prefix: r.prefix });
-      if (r.prefix) byPrefix.set(r.prefix, { id: r.id, subscriber_id: r.subscriber_id });
+  const PAGE = 5000;
+  for (const state of LIFECYCLE_STATES.filter((s) => s !== 'revoked')) {
+    for (let after: ListCursor | undefined; ; ) {
+      const page = store.heldPage(state, PAGE, after);
+      for (const r of page) {
+        bySubscriber.set(r.subscriber_id, { id: r.id, prefix: r.prefix });
+        if (r.prefix) byPrefix.set(r.prefix, { id: r.id, subscriber_id: r.subscriber_id });
+      }
+      if (page.length < PAGE) break;
+      const last = page[page.length - 1]!;
+      after = { created_at: last.created_at, id: last.id };
     }
-    if (page.length < 5000) break;
-    after = page[page.length - 1]!;
   }
   return { liveOf: (s) => bySubscriber.get(s), liveWithPrefix: (p) => byPrefix.get(p) };
 }

@@ -86,6 +86,11 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
   const allAllocations = db.prepare<[], { pool: string; prefix: string; lifecycle_id: string; key: string }>(
     'SELECT pool, prefix, lifecycle_id, key FROM ipam_allocations ORDER BY pool, start_hex',
   );
+  // Keyset pages in (pool, start_hex) order: the unique block index serves each from where the last ended.
+  const allocationsPage = db.prepare<{ pool: string; start_hex: string; limit: number }, { pool: string; prefix: string; lifecycle_id: string; key: string; start_hex: string }>(
+    `SELECT pool, prefix, lifecycle_id, key, start_hex FROM ipam_allocations
+     WHERE (pool, start_hex) > (@pool, @start_hex) ORDER BY pool, start_hex LIMIT @limit`,
+  );
   const freeRunsInOrder = db.prepare<{ pool: string }, RunRow>(
     'SELECT start_hex, end_hex FROM ipam_free WHERE pool = @pool ORDER BY start_hex',
   );
@@ -339,8 +344,23 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       // held-down block is no lifecycle's any more, so it is not listed.
       return allAllocations.all().map((r): MarkedPrefix => ({ pool: r.pool, prefix: r.prefix, lifecycleId: r.lifecycle_id, key: r.key }));
     },
+
+    async *markedPages(signal) {
+      let after = { pool: '', start_hex: '' };
+      for (;;) {
+        signal?.throwIfAborted();
+        const rows = allocationsPage.all({ ...after, limit: MARKED_PAGE });
+        if (rows.length > 0) yield rows.map((r): MarkedPrefix => ({ pool: r.pool, prefix: r.prefix, lifecycleId: r.lifecycle_id, key: r.key }));
+        if (rows.length < MARKED_PAGE) return;
+        const last = rows.at(-1)!;
+        after = { pool: last.pool, start_hex: last.start_hex };
+      }
+    },
   };
 }
+
+/** Rows per page of markedPages(): a few milliseconds of the event loop each. */
+const MARKED_PAGE = 1000;
 
 /**
  * Runs a write of the IPAM. Another connection's lock held past the busy timeout (a `sqlite3` shell

@@ -113,6 +113,11 @@ export interface IpamPort {
   /** Every prefix held under this service's mark, for leak detection. */
   markedPrefixes(signal?: AbortSignal): Promise<MarkedPrefix[]>;
   /**
+   * The same holdings a page at a time, for an IPAM that holds too many to read in one go without
+   * stalling the event loop (the embedded IPAM's million rows); without it, markedPrefixes() is one page.
+   */
+  markedPages?(signal?: AbortSignal): AsyncIterable<MarkedPrefix[]>;
+  /**
    * Takes `cmd.prefix` over for the lifecycle under `cmd.key`: afterwards IPAM holds it exactly as an
    * allocation under that key. Repeating it is success; a prefix another lifecycle (or anyone but its
    * lifecycle, for the embedded IPAM) holds is refused with `idempotency_mismatch` on `prefix`.

@@ -1,5 +1,5 @@
 import { ServiceError } from '../errors.ts';
-import type { Allocation, IpamPort, PoolUtilization } from './port.ts';
+import type { Allocation, IpamPort, MarkedPrefix, PoolUtilization } from './port.ts';
 
 /** The optional hooks some IPAMs add to the port: a start-up check and a hold-down sweep. */
 interface OptionalHooks {
@@ -30,7 +30,7 @@ export interface Draining {
 export function createIpamRouter(
   byPool: Map<string, IpamPort>,
   draining: Draining = { pools: [], users: () => ({ lifecycles: 0, blocks: 0 }) },
-): IpamPort & { init(): Promise<void>; sweep(): Promise<unknown[]> } {
+): IpamPort & { init(): Promise<void>; sweep(): Promise<unknown[]>; markedPages(signal?: AbortSignal): AsyncIterable<MarkedPrefix[]> } {
   const drainingByName = new Map(draining.pools.filter((d) => !byPool.has(d.name)).map((d) => [d.name, d]));
   const serving = (pool: string) => {
     const ipam = byPool.get(pool);
@@ -52,6 +52,9 @@ export function createIpamRouter(
     }
     return out;
   };
+  async function* markedPages(signal?: AbortSignal): AsyncIterable<MarkedPrefix[]> {
+    for (const ipam of distinct()) yield* markedPagesOf(ipam, signal);
+  }
   return {
     /** Checks every IPAM at start-up (NetBox: looks the parent prefixes up). */
     init: async (signal?: AbortSignal) => void (await each('init', signal)),
@@ -65,7 +68,7 @@ export function createIpamRouter(
     },
     async allocatedUnder(cmd, signal) {
       const out: Allocation[] = [];
-      for (const ipam of givingBack(cmd.pool)) out.push(...(await ipam.allocatedUnder(cmd, signal)));
+      for (const ipam of givingBack(cmd.pool)) append(out, await ipam.allocatedUnder(cmd, signal));
       return out;
     },
     async free(cmd, signal) {
@@ -73,7 +76,7 @@ export function createIpamRouter(
     },
     async utilization(signal) {
       const all: PoolUtilization[] = [];
-      for (const ipam of new Set(byPool.values())) all.push(...(await ipam.utilization(signal)));
+      for (const ipam of new Set(byPool.values())) append(all, await ipam.utilization(signal));
       const configured = all.filter((u) => byPool.get(u.name) !== undefined).map((u) => ({ ...u, draining: false }));
       // A draining pool can hand out nothing (capacity 0); it is listed until nothing of it is left.
       const drained = [...drainingByName.values()].flatMap((d): PoolUtilization[] => {
@@ -84,11 +87,26 @@ export function createIpamRouter(
       return [...configured, ...drained];
     },
     async markedPrefixes(signal) {
-      const all = [];
-      for (const ipam of distinct()) all.push(...(await ipam.markedPrefixes(signal)));
+      const all: MarkedPrefix[] = [];
+      for await (const page of markedPages(signal)) append(all, page);
       return all;
     },
+    markedPages,
   };
+}
+
+/**
+ * Appends one by one: `out.push(...items)` passes every item as an argument on the stack, which
+ * overflows it (RangeError) at about 122k (the leak check's IPAM holdings at an ISP's size).
+ */
+function append<T>(out: T[], items: readonly T[]): void {
+  for (const item of items) out.push(item);
+}
+
+/** An IPAM's holdings a page at a time: its own pages, else all of markedPrefixes() as one. */
+export async function* markedPagesOf(ipam: IpamPort, signal?: AbortSignal): AsyncIterable<MarkedPrefix[]> {
+  if (typeof ipam.markedPages === 'function') yield* ipam.markedPages(signal);
+  else yield await ipam.markedPrefixes(signal);
 }
 
 /** The refusal of an allocation in a draining pool: the same shape as an unknown pool's, saying why. */

@@ -5,7 +5,9 @@ import path from 'node:path';
 import pino from 'pino';
 import { FakeRadiusReplyStore } from '../../services/radius/fake.ts';
 import type { ReplyRow } from '../../services/radius/reply-attributes.ts';
+import { radiusConfigSchema } from '../../services/radius/config.ts';
 import { SqliteReplyStore } from '../../services/radius/reply-store.ts';
+import { createRadiusReplyWorker } from '../../services/radius/reply-worker.ts';
 import { peerAvailable } from '../support/freeradius.ts';
 import { replyContract } from '../support/radius-reply-contract.ts';
 
@@ -28,6 +30,27 @@ if (peerAvailable('RadiusReplyPort contract: SQLite (FreeRADIUS schema)')) {
       rows: () => db.prepare('SELECT id, username, attribute, op, value FROM radreply ORDER BY id').all() as ReplyRow[],
       close: () => {
         store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  });
+}
+
+// The same store run in a worker thread, as compose() wires it.
+if (peerAvailable('RadiusReplyPort contract: SQLite from a worker thread')) {
+  replyContract('SQLite from a worker thread', (framedPrefix) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'radreply-'));
+    const file = path.join(dir, 'radius.sqlite');
+    const db = new Database(file);
+    db.exec(readFileSync(SCHEMA, 'utf8'));
+    const store = createRadiusReplyWorker(radiusConfigSchema.parse({ sql: { path: file }, reply: { framed_prefix: framedPrefix } }), pino({ level: 'silent' }));
+    return {
+      port: store,
+      seed: (r) => void db.prepare('INSERT INTO radreply (username, attribute, op, value) VALUES (@username, @attribute, @op, @value)').run(r),
+      rows: () => db.prepare('SELECT id, username, attribute, op, value FROM radreply ORDER BY id').all() as ReplyRow[],
+      close: async () => {
+        await store.close();
+        db.close();
         rmSync(dir, { recursive: true, force: true });
       },
     };

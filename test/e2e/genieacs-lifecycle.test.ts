@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startGenieacsNbi, type GenieacsNbi } from '../support/genieacs-nbi.ts';
 import { startService, type Running } from './support.ts';
+import { withContext } from '../support/lifecycle-rows.ts';
 
 const test = suite('e2e: lifecycle through the REST API with GenieACS');
 let acs: GenieacsNbi;
@@ -46,9 +47,8 @@ test('an offline CPE: active with a pending step, done after its next inform, on
   const makeDue = () => {
     run.svc.host.stopAll();
     const row = run.svc.store.live('s2')!;
-    const snapshot = JSON.parse(row.snapshot);
-    snapshot.context.pending[0].next_attempt_at = new Date(0).toISOString();
-    run.svc.store.save({ ...row, next_pending_at: new Date(0).toISOString(), snapshot: JSON.stringify(snapshot) }, null);
+    const due = withContext(row, (ctx) => (ctx.pending[0]!.next_attempt_at = new Date(0).toISOString()));
+    run.svc.store.save({ ...due, next_pending_at: new Date(0).toISOString() }, null);
   };
   makeDue();
   await run.svc.tickPending(); // still offline: deferred, the same task (uniqueKey) replaced, not piled up

@@ -4,6 +4,8 @@ import type { TestPath } from '@xstate/graph';
 import type { AnyEventObject, AnyStateNode, Snapshot } from 'xstate';
 import { prefixLifecycle } from '../../machines/prefix-lifecycle.ts';
 import type { LifecycleContext } from '../../machines/types.ts';
+import { toRow } from '../../runtime/projection.ts';
+import { decodeSnapshot } from '../../store/snapshot-codec.ts';
 import { pathOf } from './support/expectations.ts';
 import { createLifecycleModel, modelEvents } from './support/model.ts';
 import type { LifecycleSnapshot } from './support/model.ts';
@@ -28,8 +30,14 @@ function pathsByState(): Map<string, Path> {
   return byState;
 }
 
-const persist = (lc: Lifecycle): Snapshot<unknown> & { value: unknown; context: LifecycleContext } =>
-  JSON.parse(JSON.stringify(lc.actor.getPersistedSnapshot()));
+/** The snapshot as the store keeps it: encoded against its row's columns, then decoded (store/snapshot-codec.ts). */
+function persist(lc: Lifecycle): Snapshot<unknown> & { value: unknown; context: LifecycleContext } {
+  const plain = JSON.parse(JSON.stringify(lc.actor.getPersistedSnapshot()));
+  const at = '2026-01-01T00:00:00.000Z';
+  const decoded = decodeSnapshot(toRow(lc.actor.getSnapshot(), plain, at, at));
+  assert.equal(decoded, plain, 'the stored encoding gives the persisted snapshot back exactly');
+  return decoded as Snapshot<unknown> & { value: unknown; context: LifecycleContext };
+}
 
 async function restore(original: Lifecycle) {
   const persisted = persist(original);

@@ -2,6 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stepKey } from '../../machines/steps.ts';
 import { BASE, startHarness, type Harness } from '../http/support.ts';
+import { withContext } from '../support/lifecycle-rows.ts';
+import { decodeSnapshot } from '../../store/snapshot-codec.ts';
 
 const test = suite('runtime clean-up, leak detection and pending CPE work');
 let h: Harness;
@@ -59,9 +61,8 @@ test('an offline CPE leaves a pending step that the scheduler completes once the
   const makeDue = () => {
     h.composed.host.stopAll();
     const row = h.composed.store.get(active.body.lifecycle_id)!;
-    const snapshot = JSON.parse(row.snapshot);
-    snapshot.context.pending[0].next_attempt_at = new Date(0).toISOString();
-    h.composed.store.save({ ...row, next_pending_at: new Date(0).toISOString(), snapshot: JSON.stringify(snapshot) }, null);
+    const due = withContext(row, (ctx) => (ctx.pending[0]!.next_attempt_at = new Date(0).toISOString()));
+    h.composed.store.save({ ...due, next_pending_at: new Date(0).toISOString() }, null);
   };
   makeDue();
   await h.composed.tickPending();
@@ -83,7 +84,8 @@ test('two live lifecycles showing one prefix are reported (log, metric), and not
   const a = await h.post('allocate', { subscriber_id: 'first' });
   const b = await h.post('allocate', { subscriber_id: 'second' });
   const row = h.composed.store.get(b.body.lifecycle_id)!;
-  h.composed.store.save({ ...row, prefix: a.body.prefix }, null);
+  // The snapshot in full (version 1), so that it keeps the lifecycle's own prefix while the column shows the other's.
+  h.composed.store.save({ ...row, prefix: a.body.prefix, snapshot: JSON.stringify(decodeSnapshot(row)) }, null);
   assert.match((await h.get('/metrics')).text, /^ipv6_lifecycle_shared_prefixes 1$/m);
   const result = await h.composed.cleanup();
   assert.is(result.reclaimed, 0);

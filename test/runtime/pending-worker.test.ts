@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BASE, startHarness, type Harness } from '../http/support.ts';
+import { withContext } from '../support/lifecycle-rows.ts';
 
 // `pending[].next_attempt_at` says when the scheduler asks an offline CPE again, from the moment the
 // command is queued; the scheduler keeps to it, and each deferral waits longer (runtime/backoff.ts).
@@ -51,9 +52,8 @@ test('a deferral schedules the next attempt further out: the backoff grows with 
   // Pretend the first wait elapsed.
   h.composed.host.stopAll();
   const row = h.composed.store.get(active.body.lifecycle_id)!;
-  const snapshot = JSON.parse(row.snapshot);
-  snapshot.context.pending[0].next_attempt_at = new Date(0).toISOString();
-  h.composed.store.save({ ...row, next_pending_at: new Date(0).toISOString(), snapshot: JSON.stringify(snapshot) }, null);
+  const due = withContext(row, (ctx) => (ctx.pending[0]!.next_attempt_at = new Date(0).toISOString()));
+  h.composed.store.save({ ...due, next_pending_at: new Date(0).toISOString() }, null);
   const before = Date.now();
   assert.is(await h.composed.tickPending(), 1);
   const [p] = (await h.get(`${BASE}/lifecycle/p2`)).body.pending;

@@ -37,4 +37,19 @@ test('draining(): pools not configured that live lifecycles or embedded blocks u
   db.close();
 });
 
+test('draining() finds the pools by index seeks, not by visiting every lifecycle (start-up with millions stored)', () => {
+  const db = openDatabase(':memory:');
+  const plans: string[] = [];
+  const prepare = db.prepare.bind(db);
+  // The plan of every statement on lifecycles that pool-use prepares.
+  (db as { prepare: typeof db.prepare }).prepare = ((sql: string) => {
+    if (/FROM lifecycles/.test(sql)) for (const r of prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...sql.split('?').slice(1).map(() => null)) as { detail: string }[]) plans.push(`${r.detail}  ← ${sql.replace(/\s+/g, ' ').slice(0, 70)}`);
+    return prepare(sql);
+  }) as typeof db.prepare;
+  createPoolUse(db);
+  const scans = plans.filter((p) => /^SCAN lifecycles\b/.test(p));
+  assert.equal(scans, [], 'no statement visits every lifecycle');
+  assert.ok(plans.some((p) => /SEARCH lifecycles USING COVERING INDEX lifecycles_pool \(pool>\?\)/.test(p)), plans.join('\n'));
+});
+
 test.run();

@@ -9,6 +9,7 @@ import type { IpamPort } from '../../services/ipam/port.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from '../../services/radius/port.ts';
 import type { LifecycleRow, LifecycleStore } from '../../store/lifecycles.ts';
 import type { Peers } from './crash-peers.ts';
+import { decodeSnapshot } from '../../store/snapshot-codec.ts';
 
 /** What the child wrote just before it killed itself, for the parent's targeted checks. */
 export interface KillNote {
@@ -43,8 +44,8 @@ export function createKillSwitch(spec: string | undefined, noteFile: string) {
 export type KillSwitch = ReturnType<typeof createKillSwitch>;
 
 /** The stored snapshot's state path, e.g. `active.updateAllocate`. */
-export function storedPath(row: Pick<LifecycleRow, 'snapshot'>): string {
-  const value = (JSON.parse(row.snapshot) as { value: string | Record<string, string> }).value;
+export function storedPath(row: LifecycleRow): string {
+  const value = decodeSnapshot(row).value as string | Record<string, string>;
   if (typeof value === 'string') return value;
   const [top, sub] = Object.entries(value)[0]!;
   return `${top}.${sub}`;

@@ -1,6 +1,8 @@
 // Stored lifecycles made by hand, for tests of the store and of what reads it: each row is valid for
 // the schema, and its snapshot carries only the context fields a test names.
+import type { LifecycleContext } from '../../machines/types.ts';
 import type { AuditEntry, LifecycleRow } from '../../store/lifecycles.ts';
+import { decodeSnapshot, encodeSnapshot } from '../../store/snapshot-codec.ts';
 
 /** A row of an `allocated` lifecycle; `context` goes into its snapshot. */
 export function lifecycleRow(fields: Partial<LifecycleRow> & { id: string }, context: Record<string, unknown> = {}): LifecycleRow {
@@ -37,4 +39,11 @@ export function auditEntry(row: LifecycleRow, type: string, from: string | null 
     to_state: row.state,
     detail: detail === null ? null : JSON.stringify(detail),
   };
+}
+
+/** `row` with its stored context changed by `edit`, encoded as the store encodes it. */
+export function withContext(row: LifecycleRow, edit: (ctx: LifecycleContext) => void): LifecycleRow {
+  const snapshot = decodeSnapshot(row);
+  edit(snapshot.context);
+  return { ...row, snapshot: encodeSnapshot(snapshot, row) };
 }

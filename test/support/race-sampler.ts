@@ -2,7 +2,9 @@
 // its radreply table and the service's store, and reports every moment one prefix is on two users.
 import Database from 'better-sqlite3';
 import type { Db } from '../../store/db.ts';
+import type { LifecycleRow } from '../../store/lifecycles.ts';
 import { accessRequest } from './radius-client.ts';
+import { decodeSnapshot } from '../../store/snapshot-codec.ts';
 
 /** One prefix FreeRADIUS answered for one user, between sending the request and reading the answer. */
 export interface Observation {
@@ -42,8 +44,8 @@ export function startRaceSampler(t: SamplerTarget): RaceSampler {
   const replyRows = radreply.prepare<[], { username: string; attribute: string; value: string }>(
     `SELECT username, attribute, value FROM radreply WHERE attribute IN ('Delegated-IPv6-Prefix', 'Framed-IPv6-Prefix')`,
   );
-  const liveRows = t.store.prepare<[], { subscriber_id: string; prefix: string | null; snapshot: string }>(
-    "SELECT subscriber_id, prefix, snapshot FROM lifecycles WHERE state <> 'revoked'",
+  const liveRows = t.store.prepare<[], LifecycleRow>(
+    "SELECT * FROM lifecycles WHERE state <> 'revoked'",
   );
   const s: RaceSampler & { stopped: boolean; n: number } = {
     stopped: false,
@@ -107,8 +109,8 @@ export function startRaceSampler(t: SamplerTarget): RaceSampler {
  * revoked or in the revocation's last step (RADIUS, sessions and CPE have let go; only IPAM's
  * bookkeeping remains, and the next holder may already be on disk first).
  */
-function holdings(r: { subscriber_id: string; prefix: string | null; snapshot: string }): Array<[string, string]> {
-  const snap = JSON.parse(r.snapshot) as { value: unknown; context?: { current?: { prefix?: string } | null; next?: { prefix?: string } | null } };
+function holdings(r: LifecycleRow): Array<[string, string]> {
+  const snap = decodeSnapshot(r) as { value: unknown; context?: { current?: { prefix?: string } | null; next?: { prefix?: string } | null } };
   const v = snap.value as Record<string, unknown> | string;
   if (typeof v === 'object' && v !== null && v.revoking === 'free') return [];
   const out = [r.prefix, snap.context?.current?.prefix, snap.context?.next?.prefix].filter((p): p is string => typeof p === 'string');

@@ -1,0 +1,24 @@
+import type { Db } from './db.ts';
+
+/**
+ * What the leak check saw in IPAM, kept in a temporary table of this connection instead of the
+ * JS heap: at a million holdings a Set of their keys made the collector stall the event loop for
+ * 100 ms at a time. Temporary tables live in SQLite's temp store, never in the database file, and
+ * vanish with the connection. One check at a time uses it (runtime/inventory.ts shares a running one).
+ */
+export type HeldScratch = ReturnType<typeof createHeldScratch>;
+
+export function createHeldScratch(db: Db) {
+  db.exec('CREATE TEMP TABLE IF NOT EXISTS leak_check_seen (pool TEXT NOT NULL, prefix TEXT NOT NULL, PRIMARY KEY (pool, prefix)) WITHOUT ROWID');
+  const clear = db.prepare('DELETE FROM temp.leak_check_seen');
+  const insert = db.prepare<{ pool: string; prefix: string }>('INSERT OR IGNORE INTO temp.leak_check_seen (pool, prefix) VALUES (@pool, @prefix)');
+  const has = db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM temp.leak_check_seen WHERE pool = ? AND prefix = ?');
+  const addAll = db.transaction((items: readonly { pool: string; prefix: string }[]) => {
+    for (const i of items) insert.run({ pool: i.pool, prefix: i.prefix });
+  });
+  return {
+    clear: (): void => void clear.run(),
+    add: (items: readonly { pool: string; prefix: string }[]): void => void addAll(items),
+    has: (pool: string, prefix: string) => has.get(pool, prefix) !== undefined,
+  };
+}

@@ -1,0 +1,66 @@
+// The leak check and the clean-up give the event loop back while they walk: work of one check is
+// spread over many macrotasks, so requests (and /healthz) are served between its pages.
+import pino from 'pino';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { fillHeld, SCAN_POOL } from '../../bench/scans.ts';
+import { createCleanup } from '../../runtime/cleanup.ts';
+import { createInventory } from '../../runtime/inventory.ts';
+import type { LifecycleService } from '../../runtime/lifecycle-service.ts';
+import { createIpamRouter } from '../../services/ipam/router.ts';
+import { openDatabase } from '../../store/db.ts';
+import { createHeldScratch } from '../../store/held-scratch.ts';
+import { createLifecycleStore } from '../../store/lifecycles.ts';
+
+const test = suite('runtime leak check in batches');
+const HELD = 5000;
+
+function setup() {
+  const db = openDatabase(':memory:');
+  const embedded = fillHeld(db, HELD);
+  const store = createLifecycleStore(db);
+  const ipam = createIpamRouter(new Map([[SCAN_POOL.name, embedded]]));
+  const inventory = createInventory({ store, ipam, seen: createHeldScratch(db) });
+  return { db, store, ipam, inventory };
+}
+
+/** Counts turns of the event loop (setImmediate callbacks) while `work` runs. */
+async function turnsDuring(work: () => Promise<unknown>): Promise<number> {
+  let turns = 0;
+  let on = true;
+  const tick = () => {
+    if (!on) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  await work();
+  on = false;
+  return turns;
+}
+
+test('a leak check over 5000 holdings runs in several macrotasks and finds each discrepancy', async () => {
+  const { db, store, inventory } = setup();
+  const row = store.get('lc-00000042')!;
+  store.save({ ...row, state: 'revoked', revoked_at: new Date().toISOString() }, null);
+  let found: Awaited<ReturnType<typeof inventory.discrepancies>> = [];
+  const turns = await turnsDuring(async () => (found = await inventory.discrepancies()));
+  assert.ok(turns >= 5, `the event loop turned ${turns} time(s) during the check`);
+  assert.equal(found.map((d) => [d.kind, d.lifecycle_id]), [['leaked', 'lc-00000042']]);
+  db.close();
+});
+
+test('the clean-up reclaims what its own check found, giving the event loop back as it goes', async () => {
+  const { db, store, ipam, inventory } = setup();
+  const row = store.get('lc-00000100')!;
+  store.save({ ...row, state: 'revoked', revoked_at: new Date().toISOString() }, null);
+  const cleanup = createCleanup({ store, service: {} as LifecycleService, ipam, inventory, log: pino({ level: 'silent' }), staleAllocatedAfterS: 0, reclaimLeaks: true });
+  let result: Awaited<ReturnType<typeof cleanup.run>> | undefined;
+  const turns = await turnsDuring(async () => (result = await cleanup.run()));
+  assert.ok(turns >= 5, `the event loop turned ${turns} time(s) during the clean-up`);
+  assert.is(result!.reclaimed, 1);
+  assert.is((await inventory.discrepancies()).length, 0);
+  db.close();
+});
+
+test.run();

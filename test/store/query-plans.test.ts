@@ -1,0 +1,119 @@
+// Every query the runtime issues against the lifecycles (the list filters, the leak check's walk,
+// the clean-up's and the pending worker's reads, the figures) reads through an index: EXPLAIN
+// QUERY PLAN says so. A scan of a million rows is seconds of a stalled event loop.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createEmbeddedIpam } from '../../services/ipam/embedded.ts';
+import { createMetricCounts } from '../../store/counts.ts';
+import { openDatabase, type Db } from '../../store/db.ts';
+import { createIdempotencyStore } from '../../store/idempotency.ts';
+import { createLifecycleStore, listSql, SHARED_PREFIXES } from '../../store/lifecycles.ts';
+import { createPoolUse } from '../../store/pool-use.ts';
+import { createAuditRetention } from '../../store/audit-retention.ts';
+import { createHeldScratch } from '../../store/held-scratch.ts';
+
+const test = suite('store query plans');
+
+/** The plan's lines of one statement, its parameters bound to placeholder text. */
+function plan(db: Db, sql: string): string[] {
+  const named = [...new Set([...sql.matchAll(/@(\w+)/g)].map((m) => m[1]!))];
+  const args: unknown[] = named.length ? [Object.fromEntries(named.map((n) => [n, 'x']))] : Array((sql.match(/\?/g) ?? []).length).fill('x');
+  return db
+    .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+    .all(...args)
+    .map((r) => r.detail);
+}
+
+/** Every statement the stores and the embedded IPAM prepare, as they prepare them. */
+function preparedStatements(): { db: Db; statements: string[] } {
+  const db = openDatabase(':memory:');
+  const statements: string[] = [];
+  const prepare = db.prepare.bind(db);
+  (db as { prepare: unknown }).prepare = (sql: string) => {
+    statements.push(sql);
+    return prepare(sql);
+  };
+  createLifecycleStore(db);
+  createMetricCounts(db);
+  createPoolUse(db);
+  createIdempotencyStore(db);
+  createAuditRetention(db);
+  createHeldScratch(db);
+  createEmbeddedIpam(db, [{ name: 'p', prefix: '2001:db8::/32', prefixLength: 56 }]);
+  (db as { prepare: unknown }).prepare = prepare;
+  return { db, statements };
+}
+
+const reads = (sql: string) => /^\s*(SELECT|UPDATE|DELETE|WITH)\b/i.test(sql);
+
+test('no statement on lifecycles or audit scans the table without an index', () => {
+  const { db, statements } = preparedStatements();
+  const checked = statements.filter((s) => reads(s) && /\b(lifecycles|audit)\b/.test(s));
+  assert.ok(checked.length >= 12, `found ${checked.length} statements`);
+  for (const sql of checked) {
+    for (const line of plan(db, sql)) {
+      assert.not.match(line, /^SCAN (lifecycles|audit|l|a)$/, `${sql.trim()}\n  ${line}`);
+    }
+  }
+});
+
+test('the leak check, the clean-up and the pending worker search their rows by an index', () => {
+  const { db, statements } = preparedStatements();
+  const wanted = [
+    /WHERE id = \?/, // holder(), get()
+    /WHERE busy = 1/, // start-up recovery
+    /next_pending_at <= @now/, // the pending worker
+    /WHERE state = @state ORDER BY created_at/, // the leak check's walk, first page
+    /WHERE state = @state AND \(created_at, id\) >/, // and the next ones
+    /state = 'failed' AND prefix IS NOT NULL/, // the leak counter
+  ];
+  for (const re of wanted) {
+    const sql = statements.find((s) => re.test(s));
+    assert.ok(sql, `no statement matches ${re}`);
+    const lines = plan(db, sql!);
+    assert.ok(lines.some((l) => /^SEARCH lifecycles USING (COVERING )?INDEX/.test(l)), `${sql}\n  ${lines.join(' | ')}`);
+    assert.not.ok(lines.some((l) => /TEMP B-TREE/.test(l)), `${sql}\n  ${lines.join(' | ')}`);
+  }
+});
+
+test('sharedPrefixes() reads only shared prefixes: the partial index of live_prefixes, then lifecycles by prefix', () => {
+  const { db } = preparedStatements();
+  const lines = plan(db, SHARED_PREFIXES);
+  assert.ok(lines.some((l) => /USING (COVERING )?INDEX live_prefixes_shared/.test(l)), lines.join(' | '));
+  assert.ok(lines.some((l) => /^SEARCH l USING (COVERING )?INDEX lifecycles_live_prefix \(prefix=\?\)/.test(l)), lines.join(' | '));
+});
+
+test('every list filter, order and cursor is served by an index without a sort', () => {
+  const { db } = preparedStatements();
+  const after = { created_at: 'x', id: 'x' };
+  for (const state of [undefined, 'active']) {
+    for (const pool of [undefined, 'p']) {
+      for (const cursor of [undefined, after]) {
+        for (const order of ['asc', 'desc'] as const) {
+          const sql = listSql({ state, pool, after: cursor, order });
+          const lines = plan(db, sql);
+          const where = `${sql}\n  ${lines.join(' | ')}`;
+          assert.not.ok(lines.some((l) => /TEMP B-TREE/.test(l)), where);
+          if (state || pool) assert.ok(lines.some((l) => /^SEARCH lifecycles USING INDEX lifecycles_(state|pool) \((state|pool)=\?/.test(l)), where);
+          else assert.ok(lines.some((l) => /^(SCAN|SEARCH) lifecycles USING INDEX lifecycles_created/.test(l)), where);
+        }
+      }
+    }
+  }
+});
+
+test("the leak check's scratch of IPAM holdings is looked up by its primary key", () => {
+  const { db, statements } = preparedStatements();
+  const sql = statements.find((s) => /SELECT 1 AS one FROM temp.leak_check_seen/.test(s))!;
+  assert.ok(plan(db, sql).some((l) => /^SEARCH (temp\.)?leak_check_seen USING PRIMARY KEY \(pool=\? AND prefix=\?\)/.test(l)), plan(db, sql).join(' | '));
+});
+
+test('audit pruning walks the trail by its primary key, a batch at a time', () => {
+  const { db, statements } = preparedStatements();
+  const sql = statements.find((s) => /FROM audit/.test(s) && /seq > @after/.test(s));
+  assert.ok(sql, 'the pruning walk');
+  const lines = plan(db, sql!);
+  assert.ok(lines.some((l) => /^SEARCH (audit|a) USING INTEGER PRIMARY KEY \(rowid>\?\)/.test(l)), lines.join(' | '));
+});
+
+test.run();
