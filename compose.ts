@@ -6,6 +6,7 @@ import type { Config } from './config.ts';
 import { createApp } from './http/app.ts';
 import type { Importer } from './http/routes/import.ts';
 import { runImport, type ImporterDeps } from './services/adoption/importer.ts';
+import { openRadiusField } from './services/field/radius.ts';
 import { prefixLifecycle } from './machines/prefix-lifecycle.ts';
 import type { IpamKind } from './machines/types.ts';
 import { ActorHost } from './runtime/actor-host.ts';
@@ -231,10 +232,18 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   });
 
   // Adoption reads the field through the readers reconciliation uses (services/field/): NetBox's
-  // listing under the pool parents where the IPAM has one, FreeRADIUS's radreply and radacct.
+  // listing under the NetBox pools' parents, FreeRADIUS's radreply and radacct (a connection of its
+  // own for the run, read only).
   const fieldIpam = ipam as IpamPort & Partial<NonNullable<ImporterDeps['netbox']>>;
-  const importer: Importer = (req, signal) =>
-    runImport(req, { pools, store, ipam, netbox: typeof fieldIpam.fieldPrefixes === 'function' ? (fieldIpam as NonNullable<ImporterDeps['netbox']>) : null, radius: null }, signal);
+  const netboxField = pools.some((p) => p.ipam === 'netbox') && typeof fieldIpam.fieldPrefixes === 'function' ? (fieldIpam as NonNullable<ImporterDeps['netbox']>) : null;
+  const importer: Importer = async (req, signal) => {
+    const radius = req.sources.radius && config.radius ? openRadiusField(config.radius, log) : null;
+    try {
+      return await runImport(req, { pools, store, ipam, netbox: netboxField, radius }, signal);
+    } finally {
+      radius?.close();
+    }
+  };
 
   const configured = env[config.api.token_env];
   const token = configured && configured.length > 0 ? configured : randomBytes(24).toString('base64url');

@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ImporterDeps } from '../../services/adoption/importer.ts';
 import type { RadiusFieldSource } from '../../services/adoption/types.ts';
-import type { NetboxFieldPrefix } from '../../services/adoption/types.ts';
 import { createEmbeddedIpam } from '../../services/ipam/embedded.ts';
 import { createIpamRouter } from '../../services/ipam/router.ts';
-import { MARK_FIELDS, readMark } from '../../services/netbox/mark.ts';
-import { subscriberOf } from '../../services/netbox/quarantine.ts';
+import { createRadiusFieldReader } from '../../services/field/radius.ts';
+import { MARK_FIELDS } from '../../services/netbox/mark.ts';
 import type { PoolSpec } from '../../runtime/lifecycle-service.ts';
 import { openDatabase, type Db } from '../../store/db.ts';
 import { createLifecycleStore } from '../../store/lifecycles.ts';
@@ -19,7 +18,6 @@ import { startHarness, type Harness } from './netbox-harness.ts';
 // is planted once (see `PLANTED`), next to three subscribers that adopt cleanly.
 
 const SCHEMA = '/etc/freeradius/3.0/mods-config/sql/main/sqlite/schema.sql';
-const TAG = 'ipv6-lifecycle';
 
 export const POOLS: PoolSpec[] = [
   { name: 'pd', prefix: '2001:db8::/40', prefix_length: 56, ipam: 'netbox' },
@@ -64,7 +62,15 @@ export async function seedField(): Promise<Field> {
   const dir = mkdtempSync(join(tmpdir(), 'adoption-'));
   const harness = await startHarness({ server: { customFields: [...Object.values(MARK_FIELDS), 'subscriber_id'] } });
   const nb = harness.server;
-  const add = (prefix: string, subscriber: string | null) => nb.addPrefix({ prefix, status: 'active', description: 'legacy', customFields: subscriber ? { subscriber_id: subscriber } : {} });
+  let tenants = 0;
+  const add = (prefix: string, subscriber: string | null) =>
+    nb.addPrefix({
+      prefix,
+      status: 'active',
+      description: subscriber ? `legacy; customer ${subscriber}` : 'legacy',
+      customFields: subscriber ? { subscriber_id: subscriber } : {},
+      ...(subscriber ? { tenant: { id: ++tenants, name: `Customer ${subscriber}`, slug: subscriber } } : {}),
+    });
   add('2001:db8:0:100::/56', 'S-ACTIVE');
   add('2001:db8:0:200::/56', 'S-SUSP');
   add('2001:db8:0:300::/56', 'S-NORAD');
@@ -95,29 +101,14 @@ export async function seedField(): Promise<Field> {
   const embedded = createEmbeddedIpam(db, [{ name: 'home', prefix: '2001:db9::/40', prefixLength: 56 }]);
   const ipam = createIpamRouter(new Map([['pd', harness.ipam], ['home', embedded]]));
 
-  // The reader of services/field/radius.ts, reduced to what adoption reads (one page: the field is small).
+  // The field readers adoption uses in production: FreeRADIUS's tables page by page (a small page,
+  // so the paging is exercised), NetBox's prefixes under the pool parent with their marks.
+  const reader = createRadiusFieldReader(radius);
   const radiusSource: RadiusFieldSource = {
-    async *replies() {
-      yield radius.prepare<[], { username: string; delegatedPrefix: string }>("SELECT username, value AS delegatedPrefix FROM radreply WHERE attribute = 'Delegated-IPv6-Prefix' ORDER BY username").all();
-    },
-    async *openSessions() {
-      yield radius.prepare<[], { username: string; delegatedIpv6Prefix: string }>("SELECT username, delegatedipv6prefix AS delegatedIpv6Prefix FROM radacct WHERE acctstoptime IS NULL").all();
-    },
+    replies: () => reader.replies({ pageSize: 3 }),
+    openSessions: () => reader.openSessions({ pageSize: 1 }),
   };
-  // NetBox's listing under the pool parent, as holdings.ts `fieldPrefixes` gives it.
-  const netbox = {
-    async fieldPrefixes(): Promise<NetboxFieldPrefix[]> {
-      return nb.prefixes().filter((p) => p.status !== 'container').map((p) => {
-        const obj = { description: p.description, tags: p.tags.map((name) => ({ name, slug: name })), custom_fields: p.customFields };
-        const mark = readMark(obj, TAG);
-        return {
-          pool: 'pd', prefix: p.prefix, prefixLength: Number(p.prefix.split('/')[1]), netboxPrefixId: p.id, status: p.status,
-          lifecycleId: mark?.lifecycleId ?? null, subscriberId: mark ? subscriberOf(obj) : null, quarantined: false,
-          tenant: null, description: p.description, customFields: p.customFields,
-        };
-      });
-    },
-  };
+  const netbox = { fieldPrefixes: (signal?: AbortSignal) => harness.ipam.fieldPrefixes(signal) };
   const dump = () => JSON.stringify([radius.prepare('SELECT * FROM radreply ORDER BY id').all(), radius.prepare('SELECT * FROM radacct ORDER BY radacctid').all()]);
   return {
     harness,

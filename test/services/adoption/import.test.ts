@@ -48,6 +48,14 @@ test('the dry run names every planted conflict and nothing else, plans the rest,
   assert.equal(field.deps.store.countByState(), { allocated: 1 }, 'only the seeded lifecycle');
 });
 
+test('a rule by tenant or by description pattern names the same subscribers as the custom field', async () => {
+  for (const subscriber of [{ tenant: 'slug' as const }, { description: 'customer (\\S+)$' }]) {
+    const report = await runImport({ ...request(true), sources: { ...request(true).sources, netbox: { subscriber } } }, field.deps);
+    assert.equal(conflictsOf(report.entries), PLANTED, JSON.stringify(subscriber));
+    assert.equal(report.entries.filter((e) => e.action === 'adopt').map((e) => e.subscriber_id).sort(), ['S-ACTIVE', 'S-ALLOC', 'S-SUSP']);
+  }
+});
+
 test('applying creates lifecycles in the planned states, marks NetBox, leaves RADIUS alone; a second run adopts nothing', async () => {
   const radiusBefore = field.radiusDump();
   const report = await runImport(request(false), field.deps);
