@@ -1,38 +1,19 @@
 import type { ImportedState, IpamKind } from '../../machines/types.ts';
+import type { FieldReply, FieldSession } from '../field/radius.ts';
 
 // The shapes adoption reads the field in and reports it back. The readers are the field readers of
-// services/field/ (reconciliation reads the same field): only the fields adoption uses are named
-// here, so any reader with at least these fits.
+// services/field/ (reconciliation reads the same field); only the fields adoption uses are required.
 
-/** A prefix NetBox holds inside a pool's parent, marked by us or not (services/netbox/holdings.ts `fieldPrefixes`). */
-export interface NetboxFieldPrefix {
-  pool: string;
-  prefix: string;
-  prefixLength: number;
-  netboxPrefixId: number;
-  status: string | null;
-  /** The lifecycle our mark names; null for a prefix without our mark. */
-  lifecycleId: string | null;
-  subscriberId: string | null;
-  quarantined: boolean;
-  tenant: { id: number; name?: string; slug?: string } | null;
-  description: string;
-  customFields: Record<string, unknown>;
-}
+/** A prefix NetBox holds inside a pool's parent, marked by us or not. */
+export type { NetboxFieldPrefix } from '../netbox/holdings.ts';
 
-/** One user's prefix rows in radreply (services/field/radius.ts `FieldReply`). */
-export interface RadiusReplyOfUser {
-  username: string;
-  delegatedPrefix: string | null;
-}
+/** One user's prefix rows in radreply: what adoption reads of a FieldReply. */
+export type RadiusReplyOfUser = Pick<FieldReply, 'username' | 'delegatedPrefix'>;
 
-/** One open radacct session (services/field/radius.ts `FieldSession`). */
-export interface OpenSession {
-  username: string;
-  delegatedIpv6Prefix: string | null;
-}
+/** One open radacct session: what adoption reads of a FieldSession. */
+export type OpenSession = Pick<FieldSession, 'username' | 'delegatedIpv6Prefix'>;
 
-/** The RADIUS side of the field, page by page: only read, never written. */
+/** The RADIUS side of the field, page by page, only read (a RadiusFieldReader fits). */
 export interface RadiusFieldSource {
   replies(opts?: { pageSize?: number; signal?: AbortSignal }): AsyncIterable<RadiusReplyOfUser[]>;
   openSessions(opts?: { pageSize?: number; signal?: AbortSignal }): AsyncIterable<OpenSession[]>;
