@@ -4,6 +4,9 @@ import type Koa from 'koa';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
 import { createApp } from './http/app.ts';
+import type { Importer } from './http/routes/import.ts';
+import { runImport, type ImporterDeps } from './services/adoption/importer.ts';
+import { openRadiusField } from './services/field/radius.ts';
 import { prefixLifecycle } from './machines/prefix-lifecycle.ts';
 import type { IpamKind } from './machines/types.ts';
 import { ActorHost } from './runtime/actor-host.ts';
@@ -81,6 +84,8 @@ export interface Composed {
   cleanup(): Promise<{ revoked: number; reclaimed: number }>;
   /** The scheduled jobs `cleanup`, `leaks`, `pending` (runtime/jobs.ts), also run on demand. */
   jobs: Scheduler;
+  /** Brownfield adoption (services/adoption/): `POST /import` and `npm run import`. */
+  importer: Importer;
   stop(): Promise<void>;
 }
 
@@ -226,6 +231,20 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     metrics: createJobMetrics(metrics.registry, JOB_NAMES),
   });
 
+  // Adoption reads the field through the readers reconciliation uses (services/field/): NetBox's
+  // listing under the NetBox pools' parents, FreeRADIUS's radreply and radacct (a connection of its
+  // own for the run, read only).
+  const fieldIpam = ipam as IpamPort & Partial<NonNullable<ImporterDeps['netbox']>>;
+  const netboxField = pools.some((p) => p.ipam === 'netbox') && typeof fieldIpam.fieldPrefixes === 'function' ? (fieldIpam as NonNullable<ImporterDeps['netbox']>) : null;
+  const importer: Importer = async (req, signal) => {
+    const radius = req.sources.radius && config.radius ? openRadiusField(config.radius, log) : null;
+    try {
+      return await runImport(req, { pools, store, ipam, netbox: netboxField, radius }, signal);
+    } finally {
+      radius?.close();
+    }
+  };
+
   const configured = env[config.api.token_env];
   const token = configured && configured.length > 0 ? configured : randomBytes(24).toString('base64url');
   const metricsToken = config.api.metrics_token_env ? (env[config.api.metrics_token_env] ?? null) : null;
@@ -253,6 +272,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     registry: metrics.registry,
     summary: () => inventory.summary(),
     jobs,
+    importer,
     ready: () => started,
     notReady,
     api: config.api,
@@ -322,6 +342,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     tickPending: () => pending.tick({ spreadMs: 0 }),
     cleanup: () => cleanup.run(),
     jobs,
+    importer,
     stop,
   };
 

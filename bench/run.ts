@@ -1,8 +1,9 @@
 // `npm run bench`: prints the runtime's figures in one run. Never a pass/fail: the numbers are for
 // people (and for the issue's goal, transitions/s at least half of raw upserts/s).
 //   BENCH_SCALE=0.2 npm run bench    a quicker, noisier run
-//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles, storage
+//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles, storage, import
 import { benchHttpAllocate, benchHttpLifecycles } from './http-allocate.ts';
+import { benchImport } from './import.ts';
 import { benchIpam } from './ipam.ts';
 import { buildStored } from './build.ts';
 import { benchAllocating, benchInFlight, benchMemory } from './memory.ts';
@@ -139,4 +140,13 @@ if (wanted('storage')) {
   console.log(`  ${fmt(inFlight)} in flight: ${fmt(Math.round(f.heapPerLifecycleB))} bytes of heap each${f.heapPerLifecycleB > 5120 ? '  (goal ≤ 5 KB)' : ''}, rss ${mib(f.rssMiB)}`);
   const a = await benchAllocating(n(20_000));
   console.log(`  allocating flat out: ${fmt(a.lifecycles)} allocations, peak rss ${mib(a.peakRssMiB)}${a.peakRssMiB >= 512 ? '  (goal < 512 MB)' : ''}`);
+}
+
+if (wanted('import')) {
+  const r = await benchImport(n(100_000));
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  console.log(
+    `import of ${fmt(r.subscribers)} subscribers (file source, embedded IPAM): dry run ${s(r.dryRunMs)}, applied ${s(r.applyMs)}` +
+      `${r.applyMs >= 60_000 ? '  (goal < 60 s)' : ''} (${fmt(r.adopted)} adopted); a second run ${s(r.rerunMs)}, adopting ${fmt(r.adoptedAgain)}`,
+  );
 }

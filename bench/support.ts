@@ -38,6 +38,11 @@ export function instantPorts() {
     utilization: async () => [],
     markedPrefixes: async () => [],
     allocatedUnder: async () => [],
+    async adopt(cmd) {
+      byKey.set(cmd.key, cmd.prefix);
+      keyOf.set(cmd.prefix, cmd.key);
+      return { prefix: cmd.prefix, prefixLength: Number(cmd.prefix.split('/')[1]), netboxPrefixId: cmd.netboxPrefixId ?? null };
+    },
   };
   const replies: RadiusReplyPort = { writeReply: async () => undefined, removeReply: async () => undefined };
   const sessions: DynamicAuthorizationPort = { notifySessions: async () => [] };

@@ -16,6 +16,7 @@ import { buildOpenApi, routerPath } from './openapi.ts';
 import { requestContext, type AppState } from './request-context.ts';
 import { requestLine } from './request-line.ts';
 import { lifecycleRoutes } from './routes/lifecycles.ts';
+import { importRoutes, type Importer } from './routes/import.ts';
 import { jobRoutes, type JobRunner } from './routes/jobs.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { lifecycleLocation, type RouteSpec } from './routes/route.ts';
@@ -43,6 +44,8 @@ export interface AppDeps {
   log: Logger;
   /** `POST /jobs/{job}` (runtime/scheduler.ts); absent, the route is not served. */
   jobs?: JobRunner;
+  /** `POST /import` (services/adoption/); absent, the route is not served. */
+  importer?: Importer;
 }
 
 const isApi = (path: string) => path === '/api' || path.startsWith('/api/');
@@ -58,6 +61,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     ...operationRoutes(deps.service, deps.api),
     ...lifecycleRoutes(deps.service, deps.summary),
     ...(deps.jobs ? jobRoutes(deps.jobs) : []),
+    ...(deps.importer ? importRoutes(deps.importer) : []),
     ...systemRoutes({ registry: deps.registry, metricsToken: deps.metricsToken, ready: deps.ready, ...(deps.notReady ? { notReady: deps.notReady } : {}), document: () => document }),
   ];
   document = buildOpenApi(routes, { metricsToken: deps.metricsToken !== null });

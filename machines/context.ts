@@ -4,6 +4,7 @@ import type {
   AllocationAttempt,
   CpeResult,
   Failure,
+  ImportEvent,
   LifecycleContext,
   LifecycleInput,
   OwnedPrefix,
@@ -173,3 +174,19 @@ export const compensated = (ctx: Ctx): Patch => ({ compensations: ctx.compensati
 export const nextReleased = (ctx: Ctx): Patch => ({ ...compensated(ctx), next: null, unconfirmed: [] });
 
 export const rolledBack = (): Patch => ({ next: null, nextRequest: null, compensations: [] });
+
+/**
+ * An adopted prefix: owned from now as if generation 0 had allocated it (IPAM holds it under that
+ * step's key), with the subscriber's RADIUS username and CPE as the field has them.
+ */
+export const imported = (e: ImportEvent): Patch => ({
+  current: { ...e.prefix, pool: e.pool, generation: 0, ipam: e.ipam },
+  pool: e.pool,
+  prefixLength: e.prefix.prefixLength,
+  ipam: e.ipam,
+  username: e.username,
+  cpeId: e.cpeId,
+  allocatedAt: e.at,
+  activatedAt: e.state === 'allocated' ? null : e.at,
+  suspendedAt: e.state === 'suspended' ? e.at : null,
+});

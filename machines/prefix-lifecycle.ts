@@ -8,6 +8,8 @@ import type {
   Compensation,
   CpeInput,
   CpeResult,
+  ImportEvent,
+  ImportedState,
   LifecycleContext,
   LifecycleEvent,
   LifecycleInput,
@@ -73,6 +75,7 @@ export const prefixLifecycle = setup({
   guards: {
     failedAt: ({ context }, p: { step: StepId }) => context.failedAt === p.step,
     refused: (_, p: { error: unknown }) => isRefusal(p.error),
+    importedAs: (_, p: { event: ImportEvent; state: ImportedState }) => p.event.state === p.state,
     /** Refused, and no earlier try of the key lost its answer: IPAM holds nothing for the lifecycle. */
     refusedOutright: ({ context }, p: { error: unknown }) => isRefusal(p.error) && context.unconfirmed.length === 0,
     undoNext: ({ context }, p: { is: Compensation }) => context.compensations.at(-1) === p.is,
@@ -85,6 +88,7 @@ export const prefixLifecycle = setup({
     ]),
   },
   actions: {
+    recordImport: assign((_, p: { event: ImportEvent }) => ctx.imported(p.event)),
     recordAllocation: assign(({ context }, p: { output: Stamped<Allocation> }) => ctx.allocated(context, p.output)),
     fail: assign(({ context }, p: { step: StepId; error: unknown }) => ctx.failed(context, p.step, p.error)),
     closeRefused: assign(({ context }, p: { error: unknown }) => ctx.closedRefused(context, p.error)),
@@ -131,6 +135,15 @@ export const prefixLifecycle = setup({
   states: {
     pending: {
       tags: 'busy',
+      // Adoption: the prefix is already in the field (and in IPAM); nothing outside runs. The runtime
+      // computes the transition without starting the actor, so the allocation above never starts.
+      on: {
+        IMPORT: (['active', 'suspended', 'allocated'] as const).map((state) => ({
+          guard: { type: 'importedAs' as const, params: ({ event }: { event: ImportEvent }) => ({ event, state }) },
+          target: `#prefixLifecycle.${state}`,
+          actions: { type: 'recordImport' as const, params: ({ event }: { event: ImportEvent }) => ({ event }) },
+        })),
+      },
       invoke: {
         src: 'allocatePrefix',
         input: input.firstAllocation,

@@ -153,7 +153,28 @@ export type LifecycleEvent =
   /** A pending CPE step was confirmed. */
   | { type: 'PENDING_RESOLVED'; step: PendingStep['step']; /** Another lifecycle has the CPE now: the step is moot. */ supersededBy?: string }
   /** A pending CPE step is still queued; try again later. */
-  | { type: 'PENDING_DEFERRED'; step: PendingStep['step']; next_attempt_at: string };
+  | { type: 'PENDING_DEFERRED'; step: PendingStep['step']; next_attempt_at: string }
+  /** Adoption of a prefix already in the field: straight to `state`, no outside step (services/adoption/). */
+  | ImportEvent;
+
+/** What adoption found in the field: IPAM already holds `prefix` for the lifecycle (adopted before the event). */
+export interface ImportEvent {
+  type: 'IMPORT';
+  state: ImportedState;
+  prefix: Allocation;
+  pool: string;
+  ipam: IpamKind;
+  username: string | null;
+  cpeId: string | null;
+  /** When the import ran (the machine has no clock of its own). */
+  at: string;
+  /** The sources that named the prefix, e.g. `netbox`, `radreply`, `radacct`, `file`. */
+  sources: string[];
+}
+
+/** The states an import may leave a lifecycle in. */
+export const IMPORTED_STATES = ['allocated', 'active', 'suspended'] as const;
+export type ImportedState = (typeof IMPORTED_STATES)[number];
 
 export interface AllocateInput {
   /** Derived from the lifecycle id, the step and the generation (machines/steps.ts). */

@@ -3,8 +3,8 @@ import { ServiceError } from '../errors.ts';
 import { createQuarantine, holdDownsOf } from './embedded-quarantine.ts';
 import { blocksUsed } from './units.ts';
 import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
-import { checkAllocate, checkPools, checkSameAllocation, exhausted, type Pool } from './pool-rules.ts';
-import type { AllocateCommand, Allocation, MarkedPrefix, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
+import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, type Pool } from './pool-rules.ts';
+import type { AdoptCommand, AllocateCommand, Allocation, MarkedPrefix, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
 
 interface AllocationRow {
   pool: string;
@@ -79,6 +79,9 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
   const reusableQuarantined = db.prepare<{ pool: string; now: string; first_hex: string; last_hex: string }, RunRow>(
     `SELECT start_hex, end_hex FROM ipam_quarantine
      WHERE pool = @pool AND reusable_at <= @now AND start_hex >= @first_hex AND start_hex <= @last_hex`,
+  );
+  const holderOf = db.prepare<{ pool: string; start_hex: string }, { lifecycle_id: string }>(
+    'SELECT lifecycle_id FROM ipam_allocations WHERE pool = @pool AND start_hex = @start_hex',
   );
   const allAllocations = db.prepare<[], { pool: string; prefix: string; lifecycle_id: string; key: string }>(
     'SELECT pool, prefix, lifecycle_id, key FROM ipam_allocations ORDER BY pool, start_hex',
@@ -215,7 +218,33 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     return insertBlock(cmd, hit.at);
   });
 
-  function insertBlock(cmd: AllocateCommand, at: bigint): Allocation {
+  /**
+   * O(log n): the block is carved out of the free run holding it and recorded under the key. A
+   * block not wholly free (allocated, quarantined, held down) is refused, unless it is this key's.
+   */
+  const adoptInTransaction = db.transaction((cmd: AdoptCommand, pool: Pool, block: Ipv6Prefix): Allocation => {
+    const found = allocationByKey.get({ key: cmd.key });
+    if (found) {
+      if (found.lifecycle_id !== cmd.lifecycleId || found.pool !== cmd.pool || found.prefix !== formatPrefix(block)) throw taken(cmd, `key ${cmd.key} (${found.prefix})`);
+      return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
+    }
+    const start = block.network;
+    const end = lastAddress(block);
+    const run = freeRunBefore.get({ pool: cmd.pool, start_hex: toHex(start + 1n) });
+    if (!run || fromHex(run.end_hex) < end) {
+      const [other] = takenMeetingRange.all({ pool: cmd.pool, first_hex: toHex(start), last_hex: toHex(end) });
+      const holder = other ? holderOf.get({ pool: cmd.pool, start_hex: other.start_hex }) : undefined;
+      throw taken(cmd, holder ? `lifecycle ${holder.lifecycle_id}` : 'a quarantined or held-down block');
+    }
+    const runStart = fromHex(run.start_hex);
+    const runEnd = fromHex(run.end_hex);
+    deleteFreeRun.run({ pool: cmd.pool, start_hex: run.start_hex });
+    addFreeRun(cmd.pool, runStart, start - 1n);
+    addFreeRun(cmd.pool, end + 1n, runEnd);
+    return insertBlock({ ...cmd, prefixLength: block.length }, start);
+  });
+
+  function insertBlock(cmd: Pick<AllocateCommand, 'pool' | 'prefixLength' | 'key' | 'lifecycleId' | 'subscriberId'>, at: bigint): Allocation {
     const prefix = formatPrefix({ network: at, length: cmd.prefixLength });
     insertAllocation.run({
       pool: cmd.pool,
@@ -262,6 +291,12 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       const allocation = whileUnlocked('allocate', () => allocateInTransaction.immediate(cmd, pool));
       if (!allocation) throw exhausted(pool, cmd.prefixLength);
       return allocation;
+    },
+
+    async adopt(cmd, signal) {
+      signal?.throwIfAborted();
+      const { pool, block } = checkAdopt(pools, cmd);
+      return whileUnlocked('adopt', () => adoptInTransaction.immediate(cmd, pool, block));
     },
 
     async allocatedUnder(cmd, signal) {

@@ -1,11 +1,11 @@
 import { createFaults, type Faults } from '../faults.ts';
-import { checkAllocate, checkPools, checkSameAllocation, exhausted, type Pool } from './pool-rules.ts';
+import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, type Pool } from './pool-rules.ts';
 import { alignUp, blockSize, formatPrefix, lastAddress, parsePrefix, subnetCount } from '../ipv6.ts';
 import { blocksUsed } from './units.ts';
-import type { AllocateCommand, Allocation, IpamPort, KeyLookup, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
+import type { AdoptCommand, AllocateCommand, Allocation, IpamPort, KeyLookup, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
 
 /** The port's methods, by which faults are queued and calls are recorded. */
-export type IpamMethod = 'allocate' | 'allocatedUnder' | 'release' | 'free' | 'utilization' | 'markedPrefixes';
+export type IpamMethod = 'allocate' | 'allocatedUnder' | 'release' | 'free' | 'utilization' | 'markedPrefixes' | 'adopt';
 
 /** One allocation the fake holds, as tests inspect it. */
 export interface FakeAllocation {
@@ -22,7 +22,7 @@ export interface FakeIpam extends IpamPort {
   /** Makes the next call(s) of `method` throw; by default a retryable `upstream_unavailable`. */
   failNext: Faults<IpamMethod>['failNext'];
   /** Every call received, in order, faults included. */
-  readonly calls: ReadonlyArray<{ method: IpamMethod; cmd: AllocateCommand | KeyLookup | ReleaseCommand | null }>;
+  readonly calls: ReadonlyArray<{ method: IpamMethod; cmd: AllocateCommand | KeyLookup | ReleaseCommand | AdoptCommand | null }>;
   /** What is allocated now, in pool then address order. */
   allocations(): FakeAllocation[];
   /** Released blocks not freed yet (quarantined: nobody may have them), in pool then address order. */
@@ -43,7 +43,7 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
   // Kept sorted by (pool, network) so the first-free search is one ordered walk.
   const blocks: Block[] = [];
   const faults = createFaults<IpamMethod>('fake ipam');
-  const calls: Array<{ method: IpamMethod; cmd: AllocateCommand | KeyLookup | ReleaseCommand | null }> = [];
+  const calls: Array<{ method: IpamMethod; cmd: AllocateCommand | KeyLookup | ReleaseCommand | AdoptCommand | null }> = [];
 
   function blocksOf(pool: string): Block[] {
     return blocks.filter((b) => b.pool === pool);
@@ -66,7 +66,7 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
   }
 
   /** Records the call, then runs the effect between the queued fault's before and after points. */
-  async function call<T>(method: IpamMethod, cmd: AllocateCommand | KeyLookup | ReleaseCommand | null, effect: () => T): Promise<T> {
+  async function call<T>(method: IpamMethod, cmd: AllocateCommand | KeyLookup | ReleaseCommand | AdoptCommand | null, effect: () => T): Promise<T> {
     calls.push({ method, cmd });
     return faults.run(method, effect);
   }
@@ -92,6 +92,19 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
       last: network + blockSize(cmd.prefixLength) - 1n,
     });
     return { prefix, prefixLength: cmd.prefixLength, netboxPrefixId: null };
+  }
+
+  function adopt(cmd: AdoptCommand): Allocation {
+    const { block } = checkAdopt(pools, cmd);
+    const last = block.network + blockSize(block.length) - 1n;
+    const byKey = blocks.find((b) => b.key === cmd.key);
+    if (byKey && (byKey.lifecycleId !== cmd.lifecycleId || byKey.network !== block.network || byKey.prefixLength !== block.length)) throw taken(cmd, `key ${cmd.key} (${byKey.prefix})`);
+    if (byKey) return { prefix: byKey.prefix, prefixLength: byKey.prefixLength, netboxPrefixId: null };
+    const overlap = blocks.find((b) => b.pool === cmd.pool && b.network <= last && b.last >= block.network);
+    if (overlap) throw taken(cmd, overlap.key === '' ? 'a quarantined block' : `lifecycle ${overlap.lifecycleId}`);
+    const prefix = formatPrefix(block);
+    insert({ pool: cmd.pool, prefix, prefixLength: block.length, key: cmd.key, lifecycleId: cmd.lifecycleId, subscriberId: cmd.subscriberId, network: block.network, last });
+    return { prefix, prefixLength: block.length, netboxPrefixId: null };
   }
 
   function allocatedUnder(cmd: KeyLookup): Allocation[] {
@@ -160,6 +173,11 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
     async utilization(signal) {
       signal?.throwIfAborted();
       return call('utilization', null, utilization);
+    },
+
+    async adopt(cmd, signal) {
+      signal?.throwIfAborted();
+      return call('adopt', cmd, () => adopt(cmd));
     },
 
     async markedPrefixes(signal) {

@@ -2,7 +2,8 @@
 // the fake refuses what the embedded IPAM refuses, with the same typed errors.
 import { ServiceError } from '../errors.ts';
 import { formatPrefix, parsePrefix, type Ipv6Prefix } from '../ipv6.ts';
-import type { AllocateCommand, PoolInfo } from './port.ts';
+import type { AdoptCommand, AllocateCommand, PoolInfo } from './port.ts';
+import { contains } from '../ipv6.ts';
 
 /** A configured pool with its parent prefix parsed. */
 export interface Pool {
@@ -59,4 +60,21 @@ export function checkSameAllocation(
 /** The `pool_exhausted` error of a pool that has no free block of `length`. */
 export function exhausted(pool: Pool, length: number): ServiceError {
   return new ServiceError('pool_exhausted', `pool "${pool.info.name}" (${pool.info.prefix}) has no free /${length}`);
+}
+
+/** Resolves the pool of an adoption and checks the prefix is a block of it, throwing the port's typed errors. */
+export function checkAdopt(pools: Map<string, Pool>, cmd: AdoptCommand): { pool: Pool; block: Ipv6Prefix } {
+  if (typeof cmd.key !== 'string' || cmd.key === '') throw new ServiceError('validation_error', 'an adoption needs an idempotency key', { field: 'key' });
+  const pool = pools.get(cmd.pool);
+  if (!pool) throw new ServiceError('not_found', `unknown pool "${cmd.pool}"`, { field: 'pool' });
+  const block = parsePrefix(cmd.prefix, 'prefix');
+  if (!contains(pool.parent, block)) {
+    throw new ServiceError('validation_error', `${cmd.prefix} is not inside pool "${cmd.pool}" (${pool.info.prefix})`, { field: 'prefix' });
+  }
+  return { pool, block };
+}
+
+/** The refusal of an adoption: someone else holds (part of) the block. */
+export function taken(cmd: AdoptCommand, by: string): ServiceError {
+  return new ServiceError('idempotency_mismatch', `${cmd.prefix} in pool "${cmd.pool}" is held by ${by}, not lifecycle ${cmd.lifecycleId}`, { field: 'prefix' });
 }

@@ -75,6 +75,20 @@ export interface MarkedPrefix {
   keyIsDigest?: boolean;
 }
 
+/** A prefix already in the field that a lifecycle takes over (adoption): recorded under `key` as if allocated. */
+export interface AdoptCommand {
+  lifecycleId: string;
+  /** Whose it is: the mark names the subscriber, as an allocation's does. */
+  subscriberId: string;
+  /** The key the lifecycle's first allocation would have used: leak detection and lookups see an allocation. */
+  key: string;
+  pool: string;
+  /** Canonical compressed form. */
+  prefix: string;
+  /** NetBox's id of the prefix when the field listing found it there. */
+  netboxPrefixId?: number | null;
+}
+
 /** IPAM port: every method is safe to repeat with the same command. */
 export interface IpamPort {
   /** Allocates the first free aligned block, or returns the one already allocated under `cmd.key`. Throws `pool_exhausted`. */
@@ -103,4 +117,10 @@ export interface IpamPort {
    * stalling the event loop (the embedded IPAM's million rows); without it, markedPrefixes() is one page.
    */
   markedPages?(signal?: AbortSignal): AsyncIterable<MarkedPrefix[]>;
+  /**
+   * Takes `cmd.prefix` over for the lifecycle under `cmd.key`: afterwards IPAM holds it exactly as an
+   * allocation under that key. Repeating it is success; a prefix another lifecycle (or anyone but its
+   * lifecycle, for the embedded IPAM) holds is refused with `idempotency_mismatch` on `prefix`.
+   */
+  adopt(cmd: AdoptCommand, signal?: AbortSignal): Promise<Allocation>;
 }

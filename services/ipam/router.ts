@@ -70,6 +70,7 @@ export function createIpamRouter(
     fieldPrefixes: async (signal?: AbortSignal) => (await each('fieldPrefixes', signal)).flat(),
     // async, so an unknown pool rejects the promise as the port promises instead of throwing at the call.
     allocate: async (cmd, signal) => serving(cmd.pool).allocate(cmd, signal),
+    adopt: async (cmd, signal) => serving(cmd.pool).adopt(cmd, signal),
     async release(cmd, signal) {
       for (const ipam of givingBack(cmd.pool)) await ipam.release(cmd, signal);
     },

@@ -56,10 +56,11 @@ test('GET /openapi.json → OpenAPI 3.1 documenting exactly the routes the route
     'GET /readyz',
     'GET /openapi.json',
     'POST /api/v1/network/ipv6/jobs/{job}',
+    'POST /api/v1/network/ipv6/import',
   ]) {
     assert.ok(served.includes(route), `API.md's ${route} is served and documented`);
   }
-  assert.is(served.length, 16);
+  assert.is(served.length, 17);
 });
 
 test('GET /openapi.json → every documented route answers (no 404 route or 405)', async () => {
@@ -90,8 +91,8 @@ test('GET /openapi.json → bearer security, Idempotency-Key and wait on every P
       const params = op.parameters.map((p: { in: string; name: string }) => `${p.in}:${p.name}`);
       assert.ok(params.includes('header:Idempotency-Key'), where);
       for (const s of ['200', '404', '409', '413', '415', '422', '502']) assert.ok(op.responses[s], `${where} documents ${s}`);
-      // A job run answers when it has ended: no `wait`, no 202.
-      if (path.includes('/jobs/')) continue;
+      // A job run and an import answer when they have ended: no `wait`, no 202.
+      if (path.includes('/jobs/') || path.endsWith('/import')) continue;
       assert.ok(params.includes('query:wait'), where);
       assert.ok(op.responses['202'].headers.Location, `${where} 202 has Location`);
       assert.is(op.requestBody.content['application/json'].schema.additionalProperties, false, `${where} body is strict`);

@@ -115,6 +115,7 @@ export function probedIpam(inner: () => IpamPort, around: Probe): IpamPort {
     utilization: (signal) => inner().utilization(signal),
     markedPrefixes: (signal) => inner().markedPrefixes(signal),
     allocatedUnder: (cmd, signal) => inner().allocatedUnder(cmd, signal),
+    adopt: (cmd, signal) => inner().adopt(cmd, signal),
   };
 }
 

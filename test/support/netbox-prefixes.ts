@@ -12,6 +12,8 @@ export interface StoredPrefix {
   comments: string;
   tags: string[];
   customFields: Record<string, unknown>;
+  /** Set only by addPrefix (the adoption tests' rule by tenant); the API never writes it here. */
+  tenant?: { id: number; name: string; slug: string } | null;
   created: string;
   lastUpdated: string;
 }

@@ -44,7 +44,7 @@ export interface NetboxServer {
   /** How long each allocation holds NetBox's lock (`options.allocationMs` at start). */
   allocationMs: number;
   addVrf(name: string, rd?: string | null): StoredVrf;
-  addPrefix(p: { prefix: string; vrfId?: number | null; status?: string; description?: string; tags?: string[]; customFields?: Record<string, unknown> }): StoredPrefix;
+  addPrefix(p: { prefix: string; vrfId?: number | null; status?: string; description?: string; tags?: string[]; customFields?: Record<string, unknown>; tenant?: { id: number; name: string; slug: string } }): StoredPrefix;
   prefixes(): StoredPrefix[];
   /** The next `times` matching requests get `status` (503 by default) without any effect. */
   failNext(times: number, opts?: FaultMatch & { status?: number; retryAfter?: string }): void;
@@ -92,7 +92,7 @@ export async function startNetboxServer(options: NetboxServerOptions = {}): Prom
     return {
       id: r.id, url: `${base}/api/ipam/prefixes/${r.id}/`, display_url: `${base}/ipam/prefixes/${r.id}/`, display: r.prefix,
       family: { value: 6, label: 'IPv6' }, prefix: r.prefix, vrf: vrfView(r.vrfId), scope_type: null, scope_id: null, scope: null,
-      tenant: null, vlan: null, status: { value: r.status, label: LABELS[r.status] ?? r.status }, role: null, is_pool: false,
+      tenant: r.tenant ? { id: r.tenant.id, url: `${base}/api/tenancy/tenants/${r.tenant.id}/`, display: r.tenant.name, name: r.tenant.name, slug: r.tenant.slug } : null, vlan: null, status: { value: r.status, label: LABELS[r.status] ?? r.status }, role: null, is_pool: false,
       mark_utilized: false, description: r.description, comments: r.comments, tags: r.tags.map(tagView), custom_fields: cf,
       created: r.created, last_updated: r.lastUpdated, children: table.childrenOf(r).length, _depth: table.depthOf(r),
     };
@@ -257,7 +257,9 @@ export async function startNetboxServer(options: NetboxServerOptions = {}): Prom
       return v;
     },
     addPrefix(p) {
-      return create({ ...p, customFields: p.customFields ?? {} });
+      const row = create({ ...p, customFields: p.customFields ?? {} });
+      if (p.tenant) row.tenant = p.tenant;
+      return row;
     },
     prefixes: () => table.sorted(table.rows.values()),
     failNext(times, opts = {}) {

@@ -150,6 +150,18 @@ const SPECS: Record<string, { changes: Field[]; check?: Check }> = {
       stamped(r, 'revokedAt');
     },
   },
+  // Adoption: the field's prefix is owned as generation 0's, stamped with the import's time; nothing outside runs.
+  'pending IMPORT': {
+    changes: ['current', 'pool', 'prefixLength', 'ipam', 'username', 'cpeId', 'allocatedAt', 'activatedAt', 'suspendedAt'],
+    check: (r) => {
+      const [a, e] = [r.after.context, r.event];
+      assert.equal(a.current, { ...e.prefix, pool: e.pool, generation: 0, ipam: e.ipam });
+      assert.equal([a.pool, a.prefixLength, a.ipam, a.username, a.cpeId], [e.pool, e.prefix.prefixLength, e.ipam, e.username, e.cpeId]);
+      assert.is(pathOf(r.after.value), `${e.state}.idle`);
+      assert.equal([a.allocatedAt, a.activatedAt, a.suspendedAt], [e.at, e.state === 'allocated' ? null : e.at, e.state === 'suspended' ? e.at : null]);
+      assert.equal(r.started, [], 'an import starts no outside step');
+    },
+  },
   'ACTIVATE': { changes: ['username', 'cpeId'], check: (r) => assert.equal([r.after.context.username, r.after.context.cpeId], [r.event.username, r.event.cpeId]) },
   'SUSPEND': { changes: ['reason'], check: (r) => assert.is(r.after.context.reason, r.event.reason) },
   'REACTIVATE': { changes: [] },

@@ -91,7 +91,23 @@ function resultsFor(src: string, input: unknown): unknown[] {
   }
 }
 
+/** An adopted prefix, the same whichever state the field has it in. */
+export const importOf = (state: 'allocated' | 'active' | 'suspended'): LifecycleEvent => ({
+  type: 'IMPORT',
+  state,
+  prefix: { prefix: '2001:db8:ff00::/56', prefixLength: 56, netboxPrefixId: 77 },
+  pool: 'residential',
+  ipam: 'netbox',
+  username: state === 'allocated' ? null : 'carol@isp.example',
+  cpeId: state === 'allocated' ? null : '00D09E-HGW-0077',
+  at: '2030-01-01T00:30:00.000Z',
+  sources: state === 'allocated' ? ['netbox'] : ['netbox', 'radreply'],
+});
+
 const USER_EVENTS: LifecycleEvent[] = [
+  importOf('active'),
+  importOf('suspended'),
+  importOf('allocated'),
   { type: 'ACTIVATE', username: 'alice@isp.example', cpeId: '00D09E-HGW-0001' },
   // A subscriber without a managed CPE: nothing to configure, but every step still runs.
   { type: 'ACTIVATE', username: 'bob@isp.example', cpeId: null },

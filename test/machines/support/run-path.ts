@@ -39,6 +39,8 @@ export function startLifecycle(snapshot?: Snapshot<unknown>, steps: ScriptedActo
 
 /** Feeds one model event to the real actor: user events are sent, step outcomes end the step's promise. */
 export async function apply(lc: Lifecycle, event: AnyEventObject): Promise<Call | null> {
+  // Adoption marks the prefix in IPAM before the lifecycle takes IMPORT (services/adoption/apply.ts).
+  if (event.type === 'IMPORT') lc.steps.ledger.set((event.prefix as { prefix: string }).prefix, 0);
   const settled = isOutcome(event) ? lc.steps.settle(event) : (lc.actor.send(event as never), null);
   await flush();
   return settled;

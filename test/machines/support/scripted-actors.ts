@@ -80,7 +80,8 @@ export function createScriptedActors() {
     }
   }
 
-  const outstanding = () => calls.filter((c) => !c.settled);
+  // A step whose state was left (an IMPORT leaves `pending`) is stopped: its signal is aborted.
+  const outstanding = () => calls.filter((c) => !c.settled && !c.signal.aborted);
 
   function callFor(actorId: string): Call {
     const call = outstanding().find((c) => c.id === actorId);

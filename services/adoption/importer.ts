@@ -1,0 +1,98 @@
+import type { PoolSpec } from '../../runtime/lifecycle-service.ts';
+import { LIFECYCLE_STATES } from '../../machines/types.ts';
+import type { ListCursor, LifecycleStore } from '../../store/lifecycles.ts';
+import { ServiceError } from '../errors.ts';
+import type { IpamPort } from '../ipam/port.ts';
+import { applyPlan, type ApplyDeps } from './apply.ts';
+import { plan, summarize, type KnownLifecycles } from './plan.ts';
+import { checkRule, fromFile, fromNetbox, fromRadius, type Observation } from './sources.ts';
+import type { ImportOptions, ImportReport, ImportSources, NetboxFieldPrefix, RadiusFieldSource } from './types.ts';
+
+// One import, the same for POST /api/v1/network/ipv6/import and `npm run import`: read the sources,
+// join them into the plan, and (unless a dry run) apply it. Every run derives the plan afresh from
+// the field and the store, so a run after a killed one adopts exactly what that one did not.
+
+export interface ImporterDeps {
+  pools: readonly PoolSpec[];
+  store: LifecycleStore;
+  ipam: IpamPort;
+  /** NetBox's prefixes under every pool parent; null when no pool is served by NetBox. */
+  netbox: { fieldPrefixes(signal?: AbortSignal): Promise<NetboxFieldPrefix[]> } | null;
+  /** FreeRADIUS's radreply and radacct, read only; null when no RADIUS database is configured. */
+  radius: RadiusFieldSource | null;
+  now?: () => Date;
+  afterBatch?: ApplyDeps['afterBatch'];
+}
+
+export interface ImportRequest {
+  sources: ImportSources;
+  options?: ImportOptions | undefined;
+  dryRun: boolean;
+}
+
+export async function runImport(req: ImportRequest, deps: ImporterDeps, signal?: AbortSignal): Promise<ImportReport> {
+  const { sources } = req;
+  const now = deps.now ?? (() => new Date());
+  if (!sources.netbox && !sources.radius && !sources.file) {
+    throw new ServiceError('validation_error', 'sources: name at least one of netbox, radius, file', { field: 'sources' });
+  }
+  if (sources.netbox && !deps.netbox) throw new ServiceError('validation_error', 'sources.netbox: no pool is served by NetBox', { field: 'sources.netbox' });
+  if (sources.radius && !deps.radius) throw new ServiceError('validation_error', 'sources.radius: no RADIUS SQL database is configured (radius.sql)', { field: 'sources.radius' });
+  if (sources.netbox) checkRule(sources.netbox.subscriber);
+
+  const observations: Observation[] = [];
+  if (sources.netbox) observations.push(...fromNetbox(await deps.netbox!.fieldPrefixes(signal), sources.netbox.subscriber));
+  if (sources.radius) observations.push(...(await fromRadius(deps.radius!, { sessions: sources.radius.sessions !== false, ...(signal ? { signal } : {}) })));
+  if (sources.file) observations.push(...fromFile(sources.file.records));
+
+  const entries = plan({
+    observations,
+    pools: deps.pools,
+    known: knownLifecycles(deps.store),
+    radiusRead: Boolean(sources.radius),
+    subscriberFromUsername: req.options?.subscriber_from_username === true,
+  });
+  const report: ImportReport = {
+    dry_run: req.dryRun,
+    generated_at: now().toISOString(),
+    sources: Object.keys(sources).filter((k) => sources[k as keyof ImportSources]),
+    summary: summarize(entries),
+    applied: null,
+    entries,
+  };
+  if (req.dryRun) return report;
+  report.applied = await applyPlan(entries, {
+    ipam: deps.ipam,
+    store: deps.store,
+    now,
+    ...(req.options?.batch_size ? { batchSize: req.options.batch_size } : {}),
+    ...(deps.afterBatch ? { afterBatch: deps.afterBatch } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  return report;
+}
+
+/**
+ * The live lifecycles, by subscriber and by prefix: each live state's lifecycles page by page, without
+ * their snapshots (the leak check's walk). Held for the run: the plan looks every entry up.
+ */
+export function knownLifecycles(store: LifecycleStore): KnownLifecycles {
+  const bySubscriber = new Map<string, { id: string; prefix: string | null }>();
+  const byPrefix = new Map<string, { id: string; subscriber_id: string }>();
+  const PAGE = 5000;
+  for (const state of LIFECYCLE_STATES.filter((s) => s !== 'revoked')) {
+    for (let after: ListCursor | undefined; ; ) {
+      const page = store.heldPage(state, PAGE, after);
+      for (const r of page) {
+        bySubscriber.set(r.subscriber_id, { id: r.id, prefix: r.prefix });
+        if (r.prefix) byPrefix.set(r.prefix, { id: r.id, subscriber_id: r.subscriber_id });
+      }
+      if (page.length < PAGE) break;
+      const last = page[page.length - 1]!;
+      after = { created_at: last.created_at, id: last.id };
+    }
+  }
+  return { liveOf: (s) => bySubscriber.get(s), liveWithPrefix: (p) => byPrefix.get(p) };
+}
+
+export type { ImportReport };

@@ -1,0 +1,154 @@
+import { v5 as uuidv5 } from 'uuid';
+import type { ImportedState } from '../../machines/types.ts';
+import { contains, parsePrefix, type Ipv6Prefix } from '../ipv6.ts';
+import type { PoolSpec } from '../../runtime/lifecycle-service.ts';
+import type { Observation } from './sources.ts';
+import type { Conflict, ConflictKind, ImportReport, PlanEntry } from './types.ts';
+
+// The join: every source's observations of one prefix become one entry, every entry of one
+// subscriber is checked against the others and against the lifecycles the service has. Pure: the
+// same field gives the same plan, which is what makes a rerun after a kill finish exactly.
+
+/** What the plan needs to know of the lifecycles the service already has. */
+export interface KnownLifecycles {
+  /** The subscriber's live lifecycle (any state but revoked). */
+  liveOf(subscriberId: string): { id: string; prefix: string | null } | undefined;
+  /** The live lifecycle whose current prefix this is. */
+  liveWithPrefix(prefix: string): { id: string; subscriber_id: string } | undefined;
+}
+
+export interface PlanInput {
+  observations: Observation[];
+  pools: readonly PoolSpec[];
+  known: KnownLifecycles;
+  /** The RADIUS source was read: a NetBox prefix without a RADIUS row is then a finding. */
+  radiusRead: boolean;
+  subscriberFromUsername: boolean;
+}
+
+/** Fixed: lifecycle ids of adopted prefixes are uuid v5 of subscriber and prefix under it, in every run. */
+const NAMESPACE = '8f7c2b1e-5d0a-4c3b-9a6e-1f2d3c4b5a69';
+
+export const adoptedLifecycleId = (subscriberId: string, prefix: string) => uuidv5(`${subscriberId}\n${prefix}`, NAMESPACE);
+
+const distinct = <T>(xs: Array<T | null>): T[] => [...new Set(xs.filter((x): x is T => x !== null))].sort();
+
+export function plan(input: PlanInput): PlanEntry[] {
+  const pools = input.pools.map((p) => ({ spec: p, parent: parsePrefix(p.prefix) }));
+  const byPrefix = new Map<string, Observation[]>();
+  for (const o of input.observations) {
+    const list = byPrefix.get(o.prefix);
+    if (list) list.push(o);
+    else byPrefix.set(o.prefix, [o]);
+  }
+  // The file is also the mapping from RADIUS usernames to subscriber ids.
+  const subscriberOfUser = new Map<string, string>();
+  for (const o of input.observations) if (o.source === 'file' && o.username && o.subscriberId) subscriberOfUser.set(o.username, o.subscriberId);
+
+  const entries: PlanEntry[] = [];
+  for (const [prefix, obs] of byPrefix) entries.push(entryOf(prefix, obs, pools, subscriberOfUser, input));
+  entries.sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : (a.subscriber_id ?? '').localeCompare(b.subscriber_id ?? '')));
+
+  // Per subscriber: one prefix, and none other than a live lifecycle's.
+  const bySubscriber = new Map<string, PlanEntry[]>();
+  for (const e of entries) if (e.subscriber_id !== null) bySubscriber.set(e.subscriber_id, [...(bySubscriber.get(e.subscriber_id) ?? []), e]);
+  for (const [subscriber, list] of bySubscriber) {
+    const fresh = list.filter((e) => e.action !== 'adopted');
+    if (fresh.length > 1) for (const e of fresh) add(e, 'two_prefixes', `subscriber ${subscriber} carries ${fresh.map((x) => x.prefix).join(', ')}`);
+    const live = input.known.liveOf(subscriber);
+    for (const e of list) {
+      if (!live || e.action === 'adopted') continue;
+      if (live.prefix === e.prefix) e.action = 'adopted';
+      else add(e, 'live_lifecycle', `subscriber ${subscriber} has live lifecycle ${live.id} with ${live.prefix ?? 'no prefix yet'}`);
+    }
+  }
+  for (const e of entries) {
+    if (e.conflicts.length > 0) e.action = 'conflict';
+    if (e.action === 'adopted' && e.lifecycle_id !== null) {
+      // The lifecycle that owns it, adopted or allocated by the service: not ours to recompute.
+      e.lifecycle_id = input.known.liveWithPrefix(e.prefix)?.id ?? e.lifecycle_id;
+    }
+  }
+  return entries;
+}
+
+function add(e: PlanEntry, kind: ConflictKind, message: string): void {
+  if (!e.conflicts.some((c) => c.kind === kind)) e.conflicts.push({ kind, message });
+}
+
+function entryOf(
+  prefix: string,
+  obs: Observation[],
+  pools: Array<{ spec: PoolSpec; parent: Ipv6Prefix }>,
+  subscriberOfUser: Map<string, string>,
+  input: PlanInput,
+): PlanEntry {
+  const conflicts: Conflict[] = [];
+  const c = (kind: ConflictKind, message: string) => conflicts.push({ kind, message });
+  const sources = distinct(obs.map((o) => o.source));
+  const usernames = distinct(obs.map((o) => o.username));
+  const named = distinct(obs.map((o) => o.subscriberId));
+  const mapped = distinct(usernames.map((u) => subscriberOfUser.get(u) ?? null));
+  const subscribers = named.length > 0 ? named : mapped;
+  const netbox = obs.find((o) => o.source === 'netbox');
+  const served = obs.some((o) => o.source === 'radreply' || o.source === 'radacct');
+
+  if (usernames.length > 1) c('shared_prefix', `${prefix} is carried by users ${usernames.join(', ')}`);
+  if (subscribers.length > 1) c('shared_prefix', `${prefix} is named for subscribers ${subscribers.join(', ')}`);
+
+  let block: Ipv6Prefix | null = null;
+  try {
+    block = parsePrefix(prefix);
+  } catch {
+    c('outside_pools', `${prefix} is not an IPv6 prefix`);
+  }
+  const pool = block ? pools.find((p) => contains(p.parent, block!)) : undefined;
+  if (block && !pool) c('outside_pools', `${prefix} is inside no configured pool`);
+  if (block && pool && block.length !== pool.spec.prefix_length) {
+    c('wrong_length', `${prefix} is a /${block.length}; pool ${pool.spec.name} delegates /${pool.spec.prefix_length}`);
+  }
+
+  let subscriber: string | null = subscribers.length === 1 ? subscribers[0]! : null;
+  if (subscriber === null && subscribers.length === 0 && usernames.length === 1 && input.subscriberFromUsername) subscriber = usernames[0]!;
+  if (subscriber === null && conflicts.length === 0) c('unnamed', `nothing names the subscriber of ${prefix}`);
+
+  const stated = distinct(obs.map((o) => o.state ?? null));
+  const username = usernames.length === 1 ? usernames[0]! : null;
+  let state: ImportedState | null = stated.length === 1 ? stated[0]! : served ? 'active' : username ? 'suspended' : 'allocated';
+  if (stated.length > 1) c('shared_prefix', `${prefix} is stated ${stated.join(' and ')}`);
+  if (stated.length === 0 && !served && netbox && input.radiusRead) {
+    c('no_radius_row', `NetBox holds ${prefix} (id ${netbox.netboxPrefixId}) and RADIUS has no row for it: state it in the file (active, suspended or allocated) or release it`);
+    state = null;
+  }
+
+  const holder = input.known.liveWithPrefix(prefix);
+  let action: PlanEntry['action'] = 'adopt';
+  if (holder && subscriber !== null && holder.subscriber_id === subscriber) {
+    action = 'adopted';
+    conflicts.length = 0;
+  } else if (holder) {
+    c('live_lifecycle', `${prefix} is lifecycle ${holder.id}'s, of subscriber ${holder.subscriber_id}`);
+  }
+  const cpes = distinct(obs.map((o) => o.cpeId));
+  return {
+    subscriber_id: subscriber,
+    prefix,
+    pool: pool?.spec.name ?? null,
+    ipam: pool?.spec.ipam ?? null,
+    username,
+    cpe_id: cpes.length === 1 ? cpes[0]! : null,
+    state,
+    sources,
+    netbox_prefix_id: netbox?.netboxPrefixId ?? null,
+    lifecycle_id: subscriber !== null ? adoptedLifecycleId(subscriber, prefix) : null,
+    action,
+    conflicts,
+  };
+}
+
+export function summarize(entries: readonly PlanEntry[]): ImportReport['summary'] {
+  const byKind: Partial<Record<ConflictKind, number>> = {};
+  for (const e of entries) for (const k of e.conflicts) byKind[k.kind] = (byKind[k.kind] ?? 0) + 1;
+  const count = (a: PlanEntry['action']) => entries.filter((e) => e.action === a).length;
+  return { entries: entries.length, adopt: count('adopt'), adopted: count('adopted'), conflict: count('conflict'), conflicts_by_kind: byKind };
+}

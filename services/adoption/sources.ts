@@ -1,0 +1,84 @@
+import { ServiceError } from '../errors.ts';
+import { canonicalCidr } from '../netbox/cidr.ts';
+import type { FileRecord, NetboxFieldPrefix, RadiusFieldSource, SubscriberRule } from './types.ts';
+
+// Each source read into the plan's one form: observations of (prefix, who, where from). A value that
+// is not a prefix is kept as written, so the plan can name it rather than drop it silently.
+
+export interface Observation {
+  source: 'netbox' | 'radreply' | 'radacct' | 'file';
+  prefix: string;
+  subscriberId: string | null;
+  username: string | null;
+  cpeId: string | null;
+  state: FileRecord['state'] | null;
+  netboxPrefixId: number | null;
+  /** The lifecycle our NetBox mark names (a prefix allocated or adopted by this service). */
+  markedFor: string | null;
+}
+
+const canon = (p: string) => canonicalCidr(p) ?? p;
+const blank = { subscriberId: null, username: null, cpeId: null, state: null, netboxPrefixId: null, markedFor: null };
+
+/** The subscriber a NetBox prefix names by the rule; a prefix under our mark names its own. */
+export function subscriberByRule(p: NetboxFieldPrefix, rule: SubscriberRule): string | null {
+  if (p.lifecycleId !== null && p.subscriberId) return p.subscriberId;
+  if ('custom_field' in rule) {
+    const v = p.customFields[rule.custom_field];
+    return typeof v === 'string' && v.trim() !== '' ? v.trim() : typeof v === 'number' ? String(v) : null;
+  }
+  if ('tenant' in rule) {
+    const v = p.tenant?.[rule.tenant];
+    return v === undefined || v === null || v === '' ? null : String(v);
+  }
+  return new RegExp(rule.description).exec(p.description)?.[1]?.trim() || null;
+}
+
+/** Checks a description rule once, before anything is read: it must compile and capture. */
+export function checkRule(rule: SubscriberRule): void {
+  if (!('description' in rule)) return;
+  let re: RegExp;
+  try {
+    re = new RegExp(rule.description);
+  } catch (err) {
+    throw new ServiceError('validation_error', `sources.netbox.subscriber.description: ${(err as Error).message}`, { field: 'sources.netbox.subscriber.description' });
+  }
+  // A pattern's group count: an empty match of `|` plus the pattern has one entry per group.
+  if (new RegExp(`${re.source}|`).exec('')!.length < 2) {
+    throw new ServiceError('validation_error', 'sources.netbox.subscriber.description needs a capture group naming the subscriber', {
+      field: 'sources.netbox.subscriber.description',
+    });
+  }
+}
+
+export function fromNetbox(list: readonly NetboxFieldPrefix[], rule: SubscriberRule): Observation[] {
+  // Deprecated prefixes of ours are in their hold-down: given back, nobody's to adopt.
+  return list
+    .filter((p) => !(p.lifecycleId !== null && p.status === 'deprecated') && p.status !== 'container')
+    .map((p) => ({ ...blank, source: 'netbox', prefix: canon(p.prefix), subscriberId: subscriberByRule(p, rule), netboxPrefixId: p.netboxPrefixId, markedFor: p.lifecycleId }));
+}
+
+export async function fromRadius(radius: RadiusFieldSource, opts: { sessions: boolean; pageSize?: number; signal?: AbortSignal }): Promise<Observation[]> {
+  const out: Observation[] = [];
+  const page = { ...(opts.pageSize ? { pageSize: opts.pageSize } : {}), ...(opts.signal ? { signal: opts.signal } : {}) };
+  for await (const users of radius.replies(page)) {
+    for (const u of users) if (u.delegatedPrefix) out.push({ ...blank, source: 'radreply', prefix: canon(u.delegatedPrefix), username: u.username });
+  }
+  if (!opts.sessions) return out;
+  for await (const sessions of radius.openSessions(page)) {
+    for (const s of sessions) if (s.delegatedIpv6Prefix) out.push({ ...blank, source: 'radacct', prefix: canon(s.delegatedIpv6Prefix), username: s.username });
+  }
+  return out;
+}
+
+export function fromFile(records: readonly FileRecord[]): Observation[] {
+  return records.map((r) => ({
+    ...blank,
+    source: 'file',
+    prefix: canon(r.prefix),
+    subscriberId: r.subscriber_id,
+    username: r.username || null,
+    cpeId: r.cpe_id || null,
+    state: r.state ?? null,
+  }));
+}
