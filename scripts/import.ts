@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { compose } from '../compose.ts';
 import { loadConfig } from '../config.ts';
 import { fileRecord } from '../http/routes/import.ts';
-import { writeReport } from '../services/adoption/report.ts';
+import { fromCsv, writeReport } from '../services/adoption/report.ts';
 import type { FileRecord, ImportSources, SubscriberRule } from '../services/adoption/types.ts';
 import { loggerOptions } from '../runtime/log-context.ts';
 
@@ -22,8 +22,9 @@ Sources (at least one):
       --radius                FreeRADIUS radreply rows with Delegated-IPv6-Prefix and open radacct
                               sessions (radius.sql); only read
       --no-sessions           with --radius: leave radacct out
-      --file <records.json>   a JSON array of {subscriber_id, prefix, username?, cpe_id?, state?},
-                              or a report of an earlier run (its entries), fixed by hand
+      --file <records>        a JSON array of {subscriber_id, prefix, username?, cpe_id?, state?},
+                              a CSV with those columns (a .csv file), or a report of an earlier
+                              run (its .json or .csv), fixed by hand
 Options:
   -c, --config <file>         configuration file (default: $IPV6_LIFECYCLE_CONFIG)
       --apply                 apply the plan (default: a dry run that changes nothing)
@@ -47,9 +48,11 @@ export function parseRule(text: string): SubscriberRule {
 
 /** The file source: records, or an earlier report whose entries an operator fixed. */
 export function readRecords(file: string): FileRecord[] {
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  const text = readFileSync(file, 'utf8');
+  // A CSV is the report's CSV (or the same columns written by hand); anything else is JSON.
+  const raw = (file.toLowerCase().endsWith('.csv') ? fromCsv(text) : JSON.parse(text)) as unknown;
   const list = Array.isArray(raw) ? raw : ((raw as { entries?: unknown })?.entries as unknown[] | undefined);
-  if (!Array.isArray(list)) throw new Error(`--file ${file}: expected a JSON array of records or a report with entries`);
+  if (!Array.isArray(list)) throw new Error(`--file ${file}: expected a CSV or JSON array of records, or a report with entries`);
   const picked = Array.isArray(raw)
     ? list
     : list.filter((e) => (e as { subscriber_id?: unknown }).subscriber_id).map((e) => {

@@ -1,5 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import type { FileRecord, ImportReport } from './types.ts';
 
 // The report as an operator works with it: the JSON document, and a CSV in the file source's
@@ -7,19 +9,20 @@ import type { FileRecord, ImportReport } from './types.ts';
 
 export const CSV_COLUMNS = ['subscriber_id', 'prefix', 'username', 'cpe_id', 'state', 'conflict'] as const;
 
-/** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
-function field(v: string | null): string {
-  const s = v ?? '';
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+export function toCsv(report: ImportReport): string {
+  const rows = report.entries.map((e) => [e.subscriber_id, e.prefix, e.username, e.cpe_id, e.state, e.conflicts.map((c) => `${c.kind}: ${c.message}`).join('; ')]);
+  return stringify(rows, { header: true, columns: [...CSV_COLUMNS], record_delimiter: 'windows', cast: { object: () => '' } });
 }
 
-export function toCsv(report: ImportReport): string {
-  const lines = [CSV_COLUMNS.join(',')];
-  for (const e of report.entries) {
-    const conflict = e.conflicts.map((c) => `${c.kind}: ${c.message}`).join('; ');
-    lines.push([e.subscriber_id, e.prefix, e.username, e.cpe_id, e.state, conflict].map(field).join(','));
-  }
-  return `${lines.join('\r\n')}\r\n`;
+/**
+ * A CSV in the file source's columns, or the report's CSV an operator fixed by hand (it has the
+ * `conflict` column): its rows with empty cells as absent values. A report is read as its entries.
+ */
+export function fromCsv(text: string): Record<string, string | null>[] | { entries: Record<string, string | null>[] } {
+  const rows = (parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true }) as Record<string, string>[]).map((r) =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === '' ? null : v])),
+  );
+  return rows.length > 0 && 'conflict' in rows[0]! ? { entries: rows } : rows;
 }
 
 /** The entries in the file source's form: the JSON report itself can be fed back as the file. */
