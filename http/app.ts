@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import type { LifecycleService } from '../runtime/lifecycle-service.ts';
 import type { IdempotencyStore } from '../store/idempotency.ts';
+import type { ReconciliationStore } from '../store/reconciliation.ts';
 import { bearerCheck } from './auth.ts';
 import { jsonBody } from './body.ts';
 import { ApiError, errorFunnel } from './errors.ts';
@@ -18,6 +19,7 @@ import { requestLine } from './request-line.ts';
 import { lifecycleRoutes } from './routes/lifecycles.ts';
 import { jobRoutes, type JobRunner } from './routes/jobs.ts';
 import { operationRoutes } from './routes/operations.ts';
+import { reconciliationRoutes } from './routes/reconciliation.ts';
 import { lifecycleLocation, type RouteSpec } from './routes/route.ts';
 import { systemRoutes } from './routes/system.ts';
 import type { ApiMetricsSummary } from './schemas.ts';
@@ -43,6 +45,8 @@ export interface AppDeps {
   log: Logger;
   /** `POST /jobs/{job}` (runtime/scheduler.ts); absent, the route is not served. */
   jobs?: JobRunner;
+  /** `GET /reconciliation` (store/reconciliation.ts); absent, the route is not served. */
+  reconciliation?: Pick<ReconciliationStore, 'lastRun' | 'page'>;
 }
 
 const isApi = (path: string) => path === '/api' || path.startsWith('/api/');
@@ -58,6 +62,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     ...operationRoutes(deps.service, deps.api),
     ...lifecycleRoutes(deps.service, deps.summary),
     ...(deps.jobs ? jobRoutes(deps.jobs) : []),
+    ...(deps.reconciliation ? reconciliationRoutes(deps.reconciliation) : []),
     ...systemRoutes({ registry: deps.registry, metricsToken: deps.metricsToken, ready: deps.ready, ...(deps.notReady ? { notReady: deps.notReady } : {}), document: () => document }),
   ];
   document = buildOpenApi(routes, { metricsToken: deps.metricsToken !== null });
