@@ -32,7 +32,7 @@ export interface Found {
   held?: HeldPrefix;
 }
 
-export type LifecycleView = Pick<LifecycleRow, 'id' | 'subscriber_id' | 'state' | 'pool' | 'prefix' | 'username' | 'cpe_id' | 'created_at'> & {
+export type LifecycleView = Pick<LifecycleRow, 'id' | 'subscriber_id' | 'state' | 'pool' | 'prefix' | 'username' | 'cpe_id' | 'created_at' | 'updated_at'> & {
   settled: boolean;
   pending: boolean;
 };
@@ -40,8 +40,8 @@ export type LifecycleView = Pick<LifecycleRow, 'id' | 'subscriber_id' | 'state' 
 const SETTLED = new Set(['allocated', 'active', 'suspended', 'revoked']);
 
 export function viewOf(r: LifecycleRow): LifecycleView {
-  const { id, subscriber_id, state, pool, prefix, username, cpe_id, created_at } = r;
-  return { id, subscriber_id, state, pool, prefix, username, cpe_id, created_at, settled: r.busy === 0 && SETTLED.has(state), pending: r.next_pending_at !== null };
+  const { id, subscriber_id, state, pool, prefix, username, cpe_id, created_at, updated_at } = r;
+  return { id, subscriber_id, state, pool, prefix, username, cpe_id, created_at, updated_at, settled: r.busy === 0 && SETTLED.has(state), pending: r.next_pending_at !== null };
 }
 
 /** The lifecycles, indexed for the comparisons. */

@@ -12,7 +12,7 @@ import type { CpePort } from '../services/genieacs/port.ts';
 import { parsePrefix } from '../services/ipv6.ts';
 import type { RadiusReplyPort } from '../services/radius/port.ts';
 import { desiredReply, type FramedPrefixMode } from '../services/radius/reply-attributes.ts';
-import type { LifecycleStore } from '../store/lifecycles.ts';
+import type { LifecycleRow, LifecycleStore } from '../store/lifecycles.ts';
 import type { DiscrepancyAction, DiscrepancyRow, ReconciliationStore } from '../store/reconciliation.ts';
 import {
   compareCpe,
@@ -25,11 +25,12 @@ import {
   missingReplies,
   viewOf,
   type Found,
+  type LifecycleView,
 } from './reconcile-checks.ts';
 import { ITEMS_MAX, type JobResult, type RunOptions } from './scheduler.ts';
 
 export interface ReconcileDeps {
-  store: Pick<LifecycleStore, 'list'>;
+  store: Pick<LifecycleStore, 'list' | 'get'>;
   results: ReconciliationStore;
   ipam: FieldIpam;
   pools: { name: string; prefixLength: number }[];
@@ -125,6 +126,11 @@ export function createReconcile(deps: ReconcileDeps) {
         const wanted = f.repairable && (deps.config.repair as Record<string, string>)[f.kind] === 'repair';
         let action: DiscrepancyAction = wanted ? (dryRun ? 'would_repair' : 'repaired') : 'reported';
         let detail = f.detail;
+        // The walk took time: a lifecycle that moved since it was read is the machine's again, not ours to repair.
+        if (wanted && !dryRun && f.lifecycle && moved(f.lifecycle, deps.store.get(f.lifecycle.id))) {
+          rows.push(row(f, 'reported', { ...detail, skipped: 'lifecycle_moved' }));
+          continue;
+        }
         if (wanted && !dryRun) {
           try {
             detail = { ...detail, ...(await repair(f, signal)) };
@@ -139,16 +145,7 @@ export function createReconcile(deps: ReconcileDeps) {
           // Without a lifecycle the stored row is the record; the log line says it happened.
           log.info({ kind: f.kind, action, lifecycle_id: f.lifecycle?.id ?? null, ...pick(f) }, 'reconciliation repair');
         }
-        rows.push({
-          kind: f.kind,
-          lifecycle_id: f.lifecycle?.id ?? null,
-          subscriber_id: f.lifecycle?.subscriber_id ?? null,
-          username: f.username,
-          prefix: f.prefix,
-          cpe_id: f.cpeId,
-          action,
-          detail,
-        });
+        rows.push(row(f, action, detail));
       }
       const counts: Record<string, number> = Object.fromEntries(DISCREPANCY_KINDS.map((k) => [k, rows.filter((r) => r.kind === k).length]));
       counts.repaired = rows.filter((r) => r.action === 'repaired').length;
@@ -162,6 +159,15 @@ export function createReconcile(deps: ReconcileDeps) {
       return { counts, items };
     },
   };
+}
+
+function row(f: Found, action: DiscrepancyAction, detail: Record<string, unknown>): DiscrepancyRow {
+  const { id = null, subscriber_id = null } = f.lifecycle ?? {};
+  return { kind: f.kind, lifecycle_id: id, subscriber_id, username: f.username, prefix: f.prefix, cpe_id: f.cpeId, action, detail };
+}
+
+function moved(seen: LifecycleView, now: LifecycleRow | undefined): boolean {
+  return !now || now.busy !== 0 || now.state !== seen.state || now.prefix !== seen.prefix || now.username !== seen.username || now.updated_at !== seen.updated_at;
 }
 
 const pick = (f: Found) => ({ username: f.username, prefix: f.prefix, cpe_id: f.cpeId });

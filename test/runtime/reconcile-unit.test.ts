@@ -74,4 +74,29 @@ test('a lifecycle with a step in flight is not judged; a failing repair is repai
   db.close();
 });
 
+test('a lifecycle that moved between the walk and its repair is left to the machine: reported, nothing removed', async () => {
+  const db = openDatabase(':memory:');
+  const store = createLifecycleStore(db);
+  const results = createReconciliationStore(db);
+  const idle = lifecycleRow({ id: 'lc-idle', subscriber_id: 's-idle', state: 'suspended', busy: 0, prefix: '2001:db8:2::/56', username: 'idle@isp' });
+  store.save(idle, auditEntry(idle, 'CREATED'));
+  let removed = 0;
+  const replies: RadiusReplyPort = { writeReply: async () => undefined, removeReply: async () => void removed++ };
+  const job = createReconcile({
+    store: { list: (q) => store.list(q), get: (id) => ({ ...store.get(id)!, state: 'active', updated_at: '2099-01-01T00:00:00.000Z' }) },
+    results,
+    ipam: createFakeIpam([{ name: 'test', prefix: '2001:db8::/32', prefixLength: 56 }]),
+    pools: [{ name: 'test', prefixLength: 56 }],
+    radius: { reader: reader([reply('idle@isp', '2001:db8:2::/56')]), replies, framedPrefix: 'none' },
+    cpe: null,
+    config: parseConfig({}).reconcile,
+    log: pino({ level: 'silent' }),
+    gauge: () => undefined,
+  });
+  await job.run({ dryRun: false, signal: new AbortController().signal });
+  const [item] = results.page({ kind: 'radreply_stale', limit: 10 }).items;
+  assert.equal([item?.action, item?.detail.skipped, removed], ['reported', 'lifecycle_moved', 0]);
+  db.close();
+});
+
 test.run();
