@@ -14,6 +14,9 @@ import { createCleanup } from './runtime/cleanup.ts';
 import { createInventory } from './runtime/inventory.ts';
 import { createJobMetrics } from './runtime/job-metrics.ts';
 import { createJobs, JOB_NAMES } from './runtime/jobs.ts';
+import { createReconcile, reconciliationGauge } from './runtime/reconcile.ts';
+import { createCpeFieldReader } from './services/field/cpe.ts';
+import { createReconciliationStore } from './store/reconciliation.ts';
 import { createLeakCounter } from './runtime/leak-counter.ts';
 import { LifecycleService, type PoolSpec } from './runtime/lifecycle-service.ts';
 import { loggerOptions } from './runtime/log-context.ts';
@@ -82,7 +85,7 @@ export interface Composed {
   tickPending(): Promise<number>;
   /** Runs leak detection and the clean-up once (without retention; `jobs.run('cleanup')` has it). */
   cleanup(): Promise<{ revoked: number; reclaimed: number }>;
-  /** The scheduled jobs `cleanup`, `leaks`, `pending` (runtime/jobs.ts), also run on demand. */
+  /** The scheduled jobs `cleanup`, `leaks`, `pending`, `reconcile` (runtime/jobs.ts), also run on demand. */
   jobs: Scheduler;
   /** Brownfield adoption (services/adoption/): `POST /import` and `npm run import`. */
   importer: Importer;
@@ -204,6 +207,20 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     reclaimLeaks: config.runtime.reclaim_leaks,
   };
   const cleanup = createCleanup(cleanupDeps);
+  const reconciliation = createReconciliationStore(db);
+  const radiusField = config.radius && replies ? openRadiusField(config.radius, log) : null;
+  if (radiusField) closers.push(() => radiusField.close());
+  const reconcile = createReconcile({
+    store,
+    results: reconciliation,
+    ipam,
+    pools: config.pools.map((p) => ({ name: p.name, prefixLength: p.prefix_length })),
+    radius: radiusField && replies ? { reader: radiusField, replies, framedPrefix: config.radius!.reply.framed_prefix } : null,
+    cpe: config.genieacs && cpe ? { reader: createCpeFieldReader(config.genieacs, { env }), port: cpe } : null,
+    config: config.reconcile,
+    log,
+    gauge: reconciliationGauge(metrics.registry),
+  });
   const pending = createPendingWorker({
     store,
     host,
@@ -225,6 +242,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
       pending,
       jobs: config.jobs,
       pendingIntervalMs: config.runtime.pending_interval_ms,
+      reconcile,
     }),
     timezone: config.jobs.timezone,
     log,
@@ -273,6 +291,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     summary: () => inventory.summary(),
     jobs,
     importer,
+    reconciliation,
     ready: () => started,
     notReady,
     api: config.api,

@@ -12,6 +12,9 @@ import { radiusConfigSchema } from './services/radius/config.ts';
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 const sessionAction = z.enum(['disconnect', 'coa']);
 
+/** What the reconciliation does with one kind of difference. */
+const repairPolicy = (fallback: 'repair' | 'report') => z.enum(['repair', 'report']).default(fallback);
+
 // A cron expression croner accepts (5 fields, or 6 with seconds first); parsed once here so that
 // --check-config and start-up refuse a bad one by its key instead of the scheduler at 02:00.
 const cron = (fallback: string) =>
@@ -143,6 +146,30 @@ export const configSchema = z
           .prefault({}),
         /** Leak check, leaked prefixes reclaimed, NetBox hold-downs swept: every 15 minutes. */
         leaks: z.strictObject({ cron: cron('*/15 * * * *') }).prefault({}),
+        /** IPAM, lifecycles, radreply, radacct and the CPEs compared (runtime/reconcile.ts): hourly. */
+        reconcile: z.strictObject({ cron: cron('17 * * * *') }).prefault({}),
+      })
+      .prefault({}),
+    /** How the `reconcile` job reads the field and what it repairs (docs/adoption.md, "Reconciliation"). */
+    reconcile: z
+      .strictObject({
+        /** Per kind of difference: `repair` what is unambiguous, or only `report` it. */
+        repair: z
+          .strictObject({
+            ipam_orphan: repairPolicy('report'),
+            ipam_missing: z.literal('report').default('report'),
+            radreply_missing: repairPolicy('repair'),
+            radreply_stale: repairPolicy('repair'),
+            session_foreign_prefix: z.literal('report').default('report'),
+            cpe_still_delegating: repairPolicy('repair'),
+          })
+          .prefault({}),
+        /** An open radacct row without an interim update for this long is a lost Stop, not a session. */
+        session_stale_s: z.int().min(60).default(172_800),
+        /** Rows per radreply / radacct page, and lifecycles per store page. */
+        page_size: z.int().min(10).max(100_000).default(1000),
+        /** CPEs per GenieACS projection query. */
+        cpe_batch_size: z.int().min(1).max(1000).default(100),
       })
       .prefault({}),
     /**

@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import type { LifecycleService } from '../runtime/lifecycle-service.ts';
 import type { IdempotencyStore } from '../store/idempotency.ts';
+import type { ReconciliationStore } from '../store/reconciliation.ts';
 import { bearerCheck } from './auth.ts';
 import { jsonBody } from './body.ts';
 import { ApiError, errorFunnel } from './errors.ts';
@@ -19,6 +20,7 @@ import { lifecycleRoutes } from './routes/lifecycles.ts';
 import { importRoutes, type Importer } from './routes/import.ts';
 import { jobRoutes, type JobRunner } from './routes/jobs.ts';
 import { operationRoutes } from './routes/operations.ts';
+import { reconciliationRoutes } from './routes/reconciliation.ts';
 import { lifecycleLocation, type RouteSpec } from './routes/route.ts';
 import { systemRoutes } from './routes/system.ts';
 import type { ApiMetricsSummary } from './schemas.ts';
@@ -46,6 +48,8 @@ export interface AppDeps {
   jobs?: JobRunner;
   /** `POST /import` (services/adoption/); absent, the route is not served. */
   importer?: Importer;
+  /** `GET /reconciliation` (store/reconciliation.ts); absent, the route is not served. */
+  reconciliation?: Pick<ReconciliationStore, 'lastRun' | 'page'>;
 }
 
 const isApi = (path: string) => path === '/api' || path.startsWith('/api/');
@@ -62,6 +66,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     ...lifecycleRoutes(deps.service, deps.summary),
     ...(deps.jobs ? jobRoutes(deps.jobs) : []),
     ...(deps.importer ? importRoutes(deps.importer) : []),
+    ...(deps.reconciliation ? reconciliationRoutes(deps.reconciliation) : []),
     ...systemRoutes({ registry: deps.registry, metricsToken: deps.metricsToken, ready: deps.ready, ...(deps.notReady ? { notReady: deps.notReady } : {}), document: () => document }),
   ];
   document = buildOpenApi(routes, { metricsToken: deps.metricsToken !== null });

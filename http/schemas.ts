@@ -6,6 +6,7 @@ import 'zod-openapi';
 import type { Config } from '../config.ts';
 import { LIFECYCLE_STATES } from '../machines/types.ts';
 import { lifecycleResource, timestamp } from '../runtime/resource.ts';
+import { DISCREPANCY_KINDS } from '../runtime/reconcile-checks.ts';
 
 /** Error codes an answer can carry: the service's, plus 405, 414 and 431, which only the HTTP layer raises. */
 export const ERROR_CODES = [
@@ -193,3 +194,37 @@ export const idempotencyKey = z
   .max(255)
   .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
   .meta({ description: 'Replaying a request with the same key and body returns the first answer without doing anything again' });
+
+/** `GET /reconciliation`: the kinds (runtime/reconcile-checks.ts) and the page query. */
+export const reconciliationQuery = z.strictObject({
+  kind: z.enum(DISCREPANCY_KINDS).optional().meta({ description: 'Only differences of this kind' }),
+  limit: queryInt(1, 1000, LIST_DEFAULT_LIMIT, 'Page size'),
+  cursor: z.string().max(20).regex(/^\d+$/, 'must be a next_cursor from an earlier page').optional().meta({ description: 'Opaque: the `next_cursor` of the previous page' }),
+});
+
+export const reconciliationList = z
+  .object({
+    run: z
+      .object({
+        started_at: timestamp,
+        finished_at: timestamp,
+        dry_run: z.boolean(),
+        counts: z.record(z.string(), z.int().min(0)).meta({ description: 'Differences by kind, and `repaired` (dry: `would_repair`)' }),
+      })
+      .nullable()
+      .meta({ description: 'The last run (dry or real); null before the first' }),
+    items: z.array(
+      z.object({
+        kind: z.enum(DISCREPANCY_KINDS),
+        lifecycle_id: z.string().nullable(),
+        subscriber_id: z.string().nullable(),
+        username: z.string().nullable(),
+        prefix: z.string().nullable(),
+        cpe_id: z.string().nullable(),
+        action: z.enum(['reported', 'repaired', 'would_repair', 'repair_failed']),
+        detail: z.record(z.string(), z.unknown()),
+      }),
+    ),
+    next_cursor: z.string().nullable(),
+  })
+  .meta({ id: 'ReconciliationList' });

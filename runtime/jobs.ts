@@ -1,5 +1,6 @@
-// The three scheduled jobs (issue 9): `cleanup` (stale allocations revoked, retention), `leaks` (leak
-// check, leaked prefixes reclaimed, NetBox hold-downs swept), `pending` (pending CPE work retried).
+// The scheduled jobs (issue 9): `cleanup` (stale allocations revoked, retention), `leaks` (leak
+// check, leaked prefixes reclaimed, NetBox hold-downs swept), `pending` (pending CPE work retried);
+// issue 12: `reconcile` (every source of truth compared, runtime/reconcile.ts).
 // A dry run is the same code with its effects recorded instead of applied, so it reports exactly
 // what the real run would act on.
 import type { Config } from '../config.ts';
@@ -12,7 +13,7 @@ import type { LifecycleService } from './lifecycle-service.ts';
 import { applyRetention } from './retention.ts';
 import { ITEMS_MAX, type JobResult, type JobSpec, type RunOptions } from './scheduler.ts';
 
-export const JOB_NAMES = ['cleanup', 'leaks', 'pending'] as const;
+export const JOB_NAMES = ['cleanup', 'leaks', 'pending', 'reconcile'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 export interface JobsDeps {
@@ -28,6 +29,8 @@ export interface JobsDeps {
   jobs: Config['jobs'];
   /** Interval of the pending CPE retries (runtime.pending_interval_ms). */
   pendingIntervalMs: number;
+  /** The reconciliation (runtime/reconcile.ts); it does its own dry run. */
+  reconcile: { run(opts: RunOptions): Promise<JobResult> };
 }
 
 /** A list of what a run counted, capped at ITEMS_MAX. */
@@ -127,7 +130,9 @@ export function createJobs(deps: JobsDeps): JobSpec[] {
     idle: (r) => r.counts.worked === 0,
   };
 
-  return [cleanupJob, leaksJob, pendingJob];
+  const reconcileJob: JobSpec = { name: 'reconcile', trigger: { cron: deps.jobs.reconcile.cron }, run: (opts) => deps.reconcile.run(opts) };
+
+  return [cleanupJob, leaksJob, pendingJob, reconcileJob];
 }
 
 /** NetBox prefixes the hold-down sweep deleted, from the router's per-IPAM answers (`{ deleted, kept }`). */

@@ -146,11 +146,29 @@ test('pools[].hold_down_s: unset stays unset (the IPAM decides: 600 s embedded);
   for (const bad of [-1, 1.5, '600', 31_536_001]) assert.match(errorOf(() => parseConfig(onePool({ hold_down_s: bad }))), 'pools.0.hold_down_s:');
 });
 
-test('jobs: cleanup daily at 02:00, leaks every 15 minutes, in UTC, revoked lifecycles kept 90 days', () => {
-  assert.equal(parseConfig({}).jobs, { timezone: 'UTC', cleanup: { cron: '0 2 * * *', retention_days: 90, audit_retention_days: 0 }, leaks: { cron: '*/15 * * * *' } });
+test('jobs: cleanup daily at 02:00, leaks every 15 minutes, reconcile hourly, in UTC, revoked lifecycles kept 90 days', () => {
+  assert.equal(parseConfig({}).jobs, {
+    timezone: 'UTC',
+    cleanup: { cron: '0 2 * * *', retention_days: 90, audit_retention_days: 0 },
+    leaks: { cron: '*/15 * * * *' },
+    reconcile: { cron: '17 * * * *' },
+  });
   const c = parseConfig({ jobs: { timezone: 'Europe/Paris', cleanup: { cron: '30 3 * * 1-5', retention_days: 0 }, leaks: { cron: '0 */5 * * * *' } } });
   assert.equal(c.jobs.cleanup, { cron: '30 3 * * 1-5', retention_days: 0, audit_retention_days: 0 });
   assert.is(c.jobs.timezone, 'Europe/Paris');
+});
+
+test('reconcile: repairs only the unambiguous kinds by default; ipam_missing and session_foreign_prefix are report-only', () => {
+  assert.equal(parseConfig({}).reconcile.repair, {
+    ipam_orphan: 'report',
+    ipam_missing: 'report',
+    radreply_missing: 'repair',
+    radreply_stale: 'repair',
+    session_foreign_prefix: 'report',
+    cpe_still_delegating: 'repair',
+  });
+  assert.is(parseConfig({ reconcile: { repair: { radreply_stale: 'report' } } }).reconcile.repair.radreply_stale, 'report');
+  assert.match(errorOf(() => parseConfig({ reconcile: { repair: { ipam_missing: 'repair' } } })), 'reconcile.repair.ipam_missing');
 });
 
 test('a bad cron expression or time zone is refused by its key', () => {

@@ -122,7 +122,7 @@ test('pending: the dry run lists the lifecycles whose pending CPE work is due', 
 test('an unknown job is 404 naming it; bad parameters are 400; no token is 401', async () => {
   const r = await job('nightly');
   assert.is(r.status, 404);
-  assert.equal(r.body.error, { code: 'not_found', message: 'unknown job nightly (jobs: cleanup, leaks, pending)', field: 'job' });
+  assert.equal(r.body.error, { code: 'not_found', message: 'unknown job nightly (jobs: cleanup, leaks, pending, reconcile)', field: 'job' });
   const bad = await job('cleanup', '?dry_run=yes');
   assert.equal([bad.status, bad.body.error.field], [400, 'dry_run']);
   const stray = await job('cleanup', '?wait=0');

@@ -57,10 +57,11 @@ test('GET /openapi.json → OpenAPI 3.1 documenting exactly the routes the route
     'GET /openapi.json',
     'POST /api/v1/network/ipv6/jobs/{job}',
     'POST /api/v1/network/ipv6/import',
+    'GET /api/v1/network/ipv6/reconciliation',
   ]) {
     assert.ok(served.includes(route), `API.md's ${route} is served and documented`);
   }
-  assert.is(served.length, 17);
+  assert.is(served.length, 18);
 });
 
 test('GET /openapi.json → every documented route answers (no 404 route or 405)', async () => {

@@ -43,7 +43,7 @@ test('migrations are numbered 001, 002, … without a gap or a number used twice
 test('openDatabase(file) → creates the folder and the file, runs every migration, and records the last number', () => {
   const db = openFile();
   assert.is(db.pragma('user_version', { simple: true }), latest);
-  assert.equal(tables(db), ['audit', 'audit_prune_cut', 'idempotency', 'ipam_allocations', 'ipam_free', 'ipam_pools', 'ipam_quarantine', 'lifecycle_counts', 'lifecycles', 'live_prefixes', 'pool_tally', 'prefix_leaks']);
+  assert.equal(tables(db), ['audit', 'audit_prune_cut', 'idempotency', 'ipam_allocations', 'ipam_free', 'ipam_pools', 'ipam_quarantine', 'lifecycle_counts', 'lifecycles', 'live_prefixes', 'pool_tally', 'prefix_leaks', 'reconciliation_discrepancies', 'reconciliation_runs']);
 });
 
 test('openDatabase(file) → WAL, synchronous NORMAL, foreign keys on, a busy timeout short enough not to stall the event loop', () => {

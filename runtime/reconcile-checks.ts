@@ -1,0 +1,213 @@
+// The comparisons of the reconciliation, pure: what the lifecycles say against what IPAM, radreply,
+// radacct and the CPEs hold. A lifecycle with a step in flight (or between states) is in motion:
+// nothing of it is judged until it settles, so a run never races the machine.
+import type { HeldPrefix } from '../services/field/ipam.ts';
+import type { FieldReply, FieldSession } from '../services/field/radius.ts';
+import type { CpeObservation } from '../services/field/cpe.ts';
+import { contains, formatPrefix, parsePrefix, type Ipv6Prefix } from '../services/ipv6.ts';
+import type { LifecycleRow } from '../store/lifecycles.ts';
+
+/** The kinds of difference, in the order a run reports them (docs/adoption.md, "Reconciliation"). */
+export const DISCREPANCY_KINDS = [
+  'ipam_orphan',
+  'ipam_missing',
+  'radreply_missing',
+  'radreply_stale',
+  'session_foreign_prefix',
+  'cpe_still_delegating',
+] as const;
+export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
+
+/** One difference found, before the policy decides whether to repair it. */
+export interface Found {
+  kind: DiscrepancyKind;
+  lifecycle: LifecycleView | null;
+  username: string | null;
+  prefix: string | null;
+  cpeId: string | null;
+  detail: Record<string, unknown>;
+  /** True when the repair is unambiguous; false: it is only ever reported, whatever the policy. */
+  repairable: boolean;
+  /** For ipam_orphan: the prefix as IPAM holds it. */
+  held?: HeldPrefix;
+}
+
+export type LifecycleView = Pick<LifecycleRow, 'id' | 'subscriber_id' | 'state' | 'pool' | 'prefix' | 'username' | 'cpe_id' | 'created_at' | 'updated_at'> & {
+  settled: boolean;
+  pending: boolean;
+};
+
+const SETTLED = new Set(['allocated', 'active', 'suspended', 'revoked']);
+
+export function viewOf(r: LifecycleRow): LifecycleView {
+  const { id, subscriber_id, state, pool, prefix, username, cpe_id, created_at, updated_at } = r;
+  return { id, subscriber_id, state, pool, prefix, username, cpe_id, created_at, updated_at, settled: r.busy === 0 && SETTLED.has(state), pending: r.next_pending_at !== null };
+}
+
+/** The lifecycles, indexed for the comparisons. */
+export interface LifecycleIndex {
+  live: Map<string, LifecycleView>;
+  liveByUser: Map<string, LifecycleView>;
+  liveByPrefix: Map<string, LifecycleView>;
+  liveByCpe: Map<string, LifecycleView>;
+  /** The newest revoked lifecycle of each username, and of each CPE. */
+  revokedByUser: Map<string, LifecycleView>;
+  revokedByCpe: Map<string, LifecycleView>;
+}
+
+export function emptyIndex(): LifecycleIndex {
+  return { live: new Map(), liveByUser: new Map(), liveByPrefix: new Map(), liveByCpe: new Map(), revokedByUser: new Map(), revokedByCpe: new Map() };
+}
+
+/** Adds one lifecycle (rows come oldest first, so a newer one replaces an older one). */
+export function indexLifecycle(ix: LifecycleIndex, v: LifecycleView): void {
+  if (v.state === 'revoked') {
+    if (v.username) ix.revokedByUser.set(v.username, v);
+    if (v.cpe_id) ix.revokedByCpe.set(v.cpe_id, v);
+    return;
+  }
+  ix.live.set(v.id, v);
+  if (v.username) ix.liveByUser.set(v.username, v);
+  if (v.prefix) ix.liveByPrefix.set(v.prefix, v);
+  if (v.cpe_id) ix.liveByCpe.set(v.cpe_id, v);
+}
+
+/** IPAM against the lifecycles: orphans (held, no lifecycle holds it) and missing (a lifecycle's prefix IPAM does not hold). */
+export function compareIpam(ix: LifecycleIndex, held: HeldPrefix[], poolLength: Map<string, number>): Found[] {
+  const out: Found[] = [];
+  const heldKeys = new Set(held.map((h) => `${h.pool}\u0000${h.prefix}`));
+  for (const h of held) {
+    const length = poolLength.get(h.pool);
+    // A block of another length (infrastructure, an aggregate) is no subscriber's prefix: not ours to judge.
+    if (length !== undefined && h.prefixLength !== length) continue;
+    const owner = ix.liveByPrefix.get(h.prefix);
+    if (owner && (!owner.settled || owner.pool === h.pool)) continue;
+    const marked = h.lifecycleId !== null;
+    const named = marked ? ix.live.get(h.lifecycleId!) : undefined;
+    // Our mark on a prefix its lifecycle is still getting (an allocation in flight) is no orphan.
+    if (named && !named.settled) continue;
+    out.push({
+      kind: 'ipam_orphan',
+      lifecycle: named ?? null,
+      username: null,
+      prefix: h.prefix,
+      cpeId: null,
+      detail: { pool: h.pool, source: h.source, marked, mark_lifecycle_id: h.lifecycleId, netbox_prefix_id: h.netboxPrefixId, status: h.status },
+      repairable: marked,
+      held: h,
+    });
+  }
+  for (const v of ix.live.values()) {
+    if (!v.settled || !v.prefix || heldKeys.has(`${v.pool}\u0000${v.prefix}`)) continue;
+    out.push({ kind: 'ipam_missing', lifecycle: v, username: v.username, prefix: v.prefix, cpeId: v.cpe_id, detail: { pool: v.pool, state: v.state }, repairable: false });
+  }
+  return out;
+}
+
+/** One user's radreply rows against their lifecycle; `desired` is what the reply store would write. */
+export function compareReply(ix: LifecycleIndex, reply: FieldReply, desired: (v: LifecycleView) => Map<string, string | null>, pools: Ipv6Prefix[]): Found | null {
+  const v = ix.liveByUser.get(reply.username);
+  if (v && !v.settled) return null;
+  const found = reply.rows.map((r) => ({ attribute: r.attribute, op: r.op, value: r.value }));
+  if (v && v.state === 'active') {
+    if (matches(reply, desired(v))) return null;
+    return { kind: 'radreply_missing', lifecycle: v, username: reply.username, prefix: v.prefix, cpeId: v.cpe_id, detail: { state: v.state, found }, repairable: true };
+  }
+  const gone = v ?? ix.revokedByUser.get(reply.username) ?? null;
+  const prefix = reply.delegatedPrefix ?? reply.framedPrefix;
+  // Rows nobody here ever served are removed only inside our pools: a prefix outside them is not ours to judge.
+  const inPools = prefix !== null && pools.some((p) => safeContains(p, prefix));
+  return {
+    kind: 'radreply_stale',
+    lifecycle: gone,
+    username: reply.username,
+    prefix,
+    cpeId: gone?.cpe_id ?? null,
+    detail: { state: gone?.state ?? 'unknown', found, ...(gone ? {} : { in_pools: inPools }) },
+    repairable: gone !== null || inPools,
+  };
+}
+
+/** For each user still wanting a reply whose rows are absent altogether (compareReply sees only users with rows). */
+export function missingReplies(ix: LifecycleIndex, usersWithRows: Set<string>): Found[] {
+  const out: Found[] = [];
+  for (const v of ix.live.values()) {
+    if (!v.settled || v.state !== 'active' || !v.username || usersWithRows.has(v.username)) continue;
+    out.push({ kind: 'radreply_missing', lifecycle: v, username: v.username, prefix: v.prefix, cpeId: v.cpe_id, detail: { state: v.state, found: [] }, repairable: true });
+  }
+  return out;
+}
+
+/** An open, recently updated session whose delegated prefix is not its subscriber's. */
+export function compareSession(ix: LifecycleIndex, s: FieldSession, staleBefore: number): Found | null {
+  const prefix = s.delegatedIpv6Prefix;
+  if (!prefix) return null;
+  const updated = Date.parse(toIso(s.updatedAt));
+  if (!Number.isNaN(updated) && updated < staleBefore) return null;
+  const mine = ix.liveByUser.get(s.username);
+  const holder = ix.liveByPrefix.get(canonical(prefix));
+  if (mine && !mine.settled) return null;
+  if (holder && !holder.settled) return null;
+  if (mine?.prefix === canonical(prefix)) return null;
+  if (!mine && !holder) return null;
+  return {
+    kind: 'session_foreign_prefix',
+    lifecycle: mine ?? holder ?? null,
+    username: s.username,
+    prefix,
+    cpeId: null,
+    detail: {
+      nas_ip_address: s.nasIpAddress,
+      acct_session_id: s.acctSessionId,
+      subscriber_prefix: mine?.prefix ?? null,
+      prefix_holder: holder && holder !== mine ? { lifecycle_id: holder.id, subscriber_id: holder.subscriber_id } : null,
+    },
+    repairable: false,
+  };
+}
+
+/** A revoked lifecycle's CPE (no live lifecycle has it since) that GenieACS shows still delegating. */
+export function compareCpe(v: LifecycleView, o: CpeObservation | undefined): Found | null {
+  if (!o || o.pd !== 'delegating') return null;
+  return {
+    kind: 'cpe_still_delegating',
+    lifecycle: v,
+    username: v.username,
+    prefix: v.prefix,
+    cpeId: v.cpe_id,
+    detail: { last_inform: o.lastInform, removal_pending: v.pending },
+    // A removal still pending is the pending worker's: queuing a second would race it.
+    repairable: !v.pending,
+  };
+}
+
+function matches(reply: FieldReply, desired: Map<string, string | null>): boolean {
+  for (const [attribute, value] of desired) {
+    const rows = reply.rows.filter((r) => r.attribute === attribute);
+    if (value === null ? rows.length > 0 : rows.length !== 1 || rows[0]!.value !== value || rows[0]!.op !== ':=') return false;
+  }
+  return true;
+}
+
+function canonical(prefix: string): string {
+  try {
+    return formatPrefix(parsePrefix(prefix, 'prefix'));
+  } catch {
+    return prefix;
+  }
+}
+
+function safeContains(outer: Ipv6Prefix, inner: string): boolean {
+  try {
+    return contains(outer, parsePrefix(inner, 'prefix'));
+  } catch {
+    return false;
+  }
+}
+
+/** radacct's `2026-01-01 00:00:00` (UTC, as rlm_sql writes it) or an epoch, as ISO. */
+function toIso(v: string | null): string {
+  if (v === null) return '';
+  if (/^\d+$/.test(v)) return new Date(Number(v) * 1000).toISOString();
+  return v.includes('T') ? v : `${v.replace(' ', 'T')}Z`;
+}
