@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -36,12 +36,11 @@ test('migration 011 rewrites a snapshot stored in full; the lifecycle decodes to
     const row = h.composed.store.live('m1')!;
     const full = JSON.stringify(decodeSnapshot(row));
     await h.close();
-    // What a database written before version 2 holds: the plain persisted snapshot, user_version 10.
-    const before = openDatabase(join(dir, 'x.sqlite'));
-    before.prepare('UPDATE lifecycles SET snapshot = ? WHERE id = ?').run(full, row.id);
-    before.pragma('user_version = 10');
-    before.close();
+    // What a database written before version 2 holds: the plain persisted snapshot. The migration's
+    // own SQL runs on it (rerunning every migration from before it would redo the later ones too).
     const after = openDatabase(join(dir, 'x.sqlite'));
+    after.prepare('UPDATE lifecycles SET snapshot = ? WHERE id = ?').run(full, row.id);
+    after.exec(readFileSync(new URL('../../store/migrations/011-compact-snapshots.sql', import.meta.url), 'utf8'));
     const migrated = createLifecycleStore(after).get(row.id)!;
     after.close();
     assert.is(migrated.snapshot, row.snapshot);
