@@ -41,26 +41,7 @@ export function createPgLifecycleStore(pool: pg.Pool): LifecyclePort {
   const one = async <T extends object>(text: string, values: unknown[]): Promise<T | undefined> => (await pool.query<T>(text, values)).rows[0];
   const all = async <T extends object>(text: string, values: unknown[] = []): Promise<T[]> => (await pool.query<T>(text, values)).rows;
 
-  const write = async (items: readonly { row: LifecycleRow; audit: AuditEntry | null }[]): Promise<void> => {
-    if (items.length === 0) return;
-    // One statement cannot upsert a row twice: a batch that holds several snapshots of one lifecycle
-    // stores its last. The kept counts only compare the stored row with the new one, so they agree.
-    const last = new Map<string, LifecycleRow>();
-    for (const { row } of items) last.set(row.id, row);
-    const rows = [...last.values()];
-    const entries = items.flatMap(({ audit }) => (audit ? [audit] : []));
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await inTransaction(pool, async (c) => {
-          await c.query(UPSERT_ROWS, COLUMNS.map((col) => rows.map((r) => r[col])));
-          if (entries.length) await c.query(INSERT_AUDIT, AUDIT_COLUMNS.map((col) => entries.map((e) => e[col])));
-        });
-        return;
-      } catch (err) {
-        if (!isRetryable(err) || attempt >= RETRIES) throw err;
-      }
-    }
-  };
+  const write = (items: readonly { row: LifecycleRow; audit: AuditEntry | null }[]) => writeBatch(pool, items);
 
   return {
     save: (row, audit) => write([{ row, audit }]),
@@ -105,6 +86,37 @@ export function createPgLifecycleStore(pool: pg.Pool): LifecyclePort {
         : all<LifecycleHolder & ListCursor>(`SELECT ${HOLDER}, created_at FROM lifecycles WHERE state = $1 ORDER BY created_at, id LIMIT $2`, [state, limit]),
     events: (subscriberId) => all<AuditEntry>(`SELECT ${EVENT} FROM audit WHERE subscriber_id = $1 ORDER BY seq`, [subscriberId]),
   };
+}
+
+/**
+ * Stores snapshots in one transaction (all or none), retrying a deadlock with another instance's
+ * batch. `check` runs first in the same transaction (the fencing of store/postgresql/leases.ts):
+ * when it throws, nothing is written.
+ */
+export async function writeBatch(
+  pool: pg.Pool,
+  items: readonly { row: LifecycleRow; audit: AuditEntry | null }[],
+  check?: (c: pg.PoolClient) => Promise<void>,
+): Promise<void> {
+  if (items.length === 0) return;
+  // One statement cannot upsert a row twice: a batch that holds several snapshots of one lifecycle
+  // stores its last. The kept counts only compare the stored row with the new one, so they agree.
+  const last = new Map<string, LifecycleRow>();
+  for (const { row } of items) last.set(row.id, row);
+  const rows = [...last.values()];
+  const entries = items.flatMap(({ audit }) => (audit ? [audit] : []));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await inTransaction(pool, async (c) => {
+        await check?.(c);
+        await c.query(UPSERT_ROWS, COLUMNS.map((col) => rows.map((r) => r[col])));
+        if (entries.length) await c.query(INSERT_AUDIT, AUDIT_COLUMNS.map((col) => entries.map((e) => e[col])));
+      });
+      return;
+    } catch (err) {
+      if (!isRetryable(err) || attempt >= RETRIES) throw err;
+    }
+  }
 }
 
 /** The list query of store/lifecycles.ts (`listSql`), with positional parameters. */

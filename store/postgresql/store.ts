@@ -2,10 +2,11 @@
 import type { StorePort } from '../port.ts';
 import { createPgMetricCounts } from './counts.ts';
 import { createPgIdempotencyStore, createPgRetentionStore } from './keys.ts';
+import { createPgLeaseStore, type LeaseStore } from './leases.ts';
 import { createPgLifecycleStore } from './lifecycles.ts';
 import { createPgPool, migrate, type PgPoolOptions } from './pool.ts';
 
-export async function openPostgresStore(o: PgPoolOptions): Promise<StorePort & { pool: import('pg').Pool }> {
+export async function openPostgresStore(o: PgPoolOptions): Promise<StorePort & { pool: import('pg').Pool; leases: LeaseStore }> {
   const pool = createPgPool(o);
   try {
     await migrate(pool);
@@ -20,6 +21,7 @@ export async function openPostgresStore(o: PgPoolOptions): Promise<StorePort & {
     idempotency: createPgIdempotencyStore(pool),
     retention: createPgRetentionStore(pool),
     counts: createPgMetricCounts(pool),
+    leases: createPgLeaseStore(pool),
     close: () => pool.end(),
   };
 }
