@@ -1,7 +1,7 @@
 // `npm run bench`: prints the runtime's figures in one run. Never a pass/fail: the numbers are for
 // people (and for the issue's goal, transitions/s at least half of raw upserts/s).
 //   BENCH_SCALE=0.2 npm run bench    a quicker, noisier run
-//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles, storage
+//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles, storage, stores
 import { benchHttpAllocate, benchHttpLifecycles } from './http-allocate.ts';
 import { benchIpam } from './ipam.ts';
 import { buildStored } from './build.ts';
@@ -11,6 +11,7 @@ import { benchMetrics } from './metrics.ts';
 import { benchRawUpserts } from './raw-upserts.ts';
 import { benchPending, benchScans } from './scans.ts';
 import { benchSqlippool, SQLIPPOOL_VARIANT } from './sqlippool.ts';
+import { benchStores } from './stores.ts';
 import { loadavg } from 'node:os';
 import { fmt } from './support.ts';
 import { benchTransitions } from './transitions.ts';
@@ -139,4 +140,15 @@ if (wanted('storage')) {
   console.log(`  ${fmt(inFlight)} in flight: ${fmt(Math.round(f.heapPerLifecycleB))} bytes of heap each${f.heapPerLifecycleB > 5120 ? '  (goal ≤ 5 KB)' : ''}, rss ${mib(f.rssMiB)}`);
   const a = await benchAllocating(n(20_000));
   console.log(`  allocating flat out: ${fmt(a.lifecycles)} allocations, peak rss ${mib(a.peakRssMiB)}${a.peakRssMiB >= 512 ? '  (goal < 512 MB)' : ''}`);
+}
+
+if (wanted('stores')) {
+  // The store port on each backend (bench/stores.ts): the runtime does not run on PostgreSQL yet.
+  const s = await benchStores(n(10_000));
+  const w = (f: { perSecond: number; p99Ms: number }) => `${fmt(f.perSecond)} snapshots/s (p99 batch ${f.p99Ms.toFixed(1)} ms)`;
+  console.log(`store port, batches of 50: SQLite ${w(s.sqlite)}`);
+  if (s.postgresql) {
+    console.log(`  PostgreSQL, one instance: ${w(s.postgresql.one)}; three instances on one database: ${w(s.postgresql.three)}`);
+    console.log(`  embedded IPAM on PostgreSQL: allocations/s ${fmt(s.postgresql.ipamOne)} from one instance, ${fmt(s.postgresql.ipamThree)} from three (one pool: its row lock serializes them)`);
+  } else console.log('  PostgreSQL: not installed (apt-get install postgresql), not measured');
 }

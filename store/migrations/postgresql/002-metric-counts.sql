@@ -1,4 +1,4 @@
--- SQLite's migration 006: the figures /metrics reads, kept by a trigger in the transaction of each
+-- SQLite's migration 006: the figures /metrics reads, kept by triggers in the transaction of each
 -- lifecycle write, so that a scrape reads a few rows instead of counting every lifecycle.
 -- Keys: `state:<state>`, `pending` (next_pending_at set), `shared` (prefixes that more than one
 -- live lifecycle shows), `leaks` (prefix_leaks counted).
@@ -31,62 +31,71 @@ INSERT INTO lifecycle_counts (key, n) VALUES
   ('state:pending', 0), ('state:allocated', 0), ('state:active', 0), ('state:suspended', 0),
   ('state:revoking', 0), ('state:revoked', 0), ('state:failed', 0), ('pending', 0), ('shared', 0), ('leaks', 0);
 
--- A live prefix enters (+1) or leaves (-1); `shared` follows the count crossing 2.
-CREATE FUNCTION live_prefix_add(p TEXT, d INTEGER) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE m INTEGER;
+-- Kept per statement, not per row: a batch (one upsert of many rows, store/postgresql/lifecycles.ts)
+-- sums its changes first, then applies them in key order (INSERT … SELECT … ORDER BY takes the row
+-- locks in that order). Instances writing at once then lock the shared count rows in one order and
+-- never deadlock; per-row triggers locked them in each batch's row order, and crossing batches
+-- waited out the deadlock timeout (1 s) before one was refused (bench/stores.ts showed it).
+CREATE FUNCTION lifecycle_counts_apply(olds lifecycles[], news lifecycles[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE shared_delta BIGINT;
 BEGIN
-  IF d > 0 THEN
-    INSERT INTO live_prefixes (prefix, n) VALUES (p, 1) ON CONFLICT (prefix) DO UPDATE SET n = live_prefixes.n + 1 RETURNING n INTO m;
-    IF m = 2 THEN UPDATE lifecycle_counts SET n = n + 1 WHERE key = 'shared'; END IF;
-  ELSE
-    UPDATE live_prefixes SET n = n - 1 WHERE prefix = p RETURNING n INTO m;
-    IF m = 1 THEN UPDATE lifecycle_counts SET n = n - 1 WHERE key = 'shared'; END IF;
-    IF m <= 0 THEN DELETE FROM live_prefixes WHERE prefix = p; END IF;
-  END IF;
+  -- How many live lifecycles show each prefix; `shared` follows the prefixes crossing n > 1.
+  WITH c AS (
+    SELECT prefix, -1 AS d FROM unnest(olds) WHERE prefix IS NOT NULL AND state <> 'revoked'
+    UNION ALL SELECT prefix, 1 FROM unnest(news) WHERE prefix IS NOT NULL AND state <> 'revoked'),
+  d AS (SELECT prefix, sum(d)::int AS delta FROM c GROUP BY prefix HAVING sum(d) <> 0),
+  up AS (
+    INSERT INTO live_prefixes AS l (prefix, n) SELECT prefix, delta FROM d ORDER BY prefix
+    ON CONFLICT (prefix) DO UPDATE SET n = l.n + excluded.n RETURNING l.prefix, l.n)
+  SELECT coalesce(sum(CASE WHEN up.n > 1 AND up.n - d.delta <= 1 THEN 1 WHEN up.n <= 1 AND up.n - d.delta > 1 THEN -1 ELSE 0 END), 0)
+    INTO shared_delta FROM up JOIN d USING (prefix);
+  DELETE FROM live_prefixes WHERE n <= 0 AND prefix IN (SELECT prefix FROM unnest(olds) WHERE prefix IS NOT NULL);
+
+  WITH c AS (
+    SELECT 'state:' || state AS key, -1 AS d FROM unnest(olds)
+    UNION ALL SELECT 'state:' || state, 1 FROM unnest(news)
+    UNION ALL SELECT 'pending', -1 FROM unnest(olds) WHERE next_pending_at IS NOT NULL
+    UNION ALL SELECT 'pending', 1 FROM unnest(news) WHERE next_pending_at IS NOT NULL
+    UNION ALL SELECT 'shared', shared_delta),
+  d AS (SELECT key, sum(d) AS delta FROM c GROUP BY key HAVING sum(d) <> 0)
+  INSERT INTO lifecycle_counts AS k (key, n) SELECT key, delta FROM d ORDER BY key
+  ON CONFLICT (key) DO UPDATE SET n = k.n + excluded.n;
+
+  -- Flows: a first prefix (allocated_at set, on insert or update), and a revocation of a lifecycle that had one.
+  WITH o AS (SELECT * FROM unnest(olds)), nw AS (SELECT * FROM unnest(news)),
+  c AS (
+    SELECT nw.pool, substr(nw.allocated_at, 1, 13) AS hour, nw.prefix_length, 1 AS a, 0 AS r
+      FROM nw LEFT JOIN o ON o.id = nw.id WHERE nw.allocated_at IS NOT NULL AND o.allocated_at IS NULL
+    UNION ALL
+    SELECT nw.pool, substr(coalesce(nw.revoked_at, nw.updated_at), 1, 13), nw.prefix_length, 0, 1
+      FROM nw JOIN o ON o.id = nw.id WHERE nw.state = 'revoked' AND o.state <> 'revoked' AND nw.allocated_at IS NOT NULL),
+  d AS (SELECT pool, hour, prefix_length, sum(a) AS a, sum(r) AS r FROM c GROUP BY 1, 2, 3)
+  INSERT INTO pool_tally AS t (pool, hour, prefix_length, allocated, revoked)
+  SELECT pool, hour, prefix_length, a, r FROM d ORDER BY 1, 2, 3
+  ON CONFLICT (pool, hour, prefix_length) DO UPDATE SET allocated = t.allocated + excluded.allocated, revoked = t.revoked + excluded.revoked;
 END $$;
 
-CREATE FUNCTION pool_tally_add(p TEXT, at TEXT, len INTEGER, alloc INTEGER, rev INTEGER) RETURNS void LANGUAGE sql AS $$
-  INSERT INTO pool_tally (pool, hour, prefix_length, allocated, revoked) VALUES (p, substr(at, 1, 13), len, alloc, rev)
-  ON CONFLICT (pool, hour, prefix_length) DO UPDATE
-    SET allocated = pool_tally.allocated + excluded.allocated, revoked = pool_tally.revoked + excluded.revoked;
-$$;
-
-CREATE FUNCTION lifecycle_counts_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION lifecycle_counts_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'INSERT' THEN
-    UPDATE lifecycle_counts SET n = n + 1 WHERE key = 'state:' || NEW.state;
-    IF NEW.next_pending_at IS NOT NULL THEN UPDATE lifecycle_counts SET n = n + 1 WHERE key = 'pending'; END IF;
-    IF NEW.prefix IS NOT NULL AND NEW.state <> 'revoked' THEN PERFORM live_prefix_add(NEW.prefix, 1); END IF;
-    IF NEW.allocated_at IS NOT NULL THEN PERFORM pool_tally_add(NEW.pool, NEW.allocated_at, NEW.prefix_length, 1, 0); END IF;
-    RETURN NULL;
-  ELSIF TG_OP = 'DELETE' THEN
-    UPDATE lifecycle_counts SET n = n - 1 WHERE key = 'state:' || OLD.state;
-    IF OLD.next_pending_at IS NOT NULL THEN UPDATE lifecycle_counts SET n = n - 1 WHERE key = 'pending'; END IF;
-    IF OLD.prefix IS NOT NULL AND OLD.state <> 'revoked' THEN PERFORM live_prefix_add(OLD.prefix, -1); END IF;
-    RETURN NULL;
-  END IF;
-  -- An update: only what changed (a state change is the common case, the cost of every transition).
-  IF OLD.state IS DISTINCT FROM NEW.state THEN
-    -- One statement, the two rows in key order: concurrent writers lock them in the same order.
-    UPDATE lifecycle_counts SET n = n + (CASE WHEN key = 'state:' || NEW.state THEN 1 ELSE -1 END)
-      WHERE key IN ('state:' || OLD.state, 'state:' || NEW.state);
-    IF NEW.state = 'revoked' AND OLD.state <> 'revoked' AND NEW.allocated_at IS NOT NULL THEN
-      PERFORM pool_tally_add(NEW.pool, coalesce(NEW.revoked_at, NEW.updated_at), NEW.prefix_length, 0, 1);
-    END IF;
-  END IF;
-  IF (OLD.next_pending_at IS NULL) <> (NEW.next_pending_at IS NULL) THEN
-    UPDATE lifecycle_counts SET n = n + (CASE WHEN NEW.next_pending_at IS NULL THEN -1 ELSE 1 END) WHERE key = 'pending';
-  END IF;
-  IF OLD.allocated_at IS NULL AND NEW.allocated_at IS NOT NULL THEN
-    PERFORM pool_tally_add(NEW.pool, NEW.allocated_at, NEW.prefix_length, 1, 0);
-  END IF;
-  IF OLD.prefix IS DISTINCT FROM NEW.prefix OR (OLD.state = 'revoked') <> (NEW.state = 'revoked') THEN
-    IF OLD.prefix IS NOT NULL AND OLD.state <> 'revoked' THEN PERFORM live_prefix_add(OLD.prefix, -1); END IF;
-    IF NEW.prefix IS NOT NULL AND NEW.state <> 'revoked' THEN PERFORM live_prefix_add(NEW.prefix, 1); END IF;
-  END IF;
+  PERFORM lifecycle_counts_apply('{}'::lifecycles[], ARRAY(SELECT ROW(n.*)::lifecycles FROM new_rows AS n));
   RETURN NULL;
 END $$;
-CREATE TRIGGER lifecycle_counts_keep AFTER INSERT OR UPDATE OR DELETE ON lifecycles FOR EACH ROW EXECUTE FUNCTION lifecycle_counts_keep();
+CREATE FUNCTION lifecycle_counts_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM lifecycle_counts_apply(ARRAY(SELECT ROW(o.*)::lifecycles FROM old_rows AS o), ARRAY(SELECT ROW(n.*)::lifecycles FROM new_rows AS n));
+  RETURN NULL;
+END $$;
+CREATE FUNCTION lifecycle_counts_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM lifecycle_counts_apply(ARRAY(SELECT ROW(o.*)::lifecycles FROM old_rows AS o), '{}'::lifecycles[]);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER lifecycle_counts_insert AFTER INSERT ON lifecycles REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION lifecycle_counts_insert();
+CREATE TRIGGER lifecycle_counts_update AFTER UPDATE ON lifecycles REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION lifecycle_counts_update();
+CREATE TRIGGER lifecycle_counts_delete AFTER DELETE ON lifecycles REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION lifecycle_counts_delete();
 
 -- ipv6_prefix_leak_total: a leak counts once, when it is first stored as counted.
 CREATE FUNCTION prefix_leaks_count() RETURNS trigger LANGUAGE plpgsql AS $$
