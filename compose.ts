@@ -96,6 +96,13 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
   const env = opts.env ?? process.env;
   const log = opts.log ?? pino(loggerOptions(config.log.level));
   const overrides = opts.overrides ?? {};
+  if (config.store.backend === 'postgresql') {
+    // The PostgreSQL store exists (store/postgresql/, its contract tested), but the runtime still
+    // reads the store synchronously: refused before anything is opened, rather than half-working.
+    throw new Error(
+      'store.backend postgresql is not wired into the runtime yet (the store is in store/postgresql/; issue 11): use store.backend sqlite',
+    );
+  }
   const opened = openStore(config.database);
   try {
     return await wire(config, opened, log, overrides, env);

@@ -64,6 +64,16 @@ export const configSchema = z
     listen: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: z.int().min(0).max(65535).default(8080) }).prefault({}),
     /** The SQLite file: lifecycles, audit trail and the embedded IPAM's pools. */
     database: z.string().min(1).default('./data/ipv6-lifecycle.sqlite'),
+    /** Where the store lives: the SQLite file above (one process), or PostgreSQL (several instances, issue 11). */
+    store: z
+      .strictObject({
+        backend: z.enum(['sqlite', 'postgresql']).default('sqlite'),
+        /** Environment variable holding the PostgreSQL connection URL (never the URL itself: it holds a password). */
+        url_env: envName.default('IPV6_LIFECYCLE_DATABASE_URL'),
+        /** Connections per instance at most: N instances need N × this of the server's max_connections. */
+        pool_max: z.int().min(1).max(500).default(10),
+      })
+      .prefault({}),
     api: z
       .strictObject({
         /** Environment variable holding the bearer token; unset → a random token is printed once at start-up. */

@@ -1,7 +1,7 @@
 // `npm run bench`: prints the runtime's figures in one run. Never a pass/fail: the numbers are for
 // people (and for the issue's goal, transitions/s at least half of raw upserts/s).
 //   BENCH_SCALE=0.2 npm run bench    a quicker, noisier run
-//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles, storage, import
+//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles, storage, import, stores
 import { benchHttpAllocate, benchHttpLifecycles } from './http-allocate.ts';
 import { benchImport } from './import.ts';
 import { benchIpam } from './ipam.ts';
@@ -12,6 +12,7 @@ import { benchMetrics } from './metrics.ts';
 import { benchRawUpserts } from './raw-upserts.ts';
 import { benchPending, benchScans } from './scans.ts';
 import { benchSqlippool, SQLIPPOOL_VARIANT } from './sqlippool.ts';
+import { benchStores } from './stores.ts';
 import { loadavg } from 'node:os';
 import { fmt } from './support.ts';
 import { benchTransitions } from './transitions.ts';
@@ -149,4 +150,15 @@ if (wanted('import')) {
     `import of ${fmt(r.subscribers)} subscribers (file source, embedded IPAM): dry run ${s(r.dryRunMs)}, applied ${s(r.applyMs)}` +
       `${r.applyMs >= 60_000 ? '  (goal < 60 s)' : ''} (${fmt(r.adopted)} adopted); a second run ${s(r.rerunMs)}, adopting ${fmt(r.adoptedAgain)}`,
   );
+}
+
+if (wanted('stores')) {
+  // The store port on each backend (bench/stores.ts): the runtime does not run on PostgreSQL yet.
+  const s = await benchStores(n(10_000));
+  const w = (f: { perSecond: number; p99Ms: number }) => `${fmt(f.perSecond)} snapshots/s (p99 batch ${f.p99Ms.toFixed(1)} ms)`;
+  console.log(`store port, batches of 50: SQLite ${w(s.sqlite)}`);
+  if (s.postgresql) {
+    console.log(`  PostgreSQL, one instance: ${w(s.postgresql.one)}; three instances on one database: ${w(s.postgresql.three)}`);
+    console.log(`  embedded IPAM on PostgreSQL: allocations/s ${fmt(s.postgresql.ipamOne)} from one instance, ${fmt(s.postgresql.ipamThree)} from three (one pool: its row lock serializes them)`);
+  } else console.log('  PostgreSQL: not installed (apt-get install postgresql), not measured');
 }

@@ -1,6 +1,6 @@
 // compose()'s start-up against a NetBox that is down: the service starts anyway, `/readyz` answers
 // 503 with the reason while the pool parents are resolved again with backoff, then becomes ready.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -57,6 +57,23 @@ test('NetBox answers 503 while pool parents are resolved: start() succeeds, /rea
     await netbox.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('store.backend postgresql → refused at start naming what is missing, and no SQLite file is created', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'compose-'));
+  try {
+    const config = parseConfig({ database: join(dir, 'x.sqlite'), store: { backend: 'postgresql' } });
+    let err: unknown = null;
+    await compose(config, { log: pino({ level: 'silent' }), env: {} }).catch((e: unknown) => (err = e));
+    assert.match(String(err), /store\.backend postgresql is not wired into the runtime yet/);
+    assert.equal(readdirSync(dir), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('store defaults → sqlite, the URL from IPV6_LIFECYCLE_DATABASE_URL, 10 connections', () => {
+  assert.equal(parseConfig({}).store, { backend: 'sqlite', url_env: 'IPV6_LIFECYCLE_DATABASE_URL', pool_max: 10 });
 });
 
 test.run();

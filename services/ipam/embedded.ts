@@ -384,7 +384,7 @@ function whileUnlocked<T>(what: string, write: () => T): T {
  * Aligned blocks of `length` lying wholly in the union of the runs: what a pool can still hand
  * out. Adjacent runs are joined first (a free run next to a reusable quarantined block).
  */
-function wholeBlocks(runs: readonly RunRow[], length: number): bigint {
+export function wholeBlocks(runs: readonly RunRow[], length: number): bigint {
   const sorted = runs.map((r) => [fromHex(r.start_hex), fromHex(r.end_hex)] as [bigint, bigint]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const size = blockSize(length);
   let total = 0n;

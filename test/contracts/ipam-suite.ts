@@ -42,9 +42,16 @@ async function rejects(promise: Promise<unknown>, code: ErrorCode, field?: strin
  * Registers and runs (queues, under the uvu CLI) one suite of port-only assertions against an IPAM.
  * `make` is called before each test with the pools to serve; it must return an empty IPAM.
  */
-export function ipamContract(name: string, make: (pools: readonly PoolInfo[]) => Promise<IpamHarness>): void {
+export function ipamContract(
+  name: string,
+  make: (pools: readonly PoolInfo[]) => Promise<IpamHarness>,
+  /** Once around the suite: a server the harnesses share (PostgreSQL). */
+  around: { before?(): Promise<void>; after?(): Promise<void> } = {},
+): void {
   const ctx: { harness: IpamHarness | null } = { harness: null };
   const test = suite(`IpamPort contract: ${name}`);
+  if (around.before) test.before(() => around.before!());
+  if (around.after) test.after(() => around.after!());
 
   test.before.each(async () => {
     ctx.harness = await make(contractPools);

@@ -1,0 +1,65 @@
+// The embedded IPAM's quarantine on PostgreSQL (migration 004): embedded-quarantine.ts's
+// statements, run on the connection of the IPAM's transaction (which holds the pool's row lock).
+import type pg from 'pg';
+import { formatPrefix, lastAddress, parsePrefix, toHex, type Ipv6Prefix } from '../ipv6.ts';
+import { NOT_FREED } from './embedded-quarantine.ts';
+
+type Q = Pick<pg.PoolClient, 'query'>;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function pgQuarantine(now: () => number) {
+  const insert = (c: Q, pool: string, block: Ipv6Prefix, lifecycleId: string, subscriberId: string | null, releasedAt: string, freedAt: string | null, reusableAt: string) =>
+    c.query(
+      `INSERT INTO ipam_quarantine (pool, start_hex, end_hex, prefix, lifecycle_id, subscriber_id, released_at, freed_at, reusable_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [pool, toHex(block.network), toHex(lastAddress(block)), formatPrefix(block), lifecycleId, subscriberId, releasedAt, freedAt, reusableAt],
+    );
+  return {
+    hold: async (c: Q, pool: string, block: Ipv6Prefix, lifecycleId: string, subscriberId: string | null) =>
+      void (await insert(c, pool, block, lifecycleId, subscriberId, iso(now()), null, NOT_FREED)),
+    async free(c: Q, pool: string, block: Ipv6Prefix, lifecycleId: string, subscriberId: string | null, holdMs: number) {
+      const t = now();
+      const { rowCount } = await c.query(
+        `UPDATE ipam_quarantine SET freed_at = $4, reusable_at = $5
+         WHERE pool = $1 AND start_hex = $2 AND lifecycle_id = $3 AND freed_at IS NULL`,
+        [pool, toHex(block.network), lifecycleId, iso(t), iso(t + holdMs)],
+      );
+      if (!rowCount) await insert(c, pool, block, lifecycleId, subscriberId, iso(t), iso(t), iso(t + holdMs));
+    },
+    isHeldFor: async (c: Q, pool: string, block: Ipv6Prefix, lifecycleId: string) =>
+      (
+        await c.query('SELECT 1 FROM ipam_quarantine WHERE pool = $1 AND start_hex = $2 AND lifecycle_id = $3 AND freed_at IS NULL', [
+          pool,
+          toHex(block.network),
+          lifecycleId,
+        ])
+      ).rows.length > 0,
+    drop: async (c: Q, pool: string, block: Ipv6Prefix) =>
+      void (await c.query('DELETE FROM ipam_quarantine WHERE pool = $1 AND start_hex = $2', [pool, toHex(block.network)])),
+    async stickyFor(c: Q, pool: string, subscriberId: string, length: number): Promise<Ipv6Prefix | null> {
+      const { rows } = await c.query<{ prefix: string }>(
+        'SELECT prefix FROM ipam_quarantine WHERE pool = $1 AND subscriber_id = $2 AND freed_at IS NOT NULL ORDER BY released_at DESC',
+        [pool, subscriberId],
+      );
+      for (const r of rows) {
+        const block = parsePrefix(r.prefix);
+        if (block.length === length) return block;
+      }
+      return null;
+    },
+    async takeExpired(c: Q, pool: string): Promise<Ipv6Prefix[]> {
+      const { rows } = await c.query<{ prefix: string; start_hex: string }>(
+        'DELETE FROM ipam_quarantine WHERE pool = $1 AND reusable_at <= $2 RETURNING prefix, start_hex',
+        [pool, iso(now())],
+      );
+      return rows.sort((a, b) => (a.start_hex < b.start_hex ? -1 : 1)).map((r) => parsePrefix(r.prefix));
+    },
+    held: async (c: Q, range: { pool: string; first_hex: string; last_hex: string }) =>
+      (
+        await c.query<{ prefix: string }>(
+          'SELECT prefix FROM ipam_quarantine WHERE pool = $1 AND start_hex >= $2 AND start_hex <= $3 AND reusable_at > $4',
+          [range.pool, range.first_hex, range.last_hex, iso(now())],
+        )
+      ).rows.map((r) => parsePrefix(r.prefix)),
+  };
+}

@@ -1,0 +1,285 @@
+// The embedded IPAM on PostgreSQL, for several instances on one database: the algorithm of
+// embedded.ts (first fit over maximal free runs, quarantine, hold-down, sticky blocks) in
+// PostgreSQL's dialect. Every write of a pool runs in one transaction that first locks the pool's
+// ipam_pools row (SELECT … FOR UPDATE): instances allocate from one pool one at a time, as SQLite's
+// BEGIN IMMEDIATE makes processes do, and pools do not wait on one another. The exclusion
+// constraints of migration 004 refuse an overlapping block whatever happens.
+import type pg from 'pg';
+import { inTransaction, isPgUnavailable, isRetryable } from '../../store/postgresql/pool.ts';
+import { ServiceError } from '../errors.ts';
+import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
+import { wholeBlocks, type EmbeddedIpamOptions, type EmbeddedPool } from './embedded.ts';
+import { holdDownsOf } from './embedded-quarantine.ts';
+import { pgQuarantine } from './embedded-pg-quarantine.ts';
+import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, type Pool } from './pool-rules.ts';
+import type { Allocation, AllocateCommand, IpamPort, MarkedPrefix, PoolUtilization, ReleaseCommand } from './port.ts';
+import { blocksUsed } from './units.ts';
+
+type Q = Pick<pg.PoolClient, 'query'>;
+type Run = { start_hex: string; end_hex: string };
+type Row = { pool: string; prefix: string; prefix_length: number; lifecycle_id: string };
+const MARKED_PAGE = 1000;
+
+export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[], opts: EmbeddedIpamOptions = {}): Promise<IpamPort> {
+  const pools = checkPools(poolList.map(({ holdDownS: _, sticky: _s, ...info }) => info));
+  const sticky = new Set(poolList.filter((p) => p.sticky !== false).map((p) => p.name));
+  const holdDownMs = holdDownsOf(poolList);
+  const now = opts.now ?? Date.now;
+  const quarantine = pgQuarantine(now);
+
+  const addFreeRun = async (c: Q, pool: string, start: bigint, end: bigint) => {
+    if (start <= end) await c.query('INSERT INTO ipam_free (pool, start_hex, end_hex) VALUES ($1, $2, $3)', [pool, toHex(start), toHex(end)]);
+  };
+  const deleteFreeRun = (c: Q, pool: string, startHex: string) => c.query('DELETE FROM ipam_free WHERE pool = $1 AND start_hex = $2', [pool, startHex]);
+
+  /** Locks the pool's row for this transaction: the other instances' writes of the pool wait. */
+  const lockPool = async (c: Q, pool: string) => {
+    // A pool since removed from the configuration has no row to lock: its blocks only ever leave.
+    if (pools.has(pool)) await c.query("INSERT INTO ipam_pools (pool, parent) VALUES ($1, '') ON CONFLICT (pool) DO NOTHING", [pool]);
+    await c.query('SELECT parent FROM ipam_pools WHERE pool = $1 FOR UPDATE', [pool]);
+  };
+
+  async function rebuildFreeRuns(c: Q, { info, parent }: Pool): Promise<void> {
+    const last = lastAddress(parent);
+    await c.query('DELETE FROM ipam_free WHERE pool = $1', [info.name]);
+    const { rows } = await c.query<Run>(
+      `SELECT start_hex, end_hex FROM ipam_allocations WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2
+       UNION ALL SELECT start_hex, end_hex FROM ipam_quarantine WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2
+       ORDER BY start_hex`,
+      [info.name, toHex(parent.network), toHex(last)],
+    );
+    let next = parent.network;
+    for (const block of rows) {
+      const start = fromHex(block.start_hex);
+      if (start > next) await addFreeRun(c, info.name, next, start - 1n);
+      const after = fromHex(block.end_hex) + 1n;
+      if (after > next) next = after;
+    }
+    if (next <= last) await addFreeRun(c, info.name, next, last);
+    await c.query('UPDATE ipam_pools SET parent = $2 WHERE pool = $1', [info.name, info.prefix]);
+  }
+
+  async function giveBack(c: Q, pool: Pool, start: bigint, end: bigint): Promise<void> {
+    const name = pool.info.name;
+    const before = (await c.query<Run>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = $1 AND start_hex < $2 ORDER BY start_hex DESC LIMIT 1', [name, toHex(start)])).rows[0];
+    if (before && fromHex(before.end_hex) + 1n === start) {
+      await deleteFreeRun(c, name, before.start_hex);
+      start = fromHex(before.start_hex);
+    }
+    const after = end < lastAddress(pool.parent) ? (await c.query<Run>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = $1 AND start_hex = $2', [name, toHex(end + 1n)])).rows[0] : undefined;
+    if (after) {
+      await deleteFreeRun(c, name, after.start_hex);
+      end = fromHex(after.end_hex);
+    }
+    await addFreeRun(c, name, start, end);
+  }
+
+  async function insertBlock(c: Q, cmd: AllocateCommand, at: bigint): Promise<Allocation> {
+    const prefix = formatPrefix({ network: at, length: cmd.prefixLength });
+    await c.query(
+      `INSERT INTO ipam_allocations (pool, start_hex, end_hex, prefix, prefix_length, key, lifecycle_id, subscriber_id, allocated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [cmd.pool, toHex(at), toHex(at + blockSize(cmd.prefixLength) - 1n), prefix, cmd.prefixLength, cmd.key, cmd.lifecycleId, cmd.subscriberId, new Date(now()).toISOString()],
+    );
+    return { prefix, prefixLength: cmd.prefixLength, netboxPrefixId: null };
+  }
+
+  const byKey = async (c: Q, key: string) =>
+    (await c.query<Row>('SELECT pool, prefix, prefix_length, lifecycle_id FROM ipam_allocations WHERE key = $1', [key])).rows[0];
+
+  const deleteOwn = async (c: Q, cmd: ReleaseCommand, block: Ipv6Prefix) =>
+    ((
+      await c.query('DELETE FROM ipam_allocations WHERE pool = $1 AND start_hex = $2 AND prefix_length = $3 AND lifecycle_id = $4', [
+        cmd.pool,
+        toHex(block.network),
+        block.length,
+        cmd.lifecycleId,
+      ])
+    ).rowCount ?? 0) > 0;
+
+  /** One write of a pool, under its lock; a lost deadlock is run again, a server that is gone is a retryable `unavailable`. */
+  async function write<T>(what: string, pool: string, fn: (c: Q) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await inTransaction(db, async (c) => {
+          await lockPool(c, pool);
+          return fn(c);
+        });
+      } catch (err) {
+        if (isRetryable(err) && attempt < 5) continue;
+        if (isPgUnavailable(err)) throw new ServiceError('unavailable', `embedded IPAM ${what}: PostgreSQL is unavailable (${(err as Error).message})`, { retryable: true, cause: err });
+        throw err;
+      }
+    }
+  }
+
+  // At start-up: a block of another pool inside a parent is a removed pool's, still held.
+  for (const { info, parent } of pools.values()) {
+    const { rows } = await db.query<{ pool: string; n: number }>(
+      `SELECT pool, count(*) AS n FROM (
+         SELECT pool FROM ipam_allocations WHERE pool <> $1 AND start_hex <= $3 AND end_hex >= $2
+         UNION ALL SELECT pool FROM ipam_quarantine WHERE pool <> $1 AND freed_at IS NULL AND start_hex <= $3 AND end_hex >= $2) AS u
+       GROUP BY pool ORDER BY pool`,
+      [info.name, toHex(parent.network), toHex(lastAddress(parent))],
+    );
+    const other = rows[0];
+    if (other) {
+      throw new Error(
+        `ipam: pool "${info.name}" (${info.prefix}) overlaps ${other.n} block(s) still held in pool "${other.pool}", which the configuration no longer names: keep "${other.pool}" configured until its lifecycles are revoked`,
+      );
+    }
+    // Instances starting together: the first to lock the row rebuilds, the others see the parent.
+    await write('start', info.name, async (c) => {
+      if ((await c.query<{ parent: string }>('SELECT parent FROM ipam_pools WHERE pool = $1', [info.name])).rows[0]?.parent !== info.prefix) {
+        await rebuildFreeRuns(c, pools.get(info.name)!);
+      }
+    });
+  }
+
+  async function* markedPages(signal?: AbortSignal): AsyncIterable<MarkedPrefix[]> {
+    let after = { pool: '', start_hex: '' };
+    for (;;) {
+      signal?.throwIfAborted();
+      const { rows } = await db.query<{ pool: string; prefix: string; lifecycle_id: string; key: string; start_hex: string }>(
+        'SELECT pool, prefix, lifecycle_id, key, start_hex FROM ipam_allocations WHERE (pool, start_hex) > ($1, $2) ORDER BY pool, start_hex LIMIT $3',
+        [after.pool, after.start_hex, MARKED_PAGE],
+      );
+      if (rows.length > 0) yield rows.map((r): MarkedPrefix => ({ pool: r.pool, prefix: r.prefix, lifecycleId: r.lifecycle_id, key: r.key }));
+      if (rows.length < MARKED_PAGE) return;
+      after = { pool: rows.at(-1)!.pool, start_hex: rows.at(-1)!.start_hex };
+    }
+  }
+
+  return {
+    async allocate(cmd, signal) {
+      signal?.throwIfAborted();
+      const pool = checkAllocate(pools, cmd);
+      const allocation = await write('allocate', cmd.pool, async (c): Promise<Allocation | null> => {
+        const found = await byKey(c, cmd.key);
+        if (found) {
+          checkSameAllocation(cmd, { pool: found.pool, prefixLength: found.prefix_length, lifecycleId: found.lifecycle_id, prefix: found.prefix });
+          return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
+        }
+        const back = sticky.has(cmd.pool) && !cmd.renumber ? await quarantine.stickyFor(c, cmd.pool, cmd.subscriberId, cmd.prefixLength) : null;
+        if (back && contains(pool.parent, back)) {
+          await quarantine.drop(c, cmd.pool, back);
+          return insertBlock(c, cmd, back.network);
+        }
+        for (const block of await quarantine.takeExpired(c, cmd.pool)) {
+          if (contains(pool.parent, block)) await giveBack(c, pool, block.network, lastAddress(block));
+        }
+        const size = blockSize(cmd.prefixLength);
+        // First fit, a page of runs at a time (a pool that delegates one length fits in the first).
+        let after = '';
+        for (;;) {
+          const { rows } = await c.query<Run>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = $1 AND start_hex > $2 ORDER BY start_hex LIMIT 100', [cmd.pool, after]);
+          for (const run of rows) {
+            const start = fromHex(run.start_hex);
+            const end = fromHex(run.end_hex);
+            const at = alignUp(start, cmd.prefixLength);
+            if (at + size - 1n <= end) {
+              await deleteFreeRun(c, cmd.pool, run.start_hex);
+              await addFreeRun(c, cmd.pool, start, at - 1n);
+              await addFreeRun(c, cmd.pool, at + size, end);
+              return insertBlock(c, cmd, at);
+            }
+          }
+          if (rows.length < 100) return null;
+          after = rows.at(-1)!.start_hex;
+        }
+      });
+      if (!allocation) throw exhausted(pool, cmd.prefixLength);
+      return allocation;
+    },
+
+    async adopt(cmd, signal) {
+      signal?.throwIfAborted();
+      const { block } = checkAdopt(pools, cmd);
+      return write('adopt', cmd.pool, async (c): Promise<Allocation> => {
+        const found = await byKey(c, cmd.key);
+        if (found) {
+          if (found.lifecycle_id !== cmd.lifecycleId || found.pool !== cmd.pool || found.prefix !== formatPrefix(block)) throw taken(cmd, `key ${cmd.key} (${found.prefix})`);
+          return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
+        }
+        const start = block.network;
+        const end = lastAddress(block);
+        // The free run that holds the whole block, if any: otherwise part of it is taken or held down.
+        const { rows } = await c.query<Run>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = $1 AND start_hex <= $2 ORDER BY start_hex DESC LIMIT 1', [
+          cmd.pool,
+          toHex(start),
+        ]);
+        const run = rows[0];
+        if (!run || fromHex(run.end_hex) < end) {
+          const holder = (
+            await c.query<{ lifecycle_id: string }>('SELECT lifecycle_id FROM ipam_allocations WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2 LIMIT 1', [
+              cmd.pool,
+              toHex(start),
+              toHex(end),
+            ])
+          ).rows[0];
+          throw taken(cmd, holder ? `lifecycle ${holder.lifecycle_id}` : 'a quarantined or held-down block');
+        }
+        await deleteFreeRun(c, cmd.pool, run.start_hex);
+        await addFreeRun(c, cmd.pool, fromHex(run.start_hex), start - 1n);
+        await addFreeRun(c, cmd.pool, end + 1n, fromHex(run.end_hex));
+        return insertBlock(c, { ...cmd, prefixLength: block.length }, start);
+      });
+    },
+
+    async allocatedUnder(cmd, signal) {
+      signal?.throwIfAborted();
+      const found = await byKey(db, cmd.key);
+      if (!found || found.lifecycle_id !== cmd.lifecycleId || found.pool !== cmd.pool) return [];
+      return [{ prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null }];
+    },
+
+    async release(cmd, signal) {
+      signal?.throwIfAborted();
+      const block = parsePrefix(cmd.prefix);
+      await write('release', cmd.pool, async (c) => {
+        if ((await deleteOwn(c, cmd, block)) && pools.has(cmd.pool)) await quarantine.hold(c, cmd.pool, block, cmd.lifecycleId, cmd.subscriberId ?? null);
+      });
+    },
+
+    async free(cmd, signal) {
+      signal?.throwIfAborted();
+      const block = parsePrefix(cmd.prefix);
+      await write('free', cmd.pool, async (c) => {
+        const owned = await deleteOwn(c, cmd, block);
+        if (!owned && !(await quarantine.isHeldFor(c, cmd.pool, block, cmd.lifecycleId))) return;
+        const pool = pools.get(cmd.pool);
+        const holdMs = holdDownMs.get(cmd.pool) ?? 0;
+        if (pool && holdMs > 0) return quarantine.free(c, cmd.pool, block, cmd.lifecycleId, cmd.subscriberId ?? null, holdMs);
+        if (!owned) await quarantine.drop(c, cmd.pool, block);
+        if (pool && contains(pool.parent, block)) await giveBack(c, pool, block.network, lastAddress(block));
+      });
+    },
+
+    async utilization(signal) {
+      signal?.throwIfAborted();
+      const out: PoolUtilization[] = [];
+      for (const { info, parent } of pools.values()) {
+        const range = { pool: info.name, first_hex: toHex(parent.network), last_hex: toHex(lastAddress(parent)) };
+        const held = await quarantine.held(db, range);
+        const free = (await db.query<Run>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = $1', [info.name])).rows;
+        const reusable = (
+          await db.query<Run>('SELECT start_hex, end_hex FROM ipam_quarantine WHERE pool = $1 AND reusable_at <= $4 AND start_hex >= $2 AND start_hex <= $3', [
+            info.name, range.first_hex, range.last_hex, new Date(now()).toISOString(),
+          ])
+        ).rows;
+        const capacity = subnetCount(parent, info.prefixLength);
+        const available = wholeBlocks([...free, ...reusable], info.prefixLength);
+        out.push({ ...info, capacity: Number(capacity), allocated: Number(capacity - available), heldDown: Number(blocksUsed(parent, info.prefixLength, held)) });
+      }
+      return out;
+    },
+
+    async markedPrefixes(signal) {
+      const all: MarkedPrefix[] = [];
+      for await (const page of markedPages(signal)) all.push(...page);
+      return all;
+    },
+
+    markedPages,
+  };
+}

@@ -1,0 +1,53 @@
+// The store port that more than one backend implements: the SQLite store (embedded, one process)
+// and the PostgreSQL store (several instances, issue 11). PostgreSQL's client is asynchronous, so
+// the port is too; the SQLite implementation stays the synchronous better-sqlite3 code of
+// store/lifecycles.ts and its siblings, wrapped (store/sqlite-port.ts): a settled promise around
+// the same prepared statements, nothing else in the way.
+import type { MetricCounts } from './counts.ts';
+import type { IdempotencyStore } from './idempotency.ts';
+import type { LifecycleStore } from './lifecycles.ts';
+import type { RetentionStore } from './retention.ts';
+
+/** The same methods, each returning a promise of what the synchronous one returns. */
+export type Async<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+};
+
+export type LifecyclePort = Async<LifecycleStore>;
+export type IdempotencyPort = Async<IdempotencyStore>;
+export type RetentionPort = Async<RetentionStore>;
+/** The kept figures /metrics and the leak check read (migration 006 in both dialects). */
+export type CountsPort = Async<MetricCounts>;
+
+export type StoreBackend = 'sqlite' | 'postgresql';
+
+/** One opened store, whichever backend: what a composition root wires into the runtime. */
+export interface StorePort {
+  backend: StoreBackend;
+  lifecycles: LifecyclePort;
+  idempotency: IdempotencyPort;
+  retention: RetentionPort;
+  counts: CountsPort;
+  /** Ends the connections (PostgreSQL: drains the pool). */
+  close(): Promise<void>;
+}
+
+/**
+ * Wraps a synchronous implementation: each call runs at once, as before, and its result (or its
+ * throw) comes back as a settled promise. Methods are bound once, here, not per call.
+ */
+export function asyncOf<T extends object>(sync: T): Async<T> {
+  const out: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
+  for (const [name, fn] of Object.entries(sync)) {
+    if (typeof fn !== 'function') continue;
+    const f = fn as (...args: unknown[]) => unknown;
+    out[name] = (...args) => {
+      try {
+        return Promise.resolve(f(...args));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
+  }
+  return out as Async<T>;
+}

@@ -1,0 +1,46 @@
+// The kept figures on PostgreSQL (migration 002 keeps them): store/counts.ts's reads and the leak
+// records, in PostgreSQL's dialect.
+import type pg from 'pg';
+import type { LeakRecord, PoolFlow } from '../counts.ts';
+import type { LifecycleRow } from '../lifecycles.ts';
+import type { CountsPort } from '../port.ts';
+import { inTransaction } from './pool.ts';
+
+export function createPgMetricCounts(pool: pg.Pool): CountsPort {
+  const one = async (key: string) => (await pool.query<{ n: number }>('SELECT n FROM lifecycle_counts WHERE key = $1', [key])).rows[0]?.n ?? 0;
+  return {
+    byState: async () =>
+      Object.fromEntries(
+        (await pool.query<{ key: string; n: number }>("SELECT key, n FROM lifecycle_counts WHERE key >= 'state:' AND key < 'state;'")).rows.map((r) => [
+          r.key.slice('state:'.length),
+          r.n,
+        ]),
+      ),
+    pending: () => one('pending'),
+    shared: () => one('shared'),
+    leaksCounted: () => one('leaks'),
+    flows: async (sinceHour) =>
+      (
+        await pool.query<PoolFlow>(
+          `SELECT pool, prefix_length, sum(allocated)::int8 AS allocated, sum(revoked)::int8 AS revoked, min(hour) AS since
+           FROM pool_tally WHERE hour >= $1 GROUP BY pool, prefix_length`,
+          [sinceHour],
+        )
+      ).rows,
+    leak: async (lifecycleId, prefix) =>
+      (await pool.query<LeakRecord>('SELECT * FROM prefix_leaks WHERE lifecycle_id = $1 AND prefix = $2', [lifecycleId, prefix])).rows[0],
+    failedWithPrefix: async () => (await pool.query<LifecycleRow>("SELECT * FROM lifecycles WHERE state = 'failed' AND prefix IS NOT NULL")).rows,
+    replaceUncounted: (records) =>
+      inTransaction(pool, async (c) => {
+        await c.query('DELETE FROM prefix_leaks WHERE counted_at IS NULL');
+        // A record already counted is never touched again: counted once, whatever later checks say.
+        for (const r of records) {
+          await c.query(
+            `INSERT INTO prefix_leaks (lifecycle_id, prefix, pool, first_seen_at, counted_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (lifecycle_id, prefix) DO UPDATE SET counted_at = excluded.counted_at WHERE prefix_leaks.counted_at IS NULL`,
+            [r.lifecycle_id, r.prefix, r.pool, r.first_seen_at, r.counted_at],
+          );
+        }
+      }),
+  };
+}

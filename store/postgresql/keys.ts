@@ -1,0 +1,63 @@
+// Idempotency keys and retention on PostgreSQL: the statements of store/idempotency.ts and
+// store/retention.ts in PostgreSQL's dialect. A key's first writer wins across instances
+// (INSERT … ON CONFLICT DO NOTHING is atomic), as INSERT OR IGNORE is within one SQLite file.
+import type pg from 'pg';
+import type { Acceptance, StoredResponse } from '../idempotency.ts';
+import type { IdempotencyPort, RetentionPort } from '../port.ts';
+import type { ExpiredLifecycle } from '../retention.ts';
+import { inTransaction } from './pool.ts';
+
+/** store/idempotency.ts's marker of a pending key (a 202 is never a key's final answer). */
+const PENDING = 202;
+
+export function createPgIdempotencyStore(pool: pg.Pool): IdempotencyPort {
+  const insert = async (key: string, r: StoredResponse): Promise<boolean> =>
+    ((
+      await pool.query(
+        'INSERT INTO idempotency (key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING',
+        [key, r.request_hash, r.status, r.body, new Date().toISOString()],
+      )
+    ).rowCount ?? 0) === 1;
+  const updatePending = (key: string, status: number, body: string) =>
+    pool.query(`UPDATE idempotency SET status = $2, body = $3 WHERE key = $1 AND status = ${PENDING}`, [key, status, body]);
+  return {
+    async get(key) {
+      const row = (await pool.query<StoredResponse>('SELECT request_hash, status, body FROM idempotency WHERE key = $1', [key])).rows[0];
+      if (!row) return undefined;
+      if (row.status !== PENDING) return { ...row, state: 'final', accepted: null };
+      const noted = JSON.parse(row.body) as Partial<Acceptance> | null;
+      const accepted = typeof noted?.lifecycleId === 'string' && typeof noted.mark === 'number' ? { lifecycleId: noted.lifecycleId, mark: noted.mark } : null;
+      return { ...row, state: 'pending', accepted };
+    },
+    async put(key, r) {
+      if (r.status === PENDING) throw new Error('a 202 is not a final answer; begin() records a pending key');
+      await insert(key, r);
+    },
+    begin: (key, request_hash) => insert(key, { request_hash, status: PENDING, body: 'null' }),
+    accept: async (key, at) => void (await updatePending(key, PENDING, JSON.stringify({ lifecycleId: at.lifecycleId, mark: at.mark }))),
+    async finish(key, status, body) {
+      if (status === PENDING) throw new Error('a 202 is not a final answer');
+      await updatePending(key, status, body);
+    },
+    forget: async (key) => void (await pool.query('DELETE FROM idempotency WHERE key = $1', [key])),
+    prune: async (before) => (await pool.query('DELETE FROM idempotency WHERE created_at < $1', [before])).rowCount ?? 0,
+  };
+}
+
+const QUALIFIES = "state = 'revoked' AND revoked_at < $1 AND next_pending_at IS NULL AND busy = 0";
+
+export function createPgRetentionStore(pool: pg.Pool): RetentionPort {
+  return {
+    expired: async (cutoff, limit, after) =>
+      (
+        await pool.query<ExpiredLifecycle>(
+          `SELECT id, subscriber_id, revoked_at FROM lifecycles
+           WHERE ${QUALIFIES} AND (revoked_at, id) > ($3, $4) ORDER BY revoked_at, id LIMIT $2`,
+          [cutoff, limit, after?.revoked_at ?? '', after?.id ?? ''],
+        )
+      ).rows,
+    // The condition again: the row may have changed since it was listed (on another instance too).
+    remove: (ids, cutoff) =>
+      inTransaction(pool, async (c) => (await c.query(`DELETE FROM lifecycles WHERE id = ANY($2::text[]) AND ${QUALIFIES}`, [cutoff, [...ids]])).rowCount ?? 0),
+  };
+}

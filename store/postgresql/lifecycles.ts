@@ -1,0 +1,134 @@
+// The lifecycle store on PostgreSQL: the queries of store/lifecycles.ts in PostgreSQL's dialect,
+// over a bounded pool. A batch is two statements in one transaction whatever its size (rows and
+// audit entries passed as arrays), and a deadlock between instances' batches is retried.
+import type pg from 'pg';
+import type { AuditEntry, LifecycleHolder, LifecycleRow, ListCursor, ListQuery, SaveItem } from '../lifecycles.ts';
+import type { LifecyclePort } from '../port.ts';
+import { inTransaction, isRetryable } from './pool.ts';
+
+const COLUMNS = [
+  'id', 'subscriber_id', 'state', 'busy', 'pool', 'prefix', 'prefix_length', 'netbox_prefix_id', 'username', 'cpe_id',
+  'allocated_at', 'activated_at', 'suspended_at', 'revoked_at', 'created_at', 'updated_at', 'next_pending_at', 'snapshot',
+] as const satisfies readonly (keyof LifecycleRow)[];
+const TYPES: Record<(typeof COLUMNS)[number], string> = {
+  id: 'text', subscriber_id: 'text', state: 'text', busy: 'int4', pool: 'text', prefix: 'text', prefix_length: 'int4',
+  netbox_prefix_id: 'int8', username: 'text', cpe_id: 'text', allocated_at: 'text', activated_at: 'text',
+  suspended_at: 'text', revoked_at: 'text', created_at: 'text', updated_at: 'text', next_pending_at: 'text', snapshot: 'text',
+};
+const KEPT = COLUMNS.filter((c) => c !== 'id' && c !== 'subscriber_id' && c !== 'created_at');
+
+/** Upserts rows given as one array per column (the id is never updated; nor who or when it was created). */
+const UPSERT_ROWS = `
+  INSERT INTO lifecycles (${COLUMNS.join(', ')})
+  SELECT * FROM unnest(${COLUMNS.map((c, i) => `$${i + 1}::${TYPES[c]}[]`).join(', ')})
+  ON CONFLICT (id) DO UPDATE SET ${KEPT.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+
+const AUDIT_COLUMNS = ['lifecycle_id', 'subscriber_id', 'at', 'type', 'from_state', 'to_state', 'detail'] as const satisfies readonly (keyof AuditEntry)[];
+/** Appends entries in the order given: seq follows the array's order. */
+const INSERT_AUDIT = `
+  INSERT INTO audit (${AUDIT_COLUMNS.join(', ')})
+  SELECT ${AUDIT_COLUMNS.join(', ')} FROM unnest(${AUDIT_COLUMNS.map((_, i) => `$${i + 1}::text[]`).join(', ')})
+    WITH ORDINALITY AS a (${AUDIT_COLUMNS.join(', ')}, ord)
+  ORDER BY ord`;
+
+const HOLDER = 'id, subscriber_id, state, busy, pool, prefix';
+const EVENT = AUDIT_COLUMNS.join(', ');
+
+/** How often a batch that lost a deadlock to another instance's batch is run again. */
+const RETRIES = 5;
+
+export function createPgLifecycleStore(pool: pg.Pool): LifecyclePort {
+  const one = async <T extends object>(text: string, values: unknown[]): Promise<T | undefined> => (await pool.query<T>(text, values)).rows[0];
+  const all = async <T extends object>(text: string, values: unknown[] = []): Promise<T[]> => (await pool.query<T>(text, values)).rows;
+
+  const write = (items: readonly { row: LifecycleRow; audit: AuditEntry | null }[]) => writeBatch(pool, items);
+
+  return {
+    save: (row, audit) => write([{ row, audit }]),
+    saveBatch: (items: readonly SaveItem[]) => write(items),
+    get: (id) => one<LifecycleRow>('SELECT * FROM lifecycles WHERE id = $1', [id]),
+    live: (subscriberId) => one<LifecycleRow>("SELECT * FROM lifecycles WHERE subscriber_id = $1 AND state <> 'revoked'", [subscriberId]),
+    latest: (subscriberId) => one<LifecycleRow>('SELECT * FROM lifecycles WHERE subscriber_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1', [subscriberId]),
+    list: (q) => {
+      const { text, values } = pgListQuery(q);
+      return all<LifecycleRow>(text, values);
+    },
+    busy: async () => (await all<{ id: string }>('SELECT id FROM lifecycles WHERE busy = 1')).map((r) => r.id),
+    duePending: (now, limit) =>
+      all<Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
+        'SELECT id, subscriber_id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= $1 ORDER BY next_pending_at LIMIT $2',
+        [now, limit],
+      ),
+    newerOnCpe: async (cpeId, than) =>
+      (await one<{ id: string }>(
+        "SELECT id FROM lifecycles WHERE cpe_id = $1 AND state <> 'revoked' AND created_at > $2 ORDER BY created_at DESC LIMIT 1",
+        [cpeId, than.created_at],
+      ))?.id ?? null,
+    countByState: async () =>
+      Object.fromEntries(
+        (await all<{ state: string; n: number }>("SELECT substr(key, 7) AS state, n FROM lifecycle_counts WHERE key >= 'state:' AND key < 'state;' AND n > 0")).map((r) => [r.state, r.n]),
+      ),
+    countPending: async () => (await one<{ n: number }>("SELECT coalesce((SELECT n FROM lifecycle_counts WHERE key = 'pending'), 0) AS n", []))!.n,
+    sharedPrefixes: async () =>
+      (
+        await all<{ prefix: string; ids: string }>(`
+          SELECT p.prefix AS prefix, string_agg(l.id, ',' ORDER BY l.id) AS ids FROM live_prefixes AS p
+          JOIN lifecycles AS l ON l.prefix = p.prefix AND l.state <> 'revoked'
+          WHERE p.n > 1 GROUP BY p.prefix`)
+      ).map((r) => ({ prefix: r.prefix, lifecycle_ids: r.ids.split(',') })),
+    holder: (id) => one<LifecycleHolder>(`SELECT ${HOLDER} FROM lifecycles WHERE id = $1`, [id]),
+    heldPage: (state, limit, after?: ListCursor) =>
+      after
+        ? all<LifecycleHolder & ListCursor>(
+            `SELECT ${HOLDER}, created_at FROM lifecycles WHERE state = $1 AND (created_at, id) > ($3, $4) ORDER BY created_at, id LIMIT $2`,
+            [state, limit, after.created_at, after.id],
+          )
+        : all<LifecycleHolder & ListCursor>(`SELECT ${HOLDER}, created_at FROM lifecycles WHERE state = $1 ORDER BY created_at, id LIMIT $2`, [state, limit]),
+    events: (subscriberId) => all<AuditEntry>(`SELECT ${EVENT} FROM audit WHERE subscriber_id = $1 ORDER BY seq`, [subscriberId]),
+  };
+}
+
+/**
+ * Stores snapshots in one transaction (all or none), retrying a deadlock with another instance's
+ * batch. `check` runs first in the same transaction (the fencing of store/postgresql/leases.ts):
+ * when it throws, nothing is written.
+ */
+export async function writeBatch(
+  pool: pg.Pool,
+  items: readonly { row: LifecycleRow; audit: AuditEntry | null }[],
+  check?: (c: pg.PoolClient) => Promise<void>,
+): Promise<void> {
+  if (items.length === 0) return;
+  // One statement cannot upsert a row twice: a batch that holds several snapshots of one lifecycle
+  // stores its last. The kept counts only compare the stored row with the new one, so they agree.
+  const last = new Map<string, LifecycleRow>();
+  for (const { row } of items) last.set(row.id, row);
+  const rows = [...last.values()];
+  const entries = items.flatMap(({ audit }) => (audit ? [audit] : []));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await inTransaction(pool, async (c) => {
+        await check?.(c);
+        await c.query(UPSERT_ROWS, COLUMNS.map((col) => rows.map((r) => r[col])));
+        if (entries.length) await c.query(INSERT_AUDIT, AUDIT_COLUMNS.map((col) => entries.map((e) => e[col])));
+      });
+      return;
+    } catch (err) {
+      if (!isRetryable(err) || attempt >= RETRIES) throw err;
+    }
+  }
+}
+
+/** The list query of store/lifecycles.ts (`listSql`), with positional parameters. */
+export function pgListQuery(q: ListQuery): { text: string; values: unknown[] } {
+  const desc = q.order === 'desc';
+  const values: unknown[] = [];
+  const param = (v: unknown) => `$${values.push(v)}`;
+  const where: string[] = [];
+  if (q.state !== undefined) where.push(`state = ${param(q.state)}`);
+  if (q.pool !== undefined) where.push(`pool = ${param(q.pool)}`);
+  if (q.after !== undefined) where.push(`(created_at, id) ${desc ? '<' : '>'} (${param(q.after.created_at)}, ${param(q.after.id)})`);
+  const dir = desc ? 'DESC' : 'ASC';
+  const text = `SELECT * FROM lifecycles ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY created_at ${dir}, id ${dir} LIMIT ${param(q.limit)}`;
+  return { text, values };
+}

@@ -1,0 +1,27 @@
+// Opens the store on PostgreSQL: a bounded pool, the migrations applied, the port's parts on it.
+import type { StorePort } from '../port.ts';
+import { createPgMetricCounts } from './counts.ts';
+import { createPgIdempotencyStore, createPgRetentionStore } from './keys.ts';
+import { createPgLeaseStore, type LeaseStore } from './leases.ts';
+import { createPgLifecycleStore } from './lifecycles.ts';
+import { createPgPool, migrate, type PgPoolOptions } from './pool.ts';
+
+export async function openPostgresStore(o: PgPoolOptions): Promise<StorePort & { pool: import('pg').Pool; leases: LeaseStore }> {
+  const pool = createPgPool(o);
+  try {
+    await migrate(pool);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  return {
+    backend: 'postgresql',
+    pool,
+    lifecycles: createPgLifecycleStore(pool),
+    idempotency: createPgIdempotencyStore(pool),
+    retention: createPgRetentionStore(pool),
+    counts: createPgMetricCounts(pool),
+    leases: createPgLeaseStore(pool),
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,20 @@
+// The SQLite implementation of the store port: the better-sqlite3 stores as they are (their SQL
+// stays in store/lifecycles.ts, store/idempotency.ts, …), each call wrapped in a settled promise.
+import { createMetricCounts } from './counts.ts';
+import type { Db } from './db.ts';
+import { createIdempotencyStore } from './idempotency.ts';
+import { createLifecycleStore } from './lifecycles.ts';
+import { asyncOf, type StorePort } from './port.ts';
+import { createRetentionStore } from './retention.ts';
+
+/** The port over an open database; `close` is the caller's (compose.ts owns the file and its lock). */
+export function sqliteStorePort(db: Db, close: () => void = () => undefined): StorePort {
+  return {
+    backend: 'sqlite',
+    lifecycles: asyncOf(createLifecycleStore(db)),
+    idempotency: asyncOf(createIdempotencyStore(db)),
+    retention: asyncOf(createRetentionStore(db)),
+    counts: asyncOf(createMetricCounts(db)),
+    close: async () => close(),
+  };
+}
