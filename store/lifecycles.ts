@@ -38,6 +38,8 @@ export interface AuditEntry {
 export interface SaveItem {
   row: LifecycleRow;
   audit: AuditEntry;
+  /** An earlier item of the same batch stored this row already (a later snapshot's): only the audit entry is written. */
+  rowStored?: boolean;
 }
 
 /** What the leak check needs of a lifecycle to tell whether it holds a prefix. */
@@ -62,6 +64,8 @@ export interface LifecycleStore {
   save(row: LifecycleRow, audit: AuditEntry | null): void;
   /** Stores many snapshots, in order, in one transaction (all or none). */
   saveBatch(items: readonly SaveItem[]): void;
+  /** Runs `fn` in one transaction (a savepoint inside another): all its writes or none of them. */
+  transaction<T>(fn: () => T): T;
   get(id: string): LifecycleRow | undefined;
   /** The subscriber's live lifecycle (any state but `revoked`). */
   live(subscriberId: string): LifecycleRow | undefined;
@@ -154,9 +158,11 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     upsert.run(row);
     if (audit) insertAudit.run(audit);
   });
+  // One transaction function for every caller: better-sqlite3 builds a wrapper per db.transaction() call.
+  const inTransaction = db.transaction((fn: () => unknown) => fn());
   const saveBatchTx = db.transaction((items: readonly SaveItem[]) => {
-    for (const { row, audit } of items) {
-      upsert.run(row);
+    for (const { row, audit, rowStored } of items) {
+      if (!rowStored) upsert.run(row);
       insertAudit.run(audit);
     }
   });
@@ -164,6 +170,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   return {
     save: (row, audit) => saveTx(row, audit),
     saveBatch: (items) => saveBatchTx(items),
+    transaction: (fn) => inTransaction(fn) as ReturnType<typeof fn>,
     get: (id) => selectById.get(id),
     live: (subscriberId) => selectLive.get(subscriberId),
     latest: (subscriberId) => selectLatest.get(subscriberId),
