@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { decodeAuditDetail, encodeAuditDetail } from './audit-codec.ts';
 import type { Db } from './db.ts';
 
 /** One lifecycle as stored: the snapshot plus the columns that queries need. */
@@ -118,9 +119,13 @@ export const SHARED_PREFIXES = `
 /** better-sqlite3 implementation of the lifecycle store. */
 export function createLifecycleStore(db: Db): LifecycleStore {
   const upsert = db.prepare(UPSERT_LIFECYCLE);
-  const insertAudit = db.prepare(`
+  const insertAuditRow = db.prepare(`
     INSERT INTO audit (lifecycle_id, subscriber_id, at, type, from_state, to_state, detail)
     VALUES (@lifecycle_id, @subscriber_id, @at, @type, @from_state, @to_state, @detail)`);
+  // The detail is stored compact and read back as the JSON text it was written as (store/audit-codec.ts).
+  const insertAudit = {
+    run: (a: AuditEntry) => insertAuditRow.run({ ...a, detail: encodeAuditDetail(a.detail, a.to_state, a.from_state) }),
+  };
   const selectById = db.prepare<[string], LifecycleRow>('SELECT * FROM lifecycles WHERE id = ?');
   const selectLive = db.prepare<[string], LifecycleRow>(
     "SELECT * FROM lifecycles WHERE subscriber_id = ? AND state <> 'revoked'",
@@ -184,7 +189,11 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     heldPage: (state, limit, after) =>
       after ? holders.next.all({ state, limit, created_at: after.created_at, id: after.id }) : holders.first.all({ state, limit }),
     countByState: () => Object.fromEntries(selectCounts.all().map((r) => [r.state, r.n])),
-    events: (subscriberId) => selectEvents.all(subscriberId),
+    events: (subscriberId) =>
+      selectEvents.all(subscriberId).map((e) => {
+        e.detail = decodeAuditDetail(e.detail, e.to_state, e.from_state);
+        return e;
+      }),
   };
 }
 
