@@ -24,6 +24,9 @@ export interface Transition {
   from: AuditFrom;
 }
 
+/** In place of a persisted snapshot: the row is only reported, never stored, and its `snapshot` is empty. */
+export const NOT_STORED = Symbol('not stored');
+
 /** The transition `event` made into `snapshot`, or null when the row would not change. */
 export function transitionOf(
   previous: LifecycleRow | null,
@@ -33,7 +36,7 @@ export function transitionOf(
   persisted: unknown,
   now: string,
 ): Transition | null {
-  const row = toRow(snapshot, persisted, previous?.created_at ?? now, now);
+  const row = toRow(snapshot, persisted, previous?.created_at ?? now, now, persisted !== NOT_STORED);
   // The snapshot leaves out what the columns hold: the whole row says whether anything changed.
   if (previous && sameRow(previous, row)) return null;
   const path = statePath(snapshot);
@@ -101,7 +104,8 @@ export function allocateAtOnce(machine: PrefixLifecycleMachine, input: Lifecycle
   if (allocated.status !== 'active' || allocated.hasTag('busy')) return null;
   // The rows' times are the host's clock, as for an actor's snapshots; the step's own time is in its output.
   const now = new Date().toISOString();
-  const first = transitionOf(null, null, init, created, machine.getPersistedSnapshot(created), now)!;
+  // The created row is never stored (the allocated one is, in the same transaction): its snapshot is not encoded.
+  const first = transitionOf(null, null, init, created, NOT_STORED, now)!;
   const second = transitionOf(first.row, first.from, done, allocated, machine.getPersistedSnapshot(allocated), now);
   if (!second) return null;
   return { transitions: [first, second], snapshot: allocated, report: made.report };
