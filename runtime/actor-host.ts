@@ -42,7 +42,6 @@ export interface ActorHostOptions {
 interface Entry {
   actor: Actor<PrefixLifecycleMachine>;
   subscriberId: string;
-  log: Logger;
   /** The newest row written for it (or queued to be, within this event-loop turn). */
   row: LifecycleRow | null;
   /** State path and context of `row` (e.g. `revoking.release`): what the next audit entry left. */
@@ -119,12 +118,12 @@ export class ActorHost {
         for (const q of batch) if (!isJob(q)) q.entry.saving--;
         for (const q of batch) {
           if (!isJob(q)) {
-            this.#committed(q.entry.log, q, q.scope);
+            this.#committed(q, q.scope);
             continue;
           }
           if (!q.made) continue;
           q.made.report();
-          for (const t of q.made.transitions) this.#committed(this.#opts.log, t, q.scope);
+          for (const t of q.made.transitions) this.#committed(t, q.scope);
         }
       },
       failed: (batch, err) => {
@@ -135,7 +134,7 @@ export class ActorHost {
           if (isJob(q)) continue;
           const { entry, row } = q;
           if (entry.stopping) continue;
-          entry.log.error({ err: String(err) }, 'could not persist a lifecycle snapshot; actor stopped');
+          opts.log.error({ subscriber_id: entry.subscriberId, lifecycle_id: row.id, err: String(err) }, 'could not persist a lifecycle snapshot; actor stopped');
           entry.writeFailed = err;
           this.#evict(row.id, entry);
         }
@@ -189,11 +188,12 @@ export class ActorHost {
   }
 
   /** A transition is on disk: its log line and its metrics. */
-  #committed(log: Logger, t: { row: LifecycleRow; audit: AuditEntry; detail: AuditDetail; previous: LifecycleRow | null }, scope: LogScope | undefined): void {
+  #committed(t: { row: LifecycleRow; audit: AuditEntry; detail: AuditDetail; previous: LifecycleRow | null }, scope: LogScope | undefined): void {
     const { row, audit, detail, previous } = t;
     // Logged under the scope of what caused it (its request), not of whatever flushed the batch.
     withLogScope({ ...scope, lifecycle_id: row.id, subscriber_id: row.subscriber_id }, () =>
-      log.info({ event: audit.type, from: audit.from_state, to: detail.state, detail }, 'lifecycle event'),
+      // The root logger: the scope names the lifecycle (no child logger is kept per actor).
+      this.#opts.log.info({ event: audit.type, from: audit.from_state, to: detail.state, detail }, 'lifecycle event'),
     );
     this.#opts.onTransition?.({ row, audit, previous });
   }
@@ -383,11 +383,10 @@ export class ActorHost {
   }
 
   #start(lifecycleId: string, subscriberId: string, from: { input: LifecycleInput } | { snapshot: unknown; row: LifecycleRow }): Entry {
-    const log = this.#opts.log.child({ subscriber_id: subscriberId, lifecycle_id: lifecycleId });
     const row = 'row' in from ? from.row : null;
     const stored = 'snapshot' in from ? (from.snapshot as LifecycleSnapshot) : null;
     const last = stored ? { path: statePath(stored), context: stored.context } : null;
-    const entry = { subscriberId, log, row, from: last, stopping: false, lastUsed: Date.now(), saving: 0, writeFailed: null } as Entry;
+    const entry = { subscriberId, row, from: last, stopping: false, lastUsed: Date.now(), saving: 0, writeFailed: null } as Entry;
     const inspect = (ev: InspectionEvent) => {
       if (ev.type === '@xstate.snapshot' && ev.actorRef === entry.actor) this.#persist(entry, ev.event, ev.snapshot as LifecycleSnapshot);
       this.#opts.inspect?.(ev);
@@ -408,7 +407,7 @@ export class ActorHost {
       },
       error: (err) => {
         // A snapshot the machine cannot take: keep the stored one and leave the lifecycle for an operator.
-        log.error({ err: String(err) }, 'lifecycle actor stopped on an error');
+        this.#opts.log.error({ subscriber_id: subscriberId, lifecycle_id: lifecycleId, err: String(err) }, 'lifecycle actor stopped on an error');
         if (this.#entries.get(lifecycleId) === entry) this.#entries.delete(lifecycleId);
       },
     });

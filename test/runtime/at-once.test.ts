@@ -3,6 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { prefixLifecycle } from '../../machines/prefix-lifecycle.ts';
 import { ActorHost } from '../../runtime/actor-host.ts';
+import { loggerOptions, withLogScope } from '../../runtime/log-context.ts';
 import { createAllocateNow, createStepActors } from '../../runtime/step-actors.ts';
 import { createEmbeddedIpam } from '../../services/ipam/embedded.ts';
 import { openDatabase } from '../../store/db.ts';
@@ -18,7 +19,8 @@ function host(atOnce: boolean, wrap: (s: LifecycleStore) => LifecycleStore = (s)
   const store = wrap(createLifecycleStore(db));
   const ipam = createEmbeddedIpam(db, [{ name: 'p', prefix: '2001:db8::/40', prefixLength: 56 }]);
   const steps: string[] = [];
-  const log = pino({ level: 'silent' });
+  const lines: Record<string, unknown>[] = [];
+  const log = pino(loggerOptions('info'), { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   const onStep = (step: string, outcome: string) => steps.push(`${step}:${outcome}`);
   const actors = createStepActors(
     { ipam, replies: null, sessions: null, cpe: null },
@@ -40,7 +42,7 @@ function host(atOnce: boolean, wrap: (s: LifecycleStore) => LifecycleStore = (s)
     allocateNow: atOnce ? createAllocateNow({ ipam }, { now: () => AT, onStep, ipamKind: () => 'embedded' }) : null,
   });
   const held = () => db.prepare<[], { lifecycle_id: string; prefix: string }>('SELECT lifecycle_id, prefix FROM ipam_allocations').all();
-  return { host: h, store, steps, held, close: () => (h.stopAll(), db.close()) };
+  return { host: h, store, steps, held, lines, close: () => (h.stopAll(), db.close()) };
 }
 
 const input = { lifecycleId: '0190a000-0000-7000-8000-000000000001', subscriberId: 'sub-1', pool: 'p', prefixLength: 56, ipam: 'embedded' as const };
@@ -69,6 +71,17 @@ test('stores what the actor would have stored, in one commit, and keeps no actor
   assert.is(fast.store.get(input.lifecycleId)!.state, 'revoked');
   fast.close();
   slow.close();
+});
+
+test('its lifecycle event lines name the lifecycle and the request that made it', async () => {
+  const h = host(true);
+  await withLogScope({ request_id: 'req-1' }, () => h.host.createAtOnce(input));
+  const events = h.lines.filter((l) => l.msg === 'lifecycle event');
+  assert.equal(events.map((l) => [l.event, l.from, l.to, l.request_id, l.subscriber_id, l.lifecycle_id, l.level]), [
+    ['CREATED', null, 'pending', 'req-1', input.subscriberId, input.lifecycleId, 'info'],
+    ['STEP_DONE', 'pending', 'allocated.idle', 'req-1', input.subscriberId, input.lifecycleId, 'info'],
+  ]);
+  h.close();
 });
 
 test('a write that fails after the allocation leaves no IPAM row: one transaction', async () => {
