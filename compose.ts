@@ -27,7 +27,7 @@ import { backoffDelay } from './runtime/backoff.ts';
 import { withRetry, type RetryPolicy } from './runtime/retry.ts';
 import { startInspector } from './runtime/inspector.ts';
 import { createScheduler, type Scheduler } from './runtime/scheduler.ts';
-import { createStepActors } from './runtime/step-actors.ts';
+import { createAllocateNow, createStepActors } from './runtime/step-actors.ts';
 import { createGenieacsCpe } from './services/genieacs/genieacs.ts';
 import type { CpePort } from './services/genieacs/port.ts';
 import { createEmbeddedIpam } from './services/ipam/embedded.ts';
@@ -167,6 +167,10 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   const retry: RetryPolicy = { attempts, baseMs, maxMs, retryAfterMaxMs };
   // One schedule for pending CPE work: its first attempt (set by the step) and every later one (the worker).
   const pendingBackoff = { baseMs: config.runtime.pending_interval_ms, maxMs: config.runtime.pending_backoff_max_ms };
+  const actorsIpamKind = (pool: string) => {
+    const p = config.pools.find((c) => c.name === pool);
+    return p ? ipamKind(p) : 'ipam';
+  };
   const actors = createStepActors(
     { ipam, replies, sessions, cpe },
     {
@@ -175,10 +179,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
       log,
       onSessionOutcome: metrics.onSessionOutcome,
       onStep: metrics.onStep,
-      ipamKind: (pool) => {
-        const p = config.pools.find((c) => c.name === pool);
-        return p ? ipamKind(p) : 'ipam';
-      },
+      ipamKind: actorsIpamKind,
       // Bound late: the host needs the machine these actors go into.
       afterCommit: () => host.afterCommit(),
       pendingBackoff,
@@ -193,7 +194,9 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     idleMs: config.runtime.idle_ms,
     maxLive: config.runtime.max_live_actors,
     onTransition: metrics.onTransition,
-    ...(inspector ? { inspect: inspector.inspect } : {}),
+    // An allocation the embedded IPAM makes in the store's own transaction needs no actor; with the
+    // inspector on, every lifecycle gets one, so that the inspector sees each step.
+    ...(inspector ? { inspect: inspector.inspect } : { allocateNow: createAllocateNow({ ipam }, { onStep: metrics.onStep, ipamKind: actorsIpamKind }) }),
   });
   const defaultPool = config.default_pool ?? config.pools[0]!.name;
   const drainingNames = new Set(draining.map((d) => d.name));

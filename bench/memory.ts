@@ -118,8 +118,12 @@ export async function benchResumedInFlight(file: string, inFlight: number): Prom
 }
 
 /** Allocates flat out for `ms` (`concurrency` at a time, new subscribers): the highest RSS seen. */
-export async function benchAllocating(ms: number, concurrency = 200): Promise<{ lifecycles: number; peakRssMiB: number; actors: number }> {
-  const b = await composeBench();
+export async function benchAllocating(
+  ms: number,
+  concurrency = 200,
+  opts: { embeddedIpam?: boolean; maxLive?: number } = {},
+): Promise<{ lifecycles: number; peakRssMiB: number; actors: number }> {
+  const b = await composeBench(opts);
   try {
     const { service, host } = b.c;
     let peak = 0;
@@ -154,8 +158,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const f = await benchInFlight(inFlight);
     console.log(`${fmt(f.inFlight)} lifecycles in flight: ${fmt(Math.round(f.heapPerLifecycleB))} bytes of heap each${f.heapPerLifecycleB > 5120 ? '  (goal ≤ 5 KB)' : ''}; rss ${mib(f.rssMiB)}, heap ${mib(f.heapMiB)}`);
   } else if (part === 'allocating') {
-    const a = await benchAllocating(Number(process.env.BENCH_ALLOCATE_MS ?? 20_000));
-    console.log(`allocating flat out: ${fmt(a.lifecycles)} allocations, peak rss ${mib(a.peakRssMiB)}${a.peakRssMiB >= 512 ? '  (goal < 512 MB)' : ''}, ${fmt(a.actors)} actors in memory at the end`);
+    // BENCH_IPAM=embedded: the default configuration's IPAM (allocations made at once, no actor); else the instant fake (an actor each).
+    const embeddedIpam = process.env.BENCH_IPAM === 'embedded';
+    const maxLive = process.env.BENCH_MAX_LIVE ? Number(process.env.BENCH_MAX_LIVE) : undefined;
+    const a = await benchAllocating(Number(process.env.BENCH_ALLOCATE_MS ?? 20_000), 200, { embeddedIpam, ...(maxLive ? { maxLive } : {}) });
+    const how = `${embeddedIpam ? 'embedded IPAM' : 'instant fake IPAM'}, max_live_actors ${maxLive ?? 'default'}`;
+    console.log(`allocating flat out (${how}): ${fmt(a.lifecycles)} allocations, peak rss ${mib(a.peakRssMiB)}${a.peakRssMiB >= 512 ? '  (goal < 512 MB)' : ''}, ${fmt(a.actors)} actors in memory at the end`);
   } else if (part === 'resumed') {
     const r = await benchResumedInFlight(process.env.BENCH_FILE!, inFlight);
     console.log(`${fmt(r.actors)} lifecycles resumed in flight after a restart: ${fmt(Math.round(r.heapPerLifecycleB))} bytes of heap each${r.heapPerLifecycleB > 5120 ? '  (goal ≤ 5 KB)' : ''}; rss ${mib(r.rssMiB)}`);

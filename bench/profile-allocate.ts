@@ -14,7 +14,10 @@ interface ProfileNode {
 }
 
 // Inclusive time of these (a sample counts once per name on its stack): the suspects of the hot path.
-const INCLUSIVE = ['saveBatchTx', 'sqliteTransaction', '#persist', 'createActor', 'getPersistedSnapshot', 'toRow', 'requestContext', 'parseInput', 'bodyParser', 'writeReply', 'allocate', 'flush', 'write', 'stringify', 'child', 'handleRequest', 'parserOnHeadersComplete', 'end'];
+const INCLUSIVE = ['saveBatchTx', 'sqliteTransaction', '#persist', 'createActor', 'getPersistedSnapshot', 'toRow', 'requestContext', 'parseInput', 'bodyParser', 'writeReply', 'allocate', 'flush', 'write', 'stringify', 'child', 'handleRequest', 'parserOnHeadersComplete', 'end',
+  // The allocation made at once (runtime/at-once.ts) and what it calls.
+  'createAtOnce', '#write', 'allocateAtOnce', 'allocateNow', 'getInitialSnapshot', 'transition', 'transitionOf', 'encodeSnapshot', 'auditDetail',
+  '#committed', 'toResource', 'exclusive', '#within', 'withLogScope', 'info'];
 
 const n = Number(process.argv[2] ?? 5000);
 const scratch = scratchDir();

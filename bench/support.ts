@@ -57,15 +57,20 @@ export interface Bench {
 }
 
 /** The real composition (store, actor host, service) on a fresh file, with instant ports. */
-export async function composeBench(opts: { idleMs?: number; database?: string; ports?: Partial<ReturnType<typeof instantPorts>> } = {}): Promise<Bench> {
+export async function composeBench(
+  opts: { idleMs?: number; maxLive?: number; database?: string; ports?: Partial<ReturnType<typeof instantPorts>>; embeddedIpam?: boolean } = {},
+): Promise<Bench> {
   const dir = mkdtempSync(join(tmpdir(), 'ipv6-bench-'));
   const config = parseConfig({
     database: opts.database ?? join(dir, 'lifecycle.sqlite'),
     pools: [BENCH_POOL],
-    runtime: { idle_ms: opts.idleMs ?? 60_000 },
+    runtime: { idle_ms: opts.idleMs ?? 60_000, ...(opts.maxLive ? { max_live_actors: opts.maxLive } : {}) },
     log: { level: 'silent' },
   });
-  const c = await compose(config, { log: pino({ level: 'silent' }), overrides: { ...instantPorts(), ...opts.ports } });
+  const overrides: Partial<ReturnType<typeof instantPorts>> = { ...instantPorts(), ...opts.ports };
+  // The embedded IPAM of the default configuration instead of the instant fake one (its allocations need no actor).
+  if (opts.embeddedIpam) delete overrides.ipam;
+  const c = await compose(config, { log: pino({ level: 'silent' }), overrides });
   return {
     c,
     dir,

@@ -5,10 +5,11 @@ import type { LifecycleEvent, LifecycleInput } from '../machines/types.ts';
 import { ServiceError } from '../services/errors.ts';
 import { isStoreBusy } from '../store/db.ts';
 import type { AuditEntry, LifecycleRow, LifecycleStore, SaveItem } from '../store/lifecycles.ts';
-import { auditDetail, auditType, type AuditDetail, type AuditFrom } from './audit.ts';
+import type { AuditDetail, AuditFrom } from './audit.ts';
+import { allocateAtOnce, transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
 import { GroupCommit } from './group-commit.ts';
 import { currentLogScope, withLogScope, type LogScope } from './log-context.ts';
-import { persistedSnapshot, sameRow, statePath, toRow, type LifecycleSnapshot } from './projection.ts';
+import { persistedSnapshot, statePath, type LifecycleSnapshot } from './projection.ts';
 
 /** Lifecycles hydrated per turn of the event loop by the start-up resume. */
 const RESUME_BATCH = 100;
@@ -34,12 +35,13 @@ export interface ActorHostOptions {
   inspect?: (ev: InspectionEvent) => void;
   /** How long a request waits for a write that another connection's lock holds back before it answers 503. */
   storeBusyMs?: number;
+  /** The allocation step made synchronously on the store's connection (the embedded IPAM): `createAtOnce()` uses it. */
+  allocateNow?: AllocateNow | null;
 }
 
 interface Entry {
   actor: Actor<PrefixLifecycleMachine>;
   subscriberId: string;
-  log: Logger;
   /** The newest row written for it (or queued to be, within this event-loop turn). */
   row: LifecycleRow | null;
   /** State path and context of `row` (e.g. `revoking.release`): what the next audit entry left. */
@@ -54,7 +56,11 @@ interface Entry {
 }
 
 /** One persisted transition waiting for the group commit. */
-type Queued = SaveItem & { entry: Entry; previous: LifecycleRow | null; detail: AuditDetail; scope: LogScope | undefined };
+type Saved = SaveItem & { entry: Entry; previous: LifecycleRow | null; detail: AuditDetail; scope: LogScope | undefined };
+/** A lifecycle created and allocated inside the group commit's transaction (`createAtOnce`): `made` is what the write made. */
+type Job = { input: LifecycleInput; made: AtOnce | null; scope: LogScope | undefined };
+type Queued = Saved | Job;
+const isJob = (q: Queued): q is Job => 'input' in q;
 
 /**
  * Hosts one actor per lifecycle: hydrates on demand, persists every snapshot before the next outside
@@ -90,7 +96,7 @@ export class ActorHost {
     this.#maxLive = opts.maxLive ?? Number.POSITIVE_INFINITY;
     const busyMs = opts.storeBusyMs ?? 1000;
     this.#commits = new GroupCommit<Queued>({
-      write: (batch) => opts.store.saveBatch(batch),
+      write: (batch) => this.#write(batch),
       transient: isStoreBusy,
       retryDelayMs: (attempt) => Math.min(10 * 2 ** (attempt - 1), 250),
       blocked: (err, attempt) => {
@@ -109,27 +115,87 @@ export class ActorHost {
         this.#busyTimer = null;
         if (this.#storeProblem) opts.log.info('the database takes writes again');
         this.#storeProblem = null;
-        for (const { entry } of batch) entry.saving--;
-        for (const { entry, row, audit, previous, detail, scope } of batch) {
-          // Logged under the scope of what caused it (its request), not of whatever flushed the batch.
-          withLogScope({ ...scope, lifecycle_id: row.id, subscriber_id: row.subscriber_id }, () =>
-            entry.log.info({ event: audit.type, from: audit.from_state, to: detail.state, detail }, 'lifecycle event'),
-          );
-          opts.onTransition?.({ row, audit, previous });
+        for (const q of batch) if (!isJob(q)) q.entry.saving--;
+        for (const q of batch) {
+          if (!isJob(q)) {
+            this.#committed(q, q.scope);
+            continue;
+          }
+          if (!q.made) continue;
+          q.made.report();
+          for (const t of q.made.transitions) this.#committed(t, q.scope);
         }
       },
       failed: (batch, err) => {
         this.#storeProblem = `writes to the database fail (${err.message})`;
-        for (const { entry } of batch) entry.saving--;
+        for (const q of batch) if (!isJob(q)) q.entry.saving--;
         // Never run a step whose start is not on disk: stop them, and let the next hydration take the last stored snapshot.
-        for (const { entry, row } of batch) {
+        for (const q of batch) {
+          if (isJob(q)) continue;
+          const { entry, row } = q;
           if (entry.stopping) continue;
-          entry.log.error({ err: String(err) }, 'could not persist a lifecycle snapshot; actor stopped');
+          opts.log.error({ subscriber_id: entry.subscriberId, lifecycle_id: row.id, err: String(err) }, 'could not persist a lifecycle snapshot; actor stopped');
           entry.writeFailed = err;
           this.#evict(row.id, entry);
         }
       },
     });
+  }
+
+  /**
+   * Creates a lifecycle whose allocation the IPAM makes inside the store's own transaction (the
+   * embedded IPAM), without an actor: the snapshots are computed with the machine's pure transition
+   * functions in the group commit of this turn, so the allocation and the `allocated` snapshot are
+   * one commit. Resolves once that is on disk with the settled snapshot and its row; with null when
+   * this lifecycle cannot go that way (nothing of it written: `create()` it). Rejects 503 as `settle()`
+   * does when the store cannot take the write.
+   */
+  async createAtOnce(input: LifecycleInput): Promise<{ snapshot: LifecycleSnapshot; row: LifecycleRow } | null> {
+    if (!this.#opts.allocateNow || this.#storeProblem) return null;
+    const job: Job = { input, made: null, scope: currentLogScope() };
+    this.#commits.enqueue(job);
+    await this.#stored();
+    const made = job.made as AtOnce | null;
+    return made ? { snapshot: made.snapshot, row: made.transitions[1].row } : null;
+  }
+
+  /** The group commit's write: every snapshot and job of the batch in one transaction. */
+  #write(batch: readonly Queued[]): void {
+    const { store, machine, allocateNow, log } = this.#opts;
+    if (!batch.some(isJob)) return store.saveBatch(batch as readonly Saved[]);
+    store.transaction(() => {
+      const saves = batch.filter((q): q is Saved => !isJob(q));
+      if (saves.length) store.saveBatch(saves);
+      for (const job of batch) {
+        if (!isJob(job)) continue;
+        job.made = null;
+        try {
+          // Its own savepoint: an allocation that throws (or a write after it) leaves nothing of this lifecycle.
+          job.made = store.transaction(() => {
+            const made = allocateAtOnce(machine, job.input, allocateNow!);
+            // One write of the row, the settled one: the created snapshot is only ever seen in the audit trail.
+            const [created, allocated] = made?.transitions ?? [];
+            if (created && allocated) store.saveBatch([{ row: allocated.row, audit: created.audit }, { row: allocated.row, audit: allocated.audit, rowStored: true }]);
+            return made;
+          });
+        } catch (err) {
+          // The ordinary step makes it again, with its retries, its refusals and its log lines.
+          if (isStoreBusy(err)) throw err;
+          log.debug({ lifecycle_id: job.input.lifecycleId, err: String(err) }, 'allocation not made at once; running the step');
+        }
+      }
+    });
+  }
+
+  /** A transition is on disk: its log line and its metrics. */
+  #committed(t: { row: LifecycleRow; audit: AuditEntry; detail: AuditDetail; previous: LifecycleRow | null }, scope: LogScope | undefined): void {
+    const { row, audit, detail, previous } = t;
+    // Logged under the scope of what caused it (its request), not of whatever flushed the batch.
+    withLogScope({ ...scope, lifecycle_id: row.id, subscriber_id: row.subscriber_id }, () =>
+      // The root logger: the scope names the lifecycle (no child logger is kept per actor).
+      this.#opts.log.info({ event: audit.type, from: audit.from_state, to: detail.state, detail }, 'lifecycle event'),
+    );
+    this.#opts.onTransition?.({ row, audit, previous });
   }
 
   /** Why the store takes no writes now, or null: `/readyz` answers 503 with it. */
@@ -317,11 +383,10 @@ export class ActorHost {
   }
 
   #start(lifecycleId: string, subscriberId: string, from: { input: LifecycleInput } | { snapshot: unknown; row: LifecycleRow }): Entry {
-    const log = this.#opts.log.child({ subscriber_id: subscriberId, lifecycle_id: lifecycleId });
     const row = 'row' in from ? from.row : null;
     const stored = 'snapshot' in from ? (from.snapshot as LifecycleSnapshot) : null;
     const last = stored ? { path: statePath(stored), context: stored.context } : null;
-    const entry = { subscriberId, log, row, from: last, stopping: false, lastUsed: Date.now(), saving: 0, writeFailed: null } as Entry;
+    const entry = { subscriberId, row, from: last, stopping: false, lastUsed: Date.now(), saving: 0, writeFailed: null } as Entry;
     const inspect = (ev: InspectionEvent) => {
       if (ev.type === '@xstate.snapshot' && ev.actorRef === entry.actor) this.#persist(entry, ev.event, ev.snapshot as LifecycleSnapshot);
       this.#opts.inspect?.(ev);
@@ -342,7 +407,7 @@ export class ActorHost {
       },
       error: (err) => {
         // A snapshot the machine cannot take: keep the stored one and leave the lifecycle for an operator.
-        log.error({ err: String(err) }, 'lifecycle actor stopped on an error');
+        this.#opts.log.error({ subscriber_id: subscriberId, lifecycle_id: lifecycleId, err: String(err) }, 'lifecycle actor stopped on an error');
         if (this.#entries.get(lifecycleId) === entry) this.#entries.delete(lifecycleId);
       },
     });
@@ -360,25 +425,12 @@ export class ActorHost {
     // A restored actor re-announces the stored snapshot: nothing new to write.
     if (event.type === 'xstate.init' && entry.row) return;
     const previous = entry.row;
-    const now = new Date().toISOString();
-    const row = toRow(snapshot, entry.actor.getPersistedSnapshot(), previous?.created_at ?? now, now);
-    // The snapshot leaves out what the columns hold: the whole row says whether anything changed.
-    if (previous && sameRow(previous, row)) return;
-    const path = statePath(snapshot);
-    const detail = auditDetail(event, entry.from, path, snapshot);
-    const audit: AuditEntry = {
-      lifecycle_id: row.id,
-      subscriber_id: row.subscriber_id,
-      at: now,
-      type: auditType(event),
-      from_state: previous?.state ?? null,
-      to_state: row.state,
-      detail: JSON.stringify(detail),
-    };
-    entry.row = row;
-    entry.from = { path, context: snapshot.context };
+    const t = transitionOf(previous, entry.from, event, snapshot, entry.actor.getPersistedSnapshot(), new Date().toISOString());
+    if (!t) return;
+    entry.row = t.row;
+    entry.from = t.from;
     entry.saving++;
-    this.#commits.enqueue({ entry, row, audit, previous, detail, scope: currentLogScope() });
+    this.#commits.enqueue({ entry, row: t.row, audit: t.audit, previous, detail: t.detail, scope: currentLogScope() });
   }
 
   /**

@@ -96,7 +96,11 @@ export class LifecycleService {
       // Time-ordered (UUIDv7): ids sort by creation, as lists do (store/lifecycles.ts orders by (created_at, id)).
       const lifecycleId = uuidv7();
       ticket?.accepted({ lifecycleId, mark: this.#mark(req.subscriber_id) });
-      this.#opts.host.create({ lifecycleId, subscriberId: req.subscriber_id, pool: pool.name, prefixLength, ipam: pool.ipam });
+      const input = { lifecycleId, subscriberId: req.subscriber_id, pool: pool.name, prefixLength, ipam: pool.ipam };
+      // Allocated within this turn's commit when the IPAM can (the embedded one): settled, no actor.
+      const atOnce = await this.#opts.host.createAtOnce(input);
+      if (atOnce) return { created: true, settled: true, lifecycle: toResource(atOnce.row) };
+      this.#opts.host.create(input);
       return this.#outcome('allocate', lifecycleId);
     });
     return this.#within(req.subscriber_id, final, waitMs);

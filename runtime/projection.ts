@@ -31,8 +31,8 @@ function nextPendingAt(ctx: LifecycleContext, nowIso: string): string | null {
   return ctx.pending.map((p) => p.next_attempt_at ?? nowIso).sort()[0] ?? nowIso;
 }
 
-/** The stored row of a snapshot. */
-export function toRow(snapshot: LifecycleSnapshot, persisted: unknown, createdAt: string, nowIso: string): LifecycleRow {
+/** The stored row of a snapshot; with `encode` false (a row only reported, never stored: runtime/at-once.ts) its `snapshot` is empty. */
+export function toRow(snapshot: LifecycleSnapshot, persisted: unknown, createdAt: string, nowIso: string, encode = true): LifecycleRow {
   const ctx = snapshot.context;
   const row: Omit<LifecycleRow, 'snapshot'> = {
     id: ctx.lifecycleId,
@@ -54,7 +54,7 @@ export function toRow(snapshot: LifecycleSnapshot, persisted: unknown, createdAt
     next_pending_at: nextPendingAt(ctx, nowIso),
   };
   // Stored compact: what the columns above hold is left out of the snapshot (store/snapshot-codec.ts).
-  return { ...row, snapshot: encodeSnapshot(persisted, row) };
+  return { ...row, snapshot: encode ? encodeSnapshot(persisted, row) : '' };
 }
 
 /** Whether two rows store the same lifecycle (the time of writing aside): a write of it again adds nothing. */

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { fromPromise, type AnyActorRef } from 'xstate';
 import { isUnknownOutcome } from '../machines/steps.ts';
 import type { Logger } from 'pino';
-import type { AllocateInput, CpeInput, LifecycleInput, OwnedPrefix, RadiusReplyInput, ReleaseInput, SessionPurpose, SessionsInput, Stamped } from '../machines/types.ts';
+import type { AllocateInput, Allocation, CpeInput, LifecycleInput, OwnedPrefix, RadiusReplyInput, ReleaseInput, SessionPurpose, SessionsInput, Stamped } from '../machines/types.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort, SessionAction, SessionOutcome } from '../services/radius/port.ts';
 import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
@@ -232,3 +232,31 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
 
 /** The peer's own words (its body, redacted) for the log line; API answers only ever see the message. */
 const peerDetail = (err: ServiceError) => (err.detail ? { detail: err.detail } : {});
+
+/**
+ * The allocation step made at once, inside the transaction that stores the lifecycle (ActorHost's
+ * `createAtOnce`), when the pool's IPAM can allocate synchronously on the store's own connection
+ * (the embedded IPAM). It resolves as the `allocatePrefix` actor does (`{ at, result }`) and reports
+ * the same metric (`report()`, once stored); null when the IPAM cannot, and it throws on any failure: the caller then runs the
+ * ordinary step (with its retries, logs and refusals) instead, nothing of this attempt being written.
+ */
+export function createAllocateNow(ports: Pick<StepPorts, 'ipam'>, opts: Pick<StepOptions, 'now' | 'onStep' | 'ipamKind'>) {
+  const { ipam } = ports;
+  if (!ipam.allocateNow) return null;
+  const now = () => (opts.now ?? (() => new Date()))().toISOString();
+  return (input: AllocateInput): { output: Stamped<Allocation>; report(): void } | null => {
+    const started = performance.now();
+    const result = ipam.allocateNow!({
+      key: input.key,
+      lifecycleId: input.lifecycleId,
+      subscriberId: input.subscriberId,
+      pool: input.pool,
+      prefixLength: input.prefixLength,
+      renumber: input.generation > 0,
+    });
+    if (!result) return null;
+    const seconds = (performance.now() - started) / 1000;
+    // Reported once the transaction is on disk: a batch retried after a lock runs this again.
+    return { output: { at: now(), result }, report: () => opts.onStep?.(`${opts.ipamKind?.(input.pool) ?? 'ipam'}_allocate`, 'ok', seconds) };
+  };
+}

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { decodeAuditDetail, encodeAuditDetail } from './audit-codec.ts';
 import type { Db } from './db.ts';
 
 /** One lifecycle as stored: the snapshot plus the columns that queries need. */
@@ -38,6 +39,8 @@ export interface AuditEntry {
 export interface SaveItem {
   row: LifecycleRow;
   audit: AuditEntry;
+  /** An earlier item of the same batch stored this row already (a later snapshot's): only the audit entry is written. */
+  rowStored?: boolean;
 }
 
 /** What the leak check needs of a lifecycle to tell whether it holds a prefix. */
@@ -62,6 +65,8 @@ export interface LifecycleStore {
   save(row: LifecycleRow, audit: AuditEntry | null): void;
   /** Stores many snapshots, in order, in one transaction (all or none). */
   saveBatch(items: readonly SaveItem[]): void;
+  /** Runs `fn` in one transaction (a savepoint inside another): all its writes or none of them. */
+  transaction<T>(fn: () => T): T;
   get(id: string): LifecycleRow | undefined;
   /** The subscriber's live lifecycle (any state but `revoked`). */
   live(subscriberId: string): LifecycleRow | undefined;
@@ -114,9 +119,13 @@ export const SHARED_PREFIXES = `
 /** better-sqlite3 implementation of the lifecycle store. */
 export function createLifecycleStore(db: Db): LifecycleStore {
   const upsert = db.prepare(UPSERT_LIFECYCLE);
-  const insertAudit = db.prepare(`
+  const insertAuditRow = db.prepare(`
     INSERT INTO audit (lifecycle_id, subscriber_id, at, type, from_state, to_state, detail)
     VALUES (@lifecycle_id, @subscriber_id, @at, @type, @from_state, @to_state, @detail)`);
+  // The detail is stored compact and read back as the JSON text it was written as (store/audit-codec.ts).
+  const insertAudit = {
+    run: (a: AuditEntry) => insertAuditRow.run({ ...a, detail: encodeAuditDetail(a.detail, a.to_state, a.from_state) }),
+  };
   const selectById = db.prepare<[string], LifecycleRow>('SELECT * FROM lifecycles WHERE id = ?');
   const selectLive = db.prepare<[string], LifecycleRow>(
     "SELECT * FROM lifecycles WHERE subscriber_id = ? AND state <> 'revoked'",
@@ -154,9 +163,11 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     upsert.run(row);
     if (audit) insertAudit.run(audit);
   });
+  // One transaction function for every caller: better-sqlite3 builds a wrapper per db.transaction() call.
+  const inTransaction = db.transaction((fn: () => unknown) => fn());
   const saveBatchTx = db.transaction((items: readonly SaveItem[]) => {
-    for (const { row, audit } of items) {
-      upsert.run(row);
+    for (const { row, audit, rowStored } of items) {
+      if (!rowStored) upsert.run(row);
       insertAudit.run(audit);
     }
   });
@@ -164,6 +175,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   return {
     save: (row, audit) => saveTx(row, audit),
     saveBatch: (items) => saveBatchTx(items),
+    transaction: (fn) => inTransaction(fn) as ReturnType<typeof fn>,
     get: (id) => selectById.get(id),
     live: (subscriberId) => selectLive.get(subscriberId),
     latest: (subscriberId) => selectLatest.get(subscriberId),
@@ -177,7 +189,11 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     heldPage: (state, limit, after) =>
       after ? holders.next.all({ state, limit, created_at: after.created_at, id: after.id }) : holders.first.all({ state, limit }),
     countByState: () => Object.fromEntries(selectCounts.all().map((r) => [r.state, r.n])),
-    events: (subscriberId) => selectEvents.all(subscriberId),
+    events: (subscriberId) =>
+      selectEvents.all(subscriberId).map((e) => {
+        e.detail = decodeAuditDetail(e.detail, e.to_state, e.from_state);
+        return e;
+      }),
   };
 }
 

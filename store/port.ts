@@ -13,7 +13,12 @@ export type Async<T> = {
   [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
 };
 
-export type LifecyclePort = Async<LifecycleStore>;
+/**
+ * `transaction(fn)` is SQLite's alone: it runs a synchronous callback in one better-sqlite3
+ * transaction (an allocation made at once writes the IPAM row and the lifecycle together). A
+ * PostgreSQL transaction spans awaits, so the port leaves it out.
+ */
+export type LifecyclePort = Async<Omit<LifecycleStore, 'transaction'>>;
 export type IdempotencyPort = Async<IdempotencyStore>;
 export type RetentionPort = Async<RetentionStore>;
 /** The kept figures /metrics and the leak check read (migration 006 in both dialects). */

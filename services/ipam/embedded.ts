@@ -299,6 +299,14 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       return whileUnlocked('adopt', () => adoptInTransaction.immediate(cmd, pool, block));
     },
 
+    allocateNow(cmd) {
+      const pool = checkAllocate(pools, cmd);
+      // Inside the caller's transaction this is a savepoint: a refusal or an error leaves nothing written.
+      const allocation = allocateInTransaction.immediate(cmd, pool);
+      if (!allocation) throw exhausted(pool, cmd.prefixLength);
+      return allocation;
+    },
+
     async allocatedUnder(cmd, signal) {
       signal?.throwIfAborted();
       // A released block left ipam_allocations (held down or free): only a live one is returned.

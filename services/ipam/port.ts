@@ -94,6 +94,12 @@ export interface IpamPort {
   /** Allocates the first free aligned block, or returns the one already allocated under `cmd.key`. Throws `pool_exhausted`. */
   allocate(cmd: AllocateCommand, signal?: AbortSignal): Promise<Allocation>;
   /**
+   * The same allocation made synchronously, on the lifecycle store's own database connection, so that
+   * it can share the transaction that stores the lifecycle (the embedded IPAM); null when the pool's
+   * IPAM cannot (NetBox). Throws as allocate() rejects. Absent: never possible.
+   */
+  allocateNow?(cmd: AllocateCommand): Allocation | null;
+  /**
    * The prefix stops being the lifecycle's, but stays quarantined: not reusable until free().
    * Releasing a prefix the IPAM no longer has (or has quarantined already) is success.
    */

@@ -71,6 +71,10 @@ export function createIpamRouter(
     // async, so an unknown pool rejects the promise as the port promises instead of throwing at the call.
     allocate: async (cmd, signal) => serving(cmd.pool).allocate(cmd, signal),
     adopt: async (cmd, signal) => serving(cmd.pool).adopt(cmd, signal),
+    allocateNow: (cmd) => {
+      const ipam = serving(cmd.pool);
+      return ipam.allocateNow ? ipam.allocateNow(cmd) : null;
+    },
     async release(cmd, signal) {
       for (const ipam of givingBack(cmd.pool)) await ipam.release(cmd, signal);
     },

@@ -1,0 +1,78 @@
+// The audit entry's `detail` as stored: compact, and read back as the very JSON text it was written
+// as (the events endpoint answers what it always did). Most of a detail repeats what its row already
+// says: `state` is `to_state` or a path below it, `from_state` is `from_state` or a path below it,
+// `step` is one of a few public step names, and the keys inside are a few snake_case words. The
+// compact form is a JSON array:
+//   [state, from_state, step, rest?]
+// state and from_state relative to their columns ('' the column itself, 'idle' for `<column>.idle`,
+// '=path' anything else; from_state 0 when absent), step an index into STEP_NAMES (or the name
+// itself; -1 when absent), rest the other keys in order with the keys of KEYS written as one capital
+// letter (a detail's keys are snake_case, never capitals). A detail that would not read back exactly
+// is stored as it is; so is every row written before this codec: a JSON object, read as it is.
+//
+// STEP_NAMES and KEYS are part of the stored format: append only, never reorder.
+
+const STEP_NAMES = [
+  'embedded_allocate', 'embedded_release', 'embedded_free',
+  'netbox_allocate', 'netbox_release', 'netbox_free',
+  'fake_allocate', 'fake_release', 'fake_free',
+  'radius_write_reply', 'radius_remove_reply', 'radius_sessions',
+  'cpe_configure_pd', 'cpe_remove_ipv6',
+];
+const KEYS = [
+  'output', 'prefix', 'prefix_length', 'netbox_prefix_id', 'pool', 'ipam', 'reason', 'error', 'code', 'message', 'attempts',
+  'username', 'cpe_id', 'status', 'task_id', 'superseded_by', 'next_attempt_at', 'nas', 'session_id', 'result', 'action',
+];
+const STEP_INDEX = new Map(STEP_NAMES.map((n, i) => [n, i]));
+const CODE = new Map(KEYS.map((k, i) => [k, String.fromCharCode(65 + i)]));
+const KEY = new Map(KEYS.map((k, i) => [String.fromCharCode(65 + i), k]));
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** `path` relative to its row's column. */
+function relative(path: string, column: string | null): string {
+  if (column !== null && path === column) return '';
+  if (column !== null && path.startsWith(`${column}.`)) return path.slice(column.length + 1);
+  return `=${path}`;
+}
+
+function absolute(rel: string, column: string | null): string {
+  if (rel.startsWith('=')) return rel.slice(1);
+  return rel === '' ? (column ?? '') : `${column}.${rel}`;
+}
+
+function mapKeys(value: Json, map: Map<string, string>): Json {
+  if (Array.isArray(value)) return value.map((v) => mapKeys(v, map));
+  if (value === null || typeof value !== 'object') return value;
+  const out: { [k: string]: Json } = {};
+  for (const [k, v] of Object.entries(value)) out[map.get(k) ?? k] = mapKeys(v, map);
+  return out;
+}
+
+/** The stored form of `detail` (JSON text), for a row going from `fromState` to `toState`. */
+export function encodeAuditDetail(detail: string | null, toState: string, fromState: string | null): string | null {
+  if (detail === null || !detail.startsWith('{')) return detail;
+  const d = JSON.parse(detail) as { [k: string]: Json };
+  const { state, from_state: from, step, ...rest } = d;
+  if (typeof state !== 'string' || (from !== undefined && typeof from !== 'string') || (step !== undefined && typeof step !== 'string')) return detail;
+  const parts: Json[] = [
+    relative(state, toState),
+    from === undefined ? 0 : relative(from, fromState),
+    step === undefined ? -1 : (STEP_INDEX.get(step) ?? step),
+  ];
+  if (Object.keys(rest).length > 0) parts.push(mapKeys(rest, CODE));
+  const compact = JSON.stringify(parts);
+  // Only what reads back as the same text (key order included) is stored compact.
+  return decodeAuditDetail(compact, toState, fromState) === detail ? compact : detail;
+}
+
+/** The JSON text a stored `detail` was written as. */
+export function decodeAuditDetail(stored: string | null, toState: string, fromState: string | null): string | null {
+  if (stored === null || !stored.startsWith('[')) return stored;
+  const [state, from, step, rest] = JSON.parse(stored) as [string, string | 0, number | string, { [k: string]: Json } | undefined];
+  const d: { [k: string]: Json } = { state: absolute(state, toState) };
+  if (from !== 0) d.from_state = absolute(from, fromState);
+  if (step !== -1) d.step = typeof step === 'number' ? STEP_NAMES[step]! : step;
+  if (rest) Object.assign(d, mapKeys(rest, KEY));
+  return JSON.stringify(d);
+}
