@@ -148,11 +148,11 @@ export function createDynamicAuthorization(
   config: RadiusConfig,
   log: Logger,
   deps: { sessions?: SessionSource; env?: NodeJS.ProcessEnv } = {},
-): DynamicAuthorizationPort & { close(): void } {
+): DynamicAuthorizationPort & { close(): void | Promise<void> } {
   const child = log.child({ component: 'radius-dynauth' });
   const da = config.dynamic_authorization;
   const nas = resolveNasTable(da, deps.env ?? process.env);
-  const own = deps.sessions ? null : createSessionSource(config, log);
+  const own = deps.sessions ? null : createSessionSource(config, log, deps.env);
   const client = new RadiusDynamicAuthorization(deps.sessions ?? own!, {
     nas,
     timeoutMs: da.timeout_ms,

@@ -8,7 +8,9 @@ import type { ReplyRow } from '../../services/radius/reply-attributes.ts';
 import { radiusConfigSchema } from '../../services/radius/config.ts';
 import { SqliteReplyStore } from '../../services/radius/reply-store.ts';
 import { createRadiusReplyWorker } from '../../services/radius/reply-worker.ts';
+import { openRadiusReplies } from '../../services/radius/backends.ts';
 import { peerAvailable } from '../support/freeradius.ts';
+import { mariadbAvailable, sharedMariaDb, sqlText } from '../support/mariadb.ts';
 import { replyContract } from '../support/radius-reply-contract.ts';
 
 replyContract('fake', (framedPrefix) => {
@@ -55,4 +57,35 @@ if (peerAvailable('RadiusReplyPort contract: SQLite from a worker thread')) {
       },
     };
   });
+}
+
+// The server backends over FreeRADIUS's shipped schemas, as openRadiusReplies() opens them (login,
+// table check, pool), with a password user; the back door is the server's own command-line client.
+if (mariadbAvailable('RadiusReplyPort contract: MariaDB (FreeRADIUS schema)')) {
+  replyContract('MariaDB (FreeRADIUS schema)', async (framedPrefix) => {
+    const db = await sharedMariaDb();
+    db.sql('DELETE FROM radreply');
+    const env = { TEST_RADIUS_DB_PASSWORD: db.password };
+    const cfg = radiusConfigSchema.parse({
+      sql: { backend: 'mysql', host: db.host, port: db.port, database: db.database, user: db.user, password_env: 'TEST_RADIUS_DB_PASSWORD' },
+      reply: { framed_prefix: framedPrefix },
+    });
+    const store = await openRadiusReplies(cfg, pino({ level: 'silent' }), env);
+    return {
+      port: store,
+      seed: (r) => void db.sql(`INSERT INTO radreply (username, attribute, op, value) VALUES (${[r.username, r.attribute, r.op, r.value].map(sqlText).join(', ')})`),
+      rows: () => tsvRows(db.sql('SELECT id, username, attribute, op, value FROM radreply ORDER BY id')),
+      close: () => store.close(),
+    };
+  });
+}
+
+function tsvRows(out: string): ReplyRow[] {
+  return out
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => {
+      const [id, username, attribute, op, value] = l.split('\t');
+      return { id: Number(id), username: username!, attribute: attribute!, op: op!, value: value! };
+    });
 }

@@ -117,6 +117,8 @@ export async function startMariaDb(opts: { database?: string; user?: string; pas
       { stdio: ['ignore', fd, fd] },
     );
     closeSync(fd);
+    // Not referenced: a test file's process ends when its tests do (shared() stops the server then).
+    child.unref();
     running.add(child);
     const deadline = Date.now() + 20_000;
     for (;;) {
@@ -177,3 +179,24 @@ export async function startMariaDb(opts: { database?: string; user?: string; pas
 function tail(file: string): string {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-20).join('\n') : '';
 }
+
+let sharedPeer: Promise<MariaDbPeer> | null = null;
+/**
+ * One MariaDB for the whole test process (a start costs about a second), stopped and removed when
+ * the process has nothing else to do. Each user clears the tables it uses.
+ */
+export function sharedMariaDb(): Promise<MariaDbPeer> {
+  if (!sharedPeer) {
+    sharedPeer = startMariaDb();
+    let stopping = false;
+    process.on('beforeExit', () => {
+      if (stopping) return;
+      stopping = true;
+      void sharedPeer!.then((p) => p.stop()).catch(() => undefined);
+    });
+  }
+  return sharedPeer;
+}
+
+/** A SQL string literal (test data only). */
+export const sqlText = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
