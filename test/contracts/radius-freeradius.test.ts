@@ -8,16 +8,19 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { radiusConfigSchema, type RadiusConfig } from '../../services/radius/config.ts';
 import { createDynamicAuthorization } from '../../services/radius/dynamic-authorization.ts';
-import { createRadiusReplyStore, type SqliteReplyStore } from '../../services/radius/reply-store.ts';
-import { peerAvailable, startFreeRadius, type FreeRadiusPeer } from '../support/freeradius.ts';
+import { openRadiusReplies, type ClosableReplyPort } from '../../services/radius/backends.ts';
+import { createRadiusReplyStore } from '../../services/radius/reply-store.ts';
+import { peerAvailable, startFreeRadius, type FreeRadiusPeer, type SqlServer } from '../support/freeradius.ts';
+import { mariadbAvailable, mariadbForFreeRadius } from '../support/mariadb.ts';
 import { accessRequest, accounting, roundTrip } from '../support/radius-client.ts';
 
 interface Ctx {
   peer: FreeRadiusPeer;
   cfg: RadiusConfig;
-  store: SqliteReplyStore;
+  store: ClosableReplyPort;
   logs: string[];
   log: pino.Logger;
+  das: { close(): void | Promise<void> }[];
 }
 
 /** The lines FreeRADIUS printed for the `kind` request (e.g. Disconnect-Request) that carried `needle`. */
@@ -31,14 +34,15 @@ function requestBlock(debugLog: string, kind: string, needle: string): string[] 
   return [];
 }
 
-if (peerAvailable('RADIUS ports against FreeRADIUS')) {
-  const test = suite<Ctx>('RADIUS ports against FreeRADIUS', {} as Ctx);
+/** The suite against FreeRADIUS reading the SQLite file, or a SQL server through rlm_sql_<dialect>. */
+function againstFreeRadius(name: string, sqlServer?: () => Promise<SqlServer>): void {
+  const test = suite<Ctx>(name, {} as Ctx);
   test.before(async (ctx) => {
-    ctx.peer = await startFreeRadius();
+    ctx.peer = await startFreeRadius({ sql: sqlServer ? await sqlServer() : undefined });
     ctx.logs = [];
     ctx.log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (ctx.logs.push(String(c)), cb()) }));
     ctx.cfg = radiusConfigSchema.parse({
-      sql: { path: ctx.peer.dbPath },
+      sql: ctx.peer.sqlConfig,
       dynamic_authorization: {
         timeout_ms: 50,
         retries: 2,
@@ -46,14 +50,22 @@ if (peerAvailable('RADIUS ports against FreeRADIUS')) {
         nas: [{ address: '127.0.0.1', port: ctx.peer.ports.coa }],
       },
     });
-    ctx.store = createRadiusReplyStore(ctx.cfg, ctx.log);
+    // The in-process store for SQLite (as before), the pooled client for a server, as compose() opens it.
+    ctx.store = ctx.cfg.sql.backend === 'sqlite' ? createRadiusReplyStore(ctx.cfg, ctx.log) : await openRadiusReplies(ctx.cfg, ctx.log, ctx.peer.env);
+    ctx.das = [];
   });
   test.after(async (ctx) => {
-    ctx.store?.close();
+    await ctx.store?.close();
+    for (const da of ctx.das ?? []) await da.close();
     await ctx.peer?.stop();
     assert.not.ok(ctx.logs.some((l) => l.includes(ctx.peer.secret)), 'a log line carried the secret');
+    for (const v of Object.values(ctx.peer?.env ?? {})) assert.not.ok(ctx.logs.some((l) => l.includes(v)), 'a log line carried the database password');
   });
-  const dynauth = (ctx: Ctx, cfg = ctx.cfg) => createDynamicAuthorization(cfg, ctx.log, { env: { TEST_COA_SECRET: ctx.peer.secret } });
+  const dynauth = (ctx: Ctx, cfg = ctx.cfg) => {
+    const da = createDynamicAuthorization(cfg, ctx.log, { env: { TEST_COA_SECRET: ctx.peer.secret, ...ctx.peer.env } });
+    ctx.das.push(da);
+    return da;
+  };
   const ask = (ctx: Ctx, user: string) => accessRequest(ctx.peer.host, ctx.peer.ports.auth, ctx.peer.secret, user, 'pw');
 
   test('after writeReply an Access-Accept carries Delegated-IPv6-Prefix equal to the prefix', async (ctx) => {
@@ -161,4 +173,9 @@ if (peerAvailable('RADIUS ports against FreeRADIUS')) {
   });
 
   test.run();
+}
+
+if (peerAvailable('RADIUS ports against FreeRADIUS')) againstFreeRadius('RADIUS ports against FreeRADIUS');
+if (peerAvailable('RADIUS ports against FreeRADIUS on MariaDB') && mariadbAvailable('RADIUS ports against FreeRADIUS on MariaDB')) {
+  againstFreeRadius('RADIUS ports against FreeRADIUS on MariaDB (rlm_sql_mysql)', mariadbForFreeRadius);
 }

@@ -23,6 +23,8 @@ export interface MariaDbPeer {
   pid: number;
   /** Runs SQL as root over the socket (test set-up and back doors); returns tab-separated rows. */
   sql(statement: string): string;
+  /** A further database with FreeRADIUS's schema, open to `user`; `run` executes SQL in it. */
+  createDatabase(name: string): { database: string; run(statement: string): string };
   /** SIGKILLs the server (a crash), leaving the data directory; `start()` brings it back. */
   kill(): Promise<void>;
   /** Starts the server again on the same port and data directory. */
@@ -167,6 +169,11 @@ export async function startMariaDb(opts: { database?: string; user?: string; pas
       return child?.pid ?? -1;
     },
     sql: (statement) => rootSql(`USE \`${database}\`; ${statement}`),
+    createDatabase(name) {
+      rootSql(`CREATE DATABASE \`${name}\`; GRANT ALL ON \`${name}\`.* TO '${user}'@'127.0.0.1'; GRANT ALL ON \`${name}\`.* TO '${user}'@'localhost';`);
+      rootSql(`USE \`${name}\`; ${readFileSync(MYSQL_SCHEMA, 'utf8')}`);
+      return { database: name, run: (statement) => rootSql(`USE \`${name}\`; ${statement}`) };
+    },
     kill: () => halt('SIGKILL'),
     start,
     async stop() {
@@ -200,3 +207,11 @@ export function sharedMariaDb(): Promise<MariaDbPeer> {
 
 /** A SQL string literal (test data only). */
 export const sqlText = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+
+let databases = 0;
+/** A fresh database with FreeRADIUS's schema on the shared MariaDB, as FreeRADIUS's SQL server. */
+export async function mariadbForFreeRadius(): Promise<{ dialect: 'mysql'; host: string; port: number; database: string; user: string; password: string; run(sql: string): string }> {
+  const db = await sharedMariaDb();
+  const { database, run } = db.createDatabase(`radius_fr_${process.pid}_${++databases}`);
+  return { dialect: 'mysql', host: db.host, port: db.port, database, user: db.user, password: db.password, run };
+}
