@@ -5,6 +5,8 @@ import type { Allocation, IpamPort, MarkedPrefix, PoolUtilization } from './port
 interface OptionalHooks {
   init?: (signal?: AbortSignal) => Promise<unknown>;
   sweep?: (signal?: AbortSignal) => Promise<unknown>;
+  /** NetBox: every prefix under the pools' parents, marked or not (services/field/ipam.ts reads it). */
+  fieldPrefixes?: (signal?: AbortSignal) => Promise<unknown>;
 }
 
 /**
@@ -30,7 +32,12 @@ export interface Draining {
 export function createIpamRouter(
   byPool: Map<string, IpamPort>,
   draining: Draining = { pools: [], users: () => ({ lifecycles: 0, blocks: 0 }) },
-): IpamPort & { init(): Promise<void>; sweep(): Promise<unknown[]>; markedPages(signal?: AbortSignal): AsyncIterable<MarkedPrefix[]> } {
+): IpamPort & {
+  init(): Promise<void>;
+  sweep(): Promise<unknown[]>;
+  markedPages(signal?: AbortSignal): AsyncIterable<MarkedPrefix[]>;
+  fieldPrefixes(signal?: AbortSignal): Promise<unknown[]>;
+} {
   const drainingByName = new Map(draining.pools.filter((d) => !byPool.has(d.name)).map((d) => [d.name, d]));
   const serving = (pool: string) => {
     const ipam = byPool.get(pool);
@@ -60,6 +67,7 @@ export function createIpamRouter(
     init: async (signal?: AbortSignal) => void (await each('init', signal)),
     /** Runs every IPAM's hold-down sweep (NetBox `deprecate` mode). */
     sweep: (signal?: AbortSignal) => each('sweep', signal),
+    fieldPrefixes: async (signal?: AbortSignal) => (await each('fieldPrefixes', signal)).flat(),
     // async, so an unknown pool rejects the promise as the port promises instead of throwing at the call.
     allocate: async (cmd, signal) => serving(cmd.pool).allocate(cmd, signal),
     async release(cmd, signal) {

@@ -4,12 +4,30 @@ import { subnetCount, type Ipv6Prefix } from '../ipv6.ts';
 import { blocksUsed, canonicalCidr, parseCidr } from './cidr.ts';
 import { readMark } from './mark.ts';
 import { statusOf, type NbPrefix, type ResolvedPool } from './parents.ts';
-import { isQuarantined } from './quarantine.ts';
+import { isQuarantined, subscriberOf } from './quarantine.ts';
 
 /** Pool figures, split into blocks under this service's mark and blocks anyone else holds. */
 export interface NetboxPoolUtilization extends PoolUtilization {
   ours: number;
   others: number;
+}
+
+/** A prefix NetBox holds inside a pool's parent, whoever made it, as the field readers see it. */
+export interface NetboxFieldPrefix {
+  pool: string;
+  prefix: string;
+  prefixLength: number;
+  netboxPrefixId: number;
+  status: string | null;
+  /** The lifecycle our mark names; null for a prefix without our mark (made by hand or by another tool). */
+  lifecycleId: string | null;
+  subscriberId: string | null;
+  /** Released by a revocation that has not ended (services/netbox/quarantine.ts). */
+  quarantined: boolean;
+  /** What an adoption rule may name the subscriber by. */
+  tenant: { id: number; name?: string; slug?: string } | null;
+  description: string;
+  customFields: Record<string, unknown>;
 }
 
 export interface HoldingsDeps {
@@ -50,6 +68,33 @@ export function createHoldings(deps: HoldingsDeps) {
           if (!mark || statusOf(p) === 'deprecated') continue;
           const prefix = canonicalCidr(p.prefix) ?? p.prefix;
           out.push({ pool: r.info.name, prefix, lifecycleId: mark.lifecycleId, key: mark.key, ...(mark.digest ? { keyIsDigest: true } : {}) });
+        }
+      }
+      return out;
+    },
+
+    /** Every prefix under each pool's parent (in the children's VRF), marked or not: the field as NetBox has it. */
+    async fieldPrefixes(pools: ResolvedPool[], signal?: AbortSignal): Promise<NetboxFieldPrefix[]> {
+      const out: NetboxFieldPrefix[] = [];
+      for (const r of pools) {
+        const scope: Record<string, string> = r.anyVrf ? {} : { vrf_id: r.vrfId };
+        for (const p of await listAll({ within: r.info.prefix, ...scope }, signal)) {
+          const c = parseCidr(p.prefix);
+          if (!c) continue;
+          const mark = readMark(p, tag);
+          out.push({
+            pool: r.info.name,
+            prefix: canonicalCidr(p.prefix) ?? p.prefix,
+            prefixLength: c.length,
+            netboxPrefixId: p.id,
+            status: statusOf(p) ?? null,
+            lifecycleId: mark?.lifecycleId ?? null,
+            subscriberId: mark ? subscriberOf(p) : null,
+            quarantined: isQuarantined(p),
+            tenant: p.tenant ?? null,
+            description: p.description ?? '',
+            customFields: p.custom_fields ?? {},
+          });
         }
       }
       return out;

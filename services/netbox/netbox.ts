@@ -5,7 +5,7 @@ import { contains, formatPrefix } from '../ipv6.ts';
 import { canonicalCidr, parseCidr } from './cidr.ts';
 import { QUARANTINED, isQuarantined, subscriberOf } from './quarantine.ts';
 import type { NetboxConfig } from './config.ts';
-import { createHoldings, type NetboxPoolUtilization } from './holdings.ts';
+import { createHoldings, type NetboxFieldPrefix, type NetboxPoolUtilization } from './holdings.ts';
 import { createNetboxTransport, mayHaveTakenEffect, type NetboxTransport } from './http.ts';
 import { MARK_FIELDS, keySearchTerm, markFields, readMark, sameKey, type MarkStyle } from './mark.ts';
 import { listPrefixes, resolvePools, statusOf, type NbPrefix, type NetboxPool, type ResolvedPool as Resolved } from './parents.ts';
@@ -21,6 +21,8 @@ export interface NetboxIpam extends IpamPort {
   utilization(signal?: AbortSignal): Promise<NetboxPoolUtilization[]>;
   /** Deletes freed (deprecated, not quarantined) prefixes under our mark whose hold-down (from NetBox's `last_updated`) has expired. */
   sweep(signal?: AbortSignal): Promise<{ deleted: number; kept: number }>;
+  /** Every prefix under the pools' parents, marked or not (the field readers, services/field/). */
+  fieldPrefixes(signal?: AbortSignal): Promise<NetboxFieldPrefix[]>;
 }
 
 /** Test seams: the environment the token is read from and the clock of the sweep. */
@@ -257,6 +259,7 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
 
     utilization: async (signal) => holdings.utilization([...(await resolved(signal)).values()], signal),
     markedPrefixes: async (signal) => holdings.markedPrefixes([...(await resolved(signal)).values()], signal),
+    fieldPrefixes: async (signal) => holdings.fieldPrefixes([...(await resolved(signal)).values()], signal),
     sweep: async (signal) => holdings.sweep([...(await resolved(signal)).values()], signal),
   };
 }

@@ -27,6 +27,7 @@ export interface NbPrefix {
   vrf?: { id: number; rd?: string | null } | null;
   tags?: Array<{ name?: string; slug?: string }>;
   custom_fields?: Record<string, unknown> | null;
+  tenant?: { id: number; name?: string; slug?: string } | null;
   description?: string;
   comments?: string | null;
   last_updated?: string | null;

@@ -177,10 +177,16 @@ export function createStubAcs(now: () => number): StubAcs {
   function queryDevices(query: Record<string, unknown>, projection: string[] | null): unknown[] {
     return [...devices.values()]
       .filter((d) =>
-        Object.entries(query).every(([k, v]) => (k === '_id' ? d.id === v : k.startsWith('_') ? false : d.params.get(k.replace(/\._value$/, ''))?.value === v)),
+        Object.entries(query).every(([k, v]) => {
+          // `{"$in": [...]}` as MongoDB reads it (a batched lookup of many devices); otherwise equality.
+          const hit = (x: unknown) => (isIn(v) ? v.$in.includes(x) : x === v);
+          return k === '_id' ? hit(d.id) : k.startsWith('_') ? false : hit(d.params.get(k.replace(/\._value$/, ''))?.value);
+        }),
       )
       .map((d) => deviceDoc(d, projection));
   }
+
+  const isIn = (v: unknown): v is { $in: unknown[] } => typeof v === 'object' && v !== null && Array.isArray((v as { $in?: unknown }).$in);
 
   const acs: StubAcs = {
     devices,

@@ -1,0 +1,64 @@
+// What IPAM holds, as one list for the field: NetBox's children of each pool parent with their
+// marks (services/netbox/holdings.ts reads them), and every block held under our mark elsewhere
+// (the embedded IPAM, a fake) from the port's markedPrefixes(). A prefix in both is listed once,
+// with NetBox's detail.
+import type { IpamPort } from '../ipam/port.ts';
+import type { NetboxFieldPrefix } from '../netbox/holdings.ts';
+
+/** One prefix IPAM holds. `source` says which IPAM; the NetBox fields are null for the others. */
+export interface HeldPrefix {
+  source: 'netbox' | 'ipam';
+  pool: string;
+  prefix: string;
+  prefixLength: number;
+  /** The lifecycle our mark names; null when the prefix carries no mark of ours (NetBox only). */
+  lifecycleId: string | null;
+  subscriberId: string | null;
+  netboxPrefixId: number | null;
+  status: string | null;
+  quarantined: boolean;
+  netbox: NetboxFieldPrefix | null;
+}
+
+/** An IPAM port that may also list NetBox's field (the router, or NetBox itself). */
+export type FieldIpam = IpamPort & { fieldPrefixes?: (signal?: AbortSignal) => Promise<unknown> };
+
+/** Every prefix the IPAM holds in the configured pools, marked or not. */
+export async function heldPrefixes(ipam: FieldIpam, signal?: AbortSignal): Promise<HeldPrefix[]> {
+  const out = new Map<string, HeldPrefix>();
+  const listed = typeof ipam.fieldPrefixes === 'function' ? ((await ipam.fieldPrefixes(signal)) as NetboxFieldPrefix[] | NetboxFieldPrefix[][]) : [];
+  for (const p of (listed as unknown[]).flat() as NetboxFieldPrefix[]) {
+    // A deprecated prefix of ours is in its hold-down: given back, no lifecycle's any more.
+    if (p.lifecycleId !== null && p.status === 'deprecated') continue;
+    out.set(`${p.pool}\u0000${p.prefix}`, {
+      source: 'netbox',
+      pool: p.pool,
+      prefix: p.prefix,
+      prefixLength: p.prefixLength,
+      lifecycleId: p.lifecycleId,
+      subscriberId: p.subscriberId,
+      netboxPrefixId: p.netboxPrefixId,
+      status: p.status,
+      quarantined: p.quarantined,
+      netbox: p,
+    });
+  }
+  for (const m of await ipam.markedPrefixes(signal)) {
+    const key = `${m.pool}\u0000${m.prefix}`;
+    if (out.has(key)) continue;
+    const length = Number(m.prefix.split('/')[1]);
+    out.set(key, {
+      source: 'ipam',
+      pool: m.pool,
+      prefix: m.prefix,
+      prefixLength: length,
+      lifecycleId: m.lifecycleId,
+      subscriberId: null,
+      netboxPrefixId: null,
+      status: null,
+      quarantined: false,
+      netbox: null,
+    });
+  }
+  return [...out.values()];
+}
