@@ -5,6 +5,7 @@ import { createDynamicAuthorization } from '../../services/radius/dynamic-author
 import { FakeDynamicAuthorization } from '../../services/radius/fake.ts';
 import { peerAvailable, startFreeRadius, type SqlServer } from '../support/freeradius.ts';
 import { mariadbAvailable, mariadbForFreeRadius } from '../support/mariadb.ts';
+import { postgresForFreeRadius, radiusPostgresAvailable } from '../support/radius-postgres.ts';
 import { accounting } from '../support/radius-client.ts';
 import { dynauthContract } from '../support/radius-dynauth-contract.ts';
 
@@ -63,4 +64,7 @@ function againstFreeRadius(name: string, sqlServer?: () => Promise<SqlServer>): 
 if (peerAvailable('DynamicAuthorizationPort contract: FreeRADIUS')) againstFreeRadius('FreeRADIUS stand-in NAS');
 if (peerAvailable('DynamicAuthorizationPort contract: FreeRADIUS on MariaDB') && mariadbAvailable('DynamicAuthorizationPort contract: FreeRADIUS on MariaDB')) {
   againstFreeRadius('FreeRADIUS stand-in NAS, accounting in MariaDB (rlm_sql_mysql)', mariadbForFreeRadius);
+}
+if (peerAvailable('DynamicAuthorizationPort contract: FreeRADIUS on PostgreSQL') && radiusPostgresAvailable('DynamicAuthorizationPort contract: FreeRADIUS on PostgreSQL')) {
+  againstFreeRadius('FreeRADIUS stand-in NAS, accounting in PostgreSQL (rlm_sql_postgresql)', postgresForFreeRadius);
 }

@@ -12,6 +12,7 @@ import { openRadiusReplies, type ClosableReplyPort } from '../../services/radius
 import { createRadiusReplyStore } from '../../services/radius/reply-store.ts';
 import { peerAvailable, startFreeRadius, type FreeRadiusPeer, type SqlServer } from '../support/freeradius.ts';
 import { mariadbAvailable, mariadbForFreeRadius } from '../support/mariadb.ts';
+import { postgresForFreeRadius, radiusPostgresAvailable } from '../support/radius-postgres.ts';
 import { accessRequest, accounting, roundTrip } from '../support/radius-client.ts';
 
 interface Ctx {
@@ -178,4 +179,7 @@ function againstFreeRadius(name: string, sqlServer?: () => Promise<SqlServer>): 
 if (peerAvailable('RADIUS ports against FreeRADIUS')) againstFreeRadius('RADIUS ports against FreeRADIUS');
 if (peerAvailable('RADIUS ports against FreeRADIUS on MariaDB') && mariadbAvailable('RADIUS ports against FreeRADIUS on MariaDB')) {
   againstFreeRadius('RADIUS ports against FreeRADIUS on MariaDB (rlm_sql_mysql)', mariadbForFreeRadius);
+}
+if (peerAvailable('RADIUS ports against FreeRADIUS on PostgreSQL') && radiusPostgresAvailable('RADIUS ports against FreeRADIUS on PostgreSQL')) {
+  againstFreeRadius('RADIUS ports against FreeRADIUS on PostgreSQL (rlm_sql_postgresql)', postgresForFreeRadius);
 }

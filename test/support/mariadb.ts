@@ -75,8 +75,11 @@ export async function freeTcpPort(): Promise<number> {
 }
 
 const running = new Set<ChildProcess>();
+const roots = new Set<string>();
+// A test process that ends early (uvu exits on a failed hook) leaves neither a server nor its files.
 process.on('exit', () => {
   for (const child of running) if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+  if (process.env.MARIADB_KEEP !== '1') for (const root of roots) rmSync(root, { recursive: true, force: true });
 });
 
 /** Installs, starts and provisions a MariaDB in a temp dir. */
@@ -84,6 +87,7 @@ export async function startMariaDb(opts: { database?: string; user?: string; pas
   const reason = mariadbUnavailable();
   if (reason) throw new Error(reason);
   const root = mkdtempSync(path.join(tmpdir(), 'ipv6-lifecycle-mariadb-'));
+  roots.add(root);
   const asRoot = process.getuid?.() === 0;
   const owner = asRoot ? spawnSync('id', ['-u', 'mysql'], { encoding: 'utf8' }) : null;
   const ownerIds = owner && owner.status === 0 ? { uid: Number(owner.stdout.trim()), gid: Number(spawnSync('id', ['-g', 'mysql'], { encoding: 'utf8' }).stdout.trim()) } : null;

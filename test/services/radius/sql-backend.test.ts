@@ -8,7 +8,9 @@ import { ServiceError } from '../../../services/errors.ts';
 import { checkRadiusBackend, openRadiusReplies } from '../../../services/radius/backends.ts';
 import { radiusConfigSchema } from '../../../services/radius/config.ts';
 import { isTransientSqlError } from '../../../services/radius/sql-client.ts';
+import type { SqlServer } from '../../support/freeradius.ts';
 import { mariadbAvailable, sharedMariaDb, type MariaDbPeer } from '../../support/mariadb.ts';
+import { postgresForFreeRadius, radiusPostgresAvailable } from '../../support/radius-postgres.ts';
 
 const log = pino({ level: 'silent' });
 const unit = suite('radius.sql: configuration and fault classes');
@@ -67,8 +69,9 @@ if (mariadbAvailable('radius.sql against MariaDB')) {
     );
 
   test('a wrong password stops start-up and --check-config, naming the variable and not the password', async ({ db }) => {
-    for (const attempt of [openRadiusReplies(cfg(db), log, { TEST_DB_PW: 'not-the-password-xyz' }), checkRadiusBackend(cfg(db), log, { TEST_DB_PW: 'not-the-password-xyz' })]) {
-      const err = await refusal(attempt);
+    const attempts = [() => openRadiusReplies(cfg(db), log, { TEST_DB_PW: 'not-the-password-xyz' }), () => checkRadiusBackend(cfg(db), log, { TEST_DB_PW: 'not-the-password-xyz' })];
+    for (const attempt of attempts) {
+      const err = await refusal(attempt());
       assert.match(err.message, /refused the login; check radius\.sql\.user \/ password_env \(TEST_DB_PW\)/);
       assert.not.match(err.message, 'not-the-password-xyz');
     }
@@ -110,6 +113,46 @@ if (mariadbAvailable('radius.sql against MariaDB')) {
     await store.writeReply({ username: 'bounce', delegatedPrefix: '2001:db8:200::/56', framedPrefix: null });
     assert.match(db.sql(`SELECT value FROM radreply WHERE username = 'bounce'`), '2001:db8:200::/56');
     await store.close();
+  });
+
+  test.run();
+}
+
+if (radiusPostgresAvailable('radius.sql against PostgreSQL')) {
+  const test = suite('radius.sql against PostgreSQL');
+  const cfg = (db: SqlServer, sql: Record<string, unknown> = {}) =>
+    radiusConfigSchema.parse({
+      sql: { backend: 'postgresql', host: db.host, port: db.port, database: db.database, user: db.user, password_env: 'TEST_DB_PW', connect_timeout_ms: 2000, ...sql },
+    });
+  const refusal = (p: Promise<unknown>): Promise<Error> =>
+    p.then(
+      () => assert.unreachable('should refuse') as never,
+      (e: Error) => e,
+    );
+
+  test('a wrong password (scram-sha-256) stops start-up, naming the variable and not the password', async () => {
+    const db = await postgresForFreeRadius();
+    const err = await refusal(openRadiusReplies(cfg(db), log, { TEST_DB_PW: 'not-the-password-pg' }));
+    assert.match(err.message, /refused the login; check radius\.sql\.user \/ password_env \(TEST_DB_PW\)/);
+    assert.not.match(err.message, 'not-the-password-pg');
+  });
+
+  test('missing tables stop start-up and --check-config; create_schema runs FreeRADIUS\'s schema.sql', async () => {
+    const db = await postgresForFreeRadius();
+    db.run('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+    const env = { TEST_DB_PW: db.password };
+    const err = await refusal(checkRadiusBackend(cfg(db), log, env));
+    assert.match(err.message, /lacks FreeRADIUS's tables radreply, radacct \(create_schema is off\)/);
+    const store = await openRadiusReplies(cfg(db, { create_schema: true }), log, env);
+    await store.writeReply({ username: 'fresh', delegatedPrefix: '2001:db8:100::/56', framedPrefix: null });
+    await store.close();
+    assert.match(db.run(`SELECT value FROM radreply WHERE username = 'fresh'`), '2001:db8:100::/56');
+  });
+
+  test('a database that does not exist is named as such', async () => {
+    const db = await postgresForFreeRadius();
+    const err = await refusal(checkRadiusBackend(cfg(db, { database: 'no_such_db' }), log, { TEST_DB_PW: db.password }));
+    assert.match(err.message, /the database does not exist; check radius\.sql\.database/);
   });
 
   test.run();
