@@ -142,6 +142,14 @@ const dynamicAuthorizationSchema = z
     /** How Delegated-IPv6-Prefix is encoded in a CoA-Request (RFC 3162 §2.3 allows both). */
     prefix_encoding: z.enum(['full', 'truncated']).default('full'),
     nas: z.array(nasSchema).default([]),
+    /**
+     * After an ACK, how long to watch radacct for its effect (0: take the ACK as it is). A NAS can
+     * ACK what it ignores; a Disconnect is confirmed when the session's row is stopped, a CoA with a
+     * prefix when a session of the user reports that Delegated-IPv6-Prefix (Interim-Update or a new Start).
+     */
+    confirm_window_ms: z.number().int().min(0).max(600_000).default(0),
+    /** How often radacct is read during that window. */
+    confirm_poll_ms: z.number().int().min(10).max(60_000).default(250),
   })
   .strict()
   .refine((d) => new Set(d.nas.map((n) => n.address)).size === d.nas.length, 'each NAS address may appear once');

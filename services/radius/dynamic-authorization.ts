@@ -13,6 +13,7 @@ import { createSessionSource, type OpenSession, type SessionSource } from './ses
 import { resolveNasTable, type NasTarget, type NasTable } from './nas-table.ts';
 import { combineFailures, nakError, SESSION_CONTEXT_NOT_FOUND } from './notify-error.ts';
 import { exchange } from './udp-exchange.ts';
+import { confirmFromAccounting } from './confirm.ts';
 
 const ERROR_CAUSE = 101;
 
@@ -27,6 +28,9 @@ export interface DynamicAuthorizationOptions {
   retries: number;
   messageAuthenticator: boolean;
   prefixForm: PrefixForm;
+  /** 0: an ACK is taken as it is; else how long radacct is watched for its effect. */
+  confirmWindowMs?: number;
+  confirmPollMs?: number;
   log: Logger;
 }
 
@@ -48,17 +52,22 @@ export class RadiusDynamicAuthorization implements DynamicAuthorizationPort {
     }
     const settled = await Promise.allSettled(sessions.map((s) => this.notifyOne(s, cmd, signal)));
     signal?.throwIfAborted();
-    const outcomes: SessionOutcome[] = [];
+    let outcomes: SessionOutcome[] = [];
+    const sent: { session: OpenSession; outcome: SessionOutcome }[] = [];
     const failures: ServiceError[] = [];
-    for (const r of settled) {
+    for (const [i, r] of settled.entries()) {
       if (r.status === 'fulfilled') {
         outcomes.push(r.value.outcome);
+        sent.push({ session: sessions[i]!, outcome: r.value.outcome });
         if (r.value.failure) failures.push(r.value.failure);
       } else if (r.reason instanceof ServiceError) {
         failures.push(r.reason);
       } else {
         throw r.reason;
       }
+    }
+    if (failures.length === 0 && (this.opts.confirmWindowMs ?? 0) > 0) {
+      outcomes = await confirmFromAccounting(cmd, sent, { sessions: this.sessions, windowMs: this.opts.confirmWindowMs!, pollMs: this.opts.confirmPollMs ?? 250, log: this.opts.log }, signal);
     }
     if (failures.length === 0) return outcomes;
     throw combineFailures(failures, outcomes);
@@ -159,6 +168,8 @@ export function createDynamicAuthorization(
     retries: da.retries,
     messageAuthenticator: da.message_authenticator,
     prefixForm: da.prefix_encoding,
+    confirmWindowMs: da.confirm_window_ms,
+    confirmPollMs: da.confirm_poll_ms,
     log: child,
   });
   return {

@@ -162,6 +162,54 @@ function againstFreeRadius(name: string, sqlServer?: () => Promise<SqlServer>): 
     }
   });
 
+  // Verified dynamic authorization: the stand-in NAS ACKs everything; accounting tells what happened.
+  const confirming = (ctx: Ctx) =>
+    radiusConfigSchema.parse({ ...ctx.cfg, dynamic_authorization: { ...ctx.cfg.dynamic_authorization, confirm_window_ms: 1500, confirm_poll_ms: 50 } });
+  /** Acts as the NAS would after its ACK: sends `then` once FreeRADIUS has sent the ACK for `sessionId`. */
+  const afterAck = async (ctx: Ctx, kind: 'Disconnect' | 'CoA', sessionId: string, then: () => Promise<void>) => {
+    const deadline = Date.now() + 3000;
+    while (!requestBlock(ctx.peer.log(), `${kind}-Request`, `Acct-Session-Id = "${sessionId}"`).some((l) => l.includes(`Sent ${kind}-ACK`))) {
+      if (Date.now() > deadline) throw new Error(`no ${kind}-ACK for ${sessionId}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await then();
+  };
+
+  test('a Disconnect ACKed and then stopped in accounting is confirmed', async (ctx) => {
+    const s = { username: 'pd-confirm', sessionId: 'acct-confirm-1', nasIp: '127.0.0.1' };
+    await accounting(ctx.peer.host, ctx.peer.ports.acct, ctx.peer.secret, { status: 'Start', ...s });
+    const [out] = await Promise.all([
+      dynauth(ctx, confirming(ctx)).notifySessions({ username: s.username, action: 'disconnect', delegatedPrefix: null }),
+      afterAck(ctx, 'Disconnect', s.sessionId, () => accounting(ctx.peer.host, ctx.peer.ports.acct, ctx.peer.secret, { status: 'Stop', ...s })),
+    ]);
+    assert.equal(out.map((o) => [o.sessionId, o.action, o.result]), [[s.sessionId, 'disconnect', 'confirmed']]);
+  });
+
+  test('a Disconnect ACKed but never stopped in accounting is acked_unconfirmed, with a warning', async (ctx) => {
+    const s = { username: 'pd-ignored', sessionId: 'acct-ignored-1', nasIp: '127.0.0.1' };
+    await accounting(ctx.peer.host, ctx.peer.ports.acct, ctx.peer.secret, { status: 'Start', ...s });
+    const out = await dynauth(ctx, confirming(ctx)).notifySessions({ username: s.username, action: 'disconnect', delegatedPrefix: null });
+    assert.equal(out.map((o) => o.result), ['acked_unconfirmed']);
+    const warning = ctx.logs.map((l) => JSON.parse(l)).find((l) => l.session_id === s.sessionId && /radacct still shows the session open/.test(l.msg));
+    assert.ok(warning, 'warning logged');
+    assert.is(warning.level, 40);
+  });
+
+  test('a CoA moving the prefix is confirmed by an Interim-Update carrying the new Delegated-IPv6-Prefix, not before', async (ctx) => {
+    const s = { username: 'pd-coa-confirm', sessionId: 'acct-coa-confirm', nasIp: '127.0.0.1' };
+    await accounting(ctx.peer.host, ctx.peer.ports.acct, ctx.peer.secret, { status: 'Start', ...s, delegatedPrefix: '2001:db8:800::/56' });
+    const coa = confirming(ctx);
+    const stale = await dynauth(ctx, coa).notifySessions({ username: s.username, action: 'coa', delegatedPrefix: '2001:db8:900::/56' });
+    assert.equal(stale.map((o) => o.result), ['acked_unconfirmed']);
+    const [out] = await Promise.all([
+      dynauth(ctx, coa).notifySessions({ username: s.username, action: 'coa', delegatedPrefix: '2001:db8:900::/56' }),
+      afterAck(ctx, 'CoA', s.sessionId, () =>
+        accounting(ctx.peer.host, ctx.peer.ports.acct, ctx.peer.secret, { status: 'Interim-Update', ...s, delegatedPrefix: '2001:db8:900::/56' }),
+      ),
+    ]);
+    assert.equal(out.map((o) => [o.action, o.result]), [['coa', 'confirmed']]);
+  });
+
   test('revoke as the core runs it: removeReply, then notifySessions(disconnect); the next Access-Request gets no prefix', async (ctx) => {
     ctx.peer.addUser('pd-story', 'pw');
     await ctx.store.writeReply({ username: 'pd-story', delegatedPrefix: '2001:db8:700::/56', framedPrefix: null });

@@ -23,6 +23,8 @@ test('radiusConfigSchema fills the defaults from only sql.path', () => {
     message_authenticator: true,
     prefix_encoding: 'full',
     nas: [],
+    confirm_window_ms: 0,
+    confirm_poll_ms: 250,
   });
 });
 
