@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { canonicalIpAddress } from './ipv6-prefix.ts';
+import { IDENTIFYING_ATTRIBUTES, NAS_PROFILE_NAMES } from './nas-profiles.ts';
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
 const port = z.number().int().min(1).max(65535);
@@ -24,6 +25,14 @@ const nasSchema = z
     port: port.optional(),
     /** How this NAS learns that attributes changed; defaults to `dynamic_authorization.action`. */
     action: action.optional(),
+    /** What kind of NAS it is (services/radius/nas-profiles.ts); defaults to `rfc5176`. */
+    profile: z.enum(NAS_PROFILE_NAMES).optional(),
+    /** The attributes identifying a session in its requests; overrides the profile's. */
+    attributes: z.array(z.enum(IDENTIFYING_ATTRIBUTES)).min(1).optional(),
+    /** It reports Delegated-IPv6-Prefix in accounting; overrides the profile's. */
+    reports_pd: z.boolean().optional(),
+    /** A CoA that accounting did not confirm: `keep`, or `disconnect` the session; overrides the profile's. */
+    unconfirmed_coa: z.enum(['keep', 'disconnect']).optional(),
   })
   .strict()
   .refine((n) => !(n.secret_env !== undefined && n.secret !== undefined), 'give secret_env or secret, not both');

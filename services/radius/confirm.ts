@@ -6,12 +6,17 @@
 import type { Logger } from 'pino';
 import { formatPrefix, parsePrefix } from '../ipv6.ts';
 import type { NotifySessionsCommand, SessionOutcome } from './port.ts';
+import type { NasTarget } from './nas-table.ts';
 import type { OpenSession, SessionSource } from './sessions.ts';
 
 export interface ConfirmOptions {
   sessions: SessionSource;
   windowMs: number;
   pollMs: number;
+  /** The NAS's profile: whether its accounting shows PD, what an unconfirmed CoA becomes. */
+  target(nas: string): Pick<NasTarget, 'reportsPd' | 'unconfirmedCoa'>;
+  /** Sends the session a Disconnect-Request (the fallback for an unconfirmed CoA). */
+  disconnect(session: OpenSession): Promise<SessionOutcome>;
   log: Logger;
 }
 
@@ -34,11 +39,14 @@ export async function confirmFromAccounting(
   const wanted = canonical(cmd.delegatedPrefix);
   // A CoA that carries no prefix has no effect accounting would show: it stays a plain ACK.
   const checkable = (o: SessionOutcome) => o.result === 'ack' && (o.action === 'disconnect' || wanted !== null);
-  const pending = new Set(sent.filter((s) => checkable(s.outcome)).map((s) => s.session.acctUniqueId));
-  if (pending.size === 0) return sent.map((s) => s.outcome);
+  // A NAS whose accounting never shows PD cannot confirm a CoA: no point waiting for it.
+  const pollable = (o: SessionOutcome) => o.action === 'disconnect' || opts.target(o.nas).reportsPd;
+  const pending = new Set(sent.filter((s) => checkable(s.outcome) && pollable(s.outcome)).map((s) => s.session.acctUniqueId));
+  const unconfirmable = new Set(sent.filter((s) => checkable(s.outcome) && !pollable(s.outcome)).map((s) => s.session.acctUniqueId));
+  if (pending.size === 0 && unconfirmable.size === 0) return sent.map((s) => s.outcome);
   const confirmed = new Set<string>();
   const deadline = Date.now() + opts.windowMs;
-  for (;;) {
+  while (pending.size > 0) {
     const open = await opts.sessions.openSessions(cmd.username, signal);
     const stillOpen = new Set(open.map((o) => o.acctUniqueId));
     const reportsPrefix = wanted !== null && open.some((o) => canonical(o.delegatedIpv6Prefix) === wanted);
@@ -57,7 +65,8 @@ export async function confirmFromAccounting(
       signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
     });
   }
-  return sent.map(({ session, outcome }) => {
+  for (const id of unconfirmable) pending.add(id);
+  const results = sent.map(({ session, outcome }): SessionOutcome => {
     if (confirmed.has(session.acctUniqueId)) return { ...outcome, result: 'confirmed' as const };
     if (!pending.has(session.acctUniqueId)) return outcome;
     opts.log.warn(
@@ -66,4 +75,13 @@ export async function confirmFromAccounting(
     );
     return { ...outcome, result: 'acked_unconfirmed' as const };
   });
+  // The profile's fallback: a CoA not confirmed ends the session, which re-authenticates and reads the new radreply.
+  return Promise.all(
+    results.map((outcome, i) => {
+      const { session } = sent[i]!;
+      if (outcome.result !== 'acked_unconfirmed' || outcome.action !== 'coa' || opts.target(outcome.nas).unconfirmedCoa !== 'disconnect') return outcome;
+      opts.log.warn({ username: cmd.username, session_id: session.acctSessionId, nas: outcome.nas }, 'CoA not confirmed: disconnecting the session instead');
+      return opts.disconnect(session);
+    }),
+  );
 }

@@ -67,7 +67,23 @@ export class RadiusDynamicAuthorization implements DynamicAuthorizationPort {
       }
     }
     if (failures.length === 0 && (this.opts.confirmWindowMs ?? 0) > 0) {
-      outcomes = await confirmFromAccounting(cmd, sent, { sessions: this.sessions, windowMs: this.opts.confirmWindowMs!, pollMs: this.opts.confirmPollMs ?? 250, log: this.opts.log }, signal);
+      outcomes = await confirmFromAccounting(
+        cmd,
+        sent,
+        {
+          sessions: this.sessions,
+          windowMs: this.opts.confirmWindowMs!,
+          pollMs: this.opts.confirmPollMs ?? 250,
+          target: (nas) => this.opts.nas.lookup(nas),
+          disconnect: async (session) => {
+            const r = await this.notifyOne(session, { ...cmd, action: 'disconnect' }, signal);
+            if (r.failure) throw r.failure;
+            return r.outcome;
+          },
+          log: this.opts.log,
+        },
+        signal,
+      );
     }
     if (failures.length === 0) return outcomes;
     throw combineFailures(failures, outcomes);
@@ -137,11 +153,15 @@ export class RadiusDynamicAuthorization implements DynamicAuthorizationPort {
 
   private encode(action: SessionAction, identifier: number, nas: string, session: OpenSession, cmd: NotifySessionsCommand, target: NasTarget): Buffer {
     // RFC 5176 §3: identify the NAS and the session; a Disconnect-Request carries nothing else.
-    const attributes: [string, string | Buffer][] = [
-      ['User-Name', session.username],
-      ['Acct-Session-Id', session.acctSessionId],
-      isIP(nas) === 6 ? ['NAS-IPv6-Address', encodeIpv6Address(nas)] : ['NAS-IP-Address', nas],
-    ];
+    // The NAS's profile says which identify the session; one it has no value for is left out.
+    const attributes: [string, string | Buffer][] = [];
+    for (const a of target.attributes) {
+      if (a === 'User-Name') attributes.push(['User-Name', session.username]);
+      else if (a === 'Acct-Session-Id') attributes.push(['Acct-Session-Id', session.acctSessionId]);
+      else if (a === 'NAS-IP-Address') attributes.push(isIP(nas) === 6 ? ['NAS-IPv6-Address', encodeIpv6Address(nas)] : ['NAS-IP-Address', nas]);
+      else if (a === 'Framed-IPv6-Prefix' && session.framedIpv6Prefix) attributes.push(['Framed-IPv6-Prefix', encodeIpv6Prefix(session.framedIpv6Prefix, 'full')]);
+      else if (a === 'Calling-Station-Id' && session.callingStationId) attributes.push(['Calling-Station-Id', session.callingStationId]);
+    }
     if (action === 'coa' && cmd.delegatedPrefix !== null) {
       attributes.push(['Delegated-IPv6-Prefix', encodeIpv6Prefix(cmd.delegatedPrefix, this.opts.prefixForm)]);
     }

@@ -18,6 +18,8 @@ export interface OpenSession {
   framedIpv6Prefix: string | null;
   delegatedIpv6Prefix: string | null;
   startedAt: string | null;
+  /** Calling-Station-Id (the CPE's MAC on most BNGs), when radacct has one. */
+  callingStationId?: string | null;
 }
 
 /** Where dynamic authorization finds a user's open sessions (a SQL backend, or a test double). */
@@ -34,6 +36,7 @@ export interface RadacctRow {
   framedipv6prefix: string | null;
   delegatedipv6prefix: string | null;
   acctstarttime: string | number | null;
+  callingstationid?: string | null;
 }
 
 /** SessionSource on a `radacct` table in SQLite. */
@@ -42,7 +45,7 @@ export class SqliteSessionSource implements SessionSource {
 
   constructor(private readonly db: RadiusDb) {
     this.selectOpenSessionsOfUser = db.prepare<{ username: string }, RadacctRow>(
-      `SELECT acctsessionid, acctuniqueid, username, nasipaddress, framedipv6prefix, delegatedipv6prefix, acctstarttime
+      `SELECT acctsessionid, acctuniqueid, username, nasipaddress, framedipv6prefix, delegatedipv6prefix, acctstarttime, callingstationid
          FROM radacct
         WHERE username = @username AND acctstoptime IS NULL
         ORDER BY radacctid`,
@@ -84,6 +87,7 @@ export function toOpenSessions(rows: RadacctRow[]): OpenSession[] {
       framedIpv6Prefix: r.framedipv6prefix || null,
       delegatedIpv6Prefix: r.delegatedipv6prefix || null,
       startedAt: r.acctstarttime === null ? null : String(r.acctstarttime),
+      ...(r.callingstationid ? { callingStationId: r.callingstationid } : {}),
     });
   }
   return out;

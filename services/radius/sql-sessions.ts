@@ -14,6 +14,7 @@ interface Row {
   framedipv6prefix: string | null;
   delegatedipv6prefix: string | null;
   acctstarttime: Date | string | null;
+  callingstationid: string | null;
 }
 
 /** The column list for the dialect, with NULL for prefix columns the schema lacks. */
@@ -28,6 +29,7 @@ function selectList(client: SqlClient, prefixColumns: boolean): string {
     col('framedipv6prefix'),
     col('delegatedipv6prefix'),
     'acctstarttime',
+    'callingstationid',
   ].join(', ');
 }
 
