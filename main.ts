@@ -19,7 +19,8 @@ Options:
   -c, --config <file>   configuration file, JSON or YAML (default: $IPV6_LIFECYCLE_CONFIG,
                         else the embedded defaults: pool 2001:db8::/32 split into /56,
                         database ./data/ipv6-lifecycle.sqlite, API on 127.0.0.1:8080)
-      --check-config    validate the configuration and the secrets it names, print it
+      --check-config    validate the configuration and the secrets it names (and log in to
+                        a PostgreSQL/MariaDB radius.sql, checking its tables), print it
                         without secrets, and exit
       --inspect         start the Stately inspector bridge (same as inspector.enabled: true)
   -h, --help            show this help

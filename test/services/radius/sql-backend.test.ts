@@ -1,5 +1,9 @@
 // The PostgreSQL/MariaDB plumbing: configuration rules, start-up refusals that name the setting to
 // fix (and never the secret), and which driver faults are retried, against a real MariaDB.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pino from 'pino';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -74,6 +78,26 @@ if (mariadbAvailable('radius.sql against MariaDB')) {
       const err = await refusal(attempt());
       assert.match(err.message, /refused the login; check radius\.sql\.user \/ password_env \(TEST_DB_PW\)/);
       assert.not.match(err.message, 'not-the-password-xyz');
+    }
+  });
+
+  test('--check-config logs in: a wrong password exits 2 naming the variable, the right one prints the configuration', ({ db }) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'check-config-'));
+    try {
+      const file = path.join(dir, 'radius.yaml');
+      writeFileSync(file, `radius:\n  sql: { backend: mysql, host: ${db.host}, port: ${db.port}, database: ${db.database}, user: ${db.user}, password_env: CHECK_DB_PW }\n`);
+      const run = (pw: string) =>
+        spawnSync(process.execPath, ['--import', 'tsx', 'main.ts', '--check-config', '--config', file], { encoding: 'utf8', env: { ...process.env, CHECK_DB_PW: pw }, timeout: 30_000 });
+      const bad = run('wrong-check-pw');
+      assert.is(bad.status, 2, bad.stderr);
+      assert.match(bad.stderr, 'refused the login; check radius.sql.user / password_env (CHECK_DB_PW)');
+      assert.not.match(bad.stderr + bad.stdout, 'wrong-check-pw');
+      const good = run(db.password);
+      assert.is(good.status, 0, good.stderr);
+      assert.is(JSON.parse(good.stdout).radius.sql.backend, 'mysql');
+      assert.not.match(good.stdout, db.password);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
