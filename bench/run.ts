@@ -1,7 +1,7 @@
 // `npm run bench`: prints the runtime's figures in one run. Never a pass/fail: the numbers are for
 // people (and for the issue's goal, transitions/s at least half of raw upserts/s).
 //   BENCH_SCALE=0.2 npm run bench    a quicker, noisier run
-//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles, storage
+//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles, storage, radius
 import { benchHttpAllocate, benchHttpLifecycles } from './http-allocate.ts';
 import { benchIpam } from './ipam.ts';
 import { buildStored } from './build.ts';
@@ -9,6 +9,7 @@ import { benchAllocating, benchInFlight, benchMemory } from './memory.ts';
 import { benchStartup } from './startup.ts';
 import { benchMetrics } from './metrics.ts';
 import { benchRawUpserts } from './raw-upserts.ts';
+import { benchRadiusBackends } from './radius-backends.ts';
 import { benchPending, benchScans } from './scans.ts';
 import { benchSqlippool, SQLIPPOOL_VARIANT } from './sqlippool.ts';
 import { loadavg } from 'node:os';
@@ -139,4 +140,11 @@ if (wanted('storage')) {
   console.log(`  ${fmt(inFlight)} in flight: ${fmt(Math.round(f.heapPerLifecycleB))} bytes of heap each${f.heapPerLifecycleB > 5120 ? '  (goal ≤ 5 KB)' : ''}, rss ${mib(f.rssMiB)}`);
   const a = await benchAllocating(n(20_000));
   console.log(`  allocating flat out: ${fmt(a.lifecycles)} allocations, peak rss ${mib(a.peakRssMiB)}${a.peakRssMiB >= 512 ? '  (goal < 512 MB)' : ''}`);
+}
+
+if (wanted('radius')) {
+  const r = await benchRadiusBackends(n(200));
+  const ms = (x: number) => `${x.toFixed(2)} ms`;
+  for (const b of r.results) console.log(`revocation latency with radreply in ${b.backend}: p50 ${ms(b.p50Ms)}, p99 ${ms(b.p99Ms)} (${b.revocations} revocations, one at a time)`);
+  for (const s of r.skipped) console.log(`  revocation latency: ${s} not measured (not installed)`);
 }
