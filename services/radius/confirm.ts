@@ -61,8 +61,10 @@ export async function confirmFromAccounting(
     }
     if (pending.size === 0 || Date.now() >= deadline) break;
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(resolve, Math.min(opts.pollMs, Math.max(0, deadline - Date.now())));
-      signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
+      // One listener at a time: a long window polls many times on the same signal.
+      const onAbort = () => (clearTimeout(t), reject(signal!.reason));
+      const t = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve()), Math.min(opts.pollMs, Math.max(0, deadline - Date.now())));
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
   for (const id of unconfirmable) pending.add(id);

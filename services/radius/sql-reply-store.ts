@@ -74,8 +74,9 @@ export class SqlReplyStore implements RadiusReplyPort {
     }
   }
 
+  /** Ends the pool; never rejects (compose's shutdown does not wait for it). */
   close(): Promise<void> {
-    return this.client.close();
+    return this.client.close().catch(() => undefined);
   }
 
   private async converge(q: Queryable, username: string, attribute: string, mine: ReplyRow[], value: string | null): Promise<number> {

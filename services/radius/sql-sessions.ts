@@ -61,8 +61,9 @@ export class SqlSessionSource implements SessionSource {
     }
   }
 
+  /** Ends the pool; never rejects (compose's shutdown does not wait for it). */
   close(): Promise<void> {
-    return this.client.close();
+    return this.client.close().catch(() => undefined);
   }
 }
 

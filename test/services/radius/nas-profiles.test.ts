@@ -102,4 +102,15 @@ test('a Disconnect whose session leaves radacct while the window is open is conf
   assert.equal(out.map((o) => o.result), ['confirmed']);
 });
 
+test('an abort while waiting for accounting rejects at once, not at the end of the window', async (ctx) => {
+  const ac = new AbortController();
+  const t0 = Date.now();
+  setTimeout(() => ac.abort(), 100);
+  const err = await client(ctx, {}, [session], { confirm_window_ms: 10_000, confirm_poll_ms: 20 })
+    .notifySessions({ username: 'carol', action: 'disconnect', delegatedPrefix: null }, ac.signal)
+    .then(() => null, (e: unknown) => e);
+  assert.is((err as Error).name, 'AbortError');
+  assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+});
+
 test.run();
