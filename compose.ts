@@ -35,7 +35,7 @@ import type { IpamPort } from './services/ipam/port.ts';
 import { createIpamRouter, drainingError } from './services/ipam/router.ts';
 import { createNetboxIpam } from './services/netbox/netbox.ts';
 import { createDynamicAuthorization } from './services/radius/dynamic-authorization.ts';
-import { createRadiusReplyWorker } from './services/radius/reply-worker.ts';
+import { openRadiusReplies } from './services/radius/backends.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';
 import { ServiceError } from './services/errors.ts';
 import { openStore, probeWrite, type Db } from './store/db.ts';
@@ -140,7 +140,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   let replies: RadiusReplyPort | null = null;
   let sessions: DynamicAuthorizationPort | null = null;
   if (config.radius) {
-    const replyStore = createRadiusReplyWorker(config.radius, log);
+    const replyStore = await openRadiusReplies(config.radius, log, env);
     const da = createDynamicAuthorization(config.radius, log, { env });
     closers.push(() => replyStore.close?.(), () => da.close());
     replies = replyStore;

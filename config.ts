@@ -277,6 +277,9 @@ function environmentIssues(value: unknown, env: NodeJS.ProcessEnv): string[] {
   if (typeof apiTokenEnv === 'string' && env[apiTokenEnv]) required('api.token_env', apiTokenEnv, MIN_TOKEN_LENGTH);
   required('api.metrics_token_env', get(api, 'metrics_token_env'), MIN_TOKEN_LENGTH);
   if (isObject(value.netbox)) required('netbox.token_env', get(value.netbox, 'token_env') ?? 'NETBOX_TOKEN');
+  const sql = get(value.radius, 'sql');
+  required('radius.sql.password_env', get(sql, 'password_env'));
+  required('radius.sql.url_env', get(sql, 'url_env'));
   const da = get(value.radius, 'dynamic_authorization');
   required('radius.dynamic_authorization.default_secret_env', get(da, 'default_secret_env'));
   const nas = get(da, 'nas');

@@ -1,8 +1,10 @@
 // The process entry: arguments → configuration → compose → listen; signals stop it cleanly.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
+import pino from 'pino';
 import { ConfigError, loadConfig } from './config.ts';
 import { compose, type Composed } from './compose.ts';
+import { checkRadiusBackend } from './services/radius/backends.ts';
 import { requestIdFor } from './http/request-context.ts';
 import { createHttpServer } from './http/server.ts';
 
@@ -17,7 +19,8 @@ Options:
   -c, --config <file>   configuration file, JSON or YAML (default: $IPV6_LIFECYCLE_CONFIG,
                         else the embedded defaults: pool 2001:db8::/32 split into /56,
                         database ./data/ipv6-lifecycle.sqlite, API on 127.0.0.1:8080)
-      --check-config    validate the configuration and the secrets it names, print it
+      --check-config    validate the configuration and the secrets it names (and log in to
+                        a PostgreSQL/MariaDB radius.sql, checking its tables), print it
                         without secrets, and exit
       --inspect         start the Stately inspector bridge (same as inspector.enabled: true)
   -h, --help            show this help
@@ -55,6 +58,8 @@ async function main(): Promise<void> {
   if (values['check-config']) {
     // Inline secrets (allowed for throw-away setups) are masked like any other secret.
     const masked = JSON.stringify(config, (key, value: unknown) => (/secret$|token$/i.test(key) && typeof value === 'string' ? '***' : value), 2);
+    // A PostgreSQL/MariaDB backend is logged into and its tables checked: a wrong password shows here, not at start.
+    if (config.radius) await checkRadiusBackend(config.radius, pino({ level: 'silent' }), process.env);
     process.stdout.write(`${masked}\n`);
     return;
   }

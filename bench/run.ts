@@ -1,7 +1,7 @@
 // `npm run bench`: prints the runtime's figures in one run. Never a pass/fail: the numbers are for
 // people (and for the issue's goal, transitions/s at least half of raw upserts/s).
 //   BENCH_SCALE=0.2 npm run bench    a quicker, noisier run
-//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles, storage, import, stores
+//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles, storage, import, stores, radius
 import { benchHttpAllocate, benchHttpLifecycles } from './http-allocate.ts';
 import { benchImport } from './import.ts';
 import { benchIpam } from './ipam.ts';
@@ -10,6 +10,7 @@ import { benchAllocating, benchInFlight, benchMemory } from './memory.ts';
 import { benchStartup } from './startup.ts';
 import { benchMetrics } from './metrics.ts';
 import { benchRawUpserts } from './raw-upserts.ts';
+import { benchRadiusBackends } from './radius-backends.ts';
 import { benchPending, benchScans } from './scans.ts';
 import { benchSqlippool, SQLIPPOOL_VARIANT } from './sqlippool.ts';
 import { benchStores } from './stores.ts';
@@ -161,4 +162,11 @@ if (wanted('stores')) {
     console.log(`  PostgreSQL, one instance: ${w(s.postgresql.one)}; three instances on one database: ${w(s.postgresql.three)}`);
     console.log(`  embedded IPAM on PostgreSQL: allocations/s ${fmt(s.postgresql.ipamOne)} from one instance, ${fmt(s.postgresql.ipamThree)} from three (one pool: its row lock serializes them)`);
   } else console.log('  PostgreSQL: not installed (apt-get install postgresql), not measured');
+}
+
+if (wanted('radius')) {
+  const r = await benchRadiusBackends(n(200));
+  const ms = (x: number) => `${x.toFixed(2)} ms`;
+  for (const b of r.results) console.log(`revocation latency with radreply in ${b.backend}: p50 ${ms(b.p50Ms)}, p99 ${ms(b.p99Ms)} (${b.revocations} revocations, one at a time)`);
+  for (const s of r.skipped) console.log(`  revocation latency: ${s} not measured (not installed)`);
 }

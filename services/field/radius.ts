@@ -3,7 +3,7 @@
 // reconciliation walk a million users with it, so nothing is ever read whole: each page is one
 // keyset query (the next page starts after the last key seen), cheap on FreeRADIUS's indexes.
 import type { Logger } from 'pino';
-import type { RadiusConfig } from '../radius/config.ts';
+import { sqliteSettings, type RadiusConfig } from '../radius/config.ts';
 import { DELEGATED_IPV6_PREFIX, FRAMED_IPV6_PREFIX, type ReplyRow } from '../radius/reply-attributes.ts';
 import { openRadiusSqlite, sqliteFailure, type RadiusDb } from '../radius/sqlite.ts';
 
@@ -147,9 +147,9 @@ export function createRadiusFieldReader(db: RadiusDb): RadiusFieldReader {
   };
 }
 
-/** Opens the configured FreeRADIUS database for reading the field (its own connection; close() it). */
+/** Opens the configured FreeRADIUS database for reading the field (its own connection; close() it). SQLite only so far. */
 export function openRadiusField(config: RadiusConfig, log: Logger): RadiusFieldReader {
-  return createRadiusFieldReader(openRadiusSqlite(config.sql, log.child({ component: 'radius-field' })));
+  return createRadiusFieldReader(openRadiusSqlite(sqliteSettings(config.sql), log.child({ component: 'radius-field' })));
 }
 
 function addRow(reply: FieldReply, r: ReplyRow): void {

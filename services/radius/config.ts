@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { canonicalIpAddress } from './ipv6-prefix.ts';
+import { IDENTIFYING_ATTRIBUTES, NAS_PROFILE_NAMES } from './nas-profiles.ts';
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
 const port = z.number().int().min(1).max(65535);
@@ -24,24 +25,101 @@ const nasSchema = z
     port: port.optional(),
     /** How this NAS learns that attributes changed; defaults to `dynamic_authorization.action`. */
     action: action.optional(),
+    /** What kind of NAS it is (services/radius/nas-profiles.ts); defaults to `rfc5176`. */
+    profile: z.enum(NAS_PROFILE_NAMES).optional(),
+    /** The attributes identifying a session in its requests; overrides the profile's. */
+    attributes: z.array(z.enum(IDENTIFYING_ATTRIBUTES)).min(1).optional(),
+    /** It reports Delegated-IPv6-Prefix in accounting; overrides the profile's. */
+    reports_pd: z.boolean().optional(),
+    /** A CoA that accounting did not confirm: `keep`, or `disconnect` the session; overrides the profile's. */
+    unconfirmed_coa: z.enum(['keep', 'disconnect']).optional(),
   })
   .strict()
   .refine((n) => !(n.secret_env !== undefined && n.secret !== undefined), 'give secret_env or secret, not both');
 
-/** The SQL database FreeRADIUS reads (`radreply`) and writes (`radacct`) through rlm_sql. */
-const sqlSchema = z
+export const SQL_BACKENDS = ['sqlite', 'postgresql', 'mysql'] as const;
+export type SqlBackend = (typeof SQL_BACKENDS)[number];
+/** Where Debian's freeradius packages put each dialect's schema. */
+export const shippedSchemaFile = (backend: SqlBackend) => `/etc/freeradius/3.0/mods-config/sql/main/${backend}/schema.sql`;
+
+/** TLS towards PostgreSQL or MariaDB; off by default (a loopback or private link). */
+const tlsSchema = z
   .object({
-    /** Only `sqlite` today; a `postgresql` or `mysql` backend would implement the same two ports. */
-    backend: z.literal('sqlite').default('sqlite'),
-    /** The file `rlm_sql_sqlite` opens (`sqlite { filename = ... }`). */
-    path: z.string().min(1),
-    /** FreeRADIUS holds the file open and locks it briefly on every request. */
-    busy_timeout_ms: z.number().int().min(0).max(60_000).default(2000),
-    /** Run FreeRADIUS's own schema file when the tables are missing (a fresh file); off by default. */
-    create_schema: z.boolean().default(false),
-    schema_file: z.string().min(1).default('/etc/freeradius/3.0/mods-config/sql/main/sqlite/schema.sql'),
+    /** `disable`; `require` (encrypted, any certificate); `verify` (the certificate must chain to `ca_file` or the system roots and name the host). */
+    mode: z.enum(['disable', 'require', 'verify']).default('disable'),
+    /** PEM file of the CA that signed the server's certificate. */
+    ca_file: z.string().min(1).optional(),
+    /** The name the certificate must carry when it differs from `host`. */
+    servername: z.string().min(1).optional(),
   })
   .strict();
+
+/**
+ * The SQL database FreeRADIUS reads (`radreply`) and writes (`radacct`) through rlm_sql: SQLite's
+ * file, or a PostgreSQL or MySQL/MariaDB server that several RADIUS servers share.
+ */
+const sqlFields = z
+  .object({
+    /** `sqlite` (rlm_sql_sqlite), `postgresql` (rlm_sql_postgresql) or `mysql` (rlm_sql_mysql, MariaDB too). */
+    backend: z.enum(SQL_BACKENDS).default('sqlite'),
+    /** sqlite: the file `rlm_sql_sqlite` opens (`sqlite { filename = ... }`). */
+    path: z.string().min(1).optional(),
+    /** sqlite: FreeRADIUS holds the file open and locks it briefly on every request. */
+    busy_timeout_ms: z.number().int().min(0).max(60_000).default(2000),
+    /** Run FreeRADIUS's own schema file when the tables are missing (a fresh database); off by default. */
+    create_schema: z.boolean().default(false),
+    /** Defaults to Debian's copy of FreeRADIUS's schema.sql for the backend. */
+    schema_file: z.string().min(1).optional(),
+    /** postgresql/mysql: environment variable holding the whole URL (postgres://… or mysql://…); replaces host..password. */
+    url_env: envName.optional(),
+    host: z.string().min(1).default('127.0.0.1'),
+    /** Defaults to 5432 (postgresql) or 3306 (mysql). */
+    port: port.optional(),
+    database: z.string().min(1).default('radius'),
+    user: z.string().min(1).default('radius'),
+    /** Environment variable holding the database user's password. */
+    password_env: envName.optional(),
+    /** Connections held open at most; writes beyond it wait for one. */
+    pool_size: z.number().int().min(1).max(100).default(4),
+    /** A statement that runs longer is abandoned and fails as retryable. */
+    statement_timeout_ms: z.number().int().min(100).max(600_000).default(5000),
+    connect_timeout_ms: z.number().int().min(100).max(600_000).default(5000),
+    tls: tlsSchema.prefault({}),
+  })
+  .strict();
+const sqlSchema = sqlFields
+  .superRefine((c, ctx) => {
+    if (c.backend === 'sqlite' && c.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'the sqlite backend needs path' });
+    if (c.backend !== 'sqlite' && c.path !== undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: `path is for sqlite; ${c.backend} takes host/port/database/user or url_env` });
+  })
+  // Each backend keeps only its own settings, so a dump (--check-config) shows what is in effect.
+  .transform((c): SqliteSqlConfig | ServerSqlConfig => {
+    const { backend, path, busy_timeout_ms, create_schema, schema_file, ...server } = c;
+    const schema = schema_file ?? shippedSchemaFile(backend);
+    if (backend === 'sqlite') return { backend, path: path ?? '', busy_timeout_ms, create_schema, schema_file: schema };
+    return { backend, create_schema, schema_file: schema, ...server };
+  });
+
+type SqlInput = z.output<typeof sqlFields>;
+/** `radius.sql` for rlm_sql_sqlite. */
+export interface SqliteSqlConfig {
+  backend: 'sqlite';
+  path: string;
+  busy_timeout_ms: number;
+  create_schema: boolean;
+  schema_file: string;
+}
+/** `radius.sql` for rlm_sql_postgresql or rlm_sql_mysql. */
+export type ServerSqlConfig = { backend: 'postgresql' | 'mysql'; create_schema: boolean; schema_file: string } & Omit<
+  SqlInput,
+  'backend' | 'path' | 'busy_timeout_ms' | 'create_schema' | 'schema_file'
+>;
+
+/** The sqlite settings, or a start-up error when another backend is configured. */
+export function sqliteSettings(sql: RadiusSqlConfig): SqliteSqlConfig {
+  if (sql.backend !== 'sqlite') throw new Error(`radius.sql.backend is ${sql.backend}: this code path is for sqlite`);
+  return sql;
+}
 
 const replySchema = z
   .object({
@@ -73,6 +151,14 @@ const dynamicAuthorizationSchema = z
     /** How Delegated-IPv6-Prefix is encoded in a CoA-Request (RFC 3162 §2.3 allows both). */
     prefix_encoding: z.enum(['full', 'truncated']).default('full'),
     nas: z.array(nasSchema).default([]),
+    /**
+     * After an ACK, how long to watch radacct for its effect (0: take the ACK as it is). A NAS can
+     * ACK what it ignores; a Disconnect is confirmed when the session's row is stopped, a CoA with a
+     * prefix when a session of the user reports that Delegated-IPv6-Prefix (Interim-Update or a new Start).
+     */
+    confirm_window_ms: z.number().int().min(0).max(600_000).default(0),
+    /** How often radacct is read during that window. */
+    confirm_poll_ms: z.number().int().min(10).max(60_000).default(250),
   })
   .strict()
   .refine((d) => new Set(d.nas.map((n) => n.address)).size === d.nas.length, 'each NAS address may appear once');

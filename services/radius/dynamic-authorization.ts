@@ -13,6 +13,7 @@ import { createSessionSource, type OpenSession, type SessionSource } from './ses
 import { resolveNasTable, type NasTarget, type NasTable } from './nas-table.ts';
 import { combineFailures, nakError, SESSION_CONTEXT_NOT_FOUND } from './notify-error.ts';
 import { exchange } from './udp-exchange.ts';
+import { confirmFromAccounting } from './confirm.ts';
 
 const ERROR_CAUSE = 101;
 
@@ -27,6 +28,9 @@ export interface DynamicAuthorizationOptions {
   retries: number;
   messageAuthenticator: boolean;
   prefixForm: PrefixForm;
+  /** 0: an ACK is taken as it is; else how long radacct is watched for its effect. */
+  confirmWindowMs?: number;
+  confirmPollMs?: number;
   log: Logger;
 }
 
@@ -48,17 +52,38 @@ export class RadiusDynamicAuthorization implements DynamicAuthorizationPort {
     }
     const settled = await Promise.allSettled(sessions.map((s) => this.notifyOne(s, cmd, signal)));
     signal?.throwIfAborted();
-    const outcomes: SessionOutcome[] = [];
+    let outcomes: SessionOutcome[] = [];
+    const sent: { session: OpenSession; outcome: SessionOutcome }[] = [];
     const failures: ServiceError[] = [];
-    for (const r of settled) {
+    for (const [i, r] of settled.entries()) {
       if (r.status === 'fulfilled') {
         outcomes.push(r.value.outcome);
+        sent.push({ session: sessions[i]!, outcome: r.value.outcome });
         if (r.value.failure) failures.push(r.value.failure);
       } else if (r.reason instanceof ServiceError) {
         failures.push(r.reason);
       } else {
         throw r.reason;
       }
+    }
+    if (failures.length === 0 && (this.opts.confirmWindowMs ?? 0) > 0) {
+      outcomes = await confirmFromAccounting(
+        cmd,
+        sent,
+        {
+          sessions: this.sessions,
+          windowMs: this.opts.confirmWindowMs!,
+          pollMs: this.opts.confirmPollMs ?? 250,
+          target: (nas) => this.opts.nas.lookup(nas),
+          disconnect: async (session) => {
+            const r = await this.notifyOne(session, { ...cmd, action: 'disconnect' }, signal);
+            if (r.failure) throw r.failure;
+            return r.outcome;
+          },
+          log: this.opts.log,
+        },
+        signal,
+      );
     }
     if (failures.length === 0) return outcomes;
     throw combineFailures(failures, outcomes);
@@ -128,11 +153,15 @@ export class RadiusDynamicAuthorization implements DynamicAuthorizationPort {
 
   private encode(action: SessionAction, identifier: number, nas: string, session: OpenSession, cmd: NotifySessionsCommand, target: NasTarget): Buffer {
     // RFC 5176 §3: identify the NAS and the session; a Disconnect-Request carries nothing else.
-    const attributes: [string, string | Buffer][] = [
-      ['User-Name', session.username],
-      ['Acct-Session-Id', session.acctSessionId],
-      isIP(nas) === 6 ? ['NAS-IPv6-Address', encodeIpv6Address(nas)] : ['NAS-IP-Address', nas],
-    ];
+    // The NAS's profile says which identify the session; one it has no value for is left out.
+    const attributes: [string, string | Buffer][] = [];
+    for (const a of target.attributes) {
+      if (a === 'User-Name') attributes.push(['User-Name', session.username]);
+      else if (a === 'Acct-Session-Id') attributes.push(['Acct-Session-Id', session.acctSessionId]);
+      else if (a === 'NAS-IP-Address') attributes.push(isIP(nas) === 6 ? ['NAS-IPv6-Address', encodeIpv6Address(nas)] : ['NAS-IP-Address', nas]);
+      else if (a === 'Framed-IPv6-Prefix' && session.framedIpv6Prefix) attributes.push(['Framed-IPv6-Prefix', encodeIpv6Prefix(session.framedIpv6Prefix, 'full')]);
+      else if (a === 'Calling-Station-Id' && session.callingStationId) attributes.push(['Calling-Station-Id', session.callingStationId]);
+    }
     if (action === 'coa' && cmd.delegatedPrefix !== null) {
       attributes.push(['Delegated-IPv6-Prefix', encodeIpv6Prefix(cmd.delegatedPrefix, this.opts.prefixForm)]);
     }
@@ -148,17 +177,19 @@ export function createDynamicAuthorization(
   config: RadiusConfig,
   log: Logger,
   deps: { sessions?: SessionSource; env?: NodeJS.ProcessEnv } = {},
-): DynamicAuthorizationPort & { close(): void } {
+): DynamicAuthorizationPort & { close(): void | Promise<void> } {
   const child = log.child({ component: 'radius-dynauth' });
   const da = config.dynamic_authorization;
   const nas = resolveNasTable(da, deps.env ?? process.env);
-  const own = deps.sessions ? null : createSessionSource(config, log);
+  const own = deps.sessions ? null : createSessionSource(config, log, deps.env);
   const client = new RadiusDynamicAuthorization(deps.sessions ?? own!, {
     nas,
     timeoutMs: da.timeout_ms,
     retries: da.retries,
     messageAuthenticator: da.message_authenticator,
     prefixForm: da.prefix_encoding,
+    confirmWindowMs: da.confirm_window_ms,
+    confirmPollMs: da.confirm_poll_ms,
     log: child,
   });
   return {

@@ -37,8 +37,13 @@ export interface SessionOutcome {
   action: SessionAction;
   /** Transmissions of the request: 1 + retransmits; 0 when nothing could be sent. */
   attempts: number;
-  /** `ack`, `nak` (with `errorCause`), `not_found` (NAK 503: done), or `no_answer` (a warning). */
-  result: 'ack' | 'nak' | 'not_found' | 'no_answer';
+  /**
+   * `ack`, `nak` (with `errorCause`), `not_found` (NAK 503: done), or `no_answer` (a warning). With
+   * `dynamic_authorization.confirm_window_ms` set, an ACK is checked against accounting: `confirmed`
+   * (the session is stopped, or reports the new Delegated-IPv6-Prefix) or `acked_unconfirmed` (a
+   * warning: the NAS said yes, accounting did not show it within the window).
+   */
+  result: 'ack' | 'confirmed' | 'acked_unconfirmed' | 'nak' | 'not_found' | 'no_answer';
   errorCause: number | null;
 }
 

@@ -5,7 +5,7 @@
 // synchronous=FULL, so every commit costs several fsyncs on the event loop, once per turn instead
 // of once per write. A call resolves only after the commit that holds its write.
 import type { Logger } from 'pino';
-import type { RadiusConfig } from './config.ts';
+import { sqliteSettings, type RadiusConfig } from './config.ts';
 import type { RadiusReplyPort, WriteReplyCommand } from './port.ts';
 import { desiredReply, managedAttributes, REPLY_OP, type FramedPrefixMode, type ReplyRow } from './reply-attributes.ts';
 import { openRadiusSqlite, sqliteFailure, type RadiusDb } from './sqlite.ts';
@@ -143,5 +143,5 @@ export class SqliteReplyStore implements RadiusReplyPort {
 /** Opens the configured backend (SQLite today) and returns the reply port; `close()` on shutdown. */
 export function createRadiusReplyStore(config: RadiusConfig, log: Logger): SqliteReplyStore {
   const child = log.child({ component: 'radius-reply' });
-  return new SqliteReplyStore(openRadiusSqlite(config.sql, child), { framedPrefix: config.reply.framed_prefix, log: child });
+  return new SqliteReplyStore(openRadiusSqlite(sqliteSettings(config.sql), child), { framedPrefix: config.reply.framed_prefix, log: child });
 }

@@ -6,7 +6,7 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import pino, { type Logger } from 'pino';
 import { ServiceError, type ErrorCode } from '../errors.ts';
-import type { RadiusConfig } from './config.ts';
+import { sqliteSettings, type RadiusConfig } from './config.ts';
 import type { RadiusReplyPort, WriteReplyCommand } from './port.ts';
 import { desiredReply, type FramedPrefixMode } from './reply-attributes.ts';
 import { createRadiusReplyStore, type SqliteReplyStore } from './reply-store.ts';
@@ -96,7 +96,7 @@ export class WorkerReplyStore implements RadiusReplyPort {
  */
 export function createRadiusReplyWorker(config: RadiusConfig, log: Logger): WorkerReplyStore {
   const child = log.child({ component: 'radius-reply' });
-  openRadiusSqlite(config.sql, child).close();
+  openRadiusSqlite(sqliteSettings(config.sql), child).close();
   return new WorkerReplyStore(config, { framedPrefix: config.reply.framed_prefix, log: child });
 }
 

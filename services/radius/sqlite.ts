@@ -5,14 +5,14 @@ import Database from 'better-sqlite3';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
-import type { RadiusSqlConfig } from './config.ts';
+import type { SqliteSqlConfig } from './config.ts';
 
 export type RadiusDb = Database.Database;
 
 const REQUIRED_TABLES = ['radreply', 'radacct'] as const;
 
 /** Opens FreeRADIUS's SQLite database; throws at start-up when its tables are missing. */
-export function openRadiusSqlite(cfg: RadiusSqlConfig, log: Logger): RadiusDb {
+export function openRadiusSqlite(cfg: SqliteSqlConfig, log: Logger): RadiusDb {
   if (!cfg.create_schema && !existsSync(cfg.path)) {
     throw new Error(`radius.sql.path ${cfg.path} does not exist (set create_schema: true to create a fresh file)`);
   }

@@ -3,7 +3,9 @@ import pino from 'pino';
 import { radiusConfigSchema } from '../../services/radius/config.ts';
 import { createDynamicAuthorization } from '../../services/radius/dynamic-authorization.ts';
 import { FakeDynamicAuthorization } from '../../services/radius/fake.ts';
-import { peerAvailable, startFreeRadius } from '../support/freeradius.ts';
+import { peerAvailable, startFreeRadius, type SqlServer } from '../support/freeradius.ts';
+import { mariadbAvailable, mariadbForFreeRadius } from '../support/mariadb.ts';
+import { postgresForFreeRadius, radiusPostgresAvailable } from '../support/radius-postgres.ts';
 import { accounting } from '../support/radius-client.ts';
 import { dynauthContract } from '../support/radius-dynauth-contract.ts';
 
@@ -23,15 +25,16 @@ dynauthContract('fake', async () => {
 
 // The real client, reading radacct rows that FreeRADIUS wrote, talking to FreeRADIUS's coa-nas
 // virtual server (ACK, or NAK 503 for nak-* users). 127.0.0.2 is a NAS whose CoA port is dead.
-if (peerAvailable('DynamicAuthorizationPort contract: FreeRADIUS')) {
-  dynauthContract('FreeRADIUS stand-in NAS', async () => {
-    const peer = await startFreeRadius();
+// Also with FreeRADIUS accounting into a SQL server through rlm_sql_<dialect>, read back from there.
+function againstFreeRadius(name: string, sqlServer?: () => Promise<SqlServer>): void {
+  dynauthContract(name, async () => {
+    const peer = await startFreeRadius({ sql: sqlServer ? await sqlServer() : undefined });
     const dead = createSocket('udp4');
     await new Promise<void>((r) => dead.bind(0, '127.0.0.1', () => r()));
     const deadPort = dead.address().port;
     dead.close();
     const cfg = radiusConfigSchema.parse({
-      sql: { path: peer.dbPath },
+      sql: peer.sqlConfig,
       dynamic_authorization: {
         action: 'coa',
         timeout_ms: 50,
@@ -43,7 +46,7 @@ if (peerAvailable('DynamicAuthorizationPort contract: FreeRADIUS')) {
         ],
       },
     });
-    const da = createDynamicAuthorization(cfg, pino({ level: 'silent' }), { env: { TEST_COA_SECRET: peer.secret } });
+    const da = createDynamicAuthorization(cfg, pino({ level: 'silent' }), { env: { TEST_COA_SECRET: peer.secret, ...peer.env } });
     const nasAddress = { answering: '127.0.0.1', silent: '127.0.0.2' };
     return {
       port: da,
@@ -51,9 +54,17 @@ if (peerAvailable('DynamicAuthorizationPort contract: FreeRADIUS')) {
       nasAddress,
       silentAttempts: 3,
       close: async () => {
-        da.close();
+        await da.close();
         await peer.stop();
       },
     };
   });
+}
+
+if (peerAvailable('DynamicAuthorizationPort contract: FreeRADIUS')) againstFreeRadius('FreeRADIUS stand-in NAS');
+if (peerAvailable('DynamicAuthorizationPort contract: FreeRADIUS on MariaDB') && mariadbAvailable('DynamicAuthorizationPort contract: FreeRADIUS on MariaDB')) {
+  againstFreeRadius('FreeRADIUS stand-in NAS, accounting in MariaDB (rlm_sql_mysql)', mariadbForFreeRadius);
+}
+if (peerAvailable('DynamicAuthorizationPort contract: FreeRADIUS on PostgreSQL') && radiusPostgresAvailable('DynamicAuthorizationPort contract: FreeRADIUS on PostgreSQL')) {
+  againstFreeRadius('FreeRADIUS stand-in NAS, accounting in PostgreSQL (rlm_sql_postgresql)', postgresForFreeRadius);
 }

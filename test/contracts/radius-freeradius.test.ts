@@ -8,16 +8,20 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { radiusConfigSchema, type RadiusConfig } from '../../services/radius/config.ts';
 import { createDynamicAuthorization } from '../../services/radius/dynamic-authorization.ts';
-import { createRadiusReplyStore, type SqliteReplyStore } from '../../services/radius/reply-store.ts';
-import { peerAvailable, startFreeRadius, type FreeRadiusPeer } from '../support/freeradius.ts';
+import { openRadiusReplies, type ClosableReplyPort } from '../../services/radius/backends.ts';
+import { createRadiusReplyStore } from '../../services/radius/reply-store.ts';
+import { peerAvailable, startFreeRadius, type FreeRadiusPeer, type SqlServer } from '../support/freeradius.ts';
+import { mariadbAvailable, mariadbForFreeRadius } from '../support/mariadb.ts';
+import { postgresForFreeRadius, radiusPostgresAvailable } from '../support/radius-postgres.ts';
 import { accessRequest, accounting, roundTrip } from '../support/radius-client.ts';
 
 interface Ctx {
   peer: FreeRadiusPeer;
   cfg: RadiusConfig;
-  store: SqliteReplyStore;
+  store: ClosableReplyPort;
   logs: string[];
   log: pino.Logger;
+  das: { close(): void | Promise<void> }[];
 }
 
 /** The lines FreeRADIUS printed for the `kind` request (e.g. Disconnect-Request) that carried `needle`. */
@@ -31,14 +35,15 @@ function requestBlock(debugLog: string, kind: string, needle: string): string[] 
   return [];
 }
 
-if (peerAvailable('RADIUS ports against FreeRADIUS')) {
-  const test = suite<Ctx>('RADIUS ports against FreeRADIUS', {} as Ctx);
+/** The suite against FreeRADIUS reading the SQLite file, or a SQL server through rlm_sql_<dialect>. */
+function againstFreeRadius(name: string, sqlServer?: () => Promise<SqlServer>): void {
+  const test = suite<Ctx>(name, {} as Ctx);
   test.before(async (ctx) => {
-    ctx.peer = await startFreeRadius();
+    ctx.peer = await startFreeRadius({ sql: sqlServer ? await sqlServer() : undefined });
     ctx.logs = [];
     ctx.log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (ctx.logs.push(String(c)), cb()) }));
     ctx.cfg = radiusConfigSchema.parse({
-      sql: { path: ctx.peer.dbPath },
+      sql: ctx.peer.sqlConfig,
       dynamic_authorization: {
         timeout_ms: 50,
         retries: 2,
@@ -46,14 +51,22 @@ if (peerAvailable('RADIUS ports against FreeRADIUS')) {
         nas: [{ address: '127.0.0.1', port: ctx.peer.ports.coa }],
       },
     });
-    ctx.store = createRadiusReplyStore(ctx.cfg, ctx.log);
+    // The in-process store for SQLite (as before), the pooled client for a server, as compose() opens it.
+    ctx.store = ctx.cfg.sql.backend === 'sqlite' ? createRadiusReplyStore(ctx.cfg, ctx.log) : await openRadiusReplies(ctx.cfg, ctx.log, ctx.peer.env);
+    ctx.das = [];
   });
   test.after(async (ctx) => {
-    ctx.store?.close();
+    await ctx.store?.close();
+    for (const da of ctx.das ?? []) await da.close();
     await ctx.peer?.stop();
     assert.not.ok(ctx.logs.some((l) => l.includes(ctx.peer.secret)), 'a log line carried the secret');
+    for (const v of Object.values(ctx.peer?.env ?? {})) assert.not.ok(ctx.logs.some((l) => l.includes(v)), 'a log line carried the database password');
   });
-  const dynauth = (ctx: Ctx, cfg = ctx.cfg) => createDynamicAuthorization(cfg, ctx.log, { env: { TEST_COA_SECRET: ctx.peer.secret } });
+  const dynauth = (ctx: Ctx, cfg = ctx.cfg) => {
+    const da = createDynamicAuthorization(cfg, ctx.log, { env: { TEST_COA_SECRET: ctx.peer.secret, ...ctx.peer.env } });
+    ctx.das.push(da);
+    return da;
+  };
   const ask = (ctx: Ctx, user: string) => accessRequest(ctx.peer.host, ctx.peer.ports.auth, ctx.peer.secret, user, 'pw');
 
   test('after writeReply an Access-Accept carries Delegated-IPv6-Prefix equal to the prefix', async (ctx) => {
@@ -149,6 +162,54 @@ if (peerAvailable('RADIUS ports against FreeRADIUS')) {
     }
   });
 
+  // Verified dynamic authorization: the stand-in NAS ACKs everything; accounting tells what happened.
+  const confirming = (ctx: Ctx) =>
+    radiusConfigSchema.parse({ ...ctx.cfg, dynamic_authorization: { ...ctx.cfg.dynamic_authorization, confirm_window_ms: 1500, confirm_poll_ms: 50 } });
+  /** Acts as the NAS would after its ACK: sends `then` once FreeRADIUS has sent the ACK for `sessionId`. */
+  const afterAck = async (ctx: Ctx, kind: 'Disconnect' | 'CoA', sessionId: string, then: () => Promise<void>) => {
+    const deadline = Date.now() + 3000;
+    while (!requestBlock(ctx.peer.log(), `${kind}-Request`, `Acct-Session-Id = "${sessionId}"`).some((l) => l.includes(`Sent ${kind}-ACK`))) {
+      if (Date.now() > deadline) throw new Error(`no ${kind}-ACK for ${sessionId}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await then();
+  };
+
+  test('a Disconnect ACKed and then stopped in accounting is confirmed', async (ctx) => {
+    const s = { username: 'pd-confirm', sessionId: 'acct-confirm-1', nasIp: '127.0.0.1' };
+    await accounting(ctx.peer.host, ctx.peer.ports.acct, ctx.peer.secret, { status: 'Start', ...s });
+    const [out] = await Promise.all([
+      dynauth(ctx, confirming(ctx)).notifySessions({ username: s.username, action: 'disconnect', delegatedPrefix: null }),
+      afterAck(ctx, 'Disconnect', s.sessionId, () => accounting(ctx.peer.host, ctx.peer.ports.acct, ctx.peer.secret, { status: 'Stop', ...s })),
+    ]);
+    assert.equal(out.map((o) => [o.sessionId, o.action, o.result]), [[s.sessionId, 'disconnect', 'confirmed']]);
+  });
+
+  test('a Disconnect ACKed but never stopped in accounting is acked_unconfirmed, with a warning', async (ctx) => {
+    const s = { username: 'pd-ignored', sessionId: 'acct-ignored-1', nasIp: '127.0.0.1' };
+    await accounting(ctx.peer.host, ctx.peer.ports.acct, ctx.peer.secret, { status: 'Start', ...s });
+    const out = await dynauth(ctx, confirming(ctx)).notifySessions({ username: s.username, action: 'disconnect', delegatedPrefix: null });
+    assert.equal(out.map((o) => o.result), ['acked_unconfirmed']);
+    const warning = ctx.logs.map((l) => JSON.parse(l)).find((l) => l.session_id === s.sessionId && /radacct still shows the session open/.test(l.msg));
+    assert.ok(warning, 'warning logged');
+    assert.is(warning.level, 40);
+  });
+
+  test('a CoA moving the prefix is confirmed by an Interim-Update carrying the new Delegated-IPv6-Prefix, not before', async (ctx) => {
+    const s = { username: 'pd-coa-confirm', sessionId: 'acct-coa-confirm', nasIp: '127.0.0.1' };
+    await accounting(ctx.peer.host, ctx.peer.ports.acct, ctx.peer.secret, { status: 'Start', ...s, delegatedPrefix: '2001:db8:800::/56' });
+    const coa = confirming(ctx);
+    const stale = await dynauth(ctx, coa).notifySessions({ username: s.username, action: 'coa', delegatedPrefix: '2001:db8:900::/56' });
+    assert.equal(stale.map((o) => o.result), ['acked_unconfirmed']);
+    const [out] = await Promise.all([
+      dynauth(ctx, coa).notifySessions({ username: s.username, action: 'coa', delegatedPrefix: '2001:db8:900::/56' }),
+      afterAck(ctx, 'CoA', s.sessionId, () =>
+        accounting(ctx.peer.host, ctx.peer.ports.acct, ctx.peer.secret, { status: 'Interim-Update', ...s, delegatedPrefix: '2001:db8:900::/56' }),
+      ),
+    ]);
+    assert.equal(out.map((o) => [o.action, o.result]), [['coa', 'confirmed']]);
+  });
+
   test('revoke as the core runs it: removeReply, then notifySessions(disconnect); the next Access-Request gets no prefix', async (ctx) => {
     ctx.peer.addUser('pd-story', 'pw');
     await ctx.store.writeReply({ username: 'pd-story', delegatedPrefix: '2001:db8:700::/56', framedPrefix: null });
@@ -161,4 +222,12 @@ if (peerAvailable('RADIUS ports against FreeRADIUS')) {
   });
 
   test.run();
+}
+
+if (peerAvailable('RADIUS ports against FreeRADIUS')) againstFreeRadius('RADIUS ports against FreeRADIUS');
+if (peerAvailable('RADIUS ports against FreeRADIUS on MariaDB') && mariadbAvailable('RADIUS ports against FreeRADIUS on MariaDB')) {
+  againstFreeRadius('RADIUS ports against FreeRADIUS on MariaDB (rlm_sql_mysql)', mariadbForFreeRadius);
+}
+if (peerAvailable('RADIUS ports against FreeRADIUS on PostgreSQL') && radiusPostgresAvailable('RADIUS ports against FreeRADIUS on PostgreSQL')) {
+  againstFreeRadius('RADIUS ports against FreeRADIUS on PostgreSQL (rlm_sql_postgresql)', postgresForFreeRadius);
 }

@@ -8,7 +8,11 @@ import type { ReplyRow } from '../../services/radius/reply-attributes.ts';
 import { radiusConfigSchema } from '../../services/radius/config.ts';
 import { SqliteReplyStore } from '../../services/radius/reply-store.ts';
 import { createRadiusReplyWorker } from '../../services/radius/reply-worker.ts';
+import { openRadiusReplies } from '../../services/radius/backends.ts';
 import { peerAvailable } from '../support/freeradius.ts';
+import type { SqlServer } from '../support/freeradius.ts';
+import { mariadbAvailable, mariadbForFreeRadius, sqlText } from '../support/mariadb.ts';
+import { postgresForFreeRadius, radiusPostgresAvailable } from '../support/radius-postgres.ts';
 import { replyContract } from '../support/radius-reply-contract.ts';
 
 replyContract('fake', (framedPrefix) => {
@@ -55,4 +59,38 @@ if (peerAvailable('RadiusReplyPort contract: SQLite from a worker thread')) {
       },
     };
   });
+}
+
+// The server backends over FreeRADIUS's shipped schemas, as openRadiusReplies() opens them (login,
+// table check, pool), with a password user; the back door is the server's own command-line client.
+function againstServer(name: string, server: () => Promise<SqlServer>): void {
+  let db: Promise<SqlServer> | null = null;
+  replyContract(name, async (framedPrefix) => {
+    const s = await (db ??= server());
+    s.run('DELETE FROM radreply');
+    const cfg = radiusConfigSchema.parse({
+      sql: { backend: s.dialect, host: s.host, port: s.port, database: s.database, user: s.user, password_env: 'TEST_RADIUS_DB_PASSWORD' },
+      reply: { framed_prefix: framedPrefix },
+    });
+    const store = await openRadiusReplies(cfg, pino({ level: 'silent' }), { TEST_RADIUS_DB_PASSWORD: s.password });
+    return {
+      port: store,
+      seed: (r) => void s.run(`INSERT INTO radreply (username, attribute, op, value) VALUES (${[r.username, r.attribute, r.op, r.value].map(sqlText).join(', ')})`),
+      rows: () => tsvRows(s.run('SELECT id, username, attribute, op, value FROM radreply ORDER BY id')),
+      close: () => store.close(),
+    };
+  });
+}
+
+if (mariadbAvailable('RadiusReplyPort contract: MariaDB (FreeRADIUS schema)')) againstServer('MariaDB (FreeRADIUS schema)', mariadbForFreeRadius);
+if (radiusPostgresAvailable('RadiusReplyPort contract: PostgreSQL (FreeRADIUS schema)')) againstServer('PostgreSQL (FreeRADIUS schema)', postgresForFreeRadius);
+
+function tsvRows(out: string): ReplyRow[] {
+  return out
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => {
+      const [id, username, attribute, op, value] = l.split('\t');
+      return { id: Number(id), username: username!, attribute: attribute!, op: op!, value: value! };
+    });
 }

@@ -61,9 +61,10 @@ async function composeProbed(m: Service, dir: string, mode: string) {
   const { pino, compose, parseConfig, createEmbeddedIpam, createRadiusReplyStore, radiusConfigSchema } = m;
   const log = pino({ level: 'warn' }, pino.destination(2));
   const kill = createKillSwitch(env.CRASH_KILL, join(dir, 'kill-note.json'));
-  const radius = radiusConfigSchema.parse({ sql: { path: join(dir, 'radius.sqlite'), create_schema: true }, reply: { framed_prefix: 'first64' } });
+  const radiusFile = join(dir, 'radius.sqlite');
+  const radius = radiusConfigSchema.parse({ sql: { path: radiusFile, create_schema: true }, reply: { framed_prefix: 'first64' } });
   const replies = createRadiusReplyStore(radius, log);
-  const peers = openPeers(join(dir, 'peers.sqlite'), radius.sql.path, env.CRASH_RUN ?? mode);
+  const peers = openPeers(join(dir, 'peers.sqlite'), radiusFile, env.CRASH_RUN ?? mode);
   const config = parseConfig({
     database: join(dir, 'lifecycle.sqlite'),
     pools: [CRASH_POOL],

@@ -13,13 +13,33 @@ import { warnSkipped } from './tools.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const contractDir = path.resolve(repoRoot, '..', 'shared', 'contracts', 'freeradius');
-const SYSTEM_SQL_DIR = '/etc/freeradius/3.0/mods-config/sql/main/sqlite';
+const SYSTEM_SQL_ROOT = '/etc/freeradius/3.0/mods-config/sql/main';
+const SYSTEM_SQL_DIR = `${SYSTEM_SQL_ROOT}/sqlite`;
 const SECRET = 'testing123';
+
+/**
+ * A PostgreSQL or MariaDB server, with FreeRADIUS's schema loaded, for rlm_sql_postgresql /
+ * rlm_sql_mysql instead of the SQLite file. `run` executes SQL as an administrator (test set-up).
+ */
+export interface SqlServer {
+  dialect: 'postgresql' | 'mysql';
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+  run(sql: string): string;
+}
 
 /** A running FreeRADIUS: AAA server (auth/acct) and stand-in NAS (coa) on 127.0.0.1. */
 export interface FreeRadiusPeer {
   dir: string;
+  /** The SQLite file (empty with a SQL server). */
   dbPath: string;
+  /** `radius.sql` for the service, pointing at the same database FreeRADIUS uses. */
+  sqlConfig: Record<string, unknown>;
+  /** The environment that `sqlConfig` names (the database password). */
+  env: Record<string, string>;
   logPath: string;
   secret: string;
   host: '127.0.0.1';
@@ -81,9 +101,10 @@ process.on('exit', () => {
 });
 
 /** Copies the contract tree, creates the SQLite DB, starts `freeradius -X`, and waits until it answers. */
-export async function startFreeRadius(): Promise<FreeRadiusPeer> {
+export async function startFreeRadius(opts: { sql?: SqlServer } = {}): Promise<FreeRadiusPeer> {
   const found = freeradiusBinary();
   if (!found.ok) throw new Error(found.reason);
+  const server = opts.sql ?? null;
   const root = mkdtempSync(path.join(tmpdir(), 'ipv6-lifecycle-freeradius-'));
   const dir = path.join(root, 'raddb');
   cpSync(path.join(contractDir, 'raddb'), dir, { recursive: true });
@@ -93,10 +114,24 @@ export async function startFreeRadius(): Promise<FreeRadiusPeer> {
   mkdirSync(path.join(dir, 'run'), { recursive: true });
   for (const f of ['queries.conf', 'schema.sql']) cpSync(path.join(SYSTEM_SQL_DIR, f), path.join(sqlDir, f));
 
-  const dbPath = path.join(dir, 'radius.sqlite');
-  const db = new Database(dbPath);
-  db.exec(readFileSync(path.join(sqlDir, 'schema.sql'), 'utf8'));
-  db.close();
+  let dbPath = '';
+  let sqlConfig: Record<string, unknown>;
+  const env: Record<string, string> = {};
+  if (server) {
+    const dialectDir = path.join(dir, 'mods-config', 'sql', 'main', server.dialect);
+    mkdirSync(dialectDir, { recursive: true });
+    cpSync(path.join(SYSTEM_SQL_ROOT, server.dialect, 'queries.conf'), path.join(dialectDir, 'queries.conf'));
+    pointSqlAt(path.join(dir, 'mods-enabled', 'sql'), server);
+    uniqueIdAsMd5(path.join(dir, 'sites-enabled', 'pd-auth'));
+    env.TEST_RADIUS_DB_PASSWORD = server.password;
+    sqlConfig = { backend: server.dialect, host: server.host, port: server.port, database: server.database, user: server.user, password_env: 'TEST_RADIUS_DB_PASSWORD' };
+  } else {
+    dbPath = path.join(dir, 'radius.sqlite');
+    const db = new Database(dbPath);
+    db.exec(readFileSync(path.join(sqlDir, 'schema.sql'), 'utf8'));
+    db.close();
+    sqlConfig = { path: dbPath };
+  }
 
   const ports = await rewritePorts(path.join(dir, 'sites-enabled'));
   const logPath = path.join(dir, 'log', 'debug.log');
@@ -132,6 +167,8 @@ export async function startFreeRadius(): Promise<FreeRadiusPeer> {
   return {
     dir,
     dbPath,
+    sqlConfig,
+    env,
     logPath,
     secret: SECRET,
     host: '127.0.0.1',
@@ -146,6 +183,11 @@ export async function startFreeRadius(): Promise<FreeRadiusPeer> {
       return m!;
     },
     addUser(username, password) {
+      if (server) {
+        const q = (v: string) => `'${v.replace(/'/g, "''")}'`;
+        server.run(`INSERT INTO radcheck (username, attribute, op, value) VALUES (${q(username)}, 'Cleartext-Password', ':=', ${q(password)})`);
+        return;
+      }
       const conn = new Database(dbPath);
       conn.pragma('busy_timeout = 2000');
       conn.prepare(`INSERT INTO radcheck (username, attribute, op, value) VALUES (?, 'Cleartext-Password', ':=', ?)`).run(username, password);
@@ -153,6 +195,40 @@ export async function startFreeRadius(): Promise<FreeRadiusPeer> {
     },
     stop,
   };
+}
+
+/** Rewrites the copied `sql` module from rlm_sql_sqlite to the server's driver and credentials. */
+function pointSqlAt(file: string, server: SqlServer): void {
+  const text = readFileSync(file, 'utf8');
+  const block = /\tsqlite \{\n[\s\S]*?\n\t\}\n/;
+  if (!block.test(text) || !/dialect = "sqlite"/.test(text)) throw new Error(`${file}: expected the sqlite dialect and its block`);
+  const connection = [
+    `\tserver = "${server.host}"`,
+    `\tport = ${server.port}`,
+    `\tlogin = "${server.user}"`,
+    `\tpassword = "${server.password}"`,
+    server.dialect === 'mysql' ? '\tmysql {\n\t\twarnings = auto\n\t}' : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+  writeFileSync(
+    file,
+    text
+      .replace('dialect = "sqlite"', `dialect = "${server.dialect}"`)
+      .replace(block, `${connection}\n`)
+      .replace(/radius_db = "radius"/, `radius_db = "${server.database}"`),
+  );
+}
+
+/**
+ * The contract tree's Acct-Unique-Session-Id is readable text; the server schemas keep 32
+ * characters (MySQL's varchar(32)), sized for the stock acct_unique policy's MD5. Hash it as that does.
+ */
+function uniqueIdAsMd5(file: string): void {
+  const text = readFileSync(file, 'utf8');
+  const line = '&Acct-Unique-Session-Id := "%{User-Name}|%{Acct-Session-Id}|%{NAS-IP-Address}"';
+  if (!text.includes(line)) throw new Error(`${file}: the Acct-Unique-Session-Id line changed`);
+  writeFileSync(file, text.replace(line, '&Acct-Unique-Session-Id := "%{md5:%{User-Name}|%{Acct-Session-Id}|%{NAS-IP-Address}}"'));
 }
 
 /** Picks free UDP ports and writes them into every `listen { port = N }` of the copied sites. */

@@ -4,7 +4,7 @@ import { createSocket } from 'node:dgram';
 import radius from 'radius';
 import { readAttributes, type RawAttribute } from '../../services/radius/authenticators.ts';
 import { formatPrefix } from '../../services/ipv6.ts';
-import { decodeIpv6Prefix } from '../../services/radius/ipv6-prefix.ts';
+import { decodeIpv6Prefix, encodeIpv6Prefix } from '../../services/radius/ipv6-prefix.ts';
 
 export interface Answer {
   code: string;
@@ -47,12 +47,12 @@ export async function accessRequest(host: string, port: number, secret: string, 
   return { code: radius.decode_without_secret({ packet: raw }).code, attributes, raw, delegated: prefixes(123), framed: prefixes(97) };
 }
 
-/** Accounting-Request Start or Stop for one session (RFC 2866). */
+/** Accounting-Request Start, Interim-Update or Stop for one session (RFC 2866), optionally with its Delegated-IPv6-Prefix. */
 export async function accounting(
   host: string,
   port: number,
   secret: string,
-  a: { status: 'Start' | 'Stop'; username: string; sessionId: string; nasIp: string },
+  a: { status: 'Start' | 'Interim-Update' | 'Stop'; username: string; sessionId: string; nasIp: string; delegatedPrefix?: string },
 ): Promise<void> {
   const packet = radius.encode({
     code: 'Accounting-Request',
@@ -63,6 +63,7 @@ export async function accounting(
       ['User-Name', a.username],
       ['Acct-Session-Id', a.sessionId],
       ['NAS-IP-Address', a.nasIp],
+      ...(a.delegatedPrefix ? [['Delegated-IPv6-Prefix', encodeIpv6Prefix(a.delegatedPrefix)] as [string, Buffer]] : []),
     ],
   });
   const raw = await roundTrip(host, port, packet);

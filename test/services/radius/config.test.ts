@@ -23,6 +23,8 @@ test('radiusConfigSchema fills the defaults from only sql.path', () => {
     message_authenticator: true,
     prefix_encoding: 'full',
     nas: [],
+    confirm_window_ms: 0,
+    confirm_poll_ms: 250,
   });
 });
 
@@ -63,9 +65,13 @@ test('resolveNasTable reads secrets from the environment and falls back to the d
     },
   }).dynamic_authorization;
   const table = resolveNasTable(cfg, { COA_DEFAULT: 'dflt', COA_BNG1: 's1' });
-  assert.equal(table.lookup('10.0.0.1'), { port: 1700, action: 'disconnect', secret: 's1' });
-  assert.equal(table.lookup('10.0.0.2'), { port: 3799, action: 'coa', secret: 'dflt' });
-  assert.equal(table.lookup('10.9.9.9'), { port: 3799, action: 'coa', secret: 'dflt' });
+  const where = ({ port, action, secret }: { port: number; action: string; secret: string | null }) => ({ port, action, secret });
+  assert.equal(where(table.lookup('10.0.0.1')), { port: 1700, action: 'disconnect', secret: 's1' });
+  assert.equal(where(table.lookup('10.0.0.2')), { port: 3799, action: 'coa', secret: 'dflt' });
+  assert.equal(where(table.lookup('10.9.9.9')), { port: 3799, action: 'coa', secret: 'dflt' });
+  // Without a profile: the RFC 5176 attributes, as before.
+  const { attributes, reportsPd, unconfirmedCoa } = table.lookup('10.9.9.9');
+  assert.equal([attributes, reportsPd, unconfirmedCoa], [['User-Name', 'Acct-Session-Id', 'NAS-IP-Address'], true, 'keep']);
 });
 
 test('resolveNasTable names a missing variable and never echoes any secret', () => {
