@@ -218,7 +218,13 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   };
   const cleanup = createCleanup(cleanupDeps);
   const reconciliation = createReconciliationStore(db);
-  const radiusField = config.radius && replies ? openRadiusField(config.radius, log) : null;
+  // The field readers read FreeRADIUS's SQLite only so far: on PostgreSQL or MariaDB the
+  // reconciliation leaves radreply and radacct out (and says so) and the import refuses that source.
+  const radiusFieldReadable = config.radius?.sql.backend === 'sqlite';
+  if (config.radius && !radiusFieldReadable) {
+    log.warn({ backend: config.radius.sql.backend }, 'reconciliation and adoption read radreply/radacct from SQLite only: on this backend they are not compared or imported');
+  }
+  const radiusField = config.radius && replies && radiusFieldReadable ? openRadiusField(config.radius, log) : null;
   if (radiusField) closers.push(() => radiusField.close());
   const reconcile = createReconcile({
     store,
@@ -265,7 +271,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   const fieldIpam = ipam as IpamPort & Partial<NonNullable<ImporterDeps['netbox']>>;
   const netboxField = pools.some((p) => p.ipam === 'netbox') && typeof fieldIpam.fieldPrefixes === 'function' ? (fieldIpam as NonNullable<ImporterDeps['netbox']>) : null;
   const importer: Importer = async (req, signal) => {
-    const radius = req.sources.radius && config.radius ? openRadiusField(config.radius, log) : null;
+    const radius = req.sources.radius && config.radius && radiusFieldReadable ? openRadiusField(config.radius, log) : null;
     try {
       return await runImport(req, { pools, store, ipam, netbox: netboxField, radius }, signal);
     } finally {

@@ -34,6 +34,15 @@ interface Ctx {
 if (peerAvailable('RADIUS database outage mid-revocation') && mariadbAvailable('RADIUS database outage mid-revocation')) {
   const test = suite<Ctx>('RADIUS database outage mid-revocation (MariaDB)', {} as Ctx);
   test.before(async (ctx) => {
+    // uvu drops what a before hook throws (the suite shows 0 / N): say it, then fail.
+    try {
+      await setUp(ctx);
+    } catch (err) {
+      console.error('RADIUS outage test: set-up failed:', err);
+      throw err;
+    }
+  });
+  async function setUp(ctx: Ctx) {
     ctx.db = await sharedMariaDb();
     const { database, run } = ctx.db.createDatabase(`radius_outage_${process.pid}`);
     ctx.run = run;
@@ -55,7 +64,7 @@ if (peerAvailable('RADIUS database outage mid-revocation') && mariadbAvailable('
     ctx.server = createServer(ctx.composed.app.callback());
     await new Promise<void>((r) => ctx.server.listen(0, '127.0.0.1', r));
     ctx.origin = `http://127.0.0.1:${(ctx.server.address() as AddressInfo).port}`;
-  });
+  }
   test.after(async (ctx) => {
     ctx.server?.closeAllConnections();
     await new Promise<void>((done) => (ctx.server ? ctx.server.close(() => done()) : done()));
