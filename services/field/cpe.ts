@@ -6,6 +6,7 @@ import axios, { type AxiosInstance } from 'axios';
 import { ServiceError } from '../errors.ts';
 import type { GenieacsConfig } from '../genieacs/config.ts';
 import { pdParameters } from '../genieacs/profiles.ts';
+import { valueAt } from '../genieacs/genieacs.ts';
 
 /**
  * `delegating`: every parameter configurePd sets holds the value it sets (the CPE asks for a
@@ -79,14 +80,4 @@ export function createCpeFieldReader(config: GenieacsConfig, deps: { env?: Recor
       return out;
     },
   };
-}
-
-/** The `_value` at a parameter path of a device document (nested by path segment). */
-function valueAt(doc: unknown, path: string): unknown {
-  let node: unknown = doc;
-  for (const part of path.split('.')) {
-    if (typeof node !== 'object' || node === null) return undefined;
-    node = (node as Record<string, unknown>)[part];
-  }
-  return typeof node === 'object' && node !== null ? (node as { _value?: unknown })._value : undefined;
 }

@@ -223,7 +223,7 @@ function describeFault(f: FaultRecord): string {
 }
 
 /** The `_value` at a parameter path of a device document (nested by path segment). */
-function valueAt(doc: unknown, path: string): unknown {
+export function valueAt(doc: unknown, path: string): unknown {
   let node: unknown = doc;
   for (const part of path.split('.')) {
     if (typeof node !== 'object' || node === null) return undefined;

@@ -6,7 +6,8 @@
 // of once per write. A call resolves only after the commit that holds its write.
 import type { Logger } from 'pino';
 import { sqliteSettings, type RadiusConfig } from './config.ts';
-import type { RadiusReplyPort, WriteReplyCommand } from './port.ts';
+import { LoggedReplyPort } from './logged-reply-port.ts';
+import type { WriteReplyCommand } from './port.ts';
 import { desiredReply, managedAttributes, REPLY_OP, type FramedPrefixMode, type ReplyRow } from './reply-attributes.ts';
 import { openRadiusSqlite, sqliteFailure, type RadiusDb } from './sqlite.ts';
 
@@ -20,7 +21,7 @@ interface Job {
 }
 
 /** RadiusReplyPort on a `radreply` table in SQLite. */
-export class SqliteReplyStore implements RadiusReplyPort {
+export class SqliteReplyStore extends LoggedReplyPort {
   private readonly managed: string[];
   private queue: Job[] = [];
   private readonly selectUserAttributeRows;
@@ -29,8 +30,9 @@ export class SqliteReplyStore implements RadiusReplyPort {
 
   constructor(
     private readonly db: RadiusDb,
-    private readonly opts: { framedPrefix: FramedPrefixMode; log: Logger },
+    opts: { framedPrefix: FramedPrefixMode; log: Logger },
   ) {
+    super(opts);
     this.managed = managedAttributes(opts.framedPrefix);
     this.selectUserAttributeRows = db.prepare<{ username: string; attribute: string }, ReplyRow>(
       'SELECT id, username, attribute, op, value FROM radreply WHERE username = @username AND attribute = @attribute ORDER BY id',
@@ -41,24 +43,6 @@ export class SqliteReplyStore implements RadiusReplyPort {
     this.insertReplyRow = db.prepare<{ username: string; attribute: string; op: string; value: string }>(
       'INSERT INTO radreply (username, attribute, op, value) VALUES (@username, @attribute, @op, @value)',
     );
-  }
-
-  /** Writes (or replaces) the user's prefix attributes; a repeat is a no-op. */
-  async writeReply(cmd: WriteReplyCommand, signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
-    const desired = desiredReply(cmd, this.opts.framedPrefix);
-    const changed = await this.write(cmd, signal);
-    this.opts.log.info(
-      { username: cmd.username, attributes: Object.fromEntries(desired), changed },
-      changed > 0 ? 'radreply written' : 'radreply already current',
-    );
-  }
-
-  /** Removes the user's prefix attributes; absent rows are success. */
-  async removeReply(cmd: { username: string }, signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
-    const changed = await this.remove(cmd.username, signal);
-    this.opts.log.info({ username: cmd.username, changed }, changed > 0 ? 'radreply removed' : 'radreply already absent');
   }
 
   /** writeReply without its log line: how many attributes changed (the worker's side calls it). */

@@ -5,37 +5,23 @@
 // connection, a deadlock or a serialization failure is a retryable ServiceError; the write is then
 // redone whole, which is safe since it converges.
 import type { Logger } from 'pino';
-import type { RadiusReplyPort, WriteReplyCommand } from './port.ts';
+import { LoggedReplyPort } from './logged-reply-port.ts';
+import type { WriteReplyCommand } from './port.ts';
 import { desiredReply, managedAttributes, REPLY_OP, type FramedPrefixMode, type ReplyRow } from './reply-attributes.ts';
 import type { Queryable, SqlClient } from './sql-client.ts';
 
 /** RadiusReplyPort on a `radreply` table in a PostgreSQL or MySQL/MariaDB server. */
-export class SqlReplyStore implements RadiusReplyPort {
+export class SqlReplyStore extends LoggedReplyPort {
   private readonly managed: string[];
   private readonly inList: string;
 
   constructor(
     private readonly client: SqlClient,
-    private readonly opts: { framedPrefix: FramedPrefixMode; log: Logger },
+    opts: { framedPrefix: FramedPrefixMode; log: Logger },
   ) {
+    super(opts);
     this.managed = managedAttributes(opts.framedPrefix);
     this.inList = this.managed.map(() => '?').join(', ');
-  }
-
-  async writeReply(cmd: WriteReplyCommand, signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
-    const desired = desiredReply(cmd, this.opts.framedPrefix);
-    const changed = await this.write(cmd, signal);
-    this.opts.log.info(
-      { username: cmd.username, attributes: Object.fromEntries(desired), changed },
-      changed > 0 ? 'radreply written' : 'radreply already current',
-    );
-  }
-
-  async removeReply(cmd: { username: string }, signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
-    const changed = await this.remove(cmd.username, signal);
-    this.opts.log.info({ username: cmd.username, changed }, changed > 0 ? 'radreply removed' : 'radreply already absent');
   }
 
   /** How many attributes changed. */
