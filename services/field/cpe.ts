@@ -2,11 +2,10 @@
 // query per batch of devices (`{"_id": {"$in": [...]}}`), reading only the parameters this service
 // switches (services/genieacs/profiles.ts). Reading never queues a task nor wakes a CPE: it is
 // GenieACS's stored copy, as fresh as the device's last inform.
-import axios, { type AxiosInstance } from 'axios';
 import { ServiceError } from '../errors.ts';
 import type { GenieacsConfig } from '../genieacs/config.ts';
 import { pdParameters } from '../genieacs/profiles.ts';
-import { valueAt } from '../genieacs/genieacs.ts';
+import { createNbiHttp, valueAt } from '../genieacs/genieacs.ts';
 
 /**
  * `delegating`: every parameter configurePd sets holds the value it sets (the CPE asks for a
@@ -30,20 +29,7 @@ const DEFAULT_BATCH = 100;
 
 /** A reader on the configured NBI; basic-auth credentials come from the environment, as for the CPE port. */
 export function createCpeFieldReader(config: GenieacsConfig, deps: { env?: Record<string, string | undefined> } = {}): CpeFieldReader {
-  const env = deps.env ?? process.env;
-  const username = config.username_env ? env[config.username_env] : undefined;
-  const password = config.password_env ? env[config.password_env] : undefined;
-  if (config.username_env && (!username || !password)) {
-    throw new ServiceError('validation_error', `genieacs: environment variables ${config.username_env}/${config.password_env} are not set`, { field: 'genieacs' });
-  }
-  const http: AxiosInstance = axios.create({
-    baseURL: config.url,
-    timeout: config.timeout_ms,
-    maxRedirects: 0,
-    validateStatus: () => true,
-    headers: { Accept: 'application/json' },
-    ...(username && password ? { auth: { username, password } } : {}),
-  });
+  const { http } = createNbiHttp(config, deps.env ?? process.env);
   const on = pdParameters(config, 'enable');
   const projection = on.map((p) => p[0]).join(',');
 

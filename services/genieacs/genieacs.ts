@@ -41,9 +41,12 @@ const FAULTED = 'Task faulted';
 /** The `uniqueKey` of a command's task: GenieACS deletes the device's older task with the same one. */
 export const taskUniqueKey = (key: string): string => `ipv6-lifecycle:${key}`;
 
-/** Creates the GenieACS implementation of the CPE port; basic-auth credentials come from the environment. */
-export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: GenieacsDeps = {}): CpePort {
-  const env = deps.env ?? process.env;
+/**
+ * The NBI's HTTP client (the CPE port's and the field reader's): basic-auth credentials from the
+ * environment, refused when one is named but not set; no redirect, which could carry the
+ * Authorization header to another host; `redact` takes the credentials out of a text.
+ */
+export function createNbiHttp(config: GenieacsConfig, env: Record<string, string | undefined>): { http: AxiosInstance; redact: (text: string) => string } {
   let auth: { username: string; password: string } | undefined;
   if (config.username_env && config.password_env) {
     const username = env[config.username_env];
@@ -57,15 +60,20 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
   }
   const secrets = auth ? [auth.password, Buffer.from(`${auth.username}:${auth.password}`).toString('base64')] : [];
   const redact = (text: string) => secrets.reduce((t, s) => t.split(s).join('[redacted]'), text);
-  const http: AxiosInstance = axios.create({
+  const http = axios.create({
     baseURL: config.url,
     timeout: config.timeout_ms,
-    // A redirect could carry the Authorization header to another host.
     maxRedirects: 0,
     validateStatus: () => true,
     headers: { Accept: 'application/json' },
     ...(auth ? { auth } : {}),
   });
+  return { http, redact };
+}
+
+/** Creates the GenieACS implementation of the CPE port; basic-auth credentials come from the environment. */
+export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: GenieacsDeps = {}): CpePort {
+  const { http, redact } = createNbiHttp(config, deps.env ?? process.env);
   const base = log.child({ service: 'genieacs' });
 
   /** One request; network faults, timeouts and 5xx become retryable `upstream_unavailable`. */
