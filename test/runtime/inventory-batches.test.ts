@@ -11,6 +11,7 @@ import { createIpamRouter } from '../../services/ipam/router.ts';
 import { openDatabase } from '../../store/db.ts';
 import { createHeldScratch } from '../../store/held-scratch.ts';
 import { createLifecycleStore } from '../../store/lifecycles.ts';
+import { turnsDuring } from '../support/event-loop.ts';
 
 const test = suite('runtime leak check in batches');
 const HELD = 5000;
@@ -22,21 +23,6 @@ function setup() {
   const ipam = createIpamRouter(new Map([[SCAN_POOL.name, embedded]]));
   const inventory = createInventory({ store, ipam, seen: createHeldScratch(db) });
   return { db, store, ipam, inventory };
-}
-
-/** Counts turns of the event loop (setImmediate callbacks) while `work` runs. */
-async function turnsDuring(work: () => Promise<unknown>): Promise<number> {
-  let turns = 0;
-  let on = true;
-  const tick = () => {
-    if (!on) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  await work();
-  on = false;
-  return turns;
 }
 
 test('a leak check over 5000 holdings runs in several macrotasks and finds each discrepancy', async () => {

@@ -7,6 +7,7 @@ import { createAuditRetention, pruneAuditOlderThan } from '../../store/audit-ret
 import { openDatabase, type Db } from '../../store/db.ts';
 import { createLifecycleStore } from '../../store/lifecycles.ts';
 import { auditEntry, lifecycleRow } from '../support/lifecycle-rows.ts';
+import { turnsDuring } from '../support/event-loop.ts';
 
 const test = suite('store audit retention');
 const CUT = '2026-06-01T00:00:00.000Z';
@@ -68,16 +69,7 @@ test('the cleanup job prunes what is older than jobs.cleanup.audit_retention_day
 
 test('the pruning runs in batches, giving the event loop back between them', async () => {
   const db = setup();
-  let turns = 0;
-  let on = true;
-  const tick = () => {
-    if (!on) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  await createAuditRetention(db).prune({ before: CUT, batch: 2 });
-  on = false;
+  const turns = await turnsDuring(() => createAuditRetention(db).prune({ before: CUT, batch: 2 }));
   assert.ok(turns >= 3, `the event loop turned ${turns} time(s)`);
 });
 
