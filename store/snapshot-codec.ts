@@ -1,3 +1,4 @@
+import { initialContext } from '../machines/context.ts';
 import type { LifecycleContext, OwnedPrefix } from '../machines/types.ts';
 import type { LifecycleRow } from './lifecycles.ts';
 
@@ -28,31 +29,16 @@ function baseContext(row: SnapshotColumns, ctx: Pick<LifecycleContext, 'generati
     row.prefix === null
       ? null
       : { prefix: row.prefix, prefixLength: row.prefix_length, netboxPrefixId: row.netbox_prefix_id, pool: row.pool, generation: ctx.generation, ipam: ctx.ipam };
+  // The machine's own initial context, with what the row's columns hold.
   return {
-    lifecycleId: row.id,
-    subscriberId: row.subscriber_id,
-    pool: row.pool,
-    prefixLength: row.prefix_length,
-    ipam: DEFAULT_IPAM,
+    ...initialContext({ lifecycleId: row.id, subscriberId: row.subscriber_id, pool: row.pool, prefixLength: row.prefix_length, ipam: DEFAULT_IPAM }),
     current,
-    generation: 0,
-    unconfirmed: [],
-    next: null,
-    nextRequest: null,
-    retired: null,
-    compensations: [],
     username: row.username,
     cpeId: row.cpe_id,
     allocatedAt: row.allocated_at,
     activatedAt: row.activated_at,
-    reactivatedAt: null,
     suspendedAt: row.suspended_at,
     revokedAt: row.revoked_at,
-    failure: null,
-    failedAt: null,
-    lastError: null,
-    pending: [],
-    reason: null,
   };
 }
 
