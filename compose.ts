@@ -46,6 +46,7 @@ import { createIdempotencyStore } from './store/idempotency.ts';
 import { createLifecycleStore, type LifecycleStore } from './store/lifecycles.ts';
 import { createPoolUse, type DrainingPool } from './store/pool-use.ts';
 import { createRetentionStore } from './store/retention.ts';
+import { sqliteStorePort } from './store/sqlite-port.ts';
 
 /** Ports a test (or a future backend) puts in place of the configured ones. */
 export interface Overrides {
@@ -117,6 +118,9 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   const { db } = opened;
   if (opened.fresh) log.info({ database: config.database }, 'created a new, empty database');
   const store = createLifecycleStore(db);
+  // The store port (store/port.ts): what the runtime reads and writes through, whichever backend.
+  const port = sqliteStorePort(db);
+  void port;
   const closers: (() => void)[] = [];
 
   const ipamKind = (p: Config['pools'][number]): IpamKind => (overrides.ipam ? (overrides.ipamKind ?? 'fake') : p.netbox ? 'netbox' : 'embedded');
