@@ -1,7 +1,7 @@
 // `npm run bench`: prints the runtime's figures in one run. Never a pass/fail: the numbers are for
 // people (and for the issue's goal, transitions/s at least half of raw upserts/s).
 //   BENCH_SCALE=0.2 npm run bench    a quicker, noisier run
-//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles, storage, import, stores, radius
+//   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles, storage, import, stores, radius, takeover
 import { benchHttpAllocate, benchHttpLifecycles } from './http-allocate.ts';
 import { benchImport } from './import.ts';
 import { benchIpam } from './ipam.ts';
@@ -14,6 +14,7 @@ import { benchRadiusBackends } from './radius-backends.ts';
 import { benchPending, benchScans } from './scans.ts';
 import { benchSqlippool, SQLIPPOOL_VARIANT } from './sqlippool.ts';
 import { benchStores } from './stores.ts';
+import { benchTakeover } from './takeover.ts';
 import { loadavg } from 'node:os';
 import { fmt } from './support.ts';
 import { benchTransitions } from './transitions.ts';
@@ -169,4 +170,16 @@ if (wanted('radius')) {
   const ms = (x: number) => `${x.toFixed(2)} ms`;
   for (const b of r.results) console.log(`revocation latency with radreply in ${b.backend}: p50 ${ms(b.p50Ms)}, p99 ${ms(b.p99Ms)} (${b.revocations} revocations, one at a time)`);
   for (const s of r.skipped) console.log(`  revocation latency: ${s} not measured (not installed)`);
+}
+
+if (wanted('takeover')) {
+  // Three instances on one PostgreSQL; a revocation's owner SIGKILLed mid-step (bench/takeover.ts).
+  const t = await benchTakeover(Math.max(3, Math.round(5 * scale)));
+  if (!t) console.log('take-over after a kill: PostgreSQL not installed (apt-get install postgresql), not measured');
+  else {
+    console.log(
+      `take-over after SIGKILL of a revocation's owner (three instances, store.lease_ms ${t.leaseMs}): median ${(t.medianMs / 1000).toFixed(2)} s ` +
+        `until a survivor reports it settled (runs: ${t.runsMs.map((ms) => (ms / 1000).toFixed(2)).join(', ')} s)${t.notRevoked ? `; ${t.notRevoked} did not end revoked` : ''}`,
+    );
+  }
 }
