@@ -43,8 +43,21 @@ export interface LeaseStore {
    * at once share them out, none taken twice); the caller resumes those lifecycles.
    */
   takeOverExpired(owner: string, ttlMs: number, limit: number): Promise<Lease[]>;
-  /** Stores snapshots, all or none, only while every item's lease still has the item's token. */
-  saveFenced(items: readonly (SaveItem & { token: number })[]): Promise<void>;
+  /**
+   * Extends every lease still held with its token in one statement; answers those no longer held
+   * (taken over after expiring): their owner must stop working on them.
+   */
+  renewMany(held: readonly Lease[], ttlMs: number): Promise<Lease[]>;
+  /**
+   * Keys (subscribers) with a lifecycle whose step is in flight and no lease that has not expired:
+   * an instance died or stopped while working on them; whoever `acquire`s one resumes it.
+   */
+  orphans(limit: number): Promise<string[]>;
+  /**
+   * Stores snapshots, all or none, only while every item's lease still has the item's token. The
+   * lease is the item's `key` (the runtime leases subscribers), its row's id when none is given.
+   */
+  saveFenced(items: readonly (SaveItem & { token: number; key?: string })[]): Promise<void>;
   get(lifecycleId: string): Promise<Lease | undefined>;
 }
 
@@ -85,10 +98,30 @@ export function createPgLeaseStore(pool: pg.Pool): LeaseStore {
       );
       return rows.map(lease).sort((a, b) => a.token - b.token);
     },
+    async renewMany(held, ttlMs) {
+      if (held.length === 0) return [];
+      const { rows } = await pool.query<{ lifecycle_id: string }>(
+        `UPDATE leases AS l SET expires_at = now() + $3 * interval '1 millisecond'
+         FROM unnest($1::text[], $2::bigint[]) AS h(key, token)
+         WHERE l.lifecycle_id = h.key AND l.token = h.token RETURNING l.lifecycle_id`,
+        [held.map((h) => h.lifecycleId), held.map((h) => h.token), ttlMs],
+      );
+      const kept = new Set(rows.map((r) => r.lifecycle_id));
+      return held.filter((h) => !kept.has(h.lifecycleId));
+    },
+    async orphans(limit) {
+      const { rows } = await pool.query<{ subscriber_id: string }>(
+        `SELECT DISTINCT l.subscriber_id FROM lifecycles AS l
+         WHERE l.busy = 1 AND NOT EXISTS (SELECT 1 FROM leases AS s WHERE s.lifecycle_id = l.subscriber_id AND s.expires_at > now())
+         LIMIT $1`,
+        [limit],
+      );
+      return rows.map((r) => r.subscriber_id);
+    },
     saveFenced: (items) =>
       writeBatch(pool, items, async (c) => {
         const want = new Map<string, number>();
-        for (const { row, token } of items) want.set(row.id, token);
+        for (const { row, token, key } of items) want.set(key ?? row.id, token);
         // FOR SHARE: a take-over (an UPDATE of the row) waits for this transaction, so the check
         // holds until the commit; fenced writers of other lifecycles do not wait on each other.
         const { rows } = await c.query<{ lifecycle_id: string; token: number }>(
