@@ -72,8 +72,8 @@ test('store.backend postgresql → refused at start naming what is missing, and 
   }
 });
 
-test('store defaults → sqlite, the URL from IPV6_LIFECYCLE_DATABASE_URL, 10 connections', () => {
-  assert.equal(parseConfig({}).store, { backend: 'sqlite', url_env: 'IPV6_LIFECYCLE_DATABASE_URL', pool_max: 10 });
+test('store defaults → sqlite, the URL from IPV6_LIFECYCLE_DATABASE_URL, 10 connections, 15 s leases', () => {
+  assert.equal(parseConfig({}).store, { backend: 'sqlite', url_env: 'IPV6_LIFECYCLE_DATABASE_URL', pool_max: 10, lease_ms: 15_000, leader_interval_ms: 1000 });
 });
 
 test.run();
