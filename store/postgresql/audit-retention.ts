@@ -12,10 +12,11 @@ import type { AuditRetentionPort } from '../port.ts';
 import { inTransaction } from './pool.ts';
 
 const SET_CUT = 'INSERT INTO audit_prune_cut (id, before) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET before = excluded.before';
+/** Each entry's lifecycle by a subquery, not a join: one primary-key lookup per entry of the batch, whatever the planner thinks of the tables' sizes. */
 export const AUDIT_PAGE = `
-  SELECT a.seq, a.at, coalesce(l.state, 'revoked') AS state FROM audit AS a
-  LEFT JOIN lifecycles AS l ON l.id = a.lifecycle_id WHERE a.seq > $1 ORDER BY a.seq LIMIT $2`;
-const REMOVE = 'DELETE FROM audit WHERE seq = ANY($1::int8[])';
+  SELECT a.seq, a.at, coalesce((SELECT l.state FROM lifecycles AS l WHERE l.id = a.lifecycle_id), 'revoked') AS state
+  FROM audit AS a WHERE a.seq > $1 ORDER BY a.seq LIMIT $2`;
+export const AUDIT_REMOVE = 'DELETE FROM audit WHERE seq = ANY($1::int8[])';
 
 export function createPgAuditRetention(pool: pg.Pool): AuditRetentionPort {
   /** One batch in one transaction: how many went, where the walk goes on, and whether it reached the cut. */
@@ -33,7 +34,7 @@ export function createPgAuditRetention(pool: pg.Pool): AuditRetentionPort {
         }
         if (r.state === 'revoked') gone.push(r.seq);
       }
-      const deleted = gone.length ? ((await c.query(REMOVE, [gone])).rowCount ?? 0) : 0;
+      const deleted = gone.length ? ((await c.query(AUDIT_REMOVE, [gone])).rowCount ?? 0) : 0;
       return { deleted, after: next, done };
     });
 

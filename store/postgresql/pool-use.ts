@@ -32,7 +32,7 @@ export const KINDS_OF_POOL = `
 export const EMBEDDED_POOLS = `
   WITH RECURSIVE ${distinct('ipam_allocations', 'pool', 'a')}, ${distinct('ipam_quarantine', 'pool', 'q')},
   u AS (SELECT v AS pool FROM a WHERE v IS NOT NULL UNION SELECT v FROM q WHERE v IS NOT NULL),
-  l AS (
+  l AS MATERIALIZED (
     SELECT u.pool, greatest(
       (SELECT max(prefix_length) FROM ipam_allocations WHERE pool = u.pool),
       (SELECT max(split_part(prefix, '/', 2)::int) FROM ipam_quarantine WHERE pool = u.pool AND freed_at IS NULL)) AS prefix_length
