@@ -42,7 +42,8 @@ export function startFleet(o: FleetOptions): Fleet {
   const resume = (key: string) =>
     o.host
       .exclusive(key, async () => {
-        const live = await o.store.live(key);
+        // A step in flight: on the live lifecycle, or on the newest (a revocation's last step).
+        const live = (await o.store.live(key)) ?? (await o.store.latest(key));
         if (!live?.busy) return;
         o.log.info({ subscriber_id: key, lifecycle_id: live.id, state: live.state }, 'resuming work in flight that no instance holds');
         await o.host.settle(live.id, UNTIL_SETTLED_MS);
