@@ -60,10 +60,10 @@ export function createOwnership(o: OwnershipOptions): Ownership {
     try {
       const lost = await o.leases.renewMany([...held.values()], o.leaseMs);
       for (const l of lost) {
-        if (held.get(l.lifecycleId)?.token !== l.token) continue;
-        held.delete(l.lifecycleId);
-        o.log.warn({ subscriber_id: l.lifecycleId, token: l.token }, 'lease taken over by another instance; stopping its work here');
-        o.onLost?.(l.lifecycleId);
+        if (held.get(l.subscriberId)?.token !== l.token) continue;
+        held.delete(l.subscriberId);
+        o.log.warn({ subscriber_id: l.subscriberId, token: l.token }, 'lease taken over by another instance; stopping its work here');
+        o.onLost?.(l.subscriberId);
       }
     } catch (err) {
       // The database unreachable: the leases run out unless a later round gets through; writes are fenced anyway.
@@ -73,7 +73,7 @@ export function createOwnership(o: OwnershipOptions): Ownership {
     }
   }
 
-  const take = (l: Lease) => void held.set(l.lifecycleId, l);
+  const take = (l: Lease) => void held.set(l.subscriberId, l);
 
   return {
     owner: o.owner,
@@ -109,14 +109,14 @@ export function createOwnership(o: OwnershipOptions): Ownership {
       const lost = new Set<string>();
       let rest = items;
       for (;;) {
-        const fenced = rest.map((i) => ({ ...i, key: i.row.subscriber_id, token: held.get(i.row.subscriber_id)?.token ?? 0 }));
+        const fenced = rest.map((i) => ({ ...i, token: held.get(i.row.subscriber_id)?.token ?? 0 }));
         try {
           await o.leases.saveFenced(fenced);
           return lost;
         } catch (err) {
           if (!(err instanceof FencedError)) throw err;
           // Refused whole: write the others again without the subscribers another instance owns now.
-          for (const key of err.lifecycleIds) {
+          for (const key of err.subscriberIds) {
             lost.add(key);
             held.delete(key);
           }
@@ -131,7 +131,7 @@ export function createOwnership(o: OwnershipOptions): Ownership {
       // Expired leases first, shared out among instances claiming at once (FOR UPDATE SKIP LOCKED).
       for (const l of await o.leases.takeOverExpired(o.owner, o.leaseMs, limit)) {
         take(l);
-        keys.push(l.lifecycleId);
+        keys.push(l.subscriberId);
       }
       // Then work in flight with no lease at all (its owner gave it up while stopping).
       for (const key of await o.leases.orphans(limit)) {

@@ -56,7 +56,7 @@ test('a holder frozen past its lease: B takes it over; A\'s writes are refused (
     await a.own.hold('sub-l1');
     await a.own.hold('sub-l2');
     // A "freezes" past its lease: expired from outside, as a pause longer than lease_ms would leave it.
-    await a.store.pool.query("UPDATE leases SET expires_at = now() - interval '1 second' WHERE lifecycle_id = 'sub-l1'");
+    await a.store.pool.query("UPDATE leases SET expires_at = now() - interval '1 second' WHERE subscriber_id = 'sub-l1'");
     assert.equal(await b.own.claim(10), ['sub-l1'], 'B claims the expired lease');
     const l1 = lifecycleRow({ id: 'l1' });
     const l2 = lifecycleRow({ id: 'l2' });
@@ -78,7 +78,7 @@ test('a holder frozen past its lease: B takes it over; A\'s writes are refused (
 test('renewal finds a lease taken over → onLost, and hold() must take it anew', async () => {
   await two(300, async (a, b) => {
     await a.own.hold('sub-x');
-    await a.store.pool.query("UPDATE leases SET expires_at = now() - interval '1 second' WHERE lifecycle_id = 'sub-x'");
+    await a.store.pool.query("UPDATE leases SET expires_at = now() - interval '1 second' WHERE subscriber_id = 'sub-x'");
     await b.own.claim(10);
     await sleep(250);
     assert.equal(a.lost, ['sub-x']);
