@@ -1,5 +1,6 @@
 // The composition root: config → store → ports → actor host → service → http. Nothing else wires.
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type Koa from 'koa';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
@@ -21,6 +22,8 @@ import { createLeakCounter } from './runtime/leak-counter.ts';
 import { LifecycleService, type PoolSpec } from './runtime/lifecycle-service.ts';
 import { loggerOptions } from './runtime/log-context.ts';
 import { createMetrics } from './runtime/metrics.ts';
+import { startFleet, type Fleet } from './runtime/fleet.ts';
+import { createOwnership } from './runtime/ownership.ts';
 import { createPendingWorker } from './runtime/pending-worker.ts';
 import { limitPort, PEER_METHODS } from './runtime/peer-limits.ts';
 import { backoffDelay } from './runtime/backoff.ts';
@@ -31,6 +34,7 @@ import { createAllocateNow, createStepActors } from './runtime/step-actors.ts';
 import { createGenieacsCpe } from './services/genieacs/genieacs.ts';
 import type { CpePort } from './services/genieacs/port.ts';
 import { createEmbeddedIpam } from './services/ipam/embedded.ts';
+import { createPgEmbeddedIpam } from './services/ipam/embedded-pg.ts';
 import type { IpamPort } from './services/ipam/port.ts';
 import { createIpamRouter, drainingError } from './services/ipam/router.ts';
 import { createNetboxIpam } from './services/netbox/netbox.ts';
@@ -38,15 +42,15 @@ import { createDynamicAuthorization } from './services/radius/dynamic-authorizat
 import { openRadiusReplies } from './services/radius/backends.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';
 import { ServiceError } from './services/errors.ts';
-import { openStore, probeWrite, type Db } from './store/db.ts';
+import { probeWrite, type Db } from './store/db.ts';
 import { createMetricCounts } from './store/counts.ts';
 import { pruneAuditOlderThan } from './store/audit-retention.ts';
 import { createHeldScratch } from './store/held-scratch.ts';
 import { createIdempotencyStore } from './store/idempotency.ts';
-import { createLifecycleStore, type LifecycleStore } from './store/lifecycles.ts';
+import type { LifecycleStore } from './store/lifecycles.ts';
+import { openConfiguredStore, type OpenedStore } from './store/open.ts';
 import { createPoolUse, type DrainingPool } from './store/pool-use.ts';
 import { createRetentionStore } from './store/retention.ts';
-import { sqliteStorePort } from './store/sqlite-port.ts';
 
 /** Ports a test (or a future backend) puts in place of the configured ones. */
 export interface Overrides {
@@ -97,36 +101,29 @@ export async function compose(config: Config, opts: { log?: Logger; overrides?: 
   const env = opts.env ?? process.env;
   const log = opts.log ?? pino(loggerOptions(config.log.level));
   const overrides = opts.overrides ?? {};
-  if (config.store.backend === 'postgresql') {
-    // The PostgreSQL store exists (store/postgresql/, its contract tested), but the runtime still
-    // reads the store synchronously: refused before anything is opened, rather than half-working.
-    throw new Error(
-      'store.backend postgresql is not wired into the runtime yet (the store is in store/postgresql/; issue 11): use store.backend sqlite',
-    );
-  }
-  const opened = openStore(config.database);
+  const opened = await openConfiguredStore(config, env);
   try {
     return await wire(config, opened, log, overrides, env);
   } catch (err) {
     // A start that fails while wiring (a missing secret, a port that cannot be built) leaves no database behind.
-    opened.discard();
+    await opened.discard();
     throw err;
   }
 }
 
-async function wire(config: Config, opened: ReturnType<typeof openStore>, log: Logger, overrides: Overrides, env: NodeJS.ProcessEnv): Promise<Composed> {
-  const { db } = opened;
-  if (opened.fresh) log.info({ database: config.database }, 'created a new, empty database');
-  const store = createLifecycleStore(db);
+async function wire(config: Config, opened: OpenedStore, log: Logger, overrides: Overrides, env: NodeJS.ProcessEnv): Promise<Composed> {
   // The store port (store/port.ts): what the runtime reads and writes through, whichever backend.
-  const port = sqliteStorePort(db);
-  void port;
+  const { port, sqlite, postgresql } = opened;
+  if (opened.fresh) log.info({ database: config.database }, 'created a new, empty database');
+  if (postgresql) log.info({ url_env: config.store.url_env, pool_max: config.store.pool_max }, 'store on PostgreSQL');
+  const store = sqlite?.store ?? sqliteOnly<LifecycleStore>('the synchronous lifecycle store');
+  const db = sqlite?.db ?? sqliteOnly<Db>('the SQLite database');
   const closers: (() => void)[] = [];
 
   const ipamKind = (p: Config['pools'][number]): IpamKind => (overrides.ipam ? (overrides.ipamKind ?? 'fake') : p.netbox ? 'netbox' : 'embedded');
   const pools: PoolSpec[] = config.pools.map((p) => ({ name: p.name, prefix: p.prefix, prefix_length: p.prefix_length, ipam: ipamKind(p) }));
   // A pool removed from the configuration while lifecycles use it drains: no new allocation, releases work.
-  const poolUse = createPoolUse(db);
+  const poolUse = sqlite ? createPoolUse(sqlite.db) : { draining: () => [], users: () => ({ lifecycles: 0, blocks: 0 }) };
   const draining = poolUse.draining(new Set(pools.map((p) => p.name)));
   for (const d of draining) {
     log.warn(
@@ -139,7 +136,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     ? overrides.ipamKind === 'netbox'
       ? limitPort(overrides.ipam, PEER_METHODS.ipam, config.limits.netbox.concurrency)
       : overrides.ipam
-    : buildIpam(config, db, log, env, draining, poolUse.users);
+    : await buildIpam(config, opened, log, env, draining, poolUse.users);
 
   let replies: RadiusReplyPort | null = null;
   let sessions: DynamicAuthorizationPort | null = null;
@@ -191,8 +188,20 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   );
   const inspector = config.inspector.enabled ? await startInspector({ host: config.inspector.host, port: config.inspector.port, log }) : null;
   if (inspector) closers.push(inspector.stop);
+  // Several instances: a subscriber's work is leased to one of them at a time (runtime/ownership.ts).
+  const ownership = postgresql
+    ? createOwnership({
+        leases: postgresql.leases,
+        owner: config.store.instance_id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+        leaseMs: config.store.lease_ms,
+        log,
+        onLost: (key) => host.abandon(key),
+      })
+    : null;
   const host = new ActorHost({
-    store,
+    store: port.lifecycles,
+    ...(sqlite ? { sqlite: sqlite.store } : {}),
+    ...(ownership ? { ownership } : {}),
     machine: prefixLifecycle.provide({ actors }),
     log,
     idleMs: config.runtime.idle_ms,
@@ -200,13 +209,13 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     onTransition: metrics.onTransition,
     // An allocation the embedded IPAM makes in the store's own transaction needs no actor; with the
     // inspector on, every lifecycle gets one, so that the inspector sees each step.
-    ...(inspector ? { inspect: inspector.inspect } : { allocateNow: createAllocateNow({ ipam }, { onStep: metrics.onStep, ipamKind: actorsIpamKind }) }),
+    ...(inspector ? { inspect: inspector.inspect } : sqlite ? { allocateNow: createAllocateNow({ ipam }, { onStep: metrics.onStep, ipamKind: actorsIpamKind }) } : {}),
   });
   const defaultPool = config.default_pool ?? config.pools[0]!.name;
   const drainingNames = new Set(draining.map((d) => d.name));
   const service = new LifecycleService({
     host,
-    store,
+    store: port.lifecycles,
     pools,
     defaultPool,
     draining: (pool) => (drainingNames.has(pool) ? drainingError(pool, poolUse.users(pool).lifecycles) : null),
@@ -252,6 +261,8 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     // The first pass after a start spreads its attempts over one interval instead of sending them all at once.
     spreadFirstMs: config.runtime.pending_interval_ms,
   });
+  // Several instances: the scheduled jobs run on the leader only (runtime/fleet.ts).
+  let fleet: Fleet | null = null;
   const jobs = createScheduler({
     jobs: createJobs({
       cleanup: cleanupDeps,
@@ -265,6 +276,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
       reconcile,
     }),
     timezone: config.jobs.timezone,
+    ...(postgresql ? { leader: () => fleet?.isLeader ?? false } : {}),
     log,
     metrics: createJobMetrics(metrics.registry, JOB_NAMES),
   });
@@ -321,6 +333,15 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
   });
 
   const begin = () => {
+    if (postgresql && ownership) {
+      // One of several instances: work in flight resumes once no instance holds it, here or elsewhere.
+      fleet = startFleet({ url: postgresql.url, ownership, host, store: port.lifecycles, leaseMs: config.store.lease_ms, leaderIntervalMs: config.store.leader_interval_ms, log });
+      log.info({ instance: ownership.owner, lease_ms: config.store.lease_ms }, 'ready as one instance of several; taking over work in flight that no instance holds');
+      started = true;
+      waiting = null;
+      jobs.start();
+      return;
+    }
     // Ready at once: the lifecycles in flight resume in the background, and one a request needs first is hydrated then.
     const t0 = Date.now();
     void host.resumeInFlight().then(
@@ -336,9 +357,13 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     stopped = true;
     started = false;
     jobs.stop();
+    await fleet?.stop();
     host.stopAll();
+    await host.drain();
+    // Given up, not left to expire: another instance resumes what was in flight at once.
+    await ownership?.stop();
     for (const close of closers) close();
-    opened.close();
+    await opened.close();
   };
   return {
     app,
@@ -375,7 +400,7 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
     release: () => host.release(),
     discard: async () => {
       await stop();
-      opened.discard();
+      await opened.discard();
     },
     // Asked for now: no spreading.
     tickPending: () => pending.tick({ spreadMs: 0 }),
@@ -410,14 +435,14 @@ async function wire(config: Config, opened: ReturnType<typeof openStore>, log: L
 
 const why = (err: { message: string }) => `resolving the IPAM pools: ${err.message}`;
 
-function buildIpam(
+async function buildIpam(
   config: Config,
-  db: Db,
+  opened: OpenedStore,
   log: Logger,
   env: NodeJS.ProcessEnv,
   draining: DrainingPool[],
   users: (pool: string) => { lifecycles: number; blocks: number },
-): IpamPort {
+): Promise<IpamPort> {
   const embeddedPools = config.pools
     .filter((p) => !p.netbox)
     .map((p) => ({ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, holdDownS: p.hold_down_s, sticky: p.sticky }));
@@ -427,7 +452,13 @@ function buildIpam(
   const byPool = new Map<string, IpamPort>();
   const drainsIn = (kind: IpamKind) => draining.some((d) => d.ipams.includes(kind));
   // A draining pool's blocks are given back by the embedded IPAM even when no configured pool is embedded.
-  const embedded = embeddedPools.length || drainsIn('embedded') ? createEmbeddedIpam(db, embeddedPools) : null;
+  // On PostgreSQL the embedded IPAM's pools are in the same database, shared by every instance.
+  const embedded =
+    embeddedPools.length || drainsIn('embedded')
+      ? opened.sqlite
+        ? createEmbeddedIpam(opened.sqlite.db, embeddedPools)
+        : await createPgEmbeddedIpam(opened.postgresql!.pool, embeddedPools)
+      : null;
   for (const p of embeddedPools) byPool.set(p.name, embedded!);
   const netbox =
     config.netbox && (netboxPools.length || drainsIn('netbox'))
@@ -447,4 +478,17 @@ function buildIpam(
     ipams: d.ipams.flatMap((k) => (k === 'embedded' && embedded ? [embedded] : k === 'netbox' && netbox ? [netbox] : [])),
   }));
   return createIpamRouter(byPool, { pools: routes, users });
+}
+
+/**
+ * A stand-in for what only SQLite has (its database handle, the synchronous store): on PostgreSQL
+ * any use throws, naming it. Tests and tools reach these on SQLite only.
+ */
+function sqliteOnly<T extends object>(what: string): T {
+  return new Proxy({} as T, {
+    get: (_t, key) => {
+      if (key === 'then') return undefined;
+      throw new Error(`${what} exists on store.backend sqlite only (used: ${String(key)})`);
+    },
+  });
 }

@@ -72,6 +72,16 @@ export const configSchema = z
         url_env: envName.default('IPV6_LIFECYCLE_DATABASE_URL'),
         /** Connections per instance at most: N instances need N × this of the server's max_connections. */
         pool_max: z.int().min(1).max(500).default(10),
+        /**
+         * PostgreSQL: how long an instance owns a subscriber's work without renewing its lease (it
+         * renews every third of it): the longest another instance waits before it resumes the work
+         * of one that died or froze.
+         */
+        lease_ms: z.int().min(500).max(600_000).default(15_000),
+        /** PostgreSQL: how often an instance tries to become the leader (singleton jobs) and checks it still is. */
+        leader_interval_ms: z.int().min(50).max(60_000).default(1000),
+        /** PostgreSQL: this instance's name in the leases and logs; unset → host name, process id and a random suffix. */
+        instance_id: z.string().min(1).max(200).optional(),
       })
       .prefault({}),
     api: z

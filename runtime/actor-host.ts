@@ -5,10 +5,12 @@ import type { LifecycleEvent, LifecycleInput } from '../machines/types.ts';
 import { ServiceError } from '../services/errors.ts';
 import { isStoreBusy } from '../store/db.ts';
 import type { AuditEntry, LifecycleRow, LifecycleStore, SaveItem } from '../store/lifecycles.ts';
+import type { LifecyclePort } from '../store/port.ts';
 import type { AuditDetail, AuditFrom } from './audit.ts';
 import { allocateAtOnce, transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
 import { GroupCommit } from './group-commit.ts';
 import { currentLogScope, withLogScope, type LogScope } from './log-context.ts';
+import type { Ownership } from './ownership.ts';
 import { persistedSnapshot, statePath, type LifecycleSnapshot } from './projection.ts';
 
 /** Lifecycles hydrated per turn of the event loop by the start-up resume. */
@@ -22,7 +24,19 @@ export interface TransitionRecord {
 }
 
 export interface ActorHostOptions {
-  store: LifecycleStore;
+  /** Reads (and, without `sqlite`, writes) go through the store port, whichever backend. */
+  store: LifecyclePort;
+  /**
+   * The SQLite store itself, on SQLite: the group commit writes through it synchronously (no
+   * promise in the way), and allocations made at once (`allocateNow`) share its transaction.
+   */
+  sqlite?: LifecycleStore;
+  /**
+   * Several instances (PostgreSQL): who owns which subscriber's work. `exclusive()` takes the
+   * subscriber's lease first, every write is fenced with its token, and the subscriber's actors
+   * are unloaded and the lease given up as soon as the work is done.
+   */
+  ownership?: Ownership;
   /** The lifecycle machine with its real actors provided. */
   machine: PrefixLifecycleMachine;
   log: Logger;
@@ -35,7 +49,7 @@ export interface ActorHostOptions {
   inspect?: (ev: InspectionEvent) => void;
   /** How long a request waits for a write that another connection's lock holds back before it answers 503. */
   storeBusyMs?: number;
-  /** The allocation step made synchronously on the store's connection (the embedded IPAM): `createAtOnce()` uses it. */
+  /** The allocation step made synchronously on the SQLite store's connection (the embedded IPAM): `createAtOnce()` uses it. */
   allocateNow?: AllocateNow | null;
 }
 
@@ -55,8 +69,12 @@ interface Entry {
   writeFailed: Error | null;
 }
 
+/** A write refused by fencing: another instance owns the subscriber now (its lease was lost). */
+const leaseLost = (subscriberId: string) =>
+  new ServiceError('unavailable', `another instance took over subscriber ${subscriberId} (this one lost its lease); try again`, { retryable: true, retryAfterMs: 1000 });
+
 /** One persisted transition waiting for the group commit. */
-type Saved = SaveItem & { entry: Entry; previous: LifecycleRow | null; detail: AuditDetail; scope: LogScope | undefined };
+type Saved = SaveItem & { entry: Entry; previous: LifecycleRow | null; detail: AuditDetail; scope: LogScope | undefined; lost?: boolean };
 /** A lifecycle created and allocated inside the group commit's transaction (`createAtOnce`): `made` is what the write made. */
 type Job = { input: LifecycleInput; made: AtOnce | null; scope: LogScope | undefined };
 type Queued = Saved | Job;
@@ -77,6 +95,10 @@ export class ActorHost {
   /** Revoked lifecycles: unloaded as soon as their last snapshot is on disk and nobody waits on them. */
   readonly #done = new Set<string>();
   readonly #mailboxes = new Map<string, Promise<unknown>>();
+  /** Hydrations under way (a store read): a second request for the same lifecycle joins it. */
+  readonly #opening = new Map<string, Promise<Entry | null>>();
+  /** The lifecycles in memory per subscriber: what an owned `exclusive()` unloads when it ends. */
+  readonly #bySubscriber = new Map<string, Set<string>>();
   // The snapshots of every lifecycle that moved in one turn of the event loop go to disk in one
   // transaction. A step touches the outside only after `afterCommit()`: its start is on disk.
   readonly #commits: GroupCommit<Queued>;
@@ -117,6 +139,15 @@ export class ActorHost {
         this.#storeProblem = null;
         for (const q of batch) if (!isJob(q)) q.entry.saving--;
         for (const q of batch) {
+          if (!isJob(q) && q.lost) {
+            // Fenced out: nothing of it was written, and the new owner's snapshots are the truth now.
+            if (!q.entry.stopping) {
+              opts.log.warn({ subscriber_id: q.entry.subscriberId, lifecycle_id: q.row.id }, 'lease lost to another instance: snapshot not written; actor stopped');
+              q.entry.writeFailed = leaseLost(q.entry.subscriberId);
+              this.#evict(q.row.id, q.entry);
+            }
+            continue;
+          }
           if (!isJob(q)) {
             this.#committed(q, q.scope);
             continue;
@@ -151,7 +182,7 @@ export class ActorHost {
    * does when the store cannot take the write.
    */
   async createAtOnce(input: LifecycleInput): Promise<{ snapshot: LifecycleSnapshot; row: LifecycleRow } | null> {
-    if (!this.#opts.allocateNow || this.#storeProblem) return null;
+    if (!this.#opts.allocateNow || !this.#opts.sqlite || this.#storeProblem) return null;
     const job: Job = { input, made: null, scope: currentLogScope() };
     this.#commits.enqueue(job);
     await this.#stored();
@@ -160,9 +191,18 @@ export class ActorHost {
   }
 
   /** The group commit's write: every snapshot and job of the batch in one transaction. */
-  #write(batch: readonly Queued[]): void {
-    const { store, machine, allocateNow, log } = this.#opts;
-    if (!batch.some(isJob)) return store.saveBatch(batch as readonly Saved[]);
+  #write(batch: readonly Queued[]): void | Promise<void> {
+    const { sqlite, machine, allocateNow, log, ownership } = this.#opts;
+    if (!batch.some(isJob)) {
+      const saves = batch as Saved[];
+      if (sqlite) return sqlite.saveBatch(saves);
+      if (!ownership) return this.#opts.store.saveBatch(saves);
+      return ownership.save(saves).then((lost) => {
+        for (const q of saves) if (lost.has(q.row.subscriber_id)) q.lost = true;
+      });
+    }
+    // Jobs are queued only with `sqlite` (`createAtOnce`): one synchronous transaction.
+    const store = sqlite!;
     store.transaction(() => {
       const saves = batch.filter((q): q is Saved => !isJob(q));
       if (saves.length) store.saveBatch(saves);
@@ -214,10 +254,15 @@ export class ActorHost {
     for (const end of [...this.#releaseWaiters]) end();
   }
 
-  /** Runs `fn` after every earlier call for the same subscriber has finished. */
+  /**
+   * Runs `fn` after every earlier call for the same subscriber has finished. With several instances,
+   * first waits for the subscriber's lease (another instance's work ends, or its lease expires);
+   * once `fn` is done, the subscriber's actors are unloaded and the lease is given up.
+   */
   exclusive<T>(subscriberId: string, fn: () => Promise<T>): Promise<T> {
     const before = this.#mailboxes.get(subscriberId) ?? Promise.resolve();
-    const run = before.then(fn, fn);
+    const owned = this.#opts.ownership ? () => this.#owned(subscriberId, fn) : fn;
+    const run = before.then(owned, owned);
     const tail = run.catch(() => undefined);
     this.#mailboxes.set(subscriberId, tail);
     void tail.then(() => {
@@ -229,6 +274,25 @@ export class ActorHost {
     return run;
   }
 
+  async #owned<T>(subscriberId: string, fn: () => Promise<T>): Promise<T> {
+    const ownership = this.#opts.ownership!;
+    await ownership.hold(subscriberId);
+    try {
+      return await fn();
+    } finally {
+      // Another instance may take the subscriber next: nothing of it may stay cached here.
+      let keep = false;
+      for (const id of [...(this.#bySubscriber.get(subscriberId) ?? [])]) {
+        const entry = this.#entries.get(id);
+        if (!entry) continue;
+        if (entry.saving === 0 && !entry.actor.getSnapshot().hasTag('busy')) this.#evict(id, entry);
+        else keep = true;
+      }
+      // Still busy (stopping mid-step): the lease stays renewed while this process lives, and expires with it.
+      if (!keep) await ownership.release(subscriberId);
+    }
+  }
+
   /** Starts a new lifecycle; its first snapshot is stored before allocation begins. */
   create(input: LifecycleInput): LifecycleSnapshot {
     const entry = this.#start(input.lifecycleId, input.subscriberId, { input });
@@ -236,13 +300,13 @@ export class ActorHost {
   }
 
   /** The running actor's snapshot, hydrating it from the store if needed; null for an unknown id. */
-  snapshot(lifecycleId: string): LifecycleSnapshot | null {
-    return this.#open(lifecycleId)?.actor.getSnapshot() ?? null;
+  async snapshot(lifecycleId: string): Promise<LifecycleSnapshot | null> {
+    return (await this.#open(lifecycleId))?.actor.getSnapshot() ?? null;
   }
 
   /** Sends an event to the lifecycle's actor. */
-  send(lifecycleId: string, event: LifecycleEvent): LifecycleSnapshot {
-    const entry = this.#open(lifecycleId);
+  async send(lifecycleId: string, event: LifecycleEvent): Promise<LifecycleSnapshot> {
+    const entry = await this.#open(lifecycleId);
     if (!entry) throw new Error(`unknown lifecycle ${lifecycleId}`);
     entry.actor.send(event);
     return entry.actor.getSnapshot();
@@ -253,9 +317,9 @@ export class ActorHost {
    * actor stopped meanwhile (evicted, or its snapshot could not be stored) ends the wait at once,
    * settled only if it had nothing in flight: the rest resumes at its next hydration.
    */
-  settle(lifecycleId: string, waitMs: number): Promise<{ snapshot: LifecycleSnapshot; settled: boolean }> {
-    const entry = this.#open(lifecycleId);
-    if (!entry) return Promise.reject(new Error(`unknown lifecycle ${lifecycleId}`));
+  async settle(lifecycleId: string, waitMs: number): Promise<{ snapshot: LifecycleSnapshot; settled: boolean }> {
+    const entry = await this.#open(lifecycleId);
+    if (!entry) throw new Error(`unknown lifecycle ${lifecycleId}`);
     const { actor } = entry;
     return new Promise((resolve, reject) => {
       let finished = false;
@@ -297,14 +361,14 @@ export class ActorHost {
    * actor per lifecycle), and so is one that finished meanwhile. Resolves with how many it resumed.
    */
   async resumeInFlight(batch = RESUME_BATCH): Promise<number> {
-    const ids = this.#opts.store.busy();
+    const ids = await this.#opts.store.busy();
     let resumed = 0;
     for (let i = 0; i < ids.length && !this.#stopped; i += batch) {
       if (i > 0) await new Promise<void>((r) => setImmediate(r));
       for (const id of ids.slice(i, i + batch)) {
         if (this.#stopped || this.#entries.has(id)) continue;
-        const row = this.#opts.store.get(id);
-        if (!row?.busy) continue;
+        const row = await this.#opts.store.get(id);
+        if (!row?.busy || this.#entries.has(id)) continue;
         try {
           this.#hydrate(row);
           resumed++;
@@ -356,6 +420,19 @@ export class ActorHost {
     });
   }
 
+  /** Stops the subscriber's actors at once (its lease was lost: another instance owns its work now). */
+  abandon(subscriberId: string): void {
+    for (const id of [...(this.#bySubscriber.get(subscriberId) ?? [])]) {
+      const entry = this.#entries.get(id);
+      if (entry) this.#evict(id, entry);
+    }
+  }
+
+  /** Resolves once no write of the group commit is in flight (an asynchronous store, before it closes). */
+  drain(): Promise<void> {
+    return this.#commits.drain();
+  }
+
   /** Stops every actor without persisting anything further; in-flight steps resume at the next start. */
   stopAll(): void {
     this.#stopped = true;
@@ -368,14 +445,21 @@ export class ActorHost {
     for (const [id, entry] of this.#entries) this.#evict(id, entry);
   }
 
-  #open(lifecycleId: string): Entry | null {
+  #open(lifecycleId: string): Promise<Entry | null> {
     const existing = this.#entries.get(lifecycleId);
     if (existing) {
       this.#touch(lifecycleId, existing);
-      return existing;
+      return Promise.resolve(existing);
     }
-    const row = this.#opts.store.get(lifecycleId);
-    return row ? this.#hydrate(row) : null;
+    const opening = this.#opening.get(lifecycleId);
+    if (opening) return opening;
+    const read = this.#opts.store
+      .get(lifecycleId)
+      // Whoever hydrated it while the row was being read has the one actor.
+      .then((row) => this.#entries.get(lifecycleId) ?? (row ? this.#hydrate(row) : null))
+      .finally(() => this.#opening.delete(lifecycleId));
+    this.#opening.set(lifecycleId, read);
+    return read;
   }
 
   #hydrate(row: LifecycleRow): Entry {
@@ -408,10 +492,13 @@ export class ActorHost {
       error: (err) => {
         // A snapshot the machine cannot take: keep the stored one and leave the lifecycle for an operator.
         this.#opts.log.error({ subscriber_id: subscriberId, lifecycle_id: lifecycleId, err: String(err) }, 'lifecycle actor stopped on an error');
-        if (this.#entries.get(lifecycleId) === entry) this.#entries.delete(lifecycleId);
+        if (this.#entries.get(lifecycleId) === entry) this.#forget(lifecycleId, entry);
       },
     });
     this.#entries.set(lifecycleId, entry);
+    const mine = this.#bySubscriber.get(subscriberId);
+    if (mine) mine.add(lifecycleId);
+    else this.#bySubscriber.set(subscriberId, new Set([lifecycleId]));
     entry.actor.start();
     if (entry.actor.getSnapshot().value === 'revoked') this.#done.add(lifecycleId);
     // Past the cap, older settled actors make room (never this one: its caller is about to use it).
@@ -504,8 +591,15 @@ export class ActorHost {
   #evict(lifecycleId: string, entry: Entry): void {
     entry.stopping = true; // set before stop(): a snapshot taken after stop() must never be stored
     entry.actor.stop();
-    if (this.#entries.get(lifecycleId) === entry) this.#entries.delete(lifecycleId);
+    if (this.#entries.get(lifecycleId) === entry) this.#forget(lifecycleId, entry);
     this.#done.delete(lifecycleId);
+  }
+
+  #forget(lifecycleId: string, entry: Entry): void {
+    this.#entries.delete(lifecycleId);
+    const mine = this.#bySubscriber.get(entry.subscriberId);
+    mine?.delete(lifecycleId);
+    if (mine?.size === 0) this.#bySubscriber.delete(entry.subscriberId);
   }
 }
 

@@ -2,12 +2,13 @@
 // the end of that turn. `afterCommit()` is the barrier a step waits on before it touches the outside.
 // A write refused because another connection holds the lock is not a failure: the batch stays queued
 // and is tried again after a timer, so the event loop is never held by SQLite's busy wait, and the
-// steps waiting on `afterCommit()` simply wait longer.
+// steps waiting on `afterCommit()` simply wait longer. A write may be asynchronous (PostgreSQL): one
+// is in flight at a time, and what is queued meanwhile is the next batch, written when it ends.
 
 /** Where a batch goes, and who hears how it went. */
 export interface GroupCommitOptions<T> {
-  /** Writes the whole batch in one transaction, or throws having written none of it. */
-  write(batch: readonly T[]): void;
+  /** Writes the whole batch in one transaction, or throws (rejects) having written none of it. */
+  write(batch: readonly T[]): void | Promise<void>;
   /** The batch is on disk (called before the barrier's waiters resume). */
   committed?(batch: readonly T[]): void;
   /** The batch is not on disk (called before the barrier's waiters are rejected). */
@@ -39,6 +40,8 @@ export class GroupCommit<T> {
   #held: Turn[] = [];
   #retry: { timer: NodeJS.Timeout; attempt: number } | null = null;
   #attempt = 0;
+  /** An asynchronous write in flight: the next flush waits for it. */
+  #writing: Promise<void> | null = null;
 
   constructor(opts: GroupCommitOptions<T>) {
     this.#o = opts;
@@ -70,8 +73,9 @@ export class GroupCommit<T> {
     return this.#retry !== null;
   }
 
-  /** Writes what is queued now, instead of at the end of the turn (at shutdown). */
+  /** Writes what is queued now, instead of at the end of the turn (at shutdown); after the write in flight, if one is. */
   flush(): void {
+    if (this.#writing) return;
     if (this.#retry) clearTimeout(this.#retry.timer);
     this.#retry = null;
     const turns = [...this.#held, ...(this.#next ? [this.#next] : [])];
@@ -79,14 +83,34 @@ export class GroupCommit<T> {
     this.#next = null;
     const batch = this.#queue;
     this.#queue = [];
-    let failure: Error | null = null;
+    if (batch.length === 0) return this.#settle(batch, turns, null);
+    let written: void | Promise<void>;
+    try {
+      written = this.#o.write(batch);
+    } catch (err) {
+      return this.#settle(batch, turns, asError(err));
+    }
+    if (!(written instanceof Promise)) return this.#settle(batch, turns, null);
+    this.#writing = written.then(
+      () => this.#settle(batch, turns, null),
+      (err: unknown) => this.#settle(batch, turns, asError(err)),
+    );
+    void this.#writing.finally(() => {
+      this.#writing = null;
+      // What was queued while it ran is the next batch, written now (its own turn's flush found this one in flight).
+      if (this.#next && !this.#retry) this.flush();
+    });
+  }
+
+  /** Resolves once no write is in flight (at shutdown, before the connections close). */
+  async drain(): Promise<void> {
+    while (this.#writing) await this.#writing;
+  }
+
+  /** Tells how a batch went: a transient failure holds it back for a retry; otherwise its waiters hear. */
+  #settle(batch: T[], turns: Turn[], failure: Error | null): void {
     try {
       if (batch.length === 0) return;
-      try {
-        this.#o.write(batch);
-      } catch (err) {
-        failure = err instanceof Error ? err : new Error(String(err));
-      }
       if (failure && this.#o.transient?.(failure)) {
         // Put back in front of anything queued meanwhile, so the order on disk stays the order of events.
         this.#queue = [...batch, ...this.#queue];
@@ -131,7 +155,9 @@ export class GroupCommit<T> {
     this.#next = turn;
     // A flush run early (`flush()` at shutdown) has settled this turn; its own callback then has nothing to do.
     // While a batch is held back, the retry timer writes this turn too.
-    this.#schedule(() => this.#next === turn && !this.#retry && this.flush());
+    this.#schedule(() => this.#next === turn && !this.#retry && !this.#writing && this.flush());
     return turn;
   }
 }
+
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));

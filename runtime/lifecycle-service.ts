@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { IpamKind, LifecycleEvent } from '../machines/types.ts';
 import { ServiceError, type ErrorCode } from '../services/errors.ts';
-import type { LifecycleStore } from '../store/lifecycles.ts';
+import type { LifecyclePort } from '../store/port.ts';
 import type { ActorHost } from './actor-host.ts';
 import { publicState, statePath, toResource, type LifecycleResource, type LifecycleSnapshot } from './projection.ts';
 
@@ -48,7 +48,7 @@ export interface Ticket {
 
 export interface LifecycleServiceOptions {
   host: ActorHost;
-  store: LifecycleStore;
+  store: LifecyclePort;
   pools: PoolSpec[];
   defaultPool: string;
   /** For a pool removed from the configuration that lifecycles still use, the error refusing an allocation in it; else null. */
@@ -88,14 +88,14 @@ export class LifecycleService {
     const pool = this.#pool(req.pool ?? this.#opts.defaultPool);
     const prefixLength = this.#length(pool, req.prefix_length);
     const final = this.#opts.host.exclusive(req.subscriber_id, async () => {
-      const resumed = this.#resumed('allocate', req.subscriber_id, ticket?.resume);
+      const resumed = await this.#resumed('allocate', req.subscriber_id, ticket?.resume);
       if (resumed) return resumed;
       // A lifecycle still being revoked is waited for: once it is revoked, the subscriber gets a new one.
       const live = await this.#liveSettled(req.subscriber_id);
       if (live) return { created: false, settled: live.busy === 0, lifecycle: toResource(live) };
       // Time-ordered (UUIDv7): ids sort by creation, as lists do (store/lifecycles.ts orders by (created_at, id)).
       const lifecycleId = uuidv7();
-      ticket?.accepted({ lifecycleId, mark: this.#mark(req.subscriber_id) });
+      ticket?.accepted({ lifecycleId, mark: await this.#mark(req.subscriber_id) });
       const input = { lifecycleId, subscriberId: req.subscriber_id, pool: pool.name, prefixLength, ipam: pool.ipam };
       // Allocated within this turn's commit when the IPAM can (the embedded one): settled, no actor.
       const atOnce = await this.#opts.host.createAtOnce(input);
@@ -134,14 +134,14 @@ export class LifecycleService {
   }
 
   /** The subscriber's live lifecycle, or else the newest one. */
-  get(subscriberId: string): LifecycleResource {
-    const row = this.#opts.store.live(subscriberId) ?? this.#opts.store.latest(subscriberId);
+  async get(subscriberId: string): Promise<LifecycleResource> {
+    const row = await this.#liveOrLatest(subscriberId);
     if (!row) throw new ServiceError('not_found', `subscriber ${subscriberId} has no lifecycle`, { field: 'subscriber_id' });
     return toResource(row);
   }
 
-  events(subscriberId: string) {
-    const events = this.#opts.store.events(subscriberId);
+  async events(subscriberId: string) {
+    const events = await this.#opts.store.events(subscriberId);
     if (events.length === 0) throw new ServiceError('not_found', `subscriber ${subscriberId} has no lifecycle`, { field: 'subscriber_id' });
     return events.map((e) => ({
       at: e.at,
@@ -154,7 +154,7 @@ export class LifecycleService {
   }
 
   /** A page in creation order, newest first unless `order` is `asc`; `next_cursor` continues it. */
-  list(q: { state?: string | undefined; pool?: string | undefined; limit: number; order?: 'asc' | 'desc' | undefined; cursor?: string | undefined }) {
+  async list(q: { state?: string | undefined; pool?: string | undefined; limit: number; order?: 'asc' | 'desc' | undefined; cursor?: string | undefined }) {
     // A draining pool's lifecycles can still be listed: that is how an operator finds who is left.
     if (q.pool !== undefined && !this.#opts.draining?.(q.pool)) this.#pool(q.pool);
     const after = q.cursor === undefined ? undefined : readCursor(q.cursor);
@@ -162,7 +162,7 @@ export class LifecycleService {
     if (q.order !== undefined && q.order !== order) {
       throw new ServiceError('validation_error', `cursor: it continues a list in order=${order}, not order=${q.order}`, { field: 'cursor' });
     }
-    const rows = this.#opts.store.list({ state: q.state, pool: q.pool, limit: q.limit + 1, order, after });
+    const rows = await this.#opts.store.list({ state: q.state, pool: q.pool, limit: q.limit + 1, order, after });
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     const next = rows.length > q.limit && last ? writeCursor({ order, created_at: last.created_at, id: last.id }) : null;
@@ -171,17 +171,17 @@ export class LifecycleService {
 
   #operate(verb: Verb, subscriberId: string, waitMs: number, ticket: Ticket | undefined, build: (s: LifecycleSnapshot) => LifecycleEvent): Promise<Accepted> {
     const final = this.#opts.host.exclusive(subscriberId, async (): Promise<OperationResult> => {
-      const resumed = this.#resumed(verb, subscriberId, ticket?.resume);
+      const resumed = await this.#resumed(verb, subscriberId, ticket?.resume);
       if (resumed) return resumed;
       const live = await this.#liveSettled(subscriberId);
       if (!live) {
-        const latest = this.#opts.store.latest(subscriberId);
+        const latest = await this.#opts.store.latest(subscriberId);
         // Revoking what is already revoked answers with it (API.md), so a retried deprovisioning is harmless.
         if (verb === 'revoke' && latest) return { created: false, settled: true, lifecycle: toResource(latest) };
         if (latest) throw invalidTransition(verb, 'revoked');
         throw new ServiceError('not_found', `subscriber ${subscriberId} has no lifecycle`, { field: 'subscriber_id' });
       }
-      const before = this.#opts.host.snapshot(live.id);
+      const before = await this.#opts.host.snapshot(live.id);
       if (!before) throw new ServiceError('not_found', `subscriber ${subscriberId} has no lifecycle`, { field: 'subscriber_id' });
       // A revocation already under way answers a repeated revoke: deprovisioning workflows retry.
       if (verb === 'revoke' && publicState(before) === 'revoking') return { created: false, settled: false, lifecycle: toResource(live) };
@@ -190,8 +190,8 @@ export class LifecycleService {
         const busy = before.hasTag('busy') ? ` while ${statePath(before)} is in progress` : '';
         throw invalidTransition(verb, publicState(before), busy);
       }
-      ticket?.accepted({ lifecycleId: live.id, mark: this.#mark(subscriberId) });
-      this.#opts.host.send(live.id, event);
+      ticket?.accepted({ lifecycleId: live.id, mark: await this.#mark(subscriberId) });
+      await this.#opts.host.send(live.id, event);
       return this.#outcome(verb, live.id);
     });
     return this.#within(subscriberId, final, waitMs);
@@ -212,24 +212,24 @@ export class LifecycleService {
       const code = f.code === 'pool_exhausted' || f.code === 'not_found' ? f.code : 'upstream_unavailable';
       throw new ServiceError(code, `update rolled back at ${f.step}: ${f.message}; the subscriber keeps ${snapshot.context.current?.prefix}`);
     }
-    return { created: verb === 'allocate', settled, lifecycle: this.#resource(lifecycleId) };
+    return { created: verb === 'allocate', settled, lifecycle: await this.#resource(lifecycleId) };
   }
 
   /**
    * The outcome of an earlier run of this request whose event is on disk, or null when it never got
    * that far (it is then run now). Its event is the first of its type on that lifecycle after the mark.
    */
-  #resumed(verb: Verb | 'allocate', subscriberId: string, at: Acceptance | null | undefined): Promise<OperationResult> | null {
+  async #resumed(verb: Verb | 'allocate', subscriberId: string, at: Acceptance | null | undefined): Promise<OperationResult | null> {
     if (!at) return null;
-    const after = this.#opts.store.events(subscriberId).slice(at.mark);
+    const after = (await this.#opts.store.events(subscriberId)).slice(at.mark);
     const type = verb === 'allocate' ? null : EVENT_OF[verb];
     const applied = after.some((e) => e.lifecycle_id === at.lifecycleId && (type === null || e.type === type));
     return applied ? this.#outcome(verb, at.lifecycleId) : null;
   }
 
   /** How many audit entries the subscriber has: what `#resumed` looks past. The trail is append-only. */
-  #mark(subscriberId: string): number {
-    return this.#opts.store.events(subscriberId).length;
+  async #mark(subscriberId: string): Promise<number> {
+    return (await this.#opts.store.events(subscriberId)).length;
   }
 
   /** `final` if it comes within `waitMs`, else the subscriber's lifecycle as it is now, not settled. */
@@ -242,7 +242,7 @@ export class LifecycleService {
     if (first) return { ...first, final };
     // Answer with what is on disk: a transition of this turn is in the next group commit.
     await this.#opts.host.afterCommit().catch(() => undefined);
-    const row = this.#opts.store.live(subscriberId) ?? this.#opts.store.latest(subscriberId);
+    const row = await this.#liveOrLatest(subscriberId);
     if (!row) return { ...(await final), final };
     return { created: false, settled: false, lifecycle: toResource(row), final };
   }
@@ -257,14 +257,18 @@ export class LifecycleService {
    * operations on one subscriber are serialized even after an earlier one answered 202.
    */
   async #liveSettled(subscriberId: string) {
-    const live = this.#opts.store.live(subscriberId);
+    const live = await this.#opts.store.live(subscriberId);
     if (!live || live.busy === 0) return live;
     await this.#opts.host.settle(live.id, UNTIL_SETTLED_MS);
     return this.#opts.store.live(subscriberId);
   }
 
-  #resource(lifecycleId: string): LifecycleResource {
-    const row = this.#opts.host.storedRow(lifecycleId) ?? this.#opts.store.get(lifecycleId);
+  async #liveOrLatest(subscriberId: string) {
+    return (await this.#opts.store.live(subscriberId)) ?? (await this.#opts.store.latest(subscriberId));
+  }
+
+  async #resource(lifecycleId: string): Promise<LifecycleResource> {
+    const row = this.#opts.host.storedRow(lifecycleId) ?? (await this.#opts.store.get(lifecycleId));
     if (!row) throw new Error(`lifecycle ${lifecycleId} vanished`);
     return toResource(row);
   }

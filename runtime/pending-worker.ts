@@ -48,7 +48,7 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
 
   async function runOne(id: string, subscriberId: string): Promise<boolean> {
     return opts.host.exclusive(subscriberId, async () => {
-      const snapshot = opts.host.snapshot(id);
+      const snapshot = await opts.host.snapshot(id);
       if (!snapshot) return false;
       const ctx = snapshot.context;
       const row = opts.store.get(id);
@@ -62,12 +62,12 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
         touched = true;
         const { cpe } = opts;
         if (!cpe || !ctx.cpeId) {
-          opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
+          await opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
           continue;
         }
         if (successor) {
           opts.log.info({ lifecycle_id: id, step: p.step, superseded_by: successor }, 'pending CPE step dropped: a later lifecycle has the CPE');
-          opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step, supersededBy: successor });
+          await opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step, supersededBy: successor });
           continue;
         }
         let result: CpeResult;
@@ -81,11 +81,11 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
           result = { status: 'queued', taskId: p.task_id };
         }
         if (result.status === 'done') {
-          opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
+          await opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
         } else {
           // This was attempt `attempts + 1`: the wait grows with it.
           const next = nextPendingAttempt({ baseMs: opts.baseDelayMs, maxMs: opts.maxDelayMs }, p.attempts + 1, new Date());
-          opts.host.send(id, { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at: next });
+          await opts.host.send(id, { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at: next });
         }
       }
       await opts.host.settle(id, 0);

@@ -1,5 +1,7 @@
 // Runs the named jobs (runtime/jobs.ts) on their cron expression or interval, and on demand. A job
 // never runs twice at once: a trigger that finds it running is skipped, an on-demand run is refused.
+// With several instances (PostgreSQL) the schedule fires only on the leader (`leader`), so each
+// scheduled run happens once across the fleet; an on-demand run goes where it was asked.
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import type { JobMetrics } from './job-metrics.ts';
@@ -64,7 +66,14 @@ export interface JobRun {
 
 export type Scheduler = ReturnType<typeof createScheduler>;
 
-export function createScheduler(opts: { jobs: readonly JobSpec[]; timezone: string; log: Logger; metrics: JobMetrics }) {
+export function createScheduler(opts: {
+  jobs: readonly JobSpec[];
+  timezone: string;
+  log: Logger;
+  metrics: JobMetrics;
+  /** Several instances: whether this one leads now; a trigger on any other is skipped. Unset: always. */
+  leader?: () => boolean;
+}) {
   const byName = new Map(opts.jobs.map((j) => [j.name, j]));
   const running = new Set<string>();
   const abort = new AbortController();
@@ -112,7 +121,7 @@ export function createScheduler(opts: { jobs: readonly JobSpec[]; timezone: stri
 
   /** What a cron tick or an interval does: run, unless the job is running already (then skip). Never throws. */
   async function trigger(name: string): Promise<JobRun | null> {
-    if (abort.signal.aborted) return null;
+    if (abort.signal.aborted || opts.leader?.() === false) return null;
     try {
       return await run(name, { by: 'schedule' });
     } catch (err) {

@@ -3,9 +3,12 @@
 // the port is too; the SQLite implementation stays the synchronous better-sqlite3 code of
 // store/lifecycles.ts and its siblings, wrapped (store/sqlite-port.ts): a settled promise around
 // the same prepared statements, nothing else in the way.
+import type { createAuditRetention } from './audit-retention.ts';
 import type { MetricCounts } from './counts.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import type { LifecycleStore } from './lifecycles.ts';
+import type { createPoolUse } from './pool-use.ts';
+import type { ReconciliationStore } from './reconciliation.ts';
 import type { RetentionStore } from './retention.ts';
 
 /** The same methods, each returning a promise of what the synchronous one returns. */
@@ -23,6 +26,12 @@ export type IdempotencyPort = Async<IdempotencyStore>;
 export type RetentionPort = Async<RetentionStore>;
 /** The kept figures /metrics and the leak check read (migration 006 in both dialects). */
 export type CountsPort = Async<MetricCounts>;
+/** Which pools lifecycles and embedded IPAM blocks use: the draining pools at start-up, their users for the router. */
+export type PoolUsePort = Async<ReturnType<typeof createPoolUse>>;
+/** The last reconciliation run and its differences (SQLite migration 012, PostgreSQL 005). */
+export type ReconciliationPort = Async<ReconciliationStore>;
+/** Pruning the audit trail of revoked lifecycles past a cut, in batches (SQLite migration 010). */
+export type AuditRetentionPort = Async<ReturnType<typeof createAuditRetention>>;
 
 export type StoreBackend = 'sqlite' | 'postgresql';
 
@@ -33,6 +42,15 @@ export interface StorePort {
   idempotency: IdempotencyPort;
   retention: RetentionPort;
   counts: CountsPort;
+  poolUse: PoolUsePort;
+  reconciliation: ReconciliationPort;
+  auditRetention: AuditRetentionPort;
+  /**
+   * The readiness probe's own write: resolves once the store took a write that changes nothing,
+   * rejects when it takes none (a read-only file, a full disk, a lock; on PostgreSQL a read-only
+   * server, such as a standby the service was failed over to).
+   */
+  probe(): Promise<void>;
   /** Ends the connections (PostgreSQL: drains the pool). */
   close(): Promise<void>;
 }

@@ -136,3 +136,7 @@ export function compactSnapshotSql(...values: unknown[]): string {
  */
 export const SNAPSHOT_IPAM_SQL = `coalesce(json_extract(snapshot, '$.context.current.ipam'), json_extract(snapshot, '$.context.ipam'),
   json_extract(snapshot, '$.c.current.ipam'), json_extract(snapshot, '$.c.ipam'), CASE WHEN snapshot LIKE '{"v":2,%' THEN '${DEFAULT_IPAM}' END)`;
+
+/** SNAPSHOT_IPAM_SQL in PostgreSQL's dialect, over `j`: the row's snapshot as jsonb. */
+export const SNAPSHOT_IPAM_PG = `coalesce(j #>> '{context,current,ipam}', j #>> '{context,ipam}', j #>> '{c,current,ipam}', j #>> '{c,ipam}',
+  CASE WHEN j ->> 'v' = '2' THEN '${DEFAULT_IPAM}' END)`;

@@ -59,21 +59,21 @@ test('NetBox answers 503 while pool parents are resolved: start() succeeds, /rea
   }
 });
 
-test('store.backend postgresql → refused at start naming what is missing, and no SQLite file is created', async () => {
+test('store.backend postgresql without its URL variable → refused at start naming the variable, and no SQLite file is created', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'compose-'));
   try {
     const config = parseConfig({ database: join(dir, 'x.sqlite'), store: { backend: 'postgresql' } });
     let err: unknown = null;
     await compose(config, { log: pino({ level: 'silent' }), env: {} }).catch((e: unknown) => (err = e));
-    assert.match(String(err), /store\.backend postgresql is not wired into the runtime yet/);
+    assert.match(String(err), /store\.backend is postgresql, but IPV6_LIFECYCLE_DATABASE_URL \(store\.url_env\) is not set/);
     assert.equal(readdirSync(dir), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('store defaults → sqlite, the URL from IPV6_LIFECYCLE_DATABASE_URL, 10 connections', () => {
-  assert.equal(parseConfig({}).store, { backend: 'sqlite', url_env: 'IPV6_LIFECYCLE_DATABASE_URL', pool_max: 10 });
+test('store defaults → sqlite, the URL from IPV6_LIFECYCLE_DATABASE_URL, 10 connections, 15 s leases', () => {
+  assert.equal(parseConfig({}).store, { backend: 'sqlite', url_env: 'IPV6_LIFECYCLE_DATABASE_URL', pool_max: 10, lease_ms: 15_000, leader_interval_ms: 1000 });
 });
 
 test.run();

@@ -38,8 +38,8 @@ export function lifecycleRoutes(service: LifecycleService, summary: () => Promis
         requestParams: { path: subscriberPath },
         responses: { '200': { description: 'The lifecycle', content: json(lifecycleResource) }, ...errorResponses(...API_ERRORS, 404) },
       },
-      handler: (ctx) => {
-        ctx.body = service.get(subscriberOf(ctx));
+      handler: async (ctx) => {
+        ctx.body = await service.get(subscriberOf(ctx));
       },
     },
     {
@@ -52,8 +52,8 @@ export function lifecycleRoutes(service: LifecycleService, summary: () => Promis
         requestParams: { path: subscriberPath },
         responses: { '200': { description: 'The events', content: json(lifecycleEvents) }, ...errorResponses(...API_ERRORS, 404) },
       },
-      handler: (ctx) => {
-        ctx.body = { events: service.events(subscriberOf(ctx)) };
+      handler: async (ctx) => {
+        ctx.body = { events: await service.events(subscriberOf(ctx)) };
       },
     },
     {
@@ -66,9 +66,9 @@ export function lifecycleRoutes(service: LifecycleService, summary: () => Promis
         requestParams: { query: listQuery },
         responses: { '200': { description: 'One page; `next_cursor` is null on the last', content: json(lifecycleList) }, ...errorResponses(...API_ERRORS, 404) },
       },
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const q = parseInput(listQuery, { ...ctx.query }, 'query');
-        ctx.body = service.list({ ...q, limit: q.limit ?? LIST_DEFAULT_LIMIT });
+        ctx.body = await service.list({ ...q, limit: q.limit ?? LIST_DEFAULT_LIMIT });
       },
     },
     {

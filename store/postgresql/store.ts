@@ -1,10 +1,14 @@
 // Opens the store on PostgreSQL: a bounded pool, the migrations applied, the port's parts on it.
 import type { StorePort } from '../port.ts';
+import { createPgAuditRetention } from './audit-retention.ts';
 import { createPgMetricCounts } from './counts.ts';
 import { createPgIdempotencyStore, createPgRetentionStore } from './keys.ts';
 import { createPgLeaseStore, type LeaseStore } from './leases.ts';
 import { createPgLifecycleStore } from './lifecycles.ts';
 import { createPgPool, migrate, type PgPoolOptions } from './pool.ts';
+import { createPgPoolUse } from './pool-use.ts';
+import { createPgProbe } from './probe.ts';
+import { createPgReconciliationStore } from './reconciliation.ts';
 
 export async function openPostgresStore(o: PgPoolOptions): Promise<StorePort & { pool: import('pg').Pool; leases: LeaseStore }> {
   const pool = createPgPool(o);
@@ -21,6 +25,10 @@ export async function openPostgresStore(o: PgPoolOptions): Promise<StorePort & {
     idempotency: createPgIdempotencyStore(pool),
     retention: createPgRetentionStore(pool),
     counts: createPgMetricCounts(pool),
+    poolUse: createPgPoolUse(pool),
+    reconciliation: createPgReconciliationStore(pool),
+    auditRetention: createPgAuditRetention(pool),
+    probe: createPgProbe(pool),
     leases: createPgLeaseStore(pool),
     close: () => pool.end(),
   };

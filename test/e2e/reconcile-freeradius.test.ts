@@ -50,8 +50,8 @@ if (peerAvailable('reconcile against FreeRADIUS')) {
     await service.activate({ subscriber_id: 'sub-alice', username: 'alice' }, 5000);
     await service.allocate({ subscriber_id: 'sub-bob' }, 5000);
     await service.activate({ subscriber_id: 'sub-bob', username: 'bob' }, 5000);
-    const alice = { prefix: service.get('sub-alice').prefix! };
-    const bob = { prefix: service.get('sub-bob').prefix! };
+    const alice = { prefix: (await service.get('sub-alice')).prefix! };
+    const bob = { prefix: (await service.get('sub-bob')).prefix! };
     await service.revoke({ subscriber_id: 'sub-bob' }, 5000);
 
     const db = new Database(ctx.peer.dbPath);

@@ -9,6 +9,7 @@ import { createFakeIpam } from '../../services/ipam/fake.ts';
 import type { IpamPort } from '../../services/ipam/port.ts';
 import { ServiceError } from '../../services/errors.ts';
 import { openDatabase } from '../../store/db.ts';
+import { asyncOf } from '../../store/port.ts';
 import { createLifecycleStore, type LifecycleStore } from '../../store/lifecycles.ts';
 import { startHarness, type Harness } from '../http/support.ts';
 
@@ -73,7 +74,7 @@ function directHost(wrap: (ipam: IpamPort, store: LifecycleStore) => IpamPort) {
       afterCommit: () => host.afterCommit(),
     },
   );
-  const host: ActorHost = new ActorHost({ store, machine: prefixLifecycle.provide({ actors }), log, idleMs: 60_000 });
+  const host: ActorHost = new ActorHost({ store: asyncOf(store), sqlite: store, machine: prefixLifecycle.provide({ actors }), log, idleMs: 60_000 });
   const input = (id: string) => ({ lifecycleId: id, subscriberId: `sub-${id}`, pool: 'p', prefixLength: 56, ipam: 'embedded' as const });
   return { host, store: real, control, input, close: () => (host.stopAll(), db.close()) };
 }

@@ -7,6 +7,7 @@ import { loggerOptions, withLogScope } from '../../runtime/log-context.ts';
 import { createAllocateNow, createStepActors } from '../../runtime/step-actors.ts';
 import { createEmbeddedIpam } from '../../services/ipam/embedded.ts';
 import { openDatabase } from '../../store/db.ts';
+import { asyncOf } from '../../store/port.ts';
 import { createLifecycleStore, type LifecycleStore } from '../../store/lifecycles.ts';
 
 const test = suite('ActorHost.createAtOnce: an embedded allocation without an actor');
@@ -35,7 +36,8 @@ function host(atOnce: boolean, wrap: (s: LifecycleStore) => LifecycleStore = (s)
     },
   );
   const h: ActorHost = new ActorHost({
-    store,
+    store: asyncOf(store),
+    sqlite: store,
     machine: prefixLifecycle.provide({ actors }),
     log,
     idleMs: 60_000,
@@ -66,7 +68,7 @@ test('stores what the actor would have stored, in one commit, and keeps no actor
   assert.equal(fast.held(), slow.held());
   assert.equal(fast.steps, slow.steps, 'the same step metric');
   // The lifecycle goes on from the stored snapshot like any other.
-  assert.is(fast.host.send(input.lifecycleId, { type: 'REVOKE', reason: null }).hasTag('busy'), true);
+  assert.is((await fast.host.send(input.lifecycleId, { type: 'REVOKE', reason: null })).hasTag('busy'), true);
   assert.ok((await fast.host.settle(input.lifecycleId, 5000)).settled);
   assert.is(fast.store.get(input.lifecycleId)!.state, 'revoked');
   fast.close();

@@ -166,4 +166,70 @@ test('abandon() gives up a held batch: its waiters are rejected and no retry wri
   assert.not.ok(commits.blocked);
 });
 
+test('an asynchronous write (PostgreSQL): one in flight at a time; what is queued meanwhile is the next batch, and its waiters wait for it', async () => {
+  const writes: string[][] = [];
+  let inFlight = 0;
+  let most = 0;
+  const gates: (() => void)[] = [];
+  const commits = new GroupCommit<string>({
+    write: async (batch) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise<void>((r) => gates.push(r));
+      writes.push([...batch]);
+      inFlight--;
+    },
+  });
+  commits.enqueue('a');
+  const first = commits.afterCommit();
+  await nextTurn();
+  assert.is(gates.length, 1, 'the first batch is being written');
+  commits.enqueue('b');
+  const second = commits.afterCommit();
+  await nextTurn();
+  commits.enqueue('c');
+  await nextTurn();
+  assert.is(gates.length, 1, 'nothing else is written while it runs');
+  let secondDone = false;
+  void second.then(() => (secondDone = true));
+  gates.shift()!();
+  await first;
+  assert.equal(writes, [['a']]);
+  await nextTurn();
+  assert.is(gates.length, 1, 'the next batch goes as soon as the first is done');
+  assert.not.ok(secondDone, 'its waiters wait for their own write');
+  gates.shift()!();
+  await second;
+  assert.equal(writes, [['a'], ['b', 'c']]);
+  assert.is(most, 1);
+});
+
+test('an asynchronous write that rejects: its waiters are rejected, `failed` hears, the next batch is written', async () => {
+  const failed: string[][] = [];
+  let fail = true;
+  const writes: string[][] = [];
+  const commits = new GroupCommit<string>({
+    write: async (batch) => {
+      await Promise.resolve();
+      if (fail) {
+        fail = false;
+        throw new Error('connection lost');
+      }
+      writes.push([...batch]);
+    },
+    failed: (batch) => void failed.push([...batch]),
+  });
+  commits.enqueue('a');
+  const outcome = await commits.afterCommit().then(
+    () => 'resolved',
+    (err: Error) => err.message,
+  );
+  assert.is(outcome, 'connection lost');
+  assert.equal(failed, [['a']]);
+  commits.enqueue('b');
+  await commits.afterCommit();
+  assert.equal(writes, [['b']]);
+  await commits.drain();
+});
+
 test.run();

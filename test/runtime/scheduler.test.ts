@@ -46,11 +46,11 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
   throw new Error('expected a rejection');
 }
 
-function setup(jobs: Held[]) {
+function setup(jobs: Held[], leader?: () => boolean) {
   const lines: Record<string, unknown>[] = [];
   const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
   const registry = new Registry();
-  const scheduler = createScheduler({ jobs: jobs.map((j) => j.spec), timezone: 'UTC', log, metrics: createJobMetrics(registry, jobs.map((j) => j.spec.name)) });
+  const scheduler = createScheduler({ jobs: jobs.map((j) => j.spec), timezone: 'UTC', log, metrics: createJobMetrics(registry, jobs.map((j) => j.spec.name)), ...(leader ? { leader } : {}) });
   const series = async () =>
     (await registry.metrics())
       .split('\n')
@@ -160,6 +160,24 @@ test('an interval job (pending) runs every everyMs', async () => {
   await new Promise((r) => setTimeout(r, 200));
   scheduler.stop();
   assert.ok(runs >= 2, `${runs} runs`);
+});
+
+test('several instances: a trigger runs the job only while this instance leads; an on-demand run goes anyway', async () => {
+  const job = heldJob('cleanup');
+  let leads = false;
+  const { scheduler } = setup([job], () => leads);
+  assert.is(await scheduler.trigger('cleanup'), null);
+  assert.is(job.runs.length, 0, 'a follower skips the schedule');
+  const asked = scheduler.run('cleanup');
+  job.finish();
+  await asked;
+  assert.is(job.runs.length, 1, 'asked for, it runs');
+  leads = true;
+  const led = scheduler.trigger('cleanup');
+  await new Promise((r) => setImmediate(r));
+  job.finish();
+  assert.equal((await led)?.counts, { done: 1 });
+  assert.is(job.runs.length, 2);
 });
 
 test.run();

@@ -3,6 +3,8 @@
 import pg from 'pg';
 import { suite } from 'uvu';
 import { createPgPool, migrate } from '../../store/postgresql/pool.ts';
+import { createPgProbe } from '../../store/postgresql/probe.ts';
+import { createPgReconciliationStore } from '../../store/postgresql/reconciliation.ts';
 import { openPostgresStore } from '../../store/postgresql/store.ts';
 import { hasTool } from '../support/tools.ts';
 import { PG_BIN, postgresAvailable, startPostgres, type PgCluster } from '../support/postgres.ts';
@@ -31,8 +33,22 @@ if (!hasTool(`${PG_BIN}/initdb`)) {
       await admin.connect();
       await admin.query(`CREATE DATABASE ${name} TEMPLATE contract_template`);
       await admin.end();
-      const store = await openPostgresStore({ url: cluster.adminUrl.replace(/\/postgres$/, `/${name}`), max: 4 });
-      return { store, exec: async (sql) => void (await store.pool.query(sql)), dispose: () => store.close() };
+      const url = cluster.adminUrl.replace(/\/postgres$/, `/${name}`);
+      const store = await openPostgresStore({ url, max: 4 });
+      // What a standby serves after a failover: every session read-only (migrations cannot run there).
+      let readOnlyPool: pg.Pool | null = null;
+      return {
+        store,
+        exec: async (sql) => void (await store.pool.query(sql)),
+        async readOnly() {
+          readOnlyPool ??= createPgPool({ url: `${url}?options=${encodeURIComponent('-c default_transaction_read_only=on')}`, max: 1 });
+          return { probe: createPgProbe(readOnlyPool), reconciliation: createPgReconciliationStore(readOnlyPool) };
+        },
+        dispose: async () => {
+          await readOnlyPool?.end();
+          await store.close();
+        },
+      };
     },
   });
 }

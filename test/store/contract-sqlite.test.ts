@@ -8,6 +8,11 @@ runStoreContract({
   async open() {
     const db = openDatabase(':memory:');
     const store = sqliteStorePort(db, () => db.close());
-    return { store, exec: async (sql) => void db.exec(sql), dispose: () => store.close() };
+    return {
+      store,
+      exec: async (sql) => void db.exec(sql),
+      readOnly: async () => (db.pragma('query_only = ON'), store),
+      dispose: () => store.close(),
+    };
   },
 });

@@ -5,11 +5,14 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { StorePort } from '../../store/port.ts';
 import { auditEntry, lifecycleRow } from '../support/lifecycle-rows.ts';
+import { storePartsContract } from './contract-parts.ts';
 
 export interface ContractFixture {
   store: StorePort;
   /** Runs one statement directly (the same text is valid in both dialects). */
   exec(sql: string): Promise<void>;
+  /** The same database as a server that takes no writes serves it (SQLite: query_only; PostgreSQL: read-only sessions). */
+  readOnly(): Promise<Pick<StorePort, 'probe' | 'reconciliation'>>;
   dispose(): Promise<void>;
 }
 
@@ -222,6 +225,8 @@ export function runStoreContract(backend: ContractBackend): void {
     assert.is(await k.prune('9999-01-01T00:00:00.000Z'), 1);
     assert.is(await k.get('k1'), undefined);
   });
+
+  storePartsContract(test, () => ({ f, s }));
 
   test.run();
 }

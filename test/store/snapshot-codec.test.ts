@@ -20,7 +20,7 @@ test('a settled lifecycle stores only its state and what differs from the defaul
     await h.post('activate', { subscriber_id: 'c1', username: 'c1@isp', cpe_id: 'CPE-c1' });
     const row = h.composed.store.live('c1')!;
     assert.is(row.snapshot, '{"v":2,"s":"active.idle","c":{"ipam":"fake"}}');
-    const actor = h.composed.host.snapshot(row.id)!;
+    const actor = (await h.composed.host.snapshot(row.id))!;
     assert.equal(decodeSnapshot(row).context, actor.context);
   } finally {
     await h.close();

@@ -148,7 +148,7 @@ async function recover(m: Service, dir: string): Promise<void> {
   const late = (async () => {
     await runOp(c, POST_START, 'allocate');
     // An earlier recovery run may have activated it already.
-    if (c.service.get(POST_START).state === 'allocated') await runOp(c, POST_START, 'activate');
+    if ((await c.service.get(POST_START)).state === 'allocated') await runOp(c, POST_START, 'activate');
   })();
   await late;
   const deadline = Date.now() + WAIT_MS;

@@ -75,13 +75,43 @@ process.once('exit', () => {
  * `settings` adds `-c name=value` server options (e.g. max_connections).
  */
 export async function startPostgres(settings: Record<string, string | number> = {}): Promise<PgCluster> {
+  return serve(settings, (data, dir, account) =>
+    run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], dir, account).then(() => undefined),
+  );
+}
+
+/** A running hot standby: read-only until promote() (what a failover makes of it), then a primary. */
+export interface PgStandby extends PgCluster {
+  /** Ends recovery and waits until the server takes writes. */
+  promote(): Promise<void>;
+}
+
+/**
+ * Starts a hot standby of `primary` (pg_basebackup -R: streaming replication from it, on a port
+ * of its own): it serves reads and refuses every write, as the server an address points at after
+ * a failover may, until promote().
+ */
+export async function startStandby(primary: PgCluster, settings: Record<string, string | number> = {}): Promise<PgStandby> {
+  // A fast checkpoint: the default spreads it over minutes before the copy starts.
+  const cluster = await serve(settings, (data, dir, account) =>
+    run('pg_basebackup', ['-D', data, '-R', '-X', 'stream', '-c', 'fast', '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '--no-sync'], dir, account).then(() => undefined),
+  );
+  const promote = () => run('pg_ctl', ['-D', join(cluster.dir, 'data'), '-w', '-t', '30', 'promote'], cluster.dir, serverAccount()).then(() => undefined);
+  return { ...cluster, promote };
+}
+
+/** Makes a data directory with `create`, starts a postmaster on it, and returns the cluster. */
+async function serve(
+  settings: Record<string, string | number>,
+  create: (data: string, dir: string, account: ReturnType<typeof serverAccount>) => Promise<void>,
+): Promise<PgCluster> {
   const account = serverAccount();
   const dir = mkdtempSync(join(tmpdir(), 'pg-'));
   if (account) chownSync(dir, account.uid, account.gid);
   const data = join(dir, 'data');
   const port = await freePort();
   try {
-    await run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], dir, account);
+    await create(data, dir, account);
     const options = {
       listen_addresses: '127.0.0.1',
       port,

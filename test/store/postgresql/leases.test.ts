@@ -45,18 +45,18 @@ test('a lease held → nobody else takes it; its owner extends it with the same 
 test('an owner paused past its lease → another takes over with a greater token; the old owner\'s writes and renewals are refused', async () => {
   await instances(2, async ([a, b]) => {
     const row = lifecycleRow({ id: 'l1', state: 'revoking' });
-    const old = (await a!.leases.acquire('l1', 'A', 150))!;
+    const old = (await a!.leases.acquire('sub-l1', 'A', 150))!;
     await a!.leases.saveFenced([{ row, audit: auditEntry(row, 'REVOKE'), token: old.token }]);
     await sleep(250); // A is "frozen" past its lease
     const [taken] = await b!.leases.takeOverExpired('B', 10_000, 10);
-    assert.is(taken?.lifecycleId, 'l1');
+    assert.is(taken?.subscriberId, 'sub-l1');
     assert.ok(taken!.token > old.token, 'fencing tokens only grow');
     const done = { ...row, state: 'revoked', revoked_at: '2026-01-01T00:01:00.000Z', updated_at: '2026-01-01T00:01:00.000Z' };
     await b!.leases.saveFenced([{ row: done, audit: auditEntry(done, 'REVOKED', 'revoking'), token: taken!.token }]);
     // A wakes up and writes what it had computed: refused, whole, and nothing of it lands.
     const stale = { ...row, state: 'failed', updated_at: '2026-01-01T00:02:00.000Z' };
     const other = lifecycleRow({ id: 'l2' });
-    const otherLease = (await a!.leases.acquire('l2', 'A', 10_000))!;
+    const otherLease = (await a!.leases.acquire('sub-l2', 'A', 10_000))!;
     let err: unknown = null;
     await a!.leases
       .saveFenced([
@@ -65,13 +65,13 @@ test('an owner paused past its lease → another takes over with a greater token
       ])
       .catch((e: unknown) => (err = e));
     assert.instance(err, FencedError);
-    assert.equal((err as FencedError).lifecycleIds, ['l1']);
+    assert.equal((err as FencedError).subscriberIds, ['sub-l1']);
     assert.is((await a!.lifecycles.get('l1'))?.state, 'revoked');
     assert.is(await a!.lifecycles.get('l2'), undefined);
     assert.equal((await a!.lifecycles.events('sub-l1')).map((e) => e.type), ['REVOKE', 'REVOKED']);
     assert.is(await a!.leases.renew(old, 10_000), null);
     assert.is(await a!.leases.release(old), false);
-    assert.is((await b!.leases.get('l1'))?.owner, 'B');
+    assert.is((await b!.leases.get('sub-l1'))?.owner, 'B');
     // A write with no lease at all is refused too.
     let unleased: unknown = null;
     await a!.leases.saveFenced([{ row: lifecycleRow({ id: 'l3' }), audit: auditEntry(lifecycleRow({ id: "l3" }), "CREATED"), token: 1 }]).catch((e: unknown) => (unleased = e));
@@ -90,7 +90,7 @@ test('three instances taking over 60 expired leases at once → each taken exact
         for (;;) {
           const got = await s.leases.takeOverExpired(`I${i}`, 10_000, 7);
           if (got.length === 0) return mine;
-          mine.push(...got.map((l) => l.lifecycleId));
+          mine.push(...got.map((l) => l.subscriberId));
         }
       }),
     );

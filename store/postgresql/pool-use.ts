@@ -1,0 +1,83 @@
+// Which pools are in use on PostgreSQL: store/pool-use.ts's reads in PostgreSQL's dialect, over
+// the lifecycles (NetBox-held prefixes are known only from them) and the embedded IPAM's tables of
+// migration 004. Writes nothing.
+import type pg from 'pg';
+import type { IpamKind } from '../../machines/types.ts';
+import type { DrainingPool } from '../pool-use.ts';
+import type { PoolUsePort } from '../port.ts';
+import { SNAPSHOT_IPAM_PG } from '../snapshot-codec.ts';
+
+/**
+ * The distinct values of an indexed column, one index seek each (a "loose index scan", which
+ * PostgreSQL's planner does not do by itself: DISTINCT or GROUP BY would visit every row).
+ */
+const distinct = (table: string, column: string, name: string) => `
+  ${name}(v) AS (
+    (SELECT ${column} FROM ${table} ORDER BY ${column} LIMIT 1)
+    UNION ALL
+    SELECT (SELECT ${column} FROM ${table} WHERE ${column} > ${name}.v ORDER BY ${column} LIMIT 1) FROM ${name} WHERE ${name}.v IS NOT NULL)`;
+
+/** The pools lifecycles name (lifecycles_pool). */
+export const LIFECYCLE_POOLS = `WITH RECURSIVE ${distinct('lifecycles', 'pool', 'p')} SELECT v AS pool FROM p WHERE v IS NOT NULL`;
+export const LIVE_OF_POOL = "SELECT count(*) AS n FROM lifecycles WHERE pool = $1 AND state <> 'revoked'";
+/** The IPAMs the pool's live lifecycles name: the row's pool is the current prefix's (else the requested one). */
+export const KINDS_OF_POOL = `
+  SELECT ${SNAPSHOT_IPAM_PG} AS ipam, max(prefix_length) AS prefix_length
+  FROM lifecycles, LATERAL (SELECT snapshot::jsonb AS j) AS s WHERE pool = $1 AND state <> 'revoked' GROUP BY 1`;
+/**
+ * The pools the embedded IPAM holds blocks in (allocated, or quarantined and not yet freed), with
+ * the parent it last knew: the pools of each table by their (pool, start_hex) indexes, then each
+ * pool's longest block length among its own rows.
+ */
+export const EMBEDDED_POOLS = `
+  WITH RECURSIVE ${distinct('ipam_allocations', 'pool', 'a')}, ${distinct('ipam_quarantine', 'pool', 'q')},
+  u AS (SELECT v AS pool FROM a WHERE v IS NOT NULL UNION SELECT v FROM q WHERE v IS NOT NULL),
+  l AS MATERIALIZED (
+    SELECT u.pool, greatest(
+      (SELECT max(prefix_length) FROM ipam_allocations WHERE pool = u.pool),
+      (SELECT max(split_part(prefix, '/', 2)::int) FROM ipam_quarantine WHERE pool = u.pool AND freed_at IS NULL)) AS prefix_length
+    FROM u)
+  SELECT l.pool, p.parent, l.prefix_length FROM l LEFT JOIN ipam_pools AS p ON p.pool = l.pool WHERE l.prefix_length IS NOT NULL`;
+export const EMBEDDED_ROWS_OF_POOL = `
+  SELECT (SELECT count(*) FROM ipam_allocations WHERE pool = $1) + (SELECT count(*) FROM ipam_quarantine WHERE pool = $1 AND freed_at IS NULL) AS n`;
+
+export function createPgPoolUse(pool: pg.Pool): PoolUsePort {
+  const liveOf = async (name: string) => (await pool.query<{ n: number }>(LIVE_OF_POOL, [name])).rows[0]?.n ?? 0;
+  return {
+    async draining(configured) {
+      const found = new Map<string, DrainingPool & { kinds: Set<IpamKind> }>();
+      const entry = (name: string) => {
+        let d = found.get(name);
+        if (!d) {
+          d = { name, prefix: null, prefixLength: 0, ipams: [], lifecycles: 0, kinds: new Set<IpamKind>() };
+          found.set(name, d);
+        }
+        return d;
+      };
+      for (const { pool: name } of (await pool.query<{ pool: string }>(LIFECYCLE_POOLS)).rows) {
+        if (configured.has(name)) continue;
+        const n = await liveOf(name);
+        if (n === 0) continue;
+        const d = entry(name);
+        d.lifecycles = n;
+        for (const k of (await pool.query<{ ipam: IpamKind | null; prefix_length: number }>(KINDS_OF_POOL, [name])).rows) {
+          if (k.ipam) d.kinds.add(k.ipam);
+          if (d.prefixLength === 0) d.prefixLength = k.prefix_length;
+        }
+      }
+      // A parent of '' is a pool row created before its parent was known (services/ipam/embedded-pg.ts).
+      for (const { pool: name, parent, prefix_length } of (await pool.query<{ pool: string; parent: string | null; prefix_length: number }>(EMBEDDED_POOLS)).rows) {
+        if (configured.has(name)) continue;
+        const d = entry(name);
+        d.kinds.add('embedded');
+        d.prefix ??= parent || null;
+        if (d.prefixLength === 0) d.prefixLength = prefix_length;
+      }
+      return [...found.values()].map(({ kinds, ...d }) => ({ ...d, ipams: [...kinds].sort() }));
+    },
+    users: async (name) => ({
+      lifecycles: await liveOf(name),
+      blocks: (await pool.query<{ n: number }>(EMBEDDED_ROWS_OF_POOL, [name])).rows[0]?.n ?? 0,
+    }),
+  };
+}

@@ -1,0 +1,86 @@
+// The PostgreSQL statements of pool use, the reconciliation run and the audit pruning read through
+// an index (test/store/query-plans.test.ts does the same for SQLite). With sequential scans priced
+// out (enable_seqscan = off, enable_bitmapscan = off), the planner still picks one only where no index can serve the query:
+// an empty test table says nothing about size, the absence of a usable index says everything.
+import pg from 'pg';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { AUDIT_PAGE, AUDIT_REMOVE } from '../../../store/postgresql/audit-retention.ts';
+import { createPgPool, migrate } from '../../../store/postgresql/pool.ts';
+import { EMBEDDED_POOLS, EMBEDDED_ROWS_OF_POOL, KINDS_OF_POOL, LIFECYCLE_POOLS, LIVE_OF_POOL } from '../../../store/postgresql/pool-use.ts';
+import { PAGE, PAGE_OF_KIND } from '../../../store/postgresql/reconciliation.ts';
+import { postgresAvailable, startPostgres, type PgCluster } from '../../support/postgres.ts';
+
+const test = suite('store/postgresql query plans');
+let cluster: PgCluster | null = null;
+let client: pg.Client | null = null;
+test.after(async () => {
+  await client?.end();
+  await cluster?.stop();
+});
+
+/** The plan's lines, parameters bound (EXPLAIN takes them as the statement would). */
+async function plan(sql: string, values: unknown[]): Promise<string> {
+  const { rows } = await client!.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, values);
+  return rows.map((r) => r['QUERY PLAN']).join('\n');
+}
+
+async function connect(): Promise<boolean> {
+  if (client) return true;
+  if (!postgresAvailable('PostgreSQL query plans')) return false;
+  cluster = await startPostgres();
+  const url = await cluster.createDatabase('plans');
+  const pool = createPgPool({ url, max: 1 });
+  await migrate(pool);
+  await pool.end();
+  client = new pg.Client({ connectionString: url });
+  await client.connect();
+  // Bitmap scans too: on empty tables the planner prefers a bitmap scan and a sort to an ordered index scan.
+  await client.query('SET enable_seqscan = off');
+  await client.query('SET enable_bitmapscan = off');
+  return true;
+}
+
+const NO_SCAN = /Seq Scan on (lifecycles|audit|ipam_allocations|ipam_quarantine|reconciliation_discrepancies)\b/;
+
+test('pool use: the pools in use by loose index scans, each pool\'s rows by its index', async () => {
+  if (!(await connect())) return;
+  const cases: [string, unknown[], RegExp[]][] = [
+    [LIFECYCLE_POOLS, [], [/Index Only Scan using lifecycles_pool on lifecycles/]],
+    [LIVE_OF_POOL, ['p'], [/lifecycles_pool/]],
+    [KINDS_OF_POOL, ['p'], [/lifecycles_pool/]],
+    [EMBEDDED_POOLS, [], [/Index Only Scan using ipam_allocations_block on ipam_allocations/, /Index Only Scan using ipam_quarantine_(pkey|expiry) on ipam_quarantine/]],
+    [EMBEDDED_ROWS_OF_POOL, ['p'], [/ipam_allocations_block/, /ipam_quarantine_(pkey|expiry)/]],
+  ];
+  for (const [sql, values, wanted] of cases) {
+    const lines = await plan(sql, values);
+    assert.not.match(lines, NO_SCAN, `${sql}\n${lines}`);
+    for (const re of wanted) assert.match(lines, re, `${sql}\n${lines}`);
+  }
+});
+
+test('reconciliation: a page of the run by its primary key, a page of one kind by reconciliation_kind, no sort', async () => {
+  if (!(await connect())) return;
+  for (const [sql, values, index] of [
+    [PAGE, [1, 0, 10], /reconciliation_discrepancies_pkey/],
+    [PAGE_OF_KIND, [1, 0, 10, 'k'], /reconciliation_kind/],
+  ] as const) {
+    const lines = await plan(sql, [...values]);
+    assert.not.match(lines, NO_SCAN, lines);
+    assert.match(lines, index, lines);
+    assert.not.match(lines, /\bSort\b/, lines);
+  }
+});
+
+test('audit pruning: the walk by audit_pkey, each lifecycle by lifecycles_pkey, the delete by audit_pkey', async () => {
+  if (!(await connect())) return;
+  const walk = await plan(AUDIT_PAGE, [0, 1000]);
+  assert.not.match(walk, NO_SCAN, walk);
+  assert.match(walk, /Index Scan using audit_pkey on audit/, walk);
+  assert.match(walk, /lifecycles_pkey/, walk);
+  assert.not.match(walk, /\bSort\b/, walk);
+  const remove = await plan(AUDIT_REMOVE, [[1, 2]]);
+  assert.match(remove, /audit_pkey/, remove);
+});
+
+test.run();
