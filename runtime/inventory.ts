@@ -23,6 +23,12 @@ export interface Discrepancy {
 
 /** Lifecycles read per page of the leak check's walk. */
 const PAGE = 1000;
+/**
+ * Holders asked for at once: on SQLite each read is done as it is asked (no I/O in between), on
+ * PostgreSQL a few go out together rather than one round trip each, and not a page's worth, which
+ * would hold every connection of the pool while requests wait.
+ */
+const HOLDERS_AT_ONCE = 16;
 
 /**
  * Resolves in a later turn of the event loop (after timers and I/O waiting now): the point where a
@@ -89,14 +95,20 @@ export function createInventory(deps: {
     return running;
   }
 
+  async function holdersOf(page: readonly MarkedPrefix[]): Promise<(LifecycleHolder | undefined)[]> {
+    const out: (LifecycleHolder | undefined)[] = [];
+    for (let i = 0; i < page.length; i += HOLDERS_AT_ONCE) {
+      out.push(...(await Promise.all(page.slice(i, i + HOLDERS_AT_ONCE).map((a) => deps.store.holder(a.lifecycleId)))));
+    }
+    return out;
+  }
+
   async function walk(): Promise<Discrepancy[]> {
     const found: Discrepancy[] = [];
     seen.clear();
     for await (const page of markedPagesOf(deps.ipam)) {
       seen.add(page);
-      // The page's holders asked for at once: on SQLite each read is done as it is asked (no
-      // promise in between), on PostgreSQL they go out together instead of one round trip each.
-      const holders = await Promise.all(page.map((a) => deps.store.holder(a.lifecycleId)));
+      const holders = await holdersOf(page);
       for (const [i, a] of page.entries()) {
         // Decided on the row's columns without an await; the snapshot only for the rest.
         let may = mayHold(holders[i], a);
