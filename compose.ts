@@ -43,14 +43,11 @@ import { openRadiusReplies } from './services/radius/backends.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';
 import { ServiceError } from './services/errors.ts';
 import { probeWrite, type Db } from './store/db.ts';
-import { createMetricCounts } from './store/counts.ts';
 import { pruneAuditOlderThan } from './store/audit-retention.ts';
 import { createHeldScratch } from './store/held-scratch.ts';
-import { createIdempotencyStore } from './store/idempotency.ts';
 import type { LifecycleStore } from './store/lifecycles.ts';
 import { openConfiguredStore, type OpenedStore } from './store/open.ts';
 import { createPoolUse, type DrainingPool } from './store/pool-use.ts';
-import { createRetentionStore } from './store/retention.ts';
 
 /** Ports a test (or a future backend) puts in place of the configured ones. */
 export interface Overrides {
@@ -157,13 +154,12 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   if (!replies) log.warn('no radius section: RADIUS reply attributes and CoA/Disconnect are skipped');
   if (!cpe) log.warn('no ACS configured: CPE steps are skipped');
 
-  const counts = createMetricCounts(db);
-  const leakCounter = createLeakCounter({ counts, store, leakAfterS: config.runtime.leak_after_s });
-  const inventory = createInventory({ store, ipam, seen: createHeldScratch(db), onChecked: (found) => leakCounter.record(found) });
+  const leakCounter = createLeakCounter({ counts: port.counts, store: port.lifecycles, leakAfterS: config.runtime.leak_after_s });
+  const inventory = createInventory({ store: port.lifecycles, ipam, seen: createHeldScratch(db), onChecked: (found) => leakCounter.record(found) });
   // A scrape shows the last leak check's figure (the scheduled check refreshes it): a check walks
   // every live lifecycle and IPAM holding, far too much for a scrape. Only the first scrape of a
   // process, before any check, waits for one.
-  const metrics = createMetrics({ store, counts, ipam, leaks: () => inventory.leaks(Number.POSITIVE_INFINITY) });
+  const metrics = createMetrics({ store: port.lifecycles, counts: port.counts, ipam, leaks: () => inventory.leaks(Number.POSITIVE_INFINITY) });
   const { attempts, base_ms: baseMs, max_ms: maxMs, retry_after_max_ms: retryAfterMaxMs } = config.retry;
   const retry: RetryPolicy = { attempts, baseMs, maxMs, retryAfterMaxMs };
   // One schedule for pending CPE work: its first attempt (set by the step) and every later one (the worker).
@@ -221,7 +217,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     draining: (pool) => (drainingNames.has(pool) ? drainingError(pool, poolUse.users(pool).lifecycles) : null),
   });
   const cleanupDeps = {
-    store,
+    store: port.lifecycles,
     service,
     ipam,
     inventory,
@@ -240,7 +236,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   const radiusField = config.radius && replies && radiusFieldReadable ? openRadiusField(config.radius, log) : null;
   if (radiusField) closers.push(() => radiusField.close());
   const reconcile = createReconcile({
-    store,
+    store: port.lifecycles,
     results: reconciliation,
     ipam,
     pools: config.pools.map((p) => ({ name: p.name, prefixLength: p.prefix_length })),
@@ -251,7 +247,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     gauge: reconciliationGauge(metrics.registry),
   });
   const pending = createPendingWorker({
-    store,
+    store: port.lifecycles,
     host,
     cpe,
     log,
@@ -266,9 +262,9 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   const jobs = createScheduler({
     jobs: createJobs({
       cleanup: cleanupDeps,
-      quietInventory: createInventory({ store, ipam }),
-      store,
-      retention: createRetentionStore(db),
+      quietInventory: createInventory({ store: port.lifecycles, ipam }),
+      store: port.lifecycles,
+      retention: port.retention,
       ...(config.jobs.cleanup.audit_retention_days > 0 ? { pruneAudit: pruneAuditOlderThan(db, config.jobs.cleanup.audit_retention_days) } : {}),
       pending,
       jobs: config.jobs,
@@ -289,7 +285,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   const importer: Importer = async (req, signal) => {
     const radius = req.sources.radius && config.radius && radiusFieldReadable ? openRadiusField(config.radius, log) : null;
     try {
-      return await runImport(req, { pools, store, ipam, netbox: netboxField, radius }, signal);
+      return await runImport(req, { pools, store: port.lifecycles, ipam, netbox: netboxField, radius }, signal);
     } finally {
       radius?.close();
     }
@@ -318,7 +314,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   };
   const app = createApp({
     service,
-    idempotency: createIdempotencyStore(db),
+    idempotency: port.idempotency,
     registry: metrics.registry,
     summary: () => inventory.summary(),
     jobs,

@@ -9,6 +9,7 @@ import { createEmbeddedIpam } from '../services/ipam/embedded.ts';
 import { formatPrefix, nthSubnet } from '../services/ipv6.ts';
 import { openDatabase } from '../store/db.ts';
 import { createLifecycleStore } from '../store/lifecycles.ts';
+import { asyncOf } from '../store/port.ts';
 import { BENCH_POOL, scratchDir } from './support.ts';
 
 export interface ImportFigures {
@@ -28,7 +29,7 @@ export async function benchImport(subscribers: number): Promise<ImportFigures> {
   try {
     const ipam = createEmbeddedIpam(db, [{ name: BENCH_POOL.name, prefix: BENCH_POOL.prefix, prefixLength: BENCH_POOL.prefix_length }]);
     const store = createLifecycleStore(db);
-    const deps = { pools: [{ ...BENCH_POOL, ipam: 'embedded' as const }], store, ipam, netbox: null, radius: null };
+    const deps = { pools: [{ ...BENCH_POOL, ipam: 'embedded' as const }], store: asyncOf(store), ipam, netbox: null, radius: null };
     const records: FileRecord[] = Array.from({ length: subscribers }, (_, i) => ({
       subscriber_id: `sub-${i}`,
       // Every other block: the free space the adoptions carve stays fragmented, as a real field's is.

@@ -10,6 +10,7 @@ import { createEmbeddedIpam } from '../services/ipam/embedded.ts';
 import { createMetricCounts } from '../store/counts.ts';
 import { openDatabase } from '../store/db.ts';
 import { createLifecycleStore, UPSERT_LIFECYCLE, type AuditEntry, type LifecycleRow, type SaveItem } from '../store/lifecycles.ts';
+import { asyncOf } from '../store/port.ts';
 import { BENCH_POOL, scratchDir } from './support.ts';
 
 export interface MetricsFigures {
@@ -88,7 +89,7 @@ export async function benchMetrics(lifecycles: number): Promise<MetricsFigures> 
     const buildMs = performance.now() - built;
 
     const counts = createMetricCounts(db);
-    const metrics = createMetrics({ store, counts, ipam, leaks: async () => 0 });
+    const metrics = createMetrics({ store: asyncOf(store), counts: asyncOf(counts), ipam, leaks: async () => 0 });
     await metrics.registry.metrics();
     const scrapes: number[] = [];
     for (let i = 0; i < 30; i++) {

@@ -14,10 +14,10 @@ import { createEmbeddedIpam } from '../services/ipam/embedded.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 import { createIpamRouter } from '../services/ipam/router.ts';
 import { formatPrefix, nthSubnet } from '../services/ipv6.ts';
-import { createMetricCounts } from '../store/counts.ts';
 import { createHeldScratch } from '../store/held-scratch.ts';
 import { openDatabase, type Db } from '../store/db.ts';
-import { createLifecycleStore, UPSERT_LIFECYCLE, type LifecycleRow } from '../store/lifecycles.ts';
+import { UPSERT_LIFECYCLE, type LifecycleRow } from '../store/lifecycles.ts';
+import { sqliteStorePort } from '../store/sqlite-port.ts';
 import { compose } from '../compose.ts';
 import { parseConfig } from '../config.ts';
 import type { CpeResult } from '../services/genieacs/port.ts';
@@ -133,10 +133,10 @@ export async function benchScans(held: number): Promise<ScanFigures> {
     const t = performance.now();
     const embedded = fillHeld(db, held);
     const buildMs = performance.now() - t;
-    const store = createLifecycleStore(db);
+    // The modules as compose.ts wires them: over the store port.
+    const { lifecycles: store, counts } = sqliteStorePort(db);
     const ipam = createIpamRouter(new Map([[SCAN_POOL.name, embedded]]));
     const inventory = createInventory({ store, ipam, seen: createHeldScratch(db) });
-    const counts = createMetricCounts(db);
     const metrics = createMetrics({ store, counts, ipam, leaks: () => inventory.leaks(Number.POSITIVE_INFINITY) });
     const log = pino({ level: 'silent' });
     const cleanup = createCleanup({ store, service: {} as LifecycleService, ipam, inventory, log, staleAllocatedAfterS: 0, reclaimLeaks: true });
@@ -149,7 +149,7 @@ export async function benchScans(held: number): Promise<ScanFigures> {
     const summary = await timed(() => inventory.summary());
     await metrics.registry.metrics();
     const scrape = await timed(() => metrics.registry.metrics());
-    const shared = await timed(async () => store.sharedPrefixes());
+    const shared = await timed(() => store.sharedPrefixes());
     return { held, buildMs, leakCheck, cleanup: cleanupT, summary, scrape, shared, leaks };
   } finally {
     db.close();

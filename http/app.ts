@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import type { LifecycleService } from '../runtime/lifecycle-service.ts';
-import type { IdempotencyStore } from '../store/idempotency.ts';
+import type { IdempotencyPort } from '../store/port.ts';
 import type { ReconciliationStore } from '../store/reconciliation.ts';
 import { bearerCheck } from './auth.ts';
 import { jsonBody } from './body.ts';
@@ -29,7 +29,7 @@ export type { ApiMetricsSummary } from './schemas.ts';
 
 export interface AppDeps {
   service: LifecycleService;
-  idempotency: IdempotencyStore;
+  idempotency: IdempotencyPort;
   /** Exposition for `GET /metrics`. */
   registry: Registry;
   /** `GET /api/v1/network/ipv6/metrics`. */

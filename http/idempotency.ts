@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { OperationResult, Ticket } from '../runtime/lifecycle-service.ts';
-import type { IdempotencyStore } from '../store/idempotency.ts';
+import type { IdempotencyPort } from '../store/port.ts';
 import { ApiError, respondWithError, toErrorAnswer } from './errors.ts';
 import { idempotencyKey } from './schemas.ts';
 
@@ -10,7 +10,7 @@ export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 const PRUNE_EVERY_MS = 60_000;
 
 export interface IdempotencyOptions {
-  store: IdempotencyStore;
+  store: IdempotencyPort;
   ttlSeconds: number;
   /** The Location of a replayed 201/202, rebuilt from the stored body (the store keeps no headers). */
   location: (body: unknown) => string | null;
@@ -64,12 +64,11 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
         (r) => {
           const a = final.answer(r);
           // Not settled: the actor was stopped under it (shutdown). The key stays pending; a replay resumes it.
-          if (a) opts.store.finish(key, a.status, JSON.stringify(a.body));
+          if (a) return opts.store.finish(key, a.status, JSON.stringify(a.body));
         },
         (err) => {
           const a = toErrorAnswer(err);
-          if (a.status < 500) opts.store.finish(key, a.status, JSON.stringify(a.body));
-          else opts.store.forget(key);
+          return a.status < 500 ? opts.store.finish(key, a.status, JSON.stringify(a.body)) : opts.store.forget(key);
         },
       )
       .catch((err) => log?.warn({ err: String(err), idempotency_key: key }, 'could not store the outcome of a keyed operation'))
@@ -92,13 +91,13 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
     const now = Date.now();
     if (now - lastPrune > PRUNE_EVERY_MS) {
       lastPrune = now;
-      opts.store.prune(new Date(now - opts.ttlSeconds * 1000).toISOString());
+      await opts.store.prune(new Date(now - opts.ttlSeconds * 1000).toISOString());
     }
 
     const hash = requestHash(ctx.method, ctx.path, ctx.request.body);
     while (inflight.has(key)) await inflight.get(key);
 
-    const stored = opts.store.get(key);
+    const stored = await opts.store.get(key);
     if (stored && stored.request_hash !== hash) {
       throw new ApiError('idempotency_mismatch', `${IDEMPOTENCY_HEADER} ${key} was used with a different request`, { field: IDEMPOTENCY_HEADER });
     }
@@ -121,8 +120,21 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
       return;
     }
     // Pending with nothing running it: the process that ran it died. Run it again from what the key noted.
-    if (!stored) opts.store.begin(key, hash);
-    const keyed: KeyedRequest = { ticket: { accepted: (at) => opts.store.accept(key, at), resume: stored?.accepted ?? null } };
+    if (!stored) await opts.store.begin(key, hash);
+    // The service calls `accepted` synchronously just before it sends the event: the write starts
+    // there (on SQLite it is done there), and the key's outcome is stored only once it has landed.
+    let noted: Promise<void> = Promise.resolve();
+    const keyed: KeyedRequest = {
+      ticket: {
+        accepted: (at) => {
+          // Caught at once, so that a failure is never an unhandled rejection while the operation runs.
+          noted = opts.store.accept(key, at).catch((err: unknown) => {
+            log?.warn({ err: String(err), idempotency_key: key }, 'could not note where a keyed operation was accepted; a replay after a crash runs it again');
+          });
+        },
+        resume: stored?.accepted ?? null,
+      },
+    };
     (ctx.state as { idempotency?: KeyedRequest }).idempotency = keyed;
 
     const run = (async () => {
@@ -132,11 +144,14 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
         respondWithError(ctx, err);
       }
       if (stored) ctx.set('Idempotent-Replayed', 'true');
+      // The acceptance has landed before the client hears of the operation: a 202 it replays after
+      // a crash then resumes the operation instead of running it again.
+      await noted;
       // A 202 leaves the key pending: the outcome replaces it (or, with no outcome to wait for here, a replay resumes it).
       if (ctx.status === 202) {
         if (keyed.final) settleLater(key, keyed.final, log);
-      } else if (ctx.status < 500 && ctx.body !== undefined) opts.store.finish(key, ctx.status, JSON.stringify(ctx.body));
-      else opts.store.forget(key);
+      } else if (ctx.status < 500 && ctx.body !== undefined) await opts.store.finish(key, ctx.status, JSON.stringify(ctx.body));
+      else await opts.store.forget(key);
     })();
     inflight.set(key, run.catch(() => undefined));
     try {

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { IpamPort } from '../services/ipam/port.ts';
-import type { ListCursor, LifecycleStore } from '../store/lifecycles.ts';
+import type { ListCursor } from '../store/lifecycles.ts';
+import type { LifecyclePort } from '../store/port.ts';
 import { nextMacrotask, type Discrepancy, type Inventory } from './inventory.ts';
 import type { LifecycleService } from './lifecycle-service.ts';
 
 export interface CleanupDeps {
-  store: LifecycleStore;
+  store: Pick<LifecyclePort, 'list' | 'get'>;
   service: Pick<LifecycleService, 'revoke'>;
   ipam: IpamPort;
   /** Leak detection: its check runs first, and its count is refreshed once a prefix was reclaimed. */
@@ -25,7 +26,7 @@ export function createCleanup(deps: CleanupDeps) {
     let n = 0;
     let after: ListCursor | undefined;
     for (;;) {
-      const page = deps.store.list({ state: 'allocated', limit: 500, after });
+      const page = await deps.store.list({ state: 'allocated', limit: 500, after });
       for (const row of page) {
         if (row.busy === 1 || !row.allocated_at || row.allocated_at >= cutoff) continue;
         try {
@@ -53,7 +54,7 @@ export function createCleanup(deps: CleanupDeps) {
     for (const d of found) {
       if (d.kind !== 'leaked') continue;
       // Read again: a step may have started since the check (it then holds or will confirm its own).
-      const row = deps.store.get(d.lifecycle_id);
+      const row = await deps.store.get(d.lifecycle_id);
       if (!row || row.busy === 1) continue;
       try {
         await deps.ipam.free({ lifecycleId: d.lifecycle_id, subscriberId: row.subscriber_id, pool: d.pool, prefix: d.prefix, netboxPrefixId: null });

@@ -3,7 +3,8 @@ import { markedUnder } from '../services/ipam/marked.ts';
 import type { IpamPort, MarkedPrefix } from '../services/ipam/port.ts';
 import { markedPagesOf } from '../services/ipam/router.ts';
 import type { HeldScratch } from '../store/held-scratch.ts';
-import type { LifecycleHolder, LifecycleStore, ListCursor } from '../store/lifecycles.ts';
+import type { LifecycleHolder, ListCursor } from '../store/lifecycles.ts';
+import type { LifecyclePort } from '../store/port.ts';
 import { readContext } from './projection.ts';
 
 /**
@@ -22,6 +23,12 @@ export interface Discrepancy {
 
 /** Lifecycles read per page of the leak check's walk. */
 const PAGE = 1000;
+/**
+ * Holders asked for at once: on SQLite each read is done as it is asked (no I/O in between), on
+ * PostgreSQL a few go out together rather than one round trip each, and not a page's worth, which
+ * would hold every connection of the pool while requests wait.
+ */
+const HOLDERS_AT_ONCE = 16;
 
 /**
  * Resolves in a later turn of the event loop (after timers and I/O waiting now): the point where a
@@ -44,7 +51,13 @@ function inMemory(): SeenHoldings {
   };
 }
 
-export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; seen?: SeenHoldings; onChecked?: (found: Discrepancy[]) => void }) {
+export function createInventory(deps: {
+  store: Pick<LifecyclePort, 'get' | 'holder' | 'sharedPrefixes' | 'heldPage' | 'countByState'>;
+  ipam: IpamPort;
+  seen?: SeenHoldings;
+  /** Awaited before the check answers: the leak counter has stored its records by then. */
+  onChecked?: (found: Discrepancy[]) => unknown;
+}) {
   const seen = deps.seen ?? inMemory();
   /**
    * Whether the lifecycle may hold the marked prefix. The row's own prefix column answers most cases;
@@ -54,11 +67,14 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; s
    * its revocation gives back. Anything else under its mark (a POST that committed after its client
    * gave up, under a key since confirmed with another prefix) is unambiguously no one's.
    */
-  const mayHold = (row: LifecycleHolder | undefined, m: MarkedPrefix): boolean => {
+  const mayHold = (row: LifecycleHolder | undefined, m: MarkedPrefix): boolean | 'snapshot' => {
     if (!row || row.state === 'revoked') return false;
     if (row.busy === 1 || row.prefix === m.prefix) return true;
-    // Only now the snapshot: the rare case of a prefix the row's column does not show.
-    const full = deps.store.get(row.id);
+    return 'snapshot';
+  };
+  /** Only now the snapshot: the rare case of a prefix the row's column does not show. */
+  const snapshotHolds = async (row: LifecycleHolder, m: MarkedPrefix): Promise<boolean> => {
+    const full = await deps.store.get(row.id);
     if (!full) return false;
     const ctx = readContext(full);
     if (ctx.unconfirmed.some((a) => markedUnder(m, a.key))) return true;
@@ -79,23 +95,35 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; s
     return running;
   }
 
+  async function holdersOf(page: readonly MarkedPrefix[]): Promise<(LifecycleHolder | undefined)[]> {
+    const out: (LifecycleHolder | undefined)[] = [];
+    for (let i = 0; i < page.length; i += HOLDERS_AT_ONCE) {
+      out.push(...(await Promise.all(page.slice(i, i + HOLDERS_AT_ONCE).map((a) => deps.store.holder(a.lifecycleId)))));
+    }
+    return out;
+  }
+
   async function walk(): Promise<Discrepancy[]> {
     const found: Discrepancy[] = [];
     seen.clear();
     for await (const page of markedPagesOf(deps.ipam)) {
       seen.add(page);
-      for (const a of page) {
-        if (!mayHold(deps.store.holder(a.lifecycleId), a)) found.push({ kind: 'leaked', pool: a.pool, prefix: a.prefix, lifecycle_id: a.lifecycleId, key: a.key });
+      const holders = await holdersOf(page);
+      for (const [i, a] of page.entries()) {
+        // Decided on the row's columns without an await; the snapshot only for the rest.
+        let may = mayHold(holders[i], a);
+        if (may === 'snapshot') may = await snapshotHolds(holders[i]!, a);
+        if (!may) found.push({ kind: 'leaked', pool: a.pool, prefix: a.prefix, lifecycle_id: a.lifecycleId, key: a.key });
       }
       await nextMacrotask();
     }
-    for (const { prefix, lifecycle_ids } of deps.store.sharedPrefixes()) {
-      for (const id of lifecycle_ids) found.push({ kind: 'shared', pool: deps.store.holder(id)?.pool ?? '', prefix, lifecycle_id: id });
+    for (const { prefix, lifecycle_ids } of await deps.store.sharedPrefixes()) {
+      for (const id of lifecycle_ids) found.push({ kind: 'shared', pool: (await deps.store.holder(id))?.pool ?? '', prefix, lifecycle_id: id });
     }
     for (const state of ['allocated', 'active', 'suspended'] as const) {
       let after: ListCursor | undefined;
       for (;;) {
-        const page = deps.store.heldPage(state, PAGE, after);
+        const page = await deps.store.heldPage(state, PAGE, after);
         for (const row of page) {
           if (row.prefix && row.busy === 0 && !seen.has(row.pool, row.prefix)) {
             found.push({ kind: 'lost', pool: row.pool, prefix: row.prefix, lifecycle_id: row.id });
@@ -108,7 +136,7 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; s
     }
     seen.clear();
     // Every check feeds the leak counter (runtime/leak-counter.ts), whoever asked for it.
-    deps.onChecked?.(found);
+    await deps.onChecked?.(found);
     return found;
   }
 
@@ -139,7 +167,7 @@ export function createInventory(deps: { store: LifecycleStore; ipam: IpamPort; s
     },
     async summary() {
       const util = await deps.ipam.utilization();
-      const counts = deps.store.countByState();
+      const counts = await deps.store.countByState();
       return {
         pools: util.map((u) => ({
           name: u.name,

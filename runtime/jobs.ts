@@ -5,8 +5,7 @@
 // what the real run would act on.
 import type { Config } from '../config.ts';
 import type { IpamPort, ReleaseCommand } from '../services/ipam/port.ts';
-import type { LifecycleStore } from '../store/lifecycles.ts';
-import type { RetentionStore } from '../store/retention.ts';
+import type { LifecyclePort, RetentionPort } from '../store/port.ts';
 import { createCleanup, type CleanupDeps } from './cleanup.ts';
 import type { Inventory } from './inventory.ts';
 import type { LifecycleService } from './lifecycle-service.ts';
@@ -21,8 +20,8 @@ export interface JobsDeps {
   cleanup: CleanupDeps & { inventory: Inventory };
   /** A leak check that feeds no counter, for dry runs: a preview must not count a leak. */
   quietInventory: Pick<Inventory, 'discrepancies'>;
-  store: Pick<LifecycleStore, 'duePending' | 'live'>;
-  retention: RetentionStore;
+  store: Pick<LifecyclePort, 'duePending' | 'live'>;
+  retention: RetentionPort;
   /** Prunes the audit trail past jobs.cleanup.audit_retention_days (store/audit-retention.ts); unset keeps it. */
   pruneAudit?: () => Promise<number>;
   pending: { tick(): Promise<number> };
@@ -64,7 +63,7 @@ export function createJobs(deps: JobsDeps): JobSpec[] {
     }) as IpamPort;
     const service: Pick<LifecycleService, 'revoke'> = {
       revoke: async (input, waitMs) => {
-        const lifecycleId = deps.store.live(input.subscriber_id)?.id ?? null;
+        const lifecycleId = (await deps.store.live(input.subscriber_id))?.id ?? null;
         // The clean-up only counts a revocation that did not throw; it never reads the answer.
         const done = apply ? await real.service.revoke(input, waitMs) : (null as unknown as Awaited<ReturnType<LifecycleService['revoke']>>);
         revoked.add({ lifecycle_id: lifecycleId, subscriber_id: input.subscriber_id });
@@ -122,7 +121,7 @@ export function createJobs(deps: JobsDeps): JobSpec[] {
     trigger: { everyMs: deps.pendingIntervalMs },
     async run({ dryRun }: RunOptions): Promise<JobResult> {
       if (dryRun) {
-        const due = deps.store.duePending(new Date().toISOString(), ITEMS_MAX);
+        const due = await deps.store.duePending(new Date().toISOString(), ITEMS_MAX);
         return { counts: { due: due.length }, items: { due: due.map((d) => ({ lifecycle_id: d.id, subscriber_id: d.subscriber_id })) } };
       }
       return { counts: { worked: await deps.pending.tick() }, items: {} };

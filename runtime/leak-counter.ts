@@ -1,5 +1,5 @@
-import type { LeakRecord, MetricCounts } from '../store/counts.ts';
-import type { LifecycleStore } from '../store/lifecycles.ts';
+import type { LeakRecord } from '../store/counts.ts';
+import type { CountsPort, LifecyclePort } from '../store/port.ts';
 import type { Discrepancy } from './inventory.ts';
 import { readContext } from './projection.ts';
 
@@ -15,11 +15,11 @@ import { readContext } from './projection.ts';
  * the next check nor a restart counts it again. One seen but returned before the threshold is
  * forgotten.
  */
-export function createLeakCounter(deps: { counts: MetricCounts; store: Pick<LifecycleStore, 'get'>; leakAfterS: number; now?: () => number }) {
+export function createLeakCounter(deps: { counts: CountsPort; store: Pick<LifecyclePort, 'get'>; leakAfterS: number; now?: () => number }) {
   const now = deps.now ?? Date.now;
 
-  function failedInRevocation(): { lifecycle_id: string; prefix: string; pool: string; terminated: string }[] {
-    return deps.counts.failedWithPrefix().flatMap((row) => {
+  async function failedInRevocation(): Promise<{ lifecycle_id: string; prefix: string; pool: string; terminated: string }[]> {
+    return (await deps.counts.failedWithPrefix()).flatMap((row) => {
       const ctx = readContext(row);
       if (!ctx.failedAt?.startsWith('revoke_')) return [];
       return [{ lifecycle_id: row.id, prefix: row.prefix!, pool: row.pool, terminated: ctx.failure?.at ?? row.updated_at }];
@@ -28,16 +28,16 @@ export function createLeakCounter(deps: { counts: MetricCounts; store: Pick<Life
 
   return {
     /** Takes a leak check's findings; returns how many prefixes it counted now for the first time. */
-    record(found: readonly Discrepancy[]): number {
+    async record(found: readonly Discrepancy[]): Promise<number> {
       const t = now();
       const at = new Date(t).toISOString();
-      const candidates = found
-        .filter((d) => d.kind === 'leaked')
-        .map((d) => {
-          const row = deps.store.get(d.lifecycle_id);
-          return { lifecycle_id: d.lifecycle_id, prefix: d.prefix, pool: d.pool, terminated: row?.state === 'revoked' ? row.revoked_at : null };
-        })
-        .concat(failedInRevocation());
+      const candidates: { lifecycle_id: string; prefix: string; pool: string; terminated: string | null }[] = [];
+      for (const d of found) {
+        if (d.kind !== 'leaked') continue;
+        const row = await deps.store.get(d.lifecycle_id);
+        candidates.push({ lifecycle_id: d.lifecycle_id, prefix: d.prefix, pool: d.pool, terminated: row?.state === 'revoked' ? row.revoked_at : null });
+      }
+      candidates.push(...(await failedInRevocation()));
       const records: LeakRecord[] = [];
       const seen = new Set<string>();
       let counted = 0;
@@ -46,7 +46,7 @@ export function createLeakCounter(deps: { counts: MetricCounts; store: Pick<Life
         const key = `${c.lifecycle_id} ${c.prefix}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        const stored = deps.counts.leak(c.lifecycle_id, c.prefix);
+        const stored = await deps.counts.leak(c.lifecycle_id, c.prefix);
         if (stored?.counted_at) {
           records.push(stored);
           continue;
@@ -57,7 +57,7 @@ export function createLeakCounter(deps: { counts: MetricCounts; store: Pick<Life
         if (due) counted++;
         records.push({ lifecycle_id: c.lifecycle_id, prefix: c.prefix, pool: c.pool, first_seen_at: firstSeen, counted_at: due ? at : null });
       }
-      deps.counts.replaceUncounted(records);
+      await deps.counts.replaceUncounted(records);
       return counted;
     },
   };

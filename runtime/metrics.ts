@@ -1,8 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { IpamPort, PoolUtilization } from '../services/ipam/port.ts';
 import type { SessionOutcome } from '../services/radius/port.ts';
-import type { MetricCounts } from '../store/counts.ts';
-import type { LifecycleStore } from '../store/lifecycles.ts';
+import type { CountsPort, LifecyclePort } from '../store/port.ts';
 import { LIFECYCLE_STATES, type SessionPurpose } from '../machines/types.ts';
 import type { TransitionRecord } from './actor-host.ts';
 import { exhaustionForecast } from './forecast.ts';
@@ -15,8 +14,8 @@ export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 export type StepOutcome = 'ok' | 'error' | 'refused' | 'queued';
 
 export interface MetricsDeps {
-  store: Pick<LifecycleStore, 'events'>;
-  counts: MetricCounts;
+  store: Pick<LifecyclePort, 'events'>;
+  counts: CountsPort;
   ipam: IpamPort;
   /** Current leak-check figure (runtime/inventory.ts). */
   leaks: () => Promise<number>;
@@ -98,8 +97,8 @@ export function createMetrics(deps: MetricsDeps) {
     help: 'Lifecycles by public state',
     labelNames: ['state'] as const,
     registers: [registry],
-    collect() {
-      const counts = deps.counts.byState();
+    async collect() {
+      const counts = await deps.counts.byState();
       for (const state of LIFECYCLE_STATES) this.set({ state }, counts[state] ?? 0);
     },
   });
@@ -107,16 +106,16 @@ export function createMetrics(deps: MetricsDeps) {
     name: 'ipv6_lifecycle_shared_prefixes',
     help: 'Prefixes that more than one live lifecycle shows (should be 0)',
     registers: [registry],
-    collect() {
-      this.set(deps.counts.shared());
+    async collect() {
+      this.set(await deps.counts.shared());
     },
   });
   new Gauge({
     name: 'ipv6_lifecycle_pending_lifecycles',
     help: 'Lifecycles with a CPE step accepted but not confirmed (the CPE was offline)',
     registers: [registry],
-    collect() {
-      this.set(deps.counts.pending());
+    async collect() {
+      this.set(await deps.counts.pending());
     },
   });
   const poolGauge = (name: string, help: string, value: (u: PoolUtilization) => number) =>
@@ -155,7 +154,7 @@ export function createMetrics(deps: MetricsDeps) {
     async collect() {
       const t = now();
       // One read of the hourly tally (store/counts.ts) serves every pool.
-      const flows = deps.counts.flows(new Date(t - 7 * 86_400_000).toISOString().slice(0, 13));
+      const flows = await deps.counts.flows(new Date(t - 7 * 86_400_000).toISOString().slice(0, 13));
       for (const u of await utilization()) this.set({ pool: u.name }, exhaustionForecast(u, flows, t));
     },
   });
@@ -165,9 +164,11 @@ export function createMetrics(deps: MetricsDeps) {
       'Prefixes not returned to IPAM within runtime.leak_after_s of their lifecycle’s termination (IPAM still marks it for a revoked or unknown lifecycle, ' +
       'or its lifecycle failed in a revocation step), each counted once, across restarts',
     registers: [registry],
-    collect() {
+    async collect() {
+      const n = await deps.counts.leaksCounted();
+      // Reset only once the figure is in: a scrape running meanwhile never reads it at 0.
       this.reset();
-      this.inc(deps.counts.leaksCounted());
+      this.inc(n);
     },
   });
   new Gauge({
@@ -181,10 +182,9 @@ export function createMetrics(deps: MetricsDeps) {
 
   // When each lifecycle in revocation entered `revoking`; one read of its audit trail after a restart.
   const revokingSince = new Map<string, number>();
-  const revokingStart = (row: TransitionRecord['row']): number | null => {
-    const known = revokingSince.get(row.id);
-    if (known !== undefined) return known;
-    const first = deps.store.events(row.subscriber_id).find((e) => e.lifecycle_id === row.id && e.to_state === 'revoking');
+  const revokingStart = async (row: TransitionRecord['row']): Promise<number | null> => {
+    const events = await deps.store.events(row.subscriber_id);
+    const first = events.find((e) => e.lifecycle_id === row.id && e.to_state === 'revoking');
     return first ? Date.parse(first.at) : null;
   };
 
@@ -206,10 +206,14 @@ export function createMetrics(deps: MetricsDeps) {
         // A retried revocation (failed → revoking) still measures from its first entry.
         if (!revokingSince.has(row.id) && from !== 'failed') revokingSince.set(row.id, Date.parse(audit.at));
       } else if (row.state === 'revoked') {
-        const start = revokingStart(row);
+        const known = revokingSince.get(row.id);
         revokingSince.delete(row.id);
+        const end = Date.parse(row.revoked_at ?? audit.at);
         // A refused allocation goes to revoked without a revocation: nothing to measure.
-        if (start !== null) revocation.observe({ pool: row.pool }, Math.max(0, Date.parse(row.revoked_at ?? audit.at) - start) / 1000);
+        const observe = (start: number | null) => start !== null && revocation.observe({ pool: row.pool }, Math.max(0, end - start) / 1000);
+        if (known !== undefined) observe(known);
+        // Begun before a restart: the audit trail says when; the hook does not wait for the read.
+        else void revokingStart(row).then(observe, () => undefined);
       }
     },
     onSessionOutcome(purpose: SessionPurpose, outcome: SessionOutcome) {

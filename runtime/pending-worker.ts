@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
-import type { LifecycleStore } from '../store/lifecycles.ts';
+import type { LifecyclePort } from '../store/port.ts';
 import type { ActorHost } from './actor-host.ts';
 import { backoffDelay } from './backoff.ts';
 
 export interface PendingWorkerOptions {
-  store: LifecycleStore;
+  store: Pick<LifecyclePort, 'get' | 'newerOnCpe' | 'duePending'>;
   host: ActorHost;
   cpe: CpePort | null;
   log: Logger;
@@ -51,10 +51,10 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
       const snapshot = await opts.host.snapshot(id);
       if (!snapshot) return false;
       const ctx = snapshot.context;
-      const row = opts.store.get(id);
+      const row = await opts.store.get(id);
       // A later lifecycle (the subscriber's next, or another subscriber's) has configured this CPE
       // since: removing IPv6 now, or configuring this lifecycle's old prefix, would undo its work.
-      const successor = ctx.cpeId && row ? opts.store.newerOnCpe(ctx.cpeId, row) : null;
+      const successor = ctx.cpeId && row ? await opts.store.newerOnCpe(ctx.cpeId, row) : null;
       const now = new Date();
       let touched = false;
       for (const p of ctx.pending) {
@@ -104,7 +104,7 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
     const first = passes++ === 0;
     const spread = o.spreadMs ?? (first ? (opts.spreadFirstMs ?? 0) : 0);
     running = (async () => {
-      const due = opts.store.duePending(new Date().toISOString(), opts.perPass ?? 50_000);
+      const due = await opts.store.duePending(new Date().toISOString(), opts.perPass ?? 50_000);
       // Each one's moment within the spread, earliest first: `concurrency` workers take them in that order.
       const queue = due.map((d) => ({ ...d, offset: spread > 0 ? Math.floor(random() * spread) : 0 })).sort((a, b) => a.offset - b.offset);
       const started = Date.now();

@@ -12,7 +12,8 @@ import type { CpePort } from '../services/genieacs/port.ts';
 import { parsePrefix } from '../services/ipv6.ts';
 import type { RadiusReplyPort } from '../services/radius/port.ts';
 import { desiredReply, type FramedPrefixMode } from '../services/radius/reply-attributes.ts';
-import type { LifecycleRow, LifecycleStore } from '../store/lifecycles.ts';
+import type { LifecycleRow } from '../store/lifecycles.ts';
+import type { LifecyclePort } from '../store/port.ts';
 import type { DiscrepancyAction, DiscrepancyRow, ReconciliationStore } from '../store/reconciliation.ts';
 import {
   compareCpe,
@@ -30,7 +31,7 @@ import {
 import { ITEMS_MAX, type JobResult, type RunOptions } from './scheduler.ts';
 
 export interface ReconcileDeps {
-  store: Pick<LifecycleStore, 'list' | 'get'>;
+  store: Pick<LifecyclePort, 'list' | 'get'>;
   results: ReconciliationStore;
   ipam: FieldIpam;
   pools: { name: string; prefixLength: number }[];
@@ -51,7 +52,7 @@ export function createReconcile(deps: ReconcileDeps) {
   async function collect(signal: AbortSignal): Promise<Found[]> {
     const ix = emptyIndex();
     for (let after: { created_at: string; id: string } | undefined; ; ) {
-      const rows = deps.store.list({ limit: pageSize, order: 'asc', ...(after ? { after } : {}) });
+      const rows = await deps.store.list({ limit: pageSize, order: 'asc', ...(after ? { after } : {}) });
       for (const r of rows) indexLifecycle(ix, viewOf(r));
       if (rows.length < pageSize) break;
       after = rows[rows.length - 1]!;
@@ -127,7 +128,7 @@ export function createReconcile(deps: ReconcileDeps) {
         let action: DiscrepancyAction = wanted ? (dryRun ? 'would_repair' : 'repaired') : 'reported';
         let detail = f.detail;
         // The walk took time: a lifecycle that moved since it was read is the machine's again, not ours to repair.
-        if (wanted && !dryRun && f.lifecycle && moved(f.lifecycle, deps.store.get(f.lifecycle.id))) {
+        if (wanted && !dryRun && f.lifecycle && moved(f.lifecycle, await deps.store.get(f.lifecycle.id))) {
           rows.push(row(f, 'reported', { ...detail, skipped: 'lifecycle_moved' }));
           continue;
         }

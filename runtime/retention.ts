@@ -1,5 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { ExpiredLifecycle, RetentionStore } from '../store/retention.ts';
+import type { RetentionPort } from '../store/port.ts';
+import type { ExpiredLifecycle } from '../store/retention.ts';
 
 /** Rows per transaction: small enough that a batch holds the event loop for a few milliseconds. */
 export const RETENTION_BATCH = 500;
@@ -10,7 +11,7 @@ export const RETENTION_BATCH = 500;
  * `keep` receives every lifecycle counted, oldest revocation first.
  */
 export async function applyRetention(
-  retention: RetentionStore,
+  retention: RetentionPort,
   opts: { retentionDays: number; dryRun: boolean; signal: AbortSignal; now?: number; keep?: (l: ExpiredLifecycle) => void },
 ): Promise<number> {
   if (opts.retentionDays <= 0) return 0;
@@ -18,17 +19,19 @@ export async function applyRetention(
   let n = 0;
   let after: ExpiredLifecycle | undefined;
   while (!opts.signal.aborted) {
-    const batch = retention.expired(cutoff, RETENTION_BATCH, after);
+    const batch = await retention.expired(cutoff, RETENTION_BATCH, after);
     if (batch.length === 0) break;
     if (opts.dryRun) {
       n += batch.length;
       batch.forEach((l) => opts.keep?.(l));
     } else {
-      n += retention.remove(
+      n += await retention.remove(
         batch.map((l) => l.id),
         cutoff,
       );
-      // Listed and deleted in the same turn of the event loop: what was listed still qualified.
+      // On SQLite listed and deleted with no I/O in between: what was listed still qualified. On
+      // PostgreSQL another instance may have touched a row since: the count is what `remove` (which
+      // checks each row again) deleted, and the items listed may name one it kept.
       batch.forEach((l) => opts.keep?.(l));
     }
     after = batch.at(-1);

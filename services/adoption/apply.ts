@@ -5,7 +5,8 @@ import { prefixLifecycle } from '../../machines/prefix-lifecycle.ts';
 import { stepKey } from '../../machines/steps.ts';
 import type { ImportEvent } from '../../machines/types.ts';
 import { toRow } from '../../runtime/projection.ts';
-import type { LifecycleStore, SaveItem } from '../../store/lifecycles.ts';
+import type { SaveItem } from '../../store/lifecycles.ts';
+import type { LifecyclePort } from '../../store/port.ts';
 import type { IpamPort } from '../ipam/port.ts';
 import type { ImportReport, PlanEntry } from './types.ts';
 
@@ -17,7 +18,7 @@ import type { ImportReport, PlanEntry } from './types.ts';
 
 export interface ApplyDeps {
   ipam: IpamPort;
-  store: LifecycleStore;
+  store: Pick<LifecyclePort, 'live' | 'saveBatch'>;
   /** Subscribers committed per transaction. */
   batchSize?: number;
   /** IPAM adoptions in flight at once (NetBox answers each over HTTP). */
@@ -64,14 +65,18 @@ export async function applyPlan(entries: readonly PlanEntry[], deps: ApplyDeps):
         }),
       ),
     );
-    // No await from the check to the commit: nothing of this process slips a lifecycle in between.
-    const fresh = items.filter((it): it is SaveItem => {
+    // The batch's checks asked at once, then the commit. On SQLite nothing between them waits for
+    // I/O, so nothing of this process slips a lifecycle in; on PostgreSQL another instance may,
+    // and the unique index on a subscriber's live lifecycle refuses the batch (all or none), which
+    // fails the run: the next run plans afresh.
+    const lives = await Promise.all(items.map((it) => (it ? deps.store.live(it.row.subscriber_id) : undefined)));
+    const fresh = items.filter((it, i): it is SaveItem => {
       if (!it) return false;
-      const live = deps.store.live(it.row.subscriber_id);
+      const live = lives[i];
       if (live && live.id !== it.row.id) failed.push({ subscriber_id: it.row.subscriber_id, prefix: it.row.prefix!, error: `a live lifecycle ${live.id} appeared meanwhile` });
       return !live;
     });
-    deps.store.saveBatch(fresh);
+    await deps.store.saveBatch(fresh);
     adopted += fresh.length;
     await deps.afterBatch?.(adopted);
   }

@@ -1,6 +1,7 @@
 import type { PoolSpec } from '../../runtime/lifecycle-service.ts';
 import { LIFECYCLE_STATES } from '../../machines/types.ts';
-import type { ListCursor, LifecycleStore } from '../../store/lifecycles.ts';
+import type { ListCursor } from '../../store/lifecycles.ts';
+import type { LifecyclePort } from '../../store/port.ts';
 import { ServiceError } from '../errors.ts';
 import type { IpamPort } from '../ipam/port.ts';
 import { applyPlan, type ApplyDeps } from './apply.ts';
@@ -14,7 +15,7 @@ import type { ImportOptions, ImportReport, ImportSources, NetboxFieldPrefix, Rad
 
 export interface ImporterDeps {
   pools: readonly PoolSpec[];
-  store: LifecycleStore;
+  store: LifecyclePort;
   ipam: IpamPort;
   /** NetBox's prefixes under every pool parent; null when no pool is served by NetBox. */
   netbox: { fieldPrefixes(signal?: AbortSignal): Promise<NetboxFieldPrefix[]> } | null;
@@ -48,7 +49,7 @@ export async function runImport(req: ImportRequest, deps: ImporterDeps, signal?:
   const entries = plan({
     observations,
     pools: deps.pools,
-    known: knownLifecycles(deps.store),
+    known: await knownLifecycles(deps.store),
     radiusRead: Boolean(sources.radius),
     subscriberFromUsername: req.options?.subscriber_from_username === true,
   });
@@ -76,13 +77,13 @@ export async function runImport(req: ImportRequest, deps: ImporterDeps, signal?:
  * The live lifecycles, by subscriber and by prefix: each live state's lifecycles page by page, without
  * their snapshots (the leak check's walk). Held for the run: the plan looks every entry up.
  */
-export function knownLifecycles(store: LifecycleStore): KnownLifecycles {
+export async function knownLifecycles(store: Pick<LifecyclePort, 'heldPage'>): Promise<KnownLifecycles> {
   const bySubscriber = new Map<string, { id: string; prefix: string | null }>();
   const byPrefix = new Map<string, { id: string; subscriber_id: string }>();
   const PAGE = 5000;
   for (const state of LIFECYCLE_STATES.filter((s) => s !== 'revoked')) {
     for (let after: ListCursor | undefined; ; ) {
-      const page = store.heldPage(state, PAGE, after);
+      const page = await store.heldPage(state, PAGE, after);
       for (const r of page) {
         bySubscriber.set(r.subscriber_id, { id: r.id, prefix: r.prefix });
         if (r.prefix) byPrefix.set(r.prefix, { id: r.id, subscriber_id: r.subscriber_id });

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { parseConfig } from '../../config.ts';
 import { createApp } from '../../http/app.ts';
 import { createIdempotencyStore, type IdempotencyStore } from '../../store/idempotency.ts';
+import { asyncOf } from '../../store/port.ts';
 import { BASE, gatedIpam, pollUntil, startHarness, type Harness } from './support.ts';
 
 const test = suite('http Idempotency-Key');
@@ -123,7 +124,7 @@ test('POST with a key → keys older than idempotency_ttl_s are pruned, at most 
   h = await startHarness();
   const store = createIdempotencyStore(h.composed.db);
   const prunes: string[] = [];
-  const spy: IdempotencyStore = { ...store, prune: (before) => (prunes.push(before), store.prune(before)) };
+  const spy = asyncOf<IdempotencyStore>({ ...store, prune: (before) => (prunes.push(before), store.prune(before)) });
   const app = createApp({
     service: h.composed.service,
     idempotency: spy,

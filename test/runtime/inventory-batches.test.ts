@@ -11,6 +11,7 @@ import { createIpamRouter } from '../../services/ipam/router.ts';
 import { openDatabase } from '../../store/db.ts';
 import { createHeldScratch } from '../../store/held-scratch.ts';
 import { createLifecycleStore } from '../../store/lifecycles.ts';
+import { asyncOf } from '../../store/port.ts';
 import { turnsDuring } from '../support/event-loop.ts';
 
 const test = suite('runtime leak check in batches');
@@ -21,7 +22,7 @@ function setup() {
   const embedded = fillHeld(db, HELD);
   const store = createLifecycleStore(db);
   const ipam = createIpamRouter(new Map([[SCAN_POOL.name, embedded]]));
-  const inventory = createInventory({ store, ipam, seen: createHeldScratch(db) });
+  const inventory = createInventory({ store: asyncOf(store), ipam, seen: createHeldScratch(db) });
   return { db, store, ipam, inventory };
 }
 
@@ -40,7 +41,7 @@ test('the clean-up reclaims what its own check found, giving the event loop back
   const { db, store, ipam, inventory } = setup();
   const row = store.get('lc-00000100')!;
   store.save({ ...row, state: 'revoked', revoked_at: new Date().toISOString() }, null);
-  const cleanup = createCleanup({ store, service: {} as LifecycleService, ipam, inventory, log: pino({ level: 'silent' }), staleAllocatedAfterS: 0, reclaimLeaks: true });
+  const cleanup = createCleanup({ store: asyncOf(store), service: {} as LifecycleService, ipam, inventory, log: pino({ level: 'silent' }), staleAllocatedAfterS: 0, reclaimLeaks: true });
   let result: Awaited<ReturnType<typeof cleanup.run>> | undefined;
   const turns = await turnsDuring(async () => (result = await cleanup.run()));
   assert.ok(turns >= 5, `the event loop turned ${turns} time(s) during the clean-up`);

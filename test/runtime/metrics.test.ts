@@ -4,7 +4,8 @@ import { createMetrics } from '../../runtime/metrics.ts';
 import type { IpamPort, PoolUtilization } from '../../services/ipam/port.ts';
 import type { SessionOutcome } from '../../services/radius/port.ts';
 import type { MetricCounts, PoolFlow } from '../../store/counts.ts';
-import type { AuditEntry, LifecycleStore } from '../../store/lifecycles.ts';
+import type { AuditEntry } from '../../store/lifecycles.ts';
+import { asyncOf } from '../../store/port.ts';
 import { auditEntry, lifecycleRow } from '../support/lifecycle-rows.ts';
 
 const test = suite('runtime metrics');
@@ -17,7 +18,7 @@ const POOLS: PoolUtilization[] = [
 
 function setup(opts: { counts?: Record<string, number>; pending?: number; shared?: number; flows?: PoolFlow[]; leaks?: number; events?: AuditEntry[]; now?: number } = {}) {
   let utilizationCalls = 0;
-  const store = { events: () => opts.events ?? [] } as unknown as LifecycleStore;
+  const store = asyncOf({ events: (_subscriberId: string) => opts.events ?? [] });
   const counts: MetricCounts = {
     byState: () => opts.counts ?? {},
     pending: () => opts.pending ?? 0,
@@ -34,7 +35,7 @@ function setup(opts: { counts?: Record<string, number>; pending?: number; shared
       return POOLS;
     },
   } as unknown as IpamPort;
-  const metrics = createMetrics({ store, counts, ipam, leaks: async () => 4, now: () => opts.now ?? Date.parse(NOW) });
+  const metrics = createMetrics({ store, counts: asyncOf(counts), ipam, leaks: async () => 4, now: () => opts.now ?? Date.parse(NOW) });
   return { metrics, utilizationCalls: () => utilizationCalls, scrape: () => metrics.registry.metrics() };
 }
 
@@ -136,6 +137,8 @@ test('revocation duration after a restart: measured from the revoking time in th
   // This process saw only the last transition.
   const revoked = { ...active, state: 'revoked', revoked_at: at(0.5), updated_at: at(0.5) };
   m.metrics.onTransition({ row: revoked, audit: auditEntry(revoked, 'STEP_DONE', 'revoking'), previous: { ...revoking, updated_at: at(0) } });
+  // The hook does not wait for the audit trail's read: it lands in a later turn.
+  await new Promise((resolve) => setImmediate(resolve));
   const text = await m.scrape();
   assert.ok(samples(text, 'ipv6_revocation_duration_seconds_sum').includes('ipv6_revocation_duration_seconds_sum{pool="residential"} 5.5'), text);
 });

@@ -6,6 +6,7 @@ import pino from 'pino';
 import { createPendingWorker } from '../../runtime/pending-worker.ts';
 import type { CpePort } from '../../services/genieacs/port.ts';
 import { BASE, startHarness, type Harness } from '../http/support.ts';
+import { asyncOf } from '../../store/port.ts';
 import { decodeSnapshot, encodeSnapshot } from '../../store/snapshot-codec.ts';
 
 const test = suite('runtime pending worker at scale, under the ACS limit');
@@ -84,7 +85,7 @@ test('the first pass after a start spreads its attempts over the interval; later
   const waits: number[] = [];
   let r = 0;
   const worker = createPendingWorker({
-    store: h.composed.store,
+    store: asyncOf(h.composed.store),
     host: h.composed.host,
     cpe: counting(h.cpe.port),
     log: pino({ level: 'silent' }),
@@ -103,7 +104,7 @@ test('the first pass after a start spreads its attempts over the interval; later
   assert.is(await worker.tick(), 5);
   assert.is(waits.length, 19, 'the second pass does not wait');
   pendingLifecycles(5, 'asked');
-  const again = createPendingWorker({ store: h.composed.store, host: h.composed.host, cpe: h.cpe.port, log: pino({ level: 'silent' }), baseDelayMs: 1, maxDelayMs: 1000, spreadFirstMs: 30_000, sleep: async (ms) => void waits.push(ms) });
+  const again = createPendingWorker({ store: asyncOf(h.composed.store), host: h.composed.host, cpe: h.cpe.port, log: pino({ level: 'silent' }), baseDelayMs: 1, maxDelayMs: 1000, spreadFirstMs: 30_000, sleep: async (ms) => void waits.push(ms) });
   assert.is(await again.tick({ spreadMs: 0 }), 5);
   assert.is(waits.length, 19, 'a pass asked for now does not wait');
 });

@@ -10,6 +10,7 @@ import { ServiceError } from '../../services/errors.ts';
 import type { RadiusReplyPort } from '../../services/radius/port.ts';
 import { openDatabase } from '../../store/db.ts';
 import { createLifecycleStore } from '../../store/lifecycles.ts';
+import { asyncOf } from '../../store/port.ts';
 import { createReconciliationStore } from '../../store/reconciliation.ts';
 import { auditEntry, lifecycleRow } from '../support/lifecycle-rows.ts';
 
@@ -51,7 +52,7 @@ test('a lifecycle with a step in flight is not judged; a failing repair is repai
   let gauge: Record<string, number> = {};
   const ipam = createFakeIpam([{ name: 'test', prefix: '2001:db8::/32', prefixLength: 56 }]);
   const job = createReconcile({
-    store,
+    store: asyncOf(store),
     results,
     ipam,
     pools: [{ name: 'test', prefixLength: 56 }],
@@ -83,7 +84,7 @@ test('a lifecycle that moved between the walk and its repair is left to the mach
   let removed = 0;
   const replies: RadiusReplyPort = { writeReply: async () => undefined, removeReply: async () => void removed++ };
   const job = createReconcile({
-    store: { list: (q) => store.list(q), get: (id) => ({ ...store.get(id)!, state: 'active', updated_at: '2099-01-01T00:00:00.000Z' }) },
+    store: { list: async (q) => store.list(q), get: async (id) => ({ ...store.get(id)!, state: 'active', updated_at: '2099-01-01T00:00:00.000Z' }) },
     results,
     ipam: createFakeIpam([{ name: 'test', prefix: '2001:db8::/32', prefixLength: 56 }]),
     pools: [{ name: 'test', prefixLength: 56 }],

@@ -5,6 +5,7 @@ import { openDatabase, type Db } from '../../store/db.ts';
 import { createLifecycleStore, type LifecycleRow, type LifecycleStore } from '../../store/lifecycles.ts';
 import { createRetentionStore, SELECT_EXPIRED, type RetentionStore } from '../../store/retention.ts';
 import { applyRetention, RETENTION_BATCH } from '../../runtime/retention.ts';
+import { asyncOf } from '../../store/port.ts';
 import { auditEntry, lifecycleRow } from '../support/lifecycle-rows.ts';
 
 const test = suite('store retention (migration 007)');
@@ -46,20 +47,20 @@ function seed() {
 test('a run deletes only revoked lifecycles past retention without pending work; the kept counts follow', async () => {
   seed();
   const kept: string[] = [];
-  const n = await applyRetention(retention, { retentionDays: 90, dryRun: false, signal, now: NOW, keep: (l) => kept.push(l.id) });
+  const n = await applyRetention(asyncOf(retention), { retentionDays: 90, dryRun: false, signal, now: NOW, keep: (l) => kept.push(l.id) });
   assert.is(n, 2);
   assert.equal(kept, ['old-1', 'old-2'], 'oldest revocation first');
   assert.equal(ids(), ['old-active', 'old-allocated', 'old-failed', 'old-pending', 'old-revoking', 'old-suspended', 'recent']);
   assert.equal(keptByState(), scannedByState(), 'ipv6_lifecycle_lifecycles still equals a scan');
   assert.is(counts.pending(), 1);
-  assert.is(await applyRetention(retention, { retentionDays: 90, dryRun: false, signal, now: NOW }), 0, 'a second run finds nothing');
+  assert.is(await applyRetention(asyncOf(retention), { retentionDays: 90, dryRun: false, signal, now: NOW }), 0, 'a second run finds nothing');
 });
 
 test('the audit trail of a deleted lifecycle stays readable and append-only, and its seq goes on', async () => {
   seed();
   const before = store.events('sub-old-1');
   assert.is(before.length, 1);
-  await applyRetention(retention, { retentionDays: 90, dryRun: false, signal, now: NOW });
+  await applyRetention(asyncOf(retention), { retentionDays: 90, dryRun: false, signal, now: NOW });
   assert.is(store.get('old-1'), undefined);
   assert.equal(store.events('sub-old-1'), before);
   assert.throws(() => db.prepare("DELETE FROM audit WHERE lifecycle_id = 'old-1'").run(), /append-only/);
@@ -76,10 +77,10 @@ test('a dry run lists what the run then deletes and changes nothing', async () =
   seed();
   const listed: string[] = [];
   const before = { rows: ids(), counts: keptByState() };
-  assert.is(await applyRetention(retention, { retentionDays: 90, dryRun: true, signal, now: NOW, keep: (l) => listed.push(l.id) }), 2);
+  assert.is(await applyRetention(asyncOf(retention), { retentionDays: 90, dryRun: true, signal, now: NOW, keep: (l) => listed.push(l.id) }), 2);
   assert.equal({ rows: ids(), counts: keptByState() }, before);
   const deleted: string[] = [];
-  await applyRetention(retention, { retentionDays: 90, dryRun: false, signal, now: NOW, keep: (l) => deleted.push(l.id) });
+  await applyRetention(asyncOf(retention), { retentionDays: 90, dryRun: false, signal, now: NOW, keep: (l) => deleted.push(l.id) });
   assert.equal(deleted, listed);
 });
 
@@ -92,7 +93,7 @@ test('the retention query walks its partial index, not the live lifecycles', () 
 
 test('retention_days 0 keeps every lifecycle', async () => {
   seed();
-  assert.is(await applyRetention(retention, { retentionDays: 0, dryRun: false, signal, now: NOW }), 0);
+  assert.is(await applyRetention(asyncOf(retention), { retentionDays: 0, dryRun: false, signal, now: NOW }), 0);
   assert.is(ids().length, 9);
 });
 
@@ -104,7 +105,7 @@ test('many expired lifecycles go in batches, the event loop free between them', 
   const yielded: number[] = [];
   // The loop runs between batches: a macrotask queued meanwhile gets its turn.
   setImmediate(() => yielded.push(ids().length));
-  const n = await applyRetention(retention, { retentionDays: 90, dryRun: false, signal, now: NOW });
+  const n = await applyRetention(asyncOf(retention), { retentionDays: 90, dryRun: false, signal, now: NOW });
   assert.is(n, rows);
   assert.is(ids().length, 0);
   assert.equal(yielded, [rows - RETENTION_BATCH], 'the first batch was committed before anything else ran');
@@ -117,7 +118,7 @@ test('a run aborted (the service stopping) ends after its current batch', async 
   })();
   const abort = new AbortController();
   setImmediate(() => abort.abort());
-  const n = await applyRetention(retention, { retentionDays: 90, dryRun: false, signal: abort.signal, now: NOW });
+  const n = await applyRetention(asyncOf(retention), { retentionDays: 90, dryRun: false, signal: abort.signal, now: NOW });
   assert.is(n, RETENTION_BATCH);
   assert.is(ids().length, RETENTION_BATCH * 2);
 });

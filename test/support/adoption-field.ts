@@ -10,7 +10,8 @@ import { createRadiusFieldReader } from '../../services/field/radius.ts';
 import { MARK_FIELDS } from '../../services/netbox/mark.ts';
 import type { PoolSpec } from '../../runtime/lifecycle-service.ts';
 import { openDatabase, type Db } from '../../store/db.ts';
-import { createLifecycleStore } from '../../store/lifecycles.ts';
+import { createLifecycleStore, type LifecycleStore } from '../../store/lifecycles.ts';
+import { asyncOf } from '../../store/port.ts';
 import { startHarness, type Harness } from './netbox-harness.ts';
 
 // A messy field: a local NetBox holding our pool's parent, FreeRADIUS's own SQLite schema with
@@ -52,6 +53,8 @@ export const FILE = [
 export interface Field {
   harness: Harness;
   db: Db;
+  /** The lifecycles, synchronous, for a test's own reads (`deps.store` is the same over the async port). */
+  store: LifecycleStore;
   radius: Database.Database;
   deps: ImporterDeps;
   radiusDump(): string;
@@ -113,8 +116,9 @@ export async function seedField(): Promise<Field> {
   return {
     harness,
     db,
+    store,
     radius,
-    deps: { pools: POOLS, store, ipam, netbox, radius: radiusSource },
+    deps: { pools: POOLS, store: asyncOf(store), ipam, netbox, radius: radiusSource },
     radiusDump: dump,
     async close() {
       radius.close();

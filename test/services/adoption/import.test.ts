@@ -45,7 +45,7 @@ test('the dry run names every planted conflict and nothing else, plans the rest,
   assert.is(report.applied, null);
   assert.is(field.radiusDump(), radiusBefore);
   assert.is(netboxView(), netboxBefore);
-  assert.equal(field.deps.store.countByState(), { allocated: 1 }, 'only the seeded lifecycle');
+  assert.equal(field.store.countByState(), { allocated: 1 }, 'only the seeded lifecycle');
 });
 
 test('a rule by tenant or by description pattern names the same subscribers as the custom field', async () => {
@@ -61,10 +61,10 @@ test('applying creates lifecycles in the planned states, marks NetBox, leaves RA
   const report = await runImport(request(false), field.deps);
   assert.equal(report.applied, { adopted: 3, failed: [] });
   for (const [prefix, [subscriber, state, username, cpe]] of Object.entries(CLEAN)) {
-    const row = field.deps.store.live(subscriber)!;
+    const row = field.store.live(subscriber)!;
     assert.equal([row.state, row.prefix, row.username, row.cpe_id, row.busy], [state, prefix, username, cpe, 0], subscriber);
     assert.equal(readContext(row).current?.generation, 0);
-    const [event] = field.deps.store.events(subscriber);
+    const [event] = field.store.events(subscriber);
     assert.equal([event?.type, JSON.parse(event!.detail!).sources], ['IMPORTED', report.entries.find((e) => e.prefix === prefix)!.sources]);
   }
   for (const prefix of ['2001:db8:0:100::/56', '2001:db8:0:200::/56']) {
@@ -81,7 +81,7 @@ test('applying creates lifecycles in the planned states, marks NetBox, leaves RA
   assert.equal(again.applied, { adopted: 0, failed: [] });
   assert.equal([again.summary.adopt, again.summary.adopted], [0, 3]);
   assert.equal(conflictsOf(again.entries), PLANTED);
-  assert.is(field.deps.store.list({ limit: 100 }).length, 4, 'S-LIVE\'s and the three adopted');
+  assert.is(field.store.list({ limit: 100 }).length, 4, 'S-LIVE\'s and the three adopted');
 });
 
 test('a run killed mid-apply, after IPAM adopted a prefix and before its lifecycle was stored, completes exactly when run again', async () => {
@@ -103,10 +103,10 @@ test('a run killed mid-apply, after IPAM adopted a prefix and before its lifecyc
     () => assert.unreachable('the run was killed'),
     (err: Error) => assert.match(String(err.message ?? err), /killed/),
   );
-  assert.is(field.deps.store.list({ limit: 100 }).length, 2, 'S-LIVE\'s, and the one batch committed before the kill');
+  assert.is(field.store.list({ limit: 100 }).length, 2, 'S-LIVE\'s, and the one batch committed before the kill');
   const rerun = await runImport(request(false, 1), field.deps);
   assert.equal(rerun.applied, { adopted: 2, failed: [] });
-  const rows = field.deps.store.list({ limit: 100 });
+  const rows = field.store.list({ limit: 100 });
   assert.equal(rows.map((r) => r.prefix).sort(), [...Object.keys(CLEAN), '2001:db9:0:f00::/56'].sort());
   assert.equal(rows.map((r) => `${r.subscriber_id} ${r.state}`).sort(), ['S-ACTIVE active', 'S-ALLOC allocated', 'S-LIVE allocated', 'S-SUSP suspended']);
   const marked = (await field.deps.ipam.markedPrefixes()).map((m) => [m.prefix, m.lifecycleId]).sort();
