@@ -17,7 +17,6 @@ import { createJobMetrics } from './runtime/job-metrics.ts';
 import { createJobs, JOB_NAMES } from './runtime/jobs.ts';
 import { createReconcile, reconciliationGauge } from './runtime/reconcile.ts';
 import { createCpeFieldReader } from './services/field/cpe.ts';
-import { createReconciliationStore } from './store/reconciliation.ts';
 import { createLeakCounter } from './runtime/leak-counter.ts';
 import { LifecycleService, type PoolSpec } from './runtime/lifecycle-service.ts';
 import { loggerOptions } from './runtime/log-context.ts';
@@ -120,8 +119,10 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   const ipamKind = (p: Config['pools'][number]): IpamKind => (overrides.ipam ? (overrides.ipamKind ?? 'fake') : p.netbox ? 'netbox' : 'embedded');
   const pools: PoolSpec[] = config.pools.map((p) => ({ name: p.name, prefix: p.prefix, prefix_length: p.prefix_length, ipam: ipamKind(p) }));
   // A pool removed from the configuration while lifecycles use it drains: no new allocation, releases work.
-  const poolUse = sqlite ? createPoolUse(sqlite.db) : { draining: () => [], users: () => ({ lifecycles: 0, blocks: 0 }) };
-  const draining = poolUse.draining(new Set(pools.map((p) => p.name)));
+  const draining = await port.poolUse.draining(new Set(pools.map((p) => p.name)));
+  // How many still use a draining pool, asked synchronously (the router, the refusal's message):
+  // SQLite answers at once; on PostgreSQL the last figure read, refreshed in the background.
+  const poolUsers = sqlite ? createPoolUse(sqlite.db).users : await cachedPoolUsers(port, draining);
   for (const d of draining) {
     log.warn(
       { pool: d.name, lifecycles: d.lifecycles, ipam: d.ipams },
@@ -133,7 +134,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     ? overrides.ipamKind === 'netbox'
       ? limitPort(overrides.ipam, PEER_METHODS.ipam, config.limits.netbox.concurrency)
       : overrides.ipam
-    : await buildIpam(config, opened, log, env, draining, poolUse.users);
+    : await buildIpam(config, opened, log, env, draining, poolUsers);
 
   let replies: RadiusReplyPort | null = null;
   let sessions: DynamicAuthorizationPort | null = null;
@@ -155,11 +156,20 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   if (!cpe) log.warn('no ACS configured: CPE steps are skipped');
 
   const leakCounter = createLeakCounter({ counts: port.counts, store: port.lifecycles, leakAfterS: config.runtime.leak_after_s });
-  const inventory = createInventory({ store: port.lifecycles, ipam, seen: createHeldScratch(db), onChecked: (found) => leakCounter.record(found) });
+  const inventory = createInventory({ store: port.lifecycles, ipam, ...(sqlite ? { seen: createHeldScratch(sqlite.db) } : {}), onChecked: (found) => leakCounter.record(found) });
   // A scrape shows the last leak check's figure (the scheduled check refreshes it): a check walks
   // every live lifecycle and IPAM holding, far too much for a scrape. Only the first scrape of a
   // process, before any check, waits for one.
-  const metrics = createMetrics({ store: port.lifecycles, counts: port.counts, ipam, leaks: () => inventory.leaks(Number.POSITIVE_INFINITY) });
+  // Several instances (runtime/fleet.ts): the leader runs the scheduled jobs and reports the fleet-wide figures.
+  let fleet: Fleet | null = null;
+  const leads = () => fleet?.isLeader ?? false;
+  const metrics = createMetrics({
+    store: port.lifecycles,
+    counts: port.counts,
+    ipam,
+    leaks: () => inventory.leaks(Number.POSITIVE_INFINITY),
+    ...(postgresql ? { fleetWide: leads } : {}),
+  });
   const { attempts, base_ms: baseMs, max_ms: maxMs, retry_after_max_ms: retryAfterMaxMs } = config.retry;
   const retry: RetryPolicy = { attempts, baseMs, maxMs, retryAfterMaxMs };
   // One schedule for pending CPE work: its first attempt (set by the step) and every later one (the worker).
@@ -214,7 +224,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     store: port.lifecycles,
     pools,
     defaultPool,
-    draining: (pool) => (drainingNames.has(pool) ? drainingError(pool, poolUse.users(pool).lifecycles) : null),
+    draining: (pool) => (drainingNames.has(pool) ? drainingError(pool, poolUsers(pool).lifecycles) : null),
   });
   const cleanupDeps = {
     store: port.lifecycles,
@@ -226,7 +236,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     reclaimLeaks: config.runtime.reclaim_leaks,
   };
   const cleanup = createCleanup(cleanupDeps);
-  const reconciliation = createReconciliationStore(db);
+  const reconciliation = port.reconciliation;
   // The field readers read FreeRADIUS's SQLite only so far: on PostgreSQL or MariaDB the
   // reconciliation leaves radreply and radacct out (and says so) and the import refuses that source.
   const radiusFieldReadable = config.radius?.sql.backend === 'sqlite';
@@ -257,22 +267,20 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     // The first pass after a start spreads its attempts over one interval instead of sending them all at once.
     spreadFirstMs: config.runtime.pending_interval_ms,
   });
-  // Several instances: the scheduled jobs run on the leader only (runtime/fleet.ts).
-  let fleet: Fleet | null = null;
   const jobs = createScheduler({
     jobs: createJobs({
       cleanup: cleanupDeps,
       quietInventory: createInventory({ store: port.lifecycles, ipam }),
       store: port.lifecycles,
       retention: port.retention,
-      ...(config.jobs.cleanup.audit_retention_days > 0 ? { pruneAudit: pruneAuditOlderThan(db, config.jobs.cleanup.audit_retention_days) } : {}),
+      ...(config.jobs.cleanup.audit_retention_days > 0 ? { pruneAudit: pruneAuditOlderThan(port.auditRetention, config.jobs.cleanup.audit_retention_days) } : {}),
       pending,
       jobs: config.jobs,
       pendingIntervalMs: config.runtime.pending_interval_ms,
       reconcile,
     }),
     timezone: config.jobs.timezone,
-    ...(postgresql ? { leader: () => fleet?.isLeader ?? false } : {}),
+    ...(postgresql ? { leader: leads } : {}),
     log,
     metrics: createJobMetrics(metrics.registry, JOB_NAMES),
   });
@@ -298,12 +306,38 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   let started = false;
   let waiting: string | null = null;
   let stopped = false;
+  let pgProblem: string | null = null;
+  let probedAt = 0;
+  let probing = false;
+  const probeSoon = () => {
+    if (probing || Date.now() - probedAt < 1000) return;
+    probing = true;
+    void port
+      .probe()
+      .then(
+        () => {
+          pgProblem = null;
+          host.storeRecovered();
+        },
+        (err: Error) => void (pgProblem = `the database takes no writes: ${err.message}`),
+      )
+      .finally(() => {
+        probing = false;
+        probedAt = Date.now();
+      });
+  };
   const notReady = (): string | null => {
     if (!started) return waiting ?? 'start-up recovery is still running';
+    if (!sqlite) {
+      // Several instances: each says whether it reaches a database that takes writes (a standby
+      // after a failover does not), from its own probe, at most one in flight, every second.
+      probeSoon();
+      return host.storeProblem ?? pgProblem;
+    }
     if (host.storeProblem) {
       // Nothing may be queued that would tell: a write of our own says whether the store is back.
       try {
-        probeWrite(db);
+        probeWrite(sqlite.db);
         host.storeRecovered();
       } catch {
         // still failing
@@ -487,4 +521,26 @@ function sqliteOnly<T extends object>(what: string): T {
       throw new Error(`${what} exists on store.backend sqlite only (used: ${String(key)})`);
     },
   });
+}
+
+/**
+ * `users(pool)` for the draining pools on PostgreSQL: the figures read at start, each refreshed in
+ * the background at most once a second when asked for (a stale count only words a message, and
+ * holds the pool's route until the next refresh).
+ */
+async function cachedPoolUsers(port: OpenedStore['port'], draining: readonly DrainingPool[]) {
+  const known = new Map<string, { lifecycles: number; blocks: number }>();
+  const readAt = new Map<string, number>();
+  for (const d of draining) known.set(d.name, await port.poolUse.users(d.name));
+  return (pool: string) => {
+    const at = readAt.get(pool) ?? 0;
+    if (Date.now() - at >= 1000) {
+      readAt.set(pool, Date.now());
+      void port.poolUse.users(pool).then(
+        (u) => void known.set(pool, u),
+        () => undefined,
+      );
+    }
+    return known.get(pool) ?? { lifecycles: 0, blocks: 0 };
+  };
 }

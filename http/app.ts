@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import type { LifecycleService } from '../runtime/lifecycle-service.ts';
 import type { IdempotencyPort } from '../store/port.ts';
-import type { ReconciliationStore } from '../store/reconciliation.ts';
+import type { ReconciliationPort } from '../store/port.ts';
 import { bearerCheck } from './auth.ts';
 import { jsonBody } from './body.ts';
 import { ApiError, errorFunnel } from './errors.ts';
@@ -49,7 +49,7 @@ export interface AppDeps {
   /** `POST /import` (services/adoption/); absent, the route is not served. */
   importer?: Importer;
   /** `GET /reconciliation` (store/reconciliation.ts); absent, the route is not served. */
-  reconciliation?: Pick<ReconciliationStore, 'lastRun' | 'page'>;
+  reconciliation?: Pick<ReconciliationPort, 'lastRun' | 'page'>;
 }
 
 const isApi = (path: string) => path === '/api' || path.startsWith('/api/');

@@ -20,6 +20,12 @@ export interface MetricsDeps {
   /** Current leak-check figure (runtime/inventory.ts). */
   leaks: () => Promise<number>;
   now?: () => number;
+  /**
+   * Several instances on one store: whether this one reports the fleet-wide figures (the store's
+   * counts, the pools, leaks), true on the leader only; the others report them as 0, so that a sum
+   * over instances is the fleet's figure. Unset (one node): always.
+   */
+  fleetWide?: () => boolean;
 }
 
 /**
@@ -29,6 +35,7 @@ export interface MetricsDeps {
 export function createMetrics(deps: MetricsDeps) {
   const now = deps.now ?? Date.now;
   const registry = new Registry();
+  const reports = deps.fleetWide ?? (() => true);
   // One IPAM read per scrape serves every pool gauge; a transition (an allocation, a release) makes
   // the next scrape read again.
   let cached: { at: number; value: ReturnType<IpamPort['utilization']> } | null = null;
@@ -98,7 +105,7 @@ export function createMetrics(deps: MetricsDeps) {
     labelNames: ['state'] as const,
     registers: [registry],
     async collect() {
-      const counts = await deps.counts.byState();
+      const counts = reports() ? await deps.counts.byState() : {};
       for (const state of LIFECYCLE_STATES) this.set({ state }, counts[state] ?? 0);
     },
   });
@@ -107,7 +114,7 @@ export function createMetrics(deps: MetricsDeps) {
     help: 'Prefixes that more than one live lifecycle shows (should be 0)',
     registers: [registry],
     async collect() {
-      this.set(await deps.counts.shared());
+      this.set(reports() ? await deps.counts.shared() : 0);
     },
   });
   new Gauge({
@@ -115,7 +122,7 @@ export function createMetrics(deps: MetricsDeps) {
     help: 'Lifecycles with a CPE step accepted but not confirmed (the CPE was offline)',
     registers: [registry],
     async collect() {
-      this.set(await deps.counts.pending());
+      this.set(reports() ? await deps.counts.pending() : 0);
     },
   });
   const poolGauge = (name: string, help: string, value: (u: PoolUtilization) => number) =>
@@ -126,6 +133,7 @@ export function createMetrics(deps: MetricsDeps) {
       registers: [registry],
       async collect() {
         // A draining pool has no capacity: its allocated / capacity would read as an infinite utilization.
+        if (!reports()) return this.reset();
         for (const u of await utilization()) if (!u.draining) this.set({ pool: u.name }, value(u));
       },
     });
@@ -152,6 +160,7 @@ export function createMetrics(deps: MetricsDeps) {
     labelNames: ['pool'] as const,
     registers: [registry],
     async collect() {
+      if (!reports()) return this.reset();
       const t = now();
       // One read of the hourly tally (store/counts.ts) serves every pool.
       const flows = await deps.counts.flows(new Date(t - 7 * 86_400_000).toISOString().slice(0, 13));
@@ -165,7 +174,7 @@ export function createMetrics(deps: MetricsDeps) {
       'or its lifecycle failed in a revocation step), each counted once, across restarts',
     registers: [registry],
     async collect() {
-      const n = await deps.counts.leaksCounted();
+      const n = reports() ? await deps.counts.leaksCounted() : 0;
       // Reset only once the figure is in: a scrape running meanwhile never reads it at 0.
       this.reset();
       this.inc(n);
@@ -176,9 +185,20 @@ export function createMetrics(deps: MetricsDeps) {
     help: 'Prefixes IPAM holds for this service that no live lifecycle holds',
     registers: [registry],
     async collect() {
-      this.set(await deps.leaks());
+      this.set(reports() ? await deps.leaks() : 0);
     },
   });
+
+  if (deps.fleetWide) {
+    new Gauge({
+      name: 'ipv6_instance_leader',
+      help: 'Several instances: 1 on the one that leads (runs the scheduled jobs and reports the fleet-wide figures), 0 on the others',
+      registers: [registry],
+      collect() {
+        this.set(reports() ? 1 : 0);
+      },
+    });
+  }
 
   // When each lifecycle in revocation entered `revoking`; one read of its audit trail after a restart.
   const revokingSince = new Map<string, number>();

@@ -14,7 +14,8 @@ import type { RadiusReplyPort } from '../services/radius/port.ts';
 import { desiredReply, type FramedPrefixMode } from '../services/radius/reply-attributes.ts';
 import type { LifecycleRow } from '../store/lifecycles.ts';
 import type { LifecyclePort } from '../store/port.ts';
-import type { DiscrepancyAction, DiscrepancyRow, ReconciliationStore } from '../store/reconciliation.ts';
+import type { ReconciliationPort } from '../store/port.ts';
+import type { DiscrepancyAction, DiscrepancyRow } from '../store/reconciliation.ts';
 import {
   compareCpe,
   compareIpam,
@@ -32,7 +33,7 @@ import { ITEMS_MAX, type JobResult, type RunOptions } from './scheduler.ts';
 
 export interface ReconcileDeps {
   store: Pick<LifecyclePort, 'list' | 'get'>;
-  results: ReconciliationStore;
+  results: ReconciliationPort;
   ipam: FieldIpam;
   pools: { name: string; prefixLength: number }[];
   radius: { reader: RadiusFieldReader; replies: RadiusReplyPort; framedPrefix: FramedPrefixMode } | null;
@@ -141,7 +142,7 @@ export function createReconcile(deps: ReconcileDeps) {
           }
           const at = new Date(now()).toISOString();
           if (f.lifecycle) {
-            deps.results.audit({ lifecycle_id: f.lifecycle.id, subscriber_id: f.lifecycle.subscriber_id, state: f.lifecycle.state, at, detail: { kind: f.kind, action, ...pick(f), ...detail } });
+            await deps.results.audit({ lifecycle_id: f.lifecycle.id, subscriber_id: f.lifecycle.subscriber_id, state: f.lifecycle.state, at, detail: { kind: f.kind, action, ...pick(f), ...detail } });
           }
           // Without a lifecycle the stored row is the record; the log line says it happened.
           log.info({ kind: f.kind, action, lifecycle_id: f.lifecycle?.id ?? null, ...pick(f) }, 'reconciliation repair');
@@ -151,7 +152,7 @@ export function createReconcile(deps: ReconcileDeps) {
       const counts: Record<string, number> = Object.fromEntries(DISCREPANCY_KINDS.map((k) => [k, rows.filter((r) => r.kind === k).length]));
       counts.repaired = rows.filter((r) => r.action === 'repaired').length;
       if (dryRun) counts.would_repair = rows.filter((r) => r.action === 'would_repair').length;
-      deps.results.replace({ started_at: startedAt, finished_at: new Date(now()).toISOString(), dry_run: dryRun, counts }, rows);
+      await deps.results.replace({ started_at: startedAt, finished_at: new Date(now()).toISOString(), dry_run: dryRun, counts }, rows);
       if (!dryRun) {
         deps.gauge(Object.fromEntries(DISCREPANCY_KINDS.map((k) => [k, rows.filter((r) => r.kind === k && r.action !== 'repaired').length])));
       }

@@ -52,7 +52,6 @@ export function createAuditRetention(db: Db) {
 }
 
 /** The cleanup job's pruning (`jobs.cleanup.audit_retention_days`): the trail of revoked lifecycles older than `days`. */
-export function pruneAuditOlderThan(db: Db, days: number, now: () => number = Date.now): () => Promise<number> {
-  const retention = createAuditRetention(db);
+export function pruneAuditOlderThan(retention: { prune(o: AuditPruneOptions): Promise<number> }, days: number, now: () => number = Date.now): () => Promise<number> {
   return () => retention.prune({ before: new Date(now() - days * 86_400_000).toISOString() });
 }

@@ -1,12 +1,12 @@
 // `GET /reconciliation`: the differences the last `reconcile` run found (runtime/reconcile.ts), a page at a time.
-import type { ReconciliationStore } from '../../store/reconciliation.ts';
+import type { ReconciliationPort } from '../../store/port.ts';
 import { LIST_DEFAULT_LIMIT, reconciliationList, reconciliationQuery } from '../schemas.ts';
 import { parseInput } from '../validation.ts';
 import { API_BASE, API_ERRORS, errorResponses, type RouteSpec } from './route.ts';
 
 const json = <S>(schema: S) => ({ 'application/json': { schema } });
 
-export function reconciliationRoutes(results: Pick<ReconciliationStore, 'lastRun' | 'page'>): RouteSpec[] {
+export function reconciliationRoutes(results: Pick<ReconciliationPort, 'lastRun' | 'page'>): RouteSpec[] {
   return [
     {
       method: 'get',
@@ -22,10 +22,10 @@ export function reconciliationRoutes(results: Pick<ReconciliationStore, 'lastRun
         requestParams: { query: reconciliationQuery },
         responses: { '200': { description: 'One page; `next_cursor` is null on the last', content: json(reconciliationList) }, ...errorResponses(...API_ERRORS) },
       },
-      handler: (ctx) => {
+      handler: async (ctx) => {
         const q = parseInput(reconciliationQuery, { ...ctx.query }, 'query');
-        const { items, next } = results.page({ kind: q.kind, limit: q.limit ?? LIST_DEFAULT_LIMIT, after: q.cursor === undefined ? undefined : Number(q.cursor) });
-        ctx.body = { run: results.lastRun(), items: items.map(({ seq: _seq, ...rest }) => rest), next_cursor: next === null ? null : String(next) };
+        const { items, next } = await results.page({ kind: q.kind, limit: q.limit ?? LIST_DEFAULT_LIMIT, after: q.cursor === undefined ? undefined : Number(q.cursor) });
+        ctx.body = { run: await results.lastRun(), items: items.map(({ seq: _seq, ...rest }) => rest), next_cursor: next === null ? null : String(next) };
       },
     },
   ];

@@ -16,7 +16,9 @@ const POOLS: PoolUtilization[] = [
   { name: 'business', prefix: '2001:db8:1000::/40', prefixLength: 48, capacity: 256, allocated: 5 },
 ];
 
-function setup(opts: { counts?: Record<string, number>; pending?: number; shared?: number; flows?: PoolFlow[]; leaks?: number; events?: AuditEntry[]; now?: number } = {}) {
+function setup(
+  opts: { counts?: Record<string, number>; pending?: number; shared?: number; flows?: PoolFlow[]; leaks?: number; events?: AuditEntry[]; now?: number; fleetWide?: () => boolean } = {},
+) {
   let utilizationCalls = 0;
   const store = asyncOf({ events: (_subscriberId: string) => opts.events ?? [] });
   const counts: MetricCounts = {
@@ -35,7 +37,14 @@ function setup(opts: { counts?: Record<string, number>; pending?: number; shared
       return POOLS;
     },
   } as unknown as IpamPort;
-  const metrics = createMetrics({ store, counts: asyncOf(counts), ipam, leaks: async () => 4, now: () => opts.now ?? Date.parse(NOW) });
+  const metrics = createMetrics({
+    store,
+    counts: asyncOf(counts),
+    ipam,
+    leaks: async () => 4,
+    now: () => opts.now ?? Date.parse(NOW),
+    ...(opts.fleetWide ? { fleetWide: opts.fleetWide } : {}),
+  });
   return { metrics, utilizationCalls: () => utilizationCalls, scrape: () => metrics.registry.metrics() };
 }
 
@@ -180,6 +189,26 @@ test('onSessionOutcome counts RFC 5176 requests by purpose, action and result', 
     'ipv6_lifecycle_radius_requests_total{purpose="revoke",action="disconnect",result="no_answer"} 2',
     'ipv6_lifecycle_radius_requests_total{purpose="suspend",action="coa",result="ack"} 1',
   ]);
+});
+
+test('several instances: a follower reports the fleet-wide figures as 0 or not at all, the leader reports them, so sums over instances are right', async () => {
+  let leads = false;
+  const m = setup({ counts: { active: 7 }, pending: 2, shared: 1, leaks: 3, fleetWide: () => leads });
+  const follower = await m.scrape();
+  assert.equal(samples(follower, 'ipv6_lifecycle_lifecycles').filter((l) => l.includes('"active"')), ['ipv6_lifecycle_lifecycles{state="active"} 0']);
+  for (const name of ['ipv6_lifecycle_pending_lifecycles', 'ipv6_lifecycle_shared_prefixes', 'ipv6_prefix_leak_total', 'ipv6_lifecycle_leaked_prefixes', 'ipv6_instance_leader']) {
+    assert.equal(samples(follower, name), [`${name} 0`], name);
+  }
+  for (const name of ['ipv6_pool_capacity_prefixes', 'ipv6_pool_utilization_percent', 'ipv6_pool_exhaustion_forecast_seconds']) assert.equal(samples(follower, name), [], name);
+  assert.is(m.utilizationCalls(), 0, 'a follower does not even read the pools');
+  leads = true;
+  const leader = await m.scrape();
+  assert.equal(samples(leader, 'ipv6_lifecycle_lifecycles').filter((l) => l.includes('"active"')), ['ipv6_lifecycle_lifecycles{state="active"} 7']);
+  assert.equal(samples(leader, 'ipv6_prefix_leak_total'), ['ipv6_prefix_leak_total 3']);
+  assert.equal(samples(leader, 'ipv6_instance_leader'), ['ipv6_instance_leader 1']);
+  assert.is(samples(leader, 'ipv6_pool_capacity_prefixes').length, 2);
+  leads = false;
+  assert.equal(samples(await m.scrape(), 'ipv6_pool_capacity_prefixes'), [], 'stepping down drops them again');
 });
 
 test.run();

@@ -53,7 +53,7 @@ test('a lifecycle with a step in flight is not judged; a failing repair is repai
   const ipam = createFakeIpam([{ name: 'test', prefix: '2001:db8::/32', prefixLength: 56 }]);
   const job = createReconcile({
     store: asyncOf(store),
-    results,
+    results: asyncOf(results),
     ipam,
     pools: [{ name: 'test', prefixLength: 56 }],
     // busy@isp carries the wrong prefix, but its lifecycle is mid-step: the run must leave it alone.
@@ -85,7 +85,7 @@ test('a lifecycle that moved between the walk and its repair is left to the mach
   const replies: RadiusReplyPort = { writeReply: async () => undefined, removeReply: async () => void removed++ };
   const job = createReconcile({
     store: { list: async (q) => store.list(q), get: async (id) => ({ ...store.get(id)!, state: 'active', updated_at: '2099-01-01T00:00:00.000Z' }) },
-    results,
+    results: asyncOf(results),
     ipam: createFakeIpam([{ name: 'test', prefix: '2001:db8::/32', prefixLength: 56 }]),
     pools: [{ name: 'test', prefixLength: 56 }],
     radius: { reader: reader([reply('idle@isp', '2001:db8:2::/56')]), replies, framedPrefix: 'none' },

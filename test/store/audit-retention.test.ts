@@ -62,9 +62,9 @@ test('what is kept stays append-only: no update, and no delete of a kept entry, 
 
 test('the cleanup job prunes what is older than jobs.cleanup.audit_retention_days', async () => {
   const db = setup();
-  const prune = pruneAuditOlderThan(db, 30, () => Date.parse(CUT) + 30 * 86_400_000);
+  const prune = pruneAuditOlderThan(createAuditRetention(db), 30, () => Date.parse(CUT) + 30 * 86_400_000);
   assert.is(await prune(), 5);
-  assert.is(await pruneAuditOlderThan(db, 30, () => Date.parse(NEW) + 29 * 86_400_000)(), 0, 'the REVOKE entry is younger than 30 days');
+  assert.is(await pruneAuditOlderThan(createAuditRetention(db), 30, () => Date.parse(NEW) + 29 * 86_400_000)(), 0, 'the REVOKE entry is younger than 30 days');
 });
 
 test('the pruning runs in batches, giving the event loop back between them', async () => {

@@ -11,6 +11,7 @@ import { createRadiusFieldReader } from '../../../services/field/radius.ts';
 import { SqliteReplyStore } from '../../../services/radius/reply-store.ts';
 import { createReconcile } from '../../../runtime/reconcile.ts';
 import { createReconciliationStore } from '../../../store/reconciliation.ts';
+import { asyncOf } from '../../../store/port.ts';
 import { CLEAN, FILE, PLANTED, POOLS, seedField, type Field } from '../../support/adoption-field.ts';
 
 const test = suite('adoption, then reconciliation, over one messy field');
@@ -29,7 +30,7 @@ function reconciler() {
   const log = pino({ level: 'silent' });
   return createReconcile({
     store: field.deps.store,
-    results: createReconciliationStore(field.db),
+    results: asyncOf(createReconciliationStore(field.db)),
     ipam: field.deps.ipam,
     pools: POOLS.map((p) => ({ name: p.name, prefixLength: p.prefix_length })),
     radius: { reader: createRadiusFieldReader(field.radius), replies: new SqliteReplyStore(field.radius, { framedPrefix: 'none', log }), framedPrefix: 'none' },
