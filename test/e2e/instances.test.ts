@@ -31,6 +31,9 @@ async function up(): Promise<boolean> {
     });
     db = invariantDb(rig.url);
   }
+  // A test that failed midway leaves an instance dead or the stand-in slow: the next one wants neither.
+  rig.acs.delayMs = 0;
+  for (const i of rig.fleet.instances) if (i.pid === null) await i.start();
   return true;
 }
 test.after(async () => {
@@ -144,8 +147,9 @@ test('interleaved operations on one subscriber through different instances → o
 test('SIGKILL of the instance that owns a revocation in flight → another finishes it within the lease and a few seconds; released once; done once in effect', async () => {
   if (!(await up())) return;
   const f = await revocationInFlight(rig!, db, on(0), 'killed-owner', 8000);
+  // 202 "with the lifecycle as it is" (API.md): `revoking`, or still `active` when the instance had not started it yet.
   assert.is(f.revoke.status, 202, `revoke?wait=0 during a slow CPE step: ${JSON.stringify(f.revoke.body)}`);
-  assert.is(f.revoke.body.state, 'revoking');
+  assert.ok(['active', 'revoking'].includes(f.revoke.body.state), JSON.stringify(f.revoke.body));
   assert.ok(f.ownerFromLease, `the lease's owner ${f.lease.owner} names one of the instances' PIDs (${rig!.fleet.instances.map((i) => i.pid).join(', ')})`);
   const killedAt = Date.now();
   await f.owner.kill();
@@ -172,10 +176,9 @@ test('SIGKILL of the instance that owns a revocation in flight → another finis
   assert.is(audit.filter((r) => r.to_state === 'revoked' && r.from_state !== 'revoked').length, 1, 'revoked once');
   // Its work done, the new owner gives the lease up (or lets it run out): nobody owns a settled lifecycle.
   await eventually('no live lease left on the settled lifecycle', LEASE_MS + 1000, async () => {
-    const l = await db.lease(f.lifecycleId);
+    const l = await db.lease(f.subscriberId);
     return !l || l.expires_at <= new Date() ? true : undefined;
   }).catch((e: Error) => assert.unreachable(e.message));
-  await f.owner.start(); // the next test wants three again
 });
 
 test('an owner frozen past its lease (SIGSTOP) → another takes over and finishes; after SIGCONT the frozen one writes nothing over it', async () => {
@@ -190,7 +193,7 @@ test('an owner frozen past its lease (SIGSTOP) → another takes over and finish
     const other = rig!.fleet.instances.find((i) => i !== f.owner)!;
     const done = await settled(other, f.subscriberId, LEASE_MS + 15_000).catch((e: Error) => assert.unreachable(`${e.message}${why()}`));
     assert.equal([done.state, done.pending, done.failure], ['revoked', [], null]);
-    const lease = await db.lease(f.lifecycleId);
+    const lease = await db.lease(f.subscriberId);
     assert.ok(!lease || lease.token > f.lease.token, `the lease was taken over with a greater token: ${JSON.stringify(lease)} after ${JSON.stringify(f.lease)}`);
     // Frozen for longer than the lease, and long enough for the stand-in to have answered the frozen one's call.
     await sleep(Math.max(0, Math.max(LEASE_MS, 4000) + 1000 - (Date.now() - frozenAt)));

@@ -16,7 +16,8 @@ export function instancesConfig(dir: string, acsUrl: string): Record<string, unk
     // Unused on PostgreSQL; named so that nothing falls back to ./data under the repository.
     database: join(dir, 'unused.sqlite'),
     store: { backend: 'postgresql', url_env: DATABASE_URL_ENV, pool_max: 5, lease_ms: LEASE_MS },
-    pools: [{ name: POOL, prefix: '2001:db8::/32', prefix_length: 56, hold_down_s: 0 }],
+    // Held down after a revocation, so the freed block's quarantine row stays for the tests to read.
+    pools: [{ name: POOL, prefix: '2001:db8::/32', prefix_length: 56, hold_down_s: 600 }],
     genieacs: { url: acsUrl, timeout_ms: 30_000, task_timeout_ms: 500 },
     retry: { attempts: 3, base_ms: 20, max_ms: 200 },
     runtime: { pending_interval_ms: 1000 },

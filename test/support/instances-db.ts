@@ -3,8 +3,9 @@
 // column names are those of store/migrations/postgresql/.
 import pg from 'pg';
 
+/** A lease (migration 003, per subscriber since 006): who owns the subscriber's work in flight. */
 export interface LeaseRow {
-  lifecycle_id: string;
+  subscriber_id: string;
   owner: string;
   token: number;
   expires_at: Date;
@@ -28,7 +29,7 @@ export interface InvariantDb {
   lifecycleOf(subscriberId: string): Promise<{ id: string; state: string; prefix: string | null } | undefined>;
   /** Subscribers with more than one live lifecycle (the unique index should make this empty). */
   subscribersWithTwoLive(): Promise<string[]>;
-  lease(lifecycleId: string): Promise<LeaseRow | undefined>;
+  lease(subscriberId: string): Promise<LeaseRow | undefined>;
   /** The audit rows of a subscriber's lifecycles, in the order they were written. */
   audit(subscriberId: string): Promise<AuditRow[]>;
   /** Every row of the quarantine (released prefixes) for a lifecycle. */
@@ -64,8 +65,8 @@ export function invariantDb(url: string): InvariantDb {
       );
       return rows.map((r) => r.subscriber_id);
     },
-    async lease(lifecycleId) {
-      const { rows } = await pool.query<LeaseRow>('SELECT lifecycle_id, owner, token::int AS token, expires_at FROM leases WHERE lifecycle_id = $1', [lifecycleId]);
+    async lease(subscriberId) {
+      const { rows } = await pool.query<LeaseRow>('SELECT subscriber_id, owner, token::int AS token, expires_at FROM leases WHERE subscriber_id = $1', [subscriberId]);
       return rows[0];
     },
     async audit(subscriberId) {

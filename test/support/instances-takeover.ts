@@ -45,7 +45,7 @@ export async function revocationInFlight(rig: Rig, db: InvariantDb, via: Instanc
   rig.acs.delayMs = slowMs;
   const revoke = await via.call('POST', 'revoke?wait=0', { subscriber_id: subscriberId });
   await eventually(`the revocation of ${subscriberId} reaching the ACS`, 10_000, async () => (cpeTaskPosts(rig, cpe.id, acsFrom).length > 0 ? true : undefined));
-  const lease = await db.lease(lc.id);
+  const lease = await db.lease(subscriberId);
   if (!lease) throw new Error(`a revocation in flight on ${subscriberId} (${lc.id}) has no lease row`);
   const byPid = rig.fleet.instances.find((i) => i.owns(lease.owner));
   return { subscriberId, lifecycleId: lc.id, cpeId: cpe.id, prefix: active.body.prefix, revoke, lease, owner: byPid ?? via, ownerFromLease: !!byPid, acsFrom };
