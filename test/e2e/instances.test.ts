@@ -208,6 +208,8 @@ test('an owner frozen past its lease (SIGSTOP) → another takes over and finish
   assert.equal(after.audit.slice(before.audit.length).map((r) => `${r.type} ${r.from_state}→${r.to_state}`), [], 'no audit entry written after the take-over settled');
   assert.equal(after.row, before.row, 'the lifecycle row is the one the new owner left');
   assert.equal(after.q, before.q, "IPAM's quarantine row is the one the new owner left");
+  const leaseAfter = await db.lease(f.subscriberId);
+  assert.ok(!leaseAfter || !f.owner.owns(leaseAfter.owner), `the resumed instance took no lease on it again: ${JSON.stringify(leaseAfter)}`);
   assert.equal(after.row?.state, 'revoked');
   assert.equal(chainProblems(f.subscriberId, after.audit.map((r) => ({ type: r.type, from: r.from_state, to: r.to_state })), 'revoked'), []);
   assert.equal(await ipamAgreesWithStore(db), []);
