@@ -198,6 +198,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   const ownership = postgresql
     ? createOwnership({
         leases: postgresql.leases,
+        renewals: postgresql.renewals,
         owner: config.store.instance_id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
         leaseMs: config.store.lease_ms,
         log,

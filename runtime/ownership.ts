@@ -12,6 +12,8 @@ import { ServiceError } from '../services/errors.ts';
 
 export interface OwnershipOptions {
   leases: LeaseStore;
+  /** Where renewals go (a connection of their own, so that request traffic never delays them); `leases` unless given. */
+  renewals?: Pick<LeaseStore, 'renewMany'>;
   /** This instance, as the leases name it (store.instance_id). */
   owner: string;
   /** How long a lease lasts without renewal (store.lease_ms): the longest a dead owner's work waits. */
@@ -58,7 +60,7 @@ export function createOwnership(o: OwnershipOptions): Ownership {
     if (renewing || held.size === 0 || stopped) return;
     renewing = true;
     try {
-      const lost = await o.leases.renewMany([...held.values()], o.leaseMs);
+      const lost = await (o.renewals ?? o.leases).renewMany([...held.values()], o.leaseMs);
       for (const l of lost) {
         if (held.get(l.subscriberId)?.token !== l.token) continue;
         held.delete(l.subscriberId);

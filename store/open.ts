@@ -13,7 +13,7 @@ import { sqliteStorePort } from './sqlite-port.ts';
 export interface OpenedStore {
   port: StorePort;
   sqlite: { db: Db; store: LifecycleStore } | null;
-  postgresql: { pool: pg.Pool; url: string; leases: LeaseStore } | null;
+  postgresql: { pool: pg.Pool; url: string; leases: LeaseStore; renewals: Pick<LeaseStore, 'renewMany'> } | null;
   /** The SQLite file was created by this start (a start that fails removes it again). */
   fresh: boolean;
   close(): Promise<void>;
@@ -46,7 +46,7 @@ export async function openConfiguredStore(config: Config, env: NodeJS.ProcessEnv
   return {
     port: store,
     sqlite: null,
-    postgresql: { pool: store.pool, url, leases: store.leases },
+    postgresql: { pool: store.pool, url, leases: store.leases, renewals: store.renewals },
     fresh: false,
     close: () => store.close(),
     discard: () => store.close(),

@@ -10,7 +10,9 @@ import { createPgPoolUse } from './pool-use.ts';
 import { createPgProbe } from './probe.ts';
 import { createPgReconciliationStore } from './reconciliation.ts';
 
-export async function openPostgresStore(o: PgPoolOptions): Promise<StorePort & { pool: import('pg').Pool; leases: LeaseStore }> {
+export async function openPostgresStore(
+  o: PgPoolOptions,
+): Promise<StorePort & { pool: import('pg').Pool; leases: LeaseStore; renewals: Pick<LeaseStore, 'renewMany'> }> {
   const pool = createPgPool(o);
   try {
     await migrate(pool);
@@ -18,6 +20,9 @@ export async function openPostgresStore(o: PgPoolOptions): Promise<StorePort & {
     await pool.end();
     throw err;
   }
+  // Lease renewals on a connection of their own: queued behind a burst of requests in the shared
+  // pool, they would let leases run out under load and hand live work to another instance.
+  const renewPool = createPgPool({ ...o, max: 1 });
   return {
     backend: 'postgresql',
     pool,
@@ -30,6 +35,9 @@ export async function openPostgresStore(o: PgPoolOptions): Promise<StorePort & {
     auditRetention: createPgAuditRetention(pool),
     probe: createPgProbe(pool),
     leases: createPgLeaseStore(pool),
-    close: () => pool.end(),
+    renewals: createPgLeaseStore(renewPool),
+    close: async () => {
+      await Promise.all([pool.end(), renewPool.end()]);
+    },
   };
 }
