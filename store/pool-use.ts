@@ -15,6 +15,39 @@ export interface DrainingPool {
 }
 
 /**
+ * The draining pools as both dialects gather them: a pool's live lifecycles and the IPAMs they
+ * name first, then the embedded IPAM's rows (which also give a parent).
+ */
+export function drainingTally() {
+  const found = new Map<string, DrainingPool & { kinds: Set<IpamKind> }>();
+  const entry = (name: string) => {
+    let d = found.get(name);
+    if (!d) {
+      d = { name, prefix: null, prefixLength: 0, ipams: [], lifecycles: 0, kinds: new Set<IpamKind>() };
+      found.set(name, d);
+    }
+    return d;
+  };
+  return {
+    lifecycles(name: string, n: number, kinds: readonly { ipam: IpamKind | null; prefix_length: number }[]): void {
+      const d = entry(name);
+      d.lifecycles = n;
+      for (const k of kinds) {
+        if (k.ipam) d.kinds.add(k.ipam);
+        if (d.prefixLength === 0) d.prefixLength = k.prefix_length;
+      }
+    },
+    embedded(name: string, parent: string | null, prefixLength: number): void {
+      const d = entry(name);
+      d.kinds.add('embedded');
+      d.prefix ??= parent;
+      if (d.prefixLength === 0) d.prefixLength = prefixLength;
+    },
+    result: (): DrainingPool[] => [...found.values()].map(({ kinds, ...d }) => ({ ...d, ipams: [...kinds].sort() })),
+  };
+}
+
+/**
  * Which pools are in use, configured or not: read at start-up to find the draining ones, and by the
  * router to tell when a draining pool has no user left. Reads the lifecycles and the embedded IPAM's
  * tables; writes nothing.
@@ -47,34 +80,14 @@ export function createPoolUse(db: Db) {
   return {
     /** The pools in use that `configured` does not name, by name. */
     draining(configured: ReadonlySet<string>): DrainingPool[] {
-      const found = new Map<string, DrainingPool & { kinds: Set<IpamKind> }>();
-      const entry = (name: string) => {
-        let d = found.get(name);
-        if (!d) {
-          d = { name, prefix: null, prefixLength: 0, ipams: [], lifecycles: 0, kinds: new Set<IpamKind>() };
-          found.set(name, d);
-        }
-        return d;
-      };
+      const tally = drainingTally();
       for (const pool of pools()) {
         if (configured.has(pool)) continue;
         const n = liveOfPool.get(pool)?.n ?? 0;
-        if (n === 0) continue;
-        const d = entry(pool);
-        d.lifecycles = n;
-        for (const k of kindsOfPool.all(pool)) {
-          if (k.ipam) d.kinds.add(k.ipam);
-          if (d.prefixLength === 0) d.prefixLength = k.prefix_length;
-        }
+        if (n > 0) tally.lifecycles(pool, n, kindsOfPool.all(pool));
       }
-      for (const { pool, parent, prefix_length } of embeddedPools.all()) {
-        if (configured.has(pool)) continue;
-        const d = entry(pool);
-        d.kinds.add('embedded');
-        d.prefix ??= parent;
-        if (d.prefixLength === 0) d.prefixLength = prefix_length;
-      }
-      return [...found.values()].map(({ kinds, ...d }) => ({ ...d, ipams: [...kinds].sort() }));
+      for (const { pool, parent, prefix_length } of embeddedPools.all()) if (!configured.has(pool)) tally.embedded(pool, parent, prefix_length);
+      return tally.result();
     },
 
     /** How many live lifecycles, and embedded blocks not yet freed, still use the pool. */

@@ -3,7 +3,7 @@
 // migration 004. Writes nothing.
 import type pg from 'pg';
 import type { IpamKind } from '../../machines/types.ts';
-import type { DrainingPool } from '../pool-use.ts';
+import { drainingTally } from '../pool-use.ts';
 import type { PoolUsePort } from '../port.ts';
 import { SNAPSHOT_IPAM_PG } from '../snapshot-codec.ts';
 
@@ -45,35 +45,17 @@ export function createPgPoolUse(pool: pg.Pool): PoolUsePort {
   const liveOf = async (name: string) => (await pool.query<{ n: number }>(LIVE_OF_POOL, [name])).rows[0]?.n ?? 0;
   return {
     async draining(configured) {
-      const found = new Map<string, DrainingPool & { kinds: Set<IpamKind> }>();
-      const entry = (name: string) => {
-        let d = found.get(name);
-        if (!d) {
-          d = { name, prefix: null, prefixLength: 0, ipams: [], lifecycles: 0, kinds: new Set<IpamKind>() };
-          found.set(name, d);
-        }
-        return d;
-      };
+      const tally = drainingTally();
       for (const { pool: name } of (await pool.query<{ pool: string }>(LIFECYCLE_POOLS)).rows) {
         if (configured.has(name)) continue;
         const n = await liveOf(name);
-        if (n === 0) continue;
-        const d = entry(name);
-        d.lifecycles = n;
-        for (const k of (await pool.query<{ ipam: IpamKind | null; prefix_length: number }>(KINDS_OF_POOL, [name])).rows) {
-          if (k.ipam) d.kinds.add(k.ipam);
-          if (d.prefixLength === 0) d.prefixLength = k.prefix_length;
-        }
+        if (n > 0) tally.lifecycles(name, n, (await pool.query<{ ipam: IpamKind | null; prefix_length: number }>(KINDS_OF_POOL, [name])).rows);
       }
       // A parent of '' is a pool row created before its parent was known (services/ipam/embedded-pg.ts).
       for (const { pool: name, parent, prefix_length } of (await pool.query<{ pool: string; parent: string | null; prefix_length: number }>(EMBEDDED_POOLS)).rows) {
-        if (configured.has(name)) continue;
-        const d = entry(name);
-        d.kinds.add('embedded');
-        d.prefix ??= parent || null;
-        if (d.prefixLength === 0) d.prefixLength = prefix_length;
+        if (!configured.has(name)) tally.embedded(name, parent || null, prefix_length);
       }
-      return [...found.values()].map(({ kinds, ...d }) => ({ ...d, ipams: [...kinds].sort() }));
+      return tally.result();
     },
     users: async (name) => ({
       lifecycles: await liveOf(name),
