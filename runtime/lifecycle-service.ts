@@ -67,6 +67,16 @@ const EVENT_OF: Record<Verb, LifecycleEvent['type']> = {
   retry: 'RETRY',
 };
 
+/** How long a 202 waits past `?wait=` for its operation's event to be sent (see `#within`). */
+const SENT_WAIT_MS = 250;
+
+/** A promise and the function that resolves it. */
+function deferred(): { promise: Promise<void>; resolve(): void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 /** setTimeout's largest delay: "until it settles" (the steps' retries bound how long that is). */
 const UNTIL_SETTLED_MS = 2 ** 31 - 1;
 
@@ -87,6 +97,7 @@ export class LifecycleService {
   allocate(req: { subscriber_id: string; pool?: string | undefined; prefix_length?: number | undefined }, waitMs: number, ticket?: Ticket): Promise<Accepted> {
     const pool = this.#pool(req.pool ?? this.#opts.defaultPool);
     const prefixLength = this.#length(pool, req.prefix_length);
+    const sent = deferred();
     const final = this.#opts.host.exclusive(req.subscriber_id, async () => {
       const resumed = await this.#resumed('allocate', req.subscriber_id, ticket?.resume);
       if (resumed) return resumed;
@@ -101,9 +112,10 @@ export class LifecycleService {
       const atOnce = await this.#opts.host.createAtOnce(input);
       if (atOnce) return { created: true, settled: true, lifecycle: toResource(atOnce.row) };
       this.#opts.host.create(input);
+      sent.resolve();
       return this.#outcome('allocate', lifecycleId);
     });
-    return this.#within(req.subscriber_id, final, waitMs);
+    return this.#within(req.subscriber_id, final, waitMs, sent.promise);
   }
 
   activate(req: { subscriber_id: string; username: string; cpe_id?: string | null | undefined }, waitMs: number, ticket?: Ticket) {
@@ -170,6 +182,7 @@ export class LifecycleService {
   }
 
   #operate(verb: Verb, subscriberId: string, waitMs: number, ticket: Ticket | undefined, build: (s: LifecycleSnapshot) => LifecycleEvent): Promise<Accepted> {
+    const sent = deferred();
     const final = this.#opts.host.exclusive(subscriberId, async (): Promise<OperationResult> => {
       const resumed = await this.#resumed(verb, subscriberId, ticket?.resume);
       if (resumed) return resumed;
@@ -192,9 +205,10 @@ export class LifecycleService {
       }
       ticket?.accepted({ lifecycleId: live.id, mark: await this.#mark(subscriberId) });
       await this.#opts.host.send(live.id, event);
+      sent.resolve();
       return this.#outcome(verb, live.id);
     });
-    return this.#within(subscriberId, final, waitMs);
+    return this.#within(subscriberId, final, waitMs, sent.promise);
   }
 
   /** Waits for the lifecycle to settle and answers what the operation that was sent to it came to. */
@@ -232,14 +246,28 @@ export class LifecycleService {
     return (await this.#opts.store.events(subscriberId)).length;
   }
 
-  /** `final` if it comes within `waitMs`, else the subscriber's lifecycle as it is now, not settled. */
-  async #within(subscriberId: string, final: Promise<OperationResult>, waitMs: number): Promise<Accepted> {
+  /**
+   * `final` if it comes within `waitMs`, else the subscriber's lifecycle as it is now, not settled.
+   * A 202 shows the operation's first transition (`revoking`, not the state before it) when its
+   * event is sent within `SENT_WAIT_MS` more: on PostgreSQL the lease and the reads before it are
+   * round trips; while another instance holds the subscriber, the lifecycle as it is.
+   */
+  async #within(subscriberId: string, final: Promise<OperationResult>, waitMs: number, sent?: Promise<void>): Promise<Accepted> {
     // Whoever gets `final` handles its rejection; a caller that answered 202 may never look at it.
     final.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     const timeUp = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs)));
     const first = await Promise.race([final, timeUp]).finally(() => clearTimeout(timer));
     if (first) return { ...first, final };
+    if (sent) {
+      let grace: NodeJS.Timeout | undefined;
+      const late = await Promise.race([
+        final.then((r) => r, () => null),
+        sent.then(() => null),
+        new Promise<null>((resolve) => (grace = setTimeout(() => resolve(null), SENT_WAIT_MS))),
+      ]).finally(() => clearTimeout(grace));
+      if (late) return { ...late, final };
+    }
     // Answer with what is on disk: a transition of this turn is in the next group commit.
     await this.#opts.host.afterCommit().catch(() => undefined);
     const row = await this.#liveOrLatest(subscriberId);
