@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { LIFECYCLE_STATES } from '../machines/types.ts';
 import { decodeAuditDetail, encodeAuditDetail } from './audit-codec.ts';
 import type { Db } from './db.ts';
 
@@ -130,9 +131,13 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   const selectLive = db.prepare<[string], LifecycleRow>(
     "SELECT * FROM lifecycles WHERE subscriber_id = ? AND state <> 'revoked'",
   );
-  const selectLatest = db.prepare<[string], LifecycleRow>(
-    'SELECT * FROM lifecycles WHERE subscriber_id = ? ORDER BY created_at DESC, id DESC LIMIT 1',
-  );
+  // The live lifecycle (lifecycles_live_subscriber) beside the newest revoked one
+  // (lifecycles_revoked_subscriber, migration 013), the newer of the two: at most two rows sorted.
+  const selectLatest = db.prepare<{ subscriber_id: string }, LifecycleRow>(`
+    SELECT * FROM lifecycles WHERE subscriber_id = @subscriber_id AND state <> 'revoked'
+    UNION ALL
+    SELECT * FROM (SELECT * FROM lifecycles WHERE subscriber_id = @subscriber_id AND state = 'revoked' ORDER BY created_at DESC, id DESC LIMIT 1)
+    ORDER BY created_at DESC, id DESC LIMIT 1`);
   const page = pageQueries(db);
   const selectBusy = db.prepare<[], { id: string }>('SELECT id FROM lifecycles WHERE busy = 1');
   const selectDue = db.prepare<{ now: string; limit: number }, Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
@@ -178,7 +183,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     transaction: (fn) => inTransaction(fn) as ReturnType<typeof fn>,
     get: (id) => selectById.get(id),
     live: (subscriberId) => selectLive.get(subscriberId),
-    latest: (subscriberId) => selectLatest.get(subscriberId),
+    latest: (subscriberId) => selectLatest.get({ subscriber_id: subscriberId }),
     list: (q) => page(q),
     busy: () => selectBusy.all().map((r) => r.id),
     duePending: (now, limit) => selectDue.all({ now, limit }),
@@ -199,16 +204,23 @@ export function createLifecycleStore(db: Db): LifecycleStore {
 
 type PageParams = { state?: string; pool?: string; created_at?: string; id?: string; limit: number };
 
-/** The statement of one shape of list query (its filters, order and whether it has a cursor). */
+/**
+ * The statement of one shape of list query (its filters, order and whether it has a cursor). Without
+ * a filter, one leg per state through lifecycles_state, merged in order (MERGE (UNION ALL): each leg
+ * stops once the limit is reached), instead of an index of its own on (created_at, id): migration
+ * 013 keeps every row's state among LIFECYCLE_STATES.
+ */
 export function listSql(q: Omit<ListQuery, 'limit'>): string {
   const desc = q.order === 'desc';
-  const where = [
-    ...(q.state !== undefined ? ['state = @state'] : []),
-    ...(q.pool !== undefined ? ['pool = @pool'] : []),
-    ...(q.after !== undefined ? [`(created_at, id) ${desc ? '<' : '>'} (@created_at, @id)`] : []),
-  ];
+  const cursor = q.after !== undefined ? [`(created_at, id) ${desc ? '<' : '>'} (@created_at, @id)`] : [];
   const dir = desc ? 'DESC' : 'ASC';
-  return `SELECT * FROM lifecycles ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY created_at ${dir}, id ${dir} LIMIT @limit`;
+  const order = `ORDER BY created_at ${dir}, id ${dir} LIMIT @limit`;
+  if (q.state === undefined && q.pool === undefined) {
+    const legs = LIFECYCLE_STATES.map((s) => `SELECT * FROM lifecycles WHERE ${[`state = '${s}'`, ...cursor].join(' AND ')}`);
+    return `${legs.join(' UNION ALL ')} ${order}`;
+  }
+  const where = [...(q.state !== undefined ? ['state = @state'] : []), ...(q.pool !== undefined ? ['pool = @pool'] : []), ...cursor];
+  return `SELECT * FROM lifecycles WHERE ${where.join(' AND ')} ${order}`;
 }
 
 /**
@@ -216,7 +228,7 @@ export function listSql(q: Omit<ListQuery, 'limit'>): string {
  * stored before time-ordered (v7) ids have random v4 ones. A key past the previous page's last row
  * (not an offset) keeps pages stable while lifecycles are created. One statement per filter, order
  * and cursor, so that an index on (filter, created_at, id) serves each without a sort
- * (migrations/005-list-order.sql).
+ * (migrations/005-list-order.sql, 013-slim-indexes.sql).
  */
 function pageQueries(db: Db) {
   const cache = new Map<string, Database.Statement<PageParams, LifecycleRow>>();
