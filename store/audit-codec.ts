@@ -76,3 +76,27 @@ export function decodeAuditDetail(stored: string | null, toState: string, fromSt
   if (rest) Object.assign(d, mapKeys(rest, KEY));
   return JSON.stringify(d);
 }
+
+// The entry's other columns as audit_log stores them (migration 013), written by the store's own
+// hot path; the `audit` view reads them back as text in SQL. Each is encoded only when it reads
+// back exactly, as the view's insert trigger encodes what other writers insert. Numbers go as
+// BigInt: better-sqlite3 binds a JS number as a REAL (8 bytes, and not what the view decodes).
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A lowercase UUID as its 16 bytes, anything else as it is. */
+export function encodeLifecycleId(id: string): string | Buffer {
+  return UUID.test(id) ? Buffer.from(id.replaceAll('-', ''), 'hex') : id;
+}
+
+/** A toISOString() text as its milliseconds (the view's strftime gives the text back), anything else as it is. */
+export function encodeAt(at: string): string | bigint {
+  const ms = Date.parse(at);
+  return ms >= 0 && new Date(ms).toISOString() === at ? BigInt(ms) : at;
+}
+
+/** The encoder of words (event types, states) by the codes of audit_words: unknown ones stay text. */
+export function wordEncoder(codes: ReadonlyMap<string, number>) {
+  const big = new Map([...codes].map(([w, c]) => [w, BigInt(c)]));
+  return <T extends string | null>(word: T): T | bigint => (word === null ? word : (big.get(word) ?? word));
+}

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { LIFECYCLE_STATES } from '../machines/types.ts';
-import { decodeAuditDetail, encodeAuditDetail } from './audit-codec.ts';
+import { decodeAuditDetail, encodeAt, encodeAuditDetail, encodeLifecycleId, wordEncoder } from './audit-codec.ts';
 import type { Db } from './db.ts';
 
 /** One lifecycle as stored: the snapshot plus the columns that queries need. */
@@ -120,12 +120,23 @@ export const SHARED_PREFIXES = `
 /** better-sqlite3 implementation of the lifecycle store. */
 export function createLifecycleStore(db: Db): LifecycleStore {
   const upsert = db.prepare(UPSERT_LIFECYCLE);
+  // Straight into audit_log, encoded here (migration 013); the `audit` view reads it back as text.
   const insertAuditRow = db.prepare(`
-    INSERT INTO audit (lifecycle_id, subscriber_id, at, type, from_state, to_state, detail)
+    INSERT INTO audit_log (lifecycle_id, subscriber_id, at, type, from_state, to_state, detail)
     VALUES (@lifecycle_id, @subscriber_id, @at, @type, @from_state, @to_state, @detail)`);
+  const word = wordEncoder(new Map(db.prepare<[], { code: number; word: string }>('SELECT code, word FROM audit_words').all().map((r) => [r.word, r.code])));
   // The detail is stored compact and read back as the JSON text it was written as (store/audit-codec.ts).
   const insertAudit = {
-    run: (a: AuditEntry) => insertAuditRow.run({ ...a, detail: encodeAuditDetail(a.detail, a.to_state, a.from_state) }),
+    run: (a: AuditEntry) =>
+      insertAuditRow.run({
+        lifecycle_id: encodeLifecycleId(a.lifecycle_id),
+        subscriber_id: a.subscriber_id,
+        at: encodeAt(a.at),
+        type: word(a.type),
+        from_state: word(a.from_state),
+        to_state: word(a.to_state),
+        detail: encodeAuditDetail(a.detail, a.to_state, a.from_state),
+      }),
   };
   const selectById = db.prepare<[string], LifecycleRow>('SELECT * FROM lifecycles WHERE id = ?');
   const selectLive = db.prepare<[string], LifecycleRow>(
@@ -228,7 +239,7 @@ export function listSql(q: Omit<ListQuery, 'limit'>): string {
  * stored before time-ordered (v7) ids have random v4 ones. A key past the previous page's last row
  * (not an offset) keeps pages stable while lifecycles are created. One statement per filter, order
  * and cursor, so that an index on (filter, created_at, id) serves each without a sort
- * (migrations/005-list-order.sql, 013-slim-indexes.sql).
+ * (migrations/005-list-order.sql, 013-slim-storage.sql).
  */
 function pageQueries(db: Db) {
   const cache = new Map<string, Database.Statement<PageParams, LifecycleRow>>();
