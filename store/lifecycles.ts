@@ -108,14 +108,15 @@ export const UPSERT_LIFECYCLE = `
       next_pending_at = excluded.next_pending_at, snapshot = excluded.snapshot`;
 
 /**
- * Live prefixes shown by more than one lifecycle: live_prefixes (kept by the triggers of migration
- * 006) through its partial index on n > 1, then each one's lifecycles through the partial index on
- * live lifecycles' prefix (migration 009). Neither reads a row of a prefix that is not shared.
+ * Live prefixes shown by more than one lifecycle: shared_prefixes (kept by the triggers of migration
+ * 013, normally empty), then each one's lifecycles through the partial index on live lifecycles'
+ * prefix (migration 009). Neither reads a row of a prefix that is not shared. CROSS JOIN keeps
+ * shared_prefixes the outer loop: without statistics the planner would walk every live prefix.
  */
 export const SHARED_PREFIXES = `
-    SELECT p.prefix AS prefix, group_concat(l.id) AS ids FROM live_prefixes AS p
-    JOIN lifecycles AS l ON l.prefix = p.prefix AND l.state <> 'revoked'
-    WHERE p.n > 1 GROUP BY p.prefix`;
+    SELECT p.prefix AS prefix, group_concat(l.id) AS ids FROM shared_prefixes AS p
+    CROSS JOIN lifecycles AS l ON l.prefix = p.prefix AND l.state <> 'revoked'
+    GROUP BY p.prefix`;
 
 /** better-sqlite3 implementation of the lifecycle store. */
 export function createLifecycleStore(db: Db): LifecycleStore {

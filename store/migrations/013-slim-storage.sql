@@ -113,3 +113,52 @@ END;
 -- Through the view: an update is refused as the table's own would be; a delete is the table's.
 CREATE TRIGGER audit_update INSTEAD OF UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 CREATE TRIGGER audit_delete INSTEAD OF DELETE ON audit BEGIN DELETE FROM audit_log WHERE seq = OLD.seq; END;
+
+-- live_prefixes held a row for every live prefix (26 bytes a lifecycle) to tell when a second live
+-- lifecycle shows one. lifecycles_live_prefix (migration 009) answers that already, one index seek
+-- per write: the table now keeps only the shared prefixes (normally none), for sharedPrefixes().
+CREATE TABLE shared_prefixes (
+  prefix TEXT PRIMARY KEY
+) WITHOUT ROWID;
+INSERT INTO shared_prefixes (prefix) SELECT prefix FROM live_prefixes WHERE n > 1;
+DROP TABLE live_prefixes;
+
+-- Migration 006's triggers, their other statements as they were; `live` below is the number of
+-- live lifecycles that show the prefix once the write is done (AFTER triggers); `shared` counts
+-- the rows of shared_prefixes, by changes(): the rows the statement before it in the trigger wrote.
+DROP TRIGGER lifecycle_counts_insert;
+CREATE TRIGGER lifecycle_counts_insert AFTER INSERT ON lifecycles BEGIN
+  UPDATE lifecycle_counts SET n = n + 1 WHERE key = 'state:' || NEW.state;
+  UPDATE lifecycle_counts SET n = n + 1 WHERE key = 'pending' AND NEW.next_pending_at IS NOT NULL;
+  -- A second live lifecycle on the prefix: shared from now on (a third changes nothing).
+  INSERT INTO shared_prefixes (prefix) SELECT NEW.prefix WHERE NEW.prefix IS NOT NULL AND NEW.state <> 'revoked'
+    AND (SELECT count(*) FROM lifecycles WHERE prefix = NEW.prefix AND state <> 'revoked') >= 2
+    ON CONFLICT (prefix) DO NOTHING;
+  UPDATE lifecycle_counts SET n = n + changes() WHERE key = 'shared';
+  INSERT INTO pool_tally (pool, hour, prefix_length, allocated)
+    SELECT NEW.pool, substr(NEW.allocated_at, 1, 13), NEW.prefix_length, 1 WHERE NEW.allocated_at IS NOT NULL
+    ON CONFLICT (pool, hour, prefix_length) DO UPDATE SET allocated = allocated + 1;
+END;
+
+DROP TRIGGER lifecycle_counts_prefix;
+CREATE TRIGGER lifecycle_counts_prefix AFTER UPDATE OF prefix, state ON lifecycles
+WHEN OLD.prefix IS NOT NEW.prefix OR (OLD.state = 'revoked') <> (NEW.state = 'revoked') BEGIN
+  -- The old pair leaves: one live lifecycle (or none) left on its prefix, no longer shared.
+  DELETE FROM shared_prefixes WHERE prefix = OLD.prefix AND OLD.state <> 'revoked'
+    AND (SELECT count(*) FROM lifecycles WHERE prefix = OLD.prefix AND state <> 'revoked') <= 1;
+  UPDATE lifecycle_counts SET n = n - changes() WHERE key = 'shared';
+  -- The new pair enters.
+  INSERT INTO shared_prefixes (prefix) SELECT NEW.prefix WHERE NEW.prefix IS NOT NULL AND NEW.state <> 'revoked'
+    AND (SELECT count(*) FROM lifecycles WHERE prefix = NEW.prefix AND state <> 'revoked') >= 2
+    ON CONFLICT (prefix) DO NOTHING;
+  UPDATE lifecycle_counts SET n = n + changes() WHERE key = 'shared';
+END;
+
+DROP TRIGGER lifecycle_counts_delete;
+CREATE TRIGGER lifecycle_counts_delete AFTER DELETE ON lifecycles BEGIN
+  UPDATE lifecycle_counts SET n = n - 1 WHERE key = 'state:' || OLD.state;
+  UPDATE lifecycle_counts SET n = n - 1 WHERE key = 'pending' AND OLD.next_pending_at IS NOT NULL;
+  DELETE FROM shared_prefixes WHERE prefix = OLD.prefix AND OLD.state <> 'revoked'
+    AND (SELECT count(*) FROM lifecycles WHERE prefix = OLD.prefix AND state <> 'revoked') <= 1;
+  UPDATE lifecycle_counts SET n = n - changes() WHERE key = 'shared';
+END;

@@ -77,11 +77,22 @@ test('the leak check, the clean-up and the pending worker search their rows by a
   }
 });
 
-test('sharedPrefixes() reads only shared prefixes: the partial index of live_prefixes, then lifecycles by prefix', () => {
+test('sharedPrefixes() reads only shared prefixes: shared_prefixes (migration 013), then lifecycles by prefix', () => {
   const { db } = preparedStatements();
   const lines = plan(db, SHARED_PREFIXES);
-  assert.ok(lines.some((l) => /USING (COVERING )?INDEX live_prefixes_shared/.test(l)), lines.join(' | '));
+  assert.ok(lines.some((l) => /^SCAN p$/.test(l)), lines.join(' | '));
   assert.ok(lines.some((l) => /^SEARCH l USING (COVERING )?INDEX lifecycles_live_prefix \(prefix=\?\)/.test(l)), lines.join(' | '));
+});
+
+test("the shared-prefix triggers count a prefix's live lifecycles by the partial index (migration 013)", () => {
+  const { db } = preparedStatements();
+  const triggers = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%shared_prefixes%'").all();
+  const counts = [...new Set(triggers.flatMap((t) => [...t.sql.matchAll(/SELECT count\(\*\) FROM lifecycles WHERE prefix = (NEW|OLD)\.prefix AND state <> 'revoked'/g)].map((m) => m[0])))];
+  assert.is(counts.length, 2, triggers.map((t) => t.sql).join('\n'));
+  for (const sql of counts) {
+    const lines = plan(db, sql.replace(/(NEW|OLD)\.prefix/, '@prefix'));
+    assert.ok(lines.some((l) => /^SEARCH lifecycles USING (COVERING )?INDEX lifecycles_live_prefix \(prefix=\?\)/.test(l)), lines.join(' | '));
+  }
 });
 
 test('every list filter, order and cursor is served by an index without a sort', () => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createAuditRetention } from '../../store/audit-retention.ts';
+import { createMetricCounts } from '../../store/counts.ts';
 import { openDatabase, type Db } from '../../store/db.ts';
 import { createLifecycleStore, type AuditEntry, type LifecycleRow } from '../../store/lifecycles.ts';
 import { compactSnapshotSql } from '../../store/snapshot-codec.ts';
@@ -40,10 +41,11 @@ const T = (m: number) => `2026-01-01T00:0${m}:00.000Z`;
 function seed(db: Db): void {
   const rows: LifecycleRow[] = [
     lifecycleRow({ id: UUID(1), subscriber_id: 's1', state: 'revoked', created_at: T(1), revoked_at: T(2) }),
-    lifecycleRow({ id: UUID(2), subscriber_id: 's1', state: 'active', created_at: T(3) }),
+    lifecycleRow({ id: UUID(2), subscriber_id: 's1', state: 'active', created_at: T(3), prefix: '2001:db8:1::/56' }),
     lifecycleRow({ id: 'v4-or-legacy', subscriber_id: 's2', state: 'revoked', created_at: T(3) }),
     lifecycleRow({ id: UUID(3), subscriber_id: 's2', state: 'revoked', created_at: T(2) }),
-    lifecycleRow({ id: UUID(4), subscriber_id: 's3', state: 'pending', pool: 'business', created_at: T(2) }),
+    // Two live lifecycles on one prefix: live_prefixes counted it shared.
+    lifecycleRow({ id: UUID(4), subscriber_id: 's3', state: 'pending', pool: 'business', created_at: T(2), prefix: '2001:db8:1::/56' }),
   ];
   const insertRow = db.prepare(`INSERT INTO lifecycles (${Object.keys(rows[0]!).join(', ')}) VALUES (${Object.keys(rows[0]!).map((k) => `@${k}`).join(', ')})`);
   const insertAudit = db.prepare(
@@ -66,7 +68,7 @@ const q = {
   latest: (db: Db, s: string) => (db.prepare('SELECT id FROM lifecycles WHERE subscriber_id = ? ORDER BY created_at DESC, id DESC LIMIT 1').get(s) as { id: string }).id,
 };
 
-test('a database at 012 → migrated: the same entries and answers, the entries stored encoded, the sequence going on', () => {
+test('a database at 012 → migrated: the same entries and answers, the entries stored encoded, the sequence going on, shared prefixes still known', () => {
   const file = join(dir, 'db.sqlite');
   const old = at012(file);
   seed(old);
@@ -89,8 +91,13 @@ test('a database at 012 → migrated: the same entries and answers, the entries 
   assert.equal(stored[2], { seq: 3, id: 'text', at: 'integer', type: 'integer', to_state: 'integer' }, 'an id that is not a UUID stays text');
   assert.equal(stored[5], { seq: 6, id: 'blob', at: 'text', type: 'text', to_state: 'text' }, "what would not read back the same stays text ('now', a new word, a nested state)");
 
+  const counts = createMetricCounts(db);
+  assert.equal(store.sharedPrefixes(), [{ prefix: '2001:db8:1::/56', lifecycle_ids: [UUID(2), UUID(4)] }], 'the shared prefix is still known');
+  assert.is(counts.shared(), 1);
   const row = store.get(UUID(4))!;
-  store.save({ ...row, state: 'allocated' }, auditEntry(row, 'STEP_DONE', 'pending'));
+  store.save({ ...row, state: 'revoked' }, auditEntry(row, 'REVOKE', 'pending'));
+  assert.equal(store.sharedPrefixes(), []);
+  assert.is(counts.shared(), 0);
   assert.is((db.prepare('SELECT max(seq) AS s FROM audit').get() as { s: number }).s, 51, 'no seq used before is given again');
   db.close();
 });
