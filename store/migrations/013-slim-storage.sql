@@ -162,3 +162,39 @@ CREATE TRIGGER lifecycle_counts_delete AFTER DELETE ON lifecycles BEGIN
     AND (SELECT count(*) FROM lifecycles WHERE prefix = OLD.prefix AND state <> 'revoked') <= 1;
   UPDATE lifecycle_counts SET n = n - changes() WHERE key = 'shared';
 END;
+
+-- The embedded IPAM's blocks keyed by (pool, start_hex) itself: the unique index of migration 002
+-- was a second copy of every row's pool and address beside the rowid table. Rebuilt as
+-- lang_altertable.html describes; the triggers of migrations 002 and 003 go with the old table and
+-- are made again as they were. Every statement of services/ipam/embedded.ts reads by
+-- (pool, start_hex) or by key, as before.
+CREATE TABLE ipam_allocations_new (
+  pool          TEXT NOT NULL,
+  start_hex     TEXT NOT NULL CHECK (length(start_hex) = 32),
+  end_hex       TEXT NOT NULL CHECK (length(end_hex) = 32 AND end_hex >= start_hex),
+  prefix        TEXT NOT NULL,
+  prefix_length INTEGER NOT NULL CHECK (prefix_length BETWEEN 0 AND 128),
+  key           TEXT NOT NULL UNIQUE,
+  lifecycle_id  TEXT NOT NULL,
+  subscriber_id TEXT NOT NULL,
+  allocated_at  TEXT NOT NULL,
+  PRIMARY KEY (pool, start_hex)
+) WITHOUT ROWID;
+INSERT INTO ipam_allocations_new (pool, start_hex, end_hex, prefix, prefix_length, key, lifecycle_id, subscriber_id, allocated_at)
+  SELECT pool, start_hex, end_hex, prefix, prefix_length, key, lifecycle_id, subscriber_id, allocated_at FROM ipam_allocations ORDER BY pool, start_hex;
+DROP TABLE ipam_allocations;
+ALTER TABLE ipam_allocations_new RENAME TO ipam_allocations;
+CREATE TRIGGER ipam_allocations_no_overlap BEFORE INSERT ON ipam_allocations
+WHEN (SELECT end_hex FROM ipam_allocations
+      WHERE pool = NEW.pool AND start_hex <= NEW.end_hex
+      ORDER BY start_hex DESC LIMIT 1) >= NEW.start_hex
+BEGIN
+  SELECT RAISE(ABORT, 'ipam: block overlaps an allocated block of the same pool');
+END;
+CREATE TRIGGER ipam_allocations_not_quarantined BEFORE INSERT ON ipam_allocations
+WHEN (SELECT end_hex FROM ipam_quarantine
+      WHERE pool = NEW.pool AND start_hex <= NEW.end_hex
+      ORDER BY start_hex DESC LIMIT 1) >= NEW.start_hex
+BEGIN
+  SELECT RAISE(ABORT, 'ipam: block overlaps a quarantined block of the same pool');
+END;
