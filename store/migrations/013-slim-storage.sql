@@ -33,7 +33,8 @@ CREATE INDEX lifecycles_revoked_subscriber ON lifecycles (subscriber_id, created
 -- other id, time or word stays text), and `audit` is now a view that reads them back as text: every
 -- reader and writer of `audit` (store/reconciliation.ts, an operator's sqlite3 shell) sees the
 -- table it always saw; the store's own hot path writes audit_log directly (store/audit-codec.ts).
--- The decoding needs nothing but SQLite's own functions (the encoding, unhex(), 3.41 or later).
+-- The view and its triggers use only functions every SQLite shell has (an id inserted through the
+-- view stays text: unhex() needs 3.41), so an operator's sqlite3 reads and writes the trail as before.
 
 -- Codes are part of the stored format: rows are appended, never changed.
 CREATE TABLE audit_words (
@@ -75,8 +76,7 @@ CREATE VIEW audit (seq, lifecycle_id, subscriber_id, at, type, from_state, to_st
 CREATE TRIGGER audit_insert INSTEAD OF INSERT ON audit BEGIN
   INSERT INTO audit_log (seq, lifecycle_id, subscriber_id, at, type, from_state, to_state, detail) VALUES (
     NEW.seq,
-    CASE WHEN NEW.lifecycle_id GLOB '[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'
-      THEN unhex(replace(NEW.lifecycle_id, '-', '')) ELSE CAST(NEW.lifecycle_id AS TEXT) END,
+    CASE WHEN typeof(NEW.lifecycle_id) = 'blob' THEN NEW.lifecycle_id ELSE CAST(NEW.lifecycle_id AS TEXT) END,
     NEW.subscriber_id,
     CASE WHEN NEW.at >= '1970' AND strftime('%Y-%m-%dT%H:%M:%fZ', NEW.at) IS NEW.at
       THEN CAST(round((julianday(NEW.at) - 2440587.5) * 86400000) AS INTEGER) ELSE CAST(NEW.at AS TEXT) END,
@@ -86,10 +86,14 @@ CREATE TRIGGER audit_insert INSTEAD OF INSERT ON audit BEGIN
     NEW.detail);
 END;
 
--- Every entry so far, in seq order and with its seq; the sequence goes on where it was (entries
--- pruned at the end keep their numbers unused).
+-- Every entry so far, in seq order and with its seq, its UUID as bytes here (unhex() is in the
+-- SQLite the service runs); the sequence goes on where it was (entries pruned at the end keep
+-- their numbers unused).
 INSERT INTO audit (seq, lifecycle_id, subscriber_id, at, type, from_state, to_state, detail)
-  SELECT seq, lifecycle_id, subscriber_id, at, type, from_state, to_state, detail FROM audit_old ORDER BY seq;
+  SELECT seq,
+    CASE WHEN lifecycle_id GLOB '[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]' THEN unhex(replace(lifecycle_id, '-', '')) ELSE lifecycle_id END,
+    subscriber_id, at, type, from_state, to_state, detail
+  FROM audit_old ORDER BY seq;
 INSERT INTO sqlite_sequence (name, seq) SELECT 'audit_log', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'audit_log');
 UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit_old'), 0)) WHERE name = 'audit_log';
 -- Dropping a table fires no DELETE trigger; its own triggers and index go with it.
