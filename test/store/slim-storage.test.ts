@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { LIFECYCLE_STATES } from '../../machines/types.ts';
 import { createAuditRetention } from '../../store/audit-retention.ts';
 import { createMetricCounts } from '../../store/counts.ts';
 import { openDatabase, type Db } from '../../store/db.ts';
-import { createLifecycleStore, type AuditEntry, type LifecycleRow } from '../../store/lifecycles.ts';
+import { createLifecycleStore, listSql, type AuditEntry, type LifecycleRow } from '../../store/lifecycles.ts';
 import { compactSnapshotSql } from '../../store/snapshot-codec.ts';
 import { auditEntry, lifecycleRow } from '../support/lifecycle-rows.ts';
 
@@ -122,6 +123,18 @@ test('after 013 → a row of a state the machine does not have is refused (the u
   assert.throws(() => store.save(lifecycleRow({ id: 'b', state: 'limbo' }), null), /not a lifecycle state/);
   assert.throws(() => store.save({ ...row, state: 'limbo' }, null), /not a lifecycle state/);
   assert.is(store.get('a')?.state, row.state);
+  db.close();
+});
+
+test("the database's list of states is the machine's: the unfiltered list has one leg per state", () => {
+  const db = openDatabase(':memory:');
+  const triggers = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'lifecycles_known_state_%'").all();
+  assert.is(triggers.length, 2);
+  for (const { sql } of triggers) {
+    const listed = [...sql.match(/NOT IN \(([^)]*)\)/)![1]!.matchAll(/'([a-z]+)'/g)].map((m) => m[1]);
+    assert.equal(listed, [...LIFECYCLE_STATES], sql);
+  }
+  assert.is(listSql({}).split(' UNION ALL ').length, LIFECYCLE_STATES.length);
   db.close();
 });
 
