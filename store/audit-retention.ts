@@ -21,7 +21,8 @@ export function createAuditRetention(db: Db) {
     `SELECT a.seq AS seq, a.at AS at, coalesce(l.state, 'revoked') AS state FROM audit AS a
      LEFT JOIN lifecycles AS l ON l.id = a.lifecycle_id WHERE a.seq > @after ORDER BY a.seq LIMIT @limit`,
   );
-  const remove = db.prepare<[number]>('DELETE FROM audit WHERE seq = ?');
+  // The stored row itself (the `audit` view's delete counts no change); migration 013's trigger on it decides.
+  const remove = db.prepare<[number]>('DELETE FROM audit_log WHERE seq = ?');
   /** One batch in one transaction: how many went, where the walk goes on, and whether it reached the cut. */
   const batchTx = db.transaction((before: string, after: number, limit: number) => {
     const rows = page.all({ after, limit });

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { decodeAuditDetail, encodeAuditDetail } from './audit-codec.ts';
+import { LIFECYCLE_STATES } from '../machines/types.ts';
+import { decodeAuditDetail, encodeAt, encodeAuditDetail, encodeLifecycleId, wordEncoder } from './audit-codec.ts';
 import type { Db } from './db.ts';
 
 /** One lifecycle as stored: the snapshot plus the columns that queries need. */
@@ -107,32 +108,48 @@ export const UPSERT_LIFECYCLE = `
       next_pending_at = excluded.next_pending_at, snapshot = excluded.snapshot`;
 
 /**
- * Live prefixes shown by more than one lifecycle: live_prefixes (kept by the triggers of migration
- * 006) through its partial index on n > 1, then each one's lifecycles through the partial index on
- * live lifecycles' prefix (migration 009). Neither reads a row of a prefix that is not shared.
+ * Live prefixes shown by more than one lifecycle: shared_prefixes (kept by the triggers of migration
+ * 013, normally empty), then each one's lifecycles through the partial index on live lifecycles'
+ * prefix (migration 009). Neither reads a row of a prefix that is not shared. CROSS JOIN keeps
+ * shared_prefixes the outer loop: without statistics the planner would walk every live prefix.
  */
 export const SHARED_PREFIXES = `
-    SELECT p.prefix AS prefix, group_concat(l.id) AS ids FROM live_prefixes AS p
-    JOIN lifecycles AS l ON l.prefix = p.prefix AND l.state <> 'revoked'
-    WHERE p.n > 1 GROUP BY p.prefix`;
+    SELECT p.prefix AS prefix, group_concat(l.id) AS ids FROM shared_prefixes AS p
+    CROSS JOIN lifecycles AS l ON l.prefix = p.prefix AND l.state <> 'revoked'
+    GROUP BY p.prefix`;
 
 /** better-sqlite3 implementation of the lifecycle store. */
 export function createLifecycleStore(db: Db): LifecycleStore {
   const upsert = db.prepare(UPSERT_LIFECYCLE);
+  // Straight into audit_log, encoded here (migration 013); the `audit` view reads it back as text.
   const insertAuditRow = db.prepare(`
-    INSERT INTO audit (lifecycle_id, subscriber_id, at, type, from_state, to_state, detail)
+    INSERT INTO audit_log (lifecycle_id, subscriber_id, at, type, from_state, to_state, detail)
     VALUES (@lifecycle_id, @subscriber_id, @at, @type, @from_state, @to_state, @detail)`);
+  const word = wordEncoder(new Map(db.prepare<[], { code: number; word: string }>('SELECT code, word FROM audit_words').all().map((r) => [r.word, r.code])));
   // The detail is stored compact and read back as the JSON text it was written as (store/audit-codec.ts).
   const insertAudit = {
-    run: (a: AuditEntry) => insertAuditRow.run({ ...a, detail: encodeAuditDetail(a.detail, a.to_state, a.from_state) }),
+    run: (a: AuditEntry) =>
+      insertAuditRow.run({
+        lifecycle_id: encodeLifecycleId(a.lifecycle_id),
+        subscriber_id: a.subscriber_id,
+        at: encodeAt(a.at),
+        type: word(a.type),
+        from_state: word(a.from_state),
+        to_state: word(a.to_state),
+        detail: encodeAuditDetail(a.detail, a.to_state, a.from_state),
+      }),
   };
   const selectById = db.prepare<[string], LifecycleRow>('SELECT * FROM lifecycles WHERE id = ?');
   const selectLive = db.prepare<[string], LifecycleRow>(
     "SELECT * FROM lifecycles WHERE subscriber_id = ? AND state <> 'revoked'",
   );
-  const selectLatest = db.prepare<[string], LifecycleRow>(
-    'SELECT * FROM lifecycles WHERE subscriber_id = ? ORDER BY created_at DESC, id DESC LIMIT 1',
-  );
+  // The live lifecycle (lifecycles_live_subscriber) beside the newest revoked one
+  // (lifecycles_revoked_subscriber, migration 013), the newer of the two: at most two rows sorted.
+  const selectLatest = db.prepare<{ subscriber_id: string }, LifecycleRow>(`
+    SELECT * FROM lifecycles WHERE subscriber_id = @subscriber_id AND state <> 'revoked'
+    UNION ALL
+    SELECT * FROM (SELECT * FROM lifecycles WHERE subscriber_id = @subscriber_id AND state = 'revoked' ORDER BY created_at DESC, id DESC LIMIT 1)
+    ORDER BY created_at DESC, id DESC LIMIT 1`);
   const page = pageQueries(db);
   const selectBusy = db.prepare<[], { id: string }>('SELECT id FROM lifecycles WHERE busy = 1');
   const selectDue = db.prepare<{ now: string; limit: number }, Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
@@ -178,7 +195,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     transaction: (fn) => inTransaction(fn) as ReturnType<typeof fn>,
     get: (id) => selectById.get(id),
     live: (subscriberId) => selectLive.get(subscriberId),
-    latest: (subscriberId) => selectLatest.get(subscriberId),
+    latest: (subscriberId) => selectLatest.get({ subscriber_id: subscriberId }),
     list: (q) => page(q),
     busy: () => selectBusy.all().map((r) => r.id),
     duePending: (now, limit) => selectDue.all({ now, limit }),
@@ -199,16 +216,23 @@ export function createLifecycleStore(db: Db): LifecycleStore {
 
 type PageParams = { state?: string; pool?: string; created_at?: string; id?: string; limit: number };
 
-/** The statement of one shape of list query (its filters, order and whether it has a cursor). */
+/**
+ * The statement of one shape of list query (its filters, order and whether it has a cursor). Without
+ * a filter, one leg per state through lifecycles_state, merged in order (MERGE (UNION ALL): each leg
+ * stops once the limit is reached), instead of an index of its own on (created_at, id): migration
+ * 013 keeps every row's state among LIFECYCLE_STATES.
+ */
 export function listSql(q: Omit<ListQuery, 'limit'>): string {
   const desc = q.order === 'desc';
-  const where = [
-    ...(q.state !== undefined ? ['state = @state'] : []),
-    ...(q.pool !== undefined ? ['pool = @pool'] : []),
-    ...(q.after !== undefined ? [`(created_at, id) ${desc ? '<' : '>'} (@created_at, @id)`] : []),
-  ];
+  const cursor = q.after !== undefined ? [`(created_at, id) ${desc ? '<' : '>'} (@created_at, @id)`] : [];
   const dir = desc ? 'DESC' : 'ASC';
-  return `SELECT * FROM lifecycles ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY created_at ${dir}, id ${dir} LIMIT @limit`;
+  const order = `ORDER BY created_at ${dir}, id ${dir} LIMIT @limit`;
+  if (q.state === undefined && q.pool === undefined) {
+    const legs = LIFECYCLE_STATES.map((s) => `SELECT * FROM lifecycles WHERE ${[`state = '${s}'`, ...cursor].join(' AND ')}`);
+    return `${legs.join(' UNION ALL ')} ${order}`;
+  }
+  const where = [...(q.state !== undefined ? ['state = @state'] : []), ...(q.pool !== undefined ? ['pool = @pool'] : []), ...cursor];
+  return `SELECT * FROM lifecycles WHERE ${where.join(' AND ')} ${order}`;
 }
 
 /**
@@ -216,7 +240,7 @@ export function listSql(q: Omit<ListQuery, 'limit'>): string {
  * stored before time-ordered (v7) ids have random v4 ones. A key past the previous page's last row
  * (not an offset) keeps pages stable while lifecycles are created. One statement per filter, order
  * and cursor, so that an index on (filter, created_at, id) serves each without a sort
- * (migrations/005-list-order.sql).
+ * (migrations/005-list-order.sql, 013-slim-storage.sql).
  */
 function pageQueries(db: Db) {
   const cache = new Map<string, Database.Statement<PageParams, LifecycleRow>>();

@@ -51,6 +51,17 @@ test('a row written before the codec (a JSON object) reads as it is', () => {
   db.close();
 });
 
+test('the IPAM of a detail is stored as its index; one stored as its name before reads as it was', () => {
+  const text = JSON.stringify({ state: 'pending', pool: 'default', prefix_length: 56, ipam: 'embedded' });
+  const stored = encodeAuditDetail(text, 'pending', null)!;
+  assert.is(stored, '["",0,-1,{"E":"default","C":56,"F":0}]');
+  assert.is(decodeAuditDetail(stored, 'pending', null), text);
+  assert.is(decodeAuditDetail('["",0,-1,{"E":"default","C":56,"F":"embedded"}]', 'pending', null), text);
+  // An IPAM the list does not name stays its name.
+  const other = JSON.stringify({ state: 'pending', ipam: 'future' });
+  assert.is(decodeAuditDetail(encodeAuditDetail(other, 'pending', null), 'pending', null), other);
+});
+
 test('what would not read back exactly is stored as it is', () => {
   const odd = [
     { state: 'revoked', step: 'some_future_step', Capital: 1 },

@@ -62,6 +62,28 @@ test('counts follow every write: states, pending steps and shared prefixes equal
   assert.equal(kept(), scanned(), 'after deleting a revoked lifecycle');
 });
 
+test('a prefix shown by three live lifecycles stays shared until one is left on it (migration 013: shared_prefixes)', () => {
+  const on = (id: string, state = 'active', prefix = '2001:db8:9::/56') => lifecycleRow({ id, state, prefix, revoked_at: state === 'revoked' ? '2026-03-02T09:30:00.000Z' : null });
+  const listed = () => store.sharedPrefixes().map((p) => `${p.prefix} ${[...p.lifecycle_ids].sort().join(',')}`);
+  for (const [row, shared] of [
+    [on('a'), []],
+    [on('b'), ['2001:db8:9::/56 a,b']],
+    [on('c', 'suspended'), ['2001:db8:9::/56 a,b,c']],
+    [on('a', 'revoked'), ['2001:db8:9::/56 b,c']],
+    [on('b', 'active', '2001:db8:8::/56'), []],
+    [on('d', 'pending'), ['2001:db8:9::/56 c,d']],
+  ] as [LifecycleRow, string[]][]) {
+    save(row);
+    assert.equal(kept(), scanned(), `after ${row.id} → ${row.state}`);
+    assert.equal(listed(), shared, `after ${row.id} → ${row.state}`);
+  }
+  db.pragma('foreign_keys = OFF');
+  save(on('d', 'revoked'));
+  db.prepare("DELETE FROM lifecycles WHERE id = 'd'").run();
+  assert.equal(kept(), scanned(), 'after deleting a revoked lifecycle');
+  assert.equal(listed(), []);
+});
+
 test('saveBatch keeps the counts in the same transaction: a failed batch changes none of them', () => {
   save(lifecycleRow({ id: 'a', state: 'active' }));
   const before = kept();
@@ -104,7 +126,7 @@ test('migration 006 seeds the counts from lifecycles stored before it', () => {
     s.save(lifecycleRow({ id: 'a', state: 'active', prefix: '2001:db8:1::/56' }), null);
     s.save(lifecycleRow({ id: 'b', state: 'active', prefix: '2001:db8:1::/56', next_pending_at: '2026-03-01T11:00:00.000Z' }), null);
     // Back to before 006, and run it again over the stored rows.
-    raw.exec('DROP TABLE lifecycle_counts; DROP TABLE live_prefixes; DROP TABLE pool_tally; DROP TABLE prefix_leaks');
+    raw.exec('DROP TABLE lifecycle_counts; DROP TABLE shared_prefixes; DROP TABLE pool_tally; DROP TABLE prefix_leaks');
     for (const t of raw.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'lifecycle_counts_%'").all() as { name: string }[]) raw.exec(`DROP TRIGGER ${t.name}`);
     raw.exec(readMigration('006-metric-counts.sql'));
     const c = createMetricCounts(raw);

@@ -3,6 +3,7 @@
 // QUERY PLAN says so. A scan of a million rows is seconds of a stalled event loop.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { LIFECYCLE_STATES } from '../../machines/types.ts';
 import { createEmbeddedIpam } from '../../services/ipam/embedded.ts';
 import { createMetricCounts } from '../../store/counts.ts';
 import { openDatabase, type Db } from '../../store/db.ts';
@@ -48,11 +49,11 @@ const reads = (sql: string) => /^\s*(SELECT|UPDATE|DELETE|WITH)\b/i.test(sql);
 
 test('no statement on lifecycles or audit scans the table without an index', () => {
   const { db, statements } = preparedStatements();
-  const checked = statements.filter((s) => reads(s) && /\b(lifecycles|audit)\b/.test(s));
+  const checked = statements.filter((s) => reads(s) && /\b(lifecycles|audit|audit_log)\b/.test(s));
   assert.ok(checked.length >= 12, `found ${checked.length} statements`);
   for (const sql of checked) {
     for (const line of plan(db, sql)) {
-      assert.not.match(line, /^SCAN (lifecycles|audit|l|a)$/, `${sql.trim()}\n  ${line}`);
+      assert.not.match(line, /^SCAN (lifecycles|audit|audit_log|l|a)$/, `${sql.trim()}\n  ${line}`);
     }
   }
 });
@@ -76,11 +77,22 @@ test('the leak check, the clean-up and the pending worker search their rows by a
   }
 });
 
-test('sharedPrefixes() reads only shared prefixes: the partial index of live_prefixes, then lifecycles by prefix', () => {
+test('sharedPrefixes() reads only shared prefixes: shared_prefixes (migration 013), then lifecycles by prefix', () => {
   const { db } = preparedStatements();
   const lines = plan(db, SHARED_PREFIXES);
-  assert.ok(lines.some((l) => /USING (COVERING )?INDEX live_prefixes_shared/.test(l)), lines.join(' | '));
+  assert.ok(lines.some((l) => /^SCAN p$/.test(l)), lines.join(' | '));
   assert.ok(lines.some((l) => /^SEARCH l USING (COVERING )?INDEX lifecycles_live_prefix \(prefix=\?\)/.test(l)), lines.join(' | '));
+});
+
+test("the shared-prefix triggers count a prefix's live lifecycles by the partial index (migration 013)", () => {
+  const { db } = preparedStatements();
+  const triggers = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%shared_prefixes%'").all();
+  const counts = [...new Set(triggers.flatMap((t) => [...t.sql.matchAll(/SELECT count\(\*\) FROM lifecycles WHERE prefix = (NEW|OLD)\.prefix AND state <> 'revoked'/g)].map((m) => m[0])))];
+  assert.is(counts.length, 2, triggers.map((t) => t.sql).join('\n'));
+  for (const sql of counts) {
+    const lines = plan(db, sql.replace(/(NEW|OLD)\.prefix/, '@prefix'));
+    assert.ok(lines.some((l) => /^SEARCH lifecycles USING (COVERING )?INDEX lifecycles_live_prefix \(prefix=\?\)/.test(l)), lines.join(' | '));
+  }
 });
 
 test('every list filter, order and cursor is served by an index without a sort', () => {
@@ -95,7 +107,13 @@ test('every list filter, order and cursor is served by an index without a sort',
           const where = `${sql}\n  ${lines.join(' | ')}`;
           assert.not.ok(lines.some((l) => /TEMP B-TREE/.test(l)), where);
           if (state || pool) assert.ok(lines.some((l) => /^SEARCH lifecycles USING INDEX lifecycles_(state|pool) \((state|pool)=\?/.test(l)), where);
-          else assert.ok(lines.some((l) => /^(SCAN|SEARCH) lifecycles USING INDEX lifecycles_created/.test(l)), where);
+          else {
+            // One leg per state through lifecycles_state, merged in order (migration 013): no other read.
+            assert.ok(lines.some((l) => /MERGE \(UNION ALL\)/.test(l)), where);
+            const reads = lines.filter((l) => /^(SCAN|SEARCH) /.test(l));
+            assert.is(reads.length, LIFECYCLE_STATES.length, where);
+            for (const l of reads) assert.match(l, /^SEARCH lifecycles USING INDEX lifecycles_state \(state=\?/, where);
+          }
         }
       }
     }
