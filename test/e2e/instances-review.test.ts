@@ -238,7 +238,7 @@ for (const how of ['pg_ctl stop -m fast', 'SIGKILL of the postmaster'] as const)
       return s.every((x) => x === 200) ? s : undefined;
     }).catch(async (e: Error) => `${e.message}: ${JSON.stringify(await Promise.all(rig!.fleet.instances.map(readyz)))}`);
     const results = await Promise.allSettled(traffic);
-    assert.equal(rig!.fleet.instances.map((i) => i.pid !== null), [true, true, true], 'no instance died');
+    assert.equal(rig!.fleet.instances.map((i) => i.pid !== null), [true, true, true], `no instance died${why()}`);
     assert.ok(Array.isArray(whileDown), `${whileDown}`);
     assert.ok(Array.isArray(after), `${after} (${Date.now() - upAt} ms after the restart)${why()}`);
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${subs[i]}: ${(r.reason as Error).message}`] : []));
@@ -416,6 +416,40 @@ test('the leader frozen (SIGSTOP: a hung event loop, a long GC) well past leader
   }
   assert.ok(next, `no survivor took over the scheduled jobs while ${leader.name} was frozen for ${LEASE_MS + 6000} ms (jobs.pending, leaks, cleanup stop fleet-wide)`);
   await eventually('one leader after the thaw', 5000, leaderOf);
+});
+
+test('the pending job takes over a dead owner\'s busy lifecycle → once it settles, the lease is given up and another instance can work on the subscriber', async () => {
+  if (!(await up())) return;
+  const stuck: string[] = [];
+  for (let round = 0; round < 4 && stuck.length === 0; round++) {
+    const s = `pending-takeover-${round}`;
+    const owner = on(0);
+    const cpe = rig!.acs.addDevice({ mode: 'offline' });
+    assert.is((await owner.call('POST', 'allocate', { subscriber_id: s })).status, 201);
+    const act = await owner.call('POST', 'activate', { subscriber_id: s, username: `${s}@isp`, cpe_id: cpe.id });
+    assert.equal([act.status, act.body?.pending?.length], [200, 1], JSON.stringify(act.body));
+    const from = rig!.acs.requests.length;
+    rig!.acs.delayMs = 3000;
+    assert.is((await owner.call('POST', 'revoke?wait=0', { subscriber_id: s })).status, 202);
+    await eventually('the removal reaching the ACS', 10_000, async () => (cpePosts(cpe.id, from) > 0 ? true : undefined));
+    await owner.kill();
+    rig!.acs.delayMs = 0;
+    // The pending job asked for on b (the leader's scheduled one races it): it waits for the dead owner's lease.
+    const job = on(1).call('POST', 'jobs/pending', {});
+    await eventually(`${s} revoked`, 15_000, async () => {
+      const g = await on(2).call('GET', `lifecycle/${s}`);
+      return g.body?.state === 'revoked' ? true : undefined;
+    }).catch((e: Error) => assert.unreachable(`${e.message}${why()}`));
+    await job;
+    await sleep(LEASE_MS + 1500);
+    const lease = await db.lease(s);
+    if (lease && lease.expires_at > new Date()) {
+      const again = await on(2).call('POST', 'allocate?wait=5000', { subscriber_id: s });
+      stuck.push(`${s}: revoked, yet ${rig!.fleet.instances.find((i) => i.owns(lease.owner))?.name ?? lease.owner} still holds (and renews) its lease ${LEASE_MS + 1500} ms later; allocate via ${on(2).name} answers ${again.status} ${again.body?.state}`);
+    }
+    await owner.start();
+  }
+  assert.equal(stuck, []);
 });
 
 test('connections: each instance uses at most store.pool_max plus its two own (lease renewals, leader lock) → 3 × (5 + 2) = 21 suffice under a burst, a kill and a restart', async () => {
