@@ -423,29 +423,38 @@ test('the pending job takes over a dead owner\'s busy lifecycle → once it sett
   const stuck: string[] = [];
   for (let round = 0; round < 4 && stuck.length === 0; round++) {
     const s = `pending-takeover-${round}`;
-    const owner = on(0);
+    const leader = await eventually('one leader', 5000, leaderOf);
+    const owner = rig!.fleet.instances.find((i) => i !== leader)!;
     const cpe = rig!.acs.addDevice({ mode: 'offline' });
     assert.is((await owner.call('POST', 'allocate', { subscriber_id: s })).status, 201);
     const act = await owner.call('POST', 'activate', { subscriber_id: s, username: `${s}@isp`, cpe_id: cpe.id });
     assert.equal([act.status, act.body?.pending?.length], [200, 1], JSON.stringify(act.body));
     const from = rig!.acs.requests.length;
-    rig!.acs.delayMs = 3000;
+    rig!.acs.delayMs = 8000;
     assert.is((await owner.call('POST', 'revoke?wait=0', { subscriber_id: s })).status, 202);
     await eventually('the removal reaching the ACS', 10_000, async () => (cpePosts(cpe.id, from) > 0 ? true : undefined));
+    // The offline CPE's configure step comes due while the revocation is in flight: the leader's
+    // pending job picks the lifecycle up and waits for the owner's lease.
+    await eventually('the pending step due', 10_000, async () => {
+      const { rows } = await db.pool.query<{ due: boolean }>('SELECT next_pending_at <= $2 AS due FROM lifecycles WHERE subscriber_id = $1 AND busy = 1', [s, new Date().toISOString()]);
+      return rows[0]?.due ? true : undefined;
+    });
+    await sleep(1500);
     await owner.kill();
     rig!.acs.delayMs = 0;
-    // The pending job asked for on b (the leader's scheduled one races it): it waits for the dead owner's lease.
-    const job = on(1).call('POST', 'jobs/pending', {});
+    // The CPE back: the resumed removal is confirmed, nothing stays pending (no later pending pass for it).
+    rig!.acs.setMode(cpe.id, 'online');
     await eventually(`${s} revoked`, 15_000, async () => {
-      const g = await on(2).call('GET', `lifecycle/${s}`);
-      return g.body?.state === 'revoked' ? true : undefined;
+      const g = await leader.call('GET', `lifecycle/${s}`);
+      return g.body?.state === 'revoked' && g.body.pending.length === 0 ? true : undefined;
     }).catch((e: Error) => assert.unreachable(`${e.message}${why()}`));
-    await job;
-    await sleep(LEASE_MS + 1500);
+    await sleep(3 * LEASE_MS);
     const lease = await db.lease(s);
     if (lease && lease.expires_at > new Date()) {
-      const again = await on(2).call('POST', 'allocate?wait=5000', { subscriber_id: s });
-      stuck.push(`${s}: revoked, yet ${rig!.fleet.instances.find((i) => i.owns(lease.owner))?.name ?? lease.owner} still holds (and renews) its lease ${LEASE_MS + 1500} ms later; allocate via ${on(2).name} answers ${again.status} ${again.body?.state}`);
+      const holder = rig!.fleet.instances.find((i) => i.owns(lease.owner));
+      const other = rig!.fleet.instances.find((i) => i !== holder && i.pid !== null)!;
+      const again = await other.call('POST', 'allocate?wait=5000', { subscriber_id: s });
+      stuck.push(`${s}: revoked, yet ${holder?.name ?? lease.owner} (leader: ${leader.name}) still holds and renews its lease ${3 * LEASE_MS} ms later; allocate via ${other.name} answers ${again.status} ${again.body?.state}`);
     }
     await owner.start();
   }
