@@ -461,6 +461,47 @@ test('the pending job takes over a dead owner\'s busy lifecycle → once it sett
   assert.equal(stuck, []);
 });
 
+test('the leaks job run on every instance at once while allocations, updates and revocations go on across them → nothing live reclaimed; IPAM = store', async () => {
+  if (!(await up())) return;
+  let running = true;
+  const runs: number[] = [];
+  const hammer = rig!.fleet.instances.map(async (i) => {
+    while (running) {
+      const r = await i.call('POST', 'jobs/leaks', {});
+      runs.push(r.status);
+      await sleep(30);
+    }
+  });
+  const subs = Array.from({ length: 60 }, (_, i) => `leaks-${i}`);
+  const bad: string[] = [];
+  await Promise.all(subs.map(async (s, i) => {
+    for (const [op, body] of [
+      ['allocate', { subscriber_id: s }],
+      ['activate', { subscriber_id: s, username: `${s}@isp` }],
+      ['update', { subscriber_id: s }],
+      ['revoke', { subscriber_id: s }],
+      ['allocate', { subscriber_id: s }],
+      ['activate', { subscriber_id: s, username: `${s}@isp` }],
+      ['update', { subscriber_id: s }],
+    ] as const) {
+      const a = await on(i++).call('POST', `${op}?wait=20000`, body);
+      if (a.status >= 300) bad.push(`${s} ${op}: ${a.status} ${JSON.stringify(a.body?.error ?? a.body?.state)}`);
+    }
+  }));
+  running = false;
+  await Promise.all(hammer);
+  assert.equal(bad, [], `every operation answered 2xx${why()}`);
+  assert.ok(runs.filter((r) => r === 200).length > 10, `leak runs: ${JSON.stringify(runs.slice(0, 20))}`);
+  assert.equal(await ipamAgreesWithStore(db), []);
+  const { rows } = await db.pool.query("SELECT subscriber_id, state FROM lifecycles WHERE subscriber_id LIKE 'leaks-%' AND state NOT IN ('active', 'revoked')");
+  assert.equal(rows, []);
+  // Each revoked lifecycle's prefixes stay quarantined (hold-down 600 s), none handed back early by a reclaim.
+  const { rows: early } = await db.pool.query(
+    "SELECT l.subscriber_id, q.prefix FROM lifecycles l JOIN ipam_quarantine q ON q.lifecycle_id = l.id WHERE l.subscriber_id LIKE 'leaks-%' AND l.state = 'revoked' AND q.freed_at IS NULL",
+  );
+  assert.equal(early, [], 'revoked lifecycles whose prefix is still quarantined but not freed');
+});
+
 test('connections: each instance uses at most store.pool_max plus its two own (lease renewals, leader lock) → 3 × (5 + 2) = 21 suffice under a burst, a kill and a restart', async () => {
   if (!postgresAvailable('review of max_connections with three instances')) return;
   const perInstance = 5 + 2;
