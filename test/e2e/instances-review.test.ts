@@ -502,6 +502,36 @@ test('the leaks job run on every instance at once while allocations, updates and
   assert.equal(early, [], 'revoked lifecycles whose prefix is still quarantined but not freed');
 });
 
+test('two instances given the same store.instance_id (one configuration file copied to two nodes) → still one at a time on a subscriber: a revoke through the second waits for the first\'s, the CPE asked once', async () => {
+  if (!(await up())) return;
+  const pair = await startFleet({
+    count: 2,
+    config: (dir) => {
+      const c = instancesConfig(dir, rig!.acs.url);
+      return { ...c, store: { ...(c.store as object), instance_id: 'node-1' } };
+    },
+    env: { [DATABASE_URL_ENV]: rig!.url },
+  });
+  try {
+    const [p, q] = pair.instances as [Instance, Instance];
+    const s = 'same-instance-id';
+    const { cpe } = await active(p, s);
+    const from = rig!.acs.requests.length;
+    rig!.acs.delayMs = 3000;
+    assert.is((await p.call('POST', 'revoke?wait=0', { subscriber_id: s })).status, 202);
+    await eventually('the removal reaching the ACS', 10_000, async () => (cpePosts(cpe.id, from) > 0 ? true : undefined));
+    const second = await q.call('POST', 'revoke?wait=15000', { subscriber_id: s });
+    rig!.acs.delayMs = 0;
+    assert.is(second.body?.state, 'revoked', JSON.stringify(second.body));
+    await sleep(500);
+    const audit = await db.audit(s);
+    assert.equal(chainProblems(s, audit.map((r) => ({ type: r.type, from: r.from_state, to: r.to_state })), 'revoked'), []);
+    assert.is(cpePosts(cpe.id, from), 1, 'the CPE asked to remove IPv6 once: the second instance did not run the step in flight alongside the first');
+  } finally {
+    await pair.close();
+  }
+});
+
 test('connections: each instance uses at most store.pool_max plus its two own (lease renewals, leader lock) → 3 × (5 + 2) = 21 suffice under a burst, a kill and a restart', async () => {
   if (!postgresAvailable('review of max_connections with three instances')) return;
   const perInstance = 5 + 2;
