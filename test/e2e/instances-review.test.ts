@@ -27,7 +27,9 @@ async function up(): Promise<boolean> {
   if (!postgresAvailable('review of three instances on one PostgreSQL')) return false;
   if (rigFailed) throw rigFailed;
   if (!rig) {
-    const cluster = await startPostgres();
+    // Commits durable (the harness turns synchronous_commit off for speed): a SIGKILLed postmaster
+    // must not take acknowledged transactions with it, as it would not in production.
+    const cluster = await startPostgres({ synchronous_commit: 'on' });
     const acs = await startGenieacsNbi();
     const url = await cluster.createDatabase('review');
     const fleet = await startFleet({
@@ -174,7 +176,7 @@ function pgCtl(c: PgCluster, args: string[]): { status: number | null; out: stri
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 async function restartPostgres(c: PgCluster): Promise<void> {
-  const o = `-c listen_addresses=127.0.0.1 -c port=${c.port} -c unix_socket_directories=${c.dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`;
+  const o = `-c listen_addresses=127.0.0.1 -c port=${c.port} -c unix_socket_directories=${c.dir} -c fsync=off -c synchronous_commit=on -c full_page_writes=off -c max_connections=100`;
   // After a SIGKILL the orphaned backends hold the shared memory until they notice: try again.
   let last = '';
   for (let i = 0; i < 40; i++) {
