@@ -3,7 +3,8 @@
 // (a deadlock, one of them refused by the server) all land.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createPgPool, migrate, migrationFiles } from '../../../store/postgresql/pool.ts';
+import pg from 'pg';
+import { createPgPool, inTransaction, migrate, migrationFiles } from '../../../store/postgresql/pool.ts';
 import { openPostgresStore } from '../../../store/postgresql/store.ts';
 import { auditEntry, lifecycleRow } from '../../support/lifecycle-rows.ts';
 import { postgresAvailable, startPostgres, type PgCluster } from '../../support/postgres.ts';
@@ -108,6 +109,38 @@ test('three instances saving batches at once, each through the five states → n
   } finally {
     await pool.end();
   }
+});
+
+test('the server ending a connection while a transaction holds it (a restart, a failover) → inTransaction rejects; the process gets no unhandled error event', async () => {
+  if (!postgresAvailable('PostgreSQL connection lost mid-transaction')) return;
+  cluster ??= await startPostgres();
+  const url = await cluster.createDatabase('lost_mid_transaction');
+  const pool = createPgPool({ url, max: 2 });
+  const admin = new pg.Client({ connectionString: cluster.adminUrl });
+  await admin.connect();
+  // A checked-out pg client has no 'error' listener of the pool's: its 'error' event would end the process.
+  const uncaught: Error[] = [];
+  const catchIt = (err: Error) => void uncaught.push(err);
+  const others = process.listeners('uncaughtException');
+  process.removeAllListeners('uncaughtException');
+  process.on('uncaughtException', catchIt);
+  let rejected: unknown = null;
+  try {
+    await inTransaction(pool, async (c) => {
+      const { rows } = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      await new Promise((r) => setTimeout(r, 300));
+      await c.query('SELECT 1');
+    }).catch((err: unknown) => (rejected = err));
+    await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    process.removeListener('uncaughtException', catchIt);
+    for (const l of others) process.on('uncaughtException', l);
+    await admin.end();
+    await pool.end();
+  }
+  assert.ok(rejected, 'inTransaction rejects');
+  assert.equal(uncaught.map((e) => e.message), [], 'uncaught errors: an instance dies of these when PostgreSQL restarts');
 });
 
 test.run();
