@@ -1,7 +1,7 @@
 // Where an allocation's CPU goes: runs the allocate bench with the service under `--cpu-prof`, then
 // prints the top self-time functions and the self time per package (or our own file).
-//   node --import tsx bench/profile-allocate.ts [allocations]
-import { readdirSync, readFileSync } from 'node:fs';
+//   [BENCH_PROFILE_OUT=file.cpuprofile] node --import tsx bench/profile-allocate.ts [allocations]
+import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchHttpAllocate } from './http-allocate.ts';
 import { scratchDir } from './support.ts';
@@ -26,6 +26,8 @@ try {
   console.log(`${Math.round(run.perSecond)} allocations/s, ${run.cpuUsPerOp.toFixed(0)} µs CPU each (profiler on: slower than the bench)`);
   const file = readdirSync(scratch.dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('no .cpuprofile written');
+  // BENCH_PROFILE_OUT=path keeps the profile (for Chrome's DevTools or speedscope).
+  if (process.env.BENCH_PROFILE_OUT) copyFileSync(join(scratch.dir, file), process.env.BENCH_PROFILE_OUT);
   const profile = JSON.parse(readFileSync(join(scratch.dir, file), 'utf8')) as {
     nodes: ProfileNode[];
     samples: number[];
