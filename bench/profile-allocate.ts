@@ -17,7 +17,9 @@ interface ProfileNode {
 const INCLUSIVE = ['saveBatchTx', 'sqliteTransaction', '#persist', 'createActor', 'getPersistedSnapshot', 'toRow', 'requestContext', 'parseInput', 'bodyParser', 'writeReply', 'allocate', 'flush', 'write', 'stringify', 'child', 'handleRequest', 'parserOnHeadersComplete', 'end',
   // The allocation made at once (runtime/at-once.ts) and what it calls.
   'createAtOnce', '#write', 'allocateAtOnce', 'allocateNow', 'getInitialSnapshot', 'transition', 'transitionOf', 'encodeSnapshot', 'auditDetail',
-  '#committed', 'toResource', 'exclusive', '#within', 'withLogScope', 'info'];
+  '#committed', 'toResource', 'resourceOf', 'exclusive', '#within', 'withLogScope', 'info',
+  // http/body.ts's own reading of a plain JSON body.
+  'readText', 'parseStrict'];
 
 const n = Number(process.argv[2] ?? 5000);
 const scratch = scratchDir();
