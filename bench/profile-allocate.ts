@@ -1,7 +1,7 @@
 // Where an allocation's CPU goes: runs the allocate bench with the service under `--cpu-prof`, then
 // prints the top self-time functions and the self time per package (or our own file).
-//   node --import tsx bench/profile-allocate.ts [allocations]
-import { readdirSync, readFileSync } from 'node:fs';
+//   [BENCH_PROFILE_OUT=file.cpuprofile] node --import tsx bench/profile-allocate.ts [allocations]
+import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchHttpAllocate } from './http-allocate.ts';
 import { scratchDir } from './support.ts';
@@ -17,7 +17,9 @@ interface ProfileNode {
 const INCLUSIVE = ['saveBatchTx', 'sqliteTransaction', '#persist', 'createActor', 'getPersistedSnapshot', 'toRow', 'requestContext', 'parseInput', 'bodyParser', 'writeReply', 'allocate', 'flush', 'write', 'stringify', 'child', 'handleRequest', 'parserOnHeadersComplete', 'end',
   // The allocation made at once (runtime/at-once.ts) and what it calls.
   'createAtOnce', '#write', 'allocateAtOnce', 'allocateNow', 'getInitialSnapshot', 'transition', 'transitionOf', 'encodeSnapshot', 'auditDetail',
-  '#committed', 'toResource', 'exclusive', '#within', 'withLogScope', 'info'];
+  '#committed', 'toResource', 'resourceOf', 'exclusive', '#within', 'withLogScope', 'info',
+  // http/body.ts's own reading of a plain JSON body.
+  'readText', 'parseStrict'];
 
 const n = Number(process.argv[2] ?? 5000);
 const scratch = scratchDir();
@@ -26,6 +28,8 @@ try {
   console.log(`${Math.round(run.perSecond)} allocations/s, ${run.cpuUsPerOp.toFixed(0)} µs CPU each (profiler on: slower than the bench)`);
   const file = readdirSync(scratch.dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('no .cpuprofile written');
+  // BENCH_PROFILE_OUT=path keeps the profile (for Chrome's DevTools or speedscope).
+  if (process.env.BENCH_PROFILE_OUT) copyFileSync(join(scratch.dir, file), process.env.BENCH_PROFILE_OUT);
   const profile = JSON.parse(readFileSync(join(scratch.dir, file), 'utf8')) as {
     nodes: ProfileNode[];
     samples: number[];

@@ -1,5 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import { bodyParser } from '@koa/bodyparser';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { ApiError } from './errors.ts';
 
 /**
@@ -17,6 +18,13 @@ export function jsonBody(limitBytes: number): Middleware {
     },
   });
   return async (ctx, next) => {
+    const length = plainLength(ctx, limitBytes);
+    if (length !== null) {
+      const text = await readText(ctx.req, length);
+      ctx.request.body = parseStrict(text, limitBytes);
+      (ctx.request as { rawBody?: string }).rawBody = text;
+      return next();
+    }
     // No body (or `Content-Length: 0`, which `is()` counts as one) reads as `{}`: validation then names
     // the missing field, which helps a client more than a 415 about a body it never sent.
     const empty = ctx.request.length === 0 && !ctx.get('Transfer-Encoding');
@@ -26,6 +34,99 @@ export function jsonBody(limitBytes: number): Middleware {
     }
     return parse(ctx, next);
   };
+}
+
+// The request every client of the API sends: `application/json` (UTF-8, as the body parser reads any
+// JSON), not compressed, its length given and within the limit. It is read here, without the body
+// parser's stack (co-body, raw-body, iconv-lite, type-is: ~10 µs a request), with the same outcome;
+// anything else (compressed, chunked, another JSON type, over the limit) goes to the body parser.
+const PLAIN_TYPE = /^application\/json[ \t]*(?:;[ \t]*charset[ \t]*=[ \t]*"?utf-?8"?[ \t]*)?$/i;
+const DIGITS = /^[0-9]{1,15}$/;
+
+/** The body's length when the request is the plain kind read here, else null. */
+function plainLength(ctx: Context, limitBytes: number): number | null {
+  const h = ctx.req.headers;
+  const type = h['content-type'];
+  const length = h['content-length'];
+  if (ctx.method !== 'POST' || ctx.request.body !== undefined || ctx.req.closed || (ctx as { disableBodyParser?: boolean }).disableBodyParser) return null;
+  if (type === undefined || !PLAIN_TYPE.test(type) || h['content-encoding'] !== undefined || h['transfer-encoding'] !== undefined) return null;
+  if (length === undefined || !DIGITS.test(length)) return null;
+  const n = Number(length);
+  return n <= limitBytes ? n : null;
+}
+
+/** The body as text, as raw-body reads it (UTF-8, a leading BOM dropped), or the ApiError it would end in. */
+function readText(req: IncomingMessage, length: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      if (received !== length) return reject(incomplete('request size did not match content length'));
+      const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)).toString('utf8');
+      resolve(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    };
+    const onAborted = () => {
+      cleanup();
+      reject(incomplete('request aborted'));
+    };
+    const onClose = () => {
+      if (!req.complete) onAborted();
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(new ApiError('validation_error', `malformed JSON: ${err.message}`));
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('aborted', onAborted);
+      req.off('close', onClose);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('aborted', onAborted);
+    req.on('close', onClose);
+    req.on('error', onError);
+  });
+}
+
+const incomplete = (why: string) => new ApiError('validation_error', `request body incomplete: ${why}`);
+
+// co-body's strict mode and @hapi/bourne's check for `__proto__` keys, which the body parser applies.
+const STRICT = /^[\x20\x09\x0a\x0d]*(\[|\{)/;
+const SUSPECT_PROTO = /"(?:_|\\u005[Ff])(?:_|\\u005[Ff])(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[Ff])(?:t|\\u0074)(?:o|\\u006[Ff])(?:_|\\u005[Ff])(?:_|\\u005[Ff])"\s*:/;
+
+function parseStrict(text: string, limitBytes: number): unknown {
+  if (!text) return {};
+  try {
+    if (!STRICT.test(text)) throw new SyntaxError('invalid JSON, only supports object and array');
+    const value = JSON.parse(text) as unknown;
+    if (value && typeof value === 'object' && SUSPECT_PROTO.test(text)) refuseProto(value);
+    return value;
+  } catch (err) {
+    throw translate(err as Error, limitBytes);
+  }
+}
+
+function refuseProto(value: object): void {
+  let next: object[] = [value];
+  while (next.length) {
+    const nodes = next;
+    next = [];
+    for (const node of nodes) {
+      if (Object.prototype.hasOwnProperty.call(node, '__proto__')) throw new SyntaxError('Object contains forbidden prototype property');
+      for (const key in node) {
+        const v = (node as Record<string, unknown>)[key];
+        if (v && typeof v === 'object') next.push(v);
+      }
+    }
+  }
 }
 
 function translate(err: Error & { status?: number; type?: string }, limitBytes: number): ApiError {

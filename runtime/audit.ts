@@ -55,11 +55,27 @@ export function auditDetail(event: Record<string, unknown>, from: AuditFrom | nu
   return snakeKeys(detail) as AuditDetail;
 }
 
-const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+// The keys are a few dozen field names, each converted on every audit entry: each is converted once.
+const snakeOf = new Map<string, string>();
+const snake = (key: string) => {
+  let out = snakeOf.get(key);
+  if (out === undefined) {
+    out = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    // An event's payload may bring keys of its own: the memo stays bounded.
+    if (snakeOf.size < 1000) snakeOf.set(key, out);
+  }
+  return out;
+};
 
 /** Every key, at every depth, in snake_case (values untouched): `prefixLength` → `prefix_length`. */
 export function snakeKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(snakeKeys);
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [snake(k), snakeKeys(v)]));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    // As Object.fromEntries would: `__proto__` stays an own key, never the object's prototype.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: snakeKeys(v), enumerable: true, writable: true, configurable: true });
+    else out[snake(k)] = snakeKeys(v);
+  }
+  return out;
 }

@@ -3,7 +3,7 @@ import type { IpamKind, LifecycleEvent } from '../machines/types.ts';
 import { ServiceError, type ErrorCode } from '../services/errors.ts';
 import type { LifecyclePort } from '../store/port.ts';
 import type { ActorHost } from './actor-host.ts';
-import { publicState, statePath, toResource, type LifecycleResource, type LifecycleSnapshot } from './projection.ts';
+import { publicState, statePath, resourceOf, toResource, type LifecycleResource, type LifecycleSnapshot } from './projection.ts';
 
 /** A configured pool and the IPAM that serves it. */
 export interface PoolSpec {
@@ -110,7 +110,7 @@ export class LifecycleService {
       const input = { lifecycleId, subscriberId: req.subscriber_id, pool: pool.name, prefixLength, ipam: pool.ipam };
       // Allocated within this turn's commit when the IPAM can (the embedded one): settled, no actor.
       const atOnce = await this.#opts.host.createAtOnce(input);
-      if (atOnce) return { created: true, settled: true, lifecycle: toResource(atOnce.row) };
+      if (atOnce) return { created: true, settled: true, lifecycle: resourceOf(atOnce.row, atOnce.snapshot.context) };
       this.#opts.host.create(input);
       sent.resolve();
       return this.#outcome('allocate', lifecycleId);

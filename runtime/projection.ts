@@ -75,7 +75,11 @@ export function readContext(row: SnapshotColumns & Pick<LifecycleRow, 'snapshot'
 
 /** The lifecycle resource of `../shared/API.md` (`resource.ts` holds its schema). */
 export function toResource(row: LifecycleRow): LifecycleResource {
-  const ctx = readContext(row);
+  return resourceOf(row, readContext(row));
+}
+
+/** `toResource` for a caller that holds the snapshot the row was made from: its context, not the stored text decoded again. */
+export function resourceOf(row: LifecycleRow, ctx: LifecycleContext): LifecycleResource {
   return {
     lifecycle_id: row.id,
     subscriber_id: row.subscriber_id,

@@ -94,6 +94,12 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
   const freeRunsInOrder = db.prepare<{ pool: string }, RunRow>(
     'SELECT start_hex, end_hex FROM ipam_free WHERE pool = @pool ORDER BY start_hex',
   );
+  // The first run: in a pool that delegates one length it always holds the block, so one row is read.
+  const firstFreeRun = db.prepare<{ pool: string }, RunRow>(
+    'SELECT start_hex, end_hex FROM ipam_free WHERE pool = @pool ORDER BY start_hex LIMIT 1',
+  );
+  // A block carved from the start of its run: the run shrinks in place (one statement, not a delete and an insert).
+  const shrinkFreeRun = db.prepare('UPDATE ipam_free SET start_hex = @new_start_hex WHERE pool = @pool AND start_hex = @start_hex');
   const freeRunBefore = db.prepare<{ pool: string; start_hex: string }, RunRow>(
     `SELECT start_hex, end_hex FROM ipam_free
      WHERE pool = @pool AND start_hex < @start_hex ORDER BY start_hex DESC LIMIT 1`,
@@ -200,22 +206,29 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       if (contains(pool.parent, block)) giveBack(pool, block.network, lastAddress(block));
     }
     const size = blockSize(cmd.prefixLength);
-    let hit: { start: bigint; end: bigint; at: bigint } | null = null;
-    // The loop must end (break) before any write: better-sqlite3 refuses writes while a statement iterates.
-    for (const run of freeRunsInOrder.iterate({ pool: cmd.pool })) {
+    const fits = (run: RunRow) => {
       const start = fromHex(run.start_hex);
       const end = fromHex(run.end_hex);
       const at = alignUp(start, cmd.prefixLength);
-      if (at + size - 1n <= end) {
-        hit = { start, end, at };
-        break;
-      }
+      return at + size - 1n <= end ? { run, end, at } : null;
+    };
+    const first = firstFreeRun.get({ pool: cmd.pool });
+    let hit = first ? fits(first) : null;
+    if (first && !hit) {
+      // The loop must end (break) before any write: better-sqlite3 refuses writes while a statement iterates.
+      for (const run of freeRunsInOrder.iterate({ pool: cmd.pool })) if ((hit = fits(run))) break;
     }
     if (!hit) return null;
-    deleteFreeRun.run({ pool: cmd.pool, start_hex: toHex(hit.start) });
-    addFreeRun(cmd.pool, hit.start, hit.at - 1n);
-    addFreeRun(cmd.pool, hit.at + size, hit.end);
-    return insertBlock(cmd, hit.at);
+    const { run, end, at } = hit;
+    const after = at + size;
+    if (toHex(at) === run.start_hex && after <= end) {
+      shrinkFreeRun.run({ pool: cmd.pool, start_hex: run.start_hex, new_start_hex: toHex(after) });
+    } else {
+      deleteFreeRun.run({ pool: cmd.pool, start_hex: run.start_hex });
+      addFreeRun(cmd.pool, fromHex(run.start_hex), at - 1n);
+      addFreeRun(cmd.pool, after, end);
+    }
+    return insertBlock(cmd, at);
   });
 
   /**

@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert';
 import { prefixLifecycle } from '../../machines/prefix-lifecycle.ts';
 import { ActorHost } from '../../runtime/actor-host.ts';
 import { loggerOptions, withLogScope } from '../../runtime/log-context.ts';
+import { resourceOf, toResource } from '../../runtime/projection.ts';
 import { createAllocateNow, createStepActors } from '../../runtime/step-actors.ts';
 import { createEmbeddedIpam } from '../../services/ipam/embedded.ts';
 import { openDatabase } from '../../store/db.ts';
@@ -67,6 +68,8 @@ test('stores what the actor would have stored, in one commit, and keeps no actor
   assert.equal(fast.store.events(input.subscriberId).map((e) => e.type), ['CREATED', 'STEP_DONE']);
   assert.equal(fast.held(), slow.held());
   assert.equal(fast.steps, slow.steps, 'the same step metric');
+  // The answer is built from the snapshot in memory: it is the resource of the stored row.
+  assert.equal(resourceOf(made.row, made.snapshot.context), toResource(fast.store.get(input.lifecycleId)!));
   // The lifecycle goes on from the stored snapshot like any other.
   assert.is((await fast.host.send(input.lifecycleId, { type: 'REVOKE', reason: null })).hasTag('busy'), true);
   assert.ok((await fast.host.settle(input.lifecycleId, 5000)).settled);

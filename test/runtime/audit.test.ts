@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { STEPS } from '../../machines/steps.ts';
 import { initialContext } from '../../machines/context.ts';
-import { auditDetail, auditType } from '../../runtime/audit.ts';
+import { auditDetail, auditType, snakeKeys } from '../../runtime/audit.ts';
 import type { LifecycleSnapshot } from '../../runtime/projection.ts';
 import { ServiceError } from '../../services/errors.ts';
 import { BASE, startHarness, type Harness } from '../http/support.ts';
@@ -105,6 +105,16 @@ test('a step is named from the context it ran with: an update release after the 
     from_state: 'active.updateRelease',
     step: 'netbox_release',
   });
+});
+
+test('snakeKeys(value) → every key snake_case at every depth, the same again once the keys are known, `__proto__` an own key', () => {
+  const value = { prefixLength: 56, output: { netboxPrefixId: null, list: [{ nextAttemptAt: 'x' }] }, plain: 'kept' };
+  const want = { prefix_length: 56, output: { netbox_prefix_id: null, list: [{ next_attempt_at: 'x' }] }, plain: 'kept' };
+  assert.equal(snakeKeys(value), want);
+  assert.equal(snakeKeys(value), want);
+  const odd = snakeKeys(JSON.parse('{"__proto__": {"isAdmin": true}}')) as Record<string, unknown>;
+  assert.is(Object.getPrototypeOf(odd), Object.prototype);
+  assert.equal(Object.keys(odd), ['__proto__']);
 });
 
 test.run();

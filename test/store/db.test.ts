@@ -62,6 +62,12 @@ test('openDatabase(file) → WAL, synchronous NORMAL, foreign keys on, a busy ti
   raw.close();
 });
 
+test('openDatabase(file) → savepoint and statement journals in memory (temp_store MEMORY), not spilled to a file per batch', () => {
+  const db = openFile();
+  assert.is(db.pragma('temp_store', { simple: true }), 2);
+  db.close();
+});
+
 test('openDatabase(file) again → runs no migration twice, and the data stays', () => {
   const first = openFile();
   first.prepare("INSERT INTO idempotency (key, request_hash, status, body, created_at) VALUES ('k', 'h', 200, '{}', 'now')").run();

@@ -1,0 +1,117 @@
+import { request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { jsonBody } from '../../http/body.ts';
+import { errorFunnel } from '../../http/errors.ts';
+import { createHttpServer } from '../../http/server.ts';
+import pino from 'pino';
+
+// `application/json` with a Content-Length is read by jsonBody itself; any other JSON request
+// (here `application/json; v=1`) goes through @koa/bodyparser. Both must end the same way.
+const PLAIN = 'application/json';
+const PARSER = 'application/json; v=1';
+const LIMIT = 1024;
+
+const test = suite('http jsonBody');
+let server: Server;
+let port = 0;
+const errors: string[] = [];
+test.before(async () => {
+  const app = new Koa();
+  app.use(errorFunnel());
+  app.use(async (_ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      errors.push((err as Error).message);
+      throw err;
+    }
+  });
+  app.use(jsonBody(LIMIT));
+  app.use((ctx) => {
+    ctx.body = { body: ctx.request.body, raw: (ctx.request as { rawBody?: string }).rawBody };
+  });
+  server = createHttpServer(app.callback(), pino({ level: 'silent' }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+});
+test.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+function post(type: string, body: Buffer, headers: Record<string, string | number> = {}): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/', headers: { 'content-type': type, 'content-length': body.length, ...headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Both ways of reading `body` answer the same; returns that answer. */
+async function same(body: Buffer | string, headers: Record<string, string | number> = {}) {
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  const plain = await post(PLAIN, bytes, headers);
+  const parser = await post(PARSER, bytes, headers);
+  assert.equal(plain, parser, `both read ${JSON.stringify(bytes.toString('latin1'))} alike`);
+  return { status: plain.status, json: JSON.parse(plain.text) as { body?: unknown; raw?: string; error?: { code: string; message: string } } };
+}
+
+test('a JSON object or array → ctx.request.body and the raw text, as the body parser gives them', async () => {
+  assert.equal((await same('{"subscriber_id":"sub-1","prefix_length":56}')).json, { body: { subscriber_id: 'sub-1', prefix_length: 56 }, raw: '{"subscriber_id":"sub-1","prefix_length":56}' });
+  assert.equal((await same(' \n[1,2]')).json.body, [1, 2]);
+  assert.equal((await same('{"é":"ü ✓"}')).json.body, { é: 'ü ✓' });
+});
+
+test('an empty body → {}', async () => {
+  assert.equal((await same('')).json.body, {});
+});
+
+test('a leading BOM is dropped; bytes that are not UTF-8 read as U+FFFD', async () => {
+  assert.equal((await same('\uFEFF{"a":1}')).json.body, { a: 1 });
+  assert.equal((await same(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]))).json.body, { a: '\uFFFD' });
+});
+
+test('a scalar → 400 "must be a JSON object"; malformed JSON → 400 naming it', async () => {
+  const scalar = await same('"x"');
+  assert.is(scalar.status, 400);
+  assert.is(scalar.json.error?.message, 'request body must be a JSON object');
+  const bad = await same('{bad');
+  assert.is(bad.status, 400);
+  assert.match(bad.json.error?.message ?? '', /^malformed JSON: /);
+});
+
+test('a `__proto__` key, plain or escaped, at any depth → 400, as @hapi/bourne refuses it', async () => {
+  for (const text of ['{"__proto__":{"x":1}}', '{"a":[{"\\u005f_proto__":1}]}']) {
+    const r = await same(text);
+    assert.is(r.status, 400);
+    assert.is(r.json.error?.message, 'malformed JSON: Object contains forbidden prototype property');
+  }
+  assert.equal((await same('{"a":"__proto__"}')).json.body, { a: '__proto__' });
+});
+
+test('a Content-Length over the limit → 413 before reading', async () => {
+  const r = await same('{"a":"' + 'x'.repeat(LIMIT) + '"}');
+  assert.is(r.status, 413);
+  assert.is(r.json.error?.code, 'payload_too_large');
+});
+
+test('a client gone before the whole body came → "request body incomplete: request aborted", either way', async () => {
+  for (const type of [PLAIN, PARSER]) {
+    errors.length = 0;
+    await new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/', headers: { 'content-type': type, 'content-length': 100 } });
+      req.on('error', () => resolve());
+      req.write('{"a":');
+      setTimeout(() => req.destroy(), 50);
+    });
+    for (let i = 0; i < 50 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(errors, ['request body incomplete: request aborted'], type);
+  }
+});
+
+test.run();
