@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { ServiceError } from '../errors.ts';
 import type { ServerSqlConfig } from './config.ts';
+import { guard } from '../../store/postgresql/pool.ts';
 
 export type Dialect = 'postgresql' | 'mysql';
 export type Row = Record<string, unknown>;
@@ -128,6 +129,7 @@ function openPg(
     ...on(pool),
     async transaction(fn) {
       const c = await pool.connect();
+      const unguard = guard(c);
       let broken: unknown = undefined;
       try {
         await c.query('BEGIN');
@@ -138,6 +140,7 @@ function openPg(
         await c.query('ROLLBACK').catch((e: unknown) => (broken = e));
         throw err;
       } finally {
+        unguard();
         // A connection whose rollback failed is discarded, not reused.
         c.release(broken === undefined ? undefined : (broken as Error));
       }

@@ -54,6 +54,7 @@ export function migrationFiles(): { version: number; file: string }[] {
 /** Applies the migrations the database has not seen, each in its own transaction; returns the versions applied. */
 export async function migrate(pool: pg.Pool): Promise<number[]> {
   const client = await pool.connect();
+  const unguard = guard(client);
   const done: number[] = [];
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
@@ -78,14 +79,28 @@ export async function migrate(pool: pg.Pool): Promise<number[]> {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]);
     }
   } finally {
+    unguard();
     client.release();
   }
   return done;
 }
 
+/**
+ * A checked-out client has no error listener (pg-pool listens on idle ones only): a connection the
+ * server ends meanwhile (a restart, a failover) would emit an uncaught 'error' and end the process.
+ * Its query in flight rejects anyway; this listener only keeps the process up. Remove before release.
+ */
+export function guard(client: pg.ClientBase): () => void {
+  const ignore = () => undefined;
+  client.on('error', ignore);
+  return () => void client.removeListener('error', ignore);
+}
+
 /** Runs `fn` in one transaction on one connection: committed if it resolves, rolled back if it throws. */
 export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  const unguard = guard(client);
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     try {
@@ -93,11 +108,13 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => 
       await client.query('COMMIT');
       return out;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await client.query('ROLLBACK').catch((e: Error) => (broken = e));
       throw err;
     }
   } finally {
-    client.release();
+    unguard();
+    // A connection whose rollback failed is discarded, not reused.
+    client.release(broken);
   }
 }
 
