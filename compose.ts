@@ -199,7 +199,8 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     ? createOwnership({
         leases: postgresql.leases,
         renewals: postgresql.renewals,
-        owner: config.store.instance_id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+        // Always unique, whatever the name: two processes given one name (a copied file) must never count as one owner.
+        owner: `${config.store.instance_id ?? hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
         leaseMs: config.store.lease_ms,
         log,
         onLost: (key) => host.abandon(key),

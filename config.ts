@@ -80,7 +80,7 @@ export const configSchema = z
         lease_ms: z.int().min(500).max(600_000).default(15_000),
         /** PostgreSQL: how often an instance tries to become the leader (singleton jobs) and checks it still is. */
         leader_interval_ms: z.int().min(50).max(60_000).default(1000),
-        /** PostgreSQL: this instance's name in the leases and logs; unset → host name, process id and a random suffix. */
+        /** PostgreSQL: this instance's name in the leases and logs (host name unless set), followed by its process id and a random suffix. */
         instance_id: z.string().min(1).max(200).optional(),
       })
       .prefault({}),

@@ -288,9 +288,17 @@ export class ActorHost {
         if (entry.saving === 0 && !entry.actor.getSnapshot().hasTag('busy')) this.#evict(id, entry);
         else keep = true;
       }
-      // Still busy (stopping mid-step): the lease stays renewed while this process lives, and expires with it.
       if (!keep) await ownership.release(subscriberId);
+      // Still busy (an operation that answered without waiting, the pending worker's pass): once it
+      // settles, the next turn of the subscriber's queue unloads it and gives the lease up. Stopping,
+      // the lease is given up by the ownership's stop, and the work resumes elsewhere.
+      else if (!this.#stopped && !this.#released) void this.exclusive(subscriberId, () => this.#settleAll(subscriberId));
     }
+  }
+
+  /** Waits for every actor of the subscriber in memory to settle. */
+  async #settleAll(subscriberId: string): Promise<void> {
+    for (const id of [...(this.#bySubscriber.get(subscriberId) ?? [])]) await this.settle(id, 2 ** 31 - 1).catch(() => undefined);
   }
 
   /** Starts a new lifecycle; its first snapshot is stored before allocation begins. */

@@ -189,16 +189,14 @@ export function createMetrics(deps: MetricsDeps) {
     },
   });
 
-  if (deps.fleetWide) {
-    new Gauge({
-      name: 'ipv6_instance_leader',
-      help: 'Several instances: 1 on the one that leads (runs the scheduled jobs and reports the fleet-wide figures), 0 on the others',
-      registers: [registry],
-      collect() {
-        this.set(reports() ? 1 : 0);
-      },
-    });
-  }
+  new Gauge({
+    name: 'ipv6_instance_leader',
+    help: 'Whether this instance leads (runs the scheduled jobs and reports the fleet-wide figures): 1, or 0 on the others of several; one node leads itself',
+    registers: [registry],
+    collect() {
+      this.set(reports() ? 1 : 0);
+    },
+  });
 
   // When each lifecycle in revocation entered `revoking`; one read of its audit trail after a restart.
   const revokingSince = new Map<string, number>();

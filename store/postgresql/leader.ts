@@ -3,7 +3,8 @@
 // connection, not the pool's (a pooled connection would carry it to whatever query runs next):
 // when the leader dies or its connection drops, the server releases it and another instance's
 // next try takes it. A leader checks on every tick that its connection still holds the lock, and
-// steps down on the first failure (a partition it cannot see otherwise).
+// steps down on the first failure (a partition it cannot see otherwise). A leader that stops
+// ticking (frozen) loses its session to the server's idle_session_timeout.
 import pg from 'pg';
 
 /** "ipv6" + "ldr": the leader's advisory lock key, distinct from the migrations'. */
@@ -49,6 +50,10 @@ export function startLeaderElection(o: LeaderOptions): Leader {
         const c = new pg.Client({ connectionString: o.url, keepAlive: true });
         c.on('error', () => void drop());
         await c.connect();
+        // A leader frozen (SIGSTOP, a hung event loop) keeps its connection open and the lock with
+        // it; its ticks stop, so the server ends the idle session after a few intervals and another
+        // candidate leads. Needs PostgreSQL 14; an older server keeps the lock until the connection drops.
+        await c.query(`SET idle_session_timeout = ${Math.max(3 * interval, 1000)}`).catch(() => undefined);
         client = c;
       }
       if (!leader) {
