@@ -351,6 +351,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   const app = createApp({
     service,
     idempotency: port.idempotency,
+    ...(ownership ? { instances: { owner: ownership.owner, alive: (owner: string) => ownership.alive(owner) } } : {}),
     registry: metrics.registry,
     summary: () => inventory.summary(),
     jobs,

@@ -30,6 +30,8 @@ export type { ApiMetricsSummary } from './schemas.ts';
 export interface AppDeps {
   service: LifecycleService;
   idempotency: IdempotencyPort;
+  /** Several instances: who runs a pending Idempotency-Key (http/idempotency.ts). */
+  instances?: { owner: string; alive(owner: string): Promise<boolean> };
   /** Exposition for `GET /metrics`. */
   registry: Registry;
   /** `GET /api/v1/network/ipv6/metrics`. */
@@ -76,6 +78,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const replay = idempotency({
     store: deps.idempotency,
     ttlSeconds: deps.api.idempotency_ttl_s,
+    ...(deps.instances ? { instances: deps.instances } : {}),
+    defaultWaitMs: deps.api.default_wait_ms,
+    maxWaitMs: deps.api.max_wait_ms,
     location: (b) => {
       const id = (b as { subscriber_id?: unknown } | null)?.subscriber_id;
       return typeof id === 'string' ? lifecycleLocation(id) : null;

@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
+import type { LifecycleResource } from '../runtime/projection.ts';
 import type { OperationResult, Ticket } from '../runtime/lifecycle-service.ts';
+import { ServiceError } from '../services/errors.ts';
+import type { StoredKey } from '../store/idempotency.ts';
 import type { IdempotencyPort } from '../store/port.ts';
 import { ApiError, respondWithError, toErrorAnswer } from './errors.ts';
+import type { ApiErrorCode } from './schemas.ts';
 import { idempotencyKey } from './schemas.ts';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -14,14 +18,27 @@ export interface IdempotencyOptions {
   ttlSeconds: number;
   /** The Location of a replayed 201/202, rebuilt from the stored body (the store keeps no headers). */
   location: (body: unknown) => string | null;
+  /**
+   * Several instances on one store: this instance's name and whether another is alive. A pending
+   * key another live instance runs is followed through the store (its answer when it lands); one
+   * whose instance died is taken over by one instance and run again from what the key noted.
+   */
+  instances?: { owner: string; alive(owner: string): Promise<boolean> };
+  /** api.default_wait_ms and api.max_wait_ms: how long a replay waits for another instance's answer. */
+  defaultWaitMs?: number;
+  maxWaitMs?: number;
 }
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** What a keyed request hands the operation route (`ctx.state.idempotency`), and what it hands back. */
 export interface KeyedRequest {
   /** Passed to the operation: it notes on disk where the operation was accepted, or resumes an earlier run. */
   ticket: Ticket;
-  /** Set on a replay of an operation still running in this process: follow it, do not run it again. */
+  /** Set on a replay of an operation still running (here, or on another instance): follow it, do not run it again. */
   running?: Promise<OperationResult>;
+  /** How long to follow `running` instead of the request's `?wait=` (its wait was spent already). */
+  waitMs?: number;
   /** Set by the route when it answered 202: the outcome, and the answer it makes (null: still not settled). */
   final?: { result: Promise<OperationResult>; answer: (r: OperationResult) => { status: number; body: unknown } | null };
 }
@@ -46,6 +63,11 @@ export function keyedRequest(ctx: Context): KeyedRequest | undefined {
  * and the client asked once). Not stored: 5xx, including 503 `unavailable`, so that a client can
  * retry with the same key after an outage; and answers given before the body was read (401, 413,
  * 415, malformed JSON), since there is no body to hash.
+ *
+ * Several instances: a pending key names the instance running it. A replay on another instance
+ * waits (within its `?wait=`) for that instance's answer while it is alive, then answers it, or 202
+ * with the lifecycle as it is; once that instance is dead (its own lease expired), one instance
+ * takes the key over and runs it again from what it noted, as after a crash on one node.
  *
  * Keys are not scoped further than the one API token; one token means one client population.
  */
@@ -77,6 +99,65 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
       });
   };
 
+  /**
+   * The outcome another live instance stores for a key it runs: polled; an instance that dies
+   * meanwhile (or gives the key up on a 5xx) ends the wait with 503, and the client's retry takes it over.
+   */
+  async function storedOutcome(key: string, owner: string): Promise<OperationResult> {
+    const gone = (why: string) => new ServiceError('unavailable', `${IDEMPOTENCY_HEADER} ${key}: ${why}; send it again`, { retryable: true, retryAfterMs: 1000 });
+    let delay = 25;
+    let checked = Date.now();
+    for (;;) {
+      await sleep(delay);
+      delay = Math.min(delay * 2, 500);
+      const now = await opts.store.get(key);
+      if (!now) throw gone('the instance running it gave it up');
+      if (now.state === 'final') {
+        const body = JSON.parse(now.body) as unknown;
+        if (now.status < 300) return { created: now.status === 201, settled: true, lifecycle: body as LifecycleResource };
+        const e = (body as { error?: { code: ApiErrorCode; message: string; field?: string | null } }).error;
+        throw e ? new ApiError(e.code, e.message, { field: e.field ?? null }) : gone('its answer cannot be replayed');
+      }
+      owner = now.owner ?? owner;
+      if (Date.now() - checked > 1000) {
+        checked = Date.now();
+        if (!(await opts.instances!.alive(owner))) throw gone('the instance running it stopped');
+      }
+    }
+  }
+
+  /** How long this request may wait for another instance's answer: its `?wait=` (the route checks it), or the default. */
+  const waitBudget = (ctx: Context): number => {
+    const w = Number(ctx.query.wait);
+    return Number.isInteger(w) && w >= 0 ? Math.min(w, opts.maxWaitMs ?? 60_000) : (opts.defaultWaitMs ?? 5000);
+  };
+
+  /**
+   * Several instances: the key begun, or taken over from an instance that died, by exactly one
+   * (`begin` and `takeOver` are atomic); while another live instance runs it, waits until `deadline`
+   * for its answer. Resolves with the key as it stands then, and whom to follow if it still runs elsewhere.
+   */
+  async function claim(key: string, hash: string, me: string, first: StoredKey | undefined, deadline: number) {
+    let stored = first;
+    let delay = 25;
+    for (;;) {
+      if (!stored) {
+        if (await opts.store.begin(key, hash, me)) return { stored: undefined, begun: true, followOwner: null };
+      } else if (stored.state !== 'pending' || stored.request_hash !== hash || !stored.owner || stored.owner === me || running.has(key)) {
+        return { stored, begun: false, followOwner: null };
+      } else if (!(await opts.instances!.alive(stored.owner))) {
+        // Its instance died: run it again from what the key noted, here, unless another instance took it first.
+        if (await opts.store.takeOver(key, stored, me)) return { stored: { ...stored, owner: me }, begun: false, followOwner: null };
+      } else if (Date.now() >= deadline) {
+        return { stored, begun: false, followOwner: stored.owner };
+      } else {
+        await sleep(Math.min(delay, Math.max(1, deadline - Date.now())));
+        delay = Math.min(delay * 2, 250);
+      }
+      stored = await opts.store.get(key);
+    }
+  }
+
   return async (ctx, next) => {
     // Absent is fine; present but empty is a malformed key, not "no key".
     if (ctx.headers[IDEMPOTENCY_HEADER.toLowerCase()] === undefined) return next();
@@ -97,7 +178,11 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
     const hash = requestHash(ctx.method, ctx.path, ctx.request.body);
     while (inflight.has(key)) await inflight.get(key);
 
-    const stored = await opts.store.get(key);
+    const me = opts.instances?.owner;
+    let stored = await opts.store.get(key);
+    let begun = false;
+    let followOwner: string | null = null;
+    if (me) ({ stored, begun, followOwner } = await claim(key, hash, me, stored, Date.now() + waitBudget(ctx)));
     if (stored && stored.request_hash !== hash) {
       throw new ApiError('idempotency_mismatch', `${IDEMPOTENCY_HEADER} ${key} was used with a different request`, { field: IDEMPOTENCY_HEADER });
     }
@@ -119,8 +204,16 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
       ctx.set('Idempotent-Replayed', 'true');
       return;
     }
+    if (followOwner) {
+      // Still run by another instance, alive, past this request's `?wait=`: 202 with the lifecycle as
+      // it is now, and the other instance stores the outcome (a later replay answers it).
+      (ctx.state as { idempotency?: KeyedRequest }).idempotency = { ticket: { accepted: () => undefined }, running: storedOutcome(key, followOwner), waitMs: 0 };
+      await next();
+      ctx.set('Idempotent-Replayed', 'true');
+      return;
+    }
     // Pending with nothing running it: the process that ran it died. Run it again from what the key noted.
-    if (!stored) await opts.store.begin(key, hash);
+    if (!stored && !begun) await opts.store.begin(key, hash);
     // The service calls `accepted` synchronously just before it sends the event: the write starts
     // there (on SQLite it is done there), and the key's outcome is stored only once it has landed.
     let noted: Promise<void> = Promise.resolve();
@@ -128,7 +221,7 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
       ticket: {
         accepted: (at) => {
           // Caught at once, so that a failure is never an unhandled rejection while the operation runs.
-          noted = opts.store.accept(key, at).catch((err: unknown) => {
+          noted = opts.store.accept(key, at, me).catch((err: unknown) => {
             log?.warn({ err: String(err), idempotency_key: key }, 'could not note where a keyed operation was accepted; a replay after a crash runs it again');
           });
         },

@@ -41,9 +41,20 @@ export interface Ownership {
    * in flight is resumed by another instance's next `claim`, without waiting for expiry.
    */
   stop(): Promise<void>;
-  /** How many leases this instance holds. */
+  /** How many subscribers' leases this instance holds. */
   readonly size: number;
+  /**
+   * Whether the instance named `owner` is alive: it holds its own instance lease, renewed with the
+   * others (an instance that died or froze past `leaseMs` is not). This instance's own, at once.
+   */
+  alive(owner: string): Promise<boolean>;
 }
+
+/**
+ * The lease each instance holds on itself, so that others can tell it is alive (an Idempotency-Key
+ * it runs). Its key starts with a control character, which no subscriber id may contain.
+ */
+export const instanceKey = (owner: string) => `\u0001instance ${owner}`;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
@@ -57,13 +68,18 @@ export function createOwnership(o: OwnershipOptions): Ownership {
   let renewing = false;
 
   async function renew(): Promise<void> {
-    if (renewing || held.size === 0 || stopped) return;
+    if (renewing || stopped) return;
     renewing = true;
     try {
       const lost = await (o.renewals ?? o.leases).renewMany([...held.values()], o.leaseMs);
+      if (!held.has(self)) registered = register();
       for (const l of lost) {
         if (held.get(l.subscriberId)?.token !== l.token) continue;
         held.delete(l.subscriberId);
+        if (l.subscriberId === self) {
+          registered = register();
+          continue;
+        }
         o.log.warn({ subscriber_id: l.subscriberId, token: l.token }, 'lease taken over by another instance; stopping its work here');
         o.onLost?.(l.subscriberId);
       }
@@ -76,11 +92,24 @@ export function createOwnership(o: OwnershipOptions): Ownership {
   }
 
   const take = (l: Lease) => void held.set(l.subscriberId, l);
+  const self = instanceKey(o.owner);
+  // Taken at once, and again whenever a renewal finds it lost (frozen past it, then thawed).
+  const register = () =>
+    o.leases.acquire(self, o.owner, o.leaseMs).then(
+      (l) => void (l && take(l)),
+      (err: unknown) => void o.log.warn({ err: String(err) }, 'could not take this instance\'s own lease; retrying at the next renewal'),
+    );
+  let registered = register();
 
   return {
     owner: o.owner,
     get size() {
-      return held.size;
+      return held.size - (held.has(self) ? 1 : 0);
+    },
+    async alive(owner) {
+      if (owner === o.owner) return true;
+      await registered;
+      return o.leases.live(instanceKey(owner));
     },
     async hold(key) {
       await releasing.get(key);

@@ -17,6 +17,25 @@ export interface StoredKey extends StoredResponse {
   state: 'pending' | 'final';
   /** Set once a pending operation was accepted (its event about to be sent). */
   accepted: Acceptance | null;
+  /** Several instances: the instance running a pending operation; null on one node. */
+  owner: string | null;
+}
+
+/**
+ * A pending key's body (never replayed): who runs it and where it was accepted, as JSON. `null`
+ * (nothing noted yet, no owner) is what keys stored by earlier versions hold.
+ */
+export function encodePending(owner: string | null | undefined, at: Acceptance | null): string {
+  if (!owner && !at) return 'null';
+  return JSON.stringify({ ...(owner ? { owner } : {}), ...(at ? { lifecycleId: at.lifecycleId, mark: at.mark } : {}) });
+}
+
+/** The pending key's row as read: its owner and acceptance decoded from the body. */
+export function readKey(row: StoredResponse): StoredKey {
+  if (row.status !== PENDING) return { ...row, state: 'final', accepted: null, owner: null };
+  const noted = JSON.parse(row.body) as (Partial<Acceptance> & { owner?: unknown }) | null;
+  const accepted = typeof noted?.lifecycleId === 'string' && typeof noted.mark === 'number' ? { lifecycleId: noted.lifecycleId, mark: noted.mark } : null;
+  return { ...row, state: 'pending', accepted, owner: typeof noted?.owner === 'string' ? noted.owner : null };
 }
 
 /** Responses kept for `Idempotency-Key` replays. */
@@ -24,10 +43,15 @@ export interface IdempotencyStore {
   get(key: string): StoredKey | undefined;
   /** Stores a final answer; a key already stored keeps what it has. */
   put(key: string, response: StoredResponse): void;
-  /** Records a request about to run, pending; false if the key is already stored. */
-  begin(key: string, requestHash: string): boolean;
-  /** Notes where the pending operation was accepted. */
-  accept(key: string, at: Acceptance): void;
+  /** Records a request about to run, pending (run by `owner`, with several instances); false if the key is already stored. */
+  begin(key: string, requestHash: string, owner?: string): boolean;
+  /** Notes where the pending operation was accepted (keeping its owner). */
+  accept(key: string, at: Acceptance, owner?: string): void;
+  /**
+   * Several instances: makes `owner` the one running a pending key whose owner died, only if the
+   * key is still as `seen` (its body unchanged): of instances taking it over at once, one wins.
+   */
+  takeOver(key: string, seen: StoredKey, owner: string): boolean;
   /** Replaces a pending key by its final answer. */
   finish(key: string, status: number, body: string): void;
   /** Forgets a key whose answer is not to be replayed (a 5xx). */
@@ -37,10 +61,10 @@ export interface IdempotencyStore {
 }
 
 // A 202 is never a key's answer (the outcome replaces it), so status 202 marks a pending key; its
-// body, never replayed, holds the acceptance (or null). This needs no column of its own, and a 202
+// body, never replayed, holds the acceptance and the owner (or null: `encodePending`). This needs no column of its own, and a 202
 // stored by an older version (which kept it as the answer) now reads as pending: replayed, it is
 // run again and answers its outcome instead of that 202 forever.
-const PENDING = 202;
+export const PENDING = 202;
 
 export function createIdempotencyStore(db: Db): IdempotencyStore {
   const select = db.prepare<[string], StoredResponse>('SELECT request_hash, status, body FROM idempotency WHERE key = ?');
@@ -48,24 +72,22 @@ export function createIdempotencyStore(db: Db): IdempotencyStore {
     'INSERT OR IGNORE INTO idempotency (key, request_hash, status, body, created_at) VALUES (@key, @request_hash, @status, @body, @created_at)',
   );
   const updatePending = db.prepare(`UPDATE idempotency SET status = @status, body = @body WHERE key = @key AND status = ${PENDING}`);
+  const takeOver = db.prepare(`UPDATE idempotency SET body = @body WHERE key = @key AND status = ${PENDING} AND body = @old`);
   const deleteKey = db.prepare('DELETE FROM idempotency WHERE key = ?');
   const deleteOld = db.prepare('DELETE FROM idempotency WHERE created_at < ?');
   const now = () => new Date().toISOString();
   return {
     get(key) {
       const row = select.get(key);
-      if (!row) return undefined;
-      if (row.status !== PENDING) return { ...row, state: 'final', accepted: null };
-      const noted = JSON.parse(row.body) as Partial<Acceptance> | null;
-      const accepted = typeof noted?.lifecycleId === 'string' && typeof noted.mark === 'number' ? { lifecycleId: noted.lifecycleId, mark: noted.mark } : null;
-      return { ...row, state: 'pending', accepted };
+      return row ? readKey(row) : undefined;
     },
     put(key, r) {
       if (r.status === PENDING) throw new Error('a 202 is not a final answer; begin() records a pending key');
       insert.run({ key, ...r, created_at: now() });
     },
-    begin: (key, request_hash) => insert.run({ key, request_hash, status: PENDING, body: 'null', created_at: now() }).changes === 1,
-    accept: (key, at) => void updatePending.run({ key, status: PENDING, body: JSON.stringify({ lifecycleId: at.lifecycleId, mark: at.mark }) }),
+    begin: (key, request_hash, owner) => insert.run({ key, request_hash, status: PENDING, body: encodePending(owner, null), created_at: now() }).changes === 1,
+    accept: (key, at, owner) => void updatePending.run({ key, status: PENDING, body: encodePending(owner, at) }),
+    takeOver: (key, seen, owner) => takeOver.run({ key, old: seen.body, body: encodePending(owner, seen.accepted) }).changes === 1,
     finish(key, status, body) {
       if (status === PENDING) throw new Error('a 202 is not a final answer');
       updatePending.run({ key, status, body });

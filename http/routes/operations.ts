@@ -71,7 +71,7 @@ export function operationRoutes(service: LifecycleService, api: Config['api']): 
       // it again, and the key's stored answer becomes this operation's outcome, not a 202.
       const keyed = keyedRequest(ctx);
       const subscriberId = (input as { subscriber_id: string }).subscriber_id;
-      const result = keyed?.running ? await service.follow(subscriberId, keyed.running, waitMs) : await op.run(input, waitMs, keyed?.ticket);
+      const result = keyed?.running ? await service.follow(subscriberId, keyed.running, keyed.waitMs ?? waitMs) : await op.run(input, waitMs, keyed?.ticket);
       answer(ctx, result, op.verb);
       if (keyed && !keyed.running && !result.settled) keyed.final = { result: result.final, answer: finalAnswer };
     },

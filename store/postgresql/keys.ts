@@ -2,13 +2,10 @@
 // store/retention.ts in PostgreSQL's dialect. A key's first writer wins across instances
 // (INSERT … ON CONFLICT DO NOTHING is atomic), as INSERT OR IGNORE is within one SQLite file.
 import type pg from 'pg';
-import type { Acceptance, StoredResponse } from '../idempotency.ts';
+import { encodePending, PENDING, readKey, type StoredResponse } from '../idempotency.ts';
 import type { IdempotencyPort, RetentionPort } from '../port.ts';
 import type { ExpiredLifecycle } from '../retention.ts';
 import { inTransaction } from './pool.ts';
-
-/** store/idempotency.ts's marker of a pending key (a 202 is never a key's final answer). */
-const PENDING = 202;
 
 export function createPgIdempotencyStore(pool: pg.Pool): IdempotencyPort {
   const insert = async (key: string, r: StoredResponse): Promise<boolean> =>
@@ -23,18 +20,17 @@ export function createPgIdempotencyStore(pool: pg.Pool): IdempotencyPort {
   return {
     async get(key) {
       const row = (await pool.query<StoredResponse>('SELECT request_hash, status, body FROM idempotency WHERE key = $1', [key])).rows[0];
-      if (!row) return undefined;
-      if (row.status !== PENDING) return { ...row, state: 'final', accepted: null };
-      const noted = JSON.parse(row.body) as Partial<Acceptance> | null;
-      const accepted = typeof noted?.lifecycleId === 'string' && typeof noted.mark === 'number' ? { lifecycleId: noted.lifecycleId, mark: noted.mark } : null;
-      return { ...row, state: 'pending', accepted };
+      return row ? readKey(row) : undefined;
     },
     async put(key, r) {
       if (r.status === PENDING) throw new Error('a 202 is not a final answer; begin() records a pending key');
       await insert(key, r);
     },
-    begin: (key, request_hash) => insert(key, { request_hash, status: PENDING, body: 'null' }),
-    accept: async (key, at) => void (await updatePending(key, PENDING, JSON.stringify({ lifecycleId: at.lifecycleId, mark: at.mark }))),
+    begin: (key, request_hash, owner) => insert(key, { request_hash, status: PENDING, body: encodePending(owner, null) }),
+    accept: async (key, at, owner) => void (await updatePending(key, PENDING, encodePending(owner, at))),
+    takeOver: async (key, seen, owner) =>
+      ((await pool.query(`UPDATE idempotency SET body = $3 WHERE key = $1 AND status = ${PENDING} AND body = $2`, [key, seen.body, encodePending(owner, seen.accepted)]))
+        .rowCount ?? 0) === 1,
     async finish(key, status, body) {
       if (status === PENDING) throw new Error('a 202 is not a final answer');
       await updatePending(key, status, body);

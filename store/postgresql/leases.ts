@@ -60,6 +60,8 @@ export interface LeaseStore {
    */
   saveFenced(items: readonly (SaveItem & { token: number })[]): Promise<void>;
   get(subscriberId: string): Promise<Lease | undefined>;
+  /** Whether someone holds the lease and it has not expired (the database's clock). */
+  live(key: string): Promise<boolean>;
 }
 
 const TTL = "now() + $3 * interval '1 millisecond'";
@@ -133,6 +135,8 @@ export function createPgLeaseStore(pool: pg.Pool): LeaseStore {
         const lost = [...want].filter(([id, token]) => held.get(id) !== token).map(([id]) => id);
         if (lost.length) throw new FencedError(lost);
       }),
+    live: async (key) =>
+      (await pool.query<{ live: boolean }>('SELECT EXISTS (SELECT 1 FROM leases WHERE subscriber_id = $1 AND expires_at > now()) AS live', [key])).rows[0]!.live,
     get: async (subscriberId) => {
       const { rows } = await pool.query<LeaseRow>('SELECT subscriber_id, owner, token, expires_at FROM leases WHERE subscriber_id = $1', [subscriberId]);
       return rows[0] ? lease(rows[0]) : undefined;

@@ -201,15 +201,30 @@ export function runStoreContract(backend: ContractBackend): void {
     assert.equal(await s.lifecycles.events('sub-a'), [auditEntry(row, 'CREATED')]);
   });
 
+  test('idempotency with several instances → the owner kept through accept; a dead owner\'s key taken over once, only as it was seen', async () => {
+    const k = s.idempotency;
+    assert.is(await k.begin('o1', 'h', 'node-a'), true);
+    assert.is((await k.get('o1'))?.owner, 'node-a');
+    await k.accept('o1', { lifecycleId: 'l', mark: 2 }, 'node-a');
+    const seen = (await k.get('o1'))!;
+    assert.equal([seen.owner, seen.accepted], ['node-a', { lifecycleId: 'l', mark: 2 }]);
+    const [b, c] = await Promise.all([k.takeOver('o1', seen, 'node-b'), k.takeOver('o1', seen, 'node-c')]);
+    assert.equal([b, c].filter(Boolean).length, 1, 'one instance takes it over');
+    const after = (await k.get('o1'))!;
+    assert.equal([after.owner, after.accepted, after.state], [b ? 'node-b' : 'node-c', { lifecycleId: 'l', mark: 2 }, 'pending']);
+    await k.finish('o1', 200, '{}');
+    assert.is(await k.takeOver('o1', after, 'node-d'), false, 'a final key is never taken over');
+  });
+
   test('idempotency → first begin wins; pending, accepted, then final; put keeps what is stored; forget and prune', async () => {
     const k = s.idempotency;
     assert.is(await k.begin('k1', 'h'), true);
     assert.is(await k.begin('k1', 'other'), false);
-    assert.equal(await k.get('k1'), { request_hash: 'h', status: 202, body: 'null', state: 'pending', accepted: null });
+    assert.equal(await k.get('k1'), { request_hash: 'h', status: 202, body: 'null', state: 'pending', accepted: null, owner: null });
     await k.accept('k1', { lifecycleId: 'a', mark: 3 });
     assert.equal((await k.get('k1'))?.accepted, { lifecycleId: 'a', mark: 3 });
     await k.finish('k1', 200, '{"ok":true}');
-    assert.equal(await k.get('k1'), { request_hash: 'h', status: 200, body: '{"ok":true}', state: 'final', accepted: null });
+    assert.equal(await k.get('k1'), { request_hash: 'h', status: 200, body: '{"ok":true}', state: 'final', accepted: null, owner: null });
     await k.finish('k1', 500, 'late');
     assert.is((await k.get('k1'))?.status, 200, 'a final answer is never replaced');
     await k.put('k1', { request_hash: 'x', status: 201, body: 'b' });

@@ -15,7 +15,7 @@ test.after.each(() => {
 });
 
 const answer = (status: number, body: unknown) => ({ request_hash: `hash-${status}`, status, body: JSON.stringify(body) });
-const final = (status: number, body: unknown) => ({ ...answer(status, body), state: 'final', accepted: null });
+const final = (status: number, body: unknown) => ({ ...answer(status, body), state: 'final', accepted: null, owner: null });
 /** Moves a stored key's creation time, as if it had been stored then. */
 const storedAt = (key: string, at: string) => db.prepare('UPDATE idempotency SET created_at = ? WHERE key = ?').run(at, key);
 
@@ -35,12 +35,12 @@ test('put(key) again → the first response stays (a replay never replaces the a
 test('begin(key) → pending; accept() notes where it was accepted; finish() replaces it by the final answer, once', () => {
   assert.is(keys.begin('k1', 'h'), true);
   assert.is(keys.begin('k1', 'other'), false, 'a key already stored is not begun again');
-  assert.equal(keys.get('k1'), { request_hash: 'h', status: 202, body: 'null', state: 'pending', accepted: null });
+  assert.equal(keys.get('k1'), { request_hash: 'h', status: 202, body: 'null', state: 'pending', accepted: null, owner: null });
   keys.accept('k1', { lifecycleId: 'lc-1', mark: 7 });
   assert.equal(keys.get('k1')?.accepted, { lifecycleId: 'lc-1', mark: 7 });
   assert.is(keys.get('k1')?.state, 'pending');
   keys.finish('k1', 201, '{"n":1}');
-  assert.equal(keys.get('k1'), { request_hash: 'h', status: 201, body: '{"n":1}', state: 'final', accepted: null });
+  assert.equal(keys.get('k1'), { request_hash: 'h', status: 201, body: '{"n":1}', state: 'final', accepted: null, owner: null });
   keys.finish('k1', 409, '{"n":2}');
   keys.accept('k1', { lifecycleId: 'lc-2', mark: 9 });
   assert.is(keys.get('k1')?.body, '{"n":1}', 'a final answer is never replaced');
