@@ -41,7 +41,7 @@ export async function openConfiguredStore(config: Config, env: NodeJS.ProcessEnv
     store = await openPostgresStore({ url, max: config.store.pool_max });
   } catch (err) {
     // The URL holds a password: the message names the variable, never the URL.
-    throw new Error(`could not open the PostgreSQL store (${config.store.url_env}): ${redactUrl((err as Error).message, url)}`);
+    throw new Error(`could not open the PostgreSQL store at ${where(url)} (${config.store.url_env}): ${redactUrl((err as Error).message, url)}`);
   }
   return {
     port: store,
@@ -63,4 +63,15 @@ function redactUrl(message: string, url: string): string {
     // not a URL the WHATWG parser takes: nothing more to hide
   }
   return out;
+}
+
+/** Host, port and database of the URL, never its user's password: what a failed start names. */
+function where(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') return `a URL that is not postgres:// (${u.protocol})`;
+    return `${u.hostname || 'localhost'}:${u.port || '5432'}${u.pathname || '/'}`;
+  } catch {
+    return 'a malformed URL';
+  }
 }

@@ -315,6 +315,8 @@ test('a wrong password or an unreachable database at start → exit 2 within sec
     const took = Date.now() - t0;
     assert.is(r.code, 2, `${k.what}: exit code ${r.code} after ${took} ms:\n${r.out.slice(-1500)}`);
     assert.ok(k.cause.test(r.out), `${k.what}: the cause is named:\n${r.out.slice(-1500)}`);
+    const at = new URL(k.url);
+    assert.ok(r.out.includes(`at ${at.hostname}:${at.port}/review`), `${k.what}: the server is named:\n${r.out.slice(-1500)}`);
     assert.not.ok(r.out.includes(secret), `${k.what}: the password was printed:\n${r.out}`);
     assert.ok(took < 15_000, `${k.what}: ${took} ms to give up`);
   }
@@ -493,7 +495,9 @@ test('the leaks job run on every instance at once while allocations, updates and
   running = false;
   await Promise.all(hammer);
   assert.equal(bad, [], `every operation answered 2xx${why()}`);
-  assert.ok(runs.filter((r) => r === 200).length > 10, `leak runs: ${JSON.stringify(runs.slice(0, 20))}`);
+  // At least one run per instance overlapped the traffic (how many more depends on the machine's load).
+  assert.ok(runs.filter((r) => r === 200).length >= rig!.fleet.instances.length, `leak runs: ${JSON.stringify(runs.slice(0, 20))}`);
+  assert.equal(runs.filter((r) => r !== 200), [], 'every leak run answered 200');
   assert.equal(await ipamAgreesWithStore(db), []);
   const { rows } = await db.pool.query("SELECT subscriber_id, state FROM lifecycles WHERE subscriber_id LIKE 'leaks-%' AND state NOT IN ('active', 'revoked')");
   assert.equal(rows, []);
