@@ -30,12 +30,14 @@ Environment:
   IPV6_LIFECYCLE_API_TOKEN   bearer token of the REST API (api.token_env names another variable);
                              unset: a random token is printed once at start-up
   NETBOX_TOKEN               NetBox API token (netbox.token_env names another variable)
+  IPV6_LIFECYCLE_DATABASE_URL  PostgreSQL URL when store.backend is postgresql (several instances on
+                             one database; store.url_env names another variable)
 
 Exit status:
   0   stopped by SIGTERM or SIGINT after requests in flight were answered (runtime.drain_ms)
   2   did not start: invalid configuration, a database that is locked by another process,
-      corrupt or not writable, or a port that cannot be bound; the message names the cause and
-      no file was created
+      corrupt or not writable, a PostgreSQL store that cannot be reached or logged in to, or a
+      port that cannot be bound; the message names the cause and no file was created
   1   failed while running
 
 Every configuration key is documented in README.md ("Configuration reference").`;
