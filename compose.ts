@@ -1,9 +1,11 @@
-// The composition root: config → store → ports → actor host → service → http. Nothing else wires.
+// The composition root: config → store → ports → actor host → service → http. Nothing else wires
+// (compose-ipam.ts builds its IPAM part).
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type Koa from 'koa';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
+import { buildIpam, cachedPoolUsers } from './compose-ipam.ts';
 import { createApp } from './http/app.ts';
 import type { Importer } from './http/routes/import.ts';
 import { runImport, type ImporterDeps } from './services/adoption/importer.ts';
@@ -32,11 +34,8 @@ import { createScheduler, type Scheduler } from './runtime/scheduler.ts';
 import { createAllocateNow, createStepActors } from './runtime/step-actors.ts';
 import { createGenieacsCpe } from './services/genieacs/genieacs.ts';
 import type { CpePort } from './services/genieacs/port.ts';
-import { createEmbeddedIpam } from './services/ipam/embedded.ts';
-import { createPgEmbeddedIpam } from './services/ipam/embedded-pg.ts';
 import type { IpamPort } from './services/ipam/port.ts';
-import { createIpamRouter, drainingError } from './services/ipam/router.ts';
-import { createNetboxIpam } from './services/netbox/netbox.ts';
+import { drainingError } from './services/ipam/router.ts';
 import { createDynamicAuthorization } from './services/radius/dynamic-authorization.ts';
 import { openRadiusReplies } from './services/radius/backends.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';
@@ -46,7 +45,7 @@ import { pruneAuditOlderThan } from './store/audit-retention.ts';
 import { createHeldScratch } from './store/held-scratch.ts';
 import type { LifecycleStore } from './store/lifecycles.ts';
 import { openConfiguredStore, type OpenedStore } from './store/open.ts';
-import { createPoolUse, type DrainingPool } from './store/pool-use.ts';
+import { createPoolUse } from './store/pool-use.ts';
 
 /** Ports a test (or a future backend) puts in place of the configured ones. */
 export interface Overrides {
@@ -468,51 +467,6 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
 
 const why = (err: { message: string }) => `resolving the IPAM pools: ${err.message}`;
 
-async function buildIpam(
-  config: Config,
-  opened: OpenedStore,
-  log: Logger,
-  env: NodeJS.ProcessEnv,
-  draining: DrainingPool[],
-  users: (pool: string) => { lifecycles: number; blocks: number },
-): Promise<IpamPort> {
-  const embeddedPools = config.pools
-    .filter((p) => !p.netbox)
-    .map((p) => ({ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, holdDownS: p.hold_down_s, sticky: p.sticky }));
-  const netboxPools = config.pools.flatMap((p) =>
-    p.netbox ? [{ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, netbox: p.netbox, holdDownS: p.hold_down_s, sticky: p.sticky }] : [],
-  );
-  const byPool = new Map<string, IpamPort>();
-  const drainsIn = (kind: IpamKind) => draining.some((d) => d.ipams.includes(kind));
-  // A draining pool's blocks are given back by the embedded IPAM even when no configured pool is embedded.
-  // On PostgreSQL the embedded IPAM's pools are in the same database, shared by every instance.
-  const embedded =
-    embeddedPools.length || drainsIn('embedded')
-      ? opened.sqlite
-        ? createEmbeddedIpam(opened.sqlite.db, embeddedPools)
-        : await createPgEmbeddedIpam(opened.postgresql!.pool, embeddedPools)
-      : null;
-  for (const p of embeddedPools) byPool.set(p.name, embedded!);
-  const netbox =
-    config.netbox && (netboxPools.length || drainsIn('netbox'))
-      ? limitPort(createNetboxIpam(config.netbox, netboxPools, log, { env }), PEER_METHODS.ipam, config.limits.netbox.concurrency)
-      : null;
-  for (const p of netboxPools) byPool.set(p.name, netbox!);
-  const orphaned = draining.filter((d) => d.ipams.includes('netbox') && !netbox);
-  if (orphaned.length) {
-    // Nothing could give those prefixes back: refuse to start rather than fail every revocation.
-    const which = orphaned.map((d) => `"${d.name}" (${d.lifecycles} live lifecycle(s))`).join(', ');
-    throw new Error(`pools ${which} hold prefixes in NetBox, but the configuration has no netbox section: restore it until they are revoked`);
-  }
-  const routes = draining.map((d) => ({
-    name: d.name,
-    prefix: d.prefix ?? '',
-    prefixLength: d.prefixLength,
-    ipams: d.ipams.flatMap((k) => (k === 'embedded' && embedded ? [embedded] : k === 'netbox' && netbox ? [netbox] : [])),
-  }));
-  return createIpamRouter(byPool, { pools: routes, users });
-}
-
 /**
  * A stand-in for what only SQLite has (its database handle, the synchronous store): on PostgreSQL
  * any use throws, naming it. Tests and tools reach these on SQLite only.
@@ -524,26 +478,4 @@ function sqliteOnly<T extends object>(what: string): T {
       throw new Error(`${what} exists on store.backend sqlite only (used: ${String(key)})`);
     },
   });
-}
-
-/**
- * `users(pool)` for the draining pools on PostgreSQL: the figures read at start, each refreshed in
- * the background at most once a second when asked for (a stale count only words a message, and
- * holds the pool's route until the next refresh).
- */
-async function cachedPoolUsers(port: OpenedStore['port'], draining: readonly DrainingPool[]) {
-  const known = new Map<string, { lifecycles: number; blocks: number }>();
-  const readAt = new Map<string, number>();
-  for (const d of draining) known.set(d.name, await port.poolUse.users(d.name));
-  return (pool: string) => {
-    const at = readAt.get(pool) ?? 0;
-    if (Date.now() - at >= 1000) {
-      readAt.set(pool, Date.now());
-      void port.poolUse.users(pool).then(
-        (u) => void known.set(pool, u),
-        () => undefined,
-      );
-    }
-    return known.get(pool) ?? { lifecycles: 0, blocks: 0 };
-  };
 }

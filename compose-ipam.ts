@@ -1,0 +1,81 @@
+// The IPAM port the configuration names, for the composition root (compose.ts): the embedded IPAM
+// (in the SQLite file, or in PostgreSQL for several instances), NetBox, one per pool behind the
+// router, and the draining pools' routes to whichever IPAM still holds their prefixes.
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import type { IpamKind } from './machines/types.ts';
+import { limitPort, PEER_METHODS } from './runtime/peer-limits.ts';
+import { createEmbeddedIpam } from './services/ipam/embedded.ts';
+import { createPgEmbeddedIpam } from './services/ipam/embedded-pg.ts';
+import type { IpamPort } from './services/ipam/port.ts';
+import { createIpamRouter } from './services/ipam/router.ts';
+import { createNetboxIpam } from './services/netbox/netbox.ts';
+import type { OpenedStore } from './store/open.ts';
+import type { DrainingPool } from './store/pool-use.ts';
+
+export async function buildIpam(
+  config: Config,
+  opened: OpenedStore,
+  log: Logger,
+  env: NodeJS.ProcessEnv,
+  draining: DrainingPool[],
+  users: (pool: string) => { lifecycles: number; blocks: number },
+): Promise<IpamPort> {
+  const embeddedPools = config.pools
+    .filter((p) => !p.netbox)
+    .map((p) => ({ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, holdDownS: p.hold_down_s, sticky: p.sticky }));
+  const netboxPools = config.pools.flatMap((p) =>
+    p.netbox ? [{ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, netbox: p.netbox, holdDownS: p.hold_down_s, sticky: p.sticky }] : [],
+  );
+  const byPool = new Map<string, IpamPort>();
+  const drainsIn = (kind: IpamKind) => draining.some((d) => d.ipams.includes(kind));
+  // A draining pool's blocks are given back by the embedded IPAM even when no configured pool is embedded.
+  // On PostgreSQL the embedded IPAM's pools are in the same database, shared by every instance.
+  const embedded =
+    embeddedPools.length || drainsIn('embedded')
+      ? opened.sqlite
+        ? createEmbeddedIpam(opened.sqlite.db, embeddedPools)
+        : await createPgEmbeddedIpam(opened.postgresql!.pool, embeddedPools)
+      : null;
+  for (const p of embeddedPools) byPool.set(p.name, embedded!);
+  const netbox =
+    config.netbox && (netboxPools.length || drainsIn('netbox'))
+      ? limitPort(createNetboxIpam(config.netbox, netboxPools, log, { env }), PEER_METHODS.ipam, config.limits.netbox.concurrency)
+      : null;
+  for (const p of netboxPools) byPool.set(p.name, netbox!);
+  const orphaned = draining.filter((d) => d.ipams.includes('netbox') && !netbox);
+  if (orphaned.length) {
+    // Nothing could give those prefixes back: refuse to start rather than fail every revocation.
+    const which = orphaned.map((d) => `"${d.name}" (${d.lifecycles} live lifecycle(s))`).join(', ');
+    throw new Error(`pools ${which} hold prefixes in NetBox, but the configuration has no netbox section: restore it until they are revoked`);
+  }
+  const routes = draining.map((d) => ({
+    name: d.name,
+    prefix: d.prefix ?? '',
+    prefixLength: d.prefixLength,
+    ipams: d.ipams.flatMap((k) => (k === 'embedded' && embedded ? [embedded] : k === 'netbox' && netbox ? [netbox] : [])),
+  }));
+  return createIpamRouter(byPool, { pools: routes, users });
+}
+
+/**
+ * `users(pool)` for the draining pools on PostgreSQL: the figures read at start, each refreshed in
+ * the background at most once a second when asked for (a stale count only words a message, and
+ * holds the pool's route until the next refresh).
+ */
+export async function cachedPoolUsers(port: OpenedStore['port'], draining: readonly DrainingPool[]) {
+  const known = new Map<string, { lifecycles: number; blocks: number }>();
+  const readAt = new Map<string, number>();
+  for (const d of draining) known.set(d.name, await port.poolUse.users(d.name));
+  return (pool: string) => {
+    const at = readAt.get(pool) ?? 0;
+    if (Date.now() - at >= 1000) {
+      readAt.set(pool, Date.now());
+      void port.poolUse.users(pool).then(
+        (u) => void known.set(pool, u),
+        () => undefined,
+      );
+    }
+    return known.get(pool) ?? { lifecycles: 0, blocks: 0 };
+  };
+}
