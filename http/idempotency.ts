@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { LifecycleResource } from '../runtime/projection.ts';
@@ -28,8 +29,6 @@ export interface IdempotencyOptions {
   defaultWaitMs?: number;
   maxWaitMs?: number;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** What a keyed request hands the operation route (`ctx.state.idempotency`), and what it hands back. */
 export interface KeyedRequest {

@@ -13,6 +13,9 @@ import { currentLogScope, withLogScope, type LogScope } from './log-context.ts';
 import type { Ownership } from './ownership.ts';
 import { persistedSnapshot, statePath, type LifecycleSnapshot } from './projection.ts';
 
+/** `settle()`'s wait for "until it settles": setTimeout's largest delay (the steps' retries bound how long that is). */
+export const UNTIL_SETTLED_MS = 2 ** 31 - 1;
+
 /** Lifecycles hydrated per turn of the event loop by the start-up resume. */
 const RESUME_BATCH = 100;
 
@@ -298,7 +301,7 @@ export class ActorHost {
 
   /** Waits for every actor of the subscriber in memory to settle. */
   async #settleAll(subscriberId: string): Promise<void> {
-    for (const id of [...(this.#bySubscriber.get(subscriberId) ?? [])]) await this.settle(id, 2 ** 31 - 1).catch(() => undefined);
+    for (const id of [...(this.#bySubscriber.get(subscriberId) ?? [])]) await this.settle(id, UNTIL_SETTLED_MS).catch(() => undefined);
   }
 
   /** Starts a new lifecycle; its first snapshot is stored before allocation begins. */

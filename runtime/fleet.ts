@@ -4,12 +4,11 @@
 import type { Logger } from 'pino';
 import type { LifecyclePort } from '../store/port.ts';
 import { startLeaderElection, type Leader } from '../store/postgresql/leader.ts';
-import type { ActorHost } from './actor-host.ts';
+import { UNTIL_SETTLED_MS, type ActorHost } from './actor-host.ts';
 import type { Ownership } from './ownership.ts';
 
 /** Leases claimed per round: a round that fills it goes on at once. */
 const CLAIM_BATCH = 100;
-const UNTIL_SETTLED_MS = 2 ** 31 - 1;
 
 export interface FleetOptions {
   url: string;

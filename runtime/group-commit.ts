@@ -155,7 +155,7 @@ export class GroupCommit<T> {
     this.#next = turn;
     // A flush run early (`flush()` at shutdown) has settled this turn; its own callback then has nothing to do.
     // While a batch is held back, the retry timer writes this turn too.
-    this.#schedule(() => this.#next === turn && !this.#retry && !this.#writing && this.flush());
+    this.#schedule(() => this.#next === turn && !this.#retry && this.flush());
     return turn;
   }
 }

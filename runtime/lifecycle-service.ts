@@ -2,7 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { IpamKind, LifecycleEvent } from '../machines/types.ts';
 import { ServiceError, type ErrorCode } from '../services/errors.ts';
 import type { LifecyclePort } from '../store/port.ts';
-import type { ActorHost } from './actor-host.ts';
+import { UNTIL_SETTLED_MS, type ActorHost } from './actor-host.ts';
 import { publicState, statePath, resourceOf, toResource, type LifecycleResource, type LifecycleSnapshot } from './projection.ts';
 
 /** A configured pool and the IPAM that serves it. */
@@ -76,9 +76,6 @@ function deferred(): { promise: Promise<void>; resolve(): void } {
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
 }
-
-/** setTimeout's largest delay: "until it settles" (the steps' retries bound how long that is). */
-const UNTIL_SETTLED_MS = 2 ** 31 - 1;
 
 /** The lifecycle operations of `../shared/API.md`, serialized per subscriber. */
 export class LifecycleService {

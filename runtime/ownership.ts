@@ -4,6 +4,7 @@
 // while they work, fences every write with its token, and gives it up when done. Another instance
 // waits for it (polling), or takes it once it has expired: its owner died or froze, and the work
 // it had in flight is resumed by whoever claims it (`claim()`), never by two.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Lease, LeaseStore } from '../store/postgresql/leases.ts';
 import { FencedError } from '../store/postgresql/leases.ts';
@@ -55,8 +56,6 @@ export interface Ownership {
  * it runs). Its key starts with a control character, which no subscriber id may contain.
  */
 export const instanceKey = (owner: string) => `\u0001instance ${owner}`;
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 export function createOwnership(o: OwnershipOptions): Ownership {
   const held = new Map<string, Lease>();
@@ -120,7 +119,7 @@ export function createOwnership(o: OwnershipOptions): Ownership {
         const got = await o.leases.acquire(key, o.owner, o.leaseMs);
         if (got) return take(got);
         // Another instance works on the subscriber: wait for it to finish, or for its lease to run out.
-        await sleep(delay);
+        await sleep(delay, undefined, { ref: false });
         delay = Math.min(delay * 2, 250);
       }
     },
