@@ -32,6 +32,7 @@ import { withRetry, type RetryPolicy } from './runtime/retry.ts';
 import { startInspector } from './runtime/inspector.ts';
 import { createScheduler, type Scheduler } from './runtime/scheduler.ts';
 import { createAllocateNow, createStepActors } from './runtime/step-actors.ts';
+import { Flights } from './runtime/flights.ts';
 import { createGenieacsCpe } from './services/genieacs/genieacs.ts';
 import type { CpePort } from './services/genieacs/port.ts';
 import type { IpamPort } from './services/ipam/port.ts';
@@ -177,6 +178,8 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     const p = config.pools.find((c) => c.name === pool);
     return p ? ipamKind(p) : 'ipam';
   };
+  // A step's call outlives its actor while the host parks the lifecycle (runtime/flights.ts).
+  const flights = new Flights();
   const actors = createStepActors(
     { ipam, replies, sessions, cpe },
     {
@@ -189,6 +192,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
       // Bound late: the host needs the machine these actors go into.
       afterCommit: () => host.afterCommit(),
       pendingBackoff,
+      flights,
     },
   );
   const inspector = config.inspector.enabled ? await startInspector({ host: config.inspector.host, port: config.inspector.port, log }) : null;
@@ -213,6 +217,8 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     log,
     idleMs: config.runtime.idle_ms,
     maxLive: config.runtime.max_live_actors,
+    flights,
+    parkMs: config.runtime.park_ms,
     onTransition: metrics.onTransition,
     // An allocation the embedded IPAM makes in the store's own transaction needs no actor; with the
     // inspector on, every lifecycle gets one, so that the inspector sees each step.

@@ -132,6 +132,8 @@ export const configSchema = z
         idle_ms: z.int().min(100).default(60_000),
         /** At most this many actors in memory: past it the least recently used settled ones are unloaded at once. */
         max_live_actors: z.int().min(1).default(10_000),
+        /** An actor whose step has waited on its peer this long, nobody waiting on it, is unloaded; the call goes on (runtime/flights.ts). */
+        park_ms: z.int().min(10).default(1000),
         /** How often pending CPE work (an offline CPE) is retried. */
         pending_interval_ms: z.int().min(100).default(30_000),
         pending_backoff_max_ms: z.int().min(1000).default(3_600_000),

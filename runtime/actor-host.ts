@@ -8,6 +8,7 @@ import type { AuditEntry, LifecycleRow, LifecycleStore, SaveItem } from '../stor
 import type { LifecyclePort } from '../store/port.ts';
 import type { AuditDetail, AuditFrom } from './audit.ts';
 import { allocateAtOnce, transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
+import type { Flights } from './flights.ts';
 import { GroupCommit } from './group-commit.ts';
 import { currentLogScope, withLogScope, type LogScope } from './log-context.ts';
 import type { Ownership } from './ownership.ts';
@@ -54,6 +55,14 @@ export interface ActorHostOptions {
   storeBusyMs?: number;
   /** The allocation step made synchronously on the SQLite store's connection (the embedded IPAM): `createAtOnce()` uses it. */
   allocateNow?: AllocateNow | null;
+  /**
+   * The steps' calls (runtime/flights.ts, the same the step actors run through): an actor whose step
+   * has waited on its peer `parkMs` with nobody waiting on it, or past the cap, is stopped and its
+   * call goes on there; its lifecycle is hydrated again when the call ends. Not with `ownership` or
+   * `inspect`.
+   */
+  flights?: Flights;
+  parkMs?: number;
 }
 
 interface Entry {
@@ -70,7 +79,16 @@ interface Entry {
   saving: number;
   /** Its last snapshot could not be stored: the actor was stopped, the request hears 503. */
   writeFailed: Error | null;
+  /** Bounded `settle()` calls waiting on it: it is never parked under them. */
+  waiters: number;
+  /** Stopped by a park: its step's call goes on in `flights`, and unbounded waits follow it. */
+  parked: boolean;
 }
+
+/** What `settle()` answers. */
+type Settled = { snapshot: LifecycleSnapshot; settled: boolean };
+/** `#settleEntry()`'s answer when the actor it waited on was parked: follow the lifecycle to its next actor. */
+const PARKED = Symbol('parked');
 
 /** A write refused by fencing: another instance owns the subscriber now (its lease was lost). */
 const leaseLost = (subscriberId: string) =>
@@ -115,10 +133,18 @@ export class ActorHost {
   /** Set by `stopAll()`: a background resume still running hydrates nothing more. */
   #stopped = false;
   readonly #releaseWaiters = new Set<() => void>();
+  /** Where parked lifecycles' calls go on; null when actors are never parked. */
+  readonly #flights: Flights | null;
+  readonly #parkMs: number;
+  /** Unbounded `settle()` calls whose lifecycle is parked: told when it is hydrated again. */
+  readonly #followers = new Map<string, Set<{ resolve(v: Settled | null): void; reject(e: unknown): void }>>();
 
   constructor(opts: ActorHostOptions) {
     this.#opts = opts;
     this.#maxLive = opts.maxLive ?? Number.POSITIVE_INFINITY;
+    this.#flights = opts.flights && !opts.ownership && !opts.inspect ? opts.flights : null;
+    this.#parkMs = this.#flights ? (opts.parkMs ?? opts.idleMs) : Number.POSITIVE_INFINITY;
+    if (this.#flights) this.#flights.onLanded = (id) => this.#landed(id);
     const busyMs = opts.storeBusyMs ?? 1000;
     this.#commits = new GroupCommit<Queued>({
       write: (batch) => this.#write(batch),
@@ -255,6 +281,7 @@ export class ActorHost {
   release(): void {
     this.#released = true;
     for (const end of [...this.#releaseWaiters]) end();
+    for (const id of [...this.#followers.keys()]) this.#wakeFollowers(id, 'ended');
   }
 
   /**
@@ -328,19 +355,46 @@ export class ActorHost {
    * actor stopped meanwhile (evicted, or its snapshot could not be stored) ends the wait at once,
    * settled only if it had nothing in flight: the rest resumes at its next hydration.
    */
-  async settle(lifecycleId: string, waitMs: number): Promise<{ snapshot: LifecycleSnapshot; settled: boolean }> {
+  async settle(lifecycleId: string, waitMs: number): Promise<Settled> {
+    // Waiting until it settles follows the lifecycle through a park: the wait holds only its id
+    // meanwhile (never the stopped actor), and goes on with the actor hydrated when the call ends.
+    const follow = waitMs >= UNTIL_SETTLED_MS;
+    for (;;) {
+      // No entry in this frame: a suspended wait must not keep the parked actor reachable.
+      const settled = await this.#openAndSettle(lifecycleId, waitMs, follow);
+      if (settled !== PARKED) return settled;
+      const back = await new Promise<Settled | null>((resolve, reject) => {
+        const followers = this.#followers.get(lifecycleId);
+        const f = { resolve, reject };
+        if (followers) followers.add(f);
+        else this.#followers.set(lifecycleId, new Set([f]));
+      });
+      if (back) return back;
+    }
+  }
+
+  async #openAndSettle(lifecycleId: string, waitMs: number, follow: boolean): Promise<Settled | typeof PARKED> {
     const entry = await this.#open(lifecycleId);
     if (!entry) throw new Error(`unknown lifecycle ${lifecycleId}`);
+    return this.#settleEntry(entry, waitMs, follow);
+  }
+
+  /** `settle()` on one actor; PARKED when `follow` and the host parked it meanwhile. */
+  #settleEntry(entry: Entry, waitMs: number, follow: boolean): Promise<Settled | typeof PARKED> {
     const { actor } = entry;
+    // A bounded wait keeps its actor in memory (it ends soon); only a follower lets it be parked.
+    if (!follow) entry.waiters++;
     return new Promise((resolve, reject) => {
       let finished = false;
       const done = (settled: boolean) => {
         if (finished) return;
         finished = true;
+        if (!follow) entry.waiters--;
         clearTimeout(timer);
         sub?.unsubscribe();
         this.#releaseWaiters.delete(release);
         this.#commitWaiters.delete(release);
+        if (follow && entry.parked && !this.#released && !this.#stopped) return resolve(PARKED);
         // Answer with what is on disk: the snapshot that settled it is queued within this turn.
         const answer = () => (entry.writeFailed ? reject(unavailable(`the lifecycle could not be stored: ${entry.writeFailed.message}`)) : resolve({ snapshot: actor.getSnapshot(), settled }));
         void this.#stored().then(answer, reject);
@@ -363,6 +417,22 @@ export class ActorHost {
         this.#commitWaiters.add(release);
       }
     });
+  }
+
+  /** The followers of a parked lifecycle: hydrated again (null: follow the new actor), or ended unsettled. */
+  #wakeFollowers(lifecycleId: string, how: 'hydrated' | 'ended' | Error): void {
+    const followers = this.#followers.get(lifecycleId);
+    if (!followers) return;
+    this.#followers.delete(lifecycleId);
+    if (how === 'hydrated') return followers.forEach((f) => f.resolve(null));
+    if (how instanceof Error) return followers.forEach((f) => f.reject(how));
+    // Shutting down: the answer is what the store holds, not settled (the request answers 202).
+    const answer = this.#opts.store.get(lifecycleId).then((row): Settled => {
+      if (!row) throw new Error(`lifecycle ${lifecycleId} vanished`);
+      const snapshot = createActor(this.#opts.machine, { snapshot: persistedSnapshot(row) } as unknown as { input: LifecycleInput }).getSnapshot();
+      return { snapshot, settled: false };
+    });
+    for (const f of followers) answer.then(f.resolve, f.reject);
   }
 
   /**
@@ -454,6 +524,13 @@ export class ActorHost {
     // Still locked elsewhere: those snapshots are given up; their steps never started, the stored ones resume.
     if (this.#commits.blocked) this.#commits.abandon(unavailable('stopped before the database was free'));
     for (const [id, entry] of this.#entries) this.#evict(id, entry);
+    this.#flights?.abortAll();
+    for (const id of [...this.#followers.keys()]) this.#wakeFollowers(id, 'ended');
+  }
+
+  /** How many lifecycles have a step under way with no actor in memory (parked). */
+  get parked(): number {
+    return this.#flights?.parked ?? 0;
   }
 
   #open(lifecycleId: string): Promise<Entry | null> {
@@ -481,7 +558,7 @@ export class ActorHost {
     const row = 'row' in from ? from.row : null;
     const stored = 'snapshot' in from ? (from.snapshot as LifecycleSnapshot) : null;
     const last = stored ? { path: statePath(stored), context: stored.context } : null;
-    const entry = { subscriberId, row, from: last, stopping: false, lastUsed: Date.now(), saving: 0, writeFailed: null } as Entry;
+    const entry = { subscriberId, row, from: last, stopping: false, lastUsed: Date.now(), saving: 0, writeFailed: null, waiters: 0, parked: false } as Entry;
     const inspect = (ev: InspectionEvent) => {
       if (ev.type === '@xstate.snapshot' && ev.actorRef === entry.actor) this.#persist(entry, ev.event, ev.snapshot as LifecycleSnapshot);
       this.#opts.inspect?.(ev);
@@ -511,6 +588,7 @@ export class ActorHost {
     if (mine) mine.add(lifecycleId);
     else this.#bySubscriber.set(subscriberId, new Set([lifecycleId]));
     entry.actor.start();
+    this.#wakeFollowers(lifecycleId, 'hydrated');
     if (entry.actor.getSnapshot().value === 'revoked') this.#done.add(lifecycleId);
     // Past the cap, older settled actors make room (never this one: its caller is about to use it).
     if (this.#entries.size > this.#maxLive) this.#unload(lifecycleId);
@@ -564,8 +642,51 @@ export class ActorHost {
     if (this.#entries.size <= this.#maxLive) return;
     for (const [id, entry] of this.#entries) {
       if (this.#entries.size <= this.#maxLive) break;
-      if (id !== keep && this.#unloadable(entry)) this.#evict(id, entry);
+      if (id === keep) continue;
+      if (this.#unloadable(entry)) this.#evict(id, entry);
+      else if (this.#parkable(id, entry)) this.#park(id, entry);
     }
+  }
+
+  /**
+   * Whether the actor can be stopped while its step goes on (parked): its step's call is under way
+   * in `flights`, its last snapshot is on disk, and no bounded `settle()` waits on it (an operation
+   * waiting until it settles follows it to its next actor).
+   */
+  #parkable(lifecycleId: string, entry: Entry): boolean {
+    return (
+      this.#flights !== null &&
+      !entry.stopping &&
+      entry.saving === 0 &&
+      entry.waiters === 0 &&
+      !entry.writeFailed &&
+      entry.actor.getSnapshot().hasTag('busy') &&
+      this.#flights.holds(lifecycleId)
+    );
+  }
+
+  #park(lifecycleId: string, entry: Entry): void {
+    this.#flights!.park(lifecycleId);
+    entry.parked = true;
+    this.#evict(lifecycleId, entry);
+  }
+
+  /** A parked lifecycle's call ended: hydrate it, and its restored step takes the outcome. */
+  #landed(lifecycleId: string): void {
+    if (this.#stopped) return;
+    const flights = this.#flights!;
+    this.#open(lifecycleId).then(
+      (entry) => {
+        // Its stored snapshot no longer runs that step (or it is gone): nobody will take the outcome.
+        const dropped = flights.dropLanded(lifecycleId);
+        if (dropped) this.#opts.log.warn({ lifecycle_id: lifecycleId, found: entry !== null }, 'a parked step ended but the lifecycle no longer runs it; outcome dropped');
+      },
+      (err: unknown) => {
+        flights.dropLanded(lifecycleId);
+        this.#wakeFollowers(lifecycleId, unavailable(`the lifecycle could not be read back: ${String(err)}`));
+        this.#opts.log.error({ lifecycle_id: lifecycleId, err: String(err) }, 'could not hydrate a parked lifecycle whose step ended; it resumes at the next start');
+      },
+    );
   }
 
   /** `#unload()` after this turn (and its group commit): never from inside an actor's own observer. */
@@ -582,18 +703,22 @@ export class ActorHost {
   #startSweeper(): NodeJS.Timeout {
     const timer = setInterval(
       () => {
-        const cutoff = Date.now() - this.#opts.idleMs;
+        const now = Date.now();
+        const idle = now - this.#opts.idleMs;
+        const park = now - this.#parkMs;
+        const cutoff = Math.max(idle, park);
         for (const [id, entry] of this.#entries) {
-          // Oldest first: the first one used since the cutoff ends the walk.
+          // Oldest first: the first one used since both cutoffs ends the walk.
           if (entry.lastUsed > cutoff) break;
-          if (this.#unloadable(entry)) this.#evict(id, entry);
+          if (entry.lastUsed <= idle && this.#unloadable(entry)) this.#evict(id, entry);
+          else if (entry.lastUsed <= park && this.#parkable(id, entry)) this.#park(id, entry);
         }
         if (this.#entries.size === 0) {
           clearInterval(timer);
           this.#sweeper = null;
         }
       },
-      Math.max(10, Math.min(this.#opts.idleMs / 4, 1000)),
+      Math.max(10, Math.min(Math.min(this.#opts.idleMs, this.#parkMs) / 4, 1000)),
     );
     timer.unref();
     return timer;

@@ -10,6 +10,8 @@ import { withRetry, type RetryPolicy } from './retry.ts';
 import { ServiceError } from '../services/errors.ts';
 import { withLogScope } from './log-context.ts';
 import { nextPendingAttempt, type PendingBackoff } from './pending-worker.ts';
+import type { Flights } from './flights.ts';
+import { stringify } from 'safe-stable-stringify';
 
 /** The ports the lifecycle's steps reach the outside through. */
 export interface StepPorts {
@@ -38,6 +40,8 @@ export interface StepOptions {
   ipamKind?: (pool: string) => string;
   /** The pending-work scheduler's backoff: when a CPE command kept as a pending step is first asked again. */
   pendingBackoff?: PendingBackoff;
+  /** Where a step's call goes on while the host parks its lifecycle (runtime/flights.ts). */
+  flights?: Flights;
 }
 
 /** Why a step did nothing: no peer configured for it, or nothing for the peer to act on. */
@@ -90,12 +94,15 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
   /** The actor of one step: its result (or its failure) stamped with the time it came. */
   const actor = <I, T>(fn: (input: I, signal: AbortSignal) => Promise<T | Skipped<T>>) =>
     fromPromise<Stamped<T>, I>(({ input, signal, self }: Args<I> & { self: AnyActorRef }) => {
-      // Every line the step logs (retries, give-up, the ports' own) names its lifecycle; the
-      // request id, if a request started the step, comes along from the caller's scope.
       const parent = self._parent?.getSnapshot()?.context as Partial<LifecycleInput> | undefined;
-      return withLogScope({ subscriber_id: parent?.subscriberId, lifecycle_id: parent?.lifecycleId }, async () => {
+      const lifecycleId = parent?.lifecycleId;
+      const subscriberId = parent?.subscriberId;
+      // Every line the step logs (retries, give-up, the ports' own) names its lifecycle; the
+      // request id, if a request started the step, comes along from the caller's scope. `call`
+      // holds neither `self` nor the actor's signal: a parked call must not keep its actor alive.
+      const call = (callSignal: AbortSignal) => withLogScope({ subscriber_id: subscriberId, lifecycle_id: lifecycleId }, async () => {
         try {
-          const out = await fn(input, signal);
+          const out = await fn(input, callSignal);
           if (out instanceof Skipped) return { at: now(), result: out.result, skipped: out.reason };
           const stamped: Stamped<T> = { at: now(), result: out };
           // A CPE command kept as a pending step: the scheduler's first backoff says when it asks again.
@@ -106,6 +113,12 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
           throw Object.assign(err instanceof ServiceError ? err : new ServiceError('internal', String(err)), { at: now() });
         }
       });
+      // The invocation's id and input name the call (the input by its idempotency key when it has
+      // one): a restored actor joins the call its parked lifecycle left running.
+      const { flights } = opts;
+      if (!flights || !lifecycleId) return call(signal);
+      const key = (input as { key?: unknown }).key;
+      return flights.run(lifecycleId, `${self.id} ${typeof key === 'string' ? key : stringify(input)}`, signal, call);
     });
 
   const writeReply = async ({ username, prefix }: RadiusReplyInput, signal: AbortSignal) => {
