@@ -58,13 +58,13 @@ export interface Bench {
 
 /** The real composition (store, actor host, service) on a fresh file, with instant ports. */
 export async function composeBench(
-  opts: { idleMs?: number; maxLive?: number; database?: string; ports?: Partial<ReturnType<typeof instantPorts>>; embeddedIpam?: boolean } = {},
+  opts: { idleMs?: number; maxLive?: number; parkMs?: number; database?: string; ports?: Partial<ReturnType<typeof instantPorts>>; embeddedIpam?: boolean } = {},
 ): Promise<Bench> {
   const dir = mkdtempSync(join(tmpdir(), 'ipv6-bench-'));
   const config = parseConfig({
     database: opts.database ?? join(dir, 'lifecycle.sqlite'),
     pools: [BENCH_POOL],
-    runtime: { idle_ms: opts.idleMs ?? 60_000, ...(opts.maxLive ? { max_live_actors: opts.maxLive } : {}) },
+    runtime: { idle_ms: opts.idleMs ?? 60_000, ...(opts.maxLive ? { max_live_actors: opts.maxLive } : {}), ...(opts.parkMs ? { park_ms: opts.parkMs } : {}) },
     log: { level: 'silent' },
   });
   const overrides: Partial<ReturnType<typeof instantPorts>> = { ...instantPorts(), ...opts.ports };
