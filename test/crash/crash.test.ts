@@ -42,14 +42,13 @@ const DOUBLE: Array<[why: string, kills: string[]]> = [
  */
 const AT_ONCE: Array<[why: string, kill: string]> = [
   ['allocations queued, the batch transaction not begun', 'atonce.batch:before#1'],
-  ['IPAM row written in the batch transaction, not committed', 'ipam.allocateNow:after-write#1'],
   // Where an IPAM row committed on its own, before the lifecycle's, would be left behind (a leak).
-  ['IPAM row written, the lifecycle row about to be', 'store.save:before>allocated#1'],
+  ['IPAM row written in the batch transaction, the lifecycle row about to be', 'store.save:before>allocated#1'],
   ['25th allocation of one transaction written, none committed', 'ipam.allocateNow:after-write[25]#1'],
   ['batch committed, no client told yet', 'atonce.batch:after-commit#1'],
 ];
 /** Random kills during the phase in which revocations run amid allocations made at once. */
-const AT_ONCE_SEEDS = [1, 2, 3];
+const AT_ONCE_SEEDS = [1, 2];
 const atOnceName = (kill: string) => `at once: ${kill}`;
 
 const RANDOM_SEEDS = [1, 2, 3];
@@ -81,10 +80,14 @@ const randomCases = (seeds: number[], spanMs: number, name: (seed: number, ms: n
     return { name: name(seed, randomMs), kills: [{ randomMs, ...(after ? { after } : {}) }], ...extra };
   });
 
-/** How long the at-once scenario's mixed phase took without a kill. */
+/**
+ * The first half of the time the at-once scenario's mixed phase took without a kill: that run
+ * shared the machine with the other baseline, so a later run is often quicker, and a kill timed
+ * over the whole phase would often find it over.
+ */
 const mixedMs = (r: CaseResult | null) => {
   const done = r?.runs[0]?.lines.find((l) => l.event === 'scenario-done') as { phaseMs?: Record<string, number> } | undefined;
-  return done?.phaseMs?.mixed ?? 100;
+  return (done?.phaseMs?.mixed ?? 100) / 2;
 };
 
 test.before(async () => {
@@ -169,7 +172,7 @@ for (const [why, kill] of AT_ONCE.filter(([, kill]) => picked(atOnceName(kill)))
   });
 }
 
-test(`at once: SIGKILL at random moments of ${BURST.length} allocations, then revocations amid more → same checks`, () => {
+test(`at once: SIGKILL at random moments of the revocations amid allocations, after ${BURST.length} allocated at once → same checks`, () => {
   const random = [...results.values()].filter((r) => r.name.startsWith('at once: random'));
   assert.is(random.length, atOnceSeeds.length);
   for (const r of random) assert.ok(r.problems.length === 0, `${r.name}:\n${r.problems.join('\n')}`);
