@@ -6,6 +6,9 @@
 //   CRASH_KILL  a kill point, `label#n`: SIGKILL at the n-th time the probe passes `label`
 //   CRASH_HOLD  `1`: after the scenario, stay alive until killed (the parent kills at a random time)
 //   CRASH_RUN   name of this run in the call log
+//   CRASH_SCENARIO  `atonce`: the at-once scenario (crash-atonce-scenario.ts) through HTTP, with the
+//               probed IPAM allocating synchronously as the embedded one does; otherwise the scripted
+//               scenario on the actor path (the probed IPAM has no `allocateNow`, as NetBox has none)
 // Without CRASH_DIR in the environment the child loads its modules, prints `ready`, and reads these
 // variables as one JSON object from stdin: the parent starts children ahead of need, because loading
 // the service through tsx takes longer than anything the test does.
@@ -16,8 +19,9 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Composed } from '../../compose.ts';
 import type { IpamPort } from '../../services/ipam/port.ts';
+import { AT_ONCE_TOKEN, runAtOnceClient } from './crash-atonce-client.ts';
 import { openPeers } from './crash-peers.ts';
-import { createKillSwitch, createProbe, probedCpe, probedIpam, probedReplies, probedSessions, probeStore, storedPath } from './crash-probe.ts';
+import { createAtOnceProbe, createKillSwitch, createProbe, probedCpe, probedIpam, probedReplies, probedSessions, probeStore, storedPath } from './crash-probe.ts';
 import { CRASH_PHASES, CRASH_POOL, POST_START, PRE_START, cpeIdOf, usernameOf, type CrashOp } from './crash-scenario.ts';
 
 const WAIT_MS = 10_000;
@@ -57,7 +61,7 @@ async function readJob(): Promise<void> {
   lines.close();
 }
 
-async function composeProbed(m: Service, dir: string, mode: string) {
+async function composeProbed(m: Service, dir: string, mode: string, atOnce = false) {
   const { pino, compose, parseConfig, createEmbeddedIpam, createRadiusReplyStore, radiusConfigSchema } = m;
   const log = pino({ level: 'warn' }, pino.destination(2));
   const kill = createKillSwitch(env.CRASH_KILL, join(dir, 'kill-note.json'));
@@ -79,10 +83,12 @@ async function composeProbed(m: Service, dir: string, mode: string) {
     byId: (id) => bound().store.get(id),
     byUsername: (username) => bound().store.live(username.replace(/^user-/, '')),
   });
+  const atOnceProbe = atOnce ? createAtOnceProbe(kill, peers, (id) => bound().store.get(id) !== undefined) : undefined;
   composed = await compose(config, {
     log,
+    ...(atOnce ? { env: { IPV6_LIFECYCLE_API_TOKEN: AT_ONCE_TOKEN } } : {}),
     overrides: {
-      ipam: probedIpam(() => ipam ?? fail('ipam used before compose() returned'), around),
+      ipam: probedIpam(() => ipam ?? fail('ipam used before compose() returned'), around, atOnceProbe),
       ipamKind: 'embedded',
       replies: probedReplies(replies, around, peers),
       sessions: probedSessions(peers.sessions, around),
@@ -91,13 +97,13 @@ async function composeProbed(m: Service, dir: string, mode: string) {
   });
   // The embedded IPAM shares the service's connection, as buildIpam() in compose.ts arranges.
   ipam = createEmbeddedIpam(composed.db, [{ name: CRASH_POOL.name, prefix: CRASH_POOL.prefix, prefixLength: CRASH_POOL.prefix_length }]);
-  probeStore(composed.store, kill);
+  probeStore(composed.store, kill, atOnceProbe);
   const stop = async () => {
     await composed!.stop();
     replies.close();
     peers.close();
   };
-  return { c: composed, kill, stop };
+  return { c: composed, kill, stop, log, atOnceProbe };
 }
 
 /** One operation as a client makes it: an answer before the lifecycle settled means wait for it. */
@@ -160,10 +166,49 @@ async function recover(m: Service, dir: string): Promise<void> {
   await stop();
 }
 
+/**
+ * The at-once scenario: the first run starts on fresh files, a recovery on what a killed run left;
+ * both send the whole scenario with the same Idempotency-Keys, as a client whose connections broke
+ * sends its requests again, and the recovery then waits until no lifecycle is busy.
+ */
+async function atOnce(m: Service, dir: string, mode: string): Promise<void> {
+  const { c, kill, stop, log, atOnceProbe } = await composeProbed(m, dir, mode, true);
+  const inFlight = c.store.busy().map((id) => ({ id, state: storedPath(c.store.get(id)!) }));
+  await c.start();
+  let started = performance.now();
+  const phaseMs: Record<string, number> = {};
+  let phase: string | null = null;
+  const lap = (next: string | null) => {
+    if (phase) phaseMs[phase] = Math.round(performance.now() - started);
+    started = performance.now();
+    phase = next;
+  };
+  // Each phase is announced, so that the parent can time a random kill from the start of one.
+  await runAtOnceClient(c, log, join(dir, 'client.sqlite'), env.CRASH_RUN ?? mode, (name) => {
+    lap(name);
+    if (mode === 'scenario') say({ event: name === 'burst' ? 'scenario-start' : `${name}-start` });
+  });
+  lap(null);
+  const deadline = Date.now() + WAIT_MS;
+  while (c.store.busy().length > 0) {
+    if (Date.now() > deadline) fail(`still busy after ${WAIT_MS} ms: ${c.store.busy().join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const labels = Object.fromEntries(kill.counts);
+  if (mode === 'scenario') say({ event: 'scenario-done', scenarioMs: Object.values(phaseMs).reduce((a, b) => a + b, 0), phaseMs, labels, largestBatch: atOnceProbe!.largest });
+  else say({ event: 'recovered', resumed: inFlight.length, inFlight, states: c.store.countByState(), labels, largestBatch: atOnceProbe!.largest });
+  if (env.CRASH_HOLD === '1') {
+    setInterval(() => undefined, 60_000);
+    return;
+  }
+  await stop();
+}
+
 async function main(): Promise<void> {
   const m = await loadService();
   if (!env.CRASH_DIR) await readJob();
   const dir = env.CRASH_DIR || fail('CRASH_DIR is required');
+  if (env.CRASH_SCENARIO === 'atonce') return atOnce(m, dir, env.CRASH_MODE === 'recover' ? 'recover' : 'scenario');
   await (env.CRASH_MODE === 'recover' ? recover(m, dir) : scenario(m, dir));
 }
 

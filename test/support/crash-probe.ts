@@ -5,7 +5,7 @@
 // only once the snapshot that started the step is on disk.
 import { writeFileSync } from 'node:fs';
 import type { CpePort } from '../../services/genieacs/port.ts';
-import type { IpamPort } from '../../services/ipam/port.ts';
+import type { AllocateCommand, Allocation, IpamPort } from '../../services/ipam/port.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from '../../services/radius/port.ts';
 import type { LifecycleRow, LifecycleStore } from '../../store/lifecycles.ts';
 import type { Peers } from './crash-peers.ts';
@@ -20,6 +20,8 @@ export interface KillNote {
   prefix: string | null;
   /** `port key` of the outside call the kill point sits around; null for store kill points. */
   call: string | null;
+  /** At-once kill points: the lifecycles allocated so far in the transaction the kill interrupts (or has just committed). */
+  batch?: string[];
 }
 
 /** Counts each label and dies at the `label#n` it was given (n defaults to 1). */
@@ -106,9 +108,61 @@ export function createProbe(kill: KillSwitch, peers: Peers, locate: Locator) {
 }
 export type Probe = ReturnType<typeof createProbe>;
 
-/** The IPAM port through the probe; `inner` is resolved per call because it needs the composed db. */
-export function probedIpam(inner: () => IpamPort, around: Probe): IpamPort {
+/**
+ * The at-once path (runtime/at-once.ts): ActorHost's group commit opens one transaction per batch
+ * (`store.transaction`, depth 0) and one savepoint per allocation in it (depth 1), where the embedded
+ * IPAM's synchronous `allocateNow` writes its row. The probe names the moments of that transaction:
+ * `atonce.batch:before` (nothing of the batch written), `ipam.allocateNow:before` and
+ * `ipam.allocateNow:after-write` (the IPAM row written, not committed; `after-write[n]` is the n-th
+ * allocation of one transaction), `atonce.batch:after-commit` (on disk, nobody told yet).
+ */
+export function createAtOnceProbe(kill: KillSwitch, peers: Pick<Peers, 'record'>, stored: (lifecycleId: string) => boolean) {
+  let depth = 0;
+  let batch: string[] = [];
+  const note = (lifecycleId: string | null, prefix: string | null, call: string | null) => ({ lifecycle_id: lifecycleId, state: null, prefix, call, batch: [...batch] });
   return {
+    /** The largest number of allocations one transaction made: what shows the burst was batched. */
+    largest: 0,
+    transaction<T>(fn: () => T): T {
+      if (depth === 0) {
+        batch = [];
+        kill.hit(['atonce.batch:before'], note(null, null, null));
+      }
+      depth++;
+      let out: T;
+      try {
+        out = fn();
+      } finally {
+        depth--;
+      }
+      if (depth === 0) kill.hit(['atonce.batch:after-commit'], note(null, null, null));
+      return out;
+    },
+    allocateNow(cmd: AllocateCommand, inner: () => Allocation | null): Allocation | null {
+      // The runtime's promise on this path: inside the batch's transaction, before the lifecycle has any row.
+      const problem = depth === 0 ? 'ipam.allocateNow called outside the batch transaction' : stored(cmd.lifecycleId) ? 'ipam.allocateNow called for a lifecycle already stored' : null;
+      const call = `ipam.allocateNow ${cmd.key}`;
+      kill.hit(['ipam.allocateNow:before'], note(cmd.lifecycleId, null, call));
+      const result = inner();
+      peers.record({ port: 'ipam.allocateNow', key: cmd.key, lifecycle_id: cmd.lifecycleId, state: null, problem });
+      if (!result) return result;
+      batch.push(cmd.lifecycleId);
+      this.largest = Math.max(this.largest, batch.length);
+      kill.hit(['ipam.allocateNow:after-write', `ipam.allocateNow:after-write[${batch.length}]`], note(cmd.lifecycleId, result.prefix, call));
+      return result;
+    },
+  };
+}
+export type AtOnceProbe = ReturnType<typeof createAtOnceProbe>;
+
+/**
+ * The IPAM port through the probe; `inner` is resolved per call because it needs the composed db.
+ * With `atOnce`, it also allocates synchronously as the embedded IPAM does (the host's at-once path);
+ * without, it has no `allocateNow` and every allocation is the actor's step (as with NetBox).
+ */
+export function probedIpam(inner: () => IpamPort, around: Probe, atOnce?: AtOnceProbe): IpamPort {
+  return {
+    ...(atOnce ? { allocateNow: (cmd: AllocateCommand) => atOnce.allocateNow(cmd, () => inner().allocateNow!(cmd)) } : {}),
     allocate: (cmd, signal) => around('ipam.allocate', cmd, () => inner().allocate(cmd, signal), (a) => a.prefix),
     release: (cmd, signal) => around('ipam.release', { lifecycleId: cmd.lifecycleId, key: `${cmd.lifecycleId}:release:${cmd.prefix}` }, () => inner().release(cmd, signal), () => cmd.prefix),
     free: (cmd, signal) => around('ipam.free', { lifecycleId: cmd.lifecycleId, key: `${cmd.lifecycleId}:free:${cmd.prefix}` }, () => inner().free(cmd, signal), () => cmd.prefix),
@@ -153,7 +207,11 @@ export function probedCpe(inner: CpePort, around: Probe): CpePort {
  * that enters X: a public state (`allocated`) or a path (`revoking.cpe`); `before` labels fire
  * before the whole batch is written, `after` labels once it is.
  */
-export function probeStore(store: LifecycleStore, kill: KillSwitch): void {
+export function probeStore(store: LifecycleStore, kill: KillSwitch, atOnce?: AtOnceProbe): void {
+  if (atOnce) {
+    const transaction = store.transaction;
+    store.transaction = (fn) => atOnce.transaction(() => transaction(fn));
+  }
   const saveBatch = store.saveBatch;
   store.saveBatch = (items) => {
     const latest = new Map<string, LifecycleRow | undefined>();

@@ -6,19 +6,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { checkConvergence, readKillNote } from './crash-checks.ts';
+import { checkConvergence, readKillNote, type Verdict } from './crash-checks.ts';
 import type { KillNote } from './crash-probe.ts';
 
 const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** How a run is killed: at a named kill point (`label#n`), or by the parent `randomMs` after the scenario starts. */
-export type Kill = string | { randomMs: number };
+/** How a run is killed: at a named kill point (`label#n`), or by the parent `randomMs` after the scenario starts (or after the child's line `event: after`). */
+export type Kill = string | { randomMs: number; after?: string };
 
 export interface CrashCase {
   name: string;
   /** One killed run per entry (the first runs the scenario, the others recover); then a clean recovery. */
   kills: Kill[];
+  /** `atonce`: the at-once scenario (crash-atonce-scenario.ts), judged by `check`; default the scripted one. */
+  scenario?: 'atonce';
+  /** Judges the files; default checkConvergence (crash-checks.ts). */
+  check?: (dir: string, notes: KillNote[]) => Verdict;
 }
 
 export interface RunOutcome {
@@ -102,17 +106,17 @@ export function createWarmPool(size: number, total: number) {
 }
 export type WarmPool = ReturnType<typeof createWarmPool>;
 
-async function run(pool: WarmPool, job: { dir: string; mode: 'scenario' | 'recover'; run: string; kill: Kill | null; hold: boolean }): Promise<RunOutcome> {
+async function run(pool: WarmPool, job: { dir: string; mode: 'scenario' | 'recover'; run: string; kill: Kill | null; hold: boolean; scenario?: string | undefined }): Promise<RunOutcome> {
   const w = pool.take();
   await w.ready;
   let timer: NodeJS.Timeout | null = null;
   const { kill } = job;
   if (kill !== null && typeof kill === 'object') {
     w.onLine = (line) => {
-      if (line.event === 'scenario-start') timer = setTimeout(() => w.child.kill('SIGKILL'), kill.randomMs);
+      if (line.event === (kill.after ?? 'scenario-start')) timer = setTimeout(() => w.child.kill('SIGKILL'), kill.randomMs);
     };
   }
-  const vars = { CRASH_DIR: job.dir, CRASH_MODE: job.mode, CRASH_RUN: job.run, CRASH_KILL: typeof kill === 'string' ? kill : '', CRASH_HOLD: job.hold ? '1' : '' };
+  const vars = { CRASH_DIR: job.dir, CRASH_MODE: job.mode, CRASH_RUN: job.run, CRASH_KILL: typeof kill === 'string' ? kill : '', CRASH_HOLD: job.hold ? '1' : '', CRASH_SCENARIO: job.scenario ?? '' };
   w.child.stdin!.end(`${JSON.stringify(vars)}\n`);
   // A kill point that is never reached leaves a child that finishes (or, held, waits): do not wait forever.
   const guard = setTimeout(() => w.child.kill('SIGTERM'), 30_000);
@@ -131,7 +135,7 @@ export async function runCase(pool: WarmPool, c: CrashCase): Promise<CaseResult>
   try {
     for (const [i, kill] of c.kills.entries()) {
       const mode = i === 0 ? 'scenario' : 'recover';
-      const r = await run(pool, { dir, mode, run: `${mode}-${i}`, kill, hold: typeof kill === 'object' });
+      const r = await run(pool, { dir, mode, run: `${mode}-${i}`, kill, hold: typeof kill === 'object', scenario: c.scenario });
       runs.push(r);
       if (r.signal !== 'SIGKILL') problems.push(`run ${i} (${mode}) was to die by SIGKILL at ${JSON.stringify(kill)} but ended with code ${r.code}, signal ${r.signal}: ${r.stderr.slice(-500)}`);
       const note = readKillNote(dir);
@@ -139,14 +143,14 @@ export async function runCase(pool: WarmPool, c: CrashCase): Promise<CaseResult>
       rmSync(join(dir, 'kill-note.json'), { force: true });
     }
     if (c.kills.length === 0) {
-      const r = await run(pool, { dir, mode: 'scenario', run: 'scenario-0', kill: null, hold: false });
+      const r = await run(pool, { dir, mode: 'scenario', run: 'scenario-0', kill: null, hold: false, scenario: c.scenario });
       runs.push(r);
       if (r.code !== 0) problems.push(`the scenario without a kill failed (code ${r.code}, signal ${r.signal}): ${r.stderr.slice(-500)}`);
     }
-    const last = await run(pool, { dir, mode: 'recover', run: `recover-${runs.length}`, kill: null, hold: false });
+    const last = await run(pool, { dir, mode: 'recover', run: `recover-${runs.length}`, kill: null, hold: false, scenario: c.scenario });
     runs.push(last);
     if (last.code !== 0) problems.push(`recovery failed (code ${last.code}, signal ${last.signal}): ${last.stderr.slice(-1500)}`);
-    const verdict = problems.length ? { problems: [], repeated: [], states: {}, overlaps: [] } : checkConvergence(dir, notes);
+    const verdict = problems.length ? { problems: [], repeated: [], states: {}, overlaps: [] } : (c.check ?? checkConvergence)(dir, notes);
     const recovered = last.lines.find((l) => l.event === 'recovered');
     const done = runs[0]?.lines.find((l) => l.event === 'scenario-done');
     return {
