@@ -169,6 +169,8 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     ipam,
     leaks: () => inventory.leaks(Number.POSITIVE_INFINITY),
     ...(postgresql ? { fleetWide: leads } : {}),
+    // Read at scrape time, once the host below exists.
+    inMemory: () => ({ actors: host.size, parked: host.parked }),
   });
   const { attempts, base_ms: baseMs, max_ms: maxMs, retry_after_max_ms: retryAfterMaxMs } = config.retry;
   const retry: RetryPolicy = { attempts, baseMs, maxMs, retryAfterMaxMs };

@@ -26,6 +26,8 @@ export interface MetricsDeps {
    * over instances is the fleet's figure. Unset (one node): always.
    */
   fleetWide?: () => boolean;
+  /** This instance's lifecycles in memory: as actors, and parked (a step's call under way, no actor). */
+  inMemory?: () => { actors: number; parked: number };
 }
 
 /**
@@ -195,6 +197,18 @@ export function createMetrics(deps: MetricsDeps) {
     registers: [registry],
     collect() {
       this.set(reports() ? 1 : 0);
+    },
+  });
+
+  new Gauge({
+    name: 'ipv6_lifecycles_in_memory',
+    help: "Lifecycles this instance holds in memory: kind=actor as XState actors (runtime.max_live_actors caps them), kind=parked with a step's call under way and no actor (runtime.park_ms)",
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      const m = deps.inMemory?.() ?? { actors: 0, parked: 0 };
+      this.set({ kind: 'actor' }, m.actors);
+      this.set({ kind: 'parked' }, m.parked);
     },
   });
 

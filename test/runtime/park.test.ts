@@ -59,7 +59,9 @@ async function heldActivation(parkMs: number) {
     await activateHeld(h, 'slow');
     await until('the CPE call', () => cpe.calls.length === 1);
     await sleep(PARK_MS * 5);
-    const parked = { live: h.composed.host.size, parked: h.composed.host.parked, aborted: cpe.calls[0]!.signal?.aborted ?? false };
+    const scrape = (await h.get('/metrics')).text;
+    const gauge = (kind: string) => Number(new RegExp(`^ipv6_lifecycles_in_memory\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(scrape)?.[1] ?? NaN);
+    const parked = { live: h.composed.host.size, parked: h.composed.host.parked, aborted: cpe.calls[0]!.signal?.aborted ?? false, gauges: [gauge('actor'), gauge('parked')] };
     cpe.calls[0]!.release({ status: 'done' });
     const done = await untilState(h, 'slow', 'active');
     const events = (await h.get(`${BASE}/lifecycle/slow/events`)).body.events as { type: string; from_state: string | null; to_state: string }[];
@@ -78,9 +80,9 @@ async function heldActivation(parkMs: number) {
 
 test('a slow CPE step is parked: no actor in memory, one call to the CPE, and the same lifecycle as unparked when it answers', async () => {
   const parked = await heldActivation(PARK_MS);
-  assert.equal(parked.parked, { live: 0, parked: 1, aborted: false }, 'parked: no actor, the call going on');
+  assert.equal(parked.parked, { live: 0, parked: 1, aborted: false, gauges: [0, 1] }, 'parked: no actor, the call going on');
   const unparked = await heldActivation(60_000);
-  assert.equal(unparked.parked, { live: 1, parked: 0, aborted: false }, 'park_ms not reached: the actor stays');
+  assert.equal(unparked.parked, { live: 1, parked: 0, aborted: false, gauges: [1, 0] }, 'park_ms not reached: the actor stays');
   assert.is(parked.state, 'active');
   assert.is(parked.calls, 1, 'the restored step took the outcome instead of calling the CPE again');
   assert.ok(parked.onCpe);
