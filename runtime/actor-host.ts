@@ -293,14 +293,14 @@ export class ActorHost {
     const before = this.#mailboxes.get(subscriberId) ?? Promise.resolve();
     const owned = this.#opts.ownership ? () => this.#owned(subscriberId, fn) : fn;
     const run = before.then(owned, owned);
-    const tail = run.catch(() => undefined);
-    this.#mailboxes.set(subscriberId, tail);
-    void tail.then(() => {
+    const ended = () => {
       if (this.#mailboxes.get(subscriberId) !== tail) return;
       this.#mailboxes.delete(subscriberId);
       // Nobody waits on the subscriber's actors any more: what the cap or a revocation let go goes now.
       this.#unload();
-    });
+    };
+    const tail: Promise<void> = run.then(ended, ended);
+    this.#mailboxes.set(subscriberId, tail);
     return run;
   }
 

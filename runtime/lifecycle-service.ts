@@ -71,6 +71,9 @@ const EVENT_OF: Record<Verb, LifecycleEvent['type']> = {
 const SENT_WAIT_MS = 250;
 
 /** A promise and the function that resolves it. */
+/** What an operation's `final` came to (`#within`). */
+type Came = { ok: true; value: OperationResult } | { ok: false; error: unknown };
+
 function deferred(): { promise: Promise<void>; resolve(): void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));
@@ -250,20 +253,35 @@ export class LifecycleService {
    * round trips; while another instance holds the subscriber, the lifecycle as it is.
    */
   async #within(subscriberId: string, final: Promise<OperationResult>, waitMs: number, sent?: Promise<void>): Promise<Accepted> {
-    // Whoever gets `final` handles its rejection; a caller that answered 202 may never look at it.
-    final.catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    const timeUp = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs)));
-    const first = await Promise.race([final, timeUp]).finally(() => clearTimeout(timer));
-    if (first) return { ...first, final };
+    // One reaction on `final`, which handles its rejection too (a caller that answered 202 may never
+    // look at it): it can stay pending long after the answer (a parked step), so it keeps little.
+    let came: Came | null = null;
+    let wake: (() => void) | null = null;
+    final.then(
+      (value) => ((came = { ok: true, value }), wake?.()),
+      (error: unknown) => ((came = { ok: false, error }), wake?.()),
+    );
+    /** Resolves when `final` comes, `also` does, or `ms` pass. */
+    const until = (ms: number, also?: Promise<void>) =>
+      new Promise<void>((resolve) => {
+        if (came) return resolve();
+        const done = () => {
+          clearTimeout(timer);
+          wake = null;
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        wake = done;
+        also?.then(done, done);
+      });
+    await until(waitMs);
+    const first = came as Came | null;
+    if (first?.ok) return { ...first.value, final };
+    if (first) throw first.error;
     if (sent) {
-      let grace: NodeJS.Timeout | undefined;
-      const late = await Promise.race([
-        final.then((r) => r, () => null),
-        sent.then(() => null),
-        new Promise<null>((resolve) => (grace = setTimeout(() => resolve(null), SENT_WAIT_MS))),
-      ]).finally(() => clearTimeout(grace));
-      if (late) return { ...late, final };
+      await until(SENT_WAIT_MS, sent);
+      const late = came as Came | null;
+      if (late?.ok) return { ...late.value, final };
     }
     // Answer with what is on disk: a transition of this turn is in the next group commit.
     await this.#opts.host.afterCommit().catch(() => undefined);
