@@ -66,6 +66,12 @@ export interface LifecycleStore {
   save(row: LifecycleRow, audit: AuditEntry | null): void;
   /** Stores many snapshots, in order, in one transaction (all or none). */
   saveBatch(items: readonly SaveItem[]): void;
+  /**
+   * `saveBatch`'s writes without a savepoint of their own, for a caller inside `transaction()` that
+   * rolls back what it holds when this throws (the allocation made at once: one savepoint, not three).
+   * Throws outside a transaction, where a throw midway would leave part of the batch written.
+   */
+  writeBatch(items: readonly SaveItem[]): void;
   /** Runs `fn` in one transaction (a savepoint inside another): all its writes or none of them. */
   transaction<T>(fn: () => T): T;
   get(id: string): LifecycleRow | undefined;
@@ -182,16 +188,21 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   });
   // One transaction function for every caller: better-sqlite3 builds a wrapper per db.transaction() call.
   const inTransaction = db.transaction((fn: () => unknown) => fn());
-  const saveBatchTx = db.transaction((items: readonly SaveItem[]) => {
+  const writeItems = (items: readonly SaveItem[]) => {
     for (const { row, audit, rowStored } of items) {
       if (!rowStored) upsert.run(row);
       insertAudit.run(audit);
     }
-  });
+  };
+  const saveBatchTx = db.transaction(writeItems);
 
   return {
     save: (row, audit) => saveTx(row, audit),
     saveBatch: (items) => saveBatchTx(items),
+    writeBatch: (items) => {
+      if (!db.inTransaction) throw new Error('writeBatch() outside a transaction');
+      writeItems(items);
+    },
     transaction: (fn) => inTransaction(fn) as ReturnType<typeof fn>,
     get: (id) => selectById.get(id),
     live: (subscriberId) => selectLive.get(subscriberId),
