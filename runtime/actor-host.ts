@@ -219,7 +219,7 @@ export class ActorHost {
             const made = allocateAtOnce(machine, job.input, allocateNow!);
             // One write of the row, the settled one: the created snapshot is only ever seen in the audit trail.
             const [created, allocated] = made?.transitions ?? [];
-            if (created && allocated) store.writeBatch([{ row: allocated.row, audit: created.audit }, { row: allocated.row, audit: allocated.audit, rowStored: true }]);
+            if (created && allocated) store.writeBatch([{ row: allocated.row, audit: created.audit, detail: created.detail }, { row: allocated.row, audit: allocated.audit, rowStored: true, detail: allocated.detail }]);
             return made;
           });
         } catch (err) {
