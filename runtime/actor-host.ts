@@ -239,12 +239,13 @@ export class ActorHost {
         if (!isJob(job)) continue;
         job.made = null;
         try {
-          // Its own savepoint: an allocation that throws (or a write after it) leaves nothing of this lifecycle.
+          // Its own savepoint, the only one: an allocation that throws (or a write after it) leaves
+          // nothing of this lifecycle. The IPAM's and the store's writes inside it take none of their own.
           job.made = store.transaction(() => {
             const made = allocateAtOnce(machine, job.input, allocateNow!);
             // One write of the row, the settled one: the created snapshot is only ever seen in the audit trail.
             const [created, allocated] = made?.transitions ?? [];
-            if (created && allocated) store.saveBatch([{ row: allocated.row, audit: created.audit }, { row: allocated.row, audit: allocated.audit, rowStored: true }]);
+            if (created && allocated) store.writeBatch([{ row: allocated.row, audit: created.audit, detail: created.detail }, { row: allocated.row, audit: allocated.audit, rowStored: true, detail: allocated.detail }]);
             return made;
           });
         } catch (err) {

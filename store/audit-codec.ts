@@ -60,10 +60,23 @@ function mapKeys(value: Json, map: Map<string, string>, values: (key: string, v:
 const codeIpam = (key: string, v: Json): Json => (key === 'F' && typeof v === 'string' ? (IPAM_INDEX.get(v) ?? v) : v);
 const nameIpam = (key: string, v: Json): Json => (key === 'ipam' && typeof v === 'number' ? (IPAM_NAMES[v] ?? v) : v);
 
-/** The stored form of `detail` (JSON text), for a row going from `fromState` to `toState`. */
-export function encodeAuditDetail(detail: string | null, toState: string, fromState: string | null): string | null {
+/**
+ * The stored form of `detail` (JSON text), for a row going from `fromState` to `toState`. `object`,
+ * when the caller has it, is what `detail` is the JSON.stringify() of: it is encoded without parsing
+ * the text again, into the same bytes (anything it holds that JSON would not read back as it is,
+ * such as a Date, fails the check below, and the text is parsed after all).
+ */
+export function encodeAuditDetail(detail: string | null, toState: string, fromState: string | null, object?: object): string | null {
   if (detail === null || !detail.startsWith('{')) return detail;
-  const d = JSON.parse(detail) as { [k: string]: Json };
+  if (object !== undefined && !Array.isArray(object)) {
+    const compact = compactOf(detail, object as { [k: string]: Json }, toState, fromState);
+    if (compact !== detail) return compact;
+  }
+  return compactOf(detail, JSON.parse(detail) as { [k: string]: Json }, toState, fromState);
+}
+
+/** The compact form of `d` (parsed from `detail`, or what `detail` was written from), or `detail` itself when that would not read back exactly. */
+function compactOf(detail: string, d: { [k: string]: Json }, toState: string, fromState: string | null): string {
   const { state, from_state: from, step, ...rest } = d;
   if (typeof state !== 'string' || (from !== undefined && typeof from !== 'string') || (step !== undefined && typeof step !== 'string')) return detail;
   const parts: Json[] = [
@@ -71,7 +84,8 @@ export function encodeAuditDetail(detail: string | null, toState: string, fromSt
     from === undefined ? 0 : relative(from, fromState),
     step === undefined ? -1 : (STEP_INDEX.get(step) ?? step),
   ];
-  if (Object.keys(rest).length > 0) parts.push(mapKeys(rest, CODE, codeIpam));
+  // A key whose value is undefined is not in the text (nor in what it parses to).
+  if (Object.values(rest).some((v) => v !== undefined)) parts.push(mapKeys(rest, CODE, codeIpam));
   const compact = JSON.stringify(parts);
   // Only what reads back as the same text (key order included) is stored compact.
   return decodeAuditDetail(compact, toState, fromState) === detail ? compact : detail;

@@ -42,6 +42,8 @@ export interface SaveItem {
   audit: AuditEntry;
   /** An earlier item of the same batch stored this row already (a later snapshot's): only the audit entry is written. */
   rowStored?: boolean;
+  /** What `audit.detail` is the JSON text of, when the caller has it: encoded without parsing the text (store/audit-codec.ts). */
+  detail?: object;
 }
 
 /** What the leak check needs of a lifecycle to tell whether it holds a prefix. */
@@ -66,6 +68,12 @@ export interface LifecycleStore {
   save(row: LifecycleRow, audit: AuditEntry | null): void;
   /** Stores many snapshots, in order, in one transaction (all or none). */
   saveBatch(items: readonly SaveItem[]): void;
+  /**
+   * `saveBatch`'s writes without a savepoint of their own, for a caller inside `transaction()` that
+   * rolls back what it holds when this throws (the allocation made at once: one savepoint, not three).
+   * Throws outside a transaction, where a throw midway would leave part of the batch written.
+   */
+  writeBatch(items: readonly SaveItem[]): void;
   /** Runs `fn` in one transaction (a savepoint inside another): all its writes or none of them. */
   transaction<T>(fn: () => T): T;
   get(id: string): LifecycleRow | undefined;
@@ -127,17 +135,23 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     VALUES (@lifecycle_id, @subscriber_id, @at, @type, @from_state, @to_state, @detail)`);
   const word = wordEncoder(new Map(db.prepare<[], { code: number; word: string }>('SELECT code, word FROM audit_words').all().map((r) => [r.word, r.code])));
   // The detail is stored compact and read back as the JSON text it was written as (store/audit-codec.ts).
+  // A batch's entries come in runs of one lifecycle at one time (an allocation made at once: two): each is encoded once a run.
+  let lastId: [string, string | Buffer] = ['', ''];
+  let lastAt: [string, string | bigint] = ['', ''];
   const insertAudit = {
-    run: (a: AuditEntry) =>
-      insertAuditRow.run({
-        lifecycle_id: encodeLifecycleId(a.lifecycle_id),
+    run: (a: AuditEntry, detail?: object) => {
+      if (lastId[0] !== a.lifecycle_id) lastId = [a.lifecycle_id, encodeLifecycleId(a.lifecycle_id)];
+      if (lastAt[0] !== a.at) lastAt = [a.at, encodeAt(a.at)];
+      return insertAuditRow.run({
+        lifecycle_id: lastId[1],
         subscriber_id: a.subscriber_id,
-        at: encodeAt(a.at),
+        at: lastAt[1],
         type: word(a.type),
         from_state: word(a.from_state),
         to_state: word(a.to_state),
-        detail: encodeAuditDetail(a.detail, a.to_state, a.from_state),
-      }),
+        detail: encodeAuditDetail(a.detail, a.to_state, a.from_state, detail),
+      });
+    },
   };
   const selectById = db.prepare<[string], LifecycleRow>('SELECT * FROM lifecycles WHERE id = ?');
   const selectLive = db.prepare<[string], LifecycleRow>(
@@ -182,16 +196,21 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   });
   // One transaction function for every caller: better-sqlite3 builds a wrapper per db.transaction() call.
   const inTransaction = db.transaction((fn: () => unknown) => fn());
-  const saveBatchTx = db.transaction((items: readonly SaveItem[]) => {
-    for (const { row, audit, rowStored } of items) {
+  const writeItems = (items: readonly SaveItem[]) => {
+    for (const { row, audit, rowStored, detail } of items) {
       if (!rowStored) upsert.run(row);
-      insertAudit.run(audit);
+      insertAudit.run(audit, detail);
     }
-  });
+  };
+  const saveBatchTx = db.transaction(writeItems);
 
   return {
     save: (row, audit) => saveTx(row, audit),
     saveBatch: (items) => saveBatchTx(items),
+    writeBatch: (items) => {
+      if (!db.inTransaction) throw new Error('writeBatch() outside a transaction');
+      writeItems(items);
+    },
     transaction: (fn) => inTransaction(fn) as ReturnType<typeof fn>,
     get: (id) => selectById.get(id),
     live: (subscriberId) => selectLive.get(subscriberId),

@@ -18,10 +18,10 @@ export type Async<T> = {
 
 /**
  * `transaction(fn)` is SQLite's alone: it runs a synchronous callback in one better-sqlite3
- * transaction (an allocation made at once writes the IPAM row and the lifecycle together). A
- * PostgreSQL transaction spans awaits, so the port leaves it out.
+ * transaction (an allocation made at once writes the IPAM row and the lifecycle together), and
+ * `writeBatch` writes inside it. A PostgreSQL transaction spans awaits, so the port leaves both out.
  */
-export type LifecyclePort = Async<Omit<LifecycleStore, 'transaction'>>;
+export type LifecyclePort = Async<Omit<LifecycleStore, 'transaction' | 'writeBatch'>>;
 export type IdempotencyPort = Async<IdempotencyStore>;
 export type RetentionPort = Async<RetentionStore>;
 /** The kept figures /metrics and the leak check read (migration 006 in both dialects). */

@@ -184,7 +184,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
    * length (every run is then whole aligned blocks), however many blocks are allocated; mixing
    * lengths costs at most one step per hole smaller than the request.
    */
-  const allocateInTransaction = db.transaction((cmd: AllocateCommand, pool: Pool): Allocation | null => {
+  function allocateIn(cmd: AllocateCommand, pool: Pool): Allocation | null {
     const found = allocationByKey.get({ key: cmd.key });
     if (found) {
       checkSameAllocation(cmd, {
@@ -229,7 +229,8 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       addFreeRun(cmd.pool, after, end);
     }
     return insertBlock(cmd, at);
-  });
+  }
+  const allocateInTransaction = db.transaction(allocateIn);
 
   /**
    * O(log n): the block is carved out of the free run holding it and recorded under the key. A
@@ -314,8 +315,10 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
 
     allocateNow(cmd) {
       const pool = checkAllocate(pools, cmd);
-      // Inside the caller's transaction this is a savepoint: a refusal or an error leaves nothing written.
-      const allocation = allocateInTransaction.immediate(cmd, pool);
+      // No savepoint of its own (the caller's is the one per allocation): a refusal or an error
+      // may leave writes (expired hold-downs given back) that the caller's rollback takes away.
+      if (!db.inTransaction) throw new Error('ipam: allocateNow() outside a transaction');
+      const allocation = allocateIn(cmd, pool);
       if (!allocation) throw exhausted(pool, cmd.prefixLength);
       return allocation;
     },

@@ -96,7 +96,9 @@ export interface IpamPort {
   /**
    * The same allocation made synchronously, on the lifecycle store's own database connection, so that
    * it can share the transaction that stores the lifecycle (the embedded IPAM); null when the pool's
-   * IPAM cannot (NetBox). Throws as allocate() rejects. Absent: never possible.
+   * IPAM cannot (NetBox). Throws as allocate() rejects. Call it only inside a transaction (a
+   * savepoint) of the caller's that rolls back when it throws: it writes without one of its own.
+   * Absent: never possible.
    */
   allocateNow?(cmd: AllocateCommand): Allocation | null;
   /**

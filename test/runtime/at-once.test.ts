@@ -92,9 +92,9 @@ test('its lifecycle event lines name the lifecycle and the request that made it'
 test('a write that fails after the allocation leaves no IPAM row: one transaction', async () => {
   const h = host(true, (s) => ({
     ...s,
-    saveBatch: (items) => {
+    writeBatch: (items) => {
       if (items.some((i) => i.rowStored)) throw new Error('SQLITE_FULL: database or disk is full');
-      s.saveBatch(items);
+      s.writeBatch(items);
     },
   }));
   assert.is(await h.host.createAtOnce(input), null, 'not made: the caller runs the step instead');
@@ -102,6 +102,36 @@ test('a write that fails after the allocation leaves no IPAM row: one transactio
   assert.is(h.store.get(input.lifecycleId), undefined);
   assert.equal(h.store.events(input.subscriberId), []);
   assert.equal(h.steps, [], 'no step reported');
+  h.close();
+});
+
+test('a write that throws after its IPAM row takes that row away; the other lifecycles of the batch are stored', async () => {
+  const ids = [1, 2, 3].map((n) => `0190a000-0000-7000-8000-00000000000${n}`);
+  const failing = ids[1]!;
+  let fail = true;
+  const h = host(true, (s) => ({
+    ...s,
+    writeBatch: (items) => {
+      // The audit entries are written after the row: the lifecycle row and the IPAM row are in, then this throws.
+      s.writeBatch(items.filter((i) => !i.rowStored));
+      if (fail && items[0]!.row.id === failing) throw new Error('SQLITE_CONSTRAINT: a write after the IPAM row');
+      s.writeBatch(items.filter((i) => i.rowStored));
+    },
+  }));
+  // One turn of the event loop: the three are one batch, one transaction.
+  const made = await Promise.all(ids.map((lifecycleId, i) => h.host.createAtOnce({ ...input, lifecycleId, subscriberId: `sub-${i}` })));
+  assert.equal(made.map((m) => m?.row.state ?? null), ['allocated', null, 'allocated']);
+  assert.equal(h.held().map((r) => r.lifecycle_id).sort(), [ids[0], ids[2]], 'the failing one\'s IPAM row went with its savepoint');
+  assert.equal([h.store.get(ids[0]!)?.state, h.store.get(failing), h.store.get(ids[2]!)?.state], ['allocated', undefined, 'allocated']);
+  assert.equal(h.store.events('sub-1'), [], 'nothing of it in the audit trail');
+  assert.equal(h.store.events('sub-0').map((e) => e.type), ['CREATED', 'STEP_DONE']);
+  assert.equal(h.store.events('sub-2').map((e) => e.type), ['CREATED', 'STEP_DONE']);
+  // Its block went back to free space with the rollback, within the batch: the third lifecycle got it.
+  assert.equal(made.map((m) => m?.row.prefix ?? null), ['2001:db8::/56', null, '2001:db8:0:100::/56']);
+  // Nothing of its key is spent: it is made at once on the next try.
+  fail = false;
+  const again = await h.host.createAtOnce({ ...input, lifecycleId: failing, subscriberId: 'sub-1' });
+  assert.equal([again?.row.state, again?.row.prefix], ['allocated', '2001:db8:0:200::/56']);
   h.close();
 });
 

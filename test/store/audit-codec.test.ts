@@ -77,4 +77,24 @@ test('what would not read back exactly is stored as it is', () => {
   assert.is(encodeAuditDetail(null, 'pending', null), null);
 });
 
+test('handed the object the text was written from, the codec stores the same bytes as from the text', () => {
+  const when = new Date('2026-01-02T03:04:05.678Z');
+  const objects: [string, string | null, object][] = [
+    ...TRAIL.map(([, from, to, d]): [string, string | null, object] => [to, from, d]),
+    // Not JSON as it is: undefined values (dropped by the text), a Date (its text is a string), arrays.
+    ['suspended', 'active', { state: 'suspended', from_state: 'active.idle', reason: undefined }],
+    ['suspended', 'active', { state: 'suspended', from_state: 'active.idle', reason: 'r', note: undefined, list: [1, undefined, 'x'] }],
+    ['active', 'active', { state: 'active.idle', at: when, output: { at: when, prefix: 'p' } }],
+    ['revoked', null, { state: 'revoked', step: 'some_future_step', Capital: 1 }],
+    ['revoked', null, { pool: 'no state first', state: 'pending' }],
+    ['revoked', null, { state: 'pending', from_state: 7 }],
+  ];
+  for (const [to, from, object] of objects) {
+    const text = JSON.stringify(object);
+    const stored = encodeAuditDetail(text, to, from, object);
+    assert.is(stored, encodeAuditDetail(text, to, from), text);
+    assert.is(decodeAuditDetail(stored, to, from), text);
+  }
+});
+
 test.run();

@@ -87,6 +87,20 @@ test('saveBatch(items) → all or none: one row the schema refuses stores nothin
   assert.equal(store.get('kept'), kept);
 });
 
+test('writeBatch(items) → the writes of saveBatch inside the caller\'s transaction, which a throw rolls back; refused outside one', () => {
+  const a = lifecycleRow({ id: 'a', subscriber_id: 'twice' });
+  const clash = lifecycleRow({ id: 'c', subscriber_id: 'twice' });
+  assert.throws(() => store.writeBatch([{ row: a, audit: auditEntry(a, 'CREATED') }]), /outside a transaction/);
+  assert.is(store.get('a'), undefined, 'nothing written in autocommit');
+  store.transaction(() => store.writeBatch([{ row: a, audit: auditEntry(a, 'CREATED') }, { row: a, audit: auditEntry(a, 'STEP_DONE', 'pending'), rowStored: true }]));
+  assert.equal(store.events('twice').map((e) => e.type), ['CREATED', 'STEP_DONE']);
+  // No savepoint of its own: what it wrote before the throw goes with the caller's.
+  const b = lifecycleRow({ id: 'b', subscriber_id: 'other' });
+  assert.throws(() => store.transaction(() => store.writeBatch([b, clash].map((row) => ({ row, audit: auditEntry(row, 'CREATED') })))), /UNIQUE/);
+  assert.equal([store.get('b'), store.get('c')], [undefined, undefined]);
+  assert.is(auditCount(), 2);
+});
+
 test('live(subscriber) → the lifecycle that is not revoked; undefined when every one is', () => {
   store.save(lifecycleRow({ id: 'old', subscriber_id: 's', state: 'revoked' }), null);
   assert.is(store.live('s'), undefined);

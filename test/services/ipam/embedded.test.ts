@@ -113,6 +113,22 @@ test('release() of a block in an unconfigured pool or of another length succeeds
   assertTiles(db(), pools[0]!);
 });
 
+test('allocateNow() writes inside the caller\'s transaction, whose rollback takes it away; refused outside one', () => {
+  const ipam = createEmbeddedIpam(db(), [{ name: 'p', prefix: '2001:db8::/48', prefixLength: 56 }]);
+  const cmd = { key: 'k-a', lifecycleId: 'lc-a', subscriberId: 'sub-a', pool: 'p', prefixLength: 56 };
+  assert.throws(() => ipam.allocateNow!(cmd), /outside a transaction/);
+  const held = () => db().prepare('SELECT count(*) AS n FROM ipam_allocations').get() as { n: number };
+  assert.is(held().n, 0);
+  const rollback = db().transaction(() => {
+    assert.is(ipam.allocateNow!(cmd)?.prefix, '2001:db8::/56');
+    throw new Error('the write after it');
+  });
+  assert.throws(() => rollback(), /the write after it/);
+  assert.is(held().n, 0, 'the block went with the rollback');
+  assert.is(db().transaction(() => ipam.allocateNow!(cmd))()?.prefix, '2001:db8::/56', 'its first free block again');
+  assertTiles(db(), { name: 'p', prefix: '2001:db8::/48' });
+});
+
 test('the table refuses overlapping blocks even when written around the IPAM', () => {
   const insert = db().prepare(
     `INSERT INTO ipam_allocations (pool, start_hex, end_hex, prefix, prefix_length, key, lifecycle_id, subscriber_id, allocated_at)
