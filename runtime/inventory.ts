@@ -45,7 +45,7 @@ export type SeenHoldings = Pick<HeldScratch, 'clear' | 'add' | 'has'>;
 function inMemory(): SeenHoldings {
   const seen = new Set<string>();
   return {
-    clear: () => seen.clear(),
+    clear: async () => seen.clear(),
     add: (items) => items.forEach((i) => seen.add(`${i.pool} ${i.prefix}`)),
     has: (pool, prefix) => seen.has(`${pool} ${prefix}`),
   };
@@ -105,7 +105,7 @@ export function createInventory(deps: {
 
   async function walk(): Promise<Discrepancy[]> {
     const found: Discrepancy[] = [];
-    seen.clear();
+    await seen.clear();
     for await (const page of markedPagesOf(deps.ipam)) {
       seen.add(page);
       const holders = await holdersOf(page);
@@ -134,7 +134,7 @@ export function createInventory(deps: {
         after = page.at(-1);
       }
     }
-    seen.clear();
+    await seen.clear();
     // Every check feeds the leak counter (runtime/leak-counter.ts), whoever asked for it.
     await deps.onChecked?.(found);
     return found;
