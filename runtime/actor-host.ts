@@ -365,6 +365,9 @@ export class ActorHost {
       const settled = await this.#openAndSettle(lifecycleId, waitMs, follow);
       if (settled !== PARKED) return settled;
       const back = await new Promise<Settled | null>((resolve, reject) => {
+        // Hydrated again meanwhile (or being), or its call has landed already: follow it now, not at
+        // a next hydration that may have come and gone while this wait was resolving.
+        if (this.#entries.has(lifecycleId) || this.#opening.has(lifecycleId) || !this.#flights?.holds(lifecycleId)) return resolve(null);
         const followers = this.#followers.get(lifecycleId);
         const f = { resolve, reject };
         if (followers) followers.add(f);
@@ -545,7 +548,8 @@ export class ActorHost {
     const read = this.#opts.store
       .get(lifecycleId)
       // Whoever hydrated it while the row was being read has the one actor.
-      .then((row) => this.#entries.get(lifecycleId) ?? (row ? this.#hydrate(row) : null))
+      // Stopped meanwhile: nothing is hydrated any more (its steps would run after the stop).
+      .then((row) => this.#entries.get(lifecycleId) ?? (row && !this.#stopped ? this.#hydrate(row) : null))
       .finally(() => this.#opening.delete(lifecycleId));
     this.#opening.set(lifecycleId, read);
     return read;
