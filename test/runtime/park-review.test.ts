@@ -10,6 +10,8 @@ import * as assert from 'uvu/assert';
 import type { CpePort, CpeResult } from '../../services/genieacs/port.ts';
 import type { FakeIpam } from '../../services/ipam/fake.ts';
 import type { IpamPort } from '../../services/ipam/port.ts';
+import type { DynamicAuthorizationPort, RadiusReplyPort, SessionOutcome } from '../../services/radius/port.ts';
+import { FakeDynamicAuthorization, FakeRadiusReplyStore } from '../../services/radius/fake.ts';
 import { ServiceError } from '../../services/errors.ts';
 import { BASE, startHarness, type Answer, type Harness } from '../http/support.ts';
 
@@ -17,7 +19,7 @@ const PARK_MS = 20;
 const FAR = 60_000;
 const test = suite('park review: parked lifecycles driven through the API');
 
-type Op = 'allocate' | 'release' | 'free' | 'configurePd' | 'removeIpv6';
+type Op = 'allocate' | 'release' | 'free' | 'configurePd' | 'removeIpv6' | 'writeReply' | 'removeReply' | 'notifySessions';
 interface Held {
   op: Op;
   key: string;
@@ -33,13 +35,13 @@ interface Held {
 function peers(hold: Op[]) {
   const calls: Held[] = [];
   let h: Harness | null = null;
-  const held = <C extends { key?: string; lifecycleId?: string }, R>(op: Op, fn: (cmd: C, signal?: AbortSignal) => Promise<R>) =>
+  const held = <C extends { key?: string; lifecycleId?: string; username?: string }, R>(op: Op, fn: (cmd: C, signal?: AbortSignal) => Promise<R>) =>
     (cmd: C, signal?: AbortSignal): Promise<R> => {
       if (!hold.includes(op)) return fn(cmd, signal);
       return new Promise<R>((resolve, reject) => {
         const call: Held = {
           op,
-          key: cmd.key ?? `${cmd.lifecycleId}`,
+          key: cmd.key ?? cmd.lifecycleId ?? `${cmd.username}`,
           signal,
           at: { live: h?.composed.host.size ?? -1, parked: h?.composed.host.parked ?? -1 },
           released: false,
@@ -63,6 +65,11 @@ function peers(hold: Op[]) {
       free: held('free', fake.free),
     }),
     wrapCpe: (inner: CpePort): CpePort => ({ configurePd: held('configurePd', inner.configurePd), removeIpv6: held('removeIpv6', inner.removeIpv6) }),
+    replies: (inner: RadiusReplyPort): RadiusReplyPort => ({
+      writeReply: held('writeReply', inner.writeReply.bind(inner)),
+      removeReply: held('removeReply', inner.removeReply.bind(inner)),
+    }),
+    sessions: (inner: DynamicAuthorizationPort): DynamicAuthorizationPort => ({ notifySessions: held('notifySessions', inner.notifySessions.bind(inner)) }),
     pending: () => calls.filter((c) => !c.released),
   };
 }
@@ -83,10 +90,16 @@ function within<T>(what: string, p: Promise<T>, ms = 5000): Promise<T> {
   );
 }
 
-async function start(p: ReturnType<typeof peers>, runtime: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<Harness> {
+async function start(
+  p: ReturnType<typeof peers>,
+  runtime: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+  radius?: { replies: RadiusReplyPort; sessions: DynamicAuthorizationPort },
+): Promise<Harness> {
   const h = await startHarness({
     wrapIpam: p.wrapIpam,
     wrapCpe: p.wrapCpe,
+    ...(radius ? { replies: p.replies(radius.replies), sessions: p.sessions(radius.sessions) } : {}),
     config: { runtime: { park_ms: PARK_MS, idle_ms: FAR, ...runtime }, ...extra } as never,
   });
   p.bind(h);
@@ -207,6 +220,51 @@ test('an update saga rolled back with every step parked: the same error, the old
   assert.is(parked.state, unparked.state);
   assert.equal(parked.calls, unparked.calls);
   assert.equal(parked.trail, unparked.trail);
+});
+
+/** Activate, suspend and reactivate with RADIUS: reply writes and removals, and a NAS that never answers the CoA/Disconnect. */
+async function radiusSteps(parkMs: number) {
+  const p = peers(['writeReply', 'removeReply', 'notifySessions']);
+  const replies = new FakeRadiusReplyStore();
+  const sessions = new FakeDynamicAuthorization();
+  sessions.openSession({ username: 'nas@isp', sessionId: 's-1', nas: '192.0.2.1' } as never);
+  const h = await start(p, { park_ms: parkMs }, {}, { replies, sessions });
+  const silent = (c: Held): unknown =>
+    c.op === 'notifySessions' ? ([{ sessionId: 's-1', nas: '192.0.2.1', action: 'disconnect', attempts: 3, result: 'no_answer', errorCause: null }] satisfies SessionOutcome[]) : undefined;
+  try {
+    const parked = parkMs < FAR;
+    await op(h, 'allocate', { subscriber_id: 'nas' }, 5000);
+    const seen: { op: Op; parked: boolean }[] = [];
+    const answers: string[] = [];
+    for (const [verb, body, steps] of [
+      ['activate', { subscriber_id: 'nas', username: 'nas@isp' }, 1],
+      ['suspend', { subscriber_id: 'nas' }, 2],
+      ['reactivate', { subscriber_id: 'nas' }, 2],
+    ] as const) {
+      const r = op(h, verb, body, 20_000);
+      seen.push(...(await drive(h, p, steps, parked, silent)));
+      const a = await within(verb, r);
+      answers.push(`${a.status} ${a.body.state}`);
+    }
+    return { seen, answers, calls: p.calls.map((c) => c.op), trail: await trail(h, 'nas'), rows: replies.rows.length };
+  } finally {
+    await h.close();
+  }
+}
+
+test('RADIUS reply write and removal and a NAS that does not answer, each parked: the same answers, calls and trail as unparked', async () => {
+  const parked = await radiusSteps(PARK_MS);
+  const unparked = await radiusSteps(FAR);
+  assert.equal(
+    parked.seen.map((s) => `${s.op} ${s.parked}`),
+    ['writeReply true', 'removeReply true', 'notifySessions true', 'writeReply true', 'notifySessions true'],
+  );
+  assert.equal(parked.answers, ['200 active', '200 suspended', '200 active']);
+  assert.equal(parked.answers, unparked.answers);
+  assert.equal(parked.calls, unparked.calls);
+  assert.equal(parked.trail, unparked.trail);
+  assert.ok(parked.rows > 0, 'the reply written back on reactivate');
+  assert.is(parked.rows, unparked.rows);
 });
 
 test('a retryable CPE failure while parked: the backoff runs out parked, the retry is made once, the lifecycle goes active', async () => {
