@@ -457,6 +457,36 @@ test('a parked call landing microtasks after its actor was parked by the cap: th
   assert.equal(stuck, [], 'every activation answered within its wait, and the revoke behind it ran');
 });
 
+test('a stop that comes as a parked call lands: no call reaches the peer after stop() (the landing hydrates nothing once stopped)', async () => {
+  // SIGTERM past the drain, just as the CPE answers a parked lifecycle: its hydration for the
+  // landing, begun before stop(), must not start an actor after it (its step would call again).
+  const late: string[] = [];
+  for (let k = 0; k <= 12; k++) {
+    const calls: { resolve(v: CpeResult): void }[] = [];
+    const wrapCpe = (inner: CpePort): CpePort => ({ removeIpv6: inner.removeIpv6, configurePd: () => new Promise((resolve) => calls.push({ resolve })) });
+    const h = await startHarness({ wrapCpe, config: { runtime: { park_ms: PARK_MS, idle_ms: FAR } } as never });
+    let stopped: Promise<void> | null = null;
+    try {
+      await op(h, 'allocate', { subscriber_id: 'late' }, 5000);
+      await op(h, 'activate', { subscriber_id: 'late', username: 'late@isp', cpe_id: 'cpe-late' }, 0);
+      await until('parked', () => calls.length === 1 && h.composed.host.parked === 1);
+      let atStop = -1;
+      calls[0]!.resolve({ status: 'done' });
+      afterMicrotasks(k, () => {
+        atStop = calls.length;
+        stopped = h.composed.stop();
+      });
+      await until('stopped', () => stopped !== null);
+      await stopped;
+      await sleep(20);
+      if (calls.length !== atStop) late.push(`k=${k}: ${calls.length - atStop} CPE call(s) after stop(), ${h.composed.host.size} actor(s) live`);
+    } finally {
+      if (!stopped) await h.close();
+    }
+  }
+  assert.equal(late, [], 'nothing called after stop()');
+});
+
 // ---------------------------------------------------------------- memory
 
 /** Weak references to the lifecycle's actor and its step actor, taken while it is live. */
