@@ -14,6 +14,7 @@ import { createFakeCpe } from '../../services/genieacs/fake.ts';
 import { createFakeIpam, type FakeIpam } from '../../services/ipam/fake.ts';
 import type { CpePort } from '../../services/genieacs/port.ts';
 import type { IpamPort } from '../../services/ipam/port.ts';
+import type { DynamicAuthorizationPort, RadiusReplyPort } from '../../services/radius/port.ts';
 
 export const TOKEN = 'test-token-0123456789';
 export const METRICS_TOKEN = 'metrics-token-abcdef';
@@ -65,6 +66,9 @@ export interface HarnessOptions {
   wrapIpam?: (fake: FakeIpam) => IpamPort;
   /** Wraps the fake CPE port, e.g. to hold its commands. */
   wrapCpe?: (port: CpePort) => CpePort;
+  /** RADIUS ports; none by default (their steps are skipped). */
+  replies?: RadiusReplyPort | null;
+  sessions?: DynamicAuthorizationPort | null;
   /** Directory of the database, kept on close(): a second harness on it models a restart. */
   dir?: string;
   /** Leave start-up recovery unfinished, so the service is not ready. */
@@ -89,7 +93,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const composed = await compose(config, {
     log,
     env: { IPV6_LIFECYCLE_API_TOKEN: TOKEN, TEST_METRICS_TOKEN: METRICS_TOKEN },
-    overrides: { ipam: opts.wrapIpam ? opts.wrapIpam(ipam) : ipam, cpe: opts.wrapCpe ? opts.wrapCpe(cpe.port) : cpe.port, replies: null, sessions: null },
+    overrides: { ipam: opts.wrapIpam ? opts.wrapIpam(ipam) : ipam, cpe: opts.wrapCpe ? opts.wrapCpe(cpe.port) : cpe.port, replies: opts.replies ?? null, sessions: opts.sessions ?? null },
   });
   if (!opts.skipStart) await composed.start();
 
