@@ -537,7 +537,7 @@ export class ActorHost {
     return this.#flights?.parked ?? 0;
   }
 
-  #open(lifecycleId: string): Promise<Entry | null> {
+  #open(lifecycleId: string, landing = false): Promise<Entry | null> {
     const existing = this.#entries.get(lifecycleId);
     if (existing) {
       this.#touch(lifecycleId, existing);
@@ -548,8 +548,8 @@ export class ActorHost {
     const read = this.#opts.store
       .get(lifecycleId)
       // Whoever hydrated it while the row was being read has the one actor.
-      // Stopped meanwhile: nothing is hydrated any more (its steps would run after the stop).
-      .then((row) => this.#entries.get(lifecycleId) ?? (row && !this.#stopped ? this.#hydrate(row) : null))
+      // A landing after stopAll() hydrates nothing: its steps would call peers after the stop.
+      .then((row) => this.#entries.get(lifecycleId) ?? (row && !(landing && this.#stopped) ? this.#hydrate(row) : null))
       .finally(() => this.#opening.delete(lifecycleId));
     this.#opening.set(lifecycleId, read);
     return read;
@@ -680,7 +680,7 @@ export class ActorHost {
   #landed(lifecycleId: string): void {
     if (this.#stopped) return;
     const flights = this.#flights!;
-    this.#open(lifecycleId).then(
+    this.#open(lifecycleId, true).then(
       (entry) => {
         // Its stored snapshot no longer runs that step (or it is gone): nobody will take the outcome.
         const dropped = flights.dropLanded(lifecycleId);
