@@ -79,7 +79,8 @@ if (wanted('scans')) {
   const t = (label: string, x: { ms: number; maxStallMs: number; maxSliceCpuMs: number }, goalMs?: number) =>
     `  ${label}: ${ms(x.ms)}, worst event-loop stall ${ms(x.maxStallMs)}${x.maxStallMs > 50 ? '  (goal ≤ 50 ms)' : ''} ` +
     `(CPU of the longest slice ${ms(x.maxSliceCpuMs)})${goalMs !== undefined && x.ms >= goalMs ? `  (goal < ${goalMs} ms)` : ''}`;
-  console.log(`scans with ${fmt(s.held)} prefixes held (embedded IPAM), built in ${(s.buildMs / 1000).toFixed(1)} s through the IPAM's allocate and the store's upsert:`);
+  const built = process.env.BENCH_SCANS_FILE ? `opened from ${process.env.BENCH_SCANS_FILE} (built before, or now if absent) in ${(s.buildMs / 1000).toFixed(1)} s` : `built in ${(s.buildMs / 1000).toFixed(1)} s through the IPAM's allocate and the store's upsert`;
+  console.log(`scans with ${fmt(s.held)} prefixes held (embedded IPAM), ${built}:`);
   console.log(t('leak check', s.leakCheck));
   console.log(t('clean-up (check, reclaim, sweep)', s.cleanup));
   console.log(t('GET /api/v1/network/ipv6/metrics summary', s.summary, 10));
