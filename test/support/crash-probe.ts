@@ -202,7 +202,7 @@ export function probedCpe(inner: CpePort, around: Probe): CpePort {
 
 /**
  * Puts kill points around the store's one write, a batch of snapshots in one transaction (the actor
- * host's group commit). compose() has no store override, and the host calls `saveBatch` on the very
+ * host's group commit). compose() has no store override, and the host calls `saveBatch` (or `writeBatch`) on the very
  * object compose() returns, so replacing the method reaches it. `>X` labels fire for each snapshot
  * that enters X: a public state (`allocated`) or a path (`revoking.cpe`); `before` labels fire
  * before the whole batch is written, `after` labels once it is.
@@ -212,8 +212,13 @@ export function probeStore(store: LifecycleStore, kill: KillSwitch, atOnce?: AtO
     const transaction = store.transaction;
     store.transaction = (fn) => atOnce.transaction(() => transaction(fn));
   }
-  const saveBatch = store.saveBatch;
-  store.saveBatch = (items) => {
+  // saveBatch (a batch in its own transaction) and writeBatch (inside the caller's: an allocation made at once) alike.
+  store.saveBatch = probedWrite(store, store.saveBatch, kill);
+  store.writeBatch = probedWrite(store, store.writeBatch, kill);
+}
+
+function probedWrite(store: LifecycleStore, write: LifecycleStore['saveBatch'], kill: KillSwitch): LifecycleStore['saveBatch'] {
+  return (items) => {
     const latest = new Map<string, LifecycleRow | undefined>();
     const marks = items.map(({ row }) => {
       const previous = latest.has(row.id) ? latest.get(row.id) : store.get(row.id);
@@ -226,7 +231,7 @@ export function probeStore(store: LifecycleStore, kill: KillSwitch, atOnce?: AtO
       return { labels, note: { lifecycle_id: row.id, state: path, prefix: row.prefix, call: null } };
     });
     for (const m of marks) kill.hit(m.labels('before'), m.note);
-    saveBatch(items);
+    write(items);
     for (const m of marks) kill.hit(m.labels('after'), m.note);
   };
 }
