@@ -393,7 +393,10 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     waiting = null;
     jobs.start();
   };
-  const stop = async () => {
+  // Once: a second stop (a second signal, a test harness closing after the test stopped it) waits for the first.
+  let stopping: Promise<void> | null = null;
+  const stop = () => (stopping ??= stopOnce());
+  const stopOnce = async () => {
     stopped = true;
     started = false;
     jobs.stop();
