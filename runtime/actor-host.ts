@@ -57,9 +57,9 @@ export interface ActorHostOptions {
   allocateNow?: AllocateNow | null;
   /**
    * The steps' calls (runtime/flights.ts, the same the step actors run through): an actor whose step
-   * has waited on its peer `parkMs` with nobody waiting on it, or past the cap, is stopped and its
-   * call goes on there; its lifecycle is hydrated again when the call ends. Not with `ownership` or
-   * `inspect`.
+   * has waited on its peer `parkMs` (or any in-flight one past the cap), with no bounded `settle()`
+   * on it, is stopped and its call goes on there; its lifecycle is hydrated again when the call
+   * ends, and waits until settled follow it. Not with `ownership` or `inspect`.
    */
   flights?: Flights;
   parkMs?: number;
@@ -704,7 +704,7 @@ export class ActorHost {
     });
   }
 
-  /** Every quarter of `idleMs` (at most a second), unloads the actors idle longer than `idleMs`. */
+  /** Every quarter of `idleMs` or `parkMs` (at most a second): unloads the actors idle past `idleMs`, parks those waiting past `parkMs`. */
   #startSweeper(): NodeJS.Timeout {
     const timer = setInterval(
       () => {
@@ -723,7 +723,7 @@ export class ActorHost {
           this.#sweeper = null;
         }
       },
-      Math.max(10, Math.min(Math.min(this.#opts.idleMs, this.#parkMs) / 4, 1000)),
+      Math.max(10, Math.min(this.#opts.idleMs / 4, this.#parkMs / 4, 1000)),
     );
     timer.unref();
     return timer;

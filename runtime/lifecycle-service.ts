@@ -70,10 +70,10 @@ const EVENT_OF: Record<Verb, LifecycleEvent['type']> = {
 /** How long a 202 waits past `?wait=` for its operation's event to be sent (see `#within`). */
 const SENT_WAIT_MS = 250;
 
-/** A promise and the function that resolves it. */
 /** What an operation's `final` came to (`#within`). */
 type Came = { ok: true; value: OperationResult } | { ok: false; error: unknown };
 
+/** A promise and the function that resolves it. */
 function deferred(): { promise: Promise<void>; resolve(): void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));
