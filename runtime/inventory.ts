@@ -109,7 +109,28 @@ export function createInventory(deps: {
     return out;
   }
 
+  /**
+   * A walk reads IPAM and the lifecycles at different moments, page by page, while requests go on:
+   * a lifecycle allocated after its pool's page was read shows a prefix IPAM "does not hold", and
+   * one revoked after it a prefix "no live lifecycle holds". What a walk finds is therefore only
+   * reported if a second walk finds it too: a race of one walk is gone by the next, a real
+   * discrepancy is in both. A check that finds nothing (the usual case) walks once.
+   */
   async function walk(): Promise<Discrepancy[]> {
+    const first = await walkOnce();
+    const found = first.length === 0 ? first : await confirmed(first);
+    // Every check feeds the leak counter (runtime/leak-counter.ts), whoever asked for it.
+    await deps.onChecked?.(found);
+    return found;
+  }
+
+  async function confirmed(first: Discrepancy[]): Promise<Discrepancy[]> {
+    const id = (d: Discrepancy) => `${d.kind} ${d.pool} ${d.prefix} ${d.lifecycle_id}`;
+    const again = new Set((await walkOnce()).map(id));
+    return first.filter((d) => again.has(id(d)));
+  }
+
+  async function walkOnce(): Promise<Discrepancy[]> {
     const found: Discrepancy[] = [];
     await seen.clear();
     for await (const page of markedPagesOf(deps.ipam)) {
@@ -141,8 +162,6 @@ export function createInventory(deps: {
       }
     }
     await seen.clear();
-    // Every check feeds the leak counter (runtime/leak-counter.ts), whoever asked for it.
-    await deps.onChecked?.(found);
     return found;
   }
 
