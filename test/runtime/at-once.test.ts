@@ -96,8 +96,9 @@ test('a lifecycle made at once hydrates from its rows and goes on (activate, the
   assert.equal(withoutTimes(fast.store.get(input.lifecycleId)!), withoutTimes(slow.store.get(input.lifecycleId)!));
   const trail = (h: typeof fast) => h.store.events(input.subscriberId).map(withoutTimes);
   assert.equal(trail(fast), trail(slow));
-  assert.equal(trail(fast).map((e) => e.type).slice(0, 3), ['CREATED', 'STEP_DONE', 'ACTIVATE']);
-  assert.is(trail(fast).at(-1)!.to_state, 'revoked');
+  const events = fast.store.events(input.subscriberId);
+  assert.equal(events.map((e) => e.type).slice(0, 3), ['CREATED', 'STEP_DONE', 'ACTIVATE']);
+  assert.is(events.at(-1)!.to_state, 'revoked');
   assert.equal(fast.held(), slow.held());
   fast.close();
   slow.close();
