@@ -17,6 +17,8 @@ interface ProfileNode {
 const INCLUSIVE = ['saveBatchTx', 'sqliteTransaction', '#persist', 'createActor', 'getPersistedSnapshot', 'toRow', 'requestContext', 'parseInput', 'bodyParser', 'writeReply', 'allocate', 'flush', 'write', 'stringify', 'child', 'handleRequest', 'parserOnHeadersComplete', 'end',
   // The allocation made at once (runtime/at-once.ts) and what it calls.
   'createAtOnce', '#write', 'allocateAtOnce', 'allocateNow', 'getInitialSnapshot', 'transition', 'transitionOf', 'encodeSnapshot', 'auditDetail',
+  // Its snapshots filled in from the template (runtime/allocation-template.ts), or by XState when the check failed.
+  'fromTemplate', 'createdFrom', 'allocatedFrom', 'viaXState', 'initialContext', 'sameRow',
   '#committed', 'toResource', 'resourceOf', 'exclusive', '#within', 'withLogScope', 'info',
   // http/body.ts's own reading of a plain JSON body.
   'readText', 'parseStrict'];

@@ -7,7 +7,8 @@ import { isStoreBusy } from '../store/db.ts';
 import type { AuditEntry, LifecycleRow, LifecycleStore, SaveItem } from '../store/lifecycles.ts';
 import type { LifecyclePort } from '../store/port.ts';
 import type { AuditDetail, AuditFrom } from './audit.ts';
-import { allocateAtOnce, transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
+import type { AllocationTemplate } from './allocation-template.ts';
+import { allocateAtOnce, checkedTemplate, transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
 import type { Flights } from './flights.ts';
 import { GroupCommit } from './group-commit.ts';
 import { currentLogScope, withLogScope, type LogScope } from './log-context.ts';
@@ -210,13 +211,22 @@ export class ActorHost {
    * this lifecycle cannot go that way (nothing of it written: `create()` it). Rejects 503 as `settle()`
    * does when the store cannot take the write.
    */
-  async createAtOnce(input: LifecycleInput): Promise<{ snapshot: LifecycleSnapshot; row: LifecycleRow } | null> {
+  async createAtOnce(input: LifecycleInput): Promise<{ snapshot: AtOnce['snapshot']; row: LifecycleRow } | null> {
     if (!this.#opts.allocateNow || !this.#opts.sqlite || this.#storeProblem) return null;
     const job: Job = { input, made: null, scope: currentLogScope() };
     this.#commits.enqueue(job);
     await this.#stored();
     const made = job.made as AtOnce | null;
     return made ? { snapshot: made.snapshot, row: made.transitions[1].row } : null;
+  }
+
+  /** The at-once template of the machine (runtime/allocation-template.ts), checked on the first allocation made at once; null: XState computes them. */
+  #atOnceTemplate: AllocationTemplate | null | undefined;
+  #allocationTemplate(): AllocationTemplate | null {
+    if (this.#atOnceTemplate !== undefined) return this.#atOnceTemplate;
+    const { template, mismatch } = checkedTemplate(this.#opts.machine);
+    if (mismatch) this.#opts.log.warn({ mismatch }, 'the precomputed allocation differs from the machine\'s own; allocations made at once go through XState');
+    return (this.#atOnceTemplate = template);
   }
 
   /** The group commit's write: every snapshot and job of the batch in one transaction. */
@@ -232,6 +242,7 @@ export class ActorHost {
     }
     // Jobs are queued only with `sqlite` (`createAtOnce`): one synchronous transaction.
     const store = sqlite!;
+    const template = this.#allocationTemplate();
     store.transaction(() => {
       const saves = batch.filter((q): q is Saved => !isJob(q));
       if (saves.length) store.saveBatch(saves);
@@ -242,7 +253,7 @@ export class ActorHost {
           // Its own savepoint, the only one: an allocation that throws (or a write after it) leaves
           // nothing of this lifecycle. The IPAM's and the store's writes inside it take none of their own.
           job.made = store.transaction(() => {
-            const made = allocateAtOnce(machine, job.input, allocateNow!);
+            const made = allocateAtOnce(machine, job.input, allocateNow!, { template });
             // One write of the row, the settled one: the created snapshot is only ever seen in the audit trail.
             const [created, allocated] = made?.transitions ?? [];
             if (created && allocated) store.writeBatch([{ row: allocated.row, audit: created.audit, detail: created.detail }, { row: allocated.row, audit: allocated.audit, rowStored: true, detail: allocated.detail }]);

@@ -28,7 +28,7 @@ export function auditType(event: Record<string, unknown> & { type: string }): st
 }
 
 /** The detail of one event: the step it ended, what the step returned or why it failed or was skipped, or the event's payload. */
-export function auditDetail(event: Record<string, unknown>, from: AuditFrom | null, toPath: string, snapshot: LifecycleSnapshot): AuditDetail {
+export function auditDetail(event: Record<string, unknown>, from: AuditFrom | null, toPath: string, snapshot: Pick<LifecycleSnapshot, 'context'>): AuditDetail {
   const detail: AuditDetail = { state: toPath };
   if (from) detail.from_state = from.path;
   const type = String(event.type);

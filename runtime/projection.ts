@@ -32,7 +32,7 @@ function nextPendingAt(ctx: LifecycleContext, nowIso: string): string | null {
 }
 
 /** The stored row of a snapshot; with `encode` false (a row only reported, never stored: runtime/at-once.ts) its `snapshot` is empty. */
-export function toRow(snapshot: LifecycleSnapshot, persisted: unknown, createdAt: string, nowIso: string, encode = true): LifecycleRow {
+export function toRow(snapshot: Pick<LifecycleSnapshot, 'value' | 'context' | 'hasTag'>, persisted: unknown, createdAt: string, nowIso: string, encode = true): LifecycleRow {
   const ctx = snapshot.context;
   const row: Omit<LifecycleRow, 'snapshot'> = {
     id: ctx.lifecycleId,

@@ -29,20 +29,21 @@ function baseContext(row: SnapshotColumns, ctx: Pick<LifecycleContext, 'generati
     row.prefix === null
       ? null
       : { prefix: row.prefix, prefixLength: row.prefix_length, netboxPrefixId: row.netbox_prefix_id, pool: row.pool, generation: ctx.generation, ipam: ctx.ipam };
-  // The machine's own initial context, with what the row's columns hold.
-  return {
-    ...initialContext({ lifecycleId: row.id, subscriberId: row.subscriber_id, pool: row.pool, prefixLength: row.prefix_length, ipam: DEFAULT_IPAM }),
-    current,
-    username: row.username,
-    cpeId: row.cpe_id,
-    allocatedAt: row.allocated_at,
-    activatedAt: row.activated_at,
-    suspendedAt: row.suspended_at,
-    revokedAt: row.revoked_at,
-  };
+  // The machine's own initial context, with what the row's columns hold: set on it, not spread
+  // into a new object (V8's slow path for a spread, ~1 µs an encode); the keys are its own, in its order.
+  const base = initialContext({ lifecycleId: row.id, subscriberId: row.subscriber_id, pool: row.pool, prefixLength: row.prefix_length, ipam: DEFAULT_IPAM });
+  base.current = current;
+  base.username = row.username;
+  base.cpeId = row.cpe_id;
+  base.allocatedAt = row.allocated_at;
+  base.activatedAt = row.activated_at;
+  base.suspendedAt = row.suspended_at;
+  base.revokedAt = row.revoked_at;
+  return base;
 }
 
-const same = (a: Json, b: Json) => a === b || JSON.stringify(a) === JSON.stringify(b);
+// Two empty lists (most of a context's lists, most of the time) are the same without their JSON.
+const same = (a: Json, b: Json) => a === b || (Array.isArray(a) && Array.isArray(b) && a.length === 0 && b.length === 0) || JSON.stringify(a) === JSON.stringify(b);
 const isEmpty = (o: Json) => o !== null && typeof o === 'object' && Object.keys(o).length === 0;
 
 /** The state value as a dotted path when it is one chain of single keys (this machine has no parallel states). */

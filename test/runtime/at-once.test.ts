@@ -78,6 +78,32 @@ test('stores what the actor would have stored, in one commit, and keeps no actor
   slow.close();
 });
 
+test('a lifecycle made at once hydrates from its rows and goes on (activate, then revoke) exactly as one made by an actor', async () => {
+  const fast = host(true);
+  const slow = host(false);
+  assert.ok(await fast.host.createAtOnce(input));
+  slow.host.create(input);
+  assert.ok((await slow.host.settle(input.lifecycleId, 5000)).settled);
+  for (const h of [fast, slow]) {
+    // From the store: no actor of it was ever in memory on the fast host.
+    h.host.stopAll();
+    await h.host.send(input.lifecycleId, { type: 'ACTIVATE', username: 'u"1', cpeId: 'cpe-1' });
+    assert.ok((await h.host.settle(input.lifecycleId, 5000)).settled);
+    assert.is(h.store.get(input.lifecycleId)!.state, 'active');
+    await h.host.send(input.lifecycleId, { type: 'REVOKE', reason: 'moved' });
+    assert.ok((await h.host.settle(input.lifecycleId, 5000)).settled);
+  }
+  assert.equal(withoutTimes(fast.store.get(input.lifecycleId)!), withoutTimes(slow.store.get(input.lifecycleId)!));
+  const trail = (h: typeof fast) => h.store.events(input.subscriberId).map(withoutTimes);
+  assert.equal(trail(fast), trail(slow));
+  const events = fast.store.events(input.subscriberId);
+  assert.equal(events.map((e) => e.type).slice(0, 3), ['CREATED', 'STEP_DONE', 'ACTIVATE']);
+  assert.is(events.at(-1)!.to_state, 'revoked');
+  assert.equal(fast.held(), slow.held());
+  fast.close();
+  slow.close();
+});
+
 test('its lifecycle event lines name the lifecycle and the request that made it', async () => {
   const h = host(true);
   await withLogScope({ request_id: 'req-1' }, () => h.host.createAtOnce(input));
