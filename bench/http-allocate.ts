@@ -3,9 +3,8 @@
 // info to /dev/null), a keep-alive client here sends the requests, and the service reports its own
 // process.cpuUsage() so the CPU per allocation is the service's alone, not the load generator's.
 //   node --import tsx bench/http-allocate.ts <config.json>   the service end (started by the bench)
-// Two floors beside it, to say where the time goes: the same HTTP stack with the service answering a
-// stored allocation at once (BENCH_STUB_ALLOCATE=1), and a bare node:http server that reads the JSON
-// body and answers a JSON body of the same size (`--bare`).
+// A floor beside it, to say where the time goes: the same HTTP stack with the service answering a
+// stored allocation at once (BENCH_STUB_ALLOCATE=1); bench/bare-http.ts is the floor under that.
 import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -23,10 +22,10 @@ interface Service {
 }
 
 /** Starts the service process on `config`; `execArgv` lets the profiler in (`--cpu-prof`). */
-export async function startService(config: Record<string, unknown>, dir: string, execArgv: string[] = [], env: Record<string, string> = {}, args: string[] = []): Promise<Service> {
+export async function startService(config: Record<string, unknown>, dir: string, execArgv: string[] = [], env: Record<string, string> = {}): Promise<Service> {
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(config));
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), [file, ...args], {
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), [file], {
     execArgv: ['--import', 'tsx', ...execArgv],
     env: { ...process.env, IPV6_LIFECYCLE_API_TOKEN: TOKEN, ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -126,23 +125,20 @@ export async function benchHttpAllocate(n: number, concurrency: number, execArgv
 }
 
 /**
- * The floors under an allocation's CPU, with the same client: the HTTP stack with the service
- * stubbed (every POST /allocate answers the one allocation it made at start, through the same
- * routes, middleware and serialisation: 201 with its Location), and a bare node:http
- * server that parses the JSON body and answers that lifecycle's JSON.
+ * The HTTP stack's floor, with the same client: the service stubbed (every POST /allocate answers
+ * the one allocation it made at start, through the same routes, middleware and serialisation: 201
+ * with its Location).
  */
-export async function benchHttpFloors(n: number, concurrency: number): Promise<{ stack: HttpRun; bare: HttpRun }> {
-  const run = async (env: Record<string, string>, args: string[], expected: number) => {
-    const scratch = scratchDir();
-    const svc = await startService(baseConfig(scratch.dir), scratch.dir, [], env, args);
-    try {
-      return await drive(svc, n, concurrency, (i) => [['allocate', { subscriber_id: `sub-${i}` }, expected]]);
-    } finally {
-      await svc.stop();
-      scratch.remove();
-    }
-  };
-  return { stack: await run({ BENCH_STUB_ALLOCATE: '1' }, [], 201), bare: await run({}, ['--bare'], 200) };
+export async function benchHttpStack(n: number, concurrency: number): Promise<HttpRun> {
+  const scratch = scratchDir();
+  const svc = await startService(baseConfig(scratch.dir), scratch.dir, [], { BENCH_STUB_ALLOCATE: '1' });
+  try {
+    await drive(svc, 2000, concurrency, (i) => [['allocate', { subscriber_id: `warm-${i}` }, 201]]);
+    return await drive(svc, n, concurrency, (i) => [['allocate', { subscriber_id: `sub-${i}` }, 201]]);
+  } finally {
+    await svc.stop();
+    scratch.remove();
+  }
 }
 
 /** `n` full lifecycles (allocate → activate → revoke), with or without FreeRADIUS's SQLite configured. */
@@ -168,30 +164,7 @@ export async function benchHttpLifecycles(n: number, concurrency: number, withRa
   }
 }
 
-// The bare floor: node:http alone, reading the JSON body and answering a lifecycle's JSON.
-if (process.argv[1] === fileURLToPath(import.meta.url) && process.send && process.argv[3] === '--bare') {
-  const { createServer } = await import('node:http');
-  const answer = (id: string) =>
-    JSON.stringify({ subscriber_id: id, lifecycle_id: '00000000-0000-4000-8000-000000000000', state: 'allocated', prefix: '2001:db8:100::/56', pool: 'default', netbox_prefix_id: null, created_at: new Date().toISOString() });
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { subscriber_id: string };
-      const out = answer(body.subscriber_id);
-      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(out) });
-      res.end(out);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  process.on('message', () => process.send?.({ cpu: process.cpuUsage() }));
-  process.on('SIGTERM', () => {
-    server.close();
-    server.closeAllConnections();
-    process.exit(0);
-  });
-  process.send({ port: (server.address() as { port: number }).port });
-} else if (process.argv[1] === fileURLToPath(import.meta.url) && process.send) {
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.send) {
   // The service end: the same composition and server as main.ts, reporting its port and CPU over IPC.
   const { loadConfig } = await import('../config.ts');
   const { compose } = await import('../compose.ts');

@@ -2,7 +2,8 @@
 // people (and for the issue's goal, transitions/s at least half of raw upserts/s).
 //   BENCH_SCALE=0.2 npm run bench    a quicker, noisier run
 //   npm run bench -- transitions     only some sections: transitions, memory, ipam, metrics, scans, pending, allocate, lifecycles, storage, import, stores, radius, takeover
-import { benchHttpAllocate, benchHttpFloors, benchHttpLifecycles } from './http-allocate.ts';
+import { benchBareHttp } from './bare-http.ts';
+import { benchHttpAllocate, benchHttpStack, benchHttpLifecycles } from './http-allocate.ts';
 import { benchImport } from './import.ts';
 import { benchIpam } from './ipam.ts';
 import { buildStored } from './build.ts';
@@ -113,10 +114,11 @@ if (wanted('allocate')) {
         `${fr.passed !== fr.allocations ? `  (only ${fmt(fr.passed)} Accepts with a prefix!)` : ''}; ratio ${ratio!.toFixed(2)}${ratio! < 1.5 ? '  (goal ≥ 1.5)' : ''}`,
     );
   } else console.log('  FreeRADIUS rlm_sqlippool: not run (freeradius, radclient or ../shared/contracts/freeradius-sqlippool missing)');
-  const floors = await benchHttpFloors(n(20_000), 50);
+  const stack = await benchHttpStack(n(20_000), 50);
+  const bare = await benchBareHttp(n(20_000));
   console.log(
-    `  floors with the same client: the HTTP stack with the service stubbed ${cpu(floors.stack.cpuUsPerOp)} per request (${fmt(Math.round(floors.stack.perSecond))}/s), ` +
-      `a bare node:http server ${cpu(floors.bare.cpuUsPerOp)} (${fmt(Math.round(floors.bare.perSecond))}/s)${floors.stack.failures + floors.bare.failures ? '  (unexpected answers!)' : ''}`,
+    `  floors with the same client: the HTTP stack with the service stubbed ${cpu(stack.cpuUsPerOp)} per request (${fmt(Math.round(stack.perSecond))}/s), ` +
+      `a bare node:http server ${cpu(bare.cpuUsPerOp)} (${fmt(Math.round(bare.perSecond))}/s)${stack.failures + bare.failures ? '  (unexpected answers!)' : ''}`,
   );
   console.log(`  ${fmt(us.operations)} subscribers, 50 at a time over keep-alive; radclient -p 50; load average ${loadAverage()}`);
   console.log('  profile it: node --import tsx bench/profile-allocate.ts');
