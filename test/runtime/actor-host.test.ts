@@ -16,8 +16,12 @@ import { startHarness, type Harness } from '../http/support.ts';
 const test = suite('ActorHost');
 let h: Harness;
 
+// idle_ms is long enough that three allocations on a loaded machine all find their actors still
+// there (at 100 ms the first was unloaded before the third answered), and the waits are past it.
+const IDLE_MS = 1000;
+const PAST_IDLE_MS = 2500;
 test.before.each(async () => {
-  h = await startHarness({ config: { runtime: { idle_ms: 100 } } });
+  h = await startHarness({ config: { runtime: { idle_ms: IDLE_MS } } });
 });
 test.after.each(async () => {
   await h.close();
@@ -26,7 +30,7 @@ test.after.each(async () => {
 test('settled actors are unloaded after idle_ms; the store keeps them and they come back on demand', async () => {
   for (const s of ['a', 'b', 'c']) await h.post('allocate', { subscriber_id: s });
   assert.is(h.composed.host.size, 3);
-  await sleep(300);
+  await sleep(PAST_IDLE_MS);
   assert.is(h.composed.host.size, 0);
   const again = await h.post('activate', { subscriber_id: 'b', username: 'b@isp' });
   assert.is(again.body.state, 'active');
@@ -35,12 +39,12 @@ test('settled actors are unloaded after idle_ms; the store keeps them and they c
 
 test('an operation refused as invalid_transition does not keep its actor in memory', async () => {
   await h.post('allocate', { subscriber_id: 'r' });
-  await sleep(300);
+  await sleep(PAST_IDLE_MS);
   assert.is(h.composed.host.size, 0);
   const refused = await h.post('suspend', { subscriber_id: 'r' });
   assert.is(refused.status, 409);
   assert.is(h.composed.host.size, 1, 'hydrated to check the transition');
-  await sleep(300);
+  await sleep(PAST_IDLE_MS);
   assert.is(h.composed.host.size, 0);
 });
 
