@@ -9,6 +9,7 @@ import type { LifecyclePort } from '../store/port.ts';
 import type { AuditDetail, AuditFrom } from './audit.ts';
 import { allocateAtOnce, transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
 import type { Flights } from './flights.ts';
+import { PARKED, Parking } from './parking.ts';
 import { GroupCommit } from './group-commit.ts';
 import { currentLogScope, withLogScope, type LogScope } from './log-context.ts';
 import type { Ownership } from './ownership.ts';
@@ -81,14 +82,12 @@ interface Entry {
   writeFailed: Error | null;
   /** Bounded `settle()` calls waiting on it: it is never parked under them. */
   waiters: number;
-  /** Stopped by a park: its step's call goes on in `flights`, and unbounded waits follow it. */
+  /** Stopped by a park (runtime/parking.ts). */
   parked: boolean;
 }
 
 /** What `settle()` answers. */
 type Settled = { snapshot: LifecycleSnapshot; settled: boolean };
-/** `#settleEntry()`'s answer when the actor it waited on was parked: follow the lifecycle to its next actor. */
-const PARKED = Symbol('parked');
 
 /** A write refused by fencing: another instance owns the subscriber now (its lease was lost). */
 const leaseLost = (subscriberId: string) =>
@@ -133,18 +132,16 @@ export class ActorHost {
   /** Set by `stopAll()`: a background resume still running hydrates nothing more. */
   #stopped = false;
   readonly #releaseWaiters = new Set<() => void>();
-  /** Where parked lifecycles' calls go on; null when actors are never parked. */
-  readonly #flights: Flights | null;
+  /** Stops actors whose step waits on its peer and keeps their calls going; null when actors are never parked. */
+  readonly #parking: Parking<Settled> | null;
   readonly #parkMs: number;
-  /** Unbounded `settle()` calls whose lifecycle is parked: told when it is hydrated again. */
-  readonly #followers = new Map<string, Set<{ resolve(v: Settled | null): void; reject(e: unknown): void }>>();
 
   constructor(opts: ActorHostOptions) {
     this.#opts = opts;
     this.#maxLive = opts.maxLive ?? Number.POSITIVE_INFINITY;
-    this.#flights = opts.flights && !opts.ownership && !opts.inspect ? opts.flights : null;
-    this.#parkMs = this.#flights ? (opts.parkMs ?? opts.idleMs) : Number.POSITIVE_INFINITY;
-    if (this.#flights) this.#flights.onLanded = (id) => this.#landed(id);
+    const flights = opts.flights && !opts.ownership && !opts.inspect ? opts.flights : null;
+    this.#parking = flights ? this.#startParking(flights) : null;
+    this.#parkMs = flights ? (opts.parkMs ?? opts.idleMs) : Number.POSITIVE_INFINITY;
     const busyMs = opts.storeBusyMs ?? 1000;
     this.#commits = new GroupCommit<Queued>({
       write: (batch) => this.#write(batch),
@@ -282,7 +279,7 @@ export class ActorHost {
   release(): void {
     this.#released = true;
     for (const end of [...this.#releaseWaiters]) end();
-    for (const id of [...this.#followers.keys()]) this.#wakeFollowers(id, 'ended');
+    this.#parking?.endAll();
   }
 
   /**
@@ -294,6 +291,12 @@ export class ActorHost {
     const before = this.#mailboxes.get(subscriberId) ?? Promise.resolve();
     const owned = this.#opts.ownership ? () => this.#owned(subscriberId, fn) : fn;
     const run = before.then(owned, owned);
+    this.#mailboxes.set(subscriberId, this.#tail(subscriberId, run));
+    return run;
+  }
+
+  /** The subscriber's queue after `run`. Apart from `exclusive()`: an operation that waits, parked, for hours keeps no `fn` of it. */
+  #tail(subscriberId: string, run: Promise<unknown>): Promise<void> {
     const ended = () => {
       if (this.#mailboxes.get(subscriberId) !== tail) return;
       this.#mailboxes.delete(subscriberId);
@@ -301,8 +304,7 @@ export class ActorHost {
       this.#unload();
     };
     const tail: Promise<void> = run.then(ended, ended);
-    this.#mailboxes.set(subscriberId, tail);
-    return run;
+    return tail;
   }
 
   async #owned<T>(subscriberId: string, fn: () => Promise<T>): Promise<T> {
@@ -356,25 +358,11 @@ export class ActorHost {
    * actor stopped meanwhile (evicted, or its snapshot could not be stored) ends the wait at once,
    * settled only if it had nothing in flight: the rest resumes at its next hydration.
    */
-  async settle(lifecycleId: string, waitMs: number): Promise<Settled> {
-    // Waiting until it settles follows the lifecycle through a park: the wait holds only its id
-    // meanwhile (never the stopped actor), and goes on with the actor hydrated when the call ends.
-    const follow = waitMs >= UNTIL_SETTLED_MS;
-    for (;;) {
-      // No entry in this frame: a suspended wait must not keep the parked actor reachable.
-      const settled = await this.#openAndSettle(lifecycleId, waitMs, follow);
-      if (settled !== PARKED) return settled;
-      const back = await new Promise<Settled | null>((resolve, reject) => {
-        // Hydrated again meanwhile (or being), or its call has landed already: follow it now, not at
-        // a next hydration that may have come and gone while this wait was resolving.
-        if (this.#entries.has(lifecycleId) || this.#opening.has(lifecycleId) || !this.#flights?.holds(lifecycleId)) return resolve(null);
-        const followers = this.#followers.get(lifecycleId);
-        const f = { resolve, reject };
-        if (followers) followers.add(f);
-        else this.#followers.set(lifecycleId, new Set([f]));
-      });
-      if (back) return back;
-    }
+  settle(lifecycleId: string, waitMs: number): Promise<Settled> {
+    // Waiting until it settles follows the lifecycle through a park (runtime/parking.ts): the wait
+    // holds only its id meanwhile (never the stopped actor), and goes on with the next actor.
+    if (waitMs >= UNTIL_SETTLED_MS && this.#parking) return this.#parking.settle(lifecycleId);
+    return this.#openAndSettle(lifecycleId, waitMs, false) as Promise<Settled>;
   }
 
   async #openAndSettle(lifecycleId: string, waitMs: number, follow: boolean): Promise<Settled | typeof PARKED> {
@@ -421,22 +409,6 @@ export class ActorHost {
         this.#commitWaiters.add(release);
       }
     });
-  }
-
-  /** The followers of a parked lifecycle: hydrated again (null: follow the new actor), or ended unsettled. */
-  #wakeFollowers(lifecycleId: string, how: 'hydrated' | 'ended' | Error): void {
-    const followers = this.#followers.get(lifecycleId);
-    if (!followers) return;
-    this.#followers.delete(lifecycleId);
-    if (how === 'hydrated') return followers.forEach((f) => f.resolve(null));
-    if (how instanceof Error) return followers.forEach((f) => f.reject(how));
-    // Shutting down: the answer is what the store holds, not settled (the request answers 202).
-    const answer = this.#opts.store.get(lifecycleId).then((row): Settled => {
-      if (!row) throw new Error(`lifecycle ${lifecycleId} vanished`);
-      const snapshot = createActor(this.#opts.machine, { snapshot: persistedSnapshot(row) } as unknown as { input: LifecycleInput }).getSnapshot();
-      return { snapshot, settled: false };
-    });
-    for (const f of followers) answer.then(f.resolve, f.reject);
   }
 
   /**
@@ -528,13 +500,34 @@ export class ActorHost {
     // Still locked elsewhere: those snapshots are given up; their steps never started, the stored ones resume.
     if (this.#commits.blocked) this.#commits.abandon(unavailable('stopped before the database was free'));
     for (const [id, entry] of this.#entries) this.#evict(id, entry);
-    this.#flights?.abortAll();
-    for (const id of [...this.#followers.keys()]) this.#wakeFollowers(id, 'ended');
+    this.#parking?.host.flights.abortAll();
+    this.#parking?.endAll();
   }
 
   /** How many lifecycles have a step under way with no actor in memory (parked). */
   get parked(): number {
-    return this.#flights?.parked ?? 0;
+    return this.#parking?.parked ?? 0;
+  }
+
+  /** The parking's view of this host (runtime/parking.ts). */
+  #startParking(flights: Flights): Parking<Settled> {
+    const { store, machine, log } = this.#opts;
+    return new Parking<Settled>({
+      flights,
+      log,
+      evict: (id, entry) => this.#evict(id, entry as Entry),
+      openForLanding: (id) => this.#open(id, true),
+      present: (id) => this.#entries.has(id) || this.#opening.has(id),
+      settleOnce: (id) => this.#openAndSettle(id, UNTIL_SETTLED_MS, true),
+      ended: (id) =>
+        store.get(id).then((row): Settled => {
+          if (!row) throw new Error(`lifecycle ${id} vanished`);
+          const snapshot = createActor(machine, { snapshot: persistedSnapshot(row) } as unknown as { input: LifecycleInput }).getSnapshot();
+          return { snapshot, settled: false };
+        }),
+      stopped: () => this.#stopped,
+      unreadable: unavailable,
+    });
   }
 
   #open(lifecycleId: string, landing = false): Promise<Entry | null> {
@@ -593,7 +586,7 @@ export class ActorHost {
     if (mine) mine.add(lifecycleId);
     else this.#bySubscriber.set(subscriberId, new Set([lifecycleId]));
     entry.actor.start();
-    this.#wakeFollowers(lifecycleId, 'hydrated');
+    this.#parking?.hydrated(lifecycleId);
     if (entry.actor.getSnapshot().value === 'revoked') this.#done.add(lifecycleId);
     // Past the cap, older settled actors make room (never this one: its caller is about to use it).
     if (this.#entries.size > this.#maxLive) this.#unload(lifecycleId);
@@ -649,49 +642,8 @@ export class ActorHost {
       if (this.#entries.size <= this.#maxLive) break;
       if (id === keep) continue;
       if (this.#unloadable(entry)) this.#evict(id, entry);
-      else if (this.#parkable(id, entry)) this.#park(id, entry);
+      else if (this.#parking?.parkable(id, entry)) this.#parking.park(id, entry);
     }
-  }
-
-  /**
-   * Whether the actor can be stopped while its step goes on (parked): its step's call is under way
-   * in `flights`, its last snapshot is on disk, and no bounded `settle()` waits on it (an operation
-   * waiting until it settles follows it to its next actor).
-   */
-  #parkable(lifecycleId: string, entry: Entry): boolean {
-    return (
-      this.#flights !== null &&
-      !entry.stopping &&
-      entry.saving === 0 &&
-      entry.waiters === 0 &&
-      !entry.writeFailed &&
-      entry.actor.getSnapshot().hasTag('busy') &&
-      this.#flights.holds(lifecycleId)
-    );
-  }
-
-  #park(lifecycleId: string, entry: Entry): void {
-    this.#flights!.park(lifecycleId);
-    entry.parked = true;
-    this.#evict(lifecycleId, entry);
-  }
-
-  /** A parked lifecycle's call ended: hydrate it, and its restored step takes the outcome. */
-  #landed(lifecycleId: string): void {
-    if (this.#stopped) return;
-    const flights = this.#flights!;
-    this.#open(lifecycleId, true).then(
-      (entry) => {
-        // Its stored snapshot no longer runs that step (or it is gone): nobody will take the outcome.
-        const dropped = flights.dropLanded(lifecycleId);
-        if (dropped) this.#opts.log.warn({ lifecycle_id: lifecycleId, found: entry !== null }, 'a parked step ended but the lifecycle no longer runs it; outcome dropped');
-      },
-      (err: unknown) => {
-        flights.dropLanded(lifecycleId);
-        this.#wakeFollowers(lifecycleId, unavailable(`the lifecycle could not be read back: ${String(err)}`));
-        this.#opts.log.error({ lifecycle_id: lifecycleId, err: String(err) }, 'could not hydrate a parked lifecycle whose step ended; it resumes at the next start');
-      },
-    );
   }
 
   /** `#unload()` after this turn (and its group commit): never from inside an actor's own observer. */
@@ -716,7 +668,7 @@ export class ActorHost {
           // Oldest first: the first one used since both cutoffs ends the walk.
           if (entry.lastUsed > cutoff) break;
           if (entry.lastUsed <= idle && this.#unloadable(entry)) this.#evict(id, entry);
-          else if (entry.lastUsed <= park && this.#parkable(id, entry)) this.#park(id, entry);
+          else if (entry.lastUsed <= park && this.#parking?.parkable(id, entry)) this.#parking.park(id, entry);
         }
         if (this.#entries.size === 0) {
           clearInterval(timer);

@@ -211,9 +211,16 @@ export class LifecycleService {
     return this.#within(subscriberId, final, waitMs, sent.promise);
   }
 
-  /** Waits for the lifecycle to settle and answers what the operation that was sent to it came to. */
-  async #outcome(verb: Verb | 'allocate', lifecycleId: string): Promise<OperationResult> {
-    const { snapshot, settled } = await this.#opts.host.settle(lifecycleId, UNTIL_SETTLED_MS);
+  /**
+   * Waits for the lifecycle to settle and answers what the operation that was sent to it came to. A
+   * reaction on the host's wait, not a suspended frame: after a 202 it can wait, parked, for hours.
+   */
+  #outcome(verb: Verb | 'allocate', lifecycleId: string): Promise<OperationResult> {
+    return this.#opts.host.settle(lifecycleId, UNTIL_SETTLED_MS).then(({ snapshot, settled }) => this.#came(verb, lifecycleId, snapshot, settled));
+  }
+
+  /** What the operation came to, once its lifecycle settled (or its actor was stopped under it: `settled` false). */
+  async #came(verb: Verb | 'allocate', lifecycleId: string, snapshot: LifecycleSnapshot, settled: boolean): Promise<OperationResult> {
     if (verb === 'allocate') {
       // IPAM refused for certain: the machine closed the lifecycle (it stays in the history as revoked).
       const refused = publicState(snapshot) === 'revoked' ? snapshot.context.lastError : null;
