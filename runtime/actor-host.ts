@@ -295,16 +295,24 @@ export class ActorHost {
     return run;
   }
 
-  /** The subscriber's queue after `run`. Apart from `exclusive()`: an operation that waits, parked, for hours keeps no `fn` of it. */
+  /**
+   * The subscriber's queue after `run`. Apart from `exclusive()`, so that an operation waiting,
+   * parked, for hours keeps none of its `fn`; two inline reactions, not one named `const`: tsx
+   * names every named function it compiles, and a function given a name keeps a 256-byte property store.
+   */
   #tail(subscriberId: string, run: Promise<unknown>): Promise<void> {
-    const ended = () => {
-      if (this.#mailboxes.get(subscriberId) !== tail) return;
-      this.#mailboxes.delete(subscriberId);
-      // Nobody waits on the subscriber's actors any more: what the cap or a revocation let go goes now.
-      this.#unload();
-    };
-    const tail: Promise<void> = run.then(ended, ended);
+    const tail: Promise<void> = run.then(
+      () => this.#ended(subscriberId, tail),
+      () => this.#ended(subscriberId, tail),
+    );
     return tail;
+  }
+
+  #ended(subscriberId: string, tail: Promise<void>): void {
+    if (this.#mailboxes.get(subscriberId) !== tail) return;
+    this.#mailboxes.delete(subscriberId);
+    // Nobody waits on the subscriber's actors any more: what the cap or a revocation let go goes now.
+    this.#unload();
   }
 
   async #owned<T>(subscriberId: string, fn: () => Promise<T>): Promise<T> {

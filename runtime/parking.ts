@@ -59,7 +59,7 @@ class Follower<S> {
 
 export class Parking<S> {
   /** Waits until settled whose lifecycle is parked: told when it is hydrated again. */
-  readonly #followers = new Map<string, Set<Follower<S>>>();
+  readonly #followers = new Map<string, Follower<S>[]>();
 
   constructor(readonly host: ParkingHost<S>) {
     host.flights.onLanded = (id) => this.#landed(id);
@@ -103,9 +103,10 @@ export class Parking<S> {
     // Hydrated again meanwhile (or being), or its call has landed already: follow it now, not at
     // a next hydration that may have come and gone while this wait was resolving.
     if (this.host.present(lifecycleId) || !this.host.flights.holds(lifecycleId)) return f.go();
+    // An array, not a Set: nearly always one follower, and a Set of one is 150 bytes.
     const followers = this.#followers.get(lifecycleId);
-    if (followers) followers.add(f);
-    else this.#followers.set(lifecycleId, new Set([f]));
+    if (followers) followers.push(f);
+    else this.#followers.set(lifecycleId, [f]);
   }
 
   /** The lifecycle has an actor again: its followers wait on that one. */
@@ -123,7 +124,7 @@ export class Parking<S> {
     }
   }
 
-  #take(lifecycleId: string): Set<Follower<S>> | undefined {
+  #take(lifecycleId: string): Follower<S>[] | undefined {
     const followers = this.#followers.get(lifecycleId);
     this.#followers.delete(lifecycleId);
     return followers;

@@ -27,12 +27,15 @@ export interface RetryOptions {
  */
 export abstract class Retrying<T> {
   #attempt = 0;
-  #policy: RetryPolicy;
-  #opts: RetryOptions;
+  readonly #policy: RetryPolicy;
+  readonly #signal: AbortSignal | undefined;
+  readonly #afterCommit: (() => Promise<void>) | undefined;
 
-  constructor(policy: RetryPolicy, opts: RetryOptions) {
+  /** `onRetry` and `random` are `RetryOptions`' only: a subclass overrides `retrying()`, and the backoff's jitter is Math.random. */
+  constructor(policy: RetryPolicy, signal?: AbortSignal, afterCommit?: () => Promise<void>) {
     this.#policy = policy;
-    this.#opts = opts;
+    this.#signal = signal;
+    this.#afterCommit = afterCommit;
   }
 
   protected abstract attempt(attempt: number): Promise<T>;
@@ -45,13 +48,17 @@ export abstract class Retrying<T> {
     return false;
   }
 
-  protected retrying(err: ServiceError, attempt: number, delayMs: number): void {
-    this.#opts.onRetry?.(err, attempt, delayMs);
+  /** Told before each wait. */
+  protected retrying(_err: ServiceError, _attempt: number, _delayMs: number): void {}
+
+  /** The backoff's jitter. */
+  protected random(): number {
+    return Math.random();
   }
 
   /** Starts it: `afterCommit()` is called now, synchronously. */
   start(): void {
-    (this.#opts.afterCommit ?? nextTurn)().then(
+    (this.#afterCommit ?? nextTurn)().then(
       () => this.#next(),
       (err: unknown) => this.gaveUp(err),
     );
@@ -59,7 +66,7 @@ export abstract class Retrying<T> {
 
   #next(): void {
     const attempt = ++this.#attempt;
-    const { signal } = this.#opts;
+    const signal = this.#signal;
     let call: Promise<T>;
     try {
       signal?.throwIfAborted();
@@ -76,8 +83,8 @@ export abstract class Retrying<T> {
   #failed(raw: unknown): void {
     const err = asServiceError(raw);
     const attempt = this.#attempt;
-    const { signal } = this.#opts;
-    const delay = signal?.aborted || this.final(err) ? null : retryDelay(this.#policy, attempt, err, this.#opts.random);
+    const signal = this.#signal;
+    const delay = signal?.aborted || this.final(err) ? null : retryDelay(this.#policy, attempt, err, () => this.random());
     if (delay === null) {
       err.attempts = attempt;
       return this.gaveUp(err);
@@ -102,11 +109,17 @@ class RetriedCall<T> extends Retrying<T> {
   constructor(
     readonly fn: (attempt: number) => Promise<T>,
     policy: RetryPolicy,
-    opts: RetryOptions,
+    readonly opts: RetryOptions,
     readonly resolve: (value: T) => void,
     readonly reject: (err: unknown) => void,
   ) {
-    super(policy, opts);
+    super(policy, opts.signal, opts.afterCommit);
+  }
+  protected override retrying(err: ServiceError, attempt: number, delayMs: number): void {
+    this.opts.onRetry?.(err, attempt, delayMs);
+  }
+  protected override random(): number {
+    return (this.opts.random ?? Math.random)();
   }
   protected attempt(attempt: number): Promise<T> {
     return this.fn(attempt);

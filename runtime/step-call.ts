@@ -60,7 +60,7 @@ export class StepCall<I, T> extends Retrying<T> {
     readonly signal: AbortSignal,
     readonly land: Landing<Stamped<T>>,
   ) {
-    super(rt.retry, { signal, afterCommit: rt.afterCommit });
+    super(rt.retry, signal, rt.afterCommit);
   }
 
   protected attempt(): Promise<T> {
