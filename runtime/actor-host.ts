@@ -86,6 +86,12 @@ interface Entry {
   parked: boolean;
 }
 
+/** Told how an `exclusive()` call ended, by the queue's own reaction on it (and so handled, if it rejects). */
+export interface Heard<T> {
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+
 /** What `settle()` answers. */
 type Settled = { snapshot: LifecycleSnapshot; settled: boolean };
 
@@ -285,13 +291,14 @@ export class ActorHost {
   /**
    * Runs `fn` after every earlier call for the same subscriber has finished. With several instances,
    * first waits for the subscriber's lease (another instance's work ends, or its lease expires);
-   * once `fn` is done, the subscriber's actors are unloaded and the lease is given up.
+   * once `fn` is done, the subscriber's actors are unloaded and the lease is given up. `heard` is
+   * told how it ended, from the queue's own reaction on it: a caller waiting on the outcome needs none.
    */
-  exclusive<T>(subscriberId: string, fn: () => Promise<T>): Promise<T> {
+  exclusive<T>(subscriberId: string, fn: () => Promise<T>, heard?: Heard<T>): Promise<T> {
     const before = this.#mailboxes.get(subscriberId) ?? Promise.resolve();
     const owned = this.#opts.ownership ? () => this.#owned(subscriberId, fn) : fn;
     const run = before.then(owned, owned);
-    this.#mailboxes.set(subscriberId, this.#tail(subscriberId, run));
+    this.#mailboxes.set(subscriberId, this.#tail(subscriberId, run, heard));
     return run;
   }
 
@@ -300,10 +307,16 @@ export class ActorHost {
    * parked, for hours keeps none of its `fn`; two inline reactions, not one named `const`: tsx
    * names every named function it compiles, and a function given a name keeps a 256-byte property store.
    */
-  #tail(subscriberId: string, run: Promise<unknown>): Promise<void> {
+  #tail<T>(subscriberId: string, run: Promise<T>, heard: Heard<T> | undefined): Promise<void> {
     const tail: Promise<void> = run.then(
-      () => this.#ended(subscriberId, tail),
-      () => this.#ended(subscriberId, tail),
+      (value) => {
+        this.#ended(subscriberId, tail);
+        heard?.resolve(value);
+      },
+      (err: unknown) => {
+        this.#ended(subscriberId, tail);
+        heard?.reject(err);
+      },
     );
     return tail;
   }
@@ -371,6 +384,15 @@ export class ActorHost {
     // holds only its id meanwhile (never the stopped actor), and goes on with the next actor.
     if (waitMs >= UNTIL_SETTLED_MS && this.#parking) return this.#parking.settle(lifecycleId);
     return this.#openAndSettle(lifecycleId, waitMs, false) as Promise<Settled>;
+  }
+
+  /**
+   * `settle(lifecycleId, UNTIL_SETTLED_MS).then(then)` with one promise, not two: an operation that
+   * answered 202 waits so, parked, for as long as its step's peer takes.
+   */
+  settleThen<R>(lifecycleId: string, then: (settled: Settled) => R | Promise<R>): Promise<R> {
+    if (this.#parking) return this.#parking.settle(lifecycleId, then);
+    return (this.#openAndSettle(lifecycleId, UNTIL_SETTLED_MS, false) as Promise<Settled>).then(then);
   }
 
   async #openAndSettle(lifecycleId: string, waitMs: number, follow: boolean): Promise<Settled | typeof PARKED> {

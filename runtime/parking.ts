@@ -40,20 +40,32 @@ export interface ParkingHost<S> {
   unreadable(message: string): Error;
 }
 
-/** A wait until settled on one lifecycle, across its parks: `settleOnce()` again at each hydration. */
+/**
+ * A wait until settled on one lifecycle, across its parks: `settleOnce()` again at each hydration.
+ * `then` is the caller's continuation, so that the caller's promise is the only one it keeps.
+ */
 class Follower<S> {
   constructor(
     readonly parking: Parking<S>,
     readonly lifecycleId: string,
-    readonly resolve: (settled: S) => void,
+    readonly then: ((settled: S) => unknown) | null,
+    readonly resolve: (value: unknown) => void,
     readonly reject: (err: unknown) => void,
   ) {}
 
   go(): void {
     this.parking.host.settleOnce(this.lifecycleId).then(
-      (settled) => (settled === PARKED ? this.parking.follow(this) : this.resolve(settled)),
+      (settled) => (settled === PARKED ? this.parking.follow(this) : this.settled(settled)),
       (err: unknown) => this.reject(err),
     );
+  }
+
+  settled(settled: S): void {
+    try {
+      this.resolve(this.then ? this.then(settled) : settled);
+    } catch (err) {
+      this.reject(err);
+    }
   }
 }
 
@@ -92,9 +104,9 @@ export class Parking<S> {
     this.host.evict(lifecycleId, entry);
   }
 
-  /** Waits until the lifecycle settles, following it through its parks. */
-  settle(lifecycleId: string): Promise<S> {
-    return new Promise<S>((resolve, reject) => new Follower(this, lifecycleId, resolve, reject).go());
+  /** Waits until the lifecycle settles, following it through its parks; with `then`, resolves with what it returns. */
+  settle<R = S>(lifecycleId: string, then: ((settled: S) => R | Promise<R>) | null = null): Promise<R> {
+    return new Promise<R>((resolve, reject) => new Follower(this, lifecycleId, then, resolve as (v: unknown) => void, reject).go());
   }
 
   /** A follower whose actor was parked: listed until the lifecycle is hydrated again. */
@@ -120,7 +132,7 @@ export class Parking<S> {
     for (const id of [...this.#followers.keys()]) {
       const followers = this.#take(id)!;
       const answer = this.host.ended(id);
-      for (const f of followers) answer.then(f.resolve, f.reject);
+      for (const f of followers) answer.then((settled) => f.settled(settled), f.reject);
     }
   }
 
