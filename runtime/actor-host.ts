@@ -9,7 +9,7 @@ import type { LifecyclePort } from '../store/port.ts';
 import type { AuditDetail, AuditFrom } from './audit.ts';
 import { allocateAtOnce, transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
 import type { Flights } from './flights.ts';
-import { PARKED, Parking } from './parking.ts';
+import { PARKED, Parking, startSweeper } from './parking.ts';
 import { GroupCommit } from './group-commit.ts';
 import { currentLogScope, withLogScope, type LogScope } from './log-context.ts';
 import type { Ownership } from './ownership.ts';
@@ -295,9 +295,11 @@ export class ActorHost {
    * told how it ended, from the queue's own reaction on it: a caller waiting on the outcome needs none.
    */
   exclusive<T>(subscriberId: string, fn: () => Promise<T>, heard?: Heard<T>): Promise<T> {
-    const before = this.#mailboxes.get(subscriberId) ?? Promise.resolve();
+    const before = this.#mailboxes.get(subscriberId);
     const owned = this.#opts.ownership ? () => this.#owned(subscriberId, fn) : fn;
-    const run = before.then(owned, owned);
+    // Nothing queued before it: it starts now (up to its first await), and its own promise is the
+    // queue's, not one that adopts it (an adoption is one more reaction a parked wait keeps).
+    const run = before ? before.then(owned, owned) : startNow(owned);
     this.#mailboxes.set(subscriberId, this.#tail(subscriberId, run, heard));
     return run;
   }
@@ -549,12 +551,7 @@ export class ActorHost {
       openForLanding: (id) => this.#open(id, true),
       present: (id) => this.#entries.has(id) || this.#opening.has(id),
       settleOnce: (id) => this.#openAndSettle(id, UNTIL_SETTLED_MS, true),
-      ended: (id) =>
-        store.get(id).then((row): Settled => {
-          if (!row) throw new Error(`lifecycle ${id} vanished`);
-          const snapshot = createActor(machine, { snapshot: persistedSnapshot(row) } as unknown as { input: LifecycleInput }).getSnapshot();
-          return { snapshot, settled: false };
-        }),
+      ended: (id) => store.get(id).then((row) => ({ snapshot: storedSnapshot(machine, id, row), settled: false })),
       stopped: () => this.#stopped,
       unreadable: unavailable,
     });
@@ -686,29 +683,16 @@ export class ActorHost {
     });
   }
 
-  /** Every quarter of `idleMs` or `parkMs` (at most a second): unloads the actors idle past `idleMs`, parks those waiting past `parkMs`. */
   #startSweeper(): NodeJS.Timeout {
-    const timer = setInterval(
-      () => {
-        const now = Date.now();
-        const idle = now - this.#opts.idleMs;
-        const park = now - this.#parkMs;
-        const cutoff = Math.max(idle, park);
-        for (const [id, entry] of this.#entries) {
-          // Oldest first: the first one used since both cutoffs ends the walk.
-          if (entry.lastUsed > cutoff) break;
-          if (entry.lastUsed <= idle && this.#unloadable(entry)) this.#evict(id, entry);
-          else if (entry.lastUsed <= park && this.#parking?.parkable(id, entry)) this.#parking.park(id, entry);
-        }
-        if (this.#entries.size === 0) {
-          clearInterval(timer);
-          this.#sweeper = null;
-        }
-      },
-      Math.max(10, Math.min(this.#opts.idleMs / 4, this.#parkMs / 4, 1000)),
-    );
-    timer.unref();
-    return timer;
+    return startSweeper({
+      idleMs: this.#opts.idleMs,
+      parkMs: this.#parkMs,
+      entries: this.#entries,
+      unloadable: (entry) => this.#unloadable(entry),
+      evict: (id, entry) => this.#evict(id, entry),
+      parking: this.#parking,
+      stopped: () => (this.#sweeper = null),
+    });
   }
 
   #evict(lifecycleId: string, entry: Entry): void {
@@ -723,6 +707,21 @@ export class ActorHost {
     const mine = this.#bySubscriber.get(entry.subscriberId);
     mine?.delete(lifecycleId);
     if (mine?.size === 0) this.#bySubscriber.delete(entry.subscriberId);
+  }
+}
+
+/** A stored row's snapshot, as an actor restored from it would start (not started: no step runs). */
+function storedSnapshot(machine: PrefixLifecycleMachine, id: string, row: LifecycleRow | null | undefined): LifecycleSnapshot {
+  if (!row) throw new Error(`lifecycle ${id} vanished`);
+  return createActor(machine, { snapshot: persistedSnapshot(row) } as unknown as { input: LifecycleInput }).getSnapshot();
+}
+
+/** `fn()`, its throw a rejection. */
+function startNow<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err);
   }
 }
 

@@ -161,3 +161,40 @@ export class Parking<S> {
     );
   }
 }
+
+/**
+ * The host's sweeper, every quarter of `idleMs` or `parkMs` (at most a second): unloads the actors
+ * idle past `idleMs`, parks those waiting on their step past `parkMs`; it stops when none is left.
+ */
+export function startSweeper<E extends ParkableEntry & { lastUsed: number }>(o: {
+  idleMs: number;
+  parkMs: number;
+  /** Least recently used first. */
+  entries: Map<string, E>;
+  unloadable(entry: E): boolean;
+  evict(lifecycleId: string, entry: E): void;
+  parking: Pick<Parking<never>, 'parkable' | 'park'> | null;
+  stopped(): void;
+}): NodeJS.Timeout {
+  const timer = setInterval(
+    () => {
+      const now = Date.now();
+      const idle = now - o.idleMs;
+      const park = now - o.parkMs;
+      const cutoff = Math.max(idle, park);
+      for (const [id, entry] of o.entries) {
+        // Oldest first: the first one used since both cutoffs ends the walk.
+        if (entry.lastUsed > cutoff) break;
+        if (entry.lastUsed <= idle && o.unloadable(entry)) o.evict(id, entry);
+        else if (entry.lastUsed <= park && o.parking?.parkable(id, entry)) o.parking.park(id, entry);
+      }
+      if (o.entries.size === 0) {
+        clearInterval(timer);
+        o.stopped();
+      }
+    },
+    Math.max(10, Math.min(o.idleMs / 4, o.parkMs / 4, 1000)),
+  );
+  timer.unref();
+  return timer;
+}
