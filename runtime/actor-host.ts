@@ -10,6 +10,7 @@ import type { AuditDetail, AuditFrom } from './audit.ts';
 import type { AllocationTemplate } from './allocation-template.ts';
 import { allocateAtOnce, checkedTemplate, transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
 import type { Flights } from './flights.ts';
+import { PARKED, Parking, startSweeper } from './parking.ts';
 import { GroupCommit } from './group-commit.ts';
 import { currentLogScope, withLogScope, type LogScope } from './log-context.ts';
 import type { Ownership } from './ownership.ts';
@@ -82,14 +83,18 @@ interface Entry {
   writeFailed: Error | null;
   /** Bounded `settle()` calls waiting on it: it is never parked under them. */
   waiters: number;
-  /** Stopped by a park: its step's call goes on in `flights`, and unbounded waits follow it. */
+  /** Stopped by a park (runtime/parking.ts). */
   parked: boolean;
+}
+
+/** Told how an `exclusive()` call ended, by the queue's own reaction on it (and so handled, if it rejects). */
+export interface Heard<T> {
+  resolve(value: T): void;
+  reject(err: unknown): void;
 }
 
 /** What `settle()` answers. */
 type Settled = { snapshot: LifecycleSnapshot; settled: boolean };
-/** `#settleEntry()`'s answer when the actor it waited on was parked: follow the lifecycle to its next actor. */
-const PARKED = Symbol('parked');
 
 /** A write refused by fencing: another instance owns the subscriber now (its lease was lost). */
 const leaseLost = (subscriberId: string) =>
@@ -134,18 +139,16 @@ export class ActorHost {
   /** Set by `stopAll()`: a background resume still running hydrates nothing more. */
   #stopped = false;
   readonly #releaseWaiters = new Set<() => void>();
-  /** Where parked lifecycles' calls go on; null when actors are never parked. */
-  readonly #flights: Flights | null;
+  /** Stops actors whose step waits on its peer and keeps their calls going; null when actors are never parked. */
+  readonly #parking: Parking<Settled> | null;
   readonly #parkMs: number;
-  /** Unbounded `settle()` calls whose lifecycle is parked: told when it is hydrated again. */
-  readonly #followers = new Map<string, Set<{ resolve(v: Settled | null): void; reject(e: unknown): void }>>();
 
   constructor(opts: ActorHostOptions) {
     this.#opts = opts;
     this.#maxLive = opts.maxLive ?? Number.POSITIVE_INFINITY;
-    this.#flights = opts.flights && !opts.ownership && !opts.inspect ? opts.flights : null;
-    this.#parkMs = this.#flights ? (opts.parkMs ?? opts.idleMs) : Number.POSITIVE_INFINITY;
-    if (this.#flights) this.#flights.onLanded = (id) => this.#landed(id);
+    const flights = opts.flights && !opts.ownership && !opts.inspect ? opts.flights : null;
+    this.#parking = flights ? this.#startParking(flights) : null;
+    this.#parkMs = flights ? (opts.parkMs ?? opts.idleMs) : Number.POSITIVE_INFINITY;
     const busyMs = opts.storeBusyMs ?? 1000;
     this.#commits = new GroupCommit<Queued>({
       write: (batch) => this.#write(batch),
@@ -293,27 +296,49 @@ export class ActorHost {
   release(): void {
     this.#released = true;
     for (const end of [...this.#releaseWaiters]) end();
-    for (const id of [...this.#followers.keys()]) this.#wakeFollowers(id, 'ended');
+    this.#parking?.endAll();
   }
 
   /**
    * Runs `fn` after every earlier call for the same subscriber has finished. With several instances,
    * first waits for the subscriber's lease (another instance's work ends, or its lease expires);
-   * once `fn` is done, the subscriber's actors are unloaded and the lease is given up.
+   * once `fn` is done, the subscriber's actors are unloaded and the lease is given up. `heard` is
+   * told how it ended, from the queue's own reaction on it: a caller waiting on the outcome needs none.
    */
-  exclusive<T>(subscriberId: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.#mailboxes.get(subscriberId) ?? Promise.resolve();
+  exclusive<T>(subscriberId: string, fn: () => Promise<T>, heard?: Heard<T>): Promise<T> {
+    const before = this.#mailboxes.get(subscriberId);
     const owned = this.#opts.ownership ? () => this.#owned(subscriberId, fn) : fn;
-    const run = before.then(owned, owned);
-    const ended = () => {
-      if (this.#mailboxes.get(subscriberId) !== tail) return;
-      this.#mailboxes.delete(subscriberId);
-      // Nobody waits on the subscriber's actors any more: what the cap or a revocation let go goes now.
-      this.#unload();
-    };
-    const tail: Promise<void> = run.then(ended, ended);
-    this.#mailboxes.set(subscriberId, tail);
+    // Nothing queued before it: it starts now (up to its first await), and its own promise is the
+    // queue's, not one that adopts it (an adoption is one more reaction a parked wait keeps).
+    const run = before ? before.then(owned, owned) : startNow(owned);
+    this.#mailboxes.set(subscriberId, this.#tail(subscriberId, run, heard));
     return run;
+  }
+
+  /**
+   * The subscriber's queue after `run`. Apart from `exclusive()`, so that an operation waiting,
+   * parked, for hours keeps none of its `fn`; two inline reactions, not one named `const`: tsx
+   * names every named function it compiles, and a function given a name keeps a 256-byte property store.
+   */
+  #tail<T>(subscriberId: string, run: Promise<T>, heard: Heard<T> | undefined): Promise<void> {
+    const tail: Promise<void> = run.then(
+      (value) => {
+        this.#ended(subscriberId, tail);
+        heard?.resolve(value);
+      },
+      (err: unknown) => {
+        this.#ended(subscriberId, tail);
+        heard?.reject(err);
+      },
+    );
+    return tail;
+  }
+
+  #ended(subscriberId: string, tail: Promise<void>): void {
+    if (this.#mailboxes.get(subscriberId) !== tail) return;
+    this.#mailboxes.delete(subscriberId);
+    // Nobody waits on the subscriber's actors any more: what the cap or a revocation let go goes now.
+    this.#unload();
   }
 
   async #owned<T>(subscriberId: string, fn: () => Promise<T>): Promise<T> {
@@ -367,25 +392,20 @@ export class ActorHost {
    * actor stopped meanwhile (evicted, or its snapshot could not be stored) ends the wait at once,
    * settled only if it had nothing in flight: the rest resumes at its next hydration.
    */
-  async settle(lifecycleId: string, waitMs: number): Promise<Settled> {
-    // Waiting until it settles follows the lifecycle through a park: the wait holds only its id
-    // meanwhile (never the stopped actor), and goes on with the actor hydrated when the call ends.
-    const follow = waitMs >= UNTIL_SETTLED_MS;
-    for (;;) {
-      // No entry in this frame: a suspended wait must not keep the parked actor reachable.
-      const settled = await this.#openAndSettle(lifecycleId, waitMs, follow);
-      if (settled !== PARKED) return settled;
-      const back = await new Promise<Settled | null>((resolve, reject) => {
-        // Hydrated again meanwhile (or being), or its call has landed already: follow it now, not at
-        // a next hydration that may have come and gone while this wait was resolving.
-        if (this.#entries.has(lifecycleId) || this.#opening.has(lifecycleId) || !this.#flights?.holds(lifecycleId)) return resolve(null);
-        const followers = this.#followers.get(lifecycleId);
-        const f = { resolve, reject };
-        if (followers) followers.add(f);
-        else this.#followers.set(lifecycleId, new Set([f]));
-      });
-      if (back) return back;
-    }
+  settle(lifecycleId: string, waitMs: number): Promise<Settled> {
+    // Waiting until it settles follows the lifecycle through a park (runtime/parking.ts): the wait
+    // holds only its id meanwhile (never the stopped actor), and goes on with the next actor.
+    if (waitMs >= UNTIL_SETTLED_MS && this.#parking) return this.#parking.settle(lifecycleId);
+    return this.#openAndSettle(lifecycleId, waitMs, false) as Promise<Settled>;
+  }
+
+  /**
+   * `settle(lifecycleId, UNTIL_SETTLED_MS).then(then)` with one promise, not two: an operation that
+   * answered 202 waits so, parked, for as long as its step's peer takes.
+   */
+  settleThen<R>(lifecycleId: string, then: (settled: Settled) => R | Promise<R>): Promise<R> {
+    if (this.#parking) return this.#parking.settle(lifecycleId, then);
+    return (this.#openAndSettle(lifecycleId, UNTIL_SETTLED_MS, false) as Promise<Settled>).then(then);
   }
 
   async #openAndSettle(lifecycleId: string, waitMs: number, follow: boolean): Promise<Settled | typeof PARKED> {
@@ -432,22 +452,6 @@ export class ActorHost {
         this.#commitWaiters.add(release);
       }
     });
-  }
-
-  /** The followers of a parked lifecycle: hydrated again (null: follow the new actor), or ended unsettled. */
-  #wakeFollowers(lifecycleId: string, how: 'hydrated' | 'ended' | Error): void {
-    const followers = this.#followers.get(lifecycleId);
-    if (!followers) return;
-    this.#followers.delete(lifecycleId);
-    if (how === 'hydrated') return followers.forEach((f) => f.resolve(null));
-    if (how instanceof Error) return followers.forEach((f) => f.reject(how));
-    // Shutting down: the answer is what the store holds, not settled (the request answers 202).
-    const answer = this.#opts.store.get(lifecycleId).then((row): Settled => {
-      if (!row) throw new Error(`lifecycle ${lifecycleId} vanished`);
-      const snapshot = createActor(this.#opts.machine, { snapshot: persistedSnapshot(row) } as unknown as { input: LifecycleInput }).getSnapshot();
-      return { snapshot, settled: false };
-    });
-    for (const f of followers) answer.then(f.resolve, f.reject);
   }
 
   /**
@@ -539,13 +543,29 @@ export class ActorHost {
     // Still locked elsewhere: those snapshots are given up; their steps never started, the stored ones resume.
     if (this.#commits.blocked) this.#commits.abandon(unavailable('stopped before the database was free'));
     for (const [id, entry] of this.#entries) this.#evict(id, entry);
-    this.#flights?.abortAll();
-    for (const id of [...this.#followers.keys()]) this.#wakeFollowers(id, 'ended');
+    this.#parking?.host.flights.abortAll();
+    this.#parking?.endAll();
   }
 
   /** How many lifecycles have a step under way with no actor in memory (parked). */
   get parked(): number {
-    return this.#flights?.parked ?? 0;
+    return this.#parking?.parked ?? 0;
+  }
+
+  /** The parking's view of this host (runtime/parking.ts). */
+  #startParking(flights: Flights): Parking<Settled> {
+    const { store, machine, log } = this.#opts;
+    return new Parking<Settled>({
+      flights,
+      log,
+      evict: (id, entry) => this.#evict(id, entry as Entry),
+      openForLanding: (id) => this.#open(id, true),
+      present: (id) => this.#entries.has(id) || this.#opening.has(id),
+      settleOnce: (id) => this.#openAndSettle(id, UNTIL_SETTLED_MS, true),
+      ended: (id) => store.get(id).then((row) => ({ snapshot: storedSnapshot(machine, id, row), settled: false })),
+      stopped: () => this.#stopped,
+      unreadable: unavailable,
+    });
   }
 
   #open(lifecycleId: string, landing = false): Promise<Entry | null> {
@@ -604,7 +624,7 @@ export class ActorHost {
     if (mine) mine.add(lifecycleId);
     else this.#bySubscriber.set(subscriberId, new Set([lifecycleId]));
     entry.actor.start();
-    this.#wakeFollowers(lifecycleId, 'hydrated');
+    this.#parking?.hydrated(lifecycleId);
     if (entry.actor.getSnapshot().value === 'revoked') this.#done.add(lifecycleId);
     // Past the cap, older settled actors make room (never this one: its caller is about to use it).
     if (this.#entries.size > this.#maxLive) this.#unload(lifecycleId);
@@ -660,49 +680,8 @@ export class ActorHost {
       if (this.#entries.size <= this.#maxLive) break;
       if (id === keep) continue;
       if (this.#unloadable(entry)) this.#evict(id, entry);
-      else if (this.#parkable(id, entry)) this.#park(id, entry);
+      else if (this.#parking?.parkable(id, entry)) this.#parking.park(id, entry);
     }
-  }
-
-  /**
-   * Whether the actor can be stopped while its step goes on (parked): its step's call is under way
-   * in `flights`, its last snapshot is on disk, and no bounded `settle()` waits on it (an operation
-   * waiting until it settles follows it to its next actor).
-   */
-  #parkable(lifecycleId: string, entry: Entry): boolean {
-    return (
-      this.#flights !== null &&
-      !entry.stopping &&
-      entry.saving === 0 &&
-      entry.waiters === 0 &&
-      !entry.writeFailed &&
-      entry.actor.getSnapshot().hasTag('busy') &&
-      this.#flights.holds(lifecycleId)
-    );
-  }
-
-  #park(lifecycleId: string, entry: Entry): void {
-    this.#flights!.park(lifecycleId);
-    entry.parked = true;
-    this.#evict(lifecycleId, entry);
-  }
-
-  /** A parked lifecycle's call ended: hydrate it, and its restored step takes the outcome. */
-  #landed(lifecycleId: string): void {
-    if (this.#stopped) return;
-    const flights = this.#flights!;
-    this.#open(lifecycleId, true).then(
-      (entry) => {
-        // Its stored snapshot no longer runs that step (or it is gone): nobody will take the outcome.
-        const dropped = flights.dropLanded(lifecycleId);
-        if (dropped) this.#opts.log.warn({ lifecycle_id: lifecycleId, found: entry !== null }, 'a parked step ended but the lifecycle no longer runs it; outcome dropped');
-      },
-      (err: unknown) => {
-        flights.dropLanded(lifecycleId);
-        this.#wakeFollowers(lifecycleId, unavailable(`the lifecycle could not be read back: ${String(err)}`));
-        this.#opts.log.error({ lifecycle_id: lifecycleId, err: String(err) }, 'could not hydrate a parked lifecycle whose step ended; it resumes at the next start');
-      },
-    );
   }
 
   /** `#unload()` after this turn (and its group commit): never from inside an actor's own observer. */
@@ -715,29 +694,16 @@ export class ActorHost {
     });
   }
 
-  /** Every quarter of `idleMs` or `parkMs` (at most a second): unloads the actors idle past `idleMs`, parks those waiting past `parkMs`. */
   #startSweeper(): NodeJS.Timeout {
-    const timer = setInterval(
-      () => {
-        const now = Date.now();
-        const idle = now - this.#opts.idleMs;
-        const park = now - this.#parkMs;
-        const cutoff = Math.max(idle, park);
-        for (const [id, entry] of this.#entries) {
-          // Oldest first: the first one used since both cutoffs ends the walk.
-          if (entry.lastUsed > cutoff) break;
-          if (entry.lastUsed <= idle && this.#unloadable(entry)) this.#evict(id, entry);
-          else if (entry.lastUsed <= park && this.#parkable(id, entry)) this.#park(id, entry);
-        }
-        if (this.#entries.size === 0) {
-          clearInterval(timer);
-          this.#sweeper = null;
-        }
-      },
-      Math.max(10, Math.min(this.#opts.idleMs / 4, this.#parkMs / 4, 1000)),
-    );
-    timer.unref();
-    return timer;
+    return startSweeper({
+      idleMs: this.#opts.idleMs,
+      parkMs: this.#parkMs,
+      entries: this.#entries,
+      unloadable: (entry) => this.#unloadable(entry),
+      evict: (id, entry) => this.#evict(id, entry),
+      parking: this.#parking,
+      stopped: () => (this.#sweeper = null),
+    });
   }
 
   #evict(lifecycleId: string, entry: Entry): void {
@@ -752,6 +718,21 @@ export class ActorHost {
     const mine = this.#bySubscriber.get(entry.subscriberId);
     mine?.delete(lifecycleId);
     if (mine?.size === 0) this.#bySubscriber.delete(entry.subscriberId);
+  }
+}
+
+/** A stored row's snapshot, as an actor restored from it would start (not started: no step runs). */
+function storedSnapshot(machine: PrefixLifecycleMachine, id: string, row: LifecycleRow | null | undefined): LifecycleSnapshot {
+  if (!row) throw new Error(`lifecycle ${id} vanished`);
+  return createActor(machine, { snapshot: persistedSnapshot(row) } as unknown as { input: LifecycleInput }).getSnapshot();
+}
+
+/** `fn()`, its throw a rejection. */
+function startNow<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err);
   }
 }
 

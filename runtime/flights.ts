@@ -16,14 +16,34 @@ interface Joined {
   reject(error: unknown): void;
 }
 
-interface Flight {
-  key: string;
-  controller: AbortController;
+/** Where a call's outcome goes: the call hands it straight to its flight (no promise of its own to wait on). */
+export interface Landing<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+/** One call under way (or ended while parked): it is its own landing. */
+class Flight implements Landing<unknown> {
+  readonly controller = new AbortController();
   /** The actor waiting for it; null while parked (nobody waits: the host hydrates on landing). */
-  joined: Joined | null;
-  parked: boolean;
+  joined: Joined | null = null;
+  parked = false;
   /** Ended while parked: what the next actor to join it gets at once. */
-  landed: Outcome | null;
+  landed: Outcome | null = null;
+
+  constructor(
+    readonly flights: Flights,
+    readonly lifecycleId: string,
+    readonly key: string,
+  ) {}
+
+  resolve(value: unknown): void {
+    this.flights.land(this, { ok: true, value });
+  }
+
+  reject(error: unknown): void {
+    this.flights.land(this, { ok: false, error });
+  }
 }
 
 export class Flights {
@@ -36,7 +56,7 @@ export class Flights {
    * way (or ended while parked) for the same lifecycle and key. The actor's stop aborts the call,
    * unless the host parked the lifecycle first.
    */
-  run<T>(lifecycleId: string, key: string, actorSignal: AbortSignal, start: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  run<T>(lifecycleId: string, key: string, actorSignal: AbortSignal, start: (signal: AbortSignal, land: Landing<T>) => void): Promise<T> {
     const list = this.#byLifecycle.get(lifecycleId);
     let flight = list?.find((f) => f.key === key);
     if (flight?.landed) {
@@ -44,21 +64,25 @@ export class Flights {
       const { landed } = flight;
       return (landed.ok ? Promise.resolve(landed.value) : Promise.reject(landed.error)) as Promise<T>;
     }
+    const fresh = !flight;
     if (!flight) {
-      const f: Flight = { key, controller: new AbortController(), joined: null, parked: false, landed: null };
-      flight = f;
-      if (list) list.push(f);
-      else this.#byLifecycle.set(lifecycleId, [f]);
-      start(f.controller.signal).then(
-        (value) => this.#land(lifecycleId, f, { ok: true, value }),
-        (error: unknown) => this.#land(lifecycleId, f, { ok: false, error }),
-      );
+      flight = new Flight(this, lifecycleId, key);
+      if (list) list.push(flight);
+      else this.#byLifecycle.set(lifecycleId, [flight]);
     }
     const f = flight;
     f.parked = false;
     const answer = new Promise<T>((resolve, reject) => {
       f.joined = { resolve: resolve as (v: unknown) => void, reject };
     });
+    // Joined before it starts: a call that lands at once (a skipped step) is answered, not taken for parked.
+    if (fresh) {
+      try {
+        start(f.controller.signal, f as Landing<T>);
+      } catch (err) {
+        f.reject(err);
+      }
+    }
     onAbort(actorSignal, () => {
       // Parked: the call goes on without its actor. Otherwise the machine left the step (or the
       // host stopped the actor for good): the call is given up, as the step's own signal says.
@@ -110,7 +134,9 @@ export class Flights {
     this.#byLifecycle.clear();
   }
 
-  #land(lifecycleId: string, f: Flight, outcome: Outcome): void {
+  /** A call ended (its `Flight` says so): its actor hears it, or, parked, it is kept and the host told. */
+  land(f: Flight, outcome: Outcome): void {
+    const { lifecycleId } = f;
     if (!this.#has(lifecycleId, f)) return;
     if (f.joined) {
       this.#remove(lifecycleId, f);

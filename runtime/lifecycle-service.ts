@@ -73,6 +73,24 @@ const SENT_WAIT_MS = 250;
 /** What an operation's `final` came to (`#within`). */
 type Came = { ok: true; value: OperationResult } | { ok: false; error: unknown };
 
+/**
+ * What an operation's `final` came to, and the wait to wake when it comes (`#within`). Told by the
+ * subscriber's queue (`ActorHost.exclusive`'s `heard`): the queue's reaction on `final` is the only
+ * one, however long the operation waits, parked, after its 202.
+ */
+class Heard {
+  came: Came | null = null;
+  wake: (() => void) | null = null;
+  resolve(value: OperationResult): void {
+    this.came = { ok: true, value };
+    this.wake?.();
+  }
+  reject(error: unknown): void {
+    this.came = { ok: false, error };
+    this.wake?.();
+  }
+}
+
 /** A promise and the function that resolves it. */
 function deferred(): { promise: Promise<void>; resolve(): void } {
   let resolve!: () => void;
@@ -98,6 +116,7 @@ export class LifecycleService {
     const pool = this.#pool(req.pool ?? this.#opts.defaultPool);
     const prefixLength = this.#length(pool, req.prefix_length);
     const sent = deferred();
+    const heard = new Heard();
     const final = this.#opts.host.exclusive(req.subscriber_id, async () => {
       const resumed = await this.#resumed('allocate', req.subscriber_id, ticket?.resume);
       if (resumed) return resumed;
@@ -114,8 +133,8 @@ export class LifecycleService {
       this.#opts.host.create(input);
       sent.resolve();
       return this.#outcome('allocate', lifecycleId);
-    });
-    return this.#within(req.subscriber_id, final, waitMs, sent.promise);
+    }, heard);
+    return this.#within(req.subscriber_id, final, waitMs, sent.promise, heard);
   }
 
   activate(req: { subscriber_id: string; username: string; cpe_id?: string | null | undefined }, waitMs: number, ticket?: Ticket) {
@@ -183,6 +202,7 @@ export class LifecycleService {
 
   #operate(verb: Verb, subscriberId: string, waitMs: number, ticket: Ticket | undefined, build: (s: LifecycleSnapshot) => LifecycleEvent): Promise<Accepted> {
     const sent = deferred();
+    const heard = new Heard();
     const final = this.#opts.host.exclusive(subscriberId, async (): Promise<OperationResult> => {
       const resumed = await this.#resumed(verb, subscriberId, ticket?.resume);
       if (resumed) return resumed;
@@ -207,13 +227,20 @@ export class LifecycleService {
       await this.#opts.host.send(live.id, event);
       sent.resolve();
       return this.#outcome(verb, live.id);
-    });
-    return this.#within(subscriberId, final, waitMs, sent.promise);
+    }, heard);
+    return this.#within(subscriberId, final, waitMs, sent.promise, heard);
   }
 
-  /** Waits for the lifecycle to settle and answers what the operation that was sent to it came to. */
-  async #outcome(verb: Verb | 'allocate', lifecycleId: string): Promise<OperationResult> {
-    const { snapshot, settled } = await this.#opts.host.settle(lifecycleId, UNTIL_SETTLED_MS);
+  /**
+   * Waits for the lifecycle to settle and answers what the operation that was sent to it came to. A
+   * reaction on the host's wait, not a suspended frame: after a 202 it can wait, parked, for hours.
+   */
+  #outcome(verb: Verb | 'allocate', lifecycleId: string): Promise<OperationResult> {
+    return this.#opts.host.settleThen(lifecycleId, ({ snapshot, settled }) => this.#came(verb, lifecycleId, snapshot, settled));
+  }
+
+  /** What the operation came to, once its lifecycle settled (or its actor was stopped under it: `settled` false). */
+  async #came(verb: Verb | 'allocate', lifecycleId: string, snapshot: LifecycleSnapshot, settled: boolean): Promise<OperationResult> {
     if (verb === 'allocate') {
       // IPAM refused for certain: the machine closed the lifecycle (it stays in the history as revoked).
       const refused = publicState(snapshot) === 'revoked' ? snapshot.context.lastError : null;
@@ -252,35 +279,37 @@ export class LifecycleService {
    * event is sent within `SENT_WAIT_MS` more: on PostgreSQL the lease and the reads before it are
    * round trips; while another instance holds the subscriber, the lifecycle as it is.
    */
-  async #within(subscriberId: string, final: Promise<OperationResult>, waitMs: number, sent?: Promise<void>): Promise<Accepted> {
-    // One reaction on `final`, which handles its rejection too (a caller that answered 202 may never
-    // look at it): it can stay pending long after the answer (a parked step), so it keeps little.
-    let came: Came | null = null;
-    let wake: (() => void) | null = null;
-    final.then(
-      (value) => ((came = { ok: true, value }), wake?.()),
-      (error: unknown) => ((came = { ok: false, error }), wake?.()),
-    );
+  async #within(subscriberId: string, final: Promise<OperationResult>, waitMs: number, sent?: Promise<void>, told?: Heard): Promise<Accepted> {
+    let heard = told;
+    if (!heard) {
+      // Followed again (a replay): one reaction of its own, which handles a rejection too.
+      const h = (heard = new Heard());
+      final.then(
+        (value) => h.resolve(value),
+        (error: unknown) => h.reject(error),
+      );
+    }
+    const h = heard;
     /** Resolves when `final` comes, `also` does, or `ms` pass. */
     const until = (ms: number, also?: Promise<void>) =>
       new Promise<void>((resolve) => {
-        if (came) return resolve();
+        if (h.came) return resolve();
         const done = () => {
           clearTimeout(timer);
-          wake = null;
+          h.wake = null;
           resolve();
         };
         const timer = setTimeout(done, ms);
-        wake = done;
+        h.wake = done;
         also?.then(done, done);
       });
     await until(waitMs);
-    const first = came as Came | null;
+    const first = h.came;
     if (first?.ok) return { ...first.value, final };
     if (first) throw first.error;
     if (sent) {
       await until(SENT_WAIT_MS, sent);
-      const late = came as Came | null;
+      const late = h.came as Came | null;
       if (late?.ok) return { ...late.value, final };
     }
     // Answer with what is on disk: a transition of this turn is in the next group commit.

@@ -15,7 +15,21 @@ const scopes = new AsyncLocalStorage<LogScope>();
 
 /** Runs `fn` with `scope` added to the current one: lines logged inside (and after awaits) carry it. */
 export function withLogScope<T>(scope: LogScope, fn: () => T): T {
-  return scopes.run({ ...scopes.getStore(), ...scope }, fn);
+  return scopes.run(logScopeWith(scope), fn);
+}
+
+/** The current scope with `scope` added: captured once, entered with `inLogScope()` around each piece of work. */
+export function logScopeWith(scope: LogScope): LogScope {
+  return { ...scopes.getStore(), ...scope };
+}
+
+/**
+ * Runs `fn` in `scope` as it is (from `logScopeWith()`). A step enters it only around its port call
+ * and its log lines, not for its whole life: every promise made inside a scope carries it, and a
+ * step waiting minutes on its peer should hold as few as it can.
+ */
+export function inLogScope<T>(scope: LogScope, fn: () => T): T {
+  return scopes.run(scope, fn);
 }
 
 /** The current scope (captured where work is queued, to log it later under the right ids). */

@@ -1,16 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import { fromPromise, type AnyActorRef } from 'xstate';
-import { isUnknownOutcome } from '../machines/steps.ts';
 import type { Logger } from 'pino';
 import type { AllocateInput, Allocation, CpeInput, LifecycleInput, OwnedPrefix, RadiusReplyInput, ReleaseInput, SessionPurpose, SessionsInput, Stamped } from '../machines/types.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort, SessionAction, SessionOutcome } from '../services/radius/port.ts';
 import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
-import { withRetry, type RetryPolicy } from './retry.ts';
-import { ServiceError } from '../services/errors.ts';
-import { withLogScope } from './log-context.ts';
-import { nextPendingAttempt, type PendingBackoff } from './pending-worker.ts';
-import type { Flights } from './flights.ts';
+import type { RetryPolicy } from './retry.ts';
+import { logScopeWith } from './log-context.ts';
+import type { PendingBackoff } from './pending-worker.ts';
+import type { Flights, Landing } from './flights.ts';
+import { StepCall, type StepKind, type StepOutcome, type StepRuntime } from './step-call.ts';
 import { stringify } from 'safe-stable-stringify';
 
 /** The ports the lifecycle's steps reach the outside through. */
@@ -35,7 +34,7 @@ export interface StepOptions {
   /** The clock the machine reads through step outputs and errors (it has none of its own). */
   now?: () => Date;
   /** Called when a step ends (retries included), under its public name (machines/steps.ts), for metrics. */
-  onStep?: (step: string, outcome: 'ok' | 'error' | 'refused' | 'queued', seconds: number) => void;
+  onStep?: (step: string, outcome: StepOutcome, seconds: number) => void;
   /** The IPAM kind that serves a pool (`embedded`, `netbox`, `fake`): IPAM steps are named after it. */
   ipamKind?: (pool: string) => string;
   /** The pending-work scheduler's backoff: when a CPE command kept as a pending step is first asked again. */
@@ -63,72 +62,38 @@ type Args<I> = { input: I; signal: AbortSignal };
  * `{ at, result }` and rejects with a `ServiceError` stamped `at`: the time comes from here.
  */
 export function createStepActors(ports: StepPorts, opts: StepOptions) {
-  const now = () => (opts.now ?? (() => new Date()))().toISOString();
-  const report = (name: string, outcome: 'ok' | 'error' | 'refused' | 'queued', started: number) =>
-    opts.onStep?.(name, outcome, (performance.now() - started) / 1000);
-  const failed = (err: unknown) => (isUnknownOutcome(err) ? 'error' : 'refused');
-  // `metric`: the step's public name, or null when the caller reports the outcome itself.
-  const run = async <T>(step: string, signal: AbortSignal, fn: () => Promise<T>, metric: string | null = step): Promise<T> => {
-    const started = performance.now();
-    try {
-      const result = await withRetry(() => fn(), opts.retry, {
-        signal,
-        onRetry: (err, attempt, delayMs) => opts.log.warn({ step, code: err.code, message: err.message, ...peerDetail(err), attempt, delay_ms: delayMs }, 'step failed; retrying'),
-        afterCommit: opts.afterCommit,
-      });
-      if (metric) report(metric, 'ok', started);
-      return result;
-    } catch (err) {
-      const e = err as ServiceError;
-      if (signal.aborted) throw e;
-      if (metric) report(metric, failed(e), started);
-      // A peer that keeps failing is an operational condition (warn); only our own bug is an error.
-      opts.log[e.code === 'internal' ? 'error' : 'warn']({ step, code: e.code, message: e.message, ...peerDetail(e), attempts: e.attempts }, 'step gave up');
-      if (e.code !== 'internal') throw e;
-      // A bug's text (paths, SQL) belongs in the log, not in the lifecycle that API clients read.
-      const safe = new ServiceError('internal', `internal error in ${step}; see the service log`);
-      safe.attempts = e.attempts;
-      throw safe;
-    }
+  const rt: StepRuntime = {
+    retry: opts.retry,
+    log: opts.log,
+    afterCommit: opts.afterCommit,
+    now: () => (opts.now ?? (() => new Date()))().toISOString(),
+    onStep: opts.onStep,
+    pendingBackoff: opts.pendingBackoff,
   };
-  /** The actor of one step: its result (or its failure) stamped with the time it came. */
-  const actor = <I, T>(fn: (input: I, signal: AbortSignal) => Promise<T | Skipped<T>>) =>
+  /**
+   * The actor of one kind of step: skipped (`skip`), or its call retried, its result (or its failure)
+   * stamped with the time it came (runtime/step-call.ts).
+   */
+  const actor = <I, T>(kind: StepKind<I, T>, skip: (input: I) => Skipped<T> | null = () => null) =>
     fromPromise<Stamped<T>, I>(({ input, signal, self }: Args<I> & { self: AnyActorRef }) => {
       const parent = self._parent?.getSnapshot()?.context as Partial<LifecycleInput> | undefined;
       const lifecycleId = parent?.lifecycleId;
-      const subscriberId = parent?.subscriberId;
-      // Every line the step logs (retries, give-up, the ports' own) names its lifecycle; the
-      // request id, if a request started the step, comes along from the caller's scope. `call`
-      // holds neither `self` nor the actor's signal: a parked call must not keep its actor alive.
-      const call = (callSignal: AbortSignal) => withLogScope({ subscriber_id: subscriberId, lifecycle_id: lifecycleId }, async () => {
-        try {
-          const out = await fn(input, callSignal);
-          if (out instanceof Skipped) return { at: now(), result: out.result, skipped: out.reason };
-          const stamped: Stamped<T> = { at: now(), result: out };
-          // A CPE command kept as a pending step: the scheduler's first backoff says when it asks again.
-          const queued = (out as Partial<CpeResult> | undefined)?.status === 'queued';
-          if (queued && opts.pendingBackoff) stamped.retryAt = nextPendingAttempt(opts.pendingBackoff, 1, new Date(stamped.at));
-          return stamped;
-        } catch (err) {
-          throw Object.assign(err instanceof ServiceError ? err : new ServiceError('internal', String(err)), { at: now() });
-        }
-      });
+      // Every line the step logs (retries, give-up, the ports' own) names its lifecycle; the request
+      // id, if a request started the step, comes along from the caller's scope, captured now.
+      const scope = logScopeWith({ subscriber_id: parent?.subscriberId, lifecycle_id: lifecycleId });
+      // Holds neither `self` nor the actor's signal: a parked call must not keep its actor alive.
+      const start = (callSignal: AbortSignal, land: Landing<Stamped<T>>) => {
+        const skipped = skip(input);
+        if (skipped) return land.resolve({ at: rt.now(), result: skipped.result, skipped: skipped.reason });
+        new StepCall(rt, kind, input, scope, callSignal, land).start();
+      };
       // The invocation's id and input name the call (the input by its idempotency key when it has
       // one): a restored actor joins the call its parked lifecycle left running.
       const { flights } = opts;
-      if (!flights || !lifecycleId) return call(signal);
+      if (!flights || !lifecycleId) return new Promise<Stamped<T>>((resolve, reject) => start(signal, { resolve, reject }));
       const key = (input as { key?: unknown }).key;
-      return flights.run(lifecycleId, `${self.id} ${typeof key === 'string' ? key : stringify(input)}`, signal, call);
+      return flights.run(lifecycleId, `${self.id} ${typeof key === 'string' ? key : stringify(input)}`, signal, start);
     });
-
-  const writeReply = async ({ username, prefix }: RadiusReplyInput, signal: AbortSignal) => {
-    const { replies } = ports;
-    if (!replies) return skip<void>('not_configured', undefined);
-    if (!username || !prefix) return skip<void>('no_username', undefined);
-    // The reply store derives Framed-IPv6-Prefix from `radius.reply.framed_prefix`: nothing to give here.
-    const cmd = { username, delegatedPrefix: prefix.prefix, framedPrefix: null };
-    await run('radius_write_reply', signal, () => replies.writeReply(cmd, signal));
-  };
 
   const ipamName = (verb: string, pool: string, kind?: string) => `${kind ?? opts.ipamKind?.(pool) ?? 'ipam'}_${verb}`;
   const releaseName = (verb: string, input: ReleaseInput) =>
@@ -142,8 +107,10 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     netboxPrefixId: p.netboxPrefixId,
   });
 
-  const release = (input: ReleaseInput, signal: AbortSignal) =>
-    run('ipam_release', signal, async () => {
+  const release: StepKind<ReleaseInput, void> = {
+    step: 'ipam_release',
+    metric: (input) => releaseName('release', input),
+    async call(input, signal) {
       const prefixes: OwnedPrefix[] = [...input.prefixes];
       for (const a of input.unconfirmed) {
         // A lost attempt is looked up by its key, never allocated again: a rollback of an allocation
@@ -158,13 +125,19 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
         const cmd = ipamCommand(input, p);
         await (input.free ? ports.ipam.free(cmd, signal) : ports.ipam.release(cmd, signal));
       }
-    }, releaseName('release', input));
+    },
+  };
 
   /** The revocation's last step: the prefixes its release quarantined become reusable. */
-  const free = (input: ReleaseInput, signal: AbortSignal) =>
-    run('ipam_free', signal, async () => {
+  const free: StepKind<ReleaseInput, void> = {
+    step: 'ipam_free',
+    metric: (input) => releaseName('free', input),
+    async call(input, signal) {
       for (const p of input.prefixes) await ports.ipam.free(ipamCommand(input, p), signal);
-    }, releaseName('free', input));
+    },
+  };
+
+  const noReplies = ({ username }: RadiusReplyInput) => (!ports.replies ? skip<void>('not_configured', undefined) : !username ? skip<void>('no_username', undefined) : null);
 
   /**
    * One CPE command. A CPE the ACS has not seen yet (not shipped, never powered on) is an offline
@@ -173,78 +146,67 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
    * prefix back; a rollback has already put RADIUS back), so it is retried with backoff, visible in
    * `pending` and its metric.
    */
-  const cpeCommand = (op: 'configurePd' | 'removeIpv6', queueOnFailure: boolean) => async (input: CpeInput, signal: AbortSignal): Promise<CpeResult | Skipped<CpeResult>> => {
-    const { cpe } = ports;
-    if (!cpe) return skip('not_configured', { status: 'done' });
-    if (!input.cpeId) return skip('no_cpe_id', { status: 'done' });
-    const cmd = { key: input.key, cpeId: input.cpeId };
+  const cpeCommand = (op: 'configurePd' | 'removeIpv6', queueOnFailure: boolean): StepKind<CpeInput, CpeResult> => {
     const step = op === 'configurePd' ? 'cpe_configure_pd' : 'cpe_remove_ipv6';
-    const started = performance.now();
-    try {
-      const result = await run(step, signal, async (): Promise<CpeResult> => {
-        try {
-          return await (op === 'configurePd' ? cpe.configurePd({ ...cmd, prefix: input.prefix ?? '' }, signal) : cpe.removeIpv6(cmd, signal));
-        } catch (err) {
-          if (err instanceof ServiceError && err.code === 'not_found') return { status: 'queued', taskId: null };
-          throw err;
-        }
-      }, null);
-      report(step, result.status === 'queued' ? 'queued' : 'ok', started);
-      return result;
-    } catch (err) {
-      if (signal.aborted) throw err;
-      report(step, queueOnFailure ? 'queued' : failed(err), started);
-      if (!queueOnFailure) throw err;
-      opts.log.warn({ key: input.key, cpe_id: input.cpeId, err: String(err) }, 'CPE command failed; kept as a pending step');
-      return { status: 'queued', taskId: null };
-    }
+    return {
+      step,
+      metric: () => step,
+      cpe: { queueOnFailure },
+      call: (input, signal) => {
+        const cmd = { key: input.key, cpeId: input.cpeId! };
+        return op === 'configurePd' ? ports.cpe!.configurePd({ ...cmd, prefix: input.prefix ?? '' }, signal) : ports.cpe!.removeIpv6(cmd, signal);
+      },
+    };
   };
+  const noCpe = (input: CpeInput) => (!ports.cpe ? skip<CpeResult>('not_configured', { status: 'done' }) : !input.cpeId ? skip<CpeResult>('no_cpe_id', { status: 'done' }) : null);
 
   return {
-    allocatePrefix: actor((input: AllocateInput, signal) =>
-      run(
-        'ipam_allocate',
-        signal,
-        () =>
-          ports.ipam.allocate(
-            // Generation 0 is the lifecycle's own prefix; a later one is an update renumbering it.
-            { key: input.key, lifecycleId: input.lifecycleId, subscriberId: input.subscriberId, pool: input.pool, prefixLength: input.prefixLength, renumber: input.generation > 0 },
-            signal,
-          ),
-        ipamName('allocate', input.pool),
-      ),
-    ),
+    allocatePrefix: actor<AllocateInput, Allocation>({
+      step: 'ipam_allocate',
+      metric: (input) => ipamName('allocate', input.pool),
+      call: (input, signal) =>
+        ports.ipam.allocate(
+          // Generation 0 is the lifecycle's own prefix; a later one is an update renumbering it.
+          { key: input.key, lifecycleId: input.lifecycleId, subscriberId: input.subscriberId, pool: input.pool, prefixLength: input.prefixLength, renumber: input.generation > 0 },
+          signal,
+        ),
+    }),
     releasePrefix: actor(release),
     freePrefix: actor(free),
-    writeRadiusReply: actor(writeReply),
-    removeRadiusReply: actor(async ({ username }: RadiusReplyInput, signal) => {
-      const { replies } = ports;
-      if (!replies) return skip<void>('not_configured', undefined);
-      if (!username) return skip<void>('no_username', undefined);
-      await run('radius_remove_reply', signal, () => replies.removeReply({ username }, signal));
-    }),
-    notifySessions: actor(async (input: SessionsInput, signal): Promise<SessionOutcome[] | Skipped<SessionOutcome[]>> => {
-      const { username } = input;
-      const { sessions } = ports;
-      if (!sessions) return skip('not_configured', []);
-      if (!username) return skip('no_username', []);
-      const action = opts.sessionAction[input.purpose];
-      const outcomes = await run('radius_sessions', signal, () => sessions.notifySessions({ username, action, delegatedPrefix: input.prefix }, signal));
-      for (const outcome of outcomes) {
-        opts.onSessionOutcome?.(input.purpose, outcome);
-        // RFC 5176 gives no way to tell a NAS without CoA support from a lost packet: warn and go on.
-        if (outcome.result === 'no_answer') opts.log.warn({ nas: outcome.nas, session_id: outcome.sessionId, action }, 'NAS did not answer; continuing');
-      }
-      return outcomes;
-    }),
-    configureCpe: actor(cpeCommand('configurePd', false)),
-    restoreCpe: actor(cpeCommand('configurePd', true)),
-    removeCpeIpv6: actor(cpeCommand('removeIpv6', true)),
+    writeRadiusReply: actor<RadiusReplyInput, void>(
+      {
+        step: 'radius_write_reply',
+        metric: () => 'radius_write_reply',
+        // The reply store derives Framed-IPv6-Prefix from `radius.reply.framed_prefix`: nothing to give here.
+        call: ({ username, prefix }, signal) => ports.replies!.writeReply({ username: username!, delegatedPrefix: prefix!.prefix, framedPrefix: null }, signal),
+      },
+      (input) => noReplies(input) ?? (!input.prefix ? skip<void>('no_username', undefined) : null),
+    ),
+    removeRadiusReply: actor<RadiusReplyInput, void>(
+      { step: 'radius_remove_reply', metric: () => 'radius_remove_reply', call: ({ username }, signal) => ports.replies!.removeReply({ username: username! }, signal) },
+      (input) => noReplies(input),
+    ),
+    notifySessions: actor<SessionsInput, SessionOutcome[]>(
+      {
+        step: 'radius_sessions',
+        metric: () => 'radius_sessions',
+        call: (input, signal) => ports.sessions!.notifySessions({ username: input.username!, action: opts.sessionAction[input.purpose], delegatedPrefix: input.prefix }, signal),
+        then(input, outcomes) {
+          const action = opts.sessionAction[input.purpose];
+          for (const outcome of outcomes) {
+            opts.onSessionOutcome?.(input.purpose, outcome);
+            // RFC 5176 gives no way to tell a NAS without CoA support from a lost packet: warn and go on.
+            if (outcome.result === 'no_answer') opts.log.warn({ nas: outcome.nas, session_id: outcome.sessionId, action }, 'NAS did not answer; continuing');
+          }
+        },
+      },
+      (input) => (!ports.sessions ? skip('not_configured', []) : !input.username ? skip('no_username', []) : null),
+    ),
+    configureCpe: actor(cpeCommand('configurePd', false), noCpe),
+    restoreCpe: actor(cpeCommand('configurePd', true), noCpe),
+    removeCpeIpv6: actor(cpeCommand('removeIpv6', true), noCpe),
   };
 }
-
-/** The peer's own words (its body, redacted) for the log line; API answers only ever see the message. */
-const peerDetail = (err: ServiceError) => (err.detail ? { detail: err.detail } : {});
 
 /**
  * The allocation step made at once, inside the transaction that stores the lifecycle (ActorHost's

@@ -3,7 +3,7 @@
 // joins it, and the host is told when it lands.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Flights } from '../../runtime/flights.ts';
+import { Flights, type Landing } from '../../runtime/flights.ts';
 
 const test = suite('Flights');
 
@@ -11,9 +11,9 @@ const test = suite('Flights');
 function held() {
   let end: (v: string | Error) => void = () => undefined;
   const calls: AbortSignal[] = [];
-  const start = (signal: AbortSignal) => {
+  const start = (signal: AbortSignal, land: Landing<string>) => {
     calls.push(signal);
-    return new Promise<string>((resolve, reject) => (end = (v) => (v instanceof Error ? reject(v) : resolve(v))));
+    end = (v) => (v instanceof Error ? land.reject(v) : land.resolve(v));
   };
   return { start, calls, end: (v: string | Error) => end(v) };
 }
@@ -89,6 +89,20 @@ test('another key is another call; dropLanded forgets an outcome nobody took; ab
   f.abortAll();
   assert.ok(b.calls[0]!.aborted && c.calls[0]!.aborted);
   assert.not.ok(f.holds('M'));
+});
+
+test('a call that lands while it starts (a skipped step) answers its actor; the host is not told', async () => {
+  const f = new Flights();
+  const landed: string[] = [];
+  f.onLanded = (id) => landed.push(id);
+  const answer = await f.run<string>('L', 'k', new AbortController().signal, (_signal, land) => land.resolve('skipped'));
+  assert.is(answer, 'skipped');
+  assert.equal(landed, []);
+  assert.not.ok(f.holds('L'));
+  const thrown = await f.run('L', 'k', new AbortController().signal, () => {
+    throw new Error('bug');
+  }).catch((err: Error) => err.message);
+  assert.is(thrown, 'bug', 'a start that throws is the call failing');
 });
 
 test.run();
