@@ -27,6 +27,8 @@ export interface FieldDb {
   none: string;
   /** True when nasipaddress is text, where a NAS's stray space survives (PostgreSQL's inet has none). */
   textNas: boolean;
+  /** True when the schema compares usernames without case (MySQL's collation), as FreeRADIUS's lookup there does. */
+  caseInsensitive: boolean;
   /** Puts the server in a time zone far from UTC, where one runs (a time read as local would be off by hours). */
   farTimeZone(): void;
   /** Drops the 3.2 IPv6 columns and acctupdatetime from radacct: an older FreeRADIUS schema. */
@@ -61,6 +63,7 @@ export const FIELD_BACKENDS: FieldBackend[] = [
         time: (utc) => `'${utc}'`,
         none: "''",
         textNas: true,
+        caseInsensitive: false,
         farTimeZone: () => undefined, // SQLite keeps the text as written
         legacyRadacct() {
           db.exec(`DROP TABLE radacct; CREATE TABLE radacct (radacctid INTEGER PRIMARY KEY, acctsessionid TEXT, acctuniqueid TEXT, username TEXT,
@@ -90,6 +93,7 @@ export const FIELD_BACKENDS: FieldBackend[] = [
         time: (utc) => `'${utc}+00'`,
         none: 'NULL',
         textNas: false,
+        caseInsensitive: false,
         // The reader's sessions take the database's zone: a time formatted in it would read 09:00 for 00:00 UTC.
         farTimeZone: () => void psql(db.adminUrl, `ALTER DATABASE ${db.database} SET timezone = 'Asia/Tokyo'`),
         legacyRadacct: () => void psql(db.adminUrl, 'ALTER TABLE radacct DROP COLUMN framedipv6prefix, DROP COLUMN delegatedipv6prefix, DROP COLUMN acctupdatetime'),
@@ -118,6 +122,7 @@ export const FIELD_BACKENDS: FieldBackend[] = [
         time: (utc) => `FROM_UNIXTIME(${Date.parse(`${utc.replace(' ', 'T')}Z`) / 1000})`,
         none: "''",
         textNas: true,
+        caseInsensitive: true,
         // Every new session (FreeRADIUS's, the reader's, the back door's) in +09:00; DATETIME keeps no zone.
         farTimeZone() {
           server.sql(`SET GLOBAL time_zone = '+09:00'`);

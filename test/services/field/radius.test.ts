@@ -61,6 +61,22 @@ for (const backend of FIELD_BACKENDS) {
     assert.is(some.get('carol')!.delegatedPrefix, '2001:db8:300::/56');
   });
 
+  test('replies(): one username in several cases is one user where the schema ignores case (MySQL), one user per spelling elsewhere', async ({ db }) => {
+    db.run(`INSERT INTO radreply (username, attribute, op, value) VALUES ${replyValues([
+      ['Erin', 'Delegated-IPv6-Prefix', '2001:db8:500::/56'],
+      ['erin', 'Framed-IPv6-Prefix', '2001:db8:500::/64'],
+      ['ERIN', 'Delegated-IPv6-Prefix', '2001:db8:501::/56'],
+    ])}`);
+    for (const pageSize of [1, 2, 1000]) {
+      const { items } = await all<FieldReply>(db.reader().replies({ pageSize }));
+      if (db.caseInsensitive) {
+        assert.equal(items.map((r) => [r.username, r.rows.length, r.delegatedPrefix, r.framedPrefix]), [['Erin', 3, '2001:db8:500::/56', '2001:db8:500::/64']], `page size ${pageSize}`);
+      } else {
+        assert.equal(items.map((r) => [r.username, r.rows.length]).sort(), [['ERIN', 1], ['Erin', 1], ['erin', 1]], `page size ${pageSize}`);
+      }
+    }
+  });
+
   test('replies() reads page by page: 2,500 users in pages of 1,000 rows is three queries, never all at once', async ({ db }) => {
     for (let from = 0; from < 2500; from += 500) {
       const rows: [string, string, string][] = [];
