@@ -13,6 +13,6 @@ import { createSqlRadiusFieldReader } from './radius-sql.ts';
  * after another). close() it.
  */
 export function openRadiusField(config: RadiusConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): RadiusFieldReader {
-  if (config.sql.backend !== 'sqlite') return createSqlRadiusFieldReader(openSqlClient({ ...config.sql, pool_size: 1 }, env));
+  if (config.sql.backend !== 'sqlite') return createSqlRadiusFieldReader(openSqlClient({ ...config.sql, pool_size: 1 }, env), log.child({ component: 'radius-field' }));
   return createRadiusFieldReader(openRadiusSqlite(sqliteSettings(config.sql), log.child({ component: 'radius-field' })));
 }

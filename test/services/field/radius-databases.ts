@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { openRadiusField } from '../../../services/field/radius-backends.ts';
 import type { RadiusFieldReader } from '../../../services/field/radius.ts';
 import { radiusConfigSchema } from '../../../services/radius/config.ts';
@@ -33,8 +33,10 @@ export interface FieldDb {
   farTimeZone(): void;
   /** Drops the 3.2 IPv6 columns and acctupdatetime from radacct: an older FreeRADIUS schema. */
   legacyRadacct(): void;
-  /** A reader as compose opens it (its own connection). */
-  reader(): RadiusFieldReader;
+  /** True when FreeRADIUS's stock schema has an index that walks radreply in (username, id) order (not MySQL's username(32)). */
+  stockIndexOrders: boolean;
+  /** A reader as compose opens it (its own connection), logging to `log` (silent by default). */
+  reader(log?: Logger): RadiusFieldReader;
   done(): Promise<void>;
 }
 
@@ -69,8 +71,9 @@ export const FIELD_BACKENDS: FieldBackend[] = [
           db.exec(`DROP TABLE radacct; CREATE TABLE radacct (radacctid INTEGER PRIMARY KEY, acctsessionid TEXT, acctuniqueid TEXT, username TEXT,
                    nasipaddress TEXT, acctstarttime TEXT, acctstoptime TEXT)`);
         },
-        reader() {
-          const r = openRadiusField(radiusConfigSchema.parse({ sql: { path: file } }), log);
+        stockIndexOrders: true,
+        reader(to = log) {
+          const r = openRadiusField(radiusConfigSchema.parse({ sql: { path: file } }), to);
           readers.push(r);
           return r;
         },
@@ -97,8 +100,9 @@ export const FIELD_BACKENDS: FieldBackend[] = [
         // The reader's sessions take the database's zone: a time formatted in it would read 09:00 for 00:00 UTC.
         farTimeZone: () => void psql(db.adminUrl, `ALTER DATABASE ${db.database} SET timezone = 'Asia/Tokyo'`),
         legacyRadacct: () => void psql(db.adminUrl, 'ALTER TABLE radacct DROP COLUMN framedipv6prefix, DROP COLUMN delegatedipv6prefix, DROP COLUMN acctupdatetime'),
-        reader() {
-          const r = openRadiusField(serverConfig('postgresql', db), log, { FIELD_DB_PW: db.password });
+        stockIndexOrders: true,
+        reader(to = log) {
+          const r = openRadiusField(serverConfig('postgresql', db), to, { FIELD_DB_PW: db.password });
           readers.push(r);
           return r;
         },
@@ -129,8 +133,9 @@ export const FIELD_BACKENDS: FieldBackend[] = [
           zoned = true;
         },
         legacyRadacct: () => void db.run('ALTER TABLE radacct DROP COLUMN framedipv6prefix, DROP COLUMN delegatedipv6prefix, DROP COLUMN acctupdatetime'),
-        reader() {
-          const r = openRadiusField(serverConfig('mysql', db), log, { FIELD_DB_PW: db.password });
+        stockIndexOrders: false,
+        reader(to = log) {
+          const r = openRadiusField(serverConfig('mysql', db), to, { FIELD_DB_PW: db.password });
           readers.push(r);
           return r;
         },

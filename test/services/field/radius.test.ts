@@ -2,6 +2,7 @@
 // users in username order whatever the page size, keyset pages (never all at once), only open
 // sessions, PostgreSQL's inet and MySQL's '' read alike, times in one format, older schemas.
 import { suite } from 'uvu';
+import pino from 'pino';
 import * as assert from 'uvu/assert';
 import type { FieldReply, FieldSession } from '../../../services/field/radius.ts';
 import { sqlTime } from '../../../services/field/radius-sql.ts';
@@ -87,6 +88,21 @@ for (const backend of FIELD_BACKENDS) {
     assert.is(items.length, 2500);
     assert.is(new Set(items.map((r) => r.username)).size, 2500);
     assert.is(pages, 3);
+  });
+
+  test('a radreply the pages cannot walk in order (MySQL\'s stock username(32)) is named in one warn line; an index on (username, id) silences it', async ({ db }) => {
+    db.run(`INSERT INTO radreply (username, attribute, op, value) VALUES ${replyValues([['alice', 'Delegated-IPv6-Prefix', '2001:db8:100::/56']])}`);
+    const warnings = async () => {
+      const lines: { msg: string; index?: string }[] = [];
+      const reader = db.reader(pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l)) }));
+      for (let i = 0; i < 2; i++) assert.is((await all(reader.replies({ pageSize: 1 }))).items.length, 1);
+      return lines.filter((l) => /radreply has no full index on username/.test(l.msg));
+    };
+    const stock = await warnings();
+    assert.is(stock.length, db.stockIndexOrders ? 0 : 1, 'once per reader, and only where the stock index cannot order');
+    if (!db.stockIndexOrders) assert.is(stock[0]!.index, 'CREATE INDEX radreply_username_id ON radreply (username, id)');
+    db.run('CREATE INDEX radreply_username_id ON radreply (username, id)');
+    assert.is((await warnings()).length, 0);
   });
 
   test('openSessions(): only rows without acctstoptime, with the prefix columns and the last update, times in UTC', async ({ db }) => {
