@@ -9,7 +9,7 @@ import { buildIpam, cachedPoolUsers } from './compose-ipam.ts';
 import { createApp } from './http/app.ts';
 import type { Importer } from './http/routes/import.ts';
 import { runImport, type ImporterDeps } from './services/adoption/importer.ts';
-import { openRadiusField } from './services/field/radius.ts';
+import { openRadiusField } from './services/field/radius-backends.ts';
 import { prefixLifecycle } from './machines/prefix-lifecycle.ts';
 import type { IpamKind } from './machines/types.ts';
 import { ActorHost } from './runtime/actor-host.ts';
@@ -246,14 +246,10 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   };
   const cleanup = createCleanup(cleanupDeps);
   const reconciliation = port.reconciliation;
-  // The field readers read FreeRADIUS's SQLite only so far: on PostgreSQL or MariaDB the
-  // reconciliation leaves radreply and radacct out (and says so) and the import refuses that source.
-  const radiusFieldReadable = config.radius?.sql.backend === 'sqlite';
-  if (config.radius && !radiusFieldReadable) {
-    log.warn({ backend: config.radius.sql.backend }, 'reconciliation and adoption read radreply/radacct from SQLite only: on this backend they are not compared or imported');
-  }
-  const radiusField = config.radius && replies && radiusFieldReadable ? openRadiusField(config.radius, log) : null;
-  if (radiusField) closers.push(() => radiusField.close());
+  // The field readers (reconciliation's and each import's) read FreeRADIUS's database on a
+  // connection of their own: the SQLite file, or a pool of one on PostgreSQL or MySQL/MariaDB.
+  const radiusField = config.radius && replies ? openRadiusField(config.radius, log, env) : null;
+  if (radiusField) closers.push(() => void radiusField.close());
   const reconcile = createReconcile({
     store: port.lifecycles,
     results: reconciliation,
@@ -300,11 +296,11 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   const fieldIpam = ipam as IpamPort & Partial<NonNullable<ImporterDeps['netbox']>>;
   const netboxField = pools.some((p) => p.ipam === 'netbox') && typeof fieldIpam.fieldPrefixes === 'function' ? (fieldIpam as NonNullable<ImporterDeps['netbox']>) : null;
   const importer: Importer = async (req, signal) => {
-    const radius = req.sources.radius && config.radius && radiusFieldReadable ? openRadiusField(config.radius, log) : null;
+    const radius = req.sources.radius && config.radius ? openRadiusField(config.radius, log, env) : null;
     try {
       return await runImport(req, { pools, store: port.lifecycles, ipam, netbox: netboxField, radius }, signal);
     } finally {
-      radius?.close();
+      await radius?.close();
     }
   };
 

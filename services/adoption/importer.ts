@@ -38,7 +38,7 @@ export async function runImport(req: ImportRequest, deps: ImporterDeps, signal?:
     throw new ServiceError('validation_error', 'sources: name at least one of netbox, radius, file', { field: 'sources' });
   }
   if (sources.netbox && !deps.netbox) throw new ServiceError('validation_error', 'sources.netbox: no pool is served by NetBox', { field: 'sources.netbox' });
-  if (sources.radius && !deps.radius) throw new ServiceError('validation_error', 'sources.radius: no RADIUS SQL database the import can read is configured (radius.sql on SQLite)', { field: 'sources.radius' });
+  if (sources.radius && !deps.radius) throw new ServiceError('validation_error', 'sources.radius: no RADIUS SQL database is configured (radius.sql)', { field: 'sources.radius' });
   if (sources.netbox) checkRule(sources.netbox.subscriber);
 
   const observations: Observation[] = [];

@@ -2,10 +2,10 @@
 // carry our prefix attributes (grouped by user) and the open radacct sessions. Adoption and
 // reconciliation walk a million users with it, so nothing is ever read whole: each page is one
 // keyset query (the next page starts after the last key seen), cheap on FreeRADIUS's indexes.
-import type { Logger } from 'pino';
-import { sqliteSettings, type RadiusConfig } from '../radius/config.ts';
+// The paging and the shapes are here with the SQLite reader; radius-sql.ts reads PostgreSQL and
+// MySQL/MariaDB through the same paging, radius-backends.ts opens the configured one.
 import { DELEGATED_IPV6_PREFIX, FRAMED_IPV6_PREFIX, type ReplyRow } from '../radius/reply-attributes.ts';
-import { openRadiusSqlite, sqliteFailure, type RadiusDb } from '../radius/sqlite.ts';
+import { sqliteFailure, type RadiusDb } from '../radius/sqlite.ts';
 
 /** The attributes a field reader looks for: the prefixes, whoever wrote them. */
 export const PREFIX_ATTRIBUTES = [DELEGATED_IPV6_PREFIX, FRAMED_IPV6_PREFIX] as const;
@@ -39,15 +39,17 @@ export interface RadiusFieldReader {
   /** Every user with a prefix attribute in radreply, by username, one page of users at a time. */
   replies(opts?: { pageSize?: number; signal?: AbortSignal }): AsyncGenerator<FieldReply[]>;
   /** The prefix rows of some users (a repair reads them back), keyed by username. */
-  repliesOf(usernames: string[]): Map<string, FieldReply>;
+  repliesOf(usernames: string[]): Promise<Map<string, FieldReply>>;
   /** Every open session, oldest first, one page at a time. */
   openSessions(opts?: { pageSize?: number; signal?: AbortSignal }): AsyncGenerator<FieldSession[]>;
-  close(): void;
+  /** Releases the connection (a pool on a server backend); never rejects. */
+  close(): Promise<void>;
 }
 
-const DEFAULT_PAGE = 1000;
+export const DEFAULT_PAGE = 1000;
 
-interface RadacctRow {
+/** A radacct row as a reader selects it; times as rlm_sql writes them to SQLite (`2026-01-01 00:00:00`, UTC) or an epoch. */
+export interface RadacctRow {
   radacctid: number;
   username: string;
   nasipaddress: string;
@@ -59,11 +61,73 @@ interface RadacctRow {
   acctupdatetime: string | number | null;
 }
 
-/** A reader on an open FreeRADIUS database (the caller keeps ownership of `db` unless it calls close()). */
+type PageOpts = { pageSize?: number; signal?: AbortSignal };
+type ReplyKey = { username: string; id: number };
+
+/**
+ * radreply's prefix rows page by page into whole users. `page` reads `limit` rows after the key
+ * (username, id), in that order: a user whose rows straddle two pages is finished on the next one.
+ * `sameUser` is the database's idea of one username (MySQL's collation ignores case).
+ */
+export async function* replyPages(
+  page: (after: ReplyKey, limit: number) => ReplyRow[] | Promise<ReplyRow[]>,
+  { pageSize = DEFAULT_PAGE, signal }: PageOpts = {},
+  sameUser: (a: string, b: string) => boolean = (a, b) => a === b,
+): AsyncGenerator<FieldReply[]> {
+  let after: ReplyKey = { username: '', id: 0 };
+  let open: FieldReply | null = null;
+  for (;;) {
+    signal?.throwIfAborted();
+    const rows = await page(after, pageSize);
+    const done: FieldReply[] = [];
+    for (const r of rows) {
+      if (open && !sameUser(open.username, r.username)) {
+        done.push(open);
+        open = null;
+      }
+      open ??= { username: r.username, rows: [], delegatedPrefix: null, framedPrefix: null };
+      addRow(open, r);
+    }
+    if (rows.length < pageSize) {
+      if (open) done.push(open);
+      if (done.length > 0) yield done;
+      return;
+    }
+    const last = rows[rows.length - 1]!;
+    after = { username: last.username, id: last.id };
+    if (done.length > 0) yield done;
+    // Give the event loop a turn between pages: FreeRADIUS and the API share the process's time.
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/** radacct's open rows page by page; `page` reads `limit` rows after `radacctid`, in its order. */
+export async function* sessionPages(
+  page: (after: number, limit: number) => RadacctRow[] | Promise<RadacctRow[]>,
+  { pageSize = DEFAULT_PAGE, signal }: PageOpts = {},
+): AsyncGenerator<FieldSession[]> {
+  for (let after = 0; ; ) {
+    signal?.throwIfAborted();
+    const rows = await page(after, pageSize);
+    if (rows.length > 0) yield rows.map(toSession);
+    if (rows.length < pageSize) return;
+    after = rows[rows.length - 1]!.radacctid;
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/** One user's rows (oldest first) as a FieldReply; null when there are none. */
+export function fieldReply(username: string, rows: ReplyRow[]): FieldReply | null {
+  if (rows.length === 0) return null;
+  const reply: FieldReply = { username, rows: [], delegatedPrefix: null, framedPrefix: null };
+  for (const r of rows) addRow(reply, r);
+  return reply;
+}
+
+/** A reader on an open FreeRADIUS SQLite database (the caller keeps ownership of `db` unless it calls close()). */
 export function createRadiusFieldReader(db: RadiusDb): RadiusFieldReader {
   const attrs = PREFIX_ATTRIBUTES.map((_, i) => `@a${i}`).join(', ');
   const attrParams = Object.fromEntries(PREFIX_ATTRIBUTES.map((a, i) => [`a${i}`, a]));
-  // (username, id) is the key: a user whose rows straddle two pages is finished on the next one.
   const replyPage = db.prepare<Record<string, string | number>, ReplyRow>(
     `SELECT id, username, attribute, op, value FROM radreply
       WHERE attribute IN (${attrs}) AND (username > @username OR (username = @username AND id > @id))
@@ -90,66 +154,25 @@ export function createRadiusFieldReader(db: RadiusDb): RadiusFieldReader {
   };
 
   return {
-    async *replies({ pageSize = DEFAULT_PAGE, signal } = {}) {
-      let after = { username: '', id: 0 };
-      let open: FieldReply | null = null;
-      for (;;) {
-        signal?.throwIfAborted();
-        const rows = read('radreply read', () => replyPage.all({ ...attrParams, ...after, limit: pageSize }));
-        const done: FieldReply[] = [];
-        for (const r of rows) {
-          if (open && open.username !== r.username) {
-            done.push(open);
-            open = null;
-          }
-          open ??= { username: r.username, rows: [], delegatedPrefix: null, framedPrefix: null };
-          addRow(open, r);
-        }
-        if (rows.length < pageSize) {
-          if (open) done.push(open);
-          if (done.length > 0) yield done;
-          return;
-        }
-        const last = rows[rows.length - 1]!;
-        after = { username: last.username, id: last.id };
-        if (done.length > 0) yield done;
-        // Give the event loop a turn between pages: FreeRADIUS and the API share the process's time.
-        await new Promise((r) => setImmediate(r));
-      }
-    },
+    replies: (opts) => replyPages((after, limit) => read('radreply read', () => replyPage.all({ ...attrParams, ...after, limit })), opts),
 
-    repliesOf(usernames) {
+    async repliesOf(usernames) {
       const out = new Map<string, FieldReply>();
       read('radreply read', () => {
         for (const username of usernames) {
-          const rows = replyOfUser.all({ ...attrParams, username });
-          if (rows.length === 0) continue;
-          const reply: FieldReply = { username, rows: [], delegatedPrefix: null, framedPrefix: null };
-          for (const r of rows) addRow(reply, r);
-          out.set(username, reply);
+          const reply = fieldReply(username, replyOfUser.all({ ...attrParams, username }));
+          if (reply) out.set(username, reply);
         }
       });
       return out;
     },
 
-    async *openSessions({ pageSize = DEFAULT_PAGE, signal } = {}) {
-      for (let after = 0; ; ) {
-        signal?.throwIfAborted();
-        const rows = read('radacct read', () => sessionPage.all({ after, limit: pageSize }));
-        if (rows.length > 0) yield rows.map(toSession);
-        if (rows.length < pageSize) return;
-        after = rows[rows.length - 1]!.radacctid;
-        await new Promise((r) => setImmediate(r));
-      }
+    openSessions: (opts) => sessionPages((after, limit) => read('radacct read', () => sessionPage.all({ after, limit })), opts),
+
+    close: async () => {
+      db.close();
     },
-
-    close: () => db.close(),
   };
-}
-
-/** Opens the configured FreeRADIUS database for reading the field (its own connection; close() it). SQLite only so far. */
-export function openRadiusField(config: RadiusConfig, log: Logger): RadiusFieldReader {
-  return createRadiusFieldReader(openRadiusSqlite(sqliteSettings(config.sql), log.child({ component: 'radius-field' })));
 }
 
 function addRow(reply: FieldReply, r: ReplyRow): void {

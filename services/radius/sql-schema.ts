@@ -74,8 +74,13 @@ export async function checkRadiusTables(client: SqlClient, cfg: ServerSqlConfig,
   return { prefixColumns };
 }
 
+/** radacct's column names, lower-cased (the field reader selects NULL for those an older schema lacks). */
+export function radacctColumns(client: SqlClient): Promise<Set<string>> {
+  return names(client, columnsSql(client));
+}
+
 /** True when radacct has the 3.2 framedipv6prefix and delegatedipv6prefix columns. */
 export async function radacctHasPrefixColumns(client: SqlClient): Promise<boolean> {
-  const columns = await names(client, columnsSql(client));
+  const columns = await radacctColumns(client);
   return PREFIX_COLUMNS.every((c) => columns.has(c));
 }

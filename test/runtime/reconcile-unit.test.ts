@@ -21,11 +21,11 @@ function reader(replies: FieldReply[], sessions: FieldSession[] = []): RadiusFie
     async *replies() {
       yield replies;
     },
-    repliesOf: () => new Map(),
+    repliesOf: async () => new Map(),
     async *openSessions() {
       yield sessions;
     },
-    close: () => undefined,
+    close: async () => undefined,
   };
 }
 
