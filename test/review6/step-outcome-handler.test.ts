@@ -6,6 +6,7 @@ import type { IpamPort } from '../../services/ipam/port.ts';
 import type { DynamicAuthorizationPort, SessionOutcome } from '../../services/radius/port.ts';
 import { ServiceError } from '../../services/errors.ts';
 import { createStepActors } from '../../runtime/step-actors.ts';
+import { withRetry } from '../../runtime/retry.ts';
 
 // Review 6: a step whose port answered but whose own handling of that answer throws (the session
 // outcomes' loop, a metric callback) must end as a failed step, as at 35816cb (the TypeError came
@@ -71,6 +72,26 @@ test('a session-outcome callback that throws fails the step instead of leaving i
   const { ended, unhandled } = await outcome(toPromise(createActor(actors(sessionsAnswering(answer), throwing).notifySessions, { input }).start()));
   assert.equal(unhandled.length, 0, `unhandled rejections: ${unhandled.map(String).join('; ')}`);
   assert.is(ended.how, 'rejected', 'the step ended');
+});
+
+test('withRetry: an onRetry that throws rejects the call (as at 35816cb), never leaves it pending', async () => {
+  let calls = 0;
+  const call = withRetry(
+    async () => {
+      calls++;
+      throw new ServiceError('upstream_unavailable', 'down', { retryable: true });
+    },
+    { attempts: 3, baseMs: 0, maxMs: 0, retryAfterMaxMs: 0 },
+    {
+      onRetry: () => {
+        throw new Error('logger broke');
+      },
+    },
+  );
+  const { ended, unhandled } = await outcome(call);
+  assert.equal(unhandled.length, 0, `unhandled rejections: ${unhandled.map(String).join('; ')}`);
+  assert.is(ended.how, 'rejected', 'the call ended');
+  assert.is(calls, 1);
 });
 
 test.run();
