@@ -52,7 +52,7 @@ function actors(sessions: DynamicAuthorizationPort, onSessionOutcome?: () => voi
   );
 }
 
-const input = { username: 'alice', purpose: 'revoke', prefix: '2001:db8::/56' };
+const input = { username: 'alice', purpose: 'revoke' as const, prefix: '2001:db8::/56' };
 const test = suite('review6: a step whose answer handling throws');
 
 test('a session port answering something that is not a list fails the step (internal), no unhandled rejection', async () => {
