@@ -42,6 +42,8 @@ export abstract class Retrying<T> {
   protected abstract succeeded(value: T): void;
   /** The last attempt's error with its `attempts`; or what `afterCommit()` rejected with, as it is (no attempt made). */
   protected abstract gaveUp(err: unknown): void;
+  /** The last resort, when `gaveUp()` itself threw: end the call with `err` and call nothing else of ours. */
+  protected abstract broke(err: ServiceError): void;
 
   /** Whether an error ends the call at once, whatever its `retryable` says (the caller makes it an answer). */
   protected final(_err: ServiceError): boolean {
@@ -60,8 +62,28 @@ export abstract class Retrying<T> {
   start(): void {
     (this.#afterCommit ?? nextTurn)().then(
       () => this.#next(),
-      (err: unknown) => this.gaveUp(err),
+      (err: unknown) => this.#end(() => this.gaveUp(err)),
     );
+  }
+
+  /**
+   * Runs the call's own handling of an outcome (`succeeded`, `gaveUp`, `retrying`: callbacks, log
+   * lines, metrics). A throw of ours in it is a bug: the call gives up with it as internal, and if
+   * that throws too, breaks. Never an unhandled rejection (which ends the process), never a call
+   * left running with its lifecycle busy for good.
+   */
+  #end(handle: () => void): void {
+    try {
+      handle();
+    } catch (bug) {
+      const err = asServiceError(bug);
+      err.attempts = this.#attempt;
+      try {
+        this.gaveUp(err);
+      } catch (again) {
+        this.broke(Object.assign(asServiceError(again), { attempts: this.#attempt }));
+      }
+    }
   }
 
   #next(): void {
@@ -75,7 +97,7 @@ export abstract class Retrying<T> {
       return this.#failed(err);
     }
     call.then(
-      (value) => this.succeeded(value),
+      (value) => this.#end(() => this.succeeded(value)),
       (err: unknown) => this.#failed(err),
     );
   }
@@ -87,14 +109,19 @@ export abstract class Retrying<T> {
     const delay = signal?.aborted || this.final(err) ? null : retryDelay(this.#policy, attempt, err, () => this.random());
     if (delay === null) {
       err.attempts = attempt;
-      return this.gaveUp(err);
+      return this.#end(() => this.gaveUp(err));
     }
-    this.retrying(err, attempt, delay);
+    let told = false;
+    this.#end(() => {
+      this.retrying(err, attempt, delay);
+      told = true;
+    });
+    if (!told) return;
     // A timer and one abort listener, not a promise: the wait ends at the delay or at the abort, whichever is first.
     const abort = () => {
       clearTimeout(timer);
       err.attempts = attempt;
-      this.gaveUp(err);
+      this.#end(() => this.gaveUp(err));
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', abort);
@@ -128,6 +155,9 @@ class RetriedCall<T> extends Retrying<T> {
     this.resolve(value);
   }
   protected gaveUp(err: unknown): void {
+    this.reject(err);
+  }
+  protected broke(err: ServiceError): void {
     this.reject(err);
   }
 }

@@ -112,6 +112,13 @@ export class StepCall<I, T> extends Retrying<T> {
     this.#resolve(queued() as T);
   }
 
+  protected broke(err: ServiceError): void {
+    // gaveUp() threw (a log line, a metric): the answer only, with the bug's text kept out of it.
+    const out = new ServiceError('internal', `internal error in ${this.kind.step}; see the service log`);
+    out.attempts = err.attempts;
+    this.#reject(out);
+  }
+
   #report(outcome: StepOutcome): void {
     this.rt.onStep?.(this.kind.metric(this.input), outcome, (performance.now() - this.#started) / 1000);
   }
