@@ -106,14 +106,17 @@ export function compareIpam(ix: LifecycleIndex, held: HeldPrefix[], poolLength: 
 
 /** One user's radreply rows against their lifecycle; `desired` is what the reply store would write. */
 export function compareReply(ix: LifecycleIndex, reply: FieldReply, desired: (v: LifecycleView) => Map<string, string | null>, pools: Ipv6Prefix[]): Found | null {
-  const v = ix.liveByUser.get(reply.username);
+  // Where the database takes several spellings for one user (MySQL), the lifecycle may hold any of
+  // them: a repair then writes or removes under the lifecycle's, which the database applies to all.
+  const byUser = (m: Map<string, LifecycleView>) => [reply.username, ...(reply.also ?? [])].map((u) => m.get(u)).find((x) => x !== undefined);
+  const v = byUser(ix.liveByUser);
   if (v && !v.settled) return null;
   const found = reply.rows.map((r) => ({ attribute: r.attribute, op: r.op, value: r.value }));
   if (v && v.state === 'active') {
     if (matches(reply, desired(v))) return null;
-    return { kind: 'radreply_missing', lifecycle: v, username: reply.username, prefix: v.prefix, cpeId: v.cpe_id, detail: { state: v.state, found }, repairable: true };
+    return { kind: 'radreply_missing', lifecycle: v, username: v.username ?? reply.username, prefix: v.prefix, cpeId: v.cpe_id, detail: { state: v.state, found }, repairable: true };
   }
-  const gone = v ?? ix.revokedByUser.get(reply.username) ?? null;
+  const gone = v ?? byUser(ix.revokedByUser) ?? null;
   const prefix = reply.delegatedPrefix ?? reply.framedPrefix;
   // Rows nobody here ever served are removed only inside our pools: a prefix outside them is not ours to judge.
   const inPools = prefix !== null && pools.some((p) => safeContains(p, prefix));

@@ -70,7 +70,7 @@ export function createReconcile(deps: ReconcileDeps) {
       const withRows = new Set<string>();
       for await (const page of reader.replies({ pageSize, signal })) {
         for (const reply of page) {
-          withRows.add(reply.username);
+          for (const u of [reply.username, ...(reply.also ?? [])]) withRows.add(u);
           const f = compareReply(ix, reply, desired, parents);
           if (f) found.push(f);
         }

@@ -12,9 +12,12 @@ import { fieldReply, PREFIX_ATTRIBUTES, replyPages, sessionPages, type FieldRepl
 export function createSqlRadiusFieldReader(client: SqlClient, log?: Logger): RadiusFieldReader {
   const pg = client.dialect === 'postgresql';
   const inList = PREFIX_ATTRIBUTES.map(() => '?').join(', ');
-  // MySQL's collation (FreeRADIUS's schema: latin1, case-insensitive) makes `Alice` and `alice`
-  // one user, sorted together: group them as one, as FreeRADIUS's lookup and our writes do there.
-  const sameUser = pg ? undefined : (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  // MySQL's collation (FreeRADIUS's schema: latin1, case-insensitive, trailing spaces ignored,
+  // accents folded) makes `Alice`, `alice ` and `alicé` one user, sorted together: group them by
+  // the collation's own weight, as FreeRADIUS's lookup and our writes (`username = ?`) see them.
+  // WEIGHT_STRING keeps trailing spaces, which a PAD SPACE collation (latin1_swedish_ci, the stock
+  // schema's) ignores: those are trimmed first where the column's own comparison says they count for nothing.
+  const userKey = pg ? '' : ", HEX(WEIGHT_STRING(IF(CONCAT(username, ' ') = username, RTRIM(username), username))) AS userKey";
 
   const read = async <R extends object>(what: string, sql: string, params: unknown[]): Promise<R[]> => {
     try {
@@ -57,15 +60,14 @@ export function createSqlRadiusFieldReader(client: SqlClient, log?: Logger): Rad
               'radreply read',
               // `username >= ?` first: the one condition an index on username can start the scan at
               // (PostgreSQL only filters on the OR alone, reading the index from its start every page).
-              `SELECT id, username, attribute, op, value FROM radreply
+              `SELECT id, username, attribute, op, value${userKey} FROM radreply
                 WHERE attribute IN (${inList}) AND username >= ? AND (username > ? OR id > ?)
                 ORDER BY username, id LIMIT ?`,
               [...PREFIX_ATTRIBUTES, after.username, after.username, after.id, limit],
             )
-          ).map(replyRow);
+          ).map((r) => ({ ...replyRow(r), ...(pg ? {} : { userKey: String((r as { userKey?: unknown }).userKey) }) }));
         },
         opts,
-        sameUser,
       ),
 
     async repliesOf(usernames) {

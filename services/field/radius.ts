@@ -18,6 +18,12 @@ export interface FieldReply {
   delegatedPrefix: string | null;
   /** The Framed-IPv6-Prefix value; null when absent. */
   framedPrefix: string | null;
+  /**
+   * The user's other spellings in these rows, where the database takes several for one username
+   * (MySQL's collation: 'Bob', 'bob ', 'bób' are one user to it, to FreeRADIUS's lookup and to our
+   * writes); `username` is the first row's.
+   */
+  also?: string[];
 }
 
 /** One open radacct row (no acctstoptime). The prefix columns are null when empty or absent from the schema. */
@@ -67,25 +73,30 @@ type ReplyKey = { username: string; id: number };
 /**
  * radreply's prefix rows page by page into whole users. `page` reads `limit` rows after the key
  * (username, id), in that order: a user whose rows straddle two pages is finished on the next one.
- * `sameUser` is the database's idea of one username (MySQL's collation ignores case).
+ A row's `userKey`, when the page gives one, is the database's idea of its username (MySQL's
+ * collation weight: several spellings may be one user); without it the username itself is.
  */
 export async function* replyPages(
-  page: (after: ReplyKey, limit: number) => ReplyRow[] | Promise<ReplyRow[]>,
+  page: (after: ReplyKey, limit: number) => (ReplyRow & { userKey?: string })[] | Promise<(ReplyRow & { userKey?: string })[]>,
   { pageSize = DEFAULT_PAGE, signal }: PageOpts = {},
-  sameUser: (a: string, b: string) => boolean = (a, b) => a === b,
 ): AsyncGenerator<FieldReply[]> {
   let after: ReplyKey = { username: '', id: 0 };
   let open: FieldReply | null = null;
+  let openKey = '';
   for (;;) {
     signal?.throwIfAborted();
     const rows = await page(after, pageSize);
     const done: FieldReply[] = [];
-    for (const r of rows) {
-      if (open && !sameUser(open.username, r.username)) {
+    for (const { userKey, ...r } of rows) {
+      const key = userKey ?? r.username;
+      if (open && openKey !== key) {
         done.push(open);
         open = null;
       }
-      open ??= { username: r.username, rows: [], delegatedPrefix: null, framedPrefix: null };
+      if (!open) {
+        open = { username: r.username, rows: [], delegatedPrefix: null, framedPrefix: null };
+        openKey = key;
+      } else if (r.username !== open.username && !open.also?.includes(r.username)) (open.also ??= []).push(r.username);
       addRow(open, r);
     }
     if (rows.length < pageSize) {
