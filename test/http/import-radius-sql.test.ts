@@ -3,21 +3,10 @@
 // they name, and writes nothing to them.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RADIUS_SQL_SERVERS, startRadiusSqlService, type RadiusSqlService } from '../support/radius-sql-service.ts';
+import { radiusSqlSuites } from '../support/radius-sql-service.ts';
 
-for (const backend of RADIUS_SQL_SERVERS) {
-  const name = `POST /import with FreeRADIUS on ${backend.name}`;
-  if (!backend.available(name)) continue;
-  const test = suite<{ f: RadiusSqlService }>(name, {} as { f: RadiusSqlService });
-  test.before.each(async (ctx) => {
-    ctx.f = await startRadiusSqlService(backend.open);
-  });
-  test.after.each(async (ctx) => {
-    await ctx.f?.close();
-  });
-
+for (const test of radiusSqlSuites((server) => `POST /import with FreeRADIUS on ${server}`)) {
   test('radreply rows and open sessions become active lifecycles; a closed session is not read; radreply and radacct stay as they were', async ({ f }) => {
     const t = f.server.dialect === 'postgresql' ? (s: string) => `'${s}+00'` : (s: string) => `'${s}'`;
     f.server.run(`INSERT INTO radreply (username, attribute, op, value) VALUES ('u-1', 'Delegated-IPv6-Prefix', ':=', '2001:db8:0:100::/56'),

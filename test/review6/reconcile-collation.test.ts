@@ -1,24 +1,13 @@
 // Review 6: the reconciliation on FreeRADIUS's MariaDB, where the schema's collation makes 'bob '
 // (a stray trailing space, a sloppy provisioning tool) the same username as 'bob': FreeRADIUS's
-// lookup for bob returns both rows. The field reader splits them into two users ('bob' and 'bob ',
-// radius-sql.ts `sameUser` compares toLowerCase), the reconciliation takes 'bob ' for a stale row
-// nobody holds and repairs it with removeReply('bob ') — which on MySQL deletes bob's own rows too:
-// an active subscriber is left without his Delegated-IPv6-Prefix by a repair run.
-import { suite } from 'uvu';
+// lookup for bob returns both rows. The field reader split them into two users ('bob' and 'bob ',
+// comparing lowercase), the reconciliation took 'bob ' for a stale row nobody holds and repaired it
+// with removeReply('bob '), which on MySQL deleted bob's own rows too: an active subscriber was left
+// without his Delegated-IPv6-Prefix by a repair run. Now the reader groups by the collation's weight.
 import * as assert from 'uvu/assert';
-import { RADIUS_SQL_SERVERS, startRadiusSqlService, type RadiusSqlService } from '../support/radius-sql-service.ts';
+import { radiusSqlSuites } from '../support/radius-sql-service.ts';
 
-for (const backend of RADIUS_SQL_SERVERS) {
-  const name = `review6: reconcile repairs on ${backend.name} leave an active subscriber its reply`;
-  if (!backend.available(name)) continue;
-  const test = suite<{ f: RadiusSqlService }>(name, {} as { f: RadiusSqlService });
-  test.before.each(async (ctx) => {
-    ctx.f = await startRadiusSqlService(backend.open);
-  });
-  test.after.each(async (ctx) => {
-    await ctx.f?.close();
-  });
-
+for (const test of radiusSqlSuites((server) => `review6: reconcile repairs on ${server} leave an active subscriber its reply`)) {
   test('a stray row under a username the database takes for an active user\'s: after a repair run the user still has exactly its own prefix', async ({ f }) => {
     const { service, jobs } = f.composed;
     await service.allocate({ subscriber_id: 'sub-bob' }, 5000);

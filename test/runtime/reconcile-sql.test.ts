@@ -2,21 +2,10 @@
 // radacct there (not only on SQLite), finds a row without a live lifecycle, a live lifecycle without
 // its row and a session carrying another's prefix, repairs what is unambiguous, and a second run
 // finds nothing more to do.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RADIUS_SQL_SERVERS, startRadiusSqlService, type RadiusSqlService } from '../support/radius-sql-service.ts';
+import { radiusSqlSuites } from '../support/radius-sql-service.ts';
 
-for (const backend of RADIUS_SQL_SERVERS) {
-  const name = `reconcile: radreply and radacct on ${backend.name}`;
-  if (!backend.available(name)) continue;
-  const test = suite<{ f: RadiusSqlService }>(name, {} as { f: RadiusSqlService });
-  test.before.each(async (ctx) => {
-    ctx.f = await startRadiusSqlService(backend.open);
-  });
-  test.after.each(async (ctx) => {
-    await ctx.f?.close();
-  });
-
+for (const test of radiusSqlSuites((server) => `reconcile: radreply and radacct on ${server}`)) {
   test('a row of a revoked lifecycle, a row nobody holds and a missing row are found and repaired; a foreign session reported; a second run changes nothing', async ({ f }) => {
     const { service, jobs } = f.composed;
     for (const s of ['alice', 'bob', 'carol']) {

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { suite, type Test } from 'uvu';
 import { compose, type Composed } from '../../compose.ts';
 import { parseConfig } from '../../config.ts';
 import type { SqlServer } from './freeradius.ts';
@@ -29,6 +30,25 @@ export interface RadiusSqlService {
   /** Rows of a back-door query, each split at tabs (psql's and mariadb's batch output). */
   rows(sql: string): string[][];
   close(): Promise<void>;
+}
+
+/**
+ * One suite per server that can run here (`title(server name)`), each test given a fresh service
+ * on it (`ctx.f`); call `.run()` on each after adding the tests.
+ */
+export function radiusSqlSuites(title: (server: string) => string): Test<{ f: RadiusSqlService }>[] {
+  return RADIUS_SQL_SERVERS.flatMap((backend) => {
+    const name = title(backend.name);
+    if (!backend.available(name)) return [];
+    const test = suite<{ f: RadiusSqlService }>(name, {} as { f: RadiusSqlService });
+    test.before.each(async (ctx) => {
+      ctx.f = await startRadiusSqlService(backend.open);
+    });
+    test.after.each(async (ctx) => {
+      await ctx.f?.close();
+    });
+    return [test];
+  });
 }
 
 export const POOL = { name: 'residential', prefix: '2001:db8::/40', prefix_length: 56 };
