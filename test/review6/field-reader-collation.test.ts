@@ -4,10 +4,9 @@
 // collations fold é to e). FreeRADIUS's own lookup (`WHERE username = '%{User-Name}'`) there returns
 // all such rows for one user; the pages interleave them by id, and the reader then hands out the
 // same user several times, split (what reads one FieldReply per username sees part of its rows).
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { FieldReply } from '../../services/field/radius.ts';
-import { FIELD_BACKENDS, type FieldDb } from '../services/field/radius-databases.ts';
+import { fieldSuites } from '../services/field/radius-databases.ts';
 
 async function all<T>(pages: AsyncGenerator<T[]>): Promise<T[]> {
   const items: T[] = [];
@@ -15,17 +14,7 @@ async function all<T>(pages: AsyncGenerator<T[]>): Promise<T[]> {
   return items;
 }
 
-for (const backend of FIELD_BACKENDS) {
-  const name = `review6: the field reader's users as ${backend.name} compares usernames`;
-  if (!backend.available(name)) continue;
-  const test = suite<{ db: FieldDb }>(name, {} as { db: FieldDb });
-  test.before.each(async (ctx) => {
-    ctx.db = await backend.open();
-  });
-  test.after.each(async (ctx) => {
-    await ctx.db.done();
-  });
-
+for (const test of fieldSuites((backend) => `review6: the field reader's users as ${backend} compares usernames`)) {
   test('replies(): each user the database tells apart is one FieldReply, holding every row the database gives that username', async ({ db }) => {
     // Inserted in this order, so that the ids interleave the spellings the collation sorts together.
     db.run(`INSERT INTO radreply (username, attribute, op, value) VALUES

@@ -2,23 +2,12 @@
 // walk (a failover, pg_terminate_backend). The walk must end, whole or with a retryable
 // upstream_unavailable, never hang or crash the process, and the same reader (the reconciliation
 // keeps one for the life of the service) must read the whole of radreply on its next walk.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { FieldReply } from '../../services/field/radius.ts';
 import { ServiceError } from '../../services/errors.ts';
-import { FIELD_BACKENDS, type FieldDb } from '../services/field/radius-databases.ts';
+import { fieldSuites } from '../services/field/radius-databases.ts';
 
-const backend = FIELD_BACKENDS.find((b) => b.name === 'PostgreSQL')!;
-const name = 'review6: the field reader on PostgreSQL when its connection is dropped mid-walk';
-if (backend.available(name)) {
-  const test = suite<{ db: FieldDb }>(name, {} as { db: FieldDb });
-  test.before.each(async (ctx) => {
-    ctx.db = await backend.open();
-  });
-  test.after.each(async (ctx) => {
-    await ctx.db.done();
-  });
-
+for (const test of fieldSuites(() => 'review6: the field reader on PostgreSQL when its connection is dropped mid-walk', ['PostgreSQL'])) {
   test('a walk whose connection is killed between pages ends (whole, or a retryable error), and the next walk on the same reader is whole', async ({ db }) => {
     const users = Array.from({ length: 5 }, (_, i) => `u${i}`);
     db.run(`INSERT INTO radreply (username, attribute, op, value) VALUES ${users.map((u, i) => `('${u}', 'Delegated-IPv6-Prefix', ':=', '2001:db8:${i}::/56')`).join(', ')}`);

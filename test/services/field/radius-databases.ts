@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
+import { suite, type Test } from 'uvu';
 import { openRadiusField } from '../../../services/field/radius-backends.ts';
 import type { RadiusFieldReader } from '../../../services/field/radius.ts';
 import { radiusConfigSchema } from '../../../services/radius/config.ts';
@@ -147,3 +148,22 @@ export const FIELD_BACKENDS: FieldBackend[] = [
     },
   },
 ];
+
+/**
+ * One suite per backend that can run here (all, or those `only` names), each test given a fresh
+ * database and reader on it (`ctx.db`); call `.run()` on each after adding the tests.
+ */
+export function fieldSuites(title: (backend: string) => string, only?: string[]): Test<{ db: FieldDb }>[] {
+  return FIELD_BACKENDS.filter((b) => !only || only.includes(b.name)).flatMap((backend) => {
+    const name = title(backend.name);
+    if (!backend.available(name)) return [];
+    const test = suite<{ db: FieldDb }>(name, {} as { db: FieldDb });
+    test.before.each(async (ctx) => {
+      ctx.db = await backend.open();
+    });
+    test.after.each(async (ctx) => {
+      await ctx.db.done();
+    });
+    return [test];
+  });
+}

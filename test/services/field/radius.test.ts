@@ -6,7 +6,7 @@ import pino from 'pino';
 import * as assert from 'uvu/assert';
 import type { FieldReply, FieldSession } from '../../../services/field/radius.ts';
 import { sqlTime } from '../../../services/field/radius-sql.ts';
-import { FIELD_BACKENDS, type FieldDb } from './radius-databases.ts';
+import { fieldSuites } from './radius-databases.ts';
 
 async function all<T>(pages: AsyncGenerator<T[]>): Promise<{ items: T[]; pages: number }> {
   const items: T[] = [];
@@ -21,17 +21,7 @@ async function all<T>(pages: AsyncGenerator<T[]>): Promise<{ items: T[]; pages: 
 const replyValues = (rows: [string, string, string, string?][]) =>
   rows.map(([u, a, v, op = ':=']) => `('${u}', '${a}', '${op}', '${v}')`).join(', ');
 
-for (const backend of FIELD_BACKENDS) {
-  const name = `field readers: FreeRADIUS SQL on ${backend.name}`;
-  if (!backend.available(name)) continue;
-  const test = suite<{ db: FieldDb }>(name, {} as { db: FieldDb });
-  test.before.each(async (ctx) => {
-    ctx.db = await backend.open();
-  });
-  test.after.each(async (ctx) => {
-    await ctx.db.done();
-  });
-
+for (const test of fieldSuites((backend) => `field readers: FreeRADIUS SQL on ${backend}`)) {
   test('replies(): every user with a prefix attribute, whole, in username order, whatever the page size', async ({ db }) => {
     db.run(`INSERT INTO radreply (username, attribute, op, value) VALUES ${replyValues([
       ['carol', 'Delegated-IPv6-Prefix', '2001:db8:300::/56'],
