@@ -62,7 +62,7 @@ export abstract class Retrying<T> {
   start(): void {
     (this.#afterCommit ?? nextTurn)().then(
       () => this.#next(),
-      (err: unknown) => this.#end(() => this.gaveUp(err)),
+      (err: unknown) => void this.#end(() => this.gaveUp(err)),
     );
   }
 
@@ -70,11 +70,12 @@ export abstract class Retrying<T> {
    * Runs the call's own handling of an outcome (`succeeded`, `gaveUp`, `retrying`: callbacks, log
    * lines, metrics). A throw of ours in it is a bug: the call gives up with it as internal, and if
    * that throws too, breaks. Never an unhandled rejection (which ends the process), never a call
-   * left running with its lifecycle busy for good.
+   * left running with its lifecycle busy for good. True when `handle` ran through.
    */
-  #end(handle: () => void): void {
+  #end(handle: () => void): boolean {
     try {
       handle();
+      return true;
     } catch (bug) {
       const err = asServiceError(bug);
       err.attempts = this.#attempt;
@@ -83,6 +84,7 @@ export abstract class Retrying<T> {
       } catch (again) {
         this.broke(Object.assign(asServiceError(again), { attempts: this.#attempt }));
       }
+      return false;
     }
   }
 
@@ -97,7 +99,7 @@ export abstract class Retrying<T> {
       return this.#failed(err);
     }
     call.then(
-      (value) => this.#end(() => this.succeeded(value)),
+      (value) => void this.#end(() => this.succeeded(value)),
       (err: unknown) => this.#failed(err),
     );
   }
@@ -109,14 +111,10 @@ export abstract class Retrying<T> {
     const delay = signal?.aborted || this.final(err) ? null : retryDelay(this.#policy, attempt, err, () => this.random());
     if (delay === null) {
       err.attempts = attempt;
-      return this.#end(() => this.gaveUp(err));
+      this.#end(() => this.gaveUp(err));
+      return;
     }
-    let told = false;
-    this.#end(() => {
-      this.retrying(err, attempt, delay);
-      told = true;
-    });
-    if (!told) return;
+    if (!this.#end(() => this.retrying(err, attempt, delay))) return;
     // A timer and one abort listener, not a promise: the wait ends at the delay or at the abort, whichever is first.
     const abort = () => {
       clearTimeout(timer);
