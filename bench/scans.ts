@@ -19,6 +19,7 @@ import { createHeldScratch } from '../store/held-scratch.ts';
 import { openDatabase, type Db } from '../store/db.ts';
 import { UPSERT_LIFECYCLE, type LifecycleRow } from '../store/lifecycles.ts';
 import { sqliteStorePort } from '../store/sqlite-port.ts';
+import { decodeSnapshot, encodeSnapshot } from '../store/snapshot-codec.ts';
 import { compose } from '../compose.ts';
 import { parseConfig } from '../config.ts';
 import type { CpeResult } from '../services/genieacs/port.ts';
@@ -208,12 +209,15 @@ export async function benchPending(n: number, limit = 32, acsMs = 5): Promise<Pe
     const template = c.store.live('template')!;
     c.host.stopAll();
     const due = new Date(0).toISOString();
+    const whole = JSON.stringify(decodeSnapshot(template));
     c.db.transaction(() => {
       for (let i = 0; i < n; i++) {
         const id = `pend-${String(i).padStart(8, '0')}`;
-        const snapshot = JSON.parse(template.snapshot.split(template.id).join(id).split('"template"').join(`"sub-${id}"`));
+        // The stored snapshot is compact (store/snapshot-codec.ts): copied as the whole persisted snapshot, then encoded against the copy's row.
+        const snapshot = JSON.parse(whole.split(template.id).join(id).split('"template"').join(`"sub-${id}"`));
         for (const p of snapshot.context.pending) p.next_attempt_at = due;
-        c.store.save({ ...template, id, subscriber_id: `sub-${id}`, prefix: null, next_pending_at: due, snapshot: JSON.stringify(snapshot) }, null);
+        const row = { ...template, id, subscriber_id: `sub-${id}`, prefix: null, next_pending_at: due };
+        c.store.save({ ...row, snapshot: encodeSnapshot(snapshot, row) }, null);
       }
     })();
     online = true;

@@ -201,14 +201,18 @@ const readyz = async (i: Instance) => (await fetch(`${i.origin}/readyz`, { signa
  * database is down) is followed by sending the key again until the operation's own answer comes.
  */
 async function provision(op: string, body: Record<string, unknown>, key: string, start: number, deadline: number) {
-  let last = '';
+  // Each kind of answer it got on the way, with how often and when it was last seen: a failure says what happened, not only the last try.
+  const seen = new Map<string, { times: number; lastAt: number }>();
+  const began = Date.now();
   for (let n = start; Date.now() < deadline; n++) {
     const a = await on(n).call('POST', `${op}?wait=3000`, body, { 'Idempotency-Key': key }).catch((e: Error) => ({ status: 0, body: { error: e.message }, location: null }));
     if (a.status > 0 && a.status < 500 && a.status !== 202) return a;
-    last = `${a.status} ${JSON.stringify(a.body)}`;
+    const what = `${a.status} ${JSON.stringify(a.body)}`;
+    seen.set(what, { times: (seen.get(what)?.times ?? 0) + 1, lastAt: Date.now() - began });
     await sleep(200);
   }
-  throw new Error(`${op} ${key}: still failing at the deadline (${last})`);
+  const tries = [...seen].map(([what, s]) => `${s.times}× ${what} (last at ${s.lastAt} ms)`).join('; ');
+  throw new Error(`${op} ${key}: still failing at the deadline: ${tries}`);
 }
 
 for (const how of ['pg_ctl stop -m fast', 'SIGKILL of the postmaster'] as const) {

@@ -118,12 +118,22 @@ function instance(name: string, port: number, config: string, env: NodeJS.Proces
       return child && child.exitCode === null && child.signalCode === null ? (child.pid ?? null) : null;
     },
     async call(method, path, body, headers = {}) {
-      const res = await fetch(`${origin}/api/v1/network/ipv6/${path}`, {
-        method,
-        headers: { authorization: `Bearer ${INSTANCES_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
+      const started = Date.now();
+      let text: string;
+      let res: Response;
+      try {
+        res = await fetch(`${origin}/api/v1/network/ipv6/${path}`, {
+          method,
+          headers: { authorization: `Bearer ${INSTANCES_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        text = await res.text();
+      } catch (err) {
+        // fetch says only "fetch failed"; what failed (refused, reset, a timeout, a malformed answer) is its cause.
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        const why = cause ? ` (${[cause.code, cause.message].filter(Boolean).join(': ')})` : '';
+        throw new Error(`${method} ${path} on ${name}: ${(err as Error).message}${why} after ${Date.now() - started} ms`, { cause: err });
+      }
       let parsed: unknown = null;
       try {
         parsed = JSON.parse(text);
