@@ -39,6 +39,10 @@ export interface Quarantine {
   held(range: { pool: string; first_hex: string; last_hex: string }): Ipv6Prefix[];
 }
 
+// Two statements run on every allocation name their index: without statistics SQLite takes the
+// primary key's (pool) prefix for them (the order comes free) and reads every quarantined block of
+// the pool, which revocations waiting on an offline CPE and hold-downs fill (8,000 rows: 1.7 ms an
+// allocation). INDEXED BY makes the choice, and the statement fails to prepare if the index goes.
 export function createQuarantine(db: Db, now: () => number): Quarantine {
   const insert = db.prepare(
     `INSERT INTO ipam_quarantine (pool, start_hex, end_hex, prefix, lifecycle_id, subscriber_id, released_at, freed_at, reusable_at)
@@ -53,11 +57,11 @@ export function createQuarantine(db: Db, now: () => number): Quarantine {
   );
   const deleteRow = db.prepare('DELETE FROM ipam_quarantine WHERE pool = @pool AND start_hex = @start_hex');
   const ofSubscriber = db.prepare<{ pool: string; subscriber_id: string }, { prefix: string }>(
-    `SELECT prefix FROM ipam_quarantine WHERE pool = @pool AND subscriber_id = @subscriber_id AND freed_at IS NOT NULL
-     ORDER BY released_at DESC`,
+    `SELECT prefix FROM ipam_quarantine INDEXED BY ipam_quarantine_subscriber
+     WHERE pool = @pool AND subscriber_id = @subscriber_id AND freed_at IS NOT NULL ORDER BY released_at DESC`,
   );
   const expiredOfPool = db.prepare<{ pool: string; now: string }, { prefix: string }>(
-    'SELECT prefix FROM ipam_quarantine WHERE pool = @pool AND reusable_at <= @now ORDER BY start_hex',
+    'SELECT prefix FROM ipam_quarantine INDEXED BY ipam_quarantine_expiry WHERE pool = @pool AND reusable_at <= @now ORDER BY start_hex',
   );
   const deleteExpiredOfPool = db.prepare('DELETE FROM ipam_quarantine WHERE pool = @pool AND reusable_at <= @now');
   const heldInRange = db.prepare<{ pool: string; first_hex: string; last_hex: string; now: string }, { prefix: string }>(
