@@ -30,16 +30,28 @@ const PAGE = 250;
  */
 const HOLDERS_AT_ONCE = 16;
 /**
- * Holders read between two turns of the event loop. On SQLite each read is synchronous, and at 10M
- * lifecycles many miss the page cache: a page of 1,000 held the loop ~100 ms.
+ * Milliseconds of reads between two turns of the event loop. On SQLite each read is synchronous,
+ * and at 10M lifecycles many miss the page cache: a page of 1,000 held the loop ~100 ms, and a
+ * fixed 256 reads a turn held it 53-61 ms at 1M on a slower machine. A budget of time holds on any.
  */
-const HOLDERS_PER_TURN = 256;
+const SLICE_MS = 10;
 
 /**
  * Resolves in a later turn of the event loop (after timers and I/O waiting now): the point where a
  * long walk lets requests in. A resolved promise would not: microtasks run before any I/O.
  */
 export const nextMacrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** A long walk's pause: a later turn once `sliceMs` have passed since the last one, else nothing to wait for. */
+function slicer(sliceMs = SLICE_MS): () => Promise<void> | undefined {
+  let since = performance.now();
+  return () => {
+    if (performance.now() - since < sliceMs) return undefined;
+    return nextMacrotask().then(() => {
+      since = performance.now();
+    });
+  };
+}
 
 /** Pool figures and leak detection: IPAM's holdings checked against the lifecycles. */
 export type Inventory = ReturnType<typeof createInventory>;
@@ -100,10 +112,10 @@ export function createInventory(deps: {
     return running;
   }
 
-  async function holdersOf(page: readonly MarkedPrefix[]): Promise<(LifecycleHolder | undefined)[]> {
+  async function holdersOf(page: readonly MarkedPrefix[], pause: () => Promise<void> | undefined): Promise<(LifecycleHolder | undefined)[]> {
     const out: (LifecycleHolder | undefined)[] = [];
     for (let i = 0; i < page.length; i += HOLDERS_AT_ONCE) {
-      if (i > 0 && i % HOLDERS_PER_TURN === 0) await nextMacrotask();
+      await pause();
       out.push(...(await Promise.all(page.slice(i, i + HOLDERS_AT_ONCE).map((a) => deps.store.holder(a.lifecycleId)))));
     }
     return out;
@@ -133,9 +145,11 @@ export function createInventory(deps: {
   async function walkOnce(): Promise<Discrepancy[]> {
     const found: Discrepancy[] = [];
     await seen.clear();
+    const pause = slicer();
     for await (const page of markedPagesOf(deps.ipam)) {
       seen.add(page);
-      const holders = await holdersOf(page);
+      await pause();
+      const holders = await holdersOf(page, pause);
       for (const [i, a] of page.entries()) {
         // Decided on the row's columns without an await; the snapshot only for the rest.
         let may = mayHold(holders[i], a);
