@@ -2,17 +2,14 @@ import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import type { Logger } from 'pino';
 import type { PrefixLifecycleMachine } from '../machines/prefix-lifecycle.ts';
 import type { LifecycleEvent, LifecycleInput } from '../machines/types.ts';
-import { ServiceError } from '../services/errors.ts';
-import { isStoreBusy } from '../store/db.ts';
-import type { AuditEntry, LifecycleRow, LifecycleStore, SaveItem } from '../store/lifecycles.ts';
+import type { AuditEntry, LifecycleRow, LifecycleStore } from '../store/lifecycles.ts';
 import type { LifecyclePort } from '../store/port.ts';
-import type { AuditDetail, AuditFrom } from './audit.ts';
-import type { AllocationTemplate } from './allocation-template.ts';
-import { allocateAtOnce, checkedTemplate, transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
+import type { AuditFrom } from './audit.ts';
+import { transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
 import type { Flights } from './flights.ts';
 import { PARKED, Parking, startSweeper } from './parking.ts';
-import { GroupCommit } from './group-commit.ts';
-import { currentLogScope, withLogScope, type LogScope } from './log-context.ts';
+import { HostWrites, unavailable } from './host-writes.ts';
+import { currentLogScope } from './log-context.ts';
 import type { Ownership } from './ownership.ts';
 import { persistedSnapshot, statePath, type LifecycleSnapshot } from './projection.ts';
 
@@ -96,17 +93,6 @@ export interface Heard<T> {
 /** What `settle()` answers. */
 type Settled = { snapshot: LifecycleSnapshot; settled: boolean };
 
-/** A write refused by fencing: another instance owns the subscriber now (its lease was lost). */
-const leaseLost = (subscriberId: string) =>
-  new ServiceError('unavailable', `another instance took over subscriber ${subscriberId} (this one lost its lease); try again`, { retryable: true, retryAfterMs: 1000 });
-
-/** One persisted transition waiting for the group commit. */
-type Saved = SaveItem & { entry: Entry; previous: LifecycleRow | null; detail: AuditDetail; scope: LogScope | undefined; lost?: boolean };
-/** A lifecycle created and allocated inside the group commit's transaction (`createAtOnce`): `made` is what the write made. */
-type Job = { input: LifecycleInput; made: AtOnce | null; scope: LogScope | undefined };
-type Queued = Saved | Job;
-const isJob = (q: Queued): q is Job => 'input' in q;
-
 /**
  * Hosts one actor per lifecycle: hydrates on demand, persists every snapshot before the next outside
  * call can have effects, serializes work per subscriber, evicts idle actors, resumes in-flight ones.
@@ -126,14 +112,8 @@ export class ActorHost {
   readonly #opening = new Map<string, Promise<Entry | null>>();
   /** The lifecycles in memory per subscriber: what an owned `exclusive()` unloads when it ends. */
   readonly #bySubscriber = new Map<string, Set<string>>();
-  // The snapshots of every lifecycle that moved in one turn of the event loop go to disk in one
-  // transaction. A step touches the outside only after `afterCommit()`: its start is on disk.
-  readonly #commits: GroupCommit<Queued>;
-  /** Why the store does not take writes now (a lock past `storeBusyMs`, a failed write); null when it does. */
-  #storeProblem: string | null = null;
-  #busyTimer: NodeJS.Timeout | null = null;
-  /** Requests waiting for the group commit: told at once when the store stays locked. */
-  readonly #commitWaiters = new Set<() => void>();
+  /** The group commit and why the store takes no writes now (runtime/host-writes.ts). */
+  readonly #writes: HostWrites<Entry>;
   /** Set by `release()` at shutdown: every wait ends now, unsettled, and the client polls. */
   #released = false;
   /** Set by `stopAll()`: a background resume still running hydrates nothing more. */
@@ -149,61 +129,7 @@ export class ActorHost {
     const flights = opts.flights && !opts.ownership && !opts.inspect ? opts.flights : null;
     this.#parking = flights ? this.#startParking(flights) : null;
     this.#parkMs = flights ? (opts.parkMs ?? opts.idleMs) : Number.POSITIVE_INFINITY;
-    const busyMs = opts.storeBusyMs ?? 1000;
-    this.#commits = new GroupCommit<Queued>({
-      write: (batch) => this.#write(batch),
-      transient: isStoreBusy,
-      retryDelayMs: (attempt) => Math.min(10 * 2 ** (attempt - 1), 250),
-      blocked: (err, attempt) => {
-        if (attempt !== 1) return;
-        opts.log.warn({ err: err.message }, 'the database is locked by another connection; retrying the write');
-        this.#busyTimer = setTimeout(() => {
-          if (!this.#commits.blocked) return;
-          this.#storeProblem = `the database is locked by another connection (${err.message})`;
-          opts.log.error({ after_ms: busyMs }, 'the database stays locked; requests answer 503 until it is free');
-          for (const tell of [...this.#commitWaiters]) tell();
-        }, busyMs);
-        this.#busyTimer.unref();
-      },
-      committed: (batch) => {
-        if (this.#busyTimer) clearTimeout(this.#busyTimer);
-        this.#busyTimer = null;
-        if (this.#storeProblem) opts.log.info('the database takes writes again');
-        this.#storeProblem = null;
-        for (const q of batch) if (!isJob(q)) q.entry.saving--;
-        for (const q of batch) {
-          if (!isJob(q) && q.lost) {
-            // Fenced out: nothing of it was written, and the new owner's snapshots are the truth now.
-            if (!q.entry.stopping) {
-              opts.log.warn({ subscriber_id: q.entry.subscriberId, lifecycle_id: q.row.id }, 'lease lost to another instance: snapshot not written; actor stopped');
-              q.entry.writeFailed = leaseLost(q.entry.subscriberId);
-              this.#evict(q.row.id, q.entry);
-            }
-            continue;
-          }
-          if (!isJob(q)) {
-            this.#committed(q, q.scope);
-            continue;
-          }
-          if (!q.made) continue;
-          q.made.report();
-          for (const t of q.made.transitions) this.#committed(t, q.scope);
-        }
-      },
-      failed: (batch, err) => {
-        this.#storeProblem = `writes to the database fail (${err.message})`;
-        for (const q of batch) if (!isJob(q)) q.entry.saving--;
-        // Never run a step whose start is not on disk: stop them, and let the next hydration take the last stored snapshot.
-        for (const q of batch) {
-          if (isJob(q)) continue;
-          const { entry, row } = q;
-          if (entry.stopping) continue;
-          opts.log.error({ subscriber_id: entry.subscriberId, lifecycle_id: row.id, err: String(err) }, 'could not persist a lifecycle snapshot; actor stopped');
-          entry.writeFailed = err;
-          this.#evict(row.id, entry);
-        }
-      },
-    });
+    this.#writes = new HostWrites<Entry>({ ...opts, evict: (id, entry) => this.#evict(id, entry) });
   }
 
   /**
@@ -214,82 +140,18 @@ export class ActorHost {
    * this lifecycle cannot go that way (nothing of it written: `create()` it). Rejects 503 as `settle()`
    * does when the store cannot take the write.
    */
-  async createAtOnce(input: LifecycleInput): Promise<{ snapshot: AtOnce['snapshot']; row: LifecycleRow } | null> {
-    if (!this.#opts.allocateNow || !this.#opts.sqlite || this.#storeProblem) return null;
-    const job: Job = { input, made: null, scope: currentLogScope() };
-    this.#commits.enqueue(job);
-    await this.#stored();
-    const made = job.made as AtOnce | null;
-    return made ? { snapshot: made.snapshot, row: made.transitions[1].row } : null;
-  }
-
-  /** The at-once template of the machine (runtime/allocation-template.ts), checked on the first allocation made at once; null: XState computes them. */
-  #atOnceTemplate: AllocationTemplate | null | undefined;
-  #allocationTemplate(): AllocationTemplate | null {
-    if (this.#atOnceTemplate !== undefined) return this.#atOnceTemplate;
-    const { template, mismatch } = checkedTemplate(this.#opts.machine);
-    if (mismatch) this.#opts.log.warn({ mismatch }, 'the precomputed allocation differs from the machine\'s own; allocations made at once go through XState');
-    return (this.#atOnceTemplate = template);
-  }
-
-  /** The group commit's write: every snapshot and job of the batch in one transaction. */
-  #write(batch: readonly Queued[]): void | Promise<void> {
-    const { sqlite, machine, allocateNow, log, ownership } = this.#opts;
-    if (!batch.some(isJob)) {
-      const saves = batch as Saved[];
-      if (sqlite) return sqlite.saveBatch(saves);
-      if (!ownership) return this.#opts.store.saveBatch(saves);
-      return ownership.save(saves).then((lost) => {
-        for (const q of saves) if (lost.has(q.row.subscriber_id)) q.lost = true;
-      });
-    }
-    // Jobs are queued only with `sqlite` (`createAtOnce`): one synchronous transaction.
-    const store = sqlite!;
-    const template = this.#allocationTemplate();
-    store.transaction(() => {
-      const saves = batch.filter((q): q is Saved => !isJob(q));
-      if (saves.length) store.saveBatch(saves);
-      for (const job of batch) {
-        if (!isJob(job)) continue;
-        job.made = null;
-        try {
-          // Its own savepoint, the only one: an allocation that throws (or a write after it) leaves
-          // nothing of this lifecycle. The IPAM's and the store's writes inside it take none of their own.
-          job.made = store.transaction(() => {
-            const made = allocateAtOnce(machine, job.input, allocateNow!, { template });
-            // One write of the row, the settled one: the created snapshot is only ever seen in the audit trail.
-            const [created, allocated] = made?.transitions ?? [];
-            if (created && allocated) store.writeBatch([{ row: allocated.row, audit: created.audit, detail: created.detail }, { row: allocated.row, audit: allocated.audit, rowStored: true, detail: allocated.detail }]);
-            return made;
-          });
-        } catch (err) {
-          // The ordinary step makes it again, with its retries, its refusals and its log lines.
-          if (isStoreBusy(err)) throw err;
-          log.debug({ lifecycle_id: job.input.lifecycleId, err: String(err) }, 'allocation not made at once; running the step');
-        }
-      }
-    });
-  }
-
-  /** A transition is on disk: its log line and its metrics. */
-  #committed(t: { row: LifecycleRow; audit: AuditEntry; detail: AuditDetail; previous: LifecycleRow | null }, scope: LogScope | undefined): void {
-    const { row, audit, detail, previous } = t;
-    // Logged under the scope of what caused it (its request), not of whatever flushed the batch.
-    withLogScope({ ...scope, lifecycle_id: row.id, subscriber_id: row.subscriber_id }, () =>
-      // The root logger: the scope names the lifecycle (no child logger is kept per actor).
-      this.#opts.log.info({ event: audit.type, from: audit.from_state, to: detail.state, detail }, 'lifecycle event'),
-    );
-    this.#opts.onTransition?.({ row, audit, previous });
+  createAtOnce(input: LifecycleInput): Promise<{ snapshot: AtOnce['snapshot']; row: LifecycleRow } | null> {
+    return this.#writes.createAtOnce(input);
   }
 
   /** Why the store takes no writes now, or null: `/readyz` answers 503 with it. */
   get storeProblem(): string | null {
-    return this.#storeProblem;
+    return this.#writes.storeProblem;
   }
 
   /** A write outside the group commit (the readiness probe) went through: the store is fine again. */
   storeRecovered(): void {
-    if (!this.#commits.blocked) this.#storeProblem = null;
+    this.#writes.storeRecovered();
   }
 
   /** Ends every wait for settling now (at shutdown, past the drain timeout): the requests answer 202. */
@@ -428,11 +290,11 @@ export class ActorHost {
         clearTimeout(timer);
         sub?.unsubscribe();
         this.#releaseWaiters.delete(release);
-        this.#commitWaiters.delete(release);
+        this.#writes.unlisten(release);
         if (follow && entry.parked && !this.#released && !this.#stopped) return resolve(PARKED);
         // Answer with what is on disk: the snapshot that settled it is queued within this turn.
         const answer = () => (entry.writeFailed ? reject(unavailable(`the lifecycle could not be stored: ${entry.writeFailed.message}`)) : resolve({ snapshot: actor.getSnapshot(), settled }));
-        void this.#stored().then(answer, reject);
+        void this.#writes.stored().then(answer, reject);
       };
       const release = () => done(false);
       const isSettled = (s: LifecycleSnapshot) => s.status !== 'active' || !s.hasTag('busy');
@@ -445,11 +307,11 @@ export class ActorHost {
         complete: () => done(!actor.getSnapshot().hasTag('busy')),
       });
       if (isSettled(actor.getSnapshot())) done(true);
-      else if (this.#released || (this.#storeProblem && this.#commits.blocked)) done(false);
+      else if (this.#released || this.#writes.locked) done(false);
       else {
         this.#releaseWaiters.add(release);
-        // The store staying locked ends the wait too: `#stored()` then answers 503.
-        this.#commitWaiters.add(release);
+        // The store staying locked ends the wait too: `stored()` then answers 503.
+        this.#writes.listen(release);
       }
     });
   }
@@ -495,31 +357,6 @@ export class ActorHost {
     return this.#entries.size;
   }
 
-  /**
-   * Resolves when this turn's group commit is on disk. Rejects with 503 `unavailable` when it failed,
-   * or when another connection's lock holds it back past `storeBusyMs` (the write still happens later).
-   */
-  #stored(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const locked = () => {
-        this.#commitWaiters.delete(locked);
-        reject(unavailable(this.#storeProblem ?? 'the database is locked by another connection'));
-      };
-      this.#commitWaiters.add(locked);
-      this.#commits.afterCommit().then(
-        () => {
-          this.#commitWaiters.delete(locked);
-          resolve();
-        },
-        (err: Error) => {
-          this.#commitWaiters.delete(locked);
-          reject(unavailable(`the lifecycle could not be stored: ${err.message}`));
-        },
-      );
-      if (this.#storeProblem && this.#commits.blocked) locked();
-    });
-  }
-
   /** Stops the subscriber's actors at once (its lease was lost: another instance owns its work now). */
   abandon(subscriberId: string): void {
     for (const id of [...(this.#bySubscriber.get(subscriberId) ?? [])]) {
@@ -530,18 +367,15 @@ export class ActorHost {
 
   /** Resolves once no write of the group commit is in flight (an asynchronous store, before it closes). */
   drain(): Promise<void> {
-    return this.#commits.drain();
+    return this.#writes.drain();
   }
 
   /** Stops every actor without persisting anything further; in-flight steps resume at the next start. */
   stopAll(): void {
     this.#stopped = true;
-    if (this.#busyTimer) clearTimeout(this.#busyTimer);
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = null;
-    this.#commits.flush();
-    // Still locked elsewhere: those snapshots are given up; their steps never started, the stored ones resume.
-    if (this.#commits.blocked) this.#commits.abandon(unavailable('stopped before the database was free'));
+    this.#writes.stop();
     for (const [id, entry] of this.#entries) this.#evict(id, entry);
     this.#parking?.host.flights.abortAll();
     this.#parking?.endAll();
@@ -641,8 +475,7 @@ export class ActorHost {
     if (!t) return;
     entry.row = t.row;
     entry.from = t.from;
-    entry.saving++;
-    this.#commits.enqueue({ entry, row: t.row, audit: t.audit, previous, detail: t.detail, scope: currentLogScope() });
+    this.#writes.save({ entry, row: t.row, audit: t.audit, previous, detail: t.detail, scope: currentLogScope() });
   }
 
   /**
@@ -650,7 +483,7 @@ export class ActorHost {
    * ends; rejects if writing it failed. A step awaits it before its first outside call.
    */
   afterCommit(): Promise<void> {
-    return this.#commits.afterCommit();
+    return this.#writes.afterCommit();
   }
 
   /** Marks the entry used now: it moves to the end of the LRU order. */
@@ -688,7 +521,7 @@ export class ActorHost {
   #unloadSoon(): void {
     if (this.#trimScheduled) return;
     this.#trimScheduled = true;
-    void this.#commits.afterCommit().finally(() => {
+    void this.#writes.afterCommit().finally(() => {
       this.#trimScheduled = false;
       this.#unload();
     });
@@ -734,9 +567,4 @@ function startNow<T>(fn: () => Promise<T>): Promise<T> {
   } catch (err) {
     return Promise.reject(err);
   }
-}
-
-/** The store cannot take the write now: the client should try again shortly. */
-function unavailable(message: string): ServiceError {
-  return new ServiceError('unavailable', message, { retryable: true, retryAfterMs: 1000 });
 }
