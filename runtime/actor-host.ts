@@ -9,12 +9,12 @@ import { transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
 import type { Flights } from './flights.ts';
 import { PARKED, Parking, startSweeper } from './parking.ts';
 import { HostWrites, unavailable } from './host-writes.ts';
+import { Settling, UNTIL_SETTLED_MS, type Settled } from './settling.ts';
 import { currentLogScope } from './log-context.ts';
 import type { Ownership } from './ownership.ts';
 import { persistedSnapshot, statePath, type LifecycleSnapshot } from './projection.ts';
 
-/** `settle()`'s wait for "until it settles": setTimeout's largest delay (the steps' retries bound how long that is). */
-export const UNTIL_SETTLED_MS = 2 ** 31 - 1;
+export { UNTIL_SETTLED_MS } from './settling.ts';
 
 /** Lifecycles hydrated per turn of the event loop by the start-up resume. */
 const RESUME_BATCH = 100;
@@ -90,9 +90,6 @@ export interface Heard<T> {
   reject(err: unknown): void;
 }
 
-/** What `settle()` answers. */
-type Settled = { snapshot: LifecycleSnapshot; settled: boolean };
-
 /**
  * Hosts one actor per lifecycle: hydrates on demand, persists every snapshot before the next outside
  * call can have effects, serializes work per subscriber, evicts idle actors, resumes in-flight ones.
@@ -114,11 +111,10 @@ export class ActorHost {
   readonly #bySubscriber = new Map<string, Set<string>>();
   /** The group commit and why the store takes no writes now (runtime/host-writes.ts). */
   readonly #writes: HostWrites<Entry>;
-  /** Set by `release()` at shutdown: every wait ends now, unsettled, and the client polls. */
-  #released = false;
+  /** The waits until settled, and their end at shutdown (`release()`). */
+  readonly #settling: Settling;
   /** Set by `stopAll()`: a background resume still running hydrates nothing more. */
   #stopped = false;
-  readonly #releaseWaiters = new Set<() => void>();
   /** Stops actors whose step waits on its peer and keeps their calls going; null when actors are never parked. */
   readonly #parking: Parking<Settled> | null;
   readonly #parkMs: number;
@@ -130,6 +126,7 @@ export class ActorHost {
     this.#parking = flights ? this.#startParking(flights) : null;
     this.#parkMs = flights ? (opts.parkMs ?? opts.idleMs) : Number.POSITIVE_INFINITY;
     this.#writes = new HostWrites<Entry>({ ...opts, evict: (id, entry) => this.#evict(id, entry) });
+    this.#settling = new Settling(this.#writes, () => this.#stopped);
   }
 
   /**
@@ -156,8 +153,7 @@ export class ActorHost {
 
   /** Ends every wait for settling now (at shutdown, past the drain timeout): the requests answer 202. */
   release(): void {
-    this.#released = true;
-    for (const end of [...this.#releaseWaiters]) end();
+    this.#settling.release();
     this.#parking?.endAll();
   }
 
@@ -221,7 +217,7 @@ export class ActorHost {
       // Still busy (an operation that answered without waiting, the pending worker's pass): once it
       // settles, the next turn of the subscriber's queue unloads it and gives the lease up. Stopping,
       // the lease is given up by the ownership's stop, and the work resumes elsewhere.
-      else if (!this.#stopped && !this.#released) void this.exclusive(subscriberId, () => this.#settleAll(subscriberId));
+      else if (!this.#stopped && !this.#settling.released) void this.exclusive(subscriberId, () => this.#settleAll(subscriberId));
     }
   }
 
@@ -273,47 +269,7 @@ export class ActorHost {
   async #openAndSettle(lifecycleId: string, waitMs: number, follow: boolean): Promise<Settled | typeof PARKED> {
     const entry = await this.#open(lifecycleId);
     if (!entry) throw new Error(`unknown lifecycle ${lifecycleId}`);
-    return this.#settleEntry(entry, waitMs, follow);
-  }
-
-  /** `settle()` on one actor; PARKED when `follow` and the host parked it meanwhile. */
-  #settleEntry(entry: Entry, waitMs: number, follow: boolean): Promise<Settled | typeof PARKED> {
-    const { actor } = entry;
-    // A bounded wait keeps its actor in memory (it ends soon); only a follower lets it be parked.
-    if (!follow) entry.waiters++;
-    return new Promise((resolve, reject) => {
-      let finished = false;
-      const done = (settled: boolean) => {
-        if (finished) return;
-        finished = true;
-        if (!follow) entry.waiters--;
-        clearTimeout(timer);
-        sub?.unsubscribe();
-        this.#releaseWaiters.delete(release);
-        this.#writes.unlisten(release);
-        if (follow && entry.parked && !this.#released && !this.#stopped) return resolve(PARKED);
-        // Answer with what is on disk: the snapshot that settled it is queued within this turn.
-        const answer = () => (entry.writeFailed ? reject(unavailable(`the lifecycle could not be stored: ${entry.writeFailed.message}`)) : resolve({ snapshot: actor.getSnapshot(), settled }));
-        void this.#writes.stored().then(answer, reject);
-      };
-      const release = () => done(false);
-      const isSettled = (s: LifecycleSnapshot) => s.status !== 'active' || !s.hasTag('busy');
-      const timer = setTimeout(() => done(false), waitMs);
-      // Not a const: subscribing to an actor that is already done calls `complete` before it returns.
-      let sub: { unsubscribe(): void } | null = null;
-      sub = actor.subscribe({
-        next: (s) => isSettled(s) && done(true),
-        error: () => done(true),
-        complete: () => done(!actor.getSnapshot().hasTag('busy')),
-      });
-      if (isSettled(actor.getSnapshot())) done(true);
-      else if (this.#released || this.#writes.locked) done(false);
-      else {
-        this.#releaseWaiters.add(release);
-        // The store staying locked ends the wait too: `stored()` then answers 503.
-        this.#writes.listen(release);
-      }
-    });
+    return this.#settling.settle(entry, waitMs, follow);
   }
 
   /**
