@@ -9,15 +9,13 @@ import { transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
 import type { Flights } from './flights.ts';
 import { PARKED, Parking, startSweeper } from './parking.ts';
 import { HostWrites, unavailable } from './host-writes.ts';
+import { RESUME_BATCH, resumeInFlight } from './resume.ts';
 import { Settling, UNTIL_SETTLED_MS, type Settled } from './settling.ts';
 import { currentLogScope } from './log-context.ts';
 import type { Ownership } from './ownership.ts';
 import { persistedSnapshot, statePath, type LifecycleSnapshot } from './projection.ts';
 
 export { UNTIL_SETTLED_MS } from './settling.ts';
-
-/** Lifecycles hydrated per turn of the event loop by the start-up resume. */
-const RESUME_BATCH = 100;
 
 /** What the host reports after every persisted transition (metrics, logs). */
 export interface TransitionRecord {
@@ -272,31 +270,18 @@ export class ActorHost {
     return this.#settling.settle(entry, waitMs, follow);
   }
 
-  /**
-   * Hydrates every lifecycle that had a step in flight, which re-runs that step: `batch` at a time,
-   * yielding to the event loop between batches, so that the service answers (and is ready) while it
-   * runs; the ports' own limits bound the steps. A lifecycle a request hydrated first is skipped (one
-   * actor per lifecycle), and so is one that finished meanwhile. Resolves with how many it resumed.
-   */
-  async resumeInFlight(batch = RESUME_BATCH): Promise<number> {
-    const ids = await this.#opts.store.busy();
-    let resumed = 0;
-    for (let i = 0; i < ids.length && !this.#stopped; i += batch) {
-      if (i > 0) await new Promise<void>((r) => setImmediate(r));
-      for (const id of ids.slice(i, i + batch)) {
-        if (this.#stopped || this.#entries.has(id)) continue;
-        const row = await this.#opts.store.get(id);
-        if (!row?.busy || this.#entries.has(id)) continue;
-        try {
-          this.#hydrate(row);
-          resumed++;
-        } catch (err) {
-          // One snapshot the machine cannot take leaves the others to resume; a request for it answers the error.
-          this.#opts.log.error({ lifecycle_id: id, err: String(err) }, 'could not resume a lifecycle in flight');
-        }
-      }
-    }
-    return resumed;
+  /** Resumes every lifecycle that had a step in flight (runtime/resume.ts); resolves with how many. */
+  resumeInFlight(batch = RESUME_BATCH): Promise<number> {
+    return resumeInFlight(
+      {
+        store: this.#opts.store,
+        log: this.#opts.log,
+        present: (id) => this.#entries.has(id),
+        hydrate: (row) => void this.#hydrate(row),
+        stopped: () => this.#stopped,
+      },
+      batch,
+    );
   }
 
   /**
