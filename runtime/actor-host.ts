@@ -10,6 +10,7 @@ import type { Flights } from './flights.ts';
 import { PARKED, Parking, startSweeper } from './parking.ts';
 import { HostWrites, unavailable } from './host-writes.ts';
 import { RESUME_BATCH, resumeInFlight } from './resume.ts';
+import { SubscriberQueues, type Heard } from './subscriber-queue.ts';
 import { Settling, UNTIL_SETTLED_MS, type Settled } from './settling.ts';
 import { currentLogScope } from './log-context.ts';
 import type { Ownership } from './ownership.ts';
@@ -82,12 +83,6 @@ interface Entry {
   parked: boolean;
 }
 
-/** Told how an `exclusive()` call ended, by the queue's own reaction on it (and so handled, if it rejects). */
-export interface Heard<T> {
-  resolve(value: T): void;
-  reject(err: unknown): void;
-}
-
 /**
  * Hosts one actor per lifecycle: hydrates on demand, persists every snapshot before the next outside
  * call can have effects, serializes work per subscriber, evicts idle actors, resumes in-flight ones.
@@ -102,7 +97,8 @@ export class ActorHost {
   #trimScheduled = false;
   /** Revoked lifecycles: unloaded as soon as their last snapshot is on disk and nobody waits on them. */
   readonly #done = new Set<string>();
-  readonly #mailboxes = new Map<string, Promise<unknown>>();
+  /** One subscriber's work at a time, and with several instances its lease (runtime/subscriber-queue.ts). */
+  readonly #queues: SubscriberQueues<Entry>;
   /** Hydrations under way (a store read): a second request for the same lifecycle joins it. */
   readonly #opening = new Map<string, Promise<Entry | null>>();
   /** The lifecycles in memory per subscriber: what an owned `exclusive()` unloads when it ends. */
@@ -125,6 +121,15 @@ export class ActorHost {
     this.#parkMs = flights ? (opts.parkMs ?? opts.idleMs) : Number.POSITIVE_INFINITY;
     this.#writes = new HostWrites<Entry>({ ...opts, evict: (id, entry) => this.#evict(id, entry) });
     this.#settling = new Settling(this.#writes, () => this.#stopped);
+    this.#queues = new SubscriberQueues<Entry>({
+      ownership: opts.ownership ?? null,
+      lifecyclesOf: (subscriberId) => [...(this.#bySubscriber.get(subscriberId) ?? [])],
+      entry: (id) => this.#entries.get(id),
+      evict: (id, entry) => this.#evict(id, entry),
+      settle: (id, waitMs) => this.settle(id, waitMs),
+      idle: () => this.#unload(),
+      ending: () => this.#stopped || this.#settling.released,
+    });
   }
 
   /**
@@ -162,66 +167,7 @@ export class ActorHost {
    * told how it ended, from the queue's own reaction on it: a caller waiting on the outcome needs none.
    */
   exclusive<T>(subscriberId: string, fn: () => Promise<T>, heard?: Heard<T>): Promise<T> {
-    const before = this.#mailboxes.get(subscriberId);
-    const owned = this.#opts.ownership ? () => this.#owned(subscriberId, fn) : fn;
-    // Nothing queued before it: it starts now (up to its first await), and its own promise is the
-    // queue's, not one that adopts it (an adoption is one more reaction a parked wait keeps).
-    const run = before ? before.then(owned, owned) : startNow(owned);
-    this.#mailboxes.set(subscriberId, this.#tail(subscriberId, run, heard));
-    return run;
-  }
-
-  /**
-   * The subscriber's queue after `run`. Apart from `exclusive()`, so that an operation waiting,
-   * parked, for hours keeps none of its `fn`; two inline reactions, not one named `const`: tsx
-   * names every named function it compiles, and a function given a name keeps a 256-byte property store.
-   */
-  #tail<T>(subscriberId: string, run: Promise<T>, heard: Heard<T> | undefined): Promise<void> {
-    const tail: Promise<void> = run.then(
-      (value) => {
-        this.#ended(subscriberId, tail);
-        heard?.resolve(value);
-      },
-      (err: unknown) => {
-        this.#ended(subscriberId, tail);
-        heard?.reject(err);
-      },
-    );
-    return tail;
-  }
-
-  #ended(subscriberId: string, tail: Promise<void>): void {
-    if (this.#mailboxes.get(subscriberId) !== tail) return;
-    this.#mailboxes.delete(subscriberId);
-    // Nobody waits on the subscriber's actors any more: what the cap or a revocation let go goes now.
-    this.#unload();
-  }
-
-  async #owned<T>(subscriberId: string, fn: () => Promise<T>): Promise<T> {
-    const ownership = this.#opts.ownership!;
-    await ownership.hold(subscriberId);
-    try {
-      return await fn();
-    } finally {
-      // Another instance may take the subscriber next: nothing of it may stay cached here.
-      let keep = false;
-      for (const id of [...(this.#bySubscriber.get(subscriberId) ?? [])]) {
-        const entry = this.#entries.get(id);
-        if (!entry) continue;
-        if (entry.saving === 0 && !entry.actor.getSnapshot().hasTag('busy')) this.#evict(id, entry);
-        else keep = true;
-      }
-      if (!keep) await ownership.release(subscriberId);
-      // Still busy (an operation that answered without waiting, the pending worker's pass): once it
-      // settles, the next turn of the subscriber's queue unloads it and gives the lease up. Stopping,
-      // the lease is given up by the ownership's stop, and the work resumes elsewhere.
-      else if (!this.#stopped && !this.#settling.released) void this.exclusive(subscriberId, () => this.#settleAll(subscriberId));
-    }
-  }
-
-  /** Waits for every actor of the subscriber in memory to settle. */
-  async #settleAll(subscriberId: string): Promise<void> {
-    for (const id of [...(this.#bySubscriber.get(subscriberId) ?? [])]) await this.settle(id, UNTIL_SETTLED_MS).catch(() => undefined);
+    return this.#queues.exclusive(subscriberId, fn, heard);
   }
 
   /** Starts a new lifecycle; its first snapshot is stored before allocation begins. */
@@ -439,7 +385,7 @@ export class ActorHost {
    * its subscriber waiting on it, and its last snapshot on disk (else a rehydration would read an older one).
    */
   #unloadable(entry: Entry): boolean {
-    return !entry.stopping && entry.saving === 0 && !this.#mailboxes.has(entry.subscriberId) && !entry.actor.getSnapshot().hasTag('busy');
+    return !entry.stopping && entry.saving === 0 && !this.#queues.has(entry.subscriberId) && !entry.actor.getSnapshot().hasTag('busy');
   }
 
   /** Unloads what can go: revoked actors, then the least recently used settled ones while past the cap. */
@@ -499,13 +445,4 @@ export class ActorHost {
 function storedSnapshot(machine: PrefixLifecycleMachine, id: string, row: LifecycleRow | null | undefined): LifecycleSnapshot {
   if (!row) throw new Error(`lifecycle ${id} vanished`);
   return createActor(machine, { snapshot: persistedSnapshot(row) } as unknown as { input: LifecycleInput }).getSnapshot();
-}
-
-/** `fn()`, its throw a rejection. */
-function startNow<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return fn();
-  } catch (err) {
-    return Promise.reject(err);
-  }
 }
