@@ -264,8 +264,7 @@ export class ActorHost {
     this.#sweeper = null;
     this.#writes.stop();
     for (const [id, entry] of this.#entries) this.#evict(id, entry);
-    this.#parking?.host.flights.abortAll();
-    this.#parking?.endAll();
+    this.#parking?.stop();
   }
 
   /** How many lifecycles have a step under way with no actor in memory (parked). */
