@@ -1,13 +1,13 @@
-import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { createActor, type InspectionEvent } from 'xstate';
 import type { Logger } from 'pino';
 import type { PrefixLifecycleMachine } from '../machines/prefix-lifecycle.ts';
 import type { LifecycleEvent, LifecycleInput } from '../machines/types.ts';
 import type { AuditEntry, LifecycleRow, LifecycleStore } from '../store/lifecycles.ts';
 import type { LifecyclePort } from '../store/port.ts';
-import type { AuditFrom } from './audit.ts';
 import { transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
 import type { Flights } from './flights.ts';
-import { PARKED, Parking, startSweeper } from './parking.ts';
+import { LiveActors, type Entry } from './live-actors.ts';
+import { PARKED, Parking } from './parking.ts';
 import { HostWrites, unavailable } from './host-writes.ts';
 import { RESUME_BATCH, resumeInFlight } from './resume.ts';
 import { SubscriberQueues, type Heard } from './subscriber-queue.ts';
@@ -63,46 +63,18 @@ export interface ActorHostOptions {
   parkMs?: number;
 }
 
-interface Entry {
-  actor: Actor<PrefixLifecycleMachine>;
-  subscriberId: string;
-  /** The newest row written for it (or queued to be, within this event-loop turn). */
-  row: LifecycleRow | null;
-  /** State path and context of `row` (e.g. `revoking.release`): what the next audit entry left. */
-  from: AuditFrom | null;
-  stopping: boolean;
-  /** When it last moved or was asked for (Date.now()): `#entries` is kept in this order, oldest first. */
-  lastUsed: number;
-  /** Snapshots queued for the group commit and not yet on disk: until then the store holds an older one. */
-  saving: number;
-  /** Its last snapshot could not be stored: the actor was stopped, the request hears 503. */
-  writeFailed: Error | null;
-  /** Bounded `settle()` calls waiting on it: it is never parked under them. */
-  waiters: number;
-  /** Stopped by a park (runtime/parking.ts). */
-  parked: boolean;
-}
-
 /**
  * Hosts one actor per lifecycle: hydrates on demand, persists every snapshot before the next outside
  * call can have effects, serializes work per subscriber, evicts idle actors, resumes in-flight ones.
  */
 export class ActorHost {
   readonly #opts: ActorHostOptions;
-  /** Least recently used first: a touch moves an entry to the end. */
-  readonly #entries = new Map<string, Entry>();
-  readonly #maxLive: number;
-  /** Unloads actors idle past `idleMs`; runs only while actors are in memory. */
-  #sweeper: NodeJS.Timeout | null = null;
-  #trimScheduled = false;
-  /** Revoked lifecycles: unloaded as soon as their last snapshot is on disk and nobody waits on them. */
-  readonly #done = new Set<string>();
+  /** The actors in memory, least recently used first, and when each goes (runtime/live-actors.ts). */
+  readonly #actors: LiveActors;
   /** One subscriber's work at a time, and with several instances its lease (runtime/subscriber-queue.ts). */
   readonly #queues: SubscriberQueues<Entry>;
   /** Hydrations under way (a store read): a second request for the same lifecycle joins it. */
   readonly #opening = new Map<string, Promise<Entry | null>>();
-  /** The lifecycles in memory per subscriber: what an owned `exclusive()` unloads when it ends. */
-  readonly #bySubscriber = new Map<string, Set<string>>();
   /** The group commit and why the store takes no writes now (runtime/host-writes.ts). */
   readonly #writes: HostWrites<Entry>;
   /** The waits until settled, and their end at shutdown (`release()`). */
@@ -111,23 +83,28 @@ export class ActorHost {
   #stopped = false;
   /** Stops actors whose step waits on its peer and keeps their calls going; null when actors are never parked. */
   readonly #parking: Parking<Settled> | null;
-  readonly #parkMs: number;
 
   constructor(opts: ActorHostOptions) {
     this.#opts = opts;
-    this.#maxLive = opts.maxLive ?? Number.POSITIVE_INFINITY;
     const flights = opts.flights && !opts.ownership && !opts.inspect ? opts.flights : null;
     this.#parking = flights ? this.#startParking(flights) : null;
-    this.#parkMs = flights ? (opts.parkMs ?? opts.idleMs) : Number.POSITIVE_INFINITY;
-    this.#writes = new HostWrites<Entry>({ ...opts, evict: (id, entry) => this.#evict(id, entry) });
+    this.#actors = new LiveActors({
+      idleMs: opts.idleMs,
+      parkMs: flights ? (opts.parkMs ?? opts.idleMs) : Number.POSITIVE_INFINITY,
+      maxLive: opts.maxLive ?? Number.POSITIVE_INFINITY,
+      parking: this.#parking,
+      queued: (subscriberId) => this.#queues.has(subscriberId),
+      afterCommit: () => this.#writes.afterCommit(),
+    });
+    this.#writes = new HostWrites<Entry>({ ...opts, evict: (id, entry) => this.#actors.evict(id, entry) });
     this.#settling = new Settling(this.#writes, () => this.#stopped);
     this.#queues = new SubscriberQueues<Entry>({
       ownership: opts.ownership ?? null,
-      lifecyclesOf: (subscriberId) => [...(this.#bySubscriber.get(subscriberId) ?? [])],
-      entry: (id) => this.#entries.get(id),
-      evict: (id, entry) => this.#evict(id, entry),
+      lifecyclesOf: (subscriberId) => this.#actors.lifecyclesOf(subscriberId),
+      entry: (id) => this.#actors.get(id),
+      evict: (id, entry) => this.#actors.evict(id, entry),
       settle: (id, waitMs) => this.settle(id, waitMs),
-      idle: () => this.#unload(),
+      idle: () => this.#actors.unload(),
       ending: () => this.#stopped || this.#settling.released,
     });
   }
@@ -222,7 +199,7 @@ export class ActorHost {
       {
         store: this.#opts.store,
         log: this.#opts.log,
-        present: (id) => this.#entries.has(id),
+        present: (id) => this.#actors.has(id),
         hydrate: (row) => void this.#hydrate(row),
         stopped: () => this.#stopped,
       },
@@ -235,20 +212,20 @@ export class ActorHost {
    * an answer built after `settle()` need not read back what the host has just written.
    */
   storedRow(lifecycleId: string): LifecycleRow | null {
-    const entry = this.#entries.get(lifecycleId);
+    const entry = this.#actors.get(lifecycleId);
     return entry && !entry.stopping && entry.saving === 0 && !entry.writeFailed ? entry.row : null;
   }
 
   /** How many actors are in memory. */
   get size(): number {
-    return this.#entries.size;
+    return this.#actors.size;
   }
 
   /** Stops the subscriber's actors at once (its lease was lost: another instance owns its work now). */
   abandon(subscriberId: string): void {
-    for (const id of [...(this.#bySubscriber.get(subscriberId) ?? [])]) {
-      const entry = this.#entries.get(id);
-      if (entry) this.#evict(id, entry);
+    for (const id of this.#actors.lifecyclesOf(subscriberId)) {
+      const entry = this.#actors.get(id);
+      if (entry) this.#actors.evict(id, entry);
     }
   }
 
@@ -260,10 +237,8 @@ export class ActorHost {
   /** Stops every actor without persisting anything further; in-flight steps resume at the next start. */
   stopAll(): void {
     this.#stopped = true;
-    if (this.#sweeper) clearInterval(this.#sweeper);
-    this.#sweeper = null;
     this.#writes.stop();
-    for (const [id, entry] of this.#entries) this.#evict(id, entry);
+    this.#actors.stop();
     this.#parking?.stop();
   }
 
@@ -278,9 +253,9 @@ export class ActorHost {
     return new Parking<Settled>({
       flights,
       log,
-      evict: (id, entry) => this.#evict(id, entry as Entry),
+      evict: (id, entry) => this.#actors.evict(id, entry as Entry),
       openForLanding: (id) => this.#open(id, true),
-      present: (id) => this.#entries.has(id) || this.#opening.has(id),
+      present: (id) => this.#actors.has(id) || this.#opening.has(id),
       settleOnce: (id) => this.#openAndSettle(id, UNTIL_SETTLED_MS, true),
       ended: (id) => store.get(id).then((row) => ({ snapshot: storedSnapshot(machine, id, row), settled: false })),
       stopped: () => this.#stopped,
@@ -289,9 +264,9 @@ export class ActorHost {
   }
 
   #open(lifecycleId: string, landing = false): Promise<Entry | null> {
-    const existing = this.#entries.get(lifecycleId);
+    const existing = this.#actors.get(lifecycleId);
     if (existing) {
-      this.#touch(lifecycleId, existing);
+      this.#actors.touch(lifecycleId, existing);
       return Promise.resolve(existing);
     }
     const opening = this.#opening.get(lifecycleId);
@@ -300,7 +275,7 @@ export class ActorHost {
       .get(lifecycleId)
       // Whoever hydrated it while the row was being read has the one actor.
       // A landing after stopAll() hydrates nothing: its steps would call peers after the stop.
-      .then((row) => this.#entries.get(lifecycleId) ?? (row && !(landing && this.#stopped) ? this.#hydrate(row) : null))
+      .then((row) => this.#actors.get(lifecycleId) ?? (row && !(landing && this.#stopped) ? this.#hydrate(row) : null))
       .finally(() => this.#opening.delete(lifecycleId));
     this.#opening.set(lifecycleId, read);
     return read;
@@ -325,30 +300,17 @@ export class ActorHost {
         : // The machine's input type makes `input` required, but a restored actor takes its context from the snapshot.
           createActor(this.#opts.machine, { snapshot: from.snapshot, inspect } as unknown as { input: LifecycleInput });
     entry.actor.subscribe({
-      // An actor with nothing in flight is unloaded after `idleMs` (the sweeper), or sooner past the cap.
-      next: (snapshot) => {
-        if (entry.stopping) return;
-        this.#touch(lifecycleId, entry);
-        // Revoked: only an offline CPE's late answer moves it again, and that rehydrates it.
-        if (snapshot.value === 'revoked') this.#done.add(lifecycleId);
-        if (!snapshot.hasTag('busy') && (this.#entries.size > this.#maxLive || snapshot.value === 'revoked')) this.#unloadSoon();
-      },
+      next: (snapshot) => this.#actors.moved(lifecycleId, entry, snapshot),
       error: (err) => {
         // A snapshot the machine cannot take: keep the stored one and leave the lifecycle for an operator.
         this.#opts.log.error({ subscriber_id: subscriberId, lifecycle_id: lifecycleId, err: String(err) }, 'lifecycle actor stopped on an error');
-        if (this.#entries.get(lifecycleId) === entry) this.#forget(lifecycleId, entry);
+        this.#actors.forget(lifecycleId, entry);
       },
     });
-    this.#entries.set(lifecycleId, entry);
-    const mine = this.#bySubscriber.get(subscriberId);
-    if (mine) mine.add(lifecycleId);
-    else this.#bySubscriber.set(subscriberId, new Set([lifecycleId]));
+    this.#actors.add(lifecycleId, entry);
     entry.actor.start();
     this.#parking?.hydrated(lifecycleId);
-    if (entry.actor.getSnapshot().value === 'revoked') this.#done.add(lifecycleId);
-    // Past the cap, older settled actors make room (never this one: its caller is about to use it).
-    if (this.#entries.size > this.#maxLive) this.#unload(lifecycleId);
-    this.#sweeper ??= this.#startSweeper();
+    this.#actors.started(lifecycleId, entry);
     return entry;
   }
 
@@ -370,73 +332,6 @@ export class ActorHost {
    */
   afterCommit(): Promise<void> {
     return this.#writes.afterCommit();
-  }
-
-  /** Marks the entry used now: it moves to the end of the LRU order. */
-  #touch(lifecycleId: string, entry: Entry): void {
-    entry.lastUsed = Date.now();
-    this.#entries.delete(lifecycleId);
-    this.#entries.set(lifecycleId, entry);
-  }
-
-  /**
-   * Whether the actor can be stopped now without losing anything: no step in flight, no operation of
-   * its subscriber waiting on it, and its last snapshot on disk (else a rehydration would read an older one).
-   */
-  #unloadable(entry: Entry): boolean {
-    return !entry.stopping && entry.saving === 0 && !this.#queues.has(entry.subscriberId) && !entry.actor.getSnapshot().hasTag('busy');
-  }
-
-  /** Unloads what can go: revoked actors, then the least recently used settled ones while past the cap. */
-  #unload(keep?: string): void {
-    for (const id of this.#done) {
-      const entry = this.#entries.get(id);
-      if (!entry) this.#done.delete(id);
-      else if (id !== keep && this.#unloadable(entry)) this.#evict(id, entry);
-    }
-    if (this.#entries.size <= this.#maxLive) return;
-    for (const [id, entry] of this.#entries) {
-      if (this.#entries.size <= this.#maxLive) break;
-      if (id === keep) continue;
-      if (this.#unloadable(entry)) this.#evict(id, entry);
-      else if (this.#parking?.parkable(id, entry)) this.#parking.park(id, entry);
-    }
-  }
-
-  /** `#unload()` after this turn (and its group commit): never from inside an actor's own observer. */
-  #unloadSoon(): void {
-    if (this.#trimScheduled) return;
-    this.#trimScheduled = true;
-    void this.#writes.afterCommit().finally(() => {
-      this.#trimScheduled = false;
-      this.#unload();
-    });
-  }
-
-  #startSweeper(): NodeJS.Timeout {
-    return startSweeper({
-      idleMs: this.#opts.idleMs,
-      parkMs: this.#parkMs,
-      entries: this.#entries,
-      unloadable: (entry) => this.#unloadable(entry),
-      evict: (id, entry) => this.#evict(id, entry),
-      parking: this.#parking,
-      stopped: () => (this.#sweeper = null),
-    });
-  }
-
-  #evict(lifecycleId: string, entry: Entry): void {
-    entry.stopping = true; // set before stop(): a snapshot taken after stop() must never be stored
-    entry.actor.stop();
-    if (this.#entries.get(lifecycleId) === entry) this.#forget(lifecycleId, entry);
-    this.#done.delete(lifecycleId);
-  }
-
-  #forget(lifecycleId: string, entry: Entry): void {
-    this.#entries.delete(lifecycleId);
-    const mine = this.#bySubscriber.get(entry.subscriberId);
-    mine?.delete(lifecycleId);
-    if (mine?.size === 0) this.#bySubscriber.delete(entry.subscriberId);
   }
 }
 
