@@ -4,7 +4,7 @@ import type { PrefixLifecycleMachine } from '../machines/prefix-lifecycle.ts';
 import type { LifecycleEvent, LifecycleInput } from '../machines/types.ts';
 import type { AuditEntry, LifecycleRow, LifecycleStore } from '../store/lifecycles.ts';
 import type { LifecyclePort } from '../store/port.ts';
-import { transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
+import type { AllocateNow, AtOnce } from './at-once.ts';
 import type { Flights } from './flights.ts';
 import { LiveActors, type Entry } from './live-actors.ts';
 import { PARKED, Parking } from './parking.ts';
@@ -12,7 +12,6 @@ import { HostWrites, unavailable } from './host-writes.ts';
 import { RESUME_BATCH, resumeInFlight } from './resume.ts';
 import { SubscriberQueues, type Heard } from './subscriber-queue.ts';
 import { Settling, UNTIL_SETTLED_MS, type Settled } from './settling.ts';
-import { currentLogScope } from './log-context.ts';
 import type { Ownership } from './ownership.ts';
 import { persistedSnapshot, statePath, type LifecycleSnapshot } from './projection.ts';
 
@@ -291,7 +290,7 @@ export class ActorHost {
     const last = stored ? { path: statePath(stored), context: stored.context } : null;
     const entry = { subscriberId, row, from: last, stopping: false, lastUsed: Date.now(), saving: 0, writeFailed: null, waiters: 0, parked: false } as Entry;
     const inspect = (ev: InspectionEvent) => {
-      if (ev.type === '@xstate.snapshot' && ev.actorRef === entry.actor) this.#persist(entry, ev.event, ev.snapshot as LifecycleSnapshot);
+      if (ev.type === '@xstate.snapshot' && ev.actorRef === entry.actor) this.#writes.persist(entry, ev.event, ev.snapshot as LifecycleSnapshot);
       this.#opts.inspect?.(ev);
     };
     entry.actor =
@@ -312,18 +311,6 @@ export class ActorHost {
     this.#parking?.hydrated(lifecycleId);
     this.#actors.started(lifecycleId, entry);
     return entry;
-  }
-
-  #persist(entry: Entry, event: { type: string }, snapshot: LifecycleSnapshot): void {
-    if (entry.stopping || snapshot.status === 'error') return;
-    // A restored actor re-announces the stored snapshot: nothing new to write.
-    if (event.type === 'xstate.init' && entry.row) return;
-    const previous = entry.row;
-    const t = transitionOf(previous, entry.from, event, snapshot, entry.actor.getPersistedSnapshot(), new Date().toISOString());
-    if (!t) return;
-    entry.row = t.row;
-    entry.from = t.from;
-    this.#writes.save({ entry, row: t.row, audit: t.audit, previous, detail: t.detail, scope: currentLogScope() });
   }
 
   /**

@@ -12,16 +12,22 @@ import { isStoreBusy } from '../store/db.ts';
 import type { AuditEntry, LifecycleRow, LifecycleStore, SaveItem } from '../store/lifecycles.ts';
 import type { LifecyclePort } from '../store/port.ts';
 import type { TransitionRecord } from './actor-host.ts';
-import type { AuditDetail } from './audit.ts';
+import type { AuditDetail, AuditFrom } from './audit.ts';
 import type { AllocationTemplate } from './allocation-template.ts';
-import { allocateAtOnce, checkedTemplate, type AllocateNow, type AtOnce } from './at-once.ts';
+import { allocateAtOnce, checkedTemplate, transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
 import { GroupCommit } from './group-commit.ts';
 import { currentLogScope, withLogScope, type LogScope } from './log-context.ts';
 import type { Ownership } from './ownership.ts';
+import type { LifecycleSnapshot } from './projection.ts';
 
 /** What the writes read and set of a host's entry. */
 export interface WrittenEntry {
+  actor: { getPersistedSnapshot(): unknown };
   subscriberId: string;
+  /** The newest row written for it (or queued to be, within this event-loop turn). */
+  row: LifecycleRow | null;
+  /** State path and context of `row`: what the next audit entry left. */
+  from: AuditFrom | null;
   stopping: boolean;
   /** Snapshots queued for the group commit and not yet on disk: until then the store holds an older one. */
   saving: number;
@@ -30,7 +36,7 @@ export interface WrittenEntry {
 }
 
 /** One persisted transition waiting for the group commit. */
-export type Saved<E> = SaveItem & { entry: E; previous: LifecycleRow | null; detail: AuditDetail; scope: LogScope | undefined; lost?: boolean };
+type Saved<E> = SaveItem & { entry: E; previous: LifecycleRow | null; detail: AuditDetail; scope: LogScope | undefined; lost?: boolean };
 /** A lifecycle created and allocated inside the group commit's transaction (`createAtOnce`): `made` is what the write made. */
 type Job = { input: LifecycleInput; made: AtOnce | null; scope: LogScope | undefined };
 type Queued<E> = Saved<E> | Job;
@@ -122,10 +128,18 @@ export class HostWrites<E extends WrittenEntry> {
     });
   }
 
-  /** Queues a transition for this turn's group commit; its entry counts it as saving until then. */
-  save(saved: Saved<E>): void {
-    saved.entry.saving++;
-    this.#commits.enqueue(saved);
+  /** A snapshot the entry's actor reported: its transition goes into this turn's group commit. */
+  persist(entry: E, event: { type: string }, snapshot: LifecycleSnapshot): void {
+    if (entry.stopping || snapshot.status === 'error') return;
+    // A restored actor re-announces the stored snapshot: nothing new to write.
+    if (event.type === 'xstate.init' && entry.row) return;
+    const previous = entry.row;
+    const t = transitionOf(previous, entry.from, event, snapshot, entry.actor.getPersistedSnapshot(), new Date().toISOString());
+    if (!t) return;
+    entry.row = t.row;
+    entry.from = t.from;
+    entry.saving++;
+    this.#commits.enqueue({ entry, row: t.row, audit: t.audit, previous, detail: t.detail, scope: currentLogScope() });
   }
 
   /** ActorHost's `createAtOnce()` (it says what it answers). */
