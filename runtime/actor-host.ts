@@ -194,16 +194,9 @@ export class ActorHost {
 
   /** Resumes every lifecycle that had a step in flight (runtime/resume.ts); resolves with how many. */
   resumeInFlight(batch = RESUME_BATCH): Promise<number> {
-    return resumeInFlight(
-      {
-        store: this.#opts.store,
-        log: this.#opts.log,
-        present: (id) => this.#actors.has(id),
-        hydrate: (row) => void this.#hydrate(row),
-        stopped: () => this.#stopped,
-      },
-      batch,
-    );
+    const { store, log } = this.#opts;
+    const host = { store, log, present: (id: string) => this.#actors.has(id), hydrate: (row: LifecycleRow) => void this.#hydrate(row), stopped: () => this.#stopped };
+    return resumeInFlight(host, batch);
   }
 
   /**
@@ -222,10 +215,7 @@ export class ActorHost {
 
   /** Stops the subscriber's actors at once (its lease was lost: another instance owns its work now). */
   abandon(subscriberId: string): void {
-    for (const id of this.#actors.lifecyclesOf(subscriberId)) {
-      const entry = this.#actors.get(id);
-      if (entry) this.#actors.evict(id, entry);
-    }
+    this.#actors.evictSubscriber(subscriberId);
   }
 
   /** Resolves once no write of the group commit is in flight (an asynchronous store, before it closes). */

@@ -174,6 +174,14 @@ export class LiveActors {
     if (mine?.size === 0) this.#bySubscriber.delete(entry.subscriberId);
   }
 
+  /** Stops every actor of the subscriber, busy or not. */
+  evictSubscriber(subscriberId: string): void {
+    for (const id of this.lifecyclesOf(subscriberId)) {
+      const entry = this.#entries.get(id);
+      if (entry) this.evict(id, entry);
+    }
+  }
+
   /** At `stopAll()`: the sweeper ends and every actor is stopped. */
   stop(): void {
     if (this.#sweeper) clearInterval(this.#sweeper);
