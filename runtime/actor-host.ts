@@ -1,26 +1,21 @@
-import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { createActor, type InspectionEvent } from 'xstate';
 import type { Logger } from 'pino';
 import type { PrefixLifecycleMachine } from '../machines/prefix-lifecycle.ts';
 import type { LifecycleEvent, LifecycleInput } from '../machines/types.ts';
-import { ServiceError } from '../services/errors.ts';
-import { isStoreBusy } from '../store/db.ts';
-import type { AuditEntry, LifecycleRow, LifecycleStore, SaveItem } from '../store/lifecycles.ts';
+import type { AuditEntry, LifecycleRow, LifecycleStore } from '../store/lifecycles.ts';
 import type { LifecyclePort } from '../store/port.ts';
-import type { AuditDetail, AuditFrom } from './audit.ts';
-import type { AllocationTemplate } from './allocation-template.ts';
-import { allocateAtOnce, checkedTemplate, transitionOf, type AllocateNow, type AtOnce } from './at-once.ts';
+import type { AllocateNow, AtOnce } from './at-once.ts';
 import type { Flights } from './flights.ts';
-import { PARKED, Parking, startSweeper } from './parking.ts';
-import { GroupCommit } from './group-commit.ts';
-import { currentLogScope, withLogScope, type LogScope } from './log-context.ts';
+import { LiveActors, type Entry } from './live-actors.ts';
+import { PARKED, Parking } from './parking.ts';
+import { HostWrites, unavailable } from './host-writes.ts';
+import { RESUME_BATCH, resumeInFlight } from './resume.ts';
+import { SubscriberQueues, type Heard } from './subscriber-queue.ts';
+import { Settling, UNTIL_SETTLED_MS, type Settled } from './settling.ts';
 import type { Ownership } from './ownership.ts';
 import { persistedSnapshot, statePath, type LifecycleSnapshot } from './projection.ts';
 
-/** `settle()`'s wait for "until it settles": setTimeout's largest delay (the steps' retries bound how long that is). */
-export const UNTIL_SETTLED_MS = 2 ** 31 - 1;
-
-/** Lifecycles hydrated per turn of the event loop by the start-up resume. */
-const RESUME_BATCH = 100;
+export { UNTIL_SETTLED_MS } from './settling.ts';
 
 /** What the host reports after every persisted transition (metrics, logs). */
 export interface TransitionRecord {
@@ -67,142 +62,49 @@ export interface ActorHostOptions {
   parkMs?: number;
 }
 
-interface Entry {
-  actor: Actor<PrefixLifecycleMachine>;
-  subscriberId: string;
-  /** The newest row written for it (or queued to be, within this event-loop turn). */
-  row: LifecycleRow | null;
-  /** State path and context of `row` (e.g. `revoking.release`): what the next audit entry left. */
-  from: AuditFrom | null;
-  stopping: boolean;
-  /** When it last moved or was asked for (Date.now()): `#entries` is kept in this order, oldest first. */
-  lastUsed: number;
-  /** Snapshots queued for the group commit and not yet on disk: until then the store holds an older one. */
-  saving: number;
-  /** Its last snapshot could not be stored: the actor was stopped, the request hears 503. */
-  writeFailed: Error | null;
-  /** Bounded `settle()` calls waiting on it: it is never parked under them. */
-  waiters: number;
-  /** Stopped by a park (runtime/parking.ts). */
-  parked: boolean;
-}
-
-/** Told how an `exclusive()` call ended, by the queue's own reaction on it (and so handled, if it rejects). */
-export interface Heard<T> {
-  resolve(value: T): void;
-  reject(err: unknown): void;
-}
-
-/** What `settle()` answers. */
-type Settled = { snapshot: LifecycleSnapshot; settled: boolean };
-
-/** A write refused by fencing: another instance owns the subscriber now (its lease was lost). */
-const leaseLost = (subscriberId: string) =>
-  new ServiceError('unavailable', `another instance took over subscriber ${subscriberId} (this one lost its lease); try again`, { retryable: true, retryAfterMs: 1000 });
-
-/** One persisted transition waiting for the group commit. */
-type Saved = SaveItem & { entry: Entry; previous: LifecycleRow | null; detail: AuditDetail; scope: LogScope | undefined; lost?: boolean };
-/** A lifecycle created and allocated inside the group commit's transaction (`createAtOnce`): `made` is what the write made. */
-type Job = { input: LifecycleInput; made: AtOnce | null; scope: LogScope | undefined };
-type Queued = Saved | Job;
-const isJob = (q: Queued): q is Job => 'input' in q;
-
 /**
  * Hosts one actor per lifecycle: hydrates on demand, persists every snapshot before the next outside
  * call can have effects, serializes work per subscriber, evicts idle actors, resumes in-flight ones.
  */
 export class ActorHost {
   readonly #opts: ActorHostOptions;
-  /** Least recently used first: a touch moves an entry to the end. */
-  readonly #entries = new Map<string, Entry>();
-  readonly #maxLive: number;
-  /** Unloads actors idle past `idleMs`; runs only while actors are in memory. */
-  #sweeper: NodeJS.Timeout | null = null;
-  #trimScheduled = false;
-  /** Revoked lifecycles: unloaded as soon as their last snapshot is on disk and nobody waits on them. */
-  readonly #done = new Set<string>();
-  readonly #mailboxes = new Map<string, Promise<unknown>>();
+  /** The actors in memory, least recently used first, and when each goes (runtime/live-actors.ts). */
+  readonly #actors: LiveActors;
+  /** One subscriber's work at a time, and with several instances its lease (runtime/subscriber-queue.ts). */
+  readonly #queues: SubscriberQueues<Entry>;
   /** Hydrations under way (a store read): a second request for the same lifecycle joins it. */
   readonly #opening = new Map<string, Promise<Entry | null>>();
-  /** The lifecycles in memory per subscriber: what an owned `exclusive()` unloads when it ends. */
-  readonly #bySubscriber = new Map<string, Set<string>>();
-  // The snapshots of every lifecycle that moved in one turn of the event loop go to disk in one
-  // transaction. A step touches the outside only after `afterCommit()`: its start is on disk.
-  readonly #commits: GroupCommit<Queued>;
-  /** Why the store does not take writes now (a lock past `storeBusyMs`, a failed write); null when it does. */
-  #storeProblem: string | null = null;
-  #busyTimer: NodeJS.Timeout | null = null;
-  /** Requests waiting for the group commit: told at once when the store stays locked. */
-  readonly #commitWaiters = new Set<() => void>();
-  /** Set by `release()` at shutdown: every wait ends now, unsettled, and the client polls. */
-  #released = false;
+  /** The group commit and why the store takes no writes now (runtime/host-writes.ts). */
+  readonly #writes: HostWrites<Entry>;
+  /** The waits until settled, and their end at shutdown (`release()`). */
+  readonly #settling: Settling;
   /** Set by `stopAll()`: a background resume still running hydrates nothing more. */
   #stopped = false;
-  readonly #releaseWaiters = new Set<() => void>();
   /** Stops actors whose step waits on its peer and keeps their calls going; null when actors are never parked. */
   readonly #parking: Parking<Settled> | null;
-  readonly #parkMs: number;
 
   constructor(opts: ActorHostOptions) {
     this.#opts = opts;
-    this.#maxLive = opts.maxLive ?? Number.POSITIVE_INFINITY;
     const flights = opts.flights && !opts.ownership && !opts.inspect ? opts.flights : null;
     this.#parking = flights ? this.#startParking(flights) : null;
-    this.#parkMs = flights ? (opts.parkMs ?? opts.idleMs) : Number.POSITIVE_INFINITY;
-    const busyMs = opts.storeBusyMs ?? 1000;
-    this.#commits = new GroupCommit<Queued>({
-      write: (batch) => this.#write(batch),
-      transient: isStoreBusy,
-      retryDelayMs: (attempt) => Math.min(10 * 2 ** (attempt - 1), 250),
-      blocked: (err, attempt) => {
-        if (attempt !== 1) return;
-        opts.log.warn({ err: err.message }, 'the database is locked by another connection; retrying the write');
-        this.#busyTimer = setTimeout(() => {
-          if (!this.#commits.blocked) return;
-          this.#storeProblem = `the database is locked by another connection (${err.message})`;
-          opts.log.error({ after_ms: busyMs }, 'the database stays locked; requests answer 503 until it is free');
-          for (const tell of [...this.#commitWaiters]) tell();
-        }, busyMs);
-        this.#busyTimer.unref();
-      },
-      committed: (batch) => {
-        if (this.#busyTimer) clearTimeout(this.#busyTimer);
-        this.#busyTimer = null;
-        if (this.#storeProblem) opts.log.info('the database takes writes again');
-        this.#storeProblem = null;
-        for (const q of batch) if (!isJob(q)) q.entry.saving--;
-        for (const q of batch) {
-          if (!isJob(q) && q.lost) {
-            // Fenced out: nothing of it was written, and the new owner's snapshots are the truth now.
-            if (!q.entry.stopping) {
-              opts.log.warn({ subscriber_id: q.entry.subscriberId, lifecycle_id: q.row.id }, 'lease lost to another instance: snapshot not written; actor stopped');
-              q.entry.writeFailed = leaseLost(q.entry.subscriberId);
-              this.#evict(q.row.id, q.entry);
-            }
-            continue;
-          }
-          if (!isJob(q)) {
-            this.#committed(q, q.scope);
-            continue;
-          }
-          if (!q.made) continue;
-          q.made.report();
-          for (const t of q.made.transitions) this.#committed(t, q.scope);
-        }
-      },
-      failed: (batch, err) => {
-        this.#storeProblem = `writes to the database fail (${err.message})`;
-        for (const q of batch) if (!isJob(q)) q.entry.saving--;
-        // Never run a step whose start is not on disk: stop them, and let the next hydration take the last stored snapshot.
-        for (const q of batch) {
-          if (isJob(q)) continue;
-          const { entry, row } = q;
-          if (entry.stopping) continue;
-          opts.log.error({ subscriber_id: entry.subscriberId, lifecycle_id: row.id, err: String(err) }, 'could not persist a lifecycle snapshot; actor stopped');
-          entry.writeFailed = err;
-          this.#evict(row.id, entry);
-        }
-      },
+    this.#actors = new LiveActors({
+      idleMs: opts.idleMs,
+      parkMs: flights ? (opts.parkMs ?? opts.idleMs) : Number.POSITIVE_INFINITY,
+      maxLive: opts.maxLive ?? Number.POSITIVE_INFINITY,
+      parking: this.#parking,
+      queued: (subscriberId) => this.#queues.has(subscriberId),
+      afterCommit: () => this.#writes.afterCommit(),
+    });
+    this.#writes = new HostWrites<Entry>({ ...opts, evict: (id, entry) => this.#actors.evict(id, entry) });
+    this.#settling = new Settling(this.#writes, () => this.#stopped);
+    this.#queues = new SubscriberQueues<Entry>({
+      ownership: opts.ownership ?? null,
+      lifecyclesOf: (subscriberId) => this.#actors.lifecyclesOf(subscriberId),
+      entry: (id) => this.#actors.get(id),
+      evict: (id, entry) => this.#actors.evict(id, entry),
+      settle: (id, waitMs) => this.settle(id, waitMs),
+      idle: () => this.#actors.unload(),
+      ending: () => this.#stopped || this.#settling.released,
     });
   }
 
@@ -214,88 +116,23 @@ export class ActorHost {
    * this lifecycle cannot go that way (nothing of it written: `create()` it). Rejects 503 as `settle()`
    * does when the store cannot take the write.
    */
-  async createAtOnce(input: LifecycleInput): Promise<{ snapshot: AtOnce['snapshot']; row: LifecycleRow } | null> {
-    if (!this.#opts.allocateNow || !this.#opts.sqlite || this.#storeProblem) return null;
-    const job: Job = { input, made: null, scope: currentLogScope() };
-    this.#commits.enqueue(job);
-    await this.#stored();
-    const made = job.made as AtOnce | null;
-    return made ? { snapshot: made.snapshot, row: made.transitions[1].row } : null;
-  }
-
-  /** The at-once template of the machine (runtime/allocation-template.ts), checked on the first allocation made at once; null: XState computes them. */
-  #atOnceTemplate: AllocationTemplate | null | undefined;
-  #allocationTemplate(): AllocationTemplate | null {
-    if (this.#atOnceTemplate !== undefined) return this.#atOnceTemplate;
-    const { template, mismatch } = checkedTemplate(this.#opts.machine);
-    if (mismatch) this.#opts.log.warn({ mismatch }, 'the precomputed allocation differs from the machine\'s own; allocations made at once go through XState');
-    return (this.#atOnceTemplate = template);
-  }
-
-  /** The group commit's write: every snapshot and job of the batch in one transaction. */
-  #write(batch: readonly Queued[]): void | Promise<void> {
-    const { sqlite, machine, allocateNow, log, ownership } = this.#opts;
-    if (!batch.some(isJob)) {
-      const saves = batch as Saved[];
-      if (sqlite) return sqlite.saveBatch(saves);
-      if (!ownership) return this.#opts.store.saveBatch(saves);
-      return ownership.save(saves).then((lost) => {
-        for (const q of saves) if (lost.has(q.row.subscriber_id)) q.lost = true;
-      });
-    }
-    // Jobs are queued only with `sqlite` (`createAtOnce`): one synchronous transaction.
-    const store = sqlite!;
-    const template = this.#allocationTemplate();
-    store.transaction(() => {
-      const saves = batch.filter((q): q is Saved => !isJob(q));
-      if (saves.length) store.saveBatch(saves);
-      for (const job of batch) {
-        if (!isJob(job)) continue;
-        job.made = null;
-        try {
-          // Its own savepoint, the only one: an allocation that throws (or a write after it) leaves
-          // nothing of this lifecycle. The IPAM's and the store's writes inside it take none of their own.
-          job.made = store.transaction(() => {
-            const made = allocateAtOnce(machine, job.input, allocateNow!, { template });
-            // One write of the row, the settled one: the created snapshot is only ever seen in the audit trail.
-            const [created, allocated] = made?.transitions ?? [];
-            if (created && allocated) store.writeBatch([{ row: allocated.row, audit: created.audit, detail: created.detail }, { row: allocated.row, audit: allocated.audit, rowStored: true, detail: allocated.detail }]);
-            return made;
-          });
-        } catch (err) {
-          // The ordinary step makes it again, with its retries, its refusals and its log lines.
-          if (isStoreBusy(err)) throw err;
-          log.debug({ lifecycle_id: job.input.lifecycleId, err: String(err) }, 'allocation not made at once; running the step');
-        }
-      }
-    });
-  }
-
-  /** A transition is on disk: its log line and its metrics. */
-  #committed(t: { row: LifecycleRow; audit: AuditEntry; detail: AuditDetail; previous: LifecycleRow | null }, scope: LogScope | undefined): void {
-    const { row, audit, detail, previous } = t;
-    // Logged under the scope of what caused it (its request), not of whatever flushed the batch.
-    withLogScope({ ...scope, lifecycle_id: row.id, subscriber_id: row.subscriber_id }, () =>
-      // The root logger: the scope names the lifecycle (no child logger is kept per actor).
-      this.#opts.log.info({ event: audit.type, from: audit.from_state, to: detail.state, detail }, 'lifecycle event'),
-    );
-    this.#opts.onTransition?.({ row, audit, previous });
+  createAtOnce(input: LifecycleInput): Promise<{ snapshot: AtOnce['snapshot']; row: LifecycleRow } | null> {
+    return this.#writes.createAtOnce(input);
   }
 
   /** Why the store takes no writes now, or null: `/readyz` answers 503 with it. */
   get storeProblem(): string | null {
-    return this.#storeProblem;
+    return this.#writes.storeProblem;
   }
 
   /** A write outside the group commit (the readiness probe) went through: the store is fine again. */
   storeRecovered(): void {
-    if (!this.#commits.blocked) this.#storeProblem = null;
+    this.#writes.storeRecovered();
   }
 
   /** Ends every wait for settling now (at shutdown, past the drain timeout): the requests answer 202. */
   release(): void {
-    this.#released = true;
-    for (const end of [...this.#releaseWaiters]) end();
+    this.#settling.release();
     this.#parking?.endAll();
   }
 
@@ -306,66 +143,7 @@ export class ActorHost {
    * told how it ended, from the queue's own reaction on it: a caller waiting on the outcome needs none.
    */
   exclusive<T>(subscriberId: string, fn: () => Promise<T>, heard?: Heard<T>): Promise<T> {
-    const before = this.#mailboxes.get(subscriberId);
-    const owned = this.#opts.ownership ? () => this.#owned(subscriberId, fn) : fn;
-    // Nothing queued before it: it starts now (up to its first await), and its own promise is the
-    // queue's, not one that adopts it (an adoption is one more reaction a parked wait keeps).
-    const run = before ? before.then(owned, owned) : startNow(owned);
-    this.#mailboxes.set(subscriberId, this.#tail(subscriberId, run, heard));
-    return run;
-  }
-
-  /**
-   * The subscriber's queue after `run`. Apart from `exclusive()`, so that an operation waiting,
-   * parked, for hours keeps none of its `fn`; two inline reactions, not one named `const`: tsx
-   * names every named function it compiles, and a function given a name keeps a 256-byte property store.
-   */
-  #tail<T>(subscriberId: string, run: Promise<T>, heard: Heard<T> | undefined): Promise<void> {
-    const tail: Promise<void> = run.then(
-      (value) => {
-        this.#ended(subscriberId, tail);
-        heard?.resolve(value);
-      },
-      (err: unknown) => {
-        this.#ended(subscriberId, tail);
-        heard?.reject(err);
-      },
-    );
-    return tail;
-  }
-
-  #ended(subscriberId: string, tail: Promise<void>): void {
-    if (this.#mailboxes.get(subscriberId) !== tail) return;
-    this.#mailboxes.delete(subscriberId);
-    // Nobody waits on the subscriber's actors any more: what the cap or a revocation let go goes now.
-    this.#unload();
-  }
-
-  async #owned<T>(subscriberId: string, fn: () => Promise<T>): Promise<T> {
-    const ownership = this.#opts.ownership!;
-    await ownership.hold(subscriberId);
-    try {
-      return await fn();
-    } finally {
-      // Another instance may take the subscriber next: nothing of it may stay cached here.
-      let keep = false;
-      for (const id of [...(this.#bySubscriber.get(subscriberId) ?? [])]) {
-        const entry = this.#entries.get(id);
-        if (!entry) continue;
-        if (entry.saving === 0 && !entry.actor.getSnapshot().hasTag('busy')) this.#evict(id, entry);
-        else keep = true;
-      }
-      if (!keep) await ownership.release(subscriberId);
-      // Still busy (an operation that answered without waiting, the pending worker's pass): once it
-      // settles, the next turn of the subscriber's queue unloads it and gives the lease up. Stopping,
-      // the lease is given up by the ownership's stop, and the work resumes elsewhere.
-      else if (!this.#stopped && !this.#released) void this.exclusive(subscriberId, () => this.#settleAll(subscriberId));
-    }
-  }
-
-  /** Waits for every actor of the subscriber in memory to settle. */
-  async #settleAll(subscriberId: string): Promise<void> {
-    for (const id of [...(this.#bySubscriber.get(subscriberId) ?? [])]) await this.settle(id, UNTIL_SETTLED_MS).catch(() => undefined);
+    return this.#queues.exclusive(subscriberId, fn, heard);
   }
 
   /** Starts a new lifecycle; its first snapshot is stored before allocation begins. */
@@ -411,74 +189,14 @@ export class ActorHost {
   async #openAndSettle(lifecycleId: string, waitMs: number, follow: boolean): Promise<Settled | typeof PARKED> {
     const entry = await this.#open(lifecycleId);
     if (!entry) throw new Error(`unknown lifecycle ${lifecycleId}`);
-    return this.#settleEntry(entry, waitMs, follow);
+    return this.#settling.settle(entry, waitMs, follow);
   }
 
-  /** `settle()` on one actor; PARKED when `follow` and the host parked it meanwhile. */
-  #settleEntry(entry: Entry, waitMs: number, follow: boolean): Promise<Settled | typeof PARKED> {
-    const { actor } = entry;
-    // A bounded wait keeps its actor in memory (it ends soon); only a follower lets it be parked.
-    if (!follow) entry.waiters++;
-    return new Promise((resolve, reject) => {
-      let finished = false;
-      const done = (settled: boolean) => {
-        if (finished) return;
-        finished = true;
-        if (!follow) entry.waiters--;
-        clearTimeout(timer);
-        sub?.unsubscribe();
-        this.#releaseWaiters.delete(release);
-        this.#commitWaiters.delete(release);
-        if (follow && entry.parked && !this.#released && !this.#stopped) return resolve(PARKED);
-        // Answer with what is on disk: the snapshot that settled it is queued within this turn.
-        const answer = () => (entry.writeFailed ? reject(unavailable(`the lifecycle could not be stored: ${entry.writeFailed.message}`)) : resolve({ snapshot: actor.getSnapshot(), settled }));
-        void this.#stored().then(answer, reject);
-      };
-      const release = () => done(false);
-      const isSettled = (s: LifecycleSnapshot) => s.status !== 'active' || !s.hasTag('busy');
-      const timer = setTimeout(() => done(false), waitMs);
-      // Not a const: subscribing to an actor that is already done calls `complete` before it returns.
-      let sub: { unsubscribe(): void } | null = null;
-      sub = actor.subscribe({
-        next: (s) => isSettled(s) && done(true),
-        error: () => done(true),
-        complete: () => done(!actor.getSnapshot().hasTag('busy')),
-      });
-      if (isSettled(actor.getSnapshot())) done(true);
-      else if (this.#released || (this.#storeProblem && this.#commits.blocked)) done(false);
-      else {
-        this.#releaseWaiters.add(release);
-        // The store staying locked ends the wait too: `#stored()` then answers 503.
-        this.#commitWaiters.add(release);
-      }
-    });
-  }
-
-  /**
-   * Hydrates every lifecycle that had a step in flight, which re-runs that step: `batch` at a time,
-   * yielding to the event loop between batches, so that the service answers (and is ready) while it
-   * runs; the ports' own limits bound the steps. A lifecycle a request hydrated first is skipped (one
-   * actor per lifecycle), and so is one that finished meanwhile. Resolves with how many it resumed.
-   */
-  async resumeInFlight(batch = RESUME_BATCH): Promise<number> {
-    const ids = await this.#opts.store.busy();
-    let resumed = 0;
-    for (let i = 0; i < ids.length && !this.#stopped; i += batch) {
-      if (i > 0) await new Promise<void>((r) => setImmediate(r));
-      for (const id of ids.slice(i, i + batch)) {
-        if (this.#stopped || this.#entries.has(id)) continue;
-        const row = await this.#opts.store.get(id);
-        if (!row?.busy || this.#entries.has(id)) continue;
-        try {
-          this.#hydrate(row);
-          resumed++;
-        } catch (err) {
-          // One snapshot the machine cannot take leaves the others to resume; a request for it answers the error.
-          this.#opts.log.error({ lifecycle_id: id, err: String(err) }, 'could not resume a lifecycle in flight');
-        }
-      }
-    }
-    return resumed;
+  /** Resumes every lifecycle that had a step in flight (runtime/resume.ts); resolves with how many. */
+  resumeInFlight(batch = RESUME_BATCH): Promise<number> {
+    const { store, log } = this.#opts;
+    const host = { store, log, present: (id: string) => this.#actors.has(id), hydrate: (row: LifecycleRow) => void this.#hydrate(row), stopped: () => this.#stopped };
+    return resumeInFlight(host, batch);
   }
 
   /**
@@ -486,65 +204,31 @@ export class ActorHost {
    * an answer built after `settle()` need not read back what the host has just written.
    */
   storedRow(lifecycleId: string): LifecycleRow | null {
-    const entry = this.#entries.get(lifecycleId);
+    const entry = this.#actors.get(lifecycleId);
     return entry && !entry.stopping && entry.saving === 0 && !entry.writeFailed ? entry.row : null;
   }
 
   /** How many actors are in memory. */
   get size(): number {
-    return this.#entries.size;
-  }
-
-  /**
-   * Resolves when this turn's group commit is on disk. Rejects with 503 `unavailable` when it failed,
-   * or when another connection's lock holds it back past `storeBusyMs` (the write still happens later).
-   */
-  #stored(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const locked = () => {
-        this.#commitWaiters.delete(locked);
-        reject(unavailable(this.#storeProblem ?? 'the database is locked by another connection'));
-      };
-      this.#commitWaiters.add(locked);
-      this.#commits.afterCommit().then(
-        () => {
-          this.#commitWaiters.delete(locked);
-          resolve();
-        },
-        (err: Error) => {
-          this.#commitWaiters.delete(locked);
-          reject(unavailable(`the lifecycle could not be stored: ${err.message}`));
-        },
-      );
-      if (this.#storeProblem && this.#commits.blocked) locked();
-    });
+    return this.#actors.size;
   }
 
   /** Stops the subscriber's actors at once (its lease was lost: another instance owns its work now). */
   abandon(subscriberId: string): void {
-    for (const id of [...(this.#bySubscriber.get(subscriberId) ?? [])]) {
-      const entry = this.#entries.get(id);
-      if (entry) this.#evict(id, entry);
-    }
+    this.#actors.evictSubscriber(subscriberId);
   }
 
   /** Resolves once no write of the group commit is in flight (an asynchronous store, before it closes). */
   drain(): Promise<void> {
-    return this.#commits.drain();
+    return this.#writes.drain();
   }
 
   /** Stops every actor without persisting anything further; in-flight steps resume at the next start. */
   stopAll(): void {
     this.#stopped = true;
-    if (this.#busyTimer) clearTimeout(this.#busyTimer);
-    if (this.#sweeper) clearInterval(this.#sweeper);
-    this.#sweeper = null;
-    this.#commits.flush();
-    // Still locked elsewhere: those snapshots are given up; their steps never started, the stored ones resume.
-    if (this.#commits.blocked) this.#commits.abandon(unavailable('stopped before the database was free'));
-    for (const [id, entry] of this.#entries) this.#evict(id, entry);
-    this.#parking?.host.flights.abortAll();
-    this.#parking?.endAll();
+    this.#writes.stop();
+    this.#actors.stop();
+    this.#parking?.stop();
   }
 
   /** How many lifecycles have a step under way with no actor in memory (parked). */
@@ -558,9 +242,9 @@ export class ActorHost {
     return new Parking<Settled>({
       flights,
       log,
-      evict: (id, entry) => this.#evict(id, entry as Entry),
+      evict: (id, entry) => this.#actors.evict(id, entry as Entry),
       openForLanding: (id) => this.#open(id, true),
-      present: (id) => this.#entries.has(id) || this.#opening.has(id),
+      present: (id) => this.#actors.has(id) || this.#opening.has(id),
       settleOnce: (id) => this.#openAndSettle(id, UNTIL_SETTLED_MS, true),
       ended: (id) => store.get(id).then((row) => ({ snapshot: storedSnapshot(machine, id, row), settled: false })),
       stopped: () => this.#stopped,
@@ -569,9 +253,9 @@ export class ActorHost {
   }
 
   #open(lifecycleId: string, landing = false): Promise<Entry | null> {
-    const existing = this.#entries.get(lifecycleId);
+    const existing = this.#actors.get(lifecycleId);
     if (existing) {
-      this.#touch(lifecycleId, existing);
+      this.#actors.touch(lifecycleId, existing);
       return Promise.resolve(existing);
     }
     const opening = this.#opening.get(lifecycleId);
@@ -580,7 +264,7 @@ export class ActorHost {
       .get(lifecycleId)
       // Whoever hydrated it while the row was being read has the one actor.
       // A landing after stopAll() hydrates nothing: its steps would call peers after the stop.
-      .then((row) => this.#entries.get(lifecycleId) ?? (row && !(landing && this.#stopped) ? this.#hydrate(row) : null))
+      .then((row) => this.#actors.get(lifecycleId) ?? (row && !(landing && this.#stopped) ? this.#hydrate(row) : null))
       .finally(() => this.#opening.delete(lifecycleId));
     this.#opening.set(lifecycleId, read);
     return read;
@@ -596,7 +280,7 @@ export class ActorHost {
     const last = stored ? { path: statePath(stored), context: stored.context } : null;
     const entry = { subscriberId, row, from: last, stopping: false, lastUsed: Date.now(), saving: 0, writeFailed: null, waiters: 0, parked: false } as Entry;
     const inspect = (ev: InspectionEvent) => {
-      if (ev.type === '@xstate.snapshot' && ev.actorRef === entry.actor) this.#persist(entry, ev.event, ev.snapshot as LifecycleSnapshot);
+      if (ev.type === '@xstate.snapshot' && ev.actorRef === entry.actor) this.#writes.persist(entry, ev.event, ev.snapshot as LifecycleSnapshot);
       this.#opts.inspect?.(ev);
     };
     entry.actor =
@@ -605,44 +289,18 @@ export class ActorHost {
         : // The machine's input type makes `input` required, but a restored actor takes its context from the snapshot.
           createActor(this.#opts.machine, { snapshot: from.snapshot, inspect } as unknown as { input: LifecycleInput });
     entry.actor.subscribe({
-      // An actor with nothing in flight is unloaded after `idleMs` (the sweeper), or sooner past the cap.
-      next: (snapshot) => {
-        if (entry.stopping) return;
-        this.#touch(lifecycleId, entry);
-        // Revoked: only an offline CPE's late answer moves it again, and that rehydrates it.
-        if (snapshot.value === 'revoked') this.#done.add(lifecycleId);
-        if (!snapshot.hasTag('busy') && (this.#entries.size > this.#maxLive || snapshot.value === 'revoked')) this.#unloadSoon();
-      },
+      next: (snapshot) => this.#actors.moved(lifecycleId, entry, snapshot),
       error: (err) => {
         // A snapshot the machine cannot take: keep the stored one and leave the lifecycle for an operator.
         this.#opts.log.error({ subscriber_id: subscriberId, lifecycle_id: lifecycleId, err: String(err) }, 'lifecycle actor stopped on an error');
-        if (this.#entries.get(lifecycleId) === entry) this.#forget(lifecycleId, entry);
+        this.#actors.forget(lifecycleId, entry);
       },
     });
-    this.#entries.set(lifecycleId, entry);
-    const mine = this.#bySubscriber.get(subscriberId);
-    if (mine) mine.add(lifecycleId);
-    else this.#bySubscriber.set(subscriberId, new Set([lifecycleId]));
+    this.#actors.add(lifecycleId, entry);
     entry.actor.start();
     this.#parking?.hydrated(lifecycleId);
-    if (entry.actor.getSnapshot().value === 'revoked') this.#done.add(lifecycleId);
-    // Past the cap, older settled actors make room (never this one: its caller is about to use it).
-    if (this.#entries.size > this.#maxLive) this.#unload(lifecycleId);
-    this.#sweeper ??= this.#startSweeper();
+    this.#actors.started(lifecycleId, entry);
     return entry;
-  }
-
-  #persist(entry: Entry, event: { type: string }, snapshot: LifecycleSnapshot): void {
-    if (entry.stopping || snapshot.status === 'error') return;
-    // A restored actor re-announces the stored snapshot: nothing new to write.
-    if (event.type === 'xstate.init' && entry.row) return;
-    const previous = entry.row;
-    const t = transitionOf(previous, entry.from, event, snapshot, entry.actor.getPersistedSnapshot(), new Date().toISOString());
-    if (!t) return;
-    entry.row = t.row;
-    entry.from = t.from;
-    entry.saving++;
-    this.#commits.enqueue({ entry, row: t.row, audit: t.audit, previous, detail: t.detail, scope: currentLogScope() });
   }
 
   /**
@@ -650,74 +308,7 @@ export class ActorHost {
    * ends; rejects if writing it failed. A step awaits it before its first outside call.
    */
   afterCommit(): Promise<void> {
-    return this.#commits.afterCommit();
-  }
-
-  /** Marks the entry used now: it moves to the end of the LRU order. */
-  #touch(lifecycleId: string, entry: Entry): void {
-    entry.lastUsed = Date.now();
-    this.#entries.delete(lifecycleId);
-    this.#entries.set(lifecycleId, entry);
-  }
-
-  /**
-   * Whether the actor can be stopped now without losing anything: no step in flight, no operation of
-   * its subscriber waiting on it, and its last snapshot on disk (else a rehydration would read an older one).
-   */
-  #unloadable(entry: Entry): boolean {
-    return !entry.stopping && entry.saving === 0 && !this.#mailboxes.has(entry.subscriberId) && !entry.actor.getSnapshot().hasTag('busy');
-  }
-
-  /** Unloads what can go: revoked actors, then the least recently used settled ones while past the cap. */
-  #unload(keep?: string): void {
-    for (const id of this.#done) {
-      const entry = this.#entries.get(id);
-      if (!entry) this.#done.delete(id);
-      else if (id !== keep && this.#unloadable(entry)) this.#evict(id, entry);
-    }
-    if (this.#entries.size <= this.#maxLive) return;
-    for (const [id, entry] of this.#entries) {
-      if (this.#entries.size <= this.#maxLive) break;
-      if (id === keep) continue;
-      if (this.#unloadable(entry)) this.#evict(id, entry);
-      else if (this.#parking?.parkable(id, entry)) this.#parking.park(id, entry);
-    }
-  }
-
-  /** `#unload()` after this turn (and its group commit): never from inside an actor's own observer. */
-  #unloadSoon(): void {
-    if (this.#trimScheduled) return;
-    this.#trimScheduled = true;
-    void this.#commits.afterCommit().finally(() => {
-      this.#trimScheduled = false;
-      this.#unload();
-    });
-  }
-
-  #startSweeper(): NodeJS.Timeout {
-    return startSweeper({
-      idleMs: this.#opts.idleMs,
-      parkMs: this.#parkMs,
-      entries: this.#entries,
-      unloadable: (entry) => this.#unloadable(entry),
-      evict: (id, entry) => this.#evict(id, entry),
-      parking: this.#parking,
-      stopped: () => (this.#sweeper = null),
-    });
-  }
-
-  #evict(lifecycleId: string, entry: Entry): void {
-    entry.stopping = true; // set before stop(): a snapshot taken after stop() must never be stored
-    entry.actor.stop();
-    if (this.#entries.get(lifecycleId) === entry) this.#forget(lifecycleId, entry);
-    this.#done.delete(lifecycleId);
-  }
-
-  #forget(lifecycleId: string, entry: Entry): void {
-    this.#entries.delete(lifecycleId);
-    const mine = this.#bySubscriber.get(entry.subscriberId);
-    mine?.delete(lifecycleId);
-    if (mine?.size === 0) this.#bySubscriber.delete(entry.subscriberId);
+    return this.#writes.afterCommit();
   }
 }
 
@@ -725,18 +316,4 @@ export class ActorHost {
 function storedSnapshot(machine: PrefixLifecycleMachine, id: string, row: LifecycleRow | null | undefined): LifecycleSnapshot {
   if (!row) throw new Error(`lifecycle ${id} vanished`);
   return createActor(machine, { snapshot: persistedSnapshot(row) } as unknown as { input: LifecycleInput }).getSnapshot();
-}
-
-/** `fn()`, its throw a rejection. */
-function startNow<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return fn();
-  } catch (err) {
-    return Promise.reject(err);
-  }
-}
-
-/** The store cannot take the write now: the client should try again shortly. */
-function unavailable(message: string): ServiceError {
-  return new ServiceError('unavailable', message, { retryable: true, retryAfterMs: 1000 });
 }

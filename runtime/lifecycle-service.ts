@@ -3,6 +3,7 @@ import type { IpamKind, LifecycleEvent } from '../machines/types.ts';
 import { ServiceError, type ErrorCode } from '../services/errors.ts';
 import type { LifecyclePort } from '../store/port.ts';
 import { UNTIL_SETTLED_MS, type ActorHost } from './actor-host.ts';
+import type { Heard } from './subscriber-queue.ts';
 import { publicState, statePath, resourceOf, toResource, type LifecycleResource, type LifecycleSnapshot } from './projection.ts';
 
 /** A configured pool and the IPAM that serves it. */
@@ -78,7 +79,7 @@ type Came = { ok: true; value: OperationResult } | { ok: false; error: unknown }
  * subscriber's queue (`ActorHost.exclusive`'s `heard`): the queue's reaction on `final` is the only
  * one, however long the operation waits, parked, after its 202.
  */
-class Heard {
+class HeardOutcome implements Heard<OperationResult> {
   came: Came | null = null;
   wake: (() => void) | null = null;
   resolve(value: OperationResult): void {
@@ -116,7 +117,7 @@ export class LifecycleService {
     const pool = this.#pool(req.pool ?? this.#opts.defaultPool);
     const prefixLength = this.#length(pool, req.prefix_length);
     const sent = deferred();
-    const heard = new Heard();
+    const heard = new HeardOutcome();
     const final = this.#opts.host.exclusive(req.subscriber_id, async () => {
       const resumed = await this.#resumed('allocate', req.subscriber_id, ticket?.resume);
       if (resumed) return resumed;
@@ -202,7 +203,7 @@ export class LifecycleService {
 
   #operate(verb: Verb, subscriberId: string, waitMs: number, ticket: Ticket | undefined, build: (s: LifecycleSnapshot) => LifecycleEvent): Promise<Accepted> {
     const sent = deferred();
-    const heard = new Heard();
+    const heard = new HeardOutcome();
     const final = this.#opts.host.exclusive(subscriberId, async (): Promise<OperationResult> => {
       const resumed = await this.#resumed(verb, subscriberId, ticket?.resume);
       if (resumed) return resumed;
@@ -279,11 +280,11 @@ export class LifecycleService {
    * event is sent within `SENT_WAIT_MS` more: on PostgreSQL the lease and the reads before it are
    * round trips; while another instance holds the subscriber, the lifecycle as it is.
    */
-  async #within(subscriberId: string, final: Promise<OperationResult>, waitMs: number, sent?: Promise<void>, told?: Heard): Promise<Accepted> {
+  async #within(subscriberId: string, final: Promise<OperationResult>, waitMs: number, sent?: Promise<void>, told?: HeardOutcome): Promise<Accepted> {
     let heard = told;
     if (!heard) {
       // Followed again (a replay): one reaction of its own, which handles a rejection too.
-      const h = (heard = new Heard());
+      const h = (heard = new HeardOutcome());
       final.then(
         (value) => h.resolve(value),
         (error: unknown) => h.reject(error),

@@ -1,5 +1,5 @@
 // Which instance works on which subscriber, when several share one PostgreSQL store. A subscriber's
-// operations are serialized (actor-host.ts `exclusive`); across instances, by a lease on the
+// operations are serialized (runtime/subscriber-queue.ts); across instances, by a lease on the
 // subscriber (store/postgresql/leases.ts): whoever holds it runs the subscriber's actors, renews it
 // while they work, fences every write with its token, and gives it up when done. Another instance
 // waits for it (polling), or takes it once it has expired: its owner died or froze, and the work

@@ -127,6 +127,12 @@ export class Parking<S> {
     followers?.forEach((f) => f.go());
   }
 
+  /** At `stopAll()`: every parked call is given up (their steps run again at the next start), and every follower ends. */
+  stop(): void {
+    this.host.flights.abortAll();
+    this.endAll();
+  }
+
   /** Shutting down (stop or release): every follower answers what the store holds, not settled (the request answers 202). */
   endAll(): void {
     for (const id of [...this.#followers.keys()]) {
