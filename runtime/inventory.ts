@@ -148,7 +148,6 @@ export function createInventory(deps: {
     const pause = slicer();
     for await (const page of markedPagesOf(deps.ipam)) {
       seen.add(page);
-      await pause();
       const holders = await holdersOf(page, pause);
       for (const [i, a] of page.entries()) {
         // Decided on the row's columns without an await; the snapshot only for the rest.

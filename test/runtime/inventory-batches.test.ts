@@ -37,6 +37,24 @@ test('a leak check over 5000 holdings runs in several macrotasks and finds each 
   db.close();
 });
 
+test('slow holder reads still give the event loop back every few milliseconds, not every few hundred reads', async () => {
+  const { db, store, ipam } = setup();
+  // Each read holds the loop 0.5 ms (a page-cache miss at 10M): a page of 1,000 holders is 500 ms
+  // of reads, which a budget of time splits into dozens of turns, and a count of reads into four or five.
+  const slow = asyncOf(store);
+  const holder = slow.holder.bind(slow);
+  slow.holder = (id) => {
+    const until = performance.now() + 0.5;
+    while (performance.now() < until);
+    return holder(id);
+  };
+  const inventory = createInventory({ store: slow, ipam, seen: createHeldScratch(db) });
+  const turns = await turnsDuring(() => inventory.discrepancies());
+  // 5,000 reads at 0.5 ms: 2.5 s of reads, at least ~250 slices of 10 ms; by count (256 reads a turn, and one per page), 48 turns.
+  assert.ok(turns >= 100, `the event loop turned ${turns} time(s) during 2.5 s of holder reads`);
+  db.close();
+});
+
 test('the clean-up reclaims what its own check found, giving the event loop back as it goes', async () => {
   const { db, store, ipam, inventory } = setup();
   const row = store.get('lc-00000100')!;
