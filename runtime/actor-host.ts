@@ -1,3 +1,11 @@
+// The actor host: one XState actor per lifecycle, and the API the lifecycle service drives it by.
+// It wires its parts, each the one owner of its state:
+//   live-actors.ts       the actors in memory: hydrated on demand, unloaded when idle, revoked or past the cap
+//   host-writes.ts       every snapshot into the group commit, allocations made at once, why the store refuses writes
+//   settling.ts          a wait until an actor settles, and the end of every wait at shutdown
+//   subscriber-queue.ts  one subscriber's work at a time, and with several instances its lease
+//   parking.ts           actors stopped while their step's call goes on (flights.ts), and the waits that follow them
+//   resume.ts            the lifecycles in flight at the last stop, hydrated again at start-up
 import { createActor, type InspectionEvent } from 'xstate';
 import type { Logger } from 'pino';
 import type { PrefixLifecycleMachine } from '../machines/prefix-lifecycle.ts';
@@ -6,14 +14,14 @@ import type { AuditEntry, LifecycleRow, LifecycleStore } from '../store/lifecycl
 import type { LifecyclePort } from '../store/port.ts';
 import type { AllocateNow, AtOnce } from './at-once.ts';
 import type { Flights } from './flights.ts';
-import { LiveActors, type Entry } from './live-actors.ts';
-import { PARKED, Parking } from './parking.ts';
 import { HostWrites, unavailable } from './host-writes.ts';
-import { RESUME_BATCH, resumeInFlight } from './resume.ts';
-import { SubscriberQueues, type Heard } from './subscriber-queue.ts';
-import { Settling, UNTIL_SETTLED_MS, type Settled } from './settling.ts';
+import { LiveActors, type Entry } from './live-actors.ts';
 import type { Ownership } from './ownership.ts';
+import { PARKED, Parking } from './parking.ts';
 import { persistedSnapshot, type LifecycleSnapshot } from './projection.ts';
+import { RESUME_BATCH, resumeInFlight } from './resume.ts';
+import { Settling, UNTIL_SETTLED_MS, type Settled } from './settling.ts';
+import { SubscriberQueues, type Heard } from './subscriber-queue.ts';
 
 export { UNTIL_SETTLED_MS } from './settling.ts';
 
@@ -68,13 +76,13 @@ export interface ActorHostOptions {
  */
 export class ActorHost {
   readonly #opts: ActorHostOptions;
-  /** The actors in memory, least recently used first, and when each goes (runtime/live-actors.ts). */
+  /** The actors in memory, one per lifecycle, and when each comes and goes (runtime/live-actors.ts). */
   readonly #actors: LiveActors;
   /** One subscriber's work at a time, and with several instances its lease (runtime/subscriber-queue.ts). */
   readonly #queues: SubscriberQueues<Entry>;
   /** The group commit and why the store takes no writes now (runtime/host-writes.ts). */
   readonly #writes: HostWrites<Entry>;
-  /** The waits until settled, and their end at shutdown (`release()`). */
+  /** The waits until settled, and their end at shutdown (`release()`, runtime/settling.ts). */
   readonly #settling: Settling;
   /** Set by `stopAll()`: a background resume still running hydrates nothing more. */
   #stopped = false;
