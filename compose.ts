@@ -6,6 +6,7 @@ import type Koa from 'koa';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
 import { buildIpam, cachedPoolUsers } from './compose-ipam.ts';
+import { buildPeers } from './compose-peers.ts';
 import { createRun } from './compose-run.ts';
 import { createApp } from './http/app.ts';
 import type { Importer } from './http/routes/import.ts';
@@ -32,12 +33,9 @@ import { startInspector } from './runtime/inspector.ts';
 import { createScheduler, type Scheduler } from './runtime/scheduler.ts';
 import { createAllocateNow, createStepActors } from './runtime/step-actors.ts';
 import { Flights } from './runtime/flights.ts';
-import { createGenieacsCpe } from './services/genieacs/genieacs.ts';
 import type { CpePort } from './services/genieacs/port.ts';
 import type { IpamPort } from './services/ipam/port.ts';
 import { drainingError } from './services/ipam/router.ts';
-import { createDynamicAuthorization } from './services/radius/dynamic-authorization.ts';
-import { openRadiusReplies } from './services/radius/backends.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';
 import type { Db } from './store/db.ts';
 import { pruneAuditOlderThan } from './store/audit-retention.ts';
@@ -134,24 +132,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
       : overrides.ipam
     : await buildIpam(config, opened, log, env, draining, poolUsers);
 
-  let replies: RadiusReplyPort | null = null;
-  let sessions: DynamicAuthorizationPort | null = null;
-  if (config.radius) {
-    const replyStore = await openRadiusReplies(config.radius, log, env);
-    const da = createDynamicAuthorization(config.radius, log, { env });
-    closers.push(() => replyStore.close?.(), () => da.close());
-    replies = replyStore;
-    sessions = da;
-  }
-  if (overrides.replies !== undefined) replies = overrides.replies;
-  if (overrides.sessions !== undefined) sessions = overrides.sessions;
-  let cpe = overrides.cpe !== undefined ? overrides.cpe : config.genieacs ? createGenieacsCpe(config.genieacs, log, { env }) : null;
-  // Each peer gets at most its limit of requests in flight, whoever sends them (steps, recovery, the pending worker).
-  if (replies) replies = limitPort(replies, PEER_METHODS.replies, config.limits.radius_sql.concurrency);
-  if (sessions) sessions = limitPort(sessions, PEER_METHODS.sessions, config.limits.nas.concurrency);
-  if (cpe) cpe = limitPort(cpe, PEER_METHODS.cpe, config.limits.genieacs.concurrency);
-  if (!replies) log.warn('no radius section: RADIUS reply attributes and CoA/Disconnect are skipped');
-  if (!cpe) log.warn('no ACS configured: CPE steps are skipped');
+  const { replies, sessions, cpe } = await buildPeers(config, log, env, overrides, closers);
 
   const leakCounter = createLeakCounter({ counts: port.counts, store: port.lifecycles, leakAfterS: config.runtime.leak_after_s });
   const inventory = createInventory({ store: port.lifecycles, ipam, ...(sqlite ? { seen: createHeldScratch(sqlite.db) } : {}), onChecked: (found) => leakCounter.record(found) });
