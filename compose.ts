@@ -41,7 +41,7 @@ import type { Db } from './store/db.ts';
 import { pruneAuditOlderThan } from './store/audit-retention.ts';
 import { createHeldScratch } from './store/held-scratch.ts';
 import type { LifecycleStore } from './store/lifecycles.ts';
-import { openConfiguredStore, type OpenedStore } from './store/open.ts';
+import { openConfiguredStore, sqliteOnly, type OpenedStore } from './store/open.ts';
 import { createPoolUse } from './store/pool-use.ts';
 
 /** Ports a test (or a future backend) puts in place of the configured ones. */
@@ -329,17 +329,4 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     importer,
     stop: run.stop,
   };
-}
-
-/**
- * A stand-in for what only SQLite has (its database handle, the synchronous store): on PostgreSQL
- * any use throws, naming it. Tests and tools reach these on SQLite only.
- */
-function sqliteOnly<T extends object>(what: string): T {
-  return new Proxy({} as T, {
-    get: (_t, key) => {
-      if (key === 'then') return undefined;
-      throw new Error(`${what} exists on store.backend sqlite only (used: ${String(key)})`);
-    },
-  });
 }
