@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import type Koa from 'koa';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
-import { buildIpam, cachedPoolUsers } from './compose-ipam.ts';
+import { buildIpam, drainingPools } from './compose-ipam.ts';
 import { buildPeers } from './compose-peers.ts';
 import { createRun } from './compose-run.ts';
 import { createApp } from './http/app.ts';
@@ -42,7 +42,6 @@ import { pruneAuditOlderThan } from './store/audit-retention.ts';
 import { createHeldScratch } from './store/held-scratch.ts';
 import type { LifecycleStore } from './store/lifecycles.ts';
 import { openConfiguredStore, sqliteOnly, type OpenedStore } from './store/open.ts';
-import { createPoolUse } from './store/pool-use.ts';
 
 /** Ports a test (or a future backend) puts in place of the configured ones. */
 export interface Overrides {
@@ -115,16 +114,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   const ipamKind = (p: Config['pools'][number]): IpamKind => (overrides.ipam ? (overrides.ipamKind ?? 'fake') : p.netbox ? 'netbox' : 'embedded');
   const pools: PoolSpec[] = config.pools.map((p) => ({ name: p.name, prefix: p.prefix, prefix_length: p.prefix_length, ipam: ipamKind(p) }));
   // A pool removed from the configuration while lifecycles use it drains: no new allocation, releases work.
-  const draining = await port.poolUse.draining(new Set(pools.map((p) => p.name)));
-  // How many still use a draining pool, asked synchronously (the router, the refusal's message):
-  // SQLite answers at once; on PostgreSQL the last figure read, refreshed in the background.
-  const poolUsers = sqlite ? createPoolUse(sqlite.db).users : await cachedPoolUsers(port, draining);
-  for (const d of draining) {
-    log.warn(
-      { pool: d.name, lifecycles: d.lifecycles, ipam: d.ipams },
-      'pool removed from the configuration is still in use: draining (no new allocations; revocation, suspension and release work)',
-    );
-  }
+  const { draining, poolUsers } = await drainingPools(opened, new Set(pools.map((p) => p.name)), log);
   // An override standing in for NetBox gets NetBox's limit, as the ports below do theirs.
   const ipam = overrides.ipam
     ? overrides.ipamKind === 'netbox'
