@@ -10,7 +10,7 @@ import { buildPeers } from './compose-peers.ts';
 import { createRun } from './compose-run.ts';
 import { createApp } from './http/app.ts';
 import type { Importer } from './http/routes/import.ts';
-import { runImport, type ImporterDeps } from './services/adoption/importer.ts';
+import { createImporter } from './services/adoption/importer.ts';
 import { openRadiusField } from './services/field/radius-backends.ts';
 import { prefixLifecycle } from './machines/prefix-lifecycle.ts';
 import type { IpamKind } from './machines/types.ts';
@@ -262,16 +262,8 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   // Adoption reads the field through the readers reconciliation uses (services/field/): NetBox's
   // listing under the NetBox pools' parents, FreeRADIUS's radreply and radacct (a connection of its
   // own for the run, read only).
-  const fieldIpam = ipam as IpamPort & Partial<NonNullable<ImporterDeps['netbox']>>;
-  const netboxField = pools.some((p) => p.ipam === 'netbox') && typeof fieldIpam.fieldPrefixes === 'function' ? (fieldIpam as NonNullable<ImporterDeps['netbox']>) : null;
-  const importer: Importer = async (req, signal) => {
-    const radius = req.sources.radius && config.radius ? openRadiusField(config.radius, log, env) : null;
-    try {
-      return await runImport(req, { pools, store: port.lifecycles, ipam, netbox: netboxField, radius }, signal);
-    } finally {
-      await radius?.close();
-    }
-  };
+  const openRadius = config.radius ? () => openRadiusField(config.radius!, log, env) : null;
+  const importer: Importer = createImporter({ pools, store: port.lifecycles, ipam, openRadius });
 
   const configured = env[config.api.token_env];
   const token = configured && configured.length > 0 ? configured : randomBytes(24).toString('base64url');
