@@ -1,7 +1,7 @@
-// The IPAM port the configuration names, for the composition root (compose.ts): the embedded IPAM
-// (in the SQLite file, or in PostgreSQL for several instances), NetBox, one per pool behind the
-// router, and the draining pools (removed from the configuration, still in use) and their routes to
-// whichever IPAM still holds their prefixes.
+// The IPAM port the configuration names (or the one a test puts in its place), for the composition
+// root (compose.ts): the embedded IPAM (in the SQLite file, or in PostgreSQL for several instances),
+// NetBox, one per pool behind the router, and the draining pools (removed from the configuration,
+// still in use) and their routes to whichever IPAM still holds their prefixes.
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { IpamKind } from './machines/types.ts';
@@ -21,7 +21,10 @@ export async function buildIpam(
   env: NodeJS.ProcessEnv,
   draining: DrainingPool[],
   users: (pool: string) => { lifecycles: number; blocks: number },
+  override: { ipam?: IpamPort; ipamKind?: IpamKind } = {},
 ): Promise<IpamPort> {
+  // An override standing in for NetBox gets NetBox's limit, as the other peers' ports do theirs.
+  if (override.ipam) return override.ipamKind === 'netbox' ? limitPort(override.ipam, PEER_METHODS.ipam, config.limits.netbox.concurrency) : override.ipam;
   const embeddedPools = config.pools
     .filter((p) => !p.netbox)
     .map((p) => ({ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, holdDownS: p.hold_down_s, sticky: p.sticky }));

@@ -27,7 +27,6 @@ import { loggerOptions } from './runtime/log-context.ts';
 import { createMetrics } from './runtime/metrics.ts';
 import { createOwnership } from './runtime/ownership.ts';
 import { createPendingWorker } from './runtime/pending-worker.ts';
-import { limitPort, PEER_METHODS } from './runtime/peer-limits.ts';
 import type { RetryPolicy } from './runtime/retry.ts';
 import { startInspector } from './runtime/inspector.ts';
 import { createScheduler, type Scheduler } from './runtime/scheduler.ts';
@@ -115,12 +114,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   const pools: PoolSpec[] = config.pools.map((p) => ({ name: p.name, prefix: p.prefix, prefix_length: p.prefix_length, ipam: ipamKind(p) }));
   // A pool removed from the configuration while lifecycles use it drains: no new allocation, releases work.
   const { draining, poolUsers } = await drainingPools(opened, new Set(pools.map((p) => p.name)), log);
-  // An override standing in for NetBox gets NetBox's limit, as the ports below do theirs.
-  const ipam = overrides.ipam
-    ? overrides.ipamKind === 'netbox'
-      ? limitPort(overrides.ipam, PEER_METHODS.ipam, config.limits.netbox.concurrency)
-      : overrides.ipam
-    : await buildIpam(config, opened, log, env, draining, poolUsers);
+  const ipam = await buildIpam(config, opened, log, env, draining, poolUsers, overrides);
 
   const { replies, sessions, cpe } = await buildPeers(config, log, env, overrides, closers);
 
