@@ -120,12 +120,11 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
 
   const leakCounter = createLeakCounter({ counts: port.counts, store: port.lifecycles, leakAfterS: config.runtime.leak_after_s });
   const inventory = createInventory({ store: port.lifecycles, ipam, ...(sqlite ? { seen: createHeldScratch(sqlite.db) } : {}), onChecked: (found) => leakCounter.record(found) });
+  // Several instances (runtime/fleet.ts, started by the run below): the leader runs the scheduled jobs and reports the fleet-wide figures.
+  const leads = () => run.leads();
   // A scrape shows the last leak check's figure (the scheduled check refreshes it): a check walks
   // every live lifecycle and IPAM holding, far too much for a scrape. Only the first scrape of a
   // process, before any check, waits for one.
-  // Several instances (runtime/fleet.ts): the leader runs the scheduled jobs and reports the fleet-wide figures.
-  // Asked once the run below exists (a scrape, a job's turn).
-  const leads = () => run.leads();
   const metrics = createMetrics({
     store: port.lifecycles,
     counts: port.counts,
