@@ -1,6 +1,7 @@
-// The IPAM port the configuration names, for the composition root (compose.ts): the embedded IPAM
-// (in the SQLite file, or in PostgreSQL for several instances), NetBox, one per pool behind the
-// router, and the draining pools' routes to whichever IPAM still holds their prefixes.
+// The IPAM port the configuration names (or the one a test puts in its place), for the composition
+// root (compose.ts): the embedded IPAM (in the SQLite file, or in PostgreSQL for several instances),
+// NetBox, one per pool behind the router, and the draining pools (removed from the configuration,
+// still in use) and their routes to whichever IPAM still holds their prefixes.
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { IpamKind } from './machines/types.ts';
@@ -11,7 +12,7 @@ import type { IpamPort } from './services/ipam/port.ts';
 import { createIpamRouter } from './services/ipam/router.ts';
 import { createNetboxIpam } from './services/netbox/netbox.ts';
 import type { OpenedStore } from './store/open.ts';
-import type { DrainingPool } from './store/pool-use.ts';
+import { createPoolUse, type DrainingPool } from './store/pool-use.ts';
 
 export async function buildIpam(
   config: Config,
@@ -20,7 +21,10 @@ export async function buildIpam(
   env: NodeJS.ProcessEnv,
   draining: DrainingPool[],
   users: (pool: string) => { lifecycles: number; blocks: number },
+  override: { ipam?: IpamPort; ipamKind?: IpamKind } = {},
 ): Promise<IpamPort> {
+  // An override standing in for NetBox gets NetBox's limit, as the other peers' ports do theirs.
+  if (override.ipam) return override.ipamKind === 'netbox' ? limitPort(override.ipam, PEER_METHODS.ipam, config.limits.netbox.concurrency) : override.ipam;
   const embeddedPools = config.pools
     .filter((p) => !p.netbox)
     .map((p) => ({ name: p.name, prefix: p.prefix, prefixLength: p.prefix_length, holdDownS: p.hold_down_s, sticky: p.sticky }));
@@ -59,11 +63,30 @@ export async function buildIpam(
 }
 
 /**
+ * The pools removed from the configuration that lifecycles or blocks still use (each one warned
+ * about), and how many use each.
+ */
+export async function drainingPools(opened: OpenedStore, configured: ReadonlySet<string>, log: Logger) {
+  const { port, sqlite } = opened;
+  const draining = await port.poolUse.draining(configured);
+  // How many still use a draining pool, asked synchronously (the router, the refusal's message):
+  // SQLite answers at once; on PostgreSQL the last figure read, refreshed in the background.
+  const poolUsers = sqlite ? createPoolUse(sqlite.db).users : await cachedPoolUsers(port, draining);
+  for (const d of draining) {
+    log.warn(
+      { pool: d.name, lifecycles: d.lifecycles, ipam: d.ipams },
+      'pool removed from the configuration is still in use: draining (no new allocations; revocation, suspension and release work)',
+    );
+  }
+  return { draining, poolUsers };
+}
+
+/**
  * `users(pool)` for the draining pools on PostgreSQL: the figures read at start, each refreshed in
  * the background at most once a second when asked for (a stale count only words a message, and
  * holds the pool's route until the next refresh).
  */
-export async function cachedPoolUsers(port: OpenedStore['port'], draining: readonly DrainingPool[]) {
+async function cachedPoolUsers(port: OpenedStore['port'], draining: readonly DrainingPool[]) {
   const known = new Map<string, { lifecycles: number; blocks: number }>();
   const readAt = new Map<string, number>();
   for (const d of draining) known.set(d.name, await port.poolUse.users(d.name));

@@ -1,14 +1,16 @@
 // The composition root: config → store → ports → actor host → service → http. Nothing else wires
-// (compose-ipam.ts builds its IPAM part).
+// (compose-ipam.ts builds its IPAM part; compose-run.ts runs what it wired: start, readiness, stop).
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type Koa from 'koa';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
-import { buildIpam, cachedPoolUsers } from './compose-ipam.ts';
+import { buildIpam, drainingPools } from './compose-ipam.ts';
+import { buildPeers } from './compose-peers.ts';
+import { createRun } from './compose-run.ts';
 import { createApp } from './http/app.ts';
 import type { Importer } from './http/routes/import.ts';
-import { runImport, type ImporterDeps } from './services/adoption/importer.ts';
+import { createImporter } from './services/adoption/importer.ts';
 import { openRadiusField } from './services/field/radius-backends.ts';
 import { prefixLifecycle } from './machines/prefix-lifecycle.ts';
 import type { IpamKind } from './machines/types.ts';
@@ -23,30 +25,22 @@ import { createLeakCounter } from './runtime/leak-counter.ts';
 import { LifecycleService, type PoolSpec } from './runtime/lifecycle-service.ts';
 import { loggerOptions } from './runtime/log-context.ts';
 import { createMetrics } from './runtime/metrics.ts';
-import { startFleet, type Fleet } from './runtime/fleet.ts';
 import { createOwnership } from './runtime/ownership.ts';
 import { createPendingWorker } from './runtime/pending-worker.ts';
-import { limitPort, PEER_METHODS } from './runtime/peer-limits.ts';
-import { backoffDelay } from './runtime/backoff.ts';
-import { withRetry, type RetryPolicy } from './runtime/retry.ts';
+import type { RetryPolicy } from './runtime/retry.ts';
 import { startInspector } from './runtime/inspector.ts';
 import { createScheduler, type Scheduler } from './runtime/scheduler.ts';
 import { createAllocateNow, createStepActors } from './runtime/step-actors.ts';
 import { Flights } from './runtime/flights.ts';
-import { createGenieacsCpe } from './services/genieacs/genieacs.ts';
 import type { CpePort } from './services/genieacs/port.ts';
 import type { IpamPort } from './services/ipam/port.ts';
 import { drainingError } from './services/ipam/router.ts';
-import { createDynamicAuthorization } from './services/radius/dynamic-authorization.ts';
-import { openRadiusReplies } from './services/radius/backends.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';
-import { ServiceError } from './services/errors.ts';
-import { probeWrite, type Db } from './store/db.ts';
+import type { Db } from './store/db.ts';
 import { pruneAuditOlderThan } from './store/audit-retention.ts';
 import { createHeldScratch } from './store/held-scratch.ts';
 import type { LifecycleStore } from './store/lifecycles.ts';
-import { openConfiguredStore, type OpenedStore } from './store/open.ts';
-import { createPoolUse } from './store/pool-use.ts';
+import { openConfiguredStore, sqliteOnly, type OpenedStore } from './store/open.ts';
 
 /** Ports a test (or a future backend) puts in place of the configured ones. */
 export interface Overrides {
@@ -119,50 +113,18 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   const ipamKind = (p: Config['pools'][number]): IpamKind => (overrides.ipam ? (overrides.ipamKind ?? 'fake') : p.netbox ? 'netbox' : 'embedded');
   const pools: PoolSpec[] = config.pools.map((p) => ({ name: p.name, prefix: p.prefix, prefix_length: p.prefix_length, ipam: ipamKind(p) }));
   // A pool removed from the configuration while lifecycles use it drains: no new allocation, releases work.
-  const draining = await port.poolUse.draining(new Set(pools.map((p) => p.name)));
-  // How many still use a draining pool, asked synchronously (the router, the refusal's message):
-  // SQLite answers at once; on PostgreSQL the last figure read, refreshed in the background.
-  const poolUsers = sqlite ? createPoolUse(sqlite.db).users : await cachedPoolUsers(port, draining);
-  for (const d of draining) {
-    log.warn(
-      { pool: d.name, lifecycles: d.lifecycles, ipam: d.ipams },
-      'pool removed from the configuration is still in use: draining (no new allocations; revocation, suspension and release work)',
-    );
-  }
-  // An override standing in for NetBox gets NetBox's limit, as the ports below do theirs.
-  const ipam = overrides.ipam
-    ? overrides.ipamKind === 'netbox'
-      ? limitPort(overrides.ipam, PEER_METHODS.ipam, config.limits.netbox.concurrency)
-      : overrides.ipam
-    : await buildIpam(config, opened, log, env, draining, poolUsers);
+  const { draining, poolUsers } = await drainingPools(opened, new Set(pools.map((p) => p.name)), log);
+  const ipam = await buildIpam(config, opened, log, env, draining, poolUsers, overrides);
 
-  let replies: RadiusReplyPort | null = null;
-  let sessions: DynamicAuthorizationPort | null = null;
-  if (config.radius) {
-    const replyStore = await openRadiusReplies(config.radius, log, env);
-    const da = createDynamicAuthorization(config.radius, log, { env });
-    closers.push(() => replyStore.close?.(), () => da.close());
-    replies = replyStore;
-    sessions = da;
-  }
-  if (overrides.replies !== undefined) replies = overrides.replies;
-  if (overrides.sessions !== undefined) sessions = overrides.sessions;
-  let cpe = overrides.cpe !== undefined ? overrides.cpe : config.genieacs ? createGenieacsCpe(config.genieacs, log, { env }) : null;
-  // Each peer gets at most its limit of requests in flight, whoever sends them (steps, recovery, the pending worker).
-  if (replies) replies = limitPort(replies, PEER_METHODS.replies, config.limits.radius_sql.concurrency);
-  if (sessions) sessions = limitPort(sessions, PEER_METHODS.sessions, config.limits.nas.concurrency);
-  if (cpe) cpe = limitPort(cpe, PEER_METHODS.cpe, config.limits.genieacs.concurrency);
-  if (!replies) log.warn('no radius section: RADIUS reply attributes and CoA/Disconnect are skipped');
-  if (!cpe) log.warn('no ACS configured: CPE steps are skipped');
+  const { replies, sessions, cpe } = await buildPeers(config, log, env, overrides, closers);
 
   const leakCounter = createLeakCounter({ counts: port.counts, store: port.lifecycles, leakAfterS: config.runtime.leak_after_s });
   const inventory = createInventory({ store: port.lifecycles, ipam, ...(sqlite ? { seen: createHeldScratch(sqlite.db) } : {}), onChecked: (found) => leakCounter.record(found) });
+  // Several instances (runtime/fleet.ts, started by the run below): the leader runs the scheduled jobs and reports the fleet-wide figures.
+  const leads = () => run.leads();
   // A scrape shows the last leak check's figure (the scheduled check refreshes it): a check walks
   // every live lifecycle and IPAM holding, far too much for a scrape. Only the first scrape of a
   // process, before any check, waits for one.
-  // Several instances (runtime/fleet.ts): the leader runs the scheduled jobs and reports the fleet-wide figures.
-  let fleet: Fleet | null = null;
-  const leads = () => fleet?.isLeader ?? false;
   const metrics = createMetrics({
     store: port.lifecycles,
     counts: port.counts,
@@ -293,64 +255,14 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   // Adoption reads the field through the readers reconciliation uses (services/field/): NetBox's
   // listing under the NetBox pools' parents, FreeRADIUS's radreply and radacct (a connection of its
   // own for the run, read only).
-  const fieldIpam = ipam as IpamPort & Partial<NonNullable<ImporterDeps['netbox']>>;
-  const netboxField = pools.some((p) => p.ipam === 'netbox') && typeof fieldIpam.fieldPrefixes === 'function' ? (fieldIpam as NonNullable<ImporterDeps['netbox']>) : null;
-  const importer: Importer = async (req, signal) => {
-    const radius = req.sources.radius && config.radius ? openRadiusField(config.radius, log, env) : null;
-    try {
-      return await runImport(req, { pools, store: port.lifecycles, ipam, netbox: netboxField, radius }, signal);
-    } finally {
-      await radius?.close();
-    }
-  };
+  const openRadius = config.radius ? () => openRadiusField(config.radius!, log, env) : null;
+  const importer: Importer = createImporter({ pools, store: port.lifecycles, ipam, openRadius });
 
   const configured = env[config.api.token_env];
   const token = configured && configured.length > 0 ? configured : randomBytes(24).toString('base64url');
   const metricsToken = config.api.metrics_token_env ? (env[config.api.metrics_token_env] ?? null) : null;
-  // `started`: recovery has run, the API serves. `waiting`: why it has not yet (NetBox pools unresolved).
-  let started = false;
-  let waiting: string | null = null;
-  let stopped = false;
-  let pgProblem: string | null = null;
-  let probedAt = 0;
-  let probing = false;
-  const probeSoon = () => {
-    if (probing || Date.now() - probedAt < 1000) return;
-    probing = true;
-    void port
-      .probe()
-      .then(
-        () => {
-          pgProblem = null;
-          host.storeRecovered();
-        },
-        (err: Error) => void (pgProblem = `the database takes no writes: ${err.message}`),
-      )
-      .finally(() => {
-        probing = false;
-        probedAt = Date.now();
-      });
-  };
-  const notReady = (): string | null => {
-    if (!started) return waiting ?? 'start-up recovery is still running';
-    if (!sqlite) {
-      // Several instances: each says whether it reaches a database that takes writes (a standby
-      // after a failover does not), from its own probe, at most one in flight, every second.
-      probeSoon();
-      return host.storeProblem ?? pgProblem;
-    }
-    if (host.storeProblem) {
-      // Nothing may be queued that would tell: a write of our own says whether the store is back.
-      try {
-        probeWrite(sqlite.db);
-        host.storeRecovered();
-      } catch {
-        // still failing
-      }
-      return host.storeProblem;
-    }
-    return null;
-  };
+  // Its start, readiness and stop (compose-run.ts).
+  const run = createRun({ config, log, retry, ipam, opened, host, ownership, jobs, closers });
   const app = createApp({
     service,
     idempotency: port.idempotency,
@@ -360,50 +272,14 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     jobs,
     importer,
     reconciliation,
-    ready: () => started,
-    notReady,
+    ready: () => run.started(),
+    notReady: run.notReady,
     api: config.api,
     token,
     metricsToken,
     log,
   });
 
-  const begin = () => {
-    if (postgresql && ownership) {
-      // One of several instances: work in flight resumes once no instance holds it, here or elsewhere.
-      fleet = startFleet({ url: postgresql.url, ownership, host, store: port.lifecycles, leaseMs: config.store.lease_ms, leaderIntervalMs: config.store.leader_interval_ms, log });
-      log.info({ instance: ownership.owner, lease_ms: config.store.lease_ms }, 'ready as one instance of several; taking over work in flight that no instance holds');
-      started = true;
-      waiting = null;
-      jobs.start();
-      return;
-    }
-    // Ready at once: the lifecycles in flight resume in the background, and one a request needs first is hydrated then.
-    const t0 = Date.now();
-    void host.resumeInFlight().then(
-      (resumed) => log.info({ resumed, ms: Date.now() - t0 }, 'lifecycles in flight resumed'),
-      (err) => log.error({ err: String(err) }, 'resuming the lifecycles in flight failed; each resumes when a request hydrates it'),
-    );
-    log.info('start-up recovery done; resuming the lifecycles in flight in the background');
-    started = true;
-    waiting = null;
-    jobs.start();
-  };
-  // Once: a second stop (a second signal, a test harness closing after the test stopped it) waits for the first.
-  let stopping: Promise<void> | null = null;
-  const stop = () => (stopping ??= stopOnce());
-  const stopOnce = async () => {
-    stopped = true;
-    started = false;
-    jobs.stop();
-    await fleet?.stop();
-    host.stopAll();
-    await host.drain();
-    // Given up, not left to expire: another instance resumes what was in flight at once.
-    await ownership?.stop();
-    for (const close of closers) close();
-    await opened.close();
-  };
   return {
     app,
     service,
@@ -413,32 +289,12 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     log,
     token,
     tokenGenerated: !configured,
-    ready: () => notReady() === null,
-    notReady,
-    async start() {
-      if (!('init' in ipam && typeof ipam.init === 'function')) return begin();
-      // NetBox's parent lookup makes one attempt per request, like every step: retry it as a step.
-      const init = ipam.init.bind(ipam) as () => Promise<unknown>;
-      try {
-        await withRetry(() => init(), retry, {
-          onRetry: (err, attempt, delayMs) => {
-            waiting = why(err);
-            log.warn({ code: err.code, message: err.message, attempt, delay_ms: delayMs }, 'IPAM start-up check failed; retrying');
-          },
-        });
-      } catch (err) {
-        // A configuration the IPAM contradicts (no such parent) is for the operator: the start fails.
-        if (!(err instanceof ServiceError) || !err.retryable) throw err;
-        waiting = why(err);
-        log.warn({ code: err.code, message: err.message }, 'IPAM unreachable at start-up: not ready; resolving the pools in the background');
-        void resolveInBackground(init, err);
-        return;
-      }
-      begin();
-    },
+    ready: () => run.notReady() === null,
+    notReady: run.notReady,
+    start: run.start,
     release: () => host.release(),
     discard: async () => {
-      await stop();
+      await run.stop();
       await opened.discard();
     },
     // Asked for now: no spreading.
@@ -446,43 +302,6 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     cleanup: () => cleanup.run(),
     jobs,
     importer,
-    stop,
+    stop: run.stop,
   };
-
-  /** One attempt after another, with the one backoff policy, until the IPAM answers; then recovery. */
-  async function resolveInBackground(init: () => Promise<unknown>, first: ServiceError): Promise<void> {
-    let last: unknown = first;
-    for (let attempt = 1; !stopped; attempt++) {
-      const hint = last instanceof ServiceError ? (last.retryAfterMs ?? 0) : 0;
-      const delay = Math.max(hint, backoffDelay({ baseMs: retry.baseMs, maxMs: retry.maxMs, jitter: 'equal' }, attempt));
-      await new Promise<void>((r) => setTimeout(r, delay).unref());
-      if (stopped) return;
-      try {
-        await init();
-      } catch (err) {
-        last = err;
-        waiting = why(err as Error);
-        log.warn({ code: (err as ServiceError).code, message: (err as Error).message, attempt, delay_ms: delay }, 'IPAM still unreachable; retrying');
-        continue;
-      }
-      log.info('IPAM pools resolved; running start-up recovery');
-      begin();
-      return;
-    }
-  }
-}
-
-const why = (err: { message: string }) => `resolving the IPAM pools: ${err.message}`;
-
-/**
- * A stand-in for what only SQLite has (its database handle, the synchronous store): on PostgreSQL
- * any use throws, naming it. Tests and tools reach these on SQLite only.
- */
-function sqliteOnly<T extends object>(what: string): T {
-  return new Proxy({} as T, {
-    get: (_t, key) => {
-      if (key === 'then') return undefined;
-      throw new Error(`${what} exists on store.backend sqlite only (used: ${String(key)})`);
-    },
-  });
 }

@@ -14,7 +14,7 @@ interface ProfileNode {
 }
 
 // Inclusive time of these (a sample counts once per name on its stack): the suspects of the hot path.
-const INCLUSIVE = ['saveBatchTx', 'sqliteTransaction', '#persist', 'createActor', 'getPersistedSnapshot', 'toRow', 'requestContext', 'parseInput', 'bodyParser', 'writeReply', 'allocate', 'flush', 'write', 'stringify', 'child', 'handleRequest', 'parserOnHeadersComplete', 'end',
+const INCLUSIVE = ['saveBatchTx', 'sqliteTransaction', 'persist', 'createActor', 'getPersistedSnapshot', 'toRow', 'requestContext', 'parseInput', 'bodyParser', 'writeReply', 'allocate', 'flush', 'write', 'stringify', 'child', 'handleRequest', 'parserOnHeadersComplete', 'end',
   // The allocation made at once (runtime/at-once.ts) and what it calls.
   'createAtOnce', '#write', 'allocateAtOnce', 'allocateNow', 'getInitialSnapshot', 'transition', 'transitionOf', 'encodeSnapshot', 'auditDetail',
   // Its snapshots filled in from the template (runtime/allocation-template.ts), or by XState when the check failed.

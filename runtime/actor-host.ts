@@ -1,3 +1,11 @@
+// The actor host: one XState actor per lifecycle, and the API the lifecycle service drives it by.
+// It wires its parts, each the one owner of its state:
+//   live-actors.ts       the actors in memory: hydrated on demand, unloaded when idle, revoked or past the cap
+//   host-writes.ts       every snapshot into the group commit, allocations made at once, why the store refuses writes
+//   settling.ts          a wait until an actor settles, and the end of every wait at shutdown
+//   subscriber-queue.ts  one subscriber's work at a time, and with several instances its lease
+//   parking.ts           actors stopped while their step's call goes on (flights.ts), and the waits that follow them
+//   resume.ts            the lifecycles in flight at the last stop, hydrated again at start-up
 import { createActor, type InspectionEvent } from 'xstate';
 import type { Logger } from 'pino';
 import type { PrefixLifecycleMachine } from '../machines/prefix-lifecycle.ts';
@@ -6,14 +14,14 @@ import type { AuditEntry, LifecycleRow, LifecycleStore } from '../store/lifecycl
 import type { LifecyclePort } from '../store/port.ts';
 import type { AllocateNow, AtOnce } from './at-once.ts';
 import type { Flights } from './flights.ts';
-import { LiveActors, type Entry } from './live-actors.ts';
-import { PARKED, Parking } from './parking.ts';
 import { HostWrites, unavailable } from './host-writes.ts';
-import { RESUME_BATCH, resumeInFlight } from './resume.ts';
-import { SubscriberQueues, type Heard } from './subscriber-queue.ts';
-import { Settling, UNTIL_SETTLED_MS, type Settled } from './settling.ts';
+import { LiveActors, type Entry } from './live-actors.ts';
 import type { Ownership } from './ownership.ts';
-import { persistedSnapshot, statePath, type LifecycleSnapshot } from './projection.ts';
+import { PARKED, Parking } from './parking.ts';
+import { persistedSnapshot, type LifecycleSnapshot } from './projection.ts';
+import { RESUME_BATCH, resumeInFlight } from './resume.ts';
+import { Settling, UNTIL_SETTLED_MS, type Settled } from './settling.ts';
+import { SubscriberQueues, type Heard } from './subscriber-queue.ts';
 
 export { UNTIL_SETTLED_MS } from './settling.ts';
 
@@ -68,15 +76,13 @@ export interface ActorHostOptions {
  */
 export class ActorHost {
   readonly #opts: ActorHostOptions;
-  /** The actors in memory, least recently used first, and when each goes (runtime/live-actors.ts). */
+  /** The actors in memory, one per lifecycle, and when each comes and goes (runtime/live-actors.ts). */
   readonly #actors: LiveActors;
   /** One subscriber's work at a time, and with several instances its lease (runtime/subscriber-queue.ts). */
   readonly #queues: SubscriberQueues<Entry>;
-  /** Hydrations under way (a store read): a second request for the same lifecycle joins it. */
-  readonly #opening = new Map<string, Promise<Entry | null>>();
   /** The group commit and why the store takes no writes now (runtime/host-writes.ts). */
   readonly #writes: HostWrites<Entry>;
-  /** The waits until settled, and their end at shutdown (`release()`). */
+  /** The waits until settled, and their end at shutdown (`release()`, runtime/settling.ts). */
   readonly #settling: Settling;
   /** Set by `stopAll()`: a background resume still running hydrates nothing more. */
   #stopped = false;
@@ -88,6 +94,12 @@ export class ActorHost {
     const flights = opts.flights && !opts.ownership && !opts.inspect ? opts.flights : null;
     this.#parking = flights ? this.#startParking(flights) : null;
     this.#actors = new LiveActors({
+      store: opts.store,
+      machine: opts.machine,
+      log: opts.log,
+      inspect: opts.inspect,
+      persist: (entry, event, snapshot) => this.#writes.persist(entry, event, snapshot),
+      stopped: () => this.#stopped,
       idleMs: opts.idleMs,
       parkMs: flights ? (opts.parkMs ?? opts.idleMs) : Number.POSITIVE_INFINITY,
       maxLive: opts.maxLive ?? Number.POSITIVE_INFINITY,
@@ -148,18 +160,17 @@ export class ActorHost {
 
   /** Starts a new lifecycle; its first snapshot is stored before allocation begins. */
   create(input: LifecycleInput): LifecycleSnapshot {
-    const entry = this.#start(input.lifecycleId, input.subscriberId, { input });
-    return entry.actor.getSnapshot();
+    return this.#actors.create(input).actor.getSnapshot();
   }
 
   /** The running actor's snapshot, hydrating it from the store if needed; null for an unknown id. */
   async snapshot(lifecycleId: string): Promise<LifecycleSnapshot | null> {
-    return (await this.#open(lifecycleId))?.actor.getSnapshot() ?? null;
+    return (await this.#actors.open(lifecycleId))?.actor.getSnapshot() ?? null;
   }
 
   /** Sends an event to the lifecycle's actor. */
   async send(lifecycleId: string, event: LifecycleEvent): Promise<LifecycleSnapshot> {
-    const entry = await this.#open(lifecycleId);
+    const entry = await this.#actors.open(lifecycleId);
     if (!entry) throw new Error(`unknown lifecycle ${lifecycleId}`);
     entry.actor.send(event);
     return entry.actor.getSnapshot();
@@ -187,7 +198,7 @@ export class ActorHost {
   }
 
   async #openAndSettle(lifecycleId: string, waitMs: number, follow: boolean): Promise<Settled | typeof PARKED> {
-    const entry = await this.#open(lifecycleId);
+    const entry = await this.#actors.open(lifecycleId);
     if (!entry) throw new Error(`unknown lifecycle ${lifecycleId}`);
     return this.#settling.settle(entry, waitMs, follow);
   }
@@ -195,7 +206,7 @@ export class ActorHost {
   /** Resumes every lifecycle that had a step in flight (runtime/resume.ts); resolves with how many. */
   resumeInFlight(batch = RESUME_BATCH): Promise<number> {
     const { store, log } = this.#opts;
-    const host = { store, log, present: (id: string) => this.#actors.has(id), hydrate: (row: LifecycleRow) => void this.#hydrate(row), stopped: () => this.#stopped };
+    const host = { store, log, present: (id: string) => this.#actors.has(id), hydrate: (row: LifecycleRow) => void this.#actors.hydrate(row), stopped: () => this.#stopped };
     return resumeInFlight(host, batch);
   }
 
@@ -243,64 +254,13 @@ export class ActorHost {
       flights,
       log,
       evict: (id, entry) => this.#actors.evict(id, entry as Entry),
-      openForLanding: (id) => this.#open(id, true),
-      present: (id) => this.#actors.has(id) || this.#opening.has(id),
+      openForLanding: (id) => this.#actors.open(id, true),
+      present: (id) => this.#actors.present(id),
       settleOnce: (id) => this.#openAndSettle(id, UNTIL_SETTLED_MS, true),
       ended: (id) => store.get(id).then((row) => ({ snapshot: storedSnapshot(machine, id, row), settled: false })),
       stopped: () => this.#stopped,
       unreadable: unavailable,
     });
-  }
-
-  #open(lifecycleId: string, landing = false): Promise<Entry | null> {
-    const existing = this.#actors.get(lifecycleId);
-    if (existing) {
-      this.#actors.touch(lifecycleId, existing);
-      return Promise.resolve(existing);
-    }
-    const opening = this.#opening.get(lifecycleId);
-    if (opening) return opening;
-    const read = this.#opts.store
-      .get(lifecycleId)
-      // Whoever hydrated it while the row was being read has the one actor.
-      // A landing after stopAll() hydrates nothing: its steps would call peers after the stop.
-      .then((row) => this.#actors.get(lifecycleId) ?? (row && !(landing && this.#stopped) ? this.#hydrate(row) : null))
-      .finally(() => this.#opening.delete(lifecycleId));
-    this.#opening.set(lifecycleId, read);
-    return read;
-  }
-
-  #hydrate(row: LifecycleRow): Entry {
-    return this.#start(row.id, row.subscriber_id, { snapshot: persistedSnapshot(row), row });
-  }
-
-  #start(lifecycleId: string, subscriberId: string, from: { input: LifecycleInput } | { snapshot: unknown; row: LifecycleRow }): Entry {
-    const row = 'row' in from ? from.row : null;
-    const stored = 'snapshot' in from ? (from.snapshot as LifecycleSnapshot) : null;
-    const last = stored ? { path: statePath(stored), context: stored.context } : null;
-    const entry = { subscriberId, row, from: last, stopping: false, lastUsed: Date.now(), saving: 0, writeFailed: null, waiters: 0, parked: false } as Entry;
-    const inspect = (ev: InspectionEvent) => {
-      if (ev.type === '@xstate.snapshot' && ev.actorRef === entry.actor) this.#writes.persist(entry, ev.event, ev.snapshot as LifecycleSnapshot);
-      this.#opts.inspect?.(ev);
-    };
-    entry.actor =
-      'input' in from
-        ? createActor(this.#opts.machine, { input: from.input, inspect })
-        : // The machine's input type makes `input` required, but a restored actor takes its context from the snapshot.
-          createActor(this.#opts.machine, { snapshot: from.snapshot, inspect } as unknown as { input: LifecycleInput });
-    entry.actor.subscribe({
-      next: (snapshot) => this.#actors.moved(lifecycleId, entry, snapshot),
-      error: (err) => {
-        // A snapshot the machine cannot take: keep the stored one and leave the lifecycle for an operator.
-        this.#opts.log.error({ subscriber_id: subscriberId, lifecycle_id: lifecycleId, err: String(err) }, 'lifecycle actor stopped on an error');
-        this.#actors.forget(lifecycleId, entry);
-      },
-    });
-    this.#actors.add(lifecycleId, entry);
-    entry.actor.start();
-    this.#parking?.hydrated(lifecycleId);
-    this.#actors.started(lifecycleId, entry);
-    return entry;
   }
 
   /**

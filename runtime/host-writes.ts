@@ -52,7 +52,7 @@ export interface HostWritesOptions<E> {
   storeBusyMs?: number | undefined;
   allocateNow?: AllocateNow | null | undefined;
   onTransition?: ((t: TransitionRecord) => void) | undefined;
-  /** Stops the actor without storing anything further (ActorHost's `#evict`). */
+  /** Stops the actor without storing anything further (LiveActors' `evict`). */
   evict(lifecycleId: string, entry: E): void;
 }
 

@@ -4,6 +4,7 @@ import { ServiceError, type ErrorCode } from '../services/errors.ts';
 import type { LifecyclePort } from '../store/port.ts';
 import { UNTIL_SETTLED_MS, type ActorHost } from './actor-host.ts';
 import type { Heard } from './subscriber-queue.ts';
+import { readCursor, writeCursor } from './list-cursor.ts';
 import { publicState, statePath, resourceOf, toResource, type LifecycleResource, type LifecycleSnapshot } from './projection.ts';
 
 /** A configured pool and the IPAM that serves it. */
@@ -374,26 +375,4 @@ function throwIfFailed(verb: Verb | 'allocate', snapshot: LifecycleSnapshot): vo
 
 function invalidTransition(verb: Verb, state: string, suffix = ''): ServiceError {
   return new ServiceError('invalid_transition', `cannot ${verb} a prefix in state ${state}${suffix}`);
-}
-
-/** A list position: the order and the last lifecycle of the page before, by (created_at, id). */
-type Cursor = { order: 'asc' | 'desc'; created_at: string; id: string };
-
-const writeCursor = (c: Cursor) => Buffer.from(JSON.stringify([c.order, c.created_at, c.id]), 'utf8').toString('base64url');
-
-function readCursor(text: string): Cursor {
-  const refuse = () => new ServiceError('validation_error', 'cursor: not a cursor this service returned', { field: 'cursor' });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    throw refuse();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 3) throw refuse();
-  const [order, createdAt, id] = parsed as unknown[];
-  const time = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-  // Lifecycle ids are UUIDs (v4 before time-ordered ids, v7 since); anything else was not handed out here.
-  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-  if ((order !== 'asc' && order !== 'desc') || typeof createdAt !== 'string' || !time.test(createdAt) || typeof id !== 'string' || !uuid.test(id)) throw refuse();
-  return { order, created_at: createdAt, id };
 }

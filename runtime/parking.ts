@@ -21,13 +21,13 @@ export interface ParkableEntry {
   actor: { getSnapshot(): { hasTag(tag: string): boolean } };
 }
 
-/** What the parking needs of its host (ActorHost's private parts, handed in as functions). */
+/** What the parking needs of its host (ActorHost's parts, handed in as functions). */
 export interface ParkingHost<S> {
   flights: Flights;
   log: Logger;
-  /** Stops the actor without storing anything further (ActorHost's `#evict`). */
+  /** Stops the actor without storing anything further (LiveActors' `evict`). */
   evict(lifecycleId: string, entry: ParkableEntry): void;
-  /** Hydrates the lifecycle for its landing; nothing after `stopAll()` (ActorHost's `#open(id, true)`). */
+  /** Hydrates the lifecycle for its landing; nothing after `stopAll()` (LiveActors' `open(id, true)`). */
   openForLanding(lifecycleId: string): Promise<unknown>;
   /** Whether an actor for it is in memory or being hydrated. */
   present(lifecycleId: string): boolean;

@@ -14,7 +14,7 @@ export interface ResumeHost {
   log: Logger;
   /** Whether the lifecycle has its actor in memory already. */
   present(lifecycleId: string): boolean;
-  /** Starts the lifecycle's actor from its stored row (ActorHost's `#hydrate`); throws what the machine cannot take. */
+  /** Starts the lifecycle's actor from its stored row (LiveActors' `hydrate`); throws what the machine cannot take. */
   hydrate(row: LifecycleRow): void;
   /** Set by `stopAll()`: a background resume still running hydrates nothing more. */
   stopped(): boolean;

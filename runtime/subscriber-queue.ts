@@ -25,10 +25,10 @@ export interface QueueHost<E extends QueuedEntry> {
   /** The ids of the subscriber's lifecycles in memory (a copy). */
   lifecyclesOf(subscriberId: string): string[];
   entry(lifecycleId: string): E | undefined;
-  /** Stops the actor without storing anything further (ActorHost's `#evict`). */
+  /** Stops the actor without storing anything further (LiveActors' `evict`). */
   evict(lifecycleId: string, entry: E): void;
   settle(lifecycleId: string, waitMs: number): Promise<unknown>;
-  /** A subscriber's queue emptied: nobody waits on its actors any more (ActorHost's `#unload`). */
+  /** A subscriber's queue emptied: nobody waits on its actors any more (LiveActors' `unload`). */
   idle(): void;
   /** Stopped or released: the host hands its work over and starts nothing more. */
   ending(): boolean;

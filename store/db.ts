@@ -31,7 +31,7 @@ export function openDatabase(file: string): Db {
     db.function('compact_snapshot', { deterministic: true, varargs: true }, compactSnapshotSql);
     migrate(db);
     // Savepoint and statement journals in memory: a batch's savepoints (one per allocation made at
-    // once, runtime/actor-host.ts) journal ~100 KiB each, past SQLite's 64 KiB spill, so on disk they
+    // once, runtime/host-writes.ts) journal ~100 KiB each, past SQLite's 64 KiB spill, so on disk they
     // cost ~47 pwrite() calls per allocation. After the migrations, whose sorts may be large.
     db.pragma('temp_store = MEMORY');
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);

@@ -75,3 +75,16 @@ function where(url: string): string {
     return 'a malformed URL';
   }
 }
+
+/**
+ * A stand-in for what only SQLite has (its database handle, the synchronous store): on PostgreSQL
+ * any use throws, naming it. Tests and tools reach these on SQLite only.
+ */
+export function sqliteOnly<T extends object>(what: string): T {
+  return new Proxy({} as T, {
+    get: (_t, key) => {
+      if (key === 'then') return undefined;
+      throw new Error(`${what} exists on store.backend sqlite only (used: ${String(key)})`);
+    },
+  });
+}

@@ -74,6 +74,24 @@ export async function runImport(req: ImportRequest, deps: ImporterDeps, signal?:
 }
 
 /**
+ * The importer of a running service (compose.ts wires it): NetBox's listing when a pool is served
+ * by NetBox and the IPAM lists it; FreeRADIUS's radreply and radacct read on a connection opened for
+ * the run that asks for them (read only), closed after it.
+ */
+export function createImporter(deps: Pick<ImporterDeps, 'pools' | 'store' | 'ipam'> & { openRadius: (() => RadiusFieldSource & { close(): Promise<void> }) | null }) {
+  const fieldIpam = deps.ipam as IpamPort & Partial<NonNullable<ImporterDeps['netbox']>>;
+  const netbox = deps.pools.some((p) => p.ipam === 'netbox') && typeof fieldIpam.fieldPrefixes === 'function' ? (fieldIpam as NonNullable<ImporterDeps['netbox']>) : null;
+  return async (req: ImportRequest, signal?: AbortSignal): Promise<ImportReport> => {
+    const radius = req.sources.radius && deps.openRadius ? deps.openRadius() : null;
+    try {
+      return await runImport(req, { pools: deps.pools, store: deps.store, ipam: deps.ipam, netbox, radius }, signal);
+    } finally {
+      await radius?.close();
+    }
+  };
+}
+
+/**
  * The live lifecycles, by subscriber and by prefix: each live state's lifecycles page by page, without
  * their snapshots (the leak check's walk). Held for the run: the plan looks every entry up.
  */
