@@ -28,6 +28,7 @@ export const STATUS: Record<ApiErrorCode, number> = {
   method_not_allowed: 405,
   invalid_transition: 409,
   pool_exhausted: 409,
+  username_in_use: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   uri_too_long: 414,

@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'method_not_allowed',
   'invalid_transition',
   'pool_exhausted',
+  'username_in_use',
   'payload_too_large',
   'unsupported_media_type',
   'uri_too_long',

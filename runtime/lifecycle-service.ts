@@ -4,6 +4,7 @@ import { ServiceError, type ErrorCode } from '../services/errors.ts';
 import type { LifecyclePort } from '../store/port.ts';
 import { UNTIL_SETTLED_MS, type ActorHost } from './actor-host.ts';
 import type { Heard } from './subscriber-queue.ts';
+import { UsernameClaims } from './usernames.ts';
 import { readCursor, writeCursor } from './list-cursor.ts';
 import { publicState, statePath, resourceOf, toResource, type LifecycleResource, type LifecycleSnapshot } from './projection.ts';
 
@@ -104,9 +105,11 @@ function deferred(): { promise: Promise<void>; resolve(): void } {
 export class LifecycleService {
   readonly #opts: LifecycleServiceOptions;
   readonly #pools: Map<string, PoolSpec>;
+  readonly #usernames: UsernameClaims;
 
   constructor(opts: LifecycleServiceOptions) {
     this.#opts = opts;
+    this.#usernames = new UsernameClaims(opts.store);
     this.#pools = new Map(opts.pools.map((p) => [p.name, p]));
   }
 
@@ -140,7 +143,8 @@ export class LifecycleService {
   }
 
   activate(req: { subscriber_id: string; username: string; cpe_id?: string | null | undefined }, waitMs: number, ticket?: Ticket) {
-    return this.#operate('activate', req.subscriber_id, waitMs, ticket, () => ({ type: 'ACTIVATE', username: req.username, cpeId: req.cpe_id ?? null }));
+    const event = { type: 'ACTIVATE', username: req.username, cpeId: req.cpe_id ?? null } as const;
+    return this.#operate('activate', req.subscriber_id, waitMs, ticket, () => event, () => this.#usernames.take(req.username, req.subscriber_id));
   }
 
   suspend(req: { subscriber_id: string; reason?: string | null | undefined }, waitMs: number, ticket?: Ticket) {
@@ -202,7 +206,15 @@ export class LifecycleService {
     return { items: page.map(toResource), next_cursor: next };
   }
 
-  #operate(verb: Verb, subscriberId: string, waitMs: number, ticket: Ticket | undefined, build: (s: LifecycleSnapshot) => LifecycleEvent): Promise<Accepted> {
+  /** `claim` takes what the event needs for itself (a username) once the event is allowed; its release runs after the event's commit. */
+  #operate(
+    verb: Verb,
+    subscriberId: string,
+    waitMs: number,
+    ticket: Ticket | undefined,
+    build: (s: LifecycleSnapshot) => LifecycleEvent,
+    claim?: () => Promise<() => void>,
+  ): Promise<Accepted> {
     const sent = deferred();
     const heard = new HeardOutcome();
     const final = this.#opts.host.exclusive(subscriberId, async (): Promise<OperationResult> => {
@@ -225,9 +237,16 @@ export class LifecycleService {
         const busy = before.hasTag('busy') ? ` while ${statePath(before)} is in progress` : '';
         throw invalidTransition(verb, publicState(before), busy);
       }
-      ticket?.accepted({ lifecycleId: live.id, mark: await this.#mark(subscriberId) });
-      await this.#opts.host.send(live.id, event);
+      const release = await claim?.();
+      try {
+        ticket?.accepted({ lifecycleId: live.id, mark: await this.#mark(subscriberId) });
+        await this.#opts.host.send(live.id, event);
+      } catch (err) {
+        release?.();
+        throw err;
+      }
       sent.resolve();
+      if (release) void this.#opts.host.afterCommit().then(release, release);
       return this.#outcome(verb, live.id);
     }, heard);
     return this.#within(subscriberId, final, waitMs, sent.promise, heard);

@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'not_found'
   | 'invalid_transition'
   | 'pool_exhausted'
+  | 'username_in_use'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'idempotency_mismatch'

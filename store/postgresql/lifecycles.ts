@@ -53,6 +53,13 @@ export function createPgLifecycleStore(pool: pg.Pool): LifecyclePort {
       const { text, values } = pgListQuery(q);
       return all<LifecycleRow>(text, values);
     },
+    usernameHolder: async (username, exceptSubscriberId) =>
+      (
+        await one<{ subscriber_id: string }>(
+          "SELECT subscriber_id FROM lifecycles WHERE username = $1 AND state <> 'revoked' AND subscriber_id <> $2 LIMIT 1",
+          [username, exceptSubscriberId],
+        )
+      )?.subscriber_id ?? null,
     busy: async () => (await all<{ id: string }>('SELECT id FROM lifecycles WHERE busy = 1')).map((r) => r.id),
     duePending: (now, limit) =>
       all<Pick<LifecycleRow, 'id' | 'subscriber_id'>>(

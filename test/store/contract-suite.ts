@@ -140,6 +140,17 @@ export function runStoreContract(backend: ContractBackend): void {
     assert.is(await s.lifecycles.newerOnCpe('cpe', gone), 'now');
   });
 
+  test('usernameHolder → another subscriber whose live lifecycle has the username; revoked ones and the asker do not count', async () => {
+    await s.lifecycles.save(lifecycleRow({ id: 'u1', subscriber_id: 'sub-1', state: 'active', username: 'shared@isp' }), null);
+    assert.is(await s.lifecycles.usernameHolder('shared@isp', 'sub-2'), 'sub-1');
+    assert.is(await s.lifecycles.usernameHolder('shared@isp', 'sub-1'), null, 'its own lifecycle');
+    assert.is(await s.lifecycles.usernameHolder('other@isp', 'sub-2'), null);
+    await s.lifecycles.save(lifecycleRow({ id: 'u1', subscriber_id: 'sub-1', state: 'revoked', username: 'shared@isp' }), null);
+    assert.is(await s.lifecycles.usernameHolder('shared@isp', 'sub-2'), null, 'revoked');
+    await s.lifecycles.save(lifecycleRow({ id: 'u3', subscriber_id: 'sub-3', state: 'failed', username: 'shared@isp' }), null);
+    assert.is(await s.lifecycles.usernameHolder('shared@isp', 'sub-2'), 'sub-3', 'a failed lifecycle still holds it (its retry writes it)');
+  });
+
   test('kept counts → by state, pending, shared prefixes and pool flows follow every write and delete', async () => {
     const at = '2026-03-01T10:15:00.000Z';
     const a = lifecycleRow({ id: 'a', prefix: '2001:db8::/56', allocated_at: at });
