@@ -119,6 +119,15 @@ export function runStoreContract(backend: ContractBackend): void {
     assert.equal(ids(await s.lifecycles.list({ limit: 10, state: 'active' })), ['0', 'aB']);
     assert.equal(ids(await s.lifecycles.list({ limit: 10, pool: 'business' })), ['a-b']);
     assert.equal(ids(await s.lifecycles.list({ limit: 10, state: 'active', pool: 'business' })), []);
+    // A pool alone is read one leg per state, merged (migrations 014 / 007): every state, one order, one limit.
+    assert.equal(ids(await s.lifecycles.list({ limit: 10, pool: 'residential' })), ['0', 'aB', 'ab', 'Z', 'new']);
+    assert.equal(ids(await s.lifecycles.list({ limit: 2, pool: 'residential' })), ['0', 'aB']);
+    assert.equal(ids(await s.lifecycles.list({ limit: 2, pool: 'residential', order: 'desc', after: { created_at: same, id: 'ab' } })), ['aB', '0']);
+    assert.equal(ids(await s.lifecycles.list({ limit: 10, state: 'active', pool: 'residential', order: 'desc' })), ['aB', '0']);
+    // So the database refuses a state the legs would not read.
+    let refused = false;
+    await f.exec("UPDATE lifecycles SET state = 'paused' WHERE id = 'Z'").catch(() => (refused = true));
+    assert.ok(refused, 'a state that is not a lifecycle state');
   });
 
   test('busy, duePending, newerOnCpe → the runtime\'s queries', async () => {
