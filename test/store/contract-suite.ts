@@ -175,6 +175,23 @@ export function runStoreContract(backend: ContractBackend): void {
     assert.is((await s.lifecycles.events('sub-b')).length, 2, 'the trail outlives its lifecycle');
   });
 
+  test('pool flows → a new hour prunes the hours older than 8 days before it, or before the clock when that is earlier', async () => {
+    const allocated = async (id: string, at: string) => s.lifecycles.save(lifecycleRow({ id, prefix: `2001:db8:${id}::/56`, allocated_at: at }), null);
+    await allocated('a', '2026-03-01T10:15:00.000Z');
+    await allocated('b', '2026-03-08T09:00:00.000Z');
+    assert.equal((await s.counts.flows('2026-01-01T00')).map((f) => f.allocated), [2]);
+    await allocated('c', '2026-03-09T11:00:00.000Z');
+    assert.equal((await s.counts.flows('2026-01-01T00')).map((f) => ({ ...f })), [
+      { pool: 'residential', prefix_length: 56, allocated: 2, revoked: 0, since: '2026-03-08T09' },
+    ]);
+    // A time ahead of the clock (a skewed instance's) leaves the window the forecast reads as it was.
+    const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    await allocated('d', hourAgo);
+    await allocated('e', '2099-01-01T00:00:00.000Z');
+    const week = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 13);
+    assert.equal((await s.counts.flows(week)).map((f) => [f.allocated, f.since]), [[2, hourAgo.slice(0, 13)]]);
+  });
+
   test('leak records → counted once, uncounted ones replaced by each check', async () => {
     const rec = { lifecycle_id: 'a', prefix: 'p', pool: 'residential', first_seen_at: 't0', counted_at: null };
     await s.counts.replaceUncounted([rec, { ...rec, lifecycle_id: 'b' }]);

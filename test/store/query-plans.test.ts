@@ -124,6 +124,19 @@ test('every list filter, order and cursor is served by an index without a sort',
   }
 });
 
+test("the exhaustion forecast reads pool_tally's last hours by the hour's index; a new hour prunes the old ones by it", () => {
+  const { db, statements } = preparedStatements();
+  const flows = statements.find((s) => /FROM pool_tally\b/.test(s) && /hour >= \?/.test(s));
+  assert.ok(flows, 'the forecast statement');
+  const lines = plan(db, flows!);
+  assert.ok(lines.some((l) => /^SEARCH pool_tally USING INDEX pool_tally_hour \(hour>\?\)$/.test(l)), lines.join(' | '));
+  assert.not.ok(lines.some((l) => /^SCAN /.test(l)), lines.join(' | '));
+  // The trigger of migration 014: its delete, as a statement of its own (NEW.hour as a parameter).
+  const trigger = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'pool_tally_window'").get()!.sql;
+  const prune = /DELETE FROM pool_tally WHERE [^;]+/.exec(trigger)![0].replaceAll('NEW.hour', '@hour');
+  assert.equal(plan(db, prune), ['SEARCH pool_tally USING INDEX pool_tally_hour (hour<?)']);
+});
+
 test("the leak check's scratch of IPAM holdings is looked up by its primary key", () => {
   const { db, statements } = preparedStatements();
   const sql = statements.find((s) => /SELECT 1 AS one FROM temp.leak_check_seen/.test(s))!;

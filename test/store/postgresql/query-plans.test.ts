@@ -1,4 +1,4 @@
-// The PostgreSQL statements of pool use, the lists, the reconciliation run and the audit pruning read through
+// The PostgreSQL statements of pool use, the lists, the forecast, the reconciliation run and the audit pruning read through
 // an index (test/store/query-plans.test.ts does the same for SQLite). With sequential scans priced
 // out (enable_seqscan = off, enable_bitmapscan = off), the planner still picks one only where no index can serve the query:
 // an empty test table says nothing about size, the absence of a usable index says everything.
@@ -7,6 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LIFECYCLE_STATES } from '../../../machines/types.ts';
 import { AUDIT_PAGE, AUDIT_REMOVE } from '../../../store/postgresql/audit-retention.ts';
+import { FLOWS } from '../../../store/postgresql/counts.ts';
 import { pgListQuery } from '../../../store/postgresql/lifecycles.ts';
 import { createPgPool, migrate } from '../../../store/postgresql/pool.ts';
 import { EMBEDDED_POOLS, EMBEDDED_ROWS_OF_POOL, KINDS_OF_POOL, LIFECYCLE_POOLS, LIVE_OF_POOL } from '../../../store/postgresql/pool-use.ts';
@@ -78,6 +79,16 @@ test('lists: both filters by one seek on lifecycles_pool; a pool alone by a page
       assert.equal(cut.map((m) => m[2]).sort(), [...LIFECYCLE_STATES].sort(), legs);
     }
   }
+});
+
+test('pool flows: the forecast and the trigger\'s prune read pool_tally by its hour', async () => {
+  if (!(await connect())) return;
+  const flows = await plan(FLOWS, ['2026-01-01T00']);
+  assert.match(flows, /Index Scan using pool_tally_hour on pool_tally/, flows);
+  const prune = await plan('DELETE FROM pool_tally WHERE hour < pool_tally_cut($1)', ['2026-01-01T00']);
+  assert.match(prune, /Index Scan using pool_tally_hour on pool_tally/, prune);
+  const { rows } = await client!.query<{ src: string }>("SELECT prosrc AS src FROM pg_proc WHERE proname = 'pool_tally_window'");
+  assert.match(rows[0]!.src, /DELETE FROM pool_tally WHERE hour < pool_tally_cut\(NEW\.hour\)/, 'the trigger deletes as planned here');
 });
 
 test('reconciliation: a page of the run by its primary key, a page of one kind by reconciliation_kind, no sort', async () => {
