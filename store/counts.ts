@@ -47,9 +47,11 @@ export interface MetricCounts {
 export function createMetricCounts(db: Db): MetricCounts {
   const byKey = db.prepare<[], { key: string; n: number }>("SELECT key, n FROM lifecycle_counts WHERE key >= 'state:' AND key < 'state;'");
   const one = db.prepare<[string], { n: number }>('SELECT n FROM lifecycle_counts WHERE key = ?');
+  // The hours since, by the hour's index (migration 014), which keeps 8 days of them. Named, because
+  // without statistics the planner prefers to scan the table (it groups by the key's pool anyway).
   const flows = db.prepare<[string], PoolFlow>(`
     SELECT pool, prefix_length, sum(allocated) AS allocated, sum(revoked) AS revoked, min(hour) AS since
-    FROM pool_tally WHERE hour >= ? GROUP BY pool, prefix_length`);
+    FROM pool_tally INDEXED BY pool_tally_hour WHERE hour >= ? GROUP BY pool, prefix_length`);
 
   const getLeak = db.prepare<[string, string], LeakRecord>('SELECT * FROM prefix_leaks WHERE lifecycle_id = ? AND prefix = ?');
   // A record already counted is never touched again: counted once, whatever later checks say.

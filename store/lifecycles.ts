@@ -244,29 +244,31 @@ type PageParams = { state?: string; pool?: string; created_at?: string; id?: str
 
 /**
  * The statement of one shape of list query (its filters, order and whether it has a cursor). Without
- * a filter, one leg per state through lifecycles_state, merged in order (MERGE (UNION ALL): each leg
- * stops once the limit is reached), instead of an index of its own on (created_at, id): migration
- * 013 keeps every row's state among LIFECYCLE_STATES.
+ * a state, one leg per state, merged in order (MERGE (UNION ALL): each leg stops once the limit is
+ * reached): through lifecycles_state when there is no filter, instead of an index of its own on
+ * (created_at, id); through lifecycles_pool (pool, state, created_at, id) with a pool, the index
+ * that seeks on both filters (migration 014). Migration 013 keeps every row's state among
+ * LIFECYCLE_STATES, so the legs read every row.
  */
 export function listSql(q: Omit<ListQuery, 'limit'>): string {
   const desc = q.order === 'desc';
   const cursor = q.after !== undefined ? [`(created_at, id) ${desc ? '<' : '>'} (@created_at, @id)`] : [];
+  const pool = q.pool !== undefined ? ['pool = @pool'] : [];
   const dir = desc ? 'DESC' : 'ASC';
   const order = `ORDER BY created_at ${dir}, id ${dir} LIMIT @limit`;
-  if (q.state === undefined && q.pool === undefined) {
-    const legs = LIFECYCLE_STATES.map((s) => `SELECT * FROM lifecycles WHERE ${[`state = '${s}'`, ...cursor].join(' AND ')}`);
+  if (q.state === undefined) {
+    const legs = LIFECYCLE_STATES.map((s) => `SELECT * FROM lifecycles WHERE ${[`state = '${s}'`, ...pool, ...cursor].join(' AND ')}`);
     return `${legs.join(' UNION ALL ')} ${order}`;
   }
-  const where = [...(q.state !== undefined ? ['state = @state'] : []), ...(q.pool !== undefined ? ['pool = @pool'] : []), ...cursor];
-  return `SELECT * FROM lifecycles WHERE ${where.join(' AND ')} ${order}`;
+  return `SELECT * FROM lifecycles WHERE ${['state = @state', ...pool, ...cursor].join(' AND ')} ${order}`;
 }
 
 /**
  * Pages in creation order, keyed by (created_at, id): ids alone would not do, as the lifecycles
  * stored before time-ordered (v7) ids have random v4 ones. A key past the previous page's last row
  * (not an offset) keeps pages stable while lifecycles are created. One statement per filter, order
- * and cursor, so that an index on (filter, created_at, id) serves each without a sort
- * (migrations/005-list-order.sql, 013-slim-storage.sql).
+ * and cursor, so that an index on (filters, created_at, id) serves each without a sort
+ * (migrations/005-list-order.sql, 013-slim-storage.sql, 014-bounded-reads.sql).
  */
 function pageQueries(db: Db) {
   const cache = new Map<string, Database.Statement<PageParams, LifecycleRow>>();

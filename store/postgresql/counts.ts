@@ -6,6 +6,11 @@ import type { LifecycleRow } from '../lifecycles.ts';
 import type { CountsPort } from '../port.ts';
 import { inTransaction } from './pool.ts';
 
+/** The forecast's read: pool_tally_hour (migration 007), over the 8 days the table keeps. */
+export const FLOWS = `
+  SELECT pool, prefix_length, sum(allocated)::int8 AS allocated, sum(revoked)::int8 AS revoked, min(hour) AS since
+  FROM pool_tally WHERE hour >= $1 GROUP BY pool, prefix_length`;
+
 export function createPgMetricCounts(pool: pg.Pool): CountsPort {
   const one = async (key: string) => (await pool.query<{ n: number }>('SELECT n FROM lifecycle_counts WHERE key = $1', [key])).rows[0]?.n ?? 0;
   return {
@@ -19,14 +24,7 @@ export function createPgMetricCounts(pool: pg.Pool): CountsPort {
     pending: () => one('pending'),
     shared: () => one('shared'),
     leaksCounted: () => one('leaks'),
-    flows: async (sinceHour) =>
-      (
-        await pool.query<PoolFlow>(
-          `SELECT pool, prefix_length, sum(allocated)::int8 AS allocated, sum(revoked)::int8 AS revoked, min(hour) AS since
-           FROM pool_tally WHERE hour >= $1 GROUP BY pool, prefix_length`,
-          [sinceHour],
-        )
-      ).rows,
+    flows: async (sinceHour) => (await pool.query<PoolFlow>(FLOWS, [sinceHour])).rows,
     leak: async (lifecycleId, prefix) =>
       (await pool.query<LeakRecord>('SELECT * FROM prefix_leaks WHERE lifecycle_id = $1 AND prefix = $2', [lifecycleId, prefix])).rows[0],
     failedWithPrefix: async () => (await pool.query<LifecycleRow>("SELECT * FROM lifecycles WHERE state = 'failed' AND prefix IS NOT NULL")).rows,

@@ -2,6 +2,7 @@
 // over a bounded pool. A batch is two statements in one transaction whatever its size (rows and
 // audit entries passed as arrays), and a deadlock between instances' batches is retried.
 import type pg from 'pg';
+import { LIFECYCLE_STATES } from '../../machines/types.ts';
 import type { AuditEntry, LifecycleHolder, LifecycleRow, ListCursor, ListQuery, SaveItem } from '../lifecycles.ts';
 import type { LifecyclePort } from '../port.ts';
 import { inTransaction, isRetryable } from './pool.ts';
@@ -126,7 +127,13 @@ export async function writeBatch(
   }
 }
 
-/** The list query of store/lifecycles.ts (`listSql`), with positional parameters. */
+/**
+ * The list query of store/lifecycles.ts (`listSql`), with positional parameters. A pool without a
+ * state is read as listSql reads it, one leg per state through lifecycles_pool (pool, state, created_at, id),
+ * the index that seeks on both filters (migration 007): each leg in index order and cut at the
+ * limit, so that at most a page per state is sorted whichever way the planner puts them together.
+ * Migration 007 keeps every row's state among LIFECYCLE_STATES.
+ */
 export function pgListQuery(q: ListQuery): { text: string; values: unknown[] } {
   const desc = q.order === 'desc';
   const values: unknown[] = [];
@@ -136,6 +143,10 @@ export function pgListQuery(q: ListQuery): { text: string; values: unknown[] } {
   if (q.pool !== undefined) where.push(`pool = ${param(q.pool)}`);
   if (q.after !== undefined) where.push(`(created_at, id) ${desc ? '<' : '>'} (${param(q.after.created_at)}, ${param(q.after.id)})`);
   const dir = desc ? 'DESC' : 'ASC';
-  const text = `SELECT * FROM lifecycles ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY created_at ${dir}, id ${dir} LIMIT ${param(q.limit)}`;
-  return { text, values };
+  const order = `ORDER BY created_at ${dir}, id ${dir} LIMIT ${param(q.limit)}`;
+  if (q.pool !== undefined && q.state === undefined) {
+    const legs = LIFECYCLE_STATES.map((s) => `(SELECT * FROM lifecycles WHERE ${[`state = '${s}'`, ...where].join(' AND ')} ${order})`);
+    return { text: `${legs.join(' UNION ALL ')} ${order}`, values };
+  }
+  return { text: `SELECT * FROM lifecycles ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}${order}`, values };
 }

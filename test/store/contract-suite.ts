@@ -119,6 +119,15 @@ export function runStoreContract(backend: ContractBackend): void {
     assert.equal(ids(await s.lifecycles.list({ limit: 10, state: 'active' })), ['0', 'aB']);
     assert.equal(ids(await s.lifecycles.list({ limit: 10, pool: 'business' })), ['a-b']);
     assert.equal(ids(await s.lifecycles.list({ limit: 10, state: 'active', pool: 'business' })), []);
+    // A pool alone is read one leg per state, merged (migrations 014 / 007): every state, one order, one limit.
+    assert.equal(ids(await s.lifecycles.list({ limit: 10, pool: 'residential' })), ['0', 'aB', 'ab', 'Z', 'new']);
+    assert.equal(ids(await s.lifecycles.list({ limit: 2, pool: 'residential' })), ['0', 'aB']);
+    assert.equal(ids(await s.lifecycles.list({ limit: 2, pool: 'residential', order: 'desc', after: { created_at: same, id: 'ab' } })), ['aB', '0']);
+    assert.equal(ids(await s.lifecycles.list({ limit: 10, state: 'active', pool: 'residential', order: 'desc' })), ['aB', '0']);
+    // So the database refuses a state the legs would not read.
+    let refused = false;
+    await f.exec("UPDATE lifecycles SET state = 'paused' WHERE id = 'Z'").catch(() => (refused = true));
+    assert.ok(refused, 'a state that is not a lifecycle state');
   });
 
   test('busy, duePending, newerOnCpe → the runtime\'s queries', async () => {
@@ -175,6 +184,23 @@ export function runStoreContract(backend: ContractBackend): void {
     assert.is(await s.retention.remove(['b', 'a'], '2026-04-01T00:00:00.000Z'), 1);
     assert.equal(await s.lifecycles.countByState(), { allocated: 1 });
     assert.is((await s.lifecycles.events('sub-b')).length, 2, 'the trail outlives its lifecycle');
+  });
+
+  test('pool flows → a new hour prunes the hours older than 8 days before it, or before the clock when that is earlier', async () => {
+    const allocated = async (id: string, at: string) => s.lifecycles.save(lifecycleRow({ id, prefix: `2001:db8:${id}::/56`, allocated_at: at }), null);
+    await allocated('a', '2026-03-01T10:15:00.000Z');
+    await allocated('b', '2026-03-08T09:00:00.000Z');
+    assert.equal((await s.counts.flows('2026-01-01T00')).map((f) => f.allocated), [2]);
+    await allocated('c', '2026-03-09T11:00:00.000Z');
+    assert.equal((await s.counts.flows('2026-01-01T00')).map((f) => ({ ...f })), [
+      { pool: 'residential', prefix_length: 56, allocated: 2, revoked: 0, since: '2026-03-08T09' },
+    ]);
+    // A time ahead of the clock (a skewed instance's) leaves the window the forecast reads as it was.
+    const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    await allocated('d', hourAgo);
+    await allocated('e', '2099-01-01T00:00:00.000Z');
+    const week = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 13);
+    assert.equal((await s.counts.flows(week)).map((f) => [f.allocated, f.since]), [[2, hourAgo.slice(0, 13)]]);
   });
 
   test('leak records → counted once, uncounted ones replaced by each check', async () => {

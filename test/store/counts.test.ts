@@ -129,6 +129,8 @@ test('migration 006 seeds the counts from lifecycles stored before it', () => {
     raw.exec('DROP TABLE lifecycle_counts; DROP TABLE shared_prefixes; DROP TABLE pool_tally; DROP TABLE prefix_leaks');
     for (const t of raw.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'lifecycle_counts_%'").all() as { name: string }[]) raw.exec(`DROP TRIGGER ${t.name}`);
     raw.exec(readMigration('006-metric-counts.sql'));
+    // And 014's hour index and window on pool_tally, which went with the table: the forecast's read names the index.
+    raw.exec(readMigration('014-bounded-reads.sql'));
     const c = createMetricCounts(raw);
     assert.equal(c.byState(), { pending: 0, allocated: 0, active: 2, suspended: 0, revoking: 0, revoked: 0, failed: 0 });
     assert.is(c.pending(), 1);

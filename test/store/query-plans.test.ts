@@ -106,18 +106,35 @@ test('every list filter, order and cursor is served by an index without a sort',
           const lines = plan(db, sql);
           const where = `${sql}\n  ${lines.join(' | ')}`;
           assert.not.ok(lines.some((l) => /TEMP B-TREE/.test(l)), where);
-          if (state || pool) assert.ok(lines.some((l) => /^SEARCH lifecycles USING INDEX lifecycles_(state|pool) \((state|pool)=\?/.test(l)), where);
+          const reads = lines.filter((l) => /^(SCAN|SEARCH) /.test(l));
+          // Both filters: one seek on both (migration 014), not a walk of the pool's or the state's rows.
+          if (state && pool) assert.equal(reads.map((l) => l.replace(/ AND \(created_at.*/, ')')), ['SEARCH lifecycles USING INDEX lifecycles_pool (pool=? AND state=?)'], where);
+          else if (state) assert.equal(reads.map((l) => l.replace(/ AND \(created_at.*/, ')')), ['SEARCH lifecycles USING INDEX lifecycles_state (state=?)'], where);
           else {
-            // One leg per state through lifecycles_state, merged in order (migration 013): no other read.
+            // One leg per state, merged in order (migrations 013, 014): through lifecycles_state, or
+            // lifecycles_pool on both with a pool. No other read.
             assert.ok(lines.some((l) => /MERGE \(UNION ALL\)/.test(l)), where);
-            const reads = lines.filter((l) => /^(SCAN|SEARCH) /.test(l));
             assert.is(reads.length, LIFECYCLE_STATES.length, where);
-            for (const l of reads) assert.match(l, /^SEARCH lifecycles USING INDEX lifecycles_state \(state=\?/, where);
+            const leg = pool ? /^SEARCH lifecycles USING INDEX lifecycles_pool \(pool=\? AND state=\?/ : /^SEARCH lifecycles USING INDEX lifecycles_state \(state=\?/;
+            for (const l of reads) assert.match(l, leg, where);
           }
         }
       }
     }
   }
+});
+
+test("the exhaustion forecast reads pool_tally's last hours by the hour's index; a new hour prunes the old ones by it", () => {
+  const { db, statements } = preparedStatements();
+  const flows = statements.find((s) => /FROM pool_tally\b/.test(s) && /hour >= \?/.test(s));
+  assert.ok(flows, 'the forecast statement');
+  const lines = plan(db, flows!);
+  assert.ok(lines.some((l) => /^SEARCH pool_tally USING INDEX pool_tally_hour \(hour>\?\)$/.test(l)), lines.join(' | '));
+  assert.not.ok(lines.some((l) => /^SCAN /.test(l)), lines.join(' | '));
+  // The trigger of migration 014: its delete, as a statement of its own (NEW.hour as a parameter).
+  const trigger = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'pool_tally_window'").get()!.sql;
+  const prune = /DELETE FROM pool_tally WHERE [^;]+/.exec(trigger)![0].replaceAll('NEW.hour', '@hour');
+  assert.equal(plan(db, prune), ['SEARCH pool_tally USING INDEX pool_tally_hour (hour<?)']);
 });
 
 test("the leak check's scratch of IPAM holdings is looked up by its primary key", () => {

@@ -1,11 +1,14 @@
-// The PostgreSQL statements of pool use, the reconciliation run and the audit pruning read through
+// The PostgreSQL statements of pool use, the lists, the forecast, the reconciliation run and the audit pruning read through
 // an index (test/store/query-plans.test.ts does the same for SQLite). With sequential scans priced
 // out (enable_seqscan = off, enable_bitmapscan = off), the planner still picks one only where no index can serve the query:
 // an empty test table says nothing about size, the absence of a usable index says everything.
 import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { LIFECYCLE_STATES } from '../../../machines/types.ts';
 import { AUDIT_PAGE, AUDIT_REMOVE } from '../../../store/postgresql/audit-retention.ts';
+import { FLOWS } from '../../../store/postgresql/counts.ts';
+import { pgListQuery } from '../../../store/postgresql/lifecycles.ts';
 import { createPgPool, migrate } from '../../../store/postgresql/pool.ts';
 import { EMBEDDED_POOLS, EMBEDDED_ROWS_OF_POOL, KINDS_OF_POOL, LIFECYCLE_POOLS, LIVE_OF_POOL } from '../../../store/postgresql/pool-use.ts';
 import { PAGE, PAGE_OF_KIND } from '../../../store/postgresql/reconciliation.ts';
@@ -57,6 +60,35 @@ test('pool use: the pools in use by loose index scans, each pool\'s rows by its 
     assert.not.match(lines, NO_SCAN, `${sql}\n${lines}`);
     for (const re of wanted) assert.match(lines, re, `${sql}\n${lines}`);
   }
+});
+
+test('lists: both filters by one seek on lifecycles_pool; a pool alone by a page of each state\'s leg in its order', async () => {
+  if (!(await connect())) return;
+  const after = { created_at: 'x', id: 'x' };
+  for (const order of ['asc', 'desc'] as const) {
+    for (const cursor of [undefined, after]) {
+      const both = pgListQuery({ state: 'failed', pool: 'p', order, after: cursor, limit: 10 });
+      const one = await plan(both.text, both.values);
+      assert.match(one, /Index Scan (Backward )?using lifecycles_pool on lifecycles [^\n]*\n\s+Index Cond: \(\(pool = 'p'::text\) AND \(state = 'failed'::text\)/, one);
+      assert.not.match(one, /\bSort\b|Filter:/, one);
+      const pool = pgListQuery({ pool: 'p', order, after: cursor, limit: 10 });
+      const legs = await plan(pool.text, pool.values);
+      assert.not.match(legs, NO_SCAN, legs);
+      // Each leg cut at the limit over its index order: whatever sorts them sorts at most a page per state.
+      const cut = [...legs.matchAll(/Limit[^\n]*\n\s+->  Index Scan (Backward )?using lifecycles_pool on lifecycles\w*[^\n]*\n\s+Index Cond: \(\(pool = 'p'::text\) AND \(state = '(\w+)'::text\)/g)];
+      assert.equal(cut.map((m) => m[2]).sort(), [...LIFECYCLE_STATES].sort(), legs);
+    }
+  }
+});
+
+test('pool flows: the forecast and the trigger\'s prune read pool_tally by its hour', async () => {
+  if (!(await connect())) return;
+  const flows = await plan(FLOWS, ['2026-01-01T00']);
+  assert.match(flows, /Index Scan using pool_tally_hour on pool_tally/, flows);
+  const prune = await plan('DELETE FROM pool_tally WHERE hour < pool_tally_cut($1)', ['2026-01-01T00']);
+  assert.match(prune, /Index Scan using pool_tally_hour on pool_tally/, prune);
+  const { rows } = await client!.query<{ src: string }>("SELECT prosrc AS src FROM pg_proc WHERE proname = 'pool_tally_window'");
+  assert.match(rows[0]!.src, /DELETE FROM pool_tally WHERE hour < pool_tally_cut\(NEW\.hour\)/, 'the trigger deletes as planned here');
 });
 
 test('reconciliation: a page of the run by its primary key, a page of one kind by reconciliation_kind, no sort', async () => {
