@@ -23,7 +23,7 @@ export interface RouteSpec {
 export const lifecycleLocation = (subscriberId: string) => `${API_BASE}/lifecycle/${encodeURIComponent(subscriberId)}`;
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: '`validation_error`: malformed JSON or percent-encoding, a missing, ill-typed, unknown or repeated field or query parameter (`field` names it)',
+  400: '`validation_error`: malformed JSON or percent-encoding, a body that is not UTF-8, a missing, ill-typed, unknown or repeated field or query parameter (`field` names it)',
   401: '`unauthorized`: missing or wrong bearer token',
   404: '`not_found`: unknown subscriber or pool',
   405: '`method_not_allowed`: the path takes another method (`Allow` lists it)',
