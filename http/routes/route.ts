@@ -24,8 +24,8 @@ export const lifecycleLocation = (subscriberId: string) => `${API_BASE}/lifecycl
 
 // encodeURIComponent leaves "." alone, and a client resolving the Location removes the segments "."
 // and ".." (RFC 3986 §5.2.4): `lifecycle/.` is the list. Spelt %2E, curl and Python send them on,
-// and the router decodes them back. (Clients of the URL Standard, fetch and browsers, read %2E as a
-// dot as well: for them no spelling of these ids survives.)
+// and the router decodes them back. Clients of the URL Standard (fetch, browsers) read %2E as a dot
+// as well, which is why allocate refuses such ids (http/schemas.ts).
 const pathSegment = (text: string) => (text === '.' ? '%2E' : text === '..' ? '%2E%2E' : encodeURIComponent(text));
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
