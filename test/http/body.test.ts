@@ -1,4 +1,5 @@
 import { request, type Server } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { suite } from 'uvu';
@@ -58,7 +59,7 @@ async function same(body: Buffer | string, headers: Record<string, string | numb
   const plain = await post(PLAIN, bytes, headers);
   const parser = await post(PARSER, bytes, headers);
   assert.equal(plain, parser, `both read ${JSON.stringify(bytes.toString('latin1'))} alike`);
-  return { status: plain.status, json: JSON.parse(plain.text) as { body?: unknown; raw?: string; error?: { code: string; message: string } } };
+  return { status: plain.status, json: JSON.parse(plain.text) as { body?: unknown; raw?: string; error?: { code: string; message: string; field?: string | null } } };
 }
 
 test('a JSON object or array → ctx.request.body and the raw text, as the body parser gives them', async () => {
@@ -116,6 +117,14 @@ test('a key given twice in one object, however it is spelled → 400 naming it b
 test('the same key in different objects, or a key that is another\'s value, is no repetition', async () => {
   const text = '{"a":{"a":"a"},"b":[{"a":1},{"a":2}],"c":"b","d\\"":1,"d":2}';
   assert.equal((await same(text)).json.body, JSON.parse(text));
+});
+
+test('a gzip body is inflated before it is decoded: JSON → the body, bytes that are not UTF-8 → 400 naming the field', async () => {
+  const gz = { 'content-encoding': 'gzip' };
+  assert.equal((await same(gzipSync('{"a":"\u00e9"}'), gz)).json.body, { a: '\u00e9' });
+  const r = await same(gzipSync(bytes('{"a":"caf', [0xe9], '"}')), gz);
+  assert.equal([r.status, r.json.error?.field], [400, 'a']);
+  assert.is((await same(Buffer.from('{}'), { 'content-encoding': 'zip' })).status, 415);
 });
 
 test('a scalar → 400 "must be a JSON object"; malformed JSON → 400 naming it', async () => {
