@@ -2,17 +2,22 @@ import type { IncomingMessage } from 'node:http';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware } from 'koa';
 import { ApiError } from './errors.ts';
+import { memberAt, repeatedKey } from './json-text.ts';
 
 /**
  * Reads a JSON request body into `ctx.request.body` ({} when there is none). The limit applies to the
  * streamed (and decompressed) bytes, so a missing or lying Content-Length cannot get past it.
  */
 export function jsonBody(limitBytes: number): Middleware {
+  // The body parser only streams, inflates and limits: it hands JSON over as text, one char per byte
+  // ('binary' is lossless), since its own decoding (UTF-8, whatever charset is named) turns bytes
+  // that are not UTF-8 into U+FFFD: "caf\xE9" and "caf\xE8" would be one subscriber. Both ways end
+  // in setBody().
   const parse = bodyParser({
-    enableTypes: ['json'],
-    jsonLimit: limitBytes,
-    // Objects and arrays only; a bare `"x"` or `56` is not a request we could mean.
-    jsonStrict: true,
+    enableTypes: ['text'],
+    extendTypes: { text: ['application/json'] },
+    textLimit: limitBytes,
+    encoding: 'binary',
     onError: (err) => {
       throw translate(err as Error & { status?: number; type?: string }, limitBytes);
     },
@@ -20,9 +25,7 @@ export function jsonBody(limitBytes: number): Middleware {
   return async (ctx, next) => {
     const length = plainLength(ctx, limitBytes);
     if (length !== null) {
-      const text = await readText(ctx.req, length);
-      ctx.request.body = parseStrict(text, limitBytes);
-      (ctx.request as { rawBody?: string }).rawBody = text;
+      setBody(ctx, await readBytes(ctx.req, length), limitBytes);
       return next();
     }
     // No body (or `Content-Length: 0`, which `is()` counts as one) reads as `{}`: validation then names
@@ -32,12 +35,22 @@ export function jsonBody(limitBytes: number): Middleware {
       const type = ctx.get('Content-Type') || 'none';
       throw new ApiError('unsupported_media_type', `Content-Type must be application/json, not ${type}`, { field: 'Content-Type' });
     }
-    return parse(ctx, next);
+    return parse(ctx, () => {
+      const raw = ctx.request.body;
+      if (typeof raw === 'string') setBody(ctx, Buffer.from(raw, 'latin1'), limitBytes);
+      return next();
+    });
   };
 }
 
-// The request every client of the API sends: `application/json` (UTF-8, as the body parser reads any
-// JSON), not compressed, its length given and within the limit. It is read here, without the body
+function setBody(ctx: Context, bytes: Buffer, limitBytes: number): void {
+  const text = decode(bytes);
+  ctx.request.body = parseStrict(text, limitBytes);
+  (ctx.request as { rawBody?: string }).rawBody = text;
+}
+
+// The request every client of the API sends: `application/json` (UTF-8, the only charset either way
+// reads), not compressed, its length given and within the limit. It is read here, without the body
 // parser's stack (co-body, raw-body, iconv-lite, type-is: ~10 µs a request), with the same outcome;
 // anything else (compressed, chunked, another JSON type, over the limit) goes to the body parser.
 const PLAIN_TYPE = /^application\/json[ \t]*(?:;[ \t]*charset[ \t]*=[ \t]*"?utf-?8"?[ \t]*)?$/i;
@@ -55,8 +68,8 @@ function plainLength(ctx: Context, limitBytes: number): number | null {
   return n <= limitBytes ? n : null;
 }
 
-/** The body as text, as raw-body reads it (UTF-8, a leading BOM dropped), or the ApiError it would end in. */
-function readText(req: IncomingMessage, length: number): Promise<string> {
+/** The body's bytes, as raw-body reads them, or the ApiError it would end in. */
+function readBytes(req: IncomingMessage, length: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -67,8 +80,7 @@ function readText(req: IncomingMessage, length: number): Promise<string> {
     const onEnd = () => {
       cleanup();
       if (received !== length) return reject(incomplete('request size did not match content length'));
-      const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)).toString('utf8');
-      resolve(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
     };
     const onAborted = () => {
       cleanup();
@@ -98,20 +110,66 @@ function readText(req: IncomingMessage, length: number): Promise<string> {
 
 const incomplete = (why: string) => new ApiError('validation_error', `request body incomplete: ${why}`);
 
-// co-body's strict mode and @hapi/bourne's check for `__proto__` keys, which the body parser applies.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The body as text: UTF-8 (RFC 8259 §8.1), a leading BOM dropped as raw-body does; else a 400 naming the field. */
+function decode(bytes: Buffer): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw notUtf8(bytes);
+  }
+}
+
+/** Names the field whose value holds the first bytes that are not UTF-8, when the body is JSON but for them. */
+function notUtf8(bytes: Buffer): ApiError {
+  const lossy = bytes.toString('utf8');
+  let field: string | null = null;
+  try {
+    const text = lossy.replace(/^\uFEFF/, '');
+    if (STRICT.test(text)) {
+      JSON.parse(text);
+      const at = firstReplaced(bytes, lossy);
+      if (at >= 0) field = memberAt(lossy, at);
+    }
+  } catch {
+    // Not JSON either: nothing names a field.
+  }
+  if (field === null) return new ApiError('validation_error', 'request body is not UTF-8 text');
+  return new ApiError('validation_error', `${field} is not UTF-8 text`, { field });
+}
+
+// Where the decoder put its first U+FFFD (a U+FFFD that was sent is EF BF BD in the bytes; one put
+// in place of bytes that are not UTF-8 never is), or -1.
+function firstReplaced(bytes: Buffer, lossy: string): number {
+  let at = lossy.indexOf('\uFFFD');
+  let offset = at < 0 ? 0 : Buffer.byteLength(lossy.slice(0, at));
+  while (at >= 0 && bytes[offset] === 0xef && bytes[offset + 1] === 0xbf && bytes[offset + 2] === 0xbd) {
+    const next = lossy.indexOf('\uFFFD', at + 1);
+    if (next >= 0) offset += 3 + Buffer.byteLength(lossy.slice(at + 1, next));
+    at = next;
+  }
+  return at;
+}
+
+// co-body's strict mode and @hapi/bourne's check for `__proto__` keys, which the body parser applied
+// when it parsed JSON itself.
 const STRICT = /^[\x20\x09\x0a\x0d]*(\[|\{)/;
 const SUSPECT_PROTO = /"(?:_|\\u005[Ff])(?:_|\\u005[Ff])(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[Ff])(?:t|\\u0074)(?:o|\\u006[Ff])(?:_|\\u005[Ff])(?:_|\\u005[Ff])"\s*:/;
 
 function parseStrict(text: string, limitBytes: number): unknown {
   if (!text) return {};
+  let value: unknown;
   try {
     if (!STRICT.test(text)) throw new SyntaxError('invalid JSON, only supports object and array');
-    const value = JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
     if (value && typeof value === 'object' && SUSPECT_PROTO.test(text)) refuseProto(value);
-    return value;
   } catch (err) {
     throw translate(err as Error, limitBytes);
   }
+  const field = repeatedKey(text);
+  if (field !== null) throw new ApiError('validation_error', `${field} is given more than once; give it once`, { field });
+  return value;
 }
 
 function refuseProto(value: object): void {

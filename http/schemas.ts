@@ -49,6 +49,13 @@ const name = (max: number) =>
 
 export const subscriberId = name(128).meta({ description: 'The subscriber, as the orchestration system names it', example: 'sub-42' });
 
+// "." and ".." are dot segments: a client removes them from `lifecycle/{subscriber_id}` (RFC 3986
+// §5.2.4), and fetch and browsers do so for %2E too (the URL Standard), so no Location and no GET of
+// theirs can reach such a subscriber. Refused where a subscriber starts; one that exists is served.
+const newSubscriberId = name(128)
+  .refine((v) => v !== '.' && v !== '..', 'must not be "." or "..", which a URL path cannot name')
+  .meta({ description: 'The subscriber, as the orchestration system names it; not "." or ".."', example: 'sub-42' });
+
 const username = name(253).meta({ description: 'RADIUS User-Name of the subscriber', example: 'alice@example.net' });
 
 // GenieACS ids are `OUI-ProductClass-Serial` with every other character percent-encoded.
@@ -67,7 +74,7 @@ const prefixLength = z
   .max(64)
   .meta({ description: 'Length of the delegated prefix; defaults to the pool’s; must be longer than the pool and at most 64', example: 56 });
 
-export const allocateBody = z.strictObject({ subscriber_id: subscriberId, pool: pool.optional(), prefix_length: prefixLength.optional() });
+export const allocateBody = z.strictObject({ subscriber_id: newSubscriberId, pool: pool.optional(), prefix_length: prefixLength.optional() });
 export const activateBody = z.strictObject({ subscriber_id: subscriberId, username, cpe_id: cpeId.nullable().optional() });
 export const suspendBody = z.strictObject({ subscriber_id: subscriberId, reason: reason.nullable().optional() });
 export const reactivateBody = z.strictObject({ subscriber_id: subscriberId });

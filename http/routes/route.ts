@@ -20,10 +20,16 @@ export interface RouteSpec {
 }
 
 /** Where a client polls a lifecycle that answered 202. */
-export const lifecycleLocation = (subscriberId: string) => `${API_BASE}/lifecycle/${encodeURIComponent(subscriberId)}`;
+export const lifecycleLocation = (subscriberId: string) => `${API_BASE}/lifecycle/${pathSegment(subscriberId)}`;
+
+// encodeURIComponent leaves "." alone, and a client resolving the Location removes the segments "."
+// and ".." (RFC 3986 §5.2.4): `lifecycle/.` is the list. Spelt %2E, curl and Python send them on,
+// and the router decodes them back. Clients of the URL Standard (fetch, browsers) read %2E as a dot
+// as well, which is why allocate refuses such ids (http/schemas.ts).
+const pathSegment = (text: string) => (text === '.' ? '%2E' : text === '..' ? '%2E%2E' : encodeURIComponent(text));
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: '`validation_error`: malformed JSON or percent-encoding, a missing, ill-typed, unknown or repeated field or query parameter (`field` names it)',
+  400: '`validation_error`: malformed JSON or percent-encoding, a body that is not UTF-8, a missing, ill-typed, unknown or repeated field or query parameter (`field` names it)',
   401: '`unauthorized`: missing or wrong bearer token',
   404: '`not_found`: unknown subscriber or pool',
   405: '`method_not_allowed`: the path takes another method (`Allow` lists it)',

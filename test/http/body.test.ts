@@ -1,4 +1,5 @@
 import { request, type Server } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { suite } from 'uvu';
@@ -58,7 +59,7 @@ async function same(body: Buffer | string, headers: Record<string, string | numb
   const plain = await post(PLAIN, bytes, headers);
   const parser = await post(PARSER, bytes, headers);
   assert.equal(plain, parser, `both read ${JSON.stringify(bytes.toString('latin1'))} alike`);
-  return { status: plain.status, json: JSON.parse(plain.text) as { body?: unknown; raw?: string; error?: { code: string; message: string } } };
+  return { status: plain.status, json: JSON.parse(plain.text) as { body?: unknown; raw?: string; error?: { code: string; message: string; field?: string | null } } };
 }
 
 test('a JSON object or array → ctx.request.body and the raw text, as the body parser gives them', async () => {
@@ -71,9 +72,59 @@ test('an empty body → {}', async () => {
   assert.equal((await same('')).json.body, {});
 });
 
-test('a leading BOM is dropped; bytes that are not UTF-8 read as U+FFFD', async () => {
+test('a leading BOM is dropped', async () => {
   assert.equal((await same('\uFEFF{"a":1}')).json.body, { a: 1 });
-  assert.equal((await same(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]))).json.body, { a: '\uFFFD' });
+});
+
+const bytes = (...parts: (string | number[])[]) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));
+
+test('bytes that are not UTF-8 → 400 naming the field whose value holds the first of them, not U+FFFD', async () => {
+  const cases: [Buffer, string][] = [
+    [bytes('{"a":"', [0xff], '"}'), 'a'],
+    [bytes('\uFEFF{"ok":"\uFFFD","a":{"b":["x","caf', [0xe9], '"]}}'), 'a.b.1'],
+    // A truncated sequence (EF BF of EF BF BD) next to a U+FFFD that was sent.
+    [bytes('{"a":"\uFFFD', [0xef, 0xbf], '"}'), 'a'],
+  ];
+  for (const [body, field] of cases) {
+    const r = await same(body);
+    assert.is(r.status, 400);
+    assert.equal(r.json.error, { code: 'validation_error', message: `${field} is not UTF-8 text`, field });
+  }
+});
+
+test('bytes that are not UTF-8 in a key, or in a body that is no JSON either → 400 "not UTF-8 text", no field', async () => {
+  for (const body of [bytes('{"caf', [0xe9], '":1}'), bytes('{"a":', [0xe9], '}'), bytes([0xfe, 0xff, 0, 0x7b, 0, 0x7d])]) {
+    const r = await same(body);
+    assert.is(r.status, 400);
+    assert.equal(r.json.error, { code: 'validation_error', message: 'request body is not UTF-8 text', field: null });
+  }
+});
+
+test('a key given twice in one object, however it is spelled → 400 naming it by its path', async () => {
+  const cases: [string, string][] = [
+    ['{"subscriber_id":"a","subscriber_id":"b"}', 'subscriber_id'],
+    ['{"a":1,"\\u0061":2}', 'a'],
+    ['{"x":{"y":"\\"","z":[{"k":1,"k":2}]}}', 'x.z.0.k'],
+    ['[{},{"a":":","b":1,"a":"}"}]', '1.a'],
+  ];
+  for (const [text, field] of cases) {
+    const r = await same(text);
+    assert.is(r.status, 400, text);
+    assert.equal(r.json.error, { code: 'validation_error', message: `${field} is given more than once; give it once`, field });
+  }
+});
+
+test('the same key in different objects, or a key that is another\'s value, is no repetition', async () => {
+  const text = '{"a":{"a":"a"},"b":[{"a":1},{"a":2}],"c":"b","d\\"":1,"d":2}';
+  assert.equal((await same(text)).json.body, JSON.parse(text));
+});
+
+test('a gzip body is inflated before it is decoded: JSON → the body, bytes that are not UTF-8 → 400 naming the field', async () => {
+  const gz = { 'content-encoding': 'gzip' };
+  assert.equal((await same(gzipSync('{"a":"\u00e9"}'), gz)).json.body, { a: '\u00e9' });
+  const r = await same(gzipSync(bytes('{"a":"caf', [0xe9], '"}')), gz);
+  assert.equal([r.status, r.json.error?.field], [400, 'a']);
+  assert.is((await same(Buffer.from('{}'), { 'content-encoding': 'zip' })).status, 415);
 });
 
 test('a scalar → 400 "must be a JSON object"; malformed JSON → 400 naming it', async () => {
