@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { inTransaction, isPgUnavailable, isRetryable } from '../../store/postgresql/pool.ts';
 import { ServiceError } from '../errors.ts';
 import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
-import { type EmbeddedIpamOptions, type EmbeddedPool } from './embedded.ts';
+import { warnIfMoved, type EmbeddedIpamOptions, type EmbeddedPool } from './embedded.ts';
 import { holdDownsOf } from './embedded-quarantine.ts';
 import { pgPoolCounts as counts } from './embedded-pg-counts.ts';
 import { pgQuarantine } from './embedded-pg-quarantine.ts';
@@ -135,6 +135,7 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
       if (counted?.parent !== info.prefix) await rebuildFreeRuns(c, pool);
       if (counted?.parent !== info.prefix || counted.unitLength !== info.prefixLength) await counts.recount(c, pool);
     });
+    warnIfMoved(opts.log, pool, await counts.figures(db, pool, new Date(now()).toISOString()));
   }
 
   async function* markedPages(signal?: AbortSignal): AsyncIterable<MarkedPrefix[]> {

@@ -34,6 +34,8 @@ export interface EmbeddedPool extends PoolInfo {
 export interface EmbeddedIpamOptions {
   /** The clock, in milliseconds since the epoch; tests inject one to cross a hold-down. */
   now?: () => number;
+  /** Where the start warns of a pool moved to a new parent while lifecycles hold prefixes of the old one. */
+  log?: WarnLog;
 }
 
 /**
@@ -170,6 +172,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       if (counted?.parent !== pool.info.prefix || counted.unitLength !== pool.info.prefixLength) counts.recount(pool);
     }
   }).immediate();
+  for (const pool of pools.values()) warnIfMoved(opts.log, pool, counts.figures(pool, new Date(now()).toISOString()));
 
   /**
    * First fit over the free runs in address order: the first run that holds an aligned block of
@@ -389,4 +392,21 @@ function whileUnlocked<T>(what: string, write: () => T): T {
       cause: err,
     });
   }
+}
+
+/** The one log call the embedded IPAM makes (a pino logger is one). */
+export interface WarnLog {
+  warn(fields: object, message: string): void;
+}
+
+/**
+ * A pool moved to a new parent (pools[].prefix) while lifecycles hold prefixes of the old one: each
+ * start says so until POST /update has moved them all; meanwhile they count as allocated.
+ */
+export function warnIfMoved(log: WarnLog | undefined, { info }: Pool, figures: { outside: number; movedFrom: string | null }): void {
+  if (!log || figures.outside === 0) return;
+  log.warn(
+    { pool: info.name, parent: info.prefix, moved_from: figures.movedFrom, lifecycles: figures.outside },
+    'pool moved to a new parent while lifecycles hold prefixes outside it: they count as allocated until POST /update moves each one into the new parent',
+  );
 }

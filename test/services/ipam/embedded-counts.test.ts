@@ -24,9 +24,10 @@ const kept = (db: Db) => db.prepare("SELECT whole_allocated, whole_quarantined, 
 
 test('after random churn (sticky re-takes, adoptions, hold-downs passing, restarts with another length or parent) the figures are the blocks’ and the counts a recount’s', async () => {
   let checked = 0;
+  const warned: object[] = [];
   await churn(
     {
-      start: async (pool, now) => s.reopen([pool], { now }),
+      start: async (pool, now) => s.reopen([pool], { now, log: { warn: (fields) => void warned.push(fields) } }),
       rows: async () => rowsOf(s.db()),
       async check(pool) {
         // A recount from the rows, rolled back: what the triggers kept must be what it finds.
@@ -43,6 +44,8 @@ test('after random churn (sticky re-takes, adoptions, hold-downs passing, restar
     500,
   );
   assert.is(checked, 500);
+  // Each start with prefixes outside the parent said so, naming the parent moved from.
+  assert.ok(warned.some((w) => JSON.stringify(w).startsWith('{"pool":"p","parent":"2001:db8:100::/44","moved_from":"2001:db8::/44","lifecycles":')), JSON.stringify(warned));
 });
 
 test('a database from before migration 015: its pools are counted at the first start, from the rows as they are', async () => {

@@ -22,9 +22,10 @@ test('after random churn (sticky re-takes, adoptions, hold-downs passing, restar
   try {
     await migrate(db);
     let checked = 0;
+    const warned: object[] = [];
     await churn(
       {
-        start: (pool, now) => createPgEmbeddedIpam(db, [pool], { now }),
+        start: (pool, now) => createPgEmbeddedIpam(db, [pool], { now, log: { warn: (fields) => void warned.push(fields) } }),
         async rows(): Promise<Rows> {
           const allocated = (await db.query<{ prefix: string }>("SELECT prefix FROM ipam_allocations WHERE pool = 'p'")).rows.map((r) => r.prefix);
           const quarantined = (await db.query<Rows['quarantined'][number]>("SELECT prefix, reusable_at FROM ipam_quarantine WHERE pool = 'p'")).rows;
@@ -48,6 +49,7 @@ test('after random churn (sticky re-takes, adoptions, hold-downs passing, restar
       300,
     );
     assert.is(checked, 300);
+    assert.ok(warned.some((w) => JSON.stringify(w).startsWith('{"pool":"p","parent":"2001:db8:100::/44","moved_from":"2001:db8::/44","lifecycles":')), JSON.stringify(warned));
   } finally {
     await db.end();
   }
