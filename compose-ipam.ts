@@ -38,8 +38,8 @@ export async function buildIpam(
   const embedded =
     embeddedPools.length || drainsIn('embedded')
       ? opened.sqlite
-        ? createEmbeddedIpam(opened.sqlite.db, embeddedPools)
-        : await createPgEmbeddedIpam(opened.postgresql!.pool, embeddedPools)
+        ? createEmbeddedIpam(opened.sqlite.db, embeddedPools, { log })
+        : await createPgEmbeddedIpam(opened.postgresql!.pool, embeddedPools, { log })
       : null;
   for (const p of embeddedPools) byPool.set(p.name, embedded!);
   const netbox =

@@ -54,12 +54,5 @@ export function pgQuarantine(now: () => number) {
       );
       return rows.sort((a, b) => (a.start_hex < b.start_hex ? -1 : 1)).map((r) => parsePrefix(r.prefix));
     },
-    held: async (c: Q, range: { pool: string; first_hex: string; last_hex: string }) =>
-      (
-        await c.query<{ prefix: string }>(
-          'SELECT prefix FROM ipam_quarantine WHERE pool = $1 AND start_hex >= $2 AND start_hex <= $3 AND reusable_at > $4',
-          [range.pool, range.first_hex, range.last_hex, iso(now())],
-        )
-      ).rows.map((r) => parsePrefix(r.prefix)),
   };
 }

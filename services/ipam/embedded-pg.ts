@@ -8,12 +8,12 @@ import type pg from 'pg';
 import { inTransaction, isPgUnavailable, isRetryable } from '../../store/postgresql/pool.ts';
 import { ServiceError } from '../errors.ts';
 import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
-import { wholeBlocks, type EmbeddedIpamOptions, type EmbeddedPool } from './embedded.ts';
+import { warnIfMoved, type EmbeddedIpamOptions, type EmbeddedPool } from './embedded.ts';
 import { holdDownsOf } from './embedded-quarantine.ts';
+import { pgPoolCounts as counts } from './embedded-pg-counts.ts';
 import { pgQuarantine } from './embedded-pg-quarantine.ts';
 import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, type Pool } from './pool-rules.ts';
 import type { Allocation, AllocateCommand, IpamPort, MarkedPrefix, PoolUtilization, ReleaseCommand } from './port.ts';
-import { blocksUsed } from './units.ts';
 
 type Q = Pick<pg.PoolClient, 'query'>;
 type Run = { start_hex: string; end_hex: string };
@@ -56,7 +56,6 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
       if (after > next) next = after;
     }
     if (next <= last) await addFreeRun(c, info.name, next, last);
-    await c.query('UPDATE ipam_pools SET parent = $2 WHERE pool = $1', [info.name, info.prefix]);
   }
 
   async function giveBack(c: Q, pool: Pool, start: bigint, end: bigint): Promise<void> {
@@ -128,12 +127,15 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
         `ipam: pool "${info.name}" (${info.prefix}) overlaps ${other.n} block(s) still held in pool "${other.pool}", which the configuration no longer names: keep "${other.pool}" configured until its lifecycles are revoked`,
       );
     }
-    // Instances starting together: the first to lock the row rebuilds, the others see the parent.
+    // Instances starting together: the first to lock the row rebuilds and recounts, the others see
+    // the parent and the length (pools[].prefix_length) counted for.
+    const pool = pools.get(info.name)!;
     await write('start', info.name, async (c) => {
-      if ((await c.query<{ parent: string }>('SELECT parent FROM ipam_pools WHERE pool = $1', [info.name])).rows[0]?.parent !== info.prefix) {
-        await rebuildFreeRuns(c, pools.get(info.name)!);
-      }
+      const counted = await counts.countedFor(c, info.name);
+      if (counted?.parent !== info.prefix) await rebuildFreeRuns(c, pool);
+      if (counted?.parent !== info.prefix || counted.unitLength !== info.prefixLength) await counts.recount(c, pool);
     });
+    warnIfMoved(opts.log, pool, await counts.figures(db, pool, new Date(now()).toISOString()));
   }
 
   async function* markedPages(signal?: AbortSignal): AsyncIterable<MarkedPrefix[]> {
@@ -257,19 +259,12 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
 
     async utilization(signal) {
       signal?.throwIfAborted();
+      // Counts kept in each write (migration 008): one row per pool, however many blocks are held down.
+      const at = new Date(now()).toISOString();
       const out: PoolUtilization[] = [];
-      for (const { info, parent } of pools.values()) {
-        const range = { pool: info.name, first_hex: toHex(parent.network), last_hex: toHex(lastAddress(parent)) };
-        const held = await quarantine.held(db, range);
-        const free = (await db.query<Run>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = $1', [info.name])).rows;
-        const reusable = (
-          await db.query<Run>('SELECT start_hex, end_hex FROM ipam_quarantine WHERE pool = $1 AND reusable_at <= $4 AND start_hex >= $2 AND start_hex <= $3', [
-            info.name, range.first_hex, range.last_hex, new Date(now()).toISOString(),
-          ])
-        ).rows;
-        const capacity = subnetCount(parent, info.prefixLength);
-        const available = wholeBlocks([...free, ...reusable], info.prefixLength);
-        out.push({ ...info, capacity: Number(capacity), allocated: Number(capacity - available), heldDown: Number(blocksUsed(parent, info.prefixLength, held)) });
+      for (const pool of pools.values()) {
+        const { allocated, heldDown } = await counts.figures(db, pool, at);
+        out.push({ ...pool.info, capacity: Number(subnetCount(pool.parent, pool.info.prefixLength)), allocated, heldDown });
       }
       return out;
     },

@@ -35,8 +35,6 @@ export interface Quarantine {
   stickyFor(pool: string, subscriberId: string, length: number): Ipv6Prefix | null;
   /** Deletes and returns the pool's blocks whose hold-down has passed, in address order. */
   takeExpired(pool: string): Ipv6Prefix[];
-  /** The pool's blocks starting within the range that are not reusable yet. */
-  held(range: { pool: string; first_hex: string; last_hex: string }): Ipv6Prefix[];
 }
 
 // Two statements run on every allocation name their index: without statistics SQLite takes the
@@ -64,10 +62,6 @@ export function createQuarantine(db: Db, now: () => number): Quarantine {
     'SELECT prefix FROM ipam_quarantine INDEXED BY ipam_quarantine_expiry WHERE pool = @pool AND reusable_at <= @now ORDER BY start_hex',
   );
   const deleteExpiredOfPool = db.prepare('DELETE FROM ipam_quarantine WHERE pool = @pool AND reusable_at <= @now');
-  const heldInRange = db.prepare<{ pool: string; first_hex: string; last_hex: string; now: string }, { prefix: string }>(
-    `SELECT prefix FROM ipam_quarantine
-     WHERE pool = @pool AND start_hex >= @first_hex AND start_hex <= @last_hex AND reusable_at > @now`,
-  );
   const iso = (ms: number) => new Date(ms).toISOString();
   const at = (pool: string, block: Ipv6Prefix) => ({ pool, start_hex: toHex(block.network) });
   const row = (pool: string, block: Ipv6Prefix, lifecycleId: string, subscriberId: string | null, releasedAt: string, freed: { freed_at: string | null; reusable_at: string }) => ({
@@ -106,6 +100,5 @@ export function createQuarantine(db: Db, now: () => number): Quarantine {
       if (rows.length > 0) deleteExpiredOfPool.run(q);
       return rows.map((r) => parsePrefix(r.prefix));
     },
-    held: (range) => heldInRange.all({ ...range, now: iso(now()) }).map((r) => parsePrefix(r.prefix)),
   };
 }

@@ -1,7 +1,7 @@
 import { isStoreBusy, type Db } from '../../store/db.ts';
 import { ServiceError } from '../errors.ts';
+import { createPoolCounts } from './embedded-counts.ts';
 import { createQuarantine, holdDownsOf } from './embedded-quarantine.ts';
-import { blocksUsed } from './units.ts';
 import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
 import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, type Pool } from './pool-rules.ts';
 import type { AdoptCommand, AllocateCommand, Allocation, MarkedPrefix, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
@@ -34,6 +34,8 @@ export interface EmbeddedPool extends PoolInfo {
 export interface EmbeddedIpamOptions {
   /** The clock, in milliseconds since the epoch; tests inject one to cross a hold-down. */
   now?: () => number;
+  /** Where the start warns of a pool moved to a new parent while lifecycles hold prefixes of the old one. */
+  log?: WarnLog;
 }
 
 /**
@@ -42,6 +44,7 @@ export interface EmbeddedIpamOptions {
  * A released block waits in `ipam_quarantine`: quarantined until free() (the revocation that
  * released it has finished), then held down for its pool's hold-down. markedPrefixes() omits it
  * (it is no lifecycle's any more) and utilization() counts it as allocated (no one can take it).
+ * utilization() reads counts kept by migration 015's triggers (embedded-counts.ts), not the blocks.
  * Its key is spent: allocate() under it takes a fresh block, as NetBox's `deprecate` mode does,
  * never the held-down one. Only a replayed release step asks that, re-allocating an attempt whose
  * answer was lost, and it frees the fresh block at once. A sticky pool gives a freed block back to
@@ -53,6 +56,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
   const holdDownMs = holdDownsOf(poolList);
   const now = opts.now ?? Date.now;
   const quarantine = createQuarantine(db, now);
+  const counts = createPoolCounts(db);
 
   const allocationByKey = db.prepare<{ key: string }, AllocationRow>(
     'SELECT pool, prefix, prefix_length, lifecycle_id FROM ipam_allocations WHERE key = @key',
@@ -73,12 +77,6 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
      SELECT start_hex, end_hex FROM ipam_quarantine
      WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
      ORDER BY start_hex`,
-  );
-  // A held-down block whose hold-down has passed is reusable, though it waits in ipam_quarantine
-  // until the pool's next allocation moves it to ipam_free.
-  const reusableQuarantined = db.prepare<{ pool: string; now: string; first_hex: string; last_hex: string }, RunRow>(
-    `SELECT start_hex, end_hex FROM ipam_quarantine
-     WHERE pool = @pool AND reusable_at <= @now AND start_hex >= @first_hex AND start_hex <= @last_hex`,
   );
   const holderOf = db.prepare<{ pool: string; start_hex: string }, { lifecycle_id: string }>(
     'SELECT lifecycle_id FROM ipam_allocations WHERE pool = @pool AND start_hex = @start_hex',
@@ -110,10 +108,6 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
   const insertFreeRun = db.prepare('INSERT INTO ipam_free (pool, start_hex, end_hex) VALUES (@pool, @start_hex, @end_hex)');
   const deleteFreeRun = db.prepare('DELETE FROM ipam_free WHERE pool = @pool AND start_hex = @start_hex');
   const deleteFreeRunsOfPool = db.prepare('DELETE FROM ipam_free WHERE pool = @pool');
-  const parentOfPool = db.prepare<{ pool: string }, { parent: string }>('SELECT parent FROM ipam_pools WHERE pool = @pool');
-  const upsertPoolParent = db.prepare(
-    'INSERT INTO ipam_pools (pool, parent) VALUES (@pool, @parent) ON CONFLICT (pool) DO UPDATE SET parent = excluded.parent',
-  );
 
   function addFreeRun(pool: string, start: bigint, end: bigint): void {
     if (start <= end) insertFreeRun.run({ pool, start_hex: toHex(start), end_hex: toHex(end) });
@@ -134,7 +128,6 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     }
     if (next <= last) runs.push([next, last]);
     for (const [start, end] of runs) addFreeRun(info.name, start, end);
-    upsertPoolParent.run({ pool: info.name, parent: info.prefix });
   }
 
   /** O(log n): the block becomes free space, merged with the free runs that touch it on either side. */
@@ -171,11 +164,15 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     }
   }
 
+  // The free runs depend on the parent, the counts on the parent and the length (pools[].prefix_length).
   db.transaction(() => {
     for (const pool of pools.values()) {
-      if (parentOfPool.get({ pool: pool.info.name })?.parent !== pool.info.prefix) rebuildFreeRuns(pool);
+      const counted = counts.countedFor(pool.info.name);
+      if (counted?.parent !== pool.info.prefix) rebuildFreeRuns(pool);
+      if (counted?.parent !== pool.info.prefix || counted.unitLength !== pool.info.prefixLength) counts.recount(pool);
     }
   }).immediate();
+  for (const pool of pools.values()) warnIfMoved(opts.log, pool, counts.figures(pool, new Date(now()).toISOString()));
 
   /**
    * First fit over the free runs in address order: the first run that holds an aligned block of
@@ -347,18 +344,11 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
 
     async utilization(signal) {
       signal?.throwIfAborted();
-      // Read from the free space, not the allocations: O(free runs + blocks in quarantine), however
-      // many blocks are allocated (a scrape of a pool with a million subscribers reads a few rows).
-      return [...pools.values()].map(({ info, parent }): PoolUtilization => {
-        const range = { pool: info.name, first_hex: toHex(parent.network), last_hex: toHex(lastAddress(parent)) };
-        // Quarantined and held-down blocks count as allocated: none of them can be handed out.
-        const held = quarantine.held(range);
-        const reusable = [...freeRunsInOrder.all({ pool: info.name }), ...reusableQuarantined.all({ ...range, now: new Date(now()).toISOString() })];
-        const capacity = subnetCount(parent, info.prefixLength);
-        const available = wholeBlocks(reusable, info.prefixLength);
-        // In units of the pool's delegated length, whatever length each block has.
-        const units = (list: Ipv6Prefix[]) => Number(blocksUsed(parent, info.prefixLength, list));
-        return { ...info, capacity: Number(capacity), allocated: Number(capacity - available), heldDown: units(held) };
+      // Counts kept in each write: two rows per pool, however many blocks are allocated or held down.
+      const at = new Date(now()).toISOString();
+      return [...pools.values()].map((pool): PoolUtilization => {
+        const { allocated, heldDown } = counts.figures(pool, at);
+        return { ...pool.info, capacity: Number(subnetCount(pool.parent, pool.info.prefixLength)), allocated, heldDown };
       });
     },
 
@@ -404,27 +394,19 @@ function whileUnlocked<T>(what: string, write: () => T): T {
   }
 }
 
+/** The one log call the embedded IPAM makes (a pino logger is one). */
+export interface WarnLog {
+  warn(fields: object, message: string): void;
+}
+
 /**
- * Aligned blocks of `length` lying wholly in the union of the runs: what a pool can still hand
- * out. Adjacent runs are joined first (a free run next to a reusable quarantined block).
+ * A pool moved to a new parent (pools[].prefix) while lifecycles hold prefixes of the old one: each
+ * start says so until POST /update has moved them all; meanwhile they count as allocated.
  */
-export function wholeBlocks(runs: readonly RunRow[], length: number): bigint {
-  const sorted = runs.map((r) => [fromHex(r.start_hex), fromHex(r.end_hex)] as [bigint, bigint]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const size = blockSize(length);
-  let total = 0n;
-  const count = (start: bigint, end: bigint) => {
-    const first = alignUp(start, length);
-    if (first + size - 1n <= end) total += (end + 1n - first) / size;
-  };
-  let current: [bigint, bigint] | null = null;
-  for (const [start, end] of sorted) {
-    if (current && start <= current[1] + 1n) {
-      if (end > current[1]) current[1] = end;
-      continue;
-    }
-    if (current) count(current[0], current[1]);
-    current = [start, end];
-  }
-  if (current) count(current[0], current[1]);
-  return total;
+export function warnIfMoved(log: WarnLog | undefined, { info }: Pool, figures: { outside: number; movedFrom: string | null }): void {
+  if (!log || figures.outside === 0) return;
+  log.warn(
+    { pool: info.name, parent: info.prefix, moved_from: figures.movedFrom, lifecycles: figures.outside },
+    'pool moved to a new parent while lifecycles hold prefixes outside it: they count as allocated until POST /update moves each one into the new parent',
+  );
 }
