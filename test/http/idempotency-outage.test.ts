@@ -15,12 +15,13 @@ import { postgresAvailable, startPostgres, type PgCluster } from '../support/pos
 
 const test = suite('http Idempotency-Key on PostgreSQL killed mid-request');
 let cluster: PgCluster | null = null;
+const clusters: PgCluster[] = [];
 const servers: Server[] = [];
 const stores: { close(): Promise<void> }[] = [];
 test.after(async () => {
   for (const s of servers) s.closeAllConnections(), s.close();
   for (const s of stores) await s.close().catch(() => undefined);
-  await cluster?.stop();
+  for (const c of clusters) await c.stop();
 });
 
 type Store = Awaited<ReturnType<typeof openPostgresStore>>;
@@ -71,6 +72,7 @@ async function instance(owner: string, store: Store, on: { kill: boolean; runs: 
 async function rig() {
   // Commits durable (the harness turns synchronous_commit off): the SIGKILL must not take the key's begin with it.
   cluster = await startPostgres({ synchronous_commit: 'on' });
+  clusters.push(cluster);
   const url = await cluster.createDatabase('outage');
   const [a, b] = [await openPostgresStore({ url, max: 2 }), await openPostgresStore({ url, max: 2 })];
   stores.push(a, b);

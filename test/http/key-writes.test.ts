@@ -28,7 +28,14 @@ test('write() refused → resolves anyway, and tries again until the store takes
   assert.equal([s.attempts, writes.size], [1, 1]);
   await again;
   s.down = false;
-  await land;
+  // The retry's timer is unref'd (it must not hold a stopping service up). Alone in the loop, the
+  // process would reach 'beforeExit' meanwhile, which stops the peers test/support shares between suites.
+  const held = setInterval(() => undefined, 1000);
+  try {
+    await land;
+  } finally {
+    clearInterval(held);
+  }
   await new Promise((r) => setImmediate(r));
   assert.equal([s.landed, writes.size], [1, 0]);
 });
