@@ -52,6 +52,8 @@ export interface AppDeps {
   importer?: Importer;
   /** `GET /reconciliation` (store/reconciliation.ts); absent, the route is not served. */
   reconciliation?: Pick<ReconciliationPort, 'lastRun' | 'page'>;
+  /** How long past `?wait=` an operation may go unanswered before its 503 (http/routes/operations.ts); tests shorten it. */
+  answerGraceMs?: number;
 }
 
 const isApi = (path: string) => path === '/api' || path.startsWith('/api/');
@@ -64,7 +66,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
 
   let document: unknown = null;
   const routes: RouteSpec[] = [
-    ...operationRoutes(deps.service, deps.api),
+    ...operationRoutes(deps.service, deps.api, deps.answerGraceMs),
     ...lifecycleRoutes(deps.service, deps.summary),
     ...(deps.jobs ? jobRoutes(deps.jobs) : []),
     ...(deps.importer ? importRoutes(deps.importer) : []),

@@ -8,11 +8,17 @@ import { ServiceError } from '../services/errors.ts';
 import type { StoredKey } from '../store/idempotency.ts';
 import type { IdempotencyPort } from '../store/port.ts';
 import { ApiError, respondWithError, toErrorAnswer } from './errors.ts';
+import { KeyWrites } from './key-writes.ts';
 import type { ApiErrorCode } from './schemas.ts';
 import { idempotencyKey } from './schemas.ts';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 const PRUNE_EVERY_MS = 60_000;
+/**
+ * How long a replay with no lifecycle to show follows another instance's answer past its own wait
+ * (spent while the key was claimed); then 503, and the client sends it again.
+ */
+const FOLLOW_PAST_WAIT_MS = 1000;
 
 export interface IdempotencyOptions {
   store: IdempotencyPort;
@@ -65,8 +71,11 @@ export function keyedRequest(ctx: Context): KeyedRequest | undefined {
  *
  * Several instances: a pending key names the instance running it. A replay on another instance
  * waits (within its `?wait=`) for that instance's answer while it is alive, then answers it, or 202
- * with the lifecycle as it is; once that instance is dead (its own lease expired), one instance
- * takes the key over and runs it again from what it noted, as after a crash on one node.
+ * with the lifecycle as it is (503 shortly after when there is none); once that instance is dead
+ * (its own lease expired), one instance takes the key over and runs it again from what it noted,
+ * as after a crash on one node. The write that ends an instance's hold on a key (its answer, or
+ * forgetting it) is tried again while the store refuses it (`KeyWrites`), and only while the key is
+ * still its own: a live owner that no longer runs a key would otherwise hold every replay elsewhere.
  *
  * Keys are not scoped further than the one API token; one token means one client population.
  */
@@ -75,6 +84,9 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
   const inflight = new Map<string, Promise<unknown>>();
   // Operations that answered 202 and are still running, by key: a replay follows them.
   const running = new Map<string, Promise<OperationResult>>();
+  // The writes that end this instance's hold on a key, tried again while the store refuses them.
+  const writes = new KeyWrites({ giveUpMs: opts.ttlSeconds * 1000 });
+  const me = opts.instances?.owner;
   let lastPrune = 0;
 
   /** Stores the outcome of an operation that answered 202, when it comes. */
@@ -85,14 +97,13 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
         (r) => {
           const a = final.answer(r);
           // Not settled: the actor was stopped under it (shutdown). The key stays pending; a replay resumes it.
-          if (a) return opts.store.finish(key, a.status, JSON.stringify(a.body));
+          if (a) return writes.write(key, () => opts.store.finish(key, a.status, JSON.stringify(a.body), me), log);
         },
         (err) => {
           const a = toErrorAnswer(err);
-          return a.status < 500 ? opts.store.finish(key, a.status, JSON.stringify(a.body)) : opts.store.forget(key);
+          return writes.write(key, () => (a.status < 500 ? opts.store.finish(key, a.status, JSON.stringify(a.body), me) : opts.store.forget(key, me)), log);
         },
       )
-      .catch((err) => log?.warn({ err: String(err), idempotency_key: key }, 'could not store the outcome of a keyed operation'))
       .finally(() => {
         if (running.get(key) === final.result) running.delete(key);
       });
@@ -100,13 +111,16 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
 
   /**
    * The outcome another live instance stores for a key it runs: polled; an instance that dies
-   * meanwhile (or gives the key up on a 5xx) ends the wait with 503, and the client's retry takes it over.
+   * meanwhile (or gives the key up on a 5xx) ends the wait with 503, and the client's retry takes it
+   * over. So does `deadline`: an owner alive but silent (frozen, its database cut off) is not waited for.
    */
-  async function storedOutcome(key: string, owner: string): Promise<OperationResult> {
+  async function storedOutcome(key: string, owner: string, deadline: number): Promise<OperationResult> {
     const gone = (why: string) => new ServiceError('unavailable', `${IDEMPOTENCY_HEADER} ${key}: ${why}; send it again`, { retryable: true, retryAfterMs: 1000 });
     let delay = 25;
     let checked = Date.now();
     for (;;) {
+      // Its owner alive and still not done: this request has waited what it may (the owner stores the answer).
+      if (Date.now() >= deadline) throw gone(`instance ${owner} is still running it`);
       await sleep(delay);
       delay = Math.min(delay * 2, 500);
       const now = await opts.store.get(key);
@@ -147,6 +161,8 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
       } else if (!(await opts.instances!.alive(stored.owner))) {
         // Its instance died: run it again from what the key noted, here, unless another instance took it first.
         if (await opts.store.takeOver(key, stored, me)) return { stored: { ...stored, owner: me }, begun: false, followOwner: null };
+        // Another instance took it first (or its owner wrote it after all): read it again, within the wait.
+        if (Date.now() >= deadline) return { stored, begun: false, followOwner: stored.owner };
       } else if (Date.now() >= deadline) {
         return { stored, begun: false, followOwner: stored.owner };
       } else {
@@ -176,8 +192,9 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
 
     const hash = requestHash(ctx.method, ctx.path, ctx.request.body);
     while (inflight.has(key)) await inflight.get(key);
+    // What an earlier request for the key here could not write (the store refused it) lands first.
+    await writes.flush(key);
 
-    const me = opts.instances?.owner;
     let stored = await opts.store.get(key);
     let begun = false;
     let followOwner: string | null = null;
@@ -206,7 +223,8 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
     if (followOwner) {
       // Still run by another instance, alive, past this request's `?wait=`: 202 with the lifecycle as
       // it is now, and the other instance stores the outcome (a later replay answers it).
-      (ctx.state as { idempotency?: KeyedRequest }).idempotency = { ticket: { accepted: () => undefined }, running: storedOutcome(key, followOwner), waitMs: 0 };
+      const outcome = storedOutcome(key, followOwner, Date.now() + FOLLOW_PAST_WAIT_MS);
+      (ctx.state as { idempotency?: KeyedRequest }).idempotency = { ticket: { accepted: () => undefined }, running: outcome, waitMs: 0 };
       await next();
       ctx.set('Idempotent-Replayed', 'true');
       return;
@@ -239,11 +257,15 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
       // The acceptance has landed before the client hears of the operation: a 202 it replays after
       // a crash then resumes the operation instead of running it again.
       await noted;
-      // A 202 leaves the key pending: the outcome replaces it (or, with no outcome to wait for here, a replay resumes it).
-      if (ctx.status === 202) {
-        if (keyed.final) settleLater(key, keyed.final, log);
-      } else if (ctx.status < 500 && ctx.body !== undefined) await opts.store.finish(key, ctx.status, JSON.stringify(ctx.body));
-      else await opts.store.forget(key);
+      // An operation that goes on after its answer (a 202, or a 503 past its wait) leaves the key
+      // pending: its outcome replaces it. A 202 with no outcome to wait for here: a replay resumes it.
+      // Otherwise this instance's hold on the key ends here, once the store takes the write.
+      const status = ctx.status;
+      const body = ctx.body === undefined ? undefined : JSON.stringify(ctx.body);
+      if (keyed.final) settleLater(key, keyed.final, log);
+      else if (status === 202) return;
+      else if (status < 500 && body !== undefined) await writes.write(key, () => opts.store.finish(key, status, body, me), log);
+      else await writes.write(key, () => opts.store.forget(key, me), log);
     })();
     inflight.set(key, run.catch(() => undefined));
     try {

@@ -52,10 +52,13 @@ export interface IdempotencyStore {
    * key is still as `seen` (its body unchanged): of instances taking it over at once, one wins.
    */
   takeOver(key: string, seen: StoredKey, owner: string): boolean;
-  /** Replaces a pending key by its final answer. */
-  finish(key: string, status: number, body: string): void;
-  /** Forgets a key whose answer is not to be replayed (a 5xx). */
-  forget(key: string): void;
+  /**
+   * Replaces a pending key by its final answer; with `owner`, only while that instance runs it (not
+   * once another took it over as the owner's, thought dead: it stores its own answer).
+   */
+  finish(key: string, status: number, body: string, owner?: string): void;
+  /** Forgets a pending key whose answer is not to be replayed (a 5xx); with `owner`, only while that instance runs it. */
+  forget(key: string, owner?: string): void;
   /** Forgets keys older than `before` (RFC 3339). */
   prune(before: string): number;
 }
@@ -66,6 +69,10 @@ export interface IdempotencyStore {
 // run again and answers its outcome instead of that 202 forever.
 export const PENDING = 202;
 
+// A pending key run by @owner. Only a pending key's body is read as JSON (`encodePending`'s), and
+// CASE keeps that order: a final answer's body is the client's, whatever it holds.
+const OWNED_BY = `CASE WHEN status = ${PENDING} THEN json_extract(body, '$.owner') END = @owner`;
+
 export function createIdempotencyStore(db: Db): IdempotencyStore {
   const select = db.prepare<[string], StoredResponse>('SELECT request_hash, status, body FROM idempotency WHERE key = ?');
   const insert = db.prepare(
@@ -74,6 +81,8 @@ export function createIdempotencyStore(db: Db): IdempotencyStore {
   const updatePending = db.prepare(`UPDATE idempotency SET status = @status, body = @body WHERE key = @key AND status = ${PENDING}`);
   const takeOver = db.prepare(`UPDATE idempotency SET body = @body WHERE key = @key AND status = ${PENDING} AND body = @old`);
   const deleteKey = db.prepare('DELETE FROM idempotency WHERE key = ?');
+  const finishOwned = db.prepare(`UPDATE idempotency SET status = @status, body = @body WHERE key = @key AND ${OWNED_BY}`);
+  const deleteOwned = db.prepare(`DELETE FROM idempotency WHERE key = @key AND ${OWNED_BY}`);
   const deleteOld = db.prepare('DELETE FROM idempotency WHERE created_at < ?');
   const now = () => new Date().toISOString();
   return {
@@ -88,11 +97,12 @@ export function createIdempotencyStore(db: Db): IdempotencyStore {
     begin: (key, request_hash, owner) => insert.run({ key, request_hash, status: PENDING, body: encodePending(owner, null), created_at: now() }).changes === 1,
     accept: (key, at, owner) => void updatePending.run({ key, status: PENDING, body: encodePending(owner, at) }),
     takeOver: (key, seen, owner) => takeOver.run({ key, old: seen.body, body: encodePending(owner, seen.accepted) }).changes === 1,
-    finish(key, status, body) {
+    finish(key, status, body, owner) {
       if (status === PENDING) throw new Error('a 202 is not a final answer');
-      updatePending.run({ key, status, body });
+      if (owner) finishOwned.run({ key, status, body, owner });
+      else updatePending.run({ key, status, body });
     },
-    forget: (key) => void deleteKey.run(key),
+    forget: (key, owner) => void (owner ? deleteOwned.run({ key, owner }) : deleteKey.run(key)),
     prune: (before) => deleteOld.run(before).changes,
   };
 }

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { Config } from '../../config.ts';
 import type { Accepted, LifecycleService, OperationResult, Ticket } from '../../runtime/lifecycle-service.ts';
+import { ServiceError } from '../../services/errors.ts';
 import { keyedRequest } from '../idempotency.ts';
 import {
   activateBody,
@@ -23,6 +24,26 @@ import { parseInput } from '../validation.ts';
 import { API_BASE, API_ERRORS, errorResponses, lifecycleLocation, type RouteContext, type RouteSpec } from './route.ts';
 
 const lifecycleJson = { 'application/json': { schema: lifecycleResource } };
+
+/**
+ * Past `?wait=` plus this, an operation still without an answer answers 503 `unavailable` and goes
+ * on. A safety net, so that no request hangs whatever the store does: the waits under it end by
+ * `?wait=` (then 202), and this catches only a store call or a queue that never ends.
+ */
+export const ANSWER_GRACE_MS = 10_000;
+
+/** The net's 503: the operation was not answered in time, and goes on. */
+class NoAnswerYet extends ServiceError {}
+
+/** `accepted`, or a NoAnswerYet once `ms` have passed without it. */
+function answeredWithin(accepted: Promise<Accepted>, ms: number): Promise<Accepted> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    const message = `no answer within ${ms} ms (the store is slow or unavailable); the operation goes on: send it again, with its Idempotency-Key to hear its outcome`;
+    timer = setTimeout(() => reject(new NoAnswerYet('unavailable', message, { retryable: true, retryAfterMs: 1000 })), ms);
+  });
+  return Promise.race([accepted, late]).finally(() => clearTimeout(timer));
+}
 const locationHeader = z.object({
   Location: z.string().meta({ description: 'The lifecycle to poll', example: `${API_BASE}/lifecycle/sub-42` }),
 });
@@ -37,7 +58,7 @@ interface Operation<S extends z.ZodType> {
   created?: boolean;
 }
 
-export function operationRoutes(service: LifecycleService, api: Config['api']): RouteSpec[] {
+export function operationRoutes(service: LifecycleService, api: Config['api'], graceMs = ANSWER_GRACE_MS): RouteSpec[] {
   const query = operationQuery(api);
   const headers = z.object({ 'Idempotency-Key': idempotencyKey.optional() });
 
@@ -71,7 +92,16 @@ export function operationRoutes(service: LifecycleService, api: Config['api']): 
       // it again, and the key's stored answer becomes this operation's outcome, not a 202.
       const keyed = keyedRequest(ctx);
       const subscriberId = (input as { subscriber_id: string }).subscriber_id;
-      const result = keyed?.running ? await service.follow(subscriberId, keyed.running, keyed.waitMs ?? waitMs) : await op.run(input, waitMs, keyed?.ticket);
+      const followWaitMs = keyed?.waitMs ?? waitMs;
+      const accepted = keyed?.running ? service.follow(subscriberId, keyed.running, followWaitMs) : op.run(input, waitMs, keyed?.ticket);
+      let result: Accepted;
+      try {
+        result = await answeredWithin(accepted, (keyed?.running ? followWaitMs : waitMs) + graceMs);
+      } catch (err) {
+        // Past the net, as after a 202: the operation's outcome replaces its pending key when it comes.
+        if (err instanceof NoAnswerYet && keyed && !keyed.running) keyed.final = { result: accepted.then((a) => (a.settled ? a : a.final)), answer: finalAnswer };
+        throw err;
+      }
       answer(ctx, result, op.verb);
       if (keyed && !keyed.running && !result.settled) keyed.final = { result: result.final, answer: finalAnswer };
     },

@@ -17,6 +17,8 @@ export function createPgIdempotencyStore(pool: pg.Pool): IdempotencyPort {
     ).rowCount ?? 0) === 1;
   const updatePending = (key: string, status: number, body: string) =>
     pool.query(`UPDATE idempotency SET status = $2, body = $3 WHERE key = $1 AND status = ${PENDING}`, [key, status, body]);
+  // As store/idempotency.ts's OWNED_BY: only a pending key's body is read as JSON, in that order.
+  const ownedBy = (n: number) => `CASE WHEN status = ${PENDING} THEN body::jsonb ->> 'owner' END = $${n}`;
   return {
     async get(key) {
       const row = (await pool.query<StoredResponse>('SELECT request_hash, status, body FROM idempotency WHERE key = $1', [key])).rows[0];
@@ -31,11 +33,13 @@ export function createPgIdempotencyStore(pool: pg.Pool): IdempotencyPort {
     takeOver: async (key, seen, owner) =>
       ((await pool.query(`UPDATE idempotency SET body = $3 WHERE key = $1 AND status = ${PENDING} AND body = $2`, [key, seen.body, encodePending(owner, seen.accepted)]))
         .rowCount ?? 0) === 1,
-    async finish(key, status, body) {
+    async finish(key, status, body, owner) {
       if (status === PENDING) throw new Error('a 202 is not a final answer');
-      await updatePending(key, status, body);
+      if (owner) await pool.query(`UPDATE idempotency SET status = $2, body = $3 WHERE key = $1 AND ${ownedBy(4)}`, [key, status, body, owner]);
+      else await updatePending(key, status, body);
     },
-    forget: async (key) => void (await pool.query('DELETE FROM idempotency WHERE key = $1', [key])),
+    forget: async (key, owner) =>
+      void (await (owner ? pool.query(`DELETE FROM idempotency WHERE key = $1 AND ${ownedBy(2)}`, [key, owner]) : pool.query('DELETE FROM idempotency WHERE key = $1', [key]))),
     prune: async (before) => (await pool.query('DELETE FROM idempotency WHERE created_at < $1', [before])).rowCount ?? 0,
   };
 }

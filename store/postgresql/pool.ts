@@ -22,6 +22,13 @@ export interface PgPoolOptions {
   statementTimeoutMs?: number;
 }
 
+/**
+ * How much longer than the statement timeout a query may take before the client gives it up
+ * (pg's `query_timeout`): the server's own timeout reports first, this bounds a server that can no
+ * longer answer at all (killed, its backends orphaned; a connection silently gone).
+ */
+const QUERY_TIMEOUT_MARGIN_MS = 5000;
+
 // bigint (count(*), BIGINT columns) as a JS number, as better-sqlite3 returns them; the values the
 // store keeps (counts, sequence numbers, NetBox ids) stay far below 2^53.
 const types = {
@@ -35,6 +42,7 @@ export function createPgPool(o: PgPoolOptions): pg.Pool {
     max: o.max ?? 10,
     connectionTimeoutMillis: o.connectionTimeoutMs ?? 10_000,
     statement_timeout: o.statementTimeoutMs ?? 30_000,
+    query_timeout: (o.statementTimeoutMs ?? 30_000) + QUERY_TIMEOUT_MARGIN_MS,
     types,
   });
   // An idle connection the server dropped (a restart, a failover) must not crash the process; the
@@ -127,5 +135,9 @@ export function isRetryable(err: unknown): boolean {
 /** Connection-level failures: the server is down, restarting, or refusing us (as SQLite's BUSY/IOERR say for a file). */
 export function isPgUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (/^(08|53|57P0[1-3])/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code));
+  if (typeof code === 'string') return /^(08|53|57P0[1-3])/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code);
+  // What pg and pg-pool throw of their own carries no code, only these messages (a connection lost,
+  // a pool that could not connect in time, `query_timeout`).
+  return err instanceof Error && PG_CONNECTION_LOST.test(err.message);
 }
+const PG_CONNECTION_LOST = /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed)/;

@@ -44,8 +44,6 @@ async function up(): Promise<boolean> {
     const close = async () => {
       await fleet.close();
       await acs.close();
-      // Started again by a test: stopped by its data directory, the harness knows only the first PID.
-      if (restartedPid) pgCtl(cluster, ['-m', 'fast', '-w', 'stop']);
       await cluster.stop();
     };
     rig = { cluster, url, acs, fleet, close };
@@ -165,34 +163,16 @@ test('a suspend/reactivate storm on one subscriber across all three instances â†
   assert.ok(!lease || lease.expires_at <= new Date() || (await sleep(LEASE_MS), !(await db.lease(s)) || (await db.lease(s))!.expires_at <= new Date()), `a lease left on a settled subscriber: ${JSON.stringify(lease)}`);
 });
 
-// The throw-away cluster's postmaster, stopped and started again on the same directory and port
-// (test/support/postgres.ts starts it once; these are the options it starts it with).
+// The throw-away cluster's postmaster stopped as an operator would (test/support/postgres.ts starts it again).
 const account = () => {
   if (process.getuid?.() !== 0) return {};
   const id = (f: string) => Number(spawnSync('id', [f, 'postgres'], { encoding: 'utf8' }).stdout.trim());
   return { uid: id('-u'), gid: id('-g') };
 };
-let restartedPid: number | null = null;
 function pgCtl(c: PgCluster, args: string[]): { status: number | null; out: string } {
   const r = spawnSync(join(PG_BIN, 'pg_ctl'), ['-D', join(c.dir, 'data'), ...args], { encoding: 'utf8', ...account(), env: { ...process.env, LC_ALL: 'C' } });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
-async function restartPostgres(c: PgCluster): Promise<void> {
-  const o = `-c listen_addresses=127.0.0.1 -c port=${c.port} -c unix_socket_directories=${c.dir} -c fsync=off -c synchronous_commit=on -c full_page_writes=off -c max_connections=100`;
-  // After a SIGKILL the orphaned backends hold the shared memory until they notice: try again.
-  let last = '';
-  for (let i = 0; i < 40; i++) {
-    const r = pgCtl(c, ['-l', join(c.dir, 'server.log'), '-w', '-t', '30', '-o', o, 'start']);
-    if (r.status === 0) {
-      restartedPid = Number(readFileSync(join(c.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
-      return;
-    }
-    last = r.out;
-    await sleep(250);
-  }
-  throw new Error(`PostgreSQL did not start again: ${last}`);
-}
-const postmasterPid = (c: PgCluster) => restartedPid ?? c.pid;
 const readyz = async (i: Instance) => (await fetch(`${i.origin}/readyz`, { signal: AbortSignal.timeout(3000) }).then((r) => r.status, () => 0));
 
 /**
@@ -235,7 +215,7 @@ for (const how of ['pg_ctl stop -m fast', 'SIGKILL of the postmaster'] as const)
     });
     await sleep(800);
     if (tag === 'fast') assert.is(pgCtl(rig!.cluster, ['-m', 'fast', '-w', 'stop']).status, 0);
-    else process.kill(postmasterPid(rig!.cluster), 'SIGKILL');
+    else rig!.cluster.kill();
     const downAt = Date.now();
     const whileDown = await eventually('every instance answering /readyz 503 while the database is down', 5000, async () => {
       const s = await Promise.all(rig!.fleet.instances.map(readyz));
@@ -243,7 +223,7 @@ for (const how of ['pg_ctl stop -m fast', 'SIGKILL of the postmaster'] as const)
     }).catch((e: Error) => e.message);
     // Down longer than a lease: every lease runs out meanwhile.
     await sleep(Math.max(0, LEASE_MS + 1500 - (Date.now() - downAt)));
-    await restartPostgres(rig!.cluster);
+    await rig!.cluster.restart();
     const upAt = Date.now();
     const after = await eventually('every instance answering /readyz 200 again', 15_000, async () => {
       const s = await Promise.all(rig!.fleet.instances.map(readyz));

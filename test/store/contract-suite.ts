@@ -253,6 +253,29 @@ export function runStoreContract(backend: ContractBackend): void {
     assert.is(await k.takeOver('o1', after, 'node-d'), false, 'a final key is never taken over');
   });
 
+  test('idempotency finish/forget with an owner → only while that instance runs the pending key; a final answer is never touched', async () => {
+    const k = s.idempotency;
+    await k.begin('f1', 'h', 'node-a');
+    await k.accept('f1', { lifecycleId: 'l', mark: 0 }, 'node-a');
+    assert.ok(await k.takeOver('f1', (await k.get('f1'))!, 'node-b'));
+    // node-a, thought dead and taken over, comes back with its late writes: they change nothing.
+    await k.finish('f1', 201, '{"late":true}', 'node-a');
+    await k.forget('f1', 'node-a');
+    assert.equal([(await k.get('f1'))?.state, (await k.get('f1'))?.owner], ['pending', 'node-b']);
+    await k.finish('f1', 201, '{"n":1}', 'node-b');
+    assert.equal([(await k.get('f1'))?.status, (await k.get('f1'))?.body], [201, '{"n":1}']);
+    await k.forget('f1', 'node-b');
+    assert.is((await k.get('f1'))?.status, 201, 'forget never removes a final answer');
+    // Not JSON: a final body is the client's answer, never read as a pending key's.
+    await k.put('f2', { request_hash: 'x', status: 200, body: 'not json' });
+    await k.finish('f2', 409, '{}', 'node-a');
+    await k.forget('f2', 'node-a');
+    assert.equal([(await k.get('f2'))?.status, (await k.get('f2'))?.body], [200, 'not json']);
+    await k.begin('f3', 'h', 'node-a');
+    await k.forget('f3', 'node-a');
+    assert.is(await k.get('f3'), undefined);
+  });
+
   test('idempotency → first begin wins; pending, accepted, then final; put keeps what is stored; forget and prune', async () => {
     const k = s.idempotency;
     assert.is(await k.begin('k1', 'h'), true);

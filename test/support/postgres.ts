@@ -18,12 +18,20 @@ const INSTALL = 'apt-get install postgresql';
 /** A running cluster: the superuser's URL to its `postgres` database, its PID, and how to end it. */
 export interface PgCluster {
   port: number;
-  pid: number;
+  /** The postmaster running now (another after `restart()`). */
+  readonly pid: number;
   dir: string;
   /** postgres://postgres@127.0.0.1:PORT/postgres */
   adminUrl: string;
   /** Creates a fresh database and returns its URL. */
   createDatabase(name: string): Promise<string>;
+  /** SIGKILL of the postmaster, as a crashed server: its backends are orphaned until they notice. */
+  kill(): void;
+  /**
+   * Starts the postmaster again on the same directory, port and settings (after `kill()`, or a
+   * `pg_ctl stop`); retried while the orphaned backends of a killed one still hold the shared memory.
+   */
+  restart(): Promise<void>;
   /** Fast shutdown by PID (SIGINT), then SIGKILL after 10 s; removes the directory. */
   stop(): Promise<void>;
 }
@@ -110,6 +118,7 @@ async function serve(
   if (account) chownSync(dir, account.uid, account.gid);
   const data = join(dir, 'data');
   const port = await freePort();
+  let startOptions = '';
   try {
     await create(data, dir, account);
     const options = {
@@ -122,22 +131,43 @@ async function serve(
       max_connections: 100,
       ...settings,
     };
-    const o = Object.entries(options).map(([k, v]) => `-c ${k}=${v}`).join(' ');
-    await run('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '30', '-o', o, 'start'], dir, account);
+    startOptions = Object.entries(options).map(([k, v]) => `-c ${k}=${v}`).join(' ');
+    await run('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '30', '-o', startOptions, 'start'], dir, account);
   } catch (e) {
     const log = existsSync(join(dir, 'server.log')) ? readFileSync(join(dir, 'server.log'), 'utf8') : '';
     stopPid(readPid(data));
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`${(e as Error).message}\n${log}`);
   }
-  const pid = readPid(data)!;
+  let pid = readPid(data)!;
   running.add(pid);
   const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return {
     port,
-    pid,
+    get pid() {
+      return pid;
+    },
     dir,
     adminUrl,
+    kill() {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    },
+    async restart() {
+      let last: unknown;
+      for (let i = 0; i < 40; i++) {
+        try {
+          await run('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '30', '-o', startOptions, 'start'], dir, account);
+          running.delete(pid);
+          pid = readPid(data)!;
+          running.add(pid);
+          return;
+        } catch (e) {
+          last = e;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+      throw new Error(`PostgreSQL did not start again: ${(last as Error).message}`);
+    },
     async createDatabase(name) {
       if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain database name: ${name}`);
       const client = new pg.Client({ connectionString: adminUrl });
