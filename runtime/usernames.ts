@@ -20,11 +20,12 @@ export class UsernameClaims {
 
   /** Resolves with the release, to call once the lifecycle's row carries the username. */
   async take(username: string, subscriberId: string): Promise<() => void> {
-    const claimed = this.#claims.get(username);
-    const holder = claimed !== undefined && claimed !== subscriberId ? claimed : await this.#store.usernameHolder(username, subscriberId);
-    // Checked again after the read: another activation may have claimed it meanwhile.
-    const now = this.#claims.get(username);
-    const taken = holder ?? (now !== undefined && now !== subscriberId ? now : null);
+    const claimedByOther = () => {
+      const c = this.#claims.get(username);
+      return c !== undefined && c !== subscriberId ? c : null;
+    };
+    // Asked again after the read: another activation may have claimed it meanwhile.
+    const taken = claimedByOther() ?? (await this.#store.usernameHolder(username, subscriberId)) ?? claimedByOther();
     if (taken !== null) {
       throw new ServiceError('username_in_use', `username: ${username} is the RADIUS username of subscriber ${taken}, whose lifecycle is live; revoke it first`, {
         field: 'username',
