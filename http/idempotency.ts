@@ -5,10 +5,10 @@ import type { Logger } from 'pino';
 import type { LifecycleResource } from '../runtime/projection.ts';
 import type { OperationResult, Ticket } from '../runtime/lifecycle-service.ts';
 import { ServiceError } from '../services/errors.ts';
-import type { StoredKey } from '../store/idempotency.ts';
+import type { Acceptance, StoredKey } from '../store/idempotency.ts';
 import type { IdempotencyPort } from '../store/port.ts';
 import { ApiError, respondWithError, toErrorAnswer } from './errors.ts';
-import { KeyWrites } from './key-writes.ts';
+import { endingWrite, KeyWrites } from './key-writes.ts';
 import type { ApiErrorCode } from './schemas.ts';
 import { idempotencyKey } from './schemas.ts';
 
@@ -73,9 +73,10 @@ export function keyedRequest(ctx: Context): KeyedRequest | undefined {
  * waits (within its `?wait=`) for that instance's answer while it is alive, then answers it, or 202
  * with the lifecycle as it is (503 shortly after when there is none); once that instance is dead
  * (its own lease expired), one instance takes the key over and runs it again from what it noted,
- * as after a crash on one node. The write that ends an instance's hold on a key (its answer, or
- * forgetting it) is tried again while the store refuses it (`KeyWrites`), and only while the key is
- * still its own: a live owner that no longer runs a key would otherwise hold every replay elsewhere.
+ * as after a crash on one node; so is a key its instance gave up after a 5xx that followed the
+ * acceptance (`endingWrite`). The write that ends an instance's hold on a key (its answer, or
+ * forgetting or giving it up) is tried again while the store refuses it (`KeyWrites`), and only
+ * while the key is still its own: a live owner that no longer runs a key would hold every replay elsewhere.
  *
  * Keys are not scoped further than the one API token; one token means one client population.
  */
@@ -90,7 +91,7 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
   let lastPrune = 0;
 
   /** Stores the outcome of an operation that answered 202, when it comes. */
-  const settleLater = (key: string, final: NonNullable<KeyedRequest['final']>, log: Logger | undefined) => {
+  const settleLater = (key: string, final: NonNullable<KeyedRequest['final']>, accepted: () => Acceptance | null, log: Logger | undefined) => {
     running.set(key, final.result);
     void final.result
       .then(
@@ -101,7 +102,7 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
         },
         (err) => {
           const a = toErrorAnswer(err);
-          return writes.write(key, () => (a.status < 500 ? opts.store.finish(key, a.status, JSON.stringify(a.body), me) : opts.store.forget(key, me)), log);
+          return writes.write(key, endingWrite(opts.store, key, me, a.status, JSON.stringify(a.body), accepted()), log);
         },
       )
       .finally(() => {
@@ -146,8 +147,8 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
   };
 
   /**
-   * Several instances: the key begun, or taken over from an instance that died, by exactly one
-   * (`begin` and `takeOver` are atomic); while another live instance runs it, waits until `deadline`
+   * Several instances: the key begun, or taken over from an instance that died or gave it up (no
+   * owner), by exactly one (`begin` and `takeOver` are atomic); while another live instance runs it, waits until `deadline`
    * for its answer. Resolves with the key as it stands then, and whom to follow if it still runs elsewhere.
    */
   async function claim(key: string, hash: string, me: string, first: StoredKey | undefined, deadline: number) {
@@ -156,13 +157,13 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
     for (;;) {
       if (!stored) {
         if (await opts.store.begin(key, hash, me)) return { stored: undefined, begun: true, followOwner: null };
-      } else if (stored.state !== 'pending' || stored.request_hash !== hash || !stored.owner || stored.owner === me || running.has(key)) {
+      } else if (stored.state !== 'pending' || stored.request_hash !== hash || stored.owner === me || running.has(key)) {
         return { stored, begun: false, followOwner: null };
-      } else if (!(await opts.instances!.alive(stored.owner))) {
-        // Its instance died: run it again from what the key noted, here, unless another instance took it first.
+      } else if (!stored.owner || !(await opts.instances!.alive(stored.owner))) {
+        // Its instance died or gave it up: run it again from what the key noted, here, unless another instance took it first.
         if (await opts.store.takeOver(key, stored, me)) return { stored: { ...stored, owner: me }, begun: false, followOwner: null };
         // Another instance took it first (or its owner wrote it after all): read it again, within the wait.
-        if (Date.now() >= deadline) return { stored, begun: false, followOwner: stored.owner };
+        if (Date.now() >= deadline && stored.owner) return { stored, begun: false, followOwner: stored.owner };
       } else if (Date.now() >= deadline) {
         return { stored, begun: false, followOwner: stored.owner };
       } else {
@@ -234,9 +235,11 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
     // The service calls `accepted` synchronously just before it sends the event: the write starts
     // there (on SQLite it is done there), and the key's outcome is stored only once it has landed.
     let noted: Promise<void> = Promise.resolve();
+    let acceptedAt = stored?.accepted ?? null;
     const keyed: KeyedRequest = {
       ticket: {
         accepted: (at) => {
+          acceptedAt = at;
           // Caught at once, so that a failure is never an unhandled rejection while the operation runs.
           noted = opts.store.accept(key, at, me).catch((err: unknown) => {
             log?.warn({ err: String(err), idempotency_key: key }, 'could not note where a keyed operation was accepted; a replay after a crash runs it again');
@@ -260,12 +263,11 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
       // An operation that goes on after its answer (a 202, or a 503 past its wait) leaves the key
       // pending: its outcome replaces it. A 202 with no outcome to wait for here: a replay resumes it.
       // Otherwise this instance's hold on the key ends here, once the store takes the write.
-      const status = ctx.status;
-      const body = ctx.body === undefined ? undefined : JSON.stringify(ctx.body);
-      if (keyed.final) settleLater(key, keyed.final, log);
-      else if (status === 202) return;
-      else if (status < 500 && body !== undefined) await writes.write(key, () => opts.store.finish(key, status, body, me), log);
-      else await writes.write(key, () => opts.store.forget(key, me), log);
+      if (keyed.final) settleLater(key, keyed.final, () => acceptedAt, log);
+      else if (ctx.status !== 202) {
+        const body = ctx.body === undefined ? undefined : JSON.stringify(ctx.body);
+        await writes.write(key, endingWrite(opts.store, key, me, ctx.status, body, acceptedAt), log);
+      }
     })();
     inflight.set(key, run.catch(() => undefined));
     try {

@@ -4,6 +4,22 @@
 // instance's replay, which waits for an answer that never comes (task hang7: a keyed allocate that
 // answered 503 as the postmaster was SIGKILLed, then could not forget its key).
 import type { Logger } from 'pino';
+import type { Acceptance } from '../store/idempotency.ts';
+import type { IdempotencyPort } from '../store/port.ts';
+
+/**
+ * The write that ends `owner`'s hold on `key` once its request answered `status` (`body`, as JSON):
+ * that answer below 500. After a 5xx the key is forgotten, so that a retry runs it afresh; with
+ * several instances (`owner`), unless the operation was accepted: then it is given up with where
+ * that was (`release`), and the instance a retry reaches runs it again from there, so that an
+ * event already on disk is not sent twice (an allocate answered 503 as the database went away
+ * still answers its 201, not a second run's 200). On one node a key is forgotten as before.
+ */
+export function endingWrite(store: IdempotencyPort, key: string, owner: string | undefined, status: number, body: string | undefined, accepted: Acceptance | null): () => Promise<void> {
+  if (status < 500 && body !== undefined) return () => store.finish(key, status, body, owner);
+  if (accepted && owner) return () => store.release(key, accepted, owner);
+  return () => store.forget(key, owner);
+}
 
 /** A write still due for one key. */
 interface Due {

@@ -59,6 +59,12 @@ export interface IdempotencyStore {
   finish(key: string, status: number, body: string, owner?: string): void;
   /** Forgets a pending key whose answer is not to be replayed (a 5xx); with `owner`, only while that instance runs it. */
   forget(key: string, owner?: string): void;
+  /**
+   * Gives a pending key up without forgetting where it was accepted (a 5xx after the operation was
+   * accepted): it keeps `at` and names no owner, so that a replay runs it again from there. With
+   * `owner`, only while that instance runs it.
+   */
+  release(key: string, at: Acceptance, owner?: string): void;
   /** Forgets keys older than `before` (RFC 3339). */
   prune(before: string): number;
 }
@@ -83,6 +89,7 @@ export function createIdempotencyStore(db: Db): IdempotencyStore {
   const deleteKey = db.prepare('DELETE FROM idempotency WHERE key = ?');
   const finishOwned = db.prepare(`UPDATE idempotency SET status = @status, body = @body WHERE key = @key AND ${OWNED_BY}`);
   const deleteOwned = db.prepare(`DELETE FROM idempotency WHERE key = @key AND ${OWNED_BY}`);
+  const releaseOwned = db.prepare(`UPDATE idempotency SET body = @body WHERE key = @key AND ${OWNED_BY}`);
   const deleteOld = db.prepare('DELETE FROM idempotency WHERE created_at < ?');
   const now = () => new Date().toISOString();
   return {
@@ -103,6 +110,8 @@ export function createIdempotencyStore(db: Db): IdempotencyStore {
       else updatePending.run({ key, status, body });
     },
     forget: (key, owner) => void (owner ? deleteOwned.run({ key, owner }) : deleteKey.run(key)),
+    release: (key, at, owner) =>
+      void (owner ? releaseOwned.run({ key, owner, body: encodePending(null, at) }) : updatePending.run({ key, status: PENDING, body: encodePending(null, at) })),
     prune: (before) => deleteOld.run(before).changes,
   };
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { ServiceError } from '../errors.ts';
 import type { ServerSqlConfig } from './config.ts';
-import { guard } from '../../store/postgresql/pool.ts';
+import { checkout } from '../../store/postgresql/pool.ts';
 
 export type Dialect = 'postgresql' | 'mysql';
 export type Row = Record<string, unknown>;
@@ -128,8 +128,7 @@ function openPg(
     failure,
     ...on(pool),
     async transaction(fn) {
-      const c = await pool.connect();
-      const unguard = guard(c);
+      const { client: c, unguard } = await checkout(pool);
       let broken: unknown = undefined;
       try {
         await c.query('BEGIN');

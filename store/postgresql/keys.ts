@@ -40,6 +40,10 @@ export function createPgIdempotencyStore(pool: pg.Pool): IdempotencyPort {
     },
     forget: async (key, owner) =>
       void (await (owner ? pool.query(`DELETE FROM idempotency WHERE key = $1 AND ${ownedBy(2)}`, [key, owner]) : pool.query('DELETE FROM idempotency WHERE key = $1', [key]))),
+    release: async (key, at, owner) =>
+      void (await (owner
+        ? pool.query(`UPDATE idempotency SET body = $2 WHERE key = $1 AND ${ownedBy(3)}`, [key, encodePending(null, at), owner])
+        : updatePending(key, PENDING, encodePending(null, at)))),
     prune: async (before) => (await pool.query('DELETE FROM idempotency WHERE created_at < $1', [before])).rowCount ?? 0,
   };
 }

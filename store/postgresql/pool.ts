@@ -61,8 +61,7 @@ export function migrationFiles(): { version: number; file: string }[] {
 
 /** Applies the migrations the database has not seen, each in its own transaction; returns the versions applied. */
 export async function migrate(pool: pg.Pool): Promise<number[]> {
-  const client = await pool.connect();
-  const unguard = guard(client);
+  const { client, unguard } = await checkout(pool);
   const done: number[] = [];
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
@@ -104,10 +103,24 @@ export function guard(client: pg.ClientBase): () => void {
   return () => void client.removeListener('error', ignore);
 }
 
+/**
+ * A client of the pool, guarded (`guard`) from the moment the pool hands it over: `await
+ * pool.connect()` would guard it a few microtasks later, after pg has gone on reading the packet
+ * that made it ready, and a backend that ends in that same packet (the postmaster SIGKILLed as it
+ * started: FATAL 57P01) would emit its 'error' on a client nobody listens to.
+ */
+export function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; unguard: () => void }> {
+  return new Promise((resolve, reject) => {
+    pool.connect((err, client) => {
+      if (err || !client) return reject(err ?? new Error('the pool handed over no client'));
+      resolve({ client, unguard: guard(client) });
+    });
+  });
+}
+
 /** Runs `fn` in one transaction on one connection: committed if it resolves, rolled back if it throws. */
 export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  const unguard = guard(client);
+  const { client, unguard } = await checkout(pool);
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');

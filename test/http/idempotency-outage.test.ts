@@ -25,6 +25,8 @@ test.after(async () => {
 });
 
 type Store = Awaited<ReturnType<typeof openPostgresStore>>;
+/** What the next request meets: the server killed under it, after (`accept`) or before its operation was accepted. */
+type On = { kill: boolean; accept: boolean; runs: number };
 
 /**
  * One instance: the middleware on its own pool, named `owner`, every other instance alive. The
@@ -32,7 +34,7 @@ type Store = Awaited<ReturnType<typeof openPostgresStore>>;
  * server SIGKILLed; a replay that follows another instance and has no lifecycle to show waits for
  * the outcome (as LifecycleService's `#within` does when nothing is on disk).
  */
-async function instance(owner: string, store: Store, on: { kill: boolean; runs: number }) {
+async function instance(owner: string, store: Store, on: On) {
   const app = new Koa();
   app.use(errorFunnel());
   app.use(idempotency({ store: store.idempotency, ttlSeconds: 3600, location: () => null, instances: { owner, alive: async () => true } }));
@@ -42,8 +44,16 @@ async function instance(owner: string, store: Store, on: { kill: boolean; runs: 
       ctx.body = (await keyed.running).lifecycle;
       return;
     }
+    if (keyed.ticket.resume) {
+      // Run again from the note (LifecycleService's `#resumed`): its event is on disk, nothing is sent twice.
+      ctx.status = 201;
+      ctx.body = { subscriber_id: 'sub-1', by: owner, resumed: keyed.ticket.resume };
+      return;
+    }
     if (on.kill) {
       on.kill = false;
+      // As the service does, synchronously, just before it sends the event; its write races the kill.
+      if (on.accept) keyed.ticket.accepted({ lifecycleId: 'lc-1', mark: 0 });
       cluster!.kill();
       // Its backends orphaned, each idle connection of the pool ends as its backend notices; then nothing answers.
       while (store.pool.totalCount > 0) await once(store.pool, 'remove');
@@ -76,7 +86,7 @@ async function rig() {
   const url = await cluster.createDatabase('outage');
   const [a, b] = [await openPostgresStore({ url, max: 2 }), await openPostgresStore({ url, max: 2 })];
   stores.push(a, b);
-  const on = { kill: false, runs: 0 };
+  const on: On = { kill: false, accept: false, runs: 0 };
   return { a, b, on, postA: await instance('instance-a', a, on), postB: await instance('instance-b', b, on) };
 }
 
@@ -92,6 +102,19 @@ test('a keyed request begun on a, the server SIGKILLed under it → 503 with Ret
   assert.equal([replay.status, replay.body.by], [201, 'instance-b'], `answered ${replay.status} after ${replay.ms} ms: ${JSON.stringify(replay.body)}`);
   assert.is(on.runs, 1, 'run once');
   assert.equal([(await a.idempotency.get('k-killed'))?.state, (await a.idempotency.get('k-killed'))?.status], ['final', 201]);
+});
+
+test('the same, the operation accepted before the kill → 503; restarted, the replay on b runs it again from the note (201, not a second run)', async () => {
+  if (!postgresAvailable('Idempotency-Key on PostgreSQL killed mid-request')) return;
+  const { a, postA, postB, on } = await rig();
+  Object.assign(on, { kill: true, accept: true });
+  const first = await postA('k-accepted', 3000);
+  assert.equal([first.status, first.body.error?.code], [503, 'unavailable'], JSON.stringify(first.body));
+  await cluster!.restart();
+  const replay = await postB('k-accepted', 3000);
+  assert.equal([replay.status, replay.body.by, replay.body.resumed], [201, 'instance-b', { lifecycleId: 'lc-1', mark: 0 }], `answered ${replay.status} after ${replay.ms} ms: ${JSON.stringify(replay.body)}`);
+  assert.is(on.runs, 0, 'never run from scratch');
+  assert.is((await a.idempotency.get('k-accepted'))?.status, 201);
 });
 
 test('a pending key its live owner never answers (frozen, say) → the replay elsewhere answers 503 shortly after its wait, never hangs', async () => {

@@ -276,6 +276,24 @@ export function runStoreContract(backend: ContractBackend): void {
     assert.is(await k.get('f3'), undefined);
   });
 
+  test('idempotency release with an owner → pending, no owner, where it was accepted kept; only while that instance runs it; taken over once', async () => {
+    const k = s.idempotency;
+    const at = { lifecycleId: 'l', mark: 4 };
+    await k.begin('r1', 'h', 'node-a');
+    await k.release('r1', at, 'node-b');
+    assert.is((await k.get('r1'))?.owner, 'node-a', 'not node-b\'s to give up');
+    await k.release('r1', at, 'node-a');
+    const released = (await k.get('r1'))!;
+    assert.equal([released.state, released.owner, released.accepted], ['pending', null, at]);
+    const [b, c] = await Promise.all([k.takeOver('r1', released, 'node-b'), k.takeOver('r1', released, 'node-c')]);
+    assert.equal([b, c].filter(Boolean).length, 1, 'one instance runs it again');
+    assert.equal((await k.get('r1'))?.accepted, at);
+    await k.put('r2', { request_hash: 'x', status: 200, body: 'not json' });
+    await k.release('r2', at, 'node-a');
+    await k.release('r2', at);
+    assert.equal([(await k.get('r2'))?.status, (await k.get('r2'))?.body], [200, 'not json'], 'a final answer is never touched');
+  });
+
   test('idempotency → first begin wins; pending, accepted, then final; put keeps what is stored; forget and prune', async () => {
     const k = s.idempotency;
     assert.is(await k.begin('k1', 'h'), true);
