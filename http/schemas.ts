@@ -7,6 +7,7 @@ import type { Config } from '../config.ts';
 import { LIFECYCLE_STATES } from '../machines/types.ts';
 import { lifecycleResource, timestamp } from '../runtime/resource.ts';
 import { DISCREPANCY_KINDS } from '../runtime/reconcile-checks.ts';
+import { cpeIdName, newSubscriberIdName, subscriberIdName, usernameName } from '../services/names.ts';
 
 /** Error codes an answer can carry: the service's, plus 405, 414 and 431, which only the HTTP layer raises. */
 export const ERROR_CODES = [
@@ -31,40 +32,10 @@ export const ERROR_CODES = [
 ] as const;
 export type ApiErrorCode = (typeof ERROR_CODES)[number];
 
-// C0/C1 controls would corrupt log lines and RADIUS attributes further down. Written as a plain
-// class rather than \p{Cc}, which OpenAPI's regex dialect does not know.
-const printable = /^[^\x00-\x1f\x7f-\x9f]+$/;
-// A lone surrogate is no character: stored as invalid UTF-8, read back as U+FFFD, it would make
-// two subscribers look alike.
-const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-/** A name people and systems type: printable, well-formed, not blank. */
-const name = (max: number) =>
-  z
-    .string()
-    .min(1)
-    .max(max)
-    .regex(printable, 'must not contain control characters')
-    .refine((v) => !loneSurrogate.test(v), 'must be well-formed Unicode')
-    .refine((v) => v.trim().length > 0, 'must not be blank');
-
-export const subscriberId = name(128).meta({ description: 'The subscriber, as the orchestration system names it', example: 'sub-42' });
-
-// "." and ".." are dot segments: a client removes them from `lifecycle/{subscriber_id}` (RFC 3986
-// §5.2.4), and fetch and browsers do so for %2E too (the URL Standard), so no Location and no GET of
-// theirs can reach such a subscriber. Refused where a subscriber starts; one that exists is served.
-const newSubscriberId = name(128)
-  .refine((v) => v !== '.' && v !== '..', 'must not be "." or "..", which a URL path cannot name')
-  .meta({ description: 'The subscriber, as the orchestration system names it; not "." or ".."', example: 'sub-42' });
-
-const username = name(253).meta({ description: 'RADIUS User-Name of the subscriber', example: 'alice@example.net' });
-
-// GenieACS ids are `OUI-ProductClass-Serial` with every other character percent-encoded.
-const cpeId = z
-  .string()
-  .min(1)
-  .max(255)
-  .regex(/^[A-Za-z0-9%_.~-]+$/, 'must be a GenieACS device id (letters, digits, % _ . ~ -)')
-  .meta({ description: 'GenieACS device id; omit or null when the subscriber has no managed CPE', example: '00D09E-HG8245-0123456' });
+export const subscriberId = subscriberIdName.meta({ description: 'The subscriber, as the orchestration system names it', example: 'sub-42' });
+const newSubscriberId = newSubscriberIdName.meta({ description: 'The subscriber, as the orchestration system names it; not "." or ".."', example: 'sub-42' });
+const username = usernameName.meta({ description: 'RADIUS User-Name of the subscriber', example: 'alice@example.net' });
+const cpeId = cpeIdName.meta({ description: 'GenieACS device id; omit or null when the subscriber has no managed CPE', example: '00D09E-HG8245-0123456' });
 
 const reason = z.string().max(500).regex(/^[^\x00-\x1f\x7f-\x9f]*$/, 'must not contain control characters').meta({ description: 'Free text kept in the audit trail' });
 const pool = z.string().min(1).max(63).meta({ description: 'Pool name; defaults from configuration', example: 'residential' });

@@ -1,0 +1,43 @@
+// The names a subscriber, a RADIUS user and a CPE go by, as the API accepts them. Shared by the
+// request schemas (http/schemas.ts) and adoption's plan, so that nothing enters the store by an
+// import that an API call could not have stored, nor name afterwards.
+import { z } from 'zod';
+
+// C0/C1 controls would corrupt log lines and RADIUS attributes further down. Written as a plain
+// class rather than \p{Cc}, which OpenAPI's regex dialect does not know.
+const printable = /^[^\x00-\x1f\x7f-\x9f]+$/;
+// A lone surrogate is no character: stored as invalid UTF-8, read back as U+FFFD, it would make
+// two subscribers look alike.
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** A name people and systems type: printable, well-formed, not blank. */
+const name = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(printable, 'must not contain control characters')
+    .refine((v) => !loneSurrogate.test(v), 'must be well-formed Unicode')
+    .refine((v) => v.trim().length > 0, 'must not be blank');
+
+/** A subscriber that exists. */
+export const subscriberIdName = name(128);
+
+// "." and ".." are dot segments: a client removes them from `lifecycle/{subscriber_id}` (RFC 3986
+// §5.2.4), and fetch and browsers do so for %2E too (the URL Standard), so no Location and no GET of
+// theirs can reach such a subscriber. Refused where a subscriber starts; one that exists is served.
+export const newSubscriberIdName = name(128).refine((v) => v !== '.' && v !== '..', 'must not be "." or "..", which a URL path cannot name');
+
+export const usernameName = name(253);
+
+// GenieACS ids are `OUI-ProductClass-Serial` with every other character percent-encoded.
+export const cpeIdName = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[A-Za-z0-9%_.~-]+$/, 'must be a GenieACS device id (letters, digits, % _ . ~ -)');
+
+/** Why the API would refuse this value, or null when it would take it. */
+export function nameProblem(schema: z.ZodType<string>, value: string): string | null {
+  const parsed = schema.safeParse(value);
+  return parsed.success ? null : (parsed.error.issues[0]?.message ?? 'is not valid');
+}
