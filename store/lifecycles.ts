@@ -47,7 +47,7 @@ export interface SaveItem {
 }
 
 /** What the leak check needs of a lifecycle to tell whether it holds a prefix. */
-export type LifecycleHolder = Pick<LifecycleRow, 'id' | 'subscriber_id' | 'state' | 'busy' | 'pool' | 'prefix'>;
+export type LifecycleHolder = Pick<LifecycleRow, 'id' | 'subscriber_id' | 'state' | 'busy' | 'pool' | 'prefix' | 'username'>;
 
 /** Where a page of a list starts: just past this lifecycle in (created_at, id) order. */
 export type ListCursor = Pick<LifecycleRow, 'created_at' | 'id'>;
@@ -179,13 +179,13 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     "SELECT subscriber_id FROM lifecycles WHERE username = @username AND state <> 'revoked' AND subscriber_id <> @subscriber_id LIMIT 1",
   );
   const selectShared = db.prepare<[], { prefix: string; ids: string }>(SHARED_PREFIXES);
-  const selectHolder = db.prepare<[string], LifecycleHolder>('SELECT id, subscriber_id, state, busy, pool, prefix FROM lifecycles WHERE id = ?');
+  const selectHolder = db.prepare<[string], LifecycleHolder>('SELECT id, subscriber_id, state, busy, pool, prefix, username FROM lifecycles WHERE id = ?');
   const holders = {
     first: db.prepare<{ state: string; limit: number }, LifecycleHolder & ListCursor>(
-      'SELECT id, subscriber_id, state, busy, pool, prefix, created_at FROM lifecycles WHERE state = @state ORDER BY created_at, id LIMIT @limit',
+      'SELECT id, subscriber_id, state, busy, pool, prefix, username, created_at FROM lifecycles WHERE state = @state ORDER BY created_at, id LIMIT @limit',
     ),
     next: db.prepare<{ state: string; limit: number; created_at: string; id: string }, LifecycleHolder & ListCursor>(
-      'SELECT id, subscriber_id, state, busy, pool, prefix, created_at FROM lifecycles WHERE state = @state AND (created_at, id) > (@created_at, @id) ORDER BY created_at, id LIMIT @limit',
+      'SELECT id, subscriber_id, state, busy, pool, prefix, username, created_at FROM lifecycles WHERE state = @state AND (created_at, id) > (@created_at, @id) ORDER BY created_at, id LIMIT @limit',
     ),
   };
   // Counts kept by the triggers of migration 006 in each write's transaction (store/counts.ts): no scan.

@@ -92,12 +92,13 @@ export function createImporter(deps: Pick<ImporterDeps, 'pools' | 'store' | 'ipa
 }
 
 /**
- * The live lifecycles, by subscriber and by prefix: each live state's lifecycles page by page, without
+ * The live lifecycles, by subscriber, by prefix and by username: each live state's lifecycles page by page, without
  * their snapshots (the leak check's walk). Held for the run: the plan looks every entry up.
  */
 export async function knownLifecycles(store: Pick<LifecyclePort, 'heldPage'>): Promise<KnownLifecycles> {
   const bySubscriber = new Map<string, { id: string; prefix: string | null }>();
   const byPrefix = new Map<string, { id: string; subscriber_id: string }>();
+  const byUsername = new Map<string, { id: string; subscriber_id: string }>();
   const PAGE = 5000;
   for (const state of LIFECYCLE_STATES.filter((s) => s !== 'revoked')) {
     for (let after: ListCursor | undefined; ; ) {
@@ -105,13 +106,14 @@ export async function knownLifecycles(store: Pick<LifecyclePort, 'heldPage'>): P
       for (const r of page) {
         bySubscriber.set(r.subscriber_id, { id: r.id, prefix: r.prefix });
         if (r.prefix) byPrefix.set(r.prefix, { id: r.id, subscriber_id: r.subscriber_id });
+        if (r.username) byUsername.set(r.username, { id: r.id, subscriber_id: r.subscriber_id });
       }
       if (page.length < PAGE) break;
       const last = page[page.length - 1]!;
       after = { created_at: last.created_at, id: last.id };
     }
   }
-  return { liveOf: (s) => bySubscriber.get(s), liveWithPrefix: (p) => byPrefix.get(p) };
+  return { liveOf: (s) => bySubscriber.get(s), liveWithPrefix: (p) => byPrefix.get(p), liveWithUsername: (u) => byUsername.get(u) };
 }
 
 export type { ImportReport };

@@ -1,6 +1,7 @@
 import { v5 as uuidv5 } from 'uuid';
 import type { ImportedState } from '../../machines/types.ts';
 import { contains, parsePrefix, type Ipv6Prefix } from '../ipv6.ts';
+import { cpeIdName, nameProblem, newSubscriberIdName, usernameName } from '../names.ts';
 import type { PoolSpec } from '../../runtime/lifecycle-service.ts';
 import type { Observation } from './sources.ts';
 import type { Conflict, ConflictKind, ImportReport, PlanEntry } from './types.ts';
@@ -15,6 +16,8 @@ export interface KnownLifecycles {
   liveOf(subscriberId: string): { id: string; prefix: string | null } | undefined;
   /** The live lifecycle whose current prefix this is. */
   liveWithPrefix(prefix: string): { id: string; subscriber_id: string } | undefined;
+  /** The live lifecycle that carries this RADIUS username (one at most: runtime/usernames.ts). */
+  liveWithUsername(username: string): { id: string; subscriber_id: string } | undefined;
 }
 
 export interface PlanInput {
@@ -62,6 +65,7 @@ export function plan(input: PlanInput): PlanEntry[] {
       else add(e, 'live_lifecycle', `subscriber ${subscriber} has live lifecycle ${live.id} with ${live.prefix ?? 'no prefix yet'}`);
     }
   }
+  usernamesOnce(entries, input.known);
   for (const e of entries) {
     if (e.conflicts.length > 0) e.action = 'conflict';
     if (e.action === 'adopted' && e.lifecycle_id !== null) {
@@ -70,6 +74,21 @@ export function plan(input: PlanInput): PlanEntry[] {
     }
   }
   return entries;
+}
+
+/** One RADIUS username, one live lifecycle: as activation keeps it (runtime/usernames.ts). */
+function usernamesOnce(entries: PlanEntry[], known: KnownLifecycles): void {
+  const byUsername = new Map<string, PlanEntry[]>();
+  for (const e of entries) if (e.username !== null && e.subscriber_id !== null) byUsername.set(e.username, [...(byUsername.get(e.username) ?? []), e]);
+  for (const [username, list] of byUsername) {
+    const subscribers = distinct(list.map((e) => e.subscriber_id));
+    const holder = known.liveWithUsername(username);
+    for (const e of list) {
+      if (e.action === 'adopted') continue;
+      if (subscribers.length > 1) add(e, 'username_in_use', `username ${username} is carried by subscribers ${subscribers.join(', ')}`);
+      if (holder && holder.subscriber_id !== e.subscriber_id) add(e, 'username_in_use', `username ${username} is lifecycle ${holder.id}'s, of subscriber ${holder.subscriber_id}`);
+    }
+  }
 }
 
 function add(e: PlanEntry, kind: ConflictKind, message: string): void {
@@ -112,8 +131,18 @@ function entryOf(
   if (subscriber === null && subscribers.length === 0 && usernames.length === 1 && input.subscriberFromUsername) subscriber = usernames[0]!;
   if (subscriber === null && conflicts.length === 0) c('unnamed', `nothing names the subscriber of ${prefix}`);
 
-  const stated = distinct(obs.map((o) => o.state ?? null));
   const username = usernames.length === 1 ? usernames[0]! : null;
+  const cpes = distinct(obs.map((o) => o.cpeId));
+  const cpeId = cpes.length === 1 ? cpes[0]! : null;
+  // What the API would refuse to store: a name no request could reach or send on.
+  const problems = ([['subscriber_id', newSubscriberIdName, subscriber], ['username', usernameName, username], ['cpe_id', cpeIdName, cpeId]] as const).map(
+    ([field, schema, value]) => [field, value, value === null ? null : nameProblem(schema, value)] as const,
+  );
+  for (const [field, value, problem] of problems) if (problem !== null) c('invalid_name', `${field} ${JSON.stringify(value)} ${problem}`);
+  // No id is derived from a name that is not one (a lone surrogate has no UTF-8 for uuid v5 to hash).
+  const idable = subscriber !== null && problems.every(([field, , problem]) => field !== 'subscriber_id' || problem === null);
+
+  const stated = distinct(obs.map((o) => o.state ?? null));
   let state: ImportedState | null = stated.length === 1 ? stated[0]! : served ? 'active' : username ? 'suspended' : 'allocated';
   if (stated.length > 1) c('shared_prefix', `${prefix} is stated ${stated.join(' and ')}`);
   if (stated.length === 0 && !served && netbox && input.radiusRead) {
@@ -129,18 +158,17 @@ function entryOf(
   } else if (holder) {
     c('live_lifecycle', `${prefix} is lifecycle ${holder.id}'s, of subscriber ${holder.subscriber_id}`);
   }
-  const cpes = distinct(obs.map((o) => o.cpeId));
   return {
     subscriber_id: subscriber,
     prefix,
     pool: pool?.spec.name ?? null,
     ipam: pool?.spec.ipam ?? null,
     username,
-    cpe_id: cpes.length === 1 ? cpes[0]! : null,
+    cpe_id: cpeId,
     state,
     sources,
     netbox_prefix_id: netbox?.netboxPrefixId ?? null,
-    lifecycle_id: subscriber !== null ? adoptedLifecycleId(subscriber, prefix) : null,
+    lifecycle_id: idable ? adoptedLifecycleId(subscriber!, prefix) : null,
     action,
     conflicts,
   };

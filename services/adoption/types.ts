@@ -63,6 +63,10 @@ export const CONFLICT_KINDS = [
   'live_lifecycle',
   /** Nothing names the prefix's subscriber. */
   'unnamed',
+  /** The subscriber id, username or CPE id is one the API would refuse (blank, control characters, too long, "." or ".."). */
+  'invalid_name',
+  /** The RADIUS username is another subscriber's: in the plan, or a live lifecycle's. */
+  'username_in_use',
 ] as const;
 export type ConflictKind = (typeof CONFLICT_KINDS)[number];
 

@@ -32,7 +32,7 @@ const INSERT_AUDIT = `
     WITH ORDINALITY AS a (${AUDIT_COLUMNS.join(', ')}, ord)
   ORDER BY ord`;
 
-const HOLDER = 'id, subscriber_id, state, busy, pool, prefix';
+const HOLDER = 'id, subscriber_id, state, busy, pool, prefix, username';
 const EVENT = AUDIT_COLUMNS.join(', ');
 
 /** How often a batch that lost a deadlock to another instance's batch is run again. */

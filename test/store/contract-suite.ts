@@ -217,10 +217,11 @@ export function runStoreContract(backend: ContractBackend): void {
   });
 
   test('holder and heldPage → the leak check\'s walk, without snapshots', async () => {
-    for (const id of ['h1', 'h2', 'h3']) await s.lifecycles.save(lifecycleRow({ id, state: 'active', prefix: `2001:db8:${id.slice(1)}::/56` }), null);
-    assert.equal(await s.lifecycles.holder('h1'), { id: 'h1', subscriber_id: 'sub-h1', state: 'active', busy: 0, pool: 'residential', prefix: '2001:db8:1::/56' });
+    for (const id of ['h1', 'h2', 'h3']) await s.lifecycles.save(lifecycleRow({ id, state: 'active', prefix: `2001:db8:${id.slice(1)}::/56`, username: id === 'h2' ? 'u2' : null }), null);
+    assert.equal(await s.lifecycles.holder('h1'), { id: 'h1', subscriber_id: 'sub-h1', state: 'active', busy: 0, pool: 'residential', prefix: '2001:db8:1::/56', username: null });
     const first = await s.lifecycles.heldPage('active', 2);
     assert.equal(ids(first), ['h1', 'h2']);
+    assert.is(first[1]!.username, 'u2');
     assert.equal(ids(await s.lifecycles.heldPage('active', 2, first[1])), ['h3']);
   });
 
