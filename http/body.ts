@@ -35,6 +35,11 @@ export function jsonBody(limitBytes: number): Middleware {
       const type = ctx.get('Content-Type') || 'none';
       throw new ApiError('unsupported_media_type', `Content-Type must be application/json, not ${type}`, { field: 'Content-Type' });
     }
+    // JSON is UTF-8 (RFC 8259 §8.1): a client that names another charset means bytes read otherwise.
+    const charset = empty ? '' : ctx.request.charset;
+    if (charset && !UTF8.test(charset)) {
+      throw new ApiError('unsupported_media_type', `Content-Type charset ${charset} is not supported: JSON is UTF-8`, { field: 'Content-Type' });
+    }
     return parse(ctx, () => {
       const raw = ctx.request.body;
       if (typeof raw === 'string') setBody(ctx, Buffer.from(raw, 'latin1'), limitBytes);
@@ -55,6 +60,7 @@ function setBody(ctx: Context, bytes: Buffer, limitBytes: number): void {
 // anything else (compressed, chunked, another JSON type, over the limit) goes to the body parser.
 const PLAIN_TYPE = /^application\/json[ \t]*(?:;[ \t]*charset[ \t]*=[ \t]*"?utf-?8"?[ \t]*)?$/i;
 const DIGITS = /^[0-9]{1,15}$/;
+const UTF8 = /^utf-?8$/i;
 
 /** The body's length when the request is the plain kind read here, else null. */
 function plainLength(ctx: Context, limitBytes: number): number | null {

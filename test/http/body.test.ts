@@ -127,6 +127,19 @@ test('a gzip body is inflated before it is decoded: JSON → the body, bytes tha
   assert.is((await same(Buffer.from('{}'), { 'content-encoding': 'zip' })).status, 415);
 });
 
+test('a charset other than UTF-8 → 415 naming Content-Type, before anything is read; utf-8 however spelt is JSON', async () => {
+  for (const type of ['application/json; charset=iso-8859-1', 'application/json;charset="windows-1252"', 'application/json; charset=utf-16', 'application/json; v=1; charset=latin1']) {
+    const r = await post(type, Buffer.from('{"a":"caf\u00e9"}', 'latin1'));
+    const json = JSON.parse(r.text);
+    assert.equal([r.status, json.error.code, json.error.field], [415, 'unsupported_media_type', 'Content-Type'], type);
+    assert.match(json.error.message, /UTF-8/);
+  }
+  for (const type of ['application/json; charset=utf-8', 'application/json; charset=UTF8', 'application/json; v=1; charset="UTF-8"']) {
+    const r = await post(type, Buffer.from('{"a":"caf\u00e9"}', 'utf8'));
+    assert.equal([r.status, JSON.parse(r.text).body], [200, { a: 'caf\u00e9' }], type);
+  }
+});
+
 test('a scalar → 400 "must be a JSON object"; malformed JSON → 400 naming it', async () => {
   const scalar = await same('"x"');
   assert.is(scalar.status, 400);
