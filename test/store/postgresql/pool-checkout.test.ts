@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createPgPool, inTransaction } from '../../../store/postgresql/pool.ts';
+import { uncaughtDuring } from '../../support/uncaught.ts';
 
 const test = suite('store/postgresql pool checkout');
 
@@ -58,22 +59,17 @@ async function dyingBackend() {
 test('inTransaction on a connection whose backend ends in its first packet → rejects; the process gets no unhandled error event', async () => {
   const backend = await dyingBackend();
   const pool = createPgPool({ url: backend.url, max: 1 });
-  const uncaught: Error[] = [];
-  const catchIt = (err: Error) => void uncaught.push(err);
-  const others = process.listeners('uncaughtException');
-  process.removeAllListeners('uncaughtException');
-  process.on('uncaughtException', catchIt);
   let rejected: unknown = null;
-  try {
-    await inTransaction(pool, async (c) => c.query('SELECT 1')).catch((err: unknown) => (rejected = err));
-    // What the socket still delivers (its end) comes within the turn after the rejection.
-    await new Promise((r) => setImmediate(r));
-  } finally {
-    process.removeListener('uncaughtException', catchIt);
-    for (const l of others) process.on('uncaughtException', l);
-    await pool.end();
-    backend.close();
-  }
+  const uncaught = await uncaughtDuring(async () => {
+    try {
+      await inTransaction(pool, async (c) => c.query('SELECT 1')).catch((err: unknown) => (rejected = err));
+      // What the socket still delivers (its end) comes within the turn after the rejection.
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      await pool.end();
+      backend.close();
+    }
+  });
   assert.ok(rejected, 'inTransaction rejects');
   assert.equal(uncaught.map((e) => e.message), [], 'uncaught errors: an instance dies of these when PostgreSQL is killed');
 });

@@ -8,6 +8,7 @@ import { createPgPool, inTransaction, migrate, migrationFiles } from '../../../s
 import { openPostgresStore } from '../../../store/postgresql/store.ts';
 import { auditEntry, lifecycleRow } from '../../support/lifecycle-rows.ts';
 import { postgresAvailable, startPostgres, type PgCluster } from '../../support/postgres.ts';
+import { uncaughtDuring } from '../../support/uncaught.ts';
 
 const test = suite('store/postgresql pool and migrations');
 let cluster: PgCluster | null = null;
@@ -119,26 +120,21 @@ test('the server ending a connection while a transaction holds it (a restart, a 
   const admin = new pg.Client({ connectionString: cluster.adminUrl });
   await admin.connect();
   // A checked-out pg client has no 'error' listener of the pool's: its 'error' event would end the process.
-  const uncaught: Error[] = [];
-  const catchIt = (err: Error) => void uncaught.push(err);
-  const others = process.listeners('uncaughtException');
-  process.removeAllListeners('uncaughtException');
-  process.on('uncaughtException', catchIt);
   let rejected: unknown = null;
-  try {
-    await inTransaction(pool, async (c) => {
-      const { rows } = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-      await new Promise((r) => setTimeout(r, 300));
-      await c.query('SELECT 1');
-    }).catch((err: unknown) => (rejected = err));
-    await new Promise((r) => setTimeout(r, 200));
-  } finally {
-    process.removeListener('uncaughtException', catchIt);
-    for (const l of others) process.on('uncaughtException', l);
-    await admin.end();
-    await pool.end();
-  }
+  const uncaught = await uncaughtDuring(async () => {
+    try {
+      await inTransaction(pool, async (c) => {
+        const { rows } = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+        await new Promise((r) => setTimeout(r, 300));
+        await c.query('SELECT 1');
+      }).catch((err: unknown) => (rejected = err));
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await admin.end();
+      await pool.end();
+    }
+  });
   assert.ok(rejected, 'inTransaction rejects');
   assert.equal(uncaught.map((e) => e.message), [], 'uncaught errors: an instance dies of these when PostgreSQL restarts');
 });
