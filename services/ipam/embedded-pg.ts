@@ -8,11 +8,11 @@ import type pg from 'pg';
 import { inTransaction, isPgUnavailable, isRetryable } from '../../store/postgresql/pool.ts';
 import { ServiceError } from '../errors.ts';
 import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
-import { warnIfMoved, type EmbeddedIpamOptions, type EmbeddedPool } from './embedded.ts';
+import type { EmbeddedIpamOptions, EmbeddedPool } from './embedded.ts';
 import { holdDownsOf } from './embedded-quarantine.ts';
 import { pgPoolCounts as counts } from './embedded-pg-counts.ts';
 import { pgQuarantine } from './embedded-pg-quarantine.ts';
-import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, type Pool } from './pool-rules.ts';
+import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, warnIfMoved, type Pool } from './pool-rules.ts';
 import type { Allocation, AllocateCommand, IpamPort, MarkedPrefix, PoolUtilization, ReleaseCommand } from './port.ts';
 
 type Q = Pick<pg.PoolClient, 'query'>;

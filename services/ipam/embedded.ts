@@ -1,9 +1,10 @@
 import { isStoreBusy, type Db } from '../../store/db.ts';
 import { ServiceError } from '../errors.ts';
 import { createPoolCounts } from './embedded-counts.ts';
+import { createFreeSpace } from './embedded-free.ts';
 import { createQuarantine, holdDownsOf } from './embedded-quarantine.ts';
-import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
-import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, type Pool } from './pool-rules.ts';
+import { blockSize, contains, formatPrefix, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
+import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, warnIfMoved, type Pool, type WarnLog } from './pool-rules.ts';
 import type { AdoptCommand, AllocateCommand, Allocation, MarkedPrefix, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
 
 interface AllocationRow {
@@ -11,12 +12,6 @@ interface AllocationRow {
   prefix: string;
   prefix_length: number;
   lifecycle_id: string;
-}
-
-/** A run of addresses, allocated (a block) or free. */
-interface RunRow {
-  start_hex: string;
-  end_hex: string;
 }
 
 /** A pool served by the embedded IPAM. */
@@ -57,6 +52,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
   const now = opts.now ?? Date.now;
   const quarantine = createQuarantine(db, now);
   const counts = createPoolCounts(db);
+  const space = createFreeSpace(db);
 
   const allocationByKey = db.prepare<{ key: string }, AllocationRow>(
     'SELECT pool, prefix, prefix_length, lifecycle_id FROM ipam_allocations WHERE key = @key',
@@ -70,14 +66,6 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     `DELETE FROM ipam_allocations
      WHERE pool = @pool AND start_hex = @start_hex AND prefix_length = @prefix_length AND lifecycle_id = @lifecycle_id`,
   );
-  const takenMeetingRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, RunRow>(
-    `SELECT start_hex, end_hex FROM ipam_allocations
-     WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
-     UNION ALL
-     SELECT start_hex, end_hex FROM ipam_quarantine
-     WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
-     ORDER BY start_hex`,
-  );
   const holderOf = db.prepare<{ pool: string; start_hex: string }, { lifecycle_id: string }>(
     'SELECT lifecycle_id FROM ipam_allocations WHERE pool = @pool AND start_hex = @start_hex',
   );
@@ -89,63 +77,6 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     `SELECT pool, prefix, lifecycle_id, key, start_hex FROM ipam_allocations
      WHERE (pool, start_hex) > (@pool, @start_hex) ORDER BY pool, start_hex LIMIT @limit`,
   );
-  const freeRunsInOrder = db.prepare<{ pool: string }, RunRow>(
-    'SELECT start_hex, end_hex FROM ipam_free WHERE pool = @pool ORDER BY start_hex',
-  );
-  // The first run: in a pool that delegates one length it always holds the block, so one row is read.
-  const firstFreeRun = db.prepare<{ pool: string }, RunRow>(
-    'SELECT start_hex, end_hex FROM ipam_free WHERE pool = @pool ORDER BY start_hex LIMIT 1',
-  );
-  // A block carved from the start of its run: the run shrinks in place (one statement, not a delete and an insert).
-  const shrinkFreeRun = db.prepare('UPDATE ipam_free SET start_hex = @new_start_hex WHERE pool = @pool AND start_hex = @start_hex');
-  const freeRunBefore = db.prepare<{ pool: string; start_hex: string }, RunRow>(
-    `SELECT start_hex, end_hex FROM ipam_free
-     WHERE pool = @pool AND start_hex < @start_hex ORDER BY start_hex DESC LIMIT 1`,
-  );
-  const freeRunStartingAt = db.prepare<{ pool: string; start_hex: string }, RunRow>(
-    'SELECT start_hex, end_hex FROM ipam_free WHERE pool = @pool AND start_hex = @start_hex',
-  );
-  const insertFreeRun = db.prepare('INSERT INTO ipam_free (pool, start_hex, end_hex) VALUES (@pool, @start_hex, @end_hex)');
-  const deleteFreeRun = db.prepare('DELETE FROM ipam_free WHERE pool = @pool AND start_hex = @start_hex');
-  const deleteFreeRunsOfPool = db.prepare('DELETE FROM ipam_free WHERE pool = @pool');
-
-  function addFreeRun(pool: string, start: bigint, end: bigint): void {
-    if (start <= end) insertFreeRun.run({ pool, start_hex: toHex(start), end_hex: toHex(end) });
-  }
-
-  /** Free space = the parent minus the pool's blocks, held down or not: one ordered walk, O(n), when a parent is first seen. */
-  function rebuildFreeRuns({ info, parent }: Pool): void {
-    const last = lastAddress(parent);
-    deleteFreeRunsOfPool.run({ pool: info.name });
-    let next = parent.network;
-    const range = { pool: info.name, first_hex: toHex(parent.network), last_hex: toHex(last) };
-    const runs: Array<[bigint, bigint]> = [];
-    for (const block of takenMeetingRange.iterate(range)) {
-      const start = fromHex(block.start_hex);
-      if (start > next) runs.push([next, start - 1n]);
-      const after = fromHex(block.end_hex) + 1n;
-      if (after > next) next = after;
-    }
-    if (next <= last) runs.push([next, last]);
-    for (const [start, end] of runs) addFreeRun(info.name, start, end);
-  }
-
-  /** O(log n): the block becomes free space, merged with the free runs that touch it on either side. */
-  function giveBack(pool: Pool, start: bigint, end: bigint): void {
-    const name = pool.info.name;
-    const before = freeRunBefore.get({ pool: name, start_hex: toHex(start) });
-    if (before && fromHex(before.end_hex) + 1n === start) {
-      deleteFreeRun.run({ pool: name, start_hex: before.start_hex });
-      start = fromHex(before.start_hex);
-    }
-    const after = end < lastAddress(pool.parent) ? freeRunStartingAt.get({ pool: name, start_hex: toHex(end + 1n) }) : undefined;
-    if (after) {
-      deleteFreeRun.run({ pool: name, start_hex: after.start_hex });
-      end = fromHex(after.end_hex);
-    }
-    addFreeRun(name, start, end);
-  }
-
   // Configured pools never overlap, so a block of another pool inside a parent is a removed pool's,
   // still held: its free space, per pool, would hand that block out a second time.
   const othersHeldInRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, { pool: string; n: number }>(
@@ -168,7 +99,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
   db.transaction(() => {
     for (const pool of pools.values()) {
       const counted = counts.countedFor(pool.info.name);
-      if (counted?.parent !== pool.info.prefix) rebuildFreeRuns(pool);
+      if (counted?.parent !== pool.info.prefix) space.rebuild(pool);
       if (counted?.parent !== pool.info.prefix || counted.unitLength !== pool.info.prefixLength) counts.recount(pool);
     }
   }).immediate();
@@ -200,31 +131,10 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     }
     for (const block of quarantine.takeExpired(cmd.pool)) {
       // Held down while the parent moved: outside it, the block is not this pool's free space.
-      if (contains(pool.parent, block)) giveBack(pool, block.network, lastAddress(block));
+      if (contains(pool.parent, block)) space.giveBack(pool, block.network, lastAddress(block));
     }
-    const size = blockSize(cmd.prefixLength);
-    const fits = (run: RunRow) => {
-      const start = fromHex(run.start_hex);
-      const end = fromHex(run.end_hex);
-      const at = alignUp(start, cmd.prefixLength);
-      return at + size - 1n <= end ? { run, end, at } : null;
-    };
-    const first = firstFreeRun.get({ pool: cmd.pool });
-    let hit = first ? fits(first) : null;
-    if (first && !hit) {
-      // The loop must end (break) before any write: better-sqlite3 refuses writes while a statement iterates.
-      for (const run of freeRunsInOrder.iterate({ pool: cmd.pool })) if ((hit = fits(run))) break;
-    }
-    if (!hit) return null;
-    const { run, end, at } = hit;
-    const after = at + size;
-    if (toHex(at) === run.start_hex && after <= end) {
-      shrinkFreeRun.run({ pool: cmd.pool, start_hex: run.start_hex, new_start_hex: toHex(after) });
-    } else {
-      deleteFreeRun.run({ pool: cmd.pool, start_hex: run.start_hex });
-      addFreeRun(cmd.pool, fromHex(run.start_hex), at - 1n);
-      addFreeRun(cmd.pool, after, end);
-    }
+    const at = space.takeFirstFit(cmd.pool, cmd.prefixLength);
+    if (at === null) return null;
     return insertBlock(cmd, at);
   }
   const allocateInTransaction = db.transaction(allocateIn);
@@ -241,17 +151,11 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     }
     const start = block.network;
     const end = lastAddress(block);
-    const run = freeRunBefore.get({ pool: cmd.pool, start_hex: toHex(start + 1n) });
-    if (!run || fromHex(run.end_hex) < end) {
-      const [other] = takenMeetingRange.all({ pool: cmd.pool, first_hex: toHex(start), last_hex: toHex(end) });
+    if (!space.takeExactly(cmd.pool, start, end)) {
+      const other = space.firstTaken(cmd.pool, start, end);
       const holder = other ? holderOf.get({ pool: cmd.pool, start_hex: other.start_hex }) : undefined;
       throw taken(cmd, holder ? `lifecycle ${holder.lifecycle_id}` : 'a quarantined or held-down block');
     }
-    const runStart = fromHex(run.start_hex);
-    const runEnd = fromHex(run.end_hex);
-    deleteFreeRun.run({ pool: cmd.pool, start_hex: run.start_hex });
-    addFreeRun(cmd.pool, runStart, start - 1n);
-    addFreeRun(cmd.pool, end + 1n, runEnd);
     return insertBlock({ ...cmd, prefixLength: block.length }, start);
   });
 
@@ -290,7 +194,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     if (pool && holdMs > 0) return quarantine.free(cmd.pool, block, cmd.lifecycleId, cmd.subscriberId ?? null, holdMs);
     if (!owned) quarantine.drop(cmd.pool, block);
     // A block outside the configured parent (the pool was moved or removed) is not free space to hand out.
-    if (pool && contains(pool.parent, block)) giveBack(pool, block.network, lastAddress(block));
+    if (pool && contains(pool.parent, block)) space.giveBack(pool, block.network, lastAddress(block));
   });
 
   return {
@@ -392,21 +296,4 @@ function whileUnlocked<T>(what: string, write: () => T): T {
       cause: err,
     });
   }
-}
-
-/** The one log call the embedded IPAM makes (a pino logger is one). */
-export interface WarnLog {
-  warn(fields: object, message: string): void;
-}
-
-/**
- * A pool moved to a new parent (pools[].prefix) while lifecycles hold prefixes of the old one: each
- * start says so until POST /update has moved them all; meanwhile they count as allocated.
- */
-export function warnIfMoved(log: WarnLog | undefined, { info }: Pool, figures: { outside: number; movedFrom: string | null }): void {
-  if (!log || figures.outside === 0) return;
-  log.warn(
-    { pool: info.name, parent: info.prefix, moved_from: figures.movedFrom, lifecycles: figures.outside },
-    'pool moved to a new parent while lifecycles hold prefixes outside it: they count as allocated until POST /update moves each one into the new parent',
-  );
 }

@@ -78,3 +78,20 @@ export function checkAdopt(pools: Map<string, Pool>, cmd: AdoptCommand): { pool:
 export function taken(cmd: AdoptCommand, by: string): ServiceError {
   return new ServiceError('idempotency_mismatch', `${cmd.prefix} in pool "${cmd.pool}" is held by ${by}, not lifecycle ${cmd.lifecycleId}`, { field: 'prefix' });
 }
+
+/** The one log call the embedded IPAM makes (a pino logger is one). */
+export interface WarnLog {
+  warn(fields: object, message: string): void;
+}
+
+/**
+ * A pool moved to a new parent (pools[].prefix) while lifecycles hold prefixes of the old one: each
+ * start says so until POST /update has moved them all; meanwhile they count as allocated.
+ */
+export function warnIfMoved(log: WarnLog | undefined, { info }: Pool, figures: { outside: number; movedFrom: string | null }): void {
+  if (!log || figures.outside === 0) return;
+  log.warn(
+    { pool: info.name, parent: info.prefix, moved_from: figures.movedFrom, lifecycles: figures.outside },
+    'pool moved to a new parent while lifecycles hold prefixes outside it: they count as allocated until POST /update moves each one into the new parent',
+  );
+}
