@@ -22,9 +22,13 @@ export const updateAllocation = ({ context }: From) => allocation(context, updat
 export const currentReply = ({ context }: From): RadiusReplyInput => ({ username: context.username, prefix: context.current });
 export const nextReply = ({ context }: From): RadiusReplyInput => ({ username: context.username, prefix: context.next });
 
+// Suspension and revocation withdraw the prefix: a CoA-Request carrying Delegated-IPv6-Prefix would
+// tell the NAS to go on delegating it (RFC 5176 §3.1: a CoA carries the attributes the session keeps).
+const withdraws = (purpose: SessionPurpose) => purpose === 'suspend' || purpose === 'revoke';
+
 export const sessions =
   (purpose: SessionPurpose, which: 'current' | 'next' = 'current') =>
-  ({ context }: From): SessionsInput => ({ username: context.username, purpose, prefix: context[which]?.prefix ?? null });
+  ({ context }: From): SessionsInput => ({ username: context.username, purpose, prefix: withdraws(purpose) ? null : (context[which]?.prefix ?? null) });
 
 /** A CPE command for the step's key; `which` prefix it delegates (null: the command removes PD). */
 export const cpe =

@@ -26,6 +26,7 @@ interface SetParameterValuesTask {
 /** A task as the NBI echoes it, or a fault as `/faults/` lists it (the fields read here). */
 interface TaskRecord {
   _id?: unknown;
+  uniqueKey?: unknown;
 }
 interface FaultRecord {
   code?: unknown;
@@ -178,9 +179,9 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
    */
   async function withoutConnectionRequest(op: Op, deviceId: string, task: SetParameterValuesTask, l: Logger, signal?: AbortSignal): Promise<CpeResult | null> {
     const q = (o: unknown) => encodeURIComponent(JSON.stringify(o));
-    const tasks = await call<TaskRecord[]>('GET', `/tasks/?query=${q({ device: deviceId, uniqueKey: task.uniqueKey })}`, `GenieACS GET tasks of ${deviceId}`, signal);
+    const tasks = await call<TaskRecord[]>('GET', `/tasks/?query=${q({ device: deviceId })}`, `GenieACS GET tasks of ${deviceId}`, signal);
     if (tasks.status !== 200 || !Array.isArray(tasks.data)) throw unexpected(`GenieACS GET tasks of ${deviceId}`, tasks);
-    const held = tasks.data.find((t) => typeof t._id === 'string');
+    const held = tasks.data.find((t) => typeof t._id === 'string' && t.uniqueKey === task.uniqueKey);
     if (held) {
       const taskId = held._id as string;
       const faults = await call<unknown[]>('GET', `/faults/?query=${q({ _id: `${deviceId}:task_${taskId}` })}`, `GenieACS GET fault of task ${taskId}`, signal);
@@ -193,7 +194,10 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
     if (devices.status !== 200 || !Array.isArray(devices.data)) throw unexpected(what, devices);
     const doc = devices.data[0];
     if (doc === undefined) throw deviceMissing(deviceId);
-    if (task.parameterValues.every(([path, value]) => String(valueAt(doc, path)) === String(value))) {
+    // Another of our tasks still queued (an activation's, for a CPE offline since) runs first at the
+    // next inform and would undo values GenieACS's copy shows now: ours must be queued behind it.
+    const earlier = tasks.data.some((t) => typeof t.uniqueKey === 'string' && t.uniqueKey.startsWith(taskUniqueKey('')));
+    if (!earlier && task.parameterValues.every(([path, value]) => String(valueAt(doc, path)) === String(value))) {
       l.info('CPE already has the values (the task ran at an inform)');
       return { status: 'done' };
     }
