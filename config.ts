@@ -289,6 +289,7 @@ function environmentIssues(value: unknown, env: NodeJS.ProcessEnv): string[] {
   if (typeof apiTokenEnv === 'string' && env[apiTokenEnv]) required('api.token_env', apiTokenEnv, MIN_TOKEN_LENGTH);
   required('api.metrics_token_env', get(api, 'metrics_token_env'), MIN_TOKEN_LENGTH);
   if (isObject(value.netbox)) required('netbox.token_env', get(value.netbox, 'token_env') ?? 'NETBOX_TOKEN');
+  if (get(value.store, 'backend') === 'postgresql') required('store.url_env', get(value.store, 'url_env') ?? 'IPV6_LIFECYCLE_DATABASE_URL');
   const sql = get(value.radius, 'sql');
   required('radius.sql.password_env', get(sql, 'password_env'));
   required('radius.sql.url_env', get(sql, 'url_env'));

@@ -89,7 +89,8 @@ async function main(): Promise<void> {
   }, svc.log);
   try {
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      // The schema cannot see a host that does not resolve or a port taken: say which key to fix.
+      server.once('error', (err) => reject(new Error(`listen.host/listen.port ${config.listen.host}:${config.listen.port} cannot be bound: ${err.message}`)));
       server.listen(config.listen.port, config.listen.host, resolve);
     });
     await svc.start();

@@ -58,6 +58,9 @@ export async function startInspector(opts: InspectorOptions): Promise<Inspector>
     res.end(page(socketUrl));
   });
   const wss = new WebSocketServer({ server: http });
+  // ws re-emits the HTTP server's errors (EADDRINUSE at listen): unheard, one ends the process
+  // instead of refusing the start; the listen below turns that one into the start's error.
+  wss.on('error', (err) => opts.log.warn({ err: err.message }, 'inspector bridge error'));
   // Viewers only: what a browser sends is not passed on to the others.
   const recent: string[] = [];
   wss.on('connection', (socket) => {
@@ -76,7 +79,7 @@ export async function startInspector(opts: InspectorOptions): Promise<Inspector>
   };
   const inspector = createInspector(adapter);
   await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
+    http.once('error', (err) => reject(new Error(`inspector.host/inspector.port ${opts.host}:${opts.port} cannot be bound: ${err.message}`)));
     http.listen(opts.port, opts.host, () => resolve());
   });
   const address = http.address() as AddressInfo;

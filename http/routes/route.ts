@@ -33,7 +33,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   401: '`unauthorized`: missing or wrong bearer token',
   404: '`not_found`: unknown subscriber or pool',
   405: '`method_not_allowed`: the path takes another method (`Allow` lists it)',
-  409: '`invalid_transition` (not allowed from the current state; nothing changed) or `pool_exhausted`',
+  409: '`invalid_transition` (not allowed from the current state; nothing changed), `pool_exhausted` (allocate, update) or `username_in_use` (activate: another live lifecycle has the username)',
   413: '`payload_too_large`: body over the configured limit',
   414: '`uri_too_long`: a URL over 8 KiB',
   415: '`unsupported_media_type`: a body that is not application/json',

@@ -6,6 +6,9 @@ import { ApiError } from '../errors.ts';
 import { healthResponse, readyResponse } from '../schemas.ts';
 import { errorResponses, type RouteSpec } from './route.ts';
 
+// The HTTP server answers these before any route, on every path (http/server.ts), these included.
+const REQUEST_LINE_ERRORS = [414, 431] as const;
+
 export interface SystemDeps {
   registry: Registry;
   metricsToken: string | null;
@@ -29,7 +32,7 @@ export function systemRoutes(deps: SystemDeps): RouteSpec[] {
         security: checkMetrics ? [{ metrics_bearer: [] }] : [],
         responses: {
           '200': { description: 'Text exposition format', content: { 'text/plain': { schema: z.string() } } },
-          ...errorResponses(...(checkMetrics ? [401, 405, 500] : [405, 500])),
+          ...errorResponses(...(checkMetrics ? [401, 405, 500] : [405, 500]), ...REQUEST_LINE_ERRORS),
         },
       },
       handler: async (ctx) => {
@@ -47,7 +50,7 @@ export function systemRoutes(deps: SystemDeps): RouteSpec[] {
         tags: ['system'],
         summary: 'Liveness: 200 while the process runs',
         security: [],
-        responses: { '200': { description: 'Alive', content: { 'application/json': { schema: healthResponse } } }, ...errorResponses(405) },
+        responses: { '200': { description: 'Alive', content: { 'application/json': { schema: healthResponse } } }, ...errorResponses(405, ...REQUEST_LINE_ERRORS) },
       },
       handler: (ctx) => {
         ctx.body = { status: 'ok' };
@@ -61,7 +64,7 @@ export function systemRoutes(deps: SystemDeps): RouteSpec[] {
         tags: ['system'],
         summary: 'Readiness: 200 once start-up recovery has finished and while the store takes writes; 503 says why not',
         security: [],
-        responses: { '200': { description: 'Ready', content: { 'application/json': { schema: readyResponse } } }, ...errorResponses(405, 503) },
+        responses: { '200': { description: 'Ready', content: { 'application/json': { schema: readyResponse } } }, ...errorResponses(405, 503, ...REQUEST_LINE_ERRORS) },
       },
       handler: (ctx) => {
         const reason = deps.notReady ? deps.notReady() : deps.ready() ? null : 'start-up recovery is still running';
@@ -77,7 +80,7 @@ export function systemRoutes(deps: SystemDeps): RouteSpec[] {
         tags: ['system'],
         summary: 'This OpenAPI 3.1 document',
         security: [],
-        responses: { '200': { description: 'The document', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } }, ...errorResponses(405) },
+        responses: { '200': { description: 'The document', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } }, ...errorResponses(405, ...REQUEST_LINE_ERRORS) },
       },
       handler: (ctx) => {
         ctx.body = deps.document();

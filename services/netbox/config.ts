@@ -6,7 +6,20 @@ import { z } from 'zod';
  */
 export const netboxConfigSchema = z.strictObject({
   /** Base URL of NetBox, without `/api`, e.g. `https://netbox.example.net`. */
-  url: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')),
+  url: z
+    .url({ protocol: /^https?$/ })
+    // A password in the URL would be a secret in the file, and --check-config prints the URL.
+    .refine((u) => {
+      const p = new URL(u);
+      return p.username === '' && p.password === '';
+    }, 'must not carry credentials; the token comes from token_env')
+    .refine((u) => {
+      const p = new URL(u);
+      return p.search === '' && p.hash === '';
+    }, 'must not have a query or fragment')
+    // The client adds /api itself: a URL ending in it would ask /api/api/… and never resolve a parent.
+    .refine((u) => !/\/api\/*$/.test(new URL(u).pathname), 'must be NetBox\'s base URL, without /api')
+    .transform((u) => u.replace(/\/+$/, '')),
   token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').default('NETBOX_TOKEN'),
   /** Per HTTP request; a request that hits it fails its step's attempt (retries are `retry.*`, one request each). */
   timeout_ms: z.int().min(100).max(120_000).default(5000),

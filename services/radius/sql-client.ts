@@ -64,9 +64,18 @@ function tlsOptions(cfg: ServerSqlConfig): { rejectUnauthorized: boolean; ca?: s
   if (cfg.tls.mode === 'disable') return null;
   return {
     rejectUnauthorized: cfg.tls.mode === 'verify',
-    ...(cfg.tls.ca_file ? { ca: readFileSync(cfg.tls.ca_file, 'utf8') } : {}),
+    ...(cfg.tls.ca_file ? { ca: readCa(cfg.tls.ca_file) } : {}),
     ...(cfg.tls.servername ? { servername: cfg.tls.servername } : {}),
   };
+}
+
+// Named by its key: a bare ENOENT at start-up does not say which setting to fix.
+function readCa(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`radius.sql.tls.ca_file ${file} cannot be read: ${(err as Error).message}`);
+  }
 }
 
 /** Opens a pool for a postgresql or mysql `radius.sql`; connects lazily (verify with `checkRadiusTables`). */

@@ -2,7 +2,7 @@
 // belong to FreeRADIUS: we set our own busy timeout, never change the journal mode, and create
 // the schema only when configured to, from FreeRADIUS's own schema.sql.
 import Database from 'better-sqlite3';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
 import type { SqliteSqlConfig } from './config.ts';
@@ -16,6 +16,8 @@ export function openRadiusSqlite(cfg: SqliteSqlConfig, log: Logger): RadiusDb {
   if (!cfg.create_schema && !existsSync(cfg.path)) {
     throw new Error(`radius.sql.path ${cfg.path} does not exist (set create_schema: true to create a fresh file)`);
   }
+  // A start that fails leaves no file behind (README, "Failed starts"), this one included.
+  const created = !existsSync(cfg.path);
   const db = new Database(cfg.path, { fileMustExist: !cfg.create_schema });
   try {
     db.pragma(`busy_timeout = ${cfg.busy_timeout_ms}`);
@@ -25,7 +27,7 @@ export function openRadiusSqlite(cfg: SqliteSqlConfig, log: Logger): RadiusDb {
         // schema.sql is not idempotent (bare CREATE INDEX), so a half-made schema is an operator's call.
         throw new Error(`radius.sql.path ${cfg.path} has only part of FreeRADIUS's schema (missing ${missing.join(', ')})`);
       }
-      const sql = readFileSync(cfg.schema_file, 'utf8');
+      const sql = readSchema(cfg.schema_file);
       db.transaction(() => db.exec(sql)).immediate();
       log.info({ path: cfg.path, schema_file: cfg.schema_file }, 'created the FreeRADIUS SQL schema');
       missing = missingTables(db);
@@ -36,7 +38,16 @@ export function openRadiusSqlite(cfg: SqliteSqlConfig, log: Logger): RadiusDb {
     return db;
   } catch (err) {
     db.close();
+    if (created) for (const f of [cfg.path, `${cfg.path}-journal`]) rmSync(f, { force: true });
     throw err;
+  }
+}
+
+function readSchema(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`radius.sql.schema_file ${file} cannot be read: ${(err as Error).message}`);
   }
 }
 
