@@ -10,7 +10,6 @@ let netbox: NetboxServer;
 let run: Running;
 const post = (op: string, body: unknown) => run.call('POST', op, body);
 const get = (path: string) => run.call('GET', path);
-const ours = () => netbox.prefixes().filter((p) => p.tags.includes('ipv6-lifecycle'));
 
 async function start(parentPrefix = '2001:db8::/40', opts: { tags?: string[] } = {}) {
   netbox = await startNetboxServer({ customFields: Object.values(MARK_FIELDS), ...opts });
