@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { LifecycleResource } from '../runtime/projection.ts';
-import type { OperationResult, Ticket } from '../runtime/lifecycle-service.ts';
+import type { OperationResult, Ticket } from '../runtime/operation-types.ts';
 import { ServiceError } from '../services/errors.ts';
 import type { Acceptance, StoredKey } from '../store/idempotency.ts';
 import type { IdempotencyPort } from '../store/port.ts';

@@ -1,53 +1,14 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { IpamKind, LifecycleEvent } from '../machines/types.ts';
+import type { LifecycleEvent } from '../machines/types.ts';
 import { ServiceError, type ErrorCode } from '../services/errors.ts';
 import type { LifecyclePort } from '../store/port.ts';
 import { UNTIL_SETTLED_MS, type ActorHost } from './actor-host.ts';
-import type { Heard } from './subscriber-queue.ts';
 import { UsernameClaims } from './usernames.ts';
+import { deferred, HeardOutcome, type Came } from './heard-outcome.ts';
+import type { Accepted, Acceptance, OperationResult, PoolSpec, Ticket } from './operation-types.ts';
+import { EVENT_OF, invalidTransition, lengthFor, throwIfFailed, type Verb } from './operation-rules.ts';
 import { readCursor, writeCursor } from './list-cursor.ts';
 import { publicState, statePath, resourceOf, toResource, type LifecycleResource, type LifecycleSnapshot } from './projection.ts';
-
-/** A configured pool and the IPAM that serves it. */
-export interface PoolSpec {
-  name: string;
-  prefix: string;
-  prefix_length: number;
-  ipam: IpamKind;
-}
-
-/** What an operation answers: `settled` false means the caller should answer 202 and let the client poll. */
-export interface OperationResult {
-  created: boolean;
-  settled: boolean;
-  lifecycle: LifecycleResource;
-}
-
-/**
- * What an operation answers within its `?wait=`, and `final`: its outcome, however long it takes.
- * An operation is carried out to the end even when the caller answered 202 (it keeps its place in
- * the subscriber's queue); `final` is settled false only when the actor was stopped under it.
- */
-export interface Accepted extends OperationResult {
-  final: Promise<OperationResult>;
-}
-
-/** Where an operation was accepted: its lifecycle and how many audit entries the subscriber had before. */
-export interface Acceptance {
-  lifecycleId: string;
-  mark: number;
-}
-
-/** The bond between an operation and the Idempotency-Key it was sent with. */
-export interface Ticket {
-  /** Called synchronously just before the operation's event is sent or its lifecycle created. */
-  accepted(at: Acceptance): void;
-  /**
-   * An earlier run of the same request that was accepted but whose outcome was never stored (the
-   * process died): if its event is in the audit trail it is not applied again, its outcome is awaited.
-   */
-  resume?: Acceptance | null;
-}
 
 export interface LifecycleServiceOptions {
   host: ActorHost;
@@ -58,48 +19,8 @@ export interface LifecycleServiceOptions {
   draining?: (pool: string) => ServiceError | null;
 }
 
-type Verb = 'activate' | 'suspend' | 'reactivate' | 'update' | 'revoke' | 'retry';
-
-/** The audit type of the event each verb sends. */
-const EVENT_OF: Record<Verb, LifecycleEvent['type']> = {
-  activate: 'ACTIVATE',
-  suspend: 'SUSPEND',
-  reactivate: 'REACTIVATE',
-  update: 'UPDATE',
-  revoke: 'REVOKE',
-  retry: 'RETRY',
-};
-
 /** How long a 202 waits past `?wait=` for its operation's event to be sent (see `#within`). */
 const SENT_WAIT_MS = 250;
-
-/** What an operation's `final` came to (`#within`). */
-type Came = { ok: true; value: OperationResult } | { ok: false; error: unknown };
-
-/**
- * What an operation's `final` came to, and the wait to wake when it comes (`#within`). Told by the
- * subscriber's queue (`ActorHost.exclusive`'s `heard`): the queue's reaction on `final` is the only
- * one, however long the operation waits, parked, after its 202.
- */
-class HeardOutcome implements Heard<OperationResult> {
-  came: Came | null = null;
-  wake: (() => void) | null = null;
-  resolve(value: OperationResult): void {
-    this.came = { ok: true, value };
-    this.wake?.();
-  }
-  reject(error: unknown): void {
-    this.came = { ok: false, error };
-    this.wake?.();
-  }
-}
-
-/** A promise and the function that resolves it. */
-function deferred(): { promise: Promise<void>; resolve(): void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 /** The lifecycle operations of `../shared/API.md`, serialized per subscriber. */
 export class LifecycleService {
@@ -119,7 +40,7 @@ export class LifecycleService {
 
   allocate(req: { subscriber_id: string; pool?: string | undefined; prefix_length?: number | undefined }, waitMs: number, ticket?: Ticket): Promise<Accepted> {
     const pool = this.#pool(req.pool ?? this.#opts.defaultPool);
-    const prefixLength = this.#length(pool, req.prefix_length);
+    const prefixLength = lengthFor(pool, req.prefix_length);
     const sent = deferred();
     const heard = new HeardOutcome();
     const final = this.#opts.host.exclusive(req.subscriber_id, async () => {
@@ -166,7 +87,7 @@ export class LifecycleService {
   update(req: { subscriber_id: string; pool?: string | undefined; prefix_length?: number | undefined }, waitMs: number, ticket?: Ticket) {
     return this.#operate('update', req.subscriber_id, waitMs, ticket, (snapshot) => {
       const pool = this.#pool(req.pool ?? snapshot.context.current?.pool ?? snapshot.context.pool);
-      return { type: 'UPDATE', pool: pool.name, prefixLength: this.#length(pool, req.prefix_length), ipam: pool.ipam };
+      return { type: 'UPDATE', pool: pool.name, prefixLength: lengthFor(pool, req.prefix_length), ipam: pool.ipam };
     });
   }
 
@@ -371,27 +292,4 @@ export class LifecycleService {
     if (!pool) throw this.#opts.draining?.(name) ?? new ServiceError('not_found', `unknown pool ${name}`, { field: 'pool' });
     return pool;
   }
-
-  #length(pool: PoolSpec, requested: number | undefined): number {
-    const parentLength = Number(pool.prefix.split('/')[1]);
-    const length = requested ?? pool.prefix_length;
-    if (!Number.isInteger(length) || length <= parentLength || length > 64) {
-      throw new ServiceError('validation_error', `prefix_length must be an integer in ${parentLength + 1}..64 for pool ${pool.name}`, {
-        field: 'prefix_length',
-      });
-    }
-    return length;
-  }
-}
-
-/** A settled `failed` lifecycle answers with its failure; the lifecycle stays readable and retryable. */
-function throwIfFailed(verb: Verb | 'allocate', snapshot: LifecycleSnapshot): void {
-  const f = snapshot.context.failure;
-  if (publicState(snapshot) !== 'failed' || !f) return;
-  const code = f.code === 'upstream_rejected' || f.code === 'internal' ? f.code : 'upstream_unavailable';
-  throw new ServiceError(code, `${verb} failed at ${f.step} after ${f.attempts} attempt(s): ${f.message}; POST /retry resumes it`);
-}
-
-function invalidTransition(verb: Verb, state: string, suffix = ''): ServiceError {
-  return new ServiceError('invalid_transition', `cannot ${verb} a prefix in state ${state}${suffix}`);
 }

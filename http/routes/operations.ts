@@ -3,7 +3,8 @@
 // operation goes on after a 202, and an Idempotency-Key stores its outcome (http/idempotency.ts).
 import { z } from 'zod';
 import type { Config } from '../../config.ts';
-import type { Accepted, LifecycleService, OperationResult, Ticket } from '../../runtime/lifecycle-service.ts';
+import type { LifecycleService } from '../../runtime/lifecycle-service.ts';
+import type { Accepted, OperationResult, Ticket } from '../../runtime/operation-types.ts';
 import { ServiceError } from '../../services/errors.ts';
 import { keyedRequest } from '../idempotency.ts';
 import {

@@ -1,4 +1,4 @@
-import type { PoolSpec } from '../../runtime/lifecycle-service.ts';
+import type { PoolSpec } from '../../runtime/operation-types.ts';
 import { LIFECYCLE_STATES } from '../../machines/types.ts';
 import type { ListCursor } from '../../store/lifecycles.ts';
 import type { LifecyclePort } from '../../store/port.ts';

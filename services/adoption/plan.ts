@@ -2,7 +2,7 @@ import { v5 as uuidv5 } from 'uuid';
 import type { ImportedState } from '../../machines/types.ts';
 import { contains, parsePrefix, type Ipv6Prefix } from '../ipv6.ts';
 import { cpeIdName, nameProblem, newSubscriberIdName, usernameName } from '../names.ts';
-import type { PoolSpec } from '../../runtime/lifecycle-service.ts';
+import type { PoolSpec } from '../../runtime/operation-types.ts';
 import type { Observation } from './sources.ts';
 import type { Conflict, ConflictKind, ImportReport, PlanEntry } from './types.ts';
 

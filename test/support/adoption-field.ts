@@ -8,7 +8,7 @@ import { createEmbeddedIpam } from '../../services/ipam/embedded.ts';
 import { createIpamRouter } from '../../services/ipam/router.ts';
 import { createRadiusFieldReader } from '../../services/field/radius.ts';
 import { MARK_FIELDS } from '../../services/netbox/mark.ts';
-import type { PoolSpec } from '../../runtime/lifecycle-service.ts';
+import type { PoolSpec } from '../../runtime/operation-types.ts';
 import { openDatabase, type Db } from '../../store/db.ts';
 import { createLifecycleStore, type LifecycleStore } from '../../store/lifecycles.ts';
 import { asyncOf } from '../../store/port.ts';
