@@ -76,7 +76,7 @@ export function createMetrics(deps: MetricsDeps) {
   });
   const sessionOutcomes = new Counter({
     name: 'ipv6_lifecycle_radius_requests_total',
-    help: 'RFC 5176 requests to NASes, by purpose and outcome (no_answer: the NAS never answered; confirmed / acked_unconfirmed: an ACK checked against accounting)',
+    help: 'RFC 5176 requests to NASes, by purpose and outcome (no_answer: the NAS never answered; unsupported: it NAKed a Disconnect 405, 406 or 501; confirmed / acked_unconfirmed: an ACK checked against accounting)',
     labelNames: ['purpose', 'action', 'result'] as const,
     registers: [registry],
   });

@@ -1,11 +1,12 @@
 // In-memory fakes of both RADIUS ports for the core's tests: deterministic, with injectable
 // faults, and inspectable rows and requests. They follow the real implementations' rules
-// (reply-attributes.ts; NAK 503 is done, other NAKs throw, silence is `no_answer`).
+// (reply-attributes.ts; NAK 503 is done, 405, 406 and 501 are `unsupported` and a CoA so NAKed goes
+// again as a Disconnect, other NAKs throw, silence is `no_answer`).
 import type { ServiceError } from '../errors.ts';
 import { createFaults, type FaultOptions } from '../faults.ts';
 import type { DynamicAuthorizationPort, NotifySessionsCommand, RadiusReplyPort, SessionAction, SessionOutcome, WriteReplyCommand } from './port.ts';
 import { desiredReply, managedAttributes, REPLY_OP, type FramedPrefixMode, type ReplyRow } from './reply-attributes.ts';
-import { combineFailures, nakError, SESSION_CONTEXT_NOT_FOUND } from './notify-error.ts';
+import { combineFailures, nakError, SESSION_CONTEXT_NOT_FOUND, UNSUPPORTED_CAUSES } from './notify-error.ts';
 
 /** RadiusReplyPort in memory: `rows` is the `radreply` table. */
 export class FakeRadiusReplyStore implements RadiusReplyPort {
@@ -119,23 +120,31 @@ export class FakeDynamicAuthorization implements DynamicAuthorizationPort {
     const failures: ServiceError[] = [];
     for (const s of this.sessions.filter((x) => x.username === cmd.username)) {
       const action: SessionAction = cmd.action === 'disconnect' ? 'disconnect' : (this.opts.action ?? 'coa');
-      const req: FakeRequest = { ...s, action, delegatedPrefix: action === 'coa' ? cmd.delegatedPrefix : null };
-      this.sent.push(req);
-      const a = this.answer(req);
-      const base = { sessionId: s.sessionId, nas: s.nas, action };
-      if (a.kind === 'no_answer') {
-        outcomes.push({ ...base, attempts: this.noAnswerAttempts, result: 'no_answer', errorCause: null });
-      } else if (a.kind === 'ack') {
-        outcomes.push({ ...base, attempts: 1, result: 'ack', errorCause: null });
-        if (action === 'disconnect') this.sessions.splice(this.sessions.indexOf(s), 1);
-      } else if (a.errorCause === SESSION_CONTEXT_NOT_FOUND) {
-        outcomes.push({ ...base, attempts: 1, result: 'not_found', errorCause: a.errorCause });
-      } else {
-        outcomes.push({ ...base, attempts: 1, result: 'nak', errorCause: a.errorCause });
-        failures.push(nakError(s.nas, action === 'coa' ? 'CoA-NAK' : 'Disconnect-NAK', s.sessionId, a.errorCause, null));
-      }
+      const { outcome, failure } = this.one(s, action, cmd.delegatedPrefix);
+      outcomes.push(outcome);
+      if (failure) failures.push(failure);
     }
     if (failures.length > 0) throw combineFailures(failures, outcomes);
     return outcomes;
+  }
+
+  /** One session, as the real client answers it (dynamic-authorization.ts). */
+  private one(s: FakeSession, action: SessionAction, delegatedPrefix: string | null): { outcome: SessionOutcome; failure: ServiceError | null } {
+    const req: FakeRequest = { ...s, action, delegatedPrefix: action === 'coa' ? delegatedPrefix : null };
+    this.sent.push(req);
+    const a = this.answer(req);
+    const base = { sessionId: s.sessionId, nas: s.nas, action };
+    if (a.kind === 'no_answer') return { outcome: { ...base, attempts: this.noAnswerAttempts, result: 'no_answer', errorCause: null }, failure: null };
+    if (a.kind === 'ack') {
+      if (action === 'disconnect') this.sessions.splice(this.sessions.indexOf(s), 1);
+      return { outcome: { ...base, attempts: 1, result: 'ack', errorCause: null }, failure: null };
+    }
+    if (a.errorCause === SESSION_CONTEXT_NOT_FOUND) return { outcome: { ...base, attempts: 1, result: 'not_found', errorCause: a.errorCause }, failure: null };
+    if (a.errorCause !== null && UNSUPPORTED_CAUSES.has(a.errorCause)) {
+      if (action === 'coa') return this.one(s, 'disconnect', null);
+      return { outcome: { ...base, attempts: 1, result: 'unsupported', errorCause: a.errorCause }, failure: null };
+    }
+    const failure = nakError(s.nas, action === 'coa' ? 'CoA-NAK' : 'Disconnect-NAK', s.sessionId, a.errorCause, null);
+    return { outcome: { ...base, attempts: 1, result: 'nak', errorCause: a.errorCause }, failure };
   }
 }

@@ -5,6 +5,14 @@ import type { SessionOutcome } from './port.ts';
 /** RFC 5176 §3.6 "Session-Context-Not-Found": the session is already gone, which is what we wanted. */
 export const SESSION_CONTEXT_NOT_FOUND = 503;
 
+/**
+ * RFC 5176 §3.6 causes that say the NAS will not do this at all, however often it is asked: 405
+ * Unsupported-Service (no CoA, say), 406 Unsupported-Extension (no dynamic authorization), 501
+ * Administratively-Prohibited (its policy for the session). A NAS without CoA support degrades
+ * gracefully: a CoA is sent again as a Disconnect-Request, and a refused Disconnect is a warning.
+ */
+export const UNSUPPORTED_CAUSES: ReadonlySet<number> = new Set([405, 406, 501]);
+
 /** A NAK other than 503 (or a NAS without a secret): carries every outcome so the ones that succeeded can still be audited. */
 export class DynamicAuthorizationError extends ServiceError {
   constructor(

@@ -38,12 +38,13 @@ export interface SessionOutcome {
   /** Transmissions of the request: 1 + retransmits; 0 when nothing could be sent. */
   attempts: number;
   /**
-   * `ack`, `nak` (with `errorCause`), `not_found` (NAK 503: done), or `no_answer` (a warning). With
+   * `ack`, `nak` (with `errorCause`), `not_found` (NAK 503: done), `no_answer` or `unsupported` (a NAK
+   * 405, 406 or 501 to a Disconnect: a warning, done; a CoA so NAKed is sent again as a Disconnect). With
    * `dynamic_authorization.confirm_window_ms` set, an ACK is checked against accounting: `confirmed`
    * (the session is stopped, or reports the new Delegated-IPv6-Prefix) or `acked_unconfirmed` (a
    * warning: the NAS said yes, accounting did not show it within the window).
    */
-  result: 'ack' | 'confirmed' | 'acked_unconfirmed' | 'nak' | 'not_found' | 'no_answer';
+  result: 'ack' | 'confirmed' | 'acked_unconfirmed' | 'nak' | 'not_found' | 'no_answer' | 'unsupported';
   errorCause: number | null;
 }
 

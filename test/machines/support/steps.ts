@@ -60,7 +60,8 @@ export const STEPS: Record<string, Step> = {
   'allocated.radius': step('writeRadiusReply', (c) => reply(c.current)(c), 'radius_write_reply'),
   'allocated.cpe': step('configureCpe', cpe('configurePd', current), 'cpe_configure_pd'),
   'active.suspendRadius': step('removeRadiusReply', (c) => reply(c.current)(c), 'radius_remove_reply'),
-  'active.suspendSessions': step('notifySessions', sessions('suspend', current), 'radius_sessions'),
+  // Suspension and revocation withdraw the prefix: their CoA names none (machines/inputs.ts).
+  'active.suspendSessions': step('notifySessions', sessions('suspend', () => null), 'radius_sessions'),
   // UPDATE has already counted this attempt: its generation, hence its key, is its own.
   'active.updateAllocate': step('allocatePrefix', (c) => allocation(c, updateAttempt(c)), (c) => `${c.nextRequest!.ipam}_allocate`),
   'active.updateRadius': step('writeRadiusReply', (c) => reply(c.next)(c), 'radius_write_reply'),
@@ -78,7 +79,7 @@ export const STEPS: Record<string, Step> = {
   // Revocation gives back everything IPAM may hold for the lifecycle: a half-done update's prefixes, lost allocations.
   'revoking.release': step('releasePrefix', release((c) => prefixesOf(c.current, c.next, c.retired), true, false), (c) => `${c.current?.ipam ?? c.ipam}_release`),
   'revoking.radius': step('removeRadiusReply', (c) => reply(c.current)(c), 'radius_remove_reply'),
-  'revoking.sessions': step('notifySessions', sessions('revoke', (c) => c.current?.prefix ?? null), 'radius_sessions'),
+  'revoking.sessions': step('notifySessions', sessions('revoke', () => null), 'radius_sessions'),
   'revoking.cpe': step('removeCpeIpv6', cpe('removeIpv6', (c) => c.current?.prefix ?? null), 'cpe_remove_ipv6'),
   // Only once RADIUS, sessions and the CPE are done does what the release quarantined become reusable.
   'revoking.free': step('freePrefix', release((c) => prefixesOf(c.current, c.next, c.retired), false, true), (c) => `${c.current?.ipam ?? c.ipam}_free`),

@@ -114,13 +114,35 @@ test('a 4xx NAK throws a non-retryable upstream_rejected naming the cause', asyn
 });
 
 test('a NAK (a NAS refusing, e.g. without CoA support) is logged as a warning without a stack, never as an error', async (ctx) => {
-  ctx.nas.behave = () => ({ code: 45, errorCause: 405 });
+  ctx.nas.behave = () => ({ code: 45, errorCause: 407 });
   await client(ctx, [session()]).notifySessions({ username: 'alice', action: 'coa', delegatedPrefix: '2001:db8:200::/56' }).catch(() => null);
   const nak = ctx.logs.filter((l) => l.includes('CoA-NAK'));
   assert.is(nak.length, 1, ctx.logs.join(''));
   assert.is(JSON.parse(nak[0]!).level, 40);
   assert.not.ok(ctx.logs.some((l) => JSON.parse(l).level >= 50), 'no line at error level or above');
   assert.not.ok(ctx.logs.some((l) => l.includes('"stack"')), 'no stack in the log');
+});
+
+test('a CoA NAKed as unsupported (405, 406, 501) is sent again as a Disconnect-Request; one NAKed so too is `unsupported`, a warning, and the step goes on', async (ctx) => {
+  for (const cause of [405, 406, 501]) {
+    ctx.nas.received.length = 0;
+    ctx.logs.length = 0;
+    // The NAS answers CoA with the cause and Disconnect with an ACK.
+    ctx.nas.behave = (req) => (req.code === 43 ? { code: 45, errorCause: cause } : { code: 41 });
+    const out = await client(ctx, [session()]).notifySessions({ username: 'alice', action: 'coa', delegatedPrefix: '2001:db8:200::/56' });
+    assert.equal(ctx.nas.received.map((r) => r.code), [43, 40], `cause ${cause}`);
+    assert.equal(out, [{ sessionId: 'sess-1', nas: '127.0.0.1', action: 'disconnect', attempts: 1, result: 'ack', errorCause: null }]);
+    assert.ok(ctx.logs.some((l) => JSON.parse(l).level === 40 && /Disconnect-Request instead/.test(l)), ctx.logs.join(''));
+
+    ctx.nas.received.length = 0;
+    ctx.nas.behave = (req) => ({ code: req.code === 43 ? 45 : 42, errorCause: cause });
+    const none = await client(ctx, [session()]).notifySessions({ username: 'alice', action: 'coa', delegatedPrefix: '2001:db8:200::/56' });
+    assert.equal(ctx.nas.received.map((r) => r.code), [43, 40]);
+    assert.equal(none, [{ sessionId: 'sess-1', nas: '127.0.0.1', action: 'disconnect', attempts: 1, result: 'unsupported', errorCause: cause }]);
+    const plain = await client(ctx, [session()]).notifySessions({ username: 'alice', action: 'disconnect', delegatedPrefix: null });
+    assert.equal(plain.map((o) => [o.action, o.result, o.errorCause]), [['disconnect', 'unsupported', cause]]);
+  }
+  assert.not.ok(ctx.logs.some((l) => JSON.parse(l).level >= 50), 'no line at error level or above');
 });
 
 test('a 5xx NAK other than 503 is retryable; a NAK without a cause is not', async (ctx) => {

@@ -111,4 +111,17 @@ test('answers: silence is no_answer after noAnswerAttempts, NAK 503 is not_found
   assert.equal((err as DynamicAuthorizationError).outcomes.map((o) => [o.sessionId, o.result]), [['s1', 'ack'], ['s2', 'nak']]);
 });
 
+test('as the real client: a CoA NAKed 405/406/501 goes again as a Disconnect; a Disconnect so NAKed is unsupported, not thrown', async () => {
+  const fake = new FakeDynamicAuthorization();
+  fake.openSession({ username: 'alice', sessionId: 's1', nas: '192.0.2.1' });
+  fake.answer = (req) => (req.action === 'coa' ? { kind: 'nak', errorCause: 405 } : { kind: 'nak', errorCause: 406 });
+  const out = await fake.notifySessions({ username: 'alice', action: 'coa', delegatedPrefix: '2001:db8:100::/56' });
+  assert.equal(fake.sent.map((r) => [r.action, r.delegatedPrefix]), [['coa', '2001:db8:100::/56'], ['disconnect', null]]);
+  assert.equal(out, [{ sessionId: 's1', nas: '192.0.2.1', action: 'disconnect', attempts: 1, result: 'unsupported', errorCause: 406 }]);
+  fake.answer = (req) => (req.action === 'coa' ? { kind: 'nak', errorCause: 501 } : { kind: 'ack' });
+  const acked = await fake.notifySessions({ username: 'alice', action: 'coa', delegatedPrefix: '2001:db8:100::/56' });
+  assert.equal(acked.map((o) => [o.action, o.result]), [['disconnect', 'ack']]);
+  assert.equal(fake.sessions, [], 'the Disconnect-ACK ended the session');
+});
+
 test.run();
