@@ -36,12 +36,12 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: '`invalid_transition` (not allowed from the current state; nothing changed), `pool_exhausted` (allocate, update) or `username_in_use` (activate: another live lifecycle has the username)',
   413: '`payload_too_large`: body over the configured limit',
   414: '`uri_too_long`: a URL over 8 KiB',
-  415: '`unsupported_media_type`: a body that is not application/json',
+  415: '`unsupported_media_type`: a body that is not application/json, or that names a charset other than UTF-8',
   422: '`idempotency_mismatch`: an Idempotency-Key reused with a different body',
   431: '`headers_too_large`: request line and headers over 16 KiB',
   500: '`internal`: details are in the service log under the X-Request-Id',
   502: '`upstream_unavailable` or `upstream_rejected`: an outside system failed after retries; the lifecycle is `failed` and `POST /retry` resumes it',
-  503: '`unavailable`: start-up recovery is still running',
+  503: '`unavailable`: start-up recovery is still running, the service is stopping, or the database does not take writes or cannot be reached now (Retry-After says when to try again)',
   504: '`timeout`: an outside system did not answer in time',
 };
 
