@@ -110,7 +110,7 @@ export function createJobs(deps: JobsDeps): JobSpec[] {
         ? (await deps.quietInventory.discrepancies()).filter((d) => d.kind === 'leaked').length
         : await deps.cleanup.inventory.leaks(Number.POSITIVE_INFINITY);
       const counts: Record<string, number> = { reclaimed, leaked };
-      if (!dryRun) counts.swept = swept(sweep);
+      if (!dryRun) Object.assign(counts, swept(sweep));
       return { counts, items: { reclaimed: recorded.reclaimed } };
     },
   };
@@ -134,8 +134,12 @@ export function createJobs(deps: JobsDeps): JobSpec[] {
   return [cleanupJob, leaksJob, pendingJob, reconcileJob];
 }
 
-/** NetBox prefixes the hold-down sweep deleted, from the router's per-IPAM answers (`{ deleted, kept }`). */
-function swept(sweep: unknown): number {
+/**
+ * What the IPAMs' sweeps did, from the router's per-IPAM answers: `swept`, NetBox prefixes deleted
+ * after their hold-down (`{ deleted, kept }`); `given_back`, embedded blocks past theirs returned to free space.
+ */
+function swept(sweep: unknown): { swept: number; given_back: number } {
   const all = Array.isArray(sweep) ? sweep : sweep ? [sweep] : [];
-  return all.reduce<number>((n, s) => n + (typeof (s as { deleted?: unknown })?.deleted === 'number' ? (s as { deleted: number }).deleted : 0), 0);
+  const sum = (key: string) => all.reduce<number>((n, s) => n + (typeof (s as Record<string, unknown>)?.[key] === 'number' ? ((s as Record<string, number>)[key] ?? 0) : 0), 0);
+  return { swept: sum('deleted'), given_back: sum('given_back') };
 }

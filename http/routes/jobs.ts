@@ -32,7 +32,7 @@ export const jobRunResponse = z
     duration_ms: z.int().min(0),
     counts: z.record(z.string(), z.int().min(0)).meta({
       description:
-        'cleanup: `stale_revoked`, `retention_deleted`; leaks: `reclaimed`, `leaked` (after the run; dry: now), `swept` (not in a dry run); pending: `worked` (dry: `due`); reconcile: one per kind of difference and `repaired` (dry: `would_repair`)',
+        'cleanup: `stale_revoked`, `retention_deleted`; leaks: `reclaimed`, `leaked` (after the run; dry: now), `swept` and `given_back` (not in a dry run); pending: `worked` (dry: `due`); reconcile: one per kind of difference and `repaired` (dry: `would_repair`)',
       example: { stale_revoked: 0, retention_deleted: 12 },
     }),
     items: z.record(z.string(), items).meta({ description: `For each count, the first ${ITEMS_MAX} lifecycles or prefixes it counts` }),
@@ -53,7 +53,7 @@ export function jobRoutes(jobs: JobRunner): RouteSpec[] {
         summary: 'Run a scheduled job now, or preview it with `dry_run=true`',
         description:
           'Jobs: `cleanup` (stale allocations revoked, revoked lifecycles past `jobs.cleanup.retention_days` deleted; their events stay), ' +
-          '`leaks` (leak check, leaked prefixes reclaimed, NetBox hold-downs swept), `pending` (pending CPE steps retried), ' +
+          '`leaks` (leak check, leaked prefixes reclaimed, NetBox hold-downs swept, embedded blocks past their hold-down given back), `pending` (pending CPE steps retried), ' +
           '`reconcile` (IPAM, lifecycles, radreply, radacct and CPEs compared, the unambiguous repaired; `GET /reconciliation` lists the differences). ' +
           'Answers when the run has ended. A dry run changes nothing, feeds no job metric and may run beside a real one.',
         // Every POST goes through the body reader and Idempotency-Key (http/app.ts): a key replays the run's answer.

@@ -1,5 +1,6 @@
 import type { Db } from '../../store/db.ts';
-import { alignUp, blockSize, fromHex, lastAddress, toHex } from '../ipv6.ts';
+import { alignUp, blockSize, contains, fromHex, lastAddress, toHex } from '../ipv6.ts';
+import type { Quarantine } from './embedded-quarantine.ts';
 import type { Pool } from './pool-rules.ts';
 
 /** A run of addresses, allocated (a block) or free. */
@@ -17,6 +18,8 @@ export interface FreeSpace {
   rebuild(pool: Pool): void;
   /** O(log n): the block becomes free space, merged with the runs that touch it on either side. */
   giveBack(pool: Pool, start: bigint, end: bigint): void;
+  /** The pool's blocks whose hold-down has passed leave the quarantine for free space (all, or `limit`); answers how many. */
+  giveBackExpired(pool: Pool, quarantine: Quarantine, limit?: number): number;
   /**
    * First fit: takes the first free aligned block of the length and answers its start, or null.
    * O(log n + f), f being the runs passed over as too small or misaligned; 0 in a pool that
@@ -97,6 +100,15 @@ export function createFreeSpace(db: Db): FreeSpace {
         end = fromHex(after.end_hex);
       }
       addFreeRun(name, start, end);
+    },
+
+    giveBackExpired(pool, quarantine, limit) {
+      const blocks = quarantine.takeExpired(pool.info.name, limit);
+      for (const block of blocks) {
+        // Held down while the parent moved: outside it, the block is not this pool's free space.
+        if (contains(pool.parent, block)) this.giveBack(pool, block.network, lastAddress(block));
+      }
+      return blocks.length;
     },
 
     takeFirstFit(pool, prefixLength) {

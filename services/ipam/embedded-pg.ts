@@ -8,11 +8,10 @@ import type pg from 'pg';
 import { inTransaction, isPgUnavailable, isRetryable } from '../../store/postgresql/pool.ts';
 import { ServiceError } from '../errors.ts';
 import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
-import type { EmbeddedIpamOptions, EmbeddedPool } from './embedded.ts';
 import { holdDownsOf } from './embedded-quarantine.ts';
 import { pgPoolCounts as counts } from './embedded-pg-counts.ts';
 import { pgQuarantine } from './embedded-pg-quarantine.ts';
-import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, warnIfMoved, type Pool } from './pool-rules.ts';
+import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, warnIfMoved, type EmbeddedIpamOptions, type EmbeddedPool, type Pool, type Sweeping } from './pool-rules.ts';
 import type { Allocation, AllocateCommand, IpamPort, MarkedPrefix, PoolUtilization, ReleaseCommand } from './port.ts';
 
 type Q = Pick<pg.PoolClient, 'query'>;
@@ -56,6 +55,14 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
       if (after > next) next = after;
     }
     if (next <= last) await addFreeRun(c, info.name, next, last);
+  }
+
+  /** The pool's blocks whose hold-down has passed leave the quarantine for free space (all, or `limit`); answers how many. */
+  async function giveBackExpired(c: Q, pool: Pool, limit?: number): Promise<number> {
+    const blocks = await quarantine.takeExpired(c, pool.info.name, limit);
+    // Held down while the parent moved: outside it, the block is not this pool's free space.
+    for (const block of blocks) if (contains(pool.parent, block)) await giveBack(c, pool, block.network, lastAddress(block));
+    return blocks.length;
   }
 
   async function giveBack(c: Q, pool: Pool, start: bigint, end: bigint): Promise<void> {
@@ -152,7 +159,7 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
     }
   }
 
-  return {
+  const port: IpamPort & Sweeping = {
     async allocate(cmd, signal) {
       signal?.throwIfAborted();
       const pool = checkAllocate(pools, cmd);
@@ -167,9 +174,7 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
           await quarantine.drop(c, cmd.pool, back);
           return insertBlock(c, cmd, back.network);
         }
-        for (const block of await quarantine.takeExpired(c, cmd.pool)) {
-          if (contains(pool.parent, block)) await giveBack(c, pool, block.network, lastAddress(block));
-        }
+        await giveBackExpired(c, pool);
         const size = blockSize(cmd.prefixLength);
         // First fit, a page of runs at a time (a pool that delegates one length fits in the first).
         let after = '';
@@ -269,6 +274,18 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
       return out;
     },
 
+    // The clean-up's sweep, as the SQLite IPAM's: expired hold-downs to free space, a batch a transaction.
+    async sweep(signal?: AbortSignal) {
+      let givenBack = 0;
+      for (const pool of pools.values()) {
+        for (let n = SWEEP_BATCH; n === SWEEP_BATCH; givenBack += n) {
+          signal?.throwIfAborted();
+          n = await write('sweep', pool.info.name, (c) => giveBackExpired(c, pool, SWEEP_BATCH));
+        }
+      }
+      return { given_back: givenBack };
+    },
+
     async markedPrefixes(signal) {
       const all: MarkedPrefix[] = [];
       for await (const page of markedPages(signal)) all.push(...page);
@@ -277,4 +294,7 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
 
     markedPages,
   };
+  return port;
 }
+
+const SWEEP_BATCH = 500; // expired blocks given back per transaction of the sweep

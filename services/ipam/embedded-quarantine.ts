@@ -33,8 +33,8 @@ export interface Quarantine {
   drop(pool: string, block: Ipv6Prefix): void;
   /** The subscriber's freed block of this length, newest first: a sticky pool gives it back. */
   stickyFor(pool: string, subscriberId: string, length: number): Ipv6Prefix | null;
-  /** Deletes and returns the pool's blocks whose hold-down has passed, in address order. */
-  takeExpired(pool: string): Ipv6Prefix[];
+  /** Deletes and returns the pool's blocks whose hold-down has passed, in address order; at most `limit` of them when given. */
+  takeExpired(pool: string, limit?: number): Ipv6Prefix[];
 }
 
 // Two statements run on every allocation name their index: without statistics SQLite takes the
@@ -62,6 +62,9 @@ export function createQuarantine(db: Db, now: () => number): Quarantine {
     'SELECT prefix FROM ipam_quarantine INDEXED BY ipam_quarantine_expiry WHERE pool = @pool AND reusable_at <= @now ORDER BY start_hex',
   );
   const deleteExpiredOfPool = db.prepare('DELETE FROM ipam_quarantine WHERE pool = @pool AND reusable_at <= @now');
+  const someExpiredOfPool = db.prepare<{ pool: string; now: string; limit: number }, { prefix: string; start_hex: string }>(
+    'SELECT prefix, start_hex FROM ipam_quarantine INDEXED BY ipam_quarantine_expiry WHERE pool = @pool AND reusable_at <= @now LIMIT @limit',
+  );
   const iso = (ms: number) => new Date(ms).toISOString();
   const at = (pool: string, block: Ipv6Prefix) => ({ pool, start_hex: toHex(block.network) });
   const row = (pool: string, block: Ipv6Prefix, lifecycleId: string, subscriberId: string | null, releasedAt: string, freed: { freed_at: string | null; reusable_at: string }) => ({
@@ -94,11 +97,16 @@ export function createQuarantine(db: Db, now: () => number): Quarantine {
       }
       return null;
     },
-    takeExpired(pool) {
+    takeExpired(pool, limit) {
       const q = { pool, now: iso(now()) };
-      const rows = expiredOfPool.all(q);
-      if (rows.length > 0) deleteExpiredOfPool.run(q);
-      return rows.map((r) => parsePrefix(r.prefix));
+      if (limit === undefined) {
+        const rows = expiredOfPool.all(q);
+        if (rows.length > 0) deleteExpiredOfPool.run(q);
+        return rows.map((r) => parsePrefix(r.prefix));
+      }
+      const rows = someExpiredOfPool.all({ ...q, limit });
+      for (const r of rows) deleteRow.run({ pool, start_hex: r.start_hex });
+      return rows.sort((a, b) => (a.start_hex < b.start_hex ? -1 : 1)).map((r) => parsePrefix(r.prefix));
     },
   };
 }

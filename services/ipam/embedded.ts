@@ -4,33 +4,14 @@ import { createPoolCounts } from './embedded-counts.ts';
 import { createFreeSpace } from './embedded-free.ts';
 import { createQuarantine, holdDownsOf } from './embedded-quarantine.ts';
 import { blockSize, contains, formatPrefix, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
-import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, warnIfMoved, type Pool, type WarnLog } from './pool-rules.ts';
-import type { AdoptCommand, AllocateCommand, Allocation, MarkedPrefix, IpamPort, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
+import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, warnIfMoved, type EmbeddedIpamOptions, type EmbeddedPool, type Pool, type Sweeping } from './pool-rules.ts';
+import type { AdoptCommand, AllocateCommand, Allocation, MarkedPrefix, IpamPort, PoolUtilization, ReleaseCommand } from './port.ts';
 
 interface AllocationRow {
   pool: string;
   prefix: string;
   prefix_length: number;
   lifecycle_id: string;
-}
-
-/** A pool served by the embedded IPAM. */
-export interface EmbeddedPool extends PoolInfo {
-  /**
-   * Seconds a freed block is held down before it can be allocated again, 600 unless set. It counts
-   * from free(): for a revocation, from its end, once RADIUS, sessions and the CPE let the prefix
-   * go. 0 hands it out again as soon as it is freed.
-   */
-  holdDownS?: number;
-  /** A subscriber allocated again while its freed block is still held down gets that block back; true unless set. */
-  sticky?: boolean;
-}
-
-export interface EmbeddedIpamOptions {
-  /** The clock, in milliseconds since the epoch; tests inject one to cross a hold-down. */
-  now?: () => number;
-  /** Where the start warns of a pool moved to a new parent while lifecycles hold prefixes of the old one. */
-  log?: WarnLog;
 }
 
 /**
@@ -129,15 +110,14 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       quarantine.drop(cmd.pool, back);
       return insertBlock(cmd, back.network);
     }
-    for (const block of quarantine.takeExpired(cmd.pool)) {
-      // Held down while the parent moved: outside it, the block is not this pool's free space.
-      if (contains(pool.parent, block)) space.giveBack(pool, block.network, lastAddress(block));
-    }
+    space.giveBackExpired(pool, quarantine);
     const at = space.takeFirstFit(cmd.pool, cmd.prefixLength);
     if (at === null) return null;
     return insertBlock(cmd, at);
   }
   const allocateInTransaction = db.transaction(allocateIn);
+
+  const sweepInTransaction = db.transaction((pool: Pool, limit: number) => space.giveBackExpired(pool, quarantine, limit));
 
   /**
    * O(log n): the block is carved out of the free run holding it and recorded under the key. A
@@ -197,8 +177,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     if (pool && contains(pool.parent, block)) space.giveBack(pool, block.network, lastAddress(block));
   });
 
-  return {
-
+  const port: IpamPort & Sweeping = {
     async allocate(cmd, signal) {
       signal?.throwIfAborted();
       const pool = checkAllocate(pools, cmd);
@@ -256,6 +235,23 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       });
     },
 
+    // The clean-up's sweep: blocks past their hold-down go to free space, a batch a transaction, as an
+    // allocation does for its pool; so a pool without allocations keeps few for its figures to sum.
+    async sweep(signal?: AbortSignal) {
+      let givenBack = 0;
+      for (const pool of pools.values()) {
+        let n: number;
+        do {
+          signal?.throwIfAborted();
+          n = whileUnlocked('sweep', () => sweepInTransaction.immediate(pool, SWEEP_BATCH));
+          givenBack += n;
+          // Another turn for the requests between two batches.
+          if (n === SWEEP_BATCH) await new Promise((r) => setImmediate(r));
+        } while (n === SWEEP_BATCH);
+      }
+      return { given_back: givenBack };
+    },
+
     async markedPrefixes(signal) {
       signal?.throwIfAborted();
       // Every row, configured pool or not: a block left in a pool since removed is still held. A
@@ -275,7 +271,11 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       }
     },
   };
+  return port;
 }
+
+/** Expired blocks given back per transaction of the sweep: a few milliseconds of the event loop each. */
+const SWEEP_BATCH = 500;
 
 /** Rows per page of markedPages(): a few milliseconds of the event loop each. */
 const MARKED_PAGE = 1000;

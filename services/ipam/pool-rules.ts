@@ -95,3 +95,27 @@ export function warnIfMoved(log: WarnLog | undefined, { info }: Pool, figures: {
     'pool moved to a new parent while lifecycles hold prefixes outside it: they count as allocated until POST /update moves each one into the new parent',
   );
 }
+
+/** The clean-up's hook (services/ipam/router.ts runs every IPAM's): expired hold-downs given back. */
+export interface Sweeping {
+  sweep(signal?: AbortSignal): Promise<{ given_back: number }>;
+}
+
+/** A pool served by the embedded IPAM. */
+export interface EmbeddedPool extends PoolInfo {
+  /**
+   * Seconds a freed block is held down before it can be allocated again, 600 unless set. It counts
+   * from free(): for a revocation, from its end, once RADIUS, sessions and the CPE let the prefix
+   * go. 0 hands it out again as soon as it is freed.
+   */
+  holdDownS?: number;
+  /** A subscriber allocated again while its freed block is still held down gets that block back; true unless set. */
+  sticky?: boolean;
+}
+
+export interface EmbeddedIpamOptions {
+  /** The clock, in milliseconds since the epoch; tests inject one to cross a hold-down. */
+  now?: () => number;
+  /** Where the start warns of a pool moved to a new parent while lifecycles hold prefixes of the old one. */
+  log?: WarnLog;
+}

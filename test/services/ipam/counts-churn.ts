@@ -5,7 +5,7 @@
 // give what the blocks give, counted from scratch (units.ts).
 import * as assert from 'uvu/assert';
 import { ServiceError } from '../../../services/errors.ts';
-import type { EmbeddedPool } from '../../../services/ipam/embedded.ts';
+import type { EmbeddedPool } from '../../../services/ipam/pool-rules.ts';
 import type { IpamPort } from '../../../services/ipam/port.ts';
 import { blocksUsed } from '../../../services/ipam/units.ts';
 import { contains, formatPrefix, nthSubnet, parsePrefix, subnetCount } from '../../../services/ipv6.ts';

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createEmbeddedIpam, type EmbeddedPool } from '../../../services/ipam/embedded.ts';
+import { createEmbeddedIpam } from '../../../services/ipam/embedded.ts';
+import type { EmbeddedPool } from '../../../services/ipam/pool-rules.ts';
 import { allocate, assertTiles, mixedLengthWalk, quarantine as quarantineBlock, rejectsWith, release, scratchDb } from './embedded-support.ts';
 
 const test = suite('embedded ipam: hold-down of released blocks');
@@ -37,6 +38,27 @@ test('release() holds the block down until reusable_at; allocate() hands it out 
   assert.is((await allocate(ipam, 'd', 'p', 56)).prefix, '2001:db8::/56');
   assert.equal(quarantine(), []);
   assertTiles(s.db(), POOL);
+});
+
+test('sweep() gives blocks past their hold-down back to free space in batches, without an allocation; held-down ones stay', async () => {
+  const big: EmbeddedPool = { ...POOL, prefix: '2001:db8::/40' };
+  const { clock, ipam } = clockedIpam([big]);
+  const blocks: Array<{ prefix: string }> = [];
+  for (let i = 0; i < 1_203; i++) blocks.push(await allocate(ipam, `k${i}`, 'p', 56));
+  for (let i = 0; i < 1_200; i++) await release(ipam, `k${i}`, 'p', blocks[i]!.prefix);
+  clock.t = T0 + HOLD_MS;
+  await release(ipam, 'k1200', 'p', blocks[1200]!.prefix);
+  const before = (await ipam.utilization())[0]!;
+  const swept = await (ipam as unknown as { sweep(): Promise<{ given_back: number }> }).sweep();
+  assert.equal(swept, { given_back: 1_200 });
+  assert.equal(quarantine().map((r) => (r as { prefix: string }).prefix), [blocks[1200]!.prefix], 'the one still held down stays');
+  const free = s.db().prepare('SELECT start_hex, end_hex FROM ipam_free WHERE pool = ? ORDER BY start_hex').all('p') as unknown[];
+  assert.is(free.length, 2, 'the 1,200 given back merged into one run before the held-down block, and the rest after');
+  assertTiles(s.db(), big);
+  const after = (await ipam.utilization())[0]!;
+  assert.equal([after.allocated, after.heldDown], [before.allocated, before.heldDown], 'the figures already counted them as reusable');
+  assert.equal(await (ipam as unknown as { sweep(): Promise<{ given_back: number }> }).sweep(), { given_back: 0 });
+  assert.is((await allocate(ipam, 'again', 'p', 56)).prefix, blocks[0]!.prefix);
 });
 
 test('utilization() counts a held-down block as allocated until its hold-down ends; markedPrefixes() never lists it', async () => {

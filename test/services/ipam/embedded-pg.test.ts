@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ServiceError } from '../../../services/errors.ts';
 import { createPgEmbeddedIpam } from '../../../services/ipam/embedded-pg.ts';
-import type { EmbeddedPool } from '../../../services/ipam/embedded.ts';
+import type { EmbeddedPool } from '../../../services/ipam/pool-rules.ts';
 import type { IpamPort } from '../../../services/ipam/port.ts';
 import { overlaps, parsePrefix } from '../../../services/ipv6.ts';
 import { createPgPool, migrate } from '../../../store/postgresql/pool.ts';
@@ -94,6 +94,24 @@ test('released on one instance → quarantined for all; freed → held down unti
     assert.is.not((await a!.allocate(cmd(4))).prefix, first.prefix, 'held down: nobody else gets it');
     clock.ms += 61_000;
     assert.is((await b!.allocate(cmd(5))).prefix, first.prefix, 'after the hold-down: the first free block again');
+  });
+});
+
+test('sweep() on any instance gives blocks past their hold-down back, in batches; held-down ones stay; the figures agree', async () => {
+  await instances(2, async ([a, b], dbs, clock) => {
+    const got: Array<{ prefix: string }> = [];
+    for (let i = 1; i <= 603; i++) got.push(await a!.allocate(cmd(i)));
+    const rel = (i: number) => ({ lifecycleId: `lc${i}`, subscriberId: `sub${i}`, pool: 'res', prefix: got[i - 1]!.prefix, netboxPrefixId: null });
+    for (let i = 1; i <= 600; i++) await a!.free(rel(i));
+    clock.ms += 61_000;
+    await a!.free(rel(601));
+    const before = (await b!.utilization()).find((u) => u.name === 'res')!;
+    assert.equal(await (b as unknown as { sweep(): Promise<{ given_back: number }> }).sweep(), { given_back: 600 });
+    const { rows } = await dbs[0]!.query<{ prefix: string }>("SELECT prefix FROM ipam_quarantine WHERE pool = 'res'");
+    assert.equal(rows.map((r) => r.prefix), [got[600]!.prefix]);
+    const after = (await a!.utilization()).find((u) => u.name === 'res')!;
+    assert.equal([after.allocated, after.heldDown], [before.allocated, before.heldDown]);
+    assert.is((await a!.allocate(cmd(700))).prefix, got[0]!.prefix);
   });
 });
 

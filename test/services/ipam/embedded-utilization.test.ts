@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createEmbeddedIpam, type EmbeddedPool } from '../../../services/ipam/embedded.ts';
+import { createEmbeddedIpam } from '../../../services/ipam/embedded.ts';
+import type { EmbeddedPool } from '../../../services/ipam/pool-rules.ts';
 import { fromHex, parsePrefix } from '../../../services/ipv6.ts';
 import { blocksUsed } from '../../../services/ipam/units.ts';
 import { allocate, quarantine, release, scratchDb } from './embedded-support.ts';
