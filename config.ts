@@ -270,6 +270,12 @@ export class ConfigError extends Error {}
 /** Bearer tokens shorter than this are refused: a short token is guessable. */
 export const MIN_TOKEN_LENGTH = 16;
 
+/** Why a store URL is none PostgreSQL takes (never quoting it: it holds a password), or null. */
+function notPostgresUrl(v: string): string | null {
+  const protocol = URL.canParse(v) ? new URL(v).protocol : null;
+  return protocol === 'postgres:' || protocol === 'postgresql:' ? null : `holds ${protocol ? `a ${protocol}// URL` : 'no URL'}; want postgres://user@host:port/database`;
+}
+
 // Every environment variable the configuration names for a secret must be set, so a typo stops
 // --check-config and start-up instead of the first revocation. Runs on the raw input too (when the
 // schema failed), so it reads defensively and applies the documented defaults itself.
@@ -277,11 +283,12 @@ function environmentIssues(value: unknown, env: NodeJS.ProcessEnv): string[] {
   if (!isObject(value)) return [];
   const issues: string[] = [];
   const get = (o: unknown, key: string): unknown => (isObject(o) ? o[key] : undefined);
-  const required = (path: string, name: unknown, minLength = 1) => {
+  const required = (path: string, name: unknown, minLength = 1, problem: (v: string) => string | null = () => null) => {
     if (typeof name !== 'string') return;
     const v = env[name];
     if (v === undefined || v === '') issues.push(`  ${path}: environment variable ${name} is not set`);
     else if (v.length < minLength) issues.push(`  ${path}: the token in ${name} is ${v.length} characters; at least ${minLength} are needed`);
+    else if (problem(v)) issues.push(`  ${path}: environment variable ${name} ${problem(v)}`);
   };
   const api = value.api;
   // Unset, the API token is generated for the run (documented); set, it must be long enough.
@@ -289,7 +296,7 @@ function environmentIssues(value: unknown, env: NodeJS.ProcessEnv): string[] {
   if (typeof apiTokenEnv === 'string' && env[apiTokenEnv]) required('api.token_env', apiTokenEnv, MIN_TOKEN_LENGTH);
   required('api.metrics_token_env', get(api, 'metrics_token_env'), MIN_TOKEN_LENGTH);
   if (isObject(value.netbox)) required('netbox.token_env', get(value.netbox, 'token_env') ?? 'NETBOX_TOKEN');
-  if (get(value.store, 'backend') === 'postgresql') required('store.url_env', get(value.store, 'url_env') ?? 'IPV6_LIFECYCLE_DATABASE_URL');
+  if (get(value.store, 'backend') === 'postgresql') required('store.url_env', get(value.store, 'url_env') ?? 'IPV6_LIFECYCLE_DATABASE_URL', 1, notPostgresUrl);
   const sql = get(value.radius, 'sql');
   required('radius.sql.password_env', get(sql, 'password_env'));
   required('radius.sql.url_env', get(sql, 'url_env'));

@@ -27,4 +27,20 @@ test('REVIEW8 --check-config refuses store.backend postgresql whose store.url_en
   }
 });
 
+test('--check-config refuses a store.url_env variable that holds no postgres:// URL, naming the key and never the value', () => {
+  for (const url of ['mysql://u:hunter2secret@db/x', 'hunter2secret']) {
+    const file = join(dir, 'bad-url.yaml');
+    writeFileSync(file, 'store: { backend: postgresql }\n');
+    const env = { ...process.env, IPV6_LIFECYCLE_DATABASE_URL: url };
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'main.ts', '--check-config', '--config', file], { encoding: 'utf8', env, timeout: 30_000 });
+    assert.is(r.status, 2, `${url}: --check-config passed`);
+    assert.match(r.stderr, /store\.url_env: environment variable IPV6_LIFECYCLE_DATABASE_URL holds (a mysql:\/\/ URL|no URL); want postgres:\/\//);
+    assert.not.match(r.stdout + r.stderr, 'hunter2secret');
+  }
+  const file = join(dir, 'good-url.yaml');
+  writeFileSync(file, 'store: { backend: postgresql }\n');
+  const ok = spawnSync(process.execPath, ['--import', 'tsx', 'main.ts', '--check-config', '--config', file], { encoding: 'utf8', env: { ...process.env, IPV6_LIFECYCLE_DATABASE_URL: 'postgresql://u@127.0.0.1:1/x' }, timeout: 30_000 });
+  assert.is(ok.status, 0, ok.stderr);
+});
+
 test.run();
