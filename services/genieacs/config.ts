@@ -2,6 +2,7 @@
 // proxy) are named by environment variable and read when the port is created, so a dumped or
 // logged configuration never carries them.
 import { z } from 'zod';
+import { peerBaseUrl } from '../peer-url.ts';
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 const xsdType = z.string().regex(/^xsd:[A-Za-z]+$/, 'must be an XML Schema type such as xsd:boolean');
@@ -35,17 +36,7 @@ const vendorPathsSchema = z.strictObject({
 export const genieacsConfigSchema = z
   .strictObject({
     /** Base URL of the NBI, e.g. `http://acs:7557`. */
-    url: z
-      .url({ protocol: /^https?$/ })
-      .refine((u) => {
-        const p = new URL(u);
-        return p.username === '' && p.password === '';
-      }, 'must not carry credentials; use username_env and password_env')
-      .refine((u) => {
-        const p = new URL(u);
-        return p.search === '' && p.hash === '';
-      }, 'must not have a query or fragment')
-      .transform((u) => u.replace(/\/+$/, '')),
+    url: peerBaseUrl('use username_env and password_env').transform((u) => u.replace(/\/+$/, '')),
     /** Environment variable with the basic-auth user, when a proxy in front of the NBI asks for one. */
     username_env: envName.optional(),
     /** Environment variable with the basic-auth password; given together with `username_env`. */

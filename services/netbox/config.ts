@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { peerBaseUrl } from '../peer-url.ts';
 
 /**
  * Configuration of the NetBox IPAM. The token itself is never part of the configuration: only the
@@ -6,17 +7,7 @@ import { z } from 'zod';
  */
 export const netboxConfigSchema = z.strictObject({
   /** Base URL of NetBox, without `/api`, e.g. `https://netbox.example.net`. */
-  url: z
-    .url({ protocol: /^https?$/ })
-    // A password in the URL would be a secret in the file, and --check-config prints the URL.
-    .refine((u) => {
-      const p = new URL(u);
-      return p.username === '' && p.password === '';
-    }, 'must not carry credentials; the token comes from token_env')
-    .refine((u) => {
-      const p = new URL(u);
-      return p.search === '' && p.hash === '';
-    }, 'must not have a query or fragment')
+  url: peerBaseUrl('the token comes from token_env')
     // The client adds /api itself: a URL ending in it would ask /api/api/… and never resolve a parent.
     .refine((u) => !/\/api\/*$/.test(new URL(u).pathname), 'must be NetBox\'s base URL, without /api')
     .transform((u) => u.replace(/\/+$/, '')),
