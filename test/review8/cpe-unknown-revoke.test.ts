@@ -4,6 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startGenieacsNbi, type GenieacsNbi } from '../support/genieacs-nbi.ts';
+import { withContext } from '../support/lifecycle-rows.ts';
 import { startService, type Running } from '../e2e/support.ts';
 
 const test = suite('REVIEW8 revocation of a CPE the ACS no longer knows');
@@ -30,6 +31,25 @@ test('REVIEW8 the CPE was deleted from GenieACS: revoke ends revoked with nothin
   const { body } = await run.call('GET', 'lifecycle/gone-1/events');
   const step = (body.events as { type: string; detail: any }[]).find((e) => e.detail?.step === 'cpe_remove_ipv6');
   assert.equal([step?.type, step?.detail.output], ['STEP_DONE', { status: 'done', reason: 'unknown_to_acs' }]);
+});
+
+test('REVIEW8 a pending removal whose CPE is then deleted from GenieACS resolves, PENDING_RESOLVED says unknown_to_acs', async () => {
+  const cpe = acs.addDevice({ mode: 'unreachable' });
+  await run.call('POST', 'allocate', { subscriber_id: 'gone-2' });
+  await run.call('POST', 'activate', { subscriber_id: 'gone-2', username: 'gone-2@isp', cpe_id: cpe.id });
+  const revoked = await run.call('POST', 'revoke', { subscriber_id: 'gone-2' });
+  assert.equal(revoked.body.pending.map((p: { step: string }) => p.step), ['cpe_remove_ipv6']);
+  acs.deleteDevice(cpe.id);
+  run.svc.host.stopAll();
+  const row = run.svc.store.latest('gone-2')!;
+  const due = withContext(row, (ctx) => (ctx.pending[0]!.next_attempt_at = new Date(0).toISOString()));
+  run.svc.store.save({ ...due, next_pending_at: new Date(0).toISOString() }, null);
+  await run.svc.tickPending();
+  const after = await run.call('GET', 'lifecycle/gone-2');
+  assert.equal(after.body.pending, []);
+  const { body } = await run.call('GET', 'lifecycle/gone-2/events');
+  const resolved = (body.events as { type: string; detail: any }[]).find((e) => e.type === 'PENDING_RESOLVED');
+  assert.is(resolved?.detail.reason, 'unknown_to_acs', JSON.stringify(resolved));
 });
 
 test.run();
