@@ -151,7 +151,14 @@ export type LifecycleEvent =
   /** Resume a failed lifecycle at its failed step. */
   | { type: 'RETRY' }
   /** A pending CPE step was confirmed. */
-  | { type: 'PENDING_RESOLVED'; step: PendingStep['step']; /** Another lifecycle has the CPE now: the step is moot. */ supersededBy?: string }
+  | {
+      type: 'PENDING_RESOLVED';
+      step: PendingStep['step'];
+      /** Another lifecycle has the CPE now: the step is moot. */
+      supersededBy?: string;
+      /** `unknown_to_acs`: a removal for a device the ACS no longer knows (nothing to remove). */
+      reason?: 'unknown_to_acs';
+    }
   /** A pending CPE step is still queued; try again later. */
   | { type: 'PENDING_DEFERRED'; step: PendingStep['step']; next_attempt_at: string }
   /** Adoption of a prefix already in the field: straight to `state`, no outside step (services/adoption/). */

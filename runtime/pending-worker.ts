@@ -74,14 +74,14 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
         try {
           result =
             p.step === 'cpe_configure_pd'
-              ? await cpe.configurePd({ key: p.key, cpeId: ctx.cpeId, prefix: ctx.current?.prefix ?? '' })
-              : await cpe.removeIpv6({ key: p.key, cpeId: ctx.cpeId });
+              ? await cpe.configurePd({ key: p.key, cpeId: ctx.cpeId, prefix: ctx.current?.prefix ?? '', pending: true })
+              : await cpe.removeIpv6({ key: p.key, cpeId: ctx.cpeId, pending: true });
         } catch (err) {
           opts.log.warn({ lifecycle_id: id, step: p.step, err: String(err) }, 'pending CPE step failed; will try again');
           result = { status: 'queued', taskId: p.task_id };
         }
         if (result.status === 'done') {
-          await opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
+          await opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step, ...(result.reason ? { reason: result.reason } : {}) });
         } else {
           // This was attempt `attempts + 1`: the wait grows with it.
           const next = nextPendingAttempt({ baseMs: opts.baseDelayMs, maxMs: opts.maxDelayMs }, p.attempts + 1, new Date());

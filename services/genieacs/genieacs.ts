@@ -112,19 +112,34 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
   }
 
   const deviceMissing = (deviceId: string) => new ServiceError('not_found', `GenieACS has no device ${deviceId}`, { field: 'cpe_id' });
+  const isDeviceMissing = (err: unknown) => err instanceof ServiceError && err.code === 'not_found' && err.field === 'cpe_id';
 
   async function submit(op: Op, cmd: CpeCommand, signal: AbortSignal | undefined, extra: Record<string, unknown>): Promise<CpeResult> {
     const deviceId = checkDeviceId(cmd.cpeId);
     if (typeof cmd.key !== 'string' || cmd.key.length === 0) throw new ServiceError('validation_error', 'key must be a non-empty string', { field: 'key' });
     const l = base.child({ cpe_id: deviceId, key: cmd.key, op, ...extra });
+    try {
+      return await send(op, cmd, deviceId, l, signal);
+    } catch (err) {
+      // A device deleted from the ACS (a returned CPE) has no IPv6 to remove: a revocation must be
+      // able to finish. An activation's not_found stays: the CPE may not have informed yet.
+      if (op !== 'removeIpv6' || !isDeviceMissing(err)) throw err;
+      l.warn('GenieACS has no such device: nothing to remove IPv6 from');
+      return { status: 'done', reason: 'unknown_to_acs' };
+    }
+  }
+
+  async function send(op: Op, cmd: CpeCommand, deviceId: string, l: Logger, signal?: AbortSignal): Promise<CpeResult> {
     const task: SetParameterValuesTask = {
       name: 'setParameterValues',
       parameterValues: pdParameters(config, op === 'configurePd' ? 'enable' : 'disable'),
       uniqueKey: taskUniqueKey(cmd.key),
       expiry: config.task_expiry_s,
     };
-    if (!config.connection_request) {
-      const settled = await withoutConnectionRequest(op, deviceId, task, l, signal);
+    // Without connection requests every answer is 202, so every call looks first. With them, only a
+    // pending retry does: a CPE behind NAT ran the task at an inform, and a new POST would queue it again.
+    if (!config.connection_request || cmd.pending) {
+      const settled = await lookFirst(op, deviceId, task, l, signal);
       if (settled) return settled;
     }
     const what = `GenieACS POST task ${op} for ${deviceId}`;
@@ -173,11 +188,11 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
   }
 
   /**
-   * Without a connection request the NBI always answers 202, so a repeat call looks first: our task
-   * still held → queued (not replaced, which would move it behind later tasks); gone and GenieACS's
-   * copy of the parameters shows the values → done (it ran at an inform); otherwise submit.
+   * What the ACS says of an earlier call: our task still held → queued (not replaced, which would
+   * move it behind later tasks); gone and GenieACS's copy of the parameters shows the values → done
+   * (it ran at an inform); otherwise null: submit.
    */
-  async function withoutConnectionRequest(op: Op, deviceId: string, task: SetParameterValuesTask, l: Logger, signal?: AbortSignal): Promise<CpeResult | null> {
+  async function lookFirst(op: Op, deviceId: string, task: SetParameterValuesTask, l: Logger, signal?: AbortSignal): Promise<CpeResult | null> {
     const q = (o: unknown) => encodeURIComponent(JSON.stringify(o));
     const tasks = await call<TaskRecord[]>('GET', `/tasks/?query=${q({ device: deviceId })}`, `GenieACS GET tasks of ${deviceId}`, signal);
     if (tasks.status !== 200 || !Array.isArray(tasks.data)) throw unexpected(`GenieACS GET tasks of ${deviceId}`, tasks);

@@ -3,10 +3,18 @@ export interface CpeCommand {
   key: string;
   /** GenieACS device id, `OUI-ProductClass-Serial`. */
   cpeId: string;
+  /**
+   * A pending step's retry: an earlier call queued this command, so the ACS is asked first whether
+   * the task ran at an inform (or is still held) before anything is submitted again.
+   */
+  pending?: boolean;
 }
 
-/** `done`: the CPE applied it; `queued`: the CPE is offline and the ACS holds the task. */
-export type CpeResult = { status: 'done' } | { status: 'queued'; taskId: string | null };
+/**
+ * `done`: the CPE applied it (`reason: 'unknown_to_acs'`: a removal for a device the ACS does not
+ * know, so there is nothing to remove); `queued`: the CPE is offline and the ACS holds the task.
+ */
+export type CpeResult = { status: 'done'; reason?: 'unknown_to_acs' } | { status: 'queued'; taskId: string | null };
 
 /** CPE port (GenieACS NBI): DHCPv6-PD on and off; each call is safe to repeat. */
 export interface CpePort {

@@ -30,6 +30,8 @@ export interface GenieacsNbi {
   device(id: string): StubDevice;
   value(id: string, path: string): Scalar | undefined;
   setMode(id: string, mode: DeviceMode): void;
+  /** An operator deletes the device from the ACS (DELETE /devices/:id): its tasks and faults go with it. */
+  deleteDevice(id: string): void;
   /** The CPE's next periodic inform: it comes online and its session runs the queued tasks, oldest first. */
   inform(id: string): void;
   tasks(device?: string): StubTask[];
@@ -151,6 +153,12 @@ export async function startGenieacsNbi(opts: { auth?: { username: string; passwo
     value: (id, path) => acs.need(id).params.get(path)?.value,
     setMode(id, mode) {
       acs.need(id).mode = mode;
+    },
+    deleteDevice(id) {
+      acs.need(id);
+      acs.devices.delete(id);
+      acs.tasks = acs.tasks.filter((t) => t.device !== id);
+      for (const [key, f] of acs.faults) if (f.device === id) acs.faults.delete(key);
     },
     inform(id) {
       const d = acs.need(id);
