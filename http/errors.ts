@@ -3,8 +3,7 @@
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { ServiceError, type ErrorCode } from '../services/errors.ts';
-import { isStoreUnavailable } from '../store/db.ts';
-import { isPgUnavailable } from '../store/postgresql/pool.ts';
+import { databaseUnavailable } from '../store/unavailable.ts';
 import type { ApiErrorCode, ErrorBody } from './schemas.ts';
 
 /** An error raised by the HTTP layer itself (auth, routing, body parsing), with headers to send. */
@@ -66,9 +65,8 @@ export function toErrorAnswer(err: unknown): ErrorAnswer {
   // The store cannot take the write now (locked elsewhere, full, read-only): try again, not a bug to report.
   const retryAfter = (ms: number | null) => ({ 'Retry-After': String(Math.max(1, Math.ceil((ms ?? 1000) / 1000))) });
   if (err instanceof ServiceError && err.code === 'unavailable') return answer('unavailable', err.message, err.field, retryAfter(err.retryAfterMs));
-  if (isStoreUnavailable(err)) return answer('unavailable', 'the database does not take writes now; try again shortly', null, retryAfter(null));
-  // PostgreSQL out of reach (refused, reset, restarting): the same for the client as a locked file.
-  if (isPgUnavailable(err)) return answer('unavailable', 'the database cannot be reached now; try again shortly', null, retryAfter(null));
+  const unavailable = databaseUnavailable(err);
+  if (unavailable) return answer('unavailable', unavailable, null, retryAfter(null));
   if (err instanceof ServiceError) {
     const status = STATUS[err.code];
     if (status >= 500 && !SAFE_5XX.has(err.code)) return answer('internal', GENERIC_500);

@@ -5,7 +5,8 @@
 // BEGIN IMMEDIATE makes processes do, and pools do not wait on one another. The exclusion
 // constraints of migration 004 refuse an overlapping block whatever happens.
 import type pg from 'pg';
-import { inTransaction, isPgUnavailable, isRetryable } from '../../store/postgresql/pool.ts';
+import { inTransaction, isRetryable } from '../../store/postgresql/pool.ts';
+import { isPgUnavailable } from '../../store/unavailable.ts';
 import { ServiceError } from '../errors.ts';
 import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
 import { holdDownsOf } from './embedded-quarantine.ts';
@@ -274,7 +275,6 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
       return out;
     },
 
-    // The clean-up's sweep, as the SQLite IPAM's: expired hold-downs to free space, a batch a transaction.
     async sweep(signal?: AbortSignal) {
       let givenBack = 0;
       for (const pool of pools.values()) {

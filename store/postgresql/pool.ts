@@ -145,12 +145,3 @@ export function isRetryable(err: unknown): boolean {
   return code === '40P01' || code === '40001';
 }
 
-/** Connection-level failures: the server is down, restarting, or refusing us (as SQLite's BUSY/IOERR say for a file). */
-export function isPgUnavailable(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') return /^(08|53|57P0[1-3])/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code);
-  // What pg and pg-pool throw of their own carries no code, only these messages (a connection lost,
-  // a pool that could not connect in time, `query_timeout`).
-  return err instanceof Error && PG_CONNECTION_LOST.test(err.message);
-}
-const PG_CONNECTION_LOST = /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed)/;
