@@ -1,5 +1,6 @@
 // The `radius:` fragment of the configuration file. Shared secrets are named by environment
 // variable and resolved when a port is created, so they never sit in a config dump or a log line.
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { canonicalIpAddress } from './ipv6-prefix.ts';
@@ -176,3 +177,12 @@ export type RadiusConfig = z.infer<typeof radiusConfigSchema>;
 export type RadiusSqlConfig = RadiusConfig['sql'];
 export type DynamicAuthorizationConfig = RadiusConfig['dynamic_authorization'];
 export type NasConfig = DynamicAuthorizationConfig['nas'][number];
+
+/** A file the `radius.sql` section names, read at start-up; a failure names the key, since a bare ENOENT does not say which setting to fix. */
+export function readConfiguredFile(key: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`${key} ${file} cannot be read: ${(err as Error).message}`);
+  }
+}

@@ -3,10 +3,9 @@
 // every query, TLS, and one place that turns a driver error into a ServiceError. The password (or
 // the whole URL) comes from the environment at open and is scrubbed from every message we build.
 import mysql from 'mysql2/promise';
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { ServiceError } from '../errors.ts';
-import type { ServerSqlConfig } from './config.ts';
+import { readConfiguredFile, type ServerSqlConfig } from './config.ts';
 import { checkout } from '../../store/postgresql/pool.ts';
 
 export type Dialect = 'postgresql' | 'mysql';
@@ -64,18 +63,9 @@ function tlsOptions(cfg: ServerSqlConfig): { rejectUnauthorized: boolean; ca?: s
   if (cfg.tls.mode === 'disable') return null;
   return {
     rejectUnauthorized: cfg.tls.mode === 'verify',
-    ...(cfg.tls.ca_file ? { ca: readCa(cfg.tls.ca_file) } : {}),
+    ...(cfg.tls.ca_file ? { ca: readConfiguredFile('radius.sql.tls.ca_file', cfg.tls.ca_file) } : {}),
     ...(cfg.tls.servername ? { servername: cfg.tls.servername } : {}),
   };
-}
-
-// Named by its key: a bare ENOENT at start-up does not say which setting to fix.
-function readCa(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new Error(`radius.sql.tls.ca_file ${file} cannot be read: ${(err as Error).message}`);
-  }
 }
 
 /** Opens a pool for a postgresql or mysql `radius.sql`; connects lazily (verify with `checkRadiusTables`). */

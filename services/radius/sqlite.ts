@@ -2,10 +2,10 @@
 // belong to FreeRADIUS: we set our own busy timeout, never change the journal mode, and create
 // the schema only when configured to, from FreeRADIUS's own schema.sql.
 import Database from 'better-sqlite3';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
-import type { SqliteSqlConfig } from './config.ts';
+import { readConfiguredFile, type SqliteSqlConfig } from './config.ts';
 
 export type RadiusDb = Database.Database;
 
@@ -27,7 +27,7 @@ export function openRadiusSqlite(cfg: SqliteSqlConfig, log: Logger): RadiusDb {
         // schema.sql is not idempotent (bare CREATE INDEX), so a half-made schema is an operator's call.
         throw new Error(`radius.sql.path ${cfg.path} has only part of FreeRADIUS's schema (missing ${missing.join(', ')})`);
       }
-      const sql = readSchema(cfg.schema_file);
+      const sql = readConfiguredFile('radius.sql.schema_file', cfg.schema_file);
       db.transaction(() => db.exec(sql)).immediate();
       log.info({ path: cfg.path, schema_file: cfg.schema_file }, 'created the FreeRADIUS SQL schema');
       missing = missingTables(db);
@@ -40,14 +40,6 @@ export function openRadiusSqlite(cfg: SqliteSqlConfig, log: Logger): RadiusDb {
     db.close();
     if (created) for (const f of [cfg.path, `${cfg.path}-journal`]) rmSync(f, { force: true });
     throw err;
-  }
-}
-
-function readSchema(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new Error(`radius.sql.schema_file ${file} cannot be read: ${(err as Error).message}`);
   }
 }
 
