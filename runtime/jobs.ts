@@ -140,6 +140,10 @@ export function createJobs(deps: JobsDeps): JobSpec[] {
  */
 function swept(sweep: unknown): { swept: number; given_back: number } {
   const all = Array.isArray(sweep) ? sweep : sweep ? [sweep] : [];
-  const sum = (key: string) => all.reduce<number>((n, s) => n + (typeof (s as Record<string, unknown>)?.[key] === 'number' ? ((s as Record<string, number>)[key] ?? 0) : 0), 0);
+  const sum = (key: string) =>
+    all.reduce<number>((n, s) => {
+      const v = (s as Record<string, unknown> | null)?.[key];
+      return n + (typeof v === 'number' ? v : 0);
+    }, 0);
   return { swept: sum('deleted'), given_back: sum('given_back') };
 }

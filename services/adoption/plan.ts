@@ -34,16 +34,19 @@ const NAMESPACE = '8f7c2b1e-5d0a-4c3b-9a6e-1f2d3c4b5a69';
 
 export const adoptedLifecycleId = (subscriberId: string, prefix: string) => uuidv5(`${subscriberId}\n${prefix}`, NAMESPACE);
 
+/** The map's list at `key`, made empty on first use (a copy per entry would be quadratic in a key's entries). */
+function listAt<T>(map: Map<string, T[]>, key: string): T[] {
+  let list = map.get(key);
+  if (!list) map.set(key, (list = []));
+  return list;
+}
+
 const distinct = <T>(xs: Array<T | null>): T[] => [...new Set(xs.filter((x): x is T => x !== null))].sort();
 
 export function plan(input: PlanInput): PlanEntry[] {
   const pools = input.pools.map((p) => ({ spec: p, parent: parsePrefix(p.prefix) }));
   const byPrefix = new Map<string, Observation[]>();
-  for (const o of input.observations) {
-    const list = byPrefix.get(o.prefix);
-    if (list) list.push(o);
-    else byPrefix.set(o.prefix, [o]);
-  }
+  for (const o of input.observations) listAt(byPrefix, o.prefix).push(o);
   // The file is also the mapping from RADIUS usernames to subscriber ids.
   const subscriberOfUser = new Map<string, string>();
   for (const o of input.observations) if (o.source === 'file' && o.username && o.subscriberId) subscriberOfUser.set(o.username, o.subscriberId);
@@ -54,7 +57,7 @@ export function plan(input: PlanInput): PlanEntry[] {
 
   // Per subscriber: one prefix, and none other than a live lifecycle's.
   const bySubscriber = new Map<string, PlanEntry[]>();
-  for (const e of entries) if (e.subscriber_id !== null) bySubscriber.set(e.subscriber_id, [...(bySubscriber.get(e.subscriber_id) ?? []), e]);
+  for (const e of entries) if (e.subscriber_id !== null) listAt(bySubscriber, e.subscriber_id).push(e);
   for (const [subscriber, list] of bySubscriber) {
     const fresh = list.filter((e) => e.action !== 'adopted');
     if (fresh.length > 1) for (const e of fresh) add(e, 'two_prefixes', `subscriber ${subscriber} carries ${fresh.map((x) => x.prefix).join(', ')}`);
@@ -79,7 +82,7 @@ export function plan(input: PlanInput): PlanEntry[] {
 /** One RADIUS username, one live lifecycle: as activation keeps it (runtime/usernames.ts). */
 function usernamesOnce(entries: PlanEntry[], known: KnownLifecycles): void {
   const byUsername = new Map<string, PlanEntry[]>();
-  for (const e of entries) if (e.username !== null && e.subscriber_id !== null) byUsername.set(e.username, [...(byUsername.get(e.username) ?? []), e]);
+  for (const e of entries) if (e.username !== null && e.subscriber_id !== null) listAt(byUsername, e.username).push(e);
   for (const [username, list] of byUsername) {
     const subscribers = distinct(list.map((e) => e.subscriber_id));
     const holder = known.liveWithUsername(username);

@@ -49,15 +49,13 @@ export function pgQuarantine(now: () => number) {
     },
     /** Deletes and returns the pool's blocks whose hold-down has passed, in address order; at most `limit` of them when given. */
     async takeExpired(c: Q, pool: string, limit?: number): Promise<Ipv6Prefix[]> {
-      const { rows } =
-        limit === undefined
-          ? await c.query<{ prefix: string; start_hex: string }>('DELETE FROM ipam_quarantine WHERE pool = $1 AND reusable_at <= $2 RETURNING prefix, start_hex', [pool, iso(now())])
-          : await c.query<{ prefix: string; start_hex: string }>(
-              `DELETE FROM ipam_quarantine WHERE pool = $1 AND start_hex IN
-                 (SELECT start_hex FROM ipam_quarantine WHERE pool = $1 AND reusable_at <= $2 LIMIT $3)
-               RETURNING prefix, start_hex`,
-              [pool, iso(now()), limit],
-            );
+      // LIMIT NULL is no limit (an allocation takes them all; the sweep a batch).
+      const { rows } = await c.query<{ prefix: string; start_hex: string }>(
+        `DELETE FROM ipam_quarantine WHERE pool = $1 AND start_hex IN
+           (SELECT start_hex FROM ipam_quarantine WHERE pool = $1 AND reusable_at <= $2 LIMIT $3)
+         RETURNING prefix, start_hex`,
+        [pool, iso(now()), limit ?? null],
+      );
       return rows.sort((a, b) => (a.start_hex < b.start_hex ? -1 : 1)).map((r) => parsePrefix(r.prefix));
     },
   };

@@ -58,12 +58,9 @@ export function createQuarantine(db: Db, now: () => number): Quarantine {
     `SELECT prefix FROM ipam_quarantine INDEXED BY ipam_quarantine_subscriber
      WHERE pool = @pool AND subscriber_id = @subscriber_id AND freed_at IS NOT NULL ORDER BY released_at DESC`,
   );
-  const expiredOfPool = db.prepare<{ pool: string; now: string }, { prefix: string }>(
-    'SELECT prefix FROM ipam_quarantine INDEXED BY ipam_quarantine_expiry WHERE pool = @pool AND reusable_at <= @now ORDER BY start_hex',
-  );
-  const deleteExpiredOfPool = db.prepare('DELETE FROM ipam_quarantine WHERE pool = @pool AND reusable_at <= @now');
-  const someExpiredOfPool = db.prepare<{ pool: string; now: string; limit: number }, { prefix: string; start_hex: string }>(
-    'SELECT prefix, start_hex FROM ipam_quarantine INDEXED BY ipam_quarantine_expiry WHERE pool = @pool AND reusable_at <= @now LIMIT @limit',
+  // LIMIT -1 is no limit (an allocation takes them all; the sweep a batch).
+  const expiredOfPool = db.prepare<{ pool: string; now: string; limit: number }, { prefix: string; start_hex: string }>(
+    'SELECT prefix, start_hex FROM ipam_quarantine INDEXED BY ipam_quarantine_expiry WHERE pool = @pool AND reusable_at <= @now ORDER BY start_hex LIMIT @limit',
   );
   const iso = (ms: number) => new Date(ms).toISOString();
   const at = (pool: string, block: Ipv6Prefix) => ({ pool, start_hex: toHex(block.network) });
@@ -97,16 +94,10 @@ export function createQuarantine(db: Db, now: () => number): Quarantine {
       }
       return null;
     },
-    takeExpired(pool, limit) {
-      const q = { pool, now: iso(now()) };
-      if (limit === undefined) {
-        const rows = expiredOfPool.all(q);
-        if (rows.length > 0) deleteExpiredOfPool.run(q);
-        return rows.map((r) => parsePrefix(r.prefix));
-      }
-      const rows = someExpiredOfPool.all({ ...q, limit });
+    takeExpired(pool, limit = -1) {
+      const rows = expiredOfPool.all({ pool, now: iso(now()), limit });
       for (const r of rows) deleteRow.run({ pool, start_hex: r.start_hex });
-      return rows.sort((a, b) => (a.start_hex < b.start_hex ? -1 : 1)).map((r) => parsePrefix(r.prefix));
+      return rows.map((r) => parsePrefix(r.prefix));
     },
   };
 }

@@ -44,11 +44,11 @@ function wholeReads({ sql, plan }: { sql: string; plan: string[] }): string[] {
 // services/ipam/embedded-quarantine.ts `ofSubscriber` and `expiredOfPool`, which name their index
 // (INDEXED BY): each seeks, and its TEMP B-TREE FOR ORDER BY sorts only what the seek found, which
 // is bounded: the subscriber's own quarantined blocks (ipam_quarantine_subscriber), and the pool's
-// blocks whose hold-down ended since the pool's last allocation (ipam_quarantine_expiry: takeExpired
-// deletes what it reads). Listed by their text: once changed, they are checked like the others.
+// blocks whose hold-down ended since the pool's last allocation or sweep (ipam_quarantine_expiry:
+// takeExpired deletes what it reads). Listed by their text: once changed, they are checked like the others.
 const KNOWN = new Set([
   'SELECT prefix FROM ipam_quarantine INDEXED BY ipam_quarantine_subscriber WHERE pool = @pool AND subscriber_id = @subscriber_id AND freed_at IS NOT NULL ORDER BY released_at DESC',
-  'SELECT prefix FROM ipam_quarantine INDEXED BY ipam_quarantine_expiry WHERE pool = @pool AND reusable_at <= @now ORDER BY start_hex',
+  'SELECT prefix, start_hex FROM ipam_quarantine INDEXED BY ipam_quarantine_expiry WHERE pool = @pool AND reusable_at <= @now ORDER BY start_hex LIMIT @limit',
 ]);
 
 test('held: every statement of allocate, activate, suspend, reactivate, update, revoke, a sticky re-allocation, a keyed replay and the GETs of one subscriber is an index seek', async () => {
