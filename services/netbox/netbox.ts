@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
-import type { AdoptCommand, AllocateCommand, Allocation, KeyLookup, IpamPort, PoolInfo, ReleaseCommand } from '../ipam/port.ts';
+import type { AllocateCommand, Allocation, KeyLookup, IpamPort, PoolInfo, ReleaseCommand } from '../ipam/port.ts';
 import { contains, formatPrefix } from '../ipv6.ts';
 import { canonicalCidr, parseCidr } from './cidr.ts';
 import { QUARANTINED, isQuarantined, subscriberOf } from './quarantine.ts';
 import type { NetboxConfig } from './config.ts';
 import { createHoldings, type NetboxFieldPrefix, type NetboxPoolUtilization } from './holdings.ts';
 import { createNetboxTransport, mayHaveTakenEffect, type NetboxTransport } from './http.ts';
-import { MARK_FIELDS, keySearchTerm, markFields, readMark, sameKey, type MarkStyle } from './mark.ts';
+import { createAdoption, markedFor } from './adopt.ts';
+import { MARK_FIELDS, keySearchTerm, readMark, sameKey, type MarkStyle } from './mark.ts';
 import { listPrefixes, resolvePools, statusOf, type NbPrefix, type NetboxPool, type ResolvedPool as Resolved } from './parents.ts';
 
 export type { NetboxPool } from './parents.ts';
@@ -124,12 +125,7 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
 
   async function allocateOnce(pool: Resolved, cmd: AllocateCommand, signal?: AbortSignal): Promise<Allocation> {
     const log = base.child({ lifecycle_id: cmd.lifecycleId, subscriber_id: cmd.subscriberId, pool: cmd.pool });
-    let marked: ReturnType<typeof markFields>;
-    try {
-      marked = markFields(style, cmd);
-    } catch (err) {
-      throw new ServiceError('validation_error', `lifecycle id "${cmd.lifecycleId}" is too long for a description mark`, { cause: err });
-    }
+    const marked = markedFor(style, cmd);
     // The POST is not idempotent: every attempt of the step (the step runner repeats the whole call)
     // first looks for what an earlier, unanswered one created.
     const found = await findByKey(pool, cmd, log, signal);
@@ -168,7 +164,7 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
    * Owner affinity: the subscriber's freed prefix of this pool and length, still in its hold-down,
    * becomes the allocation under the new key. The PATCH is one write, so a repeated step finds it by key.
    */
-  async function takeBack(pool: Resolved, cmd: AllocateCommand, marked: ReturnType<typeof markFields>, signal?: AbortSignal): Promise<Allocation | null> {
+  async function takeBack(pool: Resolved, cmd: AllocateCommand, marked: ReturnType<typeof markedFor>, signal?: AbortSignal): Promise<Allocation | null> {
     const search: Record<string, string> = style === 'custom_fields' ? { [`cf_${MARK_FIELDS.subscriberId}`]: cmd.subscriberId } : { q: `sub=${cmd.subscriberId}` };
     const holdMs = holdMsOf(cmd.pool);
     const mine = (await listAll({ tag: config.tag, status: 'deprecated', within: pool.info.prefix, ...search }, signal))
@@ -203,50 +199,9 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
     return candidates.filter(ours);
   }
 
-  /**
-   * Adoption: the prefix NetBox already has (by id, else by value in the pool's VRF) gets our tag and
-   * mark; one NetBox lacks is created with them. One write, so a repeated adoption finds it by key.
-   */
-  async function adoptOnce(cmd: AdoptCommand, signal?: AbortSignal): Promise<Allocation> {
-    const pool = (await resolved(signal)).get(cmd.pool);
-    if (!pool) throw new ServiceError('not_found', `unknown pool "${cmd.pool}"`, { field: 'pool' });
-    const c = parseCidr(cmd.prefix);
-    if (!c || !contains(pool.parent, c)) throw new ServiceError('validation_error', `${cmd.prefix} is not inside pool "${cmd.pool}" (${pool.info.prefix})`, { field: 'prefix' });
-    const want = formatPrefix(c);
-    const held = (await heldUnder(cmd, signal)).find((a) => a.prefix === want);
-    if (held) return held;
-    let marked: ReturnType<typeof markFields>;
-    try {
-      marked = markFields(style, cmd);
-    } catch (err) {
-      throw new ServiceError('validation_error', `lifecycle id "${cmd.lifecycleId}" is too long for a description mark`, { cause: err });
-    }
-    let candidates: NbPrefix[];
-    if (cmd.netboxPrefixId != null) {
-      const res = await http.once<NbPrefix>({ method: 'GET', path: `/api/ipam/prefixes/${cmd.netboxPrefixId}/`, expect: [404] }, signal);
-      candidates = res.status === 404 ? [] : [res.data];
-    } else {
-      candidates = await listAll({ prefix: want, ...(pool.anyVrf ? {} : { vrf_id: pool.vrfId }) }, signal);
-    }
-    const existing = candidates.find((p) => canonicalCidr(p.prefix) === want);
-    const other = existing ? readMark(existing, config.tag) : null;
-    if (other && (other.lifecycleId !== cmd.lifecycleId || !sameKey(other, cmd.key))) {
-      throw new ServiceError('idempotency_mismatch', `${want} (NetBox id ${existing!.id}) is marked for lifecycle ${other.lifecycleId}`, { field: 'prefix' });
-    }
-    // A custom-field mark leaves the operator's description alone: it may be what named the subscriber.
-    const fields = style === 'custom_fields' && existing?.description ? { ...marked, description: existing.description } : marked;
-    const tags = [...new Set([...(existing?.tags ?? []).map((t) => t.name ?? t.slug ?? ''), config.tag])].filter((t) => t !== '').map((name) => ({ name }));
-    const data = { status: 'active', tags, ...fields };
-    const res = existing
-      ? await http.once<NbPrefix>({ method: 'PATCH', path: `/api/ipam/prefixes/${existing.id}/`, data, expect: [404] }, signal)
-      : await http.once<NbPrefix>({ method: 'POST', path: '/api/ipam/prefixes/', data: { ...data, prefix: want, ...(pool.vrfId === 'null' ? {} : { vrf: Number(pool.vrfId) }) } }, signal);
-    if (res.status === 404) throw new ServiceError('not_found', `NetBox prefix ${existing?.id} of ${want} is gone`, { field: 'prefix' });
-    base.info({ lifecycle_id: cmd.lifecycleId, prefix: want, netbox_prefix_id: res.data.id }, 'NetBox prefix adopted');
-    return { prefix: want, prefixLength: c.length, netboxPrefixId: res.data.id };
-  }
+  const adoptOnce = createAdoption({ config, http, log: base, resolved, heldUnder, style: () => style });
 
   return {
-
     adopt: (cmd, signal) => adoptOnce(cmd, signal),
 
     async init(signal) {
