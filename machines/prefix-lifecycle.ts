@@ -1,7 +1,8 @@
-import { assign, fromPromise, or, setup, stateIn } from 'xstate';
+import { assign, or, setup, stateIn } from 'xstate';
+import { closeRefused, failTo, isRefusal, queueCpe, refused, register, rollBackFrom, stamp, step, undo } from './chart-parts.ts';
 import * as ctx from './context.ts';
 import * as input from './inputs.ts';
-import { RESUMABLE, STEPS, stepKey } from './steps.ts';
+import { RESUMABLE, stepKey } from './steps.ts';
 import type {
   AllocateInput,
   Allocation,
@@ -23,34 +24,8 @@ import type {
 } from './types.ts';
 
 // The chart. What each action does to the context is in context.ts, each step's input in
-// inputs.ts, each step's name, key and resume state in steps.ts.
-
-type ErrorEvent = { event: { error: unknown } };
-type DoneEvent<T> = { event: { output: T } };
-
-/** Leaves for `failed`, recording which step failed and why. */
-const failTo = (step: StepId) =>
-  ({ target: '#prefixLifecycle.failed', actions: { type: 'fail', params: ({ event }: ErrorEvent) => ({ step, error: event.error }) } }) as const;
-/** An update step failed: undo what the update did so far (the saga below). */
-const rollBackFrom = (step: StepId) =>
-  ({ target: 'updateRollback', actions: { type: 'failUpdate', params: ({ event }: ErrorEvent) => ({ step, error: event.error }) } }) as const;
-/** An update step ran: register its compensation. */
-const register = (step: StepId) => ({ type: 'register', params: { step } }) as const;
-const stamp = (field: 'activatedAt' | 'reactivatedAt' | 'suspendedAt') => ({ type: 'stamp', params: ({ event }: DoneEvent<{ at: string }>) => ({ field, at: event.output.at }) }) as const;
-const queueCpe = (step: PendingStep['step'], from: StepId) =>
-  ({ type: 'queueCpe', params: ({ event }: DoneEvent<Stamped<CpeResult>>) => ({ step, from, output: event.output }) }) as const;
-const refused = <T extends 'refused' | 'refusedOutright'>(type: T) => ({ type, params: ({ event }: ErrorEvent) => ({ error: event.error }) }) as const;
-const isRefusal = (error: unknown) => STEPS.allocate.closesOn.includes(String((error as { code?: unknown } | null)?.code));
-const closeRefused = { type: 'closeRefused', params: ({ event }: ErrorEvent) => ({ error: event.error }) } as const;
-/** A compensation of the rollback: runs `src`, then the next one down the stack. */
-const undo = (src: 'restoreCpe' | 'writeRadiusReply' | 'notifySessions', step: StepId, inputOf: (a: { context: LifecycleContext }) => unknown) => ({
-  tags: 'busy' as const,
-  invoke: { src, input: inputOf as never, onDone: { target: 'choose', actions: 'compensated' as const }, onError: failTo(step) },
-});
-
-// Typed stubs: the composition root provides the real actors with `.provide()`.
-const notProvided = (name: string) => () => Promise.reject(new Error(`actor ${name} not provided`));
-const step = <Out, In>(name: string) => fromPromise<Stamped<Out>, In>(notProvided(name));
+// inputs.ts, each step's name, key and resume state in steps.ts, the transitions it repeats in
+// chart-parts.ts.
 
 export const prefixLifecycle = setup({
   types: {
