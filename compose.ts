@@ -2,8 +2,8 @@
 // (compose-ipam.ts builds its IPAM part; compose-run.ts runs what it wired: start, readiness, stop).
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type Koa from 'koa';
 import pino, { type Logger } from 'pino';
+import type { Composed, Overrides } from './compose-types.ts';
 import type { Config } from './config.ts';
 import { buildIpam, drainingPools } from './compose-ipam.ts';
 import { buildPeers } from './compose-peers.ts';
@@ -30,63 +30,17 @@ import { createOwnership } from './runtime/ownership.ts';
 import { createPendingWorker } from './runtime/pending-worker.ts';
 import type { RetryPolicy } from './runtime/retry.ts';
 import { startInspector } from './runtime/inspector.ts';
-import { createScheduler, type Scheduler } from './runtime/scheduler.ts';
+import { createScheduler } from './runtime/scheduler.ts';
 import { createAllocateNow, createStepActors } from './runtime/step-actors.ts';
 import { Flights } from './runtime/flights.ts';
-import type { CpePort } from './services/genieacs/port.ts';
-import type { IpamPort } from './services/ipam/port.ts';
 import { drainingError } from './services/ipam/router.ts';
-import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';
 import type { Db } from './store/db.ts';
 import { pruneAuditOlderThan } from './store/audit-retention.ts';
 import { createHeldScratch } from './store/held-scratch.ts';
 import type { LifecycleStore } from './store/lifecycles.ts';
 import { openConfiguredStore, sqliteOnly, type OpenedStore } from './store/open.ts';
 
-/** Ports a test (or a future backend) puts in place of the configured ones. */
-export interface Overrides {
-  ipam?: IpamPort;
-  /** What the override IPAM is, for the names of its steps (`fake_allocate`); `fake` unless said. */
-  ipamKind?: IpamKind;
-  replies?: RadiusReplyPort | null;
-  sessions?: DynamicAuthorizationPort | null;
-  cpe?: CpePort | null;
-}
-
-export interface Composed {
-  app: Koa;
-  service: LifecycleService;
-  host: ActorHost;
-  store: LifecycleStore;
-  db: Db;
-  log: Logger;
-  token: string;
-  /** True when no token was configured and one was made up for this run. */
-  tokenGenerated: boolean;
-  /** True once start-up recovery has run and the store takes writes. */
-  ready(): boolean;
-  /** Why `/readyz` answers 503 (resolving NetBox pools, recovery, a store that takes no writes); null when ready. */
-  notReady(): string | null;
-  /**
-   * Resolves NetBox pool parents, then start-up recovery (resumes every lifecycle with a step in
-   * flight), then the schedulers. A NetBox that stays down does not fail it: the resolution goes on
-   * in the background with backoff and the service becomes ready when NetBox answers.
-   */
-  start(): Promise<void>;
-  /** Ends every request's wait for settling at once: they answer 202 with a Location (graceful stop). */
-  release(): void;
-  /** Stops, and removes the database if this start created it: a start that failed leaves no files. */
-  discard(): Promise<void>;
-  /** Runs the pending-work scheduler once (tests call it instead of waiting for the interval). */
-  tickPending(): Promise<number>;
-  /** Runs leak detection and the clean-up once (without retention; `jobs.run('cleanup')` has it). */
-  cleanup(): Promise<{ revoked: number; reclaimed: number }>;
-  /** The scheduled jobs `cleanup`, `leaks`, `pending`, `reconcile` (runtime/jobs.ts), also run on demand. */
-  jobs: Scheduler;
-  /** Brownfield adoption (services/adoption/): `POST /import` and `npm run import`. */
-  importer: Importer;
-  stop(): Promise<void>;
-}
+export type { Composed, Overrides } from './compose-types.ts';
 
 export async function compose(config: Config, opts: { log?: Logger; overrides?: Overrides; env?: NodeJS.ProcessEnv } = {}): Promise<Composed> {
   const env = opts.env ?? process.env;
