@@ -201,6 +201,7 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
       const taskId = held._id as string;
       const faults = await call<unknown[]>('GET', `/faults/?query=${q({ _id: `${deviceId}:task_${taskId}` })}`, `GenieACS GET fault of task ${taskId}`, signal);
       if (faults.status === 200 && Array.isArray(faults.data) && faults.data.length > 0) throw await rejected(op, deviceId, taskId, l, signal);
+      if (config.connection_request) await nudge(deviceId, taskId, l, signal);
       return { status: 'queued', taskId };
     }
     const projection = task.parameterValues.map((p) => p[0]).join(',');
@@ -217,6 +218,23 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
       return { status: 'done' };
     }
     return null;
+  }
+
+  /**
+   * A connection request alone (no task): a CPE reachable again opens a session and runs the held
+   * task where it stands in the queue, instead of at its periodic inform. The next retry sees the
+   * outcome; a request that fails leaves the task held, as it was.
+   */
+  async function nudge(deviceId: string, taskId: string, l: Logger, signal?: AbortSignal): Promise<void> {
+    const what = `GenieACS connection request to ${deviceId}`;
+    try {
+      const res = await http.request({ method: 'POST', url: `/devices/${encodeURIComponent(deviceId)}/tasks?timeout=${config.task_timeout_ms}&connection_request`, signal });
+      if (res.status === 200) l.info({ task_id: taskId }, 'connection request taken: the CPE runs its held task');
+      else l.info({ task_id: taskId, status: res.status, reason: redact(res.statusText ?? '') }, 'connection request failed: the task stays held for the next inform');
+    } catch (err) {
+      if (signal?.aborted) throw aborted(what);
+      l.info({ task_id: taskId, err: (err as { code?: string }).code ?? 'network error' }, 'connection request failed: the task stays held for the next inform');
+    }
   }
 
   return {

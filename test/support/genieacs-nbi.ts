@@ -70,8 +70,15 @@ export async function startGenieacsNbi(opts: { auth?: { username: string; passwo
     if ((m = DEVICE_TASKS.exec(path)) && req.method === 'POST') {
       const d = acs.devices.get(decodeURIComponent(m[1]!));
       const cr = u.searchParams.has('connection_request');
-      // A connection request without a task is not part of the subset this service uses.
-      if (!body) return { status: 400 };
+      // A connection request without a task: 200 once the CPE took it (its session then runs the
+      // queued tasks), 504 with the error as the reason phrase; no body and no flag is 400.
+      if (!body && !cr) return { status: 400 };
+      if (!body) {
+        if (!d) return { status: 404, body: 'No such device' };
+        if (d.mode === 'unreachable' || d.mode === 'offline') return { status: 504, reason: 'Connection request error: connect ECONNREFUSED 192.0.2.1:7547' };
+        acs.session(d);
+        return { status: 200 };
+      }
       let raw: unknown;
       try {
         raw = JSON.parse(body);

@@ -35,12 +35,13 @@ retry('the task ran at an inform and the CPE is unreachable again → done, no n
   assert.equal(nbi.tasks(d.id), [], 'nothing re-queued at the ACS');
 });
 
-retry('the task is still held → queued with its id, no second POST', async () => {
+retry('the task is still held → queued with its id, no second task, one connection request alone', async () => {
   const { nbi, configure, posts } = await setup();
   const d = nbi.addDevice({ mode: 'unreachable' });
   const first = await configure(d.id);
   assert.equal(await configure(d.id, true), first);
-  assert.is(posts().length, 1);
+  assert.equal(posts().map((r) => r.body !== ''), [true, false], 'the task once, then a connection request without a body');
+  assert.ok(posts()[1]!.url.includes('connection_request'));
   assert.is(nbi.tasks(d.id).length, 1);
 });
 
