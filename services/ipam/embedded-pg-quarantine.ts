@@ -5,6 +5,19 @@ import { formatPrefix, lastAddress, parsePrefix, toHex, type Ipv6Prefix } from '
 import { NOT_FREED } from './embedded-quarantine.ts';
 
 type Q = Pick<pg.PoolClient, 'query'>;
+
+/** The statements, by what runs them (test/store/postgresql/query-plans.test.ts checks their plans). */
+export const PG_QUARANTINE = {
+  free: `UPDATE ipam_quarantine SET freed_at = $4, reusable_at = $5
+         WHERE pool = $1 AND start_hex = $2 AND lifecycle_id = $3 AND freed_at IS NULL`,
+  heldFor: 'SELECT 1 FROM ipam_quarantine WHERE pool = $1 AND start_hex = $2 AND lifecycle_id = $3 AND freed_at IS NULL',
+  drop: 'DELETE FROM ipam_quarantine WHERE pool = $1 AND start_hex = $2',
+  stickyFor: 'SELECT prefix FROM ipam_quarantine WHERE pool = $1 AND subscriber_id = $2 AND freed_at IS NOT NULL ORDER BY released_at DESC',
+  // LIMIT NULL is no limit (an allocation takes them all; the sweep a batch).
+  takeExpired: `DELETE FROM ipam_quarantine WHERE pool = $1 AND start_hex IN
+           (SELECT start_hex FROM ipam_quarantine WHERE pool = $1 AND reusable_at <= $2 LIMIT $3)
+         RETURNING prefix, start_hex`,
+} as const;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export function pgQuarantine(now: () => number) {
@@ -20,25 +33,24 @@ export function pgQuarantine(now: () => number) {
     async free(c: Q, pool: string, block: Ipv6Prefix, lifecycleId: string, subscriberId: string | null, holdMs: number) {
       const t = now();
       const { rowCount } = await c.query(
-        `UPDATE ipam_quarantine SET freed_at = $4, reusable_at = $5
-         WHERE pool = $1 AND start_hex = $2 AND lifecycle_id = $3 AND freed_at IS NULL`,
+        PG_QUARANTINE.free,
         [pool, toHex(block.network), lifecycleId, iso(t), iso(t + holdMs)],
       );
       if (!rowCount) await insert(c, pool, block, lifecycleId, subscriberId, iso(t), iso(t), iso(t + holdMs));
     },
     isHeldFor: async (c: Q, pool: string, block: Ipv6Prefix, lifecycleId: string) =>
       (
-        await c.query('SELECT 1 FROM ipam_quarantine WHERE pool = $1 AND start_hex = $2 AND lifecycle_id = $3 AND freed_at IS NULL', [
+        await c.query(PG_QUARANTINE.heldFor, [
           pool,
           toHex(block.network),
           lifecycleId,
         ])
       ).rows.length > 0,
     drop: async (c: Q, pool: string, block: Ipv6Prefix) =>
-      void (await c.query('DELETE FROM ipam_quarantine WHERE pool = $1 AND start_hex = $2', [pool, toHex(block.network)])),
+      void (await c.query(PG_QUARANTINE.drop, [pool, toHex(block.network)])),
     async stickyFor(c: Q, pool: string, subscriberId: string, length: number): Promise<Ipv6Prefix | null> {
       const { rows } = await c.query<{ prefix: string }>(
-        'SELECT prefix FROM ipam_quarantine WHERE pool = $1 AND subscriber_id = $2 AND freed_at IS NOT NULL ORDER BY released_at DESC',
+        PG_QUARANTINE.stickyFor,
         [pool, subscriberId],
       );
       for (const r of rows) {
@@ -49,11 +61,8 @@ export function pgQuarantine(now: () => number) {
     },
     /** Deletes and returns the pool's blocks whose hold-down has passed, in address order; at most `limit` of them when given. */
     async takeExpired(c: Q, pool: string, limit?: number): Promise<Ipv6Prefix[]> {
-      // LIMIT NULL is no limit (an allocation takes them all; the sweep a batch).
       const { rows } = await c.query<{ prefix: string; start_hex: string }>(
-        `DELETE FROM ipam_quarantine WHERE pool = $1 AND start_hex IN
-           (SELECT start_hex FROM ipam_quarantine WHERE pool = $1 AND reusable_at <= $2 LIMIT $3)
-         RETURNING prefix, start_hex`,
+        PG_QUARANTINE.takeExpired,
         [pool, iso(now()), limit ?? null],
       );
       return rows.sort((a, b) => (a.start_hex < b.start_hex ? -1 : 1)).map((r) => parsePrefix(r.prefix));
