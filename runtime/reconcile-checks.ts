@@ -104,6 +104,19 @@ export function compareIpam(ix: LifecycleIndex, held: HeldPrefix[], poolLength: 
   return out;
 }
 
+/**
+ * The part of a user's prefix rows the service manages (`attributes`, per radius.reply.framed_prefix);
+ * null when it has none. With `none`, a Framed-IPv6-Prefix is the ISP's: not judged, never removed.
+ */
+export function managedPart(reply: FieldReply, attributes: string[]): FieldReply | null {
+  const ours = new Set(attributes.map((a) => a.toLowerCase()));
+  const rows = reply.rows.filter((r) => ours.has(r.attribute.toLowerCase()));
+  if (rows.length === reply.rows.length) return reply;
+  if (rows.length === 0) return null;
+  const first = (attribute: string) => rows.find((r) => r.attribute.toLowerCase() === attribute.toLowerCase())?.value ?? null;
+  return { ...reply, rows, delegatedPrefix: first('Delegated-IPv6-Prefix'), framedPrefix: first('Framed-IPv6-Prefix') };
+}
+
 /** One user's radreply rows against their lifecycle; `desired` is what the reply store would write. */
 export function compareReply(ix: LifecycleIndex, reply: FieldReply, desired: (v: LifecycleView) => Map<string, string | null>, pools: Ipv6Prefix[]): Found | null {
   // Where the database takes several spellings for one user (MySQL), the lifecycle may hold any of

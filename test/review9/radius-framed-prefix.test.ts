@@ -39,6 +39,8 @@ for (const test of ispSuites((s) => `review9: the ISP's own Framed-IPv6-Prefix o
     assert.is((await isp.post('suspend', { subscriber_id: 'isp-a' })).body.state, 'suspended');
     const suspended = await isp.ask('isp-a');
     assert.equal(suspended.delegated, [], 'suspend withdraws the delegated prefix');
+    const whileSuspended = await isp.post('jobs/reconcile');
+    assert.equal(whileSuspended.body.counts.radreply_stale, 0, 'the WAN /64 of a suspended subscriber is not ours to judge');
     assert.is((await isp.post('reactivate', { subscriber_id: 'isp-a' })).body.state, 'active');
     const back = await isp.ask('isp-a');
     assert.equal([back.delegated, back.framed], [[PD], [WAN]], 'reactivate restores what suspend withdrew, the WAN /64 included');
