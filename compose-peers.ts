@@ -15,8 +15,8 @@ export interface Peers {
   replies: RadiusReplyPort | null;
   sessions: DynamicAuthorizationPort | null;
   cpe: CpePort | null;
-  /** With RADIUS, why radreply cannot take a username (activate refuses it before any step); else null. */
-  usernameProblem: ((username: string) => string | null) | null;
+  /** With RADIUS, how radreply takes usernames (LifecycleServiceOptions.usernames); else null. */
+  usernames: { problem(username: string): string | null; folded: boolean } | null;
 }
 
 /** The peers' ports; what must be closed at the stop goes into `closers`. */
@@ -45,5 +45,7 @@ export async function buildPeers(
   if (cpe) cpe = limitPort(cpe, PEER_METHODS.cpe, config.limits.genieacs.concurrency);
   if (!replies) log.warn('no radius section: RADIUS reply attributes and CoA/Disconnect are skipped');
   if (!cpe) log.warn('no ACS configured: CPE steps are skipped');
-  return { replies, sessions, cpe, usernameProblem: replies ? replyUsernameProblem : null };
+  // MySQL's stock collation compares usernames case- and trailing-space-insensitively (docs/radius.md).
+  const usernames = replies ? { problem: replyUsernameProblem, folded: config.radius?.sql.backend === 'mysql' } : null;
+  return { replies, sessions, cpe, usernames };
 }

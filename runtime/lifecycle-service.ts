@@ -17,8 +17,11 @@ export interface LifecycleServiceOptions {
   defaultPool: string;
   /** For a pool removed from the configuration that lifecycles still use, the error refusing an allocation in it; else null. */
   draining?: (pool: string) => ServiceError | null;
-  /** Why the RADIUS side cannot take this username (radreply's column), or null: activate answers 400 before any step. */
-  usernameProblem?: ((username: string) => string | null) | null;
+  /**
+   * The RADIUS side's usernames: `problem`, why radreply cannot take one (activate answers 400 before
+   * any step); `folded`, the database takes spellings differing in case or trailing spaces for one user.
+   */
+  usernames?: { problem(username: string): string | null; folded: boolean } | null;
 }
 
 /** How long a 202 waits past `?wait=` for its operation's event to be sent (see `#within`). */
@@ -32,7 +35,7 @@ export class LifecycleService {
 
   constructor(opts: LifecycleServiceOptions) {
     this.#opts = opts;
-    this.#usernames = new UsernameClaims(opts.store);
+    this.#usernames = new UsernameClaims(opts.store, { folded: opts.usernames?.folded ?? false });
     this.#pools = new Map(opts.pools.map((p) => [p.name, p]));
   }
 
@@ -66,7 +69,7 @@ export class LifecycleService {
   }
 
   activate(req: { subscriber_id: string; username: string; cpe_id?: string | null | undefined }, waitMs: number, ticket?: Ticket) {
-    const problem = this.#opts.usernameProblem?.(req.username) ?? null;
+    const problem = this.#opts.usernames?.problem(req.username) ?? null;
     if (problem !== null) return Promise.reject(new ServiceError('validation_error', `username: ${problem}`, { field: 'username' }));
     const event = { type: 'ACTIVATE', username: req.username, cpeId: req.cpe_id ?? null } as const;
     return this.#operate('activate', req.subscriber_id, waitMs, ticket, () => event, () => this.#usernames.take(req.username, req.subscriber_id));
