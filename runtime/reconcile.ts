@@ -129,7 +129,9 @@ export function createReconcile(deps: ReconcileDeps) {
       const found = await collect(signal);
       const rows: DiscrepancyRow[] = [];
       for (const f of found) {
-        const wanted = f.repairable && (deps.config.repair as Record<string, string>)[f.kind] === 'repair';
+        // Rows of a user no lifecycle here ever had are the field's until the operator says otherwise.
+        const policy = f.kind === 'radreply_stale' && f.lifecycle === null ? 'radreply_stale_unknown' : f.kind;
+        const wanted = f.repairable && (deps.config.repair as Record<string, string>)[policy] === 'repair';
         let action: DiscrepancyAction = wanted ? (dryRun ? 'would_repair' : 'repaired') : 'reported';
         let detail = f.detail;
         // The walk took time: a lifecycle that moved since it was read is the machine's again, not ours to repair.
