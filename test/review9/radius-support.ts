@@ -22,6 +22,8 @@ export interface Isp {
   server: SqlServer;
   peer: FreeRadiusPeer;
   composed: Composed;
+  /** The Prometheus exposition (GET /metrics, outside the API). */
+  metrics(): Promise<string>;
   /** POST `${BASE}/${verb}` with the token; `verb` may carry a query. */
   post(verb: string, json?: unknown): Promise<{ status: number; body: any }>;
   get(pathAndQuery: string): Promise<{ status: number; body: any }>;
@@ -96,6 +98,7 @@ export async function startIsp(server: SqlServer, config: Record<string, unknown
     composed,
     post: (verb, json = {}) => call('POST', verb, json),
     get: (url) => call('GET', url),
+    metrics: async () => (await fetch(`${origin}/metrics`)).text(),
     async ask(user) {
       const a = await accessRequest(peer.host, peer.ports.auth, peer.secret, user, 'pw');
       return { code: a.code, delegated: a.delegated, framed: a.framed, types: a.attributes.map((x) => x.type).sort((x, y) => x - y) };
