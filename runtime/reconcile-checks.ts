@@ -199,8 +199,9 @@ export function compareCpe(v: LifecycleView, o: CpeObservation | undefined): Fou
 
 function matches(reply: FieldReply, desired: Map<string, string | null>): boolean {
   for (const [attribute, value] of desired) {
-    const rows = reply.rows.filter((r) => r.attribute === attribute);
-    if (value === null ? rows.length > 0 : rows.length !== 1 || rows[0]!.value !== value || rows[0]!.op !== ':=') return false;
+    const rows = reply.rows.filter((r) => r.attribute.toLowerCase() === attribute.toLowerCase());
+    // A row in another case is served all the same, but is not what the service writes.
+    if (value === null ? rows.length > 0 : rows.length !== 1 || rows[0]!.value !== value || rows[0]!.op !== ':=' || rows[0]!.attribute !== attribute) return false;
   }
   return true;
 }
