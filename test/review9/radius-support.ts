@@ -34,9 +34,9 @@ export interface Isp {
   close(): Promise<void>;
 }
 
-/** One suite per SQL server that can run here (`ctx.isp` fresh for each test). */
-export function ispSuites(title: (server: string) => string, config: Record<string, unknown> = {}): Test<{ isp: Isp }>[] {
-  return RADIUS_SQL_SERVERS.flatMap((backend) => {
+/** One suite per SQL server that can run here (`only`: that one), `ctx.isp` fresh for each test. */
+export function ispSuites(title: (server: string) => string, config: Record<string, unknown> = {}, only?: string): Test<{ isp: Isp }>[] {
+  return RADIUS_SQL_SERVERS.filter((b) => only === undefined || b.name === only).flatMap((backend) => {
     const name = title(backend.name);
     if (!peerAvailable(name) || !backend.available(name)) return [];
     const test = suite<{ isp: Isp }>(name, {} as { isp: Isp });
