@@ -17,10 +17,7 @@ export interface LifecycleServiceOptions {
   defaultPool: string;
   /** For a pool removed from the configuration that lifecycles still use, the error refusing an allocation in it; else null. */
   draining?: (pool: string) => ServiceError | null;
-  /**
-   * The RADIUS side's usernames: `problem`, why radreply cannot take one (activate answers 400 before
-   * any step); `folded`, the database takes spellings differing in case or trailing spaces for one user.
-   */
+  /** radreply's usernames: why one cannot be taken (activate: 400, no step), and whether case and trailing spaces fold. */
   usernames?: { problem(username: string): string | null; folded: boolean } | null;
 }
 
