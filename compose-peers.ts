@@ -9,11 +9,14 @@ import type { CpePort } from './services/genieacs/port.ts';
 import { openRadiusReplies } from './services/radius/backends.ts';
 import { createDynamicAuthorization } from './services/radius/dynamic-authorization.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';
+import { replyUsernameProblem } from './services/radius/reply-attributes.ts';
 
 export interface Peers {
   replies: RadiusReplyPort | null;
   sessions: DynamicAuthorizationPort | null;
   cpe: CpePort | null;
+  /** With RADIUS, how radreply takes usernames (LifecycleServiceOptions.usernames); else null. */
+  usernames: { problem(username: string): string | null; folded: boolean } | null;
 }
 
 /** The peers' ports; what must be closed at the stop goes into `closers`. */
@@ -42,5 +45,7 @@ export async function buildPeers(
   if (cpe) cpe = limitPort(cpe, PEER_METHODS.cpe, config.limits.genieacs.concurrency);
   if (!replies) log.warn('no radius section: RADIUS reply attributes and CoA/Disconnect are skipped');
   if (!cpe) log.warn('no ACS configured: CPE steps are skipped');
-  return { replies, sessions, cpe };
+  // MySQL's stock collation compares usernames case- and trailing-space-insensitively (docs/radius.md).
+  const usernames = replies ? { problem: replyUsernameProblem, folded: config.radius?.sql.backend === 'mysql' } : null;
+  return { replies, sessions, cpe, usernames };
 }

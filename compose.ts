@@ -71,7 +71,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   const { draining, poolUsers } = await drainingPools(opened, new Set(pools.map((p) => p.name)), log);
   const ipam = await buildIpam(config, opened, log, env, draining, poolUsers, overrides);
 
-  const { replies, sessions, cpe } = await buildPeers(config, log, env, overrides, closers);
+  const { replies, sessions, cpe, usernames } = await buildPeers(config, log, env, overrides, closers);
 
   const leakCounter = createLeakCounter({ counts: port.counts, store: port.lifecycles, leakAfterS: config.runtime.leak_after_s });
   const inventory = createInventory({ store: port.lifecycles, ipam, ...(sqlite ? { seen: createHeldScratch(sqlite.db) } : {}), onChecked: (found) => leakCounter.record(found) });
@@ -151,6 +151,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     pools,
     defaultPool,
     draining: (pool) => (drainingNames.has(pool) ? drainingError(pool, poolUsers(pool).lifecycles) : null),
+    usernames,
   });
   const cleanupDeps = {
     store: port.lifecycles,

@@ -183,6 +183,7 @@ export const configSchema = z
             ipam_missing: z.literal('report').default('report'),
             radreply_missing: repairPolicy('repair'),
             radreply_stale: repairPolicy('repair'),
+            radreply_stale_unknown: repairPolicy('report'),
             session_foreign_prefix: z.literal('report').default('report'),
             cpe_still_delegating: repairPolicy('repair'),
           })

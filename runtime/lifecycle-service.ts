@@ -17,6 +17,8 @@ export interface LifecycleServiceOptions {
   defaultPool: string;
   /** For a pool removed from the configuration that lifecycles still use, the error refusing an allocation in it; else null. */
   draining?: (pool: string) => ServiceError | null;
+  /** radreply's usernames: why one cannot be taken (activate: 400, no step), and whether case and trailing spaces fold. */
+  usernames?: { problem(username: string): string | null; folded: boolean } | null;
 }
 
 /** How long a 202 waits past `?wait=` for its operation's event to be sent (see `#within`). */
@@ -30,7 +32,7 @@ export class LifecycleService {
 
   constructor(opts: LifecycleServiceOptions) {
     this.#opts = opts;
-    this.#usernames = new UsernameClaims(opts.store);
+    this.#usernames = new UsernameClaims(opts.store, { folded: opts.usernames?.folded ?? false });
     this.#pools = new Map(opts.pools.map((p) => [p.name, p]));
   }
 
@@ -64,6 +66,8 @@ export class LifecycleService {
   }
 
   activate(req: { subscriber_id: string; username: string; cpe_id?: string | null | undefined }, waitMs: number, ticket?: Ticket) {
+    const problem = this.#opts.usernames?.problem(req.username) ?? null;
+    if (problem !== null) return Promise.reject(new ServiceError('validation_error', `username: ${problem}`, { field: 'username' }));
     const event = { type: 'ACTIVATE', username: req.username, cpeId: req.cpe_id ?? null } as const;
     return this.#operate('activate', req.subscriber_id, waitMs, ticket, () => event, () => this.#usernames.take(req.username, req.subscriber_id));
   }

@@ -104,6 +104,19 @@ export function compareIpam(ix: LifecycleIndex, held: HeldPrefix[], poolLength: 
   return out;
 }
 
+/**
+ * The part of a user's prefix rows the service manages (`attributes`, per radius.reply.framed_prefix);
+ * null when it has none. With `none`, a Framed-IPv6-Prefix is the ISP's: not judged, never removed.
+ */
+export function managedPart(reply: FieldReply, attributes: string[]): FieldReply | null {
+  const ours = new Set(attributes.map((a) => a.toLowerCase()));
+  const rows = reply.rows.filter((r) => ours.has(r.attribute.toLowerCase()));
+  if (rows.length === reply.rows.length) return reply;
+  if (rows.length === 0) return null;
+  const first = (attribute: string) => rows.find((r) => r.attribute.toLowerCase() === attribute.toLowerCase())?.value ?? null;
+  return { ...reply, rows, delegatedPrefix: first('Delegated-IPv6-Prefix'), framedPrefix: first('Framed-IPv6-Prefix') };
+}
+
 /** One user's radreply rows against their lifecycle; `desired` is what the reply store would write. */
 export function compareReply(ix: LifecycleIndex, reply: FieldReply, desired: (v: LifecycleView) => Map<string, string | null>, pools: Ipv6Prefix[]): Found | null {
   // Where the database takes several spellings for one user (MySQL), the lifecycle may hold any of
@@ -186,8 +199,9 @@ export function compareCpe(v: LifecycleView, o: CpeObservation | undefined): Fou
 
 function matches(reply: FieldReply, desired: Map<string, string | null>): boolean {
   for (const [attribute, value] of desired) {
-    const rows = reply.rows.filter((r) => r.attribute === attribute);
-    if (value === null ? rows.length > 0 : rows.length !== 1 || rows[0]!.value !== value || rows[0]!.op !== ':=') return false;
+    const rows = reply.rows.filter((r) => r.attribute.toLowerCase() === attribute.toLowerCase());
+    // A row in another case is served all the same, but is not what the service writes.
+    if (value === null ? rows.length > 0 : rows.length !== 1 || rows[0]!.value !== value || rows[0]!.op !== ':=' || rows[0]!.attribute !== attribute) return false;
   }
   return true;
 }

@@ -11,7 +11,7 @@ import type { RadiusFieldReader } from '../services/field/radius.ts';
 import type { CpePort } from '../services/genieacs/port.ts';
 import { parsePrefix } from '../services/ipv6.ts';
 import type { RadiusReplyPort } from '../services/radius/port.ts';
-import { desiredReply, type FramedPrefixMode } from '../services/radius/reply-attributes.ts';
+import { desiredReply, managedAttributes, type FramedPrefixMode } from '../services/radius/reply-attributes.ts';
 import type { LifecycleRow } from '../store/lifecycles.ts';
 import type { LifecyclePort } from '../store/port.ts';
 import type { ReconciliationPort } from '../store/port.ts';
@@ -24,6 +24,7 @@ import {
   DISCREPANCY_KINDS,
   emptyIndex,
   indexLifecycle,
+  managedPart,
   missingReplies,
   viewOf,
   type Found,
@@ -67,9 +68,12 @@ export function createReconcile(deps: ReconcileDeps) {
       const { reader, framedPrefix } = deps.radius;
       const desired = (v: { username: string | null; prefix: string | null }) =>
         desiredReply({ username: v.username!, delegatedPrefix: v.prefix!, framedPrefix: null }, framedPrefix);
+      const managed = managedAttributes(framedPrefix);
       const withRows = new Set<string>();
       for await (const page of reader.replies({ pageSize, signal })) {
-        for (const reply of page) {
+        for (const all of page) {
+          const reply = managedPart(all, managed);
+          if (!reply) continue;
           for (const u of [reply.username, ...(reply.also ?? [])]) withRows.add(u);
           const f = compareReply(ix, reply, desired, parents);
           if (f) found.push(f);
@@ -125,7 +129,9 @@ export function createReconcile(deps: ReconcileDeps) {
       const found = await collect(signal);
       const rows: DiscrepancyRow[] = [];
       for (const f of found) {
-        const wanted = f.repairable && (deps.config.repair as Record<string, string>)[f.kind] === 'repair';
+        // Rows of a user no lifecycle here ever had are the field's until the operator says otherwise.
+        const policy = f.kind === 'radreply_stale' && f.lifecycle === null ? 'radreply_stale_unknown' : f.kind;
+        const wanted = f.repairable && (deps.config.repair as Record<string, string>)[policy] === 'repair';
         let action: DiscrepancyAction = wanted ? (dryRun ? 'would_repair' : 'repaired') : 'reported';
         let detail = f.detail;
         // The walk took time: a lifecycle that moved since it was read is the machine's again, not ours to repair.

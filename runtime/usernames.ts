@@ -13,27 +13,31 @@ import type { LifecyclePort } from '../store/port.ts';
 export class UsernameClaims {
   readonly #store: Pick<LifecyclePort, 'usernameHolder'>;
   readonly #claims = new Map<string, string>();
+  readonly #folded: boolean;
 
-  constructor(store: Pick<LifecyclePort, 'usernameHolder'>) {
+  /** `folded`: the RADIUS database takes usernames differing in ASCII case or trailing spaces for one (MySQL's collation). */
+  constructor(store: Pick<LifecyclePort, 'usernameHolder'>, opts: { folded?: boolean } = {}) {
     this.#store = store;
+    this.#folded = opts.folded ?? false;
   }
 
   /** Resolves with the release, to call once the lifecycle's row carries the username. */
   async take(username: string, subscriberId: string): Promise<() => void> {
+    const key = this.#folded ? username.replace(/ +$/, '').replace(/[A-Z]+/g, (m) => m.toLowerCase()) : username;
     const claimedByOther = () => {
-      const c = this.#claims.get(username);
+      const c = this.#claims.get(key);
       return c !== undefined && c !== subscriberId ? c : null;
     };
     // Asked again after the read: another activation may have claimed it meanwhile.
-    const taken = claimedByOther() ?? (await this.#store.usernameHolder(username, subscriberId)) ?? claimedByOther();
+    const taken = claimedByOther() ?? (await this.#store.usernameHolder(username, subscriberId, this.#folded)) ?? claimedByOther();
     if (taken !== null) {
       throw new ServiceError('username_in_use', `username: ${username} is the RADIUS username of subscriber ${taken}, whose lifecycle is live; revoke it first`, {
         field: 'username',
       });
     }
-    this.#claims.set(username, subscriberId);
+    this.#claims.set(key, subscriberId);
     return () => {
-      if (this.#claims.get(username) === subscriberId) this.#claims.delete(username);
+      if (this.#claims.get(key) === subscriberId) this.#claims.delete(key);
     };
   }
 }

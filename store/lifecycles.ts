@@ -88,8 +88,11 @@ export interface LifecycleStore {
   duePending(now: string, limit: number): Pick<LifecycleRow, 'id' | 'subscriber_id'>[];
   /** A live lifecycle created after `than` that has the CPE now (it configured it since), if any. */
   newerOnCpe(cpeId: string, than: Pick<LifecycleRow, 'id' | 'created_at'>): string | null;
-  /** Another subscriber whose live lifecycle has this RADIUS username (radreply is keyed by it), if any. */
-  usernameHolder(username: string, exceptSubscriberId: string): string | null;
+  /**
+   * Another subscriber whose live lifecycle has this RADIUS username (radreply is keyed by it), if
+   * any; `folded`: compared as MySQL's collation does at least (ASCII case, trailing spaces).
+   */
+  usernameHolder(username: string, exceptSubscriberId: string, folded?: boolean): string | null;
   countByState(): Record<string, number>;
   /** Lifecycles with outside work accepted but not confirmed (an offline CPE). */
   countPending(): number;
@@ -178,6 +181,10 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   const selectUsernameHolder = db.prepare<{ username: string; subscriber_id: string }, { subscriber_id: string }>(
     "SELECT subscriber_id FROM lifecycles WHERE username = @username AND state <> 'revoked' AND subscriber_id <> @subscriber_id LIMIT 1",
   );
+  // lifecycles_live_username_folded (migration 017): the same seek on the folded expression.
+  const selectFoldedUsernameHolder = db.prepare<{ username: string; subscriber_id: string }, { subscriber_id: string }>(
+    "SELECT subscriber_id FROM lifecycles WHERE lower(rtrim(username, ' ')) = lower(rtrim(@username, ' ')) AND username IS NOT NULL AND state <> 'revoked' AND subscriber_id <> @subscriber_id LIMIT 1",
+  );
   const selectShared = db.prepare<[], { prefix: string; ids: string }>(SHARED_PREFIXES);
   const selectHolder = db.prepare<[string], LifecycleHolder>('SELECT id, subscriber_id, state, busy, pool, prefix, username FROM lifecycles WHERE id = ?');
   const holders = {
@@ -225,7 +232,8 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     busy: () => selectBusy.all().map((r) => r.id),
     duePending: (now, limit) => selectDue.all({ now, limit }),
     newerOnCpe: (cpeId, than) => selectNewerOnCpe.get({ cpe_id: cpeId, created_at: than.created_at })?.id ?? null,
-    usernameHolder: (username, exceptSubscriberId) => selectUsernameHolder.get({ username, subscriber_id: exceptSubscriberId })?.subscriber_id ?? null,
+    usernameHolder: (username, exceptSubscriberId, folded = false) =>
+      (folded ? selectFoldedUsernameHolder : selectUsernameHolder).get({ username, subscriber_id: exceptSubscriberId })?.subscriber_id ?? null,
     countPending: () => selectPendingCount.get()!.n,
     sharedPrefixes: () => selectShared.all().map((r) => ({ prefix: r.prefix, lifecycle_ids: r.ids.split(',') })),
     holder: (id) => selectHolder.get(id),

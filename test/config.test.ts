@@ -164,6 +164,7 @@ test('reconcile: repairs only the unambiguous kinds by default; ipam_missing and
     ipam_missing: 'report',
     radreply_missing: 'repair',
     radreply_stale: 'repair',
+    radreply_stale_unknown: 'report',
     session_foreign_prefix: 'report',
     cpe_still_delegating: 'repair',
   });

@@ -12,6 +12,8 @@ import { fieldReply, PREFIX_ATTRIBUTES, replyPages, sessionPages, type FieldRepl
 export function createSqlRadiusFieldReader(client: SqlClient, log?: Logger): RadiusFieldReader {
   const pg = client.dialect === 'postgresql';
   const inList = PREFIX_ATTRIBUTES.map(() => '?').join(', ');
+  // FreeRADIUS's dictionary takes an attribute name in any case: so do these reads.
+  const LOWERED = PREFIX_ATTRIBUTES.map((a) => a.toLowerCase());
   // MySQL's collation (FreeRADIUS's schema: latin1, case-insensitive, trailing spaces ignored,
   // accents folded) makes `Alice`, `alice ` and `alicé` one user, sorted together: group them by
   // the collation's own weight, as FreeRADIUS's lookup and our writes (`username = ?`) see them.
@@ -61,9 +63,9 @@ export function createSqlRadiusFieldReader(client: SqlClient, log?: Logger): Rad
               // `username >= ?` first: the one condition an index on username can start the scan at
               // (PostgreSQL only filters on the OR alone, reading the index from its start every page).
               `SELECT id, username, attribute, op, value${userKey} FROM radreply
-                WHERE attribute IN (${inList}) AND username >= ? AND (username > ? OR id > ?)
+                WHERE lower(attribute) IN (${inList}) AND username >= ? AND (username > ? OR id > ?)
                 ORDER BY username, id LIMIT ?`,
-              [...PREFIX_ATTRIBUTES, after.username, after.username, after.id, limit],
+              [...LOWERED, after.username, after.username, after.id, limit],
             )
           ).map((r) => ({ ...replyRow(r), ...(pg ? {} : { userKey: String((r as { userKey?: unknown }).userKey) }) }));
         },
@@ -75,8 +77,8 @@ export function createSqlRadiusFieldReader(client: SqlClient, log?: Logger): Rad
       for (const username of usernames) {
         const rows = await read<ReplyRow>(
           'radreply read',
-          `SELECT id, username, attribute, op, value FROM radreply WHERE username = ? AND attribute IN (${inList}) ORDER BY id`,
-          [username, ...PREFIX_ATTRIBUTES],
+          `SELECT id, username, attribute, op, value FROM radreply WHERE username = ? AND lower(attribute) IN (${inList}) ORDER BY id`,
+          [username, ...LOWERED],
         );
         const reply = fieldReply(username, rows.map(replyRow));
         if (reply) out.set(username, reply);

@@ -138,14 +138,14 @@ export function fieldReply(username: string, rows: ReplyRow[]): FieldReply | nul
 /** A reader on an open FreeRADIUS SQLite database (the caller keeps ownership of `db` unless it calls close()). */
 export function createRadiusFieldReader(db: RadiusDb): RadiusFieldReader {
   const attrs = PREFIX_ATTRIBUTES.map((_, i) => `@a${i}`).join(', ');
-  const attrParams = Object.fromEntries(PREFIX_ATTRIBUTES.map((a, i) => [`a${i}`, a]));
+  const attrParams = Object.fromEntries(PREFIX_ATTRIBUTES.map((a, i) => [`a${i}`, a.toLowerCase()]));
   const replyPage = db.prepare<Record<string, string | number>, ReplyRow>(
     `SELECT id, username, attribute, op, value FROM radreply
-      WHERE attribute IN (${attrs}) AND (username > @username OR (username = @username AND id > @id))
+      WHERE lower(attribute) IN (${attrs}) AND (username > @username OR (username = @username AND id > @id))
       ORDER BY username, id LIMIT @limit`,
   );
   const replyOfUser = db.prepare<Record<string, string>, ReplyRow>(
-    `SELECT id, username, attribute, op, value FROM radreply WHERE username = @username AND attribute IN (${attrs}) ORDER BY id`,
+    `SELECT id, username, attribute, op, value FROM radreply WHERE username = @username AND lower(attribute) IN (${attrs}) ORDER BY id`,
   );
   // Older schemas lack the IPv6 columns: select NULL in their place rather than failing.
   const columns = new Set((db.prepare(`PRAGMA table_info(radacct)`).all() as { name: string }[]).map((c) => c.name));
@@ -188,8 +188,10 @@ export function createRadiusFieldReader(db: RadiusDb): RadiusFieldReader {
 
 function addRow(reply: FieldReply, r: ReplyRow): void {
   reply.rows.push(r);
-  if (r.attribute === DELEGATED_IPV6_PREFIX) reply.delegatedPrefix ??= r.value;
-  if (r.attribute === FRAMED_IPV6_PREFIX) reply.framedPrefix ??= r.value;
+  // FreeRADIUS's dictionary takes an attribute name in any case.
+  const attribute = r.attribute.toLowerCase();
+  if (attribute === DELEGATED_IPV6_PREFIX.toLowerCase()) reply.delegatedPrefix ??= r.value;
+  if (attribute === FRAMED_IPV6_PREFIX.toLowerCase()) reply.framedPrefix ??= r.value;
 }
 
 const text = (v: string | number | null) => (v === null || v === '' ? null : String(v));

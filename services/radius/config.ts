@@ -126,9 +126,11 @@ const replySchema = z
   .object({
     /**
      * `none`: we never write (nor delete) Framed-IPv6-Prefix; `given`: we write the WAN /64 the
-     * command carries; `first64`: as `given`, else the first /64 of the delegated prefix.
+     * command carries, and remove the user's when it carries none; `first64`: as `given`, else the
+     * first /64 of the delegated prefix. The default is `none`: no operation of the API carries a WAN
+     * /64, so under `given` every one removed the row the ISP had put there, for good.
      */
-    framed_prefix: z.enum(['none', 'given', 'first64']).default('given'),
+    framed_prefix: z.enum(['none', 'given', 'first64']).default('none'),
   })
   .strict();
 

@@ -45,8 +45,8 @@ export class FakeRadiusReplyStore implements RadiusReplyPort {
       const desired = desiredReply(cmd, this.opts.framedPrefix ?? 'given');
       for (const attribute of this.managed) {
         const value = desired.get(attribute) ?? null;
-        const mine = this.rows.filter((r) => r.username === cmd.username && r.attribute === attribute);
-        if (value !== null && mine.length === 1 && mine[0]!.op === REPLY_OP && mine[0]!.value === value) continue;
+        const mine = this.rows.filter((r) => r.username === cmd.username && same(r.attribute, attribute));
+        if (value !== null && mine.length === 1 && mine[0]!.op === REPLY_OP && mine[0]!.value === value && mine[0]!.attribute === attribute) continue;
         this.drop(cmd.username, attribute);
         if (value !== null) this.seed({ username: cmd.username, attribute, op: REPLY_OP, value });
       }
@@ -65,10 +65,13 @@ export class FakeRadiusReplyStore implements RadiusReplyPort {
   private drop(username: string, attribute: string): void {
     for (let i = this.rows.length - 1; i >= 0; i--) {
       const r = this.rows[i]!;
-      if (r.username === username && r.attribute === attribute) this.rows.splice(i, 1);
+      if (r.username === username && same(r.attribute, attribute)) this.rows.splice(i, 1);
     }
   }
 }
+
+// FreeRADIUS's dictionary takes an attribute name in any case, as the real stores do.
+const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /** An open session the fake NAS knows. */
 export interface FakeSession {

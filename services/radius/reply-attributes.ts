@@ -26,12 +26,15 @@ export function managedAttributes(mode: FramedPrefixMode): string[] {
   return mode === 'none' ? [DELEGATED_IPV6_PREFIX] : [DELEGATED_IPV6_PREFIX, FRAMED_IPV6_PREFIX];
 }
 
+/** Why radreply cannot hold `username` (varchar(64) in FreeRADIUS's schemas), or null. */
+export function replyUsernameProblem(username: string): string | null {
+  return username.length === 0 || username.length > 64 ? 'RADIUS username must be 1..64 characters (radreply.username is varchar(64))' : null;
+}
+
 /** The value each managed attribute should hold after `cmd` (null: no row); throws `validation_error`. */
 export function desiredReply(cmd: WriteReplyCommand, mode: FramedPrefixMode): Map<string, string | null> {
-  if (cmd.username.length === 0 || cmd.username.length > 64) {
-    // radreply.username is varchar(64) in FreeRADIUS's schemas.
-    throw new ServiceError('validation_error', 'RADIUS username must be 1..64 characters', { field: 'username' });
-  }
+  const problem = replyUsernameProblem(cmd.username);
+  if (problem) throw new ServiceError('validation_error', problem, { field: 'username' });
   const delegated = parsePrefix(cmd.delegatedPrefix, 'delegatedPrefix');
   const out = new Map<string, string | null>([[DELEGATED_IPV6_PREFIX, formatPrefix(delegated)]]);
   if (mode === 'none') return out;

@@ -35,10 +35,10 @@ export class SqliteReplyStore extends LoggedReplyPort {
     super(opts);
     this.managed = managedAttributes(opts.framedPrefix);
     this.selectUserAttributeRows = db.prepare<{ username: string; attribute: string }, ReplyRow>(
-      'SELECT id, username, attribute, op, value FROM radreply WHERE username = @username AND attribute = @attribute ORDER BY id',
+      'SELECT id, username, attribute, op, value FROM radreply WHERE username = @username AND lower(attribute) = lower(@attribute) ORDER BY id',
     );
     this.deleteUserAttribute = db.prepare<{ username: string; attribute: string }>(
-      'DELETE FROM radreply WHERE username = @username AND attribute = @attribute',
+      'DELETE FROM radreply WHERE username = @username AND lower(attribute) = lower(@attribute)',
     );
     this.insertReplyRow = db.prepare<{ username: string; attribute: string; op: string; value: string }>(
       'INSERT INTO radreply (username, attribute, op, value) VALUES (@username, @attribute, @op, @value)',
@@ -73,7 +73,7 @@ export class SqliteReplyStore extends LoggedReplyPort {
     const rows = this.selectUserAttributeRows.all({ username, attribute });
     if (value === null) return rows.length === 0 ? 0 : this.deleteUserAttribute.run({ username, attribute }).changes;
     const only = rows.length === 1 ? rows[0]! : null;
-    if (only && only.op === REPLY_OP && only.value === value) return 0;
+    if (only && only.op === REPLY_OP && only.value === value && only.attribute === attribute) return 0;
     // Duplicates or a different op/value: one row per attribute is what `:=` means.
     this.deleteUserAttribute.run({ username, attribute });
     this.insertReplyRow.run({ username, attribute, op: REPLY_OP, value });

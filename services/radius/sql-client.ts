@@ -40,10 +40,22 @@ const NET_RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
 // pg reports a dropped socket or a timed-out query without a code.
 const PG_TRANSIENT_TEXT = /Connection terminated|connection timeout|Query read timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i;
 
+// A server refusing writes for now: a primary demoted to a hot standby (25006), MySQL/MariaDB's
+// read_only or super_read_only while a replica is promoted, InnoDB's read-only mode. A failover.
+const MYSQL_READ_ONLY = new Set(['ER_READ_ONLY_MODE', 'ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION']);
+
+/** True when `err` says the server takes no writes now (see MYSQL_READ_ONLY). */
+export function isReadOnlySqlError(dialect: Dialect, err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? '');
+  if (dialect === 'postgresql') return code === '25006';
+  // ER_OPTION_PREVENTS_STATEMENT names other options too (--secure-file-priv, …): only --read-only counts.
+  return MYSQL_READ_ONLY.has(code) || (code === 'ER_OPTION_PREVENTS_STATEMENT' && /read[-_]only/i.test(String((err as Error)?.message)));
+}
+
 /** True when `err` is a fault worth retrying for `dialect`. */
 export function isTransientSqlError(dialect: Dialect, err: unknown): boolean {
   const code = String((err as { code?: unknown })?.code ?? '');
-  if (NET_RETRYABLE.has(code)) return true;
+  if (NET_RETRYABLE.has(code) || isReadOnlySqlError(dialect, err)) return true;
   if (dialect === 'postgresql') return PG_RETRYABLE.has(code) || (code === '' && PG_TRANSIENT_TEXT.test(String((err as Error)?.message)));
   return MYSQL_RETRYABLE.has(code) || (err as { fatal?: boolean })?.fatal === true && code.startsWith('PROTOCOL_');
 }
@@ -136,6 +148,8 @@ function openPg(
         return out;
       } catch (err) {
         await c.query('ROLLBACK').catch((e: unknown) => (broken = e));
+        // A read-only server is a standby now: the retry connects afresh, maybe to the new primary.
+        if (broken === undefined && isReadOnlySqlError('postgresql', err)) broken = err;
         throw err;
       } finally {
         unguard();
@@ -192,6 +206,7 @@ function openMysql(
         return out;
       } catch (err) {
         await c.query({ sql: 'ROLLBACK', timeout }).catch(() => (broken = true));
+        if (isReadOnlySqlError('mysql', err)) broken = true;
         throw err;
       } finally {
         if (broken) c.destroy();

@@ -14,6 +14,8 @@ import type { Queryable, SqlClient } from './sql-client.ts';
 export class SqlReplyStore extends LoggedReplyPort {
   private readonly managed: string[];
   private readonly inList: string;
+  // FreeRADIUS's dictionary takes an attribute name in any case, so does every match here.
+  private readonly lowered: string[];
 
   constructor(
     private readonly client: SqlClient,
@@ -21,6 +23,7 @@ export class SqlReplyStore extends LoggedReplyPort {
   ) {
     super(opts);
     this.managed = managedAttributes(opts.framedPrefix);
+    this.lowered = this.managed.map((a) => a.toLowerCase());
     this.inList = this.managed.map(() => '?').join(', ');
   }
 
@@ -31,8 +34,8 @@ export class SqlReplyStore extends LoggedReplyPort {
     try {
       return await this.client.transaction(async (q) => {
         const { rows } = await q.query<ReplyRow>(
-          `SELECT id, username, attribute, op, value FROM radreply WHERE username = ? AND attribute IN (${this.inList}) ORDER BY id FOR UPDATE`,
-          [cmd.username, ...this.managed],
+          `SELECT id, username, attribute, op, value FROM radreply WHERE username = ? AND lower(attribute) IN (${this.inList}) ORDER BY id FOR UPDATE`,
+          [cmd.username, ...this.lowered],
         );
         let n = 0;
         for (const attribute of this.managed) {
@@ -53,7 +56,7 @@ export class SqlReplyStore extends LoggedReplyPort {
   async remove(username: string, signal?: AbortSignal): Promise<number> {
     signal?.throwIfAborted();
     try {
-      const r = await this.client.query(`DELETE FROM radreply WHERE username = ? AND attribute IN (${this.inList})`, [username, ...this.managed]);
+      const r = await this.client.query(`DELETE FROM radreply WHERE username = ? AND lower(attribute) IN (${this.inList})`, [username, ...this.lowered]);
       return r.affected;
     } catch (err) {
       throw this.client.failure(err, 'radreply remove');

@@ -54,10 +54,12 @@ export function createPgLifecycleStore(pool: pg.Pool): LifecyclePort {
       const { text, values } = pgListQuery(q);
       return all<LifecycleRow>(text, values);
     },
-    usernameHolder: async (username, exceptSubscriberId) =>
+    usernameHolder: async (username, exceptSubscriberId, folded = false) =>
       (
         await one<{ subscriber_id: string }>(
-          "SELECT subscriber_id FROM lifecycles WHERE username = $1 AND state <> 'revoked' AND subscriber_id <> $2 LIMIT 1",
+          folded
+            ? "SELECT subscriber_id FROM lifecycles WHERE lower(rtrim(username, ' ')) = lower(rtrim($1, ' ')) AND username IS NOT NULL AND state <> 'revoked' AND subscriber_id <> $2 LIMIT 1"
+            : "SELECT subscriber_id FROM lifecycles WHERE username = $1 AND state <> 'revoked' AND subscriber_id <> $2 LIMIT 1",
           [username, exceptSubscriberId],
         )
       )?.subscriber_id ?? null,

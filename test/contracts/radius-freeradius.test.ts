@@ -44,6 +44,8 @@ function againstFreeRadius(name: string, sqlServer?: () => Promise<SqlServer>): 
     ctx.log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (ctx.logs.push(String(c)), cb()) }));
     ctx.cfg = radiusConfigSchema.parse({
       sql: ctx.peer.sqlConfig,
+      // The port's own Framed-IPv6-Prefix handling (the default, none, leaves it to the ISP).
+      reply: { framed_prefix: 'given' },
       dynamic_authorization: {
         timeout_ms: 50,
         retries: 2,

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { radiusSqlSuites } from '../support/radius-sql-service.ts';
 
 for (const test of radiusSqlSuites((server) => `reconcile: radreply and radacct on ${server}`)) {
-  test('a row of a revoked lifecycle, a row nobody holds and a missing row are found and repaired; a foreign session reported; a second run changes nothing', async ({ f }) => {
+  test('a row of a revoked lifecycle and a missing row are found and repaired; a row nobody holds and a foreign session reported; a second run changes nothing', async ({ f }) => {
     const { service, jobs } = f.composed;
     for (const s of ['alice', 'bob', 'carol']) {
       await service.allocate({ subscriber_id: `sub-${s}` }, 5000);
@@ -28,20 +28,21 @@ for (const test of radiusSqlSuites((server) => `reconcile: radreply and radacct 
                   VALUES ('c-1', 'u-c-1', 'carol', '192.0.2.1', ${now}, ${now}, '${alice}')`);
 
     const dry = await jobs.run('reconcile', { dryRun: true });
-    assert.equal(dry.counts, { ipam_orphan: 0, ipam_missing: 0, radreply_missing: 1, radreply_stale: 3, session_foreign_prefix: 1, cpe_still_delegating: 0, repaired: 0, would_repair: 3 });
+    assert.equal(dry.counts, { ipam_orphan: 0, ipam_missing: 0, radreply_missing: 1, radreply_stale: 3, session_foreign_prefix: 1, cpe_still_delegating: 0, repaired: 0, would_repair: 2 });
     assert.equal(replies(), [['bob', bob], ['ghost', '2001:db8:f0::/56'], ['carol', carol], ['legacy', '2001:db9:1::/56']].sort(), 'a dry run writes nothing');
     const session = (dry.items.session_foreign_prefix as { username: string; prefix: string; subscriber_id: string; detail: Record<string, unknown> }[])[0]!;
     assert.equal([session.username, session.prefix, session.subscriber_id, session.detail.nas_ip_address, session.detail.subscriber_prefix], ['carol', alice, 'sub-carol', '192.0.2.1', carol]);
 
     const real = await jobs.run('reconcile', {});
-    assert.equal([real.counts.radreply_missing, real.counts.radreply_stale, real.counts.session_foreign_prefix, real.counts.repaired], [1, 3, 1, 3]);
-    assert.equal(replies(), [['alice', alice], ['carol', carol], ['legacy', '2001:db9:1::/56']], 'alice has her row back; bob\'s and the ghost\'s are gone; outside the pools stays');
+    assert.equal([real.counts.radreply_missing, real.counts.radreply_stale, real.counts.session_foreign_prefix, real.counts.repaired], [1, 3, 1, 2]);
+    // The ghost is nobody's here: reported (reconcile.repair.radreply_stale_unknown defaults to report).
+    assert.equal(replies(), [['alice', alice], ['carol', carol], ['ghost', '2001:db8:f0::/56'], ['legacy', '2001:db9:1::/56']], 'alice has her row back; bob\'s is gone; the ghost\'s and the one outside the pools stay');
     const events = await service.events('sub-alice');
     assert.ok(events.some((e) => e.type === 'RECONCILED' && (e.detail as { kind?: string }).kind === 'radreply_missing'), 'the repair is audited');
 
     const again = await jobs.run('reconcile', {});
-    assert.equal([again.counts.radreply_missing, again.counts.radreply_stale, again.counts.repaired], [0, 1, 0]);
-    assert.equal(replies(), [['alice', alice], ['carol', carol], ['legacy', '2001:db9:1::/56']]);
+    assert.equal([again.counts.radreply_missing, again.counts.radreply_stale, again.counts.repaired], [0, 2, 0]);
+    assert.equal(replies(), [['alice', alice], ['carol', carol], ['ghost', '2001:db8:f0::/56'], ['legacy', '2001:db9:1::/56']]);
   });
 
   test.run();

@@ -51,6 +51,8 @@ async function seededField(): Promise<Field> {
       netbox: { url: netbox.url, timeout_ms: 2000 },
       radius: { sql: { path: radiusPath, create_schema: true } },
       genieacs: { url: acs.url, timeout_ms: 5000, task_timeout_ms: 500 },
+      // The unknown users' rows planted in the pools are to go too (the default only reports them).
+      reconcile: { repair: { radreply_stale_unknown: 'repair' } },
     }),
     { log: pino({ level: 'silent' }), env: { IPV6_LIFECYCLE_API_TOKEN: TOKEN, NETBOX_TOKEN: V1_TOKEN }, overrides: { sessions: null } },
   );

@@ -47,4 +47,13 @@ test('what the store has on disk refuses without any claim', async () => {
   assert.is(await refusal(claims.take('u', 'sub-old')), null);
 });
 
+test("folded (MySQL's collation): two activations at once spelling one user differently are one claim", async () => {
+  const claims = new UsernameClaims(slowEmptyStore(), { folded: true });
+  const [a, b] = await Promise.all([refusal(claims.take('Bob', 'sub-a')), refusal(claims.take('bob ', 'sub-b'))]);
+  assert.is(a, null);
+  assert.is(b?.code, 'username_in_use');
+  const exact = new UsernameClaims(slowEmptyStore());
+  assert.equal(await Promise.all([refusal(exact.take('Bob', 'sub-a')), refusal(exact.take('bob ', 'sub-b'))]), [null, null]);
+});
+
 test.run();

@@ -160,6 +160,14 @@ export function runStoreContract(backend: ContractBackend): void {
     assert.is(await s.lifecycles.usernameHolder('shared@isp', 'sub-2'), 'sub-3', 'a failed lifecycle still holds it (its retry writes it)');
   });
 
+  test('usernameHolder folded → ASCII case and trailing spaces compared away, as MySQL\'s collation does; exactly otherwise', async () => {
+    await s.lifecycles.save(lifecycleRow({ id: 'f1', subscriber_id: 'sub-1', state: 'suspended', username: 'Alice@ISP' }), null);
+    for (const spelling of ['alice@isp', 'ALICE@isp  ', 'Alice@ISP']) assert.is(await s.lifecycles.usernameHolder(spelling, 'sub-2', true), 'sub-1', spelling);
+    assert.is(await s.lifecycles.usernameHolder('alice@isp', 'sub-2'), null, 'exact without folding');
+    assert.is(await s.lifecycles.usernameHolder(' alice@isp', 'sub-2', true), null, 'a leading space is another user');
+    assert.is(await s.lifecycles.usernameHolder('alice@isp', 'sub-1', true), null, 'its own lifecycle');
+  });
+
   test('kept counts → by state, pending, shared prefixes and pool flows follow every write and delete', async () => {
     const at = '2026-03-01T10:15:00.000Z';
     const a = lifecycleRow({ id: 'a', prefix: '2001:db8::/56', allocated_at: at });

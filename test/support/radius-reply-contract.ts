@@ -82,6 +82,16 @@ export function replyContract(name: string, make: (framedPrefix: FramedPrefixMod
     assert.equal(view(h.rows()), [`alice ${D} := 2001:db8:100::/56`]);
   });
 
+  test('our attributes spelled in another case are ours: writeReply rewrites them as it writes, removeReply removes them', async () => {
+    const h = await harness();
+    h.seed({ username: 'alice', attribute: 'delegated-ipv6-prefix', op: ':=', value: '2001:db8:100::/56' });
+    h.seed({ username: 'bob', attribute: 'DELEGATED-IPV6-PREFIX', op: '+=', value: '2001:db8:900::/56' });
+    await h.port.writeReply({ username: 'alice', delegatedPrefix: '2001:db8:100::/56', framedPrefix: null });
+    assert.equal(view(h.rows()), [`alice ${D} := 2001:db8:100::/56`, `bob DELEGATED-IPV6-PREFIX += 2001:db8:900::/56`]);
+    await h.port.removeReply({ username: 'bob' });
+    assert.equal(view(h.rows(), 'bob'), []);
+  });
+
   test('removeReply removes our rows and succeeds when they are already gone', async () => {
     const h = await harness();
     await h.port.writeReply({ username: 'alice', delegatedPrefix: '2001:db8:100::/56', framedPrefix: '2001:db8:ffff:1::/64' });

@@ -14,7 +14,7 @@ test('radiusConfigSchema fills the defaults from only sql.path', () => {
     create_schema: false,
     schema_file: '/etc/freeradius/3.0/mods-config/sql/main/sqlite/schema.sql',
   });
-  assert.equal(cfg.reply, { framed_prefix: 'given' });
+  assert.equal(cfg.reply, { framed_prefix: 'none' });
   assert.equal(cfg.dynamic_authorization, {
     action: 'coa',
     default_port: 3799,

@@ -34,7 +34,7 @@ unit('--check-config and start-up name an unset password_env or url_env', () => 
   assert.throws(() => parseConfig(raw, {}), (e: Error) => /radius\.sql\.password_env: environment variable UNSET_DB_PW is not set/.test(e.message) && /radius\.sql\.url_env: environment variable UNSET_DB_URL is not set/.test(e.message));
 });
 
-unit('lost connections, deadlocks and serialization failures are transient; auth and missing tables are not', () => {
+unit('lost connections, deadlocks, serialization failures and a read-only server are transient; auth, missing tables and other options are not', () => {
   const yes: [('postgresql' | 'mysql'), object][] = [
     ['postgresql', { code: '40001' }],
     ['postgresql', { code: '40P01' }],
@@ -44,6 +44,10 @@ unit('lost connections, deadlocks and serialization failures are transient; auth
     ['mysql', { code: 'ER_LOCK_DEADLOCK' }],
     ['mysql', { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }],
     ['mysql', { code: 'ECONNRESET' }],
+    // Read-only for now (a failover): a demoted primary, read_only, InnoDB read-only mode.
+    ['postgresql', { code: '25006' }],
+    ['mysql', Object.assign(new Error('The MariaDB server is running with the --read-only option so it cannot execute this statement'), { code: 'ER_OPTION_PREVENTS_STATEMENT' })],
+    ['mysql', { code: 'ER_READ_ONLY_MODE' }],
   ];
   const no: [('postgresql' | 'mysql'), object][] = [
     ['postgresql', { code: '28P01' }],
@@ -51,6 +55,7 @@ unit('lost connections, deadlocks and serialization failures are transient; auth
     ['mysql', { code: 'ER_ACCESS_DENIED_ERROR' }],
     ['mysql', { code: 'ER_NO_SUCH_TABLE' }],
     ['mysql', new Error('syntax')],
+    ['mysql', Object.assign(new Error('The MariaDB server is running with the --secure-file-priv option so it cannot execute this statement'), { code: 'ER_OPTION_PREVENTS_STATEMENT' })],
   ];
   for (const [d, e] of yes) assert.ok(isTransientSqlError(d, e), JSON.stringify(e));
   for (const [d, e] of no) assert.not.ok(isTransientSqlError(d, e), JSON.stringify(e));

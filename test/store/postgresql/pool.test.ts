@@ -27,7 +27,7 @@ test('three instances migrating at once â†’ each migration applied once; again â
   const pools = [1, 2, 3].map(() => createPgPool({ url, max: 2 }));
   try {
     const applied = await Promise.all(pools.map((p) => migrate(p)));
-    assert.equal(applied.flat().sort(), migrationFiles().map((f) => f.version));
+    assert.equal(applied.flat().sort((a, b) => a - b), migrationFiles().map((f) => f.version));
     assert.equal(await migrate(pools[0]!), []);
     const { rows } = await pools[0]!.query<{ n: number }>('SELECT count(*) AS n FROM schema_migrations');
     assert.is(rows[0]!.n, migrationFiles().length);
