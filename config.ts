@@ -2,7 +2,7 @@
 // `*_env` name the environment variable that holds one.
 import { readFileSync } from 'node:fs';
 import { Cron } from 'croner';
-import { parse as parseYaml } from 'yaml';
+import { parseConfigText } from './config-text.ts';
 import { z } from 'zod';
 import { environmentIssues } from './config-env.ts';
 import { genieacsConfigSchema } from './services/genieacs/config.ts';
@@ -292,7 +292,7 @@ export function loadConfig(file: string | undefined, env?: NodeJS.ProcessEnv): C
   }
   let raw: unknown;
   try {
-    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    raw = parseConfigText(text, file.endsWith('.json'));
   } catch (err) {
     throw new ConfigError(`configuration file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
   }

@@ -75,7 +75,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   ];
   document = buildOpenApi(routes, { metricsToken: deps.metricsToken !== null });
 
-  const router = new Router<AppState>();
+  // Case-sensitive, as the document's paths are: the bearer check and readiness above test the exact
+  // prefix `/api/`, and a router that matched `/API/…` served every route past them without a token.
+  const router = new Router<AppState>({ sensitive: true });
   const body = jsonBody(deps.api.body_limit_bytes);
   const replay = idempotency({
     store: deps.idempotency,
