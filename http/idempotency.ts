@@ -53,8 +53,8 @@ export function keyedRequest(ctx: Context): KeyedRequest | undefined {
 }
 
 /**
- * `Idempotency-Key` on a POST, after the body is parsed. The key maps to a hash of method, path and
- * canonical body plus the request's answer; a replay returns that answer and runs nothing.
+ * `Idempotency-Key` on a POST, after the body is parsed. The key maps to a hash of method, path, query
+ * (but `?wait=`) and canonical body plus the request's answer; a replay returns that answer and runs nothing.
  *
  * The key is stored `pending` before the request runs, and the operation notes on it where it was
  * accepted (lifecycle, audit position) just before its event is sent. The key's answer is the
@@ -191,7 +191,7 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
       await opts.store.prune(new Date(now - opts.ttlSeconds * 1000).toISOString());
     }
 
-    const hash = requestHash(ctx.method, ctx.path, ctx.request.body);
+    const hash = requestHash(ctx.method, ctx.path, ctx.request.body, ctx.query);
     while (inflight.has(key)) await inflight.get(key);
     // What an earlier request for the key here could not write (the store refused it) lands first.
     await writes.flush(key);
@@ -278,9 +278,12 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
   };
 }
 
-/** sha256 of method, path and the body with object keys sorted, so key order does not matter. */
-export function requestHash(method: string, path: string, body: unknown): string {
-  return createHash('sha256').update(`${method}\n${path}\n${canonicalJson(body ?? {})}`).digest('hex');
+/** sha256 of method, path, the body with keys sorted and the query but `wait` (`?dry_run=false` after
+ * `?dry_run=true` is another request); with no such parameter, the hash keys stored before it had. */
+export function requestHash(method: string, path: string, body: unknown, query: Record<string, unknown> = {}): string {
+  const params = Object.fromEntries(Object.entries(query).filter(([name]) => name !== 'wait'));
+  const tail = Object.keys(params).length > 0 ? `\n?${canonicalJson(params)}` : '';
+  return createHash('sha256').update(`${method}\n${path}\n${canonicalJson(body ?? {})}${tail}`).digest('hex');
 }
 
 function canonicalJson(v: unknown): string {
