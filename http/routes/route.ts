@@ -29,7 +29,7 @@ export const lifecycleLocation = (subscriberId: string) => `${API_BASE}/lifecycl
 const pathSegment = (text: string) => (text === '.' ? '%2E' : text === '..' ? '%2E%2E' : encodeURIComponent(text));
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: '`validation_error`: malformed JSON or percent-encoding, a body that is not UTF-8, a missing, ill-typed, unknown or repeated field or query parameter (`field` names it)',
+  400: '`validation_error`: malformed JSON or percent-encoding, a body that is not UTF-8, a missing, ill-typed, unknown or repeated field or query parameter, or a repeated Authorization, Content-Type or Idempotency-Key header (`field` names it)',
   401: '`unauthorized`: missing or wrong bearer token',
   404: '`not_found`: unknown subscriber or pool',
   405: '`method_not_allowed`: the path takes another method (`Allow` lists it)',
@@ -37,7 +37,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: '`payload_too_large`: body over the configured limit',
   414: '`uri_too_long`: a URL over 8 KiB',
   415: '`unsupported_media_type`: a body that is not application/json, or that names a charset other than UTF-8',
-  422: '`idempotency_mismatch`: an Idempotency-Key reused with a different body',
+  422: '`idempotency_mismatch`: an Idempotency-Key reused with a different request (body, or query parameters but `wait`)',
   431: '`headers_too_large`: request line and headers over 16 KiB',
   500: '`internal`: details are in the service log under the X-Request-Id',
   502: '`upstream_unavailable` or `upstream_rejected`: an outside system failed after retries; the lifecycle is `failed` and `POST /retry` resumes it',

@@ -6,8 +6,9 @@ import { ApiError } from '../errors.ts';
 import { healthResponse, readyResponse } from '../schemas.ts';
 import { errorResponses, type RouteSpec } from './route.ts';
 
-// The HTTP server answers these before any route, on every path (http/server.ts), these included.
-const REQUEST_LINE_ERRORS = [414, 431] as const;
+// Answered before any route, on every path, these included: 400 (malformed percent-encoding, a
+// repeated header: http/request-line.ts), 414 and 431 (http/server.ts).
+const REQUEST_LINE_ERRORS = [400, 414, 431] as const;
 
 export interface SystemDeps {
   registry: Registry;
