@@ -175,7 +175,28 @@ function parseStrict(text: string, limitBytes: number): unknown {
   }
   const field = repeatedKey(text);
   if (field !== null) throw new ApiError('validation_error', `${field} is given more than once; give it once`, { field });
+  const deep = tooDeep(value);
+  if (deep !== undefined) throw new ApiError('validation_error', `${deep ?? 'request body'}: nests deeper than ${MAX_DEPTH} levels`, { field: deep });
   return value;
+}
+
+// No body of the API nests more than a few levels; 64 KiB of `[` nests 65 536, which JSON.parse takes
+// but what walks the body recursively (the Idempotency-Key's canonical hash) overflows the stack on.
+const MAX_DEPTH = 32;
+
+/** The top-level field under which `value` nests deeper than MAX_DEPTH (null: the body itself), else undefined. */
+function tooDeep(value: unknown): string | null | undefined {
+  let level: [unknown, string | null][] = [[value, null]];
+  for (let depth = 1; level.length; depth++) {
+    const next: [unknown, string | null][] = [];
+    for (const [node, top] of level) {
+      if (!node || typeof node !== 'object') continue;
+      if (depth > MAX_DEPTH) return top;
+      for (const [key, child] of Object.entries(node)) next.push([child, depth === 1 && !Array.isArray(node) ? key : top]);
+    }
+    level = next;
+  }
+  return undefined;
 }
 
 function refuseProto(value: object): void {
