@@ -207,6 +207,8 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
       const body = JSON.parse(stored.body) as unknown;
       ctx.status = stored.status;
       ctx.body = body;
+      // Every keyed answer is a JSON object but `POST /import?format=csv`'s text, which Koa would label text/plain.
+      if (typeof body === 'string') ctx.type = 'text/csv; charset=utf-8';
       const location = stored.status === 201 || stored.status === 202 ? opts.location(body) : null;
       if (location) ctx.set('Location', location);
       ctx.set('Idempotent-Replayed', 'true');

@@ -46,6 +46,17 @@ test('POST /jobs/leaks, then /jobs/leaks?dry_run=true with the same key → 422,
   assert.is(dry.body.error.field, 'Idempotency-Key');
 });
 
+// The key stores the answer's body only: a replayed CSV report went out as text/plain.
+test('POST /import?format=csv sent again with its key → the same CSV, as text/csv', async () => {
+  const csv = { sources: { file: { records: [{ subscriber_id: 'csv-1', prefix: '2001:db8:8::/56' }] } } };
+  const first = await svc.post('import?format=csv', csv, { 'idempotency-key': 'csv-1' });
+  const again = await svc.post('import?format=csv', csv, { 'idempotency-key': 'csv-1' });
+  assert.is(again.headers.get('idempotent-replayed'), 'true');
+  assert.is(again.text, first.text);
+  assert.is(again.headers.get('content-type'), first.headers.get('content-type'));
+  assert.is(first.headers.get('content-type'), 'text/csv; charset=utf-8');
+});
+
 test('the same key with only ?wait= changed is still a replay', async () => {
   const first = await svc.post('allocate', { subscriber_id: 'waits' }, { 'idempotency-key': 'wait-1' });
   assert.is(first.status, 201, first.text);
