@@ -57,8 +57,9 @@ export const retryBody = z.strictObject({ subscriber_id: subscriberId });
 function queryInt(min: number, max: number, fallback: number, description: string) {
   return z
     .string()
-    .regex(/^\d{1,10}$/, 'must be a non-negative decimal integer')
-    .transform(Number)
+    .regex(/^\d+$/, 'must be a non-negative decimal integer')
+    // Past 15 digits (leading zeros aside) a Number is no longer exact: any such value is past the maximum.
+    .transform((v) => (v.replace(/^0+(?=\d)/, '').length > 15 ? Number.MAX_SAFE_INTEGER : Number(v)))
     .pipe(z.int().min(min).max(max))
     .optional()
     .meta({
