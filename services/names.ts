@@ -17,7 +17,15 @@ const name = (max: number) =>
     .max(max)
     .regex(printable, 'must not contain control characters')
     .refine((v) => !loneSurrogate.test(v), 'must be well-formed Unicode')
-    .refine((v) => v.trim().length > 0, 'must not be blank');
+    // A pattern too, so that the document says what the service refuses.
+    .regex(/\S/, 'must not be blank');
+
+// Characters that show as nothing: bidi controls (U+202E turns a log line around), zero-width ones,
+// the soft hyphen, the BOM, the line and paragraph separators. "sub-42" and "sub-42" + U+200B would
+// be two subscribers that look alike in every log, list and RADIUS record. Refused where a name
+// starts; a subscriber stored before is still served by the name it has. A plain class, as above.
+const invisible = /^[^\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]+$/;
+const visible = (schema: z.ZodString) => schema.regex(invisible, 'must not contain invisible characters (bidi controls, zero-width characters, line separators)');
 
 /** A subscriber that exists. */
 export const subscriberIdName = name(128);
@@ -25,9 +33,9 @@ export const subscriberIdName = name(128);
 // "." and ".." are dot segments: a client removes them from `lifecycle/{subscriber_id}` (RFC 3986
 // §5.2.4), and fetch and browsers do so for %2E too (the URL Standard), so no Location and no GET of
 // theirs can reach such a subscriber. Refused where a subscriber starts; one that exists is served.
-export const newSubscriberIdName = name(128).refine((v) => v !== '.' && v !== '..', 'must not be "." or "..", which a URL path cannot name');
+export const newSubscriberIdName = visible(name(128)).refine((v) => v !== '.' && v !== '..', 'must not be "." or "..", which a URL path cannot name');
 
-export const usernameName = name(253);
+export const usernameName = visible(name(253));
 
 // GenieACS ids are `OUI-ProductClass-Serial` with every other character percent-encoded.
 export const cpeIdName = z
