@@ -74,12 +74,18 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   const { replies, sessions, cpe, usernames } = await buildPeers(config, log, env, overrides, closers);
 
   const leakCounter = createLeakCounter({ counts: port.counts, store: port.lifecycles, leakAfterS: config.runtime.leak_after_s });
-  const inventory = createInventory({ store: port.lifecycles, ipam, ...(sqlite ? { seen: createHeldScratch(sqlite.db) } : {}), onChecked: (found) => leakCounter.record(found) });
+  const inventory = createInventory({
+    store: port.lifecycles,
+    ipam,
+    ...(sqlite ? { seen: createHeldScratch(sqlite.db) } : {}),
+    onChecked: (found) => leakCounter.record(found),
+    lastCheck: { read: () => port.counts.lastLeakCheck(), save: (check) => port.counts.saveLeakCheck(check) },
+  });
   // Several instances (runtime/fleet.ts, started by the run below): the leader runs the scheduled jobs and reports the fleet-wide figures.
   const leads = () => run.leads();
   // A scrape shows the last leak check's figure (the scheduled check refreshes it): a check walks
-  // every live lifecycle and IPAM holding, far too much for a scrape. Only the first scrape of a
-  // process, before any check, waits for one.
+  // every live lifecycle and IPAM holding, far too much for a scrape. The figure is stored, so a new
+  // process reports the last one; only a database that never had a check waits for one.
   const metrics = createMetrics({
     store: port.lifecycles,
     counts: port.counts,

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { markedUnder } from '../services/ipam/marked.ts';
 import type { IpamPort, MarkedPrefix } from '../services/ipam/port.ts';
 import { markedPagesOf } from '../services/ipam/router.ts';
+import type { LeakCheck } from '../store/counts.ts';
 import type { HeldScratch } from '../store/held-scratch.ts';
 import type { LifecycleHolder, ListCursor } from '../store/lifecycles.ts';
 import type { LifecyclePort } from '../store/port.ts';
@@ -74,6 +75,8 @@ export function createInventory(deps: {
   seen?: SeenHoldings;
   /** Awaited before the check answers: the leak counter has stored its records by then. */
   onChecked?: (found: Discrepancy[]) => unknown;
+  /** Where the last check's figure is kept (store/counts.ts), so that a new process reports it without a walk. */
+  lastCheck?: { read(): Promise<LeakCheck | null>; save(check: LeakCheck): Promise<unknown> };
 }) {
   const seen = deps.seen ?? inMemory();
   /**
@@ -133,6 +136,10 @@ export function createInventory(deps: {
     const found = first.length === 0 ? first : await confirmed(first);
     // Every check feeds the leak counter (runtime/leak-counter.ts), whoever asked for it.
     await deps.onChecked?.(found);
+    const check = { leaked: found.filter((x) => x.kind === 'leaked').length, at: Date.now() };
+    cached = { at: check.at, leaks: Promise.resolve(check.leaked) };
+    // Not kept (the store refused it now): this process still has it; the next check keeps it.
+    await deps.lastCheck?.save(check).catch(() => undefined);
     return found;
   }
 
@@ -179,17 +186,28 @@ export function createInventory(deps: {
   }
 
   // Scrapes and the API read the last count, so a scrape never walks the whole IPAM; the scheduled
-  // check and the clean-up refresh it.
+  // check and the clean-up refresh it. A new process starts from the figure the last check stored:
+  // only a database that never had a check makes its first reader walk (at a million holdings the
+  // walk takes seconds, past a scrape's timeout).
   let cached: { at: number; leaks: Promise<number> } | null = null;
+  let stored: Promise<void> | null = null;
   const refresh = (): Promise<number> => {
     const leaks = discrepancies().then((d) => d.filter((x) => x.kind === 'leaked').length);
     cached = { at: Date.now(), leaks };
     leaks.catch(() => (cached = null));
     return leaks;
   };
+  const fromStore = async () => {
+    const last = await deps.lastCheck?.read();
+    if (last && !cached) cached = { at: last.at, leaks: Promise.resolve(last.leaked) };
+  };
 
   /** Leaked prefixes as of the last check (at most `maxAgeMs` old). */
-  const leaks = (maxAgeMs = 60_000): Promise<number> => (cached && Date.now() - cached.at <= maxAgeMs ? cached.leaks : refresh());
+  const leaks = async (maxAgeMs = 60_000): Promise<number> => {
+    // A store that cannot be read now is asked again by the next reader.
+    await (stored ??= fromStore().catch(() => void (stored = null)));
+    return cached && Date.now() - cached.at <= maxAgeMs ? cached.leaks : refresh();
+  };
 
   return {
     discrepancies,
@@ -198,7 +216,6 @@ export function createInventory(deps: {
     /** The scheduled leak check: logs every discrepancy for an operator to act on. */
     async check(log: Logger): Promise<Discrepancy[]> {
       const found = await discrepancies();
-      cached = { at: Date.now(), leaks: Promise.resolve(found.filter((d) => d.kind === 'leaked').length) };
       const what = { leaked: 'IPAM holds a prefix no live lifecycle holds', lost: 'a live lifecycle holds a prefix IPAM does not', shared: 'two live lifecycles show the same prefix' };
       for (const d of found) (d.kind === 'shared' ? log.error(d, what.shared) : log.warn(d, what[d.kind]));
       return found;

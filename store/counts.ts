@@ -42,7 +42,19 @@ export interface MetricCounts {
    * were returned in time and are forgotten; counted ones stay counted whatever `records` says.
    */
   replaceUncounted(records: readonly LeakRecord[]): void;
+  /** The last leak check's figure (prefixes leaked) and when it ended (ms since the epoch), or null before any. */
+  lastLeakCheck(): LeakCheck | null;
+  saveLeakCheck(check: LeakCheck): void;
 }
+
+/** What a leak check found, kept so that a new process reports it without walking again. */
+export interface LeakCheck {
+  leaked: number;
+  at: number;
+}
+
+/** Its keys in lifecycle_counts (outside the `state:` range the state counts are read from). */
+export const LEAK_CHECK_KEYS = { leaked: 'check:leaked', at: 'check:leaked_at' } as const;
 
 export function createMetricCounts(db: Db): MetricCounts {
   const byKey = db.prepare<[], { key: string; n: number }>("SELECT key, n FROM lifecycle_counts WHERE key >= 'state:' AND key < 'state;'");
@@ -67,6 +79,11 @@ export function createMetricCounts(db: Db): MetricCounts {
     forgetUncounted.run();
     for (const r of records) putLeak.run(r);
   });
+  const putCount = db.prepare('INSERT INTO lifecycle_counts (key, n) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET n = excluded.n');
+  const saveLeakCheck = db.transaction((check: LeakCheck) => {
+    putCount.run(LEAK_CHECK_KEYS.leaked, check.leaked);
+    putCount.run(LEAK_CHECK_KEYS.at, check.at);
+  });
   return {
     byState: () => Object.fromEntries(byKey.all().map((r) => [r.key.slice('state:'.length), r.n])),
     pending: () => one.get('pending')?.n ?? 0,
@@ -76,5 +93,11 @@ export function createMetricCounts(db: Db): MetricCounts {
     leak: (lifecycleId, prefix) => getLeak.get(lifecycleId, prefix),
     failedWithPrefix: () => failedWithPrefix.all(),
     replaceUncounted: (records) => replaceUncounted(records),
+    lastLeakCheck: () => {
+      const leaked = one.get(LEAK_CHECK_KEYS.leaked)?.n;
+      const at = one.get(LEAK_CHECK_KEYS.at)?.n;
+      return leaked === undefined || at === undefined ? null : { leaked, at };
+    },
+    saveLeakCheck: (check) => saveLeakCheck(check),
   };
 }

@@ -1,7 +1,7 @@
 // The kept figures on PostgreSQL (migration 002 keeps them): store/counts.ts's reads and the leak
 // records, in PostgreSQL's dialect.
 import type pg from 'pg';
-import type { LeakRecord, PoolFlow } from '../counts.ts';
+import { LEAK_CHECK_KEYS, type LeakRecord, type PoolFlow } from '../counts.ts';
 import type { LifecycleRow } from '../lifecycles.ts';
 import type { CountsPort } from '../port.ts';
 import { inTransaction } from './pool.ts';
@@ -12,7 +12,8 @@ export const FLOWS = `
   FROM pool_tally WHERE hour >= $1 GROUP BY pool, prefix_length`;
 
 export function createPgMetricCounts(pool: pg.Pool): CountsPort {
-  const one = async (key: string) => (await pool.query<{ n: number }>('SELECT n FROM lifecycle_counts WHERE key = $1', [key])).rows[0]?.n ?? 0;
+  const maybe = async (key: string) => (await pool.query<{ n: number }>('SELECT n FROM lifecycle_counts WHERE key = $1', [key])).rows[0]?.n;
+  const one = async (key: string) => (await maybe(key)) ?? 0;
   return {
     byState: async () =>
       Object.fromEntries(
@@ -40,5 +41,17 @@ export function createPgMetricCounts(pool: pg.Pool): CountsPort {
           );
         }
       }),
+    lastLeakCheck: async () => {
+      const [leaked, at] = [await maybe(LEAK_CHECK_KEYS.leaked), await maybe(LEAK_CHECK_KEYS.at)];
+      return leaked === undefined || at === undefined ? null : { leaked: Number(leaked), at: Number(at) };
+    },
+    saveLeakCheck: async (check) => {
+      await pool.query('INSERT INTO lifecycle_counts (key, n) VALUES ($1, $2), ($3, $4) ON CONFLICT (key) DO UPDATE SET n = excluded.n', [
+        LEAK_CHECK_KEYS.leaked,
+        check.leaked,
+        LEAK_CHECK_KEYS.at,
+        check.at,
+      ]);
+    },
   };
 }

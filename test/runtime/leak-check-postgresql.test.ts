@@ -35,7 +35,8 @@ test('a prefix IPAM marks for a revoked lifecycle is found leaked, a live one IP
     let now = Date.parse(REVOKED_AT) + 23 * HOUR;
     const counter = createLeakCounter({ counts: store.counts, store: store.lifecycles, leakAfterS: 86_400, now: () => now });
     const counted: number[] = [];
-    const inventory = createInventory({ store: store.lifecycles, ipam, onChecked: async (found) => void counted.push(await counter.record(found)) });
+    const lastCheck = { read: () => store.counts.lastLeakCheck(), save: (c: { leaked: number; at: number }) => store.counts.saveLeakCheck(c) };
+    const inventory = createInventory({ store: store.lifecycles, ipam, lastCheck, onChecked: async (found) => void counted.push(await counter.record(found)) });
 
     const found = await inventory.discrepancies();
     assert.equal(
@@ -54,6 +55,12 @@ test('a prefix IPAM marks for a revoked lifecycle is found leaked, a live one IP
     assert.ok((await store.counts.leak('gone', leaked.prefix))?.counted_at);
     const summary = await inventory.summary();
     assert.equal([summary.states.active, summary.states.revoked, summary.leaks], [2, 1, 1]);
+    // Another process on the same database (a restart, another instance) reports the stored figure without a walk.
+    assert.equal(await store.counts.lastLeakCheck().then((c) => c?.leaked), 1);
+    let walked = 0;
+    const later = createInventory({ store: { ...store.lifecycles, heldPage: (...a) => (walked++, store.lifecycles.heldPage(...a)) }, ipam, lastCheck });
+    assert.is(await later.leaks(Number.POSITIVE_INFINITY), 1);
+    assert.is(walked, 0, 'no page of held lifecycles was read');
   } finally {
     await store.close();
   }

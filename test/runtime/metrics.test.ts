@@ -30,6 +30,8 @@ function setup(
     leak: () => undefined,
     failedWithPrefix: () => [],
     replaceUncounted: () => undefined,
+    lastLeakCheck: () => null,
+    saveLeakCheck: () => undefined,
   };
   const ipam = {
     utilization: async () => {
