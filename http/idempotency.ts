@@ -14,10 +14,8 @@ import { idempotencyKey } from './schemas.ts';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 const PRUNE_EVERY_MS = 60_000;
-/**
- * How long a replay with no lifecycle to show follows another instance's answer past its own wait
- * (spent while the key was claimed); then 503, and the client sends it again.
- */
+/** How long a replay with no lifecycle to show, or not yet accepted, follows another instance's
+ * answer past its own wait (spent while the key was claimed); then 503, and the client sends it again. */
 const FOLLOW_PAST_WAIT_MS = 1000;
 
 export interface IdempotencyOptions {
@@ -200,6 +198,12 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
     let begun = false;
     let followOwner: string | null = null;
     if (me) ({ stored, begun, followOwner } = await claim(key, hash, me, stored, Date.now() + waitBudget(ctx)));
+    if (followOwner && stored?.request_hash === hash && !stored.accepted) {
+      // Not accepted there yet: a 202 would have the client poll for work nobody runs if that instance
+      // dies first (only a replay carries the request). Its answer within a second, else 503 to send again.
+      await storedOutcome(key, followOwner, Date.now() + FOLLOW_PAST_WAIT_MS);
+      stored = await opts.store.get(key);
+    }
     if (stored && stored.request_hash !== hash) {
       throw new ApiError('idempotency_mismatch', `${IDEMPOTENCY_HEADER} ${key} was used with a different request`, { field: IDEMPOTENCY_HEADER });
     }
