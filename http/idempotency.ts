@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
@@ -11,6 +10,9 @@ import { ApiError, respondWithError, toErrorAnswer } from './errors.ts';
 import { endingWrite, KeyWrites } from './key-writes.ts';
 import type { ApiErrorCode } from './schemas.ts';
 import { idempotencyKey } from './schemas.ts';
+import { requestHash } from './request-hash.ts';
+
+export { requestHash } from './request-hash.ts';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 const PRUNE_EVERY_MS = 60_000;
@@ -282,23 +284,4 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
       inflight.delete(key);
     }
   };
-}
-
-/** sha256 of method, path, the body with keys sorted and the query but `wait` (`?dry_run=false` after
- * `?dry_run=true` is another request); with no such parameter, the hash keys stored before it had. */
-export function requestHash(method: string, path: string, body: unknown, query: Record<string, unknown> = {}): string {
-  const params = Object.fromEntries(Object.entries(query).filter(([name]) => name !== 'wait'));
-  const tail = Object.keys(params).length > 0 ? `\n?${canonicalJson(params)}` : '';
-  return createHash('sha256').update(`${method}\n${path}\n${canonicalJson(body ?? {})}${tail}`).digest('hex');
-}
-
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const entries = Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(v);
 }
