@@ -4,7 +4,7 @@ import { ServiceError, type ErrorCode } from '../services/errors.ts';
 import type { LifecyclePort } from '../store/port.ts';
 import { UNTIL_SETTLED_MS, type ActorHost } from './actor-host.ts';
 import { UsernameClaims } from './usernames.ts';
-import { deferred, HeardOutcome, type Came } from './heard-outcome.ts';
+import { HeardOutcome, notStarted, Turn, type Came } from './heard-outcome.ts';
 import type { Accepted, Acceptance, OperationResult, PoolSpec, Ticket } from './operation-types.ts';
 import { EVENT_OF, invalidTransition, lengthFor, throwIfFailed, type Verb } from './operation-rules.ts';
 import { readCursor, writeCursor } from './list-cursor.ts';
@@ -43,7 +43,7 @@ export class LifecycleService {
   allocate(req: { subscriber_id: string; pool?: string | undefined; prefix_length?: number | undefined }, waitMs: number, ticket?: Ticket): Promise<Accepted> {
     const pool = this.#pool(req.pool ?? this.#opts.defaultPool);
     const prefixLength = lengthFor(pool, req.prefix_length);
-    const sent = deferred();
+    const turn = new Turn('allocate', !ticket);
     const heard = new HeardOutcome();
     const final = this.#opts.host.exclusive(req.subscriber_id, async () => {
       const resumed = await this.#resumed('allocate', req.subscriber_id, ticket?.resume);
@@ -53,16 +53,18 @@ export class LifecycleService {
       if (live) return { created: false, settled: live.busy === 0, lifecycle: toResource(live) };
       // Time-ordered (UUIDv7): ids sort by creation, as lists do (store/lifecycles.ts orders by (created_at, id)).
       const lifecycleId = uuidv7();
-      ticket?.accepted({ lifecycleId, mark: await this.#mark(req.subscriber_id) });
+      const mark = await this.#mark(req.subscriber_id);
+      if (!turn.start()) throw notStarted(turn);
+      ticket?.accepted({ lifecycleId, mark });
       const input = { lifecycleId, subscriberId: req.subscriber_id, pool: pool.name, prefixLength, ipam: pool.ipam };
       // Allocated within this turn's commit when the IPAM can (the embedded one): settled, no actor.
       const atOnce = await this.#opts.host.createAtOnce(input);
       if (atOnce) return { created: true, settled: true, lifecycle: resourceOf(atOnce.row, atOnce.snapshot.context) };
       this.#opts.host.create(input);
-      sent.resolve();
+      turn.sent.resolve();
       return this.#outcome('allocate', lifecycleId);
     }, heard);
-    return this.#within(req.subscriber_id, final, waitMs, sent.promise, heard);
+    return this.#within(req.subscriber_id, final, waitMs, turn, heard);
   }
 
   activate(req: { subscriber_id: string; username: string; cpe_id?: string | null | undefined }, waitMs: number, ticket?: Ticket) {
@@ -140,7 +142,7 @@ export class LifecycleService {
     build: (s: LifecycleSnapshot) => LifecycleEvent,
     claim?: () => Promise<() => void>,
   ): Promise<Accepted> {
-    const sent = deferred();
+    const turn = new Turn(verb, !ticket);
     const heard = new HeardOutcome();
     const final = this.#opts.host.exclusive(subscriberId, async (): Promise<OperationResult> => {
       const resumed = await this.#resumed(verb, subscriberId, ticket?.resume);
@@ -164,17 +166,19 @@ export class LifecycleService {
       }
       const release = await claim?.();
       try {
-        ticket?.accepted({ lifecycleId: live.id, mark: await this.#mark(subscriberId) });
+        const mark = await this.#mark(subscriberId);
+        if (!turn.start()) throw notStarted(turn);
+        ticket?.accepted({ lifecycleId: live.id, mark });
         await this.#opts.host.send(live.id, event);
       } catch (err) {
         release?.();
         throw err;
       }
-      sent.resolve();
+      turn.sent.resolve();
       if (release) void this.#opts.host.afterCommit().then(release, release);
       return this.#outcome(verb, live.id);
     }, heard);
-    return this.#within(subscriberId, final, waitMs, sent.promise, heard);
+    return this.#within(subscriberId, final, waitMs, turn, heard);
   }
 
   /**
@@ -225,7 +229,7 @@ export class LifecycleService {
    * event is sent within `SENT_WAIT_MS` more: on PostgreSQL the lease and the reads before it are
    * round trips; while another instance holds the subscriber, the lifecycle as it is.
    */
-  async #within(subscriberId: string, final: Promise<OperationResult>, waitMs: number, sent?: Promise<void>, told?: HeardOutcome): Promise<Accepted> {
+  async #within(subscriberId: string, final: Promise<OperationResult>, waitMs: number, turn?: Turn, told?: HeardOutcome): Promise<Accepted> {
     let heard = told;
     if (!heard) {
       // Followed again (a replay): one reaction of its own, which handles a rejection too.
@@ -236,27 +240,21 @@ export class LifecycleService {
       );
     }
     const h = heard;
-    /** Resolves when `final` comes, `also` does, or `ms` pass. */
-    const until = (ms: number, also?: Promise<void>) =>
-      new Promise<void>((resolve) => {
-        if (h.came) return resolve();
-        const done = () => {
-          clearTimeout(timer);
-          h.wake = null;
-          resolve();
-        };
-        const timer = setTimeout(done, ms);
-        h.wake = done;
-        also?.then(done, done);
-      });
+    const until = (ms: number, also?: Promise<void>) => h.until(ms, also);
     await until(waitMs);
     const first = h.came;
     if (first?.ok) return { ...first.value, final };
     if (first) throw first.error;
-    if (sent) {
-      await until(SENT_WAIT_MS, sent);
+    if (turn) {
+      await until(SENT_WAIT_MS, turn.sent.promise);
       const late = h.came as Came | null;
       if (late?.ok) return { ...late.value, final };
+      if (late) throw late.error;
+      // Still waiting its turn: refused, unless a revocation under way already covers a repeated revoke.
+      const covered = turn.verb === 'revoke' && (await this.#opts.store.live(subscriberId))?.state === 'revoking';
+      if (!covered && turn.refuse()) throw notStarted(turn, waitMs);
+      // Started meanwhile: its event is being stored.
+      await until(SENT_WAIT_MS, turn.sent.promise);
     }
     // Answer with what is on disk: a transition of this turn is in the next group commit.
     await this.#opts.host.afterCommit().catch(() => undefined);

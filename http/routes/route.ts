@@ -41,7 +41,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   431: '`headers_too_large`: request line and headers over 16 KiB',
   500: '`internal`: details are in the service log under the X-Request-Id',
   502: '`upstream_unavailable` or `upstream_rejected`: an outside system failed after retries; the lifecycle is `failed` and `POST /retry` resumes it',
-  503: '`unavailable`: start-up recovery is still running, the service is stopping, or the database does not take writes or cannot be reached now (Retry-After says when to try again)',
+  503: '`unavailable`: start-up recovery is still running, the service is stopping, the database does not take writes or cannot be reached now, or (without an Idempotency-Key) the operation could not start within `?wait=` behind the subscriber’s earlier one and will not run (Retry-After says when to send it again)',
   504: '`timeout`: an outside system did not answer in time',
 };
 

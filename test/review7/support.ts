@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { compose, type Composed } from '../../compose.ts';
+import type { Overrides } from '../../compose-types.ts';
 import { parseConfig, type ConfigInput } from '../../config.ts';
 import { createHttpServer } from '../../http/server.ts';
 import { loggerOptions } from '../../runtime/log-context.ts';
@@ -37,13 +38,14 @@ export interface Service {
 }
 
 /** Starts the service on `config` (its database in a fresh directory unless `dir` is given). */
-export async function startService(config: (dir: string) => Partial<ConfigInput>, opts: { dir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Service> {
+export async function startService(config: (dir: string) => Partial<ConfigInput>, opts: { dir?: string; env?: NodeJS.ProcessEnv; overrides?: Overrides } = {}): Promise<Service> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'review7-'));
   const logs: string[] = [];
   const log = pino(loggerOptions('debug'), { write: (line: string) => void logs.push(line) });
   const composed = await compose(parseConfig({ database: join(dir, 'l.sqlite'), retry: { attempts: 2, base_ms: 1, max_ms: 5 }, ...config(dir) }), {
     log,
     env: { IPV6_LIFECYCLE_API_TOKEN: TOKEN, ...opts.env },
+    ...(opts.overrides ? { overrides: opts.overrides } : {}),
   });
   await composed.start();
   const server: Server = createHttpServer(composed.app.callback(), log);
