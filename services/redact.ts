@@ -10,7 +10,7 @@ export function redactor(secrets: readonly string[]): (text: string) => string {
   return (text) => forms.reduce((t, s) => t.split(s).join('[redacted]'), text);
 }
 
-/** A peer's body for the warn line's `detail`: redacted, then cut to `max` characters. */
+/** A peer's body (or a text it wrote, such as a CPE fault) redacted, then cut to `max` characters. */
 export function peerExcerpt(data: unknown, max: number, redact: (text: string) => string): string {
   const text = redact(typeof data === 'string' ? data : (JSON.stringify(data ?? '') ?? ''));
   return text.length > max ? `${text.slice(0, max)}…` : text;

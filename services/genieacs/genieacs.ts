@@ -170,7 +170,7 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
       try {
         const res = await call<FaultRecord[]>('GET', `/faults/?query=${query}`, `GenieACS GET fault of task ${taskId}`, signal);
         const fault = res.status === 200 && Array.isArray(res.data) ? res.data[0] : undefined;
-        if (fault) why = redact(describeFault(fault));
+        if (fault) why = peerExcerpt(describeFault(fault), 300, redact);
       } catch (err) {
         why = `the fault record could not be read (${(err as Error).message})`;
       }
@@ -262,8 +262,7 @@ function describeFault(f: FaultRecord): string {
   const params = (f.detail?.setParameterValuesFault ?? [])
     .slice(0, 3)
     .map((p) => `${String(p.parameterName)}: ${String(p.faultCode)} ${String(p.faultString)}`);
-  const text = `${String(f.code ?? 'unknown fault')} ${String(f.message ?? '')}`.trim() + (params.length ? ` (${params.join('; ')})` : '');
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+  return `${String(f.code ?? 'unknown fault')} ${String(f.message ?? '')}`.trim() + (params.length ? ` (${params.join('; ')})` : '');
 }
 
 /** The `_value` at a parameter path of a device document (nested by path segment). */

@@ -97,4 +97,37 @@ test('an NBI answering 500 with the basic auth echoed across the 200th character
   }
 });
 
+test("a CPE fault whose message echoes the basic auth across the 300th character: no part of it in the answer or the log", async () => {
+  // The fault's text is "cwmp.9002 " and its message; "Authorization: Basic " is 21 characters more.
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const path = req.url ?? '';
+      res.setHeader('content-type', 'application/json');
+      if (req.method === 'GET' && path.startsWith('/tasks/')) return void res.end('[]');
+      if (req.method === 'GET' && path.startsWith('/devices/')) return void res.end(JSON.stringify([{ _id: 'CPE-F' }]));
+      if (req.method === 'POST') return void ((res.statusCode = 202), (res.statusMessage = 'Task faulted'), res.end(JSON.stringify({ _id: 't1' })));
+      if (path.startsWith('/faults/')) return void res.end(JSON.stringify([{ code: 'cwmp.9002', message: `${'x'.repeat(229)}Authorization: ${req.headers.authorization}` }]));
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  let svc: Service | undefined;
+  try {
+    svc = await startService(() => ({
+      pools: [{ name: 'residential', prefix: '2001:db8::/40', prefix_length: 56 }],
+      genieacs: { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, username_env: 'ACS_USER', password_env: 'ACS_PASSWORD' },
+    }), { env: ACS });
+    const answers = [(await svc.post('allocate', { subscriber_id: 'x-fault' })).text];
+    const act = await svc.post('activate', { subscriber_id: 'x-fault', username: 'x-fault@isp.example', cpe_id: 'CPE-F' });
+    assert.match(act.text, /rejected/, 'the fault reached the answer');
+    answers.push(act.text, (await svc.get('lifecycle/x-fault/events')).text);
+    assert.equal(leaks(answers.join('\n')), [], 'answers');
+    assert.equal(leaks(svc.logs.join('\n')), [], 'log lines');
+  } finally {
+    await svc?.close();
+    await closed(server);
+  }
+});
+
 test.run();
