@@ -5,6 +5,7 @@
 import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
+import { peerExcerpt, redactor } from '../redact.ts';
 import type { GenieacsConfig } from './config.ts';
 import type { CpeCommand, CpePort, CpeResult } from './port.ts';
 import { pdParameters, type ParameterValue } from './profiles.ts';
@@ -59,8 +60,7 @@ export function createNbiHttp(config: GenieacsConfig, env: Record<string, string
     }
     auth = { username: username as string, password: password as string };
   }
-  const secrets = auth ? [auth.password, Buffer.from(`${auth.username}:${auth.password}`).toString('base64')] : [];
-  const redact = (text: string) => secrets.reduce((t, s) => t.split(s).join('[redacted]'), text);
+  const redact = redactor(auth ? [auth.password, `${auth.username}:${auth.password}`] : []);
   const http = axios.create({
     baseURL: config.url,
     timeout: config.timeout_ms,
@@ -107,8 +107,7 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
 
   /** The NBI's body, for `detail` (the log), never the message an API answer carries. */
   function excerpt(res: AxiosResponse): string {
-    const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data ?? '');
-    return redact(text.length > 200 ? `${text.slice(0, 200)}…` : text);
+    return peerExcerpt(res.data, 200, redact);
   }
 
   const deviceMissing = (deviceId: string) => new ServiceError('not_found', `GenieACS has no device ${deviceId}`, { field: 'cpe_id' });
@@ -171,7 +170,7 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
       try {
         const res = await call<FaultRecord[]>('GET', `/faults/?query=${query}`, `GenieACS GET fault of task ${taskId}`, signal);
         const fault = res.status === 200 && Array.isArray(res.data) ? res.data[0] : undefined;
-        if (fault) why = redact(describeFault(fault));
+        if (fault) why = peerExcerpt(describeFault(fault), 300, redact);
       } catch (err) {
         why = `the fault record could not be read (${(err as Error).message})`;
       }
@@ -263,8 +262,7 @@ function describeFault(f: FaultRecord): string {
   const params = (f.detail?.setParameterValuesFault ?? [])
     .slice(0, 3)
     .map((p) => `${String(p.parameterName)}: ${String(p.faultCode)} ${String(p.faultString)}`);
-  const text = `${String(f.code ?? 'unknown fault')} ${String(f.message ?? '')}`.trim() + (params.length ? ` (${params.join('; ')})` : '');
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+  return `${String(f.code ?? 'unknown fault')} ${String(f.message ?? '')}`.trim() + (params.length ? ` (${params.join('; ')})` : '');
 }
 
 /** The `_value` at a parameter path of a device document (nested by path segment). */

@@ -1,5 +1,6 @@
 import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import { ServiceError } from '../errors.ts';
+import { peerExcerpt, redactor } from '../redact.ts';
 import type { NetboxConfig } from './config.ts';
 
 /** A fault worth another attempt (5xx, 429, network); the step runner decides whether there is one. */
@@ -59,7 +60,7 @@ export function createNetboxTransport(config: NetboxConfig, token: string): Netb
     validateStatus: () => true,
     headers: { Authorization: authorizationHeader(token), Accept: 'application/json' },
   });
-  const redact = (text: string) => text.split(token).join('[redacted]');
+  const redact = redactor([token]);
 
   async function once<T>(spec: RequestSpec, signal?: AbortSignal): Promise<{ status: number; data: T }> {
     const what = `NetBox ${spec.method.toUpperCase()} ${spec.path}`;
@@ -81,7 +82,7 @@ export function createNetboxTransport(config: NetboxConfig, token: string): Netb
     }
     if ((status >= 200 && status < 300) || spec.expect?.includes(status)) return { status, data: res.data as T };
     // NetBox's body goes to the log (`detail`), never into the message an API answer carries.
-    const detail = redact(excerpt(res.data));
+    const detail = peerExcerpt(res.data, 300, redact);
     if (status === 429 || status >= 500) {
       // RFC 9110 §10.2.3: Retry-After comes with 429 and 503; the step runner waits at least that long.
       const wait = status === 429 || status === 503 ? retryAfterMs(res.headers['retry-after']) : null;
@@ -108,9 +109,4 @@ function retryAfterMs(header: unknown): number | null {
   if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
   const at = Date.parse(header);
   return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
-}
-
-function excerpt(data: unknown): string {
-  const text = typeof data === 'string' ? data : JSON.stringify(data ?? '');
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
