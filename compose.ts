@@ -89,6 +89,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   const metrics = createMetrics({
     store: port.lifecycles,
     counts: port.counts,
+    log,
     ipam,
     leaks: () => inventory.leaks(Number.POSITIVE_INFINITY),
     ...(postgresql ? { fleetWide: leads } : {}),

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { IpamPort, PoolUtilization } from '../services/ipam/port.ts';
 import type { SessionOutcome } from '../services/radius/port.ts';
@@ -26,6 +27,8 @@ export interface MetricsDeps {
    * over instances is the fleet's figure. Unset (one node): always.
    */
   fleetWide?: () => boolean;
+  /** Where a change of IPAM's reachability is said (once per change, not per scrape). */
+  log?: Pick<Logger, 'info' | 'warn'>;
   /** This instance's lifecycles in memory: as actors, and parked (a step's call under way, no actor). */
   inMemory?: () => { actors: number; parked: number };
 }
@@ -44,6 +47,22 @@ export function createMetrics(deps: MetricsDeps) {
   const utilization = () => {
     if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), value: deps.ipam.utilization() };
     return cached.value;
+  };
+  // The pools' figures come from IPAM (NetBox over HTTP). One that cannot be read leaves the pool
+  // series out of that scrape and sets ipv6_ipam_up to 0: a failed collect fails the whole
+  // exposition, and a scrape lost while NetBox is down would take every other series with it.
+  let ipamUp = true;
+  const pools = async (): Promise<PoolUtilization[] | null> => {
+    try {
+      const read = await utilization();
+      if (!ipamUp) deps.log?.info('IPAM utilization read again: the pool series are back');
+      ipamUp = true;
+      return read;
+    } catch (err) {
+      if (ipamUp) deps.log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'IPAM utilization could not be read: the pool series are left out of the scrape until it can');
+      ipamUp = false;
+      return null;
+    }
   };
   // prom-client's nodejs_active_{handles,requests,resources}_total are gauges, which
   // `promtool check metrics` refuses (a `_total` suffix means a counter); the same series by type
@@ -135,8 +154,9 @@ export function createMetrics(deps: MetricsDeps) {
       registers: [registry],
       async collect() {
         // A draining pool has no capacity: its allocated / capacity would read as an infinite utilization.
-        if (!reports()) return this.reset();
-        for (const u of await utilization()) if (!u.draining) this.set({ pool: u.name }, value(u));
+        this.reset();
+        if (!reports()) return;
+        for (const u of (await pools()) ?? []) if (!u.draining) this.set({ pool: u.name }, value(u));
       },
     });
   const quarantined = (u: PoolUtilization) => u.heldDown ?? 0;
@@ -162,11 +182,20 @@ export function createMetrics(deps: MetricsDeps) {
     labelNames: ['pool'] as const,
     registers: [registry],
     async collect() {
-      if (!reports()) return this.reset();
+      this.reset();
+      if (!reports()) return;
       const t = now();
       // One read of the hourly tally (store/counts.ts) serves every pool.
       const flows = await deps.counts.flows(new Date(t - 7 * 86_400_000).toISOString().slice(0, 13));
-      for (const u of await utilization()) this.set({ pool: u.name }, exhaustionForecast(u, flows, t));
+      for (const u of (await pools()) ?? []) this.set({ pool: u.name }, exhaustionForecast(u, flows, t));
+    },
+  });
+  new Gauge({
+    name: 'ipv6_ipam_up',
+    help: 'Whether this instance read the pools’ figures from IPAM at this scrape (NetBox reachable): 1, or 0 and the ipv6_pool_* series are left out',
+    registers: [registry],
+    async collect() {
+      this.set((await pools()) ? 1 : 0);
     },
   });
   new Counter({

@@ -17,7 +17,7 @@ const POOLS: PoolUtilization[] = [
 ];
 
 function setup(
-  opts: { counts?: Record<string, number>; pending?: number; shared?: number; flows?: PoolFlow[]; leaks?: number; events?: AuditEntry[]; now?: number; fleetWide?: () => boolean } = {},
+  opts: { counts?: Record<string, number>; pending?: number; shared?: number; flows?: PoolFlow[]; leaks?: number; events?: AuditEntry[]; now?: number; fleetWide?: () => boolean; ipamDown?: () => boolean } = {},
 ) {
   let utilizationCalls = 0;
   const store = asyncOf({ events: (_subscriberId: string) => opts.events ?? [] });
@@ -36,6 +36,7 @@ function setup(
   const ipam = {
     utilization: async () => {
       utilizationCalls++;
+      if (opts.ipamDown?.()) throw new Error('NetBox GET /api/ipam/prefixes/: connect ECONNREFUSED 127.0.0.1:9');
       return POOLS;
     },
   } as unknown as IpamPort;
@@ -65,6 +66,22 @@ test('pool gauges: capacity, allocated without quarantined, quarantined, utiliza
   ]);
   assert.not.match(text, /pd_pool_/);
   assert.is(m.utilizationCalls(), 1);
+});
+
+test('IPAM unreadable (NetBox down): the scrape still answers, without the pool series, and ipv6_ipam_up says 0', async () => {
+  let down = true;
+  const m = setup({ ipamDown: () => down, counts: { active: 7 } });
+  const text = await m.scrape();
+  assert.equal(samples(text, 'ipv6_ipam_up'), ['ipv6_ipam_up 0']);
+  assert.equal(samples(text, 'ipv6_pool_capacity_prefixes'), []);
+  assert.equal(samples(text, 'ipv6_pool_exhaustion_forecast_seconds'), []);
+  assert.ok(samples(text, 'ipv6_lifecycle_lifecycles').includes('ipv6_lifecycle_lifecycles{state="active"} 7'), 'the other series are all there');
+  assert.match(text, /^process_cpu_user_seconds_total /m);
+  down = false;
+  await new Promise((r) => setTimeout(r, 1100));
+  const back = await m.scrape();
+  assert.equal(samples(back, 'ipv6_ipam_up'), ['ipv6_ipam_up 1']);
+  assert.is(samples(back, 'ipv6_pool_capacity_prefixes').length, 2);
 });
 
 test('exhaustion forecast: free units over the net rate of the last 7 days; +Inf when a pool is not growing', async () => {
@@ -202,7 +219,9 @@ test('several instances: a follower reports the fleet-wide figures as 0 or not a
     assert.equal(samples(follower, name), [`${name} 0`], name);
   }
   for (const name of ['ipv6_pool_capacity_prefixes', 'ipv6_pool_utilization_percent', 'ipv6_pool_exhaustion_forecast_seconds']) assert.equal(samples(follower, name), [], name);
-  assert.is(m.utilizationCalls(), 0, 'a follower does not even read the pools');
+  // Its own view of IPAM (can this instance reach NetBox?) is its own: one read per scrape, for ipv6_ipam_up alone.
+  assert.equal(samples(follower, 'ipv6_ipam_up'), ['ipv6_ipam_up 1']);
+  assert.is(m.utilizationCalls(), 1, 'a follower reads the pools once, for ipv6_ipam_up only');
   leads = true;
   const leader = await m.scrape();
   assert.equal(samples(leader, 'ipv6_lifecycle_lifecycles').filter((l) => l.includes('"active"')), ['ipv6_lifecycle_lifecycles{state="active"} 7']);
