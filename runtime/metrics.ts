@@ -6,6 +6,7 @@ import type { CountsPort, LifecyclePort } from '../store/port.ts';
 import { LIFECYCLE_STATES, type SessionPurpose } from '../machines/types.ts';
 import type { TransitionRecord } from './actor-host.ts';
 import { exhaustionForecast } from './forecast.ts';
+import { createPoolFigures } from './pool-figures.ts';
 import { readContext } from './projection.ts';
 
 /** Duration buckets of the lifecycle histograms, seconds: 1 ms to 60 s. */
@@ -41,29 +42,8 @@ export function createMetrics(deps: MetricsDeps) {
   const now = deps.now ?? Date.now;
   const registry = new Registry();
   const reports = deps.fleetWide ?? (() => true);
-  // One IPAM read per scrape serves every pool gauge; a transition (an allocation, a release) makes
-  // the next scrape read again.
-  let cached: { at: number; value: ReturnType<IpamPort['utilization']> } | null = null;
-  const utilization = () => {
-    if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), value: deps.ipam.utilization() };
-    return cached.value;
-  };
-  // The pools' figures come from IPAM (NetBox over HTTP). One that cannot be read leaves the pool
-  // series out of that scrape and sets ipv6_ipam_up to 0: a failed collect fails the whole
-  // exposition, and a scrape lost while NetBox is down would take every other series with it.
-  let ipamUp = true;
-  const pools = async (): Promise<PoolUtilization[] | null> => {
-    try {
-      const read = await utilization();
-      if (!ipamUp) deps.log?.info('IPAM utilization read again: the pool series are back');
-      ipamUp = true;
-      return read;
-    } catch (err) {
-      if (ipamUp) deps.log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'IPAM utilization could not be read: the pool series are left out of the scrape until it can');
-      ipamUp = false;
-      return null;
-    }
-  };
+  const figures = createPoolFigures(deps.ipam, deps.log);
+  const pools = figures.pools;
   // prom-client's nodejs_active_{handles,requests,resources}_total are gauges, which
   // `promtool check metrics` refuses (a `_total` suffix means a counter); the same series by type
   // (nodejs_active_handles{type=…}) stay, so only the sums are left out.
@@ -192,10 +172,10 @@ export function createMetrics(deps: MetricsDeps) {
   });
   new Gauge({
     name: 'ipv6_ipam_up',
-    help: 'Whether this instance read the pools’ figures from IPAM at this scrape (NetBox reachable): 1, or 0 and the ipv6_pool_* series are left out',
+    help: 'Whether the last reading of the pools’ figures from IPAM succeeded (NetBox reachable): 1, or 0 and the ipv6_pool_* series are left out; the leader’s (the other instances report 0)',
     registers: [registry],
     async collect() {
-      this.set((await pools()) ? 1 : 0);
+      this.set(reports() && (await pools()) !== null ? 1 : 0);
     },
   });
   new Counter({
@@ -252,7 +232,7 @@ export function createMetrics(deps: MetricsDeps) {
   return {
     registry,
     onTransition({ audit, row, previous }: TransitionRecord) {
-      cached = null;
+      figures.stale();
       transitions.inc({ event: audit.type, from: audit.from_state ?? 'none', to: row.state });
       if (audit.type === 'STEP_FAILED' && row.state === 'failed' && audit.detail) {
         const f = readContext(row).failure;

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createMetrics } from '../../runtime/metrics.ts';
+import { IPAM_READ_MS } from '../../runtime/pool-figures.ts';
 import type { IpamPort, PoolUtilization } from '../../services/ipam/port.ts';
 import type { SessionOutcome } from '../../services/radius/port.ts';
 import type { MetricCounts, PoolFlow } from '../../store/counts.ts';
@@ -10,6 +11,9 @@ import { auditEntry, lifecycleRow } from '../support/lifecycle-rows.ts';
 
 const test = suite('runtime metrics');
 const NOW = '2026-03-10T12:00:00.000Z';
+
+/** While set, every IPAM reading waits for it (a NetBox pool slower than a scrape). */
+const slowIpam: { wait: Promise<void> | null } = { wait: null };
 
 const POOLS: PoolUtilization[] = [
   { name: 'residential', prefix: '2001:db8::/40', prefixLength: 56, capacity: 65536, allocated: 12, heldDown: 3 },
@@ -36,6 +40,7 @@ function setup(
   const ipam = {
     utilization: async () => {
       utilizationCalls++;
+      if (slowIpam.wait) await slowIpam.wait;
       if (opts.ipamDown?.()) throw new Error('NetBox GET /api/ipam/prefixes/: connect ECONNREFUSED 127.0.0.1:9');
       return POOLS;
     },
@@ -82,6 +87,22 @@ test('IPAM unreadable (NetBox down): the scrape still answers, without the pool 
   const back = await m.scrape();
   assert.equal(samples(back, 'ipv6_ipam_up'), ['ipv6_ipam_up 1']);
   assert.is(samples(back, 'ipv6_pool_capacity_prefixes').length, 2);
+});
+
+test('IPAM slow (a big NetBox pool): a scrape waits IPAM_READ_MS, then shows the last reading while the new one goes on', async () => {
+  let release!: () => void;
+  const m = setup({ ipamDown: () => false });
+  assert.is(samples(await m.scrape(), 'ipv6_pool_capacity_prefixes').length, 2);
+  slowIpam.wait = new Promise<void>((r) => (release = r));
+  m.metrics.onTransition({ audit: auditEntry(lifecycleRow({ id: 'l1', state: 'allocated' }), 'ALLOCATED'), row: lifecycleRow({ id: 'l1', state: 'allocated' }), previous: null } as never);
+  const started = Date.now();
+  const text = await m.scrape();
+  const took = Date.now() - started;
+  assert.ok(took >= IPAM_READ_MS - 50 && took < IPAM_READ_MS + 1500, `the scrape waited ${took} ms`);
+  assert.is(samples(text, 'ipv6_pool_capacity_prefixes').length, 2, 'the last reading');
+  assert.equal(samples(text, 'ipv6_ipam_up'), ['ipv6_ipam_up 1']);
+  release();
+  slowIpam.wait = null;
 });
 
 test('exhaustion forecast: free units over the net rate of the last 7 days; +Inf when a pool is not growing', async () => {
@@ -219,9 +240,8 @@ test('several instances: a follower reports the fleet-wide figures as 0 or not a
     assert.equal(samples(follower, name), [`${name} 0`], name);
   }
   for (const name of ['ipv6_pool_capacity_prefixes', 'ipv6_pool_utilization_percent', 'ipv6_pool_exhaustion_forecast_seconds']) assert.equal(samples(follower, name), [], name);
-  // Its own view of IPAM (can this instance reach NetBox?) is its own: one read per scrape, for ipv6_ipam_up alone.
-  assert.equal(samples(follower, 'ipv6_ipam_up'), ['ipv6_ipam_up 1']);
-  assert.is(m.utilizationCalls(), 1, 'a follower reads the pools once, for ipv6_ipam_up only');
+  assert.equal(samples(follower, 'ipv6_ipam_up'), ['ipv6_ipam_up 0'], 'the leader reads IPAM and says how that went');
+  assert.is(m.utilizationCalls(), 0, 'a follower does not even read the pools');
   leads = true;
   const leader = await m.scrape();
   assert.equal(samples(leader, 'ipv6_lifecycle_lifecycles').filter((l) => l.includes('"active"')), ['ipv6_lifecycle_lifecycles{state="active"} 7']);
