@@ -100,6 +100,17 @@ test('GET /metrics declares no security by default, the metrics bearer when metr
   }
 });
 
+test('every path the server answers is one of the document\'s: the same path with a trailing slash is 404', async () => {
+  await h.post('allocate', { subscriber_id: 'slash' });
+  const served: string[] = [];
+  for (const { where, path, method } of operations()) {
+    const url = `${path.replace('{subscriber_id}', 'slash').replace('{job}', 'cleanup')}/`;
+    const r = await h.request(method.toUpperCase(), url, method === 'post' ? { json: { subscriber_id: 'slash' } } : {});
+    if (r.status !== 404) served.push(`${where} + '/' answered ${r.status}`);
+  }
+  assert.equal(served, []);
+});
+
 /** Validates `r` against the response the document declares for its operation and status. */
 function conforms(r: Answer, method: string, path: string) {
   const op = doc.paths[path][method];
