@@ -100,15 +100,36 @@ test('GET /metrics declares no security by default, the metrics bearer when metr
   }
 });
 
-test('every path the server answers is one of the document\'s: the same path with a trailing slash is 404', async () => {
+test('every operation of the document is served, and no other path: the same path with a trailing slash is 404', async () => {
   await h.post('allocate', { subscriber_id: 'slash' });
-  const served: string[] = [];
+  const wrong: string[] = [];
   for (const { where, path, method } of operations()) {
-    const url = `${path.replace('{subscriber_id}', 'slash').replace('{job}', 'cleanup')}/`;
-    const r = await h.request(method.toUpperCase(), url, method === 'post' ? { json: { subscriber_id: 'slash' } } : {});
-    if (r.status !== 404) served.push(`${where} + '/' answered ${r.status}`);
+    const url = path.replace('{subscriber_id}', 'slash').replace('{job}', 'cleanup');
+    const opts = method === 'post' ? { json: { subscriber_id: 'slash' } } : {};
+    const exact = await h.request(method.toUpperCase(), url, opts);
+    if (exact.status === 404 && /^no route/.test(exact.body?.error?.message ?? '')) wrong.push(`${where} is not served (404)`);
+    const slash = await h.request(method.toUpperCase(), `${url}/`, opts);
+    if (slash.status !== 404) wrong.push(`${where} + '/' answered ${slash.status}`);
   }
-  assert.equal(served, []);
+  assert.equal(wrong, []);
+});
+
+test('every example in the document validates against the schema it is the example of', () => {
+  const wrong: string[] = [];
+  let seen = 0;
+  const walk = (node: any, where: string): void => {
+    if (!node || typeof node !== 'object') return;
+    if (!Array.isArray(node) && 'example' in node) {
+      seen++;
+      const { example, ...schema } = node;
+      const problems = validate(schema, example, doc);
+      if (problems.length) wrong.push(`${where}: ${JSON.stringify(example)}: ${problems.join('; ')}`);
+    }
+    for (const [k, v] of Object.entries(node)) walk(v, `${where}/${k}`);
+  };
+  walk(doc, '#');
+  assert.ok(seen >= 40, `only ${seen} examples found`);
+  assert.equal(wrong, []);
 });
 
 /** Validates `r` against the response the document declares for its operation and status. */
