@@ -53,6 +53,11 @@ test('names no key the schema does not have', () => {
   const named = [...reference.matchAll(/^\| `([a-z_.[\]]+)` \|/gm)].map((m) => m[1]!);
   assert.ok(named.length > 20);
   assert.equal(named.filter((k) => !all.has(k)), []);
+  // Inside the rows too: every dotted name under a top-level key (`netbox.release.mode`) is a key.
+  const top = Object.keys(configSchema.shape);
+  const inline = [...reference.matchAll(/`([a-z_]+(?:\.[a-z_[\]]+)+)`/g)].map((m) => m[1]!).filter((k) => top.includes(k.split('.')[0]!.replace('[]', '')));
+  assert.ok(inline.length > 100, `only ${inline.length} inline keys`);
+  assert.equal([...new Set(inline.filter((k) => !all.has(k)))], []);
 });
 
 /** Every setting with the default the schema applies (sections and settings without one left out). */
