@@ -132,6 +132,16 @@ test('every example in the document validates against the schema it is the examp
   assert.equal(wrong, []);
 });
 
+test('info.description claims ?wait= of no POST that refuses it', async () => {
+  const refusing = operations().filter(({ method, op }) => method === 'post' && !(op.parameters ?? []).some((p: any) => p.name === 'wait'));
+  assert.ok(refusing.length > 0, 'jobs and import take no ?wait=');
+  for (const { where, path } of refusing) {
+    assert.not.match(doc.info.description, /every POST accepts[^.;]*\?wait=/i, `${where} takes no ?wait=`);
+    const r = await h.request('POST', `${path.replace('{job}', 'cleanup')}?wait=10`, { json: {} });
+    assert.is(r.status, 400, `${where}?wait=10`);
+  }
+});
+
 /** Validates `r` against the response the document declares for its operation and status. */
 function conforms(r: Answer, method: string, path: string) {
   const op = doc.paths[path][method];
