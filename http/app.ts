@@ -77,7 +77,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
 
   // Case-sensitive, as the document's paths are: the bearer check and readiness above test the exact
   // prefix `/api/`, and a router that matched `/API/…` served every route past them without a token.
-  const router = new Router<AppState>({ sensitive: true });
+  // Strict for the same reason: `/lifecycle/x/` or `/jobs/cleanup/` is no path of the document.
+  const router = new Router<AppState>({ sensitive: true, strict: true });
   const body = jsonBody(deps.api.body_limit_bytes);
   const replay = idempotency({
     store: deps.idempotency,

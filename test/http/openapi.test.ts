@@ -100,6 +100,48 @@ test('GET /metrics declares no security by default, the metrics bearer when metr
   }
 });
 
+test('every operation of the document is served, and no other path: the same path with a trailing slash is 404', async () => {
+  await h.post('allocate', { subscriber_id: 'slash' });
+  const wrong: string[] = [];
+  for (const { where, path, method } of operations()) {
+    const url = path.replace('{subscriber_id}', 'slash').replace('{job}', 'cleanup');
+    const opts = method === 'post' ? { json: { subscriber_id: 'slash' } } : {};
+    const exact = await h.request(method.toUpperCase(), url, opts);
+    if (exact.status === 404 && /^no route/.test(exact.body?.error?.message ?? '')) wrong.push(`${where} is not served (404)`);
+    const slash = await h.request(method.toUpperCase(), `${url}/`, opts);
+    if (slash.status !== 404) wrong.push(`${where} + '/' answered ${slash.status}`);
+  }
+  assert.equal(wrong, []);
+});
+
+test('every example in the document validates against the schema it is the example of', () => {
+  const wrong: string[] = [];
+  let seen = 0;
+  const walk = (node: any, where: string): void => {
+    if (!node || typeof node !== 'object') return;
+    if (!Array.isArray(node) && 'example' in node) {
+      seen++;
+      const { example, ...schema } = node;
+      const problems = validate(schema, example, doc);
+      if (problems.length) wrong.push(`${where}: ${JSON.stringify(example)}: ${problems.join('; ')}`);
+    }
+    for (const [k, v] of Object.entries(node)) walk(v, `${where}/${k}`);
+  };
+  walk(doc, '#');
+  assert.ok(seen >= 40, `only ${seen} examples found`);
+  assert.equal(wrong, []);
+});
+
+test('info.description claims ?wait= of no POST that refuses it', async () => {
+  const refusing = operations().filter(({ method, op }) => method === 'post' && !(op.parameters ?? []).some((p: any) => p.name === 'wait'));
+  assert.ok(refusing.length > 0, 'jobs and import take no ?wait=');
+  for (const { where, path } of refusing) {
+    assert.not.match(doc.info.description, /every POST accepts[^.;]*\?wait=/i, `${where} takes no ?wait=`);
+    const r = await h.request('POST', `${path.replace('{job}', 'cleanup')}?wait=10`, { json: {} });
+    assert.is(r.status, 400, `${where}?wait=10`);
+  }
+});
+
 /** Validates `r` against the response the document declares for its operation and status. */
 function conforms(r: Answer, method: string, path: string) {
   const op = doc.paths[path][method];
