@@ -96,6 +96,9 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
     return res;
   }
 
+  const isTask = (data: unknown): data is TaskRecord & { _id: string } =>
+    typeof data === 'object' && data !== null && !Array.isArray(data) && typeof (data as TaskRecord)._id === 'string';
+
   function unexpected(what: string, res: AxiosResponse): ServiceError {
     if (res.status === 401 || res.status === 403) {
       const whose = config.username_env ? `the credentials from ${config.username_env}/${config.password_env}` : 'a request without credentials';
@@ -146,11 +149,14 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
     const query = config.connection_request ? `?timeout=${config.task_timeout_ms}&connection_request` : '';
     const res = await call<TaskRecord | string>('POST', `/devices/${encodeURIComponent(deviceId)}/tasks${query}`, what, signal, task);
     if (res.status === 200) {
+      // The NBI's 200 carries the task it ran; a login page of a proxy in front, or another server at a
+      // wrong URL, answers 200 too, and the CPE got nothing.
+      if (!isTask(res.data)) throw new ServiceError('upstream_rejected', `${what}: 200 without the task the NBI answers with; check genieacs.url`, { detail: excerpt(res) });
       l.info('CPE applied the task');
       return { status: 'done' };
     }
     if (res.status === 202) {
-      const taskId = typeof res.data === 'object' && res.data !== null && typeof res.data._id === 'string' ? res.data._id : null;
+      const taskId = isTask(res.data) ? res.data._id : null;
       if (res.statusText === FAULTED) throw await rejected(op, deviceId, taskId, l, signal);
       // "Task queued but not processed", a connection-request error, or (without connection_request) plain 202.
       l.info({ task_id: taskId, reason: redact(res.statusText ?? '') }, 'CPE task queued at the ACS');
