@@ -118,7 +118,8 @@ test('an operation queued behind a parked one follows it: revoke waits for the p
   try {
     await activateHeld(h, 'next');
     await until('the actor parked', () => h.composed.host.parked === 1);
-    const r = await h.request('POST', `${BASE}/revoke?wait=0`, { json: { subscriber_id: 'next' } });
+    // With a key: a queued operation without one is refused past its wait (test/review10 queued-not-started).
+    const r = await h.request('POST', `${BASE}/revoke?wait=0`, { json: { subscriber_id: 'next' }, headers: { 'Idempotency-Key': 'revoke-next' } });
     assert.is(r.status, 202);
     await sleep(PARK_MS * 5);
     assert.is(h.composed.host.size, 0, 'still parked: the queued revoke holds no actor');
