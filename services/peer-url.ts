@@ -17,3 +17,16 @@ export function peerBaseUrl(instead: string) {
       return p.search === '' && p.hash === '';
     }, 'must not have a query or fragment');
 }
+
+/**
+ * The largest answer read from a peer (NetBox, the GenieACS NBI): axios would buffer any size whole.
+ * NetBox's largest page (1,000 prefixes) is ~2 MB.
+ */
+export const PEER_ANSWER_MAX_BYTES = 32 * 1024 * 1024;
+
+/** What an axios failure is called in an error message: its code only (the error carries the request, credentials included). */
+export function transportFault(err: unknown): string {
+  const { code, message } = err as { code?: string; message?: string };
+  if (typeof message === 'string' && message.startsWith('maxContentLength size of')) return `an answer over ${PEER_ANSWER_MAX_BYTES / 1024 / 1024} MiB, not read`;
+  return code ?? 'network error';
+}

@@ -5,6 +5,7 @@
 import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
+import { PEER_ANSWER_MAX_BYTES, transportFault } from '../peer-url.ts';
 import { peerExcerpt, redactor } from '../redact.ts';
 import type { GenieacsConfig } from './config.ts';
 import type { CpeCommand, CpePort, CpeResult } from './port.ts';
@@ -65,6 +66,7 @@ export function createNbiHttp(config: GenieacsConfig, env: Record<string, string
     baseURL: config.url,
     timeout: config.timeout_ms,
     maxRedirects: 0,
+    maxContentLength: PEER_ANSWER_MAX_BYTES,
     validateStatus: () => true,
     headers: { Accept: 'application/json' },
     ...(auth ? { auth } : {}),
@@ -86,7 +88,7 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
     } catch (err) {
       if (signal?.aborted) throw aborted(what);
       // Only the code: an AxiosError carries the request config, credentials included.
-      const code = (err as { code?: string }).code ?? 'network error';
+      const code = transportFault(err);
       const why = code === 'ECONNABORTED' || code === 'ETIMEDOUT' ? `no answer within ${config.timeout_ms} ms` : code;
       throw new ServiceError('upstream_unavailable', `${what}: ${why}`, { retryable: true });
     }

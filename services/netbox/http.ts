@@ -1,5 +1,6 @@
 import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import { ServiceError } from '../errors.ts';
+import { PEER_ANSWER_MAX_BYTES, transportFault } from '../peer-url.ts';
 import { peerExcerpt, redactor } from '../redact.ts';
 import type { NetboxConfig } from './config.ts';
 
@@ -57,6 +58,7 @@ export function createNetboxTransport(config: NetboxConfig, token: string): Netb
     timeout: config.timeout_ms,
     // A redirect could carry the token to another host; NetBox answers on the URL we were given.
     maxRedirects: 0,
+    maxContentLength: PEER_ANSWER_MAX_BYTES,
     validateStatus: () => true,
     headers: { Authorization: authorizationHeader(token), Accept: 'application/json' },
   });
@@ -71,8 +73,8 @@ export function createNetboxTransport(config: NetboxConfig, token: string): Netb
       res = await http.request({ method: spec.method, url: spec.path, params: spec.params, data: spec.data, signal, timeout });
     } catch (err) {
       throwIfAborted(signal, what);
-      const code = (err as { code?: string }).code ?? 'network error';
       // Only the code: an AxiosError carries the request config, headers (and token) included.
+      const code = transportFault(err);
       throw outcomeUnknown(unavailable(redact(`${what}: ${code === 'ECONNABORTED' ? `timed out after ${timeout} ms` : code}`)));
     }
     const { status } = res;
