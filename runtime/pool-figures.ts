@@ -1,28 +1,40 @@
 // The pools' figures for the Prometheus gauges (runtime/metrics.ts), read from IPAM: kept counts for
 // the embedded IPAM, a walk of each pool's prefixes over HTTP for NetBox. One reading serves every
-// pool gauge of a scrape and the scrapes of the next second. A scrape waits for a new one up to
-// IPAM_READ_MS, then shows the last one while the reading goes on (a big NetBox pool takes longer
-// than Prometheus's scrape_timeout). A reading that fails (NetBox unreachable, refusing the token)
-// leaves the pool series out and sets ipv6_ipam_up to 0, where a collect that threw failed the whole
-// exposition, and every other series with it.
+// pool gauge of a scrape and the scrapes after it for a while (fresh() below). A scrape waits for a
+// new one up to IPAM_READ_MS, then shows the last one while the reading goes on (a big NetBox pool
+// takes longer than Prometheus's scrape_timeout). A reading that fails (NetBox unreachable, refusing
+// the token) leaves the pool series out and sets ipv6_ipam_up to 0, where a collect that threw failed
+// the whole exposition, and every other series with it.
 import type { Logger } from 'pino';
 import type { IpamPort, PoolUtilization } from '../services/ipam/port.ts';
 
 /** The longest a scrape waits for a new reading of IPAM's figures before it shows the last one. */
 export const IPAM_READ_MS = 3000;
 
+/**
+ * A reading serves the scrapes of the next second, unless a transition came since. One that took long
+ * (a NetBox walk of many prefixes) serves four times as long as it took, transitions or not, so that
+ * NetBox is not walked back to back while allocations go on.
+ */
+function fresh(last: { tookMs: number; stale: boolean }, ageMs: number): boolean {
+  if (last.tookMs > 250 && ageMs <= 4 * last.tookMs) return true;
+  return !last.stale && ageMs <= 1000;
+}
+
 export function createPoolFigures(ipam: Pick<IpamPort, 'utilization'>, log?: Pick<Logger, 'info' | 'warn'>) {
-  let last: { at: number; pools: PoolUtilization[] } | null = null;
+  /** The last reading: when it ended, how long it took, and whether a transition came since. */
+  let last: { at: number; tookMs: number; stale: boolean; pools: PoolUtilization[] } | null = null;
   let reading: Promise<PoolUtilization[]> | null = null;
   let up = true;
 
   const read = (): Promise<PoolUtilization[]> => {
+    const started = Date.now();
     reading ??= ipam
       .utilization()
       .then(
         (pools) => {
           if (!up) log?.info('IPAM utilization read again: the pool series are back');
-          [up, last] = [true, { at: Date.now(), pools }];
+          [up, last] = [true, { at: Date.now(), tookMs: Date.now() - started, stale: false, pools }];
           return pools;
         },
         (err: unknown) => {
@@ -38,7 +50,7 @@ export function createPoolFigures(ipam: Pick<IpamPort, 'utilization'>, log?: Pic
   return {
     /** The figures for this scrape, or null when the last reading failed. */
     async pools(): Promise<PoolUtilization[] | null> {
-      if (last && Date.now() - last.at <= 1000) return last.pools;
+      if (last && fresh(last, Date.now() - last.at)) return last.pools;
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), IPAM_READ_MS)));
       try {
@@ -51,7 +63,7 @@ export function createPoolFigures(ipam: Pick<IpamPort, 'utilization'>, log?: Pic
     },
     /** A transition happened: the next scrape reads again (the last reading stays, for one the new reading keeps waiting). */
     stale() {
-      if (last) last.at = 0;
+      if (last) last.stale = true;
     },
   };
 }
