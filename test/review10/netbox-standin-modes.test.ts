@@ -23,30 +23,32 @@ test('description mark: allocate, revoke and the leak check find prefixes by q= 
   }
 });
 
-test('deprecate mode: a revoked prefix is held down, given back to its owner, and swept once expired', async () => {
-  const r = await run({}, undefined, () => ({ netbox: { release: { mode: 'deprecate', hold_down_s: 3600 } } }));
-  try {
-    const a = await r.call('POST', 'allocate', { subscriber_id: 'o1' });
-    assert.is((await r.call('POST', 'revoke', { subscriber_id: 'o1' })).body.state, 'revoked');
-    const held = live(r.nb).find((p) => p.prefix === a.body.prefix)!;
-    assert.is(held.status, 'deprecated');
-    assert.is(held.comments, '', 'freed: no longer quarantined');
-    const b = await r.call('POST', 'allocate', { subscriber_id: 'o2' });
-    assert.is.not(b.body.prefix, a.body.prefix, 'nobody else gets a held-down prefix');
-    const back = await r.call('POST', 'allocate', { subscriber_id: 'o1' });
-    assert.is(back.status, 201, back.text);
-    assert.is(back.body.prefix, a.body.prefix, 'its owner gets it back');
-    assert.is(r.nb.rows.get(held.id)!.status, 'active');
-    assert.is((await r.call('POST', 'revoke', { subscriber_id: 'o2' })).body.state, 'revoked');
-    const o2 = live(r.nb).find((p) => p.prefix === b.body.prefix)!;
-    o2.last_updated = new Date(Date.now() - 7200_000).toISOString();
-    const job = await r.call('POST', 'jobs/leaks');
-    assert.is(job.body.counts.swept, 1, job.text);
-    assert.not.ok(r.nb.rows.has(o2.id));
-  } finally {
-    await r.close();
-  }
-});
+for (const customFields of [undefined, []]) {
+  test(`deprecate mode, ${customFields ? 'description' : 'custom field'} mark: a revoked prefix is held down, given back to its owner, and swept once expired`, async () => {
+    const r = await run({ ...(customFields ? { customFields } : {}) }, undefined, () => ({ netbox: { release: { mode: 'deprecate', hold_down_s: 3600 } } }));
+    try {
+      const a = await r.call('POST', 'allocate', { subscriber_id: 'o1' });
+      assert.is((await r.call('POST', 'revoke', { subscriber_id: 'o1' })).body.state, 'revoked');
+      const held = live(r.nb).find((p) => p.prefix === a.body.prefix)!;
+      assert.is(held.status, 'deprecated');
+      assert.is(held.comments, '', 'freed: no longer quarantined');
+      const b = await r.call('POST', 'allocate', { subscriber_id: 'o2' });
+      assert.is.not(b.body.prefix, a.body.prefix, 'nobody else gets a held-down prefix');
+      const back = await r.call('POST', 'allocate', { subscriber_id: 'o1' });
+      assert.is(back.status, 201, back.text);
+      assert.is(back.body.prefix, a.body.prefix, 'its owner gets it back');
+      assert.is(r.nb.rows.get(held.id)!.status, 'active');
+      assert.is((await r.call('POST', 'revoke', { subscriber_id: 'o2' })).body.state, 'revoked');
+      const o2 = live(r.nb).find((p) => p.prefix === b.body.prefix)!;
+      o2.last_updated = new Date(Date.now() - 7200_000).toISOString();
+      const job = await r.call('POST', 'jobs/leaks');
+      assert.is(job.body.counts.swept, 1, job.text);
+      assert.not.ok(r.nb.rows.has(o2.id));
+    } finally {
+      await r.close();
+    }
+  });
+}
 
 test('an exhausted pool: NetBox 409 is pool_exhausted, and nothing is left behind', async () => {
   const r = await run({}, undefined, () => ({}), { prefix_length: 46 });
