@@ -75,4 +75,18 @@ test('a v2 token (Bearer nbt_…) is accepted; a token without write permission 
   }
 });
 
+test('over 1000 prefixes at the default MAX_PAGE_SIZE (1000): the pool figures span two pages', async () => {
+  const r = await run({ publicBase: 'http://10.255.255.1:1/' });
+  try {
+    for (let i = 0; i < 1234; i++) r.nb.add(`2001:db8:${(8 + (i >> 8)).toString(16)}:${((i & 255) * 256).toString(16)}::/56`);
+    assert.is((await r.call('POST', 'allocate', { subscriber_id: 'big' })).status, 201);
+    const m = (await r.call('GET', 'metrics')).body;
+    assert.equal([m.pools[0].allocated, m.leaks], [1235, 0]);
+    const pages = r.nb.requests.filter((q) => q.url.includes('within='));
+    assert.ok(pages.some((q) => q.url.includes('offset=1000')), JSON.stringify(pages));
+  } finally {
+    await r.close();
+  }
+});
+
 test.run();
