@@ -63,7 +63,7 @@ export class LifecycleService {
       this.#opts.host.create(input);
       turn.sent.resolve();
       return this.#outcome('allocate', lifecycleId);
-    }, heard);
+    }, heard, () => turn.refused);
     return this.#within(req.subscriber_id, final, waitMs, turn, heard);
   }
 
@@ -177,7 +177,7 @@ export class LifecycleService {
       turn.sent.resolve();
       if (release) void this.#opts.host.afterCommit().then(release, release);
       return this.#outcome(verb, live.id);
-    }, heard);
+    }, heard, () => turn.refused);
     return this.#within(subscriberId, final, waitMs, turn, heard);
   }
 
