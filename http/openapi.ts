@@ -18,7 +18,7 @@ export function buildOpenApi(routes: readonly RouteSpec[], opts: { metricsToken:
       version: '1.0.0',
       description:
         'Lifecycle of delegated IPv6 prefixes (DHCPv6-PD): allocation, activation, suspension, update and revocation. ' +
-        'Every POST accepts `Idempotency-Key`; the lifecycle operations also take `?wait=`, and one not settled within it answers 202 with a `Location` to poll (`/jobs` and `/import` answer when they are done).',
+        'Every POST accepts `Idempotency-Key`; the lifecycle operations also take `?wait=`, and one not settled within it answers 202 with a `Location` to poll, or 503 "not started" when it has no `Idempotency-Key` and still waits for the subscriber’s earlier operation (`/jobs` and `/import` answer when they are done).',
     },
     tags: [
       { name: 'lifecycle', description: 'Operations on a subscriber’s delegated prefix' },

@@ -153,9 +153,10 @@ export class ActorHost {
    * first waits for the subscriber's lease (another instance's work ends, or its lease expires);
    * once `fn` is done, the subscriber's actors are unloaded and the lease is given up. `heard` is
    * told how it ended, from the queue's own reaction on it: a caller waiting on the outcome needs none.
+   * `gone()` true ends a lease wait (`fn` never runs): the operation's answer refused it meanwhile.
    */
-  exclusive<T>(subscriberId: string, fn: () => Promise<T>, heard?: Heard<T>): Promise<T> {
-    return this.#queues.exclusive(subscriberId, fn, heard);
+  exclusive<T>(subscriberId: string, fn: () => Promise<T>, heard?: Heard<T>, gone?: () => boolean): Promise<T> {
+    return this.#queues.exclusive(subscriberId, fn, heard, gone);
   }
 
   /** Starts a new lifecycle; its first snapshot is stored before allocation begins. */

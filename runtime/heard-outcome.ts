@@ -65,6 +65,10 @@ export class Turn {
     this.#state = 'started';
     return true;
   }
+  /** Its answer refused it: nobody waits for it (a lease wait for it ends). */
+  get refused(): boolean {
+    return this.#state === 'refused';
+  }
   /** At its answer's deadline: true when it had not started, and now never will. */
   refuse(): boolean {
     if (!this.refusable || this.#state !== 'waiting') return false;

@@ -190,22 +190,23 @@ export function createInventory(deps: {
   // only a database that never had a check makes its first reader walk (at a million holdings the
   // walk takes seconds, past a scrape's timeout).
   let cached: { at: number; leaks: Promise<number> } | null = null;
-  let stored: Promise<void> | null = null;
   const refresh = (): Promise<number> => {
     const leaks = discrepancies().then((d) => d.filter((x) => x.kind === 'leaked').length);
     cached = { at: Date.now(), leaks };
     leaks.catch(() => (cached = null));
     return leaks;
   };
+  // Read by every reader, not once: another instance (the leader's scheduled check) stores newer
+  // figures than the one this process read first. Two rows, no walk.
   const fromStore = async () => {
     const last = await deps.lastCheck?.read();
-    if (last && !cached) cached = { at: last.at, leaks: Promise.resolve(last.leaked) };
+    if (last && (!cached || last.at > cached.at)) cached = { at: last.at, leaks: Promise.resolve(last.leaked) };
   };
 
   /** Leaked prefixes as of the last check (at most `maxAgeMs` old). */
   const leaks = async (maxAgeMs = 60_000): Promise<number> => {
-    // A store that cannot be read now is asked again by the next reader.
-    await (stored ??= fromStore().catch(() => void (stored = null)));
+    // A store that cannot be read now: this process's own figure, and the next reader asks again.
+    await fromStore().catch(() => undefined);
     return cached && Date.now() - cached.at <= maxAgeMs ? cached.leaks : refresh();
   };
 

@@ -63,7 +63,7 @@ export class LifecycleService {
       this.#opts.host.create(input);
       turn.sent.resolve();
       return this.#outcome('allocate', lifecycleId);
-    }, heard);
+    }, heard, () => turn.refused);
     return this.#within(req.subscriber_id, final, waitMs, turn, heard);
   }
 
@@ -177,7 +177,7 @@ export class LifecycleService {
       turn.sent.resolve();
       if (release) void this.#opts.host.afterCommit().then(release, release);
       return this.#outcome(verb, live.id);
-    }, heard);
+    }, heard, () => turn.refused);
     return this.#within(subscriberId, final, waitMs, turn, heard);
   }
 
@@ -253,8 +253,11 @@ export class LifecycleService {
       // Still waiting its turn: refused, unless a revocation under way already covers a repeated revoke.
       const covered = turn.verb === 'revoke' && (await this.#opts.store.live(subscriberId))?.state === 'revoking';
       if (!covered && turn.refuse()) throw notStarted(turn, waitMs);
-      // Started meanwhile: its event is being stored.
+      // Started meanwhile: its event is being stored; what it came to by then is the answer.
       await until(SENT_WAIT_MS, turn.sent.promise);
+      const last = h.came as Came | null;
+      if (last?.ok) return { ...last.value, final };
+      if (last) throw last.error;
     }
     // Answer with what is on disk: a transition of this turn is in the next group commit.
     await this.#opts.host.afterCommit().catch(() => undefined);

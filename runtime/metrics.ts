@@ -175,7 +175,8 @@ export function createMetrics(deps: MetricsDeps) {
     help: 'Whether the last reading of the pools’ figures from IPAM succeeded (NetBox reachable): 1, or 0 and the ipv6_pool_* series are left out; the leader’s (the other instances report 0)',
     registers: [registry],
     async collect() {
-      this.set(reports() && (await pools()) !== null ? 1 : 0);
+      // No figures yet while the first reading is still going on past the scrape's wait: NetBox is slow, not down.
+      this.set(reports() && ((await pools()) !== null || figures.up()) ? 1 : 0);
     },
   });
   new Counter({

@@ -26,8 +26,11 @@ export interface OwnershipOptions {
 
 export interface Ownership {
   readonly owner: string;
-  /** Resolves once this instance holds the subscriber's lease (at once when it already does). */
-  hold(key: string): Promise<void>;
+  /**
+   * Resolves once this instance holds the subscriber's lease (at once when it already does); rejects
+   * once `gone()` says nobody waits for it any more (an operation its answer refused).
+   */
+  hold(key: string, gone?: () => boolean): Promise<void>;
   /** Gives the lease up; the next `hold` of the same key waits for that. */
   release(key: string): Promise<void>;
   /**
@@ -110,11 +113,13 @@ export function createOwnership(o: OwnershipOptions): Ownership {
       await registered;
       return o.leases.live(instanceKey(owner));
     },
-    async hold(key) {
+    async hold(key, gone) {
       await releasing.get(key);
       let delay = 20;
       for (;;) {
         if (stopped) throw new ServiceError('unavailable', 'this instance is stopping', { retryable: true, retryAfterMs: 1000 });
+        // Polling on for an operation refused long ago would take the lease, only to refuse it then.
+        if (gone?.()) throw new ServiceError('unavailable', 'not started: the operation was refused while it waited', { retryable: true, retryAfterMs: 1000 });
         if (held.has(key)) return;
         const got = await o.leases.acquire(key, o.owner, o.leaseMs);
         if (got) return take(got);

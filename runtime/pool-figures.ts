@@ -61,6 +61,8 @@ export function createPoolFigures(ipam: Pick<IpamPort, 'utilization'>, log?: Pic
         clearTimeout(timer);
       }
     },
+    /** False once a reading failed, until one succeeds; true while the first reading is still going on (nothing failed). */
+    up: () => up,
     /** A transition happened: the next scrape reads again (the last reading stays, for one the new reading keeps waiting). */
     stale() {
       if (last) last.stale = true;

@@ -48,9 +48,9 @@ export class SubscriberQueues<E extends QueuedEntry> {
   }
 
   /** ActorHost's `exclusive()` (it says what it does). */
-  exclusive<T>(subscriberId: string, fn: () => Promise<T>, heard?: Heard<T>): Promise<T> {
+  exclusive<T>(subscriberId: string, fn: () => Promise<T>, heard?: Heard<T>, gone?: () => boolean): Promise<T> {
     const before = this.#mailboxes.get(subscriberId);
-    const owned = this.#host.ownership ? () => this.#owned(subscriberId, fn) : fn;
+    const owned = this.#host.ownership ? () => this.#owned(subscriberId, fn, gone) : fn;
     // Nothing queued before it: it starts now (up to its first await), and its own promise is the
     // queue's, not one that adopts it (an adoption is one more reaction a parked wait keeps).
     const run = before ? before.then(owned, owned) : startNow(owned);
@@ -84,9 +84,9 @@ export class SubscriberQueues<E extends QueuedEntry> {
     this.#host.idle();
   }
 
-  async #owned<T>(subscriberId: string, fn: () => Promise<T>): Promise<T> {
+  async #owned<T>(subscriberId: string, fn: () => Promise<T>, gone?: () => boolean): Promise<T> {
     const ownership = this.#host.ownership!;
-    await ownership.hold(subscriberId);
+    await ownership.hold(subscriberId, gone);
     try {
       return await fn();
     } finally {
