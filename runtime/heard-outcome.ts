@@ -80,7 +80,7 @@ export class Turn {
 /** The 503 of an operation refused while it still waited its turn: it never runs; the client sends it again. */
 export function notStarted(turn: Turn, waitMs?: number): ServiceError {
   const within = waitMs === undefined ? '' : ` within ?wait=${waitMs} ms`;
-  return new ServiceError('unavailable', `${turn.verb} not started${within}: the subscriber's earlier operation is still in progress; nothing was changed; send it again`, {
+  return new ServiceError('unavailable', `${turn.verb} not started${within}: it waited for the subscriber's earlier operation (or, with several instances, for the subscriber's lease); nothing was changed; send it again`, {
     retryable: true,
     retryAfterMs: 1000,
   });
