@@ -1,5 +1,5 @@
 // Idempotency-Key across two instances on one PostgreSQL when the server is SIGKILLed under a keyed
-// request (task hang7, from test/e2e/instances-review.test.ts): the request that had begun the key
+// request (task hang7, from test/e2e/instances-review-outages.test.ts): the request that had begun the key
 // answers 503 and cannot forget the key (the server is gone); once the server is back, a replay on
 // the other instance must get through, not follow for ever a key its live owner no longer runs.
 import { once } from 'node:events';
