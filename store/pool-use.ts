@@ -69,12 +69,12 @@ export function createPoolUse(db: Db) {
   // Blocks the embedded IPAM holds (allocated, or quarantined and not yet freed) and the parent it last knew.
   const embeddedPools = db.prepare<[], { pool: string; parent: string | null; prefix_length: number }>(
     `SELECT u.pool, p.parent, max(u.prefix_length) AS prefix_length FROM
-       (SELECT pool, prefix_length FROM ipam_allocations
+       (SELECT pool, prefix_length FROM ipam_blocks
         UNION ALL SELECT pool, CAST(substr(prefix, instr(prefix, '/') + 1) AS INTEGER) FROM ipam_quarantine WHERE freed_at IS NULL) AS u
      LEFT JOIN ipam_pools AS p ON p.pool = u.pool GROUP BY u.pool`,
   );
   const embeddedRowsOfPool = db.prepare<[string, string], { n: number }>(
-    'SELECT (SELECT count(*) FROM ipam_allocations WHERE pool = ?) + (SELECT count(*) FROM ipam_quarantine WHERE pool = ? AND freed_at IS NULL) AS n',
+    'SELECT (SELECT count(*) FROM ipam_blocks WHERE pool = ?) + (SELECT count(*) FROM ipam_quarantine WHERE pool = ? AND freed_at IS NULL) AS n',
   );
 
   return {

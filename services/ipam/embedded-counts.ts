@@ -48,13 +48,13 @@ export function createPoolCounts(db: Db): PoolCounts {
   // Ranges of the (pool, start_hex) keys: inside the parent, and before and after it.
   const countWhole = db.prepare(
     `UPDATE ipam_pools SET
-       whole_allocated = (SELECT coalesce(sum(1 << (@unit_length - prefix_length)), 0) FROM ipam_allocations
+       whole_allocated = (SELECT coalesce(sum(1 << (@unit_length - prefix_length)), 0) FROM ipam_blocks
          WHERE pool = @pool AND ${INSIDE} AND prefix_length <= @unit_length),
        whole_quarantined = (SELECT coalesce(sum(1 << (@unit_length - len)), 0) FROM
          (SELECT ${QUARANTINED_LENGTH} AS len FROM ipam_quarantine WHERE pool = @pool AND ${INSIDE}) WHERE len <= @unit_length),
-       outside = (SELECT count(*) FROM ipam_allocations WHERE pool = @pool AND start_hex < @first_hex)
-         + (SELECT count(*) FROM ipam_allocations WHERE pool = @pool AND start_hex > @last_hex)
-         + (SELECT count(*) FROM ipam_allocations WHERE pool = @pool AND start_hex >= @first_hex AND start_hex <= @last_hex AND end_hex > @last_hex),
+       outside = (SELECT count(*) FROM ipam_blocks WHERE pool = @pool AND start_hex < @first_hex)
+         + (SELECT count(*) FROM ipam_blocks WHERE pool = @pool AND start_hex > @last_hex)
+         + (SELECT count(*) FROM ipam_blocks WHERE pool = @pool AND start_hex >= @first_hex AND start_hex <= @last_hex AND end_hex > @last_hex),
        split_units = 0, split_quarantined = 0
      WHERE pool = @pool`,
   );
@@ -62,7 +62,7 @@ export function createPoolCounts(db: Db): PoolCounts {
   const countSplit = db.prepare(
     `INSERT INTO ipam_split_units (pool, unit, allocated, quarantined)
      SELECT @pool, ${unitOf('start_hex', '@unit_length')}, sum(allocated), sum(quarantined) FROM (
-       SELECT start_hex, 1 AS allocated, 0 AS quarantined FROM ipam_allocations WHERE pool = @pool AND ${INSIDE} AND prefix_length > @unit_length
+       SELECT start_hex, 1 AS allocated, 0 AS quarantined FROM ipam_blocks WHERE pool = @pool AND ${INSIDE} AND prefix_length > @unit_length
        UNION ALL
        SELECT start_hex, 0, 1 FROM ipam_quarantine WHERE pool = @pool AND ${INSIDE} AND ${QUARANTINED_LENGTH} > @unit_length)
      GROUP BY 2`,

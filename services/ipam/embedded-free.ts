@@ -34,7 +34,7 @@ export interface FreeSpace {
 
 export function createFreeSpace(db: Db): FreeSpace {
   const takenMeetingRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, RunRow>(
-    `SELECT start_hex, end_hex FROM ipam_allocations
+    `SELECT start_hex, end_hex FROM ipam_blocks
      WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
      UNION ALL
      SELECT start_hex, end_hex FROM ipam_quarantine

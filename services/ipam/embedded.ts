@@ -2,17 +2,12 @@ import { isStoreBusy, type Db } from '../../store/db.ts';
 import { ServiceError } from '../errors.ts';
 import { createPoolCounts } from './embedded-counts.ts';
 import { createFreeSpace } from './embedded-free.ts';
+import { createBlocks } from './embedded-blocks.ts';
 import { createQuarantine, holdDownsOf } from './embedded-quarantine.ts';
 import { blockSize, contains, formatPrefix, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
 import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, warnIfMoved, type EmbeddedIpamOptions, type EmbeddedPool, type Pool, type Sweeping } from './pool-rules.ts';
-import type { AdoptCommand, AllocateCommand, Allocation, MarkedPrefix, IpamPort, PoolUtilization, ReleaseCommand } from './port.ts';
+import type { AdoptCommand, AllocateCommand, Allocation, IpamPort, PoolUtilization, ReleaseCommand } from './port.ts';
 
-interface AllocationRow {
-  pool: string;
-  prefix: string;
-  prefix_length: number;
-  lifecycle_id: string;
-}
 
 /**
  * The embedded IPAM: pools from configuration, allocations in the service's own SQLite file.
@@ -35,34 +30,12 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
   const counts = createPoolCounts(db);
   const space = createFreeSpace(db);
 
-  const allocationByKey = db.prepare<{ key: string }, AllocationRow>(
-    'SELECT pool, prefix, prefix_length, lifecycle_id FROM ipam_allocations WHERE key = @key',
-  );
-  const insertAllocation = db.prepare(
-    `INSERT INTO ipam_allocations
-       (pool, start_hex, end_hex, prefix, prefix_length, key, lifecycle_id, subscriber_id, allocated_at)
-     VALUES (@pool, @start_hex, @end_hex, @prefix, @prefix_length, @key, @lifecycle_id, @subscriber_id, @allocated_at)`,
-  );
-  const deleteOwnAllocation = db.prepare(
-    `DELETE FROM ipam_allocations
-     WHERE pool = @pool AND start_hex = @start_hex AND prefix_length = @prefix_length AND lifecycle_id = @lifecycle_id`,
-  );
-  const holderOf = db.prepare<{ pool: string; start_hex: string }, { lifecycle_id: string }>(
-    'SELECT lifecycle_id FROM ipam_allocations WHERE pool = @pool AND start_hex = @start_hex',
-  );
-  const allAllocations = db.prepare<[], { pool: string; prefix: string; lifecycle_id: string; key: string }>(
-    'SELECT pool, prefix, lifecycle_id, key FROM ipam_allocations ORDER BY pool, start_hex',
-  );
-  // Keyset pages in (pool, start_hex) order: the unique block index serves each from where the last ended.
-  const allocationsPage = db.prepare<{ pool: string; start_hex: string; limit: number }, { pool: string; prefix: string; lifecycle_id: string; key: string; start_hex: string }>(
-    `SELECT pool, prefix, lifecycle_id, key, start_hex FROM ipam_allocations
-     WHERE (pool, start_hex) > (@pool, @start_hex) ORDER BY pool, start_hex LIMIT @limit`,
-  );
+  const blocks = createBlocks(db);
   // Configured pools never overlap, so a block of another pool inside a parent is a removed pool's,
   // still held: its free space, per pool, would hand that block out a second time.
   const othersHeldInRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, { pool: string; n: number }>(
     `SELECT pool, count(*) AS n FROM (
-       SELECT pool FROM ipam_allocations WHERE pool <> @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
+       SELECT pool FROM ipam_blocks WHERE pool <> @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
        UNION ALL
        SELECT pool FROM ipam_quarantine WHERE pool <> @pool AND freed_at IS NULL AND start_hex <= @last_hex AND end_hex >= @first_hex)
      GROUP BY pool ORDER BY pool`,
@@ -94,7 +67,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
    * lengths costs at most one step per hole smaller than the request.
    */
   function allocateIn(cmd: AllocateCommand, pool: Pool): Allocation | null {
-    const found = allocationByKey.get({ key: cmd.key });
+    const found = blocks.byKey(cmd.key, cmd.lifecycleId);
     if (found) {
       checkSameAllocation(cmd, {
         pool: found.pool,
@@ -124,7 +97,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
    * block not wholly free (allocated, quarantined, held down) is refused, unless it is this key's.
    */
   const adoptInTransaction = db.transaction((cmd: AdoptCommand, pool: Pool, block: Ipv6Prefix): Allocation => {
-    const found = allocationByKey.get({ key: cmd.key });
+    const found = blocks.byKey(cmd.key, cmd.lifecycleId);
     if (found) {
       if (found.lifecycle_id !== cmd.lifecycleId || found.pool !== cmd.pool || found.prefix !== formatPrefix(block)) throw taken(cmd, `key ${cmd.key} (${found.prefix})`);
       return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
@@ -133,15 +106,15 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     const end = lastAddress(block);
     if (!space.takeExactly(cmd.pool, start, end)) {
       const other = space.firstTaken(cmd.pool, start, end);
-      const holder = other ? holderOf.get({ pool: cmd.pool, start_hex: other.start_hex }) : undefined;
-      throw taken(cmd, holder ? `lifecycle ${holder.lifecycle_id}` : 'a quarantined or held-down block');
+      const holder = other ? blocks.holderOf(cmd.pool, other.start_hex) : undefined;
+      throw taken(cmd, holder ? `lifecycle ${holder}` : 'a quarantined or held-down block');
     }
     return insertBlock({ ...cmd, prefixLength: block.length }, start);
   });
 
   function insertBlock(cmd: Pick<AllocateCommand, 'pool' | 'prefixLength' | 'key' | 'lifecycleId' | 'subscriberId'>, at: bigint): Allocation {
     const prefix = formatPrefix({ network: at, length: cmd.prefixLength });
-    insertAllocation.run({
+    blocks.insert({
       pool: cmd.pool,
       start_hex: toHex(at),
       end_hex: toHex(at + blockSize(cmd.prefixLength) - 1n),
@@ -156,7 +129,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
   }
 
   const deleteOwn = (cmd: ReleaseCommand, block: Ipv6Prefix) =>
-    deleteOwnAllocation.run({ pool: cmd.pool, start_hex: toHex(block.network), prefix_length: block.length, lifecycle_id: cmd.lifecycleId }).changes > 0;
+    blocks.deleteOwn(cmd.pool, toHex(block.network), block.length, cmd.lifecycleId);
 
   /** O(log n): the block stops being the lifecycle's and is quarantined until free(). */
   const releaseInTransaction = db.transaction((cmd: ReleaseCommand, block: Ipv6Prefix): void => {
@@ -206,7 +179,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     async allocatedUnder(cmd, signal) {
       signal?.throwIfAborted();
       // A released block left ipam_allocations (held down or free): only a live one is returned.
-      const found = allocationByKey.get({ key: cmd.key });
+      const found = blocks.byKey(cmd.key, cmd.lifecycleId);
       if (!found || found.lifecycle_id !== cmd.lifecycleId || found.pool !== cmd.pool) return [];
       return [{ prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null }];
     },
@@ -256,18 +229,15 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       signal?.throwIfAborted();
       // Every row, configured pool or not: a block left in a pool since removed is still held. A
       // held-down block is no lifecycle's any more, so it is not listed.
-      return allAllocations.all().map((r): MarkedPrefix => ({ pool: r.pool, prefix: r.prefix, lifecycleId: r.lifecycle_id, key: r.key }));
+      return blocks.all();
     },
 
     async *markedPages(signal) {
-      let after = { pool: '', start_hex: '' };
-      for (;;) {
+      for (let after: { pool: string; start_hex: string } | null = { pool: '', start_hex: '' }; after; ) {
         signal?.throwIfAborted();
-        const rows = allocationsPage.all({ ...after, limit: MARKED_PAGE });
-        if (rows.length > 0) yield rows.map((r): MarkedPrefix => ({ pool: r.pool, prefix: r.prefix, lifecycleId: r.lifecycle_id, key: r.key }));
-        if (rows.length < MARKED_PAGE) return;
-        const last = rows.at(-1)!;
-        after = { pool: last.pool, start_hex: last.start_hex };
+        const page = blocks.page(after, MARKED_PAGE);
+        if (page.marked.length > 0) yield page.marked;
+        after = page.last;
       }
     },
   };

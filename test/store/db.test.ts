@@ -43,9 +43,10 @@ test('migrations are numbered 001, 002, … without a gap or a number used twice
 test('openDatabase(file) → creates the folder and the file, runs every migration, and records the last number', () => {
   const db = openFile();
   assert.is(db.pragma('user_version', { simple: true }), latest);
-  assert.equal(tables(db), ['audit_log', 'audit_prune_cut', 'audit_words', 'idempotency', 'ipam_allocations', 'ipam_free', 'ipam_pools', 'ipam_quarantine', 'ipam_split_units', 'lifecycle_counts', 'lifecycles', 'pool_tally', 'prefix_leaks', 'reconciliation_discrepancies', 'reconciliation_runs', 'shared_prefixes']);
-  // Migration 013: the trail is stored encoded in audit_log and read (and written) as text through this view.
-  assert.equal(db.prepare("SELECT name FROM sqlite_master WHERE type = 'view'").all(), [{ name: 'audit' }]);
+  assert.equal(tables(db), ['audit_log', 'audit_prune_cut', 'audit_words', 'idempotency', 'ipam_blocks', 'ipam_free', 'ipam_pools', 'ipam_quarantine', 'ipam_split_units', 'lifecycle_counts', 'lifecycles', 'pool_tally', 'prefix_leaks', 'reconciliation_discrepancies', 'reconciliation_runs', 'shared_prefixes']);
+  // Migrations 013 and 018: the trail and the IPAM's blocks are stored encoded (audit_log, ipam_blocks)
+  // and read (and written) as text through these views.
+  assert.equal(db.prepare("SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name").all(), [{ name: 'audit' }, { name: 'ipam_allocations' }]);
 });
 
 test('openDatabase(file) → WAL, synchronous NORMAL, foreign keys on, a busy timeout short enough not to stall the event loop', () => {

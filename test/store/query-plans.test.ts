@@ -158,7 +158,7 @@ test('audit pruning walks the trail by its primary key, a batch at a time', () =
 const WHOLE_POOL_BY_DESIGN: Array<[RegExp, string]> = [
   [/FROM ipam_free WHERE pool = @pool ORDER BY start_hex$/, 'first fit: from the first run until one fits (none passed in a pool of one length)'],
   [/^DELETE FROM ipam_free WHERE pool = @pool$/, "a pool's free space rebuilt, at start-up, when its parent changed"],
-  [/^SELECT \(SELECT count\(\*\) FROM ipam_allocations WHERE pool = \?\)/, 'the blocks a draining pool (no longer configured) still holds, counted for its figures'],
+  [/^SELECT \(SELECT count\(\*\) FROM ipam_blocks WHERE pool = \?\)/, 'the blocks a draining pool (no longer configured) still holds, counted for its figures'],
 ];
 
 test("the embedded IPAM reads no table of a pool whole, but where its design walks it", () => {
