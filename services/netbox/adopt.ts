@@ -45,7 +45,7 @@ export function createAdoption({ config, http, log, resolved, heldUnder, style }
       const res = await http.once<NbPrefix>({ method: 'GET', path: `/api/ipam/prefixes/${cmd.netboxPrefixId}/`, expect: [404] }, signal);
       candidates = res.status === 404 ? [] : [res.data];
     } else {
-      candidates = await listPrefixes(http, { prefix: want, ...(pool.anyVrf ? {} : { vrf_id: pool.vrfId }) }, signal);
+      candidates = await listPrefixes(http, { prefix: want, ...(pool.anyVrf ? {} : { vrf_id: pool.vrfId }) }, signal, log);
     }
     const existing = candidates.find((p) => canonicalCidr(p.prefix) === want);
     const other = existing ? readMark(existing, config.tag) : null;

@@ -55,7 +55,7 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
   };
   const isSticky = (pool: string) => pools.find((p) => p.name === pool)?.sticky !== false && holdMsOf(pool) > 0;
 
-  const listAll = (params: Record<string, string | number>, signal?: AbortSignal) => listPrefixes(http, params, signal);
+  const listAll = (params: Record<string, string | number>, signal?: AbortSignal) => listPrefixes(http, params, signal, base);
   const holdings = createHoldings({ tag: config.tag, listAll, deletePrefix, holdMsOf, now, log: base });
 
   function resolved(signal?: AbortSignal): Promise<Map<string, Resolved>> {

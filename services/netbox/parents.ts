@@ -49,23 +49,67 @@ const PAGE = 1000;
 /** The status value of a prefix, whether NetBox sent `{value, label}` or a plain string. */
 export const statusOf = (p: NbPrefix): string | undefined => (typeof p.status === 'string' ? p.status : (p.status?.value ?? undefined));
 
-/** Every prefix matching `params`, one attempt per page. */
-export async function listPrefixes(http: NetboxTransport, params: Record<string, string | number>, signal?: AbortSignal): Promise<NbPrefix[]> {
+/** Transports whose NetBox ignored `ordering=id` / `id__gt` (a proxy or plugin that drops them): offset paging from then on. */
+const offsetOnly = new WeakSet<NetboxTransport>();
+
+type Page = { next: string | null; results: NbPrefix[] };
+
+async function fetchPage(http: NetboxTransport, params: Record<string, string | number>, signal?: AbortSignal): Promise<Page> {
+  const { data } = await http.once<Page>({ method: 'GET', path: '/api/ipam/prefixes/', params }, signal);
+  if (!Array.isArray(data.results)) throw new ServiceError('upstream_rejected', 'NetBox prefix list without results; check netbox.url');
+  return data;
+}
+
+/**
+ * Keyset paging, `ordering=id&id__gt=<last id>`: a prefix created during the walk gets a higher id
+ * and comes last, one deleted is simply absent; nothing shifts. Null when a page holds an id at or
+ * below the last one: the server ignored the parameters, as NetBox ignores any it does not know.
+ */
+async function keysetWalk(http: NetboxTransport, params: Record<string, string | number>, signal?: AbortSignal): Promise<NbPrefix[] | null> {
   const all: NbPrefix[] = [];
-  // Offset paging rather than following `next`: a proxy in front of NetBox can put another host in it.
+  for (let last = 0; ; ) {
+    const data = await fetchPage(http, { ...params, ordering: 'id', id__gt: last, limit: PAGE }, signal);
+    for (const p of data.results) {
+      if (!(p.id > last)) return null;
+      last = p.id;
+    }
+    all.push(...data.results);
+    if (!data.next || data.results.length === 0) return all;
+  }
+}
+
+/** Offset paging, the fallback: a prefix created or deleted before the walk's position shifts the rest by one. */
+async function offsetWalk(http: NetboxTransport, params: Record<string, string | number>, signal?: AbortSignal): Promise<NbPrefix[]> {
+  const all: NbPrefix[] = [];
+  // Offsets rather than following `next`: a proxy in front of NetBox can put another host in it.
   for (let offset = 0; ; ) {
-    const { data } = await http.once<{ next: string | null; results: NbPrefix[] }>(
-      { method: 'GET', path: '/api/ipam/prefixes/', params: { ...params, limit: PAGE, offset } },
-      signal,
-    );
-    if (!Array.isArray(data.results)) throw new ServiceError('upstream_rejected', 'NetBox prefix list without results; check netbox.url');
+    const data = await fetchPage(http, { ...params, limit: PAGE, offset }, signal);
     all.push(...data.results);
     if (!data.next || data.results.length === 0) return all;
     offset += data.results.length;
   }
 }
 
-async function fetchParent(http: NetboxTransport, pool: NetboxPool, signal?: AbortSignal): Promise<NbPrefix> {
+/** Every prefix matching `params`, one attempt per page; by id (keyset) unless this NetBox ignored that once. */
+export async function listPrefixes(
+  http: NetboxTransport,
+  params: Record<string, string | number>,
+  signal?: AbortSignal,
+  log?: Logger,
+): Promise<NbPrefix[]> {
+  if (!offsetOnly.has(http)) {
+    const rows = await keysetWalk(http, params, signal);
+    if (rows) return rows;
+    offsetOnly.add(http);
+    log?.warn(
+      { netbox_paging: 'offset' },
+      'NetBox ignored ordering=id / id__gt on /api/ipam/prefixes/; paging by offset, where a prefix created or deleted during a walk can be skipped or seen twice',
+    );
+  }
+  return offsetWalk(http, params, signal);
+}
+
+async function fetchParent(http: NetboxTransport, pool: NetboxPool, log: Logger, signal?: AbortSignal): Promise<NbPrefix> {
   const nb = pool.netbox;
   if ('parent_id' in nb) {
     const res = await http.once<NbPrefix>({ method: 'GET', path: `/api/ipam/prefixes/${nb.parent_id}/`, expect: [404] }, signal);
@@ -76,7 +120,7 @@ async function fetchParent(http: NetboxTransport, pool: NetboxPool, signal?: Abo
   if (!want) throw new ServiceError('validation_error', `pool "${pool.name}": bad netbox.parent_prefix`, { field: 'netbox.parent_prefix' });
   const vrf: Record<string, string | number> = nb.vrf_id ? { vrf_id: nb.vrf_id } : nb.vrf ? { vrf: nb.vrf } : { vrf_id: 'null' };
   // NetBox ignores a filter it does not know, so the answer is checked here rather than trusted.
-  const hits = (await listPrefixes(http, { prefix: want, ...vrf }, signal)).filter(
+  const hits = (await listPrefixes(http, { prefix: want, ...vrf }, signal, log)).filter(
     (p) => canonicalCidr(p.prefix) === want && (nb.vrf_id ? p.vrf?.id === nb.vrf_id : nb.vrf ? p.vrf?.rd === nb.vrf : !p.vrf),
   );
   const where = nb.vrf_id ? `VRF id ${nb.vrf_id}` : nb.vrf ? `VRF ${nb.vrf}` : 'the global table';
@@ -125,7 +169,7 @@ export async function resolvePools(
   let fields: Record<string, unknown> = {};
   for (const pool of pools) {
     if (out.has(pool.name)) throw new ServiceError('validation_error', `pool "${pool.name}" is configured twice`);
-    const p = await fetchParent(http, pool, signal);
+    const p = await fetchParent(http, pool, log, signal);
     fields = p.custom_fields ?? {};
     out.set(pool.name, check(pool, p));
   }

@@ -49,8 +49,9 @@ test('a few hundred lifecycles over many pages: allocate, activate, update, revo
     assert.is(job.status, 200, job.text);
     assert.ok(![...r.nb.rows.values()].some((p) => p.prefix === '2001:db8:f:ff00::/56'), `the leak is reclaimed: ${job.text}`);
     assert.is((await r.call('GET', 'metrics')).body.leaks, 0);
-    // The client pages by offset: it never follows the proxy's `next` to another host.
-    assert.ok(r.nb.requests.filter((q) => q.url.startsWith('/api/ipam/prefixes/?')).some((q) => /offset=[1-9]/.test(q.url)));
+    // The client pages by id (keyset): it never follows the proxy's `next` to another host.
+    const lists = r.nb.requests.filter((q) => q.url.startsWith('/api/ipam/prefixes/?'));
+    assert.ok(lists.some((q) => /id__gt=[1-9]/.test(q.url)) && !lists.some((q) => /offset=/.test(q.url)));
   } finally {
     await r.close();
   }
@@ -75,18 +76,20 @@ test('a v2 token (Bearer nbt_…) is accepted; a token without write permission 
   }
 });
 
-test('over 1000 prefixes at the default MAX_PAGE_SIZE (1000): the pool figures span two pages', async () => {
-  const r = await run({ publicBase: 'http://10.255.255.1:1/' });
-  try {
-    for (let i = 0; i < 1234; i++) r.nb.add(`2001:db8:${(8 + (i >> 8)).toString(16)}:${((i & 255) * 256).toString(16)}::/56`);
-    assert.is((await r.call('POST', 'allocate', { subscriber_id: 'big' })).status, 201);
-    const m = (await r.call('GET', 'metrics')).body;
-    assert.equal([m.pools[0].allocated, m.leaks], [1235, 0]);
-    const pages = r.nb.requests.filter((q) => q.url.includes('within='));
-    assert.ok(pages.some((q) => q.url.includes('offset=1000')), JSON.stringify(pages));
-  } finally {
-    await r.close();
-  }
-});
+for (const legacy of [false, true]) {
+  test(`over 1000 prefixes at the default MAX_PAGE_SIZE (1000), ${legacy ? 'ordering/id__gt ignored: by offset' : 'by id'}: the pool figures span two pages`, async () => {
+    const r = await run({ publicBase: 'http://10.255.255.1:1/', legacy });
+    try {
+      for (let i = 0; i < 1234; i++) r.nb.add(`2001:db8:${(8 + (i >> 8)).toString(16)}:${((i & 255) * 256).toString(16)}::/56`);
+      assert.is((await r.call('POST', 'allocate', { subscriber_id: 'big' })).status, 201);
+      const m = (await r.call('GET', 'metrics')).body;
+      assert.equal([m.pools[0].allocated, m.leaks], [1235, 0]);
+      const pages = r.nb.requests.filter((q) => q.url.includes('within='));
+      assert.ok(pages.some((q) => (legacy ? q.url.includes('offset=1000') : /id__gt=[1-9]\d{2,}/.test(q.url))), JSON.stringify(pages));
+    } finally {
+      await r.close();
+    }
+  });
+}
 
 test.run();

@@ -1,7 +1,8 @@
 // An independent NetBox stand-in, written from ../shared/contracts/netbox/README.md and the 4.2.2
 // OpenAPI subset only (not from test/support/netbox-server.ts): status objects on read, strings on
 // write; PAGINATE_COUNT 50, MAX_PAGE_SIZE 1000; absolute `next` URLs on a public base (a reverse
-// proxy's), unknown query parameters ignored; available-prefixes taking one object or a list;
+// proxy's), unknown query parameters ignored (`ordering=id` and `id__gt`, both in the 4.2.2 spec,
+// honoured unless `legacy`); available-prefixes taking one object or a list;
 // 409 on exhaustion; DELETE 204 without a body; v1 and v2 tokens; 403 without permission.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,6 +33,8 @@ export interface StandinOptions {
   readOnly?: string[];
   /** MAX_PAGE_SIZE, 1000 unless the operator lowered it. */
   maxPageSize?: number;
+  /** Ignores `ordering` and `id__gt` as unknown parameters (NetBox before 3.2, or a proxy dropping them). */
+  legacy?: boolean;
   /** NetBox's BASE_PATH, e.g. `/netbox` behind a shared proxy. */
   basePath?: string;
 }
@@ -144,6 +147,8 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
     each('mask_length', (r, v) => net(r.prefix).len === Number(v));
     each('q', (r, v) => r.description.toLowerCase().includes(v.toLowerCase()) || r.prefix.includes(v));
     for (const f of cfs) each(`cf_${f}`, (r, v) => r.custom_fields[f] === v);
+    if (!opts.legacy) each('id__gt', (r, v) => r.id > Number(v));
+    if (!opts.legacy && q.get('ordering') === 'id') return list.sort((a, b) => a.id - b.id);
     // NetBox orders prefixes by VRF (global first), then prefix, then pk.
     return list.sort((a, b) => (a.vrf ?? -1) - (b.vrf ?? -1) || Number(net(a.prefix).start - net(b.prefix).start) || net(a.prefix).len - net(b.prefix).len || a.id - b.id);
   };

@@ -41,6 +41,11 @@ export class PrefixTable {
   readonly rows = new Map<number, StoredPrefix>();
   readonly vrfs = new Map<number, StoredVrf>();
   private nextId = 1;
+  /**
+   * Answers like a NetBox that does not know `ordering` and the `id__*` lookups (before 3.2, or
+   * behind a proxy that drops them): ignored, as django-filter ignores every unknown parameter.
+   */
+  legacy = false;
 
   constructor(
     readonly tags: Set<string>,
@@ -70,15 +75,25 @@ export class PrefixTable {
 
   /** Applies list filters; an unknown parameter is ignored, as django-filter does. */
   filter(params: URLSearchParams): StoredPrefix[] {
+    const known = (name: string) => !this.legacy || !(name === 'ordering' || name.startsWith('id__'));
     let rows = [...this.rows.values()];
     const keep = (pred: (r: StoredPrefix) => boolean) => (rows = rows.filter(pred));
-    for (const name of new Set(params.keys())) {
+    for (const name of [...new Set(params.keys())].filter(known)) {
       const values = params.getAll(name);
       const first = values[0] ?? '';
       switch (name) {
         case 'id':
           keep((r) => values.includes(String(r.id)));
           break;
+        case 'id__gt':
+        case 'id__gte':
+        case 'id__lt':
+        case 'id__lte': {
+          const n = Number(first);
+          const op = name.slice(4);
+          keep((r) => (op === 'gt' ? r.id > n : op === 'gte' ? r.id >= n : op === 'lt' ? r.id < n : r.id <= n));
+          break;
+        }
         case 'prefix': {
           const wanted = values.map((v) => canonicalCidr(v));
           keep((r) => wanted.includes(r.prefix));
@@ -129,6 +144,9 @@ export class PrefixTable {
         }
       }
     }
+    // DRF's OrderingFilter: `id` / `-id` here; any other field is not modelled and keeps the default.
+    const order = known('ordering') ? params.get('ordering') : null;
+    if (order === 'id' || order === '-id') return rows.sort((a, b) => (order === 'id' ? a.id - b.id : b.id - a.id));
     return this.sorted(rows);
   }
 

@@ -39,6 +39,8 @@ export interface NetboxServer {
   requests: SeenRequest[];
   /** Prefixes created through available-prefixes, answered or not. */
   created: number;
+  /** Called before each prefix list is read, e.g. to change the table mid-walk. */
+  onList?: (query: URLSearchParams) => void;
   /** Added before every request is handled. */
   delayMs: number;
   /** How long each allocation holds NetBox's lock (`options.allocationMs` at start). */
@@ -165,7 +167,7 @@ export async function startNetboxServer(options: NetboxServerOptions = {}): Prom
     }
     if (!m) return { status: 404, body: { detail: 'Not found.' } };
     if (m[1] === undefined) {
-      if (req.method === 'GET') return page(url, table.filter(url.searchParams));
+      if (req.method === 'GET') return (server.onList?.(url.searchParams), page(url, table.filter(url.searchParams)));
       if (req.method !== 'POST') return { status: 405, body: { detail: `Method "${req.method}" not allowed.` } };
       const items = (Array.isArray(body) ? body : [body]) as Array<Record<string, unknown>>;
       const made = items.map((item) => {
