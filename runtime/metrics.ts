@@ -170,6 +170,20 @@ export function createMetrics(deps: MetricsDeps) {
       for (const u of (await pools()) ?? []) this.set({ pool: u.name }, exhaustionForecast(u, flows, t));
     },
   });
+  const figuresAge = new Gauge({
+    name: 'ipv6_pool_figures_age_seconds',
+    help: 'Seconds since the reading of the pools’ figures from IPAM that the ipv6_pool_* series show began (a scrape waits 3 s for a new one, then shows the last); left out with them (a failed reading, the first still going on); the leader’s (the other instances leave it out)',
+    registers: [registry],
+  });
+  // An unlabelled gauge always has a sample (prom-client resets it to 0), and 0 would read as fresh
+  // figures where none are shown (a follower, a failed reading): this one is left out instead.
+  const declared = figuresAge.get.bind(figuresAge);
+  figuresAge.get = async () => {
+    const age = reports() ? await figures.ageSeconds() : null;
+    if (age === null) return { ...(await declared()), values: [] };
+    figuresAge.set(age);
+    return declared();
+  };
   new Gauge({
     name: 'ipv6_ipam_up',
     help: 'Whether the last reading of the pools’ figures from IPAM succeeded (NetBox reachable): 1, or 0 and the ipv6_pool_* series are left out; the leader’s (the other instances report 0)',

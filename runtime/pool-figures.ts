@@ -4,7 +4,8 @@
 // new one up to IPAM_READ_MS, then shows the last one while the reading goes on (a big NetBox pool
 // takes longer than Prometheus's scrape_timeout). A reading that fails (NetBox unreachable, refusing
 // the token) leaves the pool series out and sets ipv6_ipam_up to 0, where a collect that threw failed
-// the whole exposition, and every other series with it.
+// the whole exposition, and every other series with it. The reading shown carries when it began, for
+// ipv6_pool_figures_age_seconds: NetBox slow for good keeps ipv6_ipam_up at 1 on figures ever older.
 import type { Logger } from 'pino';
 import type { IpamPort, PoolUtilization } from '../services/ipam/port.ts';
 
@@ -21,21 +22,30 @@ function fresh(last: { tookMs: number; stale: boolean }, ageMs: number): boolean
   return !last.stale && ageMs <= 1000;
 }
 
+interface Reading {
+  startedAt: number;
+  at: number;
+  tookMs: number;
+  stale: boolean;
+  pools: PoolUtilization[];
+}
+
 export function createPoolFigures(ipam: Pick<IpamPort, 'utilization'>, log?: Pick<Logger, 'info' | 'warn'>) {
-  /** The last reading: when it ended, how long it took, and whether a transition came since. */
-  let last: { at: number; tookMs: number; stale: boolean; pools: PoolUtilization[] } | null = null;
-  let reading: Promise<PoolUtilization[]> | null = null;
+  /** The last reading: when it began and ended, how long it took, and whether a transition came since. */
+  let last: Reading | null = null;
+  let reading: Promise<Reading> | null = null;
   let up = true;
 
-  const read = (): Promise<PoolUtilization[]> => {
+  const read = (): Promise<Reading> => {
     const started = Date.now();
     reading ??= ipam
       .utilization()
       .then(
         (pools) => {
           if (!up) log?.info('IPAM utilization read again: the pool series are back');
-          [up, last] = [true, { at: Date.now(), tookMs: Date.now() - started, stale: false, pools }];
-          return pools;
+          const at = Date.now();
+          [up, last] = [true, { startedAt: started, at, tookMs: at - started, stale: false, pools }];
+          return last;
         },
         (err: unknown) => {
           if (up) log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'IPAM utilization could not be read: the pool series are left out of the scrape until it can');
@@ -47,19 +57,30 @@ export function createPoolFigures(ipam: Pick<IpamPort, 'utilization'>, log?: Pic
     return reading;
   };
 
+  /** The reading this scrape shows, or null when the last one failed or none has ended yet. */
+  const shown = async (): Promise<Reading | null> => {
+    if (last && fresh(last, Date.now() - last.at)) return last;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), IPAM_READ_MS)));
+    try {
+      return (await Promise.race([read(), late])) ?? last;
+    } catch {
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   return {
     /** The figures for this scrape, or null when the last reading failed. */
-    async pools(): Promise<PoolUtilization[] | null> {
-      if (last && fresh(last, Date.now() - last.at)) return last.pools;
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), IPAM_READ_MS)));
-      try {
-        return (await Promise.race([read(), late])) ?? last?.pools ?? null;
-      } catch {
-        return null;
-      } finally {
-        clearTimeout(timer);
-      }
+    pools: async (): Promise<PoolUtilization[] | null> => (await shown())?.pools ?? null,
+    /**
+     * Seconds since the reading this scrape shows began (its oldest figure: a NetBox walk reads pool
+     * after pool), or null when it shows none. From the start, not the end: a walk of minutes is that old.
+     */
+    async ageSeconds(): Promise<number | null> {
+      const r = await shown();
+      return r ? Math.max(0, Date.now() - r.startedAt) / 1000 : null;
     },
     /** False once a reading failed, until one succeeds; true while the first reading is still going on (nothing failed). */
     up: () => up,

@@ -54,6 +54,7 @@ statics('the issue’s panels: utilization with forecast, states, p50/p99 durati
   const reads = (title: string) => targets.filter((t) => t.panel === title).flatMap((t) => metricNames(t.expr));
   assert.ok(reads('Pool utilization').includes('ipv6_pool_utilization_percent'));
   assert.ok(reads('Exhaustion forecast').includes('ipv6_pool_exhaustion_forecast_seconds'));
+  assert.ok(reads('Pool figures age').includes('ipv6_pool_figures_age_seconds'));
   assert.ok(reads('State entries').includes('ipv6_lifecycle_state_total'));
   assert.ok(reads('Lifecycles by state').includes('ipv6_lifecycle_lifecycles'));
   for (const [title, metric] of [['Allocation duration', 'ipv6_allocation_duration_seconds_bucket'], ['Revocation duration', 'ipv6_revocation_duration_seconds_bucket']] as const) {

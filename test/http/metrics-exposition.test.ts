@@ -33,6 +33,7 @@ test('promtool check metrics exits 0 on the live exposition', async () => {
   assert.match(r.text, /^ipv6_pool_exhaustion_forecast_seconds\{pool="residential"\} /m);
   assert.match(r.text, /^ipv6_pool_quarantined_prefixes\{pool="residential"\} /m);
   assert.match(r.text, /^ipv6_prefix_leak_total 0$/m);
+  assert.match(r.text, /^ipv6_pool_figures_age_seconds \d/m);
   if (!toolAvailable('promtool check metrics', 'promtool', 'apt-get install prometheus')) return;
   const lint = spawnSync('promtool', ['check', 'metrics'], { input: r.text, encoding: 'utf8' });
   assert.is(lint.status, 0, `promtool check metrics:\n${lint.stdout}${lint.stderr}`);

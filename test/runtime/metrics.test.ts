@@ -80,6 +80,7 @@ test('IPAM unreadable (NetBox down): the scrape still answers, without the pool 
   assert.equal(samples(text, 'ipv6_ipam_up'), ['ipv6_ipam_up 0']);
   assert.equal(samples(text, 'ipv6_pool_capacity_prefixes'), []);
   assert.equal(samples(text, 'ipv6_pool_exhaustion_forecast_seconds'), []);
+  assert.equal(samples(text, 'ipv6_pool_figures_age_seconds'), [], 'no figures shown, no age');
   assert.ok(samples(text, 'ipv6_lifecycle_lifecycles').includes('ipv6_lifecycle_lifecycles{state="active"} 7'), 'the other series are all there');
   assert.match(text, /^process_cpu_user_seconds_total /m);
   down = false;
@@ -239,7 +240,7 @@ test('several instances: a follower reports the fleet-wide figures as 0 or not a
   for (const name of ['ipv6_lifecycle_pending_lifecycles', 'ipv6_lifecycle_shared_prefixes', 'ipv6_prefix_leak_total', 'ipv6_lifecycle_leaked_prefixes', 'ipv6_instance_leader']) {
     assert.equal(samples(follower, name), [`${name} 0`], name);
   }
-  for (const name of ['ipv6_pool_capacity_prefixes', 'ipv6_pool_utilization_percent', 'ipv6_pool_exhaustion_forecast_seconds']) assert.equal(samples(follower, name), [], name);
+  for (const name of ['ipv6_pool_capacity_prefixes', 'ipv6_pool_utilization_percent', 'ipv6_pool_exhaustion_forecast_seconds', 'ipv6_pool_figures_age_seconds']) assert.equal(samples(follower, name), [], name);
   assert.equal(samples(follower, 'ipv6_ipam_up'), ['ipv6_ipam_up 0'], 'the leader reads IPAM and says how that went');
   assert.is(m.utilizationCalls(), 0, 'a follower does not even read the pools');
   leads = true;
