@@ -10,6 +10,7 @@ import { openRadiusReplies } from './services/radius/backends.ts';
 import { createDynamicAuthorization } from './services/radius/dynamic-authorization.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort } from './services/radius/port.ts';
 import { replyUsernameProblem } from './services/radius/reply-attributes.ts';
+import { escapedUsernameProblem } from './services/radius/sql-escape.ts';
 
 export interface Peers {
   replies: RadiusReplyPort | null;
@@ -46,6 +47,8 @@ export async function buildPeers(
   if (!replies) log.warn('no radius section: RADIUS reply attributes and CoA/Disconnect are skipped');
   if (!cpe) log.warn('no ACS configured: CPE steps are skipped');
   // MySQL's stock collation compares usernames case- and trailing-space-insensitively (docs/radius.md).
-  const usernames = replies ? { problem: replyUsernameProblem, folded: config.radius?.sql.backend === 'mysql' } : null;
+  // A username FreeRADIUS would look up escaped is refused at activate, before any row is written.
+  const problem = (u: string) => replyUsernameProblem(u) ?? escapedUsernameProblem(u);
+  const usernames = replies ? { problem, folded: config.radius?.sql.backend === 'mysql' } : null;
   return { replies, sessions, cpe, usernames };
 }

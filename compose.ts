@@ -66,7 +66,8 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   const closers: (() => void)[] = [];
 
   const ipamKind = (p: Config['pools'][number]): IpamKind => (overrides.ipam ? (overrides.ipamKind ?? 'fake') : p.netbox ? 'netbox' : 'embedded');
-  const pools: PoolSpec[] = config.pools.map((p) => ({ name: p.name, prefix: p.prefix, prefix_length: p.prefix_length, ipam: ipamKind(p) }));
+  const longest = config.radius?.reply.framed_prefix === 'first64' ? 63 : 64;
+  const pools: PoolSpec[] = config.pools.map((p) => ({ name: p.name, prefix: p.prefix, prefix_length: p.prefix_length, ipam: ipamKind(p), longest }));
   // A pool removed from the configuration while lifecycles use it drains: no new allocation, releases work.
   const { draining, poolUsers } = await drainingPools(opened, new Set(pools.map((p) => p.name)), log);
   const ipam = await buildIpam(config, opened, log, env, draining, poolUsers, overrides);

@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { Cron } from 'croner';
 import { parseConfigText } from './config-text.ts';
 import { z } from 'zod';
+import { crossFieldIssues } from './config-cross.ts';
 import { environmentIssues } from './config-env.ts';
 import { genieacsConfigSchema } from './services/genieacs/config.ts';
-import { overlaps, parsePrefix, type Ipv6Prefix } from './services/ipv6.ts';
 import { netboxConfigSchema, poolNetboxSchema } from './services/netbox/config.ts';
 import { radiusConfigSchema } from './services/radius/config.ts';
 
@@ -223,45 +223,6 @@ export const configSchema = z
   })
   // `when`: the cross-field checks run even when a key failed its own schema, so one round lists every error.
   .superRefine((c, ctx) => crossFieldIssues(c, ctx.addIssue), { when: () => true });
-
-type AddIssue = (issue: { code: 'custom'; path: PropertyKey[]; message: string }) => void;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-// Runs on a value that may have failed its schema: every read checks the shape it relies on.
-function crossFieldIssues(value: unknown, addIssue: AddIssue): void {
-  if (!isObject(value)) return;
-  const add = (path: PropertyKey[], message: string) => addIssue({ code: 'custom', path, message });
-  const api = value.api;
-  if (isObject(api) && typeof api.default_wait_ms === 'number' && typeof api.max_wait_ms === 'number' && api.default_wait_ms > api.max_wait_ms) {
-    add(['api', 'default_wait_ms'], `must not exceed api.max_wait_ms (${api.max_wait_ms})`);
-  }
-  const pools = Array.isArray(value.pools) ? value.pools.map((p) => (isObject(p) ? p : {})) : [];
-  const names = pools.map((p) => p.name).filter((n): n is string => typeof n === 'string');
-  if (new Set(names).size !== names.length) add(['pools'], 'pool names must be unique');
-  if (typeof value.default_pool === 'string' && names.length && !names.includes(value.default_pool)) {
-    add(['default_pool'], `must name a pool (${names.join(', ')})`);
-  }
-  const parsed: (Ipv6Prefix | null)[] = pools.map((p, i) => {
-    if (typeof p.prefix !== 'string' || !/^[0-9a-fA-F:]+\/\d{1,3}$/.test(p.prefix)) return null;
-    try {
-      return parsePrefix(p.prefix, `pools.${i}.prefix`);
-    } catch (err) {
-      add(['pools', i, 'prefix'], (err as Error).message);
-      return null;
-    }
-  });
-  // Two pools over the same space would hand out the same prefix twice.
-  parsed.forEach((a, i) =>
-    parsed.slice(i + 1).forEach((b, k) => {
-      if (a && b && overlaps(a, b)) add(['pools', i + 1 + k, 'prefix'], `overlaps pool ${String(pools[i]!.name)} (${String(pools[i]!.prefix)})`);
-    }),
-  );
-  pools.forEach((p, i) => {
-    const parent = typeof p.prefix === 'string' ? Number(p.prefix.split('/')[1]) : NaN;
-    if (typeof p.prefix_length === 'number' && p.prefix_length <= parent) add(['pools', i, 'prefix_length'], `must be longer than the pool's /${parent}`);
-    if (p.netbox !== undefined && value.netbox === undefined) add(['pools', i, 'netbox'], 'needs a top-level netbox section');
-  });
-}
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

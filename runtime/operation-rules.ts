@@ -17,12 +17,15 @@ export const EVENT_OF: Record<Verb, LifecycleEvent['type']> = {
   retry: 'RETRY',
 };
 
-/** The length a request asks of a pool, or its default: longer than the parent, at most 64. */
+/** The length a request asks of a pool, or its default: longer than the parent, at most `pool.longest` (64). */
 export function lengthFor(pool: PoolSpec, requested: number | undefined): number {
   const parentLength = Number(pool.prefix.split('/')[1]);
   const length = requested ?? pool.prefix_length;
-  if (!Number.isInteger(length) || length <= parentLength || length > 64) {
-    throw new ServiceError('validation_error', `prefix_length must be an integer in ${parentLength + 1}..64 for pool ${pool.name}`, {
+  const longest = pool.longest ?? 64;
+  if (!Number.isInteger(length) || length <= parentLength || length > longest) {
+    // Refused here, holding nothing: a /64 under first64 would otherwise fail its activate for good.
+    const why = longest < 64 ? ' (radius.reply.framed_prefix first64 writes the first /64 of the delegation as the WAN prefix)' : '';
+    throw new ServiceError('validation_error', `prefix_length must be an integer in ${parentLength + 1}..${longest} for pool ${pool.name}${why}`, {
       field: 'prefix_length',
     });
   }

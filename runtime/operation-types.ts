@@ -9,6 +9,8 @@ export interface PoolSpec {
   prefix: string;
   prefix_length: number;
   ipam: IpamKind;
+  /** The longest length a request may ask (default 64); 63 with radius.reply.framed_prefix first64. */
+  longest?: number;
 }
 
 /** What an operation answers: `settled` false means the caller should answer 202 and let the client poll. */
