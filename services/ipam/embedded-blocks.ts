@@ -8,8 +8,16 @@ import type { MarkedPrefix } from './port.ts';
 const GENERATION = /^(0|[1-9]\d{0,14})$/;
 const SUFFIX = ':allocate:';
 
-/** A lowercase UUID as its 16 bytes, anything else as it is (as audit_log stores it). */
-export const encodeLifecycle = encodeLifecycleId;
+let last: { id: string; stored: string | Buffer } = { id: '', stored: '' };
+
+/**
+ * A lowercase UUID as its 16 bytes, anything else as it is (as audit_log stores it). An allocation
+ * encodes its lifecycle twice in a row (the lookup under its key, then the insert): the last is kept.
+ */
+export function encodeLifecycle(id: string): string | Buffer {
+  if (id !== last.id) last = { id, stored: encodeLifecycleId(id) };
+  return last.stored;
+}
 
 /** The stored lifecycle id back as its text. */
 export function decodeLifecycle(stored: string | Buffer): string {
@@ -45,8 +53,8 @@ export function keyAsAnothers(key: string): { lifecycleId: string; generation: b
   return GENERATION.test(rest) ? { lifecycleId: key.slice(0, at), generation: BigInt(rest) } : null;
 }
 
-/** An allocation's time as stored: milliseconds (BigInt) of a toISOString() text, else the text. */
-export const encodeAllocatedAt = encodeAt;
+/** An allocation's time as stored: milliseconds (BigInt) of a clock's reading or of a toISOString() text, else the text. */
+export const encodeAllocatedAt = (at: string | number): string | bigint => (typeof at === 'number' ? BigInt(at) : encodeAt(at));
 
 /** A block of a key: what allocate() and adopt() compare a repeated command with. */
 export interface HeldBlock {
@@ -62,7 +70,8 @@ export interface NewBlock extends HeldBlock {
   end_hex: string;
   key: string;
   subscriber_id: string;
-  allocated_at: string;
+  /** A toISOString() text, or milliseconds since 1970 (the IPAM's clock). */
+  allocated_at: string | number;
 }
 
 type Stored = Omit<HeldBlock, 'lifecycle_id'> & { lifecycle_id: string | Buffer };
@@ -90,6 +99,9 @@ export function createBlocks(db: Db) {
   const page = db.prepare<Position & { limit: number }, Listed>(
     'SELECT pool, prefix, lifecycle_id, key_gen, start_hex FROM ipam_blocks WHERE (pool, start_hex) > (@pool, @start_hex) ORDER BY pool, start_hex LIMIT @limit',
   );
+  // Whether any key of the other form may be stored: normally none ever is, and the allocation's hot
+  // path then skips looking for one. Only ever set (a rolled-back insert leaves it set: a lookup more).
+  let otherKeys = db.prepare("SELECT 1 FROM ipam_blocks WHERE typeof(key_gen) = 'text' LIMIT 1").get() !== undefined;
   const marked = (r: Listed): MarkedPrefix => {
     const lifecycleId = decodeLifecycle(r.lifecycle_id);
     return { pool: r.pool, prefix: r.prefix, lifecycleId, key: decodeKey(r.key_gen, lifecycleId) };
@@ -106,13 +118,15 @@ export function createBlocks(db: Db) {
       const another = typeof mine === 'string' ? keyAsAnothers(key) : null;
       const row =
         (typeof mine === 'bigint' ? byGeneration.get({ lifecycle_id: encodeLifecycle(lifecycleId), key_gen: mine }) : undefined) ??
-        byOtherKey.get({ key }) ??
+        (otherKeys || typeof mine === 'string' ? byOtherKey.get({ key }) : undefined) ??
         (another && another.lifecycleId !== lifecycleId
           ? byGeneration.get({ lifecycle_id: encodeLifecycle(another.lifecycleId), key_gen: another.generation })
           : undefined);
       return row && { ...row, lifecycle_id: decodeLifecycle(row.lifecycle_id) };
     },
     insert(b: NewBlock): void {
+      const keyGen = encodeKey(b.key, b.lifecycle_id);
+      if (typeof keyGen === 'string') otherKeys = true;
       insert.run({
         pool: b.pool,
         start_hex: b.start_hex,
@@ -120,7 +134,7 @@ export function createBlocks(db: Db) {
         prefix: b.prefix,
         prefix_length: b.prefix_length,
         lifecycle_id: encodeLifecycle(b.lifecycle_id),
-        key_gen: encodeKey(b.key, b.lifecycle_id),
+        key_gen: keyGen,
         subscriber_id: b.subscriber_id,
         allocated_at: encodeAllocatedAt(b.allocated_at),
       });

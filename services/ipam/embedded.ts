@@ -123,7 +123,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       key: cmd.key,
       lifecycle_id: cmd.lifecycleId,
       subscriber_id: cmd.subscriberId,
-      allocated_at: new Date(now()).toISOString(),
+      allocated_at: now(),
     });
     return { prefix, prefixLength: cmd.prefixLength, netboxPrefixId: null };
   }
