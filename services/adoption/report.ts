@@ -8,22 +8,38 @@ import type { FileRecord, ImportReport } from './types.ts';
 // columns plus `conflict`, to fix by hand and feed back as the file source.
 // The CSV is opened in a spreadsheet, which runs a cell starting with = + - @ tab or CR as a formula,
 // and names come from NetBox and RADIUS as any text: such cells get a leading ' (OWASP "CSV
-// Injection"), csv-stringify's `escape_formulas`. fromCsv reads cells as they are.
+// Injection"), csv-stringify's `escape_formulas`. That ' is a mark, not data: a cell that itself
+// starts with ' gets one more (the `cast`, which runs before the escape), and fromCsv takes off
+// exactly one ' before a character the writer escapes or before a second ', so a report fed back
+// reads the names it was written from, and a hand-typed 'abc is read as it is.
+
+// csv-stringify's escape_formulas list (lib/api/index.js, 6.x): = + - @ tab CR and the full-width = + - @.
+const MARKED = /^'(?=['=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20])/;
 
 export const CSV_COLUMNS = ['subscriber_id', 'prefix', 'username', 'cpe_id', 'state', 'conflict'] as const;
 
 export function toCsv(report: ImportReport): string {
   const rows = report.entries.map((e) => [e.subscriber_id, e.prefix, e.username, e.cpe_id, e.state, e.conflicts.map((c) => `${c.kind}: ${c.message}`).join('; ')]);
-  return stringify(rows, { header: true, columns: [...CSV_COLUMNS], record_delimiter: 'windows', escape_formulas: true, cast: { object: () => '' } });
+  return stringify(rows, {
+    header: true,
+    columns: [...CSV_COLUMNS],
+    record_delimiter: 'windows',
+    // With a record_delimiter given, csv-stringify 6.9 leaves a cell holding a lone \n or \r unquoted,
+    // and fromCsv's trim then drops a leading or trailing \n of it.
+    quote_record_delimiter: true,
+    escape_formulas: true,
+    cast: { object: () => '', string: (v) => (v.startsWith("'") ? `'${v}` : v) },
+  });
 }
 
 /**
  * A CSV in the file source's columns, or the report's CSV an operator fixed by hand (it has the
- * `conflict` column): its rows with empty cells as absent values. A report is read as its entries.
+ * `conflict` column): its rows with empty cells as absent values and the writer's leading ' taken
+ * off. A report is read as its entries.
  */
 export function fromCsv(text: string): Record<string, string | null>[] | { entries: Record<string, string | null>[] } {
   const rows = (parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true }) as Record<string, string>[]).map((r) =>
-    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === '' ? null : v])),
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === '' ? null : v.replace(MARKED, '')])),
   );
   return rows.length > 0 && 'conflict' in rows[0]! ? { entries: rows } : rows;
 }
