@@ -2,7 +2,7 @@
 // this funnel writes `{"error": {code, message, field}}` with the status `../shared/API.md` gives.
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { ServiceError, type ErrorCode } from '../services/errors.ts';
+import { FailedForGood, ServiceError, type ErrorCode } from '../services/errors.ts';
 import { databaseUnavailable } from '../store/unavailable.ts';
 import type { ApiErrorCode, ErrorBody } from './schemas.ts';
 
@@ -67,6 +67,8 @@ export function toErrorAnswer(err: unknown): ErrorAnswer {
   if (err instanceof ServiceError && err.code === 'unavailable') return answer('unavailable', err.message, err.field, retryAfter(err.retryAfterMs));
   const unavailable = databaseUnavailable(err);
   if (unavailable) return answer('unavailable', unavailable, null, retryAfter(null));
+  // A lifecycle failed for good: its state conflicts with the operation; no 5xx a client would repeat.
+  if (err instanceof FailedForGood) return { ...answer(err.code, err.message, err.field), status: 409 };
   if (err instanceof ServiceError) {
     const status = STATUS[err.code];
     if (status >= 500 && !SAFE_5XX.has(err.code)) return answer('internal', GENERIC_500);

@@ -1,7 +1,7 @@
 // The rules of the lifecycle operations that need no state: which event a verb sends, what length
 // a pool gives, and how a refusal or a failure reads.
 import type { LifecycleEvent } from '../machines/types.ts';
-import { ServiceError } from '../services/errors.ts';
+import { FailedForGood, ServiceError } from '../services/errors.ts';
 import type { PoolSpec } from './operation-types.ts';
 import { publicState, type LifecycleSnapshot } from './projection.ts';
 
@@ -32,12 +32,28 @@ export function lengthFor(pool: PoolSpec, requested: number | undefined): number
   return length;
 }
 
-/** A settled `failed` lifecycle answers with its failure; the lifecycle stays readable and retryable. */
+// What a later attempt may not meet again: a peer down or slow, the store busy. Any other code is a
+// refusal (machines/steps.ts DEFINITIVE and the ports' 4xx), which the same step meets every time.
+const TRANSIENT: ReadonlySet<string> = new Set(['upstream_unavailable', 'timeout', 'unavailable']);
+
+/**
+ * A settled `failed` lifecycle answers with its failure; the lifecycle stays readable and retryable.
+ * A transient one is a 502 that POST /retry resumes; a refusal names its code and is a 409 that
+ * says what a retry would meet. The code is API.md's `failure.code`, the step its `failure.step`.
+ */
 export function throwIfFailed(verb: Verb | 'allocate', snapshot: LifecycleSnapshot): void {
   const f = snapshot.context.failure;
   if (publicState(snapshot) !== 'failed' || !f) return;
-  const code = f.code === 'upstream_rejected' || f.code === 'internal' ? f.code : 'upstream_unavailable';
-  throw new ServiceError(code, `${verb} failed at ${f.step} after ${f.attempts} attempt(s): ${f.message}; POST /retry resumes it`);
+  if (f.code === 'internal' || TRANSIENT.has(f.code)) {
+    const code = f.code === 'internal' ? 'internal' : 'upstream_unavailable';
+    throw new ServiceError(code, `${verb} failed at ${f.step} after ${f.attempts} attempt(s): ${f.message}; POST /retry resumes it`);
+  }
+  // REVOKE from `failed` starts the revocation over, so a failed revocation step would fail it again.
+  const revoking = snapshot.context.failedAt?.startsWith('revoke_') ?? false;
+  const instead = revoking ? '' : '; POST /revoke ends the lifecycle instead';
+  throw new FailedForGood(
+    `${verb} failed for good at ${f.step} (${f.code}) after ${f.attempts} attempt(s): ${f.message}; POST /retry repeats the step and gets the same answer until its cause is fixed${instead}`,
+  );
 }
 
 export function invalidTransition(verb: Verb, state: string, suffix = ''): ServiceError {

@@ -45,3 +45,15 @@ export class ServiceError extends Error {
   }
 }
 
+
+/**
+ * An operation whose lifecycle failed for good: a peer refused the step (or its input), so POST
+ * /retry meets the same refusal until its cause is fixed. Answered 409, not 502: the lifecycle is
+ * now `failed`, and clients repeat a 5xx on their own.
+ */
+export class FailedForGood extends ServiceError {
+  constructor(message: string) {
+    super('upstream_rejected', message);
+    this.name = 'FailedForGood';
+  }
+}

@@ -1,4 +1,4 @@
-// A 502 names the peer and its status, never the peer's body: NetBox's answer may carry internals
+// A 502 (or a refusal's 409) names the peer and its status, never the peer's body: NetBox's answer may carry internals
 // (a stack, a query, someone's data). The body goes to the warn log, with the token redacted.
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -67,13 +67,12 @@ async function lifecycle(subscriber: string) {
 }
 
 for (const status of [500, 400]) {
-  test(`NetBox answering ${status} → 502 naming NetBox and ${status}, not its body; the body is in the warn log`, async () => {
+  test(`NetBox answering ${status} → ${status >= 500 ? '502 upstream_unavailable' : '409 upstream_rejected (failed for good)'} naming NetBox and ${status}, not its body; the body is in the warn log`, async () => {
     // As many faults as the step tries: 2 attempts (retry.attempts) for a 5xx, one for a 4xx.
     netbox.failNext(status >= 500 ? 2 : 1, { status, path: /available-prefixes/ });
     const before = lines.length;
     const r = await allocate(`up-${status}`);
-    assert.is(r.status, 502, JSON.stringify(r.body));
-    assert.match(r.body.error.code, /^upstream_(unavailable|rejected)$/);
+    assert.equal([r.status, r.body.error.code], status >= 500 ? [502, 'upstream_unavailable'] : [409, 'upstream_rejected'], JSON.stringify(r.body));
     assert.match(r.body.error.message, /NetBox/);
     assert.match(r.body.error.message, new RegExp(`\\b${status}\\b`));
     assert.not.match(r.body.error.message, MARK, 'the peer’s body is not echoed');

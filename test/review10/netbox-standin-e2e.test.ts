@@ -68,7 +68,7 @@ test('a v2 token (Bearer nbt_…) is accepted; a token without write permission 
   const ro = await run({ readOnly: [V1] });
   try {
     const got = await ro.call('POST', 'allocate', { subscriber_id: 'ro' });
-    assert.equal([got.status, got.body.error.code], [502, 'upstream_rejected'], got.text);
+    assert.equal([got.status, got.body.error.code], [409, 'upstream_rejected'], got.text);
     assert.match(got.body.error.message, /after 1 attempt/, 'a 403 is not retried');
     assert.equal(live(ro.nb), []);
   } finally {

@@ -64,7 +64,7 @@ test('REVIEW8 429 with Retry-After on the list: allocate waits and succeeds', as
 test('REVIEW8 NetBox 400 (tag missing): failure carries no token, says what', async () => {
   await start('2001:db8::/40', { tags: [] });
   const a = await post('allocate', { subscriber_id: 't1' });
-  assert.equal([a.status, a.body.error?.code], [502, 'upstream_rejected']);
+  assert.equal([a.status, a.body.error?.code], [409, 'upstream_rejected']);
   assert.match(a.body.error.message, /NetBox POST \/api\/ipam\/prefixes\/\d+\/available-prefixes\/: 400/);
   const l = await get('lifecycle/t1');
   assert.equal([l.body.failure?.step, l.body.failure?.code], ['netbox_allocate', 'upstream_rejected']);
