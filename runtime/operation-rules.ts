@@ -56,6 +56,16 @@ export function throwIfFailed(verb: Verb | 'allocate', snapshot: LifecycleSnapsh
   );
 }
 
+/**
+ * The code of an update rolled back by the failure of a step (the subscriber keeps its prefix): the
+ * pool's own refusals as they are, a peer down or slow `upstream_unavailable` (sending it again may
+ * do), any other refusal `upstream_rejected` (it would meet the same).
+ */
+export function rollbackCode(code: string): 'pool_exhausted' | 'not_found' | 'upstream_unavailable' | 'upstream_rejected' {
+  if (code === 'pool_exhausted' || code === 'not_found') return code;
+  return code === 'internal' || TRANSIENT.has(code) ? 'upstream_unavailable' : 'upstream_rejected';
+}
+
 export function invalidTransition(verb: Verb, state: string, suffix = ''): ServiceError {
   return new ServiceError('invalid_transition', `cannot ${verb} a prefix in state ${state}${suffix}`);
 }
