@@ -120,6 +120,10 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
       afterCommit: () => host.afterCommit(),
       pendingBackoff,
       flights,
+      cpeSuccessor: async (lifecycleId, cpeId) => {
+        const row = await port.lifecycles.get(lifecycleId);
+        return row ? port.lifecycles.newerOnCpe(cpeId, row) : null;
+      },
     },
   );
   const inspector = config.inspector.enabled ? await startInspector({ host: config.inspector.host, port: config.inspector.port, log }) : null;

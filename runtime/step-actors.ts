@@ -41,10 +41,12 @@ export interface StepOptions {
   pendingBackoff?: PendingBackoff;
   /** Where a step's call goes on while the host parks its lifecycle (runtime/flights.ts). */
   flights?: Flights;
+  /** A later live lifecycle on this CPE (the store's `newerOnCpe`), or null: its removal would undo that one's work. */
+  cpeSuccessor?: (lifecycleId: string, cpeId: string) => Promise<string | null> | string | null;
 }
 
 /** Why a step did nothing: no peer configured for it, or nothing for the peer to act on. */
-export type SkipReason = 'not_configured' | 'no_username' | 'no_cpe_id';
+export type SkipReason = 'not_configured' | 'no_username' | 'no_cpe_id' | 'cpe_superseded';
 
 /** What a step returns when it had nothing to talk to: the machine gets `result`, the audit trail `skipped`. */
 class Skipped<T> {
@@ -74,7 +76,7 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
    * The actor of one kind of step: skipped (`skip`), or its call retried, its result (or its failure)
    * stamped with the time it came (runtime/step-call.ts).
    */
-  const actor = <I, T>(kind: StepKind<I, T>, skip: (input: I) => Skipped<T> | null = () => null) =>
+  const actor = <I, T>(kind: StepKind<I, T>, skip: (input: I, lifecycleId?: string) => Skipped<T> | null | Promise<Skipped<T> | null> = () => null) =>
     fromPromise<Stamped<T>, I>(({ input, signal, self }: Args<I> & { self: AnyActorRef }) => {
       const parent = self._parent?.getSnapshot()?.context as Partial<LifecycleInput> | undefined;
       const lifecycleId = parent?.lifecycleId;
@@ -83,9 +85,13 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
       const scope = logScopeWith({ subscriber_id: parent?.subscriberId, lifecycle_id: lifecycleId });
       // Holds neither `self` nor the actor's signal: a parked call must not keep its actor alive.
       const start = (callSignal: AbortSignal, land: Landing<Stamped<T>>) => {
-        const skipped = skip(input);
-        if (skipped) return land.resolve({ at: rt.now(), result: skipped.result, skipped: skipped.reason });
-        new StepCall(rt, kind, input, scope, callSignal, land).start();
+        const go = (skipped: Skipped<T> | null) => {
+          if (skipped) return land.resolve({ at: rt.now(), result: skipped.result, skipped: skipped.reason });
+          new StepCall(rt, kind, input, scope, callSignal, land).start();
+        };
+        const skipped = skip(input, lifecycleId);
+        if (skipped instanceof Promise) skipped.then(go, land.reject);
+        else go(skipped);
       };
       // The invocation's id and input name the call (the input by its idempotency key when it has
       // one): a restored actor joins the call its parked lifecycle left running.
@@ -159,6 +165,17 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     };
   };
   const noCpe = (input: CpeInput) => (!ports.cpe ? skip<CpeResult>('not_configured', { status: 'done' }) : !input.cpeId ? skip<CpeResult>('no_cpe_id', { status: 'done' }) : null);
+  /**
+   * The CPE went on to a later lifecycle (the next tenant's) before this one was revoked: turning
+   * its PD off now would undo that one's work, so the removal is moot, as a pending one is
+   * (runtime/pending-worker.ts).
+   */
+  const superseded = async (input: CpeInput, lifecycleId: string | undefined): Promise<Skipped<CpeResult> | null> => {
+    const successor = lifecycleId && opts.cpeSuccessor ? await opts.cpeSuccessor(lifecycleId, input.cpeId!) : null;
+    if (!successor) return null;
+    opts.log.info({ lifecycle_id: lifecycleId, cpe_id: input.cpeId, superseded_by: successor }, 'CPE removal skipped: a later lifecycle has the CPE');
+    return skip<CpeResult>('cpe_superseded', { status: 'done' });
+  };
 
   return {
     allocatePrefix: actor<AllocateInput, Allocation>({
@@ -204,7 +221,7 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     ),
     configureCpe: actor(cpeCommand('configurePd', false), noCpe),
     restoreCpe: actor(cpeCommand('configurePd', true), noCpe),
-    removeCpeIpv6: actor(cpeCommand('removeIpv6', true), noCpe),
+    removeCpeIpv6: actor(cpeCommand('removeIpv6', true), (input, lifecycleId) => noCpe(input) ?? superseded(input, lifecycleId)),
   };
 }
 
