@@ -96,7 +96,8 @@ async function main(): Promise<void> {
     await svc.start();
   } catch (err) {
     server.close();
-    await svc.discard();
+    // The cause is what the operator needs: a failing clean-up is logged, never put in its place.
+    await svc.discard().catch((e: unknown) => svc.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'clean-up after the refused start failed'));
     throw err;
   }
   const address = server.address();

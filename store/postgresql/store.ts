@@ -23,6 +23,9 @@ export async function openPostgresStore(
   // Lease renewals on a connection of their own: queued behind a burst of requests in the shared
   // pool, they would let leases run out under load and hand live work to another instance.
   const renewPool = createPgPool({ ...o, max: 1 });
+  // Once, however often asked: a refused start closes it in the run's stop and again in its
+  // discard, and pg's second end() throws ("Called end on pool more than once") over the cause.
+  let closed: Promise<void> | null = null;
   return {
     backend: 'postgresql',
     pool,
@@ -36,8 +39,6 @@ export async function openPostgresStore(
     probe: createPgProbe(pool),
     leases: createPgLeaseStore(pool),
     renewals: createPgLeaseStore(renewPool),
-    close: async () => {
-      await Promise.all([pool.end(), renewPool.end()]);
-    },
+    close: () => (closed ??= Promise.all([pool.end(), renewPool.end()]).then(() => undefined)),
   };
 }

@@ -77,12 +77,22 @@ export async function startFleet(opts: { count: number; config: (dir: string, i:
   };
   try {
     for (let i = 0; i < opts.count; i++) {
-      const port = await freePort();
-      const file = join(dir, `instance-${i}.json`);
-      writeFileSync(file, JSON.stringify({ ...opts.config(dir, i), listen: { host: '127.0.0.1', port } }, null, 2));
-      const inst = instance(`instance-${String.fromCharCode(97 + i)}`, port, file, { IPV6_LIFECYCLE_API_TOKEN: INSTANCES_TOKEN, ...opts.env });
-      instances.push(inst);
-      await inst.start();
+      // A free port can be taken by another test between freePort() and the bind: another one then.
+      for (let attempt = 1; ; attempt++) {
+        const port = await freePort();
+        const file = join(dir, `instance-${i}.json`);
+        writeFileSync(file, JSON.stringify({ ...opts.config(dir, i), listen: { host: '127.0.0.1', port } }, null, 2));
+        const inst = instance(`instance-${String.fromCharCode(97 + i)}`, port, file, { IPV6_LIFECYCLE_API_TOKEN: INSTANCES_TOKEN, ...opts.env });
+        try {
+          await inst.start();
+          instances.push(inst);
+          break;
+        } catch (e) {
+          if (attempt < 3 && /cannot be bound/.test(String(e))) continue;
+          instances.push(inst);
+          throw e;
+        }
+      }
     }
   } catch (e) {
     // The instance that did not start says why in the error; the others are stopped.
