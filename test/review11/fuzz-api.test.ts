@@ -2,7 +2,7 @@
 // bad inputs of fuzz-api-cases.ts. Each must get a 4xx (never a 5xx, never a 2xx when the document finds it
 // invalid) in the documented error shape, naming the field where there is one, valid against the
 // document's response schema; and nothing may change (the list, the metrics summary, seeded audits).
-// FUZZ_SEED=<n> replays a run; a failure prints its seed.
+// FUZZ_SEED=<n> replays a run; a failure prints its seed. FUZZ_SHOW=<regex of "class status"> prints those answers.
 import { request as httpRequest, validateHeaderValue } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -41,6 +41,7 @@ function send(c: Case): Promise<Sent> {
   const url = new URL(h.origin);
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { authorization: `Bearer ${h.token}`, ...c.headers };
+    if (headers.authorization === '') delete headers.authorization;
     if (c.body) headers['content-length'] = c.body.length;
     const req = httpRequest({ host: url.hostname, port: url.port, method: c.method, path: c.path, headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -52,12 +53,12 @@ function send(c: Case): Promise<Sent> {
   });
 }
 
-// What a client can see of the service's state; the metrics' clock-driven figures are left out.
+// What a client can see of the service's state (the metrics' clock-driven figures left out), and what IPAM holds.
 async function snapshot(): Promise<string> {
   const list = await h.get(`${BASE}/lifecycle?limit=1000`);
   const metrics = await h.get(`${BASE}/metrics`);
   const audits = await Promise.all(SEEDED.map(async (s) => (await h.get(`${BASE}/lifecycle/${s}/events`)).text));
-  return JSON.stringify({ list: list.body, pools: metrics.body.pools, states: metrics.body.states, leaks: metrics.body.leaks, audits });
+  return JSON.stringify({ list: list.body, pools: metrics.body.pools, states: metrics.body.states, leaks: metrics.body.leaks, audits, ipam: h.ipam.allocations() });
 }
 
 const problems: string[] = [];
@@ -72,7 +73,7 @@ function operationOf(path: string): { template: string } | null {
 // Checks one answer; every broken rule is a line in `problems`.
 function judge(c: Case, r: Sent, docMethod: string) {
   const label = `${c.cls} ${c.method} ${c.path.slice(0, 120)} ${c.body ? c.body.toString('utf8').slice(0, 160) : ''}`;
-  const cls = c.cls.replace(/^random:.*/, 'random');
+  const cls = c.cls.replace(/^random:.*/, 'random').replace(/:replay$/, '');
   const tally = counts.get(cls) ?? { sent: 0, status: new Map() };
   tally.sent++;
   tally.status.set(r.status, (tally.status.get(r.status) ?? 0) + 1);
@@ -81,7 +82,7 @@ function judge(c: Case, r: Sent, docMethod: string) {
   if (r.status >= 500) return fail('5xx');
   if (c.invalid && r.status < 400) return fail('accepted an invalid request');
   const op = operationOf(c.path);
-  const spec = op && doc.paths[op.template][docMethod];
+  const spec = op && (doc.paths[op.template][docMethod] ?? Object.values(doc.paths[op.template])[0]);
   const response = spec?.responses?.[String(r.status)];
   if (!response) return fail(`status ${r.status} is not documented`);
   const schema = response.content?.['application/json']?.schema;
@@ -106,7 +107,14 @@ function judge(c: Case, r: Sent, docMethod: string) {
 
 async function batch(name: string, cases: Case[], docMethod: string) {
   const before = await snapshot();
-  for (const c of cases) judge(c, await send(c), docMethod);
+  let last: Sent | null = null;
+  for (const c of cases) {
+    const r = await send(c);
+    judge(c, r, docMethod);
+    if (process.env.FUZZ_SHOW && new RegExp(process.env.FUZZ_SHOW).test(`${c.cls} ${r.status}`)) console.log(c.cls, c.path, c.body?.toString().slice(0, 100), r.status, r.text.slice(0, 160));
+    if (c.cls.endsWith(':replay') && (r.status !== last?.status || r.text !== last.text)) problems.push(`replay differs: ${c.cls} ${c.path} → ${r.status} ${r.text.slice(0, 120)}, first ${last?.status} ${last?.text.slice(0, 120)}`);
+    last = r;
+  }
   const after = await snapshot();
   if (after !== before) problems.push(`${name}: the batch changed the service's state`);
 }
@@ -179,6 +187,10 @@ test(`every operation refuses bad input, names it, and changes nothing (FUZZ_SEE
     const path = `${BASE}/${op}`;
     await batch(`${op} body`, refused(bodyCases(doc, 'POST', path, base as never, '', seed)), 'post');
     await batch(`${op} ?wait`, refused(paramCases('POST', path, 'wait', '100', base)), 'post');
+    // A seeded draw of them under an Idempotency-Key, each sent twice: the replay answers the same.
+    const drawn = bodyCases(doc, 'POST', path, base as never, '', seed).filter((c) => c.invalid && seed.next() < 0.1);
+    const keyedCases = drawn.map((c, i) => ({ ...c, cls: `keyed:${c.cls.split(':')[0]}`, headers: { ...c.headers, 'idempotency-key': `fz-${op}-${SEED}-${i}` } }));
+    await batch(`${op} keyed`, keyedCases.flatMap((c) => [c, { ...c, cls: `${c.cls}:replay` }]), 'post');
     const keys = ['', 'a'.repeat(256), 'a b', 'ключ', 'a\tb', '\x7f'].map((k) => ({ cls: 'header:idempotency-key', method: 'POST', path, body: Buffer.from(JSON.stringify(base)), headers: { 'content-type': 'application/json', 'idempotency-key': k }, field: 'Idempotency-Key', invalid: true }));
     await batch(`${op} Idempotency-Key`, keys.filter((k) => sendable(k.headers['idempotency-key'])), 'post');
   }
@@ -192,6 +204,10 @@ test(`every operation refuses bad input, names it, and changes nothing (FUZZ_SEE
   const list = `${BASE}/lifecycle`;
   for (const [name, valid] of [['state', 'active'], ['pool', 'residential'], ['limit', '10'], ['order', 'asc'], ['cursor', 'abc']] as const)
     await batch(`list ?${name}`, paramCases('GET', list, name, valid), 'get');
+  // Cursors of the right alphabet that this service never wrote (runtime/list-cursor.ts).
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const forged = [['desc', 'x', 'y'], ['asc', '2026-12-03T00:00:00.000Z', 5], ['desc', '2026-12-03T00:00:00.000Z', 'a', 1], [1e300], 'x', null, {}, ['desc', '\ud800', '\u0000']];
+  await batch('list forged cursors', forged.map((v) => ({ cls: 'query:forged-cursor', method: 'GET', path: `${list}?cursor=${b64(v)}`, headers: {}, field: 'cursor', invalid: true })), 'get');
   for (const [name, valid] of [['kind', 'ipam_orphan'], ['limit', '10'], ['cursor', '5']] as const)
     await batch(`reconciliation ?${name}`, paramCases('GET', `${BASE}/reconciliation`, name, valid), 'get');
   for (const sub of ['/events', '']) {
@@ -199,6 +215,21 @@ test(`every operation refuses bad input, names it, and changes nothing (FUZZ_SEE
     ids.push({ cls: 'query:unknown', method: 'GET', path: `${list}/fz-alloc${sub}?zz_unknown=1`, headers: {}, field: 'zz_unknown', invalid: true });
     await batch(`lifecycle/{id}${sub}`, ids, 'get');
   }
+  // Every /api/ operation without the right token, and every path with a method it does not document.
+  const api = Object.keys(doc.paths).filter((p) => p.startsWith(BASE));
+  const concrete = (p: string) => p.replace('{subscriber_id}', 'fz-alloc').replace('{job}', 'cleanup');
+  const auth: Case[] = api.flatMap((p) =>
+    Object.keys(doc.paths[p]).flatMap((m) =>
+      [null, 'Basic dGVzdDp0ZXN0', 'Bearer', 'Bearer ', `Bearer ${h.token}x`, `Bearer ${h.token.slice(1)}`, 'Token abc', `Bearer  ${h.token} extra`].map((a) => ({
+        cls: 'auth', method: m.toUpperCase(), path: concrete(p), headers: { authorization: a ?? '' }, field: null, invalid: true,
+      })),
+    ),
+  );
+  await batch('auth', auth, 'any');
+  const methods: Case[] = Object.keys(doc.paths).flatMap((p) =>
+    ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => !doc.paths[p][m.toLowerCase()]).map((m) => ({ cls: 'method', method: m, path: concrete(p), headers: {}, field: null, invalid: true })),
+  );
+  await batch('methods', methods, 'any');
   // The probes and the document take no query schema (http/routes/system.ts): an unknown parameter is let be.
   for (const p of [`${BASE}/metrics`, '/metrics', '/healthz', '/readyz', '/openapi.json'])
     await batch(`${p} ?`, [{ cls: 'query:unknown', method: 'GET', path: `${p}?zz_unknown=1`, headers: {}, invalid: p === `${BASE}/metrics` }], 'get');
