@@ -67,7 +67,8 @@ export function keyedRequest(ctx: Context): KeyedRequest | undefined {
  * Stored: every answer below 500, errors included (a 409 replays as a 409: the key names one attempt,
  * and the client asked once). Not stored: 5xx, including 503 `unavailable`, so that a client can
  * retry with the same key after an outage; and answers given before the body was read (401, 413,
- * 415, malformed JSON), since there is no body to hash.
+ * 415, malformed JSON), since there is no body to hash; nor a 400 refusing `?wait=`, which the
+ * hash leaves out.
  *
  * Several instances: a pending key names the instance running it. A replay on another instance
  * waits (within its `?wait=`) for that instance's answer while it is alive, then answers it, or 202
@@ -139,6 +140,8 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
       }
     }
   }
+
+  const refusedWait = (ctx: Context) => ctx.status === 400 && (ctx.body as { error?: { field?: unknown } } | undefined)?.error?.field === 'wait';
 
   /** How long this request may wait for another instance's answer: its `?wait=` (the route checks it), or the default. */
   const waitBudget = (ctx: Context): number => {
@@ -273,7 +276,8 @@ export function idempotency(opts: IdempotencyOptions): Middleware {
       // Otherwise this instance's hold on the key ends here, once the store takes the write.
       if (keyed.final) settleLater(key, keyed.final, () => acceptedAt, log);
       else if (ctx.status !== 202) {
-        const body = ctx.body === undefined ? undefined : JSON.stringify(ctx.body);
+        // A refused `?wait=` is forgotten, not stored: the hash leaves wait out, so it would answer the request with its wait fixed.
+        const body = ctx.body === undefined || refusedWait(ctx) ? undefined : JSON.stringify(ctx.body);
         await writes.write(key, endingWrite(opts.store, key, me, ctx.status, body, acceptedAt), log);
       }
     })();

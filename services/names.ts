@@ -9,6 +9,9 @@ const printable = /^[^\x00-\x1f\x7f-\x9f]+$/;
 // A lone surrogate is no character: stored as invalid UTF-8, read back as U+FFFD, it would make
 // two subscribers look alike.
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** No lone surrogate: the text has UTF-8 (for the store, and for uuid v5 to hash). */
+export const wellFormed = (v: string): boolean => !loneSurrogate.test(v);
+
 /** A name people and systems type: printable, well-formed, not blank. */
 const name = (max: number) =>
   z
@@ -16,7 +19,7 @@ const name = (max: number) =>
     .min(1)
     .max(max)
     .regex(printable, 'must not contain control characters')
-    .refine((v) => !loneSurrogate.test(v), 'must be well-formed Unicode')
+    .refine(wellFormed, 'must be well-formed Unicode')
     // A pattern too, so that the document says what the service refuses.
     .regex(/\S/, 'must not be blank');
 

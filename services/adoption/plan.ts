@@ -1,7 +1,7 @@
 import { v5 as uuidv5 } from 'uuid';
 import type { ImportedState } from '../../machines/types.ts';
 import { contains, parsePrefix, type Ipv6Prefix } from '../ipv6.ts';
-import { cpeIdName, nameProblem, newSubscriberIdName, usernameName } from '../names.ts';
+import { cpeIdName, nameProblem, newSubscriberIdName, usernameName, wellFormed } from '../names.ts';
 import type { PoolSpec } from '../../runtime/operation-types.ts';
 import type { Observation } from './sources.ts';
 import type { Conflict, ConflictKind, ImportReport, PlanEntry } from './types.ts';
@@ -142,8 +142,9 @@ function entryOf(
     ([field, schema, value]) => [field, value, value === null ? null : nameProblem(schema, value)] as const,
   );
   for (const [field, value, problem] of problems) if (problem !== null) c('invalid_name', `${field} ${JSON.stringify(value)} ${problem}`);
-  // No id is derived from a name that is not one (a lone surrogate has no UTF-8 for uuid v5 to hash).
-  const idable = subscriber !== null && problems.every(([field, , problem]) => field !== 'subscriber_id' || problem === null);
+  // No id is derived from a name that is not one, nor from a file's prefix that is not text (a lone
+  // surrogate has no UTF-8 for uuid v5 to hash: it threw, and the import answered 500).
+  const idable = subscriber !== null && wellFormed(prefix) && problems.every(([field, , problem]) => field !== 'subscriber_id' || problem === null);
 
   const stated = distinct(obs.map((o) => o.state ?? null));
   let state: ImportedState | null = stated.length === 1 ? stated[0]! : served ? 'active' : username ? 'suspended' : 'allocated';
