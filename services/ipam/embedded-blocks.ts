@@ -43,11 +43,12 @@ export function decodeKey(stored: number | bigint | string, lifecycleId: string)
 
 /**
  * Where else a key could be held: `<x>:allocate:<n>` read as lifecycle x's generation n (x before
- * the first `:allocate:`, as the view's insert reads it). A key of another lifecycle's form stored by
+ * the last `:allocate:`, as the view's insert reads it since migration 019: a generation is digits
+ * only, so no other split gives one, and x may hold `:allocate:` itself). A key of another lifecycle's form stored by
  * this one is kept as text; this finds the block the other lifecycle holds under the same text.
  */
 export function keyAsAnothers(key: string): { lifecycleId: string; generation: bigint } | null {
-  const at = key.indexOf(SUFFIX);
+  const at = key.lastIndexOf(SUFFIX);
   if (at < 0) return null;
   const rest = key.slice(at + SUFFIX.length);
   return GENERATION.test(rest) ? { lifecycleId: key.slice(0, at), generation: BigInt(rest) } : null;
