@@ -90,8 +90,25 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
           new StepCall(rt, kind, input, scope, callSignal, land).start();
         };
         const skipped = skip(input, lifecycleId);
-        if (skipped instanceof Promise) skipped.then(go, land.reject);
+        if (skipped instanceof Promise) skipped.then(go, () => checkedCall(callSignal, land));
         else go(skipped);
+      };
+      // The check failed (the store's newerOnCpe: busy, a connection lost): each attempt of the call
+      // asks it again first, so its failure is the step's, retried, given up or kept pending as the
+      // port's is (runtime/step-call.ts), never the raw error of a driver failing the lifecycle.
+      const checkedCall = (callSignal: AbortSignal, land: Landing<Stamped<T>>) => {
+        let reason: SkipReason | undefined;
+        const checked: StepKind<I, T> = {
+          ...kind,
+          call: async (i, s) => {
+            const again = await skip(i, lifecycleId);
+            if (!again) return kind.call(i, s);
+            reason = again.reason;
+            return again.result;
+          },
+        };
+        const landing = { resolve: (v: Stamped<T>) => land.resolve(reason ? { ...v, skipped: reason } : v), reject: land.reject };
+        new StepCall(rt, checked, input, scope, callSignal, landing).start();
       };
       // The invocation's id and input name the call (the input by its idempotency key when it has
       // one): a restored actor joins the call its parked lifecycle left running.

@@ -43,11 +43,12 @@ export function decodeKey(stored: number | bigint | string, lifecycleId: string)
 
 /**
  * Where else a key could be held: `<x>:allocate:<n>` read as lifecycle x's generation n (x before
- * the first `:allocate:`, as the view's insert reads it). A key of another lifecycle's form stored by
+ * the last `:allocate:`, as the view's insert reads it since migration 019: a generation is digits
+ * only, so no other split gives one, and x may hold `:allocate:` itself). A key of another lifecycle's form stored by
  * this one is kept as text; this finds the block the other lifecycle holds under the same text.
  */
 export function keyAsAnothers(key: string): { lifecycleId: string; generation: bigint } | null {
-  const at = key.indexOf(SUFFIX);
+  const at = key.lastIndexOf(SUFFIX);
   if (at < 0) return null;
   const rest = key.slice(at + SUFFIX.length);
   return GENERATION.test(rest) ? { lifecycleId: key.slice(0, at), generation: BigInt(rest) } : null;
@@ -101,7 +102,18 @@ export function createBlocks(db: Db) {
   );
   // Whether any key of the other form may be stored: normally none ever is, and the allocation's hot
   // path then skips looking for one. Only ever set (a rolled-back insert leaves it set: a lookup more).
-  let otherKeys = db.prepare("SELECT 1 FROM ipam_blocks WHERE typeof(key_gen) = 'text' LIMIT 1").get() !== undefined;
+  // Another connection (an operator's sqlite3 through the view) may store one: its commit changes
+  // this connection's data_version, and the flag is read again then.
+  const anyOtherKey = db.prepare("SELECT 1 FROM ipam_blocks WHERE typeof(key_gen) = 'text' LIMIT 1").pluck();
+  const dataVersion = db.prepare('PRAGMA data_version').pluck();
+  let seen = dataVersion.get();
+  let otherKeys = anyOtherKey.get() !== undefined;
+  const otherKeysMayBeStored = (): boolean => {
+    if (otherKeys) return true;
+    const now = dataVersion.get();
+    if (now !== seen) [seen, otherKeys] = [now, anyOtherKey.get() !== undefined];
+    return otherKeys;
+  };
   const marked = (r: Listed): MarkedPrefix => {
     const lifecycleId = decodeLifecycle(r.lifecycle_id);
     return { pool: r.pool, prefix: r.prefix, lifecycleId, key: decodeKey(r.key_gen, lifecycleId) };
@@ -118,7 +130,7 @@ export function createBlocks(db: Db) {
       const another = typeof mine === 'string' ? keyAsAnothers(key) : null;
       const row =
         (typeof mine === 'bigint' ? byGeneration.get({ lifecycle_id: encodeLifecycle(lifecycleId), key_gen: mine }) : undefined) ??
-        (otherKeys || typeof mine === 'string' ? byOtherKey.get({ key }) : undefined) ??
+        (typeof mine === 'string' || otherKeysMayBeStored() ? byOtherKey.get({ key }) : undefined) ??
         (another && another.lifecycleId !== lifecycleId
           ? byGeneration.get({ lifecycle_id: encodeLifecycle(another.lifecycleId), key_gen: another.generation })
           : undefined);
