@@ -86,8 +86,8 @@ export interface LifecycleStore {
   busy(): string[];
   /** Lifecycles with pending outside work due at `now`. */
   duePending(now: string, limit: number): Pick<LifecycleRow, 'id' | 'subscriber_id'>[];
-  /** A live lifecycle created after `than` that has the CPE now (it configured it since), if any. */
-  newerOnCpe(cpeId: string, than: Pick<LifecycleRow, 'id' | 'created_at'>): string | null;
+  /** A live lifecycle given the CPE after `than` (activated since; created, for one never activated): it configured it since. */
+  newerOnCpe(cpeId: string, than: Pick<LifecycleRow, 'id' | 'created_at' | 'activated_at'>): string | null;
   /**
    * Another subscriber whose live lifecycle has this RADIUS username (radreply is keyed by it), if
    * any; `folded`: compared as MySQL's collation does at least (ASCII case, trailing spaces).
@@ -174,8 +174,8 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   const selectDue = db.prepare<{ now: string; limit: number }, Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
     'SELECT id, subscriber_id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now ORDER BY next_pending_at LIMIT @limit',
   );
-  const selectNewerOnCpe = db.prepare<{ cpe_id: string; created_at: string }, { id: string }>(
-    "SELECT id FROM lifecycles WHERE cpe_id = @cpe_id AND state <> 'revoked' AND created_at > @created_at ORDER BY created_at DESC LIMIT 1",
+  const selectNewerOnCpe = db.prepare<{ cpe_id: string; since: string }, { id: string }>(
+    "SELECT id FROM lifecycles WHERE cpe_id = @cpe_id AND state <> 'revoked' AND coalesce(activated_at, created_at) > @since ORDER BY coalesce(activated_at, created_at) DESC LIMIT 1",
   );
   // lifecycles_live_username (migration 016): a seek, whatever the history holds.
   const selectUsernameHolder = db.prepare<{ username: string; subscriber_id: string }, { subscriber_id: string }>(
@@ -231,7 +231,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     list: (q) => page(q),
     busy: () => selectBusy.all().map((r) => r.id),
     duePending: (now, limit) => selectDue.all({ now, limit }),
-    newerOnCpe: (cpeId, than) => selectNewerOnCpe.get({ cpe_id: cpeId, created_at: than.created_at })?.id ?? null,
+    newerOnCpe: (cpeId, than) => selectNewerOnCpe.get({ cpe_id: cpeId, since: than.activated_at ?? than.created_at })?.id ?? null,
     usernameHolder: (username, exceptSubscriberId, folded = false) =>
       (folded ? selectFoldedUsernameHolder : selectUsernameHolder).get({ username, subscriber_id: exceptSubscriberId })?.subscriber_id ?? null,
     countPending: () => selectPendingCount.get()!.n,

@@ -71,8 +71,8 @@ export function createPgLifecycleStore(pool: pg.Pool): LifecyclePort {
       ),
     newerOnCpe: async (cpeId, than) =>
       (await one<{ id: string }>(
-        "SELECT id FROM lifecycles WHERE cpe_id = $1 AND state <> 'revoked' AND created_at > $2 ORDER BY created_at DESC LIMIT 1",
-        [cpeId, than.created_at],
+        "SELECT id FROM lifecycles WHERE cpe_id = $1 AND state <> 'revoked' AND coalesce(activated_at, created_at) > $2 ORDER BY coalesce(activated_at, created_at) DESC LIMIT 1",
+        [cpeId, than.activated_at ?? than.created_at],
       ))?.id ?? null,
     countByState: async () =>
       Object.fromEntries(
