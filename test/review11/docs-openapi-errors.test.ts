@@ -2,10 +2,12 @@
 // refusal answers 502 upstream_rejected (test/review11/failed-update-rollback), but the document's
 // 502 said upstream_rejected was only "a read, an import or a job (an operation's refusal is a
 // 409)": a client generated from it took that 502 for something else. Each answer below is read
-// next to the description the document gives for its operation and status.
+// next to the description the document gives for its operation and status; and the username an
+// activate refuses with RADIUS configured (rlm_sql's escaped form) next to the body's description.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ServiceError } from '../../services/errors.ts';
+import { FakeRadiusReplyStore } from '../../services/radius/fake.ts';
 import { BASE, startHarness, type Harness } from '../http/support.ts';
 
 const test = suite('review11: /openapi.json describes the error answers the operations give');
@@ -50,6 +52,20 @@ test('a revocation failed for good: 409 upstream_rejected, described under 409 o
   const r = await h.post('revoke', { subscriber_id: 'r1' });
   assert.equal([r.status, r.body.error?.code], [409, 'upstream_rejected'], r.text);
   assert.match(await described('revoke', 409), /`upstream_rejected` \(an operation whose lifecycle failed for good/);
+});
+
+test('with RADIUS, an activate whose username rlm_sql looks up escaped is 400; the body\'s username says which form to give', async () => {
+  await h.close();
+  h = await startHarness({ replies: new FakeRadiusReplyStore() });
+  assert.is((await h.post('allocate', { subscriber_id: 'e1' })).status, 201);
+  const r = await h.post('activate', { subscriber_id: 'e1', username: 'joe+tag@isp' });
+  assert.equal([r.status, r.body.error?.field], [400, 'username'], r.text);
+  assert.match(r.body.error.message, '"joe=2Btag@isp"');
+  assert.is((await h.post('activate', { subscriber_id: 'e1', username: 'joe=2Btag@isp' })).status, 200);
+  const doc = (await h.get('/openapi.json')).body;
+  const body = doc.paths[`${BASE}/activate`].post.requestBody.content['application/json'].schema;
+  const username = (body.properties ?? doc.components.schemas[body.$ref.split('/').at(-1)].properties).username;
+  assert.match(username.description, /with RADIUS configured, one holding a character outside its safe_characters is 400 naming the escaped form to give \(`joe=2Btag@isp` for joe\+tag@isp\)/);
 });
 
 test.run();
