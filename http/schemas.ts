@@ -34,7 +34,7 @@ export type ApiErrorCode = (typeof ERROR_CODES)[number];
 
 export const subscriberId = subscriberIdName.meta({ description: 'The subscriber, as the orchestration system names it', example: 'sub-42' });
 const newSubscriberId = newSubscriberIdName.meta({ description: 'The subscriber, as the orchestration system names it; not "." or ".."', example: 'sub-42' });
-const username = usernameName.meta({ description: 'RADIUS User-Name of the subscriber', example: 'alice@example.net' });
+const username = usernameName.meta({ description: 'RADIUS User-Name of the subscriber, as FreeRADIUS\'s rlm_sql looks it up: with RADIUS configured, one holding a character outside its safe_characters is 400 naming the escaped form to give (`joe=2Btag@isp` for joe+tag@isp)', example: 'alice@example.net' });
 const cpeId = cpeIdName.meta({ description: 'GenieACS device id; omit or null when the subscriber has no managed CPE', example: '00D09E-HG8245-0123456' });
 
 const reason = z.string().max(500).regex(/^[^\x00-\x1f\x7f-\x9f]*$/, 'must not contain control characters').meta({ description: 'Free text kept in the audit trail' });
@@ -43,7 +43,7 @@ const prefixLength = z
   .int()
   .min(1)
   .max(64)
-  .meta({ description: 'Length of the delegated prefix; defaults to the pool’s; must be longer than the pool and at most 64', example: 56 });
+  .meta({ description: 'Length of the delegated prefix; defaults to the pool’s; must be longer than the pool and at most 64 (63 with radius.reply.framed_prefix first64)', example: 56 });
 
 export const allocateBody = z.strictObject({ subscriber_id: newSubscriberId, pool: pool.optional(), prefix_length: prefixLength.optional() });
 export const activateBody = z.strictObject({ subscriber_id: subscriberId, username, cpe_id: cpeId.nullable().optional() });

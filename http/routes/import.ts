@@ -15,7 +15,7 @@ export type Importer = (req: ImportRequest, signal?: AbortSignal) => Promise<Imp
 
 const importQuery = z.strictObject({
   dry_run: z.enum(['true', 'false']).optional().meta({ description: '`false` applies the plan; by default (`true`) only the plan is answered and nothing changes' }),
-  format: z.enum(['json', 'csv']).optional().meta({ description: '`csv`: the report as CSV (the file source columns plus `conflict`; a cell starting with = + - @ tab or CR, a spreadsheet formula, or with \' gets a leading \'); `json` by default' }),
+  format: z.enum(['json', 'csv']).optional().meta({ description: '`csv`: the report as CSV (the file source columns plus `conflict`; a cell starting with = + - @ tab or CR or the full-width ＝ ＋ － ＠, a spreadsheet formula, or with \' gets a leading \'); `json` by default' }),
 });
 
 const subscriberRule = z

@@ -40,7 +40,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   422: '`idempotency_mismatch`: an Idempotency-Key reused with a different request (body, or query parameters but `wait`)',
   431: '`headers_too_large`: request line and headers over 16 KiB',
   500: '`internal`: details are in the service log under the X-Request-Id',
-  502: '`upstream_unavailable`: an outside system failed after its retries (for an operation the lifecycle is `failed` and `POST /retry` resumes it); `upstream_rejected`: an outside system refused a read, an import or a job (an operation\'s refusal is a 409)',
+  502: '`upstream_unavailable`: an outside system failed after its retries (for an operation the lifecycle is `failed` and `POST /retry` resumes it; an update rolled back, "update rolled back at …", keeps the subscriber `active` on its old prefix and may be sent again); `upstream_rejected`: an outside system refused a read, an import or a job, or refused an update\'s step and the update was rolled back (sent again, it meets the same refusal); an operation whose lifecycle failed for good is a 409',
   503: '`unavailable`: start-up recovery is still running, the service is stopping, the database does not take writes or cannot be reached now, or (without an Idempotency-Key) the operation could not start within `?wait=` behind the subscriber’s earlier one and will not run (Retry-After says when to send it again)',
   504: '`timeout`: an outside system did not answer in time',
 };
