@@ -130,5 +130,32 @@ for (const backend of RADIUS_SQL_SERVERS) {
     assert.equal(out.map((o: any) => [o.session_id, o.result]), [['K1', 'ack']]);
   });
 
+  t('killed with the Disconnect sent and unanswered: sent again after the restart, a NAK 503 there ends it as not_found', async (ctx) => {
+    ctx.nas.received.length = 0;
+    assert.is((await call(ctx, 'POST', 'allocate', { subscriber_id: 'kill2' })).status, 201);
+    assert.is((await call(ctx, 'POST', 'activate', { subscriber_id: 'kill2', username: 'kill2@isp' })).status, 200);
+    ctx.sql.run("INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime) VALUES ('K2', 'u-k2', 'kill2@isp', '127.0.0.1', now())");
+    ctx.nas.behave = () => 'drop';
+    const revoke = call(ctx, 'POST', 'revoke?wait=0', { subscriber_id: 'kill2' }).catch(() => null);
+    const deadline = Date.now() + 10_000;
+    while (ctx.nas.received.length === 0) {
+      assert.ok(Date.now() < deadline, 'no Disconnect was sent');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await ctx.svc.kill();
+    await revoke;
+    const before = ctx.nas.received.length;
+    ctx.nas.behave = (req) => ({ code: req.code + 2, errorCause: 503 });
+    await ctx.svc.start();
+    const until = Date.now() + 15_000;
+    let state = '';
+    while ((state = (await call(ctx, 'GET', 'lifecycle/kill2')).body.state) !== 'revoked' && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    assert.is(state, 'revoked', ctx.svc.warnings().slice(-5).join('\n'));
+    assert.is(ctx.nas.received.length - before, 1, 'one Disconnect after the restart');
+    const events = (await call(ctx, 'GET', 'lifecycle/kill2/events')).body.events as Array<{ detail: any }>;
+    const out = events.flatMap((e) => (e.detail?.step === 'radius_sessions' && Array.isArray(e.detail.output) ? e.detail.output : []));
+    assert.equal(out.map((o: any) => [o.session_id, o.result, o.error_cause]), [['K2', 'not_found', 503]]);
+  });
+
   t.run();
 }
