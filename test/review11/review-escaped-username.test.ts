@@ -4,29 +4,18 @@
 // used to answer 200 `active` to an activate of joe+tag@isp and write radreply rows that
 // FreeRADIUS never reads: the subscriber got no prefix. Such a username is now a 400 naming
 // `username` and the form radreply must hold; that form activates, and FreeRADIUS serves it.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import Database from 'better-sqlite3';
-import pino from 'pino';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compose, type Composed } from '../../compose.ts';
-import { parseConfig } from '../../config.ts';
 import { peerAvailable, startFreeRadius, type FreeRadiusPeer } from '../support/freeradius.ts';
 import { accessRequest } from '../support/radius-client.ts';
+import { serveWithRadius, type Served } from './radius-served.ts';
 
 const TOKEN = 'review11-escape-token-0123456789';
-const BASE = '/api/v1/network/ipv6';
 
 interface Ctx {
   peer: FreeRadiusPeer;
-  composed: Composed;
-  server: Server;
-  origin: string;
-  dir: string;
+  served: Served;
 }
 
 if (peerAvailable('review11: usernames FreeRADIUS escapes')) {
@@ -34,38 +23,15 @@ if (peerAvailable('review11: usernames FreeRADIUS escapes')) {
 
   t.before(async (ctx) => {
     ctx.peer = await startFreeRadius();
-    ctx.dir = mkdtempSync(path.join(tmpdir(), 'review11-escape-'));
-    ctx.composed = await compose(
-      parseConfig({
-        database: path.join(ctx.dir, 'lifecycle.sqlite'),
-        pools: [{ name: 'residential', prefix: '2001:db8::/40', prefix_length: 56 }],
-        retry: { attempts: 2, base_ms: 1, max_ms: 5 },
-        radius: { sql: ctx.peer.sqlConfig },
-      }),
-      { log: pino({ level: 'silent' }), env: { IPV6_LIFECYCLE_API_TOKEN: TOKEN }, overrides: { cpe: null, sessions: null } },
-    );
-    await ctx.composed.start();
-    ctx.server = createServer(ctx.composed.app.callback());
-    await new Promise<void>((r) => ctx.server.listen(0, '127.0.0.1', r));
-    ctx.origin = `http://127.0.0.1:${(ctx.server.address() as AddressInfo).port}`;
+    ctx.served = await serveWithRadius(TOKEN, { sql: ctx.peer.sqlConfig });
   });
 
   t.after(async (ctx) => {
-    ctx.server?.closeAllConnections();
-    await new Promise<void>((r) => (ctx.server ? ctx.server.close(() => r()) : r()));
-    await ctx.composed?.stop();
+    await ctx.served?.stop();
     await ctx.peer?.stop();
-    rmSync(ctx.dir, { recursive: true, force: true });
   });
 
-  const call = async (ctx: Ctx, method: string, p: string, json?: unknown) => {
-    const res = await fetch(`${ctx.origin}${BASE}/${p}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      ...(json === undefined ? {} : { body: JSON.stringify(json) }),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const call = (ctx: Ctx, method: string, p: string, json?: unknown) => ctx.served.call(method, p, json);
   const ask = (ctx: Ctx, user: string) => accessRequest(ctx.peer.host, ctx.peer.ports.auth, ctx.peer.secret, user, 'pw');
   const radreply = (ctx: Ctx) => {
     const db = new Database(ctx.peer.dbPath, { readonly: true });

@@ -3,29 +3,19 @@
 // fail the subscriber at activate with a 502 "upstream_unavailable … POST /retry resumes it" that no
 // retry can cure. An ISP engineer must be told at the request that names the length (400, field
 // prefix_length, nothing held), and at start-up when a pool hands out /64 by default.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compose, type Composed } from '../../compose.ts';
 import { parseConfig } from '../../config.ts';
 import { peerAvailable, startFreeRadius, type FreeRadiusPeer } from '../support/freeradius.ts';
 import { accessRequest } from '../support/radius-client.ts';
+import { serveWithRadius, type Served } from './radius-served.ts';
 
 const TOKEN = 'review11-first64-token-0123456789';
-const BASE = '/api/v1/network/ipv6';
 const POOL = { name: 'residential', prefix: '2001:db8::/48', prefix_length: 56 };
 
 interface Ctx {
   peer: FreeRadiusPeer;
-  composed: Composed;
-  server: Server;
-  origin: string;
-  dir: string;
+  served: Served;
 }
 
 const config = { pools: [POOL], reply: { framed_prefix: 'first64' } };
@@ -44,40 +34,17 @@ if (peerAvailable('review11: first64 and a /64 delegation')) {
 
   t.before(async (ctx) => {
     ctx.peer = await startFreeRadius();
-    ctx.dir = mkdtempSync(path.join(tmpdir(), 'review11-first64-'));
-    ctx.composed = await compose(
-      parseConfig({
-        database: path.join(ctx.dir, 'lifecycle.sqlite'),
-        pools: config.pools,
-        retry: { attempts: 2, base_ms: 1, max_ms: 5 },
-        radius: { sql: ctx.peer.sqlConfig, reply: config.reply },
-      }),
-      { log: pino({ level: 'silent' }), env: { IPV6_LIFECYCLE_API_TOKEN: TOKEN }, overrides: { cpe: null, sessions: null } },
-    );
-    await ctx.composed.start();
-    ctx.server = createServer(ctx.composed.app.callback());
-    await new Promise<void>((r) => ctx.server.listen(0, '127.0.0.1', r));
-    ctx.origin = `http://127.0.0.1:${(ctx.server.address() as AddressInfo).port}`;
+    ctx.served = await serveWithRadius(TOKEN, { sql: ctx.peer.sqlConfig, reply: config.reply }, { pools: config.pools });
     ctx.peer.addUser('u60', 'pw');
     ctx.peer.addUser('u64', 'pw');
   });
 
   t.after(async (ctx) => {
-    ctx.server?.closeAllConnections();
-    await new Promise<void>((r) => (ctx.server ? ctx.server.close(() => r()) : r()));
-    await ctx.composed?.stop();
+    await ctx.served?.stop();
     await ctx.peer?.stop();
-    rmSync(ctx.dir, { recursive: true, force: true });
   });
 
-  const call = async (ctx: Ctx, method: string, p: string, json?: unknown) => {
-    const res = await fetch(`${ctx.origin}${BASE}/${p}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      ...(json === undefined ? {} : { body: JSON.stringify(json) }),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const call = (ctx: Ctx, method: string, p: string, json?: unknown) => ctx.served.call(method, p, json);
   const ask = (ctx: Ctx, user: string) => accessRequest(ctx.peer.host, ctx.peer.ports.auth, ctx.peer.secret, user, 'pw');
 
   t('POST /allocate {prefix_length: 64} is 400 naming prefix_length, and holds nothing', async (ctx) => {
