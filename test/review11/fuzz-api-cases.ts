@@ -3,6 +3,7 @@
 // hostile or careless client sends. A case is a request plus what its answer must name.
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import type { Random } from '../support/soak-random.ts';
 
 /** One request of the fuzzer and what its refusal must say. */
 export interface Case {
@@ -15,19 +16,6 @@ export interface Case {
   field?: string | null;
   /** False when the document itself finds nothing wrong (sent only where nothing can change). */
   invalid: boolean;
-}
-
-/** A seeded PRNG (mulberry32): the same seed draws the same cases. */
-export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!, int: (n: number) => Math.floor(next() * n) };
 }
 
 // A value is JSON text, so 1e400, -0 and \ud800 escapes reach the parser as a client writes them.
@@ -68,7 +56,7 @@ function render(v: Json, path: string[], raw: string | undefined): string {
 const hasLoneSurrogate = (s: string) => /\\ud[89ab][0-9a-f](?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}/i.test(s);
 
 /** Builds the body cases of one operation, judged against its request schema in `doc`. */
-export function bodyCases(doc: any, method: string, path: string, base: Json, query = '', seed: ReturnType<typeof rng>): Case[] {
+export function bodyCases(doc: any, method: string, path: string, base: Json, query = '', seed: Random): Case[] {
   const op = doc.paths[path.replace(/\/jobs\/[^/]+$/, '/jobs/{job}')][method.toLowerCase()];
   const schema = op.requestBody.content['application/json'].schema;
   const ajv = new Ajv2020({ strict: false, allErrors: false });
@@ -120,7 +108,7 @@ export function bodyCases(doc: any, method: string, path: string, base: Json, qu
   for (let i = 0; paths(base).length > 0 && i < 60; i++) {
     const p = seed.pick(paths(base));
     const [cls, raw] = seed.pick(BAD_VALUES);
-    const extra = `zz${seed.int(1e6)}`;
+    const extra = `zz${seed.int(0, 999_999)}`;
     add(`random:${cls}`, render(base, p, raw).replace(/^\{/, `{"${extra}":${seed.pick(BAD_VALUES)[1]},`), undefined);
   }
   return out;

@@ -8,7 +8,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BASE, startHarness, type Harness } from '../http/support.ts';
 import { validate } from '../http/schema-check.ts';
-import { BAD_PARAMS, bodyCases, paramInvalid, rng, type Case } from './fuzz-api-cases.ts';
+import { createRandom } from '../support/soak-random.ts';
+import { BAD_PARAMS, bodyCases, paramInvalid, type Case } from './fuzz-api-cases.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261203);
 const test = suite('fuzz the API from its OpenAPI document');
@@ -181,7 +182,7 @@ const refused = (cases: Case[]) => {
 };
 
 test(`every operation refuses bad input, names it, and changes nothing (FUZZ_SEED=${SEED})`, async () => {
-  const seed = rng(SEED);
+  const seed = createRandom(SEED);
   const started = Date.now();
   for (const [op, base] of LIFECYCLE) {
     const path = `${BASE}/${op}`;
