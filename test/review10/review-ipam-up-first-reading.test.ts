@@ -5,35 +5,13 @@
 // with the pool series left out until the first reading is in; 0 only once one failed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createMetrics } from '../../runtime/metrics.ts';
-import type { IpamPort, PoolUtilization } from '../../services/ipam/port.ts';
-import type { MetricCounts } from '../../store/counts.ts';
-import { asyncOf } from '../../store/port.ts';
+import type { PoolUtilization } from '../../services/ipam/port.ts';
+import { scrapeOver } from '../support/metrics-rig.ts';
 
 const test = suite('review10: a first reading of IPAM slower than a scrape is not reported as IPAM down');
 const POOLS: PoolUtilization[] = [{ name: 'residential', prefix: '2001:db8::/40', prefixLength: 56, capacity: 65536, allocated: 12 }];
 
-function setup(utilization: () => Promise<PoolUtilization[]>) {
-  const counts: MetricCounts = {
-    byState: () => ({}),
-    pending: () => 0,
-    shared: () => 0,
-    flows: () => [],
-    leaksCounted: () => 0,
-    leak: () => undefined,
-    failedWithPrefix: () => [],
-    replaceUncounted: () => undefined,
-    lastLeakCheck: () => null,
-    saveLeakCheck: () => undefined,
-  };
-  const metrics = createMetrics({
-    store: asyncOf({ events: () => [] }) as never,
-    counts: asyncOf(counts),
-    ipam: { utilization } as unknown as IpamPort,
-    leaks: async () => 0,
-  });
-  return () => metrics.registry.metrics();
-}
+const setup = scrapeOver;
 const samples = (text: string, name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
 
 test('the first reading still going on past the scrape wait: ipv6_ipam_up 1, no pool series; once in, the pools', async () => {

@@ -5,38 +5,15 @@
 // them: left out when no figures are shown (a failed reading, the first one still going on, a follower).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createMetrics } from '../../runtime/metrics.ts';
 import { IPAM_READ_MS } from '../../runtime/pool-figures.ts';
-import type { IpamPort, PoolUtilization } from '../../services/ipam/port.ts';
-import type { MetricCounts } from '../../store/counts.ts';
-import { asyncOf } from '../../store/port.ts';
+import type { PoolUtilization } from '../../services/ipam/port.ts';
+import { scrapeOver } from '../support/metrics-rig.ts';
 
 const test = suite('review11: ipv6_pool_figures_age_seconds says how old the pool figures shown are');
 const POOLS: PoolUtilization[] = [{ name: 'residential', prefix: '2001:db8::/40', prefixLength: 56, capacity: 65536, allocated: 12 }];
 const AGE = 'ipv6_pool_figures_age_seconds';
 
-function setup(utilization: () => Promise<PoolUtilization[]>, fleetWide?: () => boolean) {
-  const counts: MetricCounts = {
-    byState: () => ({}),
-    pending: () => 0,
-    shared: () => 0,
-    flows: () => [],
-    leaksCounted: () => 0,
-    leak: () => undefined,
-    failedWithPrefix: () => [],
-    replaceUncounted: () => undefined,
-    lastLeakCheck: () => null,
-    saveLeakCheck: () => undefined,
-  };
-  const metrics = createMetrics({
-    store: asyncOf({ events: () => [] }) as never,
-    counts: asyncOf(counts),
-    ipam: { utilization } as unknown as IpamPort,
-    leaks: async () => 0,
-    fleetWide,
-  });
-  return () => metrics.registry.metrics();
-}
+const setup = scrapeOver;
 const samples = (text: string, name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
 const age = (text: string): number | null => {
   const lines = samples(text, AGE);

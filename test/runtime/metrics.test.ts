@@ -4,10 +4,11 @@ import { createMetrics } from '../../runtime/metrics.ts';
 import { IPAM_READ_MS } from '../../runtime/pool-figures.ts';
 import type { IpamPort, PoolUtilization } from '../../services/ipam/port.ts';
 import type { SessionOutcome } from '../../services/radius/port.ts';
-import type { MetricCounts, PoolFlow } from '../../store/counts.ts';
+import type { PoolFlow } from '../../store/counts.ts';
 import type { AuditEntry } from '../../store/lifecycles.ts';
 import { asyncOf } from '../../store/port.ts';
 import { auditEntry, lifecycleRow } from '../support/lifecycle-rows.ts';
+import { quietCounts } from '../support/metrics-rig.ts';
 
 const test = suite('runtime metrics');
 const NOW = '2026-03-10T12:00:00.000Z';
@@ -25,18 +26,13 @@ function setup(
 ) {
   let utilizationCalls = 0;
   const store = asyncOf({ events: (_subscriberId: string) => opts.events ?? [] });
-  const counts: MetricCounts = {
+  const counts = quietCounts({
     byState: () => opts.counts ?? {},
     pending: () => opts.pending ?? 0,
     shared: () => opts.shared ?? 0,
     flows: () => opts.flows ?? [],
     leaksCounted: () => opts.leaks ?? 0,
-    leak: () => undefined,
-    failedWithPrefix: () => [],
-    replaceUncounted: () => undefined,
-    lastLeakCheck: () => null,
-    saveLeakCheck: () => undefined,
-  };
+  });
   const ipam = {
     utilization: async () => {
       utilizationCalls++;
