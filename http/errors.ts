@@ -2,7 +2,7 @@
 // this funnel writes `{"error": {code, message, field}}` with the status `../shared/API.md` gives.
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { FailedForGood, ServiceError, type ErrorCode } from '../services/errors.ts';
+import { FailedForGood, FailedInternally, ServiceError, type ErrorCode } from '../services/errors.ts';
 import { databaseUnavailable } from '../store/unavailable.ts';
 import type { ApiErrorCode, ErrorBody } from './schemas.ts';
 
@@ -69,6 +69,8 @@ export function toErrorAnswer(err: unknown): ErrorAnswer {
   if (unavailable) return answer('unavailable', unavailable, null, retryAfter(null));
   // A lifecycle failed for good: its state conflicts with the operation; no 5xx a client would repeat.
   if (err instanceof FailedForGood) return { ...answer(err.code, err.message, err.field), status: 409 };
+  // Its message is ours alone (the step, the way out), written for the client.
+  if (err instanceof FailedInternally) return answer('internal', err.message);
   if (err instanceof ServiceError) {
     const status = STATUS[err.code];
     if (status >= 500 && !SAFE_5XX.has(err.code)) return answer('internal', GENERIC_500);

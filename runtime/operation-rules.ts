@@ -1,7 +1,7 @@
 // The rules of the lifecycle operations that need no state: which event a verb sends, what length
 // a pool gives, and how a refusal or a failure reads.
 import type { LifecycleEvent } from '../machines/types.ts';
-import { FailedForGood, ServiceError } from '../services/errors.ts';
+import { FailedForGood, FailedInternally, ServiceError } from '../services/errors.ts';
 import type { PoolSpec } from './operation-types.ts';
 import { publicState, type LifecycleSnapshot } from './projection.ts';
 
@@ -44,9 +44,12 @@ const TRANSIENT: ReadonlySet<string> = new Set(['upstream_unavailable', 'timeout
 export function throwIfFailed(verb: Verb | 'allocate', snapshot: LifecycleSnapshot): void {
   const f = snapshot.context.failure;
   if (publicState(snapshot) !== 'failed' || !f) return;
-  if (f.code === 'internal' || TRANSIENT.has(f.code)) {
-    const code = f.code === 'internal' ? 'internal' : 'upstream_unavailable';
-    throw new ServiceError(code, `${verb} failed at ${f.step} after ${f.attempts} attempt(s): ${f.message}; POST /retry resumes it`);
+  // The exception itself stays in the log ("step gave up"): the failure's message may quote it.
+  if (f.code === 'internal') {
+    throw new FailedInternally(`${verb} failed at ${f.step} after ${f.attempts} attempt(s) on an internal error (logged as "step gave up"); POST /retry resumes it`);
+  }
+  if (TRANSIENT.has(f.code)) {
+    throw new ServiceError('upstream_unavailable', `${verb} failed at ${f.step} after ${f.attempts} attempt(s): ${f.message}; POST /retry resumes it`);
   }
   // REVOKE from `failed` starts the revocation over, so a failed revocation step would fail it again.
   const revoking = snapshot.context.failedAt?.startsWith('revoke_') ?? false;

@@ -57,3 +57,14 @@ export class FailedForGood extends ServiceError {
     this.name = 'FailedForGood';
   }
 }
+
+/**
+ * An operation whose lifecycle failed on an internal error (a bug, an exception no port maps): a
+ * 500 whose message names the step and the way out, never the exception (the log has it).
+ */
+export class FailedInternally extends ServiceError {
+  constructor(message: string) {
+    super('internal', message);
+    this.name = 'FailedInternally';
+  }
+}

@@ -168,7 +168,9 @@ test('POST /allocate failing on an unexpected exception → 500 without internal
   h.ipam.failNext('allocate', { error: () => new Error('SQLITE_CORRUPT: /var/lib/secret.db') });
   const r = await h.post('allocate', { subscriber_id: 's' }, { headers: { 'x-request-id': 'req-500' } });
   assert.is(r.status, 500);
-  assert.equal(r.body, { error: { code: 'internal', message: 'internal error; the request id identifies it in the service log', field: null } });
+  // The lifecycle is failed at that step: the answer says so and how to resume it (test/review12/failed-internal).
+  const message = 'allocate failed at fake_allocate after 1 attempt(s) on an internal error (logged as "step gave up"); POST /retry resumes it';
+  assert.equal(r.body, { error: { code: 'internal', message, field: null } });
   assert.not.match(r.text, 'SQLITE');
   assert.not.match(r.text, 'secret');
   assert.not.match(r.text, /\bat .+:\d+/);
