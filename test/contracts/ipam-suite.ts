@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { ServiceError, type ErrorCode } from '../../services/errors.ts';
 import type { Allocation, IpamPort, PoolInfo } from '../../services/ipam/port.ts';
 import { markedUnder } from '../../services/ipam/marked.ts';
+import { ipamAdoptContract } from './ipam-suite-adopt.ts';
 
 /** The pools every implementation under contract must serve, empty, from each `make()`. */
 export const contractPools: readonly PoolInfo[] = [
@@ -269,33 +270,7 @@ export function ipamContract(
     assert.is(await allocatedIn(MAIN), 200);
   });
 
-  const adopt = (key: string, prefix: string, lifecycle = `lc-${key}`) =>
-    ipam().adopt({ key, lifecycleId: lifecycle, subscriberId: `sub-${key}`, pool: MAIN, prefix });
-
-  test('adopt() records a block of the field under the key, as an allocation under it; again, it is the same', async () => {
-    const a = await adopt('a0', '2001:db8:0:300::/56');
-    assert.equal([a.prefix, a.prefixLength], ['2001:db8:0:300::/56', 56]);
-    assert.equal(await adopt('a0', '2001:db8:0:300::/56'), a);
-    assert.equal(await ipam().allocatedUnder({ key: 'a0', lifecycleId: 'lc-a0', pool: MAIN }), [a]);
-    assert.equal(await allocate('a0'), a, 'an allocation under the key is the adopted block');
-    const marked = (await ipam().markedPrefixes()).filter((m) => m.prefix === a.prefix);
-    assert.equal(marked.map((m) => [m.lifecycleId, markedUnder(m, 'a0')]), [['lc-a0', true]]);
-    assert.is(await allocatedIn(MAIN), 1);
-  });
-
-  test('adopt() takes the block out of the free space: allocations go around it, and free() gives it back', async () => {
-    const a = await adopt('a1', '2001:db8:0:100::/56');
-    assert.equal([(await allocate('n0')).prefix, (await allocate('n1')).prefix], ['2001:db8::/56', '2001:db8:0:200::/56']);
-    await release(a, 'lc-a1');
-    assert.is((await allocate('n2')).prefix, '2001:db8:0:100::/56');
-  });
-
-  test('adopt() refuses a block another lifecycle holds, and a block outside the pool', async () => {
-    const held = await allocate('other');
-    await rejects(adopt('a2', held.prefix), 'idempotency_mismatch', 'prefix');
-    await rejects(adopt('a3', '2001:db9::/56'), 'validation_error', 'prefix');
-    assert.is(await allocatedIn(MAIN), 1);
-  });
+  ipamAdoptContract(test, { ipam, allocate, release, allocatedIn, rejects, main: MAIN });
 
   test.run();
 }
