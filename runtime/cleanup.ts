@@ -1,9 +1,12 @@
 import type { Logger } from 'pino';
+import { stepKey } from '../machines/steps.ts';
+import { keyDigest } from '../services/ipam/marked.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { ListCursor } from '../store/lifecycles.ts';
 import type { LifecyclePort } from '../store/port.ts';
 import { nextMacrotask, type Discrepancy, type Inventory } from './inventory.ts';
 import type { LifecycleService } from './lifecycle-service.ts';
+import { readContext } from './projection.ts';
 
 export interface CleanupDeps {
   store: Pick<LifecyclePort, 'list' | 'get'>;
@@ -16,6 +19,15 @@ export interface CleanupDeps {
   staleAllocatedAfterS: number;
   /** Free prefixes IPAM holds under a settled lifecycle's mark that the lifecycle does not hold (see `reclaim`). */
   reclaimLeaks: boolean;
+}
+
+/** Whether `key` (or its digest, as a NetBox description keeps it) is an allocation key of a generation up to `generation`. */
+function issuedBy(lifecycleId: string, generation: number, key: string): boolean {
+  for (let g = 0; g <= generation; g++) {
+    const k = stepKey(lifecycleId, 'allocate', g);
+    if (key === k || key === keyDigest(k)) return true;
+  }
+  return false;
 }
 
 /** The scheduled job: the leak check, then the clean-up (stale allocations revoked, leaked prefixes reclaimed, NetBox hold-downs swept). */
@@ -46,7 +58,9 @@ export function createCleanup(deps: CleanupDeps) {
    * Frees every leaked prefix whose lifecycle is known and settled: its mark names the lifecycle and
    * the key, and the leak check has ruled out what the lifecycle holds and its unconfirmed attempts,
    * so nobody ever used it or will. Freed, not quarantined: no CPE was ever given it, or its
-   * revocation has ended. A mark naming a lifecycle this store does not know is left to an operator.
+   * revocation has ended. A mark naming a lifecycle this store does not know is left to an operator,
+   * and so is one under a key of a generation the lifecycle has not reached: the store is older than
+   * IPAM (restored from a backup), and the prefix is the one a later update moved the subscriber onto.
    */
   async function reclaim(found: readonly Discrepancy[]): Promise<number> {
     if (!deps.reclaimLeaks) return 0;
@@ -56,6 +70,10 @@ export function createCleanup(deps: CleanupDeps) {
       // Read again: a step may have started since the check (it then holds or will confirm its own).
       const row = await deps.store.get(d.lifecycle_id);
       if (!row || row.busy === 1) continue;
+      if (d.key !== undefined && !issuedBy(d.lifecycle_id, readContext(row).generation, d.key)) {
+        deps.log.warn({ ...d, state: row.state }, 'not reclaimed: IPAM holds it under a key of a generation this lifecycle has not reached (a database older than IPAM?)');
+        continue;
+      }
       try {
         await deps.ipam.free({ lifecycleId: d.lifecycle_id, subscriberId: row.subscriber_id, pool: d.pool, prefix: d.prefix, netboxPrefixId: null });
       } catch (err) {
