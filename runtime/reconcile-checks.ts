@@ -75,13 +75,19 @@ export function indexLifecycle(ix: LifecycleIndex, v: LifecycleView): void {
 /** IPAM against the lifecycles: orphans (held, no lifecycle holds it) and missing (a lifecycle's prefix IPAM does not hold). */
 export function compareIpam(ix: LifecycleIndex, held: HeldPrefix[], poolLength: Map<string, number>): Found[] {
   const out: Found[] = [];
-  const heldKeys = new Set(held.map((h) => `${h.pool}\u0000${h.prefix}`));
+  const heldKeys = new Set<string>();
+  for (const h of held) {
+    const owner = ix.liveByPrefix.get(h.prefix);
+    // Under another lifecycle's mark it is not held for its owner: a database older than IPAM (a restored backup).
+    if (!owner || !owner.settled || h.lifecycleId === null || h.lifecycleId === owner.id) heldKeys.add(`${h.pool}\u0000${h.prefix}`);
+  }
   for (const h of held) {
     const length = poolLength.get(h.pool);
     // A block of another length (infrastructure, an aggregate) is no subscriber's prefix: not ours to judge.
     if (length !== undefined && h.prefixLength !== length) continue;
     const owner = ix.liveByPrefix.get(h.prefix);
-    if (owner && (!owner.settled || owner.pool === h.pool)) continue;
+    const claimed = owner !== undefined && owner.settled && h.lifecycleId !== null && h.lifecycleId !== owner.id;
+    if (owner && (!owner.settled || owner.pool === h.pool) && !claimed) continue;
     const marked = h.lifecycleId !== null;
     const named = marked ? ix.live.get(h.lifecycleId!) : undefined;
     // Our mark on a prefix its lifecycle is still getting (an allocation in flight) is no orphan.
@@ -92,8 +98,9 @@ export function compareIpam(ix: LifecycleIndex, held: HeldPrefix[], poolLength: 
       username: null,
       prefix: h.prefix,
       cpeId: null,
-      detail: { pool: h.pool, source: h.source, marked, mark_lifecycle_id: h.lifecycleId, netbox_prefix_id: h.netboxPrefixId, status: h.status },
-      repairable: marked,
+      detail: { pool: h.pool, source: h.source, marked, mark_lifecycle_id: h.lifecycleId, netbox_prefix_id: h.netboxPrefixId, status: h.status, ...(claimed ? { claimed_by: owner.subscriber_id } : {}) },
+      // A prefix a live lifecycle here claims is never freed on a guess: which of the two is right is an operator's call.
+      repairable: marked && !claimed,
       held: h,
     });
   }
@@ -142,6 +149,20 @@ export function compareReply(ix: LifecycleIndex, reply: FieldReply, desired: (v:
     detail: { state: gone?.state ?? 'unknown', found, ...(gone ? {} : { in_pools: inPools }) },
     repairable: gone !== null || inPools,
   };
+}
+
+/**
+ * A lifecycle whose prefix IPAM does not hold for it (ipam_missing) gets no radreply written: the prefix
+ * may be gone or another subscriber's (a database restored from a backup older than IPAM and RADIUS).
+ * Its radreply difference is only reported, until an operator settles the IPAM one.
+ */
+export function holdBackUnheld(found: Found[]): void {
+  const unheld = new Set(found.filter((f) => f.kind === 'ipam_missing' && f.lifecycle).map((f) => f.lifecycle!.id));
+  for (const f of found) {
+    if (f.kind !== 'radreply_missing' || !f.lifecycle || !unheld.has(f.lifecycle.id)) continue;
+    f.repairable = false;
+    f.detail = { ...f.detail, ipam_missing: true };
+  }
 }
 
 /** For each user still wanting a reply whose rows are absent altogether (compareReply sees only users with rows). */

@@ -23,6 +23,7 @@ import {
   compareSession,
   DISCREPANCY_KINDS,
   emptyIndex,
+  holdBackUnheld,
   indexLifecycle,
   managedPart,
   missingReplies,
@@ -96,6 +97,7 @@ export function createReconcile(deps: ReconcileDeps) {
         if (f) found.push(f);
       }
     }
+    holdBackUnheld(found);
     const order = new Map(DISCREPANCY_KINDS.map((k, i) => [k, i]));
     return found.sort((a, b) => order.get(a.kind)! - order.get(b.kind)!);
   }
