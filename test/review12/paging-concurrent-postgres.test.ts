@@ -9,7 +9,7 @@ import { invariantDb } from '../support/instances-db.ts';
 import { startFleet, type Fleet } from '../support/instances.ts';
 import { startGenieacsNbi, type GenieacsNbi } from '../support/genieacs-nbi.ts';
 import { postgresAvailable, startPostgres, type PgCluster } from '../support/postgres.ts';
-import { churn, cursorAcrossFilters, cursorPastDeleted, eventsAgree, FILTERS, POOLS, seed, snapshot, statesAgree, threeLifecycles, walk, type Call } from './paging-walk.ts';
+import { churn, contended, cursorAcrossFilters, cursorPastDeleted, eventsAgree, FILTERS, POOLS, seed, snapshot, statesAgree, threeLifecycles, walk, type Call } from './paging-walk.ts';
 
 const test = suite('review12: the list walked on one instance while two others write (PostgreSQL)');
 let cluster: PgCluster | undefined;
@@ -21,7 +21,7 @@ test.after(async () => {
   await cluster?.stop();
 });
 
-test('GET /lifecycle on a while b and c write → untouched ones once each, none twice, filters exact, pages bounded; /metrics states = the list on a, b and c; trails across instances in order', async () => {
+test('GET /lifecycle on a (and on a, b, c in turn) while b and c write → untouched ones once each, none twice, filters exact, pages bounded; /metrics states = the list on a, b and c; trails across instances in order', async () => {
   if (!postgresAvailable('three instances on one PostgreSQL')) return;
   cluster = await startPostgres();
   acs = await startGenieacsNbi();
@@ -40,6 +40,10 @@ test('GET /lifecycle on a while b and c write → untouched ones once each, none
   try {
     await Promise.all([threeLifecycles([onB, onC, onA], 'trail-a'), threeLifecycles([onC, onA, onB], 'trail-b')]);
     for (const f of FILTERS) for (const order of ['desc', 'asc'] as const) pages += await walk(onA, f, order, 5, stable);
+    // A script behind a load balancer: each page from the next instance, the cursor handed on.
+    let turn = 0;
+    const rotating: Call = (method, path, body) => calls[turn++ % calls.length]!(method, path, body);
+    for (const f of FILTERS.slice(0, 3)) pages += await walk(rotating, f, 'desc', 3, stable);
   } finally {
     const sent = await writers.stop();
     console.log(`  postgresql: ${pages} pages walked on a while ${sent} operations ran on b and c`);
@@ -48,7 +52,11 @@ test('GET /lifecycle on a while b and c write → untouched ones once each, none
   const after = await snapshot(onA);
   for (const [id, l] of stable) assert.equal({ state: after.get(id)?.state, pool: after.get(id)?.pool }, { state: l.state, pool: l.pool }, `${l.subscriber_id} was left alone`);
   for (const call of calls) await statesAgree(call);
+  // Suspend, reactivate and update of one subscriber sent at once to a, b and c: one trail.
+  await contended(calls, 'contended', 4);
   for (const call of calls) for (const id of ['trail-a', 'trail-b']) await eventsAgree(call, id, 3);
+  for (const call of calls) await eventsAgree(call, 'contended', 1);
+  for (const call of calls) await statesAgree(call);
   await cursorAcrossFilters(onA);
   const db = invariantDb(url);
   try {

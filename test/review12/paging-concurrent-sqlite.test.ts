@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { startService, type Service } from '../review7/support.ts';
-import { churn, cursorAcrossFilters, cursorPastDeleted, eventsAgree, FILTERS, POOLS, seed, snapshot, statesAgree, threeLifecycles, walk, type Call } from './paging-walk.ts';
+import { churn, contended, cursorAcrossFilters, cursorPastDeleted, eventsAgree, FILTERS, POOLS, seed, snapshot, statesAgree, threeLifecycles, walk, type Call } from './paging-walk.ts';
 
 const test = suite('review12: the list walked while lifecycles change (SQLite)');
 let svc: Service;
@@ -28,6 +28,12 @@ test('GET /lifecycle?state=&pool=&order=&limit=&cursor= while others change → 
   try {
     await Promise.all([threeLifecycles([call], 'trail-a'), threeLifecycles([call], 'trail-b')]);
     for (const f of FILTERS) for (const order of ['desc', 'asc'] as const) pages += await walk(call, f, order, 5, stable);
+    pages += await walk(call, { state: 'suspended' }, 'asc', 1, stable);
+    pages += await walk(call, {}, 'desc', 1000, stable);
+    for (const limit of ['0', '1001', '-1', '2.5']) {
+      const r = await call('GET', `lifecycle?limit=${limit}`);
+      assert.equal([r.status, r.body.error?.field], [400, 'limit'], `limit=${limit}`);
+    }
   } finally {
     const sent = await writers.stop();
     console.log(`  sqlite: ${pages} pages walked while ${sent} operations ran`);
@@ -36,7 +42,10 @@ test('GET /lifecycle?state=&pool=&order=&limit=&cursor= while others change → 
   const after = await snapshot(call);
   for (const [id, l] of stable) assert.equal({ state: after.get(id)?.state, pool: after.get(id)?.pool }, { state: l.state, pool: l.pool }, `${l.subscriber_id} was left alone`);
   await statesAgree(call);
+  await contended([call], 'contended', 4);
   for (const id of ['trail-a', 'trail-b']) await eventsAgree(call, id, 3);
+  await eventsAgree(call, 'contended', 1);
+  await statesAgree(call);
 });
 
 test('a cursor sent with another filter, and a cursor whose lifecycle retention deleted → the list goes on from its position', async () => {

@@ -239,3 +239,21 @@ export async function cursorPastDeleted(call: Call, cleanupOn: Call, backdate: (
     await statesAgree(cleanupOn);
   }
 }
+
+/** Subscriber `id` active, then suspend, reactivate and update sent at once, `calls[i % n]` each. */
+export async function contended(calls: Call[], id: string, rounds: number): Promise<number[]> {
+  await bring(calls[0]!, id, 'active', 'residential');
+  const statuses: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const ops: [string, unknown][] = [
+      ['suspend', { subscriber_id: id }],
+      ['reactivate', { subscriber_id: id }],
+      ['update', { subscriber_id: id, prefix_length: r % 2 ? 56 : 60 }],
+      ['suspend', { subscriber_id: id }],
+      ['reactivate', { subscriber_id: id }],
+      ['update', { subscriber_id: id, pool: r % 2 ? 'residential' : 'business' }],
+    ];
+    statuses.push(...(await Promise.all(ops.map(([verb, body], i) => calls[i % calls.length]!('POST', verb, body)))).map((a) => a.status));
+  }
+  return statuses;
+}
