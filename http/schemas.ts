@@ -80,17 +80,22 @@ export function operationQuery(api: Config['api']) {
   });
 }
 
+/** A list parameter whose empty value means it is absent (API.md's `?state=&pool=&limit=&cursor=`, filled in by a script). */
+const emptyIsAbsent = <T extends z.ZodType>(schema: T): T => schema.meta({ ...schema.meta(), param: { allowEmptyValue: true } }) as T;
+
 export const listQuery = z.strictObject({
-  state: z.enum(LIFECYCLE_STATES).optional().meta({ description: 'Only lifecycles in this state' }),
-  pool: pool.optional().meta({ description: 'Only lifecycles of this pool' }),
-  limit: queryInt(1, 1000, LIST_DEFAULT_LIMIT, 'Page size'),
-  order: z.enum(['desc', 'asc']).optional().meta({ description: 'By creation time: `desc` newest first (the default), `asc` oldest first' }),
-  cursor: z
-    .string()
-    .max(1024)
-    .regex(/^[A-Za-z0-9_-]+$/, 'must be a next_cursor from an earlier page')
-    .optional()
-    .meta({ description: 'Opaque: the `next_cursor` of the previous page' }),
+  state: emptyIsAbsent(z.enum(LIFECYCLE_STATES).optional().meta({ description: 'Only lifecycles in this state; empty: any' })),
+  pool: emptyIsAbsent(pool.optional().meta({ description: 'Only lifecycles of this pool; empty: any' })),
+  limit: emptyIsAbsent(queryInt(1, 1000, LIST_DEFAULT_LIMIT, 'Page size; empty: the default')),
+  order: emptyIsAbsent(z.enum(['desc', 'asc']).optional().meta({ description: 'By creation time: `desc` newest first (the default, also when empty), `asc` oldest first' })),
+  cursor: emptyIsAbsent(
+    z
+      .string()
+      .max(1024)
+      .regex(/^[A-Za-z0-9_-]+$/, 'must be a next_cursor from an earlier page')
+      .optional()
+      .meta({ description: 'Opaque: the `next_cursor` of the previous page; empty: the first page' }),
+  ),
 });
 
 export const subscriberPath = z.strictObject({ subscriber_id: subscriberId });

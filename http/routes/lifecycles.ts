@@ -67,7 +67,7 @@ export function lifecycleRoutes(service: LifecycleService, summary: () => Promis
         responses: { '200': { description: 'One page; `next_cursor` is null on the last', content: json(lifecycleList) }, ...errorResponses(...API_ERRORS, 404) },
       },
       handler: async (ctx) => {
-        const q = parseInput(listQuery, { ...ctx.query }, 'query');
+        const q = parseInput(listQuery, withoutEmpty(ctx.query, listQuery.shape), 'query');
         ctx.body = await service.list({ ...q, limit: q.limit ?? LIST_DEFAULT_LIMIT });
       },
     },
@@ -87,4 +87,13 @@ export function lifecycleRoutes(service: LifecycleService, summary: () => Promis
       },
     },
   ];
+}
+
+/**
+ * The query without the empty values of the route's own parameters: API.md's template
+ * `?state=&pool=&limit=&cursor=`, filled in by a script, sends them for "no filter", "first page".
+ * An unknown parameter stays, empty or not, and is refused by name.
+ */
+function withoutEmpty(query: Record<string, unknown>, known: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(query).filter(([k, v]) => !(v === '' && Object.hasOwn(known, k))));
 }

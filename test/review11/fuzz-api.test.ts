@@ -142,16 +142,18 @@ const sendable = (v: string) => {
 };
 
 // The document's schema of parameter `name` of the operation at `path`.
-function paramSchema(method: string, path: string, name: string): any {
+function paramOf(method: string, path: string, name: string): any {
   const op = operationOf(path)!;
-  return doc.paths[op.template][method.toLowerCase()].parameters.find((p: any) => p.name === name)?.schema;
+  return doc.paths[op.template][method.toLowerCase()].parameters.find((p: any) => p.name === name);
 }
 
 const paramCases = (method: string, path: string, name: string, valid: string, body?: unknown): Case[] => {
   const sep = path.includes('?') ? '&' : '?';
   const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
   const b = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  const schema = paramSchema(method, path, name);
+  const param = paramOf(method, path, name);
+  // `allowEmptyValue`: the document says an empty value is the parameter left out.
+  const invalid = (v: string) => !(v === '' && param?.allowEmptyValue === true) && paramInvalid(doc, param?.schema, v);
   const bad: Case[] = BAD_PARAMS.map(([cls, v]) => {
     const decodes = (() => {
       try {
@@ -160,7 +162,7 @@ const paramCases = (method: string, path: string, name: string, valid: string, b
         return false;
       }
     })();
-    return { cls: `query:${cls}`, method, path: `${path}${sep}${name}=${v}`, body: b, headers, field: decodes ? name : undefined, invalid: paramInvalid(doc, schema, v) };
+    return { cls: `query:${cls}`, method, path: `${path}${sep}${name}=${v}`, body: b, headers, field: decodes ? name : undefined, invalid: invalid(v) };
   });
   bad.push({ cls: 'query:repeated', method, path: `${path}${sep}${name}=${valid}&${name}=${valid}`, body: b, headers, field: name, invalid: true });
   bad.push({ cls: 'query:unknown', method, path: `${path}${sep}zz_unknown=1`, body: b, headers, field: 'zz_unknown', invalid: true });
@@ -169,7 +171,7 @@ const paramCases = (method: string, path: string, name: string, valid: string, b
 
 // Bad values of the path parameter `name`, written where `{name}` stands in `template`.
 const pathCases = (method: string, template: string, name: string): Case[] => {
-  const schema = paramSchema(method, template.replace(/\{[^}]+\}/, 'x').split('?')[0]!, name);
+  const schema = paramOf(method, template.replace(/\{[^}]+\}/, 'x').split('?')[0]!, name)?.schema;
   const values = [...BAD_PARAMS.filter(([, v]) => v !== ''), ['long', 'a'.repeat(129)] as [string, string]];
   return values.map(([cls, v]) => ({ cls: `path:${cls}`, method, path: template.replace(`{${name}}`, v), headers: {}, invalid: paramInvalid(doc, schema, v) }));
 };
