@@ -69,7 +69,7 @@ if (available()) {
 
   const jobFailing = (a: NotifiedAlert) => a.labels.alertname === 'Ipv6JobFailing';
 
-  test('a leak check failing on a down NetBox fires Ipv6JobFailing naming the job; NetBox back and a run ok, it resolves', async (ctx) => {
+  test('a down NetBox: the failing leak check fires Ipv6JobFailing naming the job, and Ipv6IpamUnreachable; NetBox back, both resolve', async (ctx) => {
     const { service, netbox, receiver, prometheus } = ctx;
     // Another job succeeding meanwhile must not hide it.
     await eventually('the pending job has run ok, as Prometheus scraped it', 20_000, async () =>
@@ -85,11 +85,17 @@ if (available()) {
     assert.match(fired.annotations.summary ?? '', 'Job leaks failed');
     assert.match(fired.annotations.summary ?? '', 'POST /api/v1/network/ipv6/jobs/leaks');
     assert.not.ok(receiver.alerts().some((a) => jobFailing(a) && a.labels.scheduled_job !== 'leaks'), 'only the failing job');
+    // The same cause, seen by the scrape: the pools cannot be read.
+    const unreachable = (status: string) => receiver.alerts().find((a) => a.labels.alertname === 'Ipv6IpamUnreachable' && a.status === status);
+    const down = await eventually('Ipv6IpamUnreachable reaches the webhook, firing', 30_000, async () => unreachable('firing'));
+    assert.is(down.labels.severity, 'critical');
+    assert.match(down.annotations.summary ?? '', `${service.target} has not read the pools from IPAM`);
 
     netbox.setDown(false);
     const ok = await service.call('POST', 'jobs/leaks');
     assert.is(ok.status, 200, JSON.stringify(ok));
     await eventually('Ipv6JobFailing resolves at the webhook', 20_000, async () => receiver.alerts().find((a) => jobFailing(a) && a.status === 'resolved'));
+    await eventually('Ipv6IpamUnreachable resolves at the webhook', 30_000, async () => unreachable('resolved'));
   });
 
   test('Ipv6JobOverdue reads the last success of each job by name, as Prometheus scraped it', async (ctx) => {

@@ -82,6 +82,8 @@ if (available()) {
     // Prometheus has scraped the service before the NAS is asked: the series' history starts now.
     await eventually('Prometheus scraped the service', 15_000, async () => (await query(prometheus.url, 'up == 1')).length > 0);
     await new Promise((r) => setTimeout(r, 2000));
+    // A brand-new, healthy service (every `for:` a second): nothing pending or firing.
+    assert.equal((await query(prometheus.url, 'ALERTS')).map((s) => s.metric.alertname), [], 'a healthy service alerts nothing');
     const revoked = await service.call('POST', 'revoke', { subscriber_id: 'nas-1' });
     assert.is(revoked.body.state, 'revoked', JSON.stringify(revoked));
     assert.match(await service.metrics(), 'ipv6_lifecycle_radius_requests_total{purpose="revoke",action="disconnect",result="no_answer"} 1');
