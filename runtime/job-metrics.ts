@@ -13,22 +13,22 @@ export function createJobMetrics(registry: Registry, jobs: readonly string[]): J
   const runs = new Counter({
     name: 'ipv6_job_runs_total',
     help: 'Runs of the scheduled jobs (cleanup, leaks, pending), scheduled or on demand, by outcome',
-    labelNames: ['job', 'outcome'] as const,
+    labelNames: ['scheduled_job', 'outcome'] as const,
     registers: [registry],
   });
   const lastSuccess = new Gauge({
     name: 'ipv6_job_last_success_timestamp_seconds',
     help: 'Unix time of the last successful run of each job; absent until the first one',
-    labelNames: ['job'] as const,
+    labelNames: ['scheduled_job'] as const,
     registers: [registry],
   });
   // Zero from the start, so rate() and increase() see the first run; the gauge has no meaningful
   // zero (1970 would read as a job that never ran for 56 years) and appears with the first success.
-  for (const job of jobs) for (const outcome of ['ok', 'error'] as const) runs.inc({ job, outcome }, 0);
+  for (const job of jobs) for (const outcome of ['ok', 'error'] as const) runs.inc({ scheduled_job: job, outcome }, 0);
   return {
     ran(job, outcome, at = new Date()) {
-      runs.inc({ job, outcome });
-      if (outcome === 'ok') lastSuccess.set({ job }, at.getTime() / 1000);
+      runs.inc({ scheduled_job: job, outcome });
+      if (outcome === 'ok') lastSuccess.set({ scheduled_job: job }, at.getTime() / 1000);
     },
   };
 }

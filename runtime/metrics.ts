@@ -38,6 +38,8 @@ export interface MetricsDeps {
  * The Prometheus registry and the hooks that keep its lifecycle series current. Every gauge reads
  * counts kept incrementally (store/counts.ts) or the IPAM's own figures, never a scan of lifecycles.
  */
+const SESSION_PURPOSES: readonly SessionPurpose[] = ['suspend', 'reactivate', 'update', 'revoke'];
+
 export function createMetrics(deps: MetricsDeps) {
   const now = deps.now ?? Date.now;
   const registry = new Registry();
@@ -79,6 +81,10 @@ export function createMetrics(deps: MetricsDeps) {
     labelNames: ['purpose', 'action', 'result'] as const,
     registers: [registry],
   });
+  // Zero from the start for the results the alerts read: increase() over a series born at 1 is 0,
+  // so the first NAS that stayed silent since a start would never fire RadiusNasNotAnswering.
+  for (const purpose of SESSION_PURPOSES)
+    for (const action of ['disconnect', 'coa'] as const) for (const result of ['no_answer', 'unsupported'] as const) sessionOutcomes.inc({ purpose, action, result }, 0);
   const allocation = new Histogram({
     name: 'ipv6_allocation_duration_seconds',
     help: 'From the allocation request accepted (the lifecycle stored) to the lifecycle allocated',

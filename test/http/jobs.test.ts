@@ -89,8 +89,8 @@ test('cleanup: the dry run reports the stale allocation and the expired lifecycl
   // The kept gauge still equals the table.
   const revokedRows = ids().filter((r) => r.state === 'revoked').length;
   assert.match(await series('ipv6_lifecycle_lifecycles'), `ipv6_lifecycle_lifecycles{state="revoked"} ${revokedRows}`);
-  assert.match(await series('ipv6_job_'), 'ipv6_job_runs_total{job="cleanup",outcome="ok"} 1');
-  assert.match(await series('ipv6_job_'), /ipv6_job_last_success_timestamp_seconds\{job="cleanup"\} \d/);
+  assert.match(await series('ipv6_job_'), 'ipv6_job_runs_total{scheduled_job="cleanup",outcome="ok"} 1');
+  assert.match(await series('ipv6_job_'), /ipv6_job_last_success_timestamp_seconds\{scheduled_job="cleanup"\} \d/);
 });
 
 test('leaks: the dry run names the prefix it would reclaim and leaves it in IPAM; the run reclaims exactly it', async () => {
@@ -145,7 +145,7 @@ test('a job already running is 409 job_running, and runs once', async () => {
   hold = false;
   release?.();
   assert.is((await first).status, 200);
-  assert.match(await series('ipv6_job_runs_total{job="leaks"'), 'ipv6_job_runs_total{job="leaks",outcome="ok"} 1');
+  assert.match(await series('ipv6_job_runs_total{scheduled_job="leaks"'), 'ipv6_job_runs_total{scheduled_job="leaks",outcome="ok"} 1');
 });
 
 test('a run that fails answers the error and counts outcome="error"; the last success stays unset', async () => {
@@ -153,9 +153,9 @@ test('a run that fails answers the error and counts outcome="error"; the last su
   const r = await job('leaks');
   assert.is(r.status, 502, r.text);
   const text = await series('ipv6_job_');
-  assert.match(text, 'ipv6_job_runs_total{job="leaks",outcome="error"} 1');
-  assert.match(text, 'ipv6_job_runs_total{job="leaks",outcome="ok"} 0');
-  assert.not.match(text, 'ipv6_job_last_success_timestamp_seconds{job="leaks"}');
+  assert.match(text, 'ipv6_job_runs_total{scheduled_job="leaks",outcome="error"} 1');
+  assert.match(text, 'ipv6_job_runs_total{scheduled_job="leaks",outcome="ok"} 0');
+  assert.not.match(text, 'ipv6_job_last_success_timestamp_seconds{scheduled_job="leaks"}');
   assert.ok(h.logs.some((l) => l.msg === 'job failed' && l.job === 'leaks'));
 });
 

@@ -93,8 +93,8 @@ test('run(job) while it runs is refused (JobRunningError); an unknown job is nam
 test('ipv6_job_runs_total and ipv6_job_last_success_timestamp_seconds move with ok and error runs, not with dry runs', async () => {
   const job = heldJob('cleanup');
   const { scheduler, series } = setup([job]);
-  assert.match(await series(), 'ipv6_job_runs_total{job="cleanup",outcome="ok"} 0');
-  assert.match(await series(), 'ipv6_job_runs_total{job="cleanup",outcome="error"} 0');
+  assert.match(await series(), 'ipv6_job_runs_total{scheduled_job="cleanup",outcome="ok"} 0');
+  assert.match(await series(), 'ipv6_job_runs_total{scheduled_job="cleanup",outcome="error"} 0');
   assert.not.match(await series(), 'ipv6_job_last_success_timestamp_seconds{', 'no success yet: no timestamp (not 1970)');
 
   const before = Date.now() / 1000;
@@ -102,8 +102,8 @@ test('ipv6_job_runs_total and ipv6_job_last_success_timestamp_seconds move with 
   job.finish();
   await ok;
   const text = await series();
-  assert.match(text, 'ipv6_job_runs_total{job="cleanup",outcome="ok"} 1');
-  const stamp = Number(/ipv6_job_last_success_timestamp_seconds\{job="cleanup"\} (\S+)/.exec(text)?.[1]);
+  assert.match(text, 'ipv6_job_runs_total{scheduled_job="cleanup",outcome="ok"} 1');
+  const stamp = Number(/ipv6_job_last_success_timestamp_seconds\{scheduled_job="cleanup"\} (\S+)/.exec(text)?.[1]);
   assert.ok(stamp >= Math.floor(before) && stamp <= Date.now() / 1000, `last success ${stamp}`);
 
   job.fail = true;
@@ -111,8 +111,8 @@ test('ipv6_job_runs_total and ipv6_job_last_success_timestamp_seconds move with 
   job.finish();
   assert.is((await rejection(failed)).message, 'IPAM down');
   const after = await series();
-  assert.match(after, 'ipv6_job_runs_total{job="cleanup",outcome="error"} 1');
-  assert.match(after, `ipv6_job_last_success_timestamp_seconds{job="cleanup"} ${stamp}`, 'an error leaves the last success');
+  assert.match(after, 'ipv6_job_runs_total{scheduled_job="cleanup",outcome="error"} 1');
+  assert.match(after, `ipv6_job_last_success_timestamp_seconds{scheduled_job="cleanup"} ${stamp}`, 'an error leaves the last success');
 
   await scheduler.run('cleanup', { dryRun: true }).catch(() => undefined);
   assert.equal(await series(), after, 'a dry run is not a run of the job');
