@@ -44,16 +44,32 @@ const TRANSIENT: ReadonlySet<string> = new Set(['upstream_unavailable', 'timeout
 export function throwIfFailed(verb: Verb | 'allocate', snapshot: LifecycleSnapshot): void {
   const f = snapshot.context.failure;
   if (publicState(snapshot) !== 'failed' || !f) return;
+  const where = updateLeft(snapshot);
   if (f.code === 'internal' || TRANSIENT.has(f.code)) {
     const code = f.code === 'internal' ? 'internal' : 'upstream_unavailable';
-    throw new ServiceError(code, `${verb} failed at ${f.step} after ${f.attempts} attempt(s): ${f.message}; POST /retry resumes it`);
+    throw new ServiceError(code, `${verb} failed at ${f.step} after ${f.attempts} attempt(s): ${f.message}${where}; POST /retry resumes it`);
   }
   // REVOKE from `failed` starts the revocation over, so a failed revocation step would fail it again.
   const revoking = snapshot.context.failedAt?.startsWith('revoke_') ?? false;
   const instead = revoking ? '' : '; POST /revoke ends the lifecycle instead';
   throw new FailedForGood(
-    `${verb} failed for good at ${f.step} (${f.code}) after ${f.attempts} attempt(s): ${f.message}; POST /retry repeats the step and gets the same answer until its cause is fixed${instead}`,
+    `${verb} failed for good at ${f.step} (${f.code}) after ${f.attempts} attempt(s): ${f.message}${where}; POST /retry repeats the step and gets the same answer until its cause is fixed${instead}`,
   );
+}
+
+/**
+ * Where a failed update left the subscriber: both failures release in IPAM and read alike, but one
+ * is the rollback's (the subscriber keeps its old prefix) and one comes after the switch (it is on
+ * the new prefix, the old one still held), and a client must know which.
+ */
+function updateLeft(snapshot: LifecycleSnapshot): string {
+  const c = snapshot.context;
+  if (c.failedAt?.startsWith('rollback_')) {
+    const why = c.lastError ? ` at ${c.lastError.step} (${c.lastError.code}): ${c.lastError.message}` : '';
+    return `; the update was rolled back${why}, and the subscriber keeps ${c.current?.prefix}`;
+  }
+  if (c.failedAt === 'update_release') return `; the subscriber is on ${c.current?.prefix}, its old prefix ${c.retired?.prefix} is not released yet`;
+  return '';
 }
 
 /**
