@@ -58,15 +58,18 @@ export function throwIfFailed(verb: Verb | 'allocate', snapshot: LifecycleSnapsh
 }
 
 /**
- * Where a failed update left the subscriber: both failures release in IPAM and read alike, but one
- * is the rollback's (the subscriber keeps its old prefix) and one comes after the switch (it is on
- * the new prefix, the old one still held), and a client must know which.
+ * Where a failed update left the subscriber. Its IPAM releases read alike, but the rollback's
+ * (RADIUS and the CPE are back on the old prefix) and the one after the switch (on the new prefix,
+ * the old one still held) are opposite outcomes; a rollback stopped before its last step may still
+ * have RADIUS hand out the new prefix. A client must know which.
  */
 function updateLeft(snapshot: LifecycleSnapshot): string {
   const c = snapshot.context;
+  const why = c.lastError ? ` at ${c.lastError.step} (${c.lastError.code}): ${c.lastError.message}` : '';
+  if (c.failedAt === 'rollback_release') return `; the update was rolled back${why}, and the subscriber keeps ${c.current?.prefix}`;
   if (c.failedAt?.startsWith('rollback_')) {
-    const why = c.lastError ? ` at ${c.lastError.step} (${c.lastError.code}): ${c.lastError.message}` : '';
-    return `; the update was rolled back${why}, and the subscriber keeps ${c.current?.prefix}`;
+    const held = c.next ? `, RADIUS may still hand out ${c.next.prefix}` : '';
+    return `; the update was being rolled back${why} to ${c.current?.prefix} and is not finished${held}`;
   }
   if (c.failedAt === 'update_release') return `; the subscriber is on ${c.current?.prefix}, its old prefix ${c.retired?.prefix} is not released yet`;
   return '';
