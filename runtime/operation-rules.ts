@@ -44,19 +44,38 @@ const TRANSIENT: ReadonlySet<string> = new Set(['upstream_unavailable', 'timeout
 export function throwIfFailed(verb: Verb | 'allocate', snapshot: LifecycleSnapshot): void {
   const f = snapshot.context.failure;
   if (publicState(snapshot) !== 'failed' || !f) return;
+  const where = updateLeft(snapshot);
   // The exception itself stays in the log ("step gave up"): the failure's message may quote it.
   if (f.code === 'internal') {
-    throw new FailedInternally(`${verb} failed at ${f.step} after ${f.attempts} attempt(s) on an internal error (logged as "step gave up"); POST /retry resumes it`);
+    throw new FailedInternally(`${verb} failed at ${f.step} after ${f.attempts} attempt(s) on an internal error (logged as "step gave up")${where}; POST /retry resumes it`);
   }
   if (TRANSIENT.has(f.code)) {
-    throw new ServiceError('upstream_unavailable', `${verb} failed at ${f.step} after ${f.attempts} attempt(s): ${f.message}; POST /retry resumes it`);
+    throw new ServiceError('upstream_unavailable', `${verb} failed at ${f.step} after ${f.attempts} attempt(s): ${f.message}${where}; POST /retry resumes it`);
   }
   // REVOKE from `failed` starts the revocation over, so a failed revocation step would fail it again.
   const revoking = snapshot.context.failedAt?.startsWith('revoke_') ?? false;
   const instead = revoking ? '' : '; POST /revoke ends the lifecycle instead';
   throw new FailedForGood(
-    `${verb} failed for good at ${f.step} (${f.code}) after ${f.attempts} attempt(s): ${f.message}; POST /retry repeats the step and gets the same answer until its cause is fixed${instead}`,
+    `${verb} failed for good at ${f.step} (${f.code}) after ${f.attempts} attempt(s): ${f.message}${where}; POST /retry repeats the step and gets the same answer until its cause is fixed${instead}`,
   );
+}
+
+/**
+ * Where a failed update left the subscriber. Its IPAM releases read alike, but the rollback's
+ * (RADIUS and the CPE are back on the old prefix) and the one after the switch (on the new prefix,
+ * the old one still held) are opposite outcomes; a rollback stopped before its last step may still
+ * have RADIUS hand out the new prefix. A client must know which.
+ */
+function updateLeft(snapshot: LifecycleSnapshot): string {
+  const c = snapshot.context;
+  const why = c.lastError ? ` at ${c.lastError.step} (${c.lastError.code}): ${c.lastError.message}` : '';
+  if (c.failedAt === 'rollback_release') return `; the update was rolled back${why}, and the subscriber keeps ${c.current?.prefix}`;
+  if (c.failedAt?.startsWith('rollback_')) {
+    const held = c.next ? `, RADIUS may still hand out ${c.next.prefix}` : '';
+    return `; the update was being rolled back${why} to ${c.current?.prefix} and is not finished${held}`;
+  }
+  if (c.failedAt === 'update_release') return `; the subscriber is on ${c.current?.prefix}, its old prefix ${c.retired?.prefix} is not released yet`;
+  return '';
 }
 
 /**
