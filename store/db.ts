@@ -14,6 +14,12 @@ const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), 'migrations'
  * asynchronously instead (runtime/group-commit.ts).
  */
 export const BUSY_TIMEOUT_MS = 50;
+/**
+ * The -wal file is cut back to this once a checkpoint has reset it. A reader holding a snapshot (a
+ * backup, an operator's shell) lets the WAL grow past the ~4 MB the auto-checkpoint keeps it at,
+ * and SQLite never shrinks it otherwise (https://www.sqlite.org/pragma.html#pragma_journal_size_limit).
+ */
+export const WAL_SIZE_LIMIT_BYTES = 32 * 1024 * 1024;
 /** At start-up nothing is served yet: a lock held by a backup or an operator's shell is waited for. */
 const OPEN_BUSY_TIMEOUT_MS = 5000;
 
@@ -26,6 +32,7 @@ export function openDatabase(file: string): Db {
     db.pragma('journal_mode = WAL');
     // NORMAL is durable across a process crash in WAL mode; only an OS crash can lose the last commits.
     db.pragma('synchronous = NORMAL');
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     db.pragma('foreign_keys = ON');
     // The snapshot codec, for the migration that rewrites stored snapshots in its compact version.
     db.function('compact_snapshot', { deterministic: true, varargs: true }, compactSnapshotSql);
