@@ -46,10 +46,12 @@ export async function runImport(req: ImportRequest, deps: ImporterDeps, signal?:
   if (sources.radius) observations.push(...(await fromRadius(deps.radius!, { sessions: sources.radius.sessions !== false, ...(signal ? { signal } : {}) })));
   if (sources.file) observations.push(...fromFile(sources.file.records));
 
+  const known = await knownLifecycles(deps.store);
   const entries = plan({
     observations,
     pools: deps.pools,
-    known: await knownLifecycles(deps.store),
+    known,
+    storedIds: await storedMarks(observations, known, deps.store),
     radiusRead: Boolean(sources.radius),
     subscriberFromUsername: req.options?.subscriber_from_username === true,
   });
@@ -92,6 +94,18 @@ export function createImporter(deps: Pick<ImporterDeps, 'pools' | 'store' | 'ipa
 }
 
 /**
+ * Of the lifecycle ids our NetBox marks name, those the store has: a live one from the walk, any
+ * other (revoked, or one a restored database forgot) asked for, few after a first import.
+ */
+async function storedMarks(observations: readonly Observation[], known: KnownLifecycles, store: Pick<LifecyclePort, 'holder'>): Promise<Set<string>> {
+  const stored = new Set<string>();
+  for (const id of new Set(observations.map((o) => o.markedFor).filter((m): m is string => m !== null))) {
+    if (known.liveIds?.has(id) || (await store.holder(id))) stored.add(id);
+  }
+  return stored;
+}
+
+/**
  * The live lifecycles, by subscriber, by prefix and by username: each live state's lifecycles page by page, without
  * their snapshots (the leak check's walk). Held for the run: the plan looks every entry up.
  */
@@ -113,7 +127,8 @@ export async function knownLifecycles(store: Pick<LifecyclePort, 'heldPage'>): P
       after = { created_at: last.created_at, id: last.id };
     }
   }
-  return { liveOf: (s) => bySubscriber.get(s), liveWithPrefix: (p) => byPrefix.get(p), liveWithUsername: (u) => byUsername.get(u) };
+  const liveIds = new Set([...bySubscriber.values()].map((l) => l.id));
+  return { liveOf: (s) => bySubscriber.get(s), liveWithPrefix: (p) => byPrefix.get(p), liveWithUsername: (u) => byUsername.get(u), liveIds };
 }
 
 export type { ImportReport };

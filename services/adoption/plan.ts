@@ -1,4 +1,6 @@
-import { v5 as uuidv5 } from 'uuid';
+import { v5 as uuidv5, validate as isUuid } from 'uuid';
+import { stepKey } from '../../machines/steps.ts';
+import { markedUnder } from '../ipam/marked.ts';
 import type { ImportedState } from '../../machines/types.ts';
 import { contains, parsePrefix, type Ipv6Prefix } from '../ipv6.ts';
 import { cpeIdName, nameProblem, newSubscriberIdName, usernameName, wellFormed } from '../names.ts';
@@ -18,6 +20,8 @@ export interface KnownLifecycles {
   liveWithPrefix(prefix: string): { id: string; subscriber_id: string } | undefined;
   /** The live lifecycle that carries this RADIUS username (one at most: runtime/usernames.ts). */
   liveWithUsername(username: string): { id: string; subscriber_id: string } | undefined;
+  /** The ids of the live lifecycles (the walk has them; the importer asks the store only for the others). */
+  liveIds?: ReadonlySet<string>;
 }
 
 export interface PlanInput {
@@ -27,6 +31,8 @@ export interface PlanInput {
   /** The RADIUS source was read: a NetBox prefix without a RADIUS row is then a finding. */
   radiusRead: boolean;
   subscriberFromUsername: boolean;
+  /** Of the lifecycle ids our NetBox marks name, those the store has (in any state, revoked too). */
+  storedIds?: ReadonlySet<string>;
 }
 
 /** Fixed: lifecycle ids of adopted prefixes are uuid v5 of subscriber and prefix under it, in every run. */
@@ -154,6 +160,9 @@ function entryOf(
     state = null;
   }
 
+  // A prefix under our mark is taken over under that mark's lifecycle, or not at all: IPAM refuses any other key.
+  const underMark = markedLifecycle(prefix, netbox, subscriber, input.storedIds ?? new Set());
+  if (typeof underMark === 'object' && underMark !== null) c('marked_lifecycle', underMark.conflict);
   const holder = input.known.liveWithPrefix(prefix);
   let action: PlanEntry['action'] = 'adopt';
   if (holder && subscriber !== null && holder.subscriber_id === subscriber) {
@@ -172,10 +181,29 @@ function entryOf(
     state,
     sources,
     netbox_prefix_id: netbox?.netboxPrefixId ?? null,
-    lifecycle_id: idable ? adoptedLifecycleId(subscriber!, prefix) : null,
+    lifecycle_id: typeof underMark === 'string' ? underMark : idable ? adoptedLifecycleId(subscriber!, prefix) : null,
     action,
     conflicts,
   };
+}
+
+/**
+ * The lifecycle our mark names, when the entry is adopted under it: a lifecycle this store does not
+ * have (a database restored from a backup older than IPAM forgot it), of the entry's subscriber, the
+ * prefix under its first allocation's key, the key adoption uses. Its keys then agree with IPAM's mark,
+ * and the leak check finds the prefix held. A mark of a lifecycle the store has, of another
+ * subscriber, or of a later allocation is a conflict. Null without a mark.
+ */
+function markedLifecycle(prefix: string, netbox: Observation | undefined, subscriber: string | null, stored: ReadonlySet<string>): string | { conflict: string } | null {
+  const id = netbox?.markedFor ?? null;
+  if (id === null) return null;
+  const conflict = (why: string) => ({ conflict: `${prefix} is marked for lifecycle ${id}, ${why}` });
+  if (stored.has(id)) return conflict('which this store has: only that lifecycle holds it');
+  const mark = netbox!.mark;
+  if (!mark || !isUuid(id)) return conflict('which is no lifecycle id of this service');
+  if (mark.subscriberId !== subscriber) return conflict(`of subscriber ${mark.subscriberId ?? '(none)'}, not ${subscriber ?? '(none)'}`);
+  if (!markedUnder({ key: mark.key, keyIsDigest: mark.digest }, stepKey(id, 'allocate', 0))) return conflict('under the key of a later allocation than its first');
+  return id;
 }
 
 export function summarize(entries: readonly PlanEntry[]): ImportReport['summary'] {

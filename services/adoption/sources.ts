@@ -15,6 +15,8 @@ export interface Observation {
   netboxPrefixId: number | null;
   /** The lifecycle our NetBox mark names (a prefix allocated or adopted by this service). */
   markedFor: string | null;
+  /** Of a prefix under our mark: the subscriber and the key the mark names. */
+  mark?: { subscriberId: string | null; key: string; digest: boolean } | null;
 }
 
 const canon = (p: string) => canonicalCidr(p) ?? p;
@@ -55,7 +57,15 @@ export function fromNetbox(list: readonly NetboxFieldPrefix[], rule: SubscriberR
   // Deprecated prefixes of ours are in their hold-down: given back, nobody's to adopt.
   return list
     .filter((p) => !(p.lifecycleId !== null && p.status === 'deprecated') && p.status !== 'container')
-    .map((p) => ({ ...blank, source: 'netbox', prefix: canon(p.prefix), subscriberId: subscriberByRule(p, rule), netboxPrefixId: p.netboxPrefixId, markedFor: p.lifecycleId }));
+    .map((p) => ({
+      ...blank,
+      source: 'netbox',
+      prefix: canon(p.prefix),
+      subscriberId: subscriberByRule(p, rule),
+      netboxPrefixId: p.netboxPrefixId,
+      markedFor: p.lifecycleId,
+      mark: p.lifecycleId !== null && p.markKey ? { subscriberId: p.subscriberId || null, ...p.markKey } : null,
+    }));
 }
 
 export async function fromRadius(radius: RadiusFieldSource, opts: { sessions: boolean; pageSize?: number; signal?: AbortSignal }): Promise<Observation[]> {

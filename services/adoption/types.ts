@@ -67,6 +67,8 @@ export const CONFLICT_KINDS = [
   'invalid_name',
   /** The RADIUS username is another subscriber's: in the plan, or a live lifecycle's. */
   'username_in_use',
+  /** The prefix is under our mark of a lifecycle it cannot be adopted under: one the store has, another subscriber's, a later allocation's. */
+  'marked_lifecycle',
 ] as const;
 export type ConflictKind = (typeof CONFLICT_KINDS)[number];
 

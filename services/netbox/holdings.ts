@@ -22,6 +22,8 @@ export interface NetboxFieldPrefix {
   /** The lifecycle our mark names; null for a prefix without our mark (made by hand or by another tool). */
   lifecycleId: string | null;
   subscriberId: string | null;
+  /** The key our mark names (a description mark keeps its digest): what an adoption must take the prefix over under. */
+  markKey?: { key: string; digest: boolean } | null;
   /** Released by a revocation that has not ended (services/netbox/quarantine.ts). */
   quarantined: boolean;
   /** What an adoption rule may name the subscriber by. */
@@ -90,6 +92,7 @@ export function createHoldings(deps: HoldingsDeps) {
             status: statusOf(p) ?? null,
             lifecycleId: mark?.lifecycleId ?? null,
             subscriberId: mark ? subscriberOf(p) : null,
+            markKey: mark ? { key: mark.key, digest: mark.digest } : null,
             quarantined: isQuarantined(p),
             tenant: p.tenant ?? null,
             description: p.description ?? '',
