@@ -30,6 +30,8 @@ export interface MetricsDeps {
   fleetWide?: () => boolean;
   /** Where a change of IPAM's reachability is said (once per change, not per scrape). */
   log?: Pick<Logger, 'info' | 'warn'>;
+  /** Public names of the steps that can fail here (machines/steps.ts publicStepNames): their failure series start at 0. */
+  failureSteps?: readonly string[];
   /** This instance's lifecycles in memory: as actors, and parked (a step's call under way, no actor). */
   inMemory?: () => { actors: number; parked: number };
 }
@@ -39,6 +41,8 @@ export interface MetricsDeps {
  * counts kept incrementally (store/counts.ts) or the IPAM's own figures, never a scan of lifecycles.
  */
 const SESSION_PURPOSES: readonly SessionPurpose[] = ['suspend', 'reactivate', 'update', 'revoke'];
+/** The codes a step fails with when a peer is down, slow or refusing, or on a fault of ours. */
+const PEER_FAILURE_CODES = ['upstream_unavailable', 'upstream_rejected', 'timeout', 'internal'] as const;
 
 export function createMetrics(deps: MetricsDeps) {
   const now = deps.now ?? Date.now;
@@ -75,6 +79,9 @@ export function createMetrics(deps: MetricsDeps) {
     labelNames: ['step', 'code'] as const,
     registers: [registry],
   });
+  // Zero from the start, as below: Ipv6StepFailureRatioHigh sums rate() by step, and a series born at
+  // 1 on a step's first failure since a start would not count (review12/alerts-step-failures-first).
+  for (const step of deps.failureSteps ?? []) for (const code of PEER_FAILURE_CODES) failures.inc({ step, code }, 0);
   const sessionOutcomes = new Counter({
     name: 'ipv6_lifecycle_radius_requests_total',
     help: 'RFC 5176 requests to NASes, by purpose and outcome (no_answer: the NAS never answered; unsupported: it NAKed a Disconnect 405, 406 or 501; confirmed / acked_unconfirmed: an ACK checked against accounting)',
