@@ -24,8 +24,8 @@ export interface MetricsDeps {
   now?: () => number;
   /**
    * Several instances on one store: whether this one reports the fleet-wide figures (the store's
-   * counts, the pools, leaks), true on the leader only; the others report them as 0, so that a sum
-   * over instances is the fleet's figure. Unset (one node): always.
+   * counts, the pools, the leak check's figure), true on the leader only; the others report them as
+   * 0, so that a sum over instances is the fleet's figure. Unset (one node): always.
    */
   fleetWide?: () => boolean;
   /** Where a change of IPAM's reachability is said (once per change, not per scrape). */
@@ -210,10 +210,11 @@ export function createMetrics(deps: MetricsDeps) {
     name: 'ipv6_prefix_leak_total',
     help:
       'Prefixes not returned to IPAM within runtime.leak_after_s of their lifecycle’s termination (IPAM still marks it for a revoked or unknown lifecycle, ' +
-      'or its lifecycle failed in a revocation step), each counted once, across restarts',
+      'or its lifecycle failed in a revocation step), each counted once, across restarts; the stored total, the same on every instance',
     registers: [registry],
     async collect() {
-      const n = reports() ? await deps.counts.leaksCounted() : 0;
+      // Not 0 on a follower: a new leader's counter would jump 0 → total, and increase() read it as new leaks.
+      const n = await deps.counts.leaksCounted();
       // Reset only once the figure is in: a scrape running meanwhile never reads it at 0.
       this.reset();
       this.inc(n);
