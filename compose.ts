@@ -13,6 +13,7 @@ import type { Importer } from './http/routes/import.ts';
 import { createImporter } from './services/adoption/importer.ts';
 import { openRadiusField } from './services/field/radius-backends.ts';
 import { prefixLifecycle } from './machines/prefix-lifecycle.ts';
+import { publicStepNames } from './machines/steps.ts';
 import type { IpamKind } from './machines/types.ts';
 import { ActorHost } from './runtime/actor-host.ts';
 import { createCleanup } from './runtime/cleanup.ts';
@@ -96,6 +97,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     ...(postgresql ? { fleetWide: leads } : {}),
     // Read at scrape time, once the host below exists.
     inMemory: () => ({ actors: host.size, parked: host.parked }),
+    failureSteps: publicStepNames([...new Set(pools.map((p) => p.ipam))]),
   });
   const { attempts, base_ms: baseMs, max_ms: maxMs, retry_after_max_ms: retryAfterMaxMs } = config.retry;
   const retry: RetryPolicy = { attempts, baseMs, maxMs, retryAfterMaxMs };

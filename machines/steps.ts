@@ -1,4 +1,4 @@
-import type { Compensation, IpamKind, LifecycleContext, StepId } from './types.ts';
+import type { Compensation, IpamKind, LifecycleContext, OwnedPrefix, StepId } from './types.ts';
 
 // The one catalogue of the lifecycle's outside steps. The chart, the RETRY transitions, the public
 // names in `failure` and `pending`, and the idempotency keys are all read from here.
@@ -73,6 +73,16 @@ export function stepAt(path: string | null): StepId | undefined {
 
 /** The steps a failed lifecycle can resume, with the state each resumes. */
 export const RESUMABLE = (Object.entries(STEPS) as [StepId, StepSpec][]).flatMap(([step, s]) => (s.resume ? [{ step, resume: s.resume }] : []));
+
+/** Every public step name the steps can have with these IPAMs (the metrics start their series from it). */
+export function publicStepNames(ipams: readonly IpamKind[]): string[] {
+  const names = ipams.flatMap((ipam) => {
+    const on = { ipam } as OwnedPrefix;
+    const ctx: Names = { ipam, current: on, retired: on, next: on, nextRequest: { pool: '', prefixLength: 0, ipam } };
+    return Object.values(STEPS).map((s) => s.publicName(ctx));
+  });
+  return [...new Set(names)];
+}
 
 /** Idempotency keys: the same lifecycle, step and generation always give the same key. */
 export function stepKey(lifecycleId: string, step: StepId, generation: number): string {

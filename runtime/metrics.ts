@@ -24,12 +24,14 @@ export interface MetricsDeps {
   now?: () => number;
   /**
    * Several instances on one store: whether this one reports the fleet-wide figures (the store's
-   * counts, the pools, leaks), true on the leader only; the others report them as 0, so that a sum
-   * over instances is the fleet's figure. Unset (one node): always.
+   * counts, the pools, the leak check's figure), true on the leader only; the others report them as
+   * 0, so that a sum over instances is the fleet's figure. Unset (one node): always.
    */
   fleetWide?: () => boolean;
   /** Where a change of IPAM's reachability is said (once per change, not per scrape). */
   log?: Pick<Logger, 'info' | 'warn'>;
+  /** Public names of the steps that can fail here (machines/steps.ts publicStepNames): their failure series start at 0. */
+  failureSteps?: readonly string[];
   /** This instance's lifecycles in memory: as actors, and parked (a step's call under way, no actor). */
   inMemory?: () => { actors: number; parked: number };
 }
@@ -39,6 +41,8 @@ export interface MetricsDeps {
  * counts kept incrementally (store/counts.ts) or the IPAM's own figures, never a scan of lifecycles.
  */
 const SESSION_PURPOSES: readonly SessionPurpose[] = ['suspend', 'reactivate', 'update', 'revoke'];
+/** The codes a step fails with when a peer is down, slow or refusing, or on a fault of ours. */
+const PEER_FAILURE_CODES = ['upstream_unavailable', 'upstream_rejected', 'timeout', 'internal'] as const;
 
 export function createMetrics(deps: MetricsDeps) {
   const now = deps.now ?? Date.now;
@@ -75,6 +79,9 @@ export function createMetrics(deps: MetricsDeps) {
     labelNames: ['step', 'code'] as const,
     registers: [registry],
   });
+  // Zero from the start, as below: Ipv6StepFailureRatioHigh sums rate() by step, and a series born at
+  // 1 on a step's first failure since a start would not count (review12/alerts-step-failures-first).
+  for (const step of deps.failureSteps ?? []) for (const code of PEER_FAILURE_CODES) failures.inc({ step, code }, 0);
   const sessionOutcomes = new Counter({
     name: 'ipv6_lifecycle_radius_requests_total',
     help: 'RFC 5176 requests to NASes, by purpose and outcome (no_answer: the NAS never answered; unsupported: it NAKed a Disconnect 405, 406 or 501; confirmed / acked_unconfirmed: an ACK checked against accounting)',
@@ -203,10 +210,11 @@ export function createMetrics(deps: MetricsDeps) {
     name: 'ipv6_prefix_leak_total',
     help:
       'Prefixes not returned to IPAM within runtime.leak_after_s of their lifecycle’s termination (IPAM still marks it for a revoked or unknown lifecycle, ' +
-      'or its lifecycle failed in a revocation step), each counted once, across restarts',
+      'or its lifecycle failed in a revocation step), each counted once, across restarts; the stored total, the same on every instance',
     registers: [registry],
     async collect() {
-      const n = reports() ? await deps.counts.leaksCounted() : 0;
+      // Not 0 on a follower: a new leader's counter would jump 0 → total, and increase() read it as new leaks.
+      const n = await deps.counts.leaksCounted();
       // Reset only once the figure is in: a scrape running meanwhile never reads it at 0.
       this.reset();
       this.inc(n);

@@ -231,17 +231,19 @@ test('onSessionOutcome counts RFC 5176 requests by purpose, action and result', 
   assert.ok(samples(text, 'ipv6_lifecycle_radius_requests_total').includes('ipv6_lifecycle_radius_requests_total{purpose="revoke",action="coa",result="unsupported"} 0'));
 });
 
-test('several instances: a follower reports the fleet-wide figures as 0 or not at all, the leader reports them, so sums over instances are right', async () => {
+test('several instances: a follower reports the fleet-wide gauges as 0 or not at all, the leader reports them, so sums over instances are right; the leak counter is the stored total on each', async () => {
   let leads = false;
   const m = setup({ counts: { active: 7 }, pending: 2, shared: 1, leaks: 3, fleetWide: () => leads });
   const follower = await m.scrape();
   assert.equal(samples(follower, 'ipv6_lifecycle_lifecycles').filter((l) => l.includes('"active"')), ['ipv6_lifecycle_lifecycles{state="active"} 0']);
-  for (const name of ['ipv6_lifecycle_pending_lifecycles', 'ipv6_lifecycle_shared_prefixes', 'ipv6_prefix_leak_total', 'ipv6_lifecycle_leaked_prefixes', 'ipv6_instance_leader']) {
+  for (const name of ['ipv6_lifecycle_pending_lifecycles', 'ipv6_lifecycle_shared_prefixes', 'ipv6_lifecycle_leaked_prefixes', 'ipv6_instance_leader']) {
     assert.equal(samples(follower, name), [`${name} 0`], name);
   }
   for (const name of ['ipv6_pool_capacity_prefixes', 'ipv6_pool_utilization_percent', 'ipv6_pool_exhaustion_forecast_seconds', 'ipv6_pool_figures_age_seconds']) assert.equal(samples(follower, name), [], name);
   assert.equal(samples(follower, 'ipv6_ipam_up'), ['ipv6_ipam_up 0'], 'the leader reads IPAM and says how that went');
   assert.is(m.utilizationCalls(), 0, 'a follower does not even read the pools');
+  // The stored total, on every instance: a new leader's would otherwise jump 0 → 3 and read as 3 new leaks.
+  assert.equal(samples(follower, 'ipv6_prefix_leak_total'), ['ipv6_prefix_leak_total 3']);
   leads = true;
   const leader = await m.scrape();
   assert.equal(samples(leader, 'ipv6_lifecycle_lifecycles').filter((l) => l.includes('"active"')), ['ipv6_lifecycle_lifecycles{state="active"} 7']);
