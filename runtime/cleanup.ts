@@ -21,12 +21,23 @@ export interface CleanupDeps {
   reclaimLeaks: boolean;
 }
 
-/** Whether `key` (or its digest, as a NetBox description keeps it) is an allocation key of a generation up to `generation`. */
-function issuedBy(lifecycleId: string, generation: number, key: string): boolean {
-  for (let g = 0; g <= generation; g++) {
-    const k = stepKey(lifecycleId, 'allocate', g);
-    if (key === k || key === keyDigest(k)) return true;
+// How many generations past its own a restored lifecycle is looked for in a digest mark: updates
+// since the backup; past that a digest reads as any other key.
+const GENERATIONS_AHEAD = 64;
+
+/**
+ * Whether `key` (or its digest, as a NetBox description keeps it) is an allocation key of a
+ * generation the lifecycle has not reached: the store is older than IPAM (restored from a backup),
+ * and the prefix is the one a later update moved the subscriber onto. Any other key (an earlier
+ * generation's, a duplicate, a stray one) is a leak as before.
+ */
+function aheadOf(lifecycleId: string, generation: number, key: string): boolean {
+  const own = `${lifecycleId}:allocate:`;
+  if (key.startsWith(own)) {
+    const g = key.slice(own.length);
+    return /^\d+$/.test(g) && Number(g) > generation;
   }
+  for (let g = generation + 1; g <= generation + GENERATIONS_AHEAD; g++) if (key === keyDigest(stepKey(lifecycleId, 'allocate', g))) return true;
   return false;
 }
 
@@ -70,7 +81,7 @@ export function createCleanup(deps: CleanupDeps) {
       // Read again: a step may have started since the check (it then holds or will confirm its own).
       const row = await deps.store.get(d.lifecycle_id);
       if (!row || row.busy === 1) continue;
-      if (d.key !== undefined && !issuedBy(d.lifecycle_id, readContext(row).generation, d.key)) {
+      if (d.key !== undefined && aheadOf(d.lifecycle_id, readContext(row).generation, d.key)) {
         deps.log.warn({ ...d, state: row.state }, 'not reclaimed: IPAM holds it under a key of a generation this lifecycle has not reached (a database older than IPAM?)');
         continue;
       }
