@@ -126,6 +126,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
         const row = await port.lifecycles.get(lifecycleId);
         return row ? port.lifecycles.newerOnCpe(cpeId, row) : null;
       },
+      prefixHolder: (prefix, lifecycleId) => port.lifecycles.prefixHolder(prefix, lifecycleId),
     },
   );
   const inspector = config.inspector.enabled ? await startInspector({ host: config.inspector.host, port: config.inspector.port, log }) : null;

@@ -11,6 +11,7 @@ import type { PendingBackoff } from './pending-worker.ts';
 import type { Flights, Landing } from './flights.ts';
 import { StepCall, type StepKind, type StepOutcome, type StepRuntime } from './step-call.ts';
 import { stringify } from 'safe-stable-stringify';
+import { refuseHeldPrefix, type PrefixHolder } from './allocation-guard.ts';
 
 /** The ports the lifecycle's steps reach the outside through. */
 export interface StepPorts {
@@ -43,6 +44,8 @@ export interface StepOptions {
   flights?: Flights;
   /** A later live lifecycle on this CPE (the store's `newerOnCpe`), or null: its removal would undo that one's work. */
   cpeSuccessor?: (lifecycleId: string, cpeId: string) => Promise<string | null> | string | null;
+  /** Another live lifecycle on a prefix (the store's `prefixHolder`): a non-embedded IPAM's answer is checked against it. */
+  prefixHolder?: PrefixHolder;
 }
 
 /** Why a step did nothing: no peer configured for it, or nothing for the peer to act on. */
@@ -198,12 +201,17 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
     allocatePrefix: actor<AllocateInput, Allocation>({
       step: 'ipam_allocate',
       metric: (input) => ipamName('allocate', input.pool),
-      call: (input, signal) =>
-        ports.ipam.allocate(
+      async call(input, signal) {
+        const got = await ports.ipam.allocate(
           // Generation 0 is the lifecycle's own prefix; a later one is an update renumbering it.
           { key: input.key, lifecycleId: input.lifecycleId, subscriberId: input.subscriberId, pool: input.pool, prefixLength: input.prefixLength, renumber: input.generation > 0 },
           signal,
-        ),
+        );
+        // The embedded IPAM's blocks are in the store's own file: only another IPAM can disagree with it.
+        const kind = opts.ipamKind?.(input.pool) ?? 'ipam';
+        if (opts.prefixHolder && kind !== 'embedded') await refuseHeldPrefix(ports.ipam, opts.prefixHolder, kind, input, got, signal);
+        return got;
+      },
     }),
     releasePrefix: actor(release),
     freePrefix: actor(free),

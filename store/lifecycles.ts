@@ -93,6 +93,8 @@ export interface LifecycleStore {
    * any; `folded`: compared as MySQL's collation does at least (ASCII case, trailing spaces).
    */
   usernameHolder(username: string, exceptSubscriberId: string, folded?: boolean): string | null;
+  /** Another live lifecycle showing this prefix (lifecycles_live_prefix, migration 009): the allocation guard's seek. */
+  prefixHolder(prefix: string, exceptLifecycleId: string): Pick<LifecycleRow, 'id' | 'subscriber_id'> | null;
   countByState(): Record<string, number>;
   /** Lifecycles with outside work accepted but not confirmed (an offline CPE). */
   countPending(): number;
@@ -186,6 +188,9 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     "SELECT subscriber_id FROM lifecycles WHERE lower(rtrim(username, ' ')) = lower(rtrim(@username, ' ')) AND username IS NOT NULL AND state <> 'revoked' AND subscriber_id <> @subscriber_id LIMIT 1",
   );
   const selectShared = db.prepare<[], { prefix: string; ids: string }>(SHARED_PREFIXES);
+  const selectPrefixHolder = db.prepare<{ prefix: string; id: string }, Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
+    "SELECT id, subscriber_id FROM lifecycles WHERE prefix = @prefix AND state <> 'revoked' AND id <> @id LIMIT 1",
+  );
   const selectHolder = db.prepare<[string], LifecycleHolder>('SELECT id, subscriber_id, state, busy, pool, prefix, username FROM lifecycles WHERE id = ?');
   const holders = {
     first: db.prepare<{ state: string; limit: number }, LifecycleHolder & ListCursor>(
@@ -235,16 +240,13 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     usernameHolder: (username, exceptSubscriberId, folded = false) =>
       (folded ? selectFoldedUsernameHolder : selectUsernameHolder).get({ username, subscriber_id: exceptSubscriberId })?.subscriber_id ?? null,
     countPending: () => selectPendingCount.get()!.n,
+    prefixHolder: (prefix, exceptLifecycleId) => selectPrefixHolder.get({ prefix, id: exceptLifecycleId }) ?? null,
     sharedPrefixes: () => selectShared.all().map((r) => ({ prefix: r.prefix, lifecycle_ids: r.ids.split(',') })),
     holder: (id) => selectHolder.get(id),
     heldPage: (state, limit, after) =>
       after ? holders.next.all({ state, limit, created_at: after.created_at, id: after.id }) : holders.first.all({ state, limit }),
     countByState: () => Object.fromEntries(selectCounts.all().map((r) => [r.state, r.n])),
-    events: (subscriberId) =>
-      selectEvents.all(subscriberId).map((e) => {
-        e.detail = decodeAuditDetail(e.detail, e.to_state, e.from_state);
-        return e;
-      }),
+    events: (subscriberId) => selectEvents.all(subscriberId).map((e) => Object.assign(e, { detail: decodeAuditDetail(e.detail, e.to_state, e.from_state) })),
   };
 }
 

@@ -63,6 +63,11 @@ export function createPgLifecycleStore(pool: pg.Pool): LifecyclePort {
           [username, exceptSubscriberId],
         )
       )?.subscriber_id ?? null,
+    prefixHolder: async (prefix, exceptLifecycleId) =>
+      (await one<Pick<LifecycleRow, 'id' | 'subscriber_id'>>("SELECT id, subscriber_id FROM lifecycles WHERE prefix = $1 AND state <> 'revoked' AND id <> $2 LIMIT 1", [
+        prefix,
+        exceptLifecycleId,
+      ])) ?? null,
     busy: async () => (await all<{ id: string }>('SELECT id FROM lifecycles WHERE busy = 1')).map((r) => r.id),
     duePending: (now, limit) =>
       all<Pick<LifecycleRow, 'id' | 'subscriber_id'>>(

@@ -84,6 +84,14 @@ test('sharedPrefixes() reads only shared prefixes: shared_prefixes (migration 01
   assert.ok(lines.some((l) => /^SEARCH l USING (COVERING )?INDEX lifecycles_live_prefix \(prefix=\?\)/.test(l)), lines.join(' | '));
 });
 
+test('prefixHolder() seeks lifecycles_live_prefix (migration 009): the allocation guard reads one index entry', () => {
+  const { db, statements } = preparedStatements();
+  const sql = statements.find((s) => /WHERE prefix = @prefix AND state <> 'revoked' AND id <> @id/.test(s));
+  assert.ok(sql, 'prefixHolder has a statement');
+  const lines = plan(db, sql!);
+  assert.ok(lines.some((l) => /^SEARCH lifecycles USING INDEX lifecycles_live_prefix \(prefix=\?\)/.test(l)), lines.join(' | '));
+});
+
 test("the shared-prefix triggers count a prefix's live lifecycles by the partial index (migration 013)", () => {
   const { db } = preparedStatements();
   const triggers = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%shared_prefixes%'").all();
