@@ -186,6 +186,7 @@ export const configSchema = z
             radreply_stale_unknown: repairPolicy('report'),
             session_foreign_prefix: z.literal('report').default('report'),
             cpe_still_delegating: repairPolicy('repair'),
+            cpe_not_delegating: repairPolicy('report'),
           })
           .prefault({}),
         /** An open radacct row without an interim update for this long is a lost Stop, not a session. */

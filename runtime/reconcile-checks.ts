@@ -15,6 +15,7 @@ export const DISCREPANCY_KINDS = [
   'radreply_stale',
   'session_foreign_prefix',
   'cpe_still_delegating',
+  'cpe_not_delegating',
 ] as const;
 export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
 
@@ -159,7 +160,8 @@ export function compareReply(ix: LifecycleIndex, reply: FieldReply, desired: (v:
 export function holdBackUnheld(found: Found[]): void {
   const unheld = new Set(found.filter((f) => f.kind === 'ipam_missing' && f.lifecycle).map((f) => f.lifecycle!.id));
   for (const f of found) {
-    if (f.kind !== 'radreply_missing' || !f.lifecycle || !unheld.has(f.lifecycle.id)) continue;
+    // Nor is a CPE told to delegate a prefix IPAM does not hold for it.
+    if ((f.kind !== 'radreply_missing' && f.kind !== 'cpe_not_delegating') || !f.lifecycle || !unheld.has(f.lifecycle.id)) continue;
     f.repairable = false;
     f.detail = { ...f.detail, ipam_missing: true };
   }
@@ -215,6 +217,29 @@ export function compareCpe(v: LifecycleView, o: CpeObservation | undefined): Fou
     detail: { last_inform: o.lastInform, removal_pending: v.pending },
     // A removal still pending is the pending worker's: queuing a second would race it.
     repairable: !v.pending,
+  };
+}
+
+/**
+ * The settled active lifecycles with a CPE whose own CPE step is not pending (that one is the pending
+ * worker's: its task may still be queued for an offline CPE), one per CPE (the newest).
+ */
+export function activeCpes(ix: LifecycleIndex): LifecycleView[] {
+  return [...ix.liveByCpe.values()].filter((v) => v.settled && v.state === 'active' && !v.pending);
+}
+
+/** An active lifecycle's CPE that GenieACS shows with DHCPv6-PD off, or does not know. */
+export function compareActiveCpe(v: LifecycleView, o: CpeObservation | undefined): Found | null {
+  if (!o || o.pd === 'delegating') return null;
+  return {
+    kind: 'cpe_not_delegating',
+    lifecycle: v,
+    username: v.username,
+    prefix: v.prefix,
+    cpeId: v.cpe_id,
+    detail: { pd: o.pd, last_inform: o.lastInform },
+    // A device GenieACS does not know has nothing to queue a task on: which CPE is right is an operator's call.
+    repairable: o.pd === 'off',
   };
 }
 

@@ -17,6 +17,8 @@ import type { LifecyclePort } from '../store/port.ts';
 import type { ReconciliationPort } from '../store/port.ts';
 import type { DiscrepancyAction, DiscrepancyRow } from '../store/reconciliation.ts';
 import {
+  activeCpes,
+  compareActiveCpe,
   compareCpe,
   compareIpam,
   compareReply,
@@ -91,9 +93,16 @@ export function createReconcile(deps: ReconcileDeps) {
     }
     if (deps.cpe) {
       const revoked = [...ix.revokedByCpe.values()].filter((v) => !ix.liveByCpe.has(v.cpe_id!));
-      const seen = await deps.cpe.reader.observe(revoked.map((v) => v.cpe_id!), { batchSize: deps.config.cpe_batch_size, signal });
+      const active = activeCpes(ix);
+      // One walk of batched projection queries for both: a CPE is in at most one of the two lists.
+      const ids = [...revoked, ...active].map((v) => v.cpe_id!);
+      const seen = await deps.cpe.reader.observe(ids, { batchSize: deps.config.cpe_batch_size, signal });
       for (const v of revoked) {
         const f = compareCpe(v, seen.get(v.cpe_id!));
+        if (f) found.push(f);
+      }
+      for (const v of active) {
+        const f = compareActiveCpe(v, seen.get(v.cpe_id!));
         if (f) found.push(f);
       }
     }
@@ -114,6 +123,10 @@ export function createReconcile(deps: ReconcileDeps) {
       case 'cpe_still_delegating': {
         const r = await deps.cpe!.port.removeIpv6({ key: `${f.lifecycle!.id}:reconcile:removeIpv6`, cpeId: f.cpeId! }, signal);
         return { repair: 'cpe_removal_queued', cpe_result: r.status };
+      }
+      case 'cpe_not_delegating': {
+        const r = await deps.cpe!.port.configurePd({ key: `${f.lifecycle!.id}:reconcile:configurePd`, cpeId: f.cpeId!, prefix: f.prefix! }, signal);
+        return { repair: 'cpe_configure_queued', cpe_result: r.status };
       }
       case 'ipam_orphan': {
         const h = f.held!;

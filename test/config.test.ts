@@ -167,6 +167,7 @@ test('reconcile: repairs only the unambiguous kinds by default; ipam_missing and
     radreply_stale_unknown: 'report',
     session_foreign_prefix: 'report',
     cpe_still_delegating: 'repair',
+    cpe_not_delegating: 'report',
   });
   assert.is(parseConfig({ reconcile: { repair: { radreply_stale: 'report' } } }).reconcile.repair.radreply_stale, 'report');
   assert.match(errorOf(() => parseConfig({ reconcile: { repair: { ipam_missing: 'repair' } } })), 'reconcile.repair.ipam_missing');

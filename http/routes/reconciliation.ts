@@ -17,7 +17,7 @@ export function reconciliationRoutes(results: Pick<ReconciliationPort, 'lastRun'
         operationId: 'listReconciliation',
         summary: 'The differences the last reconciliation run found, by kind, a page at a time',
         description:
-          'Kinds: `ipam_orphan`, `ipam_missing`, `radreply_missing`, `radreply_stale`, `session_foreign_prefix`, `cpe_still_delegating` ' +
+          'Kinds: `ipam_orphan`, `ipam_missing`, `radreply_missing`, `radreply_stale`, `session_foreign_prefix`, `cpe_still_delegating`, `cpe_not_delegating` ' +
           '(docs/adoption.md, "Reconciliation"). Run it with `POST /jobs/reconcile` (`?dry_run=true` to preview); each run replaces the list.',
         requestParams: { query: reconciliationQuery },
         responses: { '200': { description: 'One page; `next_cursor` is null on the last', content: json(reconciliationList) }, ...errorResponses(...API_ERRORS) },

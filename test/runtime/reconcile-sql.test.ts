@@ -28,7 +28,7 @@ for (const test of radiusSqlSuites((server) => `reconcile: radreply and radacct 
                   VALUES ('c-1', 'u-c-1', 'carol', '192.0.2.1', ${now}, ${now}, '${alice}')`);
 
     const dry = await jobs.run('reconcile', { dryRun: true });
-    assert.equal(dry.counts, { ipam_orphan: 0, ipam_missing: 0, radreply_missing: 1, radreply_stale: 3, session_foreign_prefix: 1, cpe_still_delegating: 0, repaired: 0, would_repair: 2 });
+    assert.equal(dry.counts, { ipam_orphan: 0, ipam_missing: 0, radreply_missing: 1, radreply_stale: 3, session_foreign_prefix: 1, cpe_still_delegating: 0, cpe_not_delegating: 0, repaired: 0, would_repair: 2 });
     assert.equal(replies(), [['bob', bob], ['ghost', '2001:db8:f0::/56'], ['carol', carol], ['legacy', '2001:db9:1::/56']].sort(), 'a dry run writes nothing');
     const session = (dry.items.session_foreign_prefix as { username: string; prefix: string; subscriber_id: string; detail: Record<string, unknown> }[])[0]!;
     assert.equal([session.username, session.prefix, session.subscriber_id, session.detail.nas_ip_address, session.detail.subscriber_prefix], ['carol', alice, 'sub-carol', '192.0.2.1', carol]);

@@ -179,7 +179,7 @@ if (peerAvailable('reconcile: a seeded messy field')) {
     assert.equal(kinds(listed.body.items), expected);
     assert.is(listed.body.run.dry_run, true);
     assert.equal(dry.body.counts, {
-      ipam_orphan: 2, ipam_missing: 1, radreply_missing: 1, radreply_stale: 4, session_foreign_prefix: 1, cpe_still_delegating: 1, repaired: 0, would_repair: 5,
+      ipam_orphan: 2, ipam_missing: 1, radreply_missing: 1, radreply_stale: 4, session_foreign_prefix: 1, cpe_still_delegating: 1, cpe_not_delegating: 0, repaired: 0, would_repair: 5,
     });
     const would = listed.body.items.filter((i: { action: string }) => i.action === 'would_repair').map((i: { kind: string; username: string }) => `${i.kind} ${i.username}`).sort();
     assert.equal(would, ['cpe_still_delegating gone@isp', 'radreply_missing active@isp', 'radreply_stale ghost@isp', 'radreply_stale gone@isp', 'radreply_stale susp@isp']);
@@ -206,7 +206,7 @@ if (peerAvailable('reconcile: a seeded messy field')) {
     const active = (await f.call('GET', 'lifecycle/s-active/events')).body.events.filter((e: { type: string }) => e.type === 'RECONCILED');
     assert.equal(active.map((e: any) => [e.detail.kind, e.detail.repair]), [['radreply_missing', 'radreply_written']]);
     const gauge = await readGauge(f);
-    assert.equal(gauge, { ipam_orphan: 2, ipam_missing: 1, radreply_missing: 0, radreply_stale: 1, session_foreign_prefix: 1, cpe_still_delegating: 0 });
+    assert.equal(gauge, { ipam_orphan: 2, ipam_missing: 1, radreply_missing: 0, radreply_stale: 1, session_foreign_prefix: 1, cpe_still_delegating: 0, cpe_not_delegating: 0 });
 
     const snapshot = () => ({
       rows: f.radius.prepare('SELECT username, attribute, op, value FROM radreply ORDER BY id').all(),
