@@ -21,11 +21,22 @@ export interface CleanupDeps {
   reclaimLeaks: boolean;
 }
 
-/** Whether `key` (or its digest, as a NetBox description keeps it) is an allocation key of a generation up to `generation`. */
-function issuedBy(lifecycleId: string, generation: number, key: string): boolean {
-  for (let g = 0; g <= generation; g++) {
-    const k = stepKey(lifecycleId, 'allocate', g);
-    if (key === k || key === keyDigest(k)) return true;
+/**
+ * How far past its generation a digest is looked for: a description mark keeps only the digest of
+ * the key, so a later generation's key is found by trying them (a restored store is a few behind).
+ */
+const GENERATIONS_AHEAD = 1000;
+
+/**
+ * Whether `key` (or its digest, as a NetBox description keeps it) is the allocation key of a
+ * generation past `generation`. Any other key (a hand edit's, a duplicate's under an earlier
+ * generation) is not: such a leak is reclaimed as before.
+ */
+function issuedLater(lifecycleId: string, generation: number, key: string): boolean {
+  const raw = key.startsWith(`${lifecycleId}:`) ? /^allocate:(\d+)$/.exec(key.slice(lifecycleId.length + 1)) : null;
+  if (raw) return Number(raw[1]) > generation;
+  for (let g = generation + 1; g <= generation + GENERATIONS_AHEAD; g++) {
+    if (key === keyDigest(stepKey(lifecycleId, 'allocate', g))) return true;
   }
   return false;
 }
@@ -70,7 +81,7 @@ export function createCleanup(deps: CleanupDeps) {
       // Read again: a step may have started since the check (it then holds or will confirm its own).
       const row = await deps.store.get(d.lifecycle_id);
       if (!row || row.busy === 1) continue;
-      if (d.key !== undefined && !issuedBy(d.lifecycle_id, readContext(row).generation, d.key)) {
+      if (d.key !== undefined && issuedLater(d.lifecycle_id, readContext(row).generation, d.key)) {
         deps.log.warn({ ...d, state: row.state }, 'not reclaimed: IPAM holds it under a key of a generation this lifecycle has not reached (a database older than IPAM?)');
         continue;
       }
