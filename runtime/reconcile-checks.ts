@@ -155,15 +155,30 @@ export function compareReply(ix: LifecycleIndex, reply: FieldReply, desired: (v:
 /**
  * A lifecycle whose prefix IPAM does not hold for it (ipam_missing) gets no radreply written: the prefix
  * may be gone or another subscriber's (a database restored from a backup older than IPAM and RADIUS).
- * Its radreply difference is only reported, until an operator settles the IPAM one.
+ * Its radreply difference is only reported, until an operator settles the IPAM one. Nor are a revoked
+ * lifecycle's radreply rows or CPE removed while IPAM holds a prefix for its subscriber under a lifecycle
+ * this store does not know: the subscriber was allocated again since the backup, and they are its.
  */
 export function holdBackUnheld(found: Found[]): void {
   const unheld = new Set(found.filter((f) => f.kind === 'ipam_missing' && f.lifecycle).map((f) => f.lifecycle!.id));
+  // A subscriber IPAM holds a prefix for under a lifecycle this store does not know (allocated again
+  // after the backup the database was restored from): its revoked lifecycle here is not the truth.
+  const forgotten = new Map<string, string>();
+  for (const f of found) {
+    const h = f.held;
+    if (f.kind === 'ipam_orphan' && !f.lifecycle && h?.lifecycleId && h.subscriberId && !h.quarantined) forgotten.set(h.subscriberId, h.lifecycleId);
+  }
   for (const f of found) {
     // Nor is a CPE told to delegate a prefix IPAM does not hold for it.
-    if ((f.kind !== 'radreply_missing' && f.kind !== 'cpe_not_delegating') || !f.lifecycle || !unheld.has(f.lifecycle.id)) continue;
-    f.repairable = false;
-    f.detail = { ...f.detail, ipam_missing: true };
+    if ((f.kind === 'radreply_missing' || f.kind === 'cpe_not_delegating') && f.lifecycle && unheld.has(f.lifecycle.id)) {
+      f.repairable = false;
+      f.detail = { ...f.detail, ipam_missing: true };
+    }
+    const newer = f.lifecycle?.state === 'revoked' ? forgotten.get(f.lifecycle.subscriber_id) : undefined;
+    if ((f.kind === 'radreply_stale' || f.kind === 'cpe_still_delegating') && newer !== undefined) {
+      f.repairable = false;
+      f.detail = { ...f.detail, forgotten_lifecycle_id: newer };
+    }
   }
 }
 

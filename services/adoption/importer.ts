@@ -95,12 +95,15 @@ export function createImporter(deps: Pick<ImporterDeps, 'pools' | 'store' | 'ipa
 
 /**
  * Of the lifecycle ids our NetBox marks name, those the store has: a live one from the walk, any
- * other (revoked, or one a restored database forgot) asked for, few after a first import.
+ * other (revoked, or one a restored database forgot) asked for, few after a first import. A revoked
+ * one the retention took out of the live table is still had: its audit trail stays and says revoked.
  */
-async function storedMarks(observations: readonly Observation[], known: KnownLifecycles, store: Pick<LifecyclePort, 'holder'>): Promise<Set<string>> {
+async function storedMarks(observations: readonly Observation[], known: KnownLifecycles, store: Pick<LifecyclePort, 'holder' | 'events'>): Promise<Set<string>> {
   const stored = new Set<string>();
-  for (const id of new Set(observations.map((o) => o.markedFor).filter((m): m is string => m !== null))) {
+  const subscriberOf = new Map(observations.filter((o) => o.markedFor !== null).map((o) => [o.markedFor!, o.mark?.subscriberId ?? null]));
+  for (const [id, subscriber] of subscriberOf) {
     if (known.liveIds?.has(id) || (await store.holder(id))) stored.add(id);
+    else if (subscriber !== null && (await store.events(subscriber)).some((e) => e.lifecycle_id === id)) stored.add(id);
   }
   return stored;
 }

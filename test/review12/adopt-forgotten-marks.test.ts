@@ -11,7 +11,7 @@ import { AFTER, restoredFromOlderBackup, UPDATED, type Restored } from './restor
 type Entry = { subscriber_id: string; prefix: string; lifecycle_id: string; action: string; conflicts: { kind: string }[] };
 const body = { sources: { netbox: { subscriber: { custom_field: 'lifecycle_subscriber_id' } }, radius: {} } };
 /** The lifecycle id NetBox's mark names, by prefix. */
-const marks = () => new Map(r.peers.netbox.prefixes().map((p) => [p.prefix, (p as { custom_fields?: Record<string, unknown> }).custom_fields?.lifecycle_id]));
+const marks = () => new Map(r.peers.netbox.prefixes().map((p) => [p.prefix, p.customFields.lifecycle_id]));
 let leakedBefore = NaN;
 
 const test = suite('review12: the adoption of prefixes under forgotten lifecycles\' marks');
@@ -37,7 +37,8 @@ test('each is adopted under the lifecycle its mark names, on the prefix and in t
   const mark = marks();
   for (const s of AFTER) {
     const l = (await r.call('GET', `lifecycle/${s}`)).body;
-    assert.equal([l.prefix, l.state, l.id], [r.before.get(s)!.prefix, 'active', mark.get(l.prefix)], s);
+    assert.type(mark.get(l.prefix), 'string', `${s}: NetBox's mark of ${l.prefix}`);
+    assert.equal([l.prefix, l.state, l.lifecycle_id], [r.before.get(s)!.prefix, 'active', mark.get(l.prefix)], s);
   }
   const again = (await r.call('POST', 'import', body)).body.entries as Entry[];
   const of = new Map(again.map((e) => [e.subscriber_id, e]));
