@@ -12,7 +12,7 @@ export interface JobMetrics {
 export function createJobMetrics(registry: Registry, jobs: readonly string[]): JobMetrics {
   const runs = new Counter({
     name: 'ipv6_job_runs_total',
-    help: 'Runs of the scheduled jobs (cleanup, leaks, pending), scheduled or on demand, by outcome',
+    help: 'Runs of the scheduled jobs (cleanup, leaks, pending, reconcile), scheduled or on demand, by outcome',
     labelNames: ['scheduled_job', 'outcome'] as const,
     registers: [registry],
   });

@@ -39,7 +39,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   415: '`unsupported_media_type`: a body that is not application/json, or that names a charset other than UTF-8',
   422: '`idempotency_mismatch`: an Idempotency-Key reused with a different request (body, or query parameters but `wait`)',
   431: '`headers_too_large`: request line and headers over 16 KiB',
-  500: '`internal`: details are in the service log under the X-Request-Id',
+  500: '`internal`: details are in the service log under the X-Request-Id; for an operation whose lifecycle is `failed` on an internal error (`failure.code` `internal`), the message names the step and that `POST /retry` resumes it, and the details are the "step gave up" log line (never the exception)',
   502: '`upstream_unavailable`: an outside system failed after its retries (for an operation the lifecycle is `failed` and `POST /retry` resumes it; an update rolled back, "update rolled back at …", keeps the subscriber `active` on its old prefix and may be sent again); `upstream_rejected`: an outside system refused a read, an import or a job, or refused an update\'s step and the update was rolled back (sent again, it meets the same refusal); an operation whose lifecycle failed for good is a 409',
   503: '`unavailable`: start-up recovery is still running, the service is stopping, the database does not take writes or cannot be reached now, or (without an Idempotency-Key) the operation could not start within `?wait=` behind the subscriber’s earlier one and will not run (Retry-After says when to send it again)',
   504: '`timeout`: an outside system did not answer in time',
