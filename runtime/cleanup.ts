@@ -2,11 +2,14 @@ import type { Logger } from 'pino';
 import { stepKey } from '../machines/steps.ts';
 import { keyDigest } from '../services/ipam/marked.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
-import type { ListCursor } from '../store/lifecycles.ts';
+import type { LifecycleRow, ListCursor } from '../store/lifecycles.ts';
 import type { LifecyclePort } from '../store/port.ts';
 import { nextMacrotask, type Discrepancy, type Inventory } from './inventory.ts';
 import type { LifecycleService } from './lifecycle-service.ts';
 import { readContext } from './projection.ts';
+
+/** How many stale revocations the clean-up has under way at once. */
+export const STALE_IN_FLIGHT = 4;
 
 export interface CleanupDeps {
   store: Pick<LifecyclePort, 'list' | 'get'>;
@@ -47,22 +50,42 @@ export function createCleanup(deps: CleanupDeps) {
     if (deps.staleAllocatedAfterS <= 0) return 0;
     const cutoff = new Date(Date.now() - deps.staleAllocatedAfterS * 1000).toISOString();
     let n = 0;
+    const inFlight = new Set<Promise<void>>();
+    const stale = (row: LifecycleRow | null | undefined): row is LifecycleRow & { allocated_at: string } =>
+      !!row && row.state === 'allocated' && row.busy !== 1 && !!row.allocated_at && row.allocated_at < cutoff;
+    const revokeOne = async (listed: LifecycleRow) => {
+      // Read again: it waited its turn behind earlier revocations, and may have been activated meanwhile.
+      const row = await deps.store.get(listed.id);
+      if (!stale(row)) return;
+      let accepted: Awaited<ReturnType<LifecycleService['revoke']>> | null;
+      try {
+        accepted = await deps.service.revoke({ subscriber_id: row.subscriber_id, reason: `stale: allocated at ${row.allocated_at}, never activated` }, 0);
+        n++;
+      } catch (err) {
+        deps.log.warn({ subscriber_id: row.subscriber_id, err: String(err) }, 'could not revoke a stale allocation');
+        return;
+      }
+      // Its steps go on after the answer: the next one starts once one has ended, so a backlog of
+      // stale allocations takes a bounded share of the event loop instead of starving the API.
+      await accepted?.final.catch((err: unknown) => {
+        deps.log.warn({ subscriber_id: row.subscriber_id, err: String(err) }, 'a stale allocation\'s revocation did not end revoked');
+      });
+    };
     let after: ListCursor | undefined;
     for (;;) {
       const page = await deps.store.list({ state: 'allocated', limit: 500, after });
       for (const row of page) {
-        if (row.busy === 1 || !row.allocated_at || row.allocated_at >= cutoff) continue;
-        try {
-          await deps.service.revoke({ subscriber_id: row.subscriber_id, reason: `stale: allocated at ${row.allocated_at}, never activated` }, 0);
-          n++;
-        } catch (err) {
-          deps.log.warn({ subscriber_id: row.subscriber_id, err: String(err) }, 'could not revoke a stale allocation');
-        }
+        if (!stale(row)) continue;
+        if (inFlight.size >= STALE_IN_FLIGHT) await Promise.race(inFlight);
+        const one: Promise<void> = revokeOne(row).finally(() => inFlight.delete(one));
+        inFlight.add(one);
       }
-      if (page.length < 500) return n;
+      if (page.length < 500) break;
       after = page.at(-1);
       await nextMacrotask();
     }
+    await Promise.all(inFlight);
+    return n;
   }
 
   /**
