@@ -10,6 +10,11 @@ import { readContext } from './projection.ts';
 
 /** How many stale revocations the clean-up has under way at once. */
 export const STALE_IN_FLIGHT = 4;
+/**
+ * How long the clean-up waits for one to end before it starts the next anyway: a peer down makes
+ * each revocation wait out its retries, and a backlog of them must not hold the job for hours.
+ */
+export const STALE_WAIT_MS = 5000;
 
 export interface CleanupDeps {
   store: Pick<LifecyclePort, 'list' | 'get'>;
@@ -67,9 +72,12 @@ export function createCleanup(deps: CleanupDeps) {
       }
       // Its steps go on after the answer: the next one starts once one has ended, so a backlog of
       // stale allocations takes a bounded share of the event loop instead of starving the API.
-      await accepted?.final.catch((err: unknown) => {
+      const ended = accepted?.final.catch((err: unknown) => {
         deps.log.warn({ subscriber_id: row.subscriber_id, err: String(err) }, 'a stale allocation\'s revocation did not end revoked');
       });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, STALE_WAIT_MS)))]);
+      clearTimeout(timer);
     };
     let after: ListCursor | undefined;
     for (;;) {
