@@ -21,7 +21,7 @@ test.before.each(async () => {
     ...fake,
     async release(cmd, signal) {
       most = Math.max(most, ++releasing);
-      if (hanging.has(cmd.subscriberId)) await new Promise<void>((resolve) => (unhang = resolve));
+      if (hanging.has(cmd.subscriberId ?? '')) await new Promise<void>((resolve) => (unhang = resolve));
       try {
         await new Promise((resolve) => setTimeout(resolve, 20));
         return await fake.release(cmd, signal);
