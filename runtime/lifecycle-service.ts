@@ -53,7 +53,7 @@ export class LifecycleService {
       if (live) return { created: false, settled: live.busy === 0, lifecycle: toResource(live) };
       // Time-ordered (UUIDv7): ids sort by creation, as lists do (store/lifecycles.ts orders by (created_at, id)).
       const lifecycleId = uuidv7();
-      const mark = await this.#mark(req.subscriber_id);
+      const mark = ticket ? await this.#mark(req.subscriber_id) : 0;
       if (!turn.start()) throw notStarted(turn);
       ticket?.accepted({ lifecycleId, mark });
       const input = { lifecycleId, subscriberId: req.subscriber_id, pool: pool.name, prefixLength, ipam: pool.ipam };
@@ -166,7 +166,7 @@ export class LifecycleService {
       }
       const release = await claim?.();
       try {
-        const mark = await this.#mark(subscriberId);
+        const mark = ticket ? await this.#mark(subscriberId) : 0;
         if (!turn.start()) throw notStarted(turn);
         ticket?.accepted({ lifecycleId: live.id, mark });
         await this.#opts.host.send(live.id, event);
@@ -217,7 +217,10 @@ export class LifecycleService {
     return applied ? this.#outcome(verb, at.lifecycleId) : null;
   }
 
-  /** How many audit entries the subscriber has: what `#resumed` looks past. The trail is append-only. */
+  /**
+   * How many audit entries the subscriber has: what `#resumed` looks past. The trail is append-only.
+   * It reads the whole trail, so only a request with an Idempotency-Key (a ticket) asks for it.
+   */
   async #mark(subscriberId: string): Promise<number> {
     return (await this.#opts.store.events(subscriberId)).length;
   }
