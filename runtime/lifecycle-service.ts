@@ -219,10 +219,10 @@ export class LifecycleService {
 
   /**
    * How many audit entries the subscriber has: what `#resumed` looks past. The trail is append-only.
-   * It reads the whole trail, so only a request with an Idempotency-Key (a ticket) asks for it.
+   * A count on the index, and only a request with an Idempotency-Key (a ticket) asks for it.
    */
   async #mark(subscriberId: string): Promise<number> {
-    return (await this.#opts.store.events(subscriberId)).length;
+    return this.#opts.store.eventCount(subscriberId);
   }
 
   /**

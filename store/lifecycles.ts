@@ -108,6 +108,7 @@ export interface LifecycleStore {
   /** A page of one state's lifecycles, in (created_at, id) order, without their snapshots: the leak check's walk. */
   heldPage(state: string, limit: number, after?: ListCursor): (LifecycleHolder & ListCursor)[];
   events(subscriberId: string): AuditEntry[];
+  eventCount(subscriberId: string): number; // how many entries `events` returns, on the index alone
 }
 
 /** The one write of a lifecycle row (also the bench's reference for raw upserts). */
@@ -205,9 +206,8 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   const selectCounts = db.prepare<[], { state: string; n: number }>(
     "SELECT substr(key, 7) AS state, n FROM lifecycle_counts WHERE key >= 'state:' AND key < 'state;' AND n > 0",
   );
-  const selectEvents = db.prepare<[string], AuditEntry>(
-    'SELECT lifecycle_id, subscriber_id, at, type, from_state, to_state, detail FROM audit WHERE subscriber_id = ? ORDER BY seq',
-  );
+  const selectEvents = db.prepare<[string], AuditEntry>('SELECT lifecycle_id, subscriber_id, at, type, from_state, to_state, detail FROM audit WHERE subscriber_id = ? ORDER BY seq');
+  const countEvents = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM audit_log WHERE subscriber_id = ?');
   const saveTx = db.transaction((row: LifecycleRow, audit: AuditEntry | null) => {
     upsert.run(row);
     if (audit) insertAudit.run(audit);
@@ -247,6 +247,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
       after ? holders.next.all({ state, limit, created_at: after.created_at, id: after.id }) : holders.first.all({ state, limit }),
     countByState: () => Object.fromEntries(selectCounts.all().map((r) => [r.state, r.n])),
     events: (subscriberId) => selectEvents.all(subscriberId).map((e) => Object.assign(e, { detail: decodeAuditDetail(e.detail, e.to_state, e.from_state) })),
+    eventCount: (subscriberId) => countEvents.get(subscriberId)!.n,
   };
 }
 

@@ -100,6 +100,7 @@ export function createPgLifecycleStore(pool: pg.Pool): LifecyclePort {
           )
         : all<LifecycleHolder & ListCursor>(`SELECT ${HOLDER}, created_at FROM lifecycles WHERE state = $1 ORDER BY created_at, id LIMIT $2`, [state, limit]),
     events: (subscriberId) => all<AuditEntry>(`SELECT ${EVENT} FROM audit WHERE subscriber_id = $1 ORDER BY seq`, [subscriberId]),
+    eventCount: async (subscriberId) => (await one<{ n: number }>('SELECT count(*)::int AS n FROM audit WHERE subscriber_id = $1', [subscriberId]))!.n,
   };
 }
 

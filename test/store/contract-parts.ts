@@ -96,6 +96,7 @@ export function storePartsContract(test: Test, ctx: () => { f: ContractFixture; 
     const kept = await s.lifecycles.events('sub-live');
     assert.is(await s.auditRetention.prune({ before: CUT, batch: 3 }), 5);
     assert.equal((await s.lifecycles.events('sub-gone')).map((e) => e.type), ['REVOKE']);
+    assert.equal([await s.lifecycles.eventCount('sub-gone'), await s.lifecycles.eventCount('sub-live')], [1, kept.length], 'the count follows the pruning');
     assert.equal(await s.lifecycles.events('sub-live'), kept);
     assert.is(await s.auditRetention.prune({ before: CUT, batch: 2 }), 0);
     assert.is(await s.auditRetention.prune({ before: '2025-01-01T00:00:00.000Z' }), 0);

@@ -74,6 +74,7 @@ export function runStoreContract(backend: ContractBackend): void {
     ]);
     assert.equal(await s.lifecycles.get('a'), a2);
     assert.equal(ids((await s.lifecycles.events('sub-a')).map((e) => ({ id: e.type }))), ['CREATED', 'ACTIVATED']);
+    assert.equal([await s.lifecycles.eventCount('sub-a'), await s.lifecycles.eventCount('sub-b')], [2, 1]);
     // A second live lifecycle of subscriber sub-b breaks the one-live-lifecycle rule: the batch goes whole.
     const c = lifecycleRow({ id: 'c' });
     const twin = lifecycleRow({ id: 'b2', subscriber_id: 'sub-b' });
@@ -84,6 +85,7 @@ export function runStoreContract(backend: ContractBackend): void {
     assert.ok(refused);
     assert.is(await s.lifecycles.get('c'), undefined);
     assert.equal(await s.lifecycles.events('sub-c'), []);
+    assert.equal([await s.lifecycles.eventCount('sub-c'), await s.lifecycles.eventCount('sub-b')], [0, 1], 'the refused batch counted nothing');
     assert.equal(await s.lifecycles.countByState(), { active: 1, allocated: 1 });
   });
 
