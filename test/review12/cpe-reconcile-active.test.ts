@@ -2,8 +2,6 @@
 // lifecycle whose CPE GenieACS shows with DHCPv6-PD off (a hand edit, a factory reset) or does not
 // know at all (a restore from an older backup, a device deleted from the ACS) was never named.
 // The NBI stand-in (test/support/genieacs-nbi.ts) plays GenieACS; IPAM is the embedded one.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +12,7 @@ import { compose, type Composed } from '../../compose.ts';
 import { parseConfig } from '../../config.ts';
 import { compareActiveCpe, holdBackUnheld, type Found, type LifecycleView } from '../../runtime/reconcile-checks.ts';
 import { startGenieacsNbi, type GenieacsNbi } from '../support/genieacs-nbi.ts';
+import { serveApi, type ServedApi } from '../support/served-api.ts';
 
 const TOKEN = 'cpe-reconcile-active-token';
 const PD = 'Device.DHCPv6.Client.1.Enable';
@@ -22,7 +21,7 @@ const ON = ['s-on-1', 's-on-2', 's-on-3'];
 interface Rig {
   svc: Composed;
   acs: GenieacsNbi;
-  server: Server;
+  api: ServedApi;
   dir: string;
   cpeOf: Record<string, string>;
   call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
@@ -42,17 +41,8 @@ async function rig(repair: 'report' | 'repair'): Promise<Rig> {
     { log: pino({ level: 'silent' }), env: { IPV6_LIFECYCLE_API_TOKEN: TOKEN }, overrides: { sessions: null } },
   );
   await svc.start();
-  const server = createServer(svc.app.callback());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${origin}/api/v1/network/ipv6/${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const api = await serveApi(svc.app, TOKEN);
+  const call = api.call;
   const cpeOf: Record<string, string> = {};
   for (const s of [...ON, 's-off', 's-gone', 's-pending']) {
     cpeOf[s] = acs.addDevice({ id: `00AABB-PD-${s}`, ...(s === 's-pending' ? { mode: 'offline' as const } : {}) }).id;
@@ -63,13 +53,12 @@ async function rig(repair: 'report' | 'repair'): Promise<Rig> {
   acs.device(cpeOf['s-off']!).params.get(PD)!.value = false; // switched off by hand in GenieACS
   acs.deleteDevice(cpeOf['s-gone']!); // GenieACS no longer knows it
   acs.device(cpeOf['s-pending']!).params.get(PD)!.value = false; // its configure task is still queued
-  return { svc, acs, server, dir, cpeOf, call };
+  return { svc, acs, api, dir, cpeOf, call };
 }
 
 async function close(r: Rig | undefined): Promise<void> {
   if (!r) return;
-  r.server.closeAllConnections();
-  await new Promise<void>((res) => r.server.close(() => res()));
+  await r.api.close();
   await r.svc.stop();
   await r.acs.close();
   rmSync(r.dir, { recursive: true, force: true });
@@ -105,7 +94,7 @@ reported('POST /jobs/reconcile names cpe_not_delegating for the CPE switched off
   assert.is(reads.length, 3, reads.map((q) => decodeURIComponent(q.url)).join('\n'));
   assert.ok(reads.every((q) => decodeURIComponent(q.url).includes('"$in"')));
   assert.is(r!.acs.requests.slice(before).filter((q) => q.method === 'POST').length, 0, 'nothing queued on a report');
-  const gauge = (await (await fetch(`http://127.0.0.1:${(r!.server.address() as AddressInfo).port}/metrics`)).text()).match(/^ipv6_reconciliation_discrepancies\{kind="cpe_not_delegating"\} (\d+)/m)?.[1];
+  const gauge = (await (await fetch(`${r!.api.origin}/metrics`)).text()).match(/^ipv6_reconciliation_discrepancies\{kind="cpe_not_delegating"\} (\d+)/m)?.[1];
   assert.is(gauge, '2');
 });
 

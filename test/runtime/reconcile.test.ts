@@ -4,8 +4,6 @@
 // delegating after its revocation.
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -17,6 +15,7 @@ import { MARK_FIELDS } from '../../services/netbox/mark.ts';
 import { peerAvailable } from '../support/freeradius.ts';
 import { startGenieacsNbi, type GenieacsNbi } from '../support/genieacs-nbi.ts';
 import { startNetboxServer, V1_TOKEN, type NetboxServer } from '../support/netbox-server.ts';
+import { serveApi } from '../support/served-api.ts';
 
 const TOKEN = 'reconcile-test-token';
 const PD_ON: [string, boolean][] = [
@@ -57,17 +56,7 @@ async function seededField(): Promise<Field> {
     { log: pino({ level: 'silent' }), env: { IPV6_LIFECYCLE_API_TOKEN: TOKEN, NETBOX_TOKEN: V1_TOKEN }, overrides: { sessions: null } },
   );
   await svc.start();
-  const server = createServer(svc.app.callback());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${origin}/api/v1/network/ipv6/${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const { call, origin, close: unserve } = await serveApi(svc.app, TOKEN);
   const radius = new Database(radiusPath);
   radius.pragma('busy_timeout = 2000');
   const prefixOf: Record<string, string> = {};
@@ -128,8 +117,7 @@ async function seededField(): Promise<Field> {
     origin,
     async close() {
       radius.close();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      await unserve();
       await svc.stop();
       await acs.close();
       await netbox.close();
