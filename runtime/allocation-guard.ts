@@ -8,7 +8,7 @@ import { ServiceError } from '../services/errors.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 
 /** Another live lifecycle the store shows on `prefix` (the store's `prefixHolder`), or null. */
-export type PrefixHolder = (prefix: string, lifecycleId: string) => Promise<{ id: string; subscriber_id: string } | null>;
+export type PrefixHolder = (prefix: string, lifecycleId: string) => Promise<{ id: string; subscriber_id: string; state: string } | null>;
 
 const peerName = (kind: string) => (kind === 'netbox' ? 'NetBox' : `IPAM (${kind})`);
 
@@ -35,6 +35,14 @@ export async function refuseHeldPrefix(
   }
   if (!holder) return;
   await ipam.free({ lifecycleId: input.lifecycleId, subscriberId: input.subscriberId, pool: input.pool, prefix: got.prefix, netboxPrefixId: got.netboxPrefixId }, signal);
+  if (holder.state === 'revoking') {
+    // IPAM hands a prefix out once a revocation's last step has freed it, before the store shows
+    // that lifecycle revoked (the step's result not yet written, or written by another instance):
+    // a revocation finishing, not a restored database. The retry allocates afresh and checks again.
+    throw new ServiceError('unavailable', `${peerName(kind)} answered ${got.prefix}, which lifecycle ${holder.id} of subscriber ${holder.subscriber_id} is revoking: waiting for it to end`, {
+      retryable: true,
+    });
+  }
   throw new ServiceError(
     'upstream_rejected',
     `${peerName(kind)} answered ${got.prefix}, which lifecycle ${holder.id} of subscriber ${holder.subscriber_id} holds in the store: ` +

@@ -60,7 +60,11 @@ export function createCleanup(deps: CleanupDeps) {
       !!row && row.state === 'allocated' && row.busy !== 1 && !!row.allocated_at && row.allocated_at < cutoff;
     const revokeOne = async (listed: LifecycleRow) => {
       // Read again: it waited its turn behind earlier revocations, and may have been activated meanwhile.
-      const row = await deps.store.get(listed.id);
+      // A failed read is this row's failure (warned, as a failed revocation is): its promise waits
+      // in the set with nothing attached while the loop reads on, so it must not reject.
+      const row = await Promise.resolve()
+        .then(() => deps.store.get(listed.id))
+        .catch((err: unknown) => void deps.log.warn({ subscriber_id: listed.subscriber_id, err: String(err) }, 'could not re-read a stale allocation'));
       if (!stale(row)) return;
       let accepted: Awaited<ReturnType<LifecycleService['revoke']>> | null;
       try {

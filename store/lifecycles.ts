@@ -94,7 +94,7 @@ export interface LifecycleStore {
    */
   usernameHolder(username: string, exceptSubscriberId: string, folded?: boolean): string | null;
   /** Another live lifecycle showing this prefix (lifecycles_live_prefix, migration 009): the allocation guard's seek. */
-  prefixHolder(prefix: string, exceptLifecycleId: string): Pick<LifecycleRow, 'id' | 'subscriber_id'> | null;
+  prefixHolder(prefix: string, exceptLifecycleId: string): Pick<LifecycleRow, 'id' | 'subscriber_id' | 'state'> | null;
   countByState(): Record<string, number>;
   /** Lifecycles with outside work accepted but not confirmed (an offline CPE). */
   countPending(): number;
@@ -189,8 +189,8 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     "SELECT subscriber_id FROM lifecycles WHERE lower(rtrim(username, ' ')) = lower(rtrim(@username, ' ')) AND username IS NOT NULL AND state <> 'revoked' AND subscriber_id <> @subscriber_id LIMIT 1",
   );
   const selectShared = db.prepare<[], { prefix: string; ids: string }>(SHARED_PREFIXES);
-  const selectPrefixHolder = db.prepare<{ prefix: string; id: string }, Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
-    "SELECT id, subscriber_id FROM lifecycles WHERE prefix = @prefix AND state <> 'revoked' AND id <> @id LIMIT 1",
+  const selectPrefixHolder = db.prepare<{ prefix: string; id: string }, Pick<LifecycleRow, 'id' | 'subscriber_id' | 'state'>>(
+    "SELECT id, subscriber_id, state FROM lifecycles WHERE prefix = @prefix AND state <> 'revoked' AND id <> @id LIMIT 1",
   );
   const selectHolder = db.prepare<[string], LifecycleHolder>('SELECT id, subscriber_id, state, busy, pool, prefix, username FROM lifecycles WHERE id = ?');
   const holders = {

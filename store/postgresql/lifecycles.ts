@@ -64,7 +64,7 @@ export function createPgLifecycleStore(pool: pg.Pool): LifecyclePort {
         )
       )?.subscriber_id ?? null,
     prefixHolder: async (prefix, exceptLifecycleId) =>
-      (await one<Pick<LifecycleRow, 'id' | 'subscriber_id'>>("SELECT id, subscriber_id FROM lifecycles WHERE prefix = $1 AND state <> 'revoked' AND id <> $2 LIMIT 1", [
+      (await one<Pick<LifecycleRow, 'id' | 'subscriber_id' | 'state'>>("SELECT id, subscriber_id, state FROM lifecycles WHERE prefix = $1 AND state <> 'revoked' AND id <> $2 LIMIT 1", [
         prefix,
         exceptLifecycleId,
       ])) ?? null,

@@ -44,7 +44,7 @@ test('allocatePrefix(held) → gives it back, fails for good naming the prefix, 
   const asked: [string, string][] = [];
   const { ipam, allocatePrefix } = actors('netbox', async (prefix, lifecycleId) => {
     asked.push([prefix, lifecycleId]);
-    return prefix === HELD ? { id: 'lc-1', subscriber_id: 'sub-1' } : null;
+    return prefix === HELD ? { id: 'lc-1', subscriber_id: 'sub-1', state: 'active' } : null;
   });
   const err = await failure(run(allocatePrefix, INPUT));
   assert.equal(asked, [[HELD, 'lc-2']], 'asked once, for the answer, excepting its own lifecycle');
@@ -83,7 +83,7 @@ test('allocatePrefix on the embedded IPAM → not checked: its blocks are in the
   let calls = 0;
   const { allocatePrefix } = actors('embedded', async () => {
     calls += 1;
-    return { id: 'lc-1', subscriber_id: 'sub-1' };
+    return { id: 'lc-1', subscriber_id: 'sub-1', state: 'active' };
   });
   await run(allocatePrefix, INPUT);
   assert.is(calls, 0);

@@ -165,13 +165,13 @@ export function runStoreContract(backend: ContractBackend): void {
 
   test('prefixHolder → another live lifecycle showing the prefix; revoked ones and the asker do not count', async () => {
     await s.lifecycles.save(lifecycleRow({ id: 'p1', subscriber_id: 'sub-1', state: 'active', prefix: '2001:db8:100::/56' }), null);
-    assert.equal(await s.lifecycles.prefixHolder('2001:db8:100::/56', 'p2'), { id: 'p1', subscriber_id: 'sub-1' });
+    assert.equal(await s.lifecycles.prefixHolder('2001:db8:100::/56', 'p2'), { id: 'p1', subscriber_id: 'sub-1', state: 'active' });
     assert.is(await s.lifecycles.prefixHolder('2001:db8:100::/56', 'p1'), null, 'its own lifecycle');
     assert.is(await s.lifecycles.prefixHolder('2001:db8:200::/56', 'p2'), null);
     await s.lifecycles.save(lifecycleRow({ id: 'p1', subscriber_id: 'sub-1', state: 'revoked', prefix: '2001:db8:100::/56' }), null);
     assert.is(await s.lifecycles.prefixHolder('2001:db8:100::/56', 'p2'), null, 'revoked');
     await s.lifecycles.save(lifecycleRow({ id: 'p3', subscriber_id: 'sub-3', state: 'failed', prefix: '2001:db8:100::/56' }), null);
-    assert.equal(await s.lifecycles.prefixHolder('2001:db8:100::/56', 'p2'), { id: 'p3', subscriber_id: 'sub-3' }, 'a failed lifecycle still holds it');
+    assert.equal(await s.lifecycles.prefixHolder('2001:db8:100::/56', 'p2'), { id: 'p3', subscriber_id: 'sub-3', state: 'failed' }, 'a failed lifecycle still holds it');
   });
 
   test('usernameHolder folded → ASCII case and trailing spaces compared away, as MySQL\'s collation does; exactly otherwise', async () => {
