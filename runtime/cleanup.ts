@@ -15,6 +15,11 @@ export const STALE_IN_FLIGHT = 4;
  * each revocation wait out its retries, and a backlog of them must not hold the job for hours.
  */
 export const STALE_WAIT_MS = 5000;
+/**
+ * How many of its revocations may be unfinished (past their wait, a peer hanging) before the job
+ * stops starting more: the rest are left for its next run, so the pile-up stays bounded.
+ */
+export const STALE_UNFINISHED_MAX = 64;
 
 export interface CleanupDeps {
   store: Pick<LifecyclePort, 'list' | 'get'>;
@@ -27,6 +32,8 @@ export interface CleanupDeps {
   staleAllocatedAfterS: number;
   /** Free prefixes IPAM holds under a settled lifecycle's mark that the lifecycle does not hold (see `reclaim`). */
   reclaimLeaks: boolean;
+  /** The stale revocations' pacing (tests shorten it): STALE_IN_FLIGHT, STALE_WAIT_MS, STALE_UNFINISHED_MAX. */
+  stalePacing?: { inFlight: number; waitMs: number; unfinishedMax: number };
 }
 
 // How many generations past its own a restored lifecycle is looked for in a digest mark: updates
@@ -54,7 +61,9 @@ export function createCleanup(deps: CleanupDeps) {
   async function revokeStale(): Promise<number> {
     if (deps.staleAllocatedAfterS <= 0) return 0;
     const cutoff = new Date(Date.now() - deps.staleAllocatedAfterS * 1000).toISOString();
+    const pace = deps.stalePacing ?? { inFlight: STALE_IN_FLIGHT, waitMs: STALE_WAIT_MS, unfinishedMax: STALE_UNFINISHED_MAX };
     let n = 0;
+    let unfinished = 0;
     const inFlight = new Set<Promise<void>>();
     const stale = (row: LifecycleRow | null | undefined): row is LifecycleRow & { allocated_at: string } =>
       !!row && row.state === 'allocated' && row.busy !== 1 && !!row.allocated_at && row.allocated_at < cutoff;
@@ -76,23 +85,33 @@ export function createCleanup(deps: CleanupDeps) {
       }
       // Its steps go on after the answer: the next one starts once one has ended, so a backlog of
       // stale allocations takes a bounded share of the event loop instead of starving the API.
-      const ended = accepted?.final.catch((err: unknown) => {
-        deps.log.warn({ subscriber_id: row.subscriber_id, err: String(err) }, 'a stale allocation\'s revocation did not end revoked');
-      });
+      unfinished++;
+      const ended = Promise.resolve(accepted?.final)
+        .then(
+          () => undefined,
+          (err: unknown) => void deps.log.warn({ subscriber_id: row.subscriber_id, err: String(err) }, 'a stale allocation\'s revocation did not end revoked'),
+        )
+        .finally(() => unfinished--);
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, STALE_WAIT_MS)))]);
+      await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, pace.waitMs)))]);
       clearTimeout(timer);
     };
     let after: ListCursor | undefined;
+    let full = false;
     for (;;) {
       const page = await deps.store.list({ state: 'allocated', limit: 500, after });
       for (const row of page) {
         if (!stale(row)) continue;
-        if (inFlight.size >= STALE_IN_FLIGHT) await Promise.race(inFlight);
+        if (inFlight.size >= pace.inFlight) await Promise.race(inFlight);
+        if (unfinished >= pace.unfinishedMax) {
+          full = true;
+          deps.log.warn({ unfinished, revoked: n }, 'stale revocations unfinished (a peer slow or down?): the rest are left for the next clean-up');
+          break;
+        }
         const one: Promise<void> = revokeOne(row).finally(() => inFlight.delete(one));
         inFlight.add(one);
       }
-      if (page.length < 500) break;
+      if (full || page.length < 500) break;
       after = page.at(-1);
       await nextMacrotask();
     }
