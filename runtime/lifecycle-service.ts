@@ -53,9 +53,9 @@ export class LifecycleService {
       if (live) return { created: false, settled: live.busy === 0, lifecycle: toResource(live) };
       // Time-ordered (UUIDv7): ids sort by creation, as lists do (store/lifecycles.ts orders by (created_at, id)).
       const lifecycleId = uuidv7();
-      const mark = ticket ? await this.#mark(req.subscriber_id) : 0;
+      const markSeq = ticket ? await this.#opts.store.lastSeq(req.subscriber_id) : 0;
       if (!turn.start()) throw notStarted(turn);
-      ticket?.accepted({ lifecycleId, mark });
+      ticket?.accepted({ lifecycleId, markSeq });
       const input = { lifecycleId, subscriberId: req.subscriber_id, pool: pool.name, prefixLength, ipam: pool.ipam };
       // Allocated within this turn's commit when the IPAM can (the embedded one): settled, no actor.
       const atOnce = await this.#opts.host.createAtOnce(input);
@@ -166,9 +166,9 @@ export class LifecycleService {
       }
       const release = await claim?.();
       try {
-        const mark = ticket ? await this.#mark(subscriberId) : 0;
+        const markSeq = ticket ? await this.#opts.store.lastSeq(subscriberId) : 0;
         if (!turn.start()) throw notStarted(turn);
-        ticket?.accepted({ lifecycleId: live.id, mark });
+        ticket?.accepted({ lifecycleId: live.id, markSeq });
         await this.#opts.host.send(live.id, event);
       } catch (err) {
         release?.();
@@ -207,22 +207,18 @@ export class LifecycleService {
 
   /**
    * The outcome of an earlier run of this request whose event is on disk, or null when it never got
-   * that far (it is then run now). Its event is the first of its type on that lifecycle after the mark.
+   * that far (it is then run now). Its event is the first of its type on that lifecycle after the mark:
+   * the seq of the subscriber's last audit entry when it was accepted (asked only with a ticket), not a
+   * count, which the audit retention shifts by pruning older entries (test/review12 markseq-retention).
    */
   async #resumed(verb: Verb | 'allocate', subscriberId: string, at: Acceptance | null | undefined): Promise<OperationResult | null> {
     if (!at) return null;
-    const after = (await this.#opts.store.events(subscriberId)).slice(at.mark);
+    const store = this.#opts.store;
+    // A key noted before mark_seq holds a count: read the old way, as it was noted.
+    const after = 'markSeq' in at ? await store.eventsAfter(subscriberId, at.markSeq) : (await store.events(subscriberId)).slice(at.mark);
     const type = verb === 'allocate' ? null : EVENT_OF[verb];
     const applied = after.some((e) => e.lifecycle_id === at.lifecycleId && (type === null || e.type === type));
     return applied ? this.#outcome(verb, at.lifecycleId) : null;
-  }
-
-  /**
-   * How many audit entries the subscriber has: what `#resumed` looks past. The trail is append-only.
-   * A count on the index, and only a request with an Idempotency-Key (a ticket) asks for it.
-   */
-  async #mark(subscriberId: string): Promise<number> {
-    return this.#opts.store.eventCount(subscriberId);
   }
 
   /**

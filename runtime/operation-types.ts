@@ -1,6 +1,7 @@
 // What the lifecycle operations take and answer (LifecycleService), apart so that the HTTP layer
 // and adoption read the shapes without the service.
 import type { IpamKind } from '../machines/types.ts';
+import type { Acceptance } from '../store/idempotency.ts';
 import type { LifecycleResource } from './projection.ts';
 
 /** A configured pool and the IPAM that serves it. */
@@ -29,11 +30,8 @@ export interface Accepted extends OperationResult {
   final: Promise<OperationResult>;
 }
 
-/** Where an operation was accepted: its lifecycle and how many audit entries the subscriber had before. */
-export interface Acceptance {
-  lifecycleId: string;
-  mark: number;
-}
+/** Where an operation was accepted: its lifecycle and its subscriber's last audit seq before (store/idempotency.ts). */
+export type { Acceptance };
 
 /** The bond between an operation and the Idempotency-Key it was sent with. */
 export interface Ticket {

@@ -6,11 +6,12 @@ export interface StoredResponse {
   body: string;
 }
 
-/** Where a keyed operation was accepted: its lifecycle, and how many audit entries the subscriber had just before. */
-export interface Acceptance {
-  lifecycleId: string;
-  mark: number;
-}
+/**
+ * Where a keyed operation was accepted: its lifecycle, and the seq of the subscriber's last audit
+ * entry just before (`markSeq`, stored as `mark_seq`). A key noted by an earlier version holds how
+ * many entries the subscriber had (`mark`), which pruning shifts: read the old way, as it was meant.
+ */
+export type Acceptance = { lifecycleId: string } & ({ markSeq: number } | { mark: number });
 
 /** A key as stored: `pending` until the operation's outcome replaces it; a `final` key's status and body are its answer. */
 export interface StoredKey extends StoredResponse {
@@ -27,14 +28,20 @@ export interface StoredKey extends StoredResponse {
  */
 export function encodePending(owner: string | null | undefined, at: Acceptance | null): string {
   if (!owner && !at) return 'null';
-  return JSON.stringify({ ...(owner ? { owner } : {}), ...(at ? { lifecycleId: at.lifecycleId, mark: at.mark } : {}) });
+  const mark = at && ('markSeq' in at ? { mark_seq: at.markSeq } : { mark: at.mark });
+  return JSON.stringify({ ...(owner ? { owner } : {}), ...(at ? { lifecycleId: at.lifecycleId, ...mark } : {}) });
 }
 
 /** The pending key's row as read: its owner and acceptance decoded from the body. */
 export function readKey(row: StoredResponse): StoredKey {
   if (row.status !== PENDING) return { ...row, state: 'final', accepted: null, owner: null };
-  const noted = JSON.parse(row.body) as (Partial<Acceptance> & { owner?: unknown }) | null;
-  const accepted = typeof noted?.lifecycleId === 'string' && typeof noted.mark === 'number' ? { lifecycleId: noted.lifecycleId, mark: noted.mark } : null;
+  const noted = JSON.parse(row.body) as { lifecycleId?: unknown; mark_seq?: unknown; mark?: unknown; owner?: unknown } | null;
+  const lifecycleId = typeof noted?.lifecycleId === 'string' ? noted.lifecycleId : null;
+  const accepted: Acceptance | null =
+    lifecycleId === null ? null
+    : typeof noted!.mark_seq === 'number' ? { lifecycleId, markSeq: noted!.mark_seq }
+    : typeof noted!.mark === 'number' ? { lifecycleId, mark: noted!.mark }
+    : null;
   return { ...row, state: 'pending', accepted, owner: typeof noted?.owner === 'string' ? noted.owner : null };
 }
 

@@ -109,7 +109,13 @@ export interface LifecycleStore {
   /** A page of one state's lifecycles, in (created_at, id) order, without their snapshots: the leak check's walk. */
   heldPage(state: string, limit: number, after?: ListCursor): (LifecycleHolder & ListCursor)[];
   events(subscriberId: string): AuditEntry[];
-  eventCount(subscriberId: string): number; // how many entries `events` returns, on the index alone
+  /**
+   * The seq of the subscriber's last audit entry (0 for none), on its index alone: a mark that
+   * pruning older entries cannot shift, unlike a count (test/review12 markseq-retention).
+   */
+  lastSeq(subscriberId: string): number;
+  /** The subscriber's entries written after the one numbered `seq` (`lastSeq`'s), oldest first. */
+  eventsAfter(subscriberId: string, seq: number): AuditEntry[];
 }
 
 /** The one write of a lifecycle row (also the bench's reference for raw upserts). */
@@ -208,7 +214,12 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     "SELECT substr(key, 7) AS state, n FROM lifecycle_counts WHERE key >= 'state:' AND key < 'state;' AND n > 0",
   );
   const selectEvents = db.prepare<[string], AuditEntry>('SELECT lifecycle_id, subscriber_id, at, type, from_state, to_state, detail FROM audit WHERE subscriber_id = ? ORDER BY seq');
-  const countEvents = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM audit_log WHERE subscriber_id = ?');
+  // audit_subscriber (subscriber_id) ends with the rowid, which seq is: both are seeks on it (migration 013).
+  const selectLastSeq = db.prepare<[string], { seq: number }>('SELECT seq FROM audit_log WHERE subscriber_id = ? ORDER BY seq DESC LIMIT 1');
+  const selectEventsAfter = db.prepare<[string, number], AuditEntry>(
+    'SELECT lifecycle_id, subscriber_id, at, type, from_state, to_state, detail FROM audit WHERE subscriber_id = ? AND seq > ? ORDER BY seq',
+  );
+  const decoded = (e: AuditEntry) => Object.assign(e, { detail: decodeAuditDetail(e.detail, e.to_state, e.from_state) });
   const saveTx = db.transaction((row: LifecycleRow, audit: AuditEntry | null) => {
     upsert.run(row);
     if (audit) insertAudit.run(audit);
@@ -247,7 +258,8 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     heldPage: (state, limit, after) =>
       after ? holders.next.all({ state, limit, created_at: after.created_at, id: after.id }) : holders.first.all({ state, limit }),
     countByState: () => Object.fromEntries(selectCounts.all().map((r) => [r.state, r.n])),
-    events: (subscriberId) => selectEvents.all(subscriberId).map((e) => Object.assign(e, { detail: decodeAuditDetail(e.detail, e.to_state, e.from_state) })),
-    eventCount: (subscriberId) => countEvents.get(subscriberId)!.n,
+    events: (subscriberId) => selectEvents.all(subscriberId).map(decoded),
+    lastSeq: (subscriberId) => selectLastSeq.get(subscriberId)?.seq ?? 0,
+    eventsAfter: (subscriberId, seq) => selectEventsAfter.all(subscriberId, seq).map(decoded),
   };
 }

@@ -35,6 +35,11 @@ const INSERT_AUDIT = `
 const HOLDER = 'id, subscriber_id, state, busy, pool, prefix, username';
 const EVENT = AUDIT_COLUMNS.join(', ');
 
+/** A keyed request's mark and a resume's read: seeks on audit_subscriber (subscriber_id, seq). seq is a bigint, read as a float8 (exact below 2^53). */
+// Its own name for the float8: `ORDER BY seq` would sort by an output column named seq, not the index's.
+export const LAST_SEQ = 'SELECT seq::float8 AS last_seq FROM audit WHERE subscriber_id = $1 ORDER BY seq DESC LIMIT 1';
+export const EVENTS_AFTER = `SELECT ${EVENT} FROM audit WHERE subscriber_id = $1 AND seq > $2 ORDER BY seq`;
+
 /** How often a batch that lost a deadlock to another instance's batch is run again. */
 const RETRIES = 5;
 
@@ -100,7 +105,8 @@ export function createPgLifecycleStore(pool: pg.Pool): LifecyclePort {
           )
         : all<LifecycleHolder & ListCursor>(`SELECT ${HOLDER}, created_at FROM lifecycles WHERE state = $1 ORDER BY created_at, id LIMIT $2`, [state, limit]),
     events: (subscriberId) => all<AuditEntry>(`SELECT ${EVENT} FROM audit WHERE subscriber_id = $1 ORDER BY seq`, [subscriberId]),
-    eventCount: async (subscriberId) => (await one<{ n: number }>('SELECT count(*)::int AS n FROM audit WHERE subscriber_id = $1', [subscriberId]))!.n,
+    lastSeq: async (subscriberId) => (await one<{ last_seq: number }>(LAST_SEQ, [subscriberId]))?.last_seq ?? 0,
+    eventsAfter: (subscriberId, seq) => all<AuditEntry>(EVENTS_AFTER, [subscriberId, seq]),
   };
 }
 

@@ -92,6 +92,17 @@ test('prefixHolder() seeks lifecycles_live_prefix (migration 009): the allocatio
   assert.ok(lines.some((l) => /^SEARCH lifecycles USING INDEX lifecycles_live_prefix \(prefix=\?\)/.test(l)), lines.join(' | '));
 });
 
+test('lastSeq() and eventsAfter() seek audit_subscriber (its rowid is seq): a keyed request\'s mark, a resume\'s read, no sort', () => {
+  const { db, statements } = preparedStatements();
+  for (const re of [/FROM audit_log WHERE subscriber_id = \? ORDER BY seq DESC LIMIT 1/, /FROM audit WHERE subscriber_id = \? AND seq > \? ORDER BY seq/]) {
+    const sql = statements.find((s) => re.test(s));
+    assert.ok(sql, `no statement matches ${re}`);
+    const lines = plan(db, sql!);
+    assert.ok(lines.some((l) => /^SEARCH (audit_log|a) USING (COVERING )?INDEX audit_subscriber \(subscriber_id=\?/.test(l)), lines.join(' | '));
+    assert.not.ok(lines.some((l) => /TEMP B-TREE/.test(l)), lines.join(' | '));
+  }
+});
+
 test("the shared-prefix triggers count a prefix's live lifecycles by the partial index (migration 013)", () => {
   const { db } = preparedStatements();
   const triggers = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%shared_prefixes%'").all();

@@ -9,7 +9,7 @@ import { LIFECYCLE_STATES } from '../../../machines/types.ts';
 import { PG_QUARANTINE } from '../../../services/ipam/embedded-pg-quarantine.ts';
 import { AUDIT_PAGE, AUDIT_REMOVE } from '../../../store/postgresql/audit-retention.ts';
 import { FLOWS } from '../../../store/postgresql/counts.ts';
-import { pgListQuery } from '../../../store/postgresql/lifecycles.ts';
+import { EVENTS_AFTER, LAST_SEQ, pgListQuery } from '../../../store/postgresql/lifecycles.ts';
 import { createPgPool, migrate } from '../../../store/postgresql/pool.ts';
 import { EMBEDDED_POOLS, EMBEDDED_ROWS_OF_POOL, KINDS_OF_POOL, LIFECYCLE_POOLS, LIVE_OF_POOL } from '../../../store/postgresql/pool-use.ts';
 import { PAGE, PAGE_OF_KIND } from '../../../store/postgresql/reconciliation.ts';
@@ -114,6 +114,16 @@ test('audit pruning: the walk by audit_pkey, each lifecycle by lifecycles_pkey, 
   assert.not.match(walk, /\bSort\b/, walk);
   const remove = await plan(AUDIT_REMOVE, [[1, 2]]);
   assert.match(remove, /audit_pkey/, remove);
+});
+
+test('a keyed request\'s mark (lastSeq) and a resume\'s read (eventsAfter): audit_subscriber, no sort', async () => {
+  if (!(await connect())) return;
+  for (const [sql, values] of [[LAST_SEQ, ['s']], [EVENTS_AFTER, ['s', 7]]] as const) {
+    const lines = await plan(sql, [...values]);
+    assert.not.match(lines, NO_SCAN, lines);
+    assert.match(lines, /Index (Only )?Scan( Backward)? using audit_subscriber on audit/, lines);
+    assert.not.match(lines, /\bSort\b/, lines);
+  }
 });
 
 test('the embedded IPAM\'s quarantine: each statement an allocation or a release runs seeks its pool by an index', async () => {
