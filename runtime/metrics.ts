@@ -36,14 +36,14 @@ export interface MetricsDeps {
   inMemory?: () => { actors: number; parked: number };
 }
 
-/**
- * The Prometheus registry and the hooks that keep its lifecycle series current. Every gauge reads
- * counts kept incrementally (store/counts.ts) or the IPAM's own figures, never a scan of lifecycles.
- */
 const SESSION_PURPOSES: readonly SessionPurpose[] = ['suspend', 'reactivate', 'update', 'revoke'];
 /** The codes a step fails with when a peer is down, slow or refusing, or on a fault of ours. */
 const PEER_FAILURE_CODES = ['upstream_unavailable', 'upstream_rejected', 'timeout', 'internal'] as const;
 
+/**
+ * The Prometheus registry and the hooks that keep its lifecycle series current. Every gauge reads
+ * counts kept incrementally (store/counts.ts) or the IPAM's own figures, never a scan of lifecycles.
+ */
 export function createMetrics(deps: MetricsDeps) {
   const now = deps.now ?? Date.now;
   const registry = new Registry();
