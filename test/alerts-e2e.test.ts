@@ -2,13 +2,10 @@
 // scrapes the running service and evaluates the project's rules (a copy whose `for:` is a second),
 // Alertmanager routes to a webhook in this test. A pool of 8 prefixes is driven to 7 (87.5%)
 // through the REST API, then revoked back to 4 (50%).
-import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parse, stringify } from 'yaml';
-import { ALERTMANAGER, PROMETHEUS, eventually, query, startAlertmanager, startPrometheus, type Server } from './support/prometheus.ts';
+import { alertChainAvailable, eventually, query, quickRules, startAlertmanager, startPrometheus, type Server } from './support/prometheus.ts';
 import { startMonitoredService, type MonitoredService } from './support/monitored-service.ts';
-import { toolAvailable } from './support/tools.ts';
 import { startWebhookReceiver, type NotifiedAlert, type WebhookReceiver } from './support/webhook-receiver.ts';
 
 interface Ctx {
@@ -18,18 +15,9 @@ interface Ctx {
   prometheus: Server;
 }
 
-type Rules = { groups: { rules: { alert?: string; for?: string }[] }[] };
 
-/** The project's rules with every `for:` cut to a second; the expressions are untouched. */
-function quickRules(file = 'alerts/ipv6-lifecycle.rules.yml'): string {
-  const rules = parse(readFileSync(file, 'utf8')) as Rules;
-  for (const rule of rules.groups.flatMap((g) => g.rules)) if (rule.for) rule.for = '1s';
-  return stringify(rules);
-}
 
-const available = () =>
-  toolAvailable('alerts end to end', PROMETHEUS, 'apt-get install prometheus') &&
-  toolAvailable('alerts end to end', ALERTMANAGER, 'apt-get install prometheus-alertmanager');
+const available = () => alertChainAvailable('alerts end to end');
 
 if (available()) {
   const test = suite<Ctx>('alerts end to end: Prometheus → Alertmanager → webhook', {} as Ctx);

@@ -5,14 +5,11 @@
 // nothing, and Ipv6JobFailing's `sum by (job, instance)` lumps every scheduled job together, so
 // another job's success (`pending` runs every 30 s) hides a leak check that fails every time.
 // Shown with Debian's Prometheus and Alertmanager scraping the service, NetBox down as the cause.
-import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parse, stringify } from 'yaml';
 import { startMonitoredService, type MonitoredService } from '../support/monitored-service.ts';
 import { startNetboxServer, V1_TOKEN, type NetboxServer } from '../support/netbox-server.ts';
-import { ALERTMANAGER, PROMETHEUS, eventually, query, startAlertmanager, startPrometheus, type Server } from '../support/prometheus.ts';
-import { toolAvailable } from '../support/tools.ts';
+import { alertChainAvailable, eventually, query, quickRules, startAlertmanager, startPrometheus, type Server } from '../support/prometheus.ts';
 import { startWebhookReceiver, type NotifiedAlert, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 interface Ctx {
@@ -23,17 +20,9 @@ interface Ctx {
   prometheus: Server;
 }
 
-type Rules = { groups: { rules: { alert?: string; for?: string }[] }[] };
 
-function quickRules(): string {
-  const rules = parse(readFileSync('alerts/ipv6-lifecycle.rules.yml', 'utf8')) as Rules;
-  for (const rule of rules.groups.flatMap((g) => g.rules)) if (rule.for) rule.for = '1s';
-  return stringify(rules);
-}
 
-const available = () =>
-  toolAvailable('review12 alerts job label', PROMETHEUS, 'apt-get install prometheus') &&
-  toolAvailable('review12 alerts job label', ALERTMANAGER, 'apt-get install prometheus-alertmanager');
+const available = () => alertChainAvailable('review12 alerts job label');
 
 if (available()) {
   const test = suite<Ctx>('review12: the job alerts see which scheduled job, through a real scrape', {} as Ctx);

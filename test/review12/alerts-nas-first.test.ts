@@ -6,14 +6,11 @@
 // that reads and never answers.
 import Database from 'better-sqlite3';
 import { createSocket, type Socket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parse, stringify } from 'yaml';
 import { startMonitoredService, type MonitoredService } from '../support/monitored-service.ts';
-import { ALERTMANAGER, PROMETHEUS, eventually, query, startAlertmanager, startPrometheus, type Server } from '../support/prometheus.ts';
-import { toolAvailable } from '../support/tools.ts';
+import { alertChainAvailable, eventually, query, quickRules, startAlertmanager, startPrometheus, type Server } from '../support/prometheus.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 const SCHEMA = '/etc/freeradius/3.0/mods-config/sql/main/sqlite/schema.sql';
@@ -26,15 +23,8 @@ interface Ctx {
   prometheus: Server;
 }
 
-function quickRules(): string {
-  const rules = parse(readFileSync('alerts/ipv6-lifecycle.rules.yml', 'utf8')) as { groups: { rules: { for?: string }[] }[] };
-  for (const rule of rules.groups.flatMap((g) => g.rules)) if (rule.for) rule.for = '1s';
-  return stringify(rules);
-}
 
-const available = () =>
-  toolAvailable('review12 alerts nas first', PROMETHEUS, 'apt-get install prometheus') &&
-  toolAvailable('review12 alerts nas first', ALERTMANAGER, 'apt-get install prometheus-alertmanager');
+const available = () => alertChainAvailable('review12 alerts nas first');
 
 if (available()) {
   const test = suite<Ctx>('review12: the first unanswered Disconnect since start fires RadiusNasNotAnswering', {} as Ctx);
