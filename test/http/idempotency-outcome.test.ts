@@ -93,7 +93,8 @@ test('kill while an activate with a key is in flight, restart, replay → 200 wi
     () => 'answered',
     () => 'no answer',
   );
-  await pollUntil(h, `${BASE}/lifecycle/s`, (b) => b.state === 'active' && b.busy !== false);
+  // The activation is under way: its event applied (the CPE recorded), its CPE step held.
+  await pollUntil(h, `${BASE}/lifecycle/s`, (b) => b.state === 'allocated' && b.cpe_id === 'CPE-1');
   await sleep(20);
   const dead = h;
   h = null as unknown as Harness;

@@ -183,12 +183,13 @@ export function gatedCpe(inner: CpePort) {
   return { port, close: gate.close, open: gate.open };
 }
 
-/** GETs `path` until `done(body)` holds or two seconds have passed; the last answer either way. */
-export async function pollUntil(h: Harness, path: string, done: (body: any) => boolean): Promise<Answer> {
-  const until = Date.now() + 2000;
+/** GETs `path` until `done(body)`; throws with the last answer when that has not happened within `ms`. */
+export async function pollUntil(h: Harness, path: string, done: (body: any) => boolean, ms = 5000): Promise<Answer> {
+  const until = Date.now() + ms;
   for (;;) {
     const r = await h.get(path);
-    if (done(r.body) || Date.now() > until) return r;
+    if (done(r.body)) return r;
+    if (Date.now() > until) throw new Error(`GET ${path}: not there within ${ms} ms; last answer ${r.status} ${r.text}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
