@@ -21,7 +21,19 @@ const ANSWERS: Record<string, { status: number; reason: string; code: ApiErrorCo
 const MALFORMED = { status: 400, reason: 'Bad Request', code: 'validation_error' as ApiErrorCode, message: 'malformed HTTP request' };
 
 export function createHttpServer(listener: (req: IncomingMessage, res: ServerResponse) => void, log: Logger): Server {
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, listener);
+  // Node's own refusal of an HTTP/1.1 request without Host (RFC 9112 §3.2) is a bare 400 with an
+  // empty body, written past 'clientError': the check is made here instead, in the error shape.
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requireHostHeader: false }, (req, res) => {
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
+      const requestId = randomUUID();
+      log.info({ request_id: requestId, status: 400, error: MALFORMED.code, parser: 'no_host' }, 'request refused: HTTP/1.1 without Host');
+      const body = JSON.stringify({ error: { code: MALFORMED.code, message: `${MALFORMED.message}: an HTTP/1.1 request needs a Host header`, field: 'Host' } });
+      res.writeHead(400, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'X-Request-Id': requestId, Connection: 'close' });
+      res.end(body);
+      return;
+    }
+    listener(req, res);
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // A client gone, or a connection already answering: nothing to write to.
     if (err.code === 'ECONNRESET' || !socket.writable) {
