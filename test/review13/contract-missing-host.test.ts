@@ -2,10 +2,10 @@
 // Node itself (RFC 9112 §3.2 asks for the 400), before the 'clientError' hook and before Koa: the
 // answer was a bare `400 Bad Request` with an empty chunked body, no Content-Type, no X-Request-Id.
 // It must be the JSON error every other malformed request gets, and it must still change nothing.
-import { createConnection } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BASE, startHarness, type Harness } from '../http/support.ts';
+import { raw as rawTo, type RawAnswer } from './raw-http.ts';
 
 const test = suite('review13: an HTTP/1.1 request without Host is 400 in the API error shape');
 let h: Harness;
@@ -16,31 +16,7 @@ test.after(async () => {
   await h.close();
 });
 
-interface RawAnswer {
-  statusLine: string;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** Writes `bytes` on a fresh connection and reads until the server closes it. */
-function raw(bytes: string): Promise<RawAnswer> {
-  const u = new URL(h.origin);
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ host: u.hostname, port: Number(u.port) });
-    let data = '';
-    socket.setEncoding('utf8');
-    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
-    socket.on('data', (c: string) => (data += c));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const [head = '', body = ''] = data.split(/\r\n\r\n(.*)/s);
-      const [statusLine = '', ...lines] = head.split('\r\n');
-      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
-      resolve({ statusLine, headers, body });
-    });
-    socket.end(bytes);
-  });
-}
+const raw = (bytes: string) => rawTo(h.origin, bytes);
 
 const hostless = (method: string, path: string, more = '', body = '') =>
   `${method} ${path} HTTP/1.1\r\nAuthorization: Bearer ${h.token}\r\n${more}Connection: close\r\n\r\n${body}`;
