@@ -43,6 +43,17 @@ export function createHttpServer(listener: (req: IncomingMessage, res: ServerRes
     if (noHost(req)) return refuse(res, log, 'an HTTP/1.1 request needs a Host header', 'Host');
     refuse(res, log, 'Expect can only be 100-continue', 'Expect');
   });
+  // CONNECT never reaches the request listener: with no 'connect' handler Node drops the connection
+  // without a word. This is no proxy: 405 in the error shape, as any other method a route lacks.
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    const requestId = randomUUID();
+    log.info({ request_id: requestId, status: 405, error: 'method_not_allowed' }, 'request refused: CONNECT');
+    const body = JSON.stringify({ error: { code: 'method_not_allowed', message: `CONNECT is not allowed on ${req.url ?? ''}`, field: null } });
+    socket.end(
+      'HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // A client gone, or a connection already answering: nothing to write to.
     if (err.code === 'ECONNRESET' || !socket.writable) {
