@@ -20,8 +20,40 @@ const ANSWERS: Record<string, { status: number; reason: string; code: ApiErrorCo
 };
 const MALFORMED = { status: 400, reason: 'Bad Request', code: 'validation_error' as ApiErrorCode, message: 'malformed HTTP request' };
 
+/** Answers a request Node parsed but the service refuses before any route, in the error shape. */
+function refuse(res: ServerResponse, log: Logger, why: string, field: string): void {
+  const requestId = randomUUID();
+  log.info({ request_id: requestId, status: 400, error: MALFORMED.code, field }, `request refused: ${why}`);
+  const body = JSON.stringify({ error: { code: MALFORMED.code, message: `${MALFORMED.message}: ${why}`, field } });
+  res.writeHead(400, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'X-Request-Id': requestId, Connection: 'close' });
+  res.end(body);
+}
+
 export function createHttpServer(listener: (req: IncomingMessage, res: ServerResponse) => void, log: Logger): Server {
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, listener);
+  // Node's own refusals of an HTTP/1.1 request without Host (RFC 9112 §3.2) and of an Expect other
+  // than 100-continue (a 417) are a bare status with an empty body, written past 'clientError': both
+  // checks are made here instead, in the error shape. The Expect one is a 400 naming the header, as
+  // RFC 9110 §10.1.1 leaves the 417 optional and the error table has no code for it.
+  const noHost = (req: IncomingMessage) => req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined;
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requireHostHeader: false }, (req, res) => {
+    if (noHost(req)) return refuse(res, log, 'an HTTP/1.1 request needs a Host header', 'Host');
+    listener(req, res);
+  });
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    if (noHost(req)) return refuse(res, log, 'an HTTP/1.1 request needs a Host header', 'Host');
+    refuse(res, log, 'Expect can only be 100-continue', 'Expect');
+  });
+  // CONNECT never reaches the request listener: with no 'connect' handler Node drops the connection
+  // without a word. This is no proxy: 405 in the error shape, as any other method a route lacks.
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    const requestId = randomUUID();
+    log.info({ request_id: requestId, status: 405, error: 'method_not_allowed' }, 'request refused: CONNECT');
+    const body = JSON.stringify({ error: { code: 'method_not_allowed', message: `CONNECT is not allowed on ${req.url ?? ''}`, field: null } });
+    socket.end(
+      'HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // A client gone, or a connection already answering: nothing to write to.
     if (err.code === 'ECONNRESET' || !socket.writable) {
