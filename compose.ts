@@ -198,6 +198,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     store: port.lifecycles,
     host,
     cpe,
+    ipam,
     log,
     baseDelayMs: pendingBackoff.baseMs,
     maxDelayMs: pendingBackoff.maxMs,

@@ -91,9 +91,12 @@ const owned = (a: Allocation, attempt: AllocationAttempt): OwnedPrefix => ({
 const withAttempt = (list: AllocationAttempt[], a: AllocationAttempt) => [...list.filter((x) => x.generation !== a.generation), a];
 const withoutAttempt = (list: AllocationAttempt[], generation: number) => list.filter((a) => a.generation !== generation);
 
-/** Everything the lifecycle still owns in IPAM: the current prefix and any half-done update's. */
+/** What pending steps still give back to IPAM: rolled-back updates' blocks (nextReleaseDeferred). */
+export const givingBack = (ctx: Ctx) => ctx.pending.flatMap((p) => (p.release ? [p.release] : []));
+
+/** Everything the lifecycle still owns in IPAM: the current prefix, any half-done update's, and what a pending step gives back. */
 export function allOwned(ctx: Ctx): OwnedPrefix[] {
-  return [ctx.current, ctx.next, ctx.retired].filter((p): p is OwnedPrefix => p !== null);
+  return [ctx.current, ctx.next, ctx.retired, ...givingBack(ctx).flatMap((r) => r.prefixes)].filter((p): p is OwnedPrefix => p !== null);
 }
 
 /** The first allocation answered: under that key IPAM holds this prefix (a lost earlier try of the key included). */
@@ -184,6 +187,25 @@ export const compensated = (ctx: Ctx): Patch => ({ compensations: ctx.compensati
 
 /** The rollback released the new prefix and every allocation whose answer was lost. */
 export const nextReleased = (ctx: Ctx): Patch => ({ ...compensated(ctx), next: null, unconfirmed: [] });
+
+/**
+ * The rollback could not give the new block back (IPAM down past the retries). RADIUS, the sessions
+ * and the CPE are back on the old prefix by now (its compensation is the stack's last), so the update
+ * is rolled back all the same: the block, and every attempt whose answer was lost, become a pending
+ * step, given back once IPAM answers (runtime/pending-worker.ts). One such step per IPAM: a later
+ * rollback's blocks join it, since PENDING_RESOLVED names the step.
+ */
+export function nextReleaseDeferred(ctx: Ctx, error: unknown): Patch {
+  const step = STEPS.rollback_release.publicName(ctx) as PendingStep['step'];
+  const was = ctx.pending.find((p) => p.step === step);
+  const release = {
+    prefixes: [...(was?.release?.prefixes ?? []), ...(ctx.next ? [ctx.next] : [])],
+    unconfirmed: [...(was?.release?.unconfirmed ?? []), ...ctx.unconfirmed],
+  };
+  const key = stepKey(ctx.lifecycleId, 'update_allocate', ctx.generation);
+  const entry: PendingStep = { step, key, generation: ctx.generation, attempts: 1, next_attempt_at: failureFrom(error, 'rollback_release', ctx).at, task_id: null, release };
+  return { ...nextReleased(ctx), pending: [...ctx.pending.filter((p) => p !== was), entry] };
+}
 
 export const rolledBack = (): Patch => ({ next: null, nextRequest: null, compensations: [] });
 

@@ -1,4 +1,4 @@
-import { allOwned, firstAttempt, updateAttempt } from './context.ts';
+import { allOwned, firstAttempt, givingBack, updateAttempt } from './context.ts';
 import { stepKey } from './steps.ts';
 import type { AllocateInput, CpeInput, LifecycleContext, OwnedPrefix, RadiusReplyInput, ReleaseInput, SessionPurpose, SessionsInput, StepId } from './types.ts';
 
@@ -54,6 +54,9 @@ export const retiredRelease = ({ context }: From) => release(context, context.re
 /** An update's rollback: the new prefix and every allocation whose answer was lost. */
 export const nextRelease = ({ context }: From) => release(context, context.next ? [context.next] : [], true, true);
 /** Revocation gives back everything IPAM may hold for the lifecycle, quarantined until the revocation ends. */
-export const everythingRelease = ({ context }: From) => release(context, allOwned(context), true, false);
+export const everythingRelease = ({ context }: From) => {
+  const input = release(context, allOwned(context), true, false);
+  return { ...input, unconfirmed: [...input.unconfirmed, ...givingBack(context).flatMap((r) => r.unconfirmed)] };
+};
 /** The revocation's last step: what its release quarantined becomes reusable (after the pool's hold-down). */
 export const everythingFree = ({ context }: From) => release(context, allOwned(context), false, true);

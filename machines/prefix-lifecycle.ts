@@ -83,10 +83,12 @@ export const prefixLifecycle = setup({
     commitUpdate: assign(({ context }, p: { output: Stamped<CpeResult> }) => ctx.updateCommitted(context, p.output)),
     compensated: assign(({ context }) => ctx.compensated(context)),
     nextReleased: assign(({ context }) => ctx.nextReleased(context)),
+    deferNextRelease: assign(({ context }, p: { error: unknown }) => ctx.nextReleaseDeferred(context, p.error)),
     endRollback: assign(() => ctx.rolledBack()),
     clearRetired: assign({ retired: null }),
     clearUnconfirmed: assign({ unconfirmed: [] }),
-    finishRevocation: assign((_, p: { output: Stamped<void> }) => ({
+    finishRevocation: assign(({ context }, p: { output: Stamped<void> }) => ({
+      pending: context.pending.filter((x) => !x.release), // the revocation gave their blocks back
       next: null,
       nextRequest: null,
       retired: null,
@@ -225,7 +227,13 @@ export const prefixLifecycle = setup({
             restoreSessions: undo('notifySessions', 'rollback_sessions', input.sessions('update')),
             releaseNext: {
               tags: 'busy',
-              invoke: { src: 'releasePrefix', input: input.nextRelease, onDone: { target: 'choose', actions: 'nextReleased' }, onError: failTo('rollback_release') },
+              // IPAM not answering does not undo the rollback: the subscriber is on the old prefix again.
+              invoke: {
+                src: 'releasePrefix',
+                input: input.nextRelease,
+                onDone: { target: 'choose', actions: 'nextReleased' },
+                onError: { target: 'choose', actions: { type: 'deferNextRelease', params: ({ event }) => ({ error: event.error }) } },
+              },
             },
           },
         },

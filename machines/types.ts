@@ -84,9 +84,9 @@ export interface Stamped<T> {
 /** Undo work an update did, newest first: see `active.updateRollback`. */
 export type Compensation = 'restoreCpe' | 'restoreRadius' | 'restoreSessions' | 'releaseNext';
 
-/** Outside work accepted but not confirmed yet (an offline CPE). */
+/** Outside work accepted but not confirmed yet (an offline CPE, a rolled-back update's block IPAM did not take back). */
 export interface PendingStep {
-  step: 'cpe_configure_pd' | 'cpe_remove_ipv6';
+  step: 'cpe_configure_pd' | 'cpe_remove_ipv6' | `${IpamKind}_release`;
   /** The idempotency key of the command that queued it, reused by every retry. */
   key: string;
   /** The generation of the step that queued it. */
@@ -94,6 +94,8 @@ export interface PendingStep {
   attempts: number;
   next_attempt_at: string | null;
   task_id: string | null;
+  /** Of an IPAM release: what it gives back (freed at once: nothing carries it) once IPAM answers again. */
+  release?: { prefixes: OwnedPrefix[]; unconfirmed: AllocationAttempt[] };
 }
 
 export interface LifecycleInput {

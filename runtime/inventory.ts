@@ -98,6 +98,9 @@ export function createInventory(deps: {
     if (!full) return false;
     const ctx = readContext(full);
     if (ctx.unconfirmed.some((a) => markedUnder(m, a.key))) return true;
+    // A rolled-back update's block a pending step gives back once IPAM answers: held until then, no leak.
+    const giving = ctx.pending.flatMap((p) => (p.release ? [p.release] : []));
+    if (giving.some((r) => r.unconfirmed.some((a) => markedUnder(m, a.key)) || r.prefixes.some((p) => p.prefix === m.prefix))) return true;
     return [ctx.current, ctx.next, ctx.retired].some((p) => p?.prefix === m.prefix);
   };
 

@@ -6,7 +6,7 @@ import { UNTIL_SETTLED_MS, type ActorHost } from './actor-host.ts';
 import { UsernameClaims } from './usernames.ts';
 import { HeardOutcome, notStarted, Turn, type Came } from './heard-outcome.ts';
 import type { Accepted, Acceptance, OperationResult, PoolSpec, Ticket } from './operation-types.ts';
-import { EVENT_OF, invalidTransition, lengthFor, rollbackCode, throwIfFailed, type Verb } from './operation-rules.ts';
+import { EVENT_OF, givenBackLater, invalidTransition, lengthFor, rollbackCode, throwIfFailed, type Verb } from './operation-rules.ts';
 import { readCursor, writeCursor } from './list-cursor.ts';
 import { publicState, statePath, resourceOf, toResource, type LifecycleResource, type LifecycleSnapshot } from './projection.ts';
 
@@ -200,7 +200,7 @@ export class LifecycleService {
     const rolledBack = verb === 'update' && settled && snapshot.context.lastError;
     if (rolledBack) {
       const f = snapshot.context.lastError!;
-      throw new ServiceError(rollbackCode(f.code), `update rolled back at ${f.step} (${f.code}): ${f.message}; the subscriber keeps ${snapshot.context.current?.prefix}`);
+      throw new ServiceError(rollbackCode(f.code), `update rolled back at ${f.step} (${f.code}): ${f.message}; the subscriber keeps ${snapshot.context.current?.prefix}${givenBackLater(snapshot.context)}`);
     }
     return { created: verb === 'allocate', settled, lifecycle: await this.#resource(lifecycleId) };
   }

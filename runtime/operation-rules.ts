@@ -91,3 +91,15 @@ export function rollbackCode(code: string): 'pool_exhausted' | 'not_found' | 'up
 export function invalidTransition(verb: Verb, state: string, suffix = ''): ServiceError {
   return new ServiceError('invalid_transition', `cannot ${verb} a prefix in state ${state}${suffix}`);
 }
+
+/**
+ * Of an update rolled back while IPAM did not answer: the new block (if IPAM made one) is not given
+ * back yet; a pending step gives it back once IPAM answers again (runtime/pending-worker.ts).
+ */
+export function givenBackLater(c: LifecycleSnapshot['context']): string {
+  const p = c.pending.find((x) => x.release && x.generation === c.generation);
+  if (!p) return '';
+  const blocks = p.release!.prefixes.filter((x) => x.generation === c.generation).map((x) => x.prefix);
+  const what = blocks.length > 0 ? `its new prefix ${blocks.join(', ')} is` : 'any block IPAM made for it is';
+  return `; ${what} given back by the pending step ${p.step} once IPAM answers`;
+}

@@ -1,13 +1,18 @@
 import type { Logger } from 'pino';
+import type { PendingStep } from '../machines/types.ts';
 import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
+import type { IpamPort } from '../services/ipam/port.ts';
 import type { LifecyclePort } from '../store/port.ts';
 import type { ActorHost } from './actor-host.ts';
 import { backoffDelay } from './backoff.ts';
+import { giveBack } from './give-back.ts';
 
 export interface PendingWorkerOptions {
   store: Pick<LifecyclePort, 'get' | 'newerOnCpe' | 'duePending'>;
   host: ActorHost;
   cpe: CpePort | null;
+  /** Gives back a rolled-back update's block that IPAM did not take back in time (a `*_release` step). */
+  ipam?: IpamPort;
   log: Logger;
   /** First wait before asking an offline CPE again; doubles up to `maxDelayMs`. */
   baseDelayMs: number;
@@ -46,6 +51,20 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
   const random = opts.random ?? Math.random;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
 
+  /** The same release the rollback's step sends (runtime/give-back.ts): under this lifecycle's mark only, so a retry is harmless. */
+  async function releaseOne(id: string, subscriberId: string, p: PendingStep, release: NonNullable<PendingStep['release']>): Promise<void> {
+    try {
+      if (!opts.ipam) throw new Error('no IPAM port');
+      await giveBack(opts.ipam, { lifecycleId: id, subscriberId, ...release, free: true });
+    } catch (err) {
+      opts.log.warn({ lifecycle_id: id, step: p.step, err: String(err) }, 'pending IPAM release failed; will try again');
+      await opts.host.send(id, { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at: nextPendingAttempt({ baseMs: opts.baseDelayMs, maxMs: opts.maxDelayMs }, p.attempts + 1, new Date()) });
+      return;
+    }
+    opts.log.info({ lifecycle_id: id, step: p.step, prefixes: release.prefixes.map((x) => x.prefix) }, 'a rolled-back update\'s block is given back to IPAM');
+    await opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
+  }
+
   async function runOne(id: string, subscriberId: string): Promise<boolean> {
     return opts.host.exclusive(subscriberId, async () => {
       const snapshot = await opts.host.snapshot(id);
@@ -60,6 +79,10 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
       for (const p of ctx.pending) {
         if (p.next_attempt_at && new Date(p.next_attempt_at) > now) continue;
         touched = true;
+        if (p.release) {
+          await releaseOne(id, ctx.subscriberId, p, p.release);
+          continue;
+        }
         const { cpe } = opts;
         if (!cpe || !ctx.cpeId) {
           await opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });

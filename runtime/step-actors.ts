@@ -12,6 +12,7 @@ import type { Flights, Landing } from './flights.ts';
 import { StepCall, type StepKind, type StepOutcome, type StepRuntime } from './step-call.ts';
 import { stringify } from 'safe-stable-stringify';
 import { refuseHeldPrefix, type PrefixHolder } from './allocation-guard.ts';
+import { giveBack } from './give-back.ts';
 
 /** The ports the lifecycle's steps reach the outside through. */
 export interface StepPorts {
@@ -136,22 +137,7 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
   const release: StepKind<ReleaseInput, void> = {
     step: 'ipam_release',
     metric: (input) => releaseName('release', input),
-    async call(input, signal) {
-      const prefixes: OwnedPrefix[] = [...input.prefixes];
-      for (const a of input.unconfirmed) {
-        // A lost attempt is looked up by its key, never allocated again: a rollback of an allocation
-        // that failed must not need the allocation to work, and finding nothing means nothing is held.
-        const held = await ports.ipam.allocatedUnder({ key: a.key, lifecycleId: input.lifecycleId, pool: a.pool }, signal);
-        for (const got of held) {
-          // Its answer never reached the lifecycle, so nothing carries it: free at once.
-          if (!prefixes.some((p) => p.prefix === got.prefix)) await ports.ipam.free(ipamCommand(input, { ...got, pool: a.pool, generation: a.generation, ipam: a.ipam }), signal);
-        }
-      }
-      for (const p of prefixes) {
-        const cmd = ipamCommand(input, p);
-        await (input.free ? ports.ipam.free(cmd, signal) : ports.ipam.release(cmd, signal));
-      }
-    },
+    call: (input, signal) => giveBack(ports.ipam, input, signal),
   };
 
   /** The revocation's last step: the prefixes its release quarantined become reusable. */

@@ -24,6 +24,10 @@ graph('invocations are named `<index>.<state node id>`, the ids the model’s do
   assert.ok(edges.some((e) => e.id === 'prefixLifecycle.pending xstate.done.actor.0.prefixLifecycle.pending[0]'));
 });
 
+// Since review13 a rollback's release that fails queues a pending release instead of failing the
+// lifecycle: only a snapshot stored before that is `failed` at rollback_release, and RETRY stays for it.
+const legacy = (e: { label: string }) => e.label.startsWith('prefixLifecycle.failed --RETRY') && e.label.includes('"rollback_release"');
+
 graph('every transition of the machine, each guarded branch on its own, lies on a generated path', () => {
   const covered = new Set<string>();
   for (const path of paths) {
@@ -31,7 +35,7 @@ graph('every transition of the machine, each guarded branch on its own, lies on 
   }
   const known = new Set(edges.map((e) => e.id));
   console.log(`transitions: ${edges.length}, covered: ${[...covered].filter((id) => known.has(id)).length}`);
-  assert.equal(edges.filter((e) => !covered.has(e.id)).map((e) => e.label), [], 'transitions without a path');
+  assert.equal(edges.filter((e) => !covered.has(e.id) && !legacy(e)).map((e) => e.label), [], 'transitions without a path');
   assert.equal([...covered].filter((id) => !known.has(id)), [], 'paths took transitions the walk did not find');
 });
 
@@ -69,7 +73,7 @@ paths.forEach((path, i) => {
 });
 
 real('the real actor took every transition of the machine across the paths', () => {
-  assert.equal(edges.filter((e) => !takenByActor.has(e.id)).map((e) => e.label), []);
+  assert.equal(edges.filter((e) => !takenByActor.has(e.id) && !legacy(e)).map((e) => e.label), []);
 });
 
 real.run();

@@ -64,6 +64,23 @@ function specFor(from: string, to: string, event: AnyEventObject): { changes: Fi
       },
     };
   }
+  // IPAM did not take the new block back: the rollback goes on, the block and every lost allocation
+  // become one pending release (review13), and the subscriber stays on the old prefix.
+  if (kind === 'error' && from === 'active.updateRollback.releaseNext') {
+    return {
+      changes: rollbackFields(to, ['next', 'unconfirmed', 'pending']),
+      check: (r) => {
+        const [b, a] = [r.before.context, r.after.context];
+        assert.equal([a.next, a.unconfirmed, a.current], [null, [], b.current]);
+        const step = STEPS[from]!.failure(b);
+        const was = b.pending.find((p) => p.step === step)?.release ?? { prefixes: [], unconfirmed: [] };
+        const now = a.pending.filter((p) => p.step === step);
+        assert.equal(now.map((p) => p.release), [{ prefixes: [...was.prefixes, ...prefixesOf(b.next)], unconfirmed: [...was.unconfirmed, ...b.unconfirmed] }]);
+        assert.equal(a.pending.filter((p) => p.step !== step), b.pending.filter((p) => p.step !== step));
+        rollbackMoved(r, b.compensations.slice(0, -1));
+      },
+    };
+  }
   // A compensation is done: the next one runs. The release gives back the new prefix and every lost allocation.
   if (kind === 'done' && from.startsWith('active.updateRollback.')) {
     const own: Field[] = from.endsWith('.releaseNext') ? ['next', 'unconfirmed'] : from.endsWith('.restoreCpe') ? ['pending'] : [];
@@ -133,8 +150,10 @@ export function checkStep(r: StepRecord): void {
  */
 function checkLedger(r: StepRecord, to: string): void {
   const c = r.after.context;
-  const known = prefixesOf(c.current, c.next, c.retired).map((p) => p.prefix);
-  const remembered = c.unconfirmed.map((a) => a.generation);
+  // A pending release (review13) still holds what it gives back once IPAM answers.
+  const giving = c.pending.flatMap((p) => (p.release ? [p.release] : []));
+  const known = [...prefixesOf(c.current, c.next, c.retired), ...giving.flatMap((g) => g.prefixes)].map((p) => p.prefix);
+  const remembered = [...c.unconfirmed, ...giving.flatMap((g) => g.unconfirmed)].map((a) => a.generation);
   const where = to === 'failed' ? (r.failed?.state ?? to) : to;
   const unexplained = r.ledger.filter((p) => !known.includes(p.prefix) && !remembered.includes(p.generation)).map((p) => p.prefix);
   if (RELEASED.has(where)) return assert.equal(r.ledger, [], `IPAM holds nothing once ${where} is reached`);

@@ -41,6 +41,12 @@ export function startLifecycle(snapshot?: Snapshot<unknown>, steps: ScriptedActo
 export async function apply(lc: Lifecycle, event: AnyEventObject): Promise<Call | null> {
   // Adoption marks the prefix in IPAM before the lifecycle takes IMPORT (services/adoption/apply.ts).
   if (event.type === 'IMPORT') lc.steps.ledger.set((event.prefix as { prefix: string }).prefix, 0);
+  // The pending worker resolves a pending release once IPAM has the blocks back (runtime/pending-worker.ts).
+  if (event.type === 'PENDING_RESOLVED') {
+    const given = lc.actor.getSnapshot().context.pending.find((p) => p.step === event.step)?.release;
+    given?.prefixes.forEach((p) => lc.steps.ledger.delete(p.prefix));
+    given?.unconfirmed.forEach((a) => [...lc.steps.ledger].filter(([, g]) => g === a.generation).forEach(([p]) => lc.steps.ledger.delete(p)));
+  }
   const settled = isOutcome(event) ? lc.steps.settle(event) : (lc.actor.send(event as never), null);
   await flush();
   return settled;

@@ -50,6 +50,9 @@ const release = (prefixes: (c: LifecycleContext) => OwnedPrefix[], unconfirmed: 
   free,
 });
 const current = (c: LifecycleContext) => c.current!.prefix;
+// What pending releases (a rolled-back update's blocks IPAM did not take back) still give back: revocation gives it back too.
+const giving = (c: LifecycleContext) => c.pending.flatMap((p) => (p.release ? [p.release] : []));
+const everything = (c: LifecycleContext) => [...prefixesOf(c.current, c.next, c.retired), ...giving(c).flatMap((g) => g.prefixes)];
 
 type Step = { src: string; input: (c: LifecycleContext) => unknown; failure: (c: LifecycleContext) => string };
 const step = (src: string, input: Step['input'], failure: string | Step['failure']): Step => ({ src, input, failure: typeof failure === 'string' ? () => failure : failure });
@@ -77,10 +80,10 @@ export const STEPS: Record<string, Step> = {
   'suspended.reactivateRadius': step('writeRadiusReply', (c) => reply(c.current)(c), 'radius_write_reply'),
   'suspended.reactivateSessions': step('notifySessions', sessions('reactivate', current), 'radius_sessions'),
   // Revocation gives back everything IPAM may hold for the lifecycle: a half-done update's prefixes, lost allocations.
-  'revoking.release': step('releasePrefix', release((c) => prefixesOf(c.current, c.next, c.retired), true, false), (c) => `${c.current?.ipam ?? c.ipam}_release`),
+  'revoking.release': step('releasePrefix', (c) => ({ ...release(everything, true, false)(c), unconfirmed: [...c.unconfirmed, ...giving(c).flatMap((g) => g.unconfirmed)] }), (c) => `${c.current?.ipam ?? c.ipam}_release`),
   'revoking.radius': step('removeRadiusReply', (c) => reply(c.current)(c), 'radius_remove_reply'),
   'revoking.sessions': step('notifySessions', sessions('revoke', () => null), 'radius_sessions'),
   'revoking.cpe': step('removeCpeIpv6', cpe('removeIpv6', (c) => c.current?.prefix ?? null), 'cpe_remove_ipv6'),
   // Only once RADIUS, sessions and the CPE are done does what the release quarantined become reusable.
-  'revoking.free': step('freePrefix', release((c) => prefixesOf(c.current, c.next, c.retired), false, true), (c) => `${c.current?.ipam ?? c.ipam}_free`),
+  'revoking.free': step('freePrefix', release(everything, false, true), (c) => `${c.current?.ipam ?? c.ipam}_free`),
 };

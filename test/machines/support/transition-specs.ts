@@ -137,10 +137,11 @@ export const SPECS: Record<string, { changes: Field[]; check?: Check }> = {
   },
   // The prefixes stay named until they are freed: the free step must know what to free.
   'revoking.free done': {
-    changes: ['next', 'nextRequest', 'retired', 'revokedAt'],
+    changes: ['next', 'nextRequest', 'retired', 'revokedAt', 'pending'],
     check: (r) => {
       const a = r.after.context;
       assert.equal([a.next, a.nextRequest, a.retired], [null, null, null]);
+      assert.equal(a.pending, r.before.context.pending.filter((p) => !p.release), 'the revocation gave back what pending releases held');
       stamped(r, 'revokedAt');
     },
   },
