@@ -36,6 +36,8 @@ interface Peers {
   dir: string;
   config: string;
   port: number;
+  /** The child now running, killed by test.after should an assertion end the test early. */
+  child?: ChildProcess;
 }
 
 function startChild(p: Peers): { child: ChildProcess; exited: Promise<void>; out: () => string } {
@@ -43,6 +45,7 @@ function startChild(p: Peers): { child: ChildProcess; exited: Promise<void>; out
     env: { ...process.env, IPV6_LIFECYCLE_API_TOKEN: TOKEN, R13_NAS_A: 'kill-nas-a-secret', R13_NAS_B: 'kill-nas-b-secret' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  p.child = child;
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
@@ -139,6 +142,7 @@ if (peerAvailable('review13 SIGKILL during revocations and suspensions')) {
   });
 
   test.after(async () => {
+    if (p.child && p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     await p.nasA?.close();
     await p.nasB?.close();
     await p.acs?.close();
