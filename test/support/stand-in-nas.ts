@@ -23,9 +23,9 @@ export interface StandInNas {
   close(): Promise<void>;
 }
 
-/** Starts a stand-in NAS on a free loopback port (`::1` for `udp6`). */
-export async function startStandInNas(secret: string, family: 'udp4' | 'udp6' = 'udp4'): Promise<StandInNas> {
-  const host = family === 'udp4' ? '127.0.0.1' : '::1';
+/** Starts a stand-in NAS on a free loopback port (`::1` for `udp6`; `address` another loopback, 127.0.0.3 say, for a second NAS). */
+export async function startStandInNas(secret: string, family: 'udp4' | 'udp6' = 'udp4', address?: string): Promise<StandInNas> {
+  const host = address ?? (family === 'udp4' ? '127.0.0.1' : '::1');
   const socket: Socket = createSocket(family);
   const nas: StandInNas = {
     host,
