@@ -141,9 +141,9 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
     }
     const body = { prefix_length: cmd.prefixLength, status: 'active', tags: [{ name: config.tag }], ...marked };
     const path = `/api/ipam/prefixes/${pool.parentId}/available-prefixes/`;
-    let res: { status: number; data: NbPrefix };
+    let res: { status: number; data: NbPrefix | NbPrefix[] };
     try {
-      res = await http.once<NbPrefix>({ method: 'POST', path, data: body, expect: [404, 409], timeoutMs: config.allocate_timeout_ms }, signal);
+      res = await http.once<NbPrefix | NbPrefix[]>({ method: 'POST', path, data: body, expect: [404, 409], timeoutMs: config.allocate_timeout_ms }, signal);
     } catch (err) {
       if (mayHaveTakenEffect(err)) unanswered.add(cmd.key);
       throw err;
@@ -152,7 +152,9 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
       throw new ServiceError('pool_exhausted', `pool "${cmd.pool}" (${pool.info.prefix}) has no free /${cmd.prefixLength}`);
     }
     if (res.status === 404) throw new ServiceError('not_found', `pool "${cmd.pool}": NetBox parent ${pool.parentId} is gone`);
-    const allocation = toAllocation(pool, res.data, cmd.prefixLength);
+    // The README says an object comes back for an object; the OpenAPI spec says `201: array of Prefix`.
+    const made = Array.isArray(res.data) && res.data.length === 1 ? (res.data[0] as NbPrefix) : res.data;
+    const allocation = toAllocation(pool, made as NbPrefix, cmd.prefixLength);
     log.info({ prefix: allocation.prefix, netbox_prefix_id: allocation.netboxPrefixId }, 'NetBox prefix allocated');
     if (!unanswered.delete(cmd.key)) return allocation;
     // An earlier POST of this key went unanswered and may have committed after the lookup above.
