@@ -3,7 +3,7 @@ import type { MarkedPrefix, PoolUtilization } from '../ipam/port.ts';
 import { subnetCount, type Ipv6Prefix } from '../ipv6.ts';
 import { blocksUsed, canonicalCidr, parseCidr } from './cidr.ts';
 import { readMark } from './mark.ts';
-import { statusOf, type NbPrefix, type ResolvedPool } from './parents.ts';
+import { statusOf, vrfScope, type NbPrefix, type ResolvedPool } from './parents.ts';
 import { isQuarantined, subscriberOf } from './quarantine.ts';
 
 /** Pool figures, split into blocks under this service's mark and blocks anyone else holds. */
@@ -48,8 +48,7 @@ export function createHoldings(deps: HoldingsDeps) {
     async utilization(pools: ResolvedPool[], signal?: AbortSignal): Promise<NetboxPoolUtilization[]> {
       const out: NetboxPoolUtilization[] = [];
       for (const r of pools) {
-        const scope: Record<string, string> = r.anyVrf ? {} : { vrf_id: r.vrfId };
-        const children = await listAll({ within: r.info.prefix, ...scope }, signal);
+        const children = await listAll({ within: r.info.prefix, ...vrfScope(r) }, signal);
         const cidrs = (list: NbPrefix[]) => list.map((p) => parseCidr(p.prefix)).filter((c): c is Ipv6Prefix => c !== null);
         const all = blocksUsed(r.parent, r.info.prefixLength, cidrs(children));
         const ours = blocksUsed(r.parent, r.info.prefixLength, cidrs(children.filter((p) => readMark(p, tag))));
@@ -64,7 +63,8 @@ export function createHoldings(deps: HoldingsDeps) {
     async markedPrefixes(pools: ResolvedPool[], signal?: AbortSignal): Promise<MarkedPrefix[]> {
       const out: MarkedPrefix[] = [];
       for (const r of pools) {
-        for (const p of await listAll({ tag, within: r.info.prefix }, signal)) {
+        // Another pool may delegate from the same range in another VRF: its prefixes are not this pool's.
+        for (const p of await listAll({ tag, within: r.info.prefix, ...vrfScope(r) }, signal)) {
           const mark = readMark(p, tag);
           // A deprecated prefix is in its hold-down: given back by its lifecycle, waiting for the sweep.
           if (!mark || statusOf(p) === 'deprecated') continue;
@@ -79,8 +79,7 @@ export function createHoldings(deps: HoldingsDeps) {
     async fieldPrefixes(pools: ResolvedPool[], signal?: AbortSignal): Promise<NetboxFieldPrefix[]> {
       const out: NetboxFieldPrefix[] = [];
       for (const r of pools) {
-        const scope: Record<string, string> = r.anyVrf ? {} : { vrf_id: r.vrfId };
-        for (const p of await listAll({ within: r.info.prefix, ...scope }, signal)) {
+        for (const p of await listAll({ within: r.info.prefix, ...vrfScope(r) }, signal)) {
           const c = parseCidr(p.prefix);
           if (!c) continue;
           const mark = readMark(p, tag);
@@ -108,7 +107,7 @@ export function createHoldings(deps: HoldingsDeps) {
       let kept = 0;
       for (const r of pools) {
         const holdMs = deps.holdMsOf(r.info.name);
-        for (const p of await listAll({ tag, status: 'deprecated', within: r.info.prefix }, signal)) {
+        for (const p of await listAll({ tag, status: 'deprecated', within: r.info.prefix, ...vrfScope(r) }, signal)) {
           // A quarantined prefix waits for its revocation to end, however long that takes.
           if (statusOf(p) !== 'deprecated' || !readMark(p, tag) || isQuarantined(p)) continue;
           const since = Date.parse(p.last_updated ?? '');

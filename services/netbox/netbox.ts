@@ -9,7 +9,7 @@ import { createHoldings, type NetboxFieldPrefix, type NetboxPoolUtilization } fr
 import { createNetboxTransport, mayHaveTakenEffect, type NetboxTransport } from './http.ts';
 import { createAdoption, markedFor } from './adopt.ts';
 import { MARK_FIELDS, keySearchTerm, readMark, sameKey, type MarkStyle } from './mark.ts';
-import { listPrefixes, resolvePools, statusOf, type NbPrefix, type NetboxPool, type ResolvedPool as Resolved } from './parents.ts';
+import { listPrefixes, resolvePools, statusOf, vrfScope, type NbPrefix, type NetboxPool, type ResolvedPool as Resolved } from './parents.ts';
 
 export type { NetboxPool } from './parents.ts';
 
@@ -169,7 +169,7 @@ export function createNetboxIpam(config: NetboxConfig, pools: NetboxPool[], log:
   async function takeBack(pool: Resolved, cmd: AllocateCommand, marked: ReturnType<typeof markedFor>, signal?: AbortSignal): Promise<Allocation | null> {
     const search: Record<string, string> = style === 'custom_fields' ? { [`cf_${MARK_FIELDS.subscriberId}`]: cmd.subscriberId } : { q: `sub=${cmd.subscriberId}` };
     const holdMs = holdMsOf(cmd.pool);
-    const mine = (await listAll({ tag: config.tag, status: 'deprecated', within: pool.info.prefix, ...search }, signal))
+    const mine = (await listAll({ tag: config.tag, status: 'deprecated', within: pool.info.prefix, ...vrfScope(pool), ...search }, signal))
       .filter((p) => statusOf(p) === 'deprecated' && readMark(p, config.tag) && !isQuarantined(p) && subscriberOf(p) === cmd.subscriberId)
       .filter((p) => parseCidr(p.prefix)?.length === cmd.prefixLength && Date.parse(p.last_updated ?? '') + holdMs > now())
       .sort((a, b) => Date.parse(b.last_updated ?? '') - Date.parse(a.last_updated ?? ''));

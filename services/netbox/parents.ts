@@ -46,6 +46,9 @@ export interface ResolvedPool {
 
 const PAGE = 1000;
 
+/** The `vrf_id` filter of a pool's children (none for a global container, whose rule counts every VRF). */
+export const vrfScope = (r: ResolvedPool): Record<string, string> => (r.anyVrf ? {} : { vrf_id: r.vrfId });
+
 /** The status value of a prefix, whether NetBox sent `{value, label}` or a plain string. */
 export const statusOf = (p: NbPrefix): string | undefined => (typeof p.status === 'string' ? p.status : (p.status?.value ?? undefined));
 
