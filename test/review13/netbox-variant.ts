@@ -14,8 +14,6 @@ export interface VariantOptions {
   listAnswer?: boolean;
   /** Retry-After of the one 429 each method gets first; none when unset. */
   retryAfter?: string;
-  /** Drop `ordering` from list requests, as a NetBox (or proxy) that does not apply it would. */
-  ignoreOrdering?: boolean;
 }
 
 export interface Variant {
@@ -54,7 +52,6 @@ export async function startVariant(upstream: string, opts: VariantOptions = {}):
         const asked = Number(url.searchParams.get('limit') ?? 50) || 1000;
         url.searchParams.set('limit', String(Math.min(asked, opts.pageSize)));
       }
-      if (isList && opts.ignoreOrdering) url.searchParams.delete('ordering');
       const up = await new Promise<{ status: number; headers: Record<string, string>; body: Buffer }>((resolve, reject) => {
         const headers = { ...req.headers, host: new URL(upstream).host, 'content-length': String(body.length) };
         const r = request(new URL(url.pathname + url.search, upstream), { method, headers }, (answer) => {
