@@ -12,6 +12,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { peerAvailable, startFreeRadius, type FreeRadiusPeer } from '../support/freeradius.ts';
 import { startGenieacsNbi, type GenieacsNbi } from '../support/genieacs-nbi.ts';
+import { freePort } from '../support/soak-service.ts';
 import { accounting } from '../support/radius-client.ts';
 import { startStandInNas, type StandInNas } from '../support/stand-in-nas.ts';
 
@@ -114,7 +115,7 @@ if (peerAvailable('review13 SIGKILL during revocations and suspensions')) {
     // NAS A loses every other request: retransmissions widen the window a kill can land in.
     p.nasA.behave = (req, n) => (n % 2 === 0 ? 'drop' : { code: req.code + 1 });
     p.dir = mkdtempSync(join(tmpdir(), 'review13-kill-'));
-    p.port = 20000 + Math.floor(Math.random() * 20000);
+    p.port = await freePort();
     p.config = join(p.dir, 'config.json');
     writeFileSync(
       p.config,

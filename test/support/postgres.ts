@@ -8,7 +8,7 @@ import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from './prometheus.ts';
+import { freePort } from './soak-service.ts';
 import { toolAvailable } from './tools.ts';
 
 /** Where Debian puts the server binaries; PG_BIN overrides (pointed at nothing, shows the skip). */

@@ -3,7 +3,7 @@
 // the directory removed. Alertmanager runs without gossip (an empty --cluster.listen-address).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './soak-service.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -21,14 +21,6 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** A TCP port free on 127.0.0.1 right now (the server binds it a moment later). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 async function launch(name: string, binary: string, args: (dir: string, port: number) => string[], files: (dir: string) => void): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), `${name}-`));
