@@ -21,7 +21,9 @@ export async function holdPendingReleases(found: Found[], get: (id: string) => P
     const row = await get(id);
     giving.set(id, row ? readContext(row).pending.flatMap((p) => (p.release ? [p.release] : [])) : []);
   }
-  return found.filter((f) => !(f.kind === 'ipam_orphan' && f.lifecycle && f.held && heldBy(giving.get(f.lifecycle.id) ?? [], f.held)));
+  // One another live lifecycle claims stays reported: which of the two is right is an operator's call.
+  const held = (f: Found) => f.kind === 'ipam_orphan' && f.lifecycle && f.held && !f.detail.claimed_by && heldBy(giving.get(f.lifecycle.id) ?? [], f.held);
+  return found.filter((f) => !held(f));
 }
 
 function heldBy(releases: Release[], h: HeldPrefix): boolean {
