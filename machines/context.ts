@@ -133,7 +133,9 @@ export function queuedCpe(ctx: Ctx, step: PendingStep['step'], key: string, out:
   return [...rest, { step, key, generation: ctx.generation, attempts: 1, next_attempt_at: out.retryAt ?? out.at, task_id: out.result.taskId }];
 }
 
-export const pendingResolved = (ctx: Ctx, step: PendingStep['step']): Patch => ({ pending: ctx.pending.filter((p) => p.step !== step) });
+export const pendingResolved = (ctx: Ctx, step: PendingStep['step'], generation?: number): Patch => ({
+  pending: ctx.pending.filter((p) => p.step !== step || (generation !== undefined && p.generation !== generation)),
+});
 
 export const pendingDeferred = (ctx: Ctx, step: PendingStep['step'], nextAttemptAt: string): Patch => ({
   pending: ctx.pending.map((p) => (p.step === step ? { ...p, attempts: p.attempts + 1, next_attempt_at: nextAttemptAt } : p)),

@@ -74,7 +74,7 @@ export const prefixLifecycle = setup({
     queueCpe: assign(({ context }, p: { step: PendingStep['step']; from: StepId; output: Stamped<CpeResult> }) => ({
       pending: ctx.queuedCpe(context, p.step, stepKey(context.lifecycleId, p.from, context.generation), p.output),
     })),
-    resolvePending: assign(({ context }, p: { step: PendingStep['step'] }) => ctx.pendingResolved(context, p.step)),
+    resolvePending: assign(({ context }, p: { step: PendingStep['step']; generation?: number }) => ctx.pendingResolved(context, p.step, p.generation)),
     deferPending: assign(({ context }, p: { step: PendingStep['step']; at: string }) => ctx.pendingDeferred(context, p.step, p.at)),
     startUpdate: assign(({ context }, p: NonNullable<LifecycleContext['nextRequest']>) => ctx.updateStarted(context, p)),
     recordNext: assign(({ context }, p: { output: Stamped<Allocation> }) => ctx.nextAllocated(context, p.output)),
@@ -101,7 +101,7 @@ export const prefixLifecycle = setup({
   initial: 'pending',
   context: ({ input }) => ctx.initialContext(input),
   on: {
-    PENDING_RESOLVED: { actions: { type: 'resolvePending', params: ({ event }) => ({ step: event.step }) } },
+    PENDING_RESOLVED: { actions: { type: 'resolvePending', params: ({ event }) => ({ step: event.step, generation: event.generation }) } },
     PENDING_DEFERRED: { actions: { type: 'deferPending', params: ({ event }) => ({ step: event.step, at: event.next_attempt_at }) } },
     REVOKE: {
       guard: 'revocable',

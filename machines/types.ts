@@ -160,6 +160,8 @@ export type LifecycleEvent =
       supersededBy?: string;
       /** `unknown_to_acs`: a removal for a device the ACS no longer knows (nothing to remove). */
       reason?: 'unknown_to_acs';
+      /** The generation of the step that was confirmed: a step a later rollback has joined since (a newer generation) stays. */
+      generation?: number;
     }
   /** A pending CPE step is still queued; try again later. */
   | { type: 'PENDING_DEFERRED'; step: PendingStep['step']; next_attempt_at: string }

@@ -133,7 +133,7 @@ export function createMetrics(deps: MetricsDeps) {
   });
   new Gauge({
     name: 'ipv6_lifecycle_pending_lifecycles',
-    help: 'Lifecycles with a CPE step accepted but not confirmed (the CPE was offline)',
+    help: 'Lifecycles with a pending step: a CPE step accepted but not confirmed (the CPE was offline), or the block of a rolled-back update that IPAM has not taken back yet',
     registers: [registry],
     async collect() {
       this.set(reports() ? await deps.counts.pending() : 0);

@@ -62,7 +62,9 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
       return;
     }
     opts.log.info({ lifecycle_id: id, step: p.step, prefixes: release.prefixes.map((x) => x.prefix) }, 'a rolled-back update\'s block is given back to IPAM');
-    await opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step });
+    // Only what was given back: a later rollback may have joined its block to the step meanwhile
+    // (a lifecycle resumed at start-up runs outside the subscriber's queue), with its own generation.
+    await opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step, generation: p.generation });
   }
 
   async function runOne(id: string, subscriberId: string): Promise<boolean> {

@@ -33,6 +33,7 @@ import {
   type Found,
   type LifecycleView,
 } from './reconcile-checks.ts';
+import { holdPendingReleases } from './reconcile-pending.ts';
 import { ITEMS_MAX, type JobResult, type RunOptions } from './scheduler.ts';
 
 export interface ReconcileDeps {
@@ -66,7 +67,7 @@ export function createReconcile(deps: ReconcileDeps) {
     const held = await heldPrefixes(deps.ipam, signal);
     const utilization = await deps.ipam.utilization(signal);
     const parents = utilization.filter((u) => u.prefix).map((u) => parsePrefix(u.prefix));
-    const found = compareIpam(ix, held, new Map(deps.pools.map((p) => [p.name, p.prefixLength])));
+    const found = await holdPendingReleases(compareIpam(ix, held, new Map(deps.pools.map((p) => [p.name, p.prefixLength]))), (id) => deps.store.get(id));
     if (deps.radius) {
       const { reader, framedPrefix } = deps.radius;
       const desired = (v: { username: string | null; prefix: string | null }) =>

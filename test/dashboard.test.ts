@@ -64,7 +64,7 @@ statics('the issue’s panels: utilization with forecast, states, p50/p99 durati
   }
   assert.ok(reads('Step failures').includes('ipv6_lifecycle_step_failures_total'));
   assert.ok(reads('Leaked prefixes').includes('ipv6_prefix_leak_total'));
-  assert.ok(reads('Pending CPE work').includes('ipv6_lifecycle_pending_lifecycles'));
+  assert.ok(reads('Pending work (CPE, IPAM give-back)').includes('ipv6_lifecycle_pending_lifecycles'));
   assert.ok(reads('NAS outcomes').includes('ipv6_lifecycle_radius_requests_total'));
 });
 

@@ -18,6 +18,8 @@ export interface HeldPrefix {
   status: string | null;
   quarantined: boolean;
   netbox: NetboxFieldPrefix | null;
+  /** The key our mark names (NetBox's description mark keeps its digest); null when unknown. */
+  markKey?: { key: string; digest: boolean } | null;
 }
 
 /** An IPAM port that may also list NetBox's field (the router, or NetBox itself). */
@@ -41,6 +43,7 @@ export async function heldPrefixes(ipam: FieldIpam, signal?: AbortSignal): Promi
       status: p.status,
       quarantined: p.quarantined,
       netbox: p,
+      markKey: p.markKey ?? null,
     });
   }
   for (const m of await ipam.markedPrefixes(signal)) {
@@ -58,6 +61,7 @@ export async function heldPrefixes(ipam: FieldIpam, signal?: AbortSignal): Promi
       status: null,
       quarantined: false,
       netbox: null,
+      markKey: { key: m.key, digest: m.keyIsDigest === true },
     });
   }
   return [...out.values()];
