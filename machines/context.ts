@@ -8,6 +8,7 @@ import type {
   LifecycleContext,
   LifecycleInput,
   OwnedPrefix,
+  PendingError,
   PendingStep,
   Stamped,
   StepError,
@@ -137,8 +138,13 @@ export const pendingResolved = (ctx: Ctx, step: PendingStep['step'], generation?
   pending: ctx.pending.filter((p) => p.step !== step || (generation !== undefined && p.generation !== generation)),
 });
 
-export const pendingDeferred = (ctx: Ctx, step: PendingStep['step'], nextAttemptAt: string): Patch => ({
-  pending: ctx.pending.map((p) => (p.step === step ? { ...p, attempts: p.attempts + 1, next_attempt_at: nextAttemptAt } : p)),
+/** A pending step tried again in vain: its next attempt, and its error (a CPE merely offline clears it). */
+export const pendingDeferred = (ctx: Ctx, step: PendingStep['step'], nextAttemptAt: string, error?: PendingError): Patch => ({
+  pending: ctx.pending.map((p) => {
+    if (p.step !== step) return p;
+    const { last_error: _was, ...rest } = p;
+    return { ...rest, attempts: p.attempts + 1, next_attempt_at: nextAttemptAt, ...(error ? { last_error: error } : {}) };
+  }),
 });
 
 // ── The update saga ──────────────────────────────────────────────────────────────────────────────

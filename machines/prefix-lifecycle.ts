@@ -75,7 +75,7 @@ export const prefixLifecycle = setup({
       pending: ctx.queuedCpe(context, p.step, stepKey(context.lifecycleId, p.from, context.generation), p.output),
     })),
     resolvePending: assign(({ context }, p: { step: PendingStep['step']; generation?: number }) => ctx.pendingResolved(context, p.step, p.generation)),
-    deferPending: assign(({ context }, p: { step: PendingStep['step']; at: string }) => ctx.pendingDeferred(context, p.step, p.at)),
+    deferPending: assign(({ context }, p: { step: PendingStep['step']; at: string; error?: PendingStep['last_error'] }) => ctx.pendingDeferred(context, p.step, p.at, p.error)),
     startUpdate: assign(({ context }, p: NonNullable<LifecycleContext['nextRequest']>) => ctx.updateStarted(context, p)),
     recordNext: assign(({ context }, p: { output: Stamped<Allocation> }) => ctx.nextAllocated(context, p.output)),
     register: assign(({ context }, p: { step: StepId }) => ctx.registered(context, p.step)),
@@ -102,7 +102,7 @@ export const prefixLifecycle = setup({
   context: ({ input }) => ctx.initialContext(input),
   on: {
     PENDING_RESOLVED: { actions: { type: 'resolvePending', params: ({ event }) => ({ step: event.step, generation: event.generation }) } },
-    PENDING_DEFERRED: { actions: { type: 'deferPending', params: ({ event }) => ({ step: event.step, at: event.next_attempt_at }) } },
+    PENDING_DEFERRED: { actions: { type: 'deferPending', params: ({ event }) => ({ step: event.step, at: event.next_attempt_at, error: event.error }) } },
     REVOKE: {
       guard: 'revocable',
       target: '.revoking',

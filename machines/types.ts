@@ -96,6 +96,15 @@ export interface PendingStep {
   task_id: string | null;
   /** Of an IPAM release: what it gives back (freed at once: nothing carries it) once IPAM answers again. */
   release?: { prefixes: OwnedPrefix[]; unconfirmed: AllocationAttempt[] };
+  /** Why the last attempt did not go through (a peer's error; none for a CPE merely offline). */
+  last_error?: PendingError;
+}
+
+/** A pending step's last failed attempt, as the API shows it. */
+export interface PendingError {
+  code: string;
+  message: string;
+  at: string;
 }
 
 export interface LifecycleInput {
@@ -164,7 +173,7 @@ export type LifecycleEvent =
       generation?: number;
     }
   /** A pending CPE step is still queued; try again later. */
-  | { type: 'PENDING_DEFERRED'; step: PendingStep['step']; next_attempt_at: string }
+  | { type: 'PENDING_DEFERRED'; step: PendingStep['step']; next_attempt_at: string; error?: PendingError }
   /** Adoption of a prefix already in the field: straight to `state`, no outside step (services/adoption/). */
   | ImportEvent;
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { PendingStep } from '../machines/types.ts';
+import type { PendingError, PendingStep } from '../machines/types.ts';
+import { ServiceError } from '../services/errors.ts';
 import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { LifecyclePort } from '../store/port.ts';
@@ -45,6 +46,13 @@ export function nextPendingAttempt(b: PendingBackoff, attempts: number, from: Da
  * Retries outside work that was accepted but not confirmed (a CPE that was offline), with the same
  * idempotency key the step used, and records each outcome as an event of the lifecycle.
  */
+/** What the API shows of a pending step's failed attempt: a peer's error as the port typed it, never an internal one's text. */
+function pendingError(step: string, err: unknown): PendingError {
+  const at = new Date().toISOString();
+  if (err instanceof ServiceError && err.code !== 'internal') return { code: err.code, message: err.message, at };
+  return { code: 'internal', message: `internal error in ${step}; see the service log`, at };
+}
+
 export function createPendingWorker(opts: PendingWorkerOptions) {
   let running: Promise<number> | null = null;
   let passes = 0;
@@ -58,7 +66,8 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
       await giveBack(opts.ipam, { lifecycleId: id, subscriberId, ...release, free: true });
     } catch (err) {
       opts.log.warn({ lifecycle_id: id, step: p.step, err: String(err) }, 'pending IPAM release failed; will try again');
-      await opts.host.send(id, { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at: nextPendingAttempt({ baseMs: opts.baseDelayMs, maxMs: opts.maxDelayMs }, p.attempts + 1, new Date()) });
+      const next_attempt_at = nextPendingAttempt({ baseMs: opts.baseDelayMs, maxMs: opts.maxDelayMs }, p.attempts + 1, new Date());
+      await opts.host.send(id, { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at, error: pendingError(p.step, err) });
       return;
     }
     opts.log.info({ lifecycle_id: id, step: p.step, prefixes: release.prefixes.map((x) => x.prefix) }, 'a rolled-back update\'s block is given back to IPAM');
@@ -96,6 +105,7 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
           continue;
         }
         let result: CpeResult;
+        let error: PendingError | undefined;
         try {
           result =
             p.step === 'cpe_configure_pd'
@@ -104,13 +114,14 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
         } catch (err) {
           opts.log.warn({ lifecycle_id: id, step: p.step, err: String(err) }, 'pending CPE step failed; will try again');
           result = { status: 'queued', taskId: p.task_id };
+          error = pendingError(p.step, err);
         }
         if (result.status === 'done') {
           await opts.host.send(id, { type: 'PENDING_RESOLVED', step: p.step, ...(result.reason ? { reason: result.reason } : {}) });
         } else {
           // This was attempt `attempts + 1`: the wait grows with it.
           const next = nextPendingAttempt({ baseMs: opts.baseDelayMs, maxMs: opts.maxDelayMs }, p.attempts + 1, new Date());
-          await opts.host.send(id, { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at: next });
+          await opts.host.send(id, { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at: next, ...(error ? { error } : {}) });
         }
       }
       await opts.host.settle(id, 0);

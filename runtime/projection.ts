@@ -96,7 +96,7 @@ export function resourceOf(row: LifecycleRow, ctx: LifecycleContext): LifecycleR
     suspended_at: row.suspended_at,
     revoked_at: row.revoked_at,
     updated_at: row.updated_at,
-    pending: ctx.pending.map(({ step, attempts, next_attempt_at }) => ({ step, attempts, next_attempt_at })),
+    pending: ctx.pending.map(({ step, attempts, next_attempt_at, last_error }) => ({ step, attempts, next_attempt_at, last_error: last_error ?? null })),
     failure: ctx.failure,
     last_error: ctx.lastError,
   };

@@ -29,8 +29,18 @@ export const lifecycleResource = z
     revoked_at: timestamp.nullable(),
     updated_at: timestamp,
     pending: z
-      .array(z.object({ step: z.string(), attempts: z.int(), next_attempt_at: timestamp.nullable() }))
-      .meta({ description: 'Outside work accepted but not confirmed yet, e.g. for an offline CPE' }),
+      .array(
+        z.object({
+          step: z.string(),
+          attempts: z.int(),
+          next_attempt_at: timestamp.nullable(),
+          last_error: z
+            .object({ code: z.string(), message: z.string(), at: timestamp })
+            .nullable()
+            .meta({ description: 'Why the last attempt did not go through (a peer refused or failed); null for a CPE merely offline, or before a retry' }),
+        }),
+      )
+      .meta({ description: 'Outside work accepted but not confirmed yet: an offline CPE, or a rolled-back update\'s block IPAM has not taken back' }),
     failure: failure.nullable().meta({ description: 'Set while the state is `failed`; `POST /retry` resumes from that step' }),
     last_error: failure.nullable().meta({ description: 'Why the last update was rolled back; the lifecycle stayed `active`' }),
   })

@@ -39,7 +39,7 @@ test('toResource(row) → the columns, with pending, failure and last_error from
     revoked_at: null,
     updated_at: '2026-01-04T00:00:00.000Z',
     // The generation and the ACS task id are the runtime's business, not the API's.
-    pending: [{ step: 'cpe_configure_pd', attempts: 3, next_attempt_at: '2026-01-03T00:00:00.000Z' }],
+    pending: [{ step: 'cpe_configure_pd', attempts: 3, next_attempt_at: '2026-01-03T00:00:00.000Z', last_error: null }],
     failure,
     last_error: { ...failure, step: 'radius_write_reply' },
   });
