@@ -61,4 +61,17 @@ test('REVIEW13 an activation task that faulted and is retried after the revocati
   assert.equal(pd(cpe.id), [false, false, false], `PD is on again at a revoked subscriber's CPE (tasks at the ACS before: ${JSON.stringify(left)})`);
 });
 
+test('REVIEW13 the superseded task cannot be deleted (503 "Device is in session"): the revocation is queued all the same', async () => {
+  const cpe = h.acs.addDevice({ mode: 'offline' });
+  await h.run.call('POST', 'allocate', { subscriber_id: 'v-3' });
+  await h.run.call('POST', 'activate', { subscriber_id: 'v-3', username: 'v-3@isp', cpe_id: cpe.id });
+  h.acs.failNext(1, { method: 'DELETE', path: /^\/tasks\//, status: 503, body: 'Device is in session' });
+  const revoked = await h.run.call('POST', 'revoke', { subscriber_id: 'v-3' });
+  assert.equal([revoked.body.state, steps(revoked.body), revoked.body.failure], ['revoked', ['cpe_remove_ipv6'], null]);
+  assert.is(h.acs.requests.filter((r) => r.method === 'DELETE').length, 1, 'the one DELETE was tried, and refused');
+  assert.is(h.acs.tasks(cpe.id).length, 2);
+  h.acs.inform(cpe.id); // both run, oldest first
+  assert.equal(pd(cpe.id), [false, false, false]);
+});
+
 test.run();
