@@ -5,7 +5,8 @@
 import { ServiceError } from '../errors.ts';
 import type { GenieacsConfig } from '../genieacs/config.ts';
 import { pdParameters } from '../genieacs/profiles.ts';
-import { createNbiHttp, valueAt } from '../genieacs/genieacs.ts';
+import { createNbiHttp } from '../genieacs/genieacs.ts';
+import { valueAt } from '../genieacs/nbi-records.ts';
 
 /**
  * `delegating`: every parameter configurePd sets holds the value it sets (the CPE asks for a

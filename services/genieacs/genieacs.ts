@@ -9,6 +9,7 @@ import { PEER_ANSWER_MAX_BYTES, transportFault } from '../peer-url.ts';
 import { peerExcerpt, redactor } from '../redact.ts';
 import type { GenieacsConfig } from './config.ts';
 import type { CpeCommand, CpePort, CpeResult } from './port.ts';
+import { checkDeviceId, describeFault, valueAt, type FaultRecord, type TaskRecord } from './nbi-records.ts';
 import { pdParameters, type ParameterValue } from './profiles.ts';
 
 /** Test seams: the environment the basic-auth credentials are read from. */
@@ -25,21 +26,8 @@ interface SetParameterValuesTask {
   expiry: number;
 }
 
-/** A task as the NBI echoes it, or a fault as `/faults/` lists it (the fields read here). */
-interface TaskRecord {
-  _id?: unknown;
-  uniqueKey?: unknown;
-}
-interface FaultRecord {
-  code?: unknown;
-  message?: unknown;
-  detail?: { setParameterValuesFault?: { parameterName?: unknown; faultCode?: unknown; faultString?: unknown }[] } | null;
-}
-
-// GenieACS routes /devices/:id/tasks only for [a-zA-Z0-9\-_%] and decodes the id with
-// decodeURIComponent, which throws on a stray `%`: anything else cannot name a device there.
-const DEVICE_ID = /^(?:[A-Za-z0-9_-]|%[0-9A-Fa-f]{2}){1,256}$/;
 const FAULTED = 'Task faulted';
+const q = (o: unknown) => encodeURIComponent(JSON.stringify(o));
 
 /** The `uniqueKey` of a command's task: GenieACS deletes the device's older task with the same one. */
 export const taskUniqueKey = (key: string): string => `ipv6-lifecycle:${key}`;
@@ -107,6 +95,10 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
       return new ServiceError('upstream_rejected', `${what}: ${res.status}, the NBI refused ${whose}`);
     }
     if (res.status >= 300 && res.status < 400) return new ServiceError('upstream_rejected', `${what}: redirected (${res.status}); check genieacs.url`);
+    // Every path asked here exists on the NBI and answers a list: a 404, or a 200 with anything
+    // else (a proxy's login page), is not the NBI (a wrong url).
+    if (res.status === 200) return new ServiceError('upstream_rejected', `${what}: 200 without the list the NBI answers with; check genieacs.url`, { detail: excerpt(res) });
+    if (res.status === 404) return new ServiceError('upstream_rejected', `${what}: 404; check genieacs.url`, { detail: excerpt(res) });
     return new ServiceError('upstream_rejected', `${what}: ${res.status}`, { detail: excerpt(res) });
   }
 
@@ -142,8 +134,9 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
     };
     // Without connection requests every answer is 202, so every call looks first. With them, only a
     // pending retry does: a CPE behind NAT ran the task at an inform, and a new POST would queue it again.
+    const { held, others } = await heldTasks(deviceId, task, l, signal);
     if (!config.connection_request || cmd.pending) {
-      const settled = await lookFirst(op, deviceId, task, l, signal);
+      const settled = await lookFirst(op, deviceId, task, held, others, l, signal);
       if (settled) return settled;
     }
     const what = `GenieACS POST task ${op} for ${deviceId}`;
@@ -164,9 +157,8 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
       l.info({ task_id: taskId, reason: redact(res.statusText ?? '') }, 'CPE task queued at the ACS');
       return { status: 'queued', taskId };
     }
-    // GenieACS answers "No such device"; any other 404 is a route that does not exist (a wrong url).
+    // GenieACS answers "No such device"; any other 404 is a route that does not exist (unexpected: a wrong url).
     if (res.status === 404 && typeof res.data === 'string' && res.data.trim() === 'No such device') throw deviceMissing(deviceId);
-    if (res.status === 404) throw new ServiceError('upstream_rejected', `${what}: 404; check genieacs.url`, { detail: excerpt(res) });
     throw unexpected(what, res);
   }
 
@@ -195,21 +187,44 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
   }
 
   /**
+   * The device's tasks at the ACS: this command's, if still held, and how many of our other
+   * commands' are left. Those are deleted first: held, they run before this one, but one that
+   * faulted is retried at a later session, after this one ("Faulted tasks are retried on later
+   * sessions"), and an activation's would turn PD on again after the revocation. This command is
+   * the newest (the pending worker drops a step a later lifecycle superseded), so it wins.
+   */
+  async function heldTasks(deviceId: string, task: SetParameterValuesTask, l: Logger, signal?: AbortSignal): Promise<{ held: string | null; others: number }> {
+    const what = `GenieACS GET tasks of ${deviceId}`;
+    const tasks = await call<TaskRecord[]>('GET', `/tasks/?query=${q({ device: deviceId })}`, what, signal);
+    if (tasks.status !== 200 || !Array.isArray(tasks.data)) throw unexpected(what, tasks);
+    const ours = tasks.data.filter((t): t is { _id: string; uniqueKey: string } => typeof t._id === 'string' && typeof t.uniqueKey === 'string' && t.uniqueKey.startsWith(taskUniqueKey('')));
+    let others = 0;
+    for (const t of ours.filter((t) => t.uniqueKey !== task.uniqueKey)) {
+      try {
+        const res = await call('DELETE', `/tasks/${encodeURIComponent(t._id)}`, `GenieACS DELETE task ${t._id}`, signal);
+        if (res.status === 200 || res.status === 404) continue;
+        l.warn({ task_id: t._id, status: res.status }, 'could not delete a superseded task');
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        // 503 "Device is in session": it may be running now; left, it is at worst the old behaviour.
+        l.warn({ task_id: t._id, err: (err as Error).message }, 'could not delete a superseded task');
+      }
+      others++;
+    }
+    return { held: ours.find((t) => t.uniqueKey === task.uniqueKey)?._id ?? null, others };
+  }
+
+  /**
    * What the ACS says of an earlier call: our task still held → queued (not replaced, which would
    * move it behind later tasks); gone and GenieACS's copy of the parameters shows the values → done
    * (it ran at an inform); otherwise null: submit.
    */
-  async function lookFirst(op: Op, deviceId: string, task: SetParameterValuesTask, l: Logger, signal?: AbortSignal): Promise<CpeResult | null> {
-    const q = (o: unknown) => encodeURIComponent(JSON.stringify(o));
-    const tasks = await call<TaskRecord[]>('GET', `/tasks/?query=${q({ device: deviceId })}`, `GenieACS GET tasks of ${deviceId}`, signal);
-    if (tasks.status !== 200 || !Array.isArray(tasks.data)) throw unexpected(`GenieACS GET tasks of ${deviceId}`, tasks);
-    const held = tasks.data.find((t) => typeof t._id === 'string' && t.uniqueKey === task.uniqueKey);
+  async function lookFirst(op: Op, deviceId: string, task: SetParameterValuesTask, held: string | null, others: number, l: Logger, signal?: AbortSignal): Promise<CpeResult | null> {
     if (held) {
-      const taskId = held._id as string;
-      const faults = await call<unknown[]>('GET', `/faults/?query=${q({ _id: `${deviceId}:task_${taskId}` })}`, `GenieACS GET fault of task ${taskId}`, signal);
-      if (faults.status === 200 && Array.isArray(faults.data) && faults.data.length > 0) throw await rejected(op, deviceId, taskId, l, signal);
-      if (config.connection_request) await nudge(deviceId, taskId, l, signal);
-      return { status: 'queued', taskId };
+      const faults = await call<unknown[]>('GET', `/faults/?query=${q({ _id: `${deviceId}:task_${held}` })}`, `GenieACS GET fault of task ${held}`, signal);
+      if (faults.status === 200 && Array.isArray(faults.data) && faults.data.length > 0) throw await rejected(op, deviceId, held, l, signal);
+      if (config.connection_request) await nudge(deviceId, held, l, signal);
+      return { status: 'queued', taskId: held };
     }
     const projection = task.parameterValues.map((p) => p[0]).join(',');
     const what = `GenieACS GET device ${deviceId}`;
@@ -217,10 +232,9 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
     if (devices.status !== 200 || !Array.isArray(devices.data)) throw unexpected(what, devices);
     const doc = devices.data[0];
     if (doc === undefined) throw deviceMissing(deviceId);
-    // Another of our tasks still queued (an activation's, for a CPE offline since) runs first at the
-    // next inform and would undo values GenieACS's copy shows now: ours must be queued behind it.
-    const earlier = tasks.data.some((t) => typeof t.uniqueKey === 'string' && t.uniqueKey.startsWith(taskUniqueKey('')));
-    if (!earlier && task.parameterValues.every(([path, value]) => String(valueAt(doc, path)) === String(value))) {
+    // Another of our tasks still queued (one that could not be deleted) runs first at the next
+    // inform and would undo values GenieACS's copy shows now: ours must be queued behind it.
+    if (others === 0 && task.parameterValues.every(([path, value]) => String(valueAt(doc, path)) === String(value))) {
       l.info('CPE already has the values (the task ran at an inform)');
       return { status: 'done' };
     }
@@ -250,35 +264,6 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
   };
 }
 
-/** Throws `validation_error` unless `id` is a GenieACS device id the NBI can route. */
-function checkDeviceId(id: unknown): string {
-  if (typeof id !== 'string' || !DEVICE_ID.test(id)) {
-    const shown = typeof id === 'string' ? JSON.stringify(id.slice(0, 80)) : typeof id;
-    throw new ServiceError('validation_error', `cpe_id ${shown} is not a GenieACS device id (OUI-ProductClass-Serial, [A-Za-z0-9_-] and %XX escapes)`, {
-      field: 'cpe_id',
-    });
-  }
-  return id;
-}
-
 function aborted(what: string): ServiceError {
   return new ServiceError('timeout', `${what}: aborted`, { retryable: true });
-}
-
-/** `cwmp.9005 Invalid parameter name (Device.X.Y: 9005 Invalid parameter name)`, bounded in length. */
-function describeFault(f: FaultRecord): string {
-  const params = (f.detail?.setParameterValuesFault ?? [])
-    .slice(0, 3)
-    .map((p) => `${String(p.parameterName)}: ${String(p.faultCode)} ${String(p.faultString)}`);
-  return `${String(f.code ?? 'unknown fault')} ${String(f.message ?? '')}`.trim() + (params.length ? ` (${params.join('; ')})` : '');
-}
-
-/** The `_value` at a parameter path of a device document (nested by path segment). */
-export function valueAt(doc: unknown, path: string): unknown {
-  let node: unknown = doc;
-  for (const part of path.split('.')) {
-    if (typeof node !== 'object' || node === null) return undefined;
-    node = (node as Record<string, unknown>)[part];
-  }
-  return typeof node === 'object' && node !== null ? (node as { _value?: unknown })._value : undefined;
 }

@@ -18,7 +18,11 @@ let body = '<html><body>Sign in</body></html>';
 let type = 'text/html';
 
 test.before(async () => {
-  server = createServer((_req, res) => res.writeHead(200, { 'content-type': type }).end(body));
+  server = createServer((req, res) => {
+    // A JSON server here is the NBI (its GET /tasks/ answers a list); the login page answers everything.
+    if (type === 'application/json' && req.method === 'GET' && req.url?.startsWith('/tasks/')) return void res.writeHead(200, { 'content-type': type }).end('[]');
+    res.writeHead(200, { 'content-type': type }).end(body);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
