@@ -44,12 +44,15 @@ export async function confirmFromAccounting(
   const pending = new Set(sent.filter((s) => checkable(s.outcome) && pollable(s.outcome)).map((s) => s.session.acctUniqueId));
   const unconfirmable = new Set(sent.filter((s) => checkable(s.outcome) && !pollable(s.outcome)).map((s) => s.session.acctUniqueId));
   if (pending.size === 0 && unconfirmable.size === 0) return sent.map((s) => s.outcome);
+  // A row the NAS answered Session-Context-Not-Found for is stale (a Stop that never came): the
+  // prefix it shows was reported before, by a session that no longer exists, and proves no CoA.
+  const stale = new Set(sent.filter((s) => s.outcome.result === 'not_found').map((s) => s.session.acctUniqueId));
   const confirmed = new Set<string>();
   const deadline = Date.now() + opts.windowMs;
   while (pending.size > 0) {
     const open = await opts.sessions.openSessions(cmd.username, signal);
     const stillOpen = new Set(open.map((o) => o.acctUniqueId));
-    const reportsPrefix = wanted !== null && open.some((o) => canonical(o.delegatedIpv6Prefix) === wanted);
+    const reportsPrefix = wanted !== null && open.some((o) => !stale.has(o.acctUniqueId) && canonical(o.delegatedIpv6Prefix) === wanted);
     for (const s of sent) {
       const id = s.session.acctUniqueId;
       if (!pending.has(id)) continue;

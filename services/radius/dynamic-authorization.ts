@@ -13,6 +13,7 @@ import { createSessionSource, type OpenSession, type SessionSource } from './ses
 import { resolveNasTable, type NasTarget, type NasTable } from './nas-table.ts';
 import { combineFailures, nakError, SESSION_CONTEXT_NOT_FOUND, UNSUPPORTED_CAUSES } from './notify-error.ts';
 import { exchange } from './udp-exchange.ts';
+import { unescaped } from './sql-escape.ts';
 import { confirmFromAccounting } from './confirm.ts';
 
 const ERROR_CAUSE = 101;
@@ -163,13 +164,19 @@ export class RadiusDynamicAuthorization implements DynamicAuthorizationPort {
   private encode(action: SessionAction, identifier: number, nas: string, session: OpenSession, cmd: NotifySessionsCommand, target: NasTarget): Buffer {
     // RFC 5176 §3: identify the NAS and the session; a Disconnect-Request carries nothing else.
     // The NAS's profile says which identify the session; one it has no value for is left out.
+    // radacct holds text values as rlm_sql escaped them (joe+tag@isp as joe=2Btag@isp); the NAS
+    // knows the session by the octets it sent, so those are what the request carries.
     const attributes: [string, string | Buffer][] = [];
+    const sent = (type: string, stored: string) => {
+      const octets = unescaped(stored);
+      if (octets.length > 0) attributes.push([type, octets]);
+    };
     for (const a of target.attributes) {
-      if (a === 'User-Name') attributes.push(['User-Name', session.username]);
-      else if (a === 'Acct-Session-Id') attributes.push(['Acct-Session-Id', session.acctSessionId]);
+      if (a === 'User-Name') sent('User-Name', session.username);
+      else if (a === 'Acct-Session-Id') sent('Acct-Session-Id', session.acctSessionId);
       else if (a === 'NAS-IP-Address') attributes.push(isIP(nas) === 6 ? ['NAS-IPv6-Address', encodeIpv6Address(nas)] : ['NAS-IP-Address', nas]);
       else if (a === 'Framed-IPv6-Prefix' && session.framedIpv6Prefix) attributes.push(['Framed-IPv6-Prefix', encodeIpv6Prefix(session.framedIpv6Prefix, 'full')]);
-      else if (a === 'Calling-Station-Id' && session.callingStationId) attributes.push(['Calling-Station-Id', session.callingStationId]);
+      else if (a === 'Calling-Station-Id' && session.callingStationId) sent('Calling-Station-Id', session.callingStationId);
     }
     if (action === 'coa' && cmd.delegatedPrefix !== null) {
       attributes.push(['Delegated-IPv6-Prefix', encodeIpv6Prefix(cmd.delegatedPrefix, this.opts.prefixForm)]);

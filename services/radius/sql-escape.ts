@@ -38,8 +38,8 @@ function utf8Length(b: Buffer, i: number): number {
   return Buffer.from(b.subarray(i, i + n).toString('utf8'), 'utf8').equals(b.subarray(i, i + n)) ? n : 0;
 }
 
-/** The User-Name octets a stored form stands for: each =XX (upper-case hex) its byte, anything else its UTF-8. */
-function unescaped(username: string): Buffer {
+/** The octets the NAS sent for a value rlm_sql stored (User-Name, Acct-Session-Id, …): each =XX (upper-case hex) its byte, anything else its UTF-8. */
+export function unescaped(username: string): Buffer {
   const parts: Buffer[] = [];
   for (const m of username.matchAll(/=[0-9A-F]{2}|[^]/gu)) {
     const s = m[0];
