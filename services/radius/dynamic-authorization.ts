@@ -11,7 +11,7 @@ import { canonicalIpAddress, encodeIpv6Address, encodeIpv6Prefix, type PrefixFor
 import type { DynamicAuthorizationPort, NotifySessionsCommand, SessionAction, SessionOutcome } from './port.ts';
 import { createSessionSource, type OpenSession, type SessionSource } from './sessions.ts';
 import { resolveNasTable, type NasTarget, type NasTable } from './nas-table.ts';
-import { combineFailures, nakError, SESSION_CONTEXT_NOT_FOUND, UNSUPPORTED_CAUSES } from './notify-error.ts';
+import { coaFallsBack, combineFailures, nakError, SESSION_CONTEXT_NOT_FOUND, UNSUPPORTED_CAUSES } from './notify-error.ts';
 import { exchange } from './udp-exchange.ts';
 import { unescaped } from './sql-escape.ts';
 import { confirmFromAccounting } from './confirm.ts';
@@ -144,11 +144,11 @@ export class RadiusDynamicAuthorization implements DynamicAuthorizationPort {
       log.info({ ...ctx, attempts, error_cause: errorCause }, `${decoded.code}: session already gone`);
       return { outcome: { ...base, attempts, result: 'not_found', errorCause }, failure: null };
     }
+    if (action === 'coa' && coaFallsBack(errorCause)) {
+      log.warn({ ...ctx, attempts, error_cause: errorCause }, `${decoded.code}: the NAS does not apply CoA here; sending a Disconnect-Request instead`);
+      return this.notifyOne(session, { ...cmd, action: 'disconnect' }, signal);
+    }
     if (errorCause !== null && UNSUPPORTED_CAUSES.has(errorCause)) {
-      if (action === 'coa') {
-        log.warn({ ...ctx, attempts, error_cause: errorCause }, `${decoded.code}: the NAS does not apply CoA here; sending a Disconnect-Request instead`);
-        return this.notifyOne(session, { ...cmd, action: 'disconnect' }, signal);
-      }
       // As a NAS that never answers: radreply no longer offers the prefix, so the session loses it when it re-authenticates.
       log.warn({ ...ctx, attempts, error_cause: errorCause }, `${decoded.code}: the NAS does not disconnect here; continuing, the session keeps its attributes until it re-authenticates`);
       return { outcome: { ...base, attempts, result: 'unsupported', errorCause }, failure: null };

@@ -1,12 +1,12 @@
 // In-memory fakes of both RADIUS ports for the core's tests: deterministic, with injectable
 // faults, and inspectable rows and requests. They follow the real implementations' rules
-// (reply-attributes.ts; NAK 503 is done, 405, 406 and 501 are `unsupported` and a CoA so NAKed goes
+// (reply-attributes.ts; NAK 503 is done, 405, 406 and 501 are `unsupported` and a CoA so NAKed (or 401, 407) goes
 // again as a Disconnect, other NAKs throw, silence is `no_answer`).
 import type { ServiceError } from '../errors.ts';
 import { createFaults, type FaultOptions } from '../faults.ts';
 import type { DynamicAuthorizationPort, NotifySessionsCommand, RadiusReplyPort, SessionAction, SessionOutcome, WriteReplyCommand } from './port.ts';
 import { desiredReply, managedAttributes, REPLY_OP, type FramedPrefixMode, type ReplyRow } from './reply-attributes.ts';
-import { combineFailures, nakError, SESSION_CONTEXT_NOT_FOUND, UNSUPPORTED_CAUSES } from './notify-error.ts';
+import { coaFallsBack, combineFailures, nakError, SESSION_CONTEXT_NOT_FOUND, UNSUPPORTED_CAUSES } from './notify-error.ts';
 
 /** RadiusReplyPort in memory: `rows` is the `radreply` table. */
 export class FakeRadiusReplyStore implements RadiusReplyPort {
@@ -143,8 +143,8 @@ export class FakeDynamicAuthorization implements DynamicAuthorizationPort {
       return { outcome: { ...base, attempts: 1, result: 'ack', errorCause: null }, failure: null };
     }
     if (a.errorCause === SESSION_CONTEXT_NOT_FOUND) return { outcome: { ...base, attempts: 1, result: 'not_found', errorCause: a.errorCause }, failure: null };
+    if (action === 'coa' && coaFallsBack(a.errorCause)) return this.one(s, 'disconnect', null);
     if (a.errorCause !== null && UNSUPPORTED_CAUSES.has(a.errorCause)) {
-      if (action === 'coa') return this.one(s, 'disconnect', null);
       return { outcome: { ...base, attempts: 1, result: 'unsupported', errorCause: a.errorCause }, failure: null };
     }
     const failure = nakError(s.nas, action === 'coa' ? 'CoA-NAK' : 'Disconnect-NAK', s.sessionId, a.errorCause, null);

@@ -13,6 +13,14 @@ export const SESSION_CONTEXT_NOT_FOUND = 503;
  */
 export const UNSUPPORTED_CAUSES: ReadonlySet<number> = new Set([405, 406, 501]);
 
+/**
+ * A CoA NAKed with one of these is sent again as a Disconnect-Request: the unsupported causes, and
+ * 401 Unsupported-Attribute / 407 Invalid-Attribute-Value, what a NAS that cannot take
+ * Delegated-IPv6-Prefix (or Framed-IPv6-Prefix) in a CoA answers. The session then re-authenticates
+ * and reads the new `radreply`. A Disconnect so NAKed names the session wrongly: an error, as before.
+ */
+export const coaFallsBack = (cause: number | null): boolean => cause !== null && (UNSUPPORTED_CAUSES.has(cause) || cause === 401 || cause === 407);
+
 /** A NAK other than 503 (or a NAS without a secret): carries every outcome so the ones that succeeded can still be audited. */
 export class DynamicAuthorizationError extends ServiceError {
   constructor(

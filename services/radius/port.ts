@@ -39,7 +39,7 @@ export interface SessionOutcome {
   attempts: number;
   /**
    * `ack`, `nak` (with `errorCause`), `not_found` (NAK 503: done), `no_answer` or `unsupported` (a NAK
-   * 405, 406 or 501 to a Disconnect: a warning, done; a CoA so NAKed is sent again as a Disconnect). With
+   * 405, 406 or 501 to a Disconnect: a warning, done; a CoA so NAKed, or NAKed 401 or 407, is sent again as a Disconnect). With
    * `dynamic_authorization.confirm_window_ms` set, an ACK is checked against accounting: `confirmed`
    * (the session is stopped, or reports the new Delegated-IPv6-Prefix) or `acked_unconfirmed` (a
    * warning: the NAS said yes, accounting did not show it within the window).

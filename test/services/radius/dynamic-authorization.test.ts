@@ -145,6 +145,19 @@ test('a CoA NAKed as unsupported (405, 406, 501) is sent again as a Disconnect-R
   assert.not.ok(ctx.logs.some((l) => JSON.parse(l).level >= 50), 'no line at error level or above');
 });
 
+test('a CoA NAKed 401 (Unsupported-Attribute) or 407 (Invalid-Attribute-Value), a NAS that cannot take the prefix in a CoA, is sent again as a Disconnect; a Disconnect so NAKed is an error', async (ctx) => {
+  for (const cause of [401, 407]) {
+    ctx.nas.received.length = 0;
+    ctx.nas.behave = (req) => (req.code === 43 ? { code: 45, errorCause: cause } : { code: 41 });
+    const out = await client(ctx, [session()]).notifySessions({ username: 'alice', action: 'coa', delegatedPrefix: '2001:db8:200::/56' });
+    assert.equal(ctx.nas.received.map((r) => r.code), [43, 40], `cause ${cause}`);
+    assert.equal(out, [{ sessionId: 'sess-1', nas: '127.0.0.1', action: 'disconnect', attempts: 1, result: 'ack', errorCause: null }]);
+    ctx.nas.behave = () => ({ code: 42, errorCause: cause });
+    const err = (await client(ctx, [session()]).notifySessions({ username: 'alice', action: 'disconnect', delegatedPrefix: null }).catch((e) => e)) as ServiceError;
+    assert.equal([err.code, err.retryable], ['upstream_rejected', false], `cause ${cause}`);
+  }
+});
+
 test('a 5xx NAK other than 503 is retryable; a NAK without a cause is not', async (ctx) => {
   ctx.nas.behave = () => ({ code: 42, errorCause: 506 });
   const e506 = (await client(ctx, [session()]).notifySessions({ username: 'alice', action: 'disconnect', delegatedPrefix: null }).catch((e) => e)) as ServiceError;
