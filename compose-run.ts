@@ -36,11 +36,17 @@ export interface Run {
   started(): boolean;
   /** Composed's `notReady()`. */
   notReady(): string | null;
+  /** `notReady()` once a probe of the database that ends after the call has answered (several instances), for `/readyz`. */
+  checkReady(): Promise<string | null>;
   /** Composed's `start()`. */
   start(): Promise<void>;
   /** Composed's `stop()`. */
   stop(): Promise<void>;
 }
+
+/** How long `/readyz` waits on its probe of PostgreSQL, and how old a probe's result it reuses. */
+const READY_PROBE_MS = 2000;
+const READY_FRESH_MS = 250;
 
 export function createRun(parts: RunParts): Run {
   const { config, log, retry, ipam, opened, host, ownership, jobs, closers } = parts;
@@ -53,11 +59,9 @@ export function createRun(parts: RunParts): Run {
   let stopped = false;
   let pgProblem: string | null = null;
   let probedAt = 0;
-  let probing = false;
-  const probeSoon = () => {
-    if (probing || Date.now() - probedAt < 1000) return;
-    probing = true;
-    void port
+  let probing: Promise<void> | null = null;
+  const probe = (): Promise<void> =>
+    (probing ??= port
       .probe()
       .then(
         () => {
@@ -67,9 +71,24 @@ export function createRun(parts: RunParts): Run {
         (err: Error) => void (pgProblem = `the database takes no writes: ${err.message}`),
       )
       .finally(() => {
-        probing = false;
+        probing = null;
         probedAt = Date.now();
-      });
+      }));
+  const probeSoon = () => {
+    if (!probing && Date.now() - probedAt >= 1000) void probe();
+  };
+  // `/readyz` is polled seconds apart: answering what the probe of the previous call found would
+  // say ready for a whole period after the database went away, and not ready after it came back.
+  // Its answer waits on a probe of its own (one in flight, shared; a result a few tenths old reused).
+  const checkReady = async (): Promise<string | null> => {
+    if (!started || sqlite || stopped) return notReady();
+    if (probing || Date.now() - probedAt >= READY_FRESH_MS) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), READY_PROBE_MS)));
+      const outcome = await Promise.race([probe(), late]).finally(() => clearTimeout(timer));
+      if (outcome === 'late') return host.storeProblem ?? `the database did not answer the readiness probe within ${READY_PROBE_MS} ms`;
+    }
+    return host.storeProblem ?? pgProblem;
   };
   const notReady = (): string | null => {
     if (!started) return waiting ?? 'start-up recovery is still running';
@@ -133,6 +152,7 @@ export function createRun(parts: RunParts): Run {
     leads: () => fleet?.isLeader ?? false,
     started: () => started,
     notReady,
+    checkReady,
     async start() {
       if (!('init' in ipam && typeof ipam.init === 'function')) return begin();
       // NetBox's parent lookup makes one attempt per request, like every step: retry it as a step.

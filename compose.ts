@@ -246,6 +246,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     reconciliation,
     ready: () => run.started(),
     notReady: run.notReady,
+    checkReady: run.checkReady,
     api: config.api,
     token,
     metricsToken,

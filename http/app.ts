@@ -40,6 +40,8 @@ export interface AppDeps {
   ready: () => boolean;
   /** Why the service is not ready, for `/readyz` and the 503 of `/api/` (else a generic reason). */
   notReady?: () => string | null;
+  /** `/readyz`: `notReady` after a fresh probe of the store (several instances). */
+  checkReady?: () => Promise<string | null>;
   api: Config['api'];
   /** Bearer token for `/api/`. */
   token: string;
@@ -71,7 +73,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     ...(deps.jobs ? jobRoutes(deps.jobs) : []),
     ...(deps.importer ? importRoutes(deps.importer) : []),
     ...(deps.reconciliation ? reconciliationRoutes(deps.reconciliation) : []),
-    ...systemRoutes({ registry: deps.registry, metricsToken: deps.metricsToken, ready: deps.ready, ...(deps.notReady ? { notReady: deps.notReady } : {}), document: () => document }),
+    ...systemRoutes({ registry: deps.registry, metricsToken: deps.metricsToken, ready: deps.ready, ...(deps.notReady ? { notReady: deps.notReady } : {}), ...(deps.checkReady ? { checkReady: deps.checkReady } : {}), document: () => document }),
   ];
   document = buildOpenApi(routes, { metricsToken: deps.metricsToken !== null });
 

@@ -208,10 +208,12 @@ export class LiveActors {
   #unloadSoon(): void {
     if (this.#trimScheduled) return;
     this.#trimScheduled = true;
-    void this.#o.afterCommit().finally(() => {
+    const trim = () => {
       this.#trimScheduled = false;
       this.unload();
-    });
+    };
+    // Both ways: `.finally()` would hand a failed commit's rejection on to nobody, and Node ends the process on it.
+    void this.#o.afterCommit().then(trim, trim);
   }
 
   #startSweeper(): NodeJS.Timeout {

@@ -16,6 +16,8 @@ export interface SystemDeps {
   ready: () => boolean;
   /** Why not ready (the store takes no writes, NetBox pools unresolved); overrides `ready` when given. */
   notReady?: () => string | null;
+  /** `notReady` after a fresh look at the store (a probe of PostgreSQL); `/readyz` prefers it when given. */
+  checkReady?: () => Promise<string | null>;
   /** The OpenAPI document; a thunk because it documents these routes too. */
   document: () => unknown;
 }
@@ -67,8 +69,8 @@ export function systemRoutes(deps: SystemDeps): RouteSpec[] {
         security: [],
         responses: { '200': { description: 'Ready', content: { 'application/json': { schema: readyResponse } } }, ...errorResponses(405, 503, ...REQUEST_LINE_ERRORS) },
       },
-      handler: (ctx) => {
-        const reason = deps.notReady ? deps.notReady() : deps.ready() ? null : 'start-up recovery is still running';
+      handler: async (ctx) => {
+        const reason = deps.checkReady ? await deps.checkReady() : deps.notReady ? deps.notReady() : deps.ready() ? null : 'start-up recovery is still running';
         if (reason !== null) throw new ApiError('unavailable', reason, { headers: { 'Retry-After': '1' } });
         ctx.body = { status: 'ready' };
       },
