@@ -18,6 +18,8 @@ const ipAddress = z
 const nasSchema = z
   .object({
     address: ipAddress,
+    /** Where its CoA listener is reached when that is not `address` (a loopback NAS-IP, NAT); answers are taken only from there. */
+    coa_address: ipAddress.optional(),
     /** Environment variable holding this NAS's shared secret. */
     secret_env: envName.optional(),
     /** Inline secret: for tests and throw-away setups only; prefer `secret_env`. */

@@ -114,10 +114,11 @@ export class RadiusDynamicAuthorization implements DynamicAuthorizationPort {
     const identifier = randomInt(256);
     const packet = this.encode(action, identifier, nas, session, cmd, target);
     const base = { sessionId: session.acctSessionId, nas, action };
-    const ctx = { nas, port: target.port, action, identifier };
+    // The request names the NAS by `nas` (radacct's key) wherever it is sent; log both when they differ.
+    const ctx = { nas, ...(target.host === nas ? {} : { coa_address: target.host }), port: target.port, action, identifier };
 
     const { response, attempts } = await exchange({
-      host: nas,
+      host: target.host,
       port: target.port,
       packet,
       timeoutMs: this.opts.timeoutMs,

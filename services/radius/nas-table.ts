@@ -7,6 +7,8 @@ import type { SessionAction } from './port.ts';
 
 /** Where and how to reach one NAS. `secret` is null when none is configured for it. */
 export interface NasTarget {
+  /** Where requests go and answers must come from: `coa_address`, else the NAS-IP-Address itself. */
+  host: string;
   port: number;
   action: SessionAction;
   secret: string | null;
@@ -16,7 +18,7 @@ export interface NasTarget {
   unconfirmedCoa: 'keep' | 'disconnect';
 }
 
-/** Lookup by canonical NAS address, falling back to the defaults. */
+/** Lookup by canonical NAS address (radacct's nasipaddress), falling back to the defaults. */
 export interface NasTable {
   lookup(address: string): NasTarget;
 }
@@ -29,7 +31,7 @@ export function resolveNasTable(cfg: DynamicAuthorizationConfig, env: NodeJS.Pro
     return value;
   };
   const generic = NAS_PROFILES.rfc5176;
-  const fallback: NasTarget = {
+  const fallback: Omit<NasTarget, 'host'> = {
     attributes: [...generic.attributes],
     reportsPd: generic.reportsPd,
     unconfirmedCoa: generic.unconfirmedCoa,
@@ -42,6 +44,7 @@ export function resolveNasTable(cfg: DynamicAuthorizationConfig, env: NodeJS.Pro
     const where = `secret of NAS ${nas.address}`;
     const profile: { attributes: readonly IdentifyingAttribute[]; reportsPd: boolean; unconfirmedCoa: 'keep' | 'disconnect' } = NAS_PROFILES[nas.profile ?? 'rfc5176'];
     byAddress.set(nas.address, {
+      host: nas.coa_address ?? nas.address,
       attributes: [...(nas.attributes ?? profile.attributes)],
       reportsPd: nas.reports_pd ?? profile.reportsPd,
       unconfirmedCoa: nas.unconfirmed_coa ?? profile.unconfirmedCoa,
@@ -50,5 +53,5 @@ export function resolveNasTable(cfg: DynamicAuthorizationConfig, env: NodeJS.Pro
       secret: nas.secret ?? (nas.secret_env === undefined ? fallback.secret : read(nas.secret_env, where)),
     });
   }
-  return { lookup: (address) => byAddress.get(address) ?? fallback };
+  return { lookup: (address) => byAddress.get(address) ?? { ...fallback, host: address } };
 }
