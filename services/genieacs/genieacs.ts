@@ -148,6 +148,9 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
       // wrong URL, answers 200 too, and the CPE got nothing.
       if (!isTask(res.data)) throw new ServiceError('upstream_rejected', `${what}: 200 without the task the NBI answers with; check genieacs.url`, { detail: excerpt(res) });
       l.info('CPE applied the task');
+      // A superseded task of ours the NBI would not delete ran before ours, or faulted and is
+      // retried at a later session, after ours: pending, so the retry deletes it and looks again.
+      if (others > 0) return { status: 'queued', taskId: res.data._id };
       return { status: 'done' };
     }
     if (res.status === 202) {

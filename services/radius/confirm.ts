@@ -44,9 +44,11 @@ export async function confirmFromAccounting(
   const pending = new Set(sent.filter((s) => checkable(s.outcome) && pollable(s.outcome)).map((s) => s.session.acctUniqueId));
   const unconfirmable = new Set(sent.filter((s) => checkable(s.outcome) && !pollable(s.outcome)).map((s) => s.session.acctUniqueId));
   if (pending.size === 0 && unconfirmable.size === 0) return sent.map((s) => s.outcome);
-  // A row the NAS answered Session-Context-Not-Found for is stale (a Stop that never came): the
-  // prefix it shows was reported before, by a session that no longer exists, and proves no CoA.
-  const stale = new Set(sent.filter((s) => s.outcome.result === 'not_found').map((s) => s.session.acctUniqueId));
+  // A row whose NAS did not ACK the CoA may be stale (a Stop that never came: the NAS answered
+  // Session-Context-Not-Found, or crashed and answers nothing): the prefix it shows was reported
+  // before, maybe by a session that no longer exists, and proves no CoA. Rows not sent to (a new
+  // Start) and rows whose CoA was ACKed may confirm.
+  const stale = new Set(sent.filter((s) => !(s.outcome.result === 'ack' && s.outcome.action === 'coa')).map((s) => s.session.acctUniqueId));
   const confirmed = new Set<string>();
   const deadline = Date.now() + opts.windowMs;
   while (pending.size > 0) {
