@@ -7,7 +7,7 @@ import { chainProblems } from '../support/audit-chain.ts';
 import { LEASE_MS } from '../support/instances-config.ts';
 import { ipamAgreesWithStore } from '../support/instances-db.ts';
 import { eventually, sleep } from '../support/instances.ts';
-import { active, cpePosts, db, eventsOf, on, reviewRig, rig, why } from './instances-review-support.ts';
+import { active, cpeCalls, db, eventsOf, on, reviewRig, rig, why } from './instances-review-support.ts';
 
 const test = suite('e2e review: three instances on one PostgreSQL, from outside: keys and races');
 const up = reviewRig(test);
@@ -58,7 +58,7 @@ test('an Idempotency-Key replayed on another instance after the first instance w
   const body = { subscriber_id: s, username: `${s}@isp`, cpe_id: cpe.id };
   const first = await on(0).call('POST', 'activate?wait=0', body, key);
   assert.is(first.status, 202);
-  await eventually('the CPE step reaching the ACS', 10_000, async () => (cpePosts(cpe.id, from) > 0 ? true : undefined));
+  await eventually('the CPE step reaching the ACS', 10_000, async () => (cpeCalls(cpe.id, from) > 0 ? true : undefined));
   await on(0).kill();
   rig!.acs.delayMs = 0;
   const t0 = Date.now();

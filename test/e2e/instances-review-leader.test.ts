@@ -8,7 +8,7 @@ import { chainProblems } from '../support/audit-chain.ts';
 import { DATABASE_URL_ENV, instancesConfig, LEASE_MS } from '../support/instances-config.ts';
 import { ipamAgreesWithStore } from '../support/instances-db.ts';
 import { eventually, sleep, startFleet, type Instance } from '../support/instances.ts';
-import { active, cpePosts, db, on, reviewRig, rig, why } from './instances-review-support.ts';
+import { active, cpeCalls, cpePosts, db, on, reviewRig, rig, why } from './instances-review-support.ts';
 
 const test = suite('e2e review: three instances on one PostgreSQL, from outside: the leader and its jobs');
 const up = reviewRig(test);
@@ -100,7 +100,7 @@ test('the pending job takes over a dead owner\'s busy lifecycle → once it sett
     const from = rig!.acs.requests.length;
     rig!.acs.delayMs = 8000;
     assert.is((await owner.call('POST', 'revoke?wait=0', { subscriber_id: s })).status, 202);
-    await eventually('the removal reaching the ACS', 10_000, async () => (cpePosts(cpe.id, from) > 0 ? true : undefined));
+    await eventually('the removal reaching the ACS', 10_000, async () => (cpeCalls(cpe.id, from) > 0 ? true : undefined));
     // The offline CPE's configure step comes due while the revocation is in flight: the leader's
     // pending job picks the lifecycle up and waits for the owner's lease.
     await eventually('the pending step due', 10_000, async () => {
@@ -189,7 +189,7 @@ test('two instances given the same store.instance_id (one configuration file cop
     const from = rig!.acs.requests.length;
     rig!.acs.delayMs = 3000;
     assert.is((await p.call('POST', 'revoke?wait=0', { subscriber_id: s })).status, 202);
-    await eventually('the removal reaching the ACS', 10_000, async () => (cpePosts(cpe.id, from) > 0 ? true : undefined));
+    await eventually('the removal reaching the ACS', 10_000, async () => (cpeCalls(cpe.id, from) > 0 ? true : undefined));
     const second = await q.call('POST', 'revoke?wait=15000', { subscriber_id: s });
     rig!.acs.delayMs = 0;
     assert.is(second.body?.state, 'revoked', JSON.stringify(second.body));

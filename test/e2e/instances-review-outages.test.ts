@@ -13,7 +13,7 @@ import { ipamAgreesWithStore } from '../support/instances-db.ts';
 import { eventually, INSTANCES_TOKEN, sleep, startFleet, type Instance } from '../support/instances.ts';
 import { startGenieacsNbi } from '../support/genieacs-nbi.ts';
 import { PG_BIN, postgresAvailable, startPostgres, type PgCluster } from '../support/postgres.ts';
-import { active, cpePosts, db, eventsOf, on, reviewRig, rig, why } from './instances-review-support.ts';
+import { active, cpeCalls, db, eventsOf, on, reviewRig, rig, why } from './instances-review-support.ts';
 
 const test = suite('e2e review: three instances on one PostgreSQL, from outside: outages, start and stop');
 const up = reviewRig(test);
@@ -175,7 +175,7 @@ test('SIGTERM of the instance that owns a revocation mid-step → it exits 0, an
   const from = rig!.acs.requests.length;
   rig!.acs.delayMs = 4000;
   assert.is((await via.call('POST', 'revoke?wait=0', { subscriber_id: s })).status, 202);
-  await eventually('the removal reaching the ACS', 10_000, async () => (cpePosts(cpe.id, from) > 0 ? true : undefined));
+  await eventually('the removal reaching the ACS', 10_000, async () => (cpeCalls(cpe.id, from) > 0 ? true : undefined));
   const lease = await db.lease(s);
   assert.ok(lease && via.owns(lease.owner), `the lease is ${via.name}'s: ${JSON.stringify(lease)}`);
   rig!.acs.delayMs = 0;

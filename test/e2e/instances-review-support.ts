@@ -20,6 +20,12 @@ export const on = (i: number): Instance => rig!.fleet.instances[i % rig!.fleet.i
 export const why = () => `\n${rig!.fleet.warnings()}`;
 export const cpePosts = (cpeId: string, from: number) =>
   rig!.acs.requests.slice(from).filter((r) => r.method === 'POST' && decodeURIComponent(r.url).includes(`/devices/${cpeId}/tasks`)).length;
+/** Requests about the CPE since `from`: a command's first, its look at the device's tasks (GET /tasks?query={"device":…}), then its POST. */
+export const cpeCalls = (cpeId: string, from: number) =>
+  rig!.acs.requests.slice(from).filter((r) => {
+    const url = decodeURIComponent(r.url);
+    return url.includes(`/devices/${cpeId}/tasks`) || url.includes(`"device":"${cpeId}"`);
+  }).length;
 
 /** The `up()` of `test`'s tests: starts the rig on the first call (false: no PostgreSQL here); stops it after the suite. */
 export function reviewRig(test: Test): () => Promise<boolean> {
