@@ -86,6 +86,8 @@ export function createRun(parts: RunParts): Run {
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), READY_PROBE_MS)));
       const outcome = await Promise.race([probe(), late]).finally(() => clearTimeout(timer));
+      // Stopped while it waited: the stopped instance's answer, not the probe's.
+      if (stopped) return notReady();
       if (outcome === 'late') return host.storeProblem ?? `the database did not answer the readiness probe within ${READY_PROBE_MS} ms`;
     }
     return host.storeProblem ?? pgProblem;

@@ -11,7 +11,8 @@ const port = z.number().int().min(1).max(65535);
 const action = z.enum(['disconnect', 'coa']);
 const ipAddress = z
   .string()
-  .refine((s) => isIP(s) !== 0, 'an IPv4 or IPv6 address')
+  // isIP takes a zone index (fe80::1%eth0), which canonicalIpAddress refuses: refused here, by key.
+  .refine((s) => isIP(s) !== 0 && !s.includes('%'), 'an IPv4 or IPv6 address')
   .transform(canonicalIpAddress);
 
 /** One NAS (Dynamic Authorization Server), keyed by the address `radacct.nasipaddress` holds. */
