@@ -44,9 +44,13 @@ export interface Run {
   stop(): Promise<void>;
 }
 
-/** How long `/readyz` waits on its probe of PostgreSQL, and how old a probe's result it reuses. */
+/**
+ * How long `/readyz` waits on its probe of PostgreSQL, how old a probe's result it reuses, and how
+ * long a probe may hang before the instance says it is not ready.
+ */
 const READY_PROBE_MS = 2000;
 const READY_FRESH_MS = 250;
+const READY_HUNG_MS = 10_000;
 
 export function createRun(parts: RunParts): Run {
   const { config, log, retry, ipam, opened, host, ownership, jobs, closers } = parts;
@@ -59,9 +63,10 @@ export function createRun(parts: RunParts): Run {
   let stopped = false;
   let pgProblem: string | null = null;
   let probedAt = 0;
+  let probeStartedAt = 0;
   let probing: Promise<void> | null = null;
   const probe = (): Promise<void> =>
-    (probing ??= port
+    (probing ??= ((probeStartedAt = Date.now()), port)
       .probe()
       .then(
         () => {
@@ -88,7 +93,11 @@ export function createRun(parts: RunParts): Run {
       const outcome = await Promise.race([probe(), late]).finally(() => clearTimeout(timer));
       // Stopped while it waited: the stopped instance's answer, not the probe's.
       if (stopped) return notReady();
-      if (outcome === 'late') return host.storeProblem ?? `the database did not answer the readiness probe within ${READY_PROBE_MS} ms`;
+      // A probe slow under load (the pool busy) is no outage: every busy instance would leave the
+      // balancer at once. The last probe's answer stands until one has hung READY_HUNG_MS.
+      if (outcome === 'late' && Date.now() - probeStartedAt >= READY_HUNG_MS) {
+        return host.storeProblem ?? `the database did not answer the readiness probe within ${READY_HUNG_MS / 1000} s`;
+      }
     }
     return host.storeProblem ?? pgProblem;
   };
