@@ -121,6 +121,7 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
         } else {
           // This was attempt `attempts + 1`: the wait grows with it.
           const next = nextPendingAttempt({ baseMs: opts.baseDelayMs, maxMs: opts.maxDelayMs }, p.attempts + 1, new Date());
+          if (!error && result.status === 'queued' && result.problem) error = { code: 'upstream_rejected', message: result.problem, at: new Date().toISOString() };
           await opts.host.send(id, { type: 'PENDING_DEFERRED', step: p.step, next_attempt_at: next, ...(error ? { error } : {}) });
         }
       }

@@ -134,7 +134,7 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
     };
     // Without connection requests every answer is 202, so every call looks first. With them, only a
     // pending retry does: a CPE behind NAT ran the task at an inform, and a new POST would queue it again.
-    const { held, others } = await heldTasks(deviceId, task, l, signal);
+    const { held, others, problem } = await heldTasks(deviceId, task, l, signal);
     if (!config.connection_request || cmd.pending) {
       const settled = await lookFirst(op, deviceId, task, held, others, l, signal);
       if (settled) return settled;
@@ -150,7 +150,7 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
       l.info('CPE applied the task');
       // A superseded task of ours the NBI would not delete ran before ours, or faulted and is
       // retried at a later session, after ours: pending, so the retry deletes it and looks again.
-      if (others > 0) return { status: 'queued', taskId: res.data._id };
+      if (others > 0) return { status: 'queued', taskId: res.data._id, ...(problem ? { problem } : {}) };
       return { status: 'done' };
     }
     if (res.status === 202) {
@@ -196,25 +196,28 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
    * sessions"), and an activation's would turn PD on again after the revocation. This command is
    * the newest (the pending worker drops a step a later lifecycle superseded), so it wins.
    */
-  async function heldTasks(deviceId: string, task: SetParameterValuesTask, l: Logger, signal?: AbortSignal): Promise<{ held: string | null; others: number }> {
+  async function heldTasks(deviceId: string, task: SetParameterValuesTask, l: Logger, signal?: AbortSignal): Promise<{ held: string | null; others: number; problem: string | null }> {
     const what = `GenieACS GET tasks of ${deviceId}`;
     const tasks = await call<TaskRecord[]>('GET', `/tasks/?query=${q({ device: deviceId })}`, what, signal);
     if (tasks.status !== 200 || !Array.isArray(tasks.data)) throw unexpected(what, tasks);
     const ours = tasks.data.filter((t): t is { _id: string; uniqueKey: string } => typeof t._id === 'string' && typeof t.uniqueKey === 'string' && t.uniqueKey.startsWith(taskUniqueKey('')));
     let others = 0;
+    let problem: string | null = null;
     for (const t of ours.filter((t) => t.uniqueKey !== task.uniqueKey)) {
       try {
         const res = await call('DELETE', `/tasks/${encodeURIComponent(t._id)}`, `GenieACS DELETE task ${t._id}`, signal);
         if (res.status === 200 || res.status === 404) continue;
         l.warn({ task_id: t._id, status: res.status }, 'could not delete a superseded task');
+        problem ??= `GenieACS DELETE task ${t._id} (a superseded task of ours) answered ${res.status}`;
       } catch (err) {
         if (signal?.aborted) throw err;
         // 503 "Device is in session": it may be running now; left, it is at worst the old behaviour.
         l.warn({ task_id: t._id, err: (err as Error).message }, 'could not delete a superseded task');
+        problem ??= `GenieACS could not delete task ${t._id} (a superseded task of ours): ${err instanceof ServiceError ? err.message : 'network error'}`;
       }
       others++;
     }
-    return { held: ours.find((t) => t.uniqueKey === task.uniqueKey)?._id ?? null, others };
+    return { held: ours.find((t) => t.uniqueKey === task.uniqueKey)?._id ?? null, others, problem };
   }
 
   /**

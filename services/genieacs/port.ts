@@ -14,7 +14,10 @@ export interface CpeCommand {
  * `done`: the CPE applied it (`reason: 'unknown_to_acs'`: a removal for a device the ACS does not
  * know, so there is nothing to remove); `queued`: the CPE is offline and the ACS holds the task.
  */
-export type CpeResult = { status: 'done'; reason?: 'unknown_to_acs' } | { status: 'queued'; taskId: string | null };
+export type CpeResult =
+  | { status: 'done'; reason?: 'unknown_to_acs' }
+  /** `problem`: why it stays queued though the CPE took it (a superseded task of ours the NBI would not delete); shown as the pending step's last_error. */
+  | { status: 'queued'; taskId: string | null; problem?: string };
 
 /** CPE port (GenieACS NBI): DHCPv6-PD on and off; each call is safe to repeat. */
 export interface CpePort {
