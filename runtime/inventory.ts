@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { allOwned, givingBack } from '../machines/context.ts';
 import { markedUnder } from '../services/ipam/marked.ts';
 import type { IpamPort, MarkedPrefix } from '../services/ipam/port.ts';
 import { markedPagesOf } from '../services/ipam/router.ts';
@@ -97,11 +98,11 @@ export function createInventory(deps: {
     const full = await deps.store.get(row.id);
     if (!full) return false;
     const ctx = readContext(full);
-    if (ctx.unconfirmed.some((a) => markedUnder(m, a.key))) return true;
-    // A rolled-back update's block a pending step gives back once IPAM answers: held until then, no leak.
-    const giving = ctx.pending.flatMap((p) => (p.release ? [p.release] : []));
-    if (giving.some((r) => r.unconfirmed.some((a) => markedUnder(m, a.key)) || r.prefixes.some((p) => p.prefix === m.prefix))) return true;
-    return [ctx.current, ctx.next, ctx.retired].some((p) => p?.prefix === m.prefix);
+    // A rolled-back update's block a pending step gives back once IPAM answers is held until then
+    // too (allOwned and givingBack include it): no leak.
+    const attempts = [...ctx.unconfirmed, ...givingBack(ctx).flatMap((r) => r.unconfirmed)];
+    if (attempts.some((a) => markedUnder(m, a.key))) return true;
+    return allOwned(ctx).some((p) => p.prefix === m.prefix);
   };
 
   /**

@@ -3,6 +3,7 @@
 // it back: freeing it as an orphan would race that step. The lifecycle columns do not show it, so
 // the snapshot is read, and only of a lifecycle with pending work that an `ipam_orphan` names (once
 // per lifecycle): the batched walk of the columns stays as it is.
+import { givingBack } from '../machines/context.ts';
 import type { PendingStep } from '../machines/types.ts';
 import type { HeldPrefix } from '../services/field/ipam.ts';
 import { markedUnder } from '../services/ipam/marked.ts';
@@ -19,7 +20,7 @@ export async function holdPendingReleases(found: Found[], get: (id: string) => P
   const giving = new Map<string, Release[]>();
   for (const id of ids) {
     const row = await get(id);
-    giving.set(id, row ? readContext(row).pending.flatMap((p) => (p.release ? [p.release] : [])) : []);
+    giving.set(id, row ? givingBack(readContext(row)) : []);
   }
   // One another live lifecycle claims stays reported: which of the two is right is an operator's call.
   const held = (f: Found) => f.kind === 'ipam_orphan' && f.lifecycle && f.held && !f.detail.claimed_by && heldBy(giving.get(f.lifecycle.id) ?? [], f.held);
