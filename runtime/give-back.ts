@@ -6,7 +6,8 @@ import type { IpamPort } from '../services/ipam/port.ts';
 // does exactly what the step would have done. IPAM's release and free only touch a prefix under
 // this lifecycle's mark, so a block freed meanwhile and handed to someone else is left alone.
 
-const command = (input: ReleaseInput, p: OwnedPrefix) => ({
+/** The IPAM command that releases or frees `p` for the input's lifecycle. */
+export const ipamCommand = (input: ReleaseInput, p: OwnedPrefix) => ({
   lifecycleId: input.lifecycleId,
   subscriberId: input.subscriberId,
   pool: p.pool,
@@ -23,8 +24,8 @@ export async function giveBack(ipam: IpamPort, input: ReleaseInput, signal?: Abo
     const held = await ipam.allocatedUnder({ key: a.key, lifecycleId: input.lifecycleId, pool: a.pool }, signal);
     for (const got of held) {
       // Its answer never reached the lifecycle, so nothing carries it: free at once.
-      if (!prefixes.some((p) => p.prefix === got.prefix)) await ipam.free(command(input, { ...got, pool: a.pool, generation: a.generation, ipam: a.ipam }), signal);
+      if (!prefixes.some((p) => p.prefix === got.prefix)) await ipam.free(ipamCommand(input, { ...got, pool: a.pool, generation: a.generation, ipam: a.ipam }), signal);
     }
   }
-  for (const p of prefixes) await (input.free ? ipam.free(command(input, p), signal) : ipam.release(command(input, p), signal));
+  for (const p of prefixes) await (input.free ? ipam.free(ipamCommand(input, p), signal) : ipam.release(ipamCommand(input, p), signal));
 }

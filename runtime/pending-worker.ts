@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { PendingError, PendingStep } from '../machines/types.ts';
-import { ServiceError } from '../services/errors.ts';
+import { internalMessage, ServiceError } from '../services/errors.ts';
 import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { LifecyclePort } from '../store/port.ts';
@@ -42,17 +42,18 @@ export function nextPendingAttempt(b: PendingBackoff, attempts: number, from: Da
   return new Date(from.getTime() + backoffDelay({ ...b, jitter: 'equal' }, attempts)).toISOString();
 }
 
-/**
- * Retries outside work that was accepted but not confirmed (a CPE that was offline), with the same
- * idempotency key the step used, and records each outcome as an event of the lifecycle.
- */
 /** What the API shows of a pending step's failed attempt: a peer's error as the port typed it, never an internal one's text. */
 function pendingError(step: string, err: unknown): PendingError {
   const at = new Date().toISOString();
   if (err instanceof ServiceError && err.code !== 'internal') return { code: err.code, message: err.message, at };
-  return { code: 'internal', message: `internal error in ${step}; see the service log`, at };
+  return { code: 'internal', message: internalMessage(step), at };
 }
 
+/**
+ * Retries outside work that was accepted but not confirmed (a CPE that was offline, a rolled-back
+ * update's block IPAM did not take back), with the same idempotency key the step used, and records
+ * each outcome as an event of the lifecycle.
+ */
 export function createPendingWorker(opts: PendingWorkerOptions) {
   let running: Promise<number> | null = null;
   let passes = 0;

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { fromPromise, type AnyActorRef } from 'xstate';
 import type { Logger } from 'pino';
-import type { AllocateInput, Allocation, CpeInput, LifecycleInput, OwnedPrefix, RadiusReplyInput, ReleaseInput, SessionPurpose, SessionsInput, Stamped } from '../machines/types.ts';
+import type { AllocateInput, Allocation, CpeInput, LifecycleInput, RadiusReplyInput, ReleaseInput, SessionPurpose, SessionsInput, Stamped } from '../machines/types.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { DynamicAuthorizationPort, RadiusReplyPort, SessionAction, SessionOutcome } from '../services/radius/port.ts';
 import type { CpePort, CpeResult } from '../services/genieacs/port.ts';
@@ -12,7 +12,7 @@ import type { Flights, Landing } from './flights.ts';
 import { StepCall, type StepKind, type StepOutcome, type StepRuntime } from './step-call.ts';
 import { stringify } from 'safe-stable-stringify';
 import { refuseHeldPrefix, type PrefixHolder } from './allocation-guard.ts';
-import { giveBack } from './give-back.ts';
+import { giveBack, ipamCommand } from './give-back.ts';
 
 /** The ports the lifecycle's steps reach the outside through. */
 export interface StepPorts {
@@ -125,14 +125,6 @@ export function createStepActors(ports: StepPorts, opts: StepOptions) {
   const ipamName = (verb: string, pool: string, kind?: string) => `${kind ?? opts.ipamKind?.(pool) ?? 'ipam'}_${verb}`;
   const releaseName = (verb: string, input: ReleaseInput) =>
     ipamName(verb, input.prefixes[0]?.pool ?? input.unconfirmed[0]?.pool ?? '', input.prefixes[0]?.ipam);
-
-  const ipamCommand = (input: ReleaseInput, p: OwnedPrefix) => ({
-    lifecycleId: input.lifecycleId,
-    subscriberId: input.subscriberId,
-    pool: p.pool,
-    prefix: p.prefix,
-    netboxPrefixId: p.netboxPrefixId,
-  });
 
   const release: StepKind<ReleaseInput, void> = {
     step: 'ipam_release',

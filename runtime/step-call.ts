@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { isUnknownOutcome } from '../machines/steps.ts';
 import type { Stamped } from '../machines/types.ts';
 import type { CpeResult } from '../services/genieacs/port.ts';
-import { ServiceError } from '../services/errors.ts';
+import { internalMessage, ServiceError } from '../services/errors.ts';
 import type { Landing } from './flights.ts';
 import { inLogScope, type LogScope } from './log-context.ts';
 import { nextPendingAttempt, type PendingBackoff } from './pending-worker.ts';
@@ -99,7 +99,7 @@ export class StepCall<I, T> extends Retrying<T> {
     let out = e;
     if (e.code === 'internal') {
       // A bug's text (paths, SQL) belongs in the log, not in the lifecycle that API clients read.
-      out = new ServiceError('internal', `internal error in ${step}; see the service log`);
+      out = new ServiceError('internal', internalMessage(step));
       out.attempts = e.attempts;
     }
     if (!kind.cpe) return this.#reject(out);
@@ -114,7 +114,7 @@ export class StepCall<I, T> extends Retrying<T> {
 
   protected broke(err: ServiceError): void {
     // gaveUp() threw (a log line, a metric): the answer only, with the bug's text kept out of it.
-    const out = new ServiceError('internal', `internal error in ${this.kind.step}; see the service log`);
+    const out = new ServiceError('internal', internalMessage(this.kind.step));
     out.attempts = err.attempts;
     this.#reject(out);
   }

@@ -68,3 +68,6 @@ export class FailedInternally extends ServiceError {
     this.name = 'FailedInternally';
   }
 }
+
+/** What a lifecycle (and so the API) shows of an internal error in a step: the step, never the bug's text (paths, SQL), which the log has. */
+export const internalMessage = (step: string): string => `internal error in ${step}; see the service log`;
