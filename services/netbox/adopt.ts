@@ -6,7 +6,7 @@ import { canonicalCidr, parseCidr } from './cidr.ts';
 import type { NetboxConfig } from './config.ts';
 import type { NetboxTransport } from './http.ts';
 import { markFields, readMark, sameKey, type Mark, type MarkStyle } from './mark.ts';
-import { listPrefixes, type NbPrefix, type ResolvedPool } from './parents.ts';
+import { listPrefixes, vrfScope, type NbPrefix, type ResolvedPool } from './parents.ts';
 
 /** The mark's fields for a create or update; a lifecycle id too long for a description mark is a validation error. */
 export function markedFor(style: MarkStyle, mark: Mark): ReturnType<typeof markFields> {
@@ -45,7 +45,7 @@ export function createAdoption({ config, http, log, resolved, heldUnder, style }
       const res = await http.once<NbPrefix>({ method: 'GET', path: `/api/ipam/prefixes/${cmd.netboxPrefixId}/`, expect: [404] }, signal);
       candidates = res.status === 404 ? [] : [res.data];
     } else {
-      candidates = await listPrefixes(http, { prefix: want, ...(pool.anyVrf ? {} : { vrf_id: pool.vrfId }) }, signal, log);
+      candidates = await listPrefixes(http, { prefix: want, ...vrfScope(pool) }, signal, log);
     }
     const existing = candidates.find((p) => canonicalCidr(p.prefix) === want);
     const other = existing ? readMark(existing, config.tag) : null;
