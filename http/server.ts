@@ -9,8 +9,10 @@ import type { ApiErrorCode } from './schemas.ts';
 /** Request line plus headers Node accepts (its own default, written down so the docs can say it). */
 export const MAX_HEADER_BYTES = 16 * 1024;
 
+type Answer = { status: number; reason: string; code: ApiErrorCode; message: string };
+
 // Node's parser error codes (llhttp) and the answer each gets; anything else is a malformed request.
-const ANSWERS: Record<string, { status: number; reason: string; code: ApiErrorCode; message: string }> = {
+const ANSWERS: Record<string, Answer> = {
   HPE_HEADER_OVERFLOW: {
     status: 431,
     reason: 'Request Header Fields Too Large',
@@ -19,6 +21,19 @@ const ANSWERS: Record<string, { status: number; reason: string; code: ApiErrorCo
   },
 };
 const MALFORMED = { status: 400, reason: 'Bad Request', code: 'validation_error' as ApiErrorCode, message: 'malformed HTTP request' };
+
+/** Writes an error-shaped answer straight to a socket Node gave no response for, and closes it. */
+function endWith(socket: Socket, requestId: string, a: Answer): void {
+  const body = JSON.stringify({ error: { code: a.code, message: a.message, field: null } });
+  socket.end(
+    `HTTP/1.1 ${a.status} ${a.reason}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-Id: ${requestId}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
 
 /** Answers a request Node parsed but the service refuses before any route, in the error shape. */
 function refuse(res: ServerResponse, log: Logger, why: string, field: string): void {
@@ -48,11 +63,7 @@ export function createHttpServer(listener: (req: IncomingMessage, res: ServerRes
   server.on('connect', (req: IncomingMessage, socket: Socket) => {
     const requestId = randomUUID();
     log.info({ request_id: requestId, status: 405, error: 'method_not_allowed' }, 'request refused: CONNECT');
-    const body = JSON.stringify({ error: { code: 'method_not_allowed', message: `CONNECT is not allowed on ${req.url ?? ''}`, field: null } });
-    socket.end(
-      'HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    endWith(socket, requestId, { status: 405, reason: 'Method Not Allowed', code: 'method_not_allowed', message: `CONNECT is not allowed on ${req.url ?? ''}` });
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // A client gone, or a connection already answering: nothing to write to.
@@ -63,15 +74,7 @@ export function createHttpServer(listener: (req: IncomingMessage, res: ServerRes
     const a = (err.code && ANSWERS[err.code]) || MALFORMED;
     const requestId = randomUUID();
     log.info({ request_id: requestId, status: a.status, error: a.code, parser: err.code }, 'request refused by the HTTP parser');
-    const body = JSON.stringify({ error: { code: a.code, message: a.message, field: null } });
-    socket.end(
-      `HTTP/1.1 ${a.status} ${a.reason}\r\n` +
-        'Content-Type: application/json; charset=utf-8\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-        `X-Request-Id: ${requestId}\r\n` +
-        'Connection: close\r\n\r\n' +
-        body,
-    );
+    endWith(socket, requestId, a);
   });
   return server;
 }
