@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { api } from '../support/soak-client.ts';
+import { answered } from '../support/soak-client.ts';
 import { cpeOf, startSoakPeers, usernameOf, type SoakPeers } from '../support/soak-peers.ts';
 import { freePort, soakService, type SoakService } from '../support/soak-service.ts';
 
@@ -38,11 +38,7 @@ export async function restoredFromOlderBackup(): Promise<Restored> {
   config.jobs = { leaks: { cron: '0 0 1 1 *' }, reconcile: { cron: '0 0 1 1 *' }, cleanup: { cron: '0 0 1 1 *' } };
   writeFileSync(file, stringify(config));
   const svc = soakService({ config: file, port, env });
-  const call = async (method: string, path: string, body?: unknown) => {
-    const a = await api(svc.origin, method, path, body);
-    if (!a) throw new Error(`${method} ${path}: no answer`);
-    return a;
-  };
+  const call = (method: string, path: string, body?: unknown) => answered(svc.origin, method, path, body);
   const live = async (s: string) => {
     const a = await call('POST', 'allocate', { subscriber_id: s });
     if (a.status !== 201) throw new Error(`allocate ${s}: ${a.status} ${JSON.stringify(a.body)}`);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse, stringify } from 'yaml';
-import { api } from '../support/soak-client.ts';
+import { answered } from '../support/soak-client.ts';
 import { cpeOf, startSoakPeers, usernameOf, type SoakPeers } from '../support/soak-peers.ts';
 import { freePort, soakService, type SoakService } from '../support/soak-service.ts';
 
@@ -20,11 +20,7 @@ let dir: string;
 let peers: SoakPeers;
 let svc: SoakService;
 let after: { lifecycle_id: string; prefix: string };
-const call = async (method: string, path: string, body?: unknown) => {
-  const a = await api(svc.origin, method, path, body);
-  if (!a) throw new Error(`${method} ${path}: no answer`);
-  return a;
-};
+const call = (method: string, path: string, body?: unknown) => answered(svc.origin, method, path, body);
 const live = async (s: string) => {
   const a = await call('POST', 'allocate', { subscriber_id: s });
   assert.is(a.status, 201, JSON.stringify(a.body));

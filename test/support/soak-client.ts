@@ -34,6 +34,13 @@ export async function api(origin: string, method: string, path: string, body?: u
   }
 }
 
+/** `api` for a service expected up: throws when no answer came. */
+export async function answered(origin: string, method: string, path: string, body?: unknown): Promise<Answer> {
+  const a = await api(origin, method, path, body);
+  if (!a) throw new Error(`${method} ${path}: no answer`);
+  return a;
+}
+
 export interface ClientStats {
   ops: Record<OpKind, number>;
   /** `op status` → count, final answers only. */
