@@ -2,11 +2,13 @@
 // same client as `POST /allocate` (bench/http-allocate.ts `drive`: keep-alive, 50 in flight, the
 // same request), that reads the body, parses it and answers 201 with a lifecycle resource of the
 // same size, and nothing else: no Koa, no auth, no store. Its CPU per request is what any
-// allocation through node:http costs here before the service does anything.
-//   node --import tsx bench/bare-http.ts [requests, 10,000 unless given]
+// allocation through node:http costs here before the service does anything. `--koa` puts a bare Koa
+// app between (one middleware: read the body, answer the resource): what Koa alone adds.
+//   node --import tsx bench/bare-http.ts [requests, 10,000 unless given] [--koa]
 import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import Koa from 'koa';
 import { drive } from './http-allocate.ts';
 
 // A resource as POST /allocate answers it (runtime/projection.ts `resourceOf`), with its byte count.
@@ -32,8 +34,16 @@ const RESOURCE = {
 };
 
 /** The bare server: its port and CPU over IPC, as the service end of bench/http-allocate.ts reports them. */
-function serve() {
-  const server = createServer((req, res) => {
+function serve(koa: boolean) {
+  const app = new Koa();
+  app.use(async (ctx) => {
+    const chunks: Buffer[] = [];
+    for await (const c of ctx.req) chunks.push(c as Buffer);
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { subscriber_id: string };
+    ctx.status = 201;
+    ctx.body = { ...RESOURCE, subscriber_id: body.subscriber_id };
+  });
+  const server = createServer(koa ? app.callback() : (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -49,8 +59,8 @@ function serve() {
 }
 
 /** `n` requests to the bare server, 50 at a time: requests per second and its CPU per request. */
-export async function benchBareHttp(n: number) {
-  const child = fork(fileURLToPath(import.meta.url), ['serve'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+export async function benchBareHttp(n: number, koa = false) {
+  const child = fork(fileURLToPath(import.meta.url), ['serve', ...(koa ? ['--koa'] : [])], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve) => child.once('message', (m) => resolve((m as { port: number }).port)));
   const svc = {
     port,
@@ -67,11 +77,12 @@ export async function benchBareHttp(n: number) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  if (process.argv[2] === 'serve') serve();
+  const koa = process.argv.includes('--koa');
+  if (process.argv[2] === 'serve') serve(koa);
   else {
-    const n = Number(process.argv[2] ?? 10_000);
-    const run = await benchBareHttp(n);
+    const n = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 10_000);
+    const run = await benchBareHttp(n, koa);
     if (run.failures) throw new Error(`${run.failures} requests failed`);
-    console.log(`bare node:http, ${n.toLocaleString('en')} requests 50 at a time: ${Math.round(run.perSecond).toLocaleString('en')}/s, CPU per request ${run.cpuUsPerOp.toFixed(0)} µs (the server's process)`);
+    console.log(`${koa ? 'bare Koa on node:http' : 'bare node:http'}, ${n.toLocaleString('en')} requests 50 at a time: ${Math.round(run.perSecond).toLocaleString('en')}/s, CPU per request ${run.cpuUsPerOp.toFixed(0)} µs (the server's process)`);
   }
 }

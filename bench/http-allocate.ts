@@ -129,9 +129,9 @@ export async function benchHttpAllocate(n: number, concurrency: number, execArgv
  * the one allocation it made at start, through the same routes, middleware and serialisation: 201
  * with its Location).
  */
-export async function benchHttpStack(n: number, concurrency: number): Promise<HttpRun> {
+export async function benchHttpStack(n: number, concurrency: number, execArgv: string[] = []): Promise<HttpRun> {
   const scratch = scratchDir();
-  const svc = await startService(baseConfig(scratch.dir), scratch.dir, [], { BENCH_STUB_ALLOCATE: '1' });
+  const svc = await startService(baseConfig(scratch.dir), scratch.dir, execArgv, { BENCH_STUB_ALLOCATE: '1' });
   try {
     await drive(svc, 2000, concurrency, (i) => [['allocate', { subscriber_id: `warm-${i}` }, 201]]);
     return await drive(svc, n, concurrency, (i) => [['allocate', { subscriber_id: `sub-${i}` }, 201]]);

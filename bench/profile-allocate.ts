@@ -1,9 +1,10 @@
 // Where an allocation's CPU goes: runs the allocate bench with the service under `--cpu-prof`, then
 // prints the top self-time functions and the self time per package (or our own file).
-//   [BENCH_PROFILE_OUT=file.cpuprofile] node --import tsx bench/profile-allocate.ts [allocations]
+//   [BENCH_PROFILE_OUT=file.cpuprofile] node --import tsx bench/profile-allocate.ts [allocations] [--stub]
+// --stub profiles the HTTP stack alone: the service stubbed, as the bench's floor (benchHttpStack).
 import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchHttpAllocate } from './http-allocate.ts';
+import { benchHttpAllocate, benchHttpStack } from './http-allocate.ts';
 import { scratchDir } from './support.ts';
 
 interface ProfileNode {
@@ -23,10 +24,11 @@ const INCLUSIVE = ['saveBatchTx', 'sqliteTransaction', 'persist', 'createActor',
   // http/body.ts's own reading of a plain JSON body.
   'readText', 'parseStrict'];
 
-const n = Number(process.argv[2] ?? 5000);
+const n = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 5000);
+const stub = process.argv.includes('--stub');
 const scratch = scratchDir();
 try {
-  const run = await benchHttpAllocate(n, 50, ['--cpu-prof', '--cpu-prof-dir', scratch.dir]);
+  const run = await (stub ? benchHttpStack : benchHttpAllocate)(n, 50, ['--cpu-prof', '--cpu-prof-dir', scratch.dir]);
   console.log(`${Math.round(run.perSecond)} allocations/s, ${run.cpuUsPerOp.toFixed(0)} µs CPU each (profiler on: slower than the bench)`);
   const file = readdirSync(scratch.dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('no .cpuprofile written');

@@ -116,9 +116,11 @@ if (wanted('allocate')) {
   } else console.log('  FreeRADIUS rlm_sqlippool: not run (freeradius, radclient or ../shared/contracts/freeradius-sqlippool missing)');
   const stack = await benchHttpStack(n(20_000), 50);
   const bare = await benchBareHttp(n(20_000));
+  const koa = await benchBareHttp(n(20_000), true);
   console.log(
     `  floors with the same client: the HTTP stack with the service stubbed ${cpu(stack.cpuUsPerOp)} per request (${fmt(Math.round(stack.perSecond))}/s), ` +
-      `a bare node:http server ${cpu(bare.cpuUsPerOp)} (${fmt(Math.round(bare.perSecond))}/s)${stack.failures + bare.failures ? '  (unexpected answers!)' : ''}`,
+      `a bare Koa app ${cpu(koa.cpuUsPerOp)} (${fmt(Math.round(koa.perSecond))}/s), ` +
+      `a bare node:http server ${cpu(bare.cpuUsPerOp)} (${fmt(Math.round(bare.perSecond))}/s)${stack.failures + bare.failures + koa.failures ? '  (unexpected answers!)' : ''}`,
   );
   console.log(`  ${fmt(us.operations)} subscribers, 50 at a time over keep-alive; radclient -p 50; load average ${loadAverage()}`);
   console.log('  profile it: node --import tsx bench/profile-allocate.ts');
