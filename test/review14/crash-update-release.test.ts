@@ -1,7 +1,8 @@
 // A rolled-back update whose new block NetBox would not take back (5xx) leaves a pending
 // netbox_release step (review13 update-netbox-outage). That test kills the service while the step
 // waits; these kill it while the give-back runs (NetBox applied the PATCH, the answer was lost) and
-// just after NetBox applied it, then check through the API and the stand-ins: active on the old
+// just after NetBox applied it, and kill the rollback itself (radreply back on the old prefix, the
+// give-back still refused after the restart: it must come back pending, not lost), then check through the API and the stand-ins: active on the old
 // prefix, the new block released once and held down, nothing leaked, the step finished, not lost,
 // the audit trail only appended to, RADIUS and the CPE on the old prefix.
 import { suite } from 'uvu';
@@ -14,7 +15,7 @@ if (peerAvailable(NAME)) {
   const test = suite(NAME);
   let r: Rig;
   test.before(async () => {
-    r = await startRig(['during', 'after'], { tiny: false });
+    r = await startRig(['during', 'after', 'rollback'], { tiny: false });
   });
   test.after(() => r.close());
   const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
@@ -46,14 +47,19 @@ if (peerAvailable(NAME)) {
     return { old, made: made[0]! };
   }
 
-  async function restartAndCheck(s: string, old: string, made: string, trail: string[]): Promise<void> {
+  async function restartAndCheck(s: string, old: string, made: string, trail: string[], meanwhile?: () => Promise<void>): Promise<void> {
     await r.svc.start();
     await r.svc.ready();
+    await meanwhile?.();
     const l = await until('the pending release to end', async () => {
       const body = (await r.call('GET', `lifecycle/${s}`)).body;
       return body.pending.length === 0 ? body : null;
     });
     assert.equal([l.state, l.prefix, l.failure], ['active', old, null], JSON.stringify(l));
+    // A resumed step shows no pending entry while it runs: give it the time to reach NetBox.
+    await until('NetBox to hold the new block down', () => mine(s).some((h) => h.prefix === made && h.status === 'deprecated'), 5000).catch(async () =>
+      assert.unreachable(`${made} still ${mine(s).find((h) => h.prefix === made)?.status}; lifecycle ${JSON.stringify((await r.call('GET', `lifecycle/${s}`)).body)}; events ${JSON.stringify(await r.events(s))}`),
+    );
     assert.equal(
       mine(s).map((h) => [h.prefix, h.status]).sort(),
       [[old, 'active'], [made, 'deprecated']].sort(),
@@ -85,6 +91,33 @@ if (peerAvailable(NAME)) {
     await until('NetBox to apply the give-back', () => mine('after').some((h) => h.prefix === made && h.status === 'deprecated'));
     await r.svc.kill();
     await restartAndCheck('after', old, made, trail);
+  });
+
+  test('SIGKILL mid-rollback (the CPE refused, radreply back on the old prefix, NetBox refusing the give-back) → active on the old prefix, the new block released once', async () => {
+    const old = await r.activeSubscriber('rollback');
+    const trail = (await r.events('rollback')).map((e) => `${e.type} ${e.from}>${e.to}`);
+    r.acs.failNext(20, { status: 400, body: 'refused' });
+    r.netbox.failNext(1000, { method: 'PATCH', status: 503 });
+    const sent = r.call('POST', 'update', { subscriber_id: 'rollback' }).catch(() => null);
+    const delegatedNow = () => r.radreply('rollback').find((x) => x.attribute === 'Delegated-IPv6-Prefix')?.value;
+    const moved = await until('radreply on the new prefix', () => (delegatedNow() && delegatedNow() !== old ? delegatedNow() : null));
+    await until('the rollback to write the old prefix back', () => delegatedNow() === old);
+    await r.svc.kill();
+    await sent;
+    r.acs.clearFaults();
+    assert.equal(mine('rollback').find((h) => h.prefix === moved)?.status, 'active', 'NetBox still holds the new block');
+    // Still refused after the restart: the resumed rollback must end with the give-back pending, not lose it.
+    await restartAndCheck('rollback', old, moved, trail, async () => {
+      const l = await until('the give-back to be pending', async () => {
+        const body = (await r.call('GET', 'lifecycle/rollback')).body;
+        return body.pending.length > 0 ? body : null;
+      });
+      assert.equal([l.state, l.prefix, l.pending.map((p: { step: string }) => p.step)], ['active', old, ['netbox_release']], JSON.stringify(l));
+      assert.equal(mine('rollback').find((h) => h.prefix === moved)?.status, 'active', 'not released while NetBox refuses');
+      const leaks = await r.call('POST', 'jobs/leaks');
+      assert.equal([leaks.body.counts?.leaked, leaks.body.counts?.reclaimed], [0, 0], 'the pending block is no leak');
+      r.netbox.clearFaults();
+    });
   });
 
   test.run();
