@@ -2,9 +2,10 @@
 // netbox_release step (review13 update-netbox-outage). That test kills the service while the step
 // waits; these kill it while the give-back runs (NetBox applied the PATCH, the answer was lost) and
 // just after NetBox applied it, and kill the rollback itself (radreply back on the old prefix, the
-// give-back still refused after the restart: it must come back pending, not lost), then check through the API and the stand-ins: active on the old
-// prefix, the new block released once and held down, nothing leaked, the step finished, not lost,
-// the audit trail only appended to, RADIUS and the CPE on the old prefix.
+// give-back still refused after the restart: it must come back pending, not lost), then check
+// through the API and the stand-ins: active on the old prefix, the new block released once and
+// held down, nothing leaked, the step finished, not lost, the audit trail only appended to, RADIUS
+// and the CPE on the old prefix.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { peerAvailable } from '../support/freeradius.ts';
