@@ -48,7 +48,8 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-export async function startRig(subscribers: readonly string[], opts: { tiny?: boolean } = {}): Promise<Rig> {
+/** `runtime` is merged into the service's `runtime` settings (review14: `stale_allocated_after_s`). */
+export async function startRig(subscribers: readonly string[], opts: { tiny?: boolean; runtime?: Record<string, unknown> } = {}): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'review12-update-'));
   const netbox = await startNetboxServer({ customFields: Object.values(MARK_FIELDS) });
   const parent = netbox.addPrefix({ prefix: '2001:db8:100::/44', status: 'container' });
@@ -71,7 +72,7 @@ export async function startRig(subscribers: readonly string[], opts: { tiny?: bo
       ],
       retry: { attempts: 3, base_ms: 5, max_ms: 40, retry_after_max_ms: 200 },
       api: { default_wait_ms: 8000 },
-      runtime: { pending_interval_ms: 200, pending_backoff_max_ms: 1000, drain_ms: 500 },
+      runtime: { pending_interval_ms: 200, pending_backoff_max_ms: 1000, drain_ms: 500, ...opts.runtime },
       netbox: { url: netbox.url, timeout_ms: 400, release: { mode: 'deprecate', hold_down_s: 3600 } },
       radius: {
         sql: radius.sqlConfig,
