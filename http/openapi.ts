@@ -44,9 +44,10 @@ export function buildOpenApi(routes: readonly RouteSpec[], opts: { metricsToken:
 }
 
 // Headers the middleware sets rather than the routes, so no route's zod schema can declare them.
+// `required`: every answer has an X-Request-Id and every 503 a Retry-After; only a replay is marked.
 const HEADERS: Record<'X-Request-Id' | 'Retry-After' | 'Idempotent-Replayed', oas31.HeaderObject> = {
-  'X-Request-Id': { description: 'The request id: the caller’s when it is 1–128 of `[A-Za-z0-9._:-]`, else a new UUID; every log line of the request has it', schema: { type: 'string' } },
-  'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 1 } },
+  'X-Request-Id': { required: true, description: 'The request id: the caller’s when it is 1–128 of `[A-Za-z0-9._:-]`, else a new UUID; every log line of the request has it', schema: { type: 'string' } },
+  'Retry-After': { required: true, description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 1 } },
   'Idempotent-Replayed': { description: '`true` when this is the stored answer of an earlier request with the same Idempotency-Key', schema: { type: 'string', enum: ['true'] } },
 };
 

@@ -33,7 +33,8 @@ export const ERROR_CODES = [
 export type ApiErrorCode = (typeof ERROR_CODES)[number];
 
 export const subscriberId = subscriberIdName.meta({ description: 'The subscriber, as the orchestration system names it', example: 'sub-42' });
-const newSubscriberId = newSubscriberIdName.meta({ description: 'The subscriber, as the orchestration system names it; not "." or ".."', example: 'sub-42' });
+// `not` says what the refinement refuses, so a client checking against the document meets no surprise 400.
+const newSubscriberId = newSubscriberIdName.meta({ description: 'The subscriber, as the orchestration system names it; not "." or ".."', example: 'sub-42', not: { enum: ['.', '..'] } });
 const username = usernameName.meta({ description: 'RADIUS User-Name of the subscriber, as FreeRADIUS\'s rlm_sql looks it up: with RADIUS configured, one holding a character outside its safe_characters is 400 naming the escaped form to give (`joe=2Btag@isp` for joe+tag@isp)', example: 'alice@example.net' });
 const cpeId = cpeIdName.meta({ description: 'GenieACS device id; omit or null when the subscriber has no managed CPE', example: '00D09E-HG8245-0123456' });
 

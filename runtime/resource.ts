@@ -42,7 +42,7 @@ export const lifecycleResource = z
       )
       .meta({ description: 'Outside work accepted but not confirmed yet: an offline CPE, or a rolled-back update\'s block IPAM has not taken back' }),
     failure: failure.nullable().meta({ description: 'Set while the state is `failed`; `POST /retry` resumes from that step' }),
-    last_error: failure.nullable().meta({ description: 'Why the last update was rolled back; the lifecycle stayed `active`' }),
+    last_error: failure.nullable().meta({ description: 'Why the last update was rolled back (the lifecycle stayed `active`), or why IPAM refused the allocation of a lifecycle it closed at once (`revoked`, `prefix` null)' }),
   })
   .meta({ id: 'Lifecycle' });
 

@@ -4,6 +4,7 @@ import type { ListCursor } from '../../store/lifecycles.ts';
 import type { LifecyclePort } from '../../store/port.ts';
 import { ServiceError } from '../errors.ts';
 import type { IpamPort } from '../ipam/port.ts';
+import { networkOf, parsePrefix, type Ipv6Prefix } from '../ipv6.ts';
 import { applyPlan, type ApplyDeps } from './apply.ts';
 import { plan, summarize, type KnownLifecycles } from './plan.ts';
 import { checkRule, fromFile, fromNetbox, fromRadius, type Observation } from './sources.ts';
@@ -131,7 +132,42 @@ export async function knownLifecycles(store: Pick<LifecyclePort, 'heldPage'>): P
     }
   }
   const liveIds = new Set([...bySubscriber.values()].map((l) => l.id));
-  return { liveOf: (s) => bySubscriber.get(s), liveWithPrefix: (p) => byPrefix.get(p), liveWithUsername: (u) => byUsername.get(u), liveIds };
+  return { liveOf: (s) => bySubscriber.get(s), liveWithPrefix: (p) => byPrefix.get(p), liveOverlapping: overlapping(byPrefix), liveWithUsername: (u) => byUsername.get(u), liveIds };
+}
+
+/**
+ * The live prefix that holds `prefix` or lies inside it: a lookup per length the live prefixes have,
+ * so a run over 100,000 entries stays linear. Blocks of one length inside another are indexed by
+ * their network at that length, once per length asked.
+ */
+function overlapping(byPrefix: ReadonlyMap<string, { id: string; subscriber_id: string }>) {
+  const live: { prefix: Ipv6Prefix; text: string; holder: { id: string; subscriber_id: string } }[] = [];
+  for (const [text, holder] of byPrefix) {
+    try {
+      live.push({ prefix: parsePrefix(text), text, holder });
+    } catch {
+      // Not a prefix: nothing can nest with it.
+    }
+  }
+  const byNetwork = new Map<string, (typeof live)[number]>(live.map((l) => [`${l.prefix.network}/${l.prefix.length}`, l]));
+  const lengths = [...new Set(live.map((l) => l.prefix.length))];
+  const inside = new Map<number, Map<bigint, (typeof live)[number]>>();
+  const insideAt = (length: number) => {
+    let m = inside.get(length);
+    if (!m) inside.set(length, (m = new Map(live.filter((l) => l.prefix.length > length).map((l) => [networkOf(l.prefix.network, length), l]))));
+    return m;
+  };
+  return (text: string): { id: string; subscriber_id: string; prefix: string } | undefined => {
+    let p: Ipv6Prefix;
+    try {
+      p = parsePrefix(text);
+    } catch {
+      return undefined;
+    }
+    const around = lengths.filter((l) => l < p.length).map((l) => byNetwork.get(`${networkOf(p.network, l)}/${l}`)).find((l) => l !== undefined);
+    const found = around ?? insideAt(p.length).get(p.network);
+    return found && { ...found.holder, prefix: found.text };
+  };
 }
 
 export type { ImportReport };

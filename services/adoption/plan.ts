@@ -18,6 +18,8 @@ export interface KnownLifecycles {
   liveOf(subscriberId: string): { id: string; prefix: string | null } | undefined;
   /** The live lifecycle whose current prefix this is. */
   liveWithPrefix(prefix: string): { id: string; subscriber_id: string } | undefined;
+  /** A live lifecycle whose prefix nests with this one (holds it, or lies inside it) without being it. */
+  liveOverlapping?(prefix: string): { id: string; subscriber_id: string; prefix: string } | undefined;
   /** The live lifecycle that carries this RADIUS username (one at most: runtime/usernames.ts). */
   liveWithUsername(username: string): { id: string; subscriber_id: string } | undefined;
   /** The ids of the live lifecycles (the walk has them; the importer asks the store only for the others). */
@@ -170,6 +172,11 @@ function entryOf(
     conflicts.length = 0;
   } else if (holder) {
     c('live_lifecycle', `${prefix} is lifecycle ${holder.id}'s, of subscriber ${holder.subscriber_id}`);
+  } else {
+    // Another subscriber's block around it or inside it: NetBox would create the nested prefix, the
+    // embedded IPAM refuses it only at the apply, after a dry run said `adopt`.
+    const nested = input.known.liveOverlapping?.(prefix);
+    if (nested && nested.subscriber_id !== subscriber) c('live_lifecycle', `${prefix} overlaps ${nested.prefix}, lifecycle ${nested.id}'s, of subscriber ${nested.subscriber_id}`);
   }
   return {
     subscriber_id: subscriber,

@@ -1,0 +1,51 @@
+// docs/api.md: X-Request-Id is on every answer and Retry-After on every 503, and the service sends
+// them so; the document declared both as optional headers (OpenAPI's `required` defaults to false),
+// while it marks Location on a 201 required. A client generated from it treated them as maybe absent.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { BASE, startHarness, type Harness } from '../http/support.ts';
+
+const test = suite('review14: the document requires X-Request-Id on every answer and Retry-After on every 503');
+let h: Harness;
+let doc: any;
+test.before(async () => {
+  h = await startHarness();
+  doc = (await h.get('/openapi.json', { token: null })).body;
+});
+test.after(async () => {
+  await h.close();
+});
+
+const resolve = (node: any): any => (node?.$ref ? resolve(node.$ref.replace(/^#\//, '').split('/').reduce((n: any, k: string) => n?.[k], doc)) : node);
+
+test('every response of every operation: X-Request-Id required; every 503: Retry-After required', () => {
+  let checked = 0;
+  for (const [path, item] of Object.entries<any>(doc.paths)) {
+    for (const [method, op] of Object.entries<any>(item)) {
+      for (const [status, response] of Object.entries<any>(op.responses)) {
+        const headers = resolve(response).headers ?? {};
+        assert.is(resolve(headers['X-Request-Id'])?.required, true, `${method} ${path} ${status} X-Request-Id`);
+        if (status === '503') assert.is(resolve(headers['Retry-After'])?.required, true, `${method} ${path} 503 Retry-After`);
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked > 100, `${checked} responses`);
+});
+
+test('the service sends them: X-Request-Id on a 200, 401, 404 and 405; both on the 503 of a store not ready', async () => {
+  for (const r of [await h.get('/healthz'), await h.get(`${BASE}/metrics`, { token: null }), await h.get(`${BASE}/lifecycle/none`), await h.get(`${BASE}/allocate`)]) {
+    assert.ok(r.headers.get('x-request-id'), `${r.status} has X-Request-Id`);
+  }
+  const cold = await startHarness({ skipStart: true });
+  try {
+    const r = await cold.post('allocate', { subscriber_id: 'cold-1' });
+    assert.is(r.status, 503);
+    assert.ok(r.headers.get('x-request-id'));
+    assert.is(r.headers.get('retry-after'), '1');
+  } finally {
+    await cold.close();
+  }
+});
+
+test.run();
