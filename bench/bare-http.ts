@@ -31,6 +31,7 @@ const RESOURCE = {
   pending: [],
   failure: null,
   last_error: null,
+  in_progress: null,
 };
 
 /** The bare server: its port and CPU over IPC, as the service end of bench/http-allocate.ts reports them. */

@@ -3,7 +3,7 @@ import type { PrefixLifecycleMachine } from '../machines/prefix-lifecycle.ts';
 import type { LifecycleContext, LifecycleState } from '../machines/types.ts';
 import type { LifecycleRow } from '../store/lifecycles.ts';
 import { decodeSnapshot, encodeSnapshot, type SnapshotColumns } from '../store/snapshot-codec.ts';
-import type { LifecycleResource } from './resource.ts';
+import type { InProgress, LifecycleResource } from './resource.ts';
 
 export type { LifecycleResource };
 
@@ -23,6 +23,20 @@ export function statePath(snapshot: Pick<LifecycleSnapshot, 'value'>): string {
     return `${key}.${path(child)}`;
   };
   return path(snapshot.value);
+}
+
+/**
+ * The operation whose outside work a busy snapshot is running (the resource's `in_progress`), read off
+ * its state path: `allocated.*` is an activation, `active.update*` an update or its rollback, and so on.
+ */
+export function inProgress(snapshot: Pick<LifecycleSnapshot, 'value'>): InProgress | null {
+  const [top, step = ''] = statePath(snapshot).split('.');
+  if (top === 'pending') return 'allocate';
+  if (top === 'allocated') return 'activate';
+  if (top === 'active') return step.startsWith('update') ? 'update' : step.startsWith('suspend') ? 'suspend' : null;
+  if (top === 'suspended') return 'reactivate';
+  if (top === 'revoking') return 'revoke';
+  return null;
 }
 
 /** Earliest time the pending worker should look at this lifecycle again; null when nothing is pending. */
@@ -75,11 +89,15 @@ export function readContext(row: SnapshotColumns & Pick<LifecycleRow, 'snapshot'
 
 /** The lifecycle resource of `../shared/API.md` (`resource.ts` holds its schema). */
 export function toResource(row: LifecycleRow): LifecycleResource {
-  return resourceOf(row, readContext(row));
+  const snapshot = decodeSnapshot(row) as Pick<LifecycleSnapshot, 'value' | 'context'>;
+  return resourceOf(row, snapshot.context, snapshot);
 }
 
-/** `toResource` for a caller that holds the snapshot the row was made from: its context, not the stored text decoded again. */
-export function resourceOf(row: LifecycleRow, ctx: LifecycleContext): LifecycleResource {
+/**
+ * `toResource` for a caller that holds the snapshot the row was made from: its context, not the
+ * stored text decoded again (and its state, for `in_progress` of a busy row; else read from the row).
+ */
+export function resourceOf(row: LifecycleRow, ctx: LifecycleContext, snapshot?: Pick<LifecycleSnapshot, 'value'>): LifecycleResource {
   return {
     lifecycle_id: row.id,
     subscriber_id: row.subscriber_id,
@@ -99,5 +117,6 @@ export function resourceOf(row: LifecycleRow, ctx: LifecycleContext): LifecycleR
     pending: ctx.pending.map(({ step, attempts, next_attempt_at, last_error }) => ({ step, attempts, next_attempt_at, last_error: last_error ?? null })),
     failure: ctx.failure,
     last_error: ctx.lastError,
+    in_progress: row.busy ? inProgress(snapshot ?? (decodeSnapshot(row) as Pick<LifecycleSnapshot, 'value'>)) : null,
   };
 }

@@ -11,6 +11,10 @@ const failure = z
   .object({ step: z.string(), code: z.string(), message: z.string(), attempts: z.int(), at: timestamp })
   .meta({ id: 'Failure', description: 'Why a step gave up after its retries' });
 
+/** The operations whose outside work a lifecycle can be running (a retry runs as the step it resumes). */
+export const IN_PROGRESS = ['allocate', 'activate', 'suspend', 'reactivate', 'revoke', 'update'] as const;
+export type InProgress = (typeof IN_PROGRESS)[number];
+
 export const lifecycleResource = z
   .object({
     lifecycle_id: z.string().meta({ description: 'This lifecycle; a subscriber has a new one after each revocation' }),
@@ -43,6 +47,10 @@ export const lifecycleResource = z
       .meta({ description: 'Outside work accepted but not confirmed yet: an offline CPE, or a rolled-back update\'s block IPAM has not taken back' }),
     failure: failure.nullable().meta({ description: 'Set while the state is `failed`; `POST /retry` resumes from that step' }),
     last_error: failure.nullable().meta({ description: 'Why the last update was rolled back (the lifecycle stayed `active`), or why IPAM refused the allocation of a lifecycle it closed at once (`revoked`, `prefix` null)' }),
+    in_progress: z.enum(IN_PROGRESS).nullable().meta({
+      description:
+        'The operation whose outside work is still running (`allocated` while an activation runs, `active` while an update or its rollback runs, also one resumed after a restart); null once the lifecycle has settled. A client that got a 202 polls `Location` until it is null; `pending` then lists what is left for later (an offline CPE)',
+    }),
   })
   .meta({ id: 'Lifecycle' });
 

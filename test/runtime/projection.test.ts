@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
-import { readContext, toResource } from '../../runtime/projection.ts';
+import { inProgress, readContext, toResource } from '../../runtime/projection.ts';
 import { lifecycleResource } from '../../runtime/resource.ts';
 import { lifecycleRow } from '../support/lifecycle-rows.ts';
 
@@ -42,8 +42,25 @@ test('toResource(row) → the columns, with pending, failure and last_error from
     pending: [{ step: 'cpe_configure_pd', attempts: 3, next_attempt_at: '2026-01-03T00:00:00.000Z', last_error: null }],
     failure,
     last_error: { ...failure, step: 'radius_write_reply' },
+    in_progress: null,
   });
   assert.ok(z.strictObject(lifecycleResource.shape).safeParse(resource).success, 'the resource is what its schema documents');
+});
+
+test('inProgress(snapshot) → the operation a busy state path belongs to', () => {
+  const cases: [unknown, string | null][] = [
+    ['pending', 'allocate'],
+    [{ allocated: 'radius' }, 'activate'],
+    [{ allocated: 'cpe' }, 'activate'],
+    [{ active: 'suspendSessions' }, 'suspend'],
+    [{ active: 'updateCpe' }, 'update'],
+    [{ active: { updateRollback: 'restoreRadius' } }, 'update'],
+    [{ suspended: 'reactivateRadius' }, 'reactivate'],
+    [{ revoking: 'free' }, 'revoke'],
+    [{ active: 'idle' }, null],
+    ['failed', null],
+  ];
+  for (const [value, want] of cases) assert.is(inProgress({ value } as never), want, JSON.stringify(value));
 });
 
 test.run();
