@@ -34,7 +34,8 @@ Environment:
                              one database; store.url_env names another variable)
 
 Exit status:
-  0   stopped by SIGTERM or SIGINT after requests in flight were answered (runtime.drain_ms)
+  0   stopped by SIGTERM or SIGINT after requests in flight were answered (runtime.drain_ms);
+      SIGHUP is logged and ignored (no reload: the configuration is read at start only)
   2   did not start: invalid configuration, a database that is locked by another process,
       corrupt or not writable, a PostgreSQL store that cannot be reached or logged in to, or a
       port that cannot be bound; the message names the cause and no file was created
@@ -124,6 +125,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // Node's default would kill the process at once, without the drain: a `kill -HUP` meant as a
+  // reload, a logrotate script or a closed terminal must not drop the requests in flight.
+  process.on('SIGHUP', () => svc.log.warn({ signal: 'SIGHUP' }, 'SIGHUP ignored: the configuration is read at start only; restart (SIGTERM, then start) to apply a change'));
 }
 
 /**

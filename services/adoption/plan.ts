@@ -129,8 +129,9 @@ function entryOf(
   let block: Ipv6Prefix | null = null;
   try {
     block = parsePrefix(prefix);
-  } catch {
-    c('outside_pools', `${prefix} is not an IPv6 prefix`);
+  } catch (err) {
+    // parsePrefix says why: malformed, or host bits set past the length (with the network meant).
+    c('outside_pools', `${prefix} is not an IPv6 prefix: ${(err as Error).message}`);
   }
   const pool = block ? pools.find((p) => contains(p.parent, block!)) : undefined;
   if (block && !pool) c('outside_pools', `${prefix} is inside no configured pool`);

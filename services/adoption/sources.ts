@@ -1,4 +1,5 @@
 import { ServiceError } from '../errors.ts';
+import { formatPrefix, parsePrefix } from '../ipv6.ts';
 import { canonicalCidr } from '../netbox/cidr.ts';
 import type { FileRecord, NetboxFieldPrefix, RadiusFieldSource, SubscriberRule } from './types.ts';
 
@@ -20,6 +21,14 @@ export interface Observation {
 }
 
 const canon = (p: string) => canonicalCidr(p) ?? p;
+/** A file's prefix is typed by hand: only its spelling is made canonical; host bits set keep it as written, for the plan to name. */
+const strictCanon = (p: string) => {
+  try {
+    return formatPrefix(parsePrefix(typeof p === 'string' ? p.trim() : p));
+  } catch {
+    return p;
+  }
+};
 const blank = { subscriberId: null, username: null, cpeId: null, state: null, netboxPrefixId: null, markedFor: null };
 
 /** The subscriber a NetBox prefix names by the rule; a prefix under our mark names its own. */
@@ -85,7 +94,7 @@ export function fromFile(records: readonly FileRecord[]): Observation[] {
   return records.map((r) => ({
     ...blank,
     source: 'file',
-    prefix: canon(r.prefix),
+    prefix: strictCanon(r.prefix),
     subscriberId: r.subscriber_id,
     username: r.username || null,
     cpeId: r.cpe_id || null,

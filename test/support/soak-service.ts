@@ -27,6 +27,8 @@ export interface SoakService {
   kill(): Promise<void>;
   /** SIGTERM, and waits for the exit code. */
   stop(): Promise<number | null>;
+  /** Sends `signal` and waits up to `ms` for an exit: its code and signal, or null while it still runs. */
+  signal(signal: NodeJS.Signals, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null } | null>;
   /** Lines the processes wrote at warn and above (the last ones), for a failure message. */
   warnings(): string[];
   starts: number;
@@ -86,6 +88,12 @@ export function soakService(opts: { config: string; port: number; env: NodeJS.Pr
       const { code } = await exited;
       child = null;
       return code;
+    },
+    async signal(name, ms) {
+      child?.kill(name);
+      const ended = await Promise.race([exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), ms))]);
+      if (ended) child = null;
+      return ended;
     },
     warnings: () => [...warnings],
   };
