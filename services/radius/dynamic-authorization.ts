@@ -32,6 +32,11 @@ export interface DynamicAuthorizationOptions {
   /** 0: an ACK is taken as it is; else how long radacct is watched for its effect. */
   confirmWindowMs?: number;
   confirmPollMs?: number;
+  /**
+   * radius.reply.framed_prefix first64: the WAN /64 moves with the delegation, and a CoA cannot move
+   * it (Framed-IPv6-Prefix identifies the session, RFC 5176 §3), so a CoA with a prefix is a Disconnect.
+   */
+  framedFollowsDelegation?: boolean;
   log: Logger;
 }
 
@@ -109,7 +114,8 @@ export class RadiusDynamicAuthorization implements DynamicAuthorizationPort {
     if (target.secret === null) {
       throw new ServiceError('upstream_rejected', `no shared secret configured for NAS ${nas} (add it to radius.dynamic_authorization.nas or set default_secret_env)`);
     }
-    const action: SessionAction = cmd.action === 'disconnect' ? 'disconnect' : target.action;
+    const moves = this.opts.framedFollowsDelegation === true && cmd.delegatedPrefix !== null;
+    const action: SessionAction = cmd.action === 'disconnect' || moves ? 'disconnect' : target.action;
     const codes = CODES[action];
     const identifier = randomInt(256);
     const packet = this.encode(action, identifier, nas, session, cmd, target);
@@ -207,6 +213,7 @@ export function createDynamicAuthorization(
     prefixForm: da.prefix_encoding,
     confirmWindowMs: da.confirm_window_ms,
     confirmPollMs: da.confirm_poll_ms,
+    framedFollowsDelegation: config.reply.framed_prefix === 'first64',
     log: child,
   });
   return {
