@@ -160,9 +160,19 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
       l.info({ task_id: taskId, reason: redact(res.statusText ?? '') }, 'CPE task queued at the ACS');
       return { status: 'queued', taskId };
     }
-    // GenieACS answers "No such device"; any other 404 is a route that does not exist (unexpected: a wrong url).
+    // GenieACS v1.2.16 answers "No such device"; its docs give only the 404, so another body is
+    // settled by asking for the device: absent, it is missing; present, the 404 is a wrong url's.
     if (res.status === 404 && typeof res.data === 'string' && res.data.trim() === 'No such device') throw deviceMissing(deviceId);
+    if (res.status === 404 && !(await deviceKnown(deviceId, signal))) throw deviceMissing(deviceId);
     throw unexpected(what, res);
+  }
+
+  /** Whether `/devices/` lists the device; an answer that is not the NBI's list throws. */
+  async function deviceKnown(deviceId: string, signal?: AbortSignal): Promise<boolean> {
+    const what = `GenieACS GET device ${deviceId}`;
+    const res = await call<unknown[]>('GET', `/devices/?query=${q({ _id: deviceId })}&projection=_id`, what, signal);
+    if (res.status !== 200 || !Array.isArray(res.data)) throw unexpected(what, res);
+    return res.data.length > 0;
   }
 
   /** Reads the task's fault, deletes the task so GenieACS stops retrying it, and returns the error. */
