@@ -2,6 +2,8 @@
 // uniqueKey derived from the command's idempotency key, so a re-run step replaces its own task
 // instead of adding one. The answer's status and reason phrase say done, queued or faulted
 // (GenieACS lib/nbi.ts; ../shared/contracts/genieacs/README.md).
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
@@ -57,6 +59,10 @@ export function createNbiHttp(config: GenieacsConfig, env: Record<string, string
     maxContentLength: PEER_ANSWER_MAX_BYTES,
     validateStatus: () => true,
     headers: { Accept: 'application/json' },
+    // A connection per request: a server or proxy may close an idle one at any time (RFC 9112
+    // section 9.5), and a call sent on it fails ECONNRESET. A command makes only a few calls.
+    httpAgent: new HttpAgent({ keepAlive: false }),
+    httpsAgent: new HttpsAgent({ keepAlive: false }),
     ...(auth ? { auth } : {}),
   });
   return { http, redact };
