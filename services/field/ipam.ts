@@ -3,6 +3,7 @@
 // (the embedded IPAM, a fake) from the port's markedPrefixes(). A prefix in both is listed once,
 // with NetBox's detail.
 import type { IpamPort } from '../ipam/port.ts';
+import { markedPagesOf } from '../ipam/router.ts';
 import type { NetboxFieldPrefix } from '../netbox/holdings.ts';
 
 /** One prefix IPAM holds. `source` says which IPAM; the NetBox fields are null for the others. */
@@ -46,23 +47,26 @@ export async function heldPrefixes(ipam: FieldIpam, signal?: AbortSignal): Promi
       markKey: p.markKey ?? null,
     });
   }
-  for (const m of await ipam.markedPrefixes(signal)) {
-    const key = `${m.pool}\u0000${m.prefix}`;
-    if (out.has(key)) continue;
-    const length = Number(m.prefix.split('/')[1]);
-    out.set(key, {
-      source: 'ipam',
-      pool: m.pool,
-      prefix: m.prefix,
-      prefixLength: length,
-      lifecycleId: m.lifecycleId,
-      subscriberId: null,
-      netboxPrefixId: null,
-      status: null,
-      quarantined: false,
-      netbox: null,
-      markKey: { key: m.key, digest: m.keyIsDigest === true },
-    });
+  // Page by page, each in its own macrotask: one read of every block held the event loop for seconds.
+  for await (const page of markedPagesOf(ipam, signal)) {
+    await new Promise((r) => setImmediate(r));
+    for (const m of page) {
+      const key = `${m.pool}\u0000${m.prefix}`;
+      if (out.has(key)) continue;
+      out.set(key, {
+        source: 'ipam',
+        pool: m.pool,
+        prefix: m.prefix,
+        prefixLength: Number(m.prefix.split('/')[1]),
+        lifecycleId: m.lifecycleId,
+        subscriberId: null,
+        netboxPrefixId: null,
+        status: null,
+        quarantined: false,
+        netbox: null,
+        markKey: { key: m.key, digest: m.keyIsDigest === true },
+      });
+    }
   }
   return [...out.values()];
 }
