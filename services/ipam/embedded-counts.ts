@@ -73,7 +73,8 @@ export function createPoolCounts(db: Db): PoolCounts {
   // The kept counts include quarantined blocks whose hold-down has passed, which wait for the
   // pool's next allocation to move them to ipam_free: those are taken back out. Only they are read,
   // by the expiry index, and summed here (no row of them reaches JavaScript); an allocation in the
-  // pool moves every one of them, so they are the few whose hold-down passed since. CROSS JOIN keeps
+  // pool moves a batch of them and starts a sweep of the rest, so they are the few whose hold-down
+  // passed since (or the rest of a batch the sweep is moving). CROSS JOIN keeps
   // SQLite from walking the pool's split units to meet them: each is sought by its key.
   const expired = db.prepare<{ pool: string; now: string; first_hex: string; last_hex: string; unit_length: number }, { whole: number; freed: number; unheld: number }>(
     `WITH expired AS (

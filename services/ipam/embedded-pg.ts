@@ -8,11 +8,12 @@ import type pg from 'pg';
 import { inTransaction, isRetryable } from '../../store/postgresql/pool.ts';
 import { isPgUnavailable } from '../../store/unavailable.ts';
 import { ServiceError } from '../errors.ts';
-import { alignUp, blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
+import { blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
 import { holdDownsOf } from './embedded-quarantine.ts';
 import { pgPoolCounts as counts } from './embedded-pg-counts.ts';
+import * as free from './embedded-pg-free.ts';
 import { pgQuarantine } from './embedded-pg-quarantine.ts';
-import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, warnIfMoved, type EmbeddedIpamOptions, type EmbeddedPool, type Pool, type Sweeping } from './pool-rules.ts';
+import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, ALLOCATION_GIVE_BACK, exhausted, sweepLater, taken, warnIfMoved, type EmbeddedIpamOptions, type EmbeddedPool, type Pool, type Sweeping } from './pool-rules.ts';
 import type { Allocation, AllocateCommand, IpamPort, MarkedPrefix, PoolUtilization, ReleaseCommand } from './port.ts';
 
 type Q = Pick<pg.PoolClient, 'query'>;
@@ -27,11 +28,6 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
   const now = opts.now ?? Date.now;
   const quarantine = pgQuarantine(now);
 
-  const addFreeRun = async (c: Q, pool: string, start: bigint, end: bigint) => {
-    if (start <= end) await c.query('INSERT INTO ipam_free (pool, start_hex, end_hex) VALUES ($1, $2, $3)', [pool, toHex(start), toHex(end)]);
-  };
-  const deleteFreeRun = (c: Q, pool: string, startHex: string) => c.query('DELETE FROM ipam_free WHERE pool = $1 AND start_hex = $2', [pool, startHex]);
-
   /** Locks the pool's row for this transaction: the other instances' writes of the pool wait. */
   const lockPool = async (c: Q, pool: string) => {
     // A pool since removed from the configuration has no row to lock: its blocks only ever leave.
@@ -39,46 +35,12 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
     await c.query('SELECT parent FROM ipam_pools WHERE pool = $1 FOR UPDATE', [pool]);
   };
 
-  async function rebuildFreeRuns(c: Q, { info, parent }: Pool): Promise<void> {
-    const last = lastAddress(parent);
-    await c.query('DELETE FROM ipam_free WHERE pool = $1', [info.name]);
-    const { rows } = await c.query<Run>(
-      `SELECT start_hex, end_hex FROM ipam_allocations WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2
-       UNION ALL SELECT start_hex, end_hex FROM ipam_quarantine WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2
-       ORDER BY start_hex`,
-      [info.name, toHex(parent.network), toHex(last)],
-    );
-    let next = parent.network;
-    for (const block of rows) {
-      const start = fromHex(block.start_hex);
-      if (start > next) await addFreeRun(c, info.name, next, start - 1n);
-      const after = fromHex(block.end_hex) + 1n;
-      if (after > next) next = after;
-    }
-    if (next <= last) await addFreeRun(c, info.name, next, last);
-  }
-
   /** The pool's blocks whose hold-down has passed leave the quarantine for free space (all, or `limit`); answers how many. */
   async function giveBackExpired(c: Q, pool: Pool, limit?: number): Promise<number> {
     const blocks = await quarantine.takeExpired(c, pool.info.name, limit);
     // Held down while the parent moved: outside it, the block is not this pool's free space.
-    for (const block of blocks) if (contains(pool.parent, block)) await giveBack(c, pool, block.network, lastAddress(block));
+    for (const block of blocks) if (contains(pool.parent, block)) await free.giveBack(c, pool, block.network, lastAddress(block));
     return blocks.length;
-  }
-
-  async function giveBack(c: Q, pool: Pool, start: bigint, end: bigint): Promise<void> {
-    const name = pool.info.name;
-    const before = (await c.query<Run>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = $1 AND start_hex < $2 ORDER BY start_hex DESC LIMIT 1', [name, toHex(start)])).rows[0];
-    if (before && fromHex(before.end_hex) + 1n === start) {
-      await deleteFreeRun(c, name, before.start_hex);
-      start = fromHex(before.start_hex);
-    }
-    const after = end < lastAddress(pool.parent) ? (await c.query<Run>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = $1 AND start_hex = $2', [name, toHex(end + 1n)])).rows[0] : undefined;
-    if (after) {
-      await deleteFreeRun(c, name, after.start_hex);
-      end = fromHex(after.end_hex);
-    }
-    await addFreeRun(c, name, start, end);
   }
 
   async function insertBlock(c: Q, cmd: AllocateCommand, at: bigint): Promise<Allocation> {
@@ -140,7 +102,7 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
     const pool = pools.get(info.name)!;
     await write('start', info.name, async (c) => {
       const counted = await counts.countedFor(c, info.name);
-      if (counted?.parent !== info.prefix) await rebuildFreeRuns(c, pool);
+      if (counted?.parent !== info.prefix) await free.rebuild(c, pool);
       if (counted?.parent !== info.prefix || counted.unitLength !== info.prefixLength) await counts.recount(c, pool);
     });
     warnIfMoved(opts.log, pool, await counts.figures(db, pool, new Date(now()).toISOString()));
@@ -160,6 +122,8 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
     }
   }
 
+  const sweepSoon = sweepLater(() => port.sweep(), opts.log, () => db.ended);
+
   const port: IpamPort & Sweeping = {
     async allocate(cmd, signal) {
       signal?.throwIfAborted();
@@ -175,25 +139,15 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
           await quarantine.drop(c, cmd.pool, back);
           return insertBlock(c, cmd, back.network);
         }
-        await giveBackExpired(c, pool);
-        const size = blockSize(cmd.prefixLength);
-        // First fit, a page of runs at a time (a pool that delegates one length fits in the first).
-        let after = '';
+        // A batch of expired hold-downs at most, under the pool's lock every instance waits on; the
+        // rest go in a sweep of their own transactions, started now (pool-rules.ts). A pool whose
+        // free space is gone takes more batches only while a batch fits nothing.
         for (;;) {
-          const { rows } = await c.query<Run>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = $1 AND start_hex > $2 ORDER BY start_hex LIMIT 100', [cmd.pool, after]);
-          for (const run of rows) {
-            const start = fromHex(run.start_hex);
-            const end = fromHex(run.end_hex);
-            const at = alignUp(start, cmd.prefixLength);
-            if (at + size - 1n <= end) {
-              await deleteFreeRun(c, cmd.pool, run.start_hex);
-              await addFreeRun(c, cmd.pool, start, at - 1n);
-              await addFreeRun(c, cmd.pool, at + size, end);
-              return insertBlock(c, cmd, at);
-            }
-          }
-          if (rows.length < 100) return null;
-          after = rows.at(-1)!.start_hex;
+          const givenBack = await giveBackExpired(c, pool, ALLOCATION_GIVE_BACK);
+          if (givenBack === ALLOCATION_GIVE_BACK) sweepSoon();
+          const at = await free.takeFirstFit(c, cmd.pool, cmd.prefixLength);
+          if (at !== null) return insertBlock(c, cmd, at);
+          if (givenBack < ALLOCATION_GIVE_BACK) return null;
         }
       });
       if (!allocation) throw exhausted(pool, cmd.prefixLength);
@@ -227,9 +181,9 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
           ).rows[0];
           throw taken(cmd, holder ? `lifecycle ${holder.lifecycle_id}` : 'a quarantined or held-down block');
         }
-        await deleteFreeRun(c, cmd.pool, run.start_hex);
-        await addFreeRun(c, cmd.pool, fromHex(run.start_hex), start - 1n);
-        await addFreeRun(c, cmd.pool, end + 1n, fromHex(run.end_hex));
+        await free.deleteRun(c, cmd.pool, run.start_hex);
+        await free.addRun(c, cmd.pool, fromHex(run.start_hex), start - 1n);
+        await free.addRun(c, cmd.pool, end + 1n, fromHex(run.end_hex));
         return insertBlock(c, { ...cmd, prefixLength: block.length }, start);
       });
     },
@@ -259,7 +213,7 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
         const holdMs = holdDownMs.get(cmd.pool) ?? 0;
         if (pool && holdMs > 0) return quarantine.free(c, cmd.pool, block, cmd.lifecycleId, cmd.subscriberId ?? null, holdMs);
         if (!owned) await quarantine.drop(c, cmd.pool, block);
-        if (pool && contains(pool.parent, block)) await giveBack(c, pool, block.network, lastAddress(block));
+        if (pool && contains(pool.parent, block)) await free.giveBack(c, pool, block.network, lastAddress(block));
       });
     },
 

@@ -5,7 +5,7 @@ import { createFreeSpace } from './embedded-free.ts';
 import { createBlocks } from './embedded-blocks.ts';
 import { createQuarantine, holdDownsOf } from './embedded-quarantine.ts';
 import { blockSize, contains, formatPrefix, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
-import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, warnIfMoved, type EmbeddedIpamOptions, type EmbeddedPool, type Pool, type Sweeping } from './pool-rules.ts';
+import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, ALLOCATION_GIVE_BACK, exhausted, sweepLater, taken, warnIfMoved, type EmbeddedIpamOptions, type EmbeddedPool, type Pool, type Sweeping } from './pool-rules.ts';
 import type { AdoptCommand, AllocateCommand, Allocation, IpamPort, PoolUtilization, ReleaseCommand } from './port.ts';
 
 
@@ -83,14 +83,21 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       quarantine.drop(cmd.pool, back);
       return insertBlock(cmd, back.network);
     }
-    space.giveBackExpired(pool, quarantine);
-    const at = space.takeFirstFit(cmd.pool, cmd.prefixLength);
-    if (at === null) return null;
-    return insertBlock(cmd, at);
+    // A batch of expired hold-downs at most (ALLOCATION_GIVE_BACK says why); the rest go in a sweep
+    // of their own transactions, started now. A pool whose free space is gone takes more batches
+    // only while a batch fits nothing (its blocks outside a moved parent).
+    for (;;) {
+      const givenBack = space.giveBackExpired(pool, quarantine, ALLOCATION_GIVE_BACK);
+      if (givenBack === ALLOCATION_GIVE_BACK) sweepSoon();
+      const at = space.takeFirstFit(cmd.pool, cmd.prefixLength);
+      if (at !== null) return insertBlock(cmd, at);
+      if (givenBack < ALLOCATION_GIVE_BACK) return null;
+    }
   }
   const allocateInTransaction = db.transaction(allocateIn);
 
   const sweepInTransaction = db.transaction((pool: Pool, limit: number) => space.giveBackExpired(pool, quarantine, limit));
+  const sweepSoon = sweepLater(() => port.sweep(), opts.log, () => !db.open);
 
   /**
    * O(log n): the block is carved out of the free run holding it and recorded under the key. A

@@ -79,9 +79,38 @@ export function taken(cmd: AdoptCommand, by: string): ServiceError {
   return new ServiceError('idempotency_mismatch', `${cmd.prefix} in pool "${cmd.pool}" is held by ${by}, not lifecycle ${cmd.lifecycleId}`, { field: 'prefix' });
 }
 
-/** The one log call the embedded IPAM makes (a pino logger is one). */
+/** The log call the embedded IPAM makes, for its warnings (a pino logger is one). */
 export interface WarnLog {
   warn(fields: object, message: string): void;
+}
+
+/**
+ * Expired hold-downs an allocation gives back at most, inside its transaction. In the group
+ * commit's savepoint, with SQLite's journal in memory, giving back tens of thousands at once costs
+ * quadratically (a minute at 35,000); on PostgreSQL it holds the pool's lock as long.
+ */
+export const ALLOCATION_GIVE_BACK = 64;
+
+/**
+ * A call that starts `sweep` on the next turn, once at a time: the expired hold-downs an allocation
+ * left past its batch go back in the sweep's own transactions. `closed` says the store has gone
+ * (the service stopping): then nothing is started, and a failure is no warning.
+ */
+export function sweepLater(sweep: () => Promise<unknown>, log: WarnLog | undefined, closed: () => boolean = () => false): () => void {
+  let sweeping = false;
+  return () => {
+    if (sweeping || closed()) return;
+    sweeping = true;
+    setImmediate(async () => {
+      try {
+        if (!closed()) await sweep();
+      } catch (err) {
+        if (!closed()) log?.warn({ err }, 'ipam: giving back expired hold-downs failed; the clean-up sweep tries again');
+      } finally {
+        sweeping = false;
+      }
+    });
+  };
 }
 
 /**
