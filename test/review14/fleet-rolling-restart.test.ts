@@ -76,6 +76,7 @@ function load(prefix: string, count: number) {
   let refused = 0;
   let unavailable = 0;
   let requests = 0;
+  const cpes = subs.map(() => rig!.acs.addDevice().id);
   const done = Promise.all(subs.map(async (s, n) => {
     for (const [k, op] of ops.entries()) {
       const key = { 'Idempotency-Key': `review14-${s}-${k}` };
@@ -83,7 +84,7 @@ function load(prefix: string, count: number) {
       for (let t = n + k; ; t++) {
         const i = rig!.fleet.instances[t % 3]!;
         requests++;
-        const a = await send(i, 'POST', `${op}?wait=3000`, { subscriber_id: s, ...(op === 'activate' ? { username: `${s}@isp` } : {}) }, key);
+        const a = await send(i, 'POST', `${op}?wait=3000`, { subscriber_id: s, ...(op === 'activate' ? { username: `${s}@isp`, cpe_id: cpes[n] } : {}) }, key);
         if (a.status === 200 || a.status === 201) break;
         // Refused: nothing accepted it (the instance is down); a client or balancer tries another.
         if (a.status === 0 && a.error === 'ECONNREFUSED') refused++;
@@ -169,6 +170,8 @@ test('rolling restart under load: no request lost, only 503 with Retry-After, ea
   const base = new Map<number, number>();
   await sleep(300);
   for (const [p, r] of runs) base.set(p, r);
+  // The ACS answers slowly: operations are in flight when each SIGTERM comes (the drain's case).
+  rig.acs.delayMs = 400;
   const l = load('roll', 24);
   for (const inst of rig.fleet.instances) {
     await sleep(1500);
@@ -178,6 +181,7 @@ test('rolling restart under load: no request lost, only 503 with Retry-After, ea
     await inst.start();
   }
   await l.done;
+  rig.acs.delayMs = 0;
   await sleep(JOB_EVERY_S * 1000 + 500);
   scraping = false;
   await scraper;
