@@ -81,4 +81,37 @@ test('update on A: B and C show in_progress; A SIGKILLed; the resumer settles it
   console.log(`in_progress null after ${settledAt.t} ms from the SIGKILL, ${samples.length} samples`);
 });
 
+test('activate on A: B and C say activate; A SIGKILLed; null on C only once it is active and the ACS is no longer called', async () => {
+  if (!(await up())) return;
+  const s = 'ip-fleet-kill-activate';
+  const cpe = rig!.acs.addDevice();
+  const a = await on(0).call('POST', 'allocate?wait=30000', { subscriber_id: s });
+  assert.is(a.status, 201, JSON.stringify(a.body));
+  rig!.acs.delayMs = 1500;
+  const from = rig!.acs.requests.length;
+  const b = await on(0).call('POST', 'activate?wait=0', { subscriber_id: s, username: `${s}@isp`, cpe_id: cpe.id });
+  assert.equal([b.status, b.body?.in_progress], [202, 'activate'], JSON.stringify(b.body));
+  await eventually('the activation reaching the ACS', 10_000, async () => (cpeCalls(cpe.id, from) > 0 ? true : undefined));
+  for (const i of [1, 2]) assert.is((await on(i).call('GET', `lifecycle/${s}`)).body?.in_progress, 'activate', on(i).name);
+  await on(0).kill();
+  rig!.acs.delayMs = 300;
+  const t0 = Date.now();
+  let settled: { state: string; acs: number } | null = null;
+  while (Date.now() - t0 < 40_000) {
+    const acs = cpeCalls(cpe.id, from);
+    const got = await on(2).call('GET', `lifecycle/${s}`);
+    if (settled) assert.is(got.body.in_progress, null, 'once null, it stays null');
+    else if (got.body.in_progress === null) settled = { state: got.body.state, acs };
+    if (settled && Date.now() - t0 > 8000) break;
+    await sleep(25);
+  }
+  rig!.acs.delayMs = 0;
+  assert.ok(settled, `in_progress never went null${why()}`);
+  assert.is(settled!.state, 'active');
+  assert.is(cpeCalls(cpe.id, from), settled!.acs, 'no ACS call after in_progress read null');
+  assert.equal(await oneChain(s), []);
+  await on(0).start();
+  assert.equal(await ipamAgreesWithStore(db), []);
+});
+
 test.run();
