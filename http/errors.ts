@@ -33,6 +33,7 @@ export const STATUS: Record<ApiErrorCode, number> = {
   unsupported_media_type: 415,
   uri_too_long: 414,
   headers_too_large: 431,
+  request_timeout: 408,
   idempotency_mismatch: 422,
   internal: 500,
   upstream_unavailable: 502,

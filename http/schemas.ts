@@ -9,7 +9,7 @@ import { lifecycleResource, timestamp } from '../runtime/resource.ts';
 import { DISCREPANCY_KINDS } from '../runtime/reconcile-checks.ts';
 import { cpeIdName, newSubscriberIdName, subscriberIdName, usernameName } from '../services/names.ts';
 
-/** Error codes an answer can carry: the service's, plus 405, 414 and 431, which only the HTTP layer raises. */
+/** Error codes an answer can carry: the service's, plus 405, 408, 414 and 431, which only the HTTP layer raises. */
 export const ERROR_CODES = [
   'validation_error',
   'unauthorized',
@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'unsupported_media_type',
   'uri_too_long',
   'headers_too_large',
+  'request_timeout',
   'idempotency_mismatch',
   'unavailable',
   'upstream_unavailable',

@@ -19,6 +19,14 @@ const ANSWERS: Record<string, Answer> = {
     code: 'headers_too_large',
     message: `the request line and headers exceed ${MAX_HEADER_BYTES} bytes`,
   },
+  // Node's headersTimeout/requestTimeout: a request not received in full in time. Not malformed:
+  // a client may send it again (RFC 9110 §15.5.9), with its Idempotency-Key.
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    reason: 'Request Timeout',
+    code: 'request_timeout',
+    message: 'the request was not received in full in time; send it again',
+  },
 };
 const MALFORMED = { status: 400, reason: 'Bad Request', code: 'validation_error' as ApiErrorCode, message: 'malformed HTTP request' };
 
