@@ -13,9 +13,10 @@ export const PG_QUARANTINE = {
   heldFor: 'SELECT 1 FROM ipam_quarantine WHERE pool = $1 AND start_hex = $2 AND lifecycle_id = $3 AND freed_at IS NULL',
   drop: 'DELETE FROM ipam_quarantine WHERE pool = $1 AND start_hex = $2',
   stickyFor: 'SELECT prefix FROM ipam_quarantine WHERE pool = $1 AND subscriber_id = $2 AND freed_at IS NOT NULL ORDER BY released_at DESC',
-  // LIMIT NULL is no limit (an allocation takes them all; the sweep a batch).
+  // LIMIT NULL is no limit. A batch is the lowest addresses, as on SQLite: first fit after an
+  // allocation's batch is then first fit over every expired block (test/review14 review-pg-give-back-order).
   takeExpired: `DELETE FROM ipam_quarantine WHERE pool = $1 AND start_hex IN
-           (SELECT start_hex FROM ipam_quarantine WHERE pool = $1 AND reusable_at <= $2 LIMIT $3)
+           (SELECT start_hex FROM ipam_quarantine WHERE pool = $1 AND reusable_at <= $2 ORDER BY start_hex LIMIT $3)
          RETURNING prefix, start_hex`,
 } as const;
 const iso = (ms: number) => new Date(ms).toISOString();

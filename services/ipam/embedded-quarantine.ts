@@ -58,7 +58,7 @@ export function createQuarantine(db: Db, now: () => number): Quarantine {
     `SELECT prefix FROM ipam_quarantine INDEXED BY ipam_quarantine_subscriber
      WHERE pool = @pool AND subscriber_id = @subscriber_id AND freed_at IS NOT NULL ORDER BY released_at DESC`,
   );
-  // LIMIT -1 is no limit (an allocation takes them all; the sweep a batch).
+  // LIMIT -1 is no limit; an allocation takes a batch (ALLOCATION_GIVE_BACK), the sweep larger ones.
   const expiredOfPool = db.prepare<{ pool: string; now: string; limit: number }, { prefix: string; start_hex: string }>(
     'SELECT prefix, start_hex FROM ipam_quarantine INDEXED BY ipam_quarantine_expiry WHERE pool = @pool AND reusable_at <= @now ORDER BY start_hex LIMIT @limit',
   );
