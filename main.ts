@@ -68,6 +68,10 @@ async function main(): Promise<void> {
   }
 
   const svc = await compose(config);
+  // Node's default would kill the process at once, without the drain: a `kill -HUP` meant as a
+  // reload, a logrotate script or a closed terminal must not drop the requests in flight, nor stop
+  // a start half-way. From here on, before the port is bound and the lifecycles resumed.
+  process.on('SIGHUP', () => svc.log.warn({ signal: 'SIGHUP' }, 'SIGHUP ignored: the configuration is read at start only; restart (SIGTERM, then start) to apply a change'));
   let stopping = false;
   const inFlight = new Set<ServerResponse>();
   const handle = svc.app.callback();
@@ -125,9 +129,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  // Node's default would kill the process at once, without the drain: a `kill -HUP` meant as a
-  // reload, a logrotate script or a closed terminal must not drop the requests in flight.
-  process.on('SIGHUP', () => svc.log.warn({ signal: 'SIGHUP' }, 'SIGHUP ignored: the configuration is read at start only; restart (SIGTERM, then start) to apply a change'));
 }
 
 /**

@@ -71,7 +71,7 @@ export function createPoolCounts(db: Db): PoolCounts {
     'SELECT whole_allocated, whole_quarantined, split_units, split_quarantined, outside, moved_from FROM ipam_pools WHERE pool = @pool',
   );
   // The kept counts include quarantined blocks whose hold-down has passed, which wait for the
-  // pool's next allocation to move them to ipam_free: those are taken back out. Only they are read,
+  // pool's next allocation or sweep to move them to ipam_free: those are taken back out. Only they are read,
   // by the expiry index, and summed here (no row of them reaches JavaScript); an allocation in the
   // pool moves a batch of them and starts a sweep of the rest, so they are the few whose hold-down
   // passed since (or the rest of a batch the sweep is moving). CROSS JOIN keeps

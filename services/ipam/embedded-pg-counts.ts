@@ -12,7 +12,7 @@ type Q = Pick<pg.PoolClient, 'query'>;
 const INSIDE = 'start_hex >= $2 AND start_hex <= $3 AND end_hex <= $3';
 
 // One statement, so one snapshot: the kept counts and the blocks whose hold-down has passed (which
-// wait in the quarantine for the pool's next allocation, and are taken back out of the counts),
+// wait in the quarantine for the pool's next allocation or sweep, and are taken back out of the counts),
 // read by the expiry index and summed by the server.
 const FIGURES = `
   WITH expired AS (SELECT block FROM ipam_quarantine WHERE pool = $1 AND reusable_at <= $5 AND ${INSIDE}),
