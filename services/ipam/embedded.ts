@@ -66,7 +66,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
    * length (every run is then whole aligned blocks), however many blocks are allocated; mixing
    * lengths costs at most one step per hole smaller than the request.
    */
-  function allocateIn(cmd: AllocateCommand, pool: Pool): Allocation | null {
+  function allocateIn(cmd: AllocateCommand, pool: Pool, batches = Infinity): Allocation | null {
     const found = blocks.byKey(cmd.key, cmd.lifecycleId);
     if (found) {
       checkSameAllocation(cmd, {
@@ -85,13 +85,13 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     }
     // A batch of expired hold-downs at most (ALLOCATION_GIVE_BACK says why); the rest go in a sweep
     // of their own transactions, started now. A pool whose free space is gone takes more batches
-    // only while a batch fits nothing (its blocks outside a moved parent).
-    for (;;) {
+    // only while a batch fits nothing (its blocks outside a moved parent), and up to `batches`.
+    for (let batch = 1; ; batch++) {
       const givenBack = space.giveBackExpired(pool, quarantine, ALLOCATION_GIVE_BACK);
       if (givenBack === ALLOCATION_GIVE_BACK) sweepSoon();
       const at = space.takeFirstFit(cmd.pool, cmd.prefixLength);
       if (at !== null) return insertBlock(cmd, at);
-      if (givenBack < ALLOCATION_GIVE_BACK) return null;
+      if (givenBack < ALLOCATION_GIVE_BACK || batch >= batches) return null;
     }
   }
   const allocateInTransaction = db.transaction(allocateIn);
@@ -178,7 +178,9 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       // No savepoint of its own (the caller's is the one per allocation): a refusal or an error
       // may leave writes (expired hold-downs given back) that the caller's rollback takes away.
       if (!db.inTransaction) throw new Error('ipam: allocateNow() outside a transaction');
-      const allocation = allocateIn(cmd, pool);
+      // One batch of expired hold-downs: inside the caller's savepoint more cost quadratically. A refusal
+      // sends the lifecycle to the ordinary step, whose own transaction takes the batches that follow.
+      const allocation = allocateIn(cmd, pool, 1);
       if (!allocation) throw exhausted(pool, cmd.prefixLength);
       return allocation;
     },
