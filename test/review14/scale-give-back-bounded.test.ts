@@ -2,26 +2,33 @@
 // transaction: inside the group commit's savepoint, with the journal in memory, that costs
 // quadratically (35,000 blocks froze the service for 62 s; clients got 400s for requests it then
 // carried out). An allocation now gives back a bounded batch and leaves the rest to a sweep of its
-// own transactions, started at once; the figures stay exact meanwhile.
+// own transactions, started at once; the figures stay exact meanwhile. Made at once (in the
+// savepoint) it takes that one batch even when nothing in it fits (a pool whose parent moved).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createEmbeddedIpam } from '../../services/ipam/embedded.ts';
 import { ALLOCATION_GIVE_BACK, type EmbeddedPool } from '../../services/ipam/pool-rules.ts';
-import { allocate, assertTiles, release, scratchDb } from '../services/ipam/embedded-support.ts';
+import type { IpamPort } from '../../services/ipam/port.ts';
+import { allocate, assertTiles, rejectsWith, release, scratchDb } from '../services/ipam/embedded-support.ts';
 
 const test = suite('review14 scale: an allocation gives back a bounded batch of expired hold-downs');
 const s = scratchDb(test);
 const POOL: EmbeddedPool = { name: 'p', prefix: '2001:db8::/40', prefixLength: 56, holdDownS: 60, sticky: false };
 const N = 1_000;
 
+/** `n` blocks allocated in the pool, then all released (their hold-downs start now). */
+async function allocateAndRelease(ipam: IpamPort, n: number, key = 'k'): Promise<void> {
+  const made: { key: string; prefix: string }[] = [];
+  for (let i = 0; i < n; i++) made.push({ key: `${key}${i}`, prefix: (await allocate(ipam, `${key}${i}`, 'p', 56)).prefix });
+  for (const m of made) await release(ipam, m.key, 'p', m.prefix);
+}
+
 const expiredLeft = (now: number) => (s.db().prepare('SELECT count(*) AS n FROM ipam_quarantine WHERE reusable_at <= ?').get(new Date(now).toISOString()) as { n: number }).n;
 
 test('allocateNow inside a transaction gives back at most a batch; the rest is swept apart, and the figures hold throughout', async () => {
   const clock = { t: Date.parse('2030-01-01T00:00:00.000Z') };
   const ipam = createEmbeddedIpam(s.db(), [POOL], { now: () => clock.t });
-  const made: { key: string; prefix: string }[] = [];
-  for (let i = 0; i < N; i++) made.push({ key: `k${i}`, prefix: (await allocate(ipam, `k${i}`, 'p', 56)).prefix });
-  for (const m of made) await release(ipam, m.key, 'p', m.prefix);
+  await allocateAndRelease(ipam, N);
   clock.t += 61_000;
   assert.is(expiredLeft(clock.t), N);
 
@@ -45,13 +52,40 @@ test('a pool with no free space left but many expired blocks still allocates (on
   const small: EmbeddedPool = { name: 'p', prefix: '2001:db8::/48', prefixLength: 56, holdDownS: 60, sticky: false };
   const clock = { t: Date.parse('2030-01-01T00:00:00.000Z') };
   const ipam = createEmbeddedIpam(s.db(), [small], { now: () => clock.t });
-  const made: { key: string; prefix: string }[] = [];
-  for (let i = 0; i < 256; i++) made.push({ key: `k${i}`, prefix: (await allocate(ipam, `k${i}`, 'p', 56)).prefix });
-  for (const m of made) await release(ipam, m.key, 'p', m.prefix);
+  await allocateAndRelease(ipam, 256);
   clock.t += 61_000;
   const got = await allocate(ipam, 'again', 'p', 56);
   assert.is(got.prefix, '2001:db8::/56');
   assertTiles(s.db(), small);
+});
+
+test("made at once in a full pool whose old blocks expired outside its moved parent: one batch in the savepoint, the rest in the step's own transaction", async () => {
+  const clock = { t: Date.parse('2030-01-01T00:00:00.000Z') };
+  await allocateAndRelease(createEmbeddedIpam(s.db(), [POOL], { now: () => clock.t }), N);
+  const ipam = s.reopen([{ ...POOL, prefix: '2001:db9::/48' }], { now: () => clock.t });
+  for (let i = 0; i < 256; i++) await allocate(ipam, `new${i}`, 'p', 56);
+  clock.t += 61_000;
+  assert.is(expiredLeft(clock.t), N);
+  // As the group commit does: the allocation in its own savepoint inside the batch's transaction.
+  let insideSavepoint = -1;
+  s.db().transaction(() => {
+    try {
+      s.db().transaction(() => {
+        try {
+          ipam.allocateNow!({ key: 'after', lifecycleId: 'lc-after', subscriberId: 'sub-after', pool: 'p', prefixLength: 56 });
+        } finally {
+          insideSavepoint = N - expiredLeft(clock.t);
+        }
+      })();
+    } catch {
+      // exhausted: the group commit leaves it to the ordinary step
+    }
+  })();
+  assert.ok(insideSavepoint <= ALLOCATION_GIVE_BACK, `expired hold-downs given back inside the savepoint: ${insideSavepoint}, at most ${ALLOCATION_GIVE_BACK}`);
+  // The ordinary step, in its own transaction, finds the pool exhausted, as it is.
+  await rejectsWith(allocate(ipam, 'after', 'p', 56), 'pool_exhausted');
+  for (let i = 0; i < 100 && expiredLeft(clock.t) > 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.is(expiredLeft(clock.t), 0, 'the expired blocks all left the quarantine');
 });
 
 test.run();

@@ -1,47 +1,74 @@
 // The embedded IPAM on PostgreSQL gives back a bounded batch of expired hold-downs per allocation
 // too (under the pool's lock, which every instance waits on) and sweeps the rest apart. A full
-// pool whose free space is only expired blocks still allocates; the figures hold; the sweep
-// drains the rest without a clean-up run.
+// pool whose free space is only expired blocks still allocates, and gets the lowest block: the
+// batch is the lowest addresses, as on SQLite (a review found `LIMIT` without `ORDER BY`, which gave
+// a higher block when the blocks were freed highest first). The figures hold; the sweep drains the
+// rest without a clean-up run.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createPgEmbeddedIpam } from '../../services/ipam/embedded-pg.ts';
 import { ALLOCATION_GIVE_BACK, type EmbeddedPool } from '../../services/ipam/pool-rules.ts';
+import type { IpamPort } from '../../services/ipam/port.ts';
 import { createPgPool, migrate } from '../../store/postgresql/pool.ts';
 import { postgresAvailable, startPostgres, type PgCluster } from '../support/postgres.ts';
+import type pg from 'pg';
 
 const test = suite('review14 scale: bounded give-back on PostgreSQL');
 let cluster: PgCluster | null = null;
+let n = 0;
 test.after(async () => void (await cluster?.stop()));
 
-// 256 /56 in a /48: full once all are allocated.
+// 256 /56 in a /48: full once all are allocated, so only expired blocks can be given.
 const POOL: EmbeddedPool = { name: 'p', prefix: '2001:db8::/48', prefixLength: 56, holdDownS: 60, sticky: false };
 const cmd = (key: string) => ({ key, lifecycleId: `lc-${key}`, subscriberId: `sub-${key}`, pool: 'p', prefixLength: 56 });
 
-test('every block expired in a full pool: the allocation gets the lowest, the sweep gives back the rest', async () => {
+/** Waits up to 2 s for the quarantine to empty; answers how many rows are left. */
+async function drained(db: pg.Pool): Promise<number> {
+  const left = async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM ipam_quarantine')).rows[0]!.n);
+  for (let i = 0; i < 200 && (await left()) > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  return left();
+}
+
+/** The pool filled, every block freed (`order` of their addresses, a ms apart) and its hold-down passed; then `fn`, then the sweep drained. */
+async function fullAndExpired(order: 'lowest first' | 'highest first', fn: (ipam: IpamPort, db: pg.Pool) => Promise<void>): Promise<void> {
   if (!postgresAvailable('the embedded IPAM on PostgreSQL')) return;
-  cluster = await startPostgres();
-  const db = createPgPool({ url: await cluster.createDatabase('give_back'), max: 4 });
+  cluster ??= await startPostgres();
+  const db = createPgPool({ url: await cluster.createDatabase(`give_back_${++n}`), max: 4 });
   try {
     await migrate(db);
     const clock = { ms: Date.parse('2030-01-01T00:00:00.000Z') };
     const ipam = await createPgEmbeddedIpam(db, [POOL], { now: () => clock.ms });
     const made = [];
     for (let i = 0; i < 256; i++) made.push(await ipam.allocate(cmd(`k${i}`)));
-    for (const [i, m] of made.entries()) await ipam.free({ lifecycleId: `lc-k${i}`, subscriberId: `sub-k${i}`, pool: 'p', prefix: m.prefix, netboxPrefixId: null });
+    const indexes = [...made.keys()];
+    for (const i of order === 'lowest first' ? indexes : indexes.reverse()) {
+      clock.ms += 1;
+      await ipam.free({ lifecycleId: `lc-k${i}`, subscriberId: `sub-k${i}`, pool: 'p', prefix: made[i]!.prefix, netboxPrefixId: null });
+    }
     clock.ms += 61_000;
     assert.ok(256 > ALLOCATION_GIVE_BACK);
-    const got = await ipam.allocate(cmd('after'));
-    assert.is(got.prefix, '2001:db8::/56');
-    const left = async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM ipam_quarantine')).rows[0]!.n);
-    for (let i = 0; i < 200 && (await left()) > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.is(await left(), 0, 'the sweep started by the allocation gave back the rest');
+    await fn(ipam, db);
+    assert.is(await drained(db), 0, 'the sweep started by the allocation gave back the rest');
+  } finally {
+    await db.end();
+  }
+}
+
+test('every block expired in a full pool: the allocation gets the lowest, the sweep gives back the rest, the figures hold', async () => {
+  await fullAndExpired('lowest first', async (ipam, db) => {
+    assert.is((await ipam.allocate(cmd('after'))).prefix, '2001:db8::/56');
+    assert.is(await drained(db), 0);
     const [u] = await ipam.utilization();
     assert.equal({ allocated: u!.allocated, heldDown: u!.heldDown }, { allocated: 1, heldDown: 0 });
     const runs = (await db.query<{ start_hex: string; end_hex: string }>('SELECT start_hex, end_hex FROM ipam_free ORDER BY start_hex')).rows;
     assert.equal(runs, [{ start_hex: '20010db8000001000000000000000000', end_hex: '20010db80000ffffffffffffffffffff' }], 'one maximal free run after the allocated block');
-  } finally {
-    await db.end();
-  }
+  });
+});
+
+test('blocks freed highest first (the lowest block\'s hold-down ends last): the allocation still gets the lowest', async () => {
+  await fullAndExpired('highest first', async (ipam) => {
+    assert.is((await ipam.allocate(cmd('after'))).prefix, '2001:db8::/56', 'first fit over every block whose hold-down has passed');
+  });
 });
 
 test.run();
