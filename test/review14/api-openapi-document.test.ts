@@ -1,11 +1,16 @@
-// docs/api.md: X-Request-Id is on every answer and Retry-After on every 503, and the service sends
-// them so; the document declared both as optional headers (OpenAPI's `required` defaults to false),
-// while it marks Location on a 201 required. A client generated from it treated them as maybe absent.
+// The served OpenAPI document against the service, two findings of a contract review:
+// - POST /allocate refuses a subscriber_id "." or ".." (a client drops such a path segment, so no
+//   Location could reach it: docs/api.md), but the document's request schema took both: a client
+//   validating against /openapi.json sent them and met a 400 the document did not foretell;
+// - X-Request-Id is on every answer and Retry-After on every 503 (docs/api.md), and the service
+//   sends them so; the document declared both optional (OpenAPI's `required` defaults to false),
+//   while it marks Location on a 201 required. A client generated from it treated them as maybe absent.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BASE, startHarness, type Harness } from '../http/support.ts';
+import { validate } from '../http/schema-check.ts';
 
-const test = suite('review14: the document requires X-Request-Id on every answer and Retry-After on every 503');
+const test = suite('review14: the OpenAPI document says what the service does (dot segments, required headers)');
 let h: Harness;
 let doc: any;
 test.before(async () => {
@@ -14,6 +19,24 @@ test.before(async () => {
 });
 test.after(async () => {
   await h.close();
+});
+
+const allocateSchema = () => doc.paths[`${BASE}/allocate`].post.requestBody.content['application/json'].schema;
+
+for (const id of ['.', '..']) {
+  test(`POST /allocate {"subscriber_id": "${id}"}: the service's 400 and the document's refusal`, async () => {
+    const r = await h.post("allocate", { subscriber_id: id });
+    assert.is(r.status, 400);
+    assert.is(r.body.error.field, 'subscriber_id');
+    assert.ok(validate(allocateSchema(), { subscriber_id: id }, doc).length > 0, `the document accepts subscriber_id ${JSON.stringify(id)}`);
+  });
+}
+
+test('names with dots that a path can carry stay accepted by both', async () => {
+  for (const id of ['...', '.a', 'a.', 'dot.ted']) {
+    assert.equal(validate(allocateSchema(), { subscriber_id: id }, doc), [], id);
+    assert.is((await h.post("allocate", { subscriber_id: id })).status, 201, id);
+  }
 });
 
 const resolve = (node: any): any => (node?.$ref ? resolve(node.$ref.replace(/^#\//, '').split('/').reduce((n: any, k: string) => n?.[k], doc)) : node);
