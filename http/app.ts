@@ -5,6 +5,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { z } from 'zod';
 import type { Config } from '../config.ts';
 import type { LifecycleService } from '../runtime/lifecycle-service.ts';
 import type { IdempotencyPort } from '../store/port.ts';
@@ -21,8 +22,9 @@ import { importRoutes, type Importer } from './routes/import.ts';
 import { jobRoutes, type JobRunner } from './routes/jobs.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { reconciliationRoutes } from './routes/reconciliation.ts';
-import { lifecycleLocation, type RouteSpec } from './routes/route.ts';
+import { lifecycleLocation, type RouteContext, type RouteSpec } from './routes/route.ts';
 import { systemRoutes } from './routes/system.ts';
+import { parseInput } from './validation.ts';
 import type { ApiMetricsSummary } from './schemas.ts';
 
 export type { ApiMetricsSummary } from './schemas.ts';
@@ -95,7 +97,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   });
   for (const r of routes) {
     const path = routerPath(r.path);
-    if (r.method === 'post') router.post(path, body, replay, r.handler);
+    if (r.method === 'post') router.post(path, body, queryCheck(r), replay, r.handler);
     else router.get(path, r.handler);
   }
 
@@ -113,4 +115,17 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
+}
+
+/**
+ * The route's documented query, checked before an Idempotency-Key can answer: the key's hash leaves
+ * `?wait=` out, so a replay answered `allocate?wait=abc` (or `import?wait=0`) where the request
+ * without a stored key is 400 naming `wait` (test/review15/fuzz-replay-query.test.ts).
+ */
+function queryCheck(r: RouteSpec) {
+  const query = r.operation.requestParams?.query;
+  return async (ctx: RouteContext, next: () => Promise<unknown>) => {
+    if (query) parseInput(query as z.ZodType, { ...ctx.query }, 'query');
+    await next();
+  };
 }
