@@ -169,10 +169,10 @@ function parseStrict(text: string, limitBytes: number): unknown {
   try {
     if (!STRICT.test(text)) throw new SyntaxError('invalid JSON, only supports object and array');
     value = JSON.parse(text) as unknown;
-    if (value && typeof value === 'object' && SUSPECT_PROTO.test(text)) refuseProto(value);
   } catch (err) {
     throw translate(err as Error, limitBytes);
   }
+  if (value && typeof value === 'object' && SUSPECT_PROTO.test(text)) refuseProto(value);
   const field = repeatedKey(text);
   if (field !== null) throw new ApiError('validation_error', `${field} is given more than once; give it once`, { field });
   const deep = tooDeep(value);
@@ -199,16 +199,20 @@ function tooDeep(value: unknown): string | null | undefined {
   return undefined;
 }
 
+/** A `__proto__` key (at any depth) is refused as an unknown field, named by its path as validation names one. */
 function refuseProto(value: object): void {
-  let next: object[] = [value];
+  let next: [object, string[]][] = [[value, []]];
   while (next.length) {
     const nodes = next;
     next = [];
-    for (const node of nodes) {
-      if (Object.prototype.hasOwnProperty.call(node, '__proto__')) throw new SyntaxError('Object contains forbidden prototype property');
+    for (const [node, path] of nodes) {
+      if (Object.prototype.hasOwnProperty.call(node, '__proto__')) {
+        const field = [...path, '__proto__'].join('.');
+        throw new ApiError('validation_error', `unknown field ${field}`, { field });
+      }
       for (const key in node) {
         const v = (node as Record<string, unknown>)[key];
-        if (v && typeof v === 'object') next.push(v);
+        if (v && typeof v === 'object') next.push([v, [...path, key]]);
       }
     }
   }
