@@ -218,9 +218,16 @@ function refuseProto(value: object): void {
   }
 }
 
-function translate(err: Error & { status?: number; type?: string }, limitBytes: number): ApiError {
+// zlib's codes (Z_DATA_ERROR, Z_BUF_ERROR) and Brotli's (ERR__ERROR_FORMAT_…): the bytes are not what
+// Content-Encoding says, so the JSON was never reached.
+const UNDECODABLE = /^(?:Z_|ERR__ERROR_)/;
+
+function translate(err: Error & { status?: number; type?: string; code?: unknown }, limitBytes: number): ApiError {
   if (err.status === 413) return new ApiError('payload_too_large', `request body exceeds ${limitBytes} bytes`);
   if (err.status === 415) return new ApiError('unsupported_media_type', err.message, { field: 'Content-Encoding' });
+  if (typeof err.code === 'string' && UNDECODABLE.test(err.code)) {
+    return new ApiError('validation_error', `request body does not decode as its Content-Encoding: ${err.message}`, { field: 'Content-Encoding' });
+  }
   if (err.type?.startsWith('request.')) return new ApiError('validation_error', `request body incomplete: ${err.message}`);
   if (err instanceof SyntaxError && err.message.startsWith('invalid JSON, only supports')) {
     return new ApiError('validation_error', 'request body must be a JSON object');
