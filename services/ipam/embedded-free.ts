@@ -28,6 +28,8 @@ export interface FreeSpace {
   takeFirstFit(pool: string, prefixLength: number): bigint | null;
   /** O(log n): takes exactly [start, end] when one run holds it all; false when any of it is not free. */
   takeExactly(pool: string, start: bigint, end: bigint): boolean;
+  /** O(log n): whether one free run holds all of [start, end], taking nothing (what takeExactly would do). */
+  holdsExactly(pool: string, start: bigint, end: bigint): boolean;
   /** The first block (allocated or quarantined) meeting [start, end], for a refusal to name. */
   firstTaken(pool: string, start: bigint, end: bigint): RunRow | undefined;
 }
@@ -127,6 +129,11 @@ export function createFreeSpace(db: Db): FreeSpace {
       if (!hit) return null;
       carve(pool, hit.run, hit.at, hit.at + size, hit.end);
       return hit.at;
+    },
+
+    holdsExactly(pool, start, end) {
+      const run = freeRunBefore.get({ pool, start_hex: toHex(start + 1n) });
+      return run !== undefined && fromHex(run.end_hex) >= end;
     },
 
     takeExactly(pool, start, end) {
