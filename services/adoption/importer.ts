@@ -44,7 +44,8 @@ export async function runImport(req: ImportRequest, deps: ImporterDeps, signal?:
   if (sources.netbox) checkRule(sources.netbox.subscriber);
 
   const observations: Observation[] = [];
-  if (sources.netbox) observations.push(...fromNetbox(await deps.netbox!.fieldPrefixes(signal), sources.netbox.subscriber));
+  let listing: NetboxFieldPrefix[] | null = null;
+  if (sources.netbox) observations.push(...fromNetbox((listing = await deps.netbox!.fieldPrefixes(signal)), sources.netbox.subscriber));
   if (sources.radius) observations.push(...(await fromRadius(deps.radius!, { sessions: sources.radius.sessions !== false, ...(signal ? { signal } : {}) })));
   if (sources.file) observations.push(...fromFile(sources.file.records));
 
@@ -57,7 +58,10 @@ export async function runImport(req: ImportRequest, deps: ImporterDeps, signal?:
     radiusRead: Boolean(sources.radius),
     subscriberFromUsername: req.options?.subscriber_from_username === true,
   });
-  await heldInIpam(entries, deps.ipam, signal);
+  // NetBox's adopt() refuses a prefix under another lifecycle's mark, one in its hold-down too (which
+  // the netbox source leaves out): its listing says which, read for a file line if not read already.
+  if (deps.netbox && !listing && entries.some((e) => e.action === 'adopt' && e.ipam === 'netbox')) listing = await deps.netbox.fieldPrefixes(signal);
+  await heldInIpam(entries, deps.ipam, listing ?? [], signal);
   const report: ImportReport = {
     dry_run: req.dryRun,
     generated_at: now().toISOString(),
@@ -99,16 +103,23 @@ export function createImporter(deps: Pick<ImporterDeps, 'pools' | 'store' | 'ipa
 /**
  * The entries to adopt that IPAM would refuse, asked before the apply, dry run or not: a block the
  * live lifecycles do not show, held down after a revocation or taken by an allocation in flight,
- * is refused by adopt(); planned here, the dry run names it as the real run meets it.
+ * is refused by adopt(); planned here, the dry run names it as the real run meets it. The embedded
+ * IPAM is asked per entry; NetBox's refusals are its marks, in the listing.
  */
-async function heldInIpam(entries: PlanEntry[], ipam: IpamPort, signal?: AbortSignal): Promise<void> {
+async function heldInIpam(entries: PlanEntry[], ipam: IpamPort, listing: readonly NetboxFieldPrefix[], signal?: AbortSignal): Promise<void> {
+  const marked = new Map(listing.filter((p) => p.lifecycleId !== null).map((p) => [p.prefix, p]));
+  const netboxRefusal = (e: PlanEntry): string | null => {
+    const p = marked.get(e.prefix);
+    if (!p || p.lifecycleId === e.lifecycle_id) return null;
+    return `${e.prefix} (NetBox id ${p.netboxPrefixId}) is marked for lifecycle ${p.lifecycleId}${p.status === 'deprecated' ? ', in its hold-down' : ''}`;
+  };
   const limit = pLimit(8);
   await Promise.all(
     entries
       .filter((e) => e.action === 'adopt')
       .map((e) =>
         limit(async () => {
-          const refused = (await ipam.adoptionRefusal?.(adoptCommand(e), signal)) ?? null;
+          const refused = e.ipam === 'netbox' ? netboxRefusal(e) : ((await ipam.adoptionRefusal?.(adoptCommand(e), signal)) ?? null);
           if (refused === null) return;
           e.conflicts.push({ kind: 'ipam_held', message: refused });
           e.action = 'conflict';
