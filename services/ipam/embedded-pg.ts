@@ -20,6 +20,10 @@ type Q = Pick<pg.PoolClient, 'query'>;
 type Run = { start_hex: string; end_hex: string };
 type Row = { pool: string; prefix: string; prefix_length: number; lifecycle_id: string };
 const MARKED_PAGE = 1000;
+// An adoption's range [$2, $3] of pool $1: held by anything but a block whose hold-down passed at $4; those blocks, taken out.
+const HELD_BESIDES_EXPIRED = `SELECT 1 FROM ipam_allocations WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2
+  UNION ALL SELECT 1 FROM ipam_quarantine WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2 AND reusable_at > $4 LIMIT 1`;
+const TAKE_EXPIRED_IN = 'DELETE FROM ipam_quarantine WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2 AND reusable_at <= $4 RETURNING prefix';
 
 export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[], opts: EmbeddedIpamOptions = {}): Promise<IpamPort> {
   const pools = checkPools(poolList.map(({ holdDownS: _, sticky: _s, ...info }) => info));
@@ -76,6 +80,9 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
     const found = await byKey(c, cmd.key);
     if (found) return found.lifecycle_id !== cmd.lifecycleId || found.pool !== cmd.pool || found.prefix !== formatPrefix(block) ? taken(cmd, `key ${cmd.key} (${found.prefix})`) : null;
     if (await wholeRun(c, cmd.pool, block)) return null;
+    // A block whose hold-down has passed is free, given back or not yet (adopt() gives it back).
+    const range = [cmd.pool, toHex(block.network), toHex(lastAddress(block)), new Date(now()).toISOString()];
+    if ((await c.query(HELD_BESIDES_EXPIRED, range)).rows.length === 0) return null;
     const { rows } = await c.query<{ lifecycle_id: string }>('SELECT lifecycle_id FROM ipam_allocations WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2 LIMIT 1', [
       cmd.pool,
       toHex(block.network),
@@ -174,12 +181,16 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
 
     async adopt(cmd, signal) {
       signal?.throwIfAborted();
-      const { block } = checkAdopt(pools, cmd);
+      const { pool, block } = checkAdopt(pools, cmd);
       return write('adopt', cmd.pool, async (c): Promise<Allocation> => {
         const refused = await adoptRefusal(c, cmd, block);
         if (refused) throw refused;
         const found = await byKey(c, cmd.key);
         if (found) return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
+        const expired = await c.query<{ prefix: string }>(TAKE_EXPIRED_IN, [cmd.pool, toHex(block.network), toHex(lastAddress(block)), new Date(now()).toISOString()]);
+        for (const b of expired.rows.map((r) => parsePrefix(r.prefix)).sort((x, y) => (x.network < y.network ? -1 : 1))) {
+          if (contains(pool.parent, b)) await free.giveBack(c, pool, b.network, lastAddress(b));
+        }
         const run = (await wholeRun(c, cmd.pool, block))!;
         const start = block.network;
         await free.deleteRun(c, cmd.pool, run.start_hex);

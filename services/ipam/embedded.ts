@@ -108,16 +108,19 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
     const found = blocks.byKey(cmd.key, cmd.lifecycleId);
     if (found) return found.lifecycle_id !== cmd.lifecycleId || found.pool !== cmd.pool || found.prefix !== formatPrefix(block) ? taken(cmd, `key ${cmd.key} (${found.prefix})`) : null;
     if (space.holdsExactly(cmd.pool, block.network, lastAddress(block))) return null;
+    // A block whose hold-down has passed is free, given back or not yet (adopt() gives it back).
+    if (!space.heldBesidesExpired(cmd.pool, block.network, lastAddress(block), new Date(now()).toISOString())) return null;
     const other = space.firstTaken(cmd.pool, block.network, lastAddress(block));
     const holder = other ? blocks.holderOf(cmd.pool, other.start_hex) : undefined;
     return taken(cmd, holder ? `lifecycle ${holder}` : 'a quarantined or held-down block');
   }
 
-  const adoptInTransaction = db.transaction((cmd: AdoptCommand, block: Ipv6Prefix): Allocation => {
+  const adoptInTransaction = db.transaction((cmd: AdoptCommand, pool: Pool, block: Ipv6Prefix): Allocation => {
     const refused = adoptRefusal(cmd, block);
     if (refused) throw refused;
     const found = blocks.byKey(cmd.key, cmd.lifecycleId);
     if (found) return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
+    for (const b of quarantine.takeExpiredIn(cmd.pool, block.network, lastAddress(block))) if (contains(pool.parent, b)) space.giveBack(pool, b.network, lastAddress(b));
     if (!space.takeExactly(cmd.pool, block.network, lastAddress(block))) throw taken(cmd, 'a quarantined or held-down block');
     return insertBlock({ ...cmd, prefixLength: block.length }, block.network);
   });
@@ -172,8 +175,8 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
 
     async adopt(cmd, signal) {
       signal?.throwIfAborted();
-      const { block } = checkAdopt(pools, cmd);
-      return whileUnlocked('adopt', () => adoptInTransaction.immediate(cmd, block));
+      const { pool, block } = checkAdopt(pools, cmd);
+      return whileUnlocked('adopt', () => adoptInTransaction.immediate(cmd, pool, block));
     },
 
     async adoptionRefusal(cmd, signal) {
