@@ -7,7 +7,7 @@ import type { ImportEvent } from '../../machines/types.ts';
 import { toRow } from '../../runtime/projection.ts';
 import type { SaveItem } from '../../store/lifecycles.ts';
 import type { LifecyclePort } from '../../store/port.ts';
-import type { IpamPort } from '../ipam/port.ts';
+import type { AdoptCommand, IpamPort } from '../ipam/port.ts';
 import type { ImportReport, PlanEntry } from './types.ts';
 
 // Applying a plan: per subscriber, IPAM takes the prefix over under the key the lifecycle's first
@@ -41,6 +41,16 @@ export function importedItem(e: PlanEntry, prefix: ImportEvent['prefix'], at: st
   return { row, audit: { lifecycle_id: row.id, subscriber_id: row.subscriber_id, at, type: 'IMPORTED', from_state: null, to_state: row.state, detail: JSON.stringify(detail) } };
 }
 
+/** The IPAM command that takes an entry's prefix over: under the key its lifecycle's first allocation would have used. */
+export const adoptCommand = (e: PlanEntry): AdoptCommand => ({
+  lifecycleId: e.lifecycle_id!,
+  subscriberId: e.subscriber_id!,
+  key: stepKey(e.lifecycle_id!, 'allocate', 0),
+  pool: e.pool!,
+  prefix: e.prefix,
+  netboxPrefixId: e.netbox_prefix_id,
+});
+
 export async function applyPlan(entries: readonly PlanEntry[], deps: ApplyDeps): Promise<NonNullable<ImportReport['applied']>> {
   const todo = entries.filter((e) => e.action === 'adopt');
   const size = Math.max(1, deps.batchSize ?? 500);
@@ -56,8 +66,7 @@ export async function applyPlan(entries: readonly PlanEntry[], deps: ApplyDeps):
       batch.map((e) =>
         limit(async (): Promise<SaveItem | null> => {
           try {
-            const cmd = { lifecycleId: e.lifecycle_id!, subscriberId: e.subscriber_id!, key: stepKey(e.lifecycle_id!, 'allocate', 0), pool: e.pool!, prefix: e.prefix, netboxPrefixId: e.netbox_prefix_id };
-            return importedItem(e, await deps.ipam.adopt(cmd, deps.signal), at);
+            return importedItem(e, await deps.ipam.adopt(adoptCommand(e), deps.signal), at);
           } catch (err) {
             failed.push({ subscriber_id: e.subscriber_id!, prefix: e.prefix, error: err instanceof Error ? err.message : String(err) });
             return null;

@@ -69,6 +69,8 @@ export const CONFLICT_KINDS = [
   'username_in_use',
   /** The prefix is under our mark of a lifecycle it cannot be adopted under: one the store has, another subscriber's, a later allocation's. */
   'marked_lifecycle',
+  /** IPAM holds (part of) the block for no live lifecycle of the plan's: a released prefix in its hold-down, an allocation in flight. */
+  'ipam_held',
 ] as const;
 export type ConflictKind = (typeof CONFLICT_KINDS)[number];
 

@@ -28,8 +28,12 @@ export interface FreeSpace {
   takeFirstFit(pool: string, prefixLength: number): bigint | null;
   /** O(log n): takes exactly [start, end] when one run holds it all; false when any of it is not free. */
   takeExactly(pool: string, start: bigint, end: bigint): boolean;
+  /** O(log n): whether one free run holds all of [start, end], taking nothing (what takeExactly would do). */
+  holdsExactly(pool: string, start: bigint, end: bigint): boolean;
   /** The first block (allocated or quarantined) meeting [start, end], for a refusal to name. */
   firstTaken(pool: string, start: bigint, end: bigint): RunRow | undefined;
+  /** Whether anything but a block whose hold-down has passed (at `nowIso`) meets [start, end]. */
+  heldBesidesExpired(pool: string, start: bigint, end: bigint, nowIso: string): boolean;
 }
 
 export function createFreeSpace(db: Db): FreeSpace {
@@ -40,6 +44,12 @@ export function createFreeSpace(db: Db): FreeSpace {
      SELECT start_hex, end_hex FROM ipam_quarantine
      WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
      ORDER BY start_hex`,
+  );
+  const heldMeetingRange = db.prepare<{ pool: string; first_hex: string; last_hex: string; now: string }, { n: number }>(
+    `SELECT 1 AS n FROM ipam_blocks WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
+     UNION ALL
+     SELECT 1 AS n FROM ipam_quarantine WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex AND reusable_at > @now
+     LIMIT 1`,
   );
   const freeRunsInOrder = db.prepare<{ pool: string }, RunRow>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = @pool ORDER BY start_hex');
   // The first run: in a pool that delegates one length it always holds the block, so one row is read.
@@ -129,6 +139,11 @@ export function createFreeSpace(db: Db): FreeSpace {
       return hit.at;
     },
 
+    holdsExactly(pool, start, end) {
+      const run = freeRunBefore.get({ pool, start_hex: toHex(start + 1n) });
+      return run !== undefined && fromHex(run.end_hex) >= end;
+    },
+
     takeExactly(pool, start, end) {
       const run = freeRunBefore.get({ pool, start_hex: toHex(start + 1n) });
       if (!run || fromHex(run.end_hex) < end) return false;
@@ -137,6 +152,8 @@ export function createFreeSpace(db: Db): FreeSpace {
       addFreeRun(pool, end + 1n, fromHex(run.end_hex));
       return true;
     },
+
+    heldBesidesExpired: (pool, start, end, now) => heldMeetingRange.get({ pool, first_hex: toHex(start), last_hex: toHex(end), now }) !== undefined,
 
     firstTaken: (pool, start, end) => takenMeetingRange.all({ pool, first_hex: toHex(start), last_hex: toHex(end) })[0],
   };

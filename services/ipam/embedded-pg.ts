@@ -14,12 +14,16 @@ import { pgPoolCounts as counts } from './embedded-pg-counts.ts';
 import * as free from './embedded-pg-free.ts';
 import { pgQuarantine } from './embedded-pg-quarantine.ts';
 import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, ALLOCATION_GIVE_BACK, exhausted, sweepLater, taken, warnIfMoved, type EmbeddedIpamOptions, type EmbeddedPool, type Pool, type Sweeping } from './pool-rules.ts';
-import type { Allocation, AllocateCommand, IpamPort, MarkedPrefix, PoolUtilization, ReleaseCommand } from './port.ts';
+import type { AdoptCommand, Allocation, AllocateCommand, IpamPort, MarkedPrefix, PoolUtilization, ReleaseCommand } from './port.ts';
 
 type Q = Pick<pg.PoolClient, 'query'>;
 type Run = { start_hex: string; end_hex: string };
 type Row = { pool: string; prefix: string; prefix_length: number; lifecycle_id: string };
 const MARKED_PAGE = 1000;
+// An adoption's range [$2, $3] of pool $1: held by anything but a block whose hold-down passed at $4; those blocks, taken out.
+const HELD_BESIDES_EXPIRED = `SELECT 1 FROM ipam_allocations WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2
+  UNION ALL SELECT 1 FROM ipam_quarantine WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2 AND reusable_at > $4 LIMIT 1`;
+const TAKE_EXPIRED_IN = 'DELETE FROM ipam_quarantine WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2 AND reusable_at <= $4 RETURNING prefix';
 
 export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[], opts: EmbeddedIpamOptions = {}): Promise<IpamPort> {
   const pools = checkPools(poolList.map(({ holdDownS: _, sticky: _s, ...info }) => info));
@@ -65,6 +69,27 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
         cmd.lifecycleId,
       ])
     ).rowCount ?? 0) > 0;
+
+  /** The free run that holds the whole block, if any: otherwise part of it is taken or held down. */
+  const wholeRun = async (c: Q, pool: string, block: Ipv6Prefix): Promise<Run | undefined> => {
+    const { rows } = await c.query<Run>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = $1 AND start_hex <= $2 ORDER BY start_hex DESC LIMIT 1', [pool, toHex(block.network)]);
+    return rows[0] && fromHex(rows[0].end_hex) >= lastAddress(block) ? rows[0] : undefined;
+  };
+  /** Why adopt() refuses the block, read without a write; null when it takes the block over (or has it under the key). */
+  async function adoptRefusal(c: Q, cmd: AdoptCommand, block: Ipv6Prefix): Promise<ServiceError | null> {
+    const found = await byKey(c, cmd.key);
+    if (found) return found.lifecycle_id !== cmd.lifecycleId || found.pool !== cmd.pool || found.prefix !== formatPrefix(block) ? taken(cmd, `key ${cmd.key} (${found.prefix})`) : null;
+    if (await wholeRun(c, cmd.pool, block)) return null;
+    // A block whose hold-down has passed is free, given back or not yet (adopt() gives it back).
+    const range = [cmd.pool, toHex(block.network), toHex(lastAddress(block)), new Date(now()).toISOString()];
+    if ((await c.query(HELD_BESIDES_EXPIRED, range)).rows.length === 0) return null;
+    const { rows } = await c.query<{ lifecycle_id: string }>('SELECT lifecycle_id FROM ipam_allocations WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2 LIMIT 1', [
+      cmd.pool,
+      toHex(block.network),
+      toHex(lastAddress(block)),
+    ]);
+    return taken(cmd, rows[0] ? `lifecycle ${rows[0].lifecycle_id}` : 'a quarantined or held-down block');
+  }
 
   /** One write of a pool, under its lock; a lost deadlock is run again, a server that is gone is a retryable `unavailable`. */
   async function write<T>(what: string, pool: string, fn: (c: Q) => Promise<T>): Promise<T> {
@@ -156,36 +181,29 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
 
     async adopt(cmd, signal) {
       signal?.throwIfAborted();
-      const { block } = checkAdopt(pools, cmd);
+      const { pool, block } = checkAdopt(pools, cmd);
       return write('adopt', cmd.pool, async (c): Promise<Allocation> => {
+        const refused = await adoptRefusal(c, cmd, block);
+        if (refused) throw refused;
         const found = await byKey(c, cmd.key);
-        if (found) {
-          if (found.lifecycle_id !== cmd.lifecycleId || found.pool !== cmd.pool || found.prefix !== formatPrefix(block)) throw taken(cmd, `key ${cmd.key} (${found.prefix})`);
-          return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
+        if (found) return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
+        const expired = await c.query<{ prefix: string }>(TAKE_EXPIRED_IN, [cmd.pool, toHex(block.network), toHex(lastAddress(block)), new Date(now()).toISOString()]);
+        for (const b of expired.rows.map((r) => parsePrefix(r.prefix)).sort((x, y) => (x.network < y.network ? -1 : 1))) {
+          if (contains(pool.parent, b)) await free.giveBack(c, pool, b.network, lastAddress(b));
         }
+        const run = (await wholeRun(c, cmd.pool, block))!;
         const start = block.network;
-        const end = lastAddress(block);
-        // The free run that holds the whole block, if any: otherwise part of it is taken or held down.
-        const { rows } = await c.query<Run>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = $1 AND start_hex <= $2 ORDER BY start_hex DESC LIMIT 1', [
-          cmd.pool,
-          toHex(start),
-        ]);
-        const run = rows[0];
-        if (!run || fromHex(run.end_hex) < end) {
-          const holder = (
-            await c.query<{ lifecycle_id: string }>('SELECT lifecycle_id FROM ipam_allocations WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2 LIMIT 1', [
-              cmd.pool,
-              toHex(start),
-              toHex(end),
-            ])
-          ).rows[0];
-          throw taken(cmd, holder ? `lifecycle ${holder.lifecycle_id}` : 'a quarantined or held-down block');
-        }
         await free.deleteRun(c, cmd.pool, run.start_hex);
         await free.addRun(c, cmd.pool, fromHex(run.start_hex), start - 1n);
-        await free.addRun(c, cmd.pool, end + 1n, fromHex(run.end_hex));
+        await free.addRun(c, cmd.pool, lastAddress(block) + 1n, fromHex(run.end_hex));
         return insertBlock(c, { ...cmd, prefixLength: block.length }, start);
       });
+    },
+
+    async adoptionRefusal(cmd, signal) {
+      signal?.throwIfAborted();
+      const { block } = checkAdopt(pools, cmd);
+      return (await adoptRefusal(db, cmd, block))?.message ?? null;
     },
 
     async allocatedUnder(cmd, signal) {

@@ -35,6 +35,8 @@ export interface Quarantine {
   stickyFor(pool: string, subscriberId: string, length: number): Ipv6Prefix | null;
   /** Deletes and returns the pool's blocks whose hold-down has passed, in address order; at most `limit` of them when given. */
   takeExpired(pool: string, limit?: number): Ipv6Prefix[];
+  /** Deletes and returns the blocks meeting [start, end] whose hold-down has passed (an adoption's). */
+  takeExpiredIn(pool: string, start: bigint, end: bigint): Ipv6Prefix[];
 }
 
 // Two statements run on every allocation name their index: without statistics SQLite takes the
@@ -61,6 +63,9 @@ export function createQuarantine(db: Db, now: () => number): Quarantine {
   // LIMIT -1 is no limit; an allocation takes a batch (ALLOCATION_GIVE_BACK), the sweep larger ones.
   const expiredOfPool = db.prepare<{ pool: string; now: string; limit: number }, { prefix: string; start_hex: string }>(
     'SELECT prefix, start_hex FROM ipam_quarantine INDEXED BY ipam_quarantine_expiry WHERE pool = @pool AND reusable_at <= @now ORDER BY start_hex LIMIT @limit',
+  );
+  const expiredInRange = db.prepare<{ pool: string; now: string; first_hex: string; last_hex: string }, { prefix: string; start_hex: string }>(
+    'SELECT prefix, start_hex FROM ipam_quarantine WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex AND reusable_at <= @now',
   );
   const iso = (ms: number) => new Date(ms).toISOString();
   const at = (pool: string, block: Ipv6Prefix) => ({ pool, start_hex: toHex(block.network) });
@@ -96,6 +101,11 @@ export function createQuarantine(db: Db, now: () => number): Quarantine {
     },
     takeExpired(pool, limit = -1) {
       const rows = expiredOfPool.all({ pool, now: iso(now()), limit });
+      for (const r of rows) deleteRow.run({ pool, start_hex: r.start_hex });
+      return rows.map((r) => parsePrefix(r.prefix));
+    },
+    takeExpiredIn(pool, start, end) {
+      const rows = expiredInRange.all({ pool, now: iso(now()), first_hex: toHex(start), last_hex: toHex(end) });
       for (const r of rows) deleteRow.run({ pool, start_hex: r.start_hex });
       return rows.map((r) => parsePrefix(r.prefix));
     },

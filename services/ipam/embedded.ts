@@ -103,20 +103,26 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
    * O(log n): the block is carved out of the free run holding it and recorded under the key. A
    * block not wholly free (allocated, quarantined, held down) is refused, unless it is this key's.
    */
-  const adoptInTransaction = db.transaction((cmd: AdoptCommand, pool: Pool, block: Ipv6Prefix): Allocation => {
+  /** Why adopt() refuses the block, read without a write; null when it takes the block over (or has it under the key). */
+  function adoptRefusal(cmd: AdoptCommand, block: Ipv6Prefix): ServiceError | null {
     const found = blocks.byKey(cmd.key, cmd.lifecycleId);
-    if (found) {
-      if (found.lifecycle_id !== cmd.lifecycleId || found.pool !== cmd.pool || found.prefix !== formatPrefix(block)) throw taken(cmd, `key ${cmd.key} (${found.prefix})`);
-      return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
-    }
-    const start = block.network;
-    const end = lastAddress(block);
-    if (!space.takeExactly(cmd.pool, start, end)) {
-      const other = space.firstTaken(cmd.pool, start, end);
-      const holder = other ? blocks.holderOf(cmd.pool, other.start_hex) : undefined;
-      throw taken(cmd, holder ? `lifecycle ${holder}` : 'a quarantined or held-down block');
-    }
-    return insertBlock({ ...cmd, prefixLength: block.length }, start);
+    if (found) return found.lifecycle_id !== cmd.lifecycleId || found.pool !== cmd.pool || found.prefix !== formatPrefix(block) ? taken(cmd, `key ${cmd.key} (${found.prefix})`) : null;
+    if (space.holdsExactly(cmd.pool, block.network, lastAddress(block))) return null;
+    // A block whose hold-down has passed is free, given back or not yet (adopt() gives it back).
+    if (!space.heldBesidesExpired(cmd.pool, block.network, lastAddress(block), new Date(now()).toISOString())) return null;
+    const other = space.firstTaken(cmd.pool, block.network, lastAddress(block));
+    const holder = other ? blocks.holderOf(cmd.pool, other.start_hex) : undefined;
+    return taken(cmd, holder ? `lifecycle ${holder}` : 'a quarantined or held-down block');
+  }
+
+  const adoptInTransaction = db.transaction((cmd: AdoptCommand, pool: Pool, block: Ipv6Prefix): Allocation => {
+    const refused = adoptRefusal(cmd, block);
+    if (refused) throw refused;
+    const found = blocks.byKey(cmd.key, cmd.lifecycleId);
+    if (found) return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
+    for (const b of quarantine.takeExpiredIn(cmd.pool, block.network, lastAddress(block))) if (contains(pool.parent, b)) space.giveBack(pool, b.network, lastAddress(b));
+    if (!space.takeExactly(cmd.pool, block.network, lastAddress(block))) throw taken(cmd, 'a quarantined or held-down block');
+    return insertBlock({ ...cmd, prefixLength: block.length }, block.network);
   });
 
   function insertBlock(cmd: Pick<AllocateCommand, 'pool' | 'prefixLength' | 'key' | 'lifecycleId' | 'subscriberId'>, at: bigint): Allocation {
@@ -171,6 +177,12 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       signal?.throwIfAborted();
       const { pool, block } = checkAdopt(pools, cmd);
       return whileUnlocked('adopt', () => adoptInTransaction.immediate(cmd, pool, block));
+    },
+
+    async adoptionRefusal(cmd, signal) {
+      signal?.throwIfAborted();
+      const { block } = checkAdopt(pools, cmd);
+      return adoptRefusal(cmd, block)?.message ?? null;
     },
 
     allocateNow(cmd) {

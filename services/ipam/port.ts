@@ -131,4 +131,10 @@ export interface IpamPort {
    * lifecycle, for the embedded IPAM) holds is refused with `idempotency_mismatch` on `prefix`.
    */
   adopt(cmd: AdoptCommand, signal?: AbortSignal): Promise<Allocation>;
+  /**
+   * Why adopt() would refuse `cmd` (its message), read without a write; null when it would take the
+   * prefix over. An import plans with it, so its dry run names what the real run meets. Absent: the
+   * IPAM's refusals are all planned from its listing (NetBox: our marks).
+   */
+  adoptionRefusal?(cmd: AdoptCommand, signal?: AbortSignal): Promise<string | null>;
 }

@@ -71,6 +71,7 @@ export function createIpamRouter(
     // async, so an unknown pool rejects the promise as the port promises instead of throwing at the call.
     allocate: async (cmd, signal) => serving(cmd.pool).allocate(cmd, signal),
     adopt: async (cmd, signal) => serving(cmd.pool).adopt(cmd, signal),
+    adoptionRefusal: async (cmd, signal) => (await serving(cmd.pool).adoptionRefusal?.(cmd, signal)) ?? null,
     allocateNow: (cmd) => {
       const ipam = serving(cmd.pool);
       return ipam.allocateNow ? ipam.allocateNow(cmd) : null;
