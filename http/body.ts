@@ -40,12 +40,22 @@ export function jsonBody(limitBytes: number): Middleware {
     if (charset && !UTF8.test(charset)) {
       throw new ApiError('unsupported_media_type', `Content-Type charset ${charset} is not supported: JSON is UTF-8`, { field: 'Content-Type' });
     }
+    codingOf(ctx.req);
     return parse(ctx, () => {
       const raw = ctx.request.body;
       if (typeof raw === 'string') setBody(ctx, Buffer.from(raw, 'latin1'), limitBytes);
       return next();
     });
   };
+}
+
+// A content coding is case-insensitive and `x-gzip` is gzip (RFC 9110 §8.4.1); the body parser's
+// inflater matches lower-case names only.
+function codingOf(req: IncomingMessage): void {
+  const coding = req.headers['content-encoding'];
+  if (coding === undefined) return;
+  const name = coding.trim().toLowerCase();
+  req.headers['content-encoding'] = name === 'x-gzip' ? 'gzip' : name;
 }
 
 function setBody(ctx: Context, bytes: Buffer, limitBytes: number): void {

@@ -60,4 +60,17 @@ test('a body that does not decode as its Content-Encoding is 400 naming Content-
   assert.is(JSON.stringify((await h.get(`${BASE}/lifecycle?limit=1000`)).body.items.length), String(JSON.parse(before).items.length + 1));
 });
 
+// RFC 9110 §8.4.1: a content coding is case-insensitive, and `x-gzip` is gzip. Both were 415.
+test('a content coding is read case-insensitively, and x-gzip as gzip', async () => {
+  for (const [i, encoding] of ['GZIP', 'Gzip', ' gzip ', 'x-gzip', 'X-GZIP', 'Deflate'].entries()) {
+    const body = Buffer.from(JSON.stringify({ subscriber_id: `ce-case-${i}` }));
+    const a = await post(`${BASE}/allocate`, encoding.toLowerCase().includes('deflate') ? deflateSync(body) : gzipSync(body), encoding);
+    assert.is(a.status, 201, `${encoding}: ${JSON.stringify(a.body)}`);
+    assert.is(a.body.subscriber_id, `ce-case-${i}`);
+  }
+  const a = await post(`${BASE}/allocate`, gzipSync(json), 'compress');
+  assert.is(a.status, 415);
+  assert.is(a.body.error.field, 'Content-Encoding');
+});
+
 test.run();
