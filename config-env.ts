@@ -6,10 +6,16 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** Bearer tokens shorter than this are refused: a short token is guessable. */
 const MIN_TOKEN_LENGTH = 16;
 
+// Named when found instead of postgres://; any other "scheme" may be the head of a password set
+// there by mistake ("pass:word" parses as a URL): test/review15 secrets-store-url-scheme.
+const KNOWN_SCHEMES = new Set(['mysql:', 'mariadb:', 'http:', 'https:', 'file:', 'sqlite:', 'redis:', 'mongodb:', 'jdbc:']);
+
 /** Why a store URL is none PostgreSQL takes (never quoting it: it holds a password), or null. */
 function notPostgresUrl(v: string): string | null {
   const protocol = URL.canParse(v) ? new URL(v).protocol : null;
-  return protocol === 'postgres:' || protocol === 'postgresql:' ? null : `holds ${protocol ? `a ${protocol}// URL` : 'no URL'}; want postgres://user@host:port/database`;
+  if (protocol === 'postgres:' || protocol === 'postgresql:') return null;
+  const what = protocol && KNOWN_SCHEMES.has(protocol) ? `a ${protocol}// URL` : protocol ? 'a value that is not a postgres:// URL' : 'no URL';
+  return `holds ${what}; want postgres://user@host:port/database`;
 }
 
 // Every environment variable the configuration names for a secret must be set, so a typo stops

@@ -17,7 +17,8 @@ export function parseConfigText(text: string, json: boolean): unknown {
     return parseYaml(text, { prettyErrors: false });
   } catch (err) {
     const { message, pos } = err as Error & { pos?: [number, number] };
-    throw new Error(pos ? `${message} at ${lineColumn(text, pos[0])}` : message);
+    const kind = yamlFault(message);
+    throw new Error(pos ? `${kind} at ${lineColumn(text, pos[0])}` : kind);
   }
 }
 
@@ -25,6 +26,13 @@ export function parseConfigText(text: string, json: boolean): unknown {
 // messages ("… in JSON at position 98", "Unexpected end of JSON input") only place the fault.
 function jsonFault(message: string): string {
   return /^Unexpected token\b/.test(message) ? 'Unexpected token (a value that is not JSON: quote strings, no trailing commas or comments)' : message;
+}
+
+// YAML puts the text at fault after a colon ("Unresolved alias (…): <name>", "Block scalar header
+// includes extra characters: |<text>") or at the end ("Invalid escape sequence \uXYZW", "Plain
+// value cannot start with @"): an unquoted secret starting with `*` or `|` was printed whole.
+function yamlFault(message: string): string {
+  return (message.split(': ')[0] ?? message).replace(/^(Invalid escape sequence|Plain value cannot start with) .*$/s, '$1');
 }
 
 function lineColumn(text: string, offset: number): string {
