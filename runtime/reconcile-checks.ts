@@ -73,46 +73,8 @@ export function indexLifecycle(ix: LifecycleIndex, v: LifecycleView): void {
   if (v.cpe_id) ix.liveByCpe.set(v.cpe_id, v);
 }
 
-/** The settled live lifecycle the store shows on a prefix IPAM holds under another lifecycle's mark, if any. */
-function claimant(ix: LifecycleIndex, h: HeldPrefix): LifecycleView | undefined {
-  const owner = ix.liveByPrefix.get(h.prefix);
-  return owner?.settled && h.lifecycleId !== null && h.lifecycleId !== owner.id ? owner : undefined;
-}
-
-/** IPAM against the lifecycles: orphans (held, no lifecycle holds it) and missing (a lifecycle's prefix IPAM does not hold). */
-export function compareIpam(ix: LifecycleIndex, held: HeldPrefix[], poolLength: Map<string, number>): Found[] {
-  const out: Found[] = [];
-  // Under another lifecycle's mark it is not held for its owner: a database older than IPAM (a restored backup).
-  const heldKeys = new Set(held.filter((h) => !claimant(ix, h)).map((h) => `${h.pool}\u0000${h.prefix}`));
-  for (const h of held) {
-    const length = poolLength.get(h.pool);
-    // A block of another length (infrastructure, an aggregate) is no subscriber's prefix: not ours to judge.
-    if (length !== undefined && h.prefixLength !== length) continue;
-    const owner = ix.liveByPrefix.get(h.prefix);
-    const claimed = claimant(ix, h);
-    if (owner && (!owner.settled || owner.pool === h.pool) && !claimed) continue;
-    const marked = h.lifecycleId !== null;
-    const named = marked ? ix.live.get(h.lifecycleId!) : undefined;
-    // Our mark on a prefix its lifecycle is still getting (an allocation in flight) is no orphan.
-    if (named && !named.settled) continue;
-    out.push({
-      kind: 'ipam_orphan',
-      lifecycle: named ?? null,
-      username: null,
-      prefix: h.prefix,
-      cpeId: null,
-      detail: { pool: h.pool, source: h.source, marked, mark_lifecycle_id: h.lifecycleId, netbox_prefix_id: h.netboxPrefixId, status: h.status, ...(claimed ? { claimed_by: claimed.subscriber_id } : {}) },
-      // A prefix a live lifecycle here claims is never freed on a guess: which of the two is right is an operator's call.
-      repairable: marked && !claimed,
-      held: h,
-    });
-  }
-  for (const v of ix.live.values()) {
-    if (!v.settled || !v.prefix || heldKeys.has(`${v.pool}\u0000${v.prefix}`)) continue;
-    out.push({ kind: 'ipam_missing', lifecycle: v, username: v.username, prefix: v.prefix, cpeId: v.cpe_id, detail: { pool: v.pool, state: v.state }, repairable: false });
-  }
-  return out;
-}
+// IPAM against the lifecycles is reconcile-ipam.ts: a pass over every holding, given in slices.
+export { compareIpam } from './reconcile-ipam.ts';
 
 /**
  * The part of a user's prefix rows the service manages (`attributes`, per radius.reply.framed_prefix);

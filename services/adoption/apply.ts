@@ -51,6 +51,14 @@ export const adoptCommand = (e: PlanEntry): AdoptCommand => ({
   netboxPrefixId: e.netbox_prefix_id,
 });
 
+/**
+ * Entries adopted per turn of the event loop: each is an IPAM adoption and an IMPORT transition,
+ * ~0.3 ms, and the embedded IPAM and the SQLite store answer at once (issue 10: ≤ 50 ms a turn).
+ */
+export const ADOPT_SLICE = 50;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export async function applyPlan(entries: readonly PlanEntry[], deps: ApplyDeps): Promise<NonNullable<ImportReport['applied']>> {
   const todo = entries.filter((e) => e.action === 'adopt');
   const size = Math.max(1, deps.batchSize ?? 500);
@@ -62,18 +70,20 @@ export async function applyPlan(entries: readonly PlanEntry[], deps: ApplyDeps):
     deps.signal?.throwIfAborted();
     const batch = todo.slice(i, i + size);
     const at = now().toISOString();
-    const items = await Promise.all(
-      batch.map((e) =>
-        limit(async (): Promise<SaveItem | null> => {
-          try {
-            return importedItem(e, await deps.ipam.adopt(adoptCommand(e), deps.signal), at);
-          } catch (err) {
-            failed.push({ subscriber_id: e.subscriber_id!, prefix: e.prefix, error: err instanceof Error ? err.message : String(err) });
-            return null;
-          }
-        }),
-      ),
-    );
+    const adopt = (e: PlanEntry) =>
+      limit(async (): Promise<SaveItem | null> => {
+        try {
+          return importedItem(e, await deps.ipam.adopt(adoptCommand(e), deps.signal), at);
+        } catch (err) {
+          failed.push({ subscriber_id: e.subscriber_id!, prefix: e.prefix, error: err instanceof Error ? err.message : String(err) });
+          return null;
+        }
+      });
+    const items: (SaveItem | null)[] = [];
+    for (let j = 0; j < batch.length; j += ADOPT_SLICE) {
+      await nextTurn();
+      items.push(...(await Promise.all(batch.slice(j, j + ADOPT_SLICE).map(adopt))));
+    }
     // The batch's checks asked at once, then the commit. On SQLite nothing between them waits for
     // I/O, so nothing of this process slips a lifecycle in; on PostgreSQL another instance may,
     // and the unique index on a subscriber's live lifecycle refuses the batch (all or none), which
@@ -85,6 +95,8 @@ export async function applyPlan(entries: readonly PlanEntry[], deps: ApplyDeps):
       if (live && live.id !== it.row.id) failed.push({ subscriber_id: it.row.subscriber_id, prefix: it.row.prefix!, error: `a live lifecycle ${live.id} appeared meanwhile` });
       return !live;
     });
+    // The commit of a batch (~20–35 ms on SQLite for 500) in a turn of its own.
+    await nextTurn();
     await deps.store.saveBatch(fresh);
     adopted += fresh.length;
     await deps.afterBatch?.(adopted);

@@ -147,11 +147,14 @@ async function storedMarks(observations: readonly Observation[], known: KnownLif
  * The live lifecycles, by subscriber, by prefix and by username: each live state's lifecycles page by page, without
  * their snapshots (the leak check's walk). Held for the run: the plan looks every entry up.
  */
+/** Live rows read per turn of the event loop (~10 ms): the SQLite store answers a page at once. */
+export const KNOWN_PAGE = 1000;
+
 export async function knownLifecycles(store: Pick<LifecyclePort, 'heldPage'>): Promise<KnownLifecycles> {
   const bySubscriber = new Map<string, { id: string; prefix: string | null }>();
   const byPrefix = new Map<string, { id: string; subscriber_id: string }>();
   const byUsername = new Map<string, { id: string; subscriber_id: string }>();
-  const PAGE = 5000;
+  const PAGE = KNOWN_PAGE;
   for (const state of LIFECYCLE_STATES.filter((s) => s !== 'revoked')) {
     for (let after: ListCursor | undefined; ; ) {
       const page = await store.heldPage(state, PAGE, after);
@@ -163,6 +166,8 @@ export async function knownLifecycles(store: Pick<LifecyclePort, 'heldPage'>): P
       if (page.length < PAGE) break;
       const last = page[page.length - 1]!;
       after = { created_at: last.created_at, id: last.id };
+      // Without a macrotask the walk of 200,000 held was one turn of the loop (issue 10).
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
   const liveIds = new Set([...bySubscriber.values()].map((l) => l.id));
