@@ -91,6 +91,9 @@ export interface WarnLog {
  */
 export const ALLOCATION_GIVE_BACK = 64;
 
+/** Expired blocks given back per transaction of the sweep: a few milliseconds of the event loop each. */
+export const SWEEP_BATCH = 500;
+
 /**
  * A call that starts `sweep` on the next turn, once at a time: the expired hold-downs an allocation
  * left past its batch go back in the sweep's own transactions. `closed` says the store has gone
