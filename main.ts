@@ -20,8 +20,8 @@ Options:
                         else the embedded defaults: pool 2001:db8::/32 split into /56,
                         database ./data/ipv6-lifecycle.sqlite, API on 127.0.0.1:8080)
       --check-config    validate the configuration and the secrets it names (and log in to
-                        a PostgreSQL/MariaDB radius.sql, checking its tables), print it
-                        without secrets, and exit
+                        a PostgreSQL/MariaDB radius.sql, checking its tables and grants),
+                        print it without secrets, and exit
       --inspect         start the Stately inspector bridge (same as inspector.enabled: true)
   -h, --help            show this help
 
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   if (values['check-config']) {
     // Inline secrets (allowed for throw-away setups) are masked like any other secret.
     const masked = JSON.stringify(config, (key, value: unknown) => (/secret$|token$/i.test(key) && typeof value === 'string' ? '***' : value), 2);
-    // A PostgreSQL/MariaDB backend is logged into and its tables checked: a wrong password shows here, not at start.
+    // A PostgreSQL/MariaDB backend is logged into, its tables and grants checked: a wrong password shows here, not at start.
     if (config.radius) await checkRadiusBackend(config.radius, pino({ level: 'silent' }), process.env);
     process.stdout.write(`${masked}\n`);
     return;

@@ -1,7 +1,7 @@
 // Which implementation of the RADIUS ports the configured `radius.sql.backend` gets: SQLite's file
 // written from a worker thread, or a pooled PostgreSQL / MySQL(MariaDB) client. Both check the
-// database first, so a wrong password or missing tables stop start-up (and --check-config) with a
-// message naming the setting to fix.
+// database first, so a wrong password, missing tables or a missing grant stop start-up (and
+// --check-config) with a message naming the setting to fix.
 import type { Logger } from 'pino';
 import type { RadiusConfig } from './config.ts';
 import type { RadiusReplyPort } from './port.ts';
@@ -27,7 +27,7 @@ export async function openRadiusReplies(config: RadiusConfig, log: Logger, env: 
 }
 
 /**
- * --check-config for a server backend: logs in and checks the tables (never creates them), then
+ * --check-config for a server backend: logs in, checks the tables (never creates them) and grants, then
  * disconnects. A SQLite file is not opened here (it may not exist yet on the machine that checks).
  */
 export async function checkRadiusBackend(config: RadiusConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<void> {

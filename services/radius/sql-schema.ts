@@ -1,11 +1,13 @@
-// Start-up check of a PostgreSQL or MariaDB database that FreeRADIUS uses: we can log in, and
+// Start-up check of a PostgreSQL or MariaDB database that FreeRADIUS uses: we can log in,
 // FreeRADIUS's radreply and radacct are there (or are created from its own schema.sql when
-// configured). Its failures are plain Errors with a message an operator can act on: they stop
-// start-up and --check-config; they are never retried.
+// configured), and the login holds every privilege the service needs on them (sql-grants.ts).
+// Its failures are plain Errors with a message an operator can act on: they stop start-up and
+// --check-config; they are never retried.
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ServerSqlConfig } from './config.ts';
 import type { SqlClient } from './sql-client.ts';
+import { checkRadiusGrants, isPrivilegeError } from './sql-grants.ts';
 
 const REQUIRED_TABLES = ['radreply', 'radacct'] as const;
 /** The 3.2 columns the session lookup reads when the schema has them (older schemas lack them). */
@@ -29,9 +31,11 @@ function connectError(client: SqlClient, err: unknown, cfg: ServerSqlConfig): Er
   return new Error(`${f.message}: cannot reach the database`);
 }
 
+// information_schema lists only the tables the login holds some privilege on; PostgreSQL's catalog
+// lists them all, so a table the login may not read is reported by the grants check, not as missing.
 const tablesSql = (client: SqlClient) =>
   client.dialect === 'postgresql'
-    ? `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()`
+    ? `SELECT c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v')`
     : `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()`;
 const columnsSql = (client: SqlClient) =>
   client.dialect === 'postgresql'
@@ -44,6 +48,19 @@ async function names(client: SqlClient, sql: string): Promise<Set<string>> {
   return new Set(rows.map((r) => String(r.name ?? r.NAME).toLowerCase()));
 }
 
+/** The required tables not listed; on MySQL/MariaDB one the login is refused is not counted (it may be hidden). */
+async function missingTables(client: SqlClient, present: Set<string>): Promise<string[]> {
+  const missing: string[] = [];
+  for (const t of REQUIRED_TABLES.filter((t) => !present.has(t))) {
+    if (client.dialect === 'mysql') {
+      const refused = await client.query(`SELECT 1 FROM ${t} WHERE 1 = 0`).then(() => false, (err: unknown) => isPrivilegeError(err));
+      if (refused) continue;
+    }
+    missing.push(t);
+  }
+  return missing;
+}
+
 /** Logs in and checks (or creates) FreeRADIUS's tables; throws a clear Error otherwise. */
 export async function checkRadiusTables(client: SqlClient, cfg: ServerSqlConfig, log: Logger): Promise<RadacctShape> {
   let present: Set<string>;
@@ -52,7 +69,7 @@ export async function checkRadiusTables(client: SqlClient, cfg: ServerSqlConfig,
   } catch (err) {
     throw connectError(client, err, cfg);
   }
-  let missing = REQUIRED_TABLES.filter((t) => !present.has(t));
+  let missing = await missingTables(client, present);
   if (missing.length > 0 && cfg.create_schema) {
     if (missing.length < REQUIRED_TABLES.length) {
       throw new Error(`radius.sql (${client.target}) has only part of FreeRADIUS's schema (missing ${missing.join(', ')})`);
@@ -64,11 +81,12 @@ export async function checkRadiusTables(client: SqlClient, cfg: ServerSqlConfig,
     }
     log.info({ target: client.target, schema_file: cfg.schema_file }, 'created the FreeRADIUS SQL schema');
     present = await names(client, tablesSql(client));
-    missing = REQUIRED_TABLES.filter((t) => !present.has(t));
+    missing = await missingTables(client, present);
   }
   if (missing.length > 0) {
     throw new Error(`radius.sql (${client.target}) lacks FreeRADIUS's tables ${missing.join(', ')} (create_schema is off)`);
   }
+  await checkRadiusGrants(client, cfg);
   const prefixColumns = await radacctHasPrefixColumns(client);
   if (!prefixColumns) log.warn({ target: client.target }, 'radacct lacks the 3.2 framedipv6prefix/delegatedipv6prefix columns: sessions carry no prefix');
   return { prefixColumns };
