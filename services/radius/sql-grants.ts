@@ -37,10 +37,14 @@ function probes(client: SqlClient): Probe[] {
   return [...common.slice(0, 3), { grant: 'UPDATE on radreply', sql: `UPDATE radreply SET value = NULL ${NOTHING}` }, common[3]!];
 }
 
-/** PostgreSQL: the id sequence radreply's INSERT draws from, when the login may not use it. */
+/**
+ * PostgreSQL: the id sequence radreply's INSERT draws from, when the login may not use it. A `serial`
+ * column's default calls nextval() under the login's own rights; an identity column's does not.
+ */
 async function missingSequence(q: Queryable): Promise<string | null> {
   const { rows } = await q.query<{ seq: string | null; ok: boolean | null }>(
-    `SELECT s.seq, has_sequence_privilege(s.seq, 'USAGE, UPDATE') AS ok FROM (SELECT pg_get_serial_sequence('radreply', 'id') AS seq) s`,
+    `SELECT s.seq, has_sequence_privilege(s.seq, 'USAGE, UPDATE') AS ok FROM (SELECT pg_get_serial_sequence('radreply', 'id') AS seq) s
+      WHERE NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('radreply') AND attname = 'id' AND attidentity <> '')`,
   );
   const row = rows[0];
   return row?.seq && row.ok === false ? `USAGE on sequence ${row.seq.replace(/^public\./, '')}` : null;
