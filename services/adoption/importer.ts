@@ -101,6 +101,8 @@ export function createImporter(deps: Pick<ImporterDeps, 'pools' | 'store' | 'ipa
   };
 }
 
+const retiredMessage = (prefix: string, p: NetboxFieldPrefix) => `${prefix} (NetBox id ${p.netboxPrefixId}) is retired in NetBox (status deprecated): set it active to adopt it`;
+
 /**
  * The entries to adopt that IPAM would refuse, asked before the apply, dry run or not: a block the
  * live lifecycles do not show, held down after a revocation or taken by an allocation in flight,
@@ -114,7 +116,7 @@ async function heldInIpam(entries: PlanEntry[], ipam: IpamPort, listing: readonl
   const retired = new Map(listing.filter((p) => p.lifecycleId === null && p.status === 'deprecated').map((p) => [p.prefix, p]));
   const netboxRefusal = (e: PlanEntry): Conflict | null => {
     const old = retired.get(e.prefix);
-    if (old) return { kind: 'netbox_deprecated', message: `${e.prefix} (NetBox id ${old.netboxPrefixId}) is retired in NetBox (status deprecated): set it active to adopt it` };
+    if (old) return { kind: 'netbox_deprecated', message: retiredMessage(e.prefix, old) };
     const p = marked.get(e.prefix);
     if (!p || p.lifecycleId === e.lifecycle_id) return null;
     return { kind: 'ipam_held', message: `${e.prefix} (NetBox id ${p.netboxPrefixId}) is marked for lifecycle ${p.lifecycleId}${p.status === 'deprecated' ? ', in its hold-down' : ''}` };
@@ -123,6 +125,11 @@ async function heldInIpam(entries: PlanEntry[], ipam: IpamPort, listing: readonl
     const message = (await ipam.adoptionRefusal?.(adoptCommand(e), signal)) ?? null;
     return message === null ? null : { kind: 'ipam_held', message };
   };
+  // Named on an entry in conflict already too (unnamed, no RADIUS row): fixing those would only meet it next.
+  for (const e of entries) {
+    const old = e.action === 'conflict' && e.ipam === 'netbox' ? retired.get(e.prefix) : undefined;
+    if (old) e.conflicts.push({ kind: 'netbox_deprecated', message: retiredMessage(e.prefix, old) });
+  }
   const limit = pLimit(8);
   await Promise.all(
     entries

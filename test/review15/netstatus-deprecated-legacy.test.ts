@@ -69,10 +69,11 @@ test('the netbox source: active and reserved adopted (and active), deprecated a 
     assert.is(v[P.reserved], 'adopt');
     assert.is(v[P.deprecated], 'conflict:netbox_deprecated');
     assert.is(v[P.container], undefined, 'a container is no subscriber prefix');
+    assert.is(v[P.fileOnly], 'conflict:netbox_deprecated,unnamed', 'named beside the conflict it has already');
     const c = real.entries.find((e) => e.prefix === P.deprecated)!.conflicts[0]!;
     assert.match(c.message, /retired in NetBox/);
     assert.match(c.message, /set it active to adopt it/);
-    assert.is(dry.summary.conflicts_by_kind.netbox_deprecated, 1);
+    assert.is(dry.summary.conflicts_by_kind.netbox_deprecated, 2);
     assert.is(real.applied?.adopted, 2);
     assert.is(statusIn(h, P.active), 'active');
     assert.is(statusIn(h, P.reserved), 'active', 'a reserved prefix adopted is in service');
