@@ -9,7 +9,7 @@ import { networkOf, parsePrefix, type Ipv6Prefix } from '../ipv6.ts';
 import { adoptCommand, applyPlan, type ApplyDeps } from './apply.ts';
 import { plan, summarize, type KnownLifecycles } from './plan.ts';
 import { checkRule, fromFile, fromNetbox, fromRadius, type Observation } from './sources.ts';
-import type { ImportOptions, ImportReport, ImportSources, NetboxFieldPrefix, PlanEntry, RadiusFieldSource } from './types.ts';
+import type { Conflict, ImportOptions, ImportReport, ImportSources, NetboxFieldPrefix, PlanEntry, RadiusFieldSource } from './types.ts';
 
 // One import, the same for POST /api/v1/network/ipv6/import and `npm run import`: read the sources,
 // join them into the plan, and (unless a dry run) apply it. Every run derives the plan afresh from
@@ -59,7 +59,8 @@ export async function runImport(req: ImportRequest, deps: ImporterDeps, signal?:
     subscriberFromUsername: req.options?.subscriber_from_username === true,
   });
   // NetBox's adopt() refuses a prefix under another lifecycle's mark, one in its hold-down too (which
-  // the netbox source leaves out): its listing says which, read for a file line if not read already.
+  // the netbox source leaves out), and would revive a legacy deprecated one: its listing says which,
+  // read for a file line if not read already.
   if (deps.netbox && !listing && entries.some((e) => e.action === 'adopt' && e.ipam === 'netbox')) listing = await deps.netbox.fieldPrefixes(signal);
   await heldInIpam(entries, deps.ipam, listing ?? [], signal);
   const report: ImportReport = {
@@ -100,28 +101,44 @@ export function createImporter(deps: Pick<ImporterDeps, 'pools' | 'store' | 'ipa
   };
 }
 
+const retiredMessage = (prefix: string, p: NetboxFieldPrefix) => `${prefix} (NetBox id ${p.netboxPrefixId}) is retired in NetBox (status deprecated): set it active to adopt it`;
+
 /**
  * The entries to adopt that IPAM would refuse, asked before the apply, dry run or not: a block the
  * live lifecycles do not show, held down after a revocation or taken by an allocation in flight,
  * is refused by adopt(); planned here, the dry run names it as the real run meets it. The embedded
- * IPAM is asked per entry; NetBox's refusals are its marks, in the listing.
+ * IPAM is asked per entry; NetBox's refusals are its marks, in the listing. A legacy NetBox prefix in
+ * status deprecated adopt() would take and set active: a retired subscriber's, `netbox_deprecated`.
  */
 async function heldInIpam(entries: PlanEntry[], ipam: IpamPort, listing: readonly NetboxFieldPrefix[], signal?: AbortSignal): Promise<void> {
   const marked = new Map(listing.filter((p) => p.lifecycleId !== null).map((p) => [p.prefix, p]));
-  const netboxRefusal = (e: PlanEntry): string | null => {
+  // adopt() would set a legacy prefix active: one NetBox has deprecated (retired) is the operator's call.
+  const retired = new Map(listing.filter((p) => p.lifecycleId === null && p.status === 'deprecated').map((p) => [p.prefix, p]));
+  const netboxRefusal = (e: PlanEntry): Conflict | null => {
+    const old = retired.get(e.prefix);
+    if (old) return { kind: 'netbox_deprecated', message: retiredMessage(e.prefix, old) };
     const p = marked.get(e.prefix);
     if (!p || p.lifecycleId === e.lifecycle_id) return null;
-    return `${e.prefix} (NetBox id ${p.netboxPrefixId}) is marked for lifecycle ${p.lifecycleId}${p.status === 'deprecated' ? ', in its hold-down' : ''}`;
+    return { kind: 'ipam_held', message: `${e.prefix} (NetBox id ${p.netboxPrefixId}) is marked for lifecycle ${p.lifecycleId}${p.status === 'deprecated' ? ', in its hold-down' : ''}` };
   };
+  const embeddedRefusal = async (e: PlanEntry): Promise<Conflict | null> => {
+    const message = (await ipam.adoptionRefusal?.(adoptCommand(e), signal)) ?? null;
+    return message === null ? null : { kind: 'ipam_held', message };
+  };
+  // Named on an entry in conflict already too (unnamed, no RADIUS row): fixing those would only meet it next.
+  for (const e of entries) {
+    const old = e.action === 'conflict' && e.ipam === 'netbox' ? retired.get(e.prefix) : undefined;
+    if (old) e.conflicts.push({ kind: 'netbox_deprecated', message: retiredMessage(e.prefix, old) });
+  }
   const limit = pLimit(8);
   await Promise.all(
     entries
       .filter((e) => e.action === 'adopt')
       .map((e) =>
         limit(async () => {
-          const refused = e.ipam === 'netbox' ? netboxRefusal(e) : ((await ipam.adoptionRefusal?.(adoptCommand(e), signal)) ?? null);
+          const refused = e.ipam === 'netbox' ? netboxRefusal(e) : await embeddedRefusal(e);
           if (refused === null) return;
-          e.conflicts.push({ kind: 'ipam_held', message: refused });
+          e.conflicts.push(refused);
           e.action = 'conflict';
         }),
       ),

@@ -63,7 +63,8 @@ export function checkRule(rule: SubscriberRule): void {
 }
 
 export function fromNetbox(list: readonly NetboxFieldPrefix[], rule: SubscriberRule): Observation[] {
-  // Deprecated prefixes of ours are in their hold-down: given back, nobody's to adopt.
+  // Deprecated prefixes of ours are in their hold-down: given back, nobody's to adopt. A legacy
+  // deprecated one stays an entry: the importer names it `netbox_deprecated` (heldInIpam).
   return list
     .filter((p) => !(p.lifecycleId !== null && p.status === 'deprecated') && p.status !== 'container')
     .map((p) => ({

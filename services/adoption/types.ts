@@ -71,6 +71,8 @@ export const CONFLICT_KINDS = [
   'marked_lifecycle',
   /** IPAM holds (part of) the block for no live lifecycle of the plan's: a released prefix in its hold-down, an allocation in flight. */
   'ipam_held',
+  /** NetBox has the prefix, without our mark, in status deprecated: a retired subscriber's, not adopted back to life unless an operator sets it active. */
+  'netbox_deprecated',
 ] as const;
 export type ConflictKind = (typeof CONFLICT_KINDS)[number];
 
