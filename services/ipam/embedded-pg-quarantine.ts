@@ -15,8 +15,12 @@ export const PG_QUARANTINE = {
   stickyFor: 'SELECT prefix FROM ipam_quarantine WHERE pool = $1 AND subscriber_id = $2 AND freed_at IS NOT NULL ORDER BY released_at DESC',
   // LIMIT NULL is no limit. A batch is the lowest addresses, as on SQLite: first fit after an
   // allocation's batch is then first fit over every expired block (test/review14 review-pg-give-back-order).
-  takeExpired: `DELETE FROM ipam_quarantine WHERE pool = $1 AND start_hex IN
-           (SELECT start_hex FROM ipam_quarantine WHERE pool = $1 AND reusable_at <= $2 ORDER BY start_hex LIMIT $3)
+  // = ANY(ARRAY(...)): each row picked is deleted by its key. IN (subquery) was a hash semi join over
+  // a sequential scan of the whole table, every batch: a drain of the sweep quadratic in the table.
+  // The pick itself the planner takes by the primary key in address order, filtering the expiry, when
+  // most of the pool has expired, and by the expiry index and a sort of the few when not.
+  takeExpired: `DELETE FROM ipam_quarantine WHERE pool = $1 AND start_hex = ANY(ARRAY(
+           SELECT start_hex FROM ipam_quarantine WHERE pool = $1 AND reusable_at <= $2 ORDER BY start_hex LIMIT $3))
          RETURNING prefix, start_hex`,
 } as const;
 const iso = (ms: number) => new Date(ms).toISOString();

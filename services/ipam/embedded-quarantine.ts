@@ -14,6 +14,9 @@ export function holdDownsOf(pools: ReadonlyArray<{ name: string; holdDownS?: num
   return byName;
 }
 
+/** Expired blocks takeExpired() sorts at most; past it, it walks the pool's blocks in address order. */
+export const SORT_AT_MOST = 2000;
+
 /** Until a quarantined block is freed, its reusable_at is this: later than any clock. */
 export const NOT_FREED = '9999-12-31T23:59:59.999Z';
 
@@ -64,6 +67,17 @@ export function createQuarantine(db: Db, now: () => number): Quarantine {
   const expiredOfPool = db.prepare<{ pool: string; now: string; limit: number }, { prefix: string; start_hex: string }>(
     'SELECT prefix, start_hex FROM ipam_quarantine INDEXED BY ipam_quarantine_expiry WHERE pool = @pool AND reusable_at <= @now ORDER BY start_hex LIMIT @limit',
   );
+  // Many expired (a sweep's drain): the lowest addresses by the primary key in address order, the
+  // expiry filtered, stopping at the batch; the sort above ordered every expired row of the pool for
+  // each batch (31 ms a batch at 16,000 expired, a drain quadratic). NOT INDEXED keeps the primary
+  // key (the table's own order, WITHOUT ROWID). Few expired (an allocation's batch): the walk would
+  // read every block held down at lower addresses, so the sort of at most SORT_AT_MOST rows stays.
+  const expiredWalk = db.prepare<{ pool: string; now: string; limit: number }, { prefix: string; start_hex: string }>(
+    'SELECT prefix, start_hex FROM ipam_quarantine NOT INDEXED WHERE pool = @pool AND reusable_at <= @now ORDER BY start_hex LIMIT @limit',
+  );
+  const expiredAtLeast = db.prepare<{ pool: string; now: string; probe: number }, { n: number }>(
+    'SELECT count(*) AS n FROM (SELECT 1 FROM ipam_quarantine INDEXED BY ipam_quarantine_expiry WHERE pool = @pool AND reusable_at <= @now LIMIT @probe)',
+  );
   const expiredInRange = db.prepare<{ pool: string; now: string; first_hex: string; last_hex: string }, { prefix: string; start_hex: string }>(
     'SELECT prefix, start_hex FROM ipam_quarantine WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex AND reusable_at <= @now',
   );
@@ -100,7 +114,9 @@ export function createQuarantine(db: Db, now: () => number): Quarantine {
       return null;
     },
     takeExpired(pool, limit = -1) {
-      const rows = expiredOfPool.all({ pool, now: iso(now()), limit });
+      const t = iso(now());
+      const many = limit >= 0 && expiredAtLeast.get({ pool, now: t, probe: SORT_AT_MOST })!.n >= SORT_AT_MOST;
+      const rows = (many ? expiredWalk : expiredOfPool).all({ pool, now: t, limit });
       for (const r of rows) deleteRow.run({ pool, start_hex: r.start_hex });
       return rows.map((r) => parsePrefix(r.prefix));
     },

@@ -178,6 +178,7 @@ const WHOLE_POOL_BY_DESIGN: Array<[RegExp, string]> = [
   [/FROM ipam_free WHERE pool = @pool ORDER BY start_hex$/, 'first fit: from the first run until one fits (none passed in a pool of one length)'],
   [/^DELETE FROM ipam_free WHERE pool = @pool$/, "a pool's free space rebuilt, at start-up, when its parent changed"],
   [/^SELECT \(SELECT count\(\*\) FROM ipam_blocks WHERE pool = \?\)/, 'the blocks a draining pool (no longer configured) still holds, counted for its figures'],
+  [/FROM ipam_quarantine NOT INDEXED WHERE pool = @pool AND reusable_at <= @now ORDER BY start_hex LIMIT @limit$/, "a sweep's batch when SORT_AT_MOST or more have expired: address order, up to the batch"],
 ];
 
 test("the embedded IPAM reads no table of a pool whole, but where its design walks it", () => {
