@@ -141,18 +141,29 @@ async function serve(
   }
   let pid = readPid(data)!;
   running.add(pid);
+  // Someone else's `pg_ctl restart` runs a new postmaster: act on the one postmaster.pid names now.
+  const current = (): number => {
+    const now = readPid(data);
+    if (now !== undefined && now !== pid) {
+      running.delete(pid);
+      pid = now;
+      running.add(pid);
+    }
+    return pid;
+  };
   const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return {
     port,
     get pid() {
-      return pid;
+      return current();
     },
     dir,
     adminUrl,
     kill() {
-      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      if (alive(current())) process.kill(pid, 'SIGKILL');
     },
     async restart() {
+      if (alive(current())) return;
       let last: unknown;
       for (let i = 0; i < 40; i++) {
         try {
@@ -180,7 +191,7 @@ async function serve(
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
     },
     async stop() {
-      if (alive(pid)) process.kill(pid, 'SIGINT');
+      if (alive(current())) process.kill(pid, 'SIGINT');
       const deadline = Date.now() + 10_000;
       while (alive(pid)) {
         if (Date.now() > deadline) process.kill(pid, 'SIGKILL');
