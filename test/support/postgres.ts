@@ -80,10 +80,12 @@ process.once('exit', () => {
 
 /**
  * Starts a cluster. Settings favour speed over durability (fsync off): the data is thrown away.
- * `settings` adds `-c name=value` server options (e.g. max_connections).
+ * `settings` adds `-c name=value` server options (e.g. max_connections). `durable`: for a test that
+ * SIGKILLs the postmaster and then counts what survived, every acknowledged commit on disk first.
  */
-export async function startPostgres(settings: Record<string, string | number> = {}): Promise<PgCluster> {
-  return serve(settings, (data, dir, account) =>
+export async function startPostgres(settings: Record<string, string | number> = {}, { durable = false } = {}): Promise<PgCluster> {
+  const durability: Record<string, string> = durable ? { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on' } : {};
+  return serve({ ...durability, ...settings }, (data, dir, account) =>
     run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], dir, account).then(() => undefined),
   );
 }
@@ -140,6 +142,7 @@ async function serve(
     throw new Error(`${(e as Error).message}\n${log}`);
   }
   let pid = readPid(data)!;
+  let killed = 0;
   running.add(pid);
   // Someone else's `pg_ctl restart` runs a new postmaster: act on the one postmaster.pid names now.
   const current = (): number => {
@@ -160,10 +163,11 @@ async function serve(
     dir,
     adminUrl,
     kill() {
-      if (alive(current())) process.kill(pid, 'SIGKILL');
+      if (alive(current())) process.kill((killed = pid), 'SIGKILL');
     },
     async restart() {
-      if (alive(current())) return;
+      // A SIGKILLed postmaster is gone only a moment later; one we did not kill is already running.
+      if (alive(current()) && pid !== killed) return;
       let last: unknown;
       for (let i = 0; i < 40; i++) {
         try {
