@@ -80,8 +80,8 @@ async function instance(owner: string, store: Store, on: On) {
 }
 
 async function rig() {
-  // Commits durable (the harness turns synchronous_commit off): the SIGKILL must not take the key's begin with it.
-  cluster = await startPostgres({ synchronous_commit: 'on' });
+  // Durable (the harness's default is fsync and synchronous_commit off): the SIGKILL must not take the key's begin with it.
+  cluster = await startPostgres({}, { durable: true });
   clusters.push(cluster);
   const url = await cluster.createDatabase('outage');
   const [a, b] = [await openPostgresStore({ url, max: 2 }), await openPostgresStore({ url, max: 2 })];

@@ -80,10 +80,12 @@ process.once('exit', () => {
 
 /**
  * Starts a cluster. Settings favour speed over durability (fsync off): the data is thrown away.
- * `settings` adds `-c name=value` server options (e.g. max_connections).
+ * `settings` adds `-c name=value` server options (e.g. max_connections). `durable`: for a test that
+ * SIGKILLs the postmaster and then counts what survived, every acknowledged commit on disk first.
  */
-export async function startPostgres(settings: Record<string, string | number> = {}): Promise<PgCluster> {
-  return serve(settings, (data, dir, account) =>
+export async function startPostgres(settings: Record<string, string | number> = {}, { durable = false } = {}): Promise<PgCluster> {
+  const durability: Record<string, string> = durable ? { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on' } : {};
+  return serve({ ...durability, ...settings }, (data, dir, account) =>
     run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], dir, account).then(() => undefined),
   );
 }
@@ -140,19 +142,32 @@ async function serve(
     throw new Error(`${(e as Error).message}\n${log}`);
   }
   let pid = readPid(data)!;
+  let killed = 0;
   running.add(pid);
+  // Someone else's `pg_ctl restart` runs a new postmaster: act on the one postmaster.pid names now.
+  const current = (): number => {
+    const now = readPid(data);
+    if (now !== undefined && now !== pid) {
+      running.delete(pid);
+      pid = now;
+      running.add(pid);
+    }
+    return pid;
+  };
   const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return {
     port,
     get pid() {
-      return pid;
+      return current();
     },
     dir,
     adminUrl,
     kill() {
-      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      if (alive(current())) process.kill((killed = pid), 'SIGKILL');
     },
     async restart() {
+      // A SIGKILLed postmaster is gone only a moment later; one we did not kill is already running.
+      if (alive(current()) && pid !== killed) return;
       let last: unknown;
       for (let i = 0; i < 40; i++) {
         try {
@@ -180,7 +195,7 @@ async function serve(
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
     },
     async stop() {
-      if (alive(pid)) process.kill(pid, 'SIGINT');
+      if (alive(current())) process.kill(pid, 'SIGINT');
       const deadline = Date.now() + 10_000;
       while (alive(pid)) {
         if (Date.now() > deadline) process.kill(pid, 'SIGKILL');
