@@ -1,0 +1,58 @@
+// Issue 10: the pending worker's pass over 20,000 due steps held the event loop 285 ms. Its workers
+// pull from one queue, but when every call answers at once (a store in the same process, an ACS that
+// answers from its queue) nothing gives the loop back: a worker went on to the next lifecycle in the
+// same turn, and the whole queue could run as one chain of microtasks. It must begin at most
+// PENDING_SLICE lifecycles per turn of the loop, whatever the concurrency.
+import pino from 'pino';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { ActorHost } from '../../runtime/actor-host.ts';
+import { createPendingWorker, PENDING_SLICE } from '../../runtime/pending-worker.ts';
+
+const test = suite('stall: the pending worker begins a bounded number of lifecycles per turn');
+const N = 2000;
+
+function field(n: number) {
+  const slices = [0];
+  const resolved: string[] = [];
+  let on = true;
+  const tick = () => {
+    if (!on) return;
+    slices.push(0);
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  const due = Array.from({ length: n }, (_, i) => ({ id: `lc-${i}`, subscriber_id: `sub-${i}` }));
+  const host = {
+    exclusive: async (_s: string, fn: () => Promise<unknown>) => fn(),
+    snapshot: async (id: string) => {
+      slices[slices.length - 1]!++;
+      return { context: { subscriberId: `sub-${id}`, cpeId: `cpe-${id}`, current: { prefix: '2001:db8::/56' }, pending: [{ step: 'cpe_configure_pd', key: `${id}:cpe`, attempts: 0, next_attempt_at: null, task_id: null }] } };
+    },
+    send: async (id: string, e: { type: string }) => void (e.type === 'PENDING_RESOLVED' && resolved.push(id)),
+    settle: async () => undefined,
+  } as unknown as ActorHost;
+  const worker = createPendingWorker({
+    store: { get: async (id) => ({ id, activated_at: null, created_at: '2026-01-01T00:00:00.000Z' }) as never, newerOnCpe: async () => null, duePending: async () => due },
+    host,
+    cpe: { configurePd: async () => ({ status: 'done' }), removeIpv6: async () => ({ status: 'done' }) },
+    log: pino({ level: 'silent' }),
+    baseDelayMs: 1000,
+    maxDelayMs: 60_000,
+    concurrency: 32,
+  });
+  return { worker, slices, resolved, stop: () => void (on = false) };
+}
+
+test(`tick() over ${N} due lifecycles answering at once begins at most PENDING_SLICE of them per turn, and resolves every one`, async () => {
+  const f = field(N);
+  const looked = await f.worker.tick({ spreadMs: 0 });
+  f.stop();
+  assert.is(looked, N);
+  assert.is(new Set(f.resolved).size, N);
+  const most = Math.max(...f.slices);
+  assert.ok(most <= PENDING_SLICE, `${most} lifecycles begun in one turn of the loop (bound ${PENDING_SLICE})`);
+  assert.ok(f.slices.filter((s) => s > 0).length >= Math.ceil(N / PENDING_SLICE), `${f.slices.filter((s) => s > 0).length} turns did work`);
+});
+
+test.run();
