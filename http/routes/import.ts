@@ -3,9 +3,11 @@
 import { z } from 'zod';
 import { IMPORTED_STATES } from '../../machines/types.ts';
 import type { ImportReport, ImportRequest } from '../../services/adoption/importer.ts';
-import { toCsv } from '../../services/adoption/report.ts';
+import { Readable } from 'node:stream';
+import { jsonInSlices, toCsv } from '../../services/adoption/report.ts';
 import { CONFLICT_KINDS } from '../../services/adoption/types.ts';
 import { ApiError } from '../errors.ts';
+import { keyedRequest } from '../idempotency.ts';
 import { errorResponse, idempotencyKey } from '../schemas.ts';
 import { parseInput } from '../validation.ts';
 import { API_BASE, API_ERRORS, errorResponses, type RouteSpec } from './route.ts';
@@ -122,7 +124,12 @@ export function importRoutes(importer: Importer): RouteSpec[] {
           if (format === 'csv') {
             ctx.type = 'text/csv; charset=utf-8';
             ctx.body = toCsv(report);
-          } else ctx.body = report;
+          } else if (keyedRequest(ctx)) {
+            ctx.body = report; // http/idempotency.ts stores the object it answers with.
+          } else {
+            ctx.type = 'application/json; charset=utf-8';
+            ctx.body = Readable.from(jsonInSlices(report));
+          }
         } finally {
           running = false;
         }

@@ -7,7 +7,7 @@ import { ServiceError } from '../errors.ts';
 import type { IpamPort } from '../ipam/port.ts';
 import { networkOf, parsePrefix, type Ipv6Prefix } from '../ipv6.ts';
 import { adoptCommand, applyPlan, type ApplyDeps } from './apply.ts';
-import { plan, summarize, type KnownLifecycles } from './plan.ts';
+import { planInTurns, summarize, type KnownLifecycles } from './plan.ts';
 import { checkRule, fromFile, fromNetbox, fromRadius, type Observation } from './sources.ts';
 import type { Conflict, ImportOptions, ImportReport, ImportSources, NetboxFieldPrefix, PlanEntry, RadiusFieldSource } from './types.ts';
 
@@ -50,7 +50,7 @@ export async function runImport(req: ImportRequest, deps: ImporterDeps, signal?:
   if (sources.file) observations.push(...fromFile(sources.file.records));
 
   const known = await knownLifecycles(deps.store);
-  const entries = plan({
+  const entries = await planInTurns({
     observations,
     pools: deps.pools,
     known,
@@ -131,10 +131,12 @@ async function heldInIpam(entries: PlanEntry[], ipam: IpamPort, listing: readonl
     if (old) e.conflicts.push({ kind: 'netbox_deprecated', message: retiredMessage(e.prefix, old) });
   }
   const limit = pLimit(8);
-  await Promise.all(
-    entries
-      .filter((e) => e.action === 'adopt')
-      .map((e) =>
+  const todo = entries.filter((e) => e.action === 'adopt');
+  // The embedded IPAM answers at once: 50,000 asked in one go were one turn of the loop (issue 10).
+  for (let i = 0; i < todo.length; i += REFUSAL_SLICE) {
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    await Promise.all(
+      todo.slice(i, i + REFUSAL_SLICE).map((e) =>
         limit(async () => {
           const refused = e.ipam === 'netbox' ? netboxRefusal(e) : await embeddedRefusal(e);
           if (refused === null) return;
@@ -142,8 +144,12 @@ async function heldInIpam(entries: PlanEntry[], ipam: IpamPort, listing: readonl
           e.action = 'conflict';
         }),
       ),
-  );
+    );
+  }
 }
+
+/** Entries the IPAM is asked about per turn of the event loop (a SQLite lookup each, ~20 µs). */
+export const REFUSAL_SLICE = 500;
 
 /**
  * Of the lifecycle ids our NetBox marks name, those the store has: a live one from the walk, any
@@ -172,12 +178,14 @@ export async function knownLifecycles(store: Pick<LifecyclePort, 'heldPage'>): P
   const byPrefix = new Map<string, { id: string; subscriber_id: string }>();
   const byUsername = new Map<string, { id: string; subscriber_id: string }>();
   const PAGE = KNOWN_PAGE;
+  // Parsed a page at a time, in the page's turn: 200,000 at once after the walk were one ~1 s turn (issue 10).
+  const nesting = overlapIndex();
   for (const state of LIFECYCLE_STATES.filter((s) => s !== 'revoked')) {
     for (let after: ListCursor | undefined; ; ) {
       const page = await store.heldPage(state, PAGE, after);
       for (const r of page) {
         bySubscriber.set(r.subscriber_id, { id: r.id, prefix: r.prefix });
-        if (r.prefix) byPrefix.set(r.prefix, { id: r.id, subscriber_id: r.subscriber_id });
+        if (r.prefix) nesting.add(r.prefix, byPrefix.set(r.prefix, { id: r.id, subscriber_id: r.subscriber_id }).get(r.prefix)!);
         if (r.username) byUsername.set(r.username, { id: r.id, subscriber_id: r.subscriber_id });
       }
       if (page.length < PAGE) break;
@@ -188,7 +196,7 @@ export async function knownLifecycles(store: Pick<LifecyclePort, 'heldPage'>): P
     }
   }
   const liveIds = new Set([...bySubscriber.values()].map((l) => l.id));
-  return { liveOf: (s) => bySubscriber.get(s), liveWithPrefix: (p) => byPrefix.get(p), liveOverlapping: overlapping(byPrefix), liveWithUsername: (u) => byUsername.get(u), liveIds };
+  return { liveOf: (s) => bySubscriber.get(s), liveWithPrefix: (p) => byPrefix.get(p), liveOverlapping: nesting.lookup, liveWithUsername: (u) => byUsername.get(u), liveIds };
 }
 
 /**
@@ -196,34 +204,39 @@ export async function knownLifecycles(store: Pick<LifecyclePort, 'heldPage'>): P
  * so a run over 100,000 entries stays linear. Blocks of one length inside another are indexed by
  * their network at that length, once per length asked.
  */
-function overlapping(byPrefix: ReadonlyMap<string, { id: string; subscriber_id: string }>) {
+function overlapIndex() {
   const live: { prefix: Ipv6Prefix; text: string; holder: { id: string; subscriber_id: string } }[] = [];
-  for (const [text, holder] of byPrefix) {
+  const byNetwork = new Map<string, (typeof live)[number]>();
+  const lengths = new Set<number>();
+  const add = (text: string, holder: { id: string; subscriber_id: string }) => {
+    let l: (typeof live)[number];
     try {
-      live.push({ prefix: parsePrefix(text), text, holder });
+      l = { prefix: parsePrefix(text), text, holder };
     } catch {
-      // Not a prefix: nothing can nest with it.
+      return; // Not a prefix: nothing can nest with it.
     }
-  }
-  const byNetwork = new Map<string, (typeof live)[number]>(live.map((l) => [`${l.prefix.network}/${l.prefix.length}`, l]));
-  const lengths = [...new Set(live.map((l) => l.prefix.length))];
+    live.push(l);
+    byNetwork.set(`${l.prefix.network}/${l.prefix.length}`, l);
+    lengths.add(l.prefix.length);
+  };
   const inside = new Map<number, Map<bigint, (typeof live)[number]>>();
   const insideAt = (length: number) => {
     let m = inside.get(length);
     if (!m) inside.set(length, (m = new Map(live.filter((l) => l.prefix.length > length).map((l) => [networkOf(l.prefix.network, length), l]))));
     return m;
   };
-  return (text: string): { id: string; subscriber_id: string; prefix: string } | undefined => {
+  const lookup = (text: string): { id: string; subscriber_id: string; prefix: string } | undefined => {
     let p: Ipv6Prefix;
     try {
       p = parsePrefix(text);
     } catch {
       return undefined;
     }
-    const around = lengths.filter((l) => l < p.length).map((l) => byNetwork.get(`${networkOf(p.network, l)}/${l}`)).find((l) => l !== undefined);
+    const around = [...lengths].filter((l) => l < p.length).map((l) => byNetwork.get(`${networkOf(p.network, l)}/${l}`)).find((l) => l !== undefined);
     const found = around ?? insideAt(p.length).get(p.network);
     return found && { ...found.holder, prefix: found.text };
   };
+  return { add, lookup };
 }
 
 export type { ImportReport };

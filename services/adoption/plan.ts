@@ -51,7 +51,29 @@ function listAt<T>(map: Map<string, T[]>, key: string): T[] {
 
 const distinct = <T>(xs: Array<T | null>): T[] => [...new Set(xs.filter((x): x is T => x !== null))].sort();
 
+/** Entries (or subscribers, or usernames) the plan works through between turns of the event loop. */
+export const PLAN_SLICE = 1000;
+
+/** The plan in one piece: for a small field, and the tests. */
 export function plan(input: PlanInput): PlanEntry[] {
+  const steps = planSteps(input);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** The same plan, giving the event loop a turn after each PLAN_SLICE (issue 10: 50,000 records were one ~1 s turn). */
+export async function planInTurns(input: PlanInput): Promise<PlanEntry[]> {
+  const steps = planSteps(input);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function* planSteps(input: PlanInput): Generator<void, PlanEntry[], undefined> {
   const pools = input.pools.map((p) => ({ spec: p, parent: parsePrefix(p.prefix) }));
   const byPrefix = new Map<string, Observation[]>();
   for (const o of input.observations) listAt(byPrefix, o.prefix).push(o);
@@ -60,13 +82,19 @@ export function plan(input: PlanInput): PlanEntry[] {
   for (const o of input.observations) if (o.source === 'file' && o.username && o.subscriberId) subscriberOfUser.set(o.username, o.subscriberId);
 
   const entries: PlanEntry[] = [];
-  for (const [prefix, obs] of byPrefix) entries.push(entryOf(prefix, obs, pools, subscriberOfUser, input));
+  // Items done since the last turn: every pass below counts into it.
+  let done = 0;
+  for (const [prefix, obs] of byPrefix) {
+    entries.push(entryOf(prefix, obs, pools, subscriberOfUser, input));
+    if (++done % PLAN_SLICE === 0) yield;
+  }
   entries.sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : (a.subscriber_id ?? '').localeCompare(b.subscriber_id ?? '')));
 
   // Per subscriber: one prefix, and none other than a live lifecycle's.
   const bySubscriber = new Map<string, PlanEntry[]>();
   for (const e of entries) if (e.subscriber_id !== null) listAt(bySubscriber, e.subscriber_id).push(e);
   for (const [subscriber, list] of bySubscriber) {
+    if (++done % PLAN_SLICE === 0) yield;
     const fresh = list.filter((e) => e.action !== 'adopted');
     if (fresh.length > 1) for (const e of fresh) add(e, 'two_prefixes', `subscriber ${subscriber} carries ${fresh.map((x) => x.prefix).join(', ')}`);
     const live = input.known.liveOf(subscriber);
@@ -76,8 +104,9 @@ export function plan(input: PlanInput): PlanEntry[] {
       else add(e, 'live_lifecycle', `subscriber ${subscriber} has live lifecycle ${live.id} with ${live.prefix ?? 'no prefix yet'}`);
     }
   }
-  usernamesOnce(entries, input.known);
+  yield* usernamesOnce(entries, input.known);
   for (const e of entries) {
+    if (++done % PLAN_SLICE === 0) yield;
     if (e.conflicts.length > 0) e.action = 'conflict';
     if (e.action === 'adopted' && e.lifecycle_id !== null) {
       // The lifecycle that owns it, adopted or allocated by the service: not ours to recompute.
@@ -88,10 +117,12 @@ export function plan(input: PlanInput): PlanEntry[] {
 }
 
 /** One RADIUS username, one live lifecycle: as activation keeps it (runtime/usernames.ts). */
-function usernamesOnce(entries: PlanEntry[], known: KnownLifecycles): void {
+function* usernamesOnce(entries: PlanEntry[], known: KnownLifecycles): Generator<void, void, undefined> {
   const byUsername = new Map<string, PlanEntry[]>();
   for (const e of entries) if (e.username !== null && e.subscriber_id !== null) listAt(byUsername, e.username).push(e);
+  let done = 0;
   for (const [username, list] of byUsername) {
+    if (++done % PLAN_SLICE === 0) yield;
     const subscribers = distinct(list.map((e) => e.subscriber_id));
     const holder = known.liveWithUsername(username);
     for (const e of list) {

@@ -1,12 +1,13 @@
 // Issue 10: no job holds the event loop more than 50 ms. A POST /import of 50,000 records into a
 // service holding 200,000 lifecycles held the loop 55 s in one piece (17.9 s of CPU): the walk of
 // the live lifecycles answered at once page after page, and every batch of the apply (IPAM adoption,
-// the IMPORT transition, the commit) ran without a turn of the loop between. Counted per turn.
+// the IMPORT transition, the commit) ran without a turn of the loop between; so did the question
+// to IPAM per record of what adopt() would refuse (REFUSAL_SLICE a turn now). Counted per turn.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fillHeld, SCAN_POOL } from '../../bench/scans.ts';
 import { ADOPT_SLICE } from '../../services/adoption/apply.ts';
-import { KNOWN_PAGE, runImport } from '../../services/adoption/importer.ts';
+import { KNOWN_PAGE, REFUSAL_SLICE, runImport } from '../../services/adoption/importer.ts';
 import { formatPrefix, nthSubnet } from '../../services/ipv6.ts';
 import { openDatabase } from '../../store/db.ts';
 import { createLifecycleStore } from '../../store/lifecycles.ts';
@@ -16,16 +17,16 @@ const test = suite('stall: an import gives the event loop back');
 const HELD = 6000;
 const RECORDS = 1500;
 
-test('an applied import of 1500 records over 6000 held reads and adopts a slice per turn of the event loop', async () => {
+test('an applied import of 1500 records over 6000 held reads, asks IPAM about and adopts a slice per turn of the event loop', async () => {
   const db = openDatabase(':memory:');
   const embedded = fillHeld(db, HELD);
   const store = asyncOf(createLifecycleStore(db));
-  // What each turn of the loop did: rows of the live walk read, prefixes adopted.
-  const turns = [{ read: 0, adopted: 0 }];
+  // What each turn of the loop did: rows of the live walk read, prefixes IPAM was asked about, prefixes adopted.
+  const turns = [{ read: 0, asked: 0, adopted: 0 }];
   let on = true;
   const tick = () => {
     if (!on) return;
-    turns.push({ read: 0, adopted: 0 });
+    turns.push({ read: 0, asked: 0, adopted: 0 });
     setImmediate(tick);
   };
   const heldPage: typeof store.heldPage = async (...a) => {
@@ -33,7 +34,11 @@ test('an applied import of 1500 records over 6000 held reads and adopts a slice 
     turns.at(-1)!.read += page.length;
     return page;
   };
-  const ipam = { ...embedded, adopt: ((...a) => (turns.at(-1)!.adopted++, embedded.adopt(...a))) as typeof embedded.adopt };
+  const ipam = {
+    ...embedded,
+    adoptionRefusal: ((...a) => (turns.at(-1)!.asked++, embedded.adoptionRefusal!(...a))) as typeof embedded.adoptionRefusal,
+    adopt: ((...a) => (turns.at(-1)!.adopted++, embedded.adopt(...a))) as typeof embedded.adopt,
+  };
   const records = Array.from({ length: RECORDS }, (_, i) => ({
     subscriber_id: `imp-${i}`,
     prefix: formatPrefix(nthSubnet(SCAN_POOL.prefix, SCAN_POOL.prefixLength, HELD + 100 + i)),
@@ -49,6 +54,8 @@ test('an applied import of 1500 records over 6000 held reads and adopts a slice 
   assert.equal(report.applied, { adopted: RECORDS, failed: [] });
   assert.is(turns.reduce((n, t) => n + t.read, 0), HELD);
   assert.ok(Math.max(...turns.map((t) => t.read)) <= KNOWN_PAGE, `at most ${Math.max(...turns.map((t) => t.read))} live rows read in one turn`);
+  assert.is(turns.reduce((n, t) => n + t.asked, 0), RECORDS);
+  assert.ok(Math.max(...turns.map((t) => t.asked)) <= REFUSAL_SLICE, `at most ${Math.max(...turns.map((t) => t.asked))} prefixes asked about in one turn`);
   assert.ok(Math.max(...turns.map((t) => t.adopted)) <= ADOPT_SLICE, `at most ${Math.max(...turns.map((t) => t.adopted))} prefixes adopted in one turn`);
   assert.is((db.prepare("SELECT count(*) AS n FROM lifecycles WHERE subscriber_id LIKE 'imp-%'").get() as { n: number }).n, RECORDS);
   db.close();
