@@ -43,11 +43,13 @@ export async function runImport(req: ImportRequest, deps: ImporterDeps, signal?:
   if (sources.radius && !deps.radius) throw new ServiceError('validation_error', 'sources.radius: no RADIUS SQL database is configured (radius.sql)', { field: 'sources.radius' });
   if (sources.netbox) checkRule(sources.netbox.subscriber);
 
-  const observations: Observation[] = [];
+  // concat, not push(...): a spread passes every observation as an argument and overflows the
+  // stack (RangeError) at about 120k, an ISP's NetBox listing.
+  let observations: Observation[] = [];
   let listing: NetboxFieldPrefix[] | null = null;
-  if (sources.netbox) observations.push(...fromNetbox((listing = await deps.netbox!.fieldPrefixes(signal)), sources.netbox.subscriber));
-  if (sources.radius) observations.push(...(await fromRadius(deps.radius!, { sessions: sources.radius.sessions !== false, ...(signal ? { signal } : {}) })));
-  if (sources.file) observations.push(...fromFile(sources.file.records));
+  if (sources.netbox) observations = observations.concat(fromNetbox((listing = await deps.netbox!.fieldPrefixes(signal)), sources.netbox.subscriber));
+  if (sources.radius) observations = observations.concat(await fromRadius(deps.radius!, { sessions: sources.radius.sessions !== false, ...(signal ? { signal } : {}) }));
+  if (sources.file) observations = observations.concat(fromFile(sources.file.records));
 
   const known = await knownLifecycles(deps.store);
   const entries = await planInTurns({
