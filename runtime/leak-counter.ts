@@ -37,7 +37,8 @@ export function createLeakCounter(deps: { counts: CountsPort; store: Pick<Lifecy
         const row = await deps.store.get(d.lifecycle_id);
         candidates.push({ lifecycle_id: d.lifecycle_id, prefix: d.prefix, pool: d.pool, terminated: row?.state === 'revoked' ? row.revoked_at : null });
       }
-      candidates.push(...(await failedInRevocation()));
+      // One by one: a spread of every failed revocation overflows the stack past ~120k (services/ipam/router.ts append).
+      for (const c of await failedInRevocation()) candidates.push(c);
       const records: LeakRecord[] = [];
       const seen = new Set<string>();
       let counted = 0;

@@ -89,7 +89,8 @@ export function createReconcile(deps: ReconcileDeps) {
           if (f) found.push(f);
         }
       }
-      found.push(...missingReplies(ix, withRows));
+      // One by one: after a loss of RADIUS data every active lifecycle is missing; a spread overflows past ~120k.
+      for (const f of missingReplies(ix, withRows)) found.push(f);
       const staleBefore = now() - deps.config.session_stale_s * 1000;
       for await (const page of reader.openSessions({ pageSize, signal })) {
         for (const s of page) {
