@@ -27,6 +27,7 @@ import { LifecycleService } from './runtime/lifecycle-service.ts';
 import type { PoolSpec } from './runtime/operation-types.ts';
 import { loggerOptions } from './runtime/log-context.ts';
 import { createMetrics } from './runtime/metrics.ts';
+import { createPoolFigures } from './runtime/pool-figures.ts';
 import { createOwnership } from './runtime/ownership.ts';
 import { createPendingWorker } from './runtime/pending-worker.ts';
 import type { RetryPolicy } from './runtime/retry.ts';
@@ -76,9 +77,12 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
   const { replies, sessions, cpe, usernames } = await buildPeers(config, log, env, overrides, closers);
 
   const leakCounter = createLeakCounter({ counts: port.counts, store: port.lifecycles, leakAfterS: config.runtime.leak_after_s });
+  // One reading of the pools' figures for the gauges and the API's summary: a NetBox walk serves both.
+  const figures = createPoolFigures(ipam, log);
   const inventory = createInventory({
     store: port.lifecycles,
     ipam,
+    figures,
     ...(sqlite ? { seen: createHeldScratch(sqlite.db) } : {}),
     onChecked: (found) => leakCounter.record(found),
     lastCheck: { read: () => port.counts.lastLeakCheck(), save: (check) => port.counts.saveLeakCheck(check) },
@@ -93,6 +97,7 @@ async function wire(config: Config, opened: OpenedStore, log: Logger, overrides:
     counts: port.counts,
     log,
     ipam,
+    figures,
     leaks: () => inventory.leaks(Number.POSITIVE_INFINITY),
     ...(postgresql ? { fleetWide: leads } : {}),
     // Read at scrape time, once the host below exists.

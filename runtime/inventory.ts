@@ -7,6 +7,7 @@ import type { LeakCheck } from '../store/counts.ts';
 import type { HeldScratch } from '../store/held-scratch.ts';
 import type { LifecycleHolder, ListCursor } from '../store/lifecycles.ts';
 import type { LifecyclePort } from '../store/port.ts';
+import type { PoolFigures } from './pool-figures.ts';
 import { readContext } from './projection.ts';
 
 /**
@@ -73,6 +74,8 @@ function inMemory(): SeenHoldings {
 export function createInventory(deps: {
   store: Pick<LifecyclePort, 'get' | 'holder' | 'sharedPrefixes' | 'heldPage' | 'countByState'>;
   ipam: IpamPort;
+  /** The pools' figures shared with the Prometheus gauges (runtime/pool-figures.ts); absent, the summary reads IPAM each call. */
+  figures?: Pick<PoolFigures, 'summary'>;
   seen?: SeenHoldings;
   /** Awaited before the check answers: the leak counter has stored its records by then. */
   onChecked?: (found: Discrepancy[]) => unknown;
@@ -226,7 +229,7 @@ export function createInventory(deps: {
       return found;
     },
     async summary() {
-      const util = await deps.ipam.utilization();
+      const util = await (deps.figures ? deps.figures.summary() : deps.ipam.utilization());
       const counts = await deps.store.countByState();
       return {
         pools: util.map((u) => ({

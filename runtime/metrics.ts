@@ -6,7 +6,7 @@ import type { CountsPort, LifecyclePort } from '../store/port.ts';
 import { LIFECYCLE_STATES, type SessionPurpose } from '../machines/types.ts';
 import type { TransitionRecord } from './actor-host.ts';
 import { exhaustionForecast } from './forecast.ts';
-import { createPoolFigures } from './pool-figures.ts';
+import { createPoolFigures, type PoolFigures } from './pool-figures.ts';
 import { readContext } from './projection.ts';
 
 /** Duration buckets of the lifecycle histograms, seconds: 1 ms to 60 s. */
@@ -19,6 +19,8 @@ export interface MetricsDeps {
   store: Pick<LifecyclePort, 'events'>;
   counts: CountsPort;
   ipam: IpamPort;
+  /** The pools' figures, shared with the API's summary (compose.ts); absent, its own over `ipam`. */
+  figures?: PoolFigures;
   /** Current leak-check figure (runtime/inventory.ts). */
   leaks: () => Promise<number>;
   now?: () => number;
@@ -48,7 +50,7 @@ export function createMetrics(deps: MetricsDeps) {
   const now = deps.now ?? Date.now;
   const registry = new Registry();
   const reports = deps.fleetWide ?? (() => true);
-  const figures = createPoolFigures(deps.ipam, deps.log);
+  const figures = deps.figures ?? createPoolFigures(deps.ipam, deps.log);
   const pools = figures.pools;
   // prom-client's nodejs_active_{handles,requests,resources}_total are gauges, which
   // `promtool check metrics` refuses (a `_total` suffix means a counter); the same series by type

@@ -30,6 +30,8 @@ interface Reading {
   pools: PoolUtilization[];
 }
 
+export type PoolFigures = ReturnType<typeof createPoolFigures>;
+
 export function createPoolFigures(ipam: Pick<IpamPort, 'utilization'>, log?: Pick<Logger, 'info' | 'warn'>) {
   /** The last reading: when it began and ended, how long it took, and whether a transition came since. */
   let last: Reading | null = null;
@@ -81,6 +83,19 @@ export function createPoolFigures(ipam: Pick<IpamPort, 'utilization'>, log?: Pic
     async ageSeconds(): Promise<number | null> {
       const r = await shown();
       return r ? Math.max(0, Date.now() - r.startedAt) / 1000 : null;
+    },
+    /**
+     * The figures for the API's summary (runtime/inventory.ts). A slow IPAM (the last reading took
+     * over 250 ms: a NetBox walk) answers as a scrape does (that reading while fresh(), else a new one
+     * or, past IPAM_READ_MS, the last), so that a dashboard polling the summary does not walk NetBox
+     * on every call; a fast one (the
+     * embedded IPAM's kept counts) is read anew, so the summary shows a transition at once, whatever
+     * instance made it.
+     */
+    async summary(): Promise<PoolUtilization[]> {
+      if (last && last.tookMs > 250) return ((await shown()) ?? (await read())).pools;
+      if (!last) return (await read()).pools;
+      return ipam.utilization();
     },
     /** False once a reading failed, until one succeeds; true while the first reading is still going on (nothing failed). */
     up: () => up,
