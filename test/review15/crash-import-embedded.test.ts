@@ -10,9 +10,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { formatPrefix, nthSubnet, parsePrefix } from '../../services/ipv6.ts';
 import { postgresAvailable, startPostgres, type PgCluster } from '../support/postgres.ts';
+import { listPages } from '../support/soak-checks.ts';
+import { answered as answeredBy } from '../support/soak-client.ts';
+import { API_TOKEN } from '../support/soak-peers.ts';
 import { freePort, soakService, type SoakService } from '../support/soak-service.ts';
 
-const TOKEN = 'crash15-import-token-0123456789';
 const N = 800;
 const HELD = 40;
 function crashCase(backend: 'sqlite' | 'postgresql') {
@@ -28,7 +30,7 @@ function crashCase(backend: 'sqlite' | 'postgresql') {
     const pools = 'pools: [{ name: documentation, prefix: "2001:db8::/32", prefix_length: 56, hold_down_s: 1, sticky: false }]\n';
     writeFileSync(config, `listen: { host: 127.0.0.1, port: ${port} }\ndatabase: ${join(dir, 'svc.sqlite')}\n${store}${pools}`);
     const url = backend === 'postgresql' ? await (cluster = await startPostgres()).createDatabase('crash15import') : '';
-    svc = soakService({ config, port, env: { IPV6_LIFECYCLE_API_TOKEN: TOKEN, IPV6_LIFECYCLE_DATABASE_URL: url } });
+    svc = soakService({ config, port, env: { IPV6_LIFECYCLE_API_TOKEN: API_TOKEN, IPV6_LIFECYCLE_DATABASE_URL: url } });
     await svc.start();
     await svc.ready();
   });
@@ -38,22 +40,11 @@ function crashCase(backend: 'sqlite' | 'postgresql') {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const call = async (method: string, path: string, body?: unknown, key?: string) => {
-    const res = await fetch(`${svc.origin}/api/v1/network/ipv6/${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const call = (method: string, path: string, body?: unknown, key?: string) => answeredBy(svc.origin, method, path, body, key);
   const walk = async () => {
-    const live: any[] = [];
-    for (let cursor: string | null = null, first = true; first || cursor; first = false) {
-      const page: any = (await call('GET', `lifecycle?limit=500${cursor ? `&cursor=${cursor}` : ''}`)).body;
-      live.push(...page.items);
-      cursor = page.next_cursor;
-    }
-    return live;
+    const pages = await listPages(svc.origin);
+    if (!pages) throw new Error('the list did not answer');
+    return pages.flat();
   };
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -11,9 +11,11 @@ import * as assert from 'uvu/assert';
 import pLimit from 'p-limit';
 import { contains, parsePrefix } from '../../services/ipv6.ts';
 import { postgresAvailable, startPostgres, type PgCluster } from '../support/postgres.ts';
+import { listPages } from '../support/soak-checks.ts';
+import { answered as answeredBy } from '../support/soak-client.ts';
+import { API_TOKEN } from '../support/soak-peers.ts';
 import { freePort, soakService, type SoakService } from '../support/soak-service.ts';
 
-const TOKEN = 'crash15-moved-token-0123456789';
 const N = 100;
 const OLD = '2001:db8::/40';
 const NEW = '2001:db8:100::/40';
@@ -32,7 +34,7 @@ function crashCase(backend: 'sqlite' | 'postgresql') {
     port = await freePort();
     config(OLD);
     if (backend === 'postgresql') url = await (cluster = await startPostgres()).createDatabase('crash15moved');
-    svc = soakService({ config: join(dir, 'config.yaml'), port, env: { IPV6_LIFECYCLE_API_TOKEN: TOKEN, IPV6_LIFECYCLE_DATABASE_URL: url } });
+    svc = soakService({ config: join(dir, 'config.yaml'), port, env: { IPV6_LIFECYCLE_API_TOKEN: API_TOKEN, IPV6_LIFECYCLE_DATABASE_URL: url } });
     await svc.start();
     await svc.ready();
   });
@@ -42,22 +44,11 @@ function crashCase(backend: 'sqlite' | 'postgresql') {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const call = async (method: string, path: string, body?: unknown, key?: string) => {
-    const res = await fetch(`${svc.origin}/api/v1/network/ipv6/${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const call = (method: string, path: string, body?: unknown, key?: string) => answeredBy(svc.origin, method, path, body, key);
   const walk = async () => {
-    const live: any[] = [];
-    for (let cursor: string | null = null, first = true; first || cursor; first = false) {
-      const page: any = (await call('GET', `lifecycle?limit=500${cursor ? `&cursor=${cursor}` : ''}`)).body;
-      live.push(...page.items);
-      cursor = page.next_cursor;
-    }
-    return live;
+    const pages = await listPages(svc.origin);
+    if (!pages) throw new Error('the list did not answer');
+    return pages.flat();
   };
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -35,8 +35,8 @@ export async function api(origin: string, method: string, path: string, body?: u
 }
 
 /** `api` for a service expected up: throws when no answer came. */
-export async function answered(origin: string, method: string, path: string, body?: unknown): Promise<Answer> {
-  const a = await api(origin, method, path, body);
+export async function answered(origin: string, method: string, path: string, body?: unknown, key?: string): Promise<Answer> {
+  const a = await api(origin, method, path, body, key);
   if (!a) throw new Error(`${method} ${path}: no answer`);
   return a;
 }
