@@ -168,13 +168,13 @@ async function storedMarks(observations: readonly Observation[], known: KnownLif
   return stored;
 }
 
+/** Live rows read per turn of the event loop (~10 ms): the SQLite store answers a page at once. */
+export const KNOWN_PAGE = 1000;
+
 /**
  * The live lifecycles, by subscriber, by prefix and by username: each live state's lifecycles page by page, without
  * their snapshots (the leak check's walk). Held for the run: the plan looks every entry up.
  */
-/** Live rows read per turn of the event loop (~10 ms): the SQLite store answers a page at once. */
-export const KNOWN_PAGE = 1000;
-
 export async function knownLifecycles(store: Pick<LifecyclePort, 'heldPage'>): Promise<KnownLifecycles> {
   const bySubscriber = new Map<string, { id: string; prefix: string | null }>();
   const byPrefix = new Map<string, { id: string; subscriber_id: string }>();
@@ -187,7 +187,11 @@ export async function knownLifecycles(store: Pick<LifecyclePort, 'heldPage'>): P
       const page = await store.heldPage(state, PAGE, after);
       for (const r of page) {
         bySubscriber.set(r.subscriber_id, { id: r.id, prefix: r.prefix });
-        if (r.prefix) nesting.add(r.prefix, byPrefix.set(r.prefix, { id: r.id, subscriber_id: r.subscriber_id }).get(r.prefix)!);
+        if (r.prefix) {
+          const held = { id: r.id, subscriber_id: r.subscriber_id };
+          byPrefix.set(r.prefix, held);
+          nesting.add(r.prefix, held);
+        }
         if (r.username) byUsername.set(r.username, { id: r.id, subscriber_id: r.subscriber_id });
       }
       if (page.length < PAGE) break;
