@@ -75,15 +75,19 @@ export async function planInTurns(input: PlanInput): Promise<PlanEntry[]> {
 
 function* planSteps(input: PlanInput): Generator<void, PlanEntry[], undefined> {
   const pools = input.pools.map((p) => ({ spec: p, parent: parsePrefix(p.prefix) }));
+  // Items done since the last turn: every pass below counts into it, the two maps' fill too (50,000
+  // observations into both in one go were one turn of the loop).
+  let done = 0;
   const byPrefix = new Map<string, Observation[]>();
-  for (const o of input.observations) listAt(byPrefix, o.prefix).push(o);
   // The file is also the mapping from RADIUS usernames to subscriber ids.
   const subscriberOfUser = new Map<string, string>();
-  for (const o of input.observations) if (o.source === 'file' && o.username && o.subscriberId) subscriberOfUser.set(o.username, o.subscriberId);
+  for (const o of input.observations) {
+    if (++done % PLAN_SLICE === 0) yield;
+    listAt(byPrefix, o.prefix).push(o);
+    if (o.source === 'file' && o.username && o.subscriberId) subscriberOfUser.set(o.username, o.subscriberId);
+  }
 
   const entries: PlanEntry[] = [];
-  // Items done since the last turn: every pass below counts into it.
-  let done = 0;
   for (const [prefix, obs] of byPrefix) {
     entries.push(entryOf(prefix, obs, pools, subscriberOfUser, input));
     if (++done % PLAN_SLICE === 0) yield;
