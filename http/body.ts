@@ -196,13 +196,19 @@ const MAX_DEPTH = 32;
 
 /** The top-level field under which `value` nests deeper than MAX_DEPTH (null: the body itself), else undefined. */
 function tooDeep(value: unknown): string | null | undefined {
-  let level: [unknown, string | null][] = [[value, null]];
+  if (!value || typeof value !== 'object') return undefined;
+  // Only objects are queued, walked with for…in: a [key, value] pair made and queued per value, plain
+  // ones too, made the walk of 50,000 import records several times longer (issue 10).
+  let level: [object, string | null][] = [[value, null]];
   for (let depth = 1; level.length; depth++) {
-    const next: [unknown, string | null][] = [];
+    if (depth > MAX_DEPTH) return level[0]![1];
+    const next: [object, string | null][] = [];
     for (const [node, top] of level) {
-      if (!node || typeof node !== 'object') continue;
-      if (depth > MAX_DEPTH) return top;
-      for (const [key, child] of Object.entries(node)) next.push([child, depth === 1 && !Array.isArray(node) ? key : top]);
+      const named = depth === 1 && !Array.isArray(node);
+      for (const key in node) {
+        const child = (node as Record<string, unknown>)[key];
+        if (child && typeof child === 'object') next.push([child, named ? key : top]);
+      }
     }
     level = next;
   }
