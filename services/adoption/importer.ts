@@ -8,7 +8,7 @@ import type { IpamPort } from '../ipam/port.ts';
 import { networkOf, parsePrefix, type Ipv6Prefix } from '../ipv6.ts';
 import { adoptCommand, applyPlan, type ApplyDeps } from './apply.ts';
 import { planInTurns, summarize, type KnownLifecycles } from './plan.ts';
-import { checkRule, fromFile, fromNetbox, fromRadius, type Observation } from './sources.ts';
+import { checkRule, fromFileInTurns, fromNetbox, fromRadius, type Observation } from './sources.ts';
 import type { Conflict, ImportOptions, ImportReport, ImportSources, NetboxFieldPrefix, PlanEntry, RadiusFieldSource } from './types.ts';
 
 // One import, the same for POST /api/v1/network/ipv6/import and `npm run import`: read the sources,
@@ -49,7 +49,7 @@ export async function runImport(req: ImportRequest, deps: ImporterDeps, signal?:
   let listing: NetboxFieldPrefix[] | null = null;
   if (sources.netbox) observations = observations.concat(fromNetbox((listing = await deps.netbox!.fieldPrefixes(signal)), sources.netbox.subscriber));
   if (sources.radius) observations = observations.concat(await fromRadius(deps.radius!, { sessions: sources.radius.sessions !== false, ...(signal ? { signal } : {}) }));
-  if (sources.file) observations = observations.concat(fromFile(sources.file.records));
+  if (sources.file) observations = observations.concat(await fromFileInTurns(sources.file.records));
 
   const known = await knownLifecycles(deps.store);
   const entries = await planInTurns({
