@@ -182,10 +182,16 @@ export async function knownLifecycles(store: Pick<LifecyclePort, 'heldPage'>): P
   const PAGE = KNOWN_PAGE;
   // Parsed a page at a time, in the page's turn: 200,000 at once after the walk were one ~1 s turn (issue 10).
   const nesting = overlapIndex();
+  // Built in the walk: the Set of 200,000 made after it was one more turn of the loop (issue 10).
+  const liveIds = new Set<string>();
   for (const state of LIFECYCLE_STATES.filter((s) => s !== 'revoked')) {
     for (let after: ListCursor | undefined; ; ) {
       const page = await store.heldPage(state, PAGE, after);
       for (const r of page) {
+        // As the map, only a subscriber's last row counts.
+        const before = bySubscriber.get(r.subscriber_id);
+        if (before) liveIds.delete(before.id);
+        liveIds.add(r.id);
         bySubscriber.set(r.subscriber_id, { id: r.id, prefix: r.prefix });
         if (r.prefix) {
           const held = { id: r.id, subscriber_id: r.subscriber_id };
@@ -201,7 +207,6 @@ export async function knownLifecycles(store: Pick<LifecyclePort, 'heldPage'>): P
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
-  const liveIds = new Set([...bySubscriber.values()].map((l) => l.id));
   return { liveOf: (s) => bySubscriber.get(s), liveWithPrefix: (p) => byPrefix.get(p), liveOverlapping: nesting.lookup, liveWithUsername: (u) => byUsername.get(u), liveIds };
 }
 
