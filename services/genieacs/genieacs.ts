@@ -160,8 +160,13 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
       return { status: 'done' };
     }
     if (res.status === 202) {
-      const taskId = isTask(res.data) ? res.data._id : null;
+      const taskId = isTask(res.data) ? res.data._id : await taskIdByKey(deviceId, task, res, l, signal);
       if (res.statusText === FAULTED) throw await rejected(op, deviceId, taskId, l, signal);
+      // The ACS holds no task of ours to run: queued would wait for nothing. A retry looks at the
+      // device's values first (pending) and submits again if the task never ran.
+      if (taskId === null) {
+        throw new ServiceError('upstream_unavailable', `${what}: 202 without the task's _id, and the ACS holds no task with its uniqueKey`, { retryable: true, detail: excerpt(res) });
+      }
       // "Task queued but not processed", a connection-request error, or (without connection_request) plain 202.
       l.info({ task_id: taskId, reason: redact(res.statusText ?? '') }, 'CPE task queued at the ACS');
       return { status: 'queued', taskId };
@@ -171,6 +176,20 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
     if (res.status === 404 && typeof res.data === 'string' && res.data.trim() === 'No such device') throw deviceMissing(deviceId);
     if (res.status === 404 && !(await deviceKnown(deviceId, signal))) throw deviceMissing(deviceId);
     throw unexpected(what, res);
+  }
+
+  /**
+   * The `_id` of the task just POSTed, found by its uniqueKey, for an answer that lacks it (the
+   * NBI documents the task JSON as the body): without it a fault cannot be read, nor the faulted
+   * task deleted, which GenieACS retries at every later session. Null when the ACS holds none.
+   */
+  async function taskIdByKey(deviceId: string, task: SetParameterValuesTask, res: AxiosResponse, l: Logger, signal?: AbortSignal): Promise<string | null> {
+    const what = `GenieACS GET task ${task.uniqueKey} of ${deviceId}`;
+    const found = await call<TaskRecord[]>('GET', `/tasks/?query=${q({ device: deviceId, uniqueKey: task.uniqueKey })}`, what, signal);
+    if (found.status !== 200 || !Array.isArray(found.data)) throw unexpected(what, found);
+    const taskId = found.data.map((t) => t._id).find((id): id is string => typeof id === 'string') ?? null;
+    l.warn({ status: res.status, reason: redact(res.statusText ?? ''), task_id: taskId }, 'the NBI answered the task POST without its _id; looked it up by uniqueKey');
+    return taskId;
   }
 
   /** Whether `/devices/` lists the device; an answer that is not the NBI's list throws. */
@@ -183,7 +202,7 @@ export function createGenieacsCpe(config: GenieacsConfig, log: Logger, deps: Gen
 
   /** Reads the task's fault, deletes the task so GenieACS stops retrying it, and returns the error. */
   async function rejected(op: Op, deviceId: string, taskId: string | null, l: Logger, signal?: AbortSignal): Promise<ServiceError> {
-    let why = 'the NBI kept no fault record';
+    let why = taskId ? 'the NBI kept no fault record' : 'the answer named no task, and the ACS holds none with its uniqueKey';
     if (taskId) {
       const query = encodeURIComponent(JSON.stringify({ _id: `${deviceId}:task_${taskId}` }));
       try {

@@ -1,10 +1,13 @@
 // Verified dynamic authorization: an ACK says the NAS accepted the request, not that it acted on it
 // (some ACK attributes they ignore). Within a configured window, radacct is read again for the
 // effect: a disconnected session's row stopped (Accounting-Stop), or, for a CoA that moves the
-// prefix, a session of the user reporting the new Delegated-IPv6-Prefix (Interim-Update or a new
-// Start). What accounting never showed stays an ACK, marked `acked_unconfirmed`, and is logged.
+// prefix, the session's own row reporting the new Delegated-IPv6-Prefix (an Interim-Update) or a
+// new session on the same NAS reporting it (a Start after re-authentication). Another NAS's
+// accounting says nothing of what this NAS did with its CoA. What accounting never showed stays an
+// ACK, marked `acked_unconfirmed`, and is logged.
 import type { Logger } from 'pino';
 import { formatPrefix, parsePrefix } from '../ipv6.ts';
+import { canonicalIpAddress } from './ipv6-prefix.ts';
 import type { NotifySessionsCommand, SessionOutcome } from './port.ts';
 import type { NasTarget } from './nas-table.ts';
 import type { OpenSession, SessionSource } from './sessions.ts';
@@ -29,6 +32,15 @@ const canonical = (p: string | null): string | null => {
   }
 };
 
+// The outcome's `nas` is canonical (dynamic-authorization.ts); a radacct row's may be written otherwise.
+const canonicalNas = (nas: string): string => {
+  try {
+    return canonicalIpAddress(nas);
+  } catch {
+    return nas.trim();
+  }
+};
+
 /** The outcomes with each ACK replaced by `confirmed` or `acked_unconfirmed` (others unchanged). */
 export async function confirmFromAccounting(
   cmd: NotifySessionsCommand,
@@ -46,19 +58,22 @@ export async function confirmFromAccounting(
   if (pending.size === 0 && unconfirmable.size === 0) return sent.map((s) => s.outcome);
   // A row whose NAS did not ACK the CoA may be stale (a Stop that never came: the NAS answered
   // Session-Context-Not-Found, or crashed and answers nothing): the prefix it shows was reported
-  // before, maybe by a session that no longer exists, and proves no CoA. Rows not sent to (a new
-  // Start) and rows whose CoA was ACKed may confirm.
+  // before, maybe by a session that no longer exists, and proves no CoA. A row whose CoA was ACKed
+  // confirms its own session; a row not sent to (a new Start) confirms the sessions on its NAS.
   const stale = new Set(sent.filter((s) => !(s.outcome.result === 'ack' && s.outcome.action === 'coa')).map((s) => s.session.acctUniqueId));
+  const sentIds = new Set(sent.map((s) => s.session.acctUniqueId));
   const confirmed = new Set<string>();
   const deadline = Date.now() + opts.windowMs;
   while (pending.size > 0) {
     const open = await opts.sessions.openSessions(cmd.username, signal);
     const stillOpen = new Set(open.map((o) => o.acctUniqueId));
-    const reportsPrefix = wanted !== null && open.some((o) => !stale.has(o.acctUniqueId) && canonical(o.delegatedIpv6Prefix) === wanted);
+    const reporting = open.filter((o) => wanted !== null && !stale.has(o.acctUniqueId) && canonical(o.delegatedIpv6Prefix) === wanted);
+    const ownRowReports = new Set(reporting.map((o) => o.acctUniqueId));
+    const newSessionReportsOn = new Set(reporting.filter((o) => !sentIds.has(o.acctUniqueId)).map((o) => canonicalNas(o.nasIpAddress)));
     for (const s of sent) {
       const id = s.session.acctUniqueId;
       if (!pending.has(id)) continue;
-      const done = s.outcome.action === 'disconnect' ? !stillOpen.has(id) : reportsPrefix;
+      const done = s.outcome.action === 'disconnect' ? !stillOpen.has(id) : ownRowReports.has(id) || newSessionReportsOn.has(canonicalNas(s.outcome.nas));
       if (done) {
         pending.delete(id);
         confirmed.add(id);

@@ -25,6 +25,8 @@ export interface GenieacsNbi {
   requests: SeenRequest[];
   /** Added before every request is handled. */
   delayMs: number;
+  /** Task POSTs answer the task without its `_id` (a GenieACS build or proxy that drops it); the ACS still keeps it. */
+  answerWithoutTaskId: boolean;
   /** Adds a device with the TR-181 PD model; the default id has a `%2D` escape, as real ids often do. */
   addDevice(opts?: AddDeviceOptions): StubDevice;
   device(id: string): StubDevice;
@@ -88,12 +90,13 @@ export async function startGenieacsNbi(opts: { auth?: { username: string; passwo
       if (!d) return { status: 404, body: 'No such device' };
       // GenieACS v1.2.16 throws inside sanitizeTask and the worker dies: the client sees a dropped connection.
       if (!acs.sanitize(raw)) return 'drop';
-      const task = acs.queue(d, raw);
+      const queued = acs.queue(d, raw);
+      const task = api.answerWithoutTaskId ? { ...queued, _id: undefined } : queued;
       if (!cr) return { status: 202, body: task };
       if (d.mode === 'unreachable') return { status: 202, reason: 'Connection request error: connect ECONNREFUSED 192.0.2.1:7547', body: task };
       if (d.mode === 'offline') return { status: 202, reason: 'Task queued but not processed', body: task };
       acs.session(d);
-      if (acs.faults.has(`${d.id}:task_${task._id}`)) return { status: 202, reason: 'Task faulted', body: task };
+      if (acs.faults.has(`${d.id}:task_${queued._id}`)) return { status: 202, reason: 'Task faulted', body: task };
       return { status: 200, body: task };
     }
     if ((m = TASK.exec(path)) && (req.method === 'DELETE' || (req.method === 'POST' && m[2]))) {
@@ -155,6 +158,7 @@ export async function startGenieacsNbi(opts: { auth?: { username: string; passwo
     url: `http://127.0.0.1:${port}`,
     requests,
     delayMs: 0,
+    answerWithoutTaskId: false,
     addDevice: (o) => acs.addDevice(o),
     device: acs.need,
     value: (id, path) => acs.need(id).params.get(path)?.value,
