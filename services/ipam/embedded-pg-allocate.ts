@@ -3,8 +3,7 @@
 // after the lock is taken, in a statement of its own, so (READ COMMITTED) its snapshot sees what the
 // lock's previous holder committed; the lock itself cannot share a statement with them.
 import type pg from 'pg';
-import { alignUp, blockSize, fromHex, parsePrefix, toHex, type Ipv6Prefix } from '../ipv6.ts';
-import { PG_QUARANTINE } from './embedded-pg-quarantine.ts';
+import { alignUp, blockSize, fromHex, lastAddress, parsePrefix, toHex, type Ipv6Prefix } from '../ipv6.ts';
 
 type Q = Pick<pg.PoolClient, 'query'>;
 type Run = { start_hex: string; end_hex: string };
@@ -14,19 +13,22 @@ export type KeyRow = { pool: string; prefix: string; prefix_length: number; life
 /** A free-run page's size, as embedded-pg-free.ts takeFirstFit pages. */
 export const RUN_PAGE = 100;
 
-// $1 key; $2 pool, $3 subscriber, $4 whether to look for a sticky block. The key's row first, then
-// PG_QUARANTINE.stickyFor's rows in its order (the latest released first).
-const LOOKUP = `SELECT 0 AS k, pool, prefix, prefix_length, lifecycle_id, NULL::text AS released_at FROM ipam_allocations WHERE key = $1
-  UNION ALL SELECT 1, pool, prefix, NULL, NULL, released_at FROM ipam_quarantine
-    WHERE $4::boolean AND pool = $2 AND subscriber_id = $3 AND freed_at IS NOT NULL
-  ORDER BY k, released_at DESC`;
-
-// PG_QUARANTINE.takeExpired ($1 pool, $2 now, $3 limit) and the pool's first page of free runs. The
-// runs are read in the same snapshot as the delete, before any block taken is given back: they are
-// the pool's free space only when nothing was taken.
-const EXPIRED_AND_RUNS = `WITH taken AS (${PG_QUARANTINE.takeExpired})
-  SELECT prefix, start_hex, NULL::text AS end_hex FROM taken
-  UNION ALL (SELECT NULL, start_hex, end_hex FROM ipam_free WHERE pool = $1 ORDER BY start_hex LIMIT ${RUN_PAGE})`;
+// One statement for all an allocation reads before it carves: $1 the key's allocation (k 0); else,
+// when $4, the subscriber's latest freed block of length $5 (k 1, as PG_QUARANTINE.stickyFor); and
+// when neither answers (no key, no sticky block inside the parent [$6, $7]), PG_QUARANTINE.takeExpired
+// ($8 now, $9 limit: k 2) and the pool's first page of free runs (k 3). The runs are read in the
+// snapshot of the delete, before any block taken is given back: the free space only when none was.
+const LOOK_UP_OR_TAKE = `WITH found AS (SELECT pool, prefix, prefix_length, lifecycle_id FROM ipam_allocations WHERE key = $1),
+  back AS (SELECT prefix, start_hex, end_hex FROM ipam_quarantine
+    WHERE $4::boolean AND pool = $2 AND subscriber_id = $3 AND freed_at IS NOT NULL AND masklen(block) = $5::int ORDER BY released_at DESC LIMIT 1),
+  neither AS (SELECT NOT EXISTS (SELECT 1 FROM found) AND NOT EXISTS (SELECT 1 FROM back WHERE start_hex >= $6::text AND end_hex <= $7::text) AS go),
+  taken AS (DELETE FROM ipam_quarantine WHERE pool = $2 AND start_hex = ANY(ARRAY(
+      SELECT start_hex FROM ipam_quarantine WHERE pool = $2 AND reusable_at <= $8 ORDER BY start_hex LIMIT $9)) AND (SELECT go FROM neither)
+    RETURNING prefix, start_hex)
+  SELECT 0 AS k, pool, prefix, prefix_length, lifecycle_id, NULL::text AS start_hex, NULL::text AS end_hex FROM found
+  UNION ALL SELECT 1, NULL, prefix, NULL, NULL, start_hex, end_hex FROM back
+  UNION ALL SELECT 2, NULL, prefix, NULL, NULL, start_hex, NULL FROM taken
+  UNION ALL (SELECT 3, NULL, NULL, NULL, NULL, start_hex, end_hex FROM ipam_free WHERE pool = $2 AND (SELECT go FROM neither) ORDER BY start_hex LIMIT ${RUN_PAGE})`;
 
 // The run $2 carved: cut to end at $3 (or deleted when $3 is null), what follows the block ($4..$5)
 // a run of its own, and the block inserted. The three change different rows (the run after the block
@@ -37,22 +39,37 @@ const CARVE_AND_INSERT = `WITH shrunk AS (UPDATE ipam_free SET end_hex = $3 WHER
   INSERT INTO ipam_allocations (pool, start_hex, end_hex, prefix, prefix_length, key, lifecycle_id, subscriber_id, allocated_at)
   VALUES ($1, $6, $7, $8, $9, $10, $11, $12, $13)`;
 
-/** The key's allocation, or (when `sticky`) the subscriber's latest freed block of `length`: one statement. */
-export async function lookUp(c: Q, key: string, pool: string, subscriberId: string, sticky: boolean, length: number): Promise<{ found?: KeyRow; back: Ipv6Prefix | null }> {
-  const { rows } = await c.query<KeyRow & { k: number }>(LOOKUP, [key, pool, subscriberId, sticky]);
-  if (rows[0]?.k === 0) return { found: rows[0], back: null };
-  for (const r of rows) {
-    const block = parsePrefix(r.prefix);
-    if (block.length === length) return { back: block };
-  }
-  return { back: null };
+/** What an allocation reads under the pool's lock, and the expired hold-downs it takes out (see LOOK_UP_OR_TAKE). */
+export interface LookedUp {
+  found?: KeyRow;
+  /** The subscriber's block to give back, when `found` is not (inside the parent or not: the caller checks). */
+  back: Ipv6Prefix | null;
+  /** Taken out of the quarantine, in address order: for the caller to give back. */
+  taken: Ipv6Prefix[];
+  /** The first page of free runs: the pool's free space when nothing was taken. */
+  runs: Run[];
 }
 
-/** The expired hold-downs taken (at most `limit`, in address order) and, when none was, the first page of free runs. */
-export async function takeExpiredAndRuns(c: Q, pool: string, now: string, limit: number): Promise<{ taken: Ipv6Prefix[]; runs: Run[] }> {
-  const { rows } = await c.query<{ prefix: string | null; start_hex: string; end_hex: string | null }>(EXPIRED_AND_RUNS, [pool, now, limit]);
-  const taken = rows.filter((r) => r.prefix !== null).sort((a, b) => (a.start_hex < b.start_hex ? -1 : 1));
-  return { taken: taken.map((r) => parsePrefix(r.prefix!)), runs: rows.filter((r) => r.prefix === null) as Run[] };
+export async function lookUpOrTake(
+  c: Q,
+  cmd: { key: string; pool: string; subscriberId: string; prefixLength: number },
+  sticky: boolean,
+  parent: Ipv6Prefix,
+  now: string,
+  limit: number,
+): Promise<LookedUp> {
+  type Row = { k: number; pool: string; prefix: string; prefix_length: number; lifecycle_id: string; start_hex: string; end_hex: string };
+  const { rows } = await c.query<Row>(LOOK_UP_OR_TAKE, [cmd.key, cmd.pool, cmd.subscriberId, sticky, cmd.prefixLength, toHex(parent.network), toHex(lastAddress(parent)), now, limit]);
+  const of = (k: number) => rows.filter((r) => r.k === k);
+  const found = of(0)[0];
+  const back = of(1)[0];
+  const taken = of(2).sort((a, b) => (a.start_hex < b.start_hex ? -1 : 1));
+  return {
+    found: found && { pool: found.pool, prefix: found.prefix, prefix_length: found.prefix_length, lifecycle_id: found.lifecycle_id },
+    back: back ? parsePrefix(back.prefix) : null,
+    taken: taken.map((r) => parsePrefix(r.prefix)),
+    runs: of(3).map((r) => ({ start_hex: r.start_hex, end_hex: r.end_hex })),
+  };
 }
 
 /** A place in `runs` for a block of `prefixLength` (first fit), or null. */

@@ -10,7 +10,7 @@ import { isPgUnavailable } from '../../store/unavailable.ts';
 import { ServiceError } from '../errors.ts';
 import { blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
 import { holdDownsOf } from './embedded-quarantine.ts';
-import { carveAndInsert, fitIn, lookUp, RUN_PAGE, takeExpiredAndRuns } from './embedded-pg-allocate.ts';
+import { carveAndInsert, fitIn, lookUpOrTake, RUN_PAGE } from './embedded-pg-allocate.ts';
 import { pgPoolCounts as counts } from './embedded-pg-counts.ts';
 import * as free from './embedded-pg-free.ts';
 import { pgQuarantine } from './embedded-pg-quarantine.ts';
@@ -172,7 +172,11 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
       signal?.throwIfAborted();
       const pool = checkAllocate(pools, cmd);
       const allocation = await write('allocate', cmd.pool, async (c): Promise<Allocation | null | typeof MORE_EXPIRED> => {
-        const { found, back } = await lookUp(c, cmd.key, cmd.pool, cmd.subscriberId, sticky.has(cmd.pool) && !cmd.renumber, cmd.prefixLength);
+        // One batch of expired hold-downs at most, under the pool's lock every instance waits on; the
+        // rest go in a sweep of their own transactions, started now (pool-rules.ts). A batch that fits
+        // nothing while more wait (blocks outside a moved parent) is MORE_EXPIRED.
+        const nowIso = new Date(now()).toISOString();
+        const { found, back, taken, runs } = await lookUpOrTake(c, cmd, sticky.has(cmd.pool) && !cmd.renumber, pool.parent, nowIso, ALLOCATION_GIVE_BACK);
         if (found) {
           checkSameAllocation(cmd, { pool: found.pool, prefixLength: found.prefix_length, lifecycleId: found.lifecycle_id, prefix: found.prefix });
           return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
@@ -182,10 +186,6 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
           await quarantine.drop(c, cmd.pool, back);
           return insertBlock(c, cmd, back.network);
         }
-        // One batch of expired hold-downs at most, under the pool's lock every instance waits on; the
-        // rest go in a sweep of their own transactions, started now (pool-rules.ts). A batch that fits
-        // nothing while more wait (blocks outside a moved parent) is MORE_EXPIRED.
-        const { taken, runs } = await takeExpiredAndRuns(c, cmd.pool, new Date(now()).toISOString(), ALLOCATION_GIVE_BACK);
         // Held down while the parent moved: outside it, the block is not this pool's free space.
         for (const block of taken) if (contains(pool.parent, block)) await free.giveBack(c, pool, block.network, lastAddress(block));
         if (taken.length === ALLOCATION_GIVE_BACK) sweepSoon();

@@ -11,8 +11,8 @@ import { createPgPool, migrate } from '../../store/postgresql/pool.ts';
 import { postgresAvailable, startPostgres, type PgCluster } from '../support/postgres.ts';
 import { countStatements, type StatementLog } from '../support/pg-statements.ts';
 
-/** BEGIN, the pool's lock, key + sticky lookup, expired hold-downs + free runs, carve + insert, COMMIT. */
-const FRESH_AT_MOST = 6;
+/** BEGIN, the pool's lock, key + sticky lookup + expired hold-downs + free runs, carve + insert, COMMIT. */
+const FRESH_AT_MOST = 5;
 /** BEGIN, the lock, the lookup, COMMIT. */
 const REPEAT_AT_MOST = 4;
 
