@@ -51,10 +51,9 @@ export async function giveBack(c: Q, pool: Pool, start: bigint, end: bigint): Pr
   await addRun(c, name, start, end);
 }
 
-/** First fit, a page of runs at a time (a pool that delegates one length fits in the first): the block's address, carved out; null when none fits. */
-export async function takeFirstFit(c: Q, pool: string, prefixLength: number): Promise<bigint | null> {
+/** First fit, a page of runs at a time (a pool that delegates one length fits in the first), from the runs past `after`: the block's address, carved out; null when none fits. */
+export async function takeFirstFit(c: Q, pool: string, prefixLength: number, after = ''): Promise<bigint | null> {
   const size = blockSize(prefixLength);
-  let after = '';
   for (;;) {
     const { rows } = await c.query<Run>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = $1 AND start_hex > $2 ORDER BY start_hex LIMIT 100', [pool, after]);
     for (const run of rows) {

@@ -10,6 +10,7 @@ import { isPgUnavailable } from '../../store/unavailable.ts';
 import { ServiceError } from '../errors.ts';
 import { blockSize, contains, formatPrefix, fromHex, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
 import { holdDownsOf } from './embedded-quarantine.ts';
+import { carveAndInsert, fitIn, lookUpOrTake, RUN_PAGE } from './embedded-pg-allocate.ts';
 import { pgPoolCounts as counts } from './embedded-pg-counts.ts';
 import * as free from './embedded-pg-free.ts';
 import { pgQuarantine } from './embedded-pg-quarantine.ts';
@@ -23,6 +24,7 @@ const MARKED_PAGE = 1000;
 // An adoption's range [$2, $3] of pool $1: held by anything but a block whose hold-down passed at $4; those blocks, taken out.
 const HELD_BESIDES_EXPIRED = `SELECT 1 FROM ipam_allocations WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2
   UNION ALL SELECT 1 FROM ipam_quarantine WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2 AND reusable_at > $4 LIMIT 1`;
+const LOCK_POOL = 'SELECT parent FROM ipam_pools WHERE pool = $1 FOR UPDATE';
 const TAKE_EXPIRED_IN = 'DELETE FROM ipam_quarantine WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2 AND reusable_at <= $4 RETURNING prefix';
 
 export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[], opts: EmbeddedIpamOptions = {}): Promise<IpamPort> {
@@ -35,8 +37,11 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
   /** Locks the pool's row for this transaction: the other instances' writes of the pool wait. */
   const lockPool = async (c: Q, pool: string) => {
     // A pool since removed from the configuration has no row to lock: its blocks only ever leave.
-    if (pools.has(pool)) await c.query("INSERT INTO ipam_pools (pool, parent) VALUES ($1, '') ON CONFLICT (pool) DO NOTHING", [pool]);
-    await c.query('SELECT parent FROM ipam_pools WHERE pool = $1 FOR UPDATE', [pool]);
+    // A configured pool's row is made by the start-up's write; made again here only should it be
+    // missing (a database restored under a running instance), so that its writes still wait on one another.
+    if ((await c.query(LOCK_POOL, [pool])).rows.length > 0 || !pools.has(pool)) return;
+    await c.query("INSERT INTO ipam_pools (pool, parent) VALUES ($1, '') ON CONFLICT (pool) DO NOTHING", [pool]);
+    await c.query(LOCK_POOL, [pool]);
   };
 
   /** The pool's blocks whose hold-down has passed leave the quarantine for free space (all, or `limit`); answers how many. */
@@ -47,14 +52,18 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
     return blocks.length;
   }
 
+  /** The allocation's columns from prefix on (after pool, start_hex, end_hex). */
+  const columns = (cmd: AllocateCommand, at: bigint) =>
+    [formatPrefix({ network: at, length: cmd.prefixLength }), cmd.prefixLength, cmd.key, cmd.lifecycleId, cmd.subscriberId, new Date(now()).toISOString()] as const;
+
   async function insertBlock(c: Q, cmd: AllocateCommand, at: bigint): Promise<Allocation> {
-    const prefix = formatPrefix({ network: at, length: cmd.prefixLength });
+    const values = columns(cmd, at);
     await c.query(
       `INSERT INTO ipam_allocations (pool, start_hex, end_hex, prefix, prefix_length, key, lifecycle_id, subscriber_id, allocated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [cmd.pool, toHex(at), toHex(at + blockSize(cmd.prefixLength) - 1n), prefix, cmd.prefixLength, cmd.key, cmd.lifecycleId, cmd.subscriberId, new Date(now()).toISOString()],
+      [cmd.pool, toHex(at), toHex(at + blockSize(cmd.prefixLength) - 1n), ...values],
     );
-    return { prefix, prefixLength: cmd.prefixLength, netboxPrefixId: null };
+    return { prefix: values[0], prefixLength: cmd.prefixLength, netboxPrefixId: null };
   }
 
   const byKey = async (c: Q, key: string) =>
@@ -163,24 +172,35 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
       signal?.throwIfAborted();
       const pool = checkAllocate(pools, cmd);
       const allocation = await write('allocate', cmd.pool, async (c): Promise<Allocation | null | typeof MORE_EXPIRED> => {
-        const found = await byKey(c, cmd.key);
+        // One batch of expired hold-downs at most, under the pool's lock every instance waits on; the
+        // rest go in a sweep of their own transactions, started now (pool-rules.ts). A batch that fits
+        // nothing while more wait (blocks outside a moved parent) is MORE_EXPIRED.
+        const nowIso = new Date(now()).toISOString();
+        const { found, back, taken, runs } = await lookUpOrTake(c, cmd, sticky.has(cmd.pool) && !cmd.renumber, pool.parent, nowIso, ALLOCATION_GIVE_BACK);
         if (found) {
           checkSameAllocation(cmd, { pool: found.pool, prefixLength: found.prefix_length, lifecycleId: found.lifecycle_id, prefix: found.prefix });
           return { prefix: found.prefix, prefixLength: found.prefix_length, netboxPrefixId: null };
         }
-        const back = sticky.has(cmd.pool) && !cmd.renumber ? await quarantine.stickyFor(c, cmd.pool, cmd.subscriberId, cmd.prefixLength) : null;
         if (back && contains(pool.parent, back)) {
+          // Two statements: the insert's trigger (migration 004) would still see the block quarantined in one.
           await quarantine.drop(c, cmd.pool, back);
           return insertBlock(c, cmd, back.network);
         }
-        // One batch of expired hold-downs at most, under the pool's lock every instance waits on; the
-        // rest go in a sweep of their own transactions, started now (pool-rules.ts). A batch that fits
-        // nothing while more wait (blocks outside a moved parent) is MORE_EXPIRED.
-        const givenBack = await giveBackExpired(c, pool, ALLOCATION_GIVE_BACK);
-        if (givenBack === ALLOCATION_GIVE_BACK) sweepSoon();
-        const at = await free.takeFirstFit(c, cmd.pool, cmd.prefixLength);
+        // Held down while the parent moved: outside it, the block is not this pool's free space.
+        for (const block of taken) if (contains(pool.parent, block)) await free.giveBack(c, pool, block.network, lastAddress(block));
+        if (taken.length === ALLOCATION_GIVE_BACK) sweepSoon();
+        if (taken.length === 0) {
+          // The runs read with the (empty) take are the free space: carved and inserted in one statement.
+          const fit = fitIn(runs, cmd.prefixLength);
+          if (fit) {
+            await carveAndInsert(c, cmd.pool, fit.run, fit.at, cmd.prefixLength, [...columns(cmd, fit.at)]);
+            return { prefix: formatPrefix({ network: fit.at, length: cmd.prefixLength }), prefixLength: cmd.prefixLength, netboxPrefixId: null };
+          }
+          if (runs.length < RUN_PAGE) return null;
+        }
+        const at = await free.takeFirstFit(c, cmd.pool, cmd.prefixLength, taken.length === 0 ? runs.at(-1)!.start_hex : '');
         if (at !== null) return insertBlock(c, cmd, at);
-        return givenBack === ALLOCATION_GIVE_BACK ? MORE_EXPIRED : null;
+        return taken.length === ALLOCATION_GIVE_BACK ? MORE_EXPIRED : null;
       });
       if (allocation === MORE_EXPIRED) {
         // Batch after batch in one transaction held the pool's lock (16,000 blocks outside a moved
