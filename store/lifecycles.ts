@@ -141,6 +141,14 @@ export const SHARED_PREFIXES = `
     CROSS JOIN lifecycles AS l ON l.prefix = p.prefix AND l.state <> 'revoked'
     GROUP BY p.prefix`;
 
+/**
+ * The pending worker's check before a CPE step (runtime/step-actors.ts): a later live lifecycle on
+ * the CPE. One seek on lifecycles_live_cpe_since (migration 020), whose expression this must spell
+ * exactly as the index does, or SQLite reads every live row of the CPE and sorts them.
+ */
+export const NEWER_ON_CPE =
+  "SELECT id FROM lifecycles WHERE cpe_id = @cpe_id AND state <> 'revoked' AND coalesce(activated_at, created_at) > @since ORDER BY coalesce(activated_at, created_at) DESC LIMIT 1";
+
 /** better-sqlite3 implementation of the lifecycle store. */
 export function createLifecycleStore(db: Db): LifecycleStore {
   const upsert = db.prepare(UPSERT_LIFECYCLE);
@@ -184,9 +192,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   const selectDue = db.prepare<{ now: string; limit: number }, Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
     'SELECT id, subscriber_id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now ORDER BY next_pending_at LIMIT @limit',
   );
-  const selectNewerOnCpe = db.prepare<{ cpe_id: string; since: string }, { id: string }>(
-    "SELECT id FROM lifecycles WHERE cpe_id = @cpe_id AND state <> 'revoked' AND coalesce(activated_at, created_at) > @since ORDER BY coalesce(activated_at, created_at) DESC LIMIT 1",
-  );
+  const selectNewerOnCpe = db.prepare<{ cpe_id: string; since: string }, { id: string }>(NEWER_ON_CPE);
   // lifecycles_live_username (migration 016): a seek, whatever the history holds.
   const selectUsernameHolder = db.prepare<{ username: string; subscriber_id: string }, { subscriber_id: string }>(
     "SELECT subscriber_id FROM lifecycles WHERE username = @username AND state <> 'revoked' AND subscriber_id <> @subscriber_id LIMIT 1",

@@ -39,6 +39,9 @@ const EVENT = AUDIT_COLUMNS.join(', ');
 // Its own name for the float8: `ORDER BY seq` would sort by an output column named seq, not the index's.
 export const LAST_SEQ = 'SELECT seq::float8 AS last_seq FROM audit WHERE subscriber_id = $1 ORDER BY seq DESC LIMIT 1';
 export const EVENTS_AFTER = `SELECT ${EVENT} FROM audit WHERE subscriber_id = $1 AND seq > $2 ORDER BY seq`;
+/** A later live lifecycle on the CPE: one seek on lifecycles_live_cpe_since (migration 011), no sort. */
+export const NEWER_ON_CPE =
+  "SELECT id FROM lifecycles WHERE cpe_id = $1 AND state <> 'revoked' AND coalesce(activated_at, created_at) > $2 ORDER BY coalesce(activated_at, created_at) DESC LIMIT 1";
 
 /** How often a batch that lost a deadlock to another instance's batch is run again. */
 const RETRIES = 5;
@@ -80,10 +83,7 @@ export function createPgLifecycleStore(pool: pg.Pool): LifecyclePort {
         [now, limit],
       ),
     newerOnCpe: async (cpeId, than) =>
-      (await one<{ id: string }>(
-        "SELECT id FROM lifecycles WHERE cpe_id = $1 AND state <> 'revoked' AND coalesce(activated_at, created_at) > $2 ORDER BY coalesce(activated_at, created_at) DESC LIMIT 1",
-        [cpeId, than.activated_at ?? than.created_at],
-      ))?.id ?? null,
+      (await one<{ id: string }>(NEWER_ON_CPE, [cpeId, than.activated_at ?? than.created_at]))?.id ?? null,
     countByState: async () =>
       Object.fromEntries(
         (await all<{ state: string; n: number }>("SELECT substr(key, 7) AS state, n FROM lifecycle_counts WHERE key >= 'state:' AND key < 'state;' AND n > 0")).map((r) => [r.state, r.n]),
