@@ -45,7 +45,11 @@ export const STATUS: Record<ApiErrorCode, number> = {
 
 // Messages of these codes are written by our own ports ("NetBox answered 503 after 6 attempts") and
 // tell the caller what to do; `internal` wraps arbitrary exceptions and is never shown.
-const SAFE_5XX: ReadonlySet<ErrorCode> = new Set(['upstream_unavailable', 'upstream_rejected', 'timeout', 'unavailable']);
+const SAFE_5XX: ReadonlySet<ApiErrorCode> = new Set(['upstream_unavailable', 'upstream_rejected', 'timeout', 'unavailable']);
+
+// API.md's codes are the answer's: a code only a port's caller tells apart is answered as the API
+// code it is a case of. NetBox retired the prefix: a peer refusing the write.
+const apiCode = (code: ErrorCode): ApiErrorCode => (code === 'netbox_deprecated' ? 'upstream_rejected' : code);
 
 const GENERIC_500 = 'internal error; the request id identifies it in the service log';
 
@@ -69,13 +73,13 @@ export function toErrorAnswer(err: unknown): ErrorAnswer {
   const unavailable = databaseUnavailable(err);
   if (unavailable) return answer('unavailable', unavailable, null, retryAfter(null));
   // A lifecycle failed for good: its state conflicts with the operation; no 5xx a client would repeat.
-  if (err instanceof FailedForGood) return { ...answer(err.code, err.message, err.field), status: 409 };
+  if (err instanceof FailedForGood) return { ...answer(apiCode(err.code), err.message, err.field), status: 409 };
   // Its message is ours alone (the step, the way out), written for the client.
   if (err instanceof FailedInternally) return answer('internal', err.message);
   if (err instanceof ServiceError) {
-    const status = STATUS[err.code];
-    if (status >= 500 && !SAFE_5XX.has(err.code)) return answer('internal', GENERIC_500);
-    return answer(err.code, err.message, err.field);
+    const code = apiCode(err.code);
+    if (STATUS[code] >= 500 && !SAFE_5XX.has(code)) return answer('internal', GENERIC_500);
+    return answer(code, err.message, err.field);
   }
   return answer('internal', GENERIC_500);
 }

@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'unavailable'
   | 'upstream_unavailable'
   | 'upstream_rejected'
+  /** NetBox has retired (deprecated) the legacy prefix to adopt: only the import's apply meets it, in `applied.failed`. */
+  | 'netbox_deprecated'
   | 'timeout'
   | 'internal';
 

@@ -5,6 +5,7 @@ import type { ListCursor } from '../../store/lifecycles.ts';
 import type { LifecyclePort } from '../../store/port.ts';
 import { ServiceError } from '../errors.ts';
 import type { IpamPort } from '../ipam/port.ts';
+import { retiredMessage } from '../netbox/adopt.ts';
 import { networkOf, parsePrefix, type Ipv6Prefix } from '../ipv6.ts';
 import { adoptCommand, applyPlan, type ApplyDeps } from './apply.ts';
 import { planInTurns, summarize, type KnownLifecycles } from './plan.ts';
@@ -103,8 +104,6 @@ export function createImporter(deps: Pick<ImporterDeps, 'pools' | 'store' | 'ipa
   };
 }
 
-const retiredMessage = (prefix: string, p: NetboxFieldPrefix) => `${prefix} (NetBox id ${p.netboxPrefixId}) is retired in NetBox (status deprecated): set it active to adopt it`;
-
 /**
  * The entries to adopt that IPAM would refuse, asked before the apply, dry run or not: a block the
  * live lifecycles do not show, held down after a revocation or taken by an allocation in flight,
@@ -118,7 +117,7 @@ async function heldInIpam(entries: PlanEntry[], ipam: IpamPort, listing: readonl
   const retired = new Map(listing.filter((p) => p.lifecycleId === null && p.status === 'deprecated').map((p) => [p.prefix, p]));
   const netboxRefusal = (e: PlanEntry): Conflict | null => {
     const old = retired.get(e.prefix);
-    if (old) return { kind: 'netbox_deprecated', message: retiredMessage(e.prefix, old) };
+    if (old) return { kind: 'netbox_deprecated', message: retiredMessage(e.prefix, old.netboxPrefixId) };
     const p = marked.get(e.prefix);
     if (!p || p.lifecycleId === e.lifecycle_id) return null;
     return { kind: 'ipam_held', message: `${e.prefix} (NetBox id ${p.netboxPrefixId}) is marked for lifecycle ${p.lifecycleId}${p.status === 'deprecated' ? ', in its hold-down' : ''}` };
@@ -130,7 +129,7 @@ async function heldInIpam(entries: PlanEntry[], ipam: IpamPort, listing: readonl
   // Named on an entry in conflict already too (unnamed, no RADIUS row): fixing those would only meet it next.
   for (const e of entries) {
     const old = e.action === 'conflict' && e.ipam === 'netbox' ? retired.get(e.prefix) : undefined;
-    if (old) e.conflicts.push({ kind: 'netbox_deprecated', message: retiredMessage(e.prefix, old) });
+    if (old) e.conflicts.push({ kind: 'netbox_deprecated', message: retiredMessage(e.prefix, old.netboxPrefixId) });
   }
   const limit = pLimit(8);
   const todo = entries.filter((e) => e.action === 'adopt');

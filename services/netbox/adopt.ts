@@ -6,7 +6,7 @@ import { canonicalCidr, parseCidr } from './cidr.ts';
 import type { NetboxConfig } from './config.ts';
 import type { NetboxTransport } from './http.ts';
 import { markFields, readMark, sameKey, type Mark, type MarkStyle } from './mark.ts';
-import { listPrefixes, vrfScope, type NbPrefix, type ResolvedPool } from './parents.ts';
+import { listPrefixes, statusOf, vrfScope, type NbPrefix, type ResolvedPool } from './parents.ts';
 
 /** The mark's fields for a create or update; a lifecycle id too long for a description mark is a validation error. */
 export function markedFor(style: MarkStyle, mark: Mark): ReturnType<typeof markFields> {
@@ -16,6 +16,10 @@ export function markedFor(style: MarkStyle, mark: Mark): ReturnType<typeof markF
     throw new ServiceError('validation_error', `lifecycle id "${mark.lifecycleId}" is too long for a description mark`, { cause: err });
   }
 }
+
+/** Why a legacy prefix NetBox has retired is not adopted: the import's plan (`netbox_deprecated`) and adoptOnce say it alike. */
+export const retiredMessage = (prefix: string, netboxPrefixId: number): string =>
+  `${prefix} (NetBox id ${netboxPrefixId}) is retired in NetBox (status deprecated): set it active to adopt it`;
 
 export interface AdoptionDeps {
   config: NetboxConfig;
@@ -51,6 +55,12 @@ export function createAdoption({ config, http, log, resolved, heldUnder, style }
     const other = existing ? readMark(existing, config.tag) : null;
     if (other && (other.lifecycleId !== cmd.lifecycleId || !sameKey(other, cmd.key))) {
       throw new ServiceError('idempotency_mismatch', `${want} (NetBox id ${existing!.id}) is marked for lifecycle ${other.lifecycleId}`, { field: 'prefix' });
+    }
+    // The plan refuses such a prefix, but an operator may retire it between the plan and the apply:
+    // the PATCH below would set it active, a retired subscriber's prefix back in service. Our own
+    // mark's deprecated prefix is a hold-down, given back to its lifecycle.
+    if (existing && !other && statusOf(existing) === 'deprecated') {
+      throw new ServiceError('netbox_deprecated', retiredMessage(want, existing.id), { field: 'prefix' });
     }
     // A custom-field mark leaves the operator's description alone: it may be what named the subscriber.
     const fields = style() === 'custom_fields' && existing?.description ? { ...marked, description: existing.description } : marked;
