@@ -2,7 +2,6 @@
 // address order that stops at the batch: sorting every expired row of the pool for each batch made a
 // drain quadratic (SQLite: USE TEMP B-TREE FOR ORDER BY; PostgreSQL: a sequential scan of the table for
 // the delete). The rows picked, and their order, are those of the sort.
-import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createQuarantine, SORT_AT_MOST } from '../../services/ipam/embedded-quarantine.ts';
@@ -10,8 +9,8 @@ import { PG_QUARANTINE } from '../../services/ipam/embedded-pg-quarantine.ts';
 import { SWEEP_BATCH } from '../../services/ipam/pool-rules.ts';
 import { parsePrefix, formatPrefix } from '../../services/ipv6.ts';
 import { openDatabase } from '../../store/db.ts';
-import { createPgPool, migrate } from '../../store/postgresql/pool.ts';
-import { postgresAvailable, startPostgres } from '../support/postgres.ts';
+import { explained, withMigratedClient } from '../support/pg-migrated.ts';
+import { postgresAvailable } from '../support/postgres.ts';
 
 const test = suite('review15 quarantine sweep batch');
 const EXPIRED = 3 * SORT_AT_MOST;
@@ -56,36 +55,22 @@ test('SQLite: with many expired, a batch walks the primary key, no sort, and tak
 
 test('PostgreSQL: with many expired, the pick walks the primary key and the delete seeks each row by it', async () => {
   if (!postgresAvailable('PostgreSQL sweep batch plan')) return;
-  const cluster = await startPostgres();
-  try {
-    const url = await cluster.createDatabase('sweepbatch');
-    const pool = createPgPool({ url, max: 1 });
-    await migrate(pool);
-    await pool.end();
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      await c.query(`INSERT INTO ipam_quarantine (pool, start_hex, end_hex, prefix, lifecycle_id, subscriber_id, released_at, freed_at, reusable_at)
-        SELECT 'p', '20010db8' || lpad(to_hex(i), 8, '0') || repeat('0', 16), '20010db8' || lpad(to_hex(i), 8, '0') || repeat('f', 16),
-          '2001:db8:' || to_hex(i >> 16) || ':' || to_hex(i & 65535) || '::/64', 'l-' || i, null, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z',
-          '2026-01-01T00:' || lpad(((i * 7919) % 60)::text, 2, '0') || ':00.000Z'
-        FROM generate_series(1, 16000) AS i`);
-      await c.query('ANALYZE ipam_quarantine');
-      const now = '2026-01-01T02:00:00.000Z';
-      const { rows } = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${PG_QUARANTINE.takeExpired}`, ['p', now, SWEEP_BATCH]);
-      const lines = rows.map((r) => r['QUERY PLAN']).join('\n');
-      assert.not.match(lines, /Seq Scan|\bSort\b/, lines);
-      assert.match(lines, /Limit[^\n]*\n\s+->  Index Scan using ipam_quarantine_pkey[^\n]*\n\s+Index Cond: \(pool = 'p'::text\)/, lines);
-      assert.match(lines, /Index Cond: \(\(pool = 'p'::text\) AND \(start_hex = ANY/, lines);
-      const taken = await c.query<{ prefix: string }>(PG_QUARANTINE.takeExpired, ['p', now, SWEEP_BATCH]);
-      const got = taken.rows.map((r) => r.prefix).sort((a, b) => (parsePrefix(a).network < parsePrefix(b).network ? -1 : 1));
-      assert.equal(got, [...Array(SWEEP_BATCH).keys()].map((i) => formatPrefix(blockOf(i + 1))));
-    } finally {
-      await c.end();
-    }
-  } finally {
-    await cluster.stop();
-  }
+  await withMigratedClient('sweepbatch', async (c) => {
+    await c.query(`INSERT INTO ipam_quarantine (pool, start_hex, end_hex, prefix, lifecycle_id, subscriber_id, released_at, freed_at, reusable_at)
+      SELECT 'p', '20010db8' || lpad(to_hex(i), 8, '0') || repeat('0', 16), '20010db8' || lpad(to_hex(i), 8, '0') || repeat('f', 16),
+        '2001:db8:' || to_hex(i >> 16) || ':' || to_hex(i & 65535) || '::/64', 'l-' || i, null, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z',
+        '2026-01-01T00:' || lpad(((i * 7919) % 60)::text, 2, '0') || ':00.000Z'
+      FROM generate_series(1, 16000) AS i`);
+    await c.query('ANALYZE ipam_quarantine');
+    const now = '2026-01-01T02:00:00.000Z';
+    const lines = await explained(c, PG_QUARANTINE.takeExpired, ['p', now, SWEEP_BATCH]);
+    assert.not.match(lines, /Seq Scan|\bSort\b/, lines);
+    assert.match(lines, /Limit[^\n]*\n\s+->  Index Scan using ipam_quarantine_pkey[^\n]*\n\s+Index Cond: \(pool = 'p'::text\)/, lines);
+    assert.match(lines, /Index Cond: \(\(pool = 'p'::text\) AND \(start_hex = ANY/, lines);
+    const taken = await c.query<{ prefix: string }>(PG_QUARANTINE.takeExpired, ['p', now, SWEEP_BATCH]);
+    const got = taken.rows.map((r) => r.prefix).sort((a, b) => (parsePrefix(a).network < parsePrefix(b).network ? -1 : 1));
+    assert.equal(got, [...Array(SWEEP_BATCH).keys()].map((i) => formatPrefix(blockOf(i + 1))));
+  });
 });
 
 test.run();
