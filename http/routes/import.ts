@@ -6,6 +6,7 @@ import type { ImportReport, ImportRequest } from '../../services/adoption/import
 import { Readable } from 'node:stream';
 import { jsonInSlices, toCsv } from '../../services/adoption/report.ts';
 import { CONFLICT_KINDS } from '../../services/adoption/types.ts';
+import { cpeIdName, newSubscriberIdName, usernameName } from '../../services/names.ts';
 import { ApiError } from '../errors.ts';
 import { keyedRequest } from '../idempotency.ts';
 import { errorResponse, idempotencyKey } from '../schemas.ts';
@@ -28,12 +29,16 @@ const subscriberRule = z
   ])
   .meta({ description: 'How a NetBox prefix names its subscriber: a custom field, its tenant, or a pattern over its description' });
 
+// The names as POST /allocate and /activate take them (services/names.ts): a record the API would
+// refuse is a 400 naming it, not a line the plan carries as `invalid_name` (a 256-character
+// subscriber id was let through here while the API stops at 128). The plan still names such
+// names where no request validated them: NetBox and RADIUS.
 export const fileRecord = z
   .strictObject({
-    subscriber_id: z.string().min(1).max(256),
+    subscriber_id: newSubscriberIdName,
     prefix: z.string().min(1).max(64),
-    username: z.string().min(1).max(253).nullish(),
-    cpe_id: z.string().min(1).max(256).nullish(),
+    username: usernameName.nullish(),
+    cpe_id: cpeIdName.nullish(),
     state: z.enum(IMPORTED_STATES).nullish(),
   })
   .meta({ id: 'ImportRecord' });

@@ -165,8 +165,9 @@ function entryOf(
   try {
     block = parsePrefix(prefix);
   } catch (err) {
-    // parsePrefix says why: malformed, or host bits set past the length (with the network meant).
-    c('outside_pools', `${prefix} is not an IPv6 prefix: ${(err as Error).message}`);
+    // parsePrefix says why (malformed, or host bits set past the length, with the network meant)
+    // and quotes the text: said before it too, the prefix was named two or three times.
+    c('outside_pools', (err as Error).message);
   }
   const pool = block ? pools.find((p) => contains(p.parent, block!)) : undefined;
   if (block && !pool) c('outside_pools', `${prefix} is inside no configured pool`);
