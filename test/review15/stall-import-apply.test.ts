@@ -5,6 +5,7 @@
 // to IPAM per record of what adopt() would refuse (REFUSAL_SLICE a turn now). Counted per turn.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { perTurn } from '../support/event-loop.ts';
 import { fillHeld, SCAN_POOL } from '../../bench/scans.ts';
 import { ADOPT_SLICE } from '../../services/adoption/apply.ts';
 import { KNOWN_PAGE, REFUSAL_SLICE, runImport } from '../../services/adoption/importer.ts';
@@ -22,22 +23,17 @@ test('an applied import of 1500 records over 6000 held reads, asks IPAM about an
   const embedded = fillHeld(db, HELD);
   const store = asyncOf(createLifecycleStore(db));
   // What each turn of the loop did: rows of the live walk read, prefixes IPAM was asked about, prefixes adopted.
-  const turns = [{ read: 0, asked: 0, adopted: 0 }];
-  let on = true;
-  const tick = () => {
-    if (!on) return;
-    turns.push({ read: 0, asked: 0, adopted: 0 });
-    setImmediate(tick);
-  };
+  const t = perTurn(() => ({ read: 0, asked: 0, adopted: 0 }));
+  const turns = t.turns;
   const heldPage: typeof store.heldPage = async (...a) => {
     const page = await store.heldPage(...a);
-    turns.at(-1)!.read += page.length;
+    t.now().read += page.length;
     return page;
   };
   const ipam = {
     ...embedded,
-    adoptionRefusal: ((...a) => (turns.at(-1)!.asked++, embedded.adoptionRefusal!(...a))) as typeof embedded.adoptionRefusal,
-    adopt: ((...a) => (turns.at(-1)!.adopted++, embedded.adopt(...a))) as typeof embedded.adopt,
+    adoptionRefusal: ((...a) => (t.now().asked++, embedded.adoptionRefusal!(...a))) as typeof embedded.adoptionRefusal,
+    adopt: ((...a) => (t.now().adopted++, embedded.adopt(...a))) as typeof embedded.adopt,
   };
   const records = Array.from({ length: RECORDS }, (_, i) => ({
     subscriber_id: `imp-${i}`,
@@ -45,12 +41,11 @@ test('an applied import of 1500 records over 6000 held reads, asks IPAM about an
     username: `imp-${i}@isp.example`,
     state: 'active' as const,
   }));
-  setImmediate(tick);
   const report = await runImport(
     { sources: { file: { records } }, dryRun: false },
     { pools: [{ name: SCAN_POOL.name, prefix: SCAN_POOL.prefix, prefix_length: SCAN_POOL.prefixLength, ipam: 'embedded' }], store: { ...store, heldPage }, ipam, netbox: null, radius: null },
   );
-  on = false;
+  t.stop();
   assert.equal(report.applied, { adopted: RECORDS, failed: [] });
   assert.is(turns.reduce((n, t) => n + t.read, 0), HELD);
   assert.ok(Math.max(...turns.map((t) => t.read)) <= KNOWN_PAGE, `at most ${Math.max(...turns.map((t) => t.read))} live rows read in one turn`);

@@ -3,6 +3,7 @@
 // turn; its plan is plan()'s. Counted per turn: the lookups of the live lifecycles each item makes.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { countPerTurn } from '../support/event-loop.ts';
 import { plan, planInTurns, PLAN_SLICE, type KnownLifecycles } from '../../services/adoption/plan.ts';
 import { fromFile } from '../../services/adoption/sources.ts';
 import { formatPrefix, nthSubnet } from '../../services/ipv6.ts';
@@ -18,14 +19,8 @@ test(`planInTurns over ${N} records looks up at most PLAN_SLICE per turn, and pl
     username: `u-${i % 1000}@isp`,
     state: 'active' as const,
   }));
-  const turns = [0];
-  let on = true;
-  const tick = () => {
-    if (!on) return;
-    turns.push(0);
-    setImmediate(tick);
-  };
-  const counted = <A extends unknown[], R>(f: (...a: A) => R) => (...a: A): R => (turns[turns.length - 1]!++, f(...a));
+  const t = countPerTurn();
+  const counted = <A extends unknown[], R>(f: (...a: A) => R) => (...a: A): R => (t.count(), f(...a));
   const known: KnownLifecycles = {
     liveOf: counted((s: string) => (s === 's-5' ? { id: 'L5', prefix: '2001:db8:0:500::/56' } : undefined)),
     liveWithPrefix: counted(() => undefined),
@@ -33,9 +28,9 @@ test(`planInTurns over ${N} records looks up at most PLAN_SLICE per turn, and pl
     liveWithUsername: counted((u: string) => (u === 'u-3@isp' ? { id: 'L3', subscriber_id: 'other' } : undefined)),
   };
   const input = { observations: fromFile(records), pools: [POOL], known, radiusRead: false, subscriberFromUsername: false };
-  setImmediate(tick);
   const entries = await planInTurns(input);
-  on = false;
+  t.stop();
+  const turns = t.turns;
   const lookups = turns.reduce((n, t) => n + t, 0);
   // Each entry: liveWithPrefix and liveOverlapping; each subscriber: liveOf; each username: liveWithUsername.
   assert.ok(lookups > 3 * N, `${lookups} lookups`);

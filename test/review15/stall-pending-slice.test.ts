@@ -6,6 +6,7 @@
 import pino from 'pino';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { countPerTurn } from '../support/event-loop.ts';
 import type { ActorHost } from '../../runtime/actor-host.ts';
 import { createPendingWorker, PENDING_SLICE } from '../../runtime/pending-worker.ts';
 
@@ -13,20 +14,13 @@ const test = suite('stall: the pending worker begins a bounded number of lifecyc
 const N = 2000;
 
 function field(n: number) {
-  const slices = [0];
+  const t = countPerTurn();
   const resolved: string[] = [];
-  let on = true;
-  const tick = () => {
-    if (!on) return;
-    slices.push(0);
-    setImmediate(tick);
-  };
-  setImmediate(tick);
   const due = Array.from({ length: n }, (_, i) => ({ id: `lc-${i}`, subscriber_id: `sub-${i}` }));
   const host = {
     exclusive: async (_s: string, fn: () => Promise<unknown>) => fn(),
     snapshot: async (id: string) => {
-      slices[slices.length - 1]!++;
+      t.count();
       return { context: { subscriberId: `sub-${id}`, cpeId: `cpe-${id}`, current: { prefix: '2001:db8::/56' }, pending: [{ step: 'cpe_configure_pd', key: `${id}:cpe`, attempts: 0, next_attempt_at: null, task_id: null }] } };
     },
     send: async (id: string, e: { type: string }) => void (e.type === 'PENDING_RESOLVED' && resolved.push(id)),
@@ -41,7 +35,14 @@ function field(n: number) {
     maxDelayMs: 60_000,
     concurrency: 32,
   });
-  return { worker, slices, resolved, stop: () => void (on = false) };
+  return {
+    worker,
+    get slices() {
+      return t.turns;
+    },
+    resolved,
+    stop: t.stop,
+  };
 }
 
 test(`tick() over ${N} due lifecycles answering at once begins at most PENDING_SLICE of them per turn, and resolves every one`, async () => {

@@ -3,6 +3,7 @@
 // per turn: the reads of a record's prefix, which only that canonicalisation makes.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { countPerTurn } from '../support/event-loop.ts';
 import { fillHeld, SCAN_POOL } from '../../bench/scans.ts';
 import { runImport } from '../../services/adoption/importer.ts';
 import { FILE_SLICE, fromFile, fromFileInTurns } from '../../services/adoption/sources.ts';
@@ -14,36 +15,24 @@ import { asyncOf } from '../../store/port.ts';
 const test = suite('stall: file records are read a slice per turn');
 const N = 3 * FILE_SLICE + 5;
 
-function records(turns: number[]) {
+function records(count: () => void) {
   return Array.from({ length: N }, (_, i) => {
     // Mixed: canonical, upper case with zeros spelled out, host bits set, not a prefix at all.
     const p = formatPrefix(nthSubnet(SCAN_POOL.prefix, SCAN_POOL.prefixLength, 500 + i));
     const prefix = i % 4 === 0 ? p : i % 4 === 1 ? ` ${p.toUpperCase().replace('::', ':0:0:')} ` : i % 4 === 2 ? p.replace('/56', '/40') : `not-${i}`;
     const r = { subscriber_id: `imp-${i}`, username: `imp-${i}@isp.example`, state: 'active' as const } as { subscriber_id: string; username: string; state: 'active'; prefix: string };
-    Object.defineProperty(r, 'prefix', { enumerable: true, get: () => (turns[turns.length - 1]!++, prefix) });
+    Object.defineProperty(r, 'prefix', { enumerable: true, get: () => (count(), prefix) });
     return r;
   });
-}
-
-function ticker() {
-  const turns = [0];
-  let on = true;
-  const tick = () => {
-    if (!on) return;
-    turns.push(0);
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  return { turns, stop: () => (on = false) };
 }
 
 test(`a dry run of ${N} file records reads at most FILE_SLICE records' prefixes in one turn`, async () => {
   const db = openDatabase(':memory:');
   const ipam = fillHeld(db, 100);
   const store = asyncOf(createLifecycleStore(db));
-  const t = ticker();
+  const t = countPerTurn();
   const report = await runImport(
-    { sources: { file: { records: records(t.turns) } }, dryRun: true },
+    { sources: { file: { records: records(t.count) } }, dryRun: true },
     { pools: [{ name: SCAN_POOL.name, prefix: SCAN_POOL.prefix, prefix_length: SCAN_POOL.prefixLength, ipam: 'embedded' }], store, ipam, netbox: null, radius: null },
   );
   t.stop();
@@ -54,8 +43,7 @@ test(`a dry run of ${N} file records reads at most FILE_SLICE records' prefixes 
 });
 
 test('fromFileInTurns observes what fromFile does, in order', async () => {
-  const count = [0];
-  const list = records(count);
+  const list = records(() => undefined);
   assert.equal(await fromFileInTurns(list), fromFile(list));
   assert.equal(await fromFileInTurns([]), []);
 });

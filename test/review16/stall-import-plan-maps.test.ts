@@ -3,6 +3,7 @@
 // PLAN_SLICE now. Counted per turn: the reads of an observation's prefix, which only that fill makes.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { countPerTurn } from '../support/event-loop.ts';
 import { plan, planInTurns, PLAN_SLICE, type KnownLifecycles } from '../../services/adoption/plan.ts';
 import { fromFile, type Observation } from '../../services/adoption/sources.ts';
 import { formatPrefix, nthSubnet } from '../../services/ipv6.ts';
@@ -25,20 +26,14 @@ const observations = (): Observation[] => [
 ];
 
 test(`planInTurns over ${N} observations reads at most PLAN_SLICE of their prefixes in one turn, and plans as plan() does`, async () => {
-  const turns = [0];
-  let on = true;
-  const tick = () => {
-    if (!on) return;
-    turns.push(0);
-    setImmediate(tick);
-  };
+  const t = countPerTurn();
   const counted = observations().map((o) => {
     const { prefix } = o;
-    return Object.defineProperty({ ...o }, 'prefix', { enumerable: true, get: () => (turns[turns.length - 1]!++, prefix) });
+    return Object.defineProperty({ ...o }, 'prefix', { enumerable: true, get: () => (t.count(), prefix) });
   });
-  setImmediate(tick);
   const entries = await planInTurns({ observations: counted, pools: [POOL], known, radiusRead: false, subscriberFromUsername: false });
-  on = false;
+  t.stop();
+  const turns = t.turns;
   assert.is(turns.reduce((n, t) => n + t, 0), N + 1);
   assert.ok(Math.max(...turns) <= PLAN_SLICE, `${Math.max(...turns)} prefixes read in one turn`);
   assert.equal(entries, plan({ observations: observations(), pools: [POOL], known, radiusRead: false, subscriberFromUsername: false }));

@@ -3,6 +3,7 @@
 // turn: the additions to any Set; the ids must be what they were, a subscriber's last row only.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { countPerTurn } from '../support/event-loop.ts';
 import { fillHeld } from '../../bench/scans.ts';
 import { KNOWN_PAGE, knownLifecycles } from '../../services/adoption/importer.ts';
 import { openDatabase } from '../../store/db.ts';
@@ -27,26 +28,20 @@ test(`knownLifecycles over ${HELD} held adds at most a page's ids to a Set in on
     pages.push(twice);
     return twice;
   };
-  const turns = [0];
-  let on = true;
-  const tick = () => {
-    if (!on) return;
-    turns.push(0);
-    setImmediate(tick);
-  };
+  const t = countPerTurn();
   const add = Set.prototype.add;
   Set.prototype.add = function (this: Set<unknown>, v: unknown) {
-    turns[turns.length - 1]!++;
+    t.count();
     return add.call(this, v);
   };
-  setImmediate(tick);
   let known;
   try {
     known = await knownLifecycles({ heldPage });
   } finally {
     Set.prototype.add = add;
-    on = false;
+    t.stop();
   }
+  const turns = t.turns;
   assert.ok(Math.max(...turns) <= 2 * KNOWN_PAGE + 10, `${Math.max(...turns)} Set additions in one turn`);
   const last = new Map(pages.flat().map((r) => [r.subscriber_id, r.id]));
   assert.equal([...known.liveIds!].sort(), [...last.values()].sort());
