@@ -11,6 +11,42 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
   throw toValidationError(result.error.issues[0], value, where);
 }
 
+/**
+ * parseInput for a body carrying one long list at `at` (an import's 50,000 file records were 67 ms of
+ * zod in one turn of the loop, issue 10): the body is parsed with the list empty, then the list
+ * `slice` items a turn with `item`, the schema's own rule for one; an item's issue is named by its
+ * index, as parsing it whole names it. Answers and the OpenAPI document stay those of `schema`,
+ * which must take an empty list and not bound the list's length by less than `maxItems`.
+ */
+export async function parseInputInSlices<S extends z.ZodType, I extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  at: { path: readonly string[]; item: I; maxItems: number; slice: number },
+): Promise<z.output<S>> {
+  const list = valueAt(value, at.path);
+  if (!Array.isArray(list) || list.length === 0 || list.length > at.maxItems) return parseInput(schema, value, 'body');
+  const parsed = parseInput(schema, withAt(value, at.path, []), 'body');
+  const items: z.output<I>[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    if (i > 0 && i % at.slice === 0) await new Promise((resolve) => setImmediate(resolve));
+    const result = at.item.safeParse(list[i]);
+    if (!result.success) {
+      const issue = result.error.issues[0]!;
+      throw toValidationError({ ...issue, path: [...at.path, i, ...issue.path] } as z.core.$ZodIssue, value, 'body');
+    }
+    items[i] = result.data;
+  }
+  return withAt(parsed, at.path, items) as z.output<S>;
+}
+
+/** `value` with the object at `path` copied along the way and `list` set at its end. */
+function withAt(value: unknown, path: readonly string[], list: unknown[]): unknown {
+  if (path.length === 0) return list;
+  const [key, ...rest] = path as [string, ...string[]];
+  const o = value as Record<string, unknown>;
+  return { ...o, [key]: withAt(o[key], rest, list) };
+}
+
 function toValidationError(issue: z.core.$ZodIssue | undefined, input: unknown, where: Where): ApiError {
   if (!issue) return new ApiError('validation_error', `invalid request ${where}`);
   const path = issue.path.map(String);
