@@ -4,6 +4,10 @@ import { pageQueries } from './list-pages.ts';
 
 export { listSql } from './list-pages.ts';
 
+/** A lifecycle whose pending work is due: what the pending worker asks for, and its place in the order. */
+export type DueRow = Pick<LifecycleRow, 'id' | 'subscriber_id'> & { next_pending_at: string };
+export type DueCursor = Pick<DueRow, 'id' | 'next_pending_at'>;
+
 /** One lifecycle as stored: the snapshot plus the columns that queries need. */
 export interface LifecycleRow {
   id: string;
@@ -85,8 +89,8 @@ export interface LifecycleStore {
   list(q: ListQuery): LifecycleRow[];
   /** Ids of lifecycles with a step in flight: resumed at start-up. */
   busy(): string[];
-  /** Lifecycles with pending outside work due at `now`. */
-  duePending(now: string, limit: number): Pick<LifecycleRow, 'id' | 'subscriber_id'>[];
+  /** Lifecycles with pending outside work due at `now`, earliest first; `after` the last of the page before (migration 021). */
+  duePending(now: string, limit: number, after?: DueCursor): DueRow[];
   /** A live lifecycle given the CPE after `than` (activated since; created, for one never activated): it configured it since. */
   newerOnCpe(cpeId: string, than: Pick<LifecycleRow, 'id' | 'created_at' | 'activated_at'>): string | null;
   /**
@@ -189,9 +193,14 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     ORDER BY created_at DESC, id DESC LIMIT 1`);
   const page = pageQueries(db);
   const selectBusy = db.prepare<[], { id: string }>('SELECT id FROM lifecycles WHERE busy = 1');
-  const selectDue = db.prepare<{ now: string; limit: number }, Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
-    'SELECT id, subscriber_id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now ORDER BY next_pending_at LIMIT @limit',
-  );
+  const selectDue = {
+    first: db.prepare<{ now: string; limit: number }, DueRow>(
+      'SELECT id, subscriber_id, next_pending_at FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now ORDER BY next_pending_at, id LIMIT @limit',
+    ),
+    next: db.prepare<{ now: string; limit: number; at: string; id: string }, DueRow>(
+      'SELECT id, subscriber_id, next_pending_at FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now AND (next_pending_at, id) > (@at, @id) ORDER BY next_pending_at, id LIMIT @limit',
+    ),
+  };
   const selectNewerOnCpe = db.prepare<{ cpe_id: string; since: string }, { id: string }>(NEWER_ON_CPE);
   // lifecycles_live_username (migration 016): a seek, whatever the history holds.
   const selectUsernameHolder = db.prepare<{ username: string; subscriber_id: string }, { subscriber_id: string }>(
@@ -253,7 +262,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     latest: (subscriberId) => selectLatest.get({ subscriber_id: subscriberId }),
     list: (q) => page(q),
     busy: () => selectBusy.all().map((r) => r.id),
-    duePending: (now, limit) => selectDue.all({ now, limit }),
+    duePending: (now, limit, after) => (after ? selectDue.next.all({ now, limit, at: after.next_pending_at, id: after.id }) : selectDue.first.all({ now, limit })),
     newerOnCpe: (cpeId, than) => selectNewerOnCpe.get({ cpe_id: cpeId, since: than.activated_at ?? than.created_at })?.id ?? null,
     usernameHolder: (username, exceptSubscriberId, folded = false) =>
       (folded ? selectFoldedUsernameHolder : selectUsernameHolder).get({ username, subscriber_id: exceptSubscriberId })?.subscriber_id ?? null,

@@ -3,7 +3,7 @@
 // audit entries passed as arrays), and a deadlock between instances' batches is retried.
 import type pg from 'pg';
 import { LIFECYCLE_STATES } from '../../machines/types.ts';
-import type { AuditEntry, LifecycleHolder, LifecycleRow, ListCursor, ListQuery, SaveItem } from '../lifecycles.ts';
+import type { AuditEntry, DueRow, LifecycleHolder, LifecycleRow, ListCursor, ListQuery, SaveItem } from '../lifecycles.ts';
 import type { LifecyclePort } from '../port.ts';
 import { inTransaction, isRetryable } from './pool.ts';
 
@@ -42,6 +42,10 @@ export const EVENTS_AFTER = `SELECT ${EVENT} FROM audit WHERE subscriber_id = $1
 /** A later live lifecycle on the CPE: one seek on lifecycles_live_cpe_since (migration 011), no sort. */
 export const NEWER_ON_CPE =
   "SELECT id FROM lifecycles WHERE cpe_id = $1 AND state <> 'revoked' AND coalesce(activated_at, created_at) > $2 ORDER BY coalesce(activated_at, created_at) DESC LIMIT 1";
+/** The pending worker's pages: a keyset on lifecycles_next_pending (next_pending_at, id), migration 012. */
+const DUE = 'SELECT id, subscriber_id, next_pending_at FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= $1';
+export const DUE_FIRST = `${DUE} ORDER BY next_pending_at, id LIMIT $2`;
+export const DUE_NEXT = `${DUE} AND (next_pending_at, id) > ($3, $4) ORDER BY next_pending_at, id LIMIT $2`;
 
 /** How often a batch that lost a deadlock to another instance's batch is run again. */
 const RETRIES = 5;
@@ -77,11 +81,10 @@ export function createPgLifecycleStore(pool: pg.Pool): LifecyclePort {
         exceptLifecycleId,
       ])) ?? null,
     busy: async () => (await all<{ id: string }>('SELECT id FROM lifecycles WHERE busy = 1')).map((r) => r.id),
-    duePending: (now, limit) =>
-      all<Pick<LifecycleRow, 'id' | 'subscriber_id'>>(
-        'SELECT id, subscriber_id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= $1 ORDER BY next_pending_at LIMIT $2',
-        [now, limit],
-      ),
+    duePending: (now, limit, after) =>
+      after
+        ? all<DueRow>(DUE_NEXT, [now, limit, after.next_pending_at, after.id])
+        : all<DueRow>(DUE_FIRST, [now, limit]),
     newerOnCpe: async (cpeId, than) =>
       (await one<{ id: string }>(NEWER_ON_CPE, [cpeId, than.activated_at ?? than.created_at]))?.id ?? null,
     countByState: async () =>

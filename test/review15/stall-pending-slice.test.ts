@@ -16,7 +16,7 @@ const N = 2000;
 function field(n: number) {
   const t = countPerTurn();
   const resolved: string[] = [];
-  const due = Array.from({ length: n }, (_, i) => ({ id: `lc-${i}`, subscriber_id: `sub-${i}` }));
+  const due = Array.from({ length: n }, (_, i) => ({ id: `lc-${String(i).padStart(6, '0')}`, subscriber_id: `sub-${i}`, next_pending_at: '2026-01-01T00:00:00.000Z' }));
   const host = {
     exclusive: async (_s: string, fn: () => Promise<unknown>) => fn(),
     snapshot: async (id: string) => {
@@ -27,7 +27,11 @@ function field(n: number) {
     settle: async () => undefined,
   } as unknown as ActorHost;
   const worker = createPendingWorker({
-    store: { get: async (id) => ({ id, activated_at: null, created_at: '2026-01-01T00:00:00.000Z' }) as never, newerOnCpe: async () => null, duePending: async () => due },
+    store: { get: async (id) => ({ id, activated_at: null, created_at: '2026-01-01T00:00:00.000Z' }) as never, newerOnCpe: async () => null,
+      // As the store pages them: after the cursor's (next_pending_at, id), in that order.
+      duePending: async (_now, limit, after) => due.filter((d) => !after || d.id > after.id).slice(0, limit),
+      countPending: async () => due.length,
+    },
     host,
     cpe: { configurePd: async () => ({ status: 'done' }), removeIpv6: async () => ({ status: 'done' }) },
     log: pino({ level: 'silent' }),

@@ -143,11 +143,16 @@ export function runStoreContract(backend: ContractBackend): void {
     await s.lifecycles.save(lifecycleRow({ id: 'later', next_pending_at: '2026-06-01T00:00:00.000Z' }), null);
     assert.equal(await s.lifecycles.busy(), ['b']);
     assert.equal(await s.lifecycles.duePending('2026-01-01T00:00:05.000Z', 10), [
-      { id: 'p0', subscriber_id: 'sub-p0' },
-      { id: 'p1', subscriber_id: 'sub-p1' },
+      { id: 'p0', subscriber_id: 'sub-p0', next_pending_at: '2026-01-01T00:00:01.000Z' },
+      { id: 'p1', subscriber_id: 'sub-p1', next_pending_at: '2026-01-01T00:00:02.000Z' },
     ]);
-    assert.is((await s.lifecycles.duePending('2026-01-01T00:00:05.000Z', 1)).length, 1);
-    assert.is(await s.lifecycles.countPending(), 3);
+    const [first] = await s.lifecycles.duePending('2026-01-01T00:00:05.000Z', 1);
+    assert.is(first!.id, 'p0');
+    // The next page starts after the cursor: ties of next_pending_at go by id.
+    await s.lifecycles.save(lifecycleRow({ id: 'p0b', next_pending_at: '2026-01-01T00:00:01.000Z' }), null);
+    assert.equal((await s.lifecycles.duePending('2026-01-01T00:00:05.000Z', 10, first)).map((r) => r.id), ['p0b', 'p1']);
+    assert.equal(await s.lifecycles.duePending('2026-01-01T00:00:05.000Z', 10, { id: 'p1', next_pending_at: '2026-01-01T00:00:02.000Z' }), []);
+    assert.is(await s.lifecycles.countPending(), 4);
     const gone = lifecycleRow({ id: 'gone', cpe_id: 'cpe', state: 'revoked', created_at: '2026-01-01T00:00:00.000Z' });
     await s.lifecycles.save(gone, null);
     assert.is(await s.lifecycles.newerOnCpe('cpe', gone), null);

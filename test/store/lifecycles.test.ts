@@ -202,9 +202,9 @@ test('duePending(now, limit) → lifecycles whose pending work is due, soonest f
   store.save(lifecycleRow({ id: 'd', next_pending_at: null }), null);
   store.save(lifecycleRow({ id: 'e', next_pending_at: '2026-01-02T00:00:00.000Z' }), null);
   assert.equal(store.duePending('2026-01-05T00:00:00.000Z', 10), [
-    { id: 'b', subscriber_id: 'sub-b' },
-    { id: 'e', subscriber_id: 'sub-e' },
-    { id: 'a', subscriber_id: 'sub-a' },
+    { id: 'b', subscriber_id: 'sub-b', next_pending_at: '2026-01-01T00:00:00.000Z' },
+    { id: 'e', subscriber_id: 'sub-e', next_pending_at: '2026-01-02T00:00:00.000Z' },
+    { id: 'a', subscriber_id: 'sub-a', next_pending_at: '2026-01-03T00:00:00.000Z' },
   ]);
   assert.equal(ids(store.duePending('2026-01-05T00:00:00.000Z', 2)), ['b', 'e']);
   assert.equal(ids(store.duePending('2026-01-03T00:00:00.000Z', 10)), ['b', 'e', 'a'], 'due at exactly now');

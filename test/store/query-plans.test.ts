@@ -64,6 +64,7 @@ test('the leak check, the clean-up and the pending worker search their rows by a
     /WHERE id = \?/, // holder(), get()
     /WHERE busy = 1/, // start-up recovery
     /next_pending_at <= @now/, // the pending worker
+    /\(next_pending_at, id\) > \(@at, @id\)/, // and its next pages (migration 021)
     /WHERE state = @state ORDER BY created_at/, // the leak check's walk, first page
     /WHERE state = @state AND \(created_at, id\) >/, // and the next ones
     /state = 'failed' AND prefix IS NOT NULL/, // the leak counter
