@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ApiError } from './errors.ts';
 
 type Where = 'body' | 'query' | 'path';
@@ -15,8 +15,9 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
  * parseInput for a body carrying one long list at `at` (an import's 50,000 file records were 67 ms of
  * zod in one turn of the loop, issue 10): the body is parsed with the list empty, then the list
  * `slice` items a turn with `item`, the schema's own rule for one; an item's issue is named by its
- * index, as parsing it whole names it. Answers and the OpenAPI document stay those of `schema`,
- * which must take an empty list and not bound the list's length by less than `maxItems`.
+ * index, as parsing it whole names it, and the first of several issues is the one zod names first.
+ * Answers and the OpenAPI document stay those of `schema`, which must take an empty list and not
+ * bound the list's length by less than `maxItems`.
  */
 export async function parseInputInSlices<S extends z.ZodType, I extends z.ZodType>(
   schema: S,
@@ -25,7 +26,9 @@ export async function parseInputInSlices<S extends z.ZodType, I extends z.ZodTyp
 ): Promise<z.output<S>> {
   const list = valueAt(value, at.path);
   if (!Array.isArray(list) || list.length === 0 || list.length > at.maxItems) return parseInput(schema, value, 'body');
-  const parsed = parseInput(schema, withAt(value, at.path, []), 'body');
+  const rest = schema.safeParse(withAt(value, at.path, []));
+  const restIssue = rest.success ? undefined : rest.error.issues[0];
+  if (restIssue && namedBefore(schema, restIssue.path, at.path)) throw toValidationError(restIssue, value, 'body');
   const items: z.output<I>[] = new Array(list.length);
   for (let i = 0; i < list.length; i++) {
     if (i > 0 && i % at.slice === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -36,7 +39,28 @@ export async function parseInputInSlices<S extends z.ZodType, I extends z.ZodTyp
     }
     items[i] = result.data;
   }
-  return withAt(parsed, at.path, items) as z.output<S>;
+  if (!rest.success) throw toValidationError(restIssue, value, 'body');
+  return withAt(rest.data, at.path, items) as z.output<S>;
+}
+
+/**
+ * Whether zod, parsing the whole, names an issue at `issuePath` before any inside the list at
+ * `path`: it goes through an object's keys in its shape's order and names unknown keys after them.
+ */
+function namedBefore(schema: z.ZodType, issuePath: readonly PropertyKey[], path: readonly string[]): boolean {
+  let s: z.ZodType = schema;
+  for (let d = 0; d < path.length; d++) {
+    while (s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+    // An issue of an object on the way is its unknown keys, named after its keys' issues.
+    if (d >= issuePath.length || !(s instanceof z.ZodObject)) return false;
+    const keys = Object.keys(s.shape);
+    if (issuePath[d] !== path[d]) {
+      const at = keys.indexOf(String(issuePath[d]));
+      return at >= 0 && at < keys.indexOf(path[d]!);
+    }
+    s = s.shape[path[d]!] as z.ZodType;
+  }
+  return false;
 }
 
 /** `value` with the object at `path` copied along the way and `list` set at its end. */

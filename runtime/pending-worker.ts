@@ -10,7 +10,7 @@ import { backoffDelay } from './backoff.ts';
 import { giveBack } from './give-back.ts';
 
 export interface PendingWorkerOptions {
-  store: Pick<LifecyclePort, 'get' | 'newerOnCpe' | 'duePending' | 'countPending'>;
+  store: Pick<LifecyclePort, 'get' | 'newerOnCpe' | 'duePending' | 'countDue'>;
   host: ActorHost;
   cpe: CpePort | null;
   /** Gives back a rolled-back update's block that IPAM did not take back in time (a `*_release` step). */
@@ -174,7 +174,8 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
       const limit = opts.perPass ?? 50_000;
       // The k-th due lifecycle's moment is its share k/total of the spread, with jitter inside the
       // share: the pass asks at an even rate, earliest due first, without reading all of them first.
-      const total = spread > 0 ? Math.max(1, Math.min(limit, await opts.store.countPending())) : 1;
+      // total is counted at the pass's `now`, as the pages read (a step added since is due later).
+      const total = spread > 0 ? Math.max(1, await opts.store.countDue(now, limit)) : 1;
       const started = Date.now();
       let k = 0;
       let n = 0;
@@ -186,8 +187,16 @@ export function createPendingWorker(opts: PendingWorkerOptions) {
       const worker = async () => {
         for (;;) {
           await pace();
-          const { value: item, done } = await due.next();
-          if (done) return;
+          let next: IteratorResult<DueRow, void>;
+          try {
+            next = await due.next();
+          } catch (err) {
+            // The reader is done after a throw: the other workers finish what they hold, and the pass ends.
+            opts.log.warn({ err: String(err) }, 'reading the due pending work failed; the next pass tries again');
+            return;
+          }
+          if (next.done) return;
+          const item = next.value;
           const offset = spread > 0 ? Math.min(spread, Math.floor((spread * (k++ + random())) / total)) : 0;
           const wait = started + offset - Date.now();
           if (wait > 0) await sleep(wait);

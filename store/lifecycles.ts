@@ -91,6 +91,8 @@ export interface LifecycleStore {
   busy(): string[];
   /** Lifecycles with pending outside work due at `now`, earliest first; `after` the last of the page before (migration 021). */
   duePending(now: string, limit: number, after?: DueCursor): DueRow[];
+  /** How many lifecycles have pending work due at `now`, counted up to `limit` (an index range, no more). */
+  countDue(now: string, limit: number): number;
   /** A live lifecycle given the CPE after `than` (activated since; created, for one never activated): it configured it since. */
   newerOnCpe(cpeId: string, than: Pick<LifecycleRow, 'id' | 'created_at' | 'activated_at'>): string | null;
   /**
@@ -224,6 +226,9 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     ),
   };
   // Counts kept by the triggers of migration 006 in each write's transaction (store/counts.ts): no scan.
+  const selectDueCount = db.prepare<{ now: string; limit: number }, { n: number }>(
+    'SELECT count(*) AS n FROM (SELECT 1 FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now LIMIT @limit)',
+  );
   const selectPendingCount = db.prepare<[], { n: number }>("SELECT coalesce((SELECT n FROM lifecycle_counts WHERE key = 'pending'), 0) AS n");
   const selectCounts = db.prepare<[], { state: string; n: number }>(
     "SELECT substr(key, 7) AS state, n FROM lifecycle_counts WHERE key >= 'state:' AND key < 'state;' AND n > 0",
@@ -267,6 +272,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     usernameHolder: (username, exceptSubscriberId, folded = false) =>
       (folded ? selectFoldedUsernameHolder : selectUsernameHolder).get({ username, subscriber_id: exceptSubscriberId })?.subscriber_id ?? null,
     countPending: () => selectPendingCount.get()!.n,
+    countDue: (now, limit) => selectDueCount.get({ now, limit })!.n,
     prefixHolder: (prefix, exceptLifecycleId) => selectPrefixHolder.get({ prefix, id: exceptLifecycleId }) ?? null,
     sharedPrefixes: () => selectShared.all().map((r) => ({ prefix: r.prefix, lifecycle_ids: r.ids.split(',') })),
     holder: (id) => selectHolder.get(id),

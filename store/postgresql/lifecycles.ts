@@ -45,6 +45,7 @@ export const NEWER_ON_CPE =
 /** The pending worker's pages: a keyset on lifecycles_next_pending (next_pending_at, id), migration 012. */
 const DUE = 'SELECT id, subscriber_id, next_pending_at FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= $1';
 export const DUE_FIRST = `${DUE} ORDER BY next_pending_at, id LIMIT $2`;
+export const DUE_COUNT = 'SELECT count(*)::int AS n FROM (SELECT 1 FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= $1 LIMIT $2) AS due';
 export const DUE_NEXT = `${DUE} AND (next_pending_at, id) > ($3, $4) ORDER BY next_pending_at, id LIMIT $2`;
 
 /** How often a batch that lost a deadlock to another instance's batch is run again. */
@@ -91,6 +92,7 @@ export function createPgLifecycleStore(pool: pg.Pool): LifecyclePort {
       Object.fromEntries(
         (await all<{ state: string; n: number }>("SELECT substr(key, 7) AS state, n FROM lifecycle_counts WHERE key >= 'state:' AND key < 'state;' AND n > 0")).map((r) => [r.state, r.n]),
       ),
+    countDue: async (now, limit) => (await one<{ n: number }>(DUE_COUNT, [now, limit]))!.n,
     countPending: async () => (await one<{ n: number }>("SELECT coalesce((SELECT n FROM lifecycle_counts WHERE key = 'pending'), 0) AS n", []))!.n,
     sharedPrefixes: async () =>
       (

@@ -53,7 +53,7 @@ test('the worker resolves the release under the generation it read', async () =>
     settle: async () => ({ snapshot: a.getSnapshot(), settled: true }),
   } as unknown as ActorHost;
   const worker = createPendingWorker({
-    store: { get: async () => undefined, newerOnCpe: async () => null, duePending: async () => [{ id: 'lc-1', subscriber_id: 's-1', next_pending_at: '2026-01-01T00:00:00.000Z' }], countPending: async () => 1 },
+    store: { get: async () => undefined, newerOnCpe: async () => null, duePending: async () => [{ id: 'lc-1', subscriber_id: 's-1', next_pending_at: '2026-01-01T00:00:00.000Z' }], countDue: async () => 1 },
     host,
     cpe: null,
     ipam: createFakeIpam([{ name: 'test', prefix: '2001:db8::/32', prefixLength: 56 }]),

@@ -74,6 +74,7 @@ function load(prefix: string, count: number) {
   const ops = ['allocate', 'activate', 'update', 'suspend', 'reactivate'] as const;
   const bad: string[] = [];
   let refused = 0;
+  let reset = 0;
   let unavailable = 0;
   let requests = 0;
   const cpes = subs.map(() => rig!.acs.addDevice().id);
@@ -88,6 +89,10 @@ function load(prefix: string, count: number) {
         if (a.status === 200 || a.status === 201) break;
         // Refused: nothing accepted it (the instance is down); a client or balancer tries another.
         if (a.status === 0 && a.error === 'ECONNREFUSED') refused++;
+        // A kept-alive connection the stopping instance closed as idle while this request was on its
+        // way (the HTTP/1.1 keep-alive race): no answer, so the client sends it again with its key,
+        // which afterChecks prove ran once.
+        else if (a.status === 0 && (a.error === 'UND_ERR_SOCKET' || a.error === 'ECONNRESET')) reset++;
         else if (a.status === 503 && a.retryAfter !== null) unavailable++;
         else if (a.status !== 202) bad.push(`${s} ${op} on ${i.name}: ${a.status} ${a.error ?? ''} ${a.retryAfter ?? ''} ${JSON.stringify(a.body)}`);
         if (Date.now() > deadline) {
@@ -99,7 +104,7 @@ function load(prefix: string, count: number) {
       await sleep(50);
     }
   }));
-  return { subs, bad, done, stats: () => ({ requests, refused, unavailable }) };
+  return { subs, bad, done, stats: () => ({ requests, refused, reset, unavailable }) };
 }
 
 async function afterChecks(subs: string[]) {

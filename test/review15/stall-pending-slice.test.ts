@@ -30,7 +30,7 @@ function field(n: number) {
     store: { get: async (id) => ({ id, activated_at: null, created_at: '2026-01-01T00:00:00.000Z' }) as never, newerOnCpe: async () => null,
       // As the store pages them: after the cursor's (next_pending_at, id), in that order.
       duePending: async (_now, limit, after) => due.filter((d) => !after || d.id > after.id).slice(0, limit),
-      countPending: async () => due.length,
+      countDue: async () => due.length,
     },
     host,
     cpe: { configurePd: async () => ({ status: 'done' }), removeIpv6: async () => ({ status: 'done' }) },

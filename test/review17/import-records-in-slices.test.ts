@@ -65,6 +65,15 @@ const bodies: [string, unknown][] = [
   ['a bad option beside good records', { sources: { file: { records: records(10) } }, options: { batch_size: 0 } }],
   ['an unknown source beside good records', { sources: { file: { records: records(10) }, ldap: {} } }],
   ['not an object', [1, 2]],
+  // Two issues: the one zod names first (keys in the shape's order, unknown keys after them).
+  ['a bad record and a bad option', { ...late({}, 'subscriber_id'), options: { batch_size: 0 } }],
+  ['a bad record and an unknown field', { ...late({ prefix: 7 }), extra: 1 }],
+  ['a bad record and an unknown source', { sources: { ...late({}, 'prefix').sources, ldap: {} } }],
+  ['a bad record and an unknown key of file', { sources: { file: { ...late({ state: 'x' }).sources.file, x: 1 } } }],
+  ['a bad netbox rule and a bad record', { sources: { netbox: { subscriber: { tenant: 'nope' } }, ...late({}, 'subscriber_id').sources } }],
+  ['a bad radius source and a bad record', { sources: { radius: { sessions: 'yes' }, ...late({ pool: 'x' }).sources } }],
+  ['a bad option and good records', { sources: { file: { records: records(N) } }, options: { batch_size: 0 } }],
+  ['an unknown field and good records', { sources: { file: { records: records(N) } }, extra: 1 }],
 ];
 
 for (const [name, body] of bodies) {

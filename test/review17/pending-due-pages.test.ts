@@ -10,7 +10,7 @@ import type { ActorHost } from '../../runtime/actor-host.ts';
 import { createPendingWorker, DUE_PAGE } from '../../runtime/pending-worker.ts';
 import { openDatabase } from '../../store/db.ts';
 import { createLifecycleStore, type DueCursor, type DueRow } from '../../store/lifecycles.ts';
-import { DUE_FIRST, DUE_NEXT } from '../../store/postgresql/lifecycles.ts';
+import { DUE_COUNT, DUE_FIRST, DUE_NEXT } from '../../store/postgresql/lifecycles.ts';
 import { countPerTurn } from '../support/event-loop.ts';
 import { lifecycleRow } from '../support/lifecycle-rows.ts';
 import { explained, withMigratedClient } from '../support/pg-migrated.ts';
@@ -50,9 +50,12 @@ test(`SQLite: ${N} rows, pages of DUE_PAGE are the due set in (next_pending_at, 
   const due = rows.filter((r) => r.next_pending_at !== null && r.next_pending_at <= NOW) as DueCursor[];
   assert.equal(got.map((r) => r.id), [...due].sort(byKey).map((r) => r.id));
   assert.is(new Set(got.map((r) => r.id)).size, due.length);
+  assert.is(store.countDue(NOW, 1_000_000), due.length, 'countDue: the due ones, not every pending one');
+  assert.is(store.countDue(NOW, 10), 10, 'countDue stops at its limit');
   for (const [sql, args] of [
     ['SELECT id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now ORDER BY next_pending_at, id LIMIT @limit', { now: NOW, limit: 5 }],
     ['SELECT id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now AND (next_pending_at, id) > (@at, @id) ORDER BY next_pending_at, id LIMIT @limit', { now: NOW, limit: 5, at: NOW, id: 'x' }],
+    ['SELECT count(*) AS n FROM (SELECT 1 FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now LIMIT @limit)', { now: NOW, limit: 5 }],
   ] as const) {
     const lines = db.prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`).all(args).map((r) => r.detail);
     assert.ok(lines.some((l) => /^SEARCH lifecycles USING (COVERING )?INDEX lifecycles_next_pending \(/.test(l)), lines.join(' | '));
@@ -75,28 +78,37 @@ test('PostgreSQL: the same pages, and DUE_FIRST and DUE_NEXT an index scan on li
     // test/store/postgresql/query-plans, the planner still takes one only where no index serves.
     await c.query('SET enable_seqscan = off');
     await c.query('SET enable_bitmapscan = off');
-    for (const [sql, params] of [[DUE_FIRST, [NOW, DUE_PAGE]], [DUE_NEXT, [NOW, DUE_PAGE, '2026-05-02T00:00:00.000Z', 'lc-5']]] as const) {
+    for (const [sql, params] of [[DUE_FIRST, [NOW, DUE_PAGE]], [DUE_NEXT, [NOW, DUE_PAGE, '2026-05-02T00:00:00.000Z', 'lc-5']], [DUE_COUNT, [NOW, 50_000]]] as const) {
       const lines = await explained(c, sql, [...params]);
-      assert.match(lines, /Index Scan using lifecycles_next_pending on lifecycles/, lines);
+      assert.match(lines, /Index (Only )?Scan using lifecycles_next_pending on lifecycles/, lines);
       assert.not.match(lines, /Seq Scan|\bSort\b/, lines);
     }
     const got = await walk(async (after) => (await c.query<DueRow>(after ? DUE_NEXT : DUE_FIRST, after ? [NOW, DUE_PAGE, after.next_pending_at, after.id] : [NOW, DUE_PAGE])).rows);
-    // PostgreSQL orders text by the database's collation: the set and the count, each id once.
-    const due = rows.filter((r) => r.next_pending_at !== null && r.next_pending_at <= NOW);
-    assert.equal(got.map((r) => r.id).sort(), due.map((r) => r.id).sort());
+    // The columns are COLLATE "C": byte order, as SQLite's.
+    const due = rows.filter((r) => r.next_pending_at !== null && r.next_pending_at <= NOW) as DueCursor[];
+    assert.equal(got.map((r) => r.id), [...due].sort(byKey).map((r) => r.id));
     assert.is(new Set(got.map((r) => r.id)).size, due.length);
+    assert.is((await c.query<{ n: number }>(DUE_COUNT, [NOW, 1_000_000])).rows[0]!.n, due.length);
   });
 });
 
-test(`the worker over ${N} due: no page longer than DUE_PAGE, at most one page read per turn, every lifecycle worked on once`, async () => {
-  const due = field(N)
-    .map((r) => ({ ...r, subscriber_id: `sub-${r.id}`, next_pending_at: '2026-05-01T00:00:00.000Z' }))
-    .sort(byKey);
+/** A worker over `due` (already in the store's order) whose calls are instant; what it slept, worked and had in flight. */
+function rig(due: DueRow[], o: { failPage?: number; spreadFirstMs?: number } = {}) {
   const t = countPerTurn();
   const asked: number[] = [];
   const worked: string[] = [];
+  const waits: number[] = [];
+  let inFlight = 0;
   const host = {
-    exclusive: async (_s: string, fn: () => Promise<unknown>) => fn(),
+    exclusive: async (_s: string, fn: () => Promise<unknown>) => {
+      inFlight++;
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        return await fn();
+      } finally {
+        inFlight--;
+      }
+    },
     snapshot: async (id: string) => ({ context: { subscriberId: `sub-${id}`, cpeId: null, current: null, pending: [{ step: 'cpe_configure_pd', key: `${id}:cpe`, attempts: 0, next_attempt_at: null, task_id: null }] } }),
     send: async (id: string, e: { type: string }) => void (e.type === 'PENDING_RESOLVED' && worked.push(id)),
     settle: async () => undefined,
@@ -107,24 +119,60 @@ test(`the worker over ${N} due: no page longer than DUE_PAGE, at most one page r
       newerOnCpe: async () => null,
       duePending: async (_now, limit, after) => {
         asked.push(limit);
-        const page = due.filter((d) => !after || byKey(d, after) > 0).slice(0, limit);
+        if (asked.length === o.failPage) throw new Error('database is locked');
         t.count();
-        return page;
+        return due.filter((d) => !after || byKey(d, after) > 0).slice(0, limit);
       },
-      countPending: async () => due.length,
+      countDue: async () => due.length,
     },
     host,
     cpe: null,
     log: pino({ level: 'silent' }),
     baseDelayMs: 1000,
     maxDelayMs: 60_000,
+    spreadFirstMs: o.spreadFirstMs,
+    random: () => 0.5,
+    sleep: async (ms) => void waits.push(ms),
   });
+  return { worker, t, asked, worked, waits, inFlight: () => inFlight };
+}
+
+const dueField = (n: number) =>
+  field(n)
+    .map((r) => ({ ...r, subscriber_id: `sub-${r.id}`, next_pending_at: '2026-05-01T00:00:00.000Z' }))
+    .sort(byKey);
+
+test(`the worker over ${N} due: no page longer than DUE_PAGE, at most one page read per turn, every lifecycle worked on once`, async () => {
+  const due = dueField(N);
+  const { worker, t, asked, worked } = rig(due);
   assert.is(await worker.tick({ spreadMs: 0 }), N);
   t.stop();
   assert.ok(Math.max(...asked) <= DUE_PAGE, `asked for ${Math.max(...asked)} rows at once`);
   assert.is(asked.length, Math.ceil(N / DUE_PAGE));
   assert.ok(Math.max(...t.turns) <= 1, `${Math.max(...t.turns)} pages read in one turn`);
   assert.equal([...worked].sort(), due.map((d) => d.id).sort());
+});
+
+test('the first pass spreads the due ones over the whole interval at an even rate, earliest due first', async () => {
+  const due = dueField(2000);
+  const { worker, t, waits } = rig(due, { spreadFirstMs: 10_000 });
+  assert.is(await worker.tick(), 2000);
+  t.stop();
+  // The k-th asked waits until (k + 0.5) / 2000 of the interval, less the little time the pass has run.
+  assert.is(waits.length, 2000);
+  assert.ok(Math.max(...waits) > 9_000, `the last waits ${Math.max(...waits)} ms of 10,000`);
+  const sorted = [...waits].sort((a, b) => a - b);
+  sorted.forEach((ms, k) => assert.ok(ms <= (10_000 * (k + 0.5)) / 2000 + 1, `wait ${k}: ${ms} ms`));
+  assert.ok(sorted[1000]! > 4_000, `the middle one waits ${sorted[1000]} ms`);
+});
+
+test('a page that cannot be read ends the pass after the lifecycles in hand are done, not while they run', async () => {
+  const due = dueField(N);
+  const { worker, t, worked, inFlight } = rig(due, { failPage: 2 });
+  assert.is(await worker.tick({ spreadMs: 0 }), DUE_PAGE);
+  t.stop();
+  assert.is(inFlight(), 0, 'nothing in flight once the pass has ended');
+  assert.equal([...worked].sort(), due.slice(0, DUE_PAGE).map((d) => d.id).sort());
 });
 
 test.run();
