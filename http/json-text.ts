@@ -13,6 +13,13 @@ interface Level {
   name: string | number;
 }
 
+/** Where a walk is: resumable, so a long text can be walked a stretch per turn of the event loop. */
+interface WalkState {
+  i: number;
+  levels: Level[];
+  keyNext: boolean;
+}
+
 /** Dotted path of the member being read, as validation names a field (`items.0.name`). */
 const pathOf = (levels: Level[]) => levels.map((l) => String(l.name)).join('.');
 
@@ -30,12 +37,19 @@ function stringEnd(text: string, open: number): number {
 /**
  * Walks the strings of `text` (JSON that JSON.parse accepted), keys named as JSON.parse names them
  * (`"\u0061"` is `a`). `visit` gets each string's span, whether it is a key, whether that key was
- * given before in its object, and the levels it sits in; answering true stops the walk.
+ * given before in its object, and the levels it sits in; answering true stops the walk (and walk
+ * answers true). With `w`, it goes on from where `w` is and stops at the first character from
+ * `until` on that no string holds.
  */
-function walk(text: string, visit: (start: number, end: number, key: boolean, repeated: boolean, levels: Level[]) => boolean): void {
-  const levels: Level[] = [];
-  let keyNext = false;
-  for (let i = 0; i < text.length; i++) {
+function walk(
+  text: string,
+  visit: (start: number, end: number, key: boolean, repeated: boolean, levels: Level[]) => boolean,
+  w: WalkState = { i: 0, levels: [], keyNext: false },
+  until = text.length,
+): boolean {
+  const { levels } = w;
+  let { i, keyNext } = w;
+  for (; i < until; i++) {
     const c = text[i];
     if (c === '"') {
       const end = stringEnd(text, i);
@@ -48,7 +62,7 @@ function walk(text: string, visit: (start: number, end: number, key: boolean, re
         level.keys!.add(name);
         level.name = name;
       }
-      if (visit(i, end, keyNext, repeated, levels)) return;
+      if (visit(i, end, keyNext, repeated, levels)) return true;
       keyNext = false;
       i = end;
     } else if (c === '{') {
@@ -65,6 +79,9 @@ function walk(text: string, visit: (start: number, end: number, key: boolean, re
       else level.name = (level.name as number) + 1;
     }
   }
+  w.i = i;
+  w.keyNext = keyNext;
+  return false;
 }
 
 /** The dotted path of the first key given twice in one object of `text`, or null. */
@@ -74,6 +91,24 @@ export function repeatedKey(text: string): string | null {
     if (key && repeated) found = pathOf(levels);
     return found !== null;
   });
+  return found;
+}
+
+/**
+ * repeatedKey, `stretch` characters a turn of the event loop (a timer between: the walk of a 5.8 MB
+ * import body was 64 ms in one turn, issue 10).
+ */
+export async function repeatedKeyInTurns(text: string, stretch = 1 << 20): Promise<string | null> {
+  let found: string | null = null;
+  const w: WalkState = { i: 0, levels: [], keyNext: false };
+  const visit = (_start: number, _end: number, key: boolean, repeated: boolean, levels: Level[]) => {
+    if (key && repeated) found = pathOf(levels);
+    return found !== null;
+  };
+  while (w.i < text.length) {
+    if (walk(text, visit, w, Math.min(text.length, w.i + stretch))) return found;
+    if (w.i < text.length) await new Promise((resolve) => setTimeout(resolve, 0));
+  }
   return found;
 }
 
