@@ -155,6 +155,12 @@ export const SHARED_PREFIXES = `
 export const NEWER_ON_CPE =
   "SELECT id FROM lifecycles WHERE cpe_id = @cpe_id AND state <> 'revoked' AND coalesce(activated_at, created_at) > @since ORDER BY coalesce(activated_at, created_at) DESC LIMIT 1";
 
+/** The pending worker's pages and their count: a keyset on lifecycles_next_pending (next_pending_at, id), migration 021. */
+const DUE = 'SELECT id, subscriber_id, next_pending_at FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now';
+export const DUE_FIRST = `${DUE} ORDER BY next_pending_at, id LIMIT @limit`;
+export const DUE_NEXT = `${DUE} AND (next_pending_at, id) > (@at, @id) ORDER BY next_pending_at, id LIMIT @limit`;
+export const DUE_COUNT = 'SELECT count(*) AS n FROM (SELECT 1 FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now LIMIT @limit)';
+
 /** better-sqlite3 implementation of the lifecycle store. */
 export function createLifecycleStore(db: Db): LifecycleStore {
   const upsert = db.prepare(UPSERT_LIFECYCLE);
@@ -196,13 +202,10 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   const page = pageQueries(db);
   const selectBusy = db.prepare<[], { id: string }>('SELECT id FROM lifecycles WHERE busy = 1');
   const selectDue = {
-    first: db.prepare<{ now: string; limit: number }, DueRow>(
-      'SELECT id, subscriber_id, next_pending_at FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now ORDER BY next_pending_at, id LIMIT @limit',
-    ),
-    next: db.prepare<{ now: string; limit: number; at: string; id: string }, DueRow>(
-      'SELECT id, subscriber_id, next_pending_at FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now AND (next_pending_at, id) > (@at, @id) ORDER BY next_pending_at, id LIMIT @limit',
-    ),
+    first: db.prepare<{ now: string; limit: number }, DueRow>(DUE_FIRST),
+    next: db.prepare<{ now: string; limit: number; at: string; id: string }, DueRow>(DUE_NEXT),
   };
+  const selectDueCount = db.prepare<{ now: string; limit: number }, { n: number }>(DUE_COUNT);
   const selectNewerOnCpe = db.prepare<{ cpe_id: string; since: string }, { id: string }>(NEWER_ON_CPE);
   // lifecycles_live_username (migration 016): a seek, whatever the history holds.
   const selectUsernameHolder = db.prepare<{ username: string; subscriber_id: string }, { subscriber_id: string }>(
@@ -226,9 +229,6 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     ),
   };
   // Counts kept by the triggers of migration 006 in each write's transaction (store/counts.ts): no scan.
-  const selectDueCount = db.prepare<{ now: string; limit: number }, { n: number }>(
-    'SELECT count(*) AS n FROM (SELECT 1 FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now LIMIT @limit)',
-  );
   const selectPendingCount = db.prepare<[], { n: number }>("SELECT coalesce((SELECT n FROM lifecycle_counts WHERE key = 'pending'), 0) AS n");
   const selectCounts = db.prepare<[], { state: string; n: number }>(
     "SELECT substr(key, 7) AS state, n FROM lifecycle_counts WHERE key >= 'state:' AND key < 'state;' AND n > 0",

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import type { ActorHost } from '../../runtime/actor-host.ts';
 import { createPendingWorker, DUE_PAGE } from '../../runtime/pending-worker.ts';
 import { openDatabase } from '../../store/db.ts';
-import { createLifecycleStore, type DueCursor, type DueRow } from '../../store/lifecycles.ts';
+import { createLifecycleStore, DUE_COUNT as SQLITE_DUE_COUNT, DUE_FIRST as SQLITE_DUE_FIRST, DUE_NEXT as SQLITE_DUE_NEXT, type DueCursor, type DueRow } from '../../store/lifecycles.ts';
 import { DUE_COUNT, DUE_FIRST, DUE_NEXT } from '../../store/postgresql/lifecycles.ts';
 import { countPerTurn } from '../support/event-loop.ts';
 import { lifecycleRow } from '../support/lifecycle-rows.ts';
@@ -53,9 +53,9 @@ test(`SQLite: ${N} rows, pages of DUE_PAGE are the due set in (next_pending_at, 
   assert.is(store.countDue(NOW, 1_000_000), due.length, 'countDue: the due ones, not every pending one');
   assert.is(store.countDue(NOW, 10), 10, 'countDue stops at its limit');
   for (const [sql, args] of [
-    ['SELECT id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now ORDER BY next_pending_at, id LIMIT @limit', { now: NOW, limit: 5 }],
-    ['SELECT id FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now AND (next_pending_at, id) > (@at, @id) ORDER BY next_pending_at, id LIMIT @limit', { now: NOW, limit: 5, at: NOW, id: 'x' }],
-    ['SELECT count(*) AS n FROM (SELECT 1 FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now LIMIT @limit)', { now: NOW, limit: 5 }],
+    [SQLITE_DUE_FIRST, { now: NOW, limit: 5 }],
+    [SQLITE_DUE_NEXT, { now: NOW, limit: 5, at: NOW, id: 'x' }],
+    [SQLITE_DUE_COUNT, { now: NOW, limit: 5 }],
   ] as const) {
     const lines = db.prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`).all(args).map((r) => r.detail);
     assert.ok(lines.some((l) => /^SEARCH lifecycles USING (COVERING )?INDEX lifecycles_next_pending \(/.test(l)), lines.join(' | '));
