@@ -1,6 +1,7 @@
 import type { Db } from '../../store/db.ts';
 import { alignUp, blockSize, contains, fromHex, lastAddress, toHex } from '../ipv6.ts';
 import type { Quarantine } from './embedded-quarantine.ts';
+import { meetingRange } from './meeting-range.ts';
 import type { Pool } from './pool-rules.ts';
 
 /** A run of addresses, allocated (a block) or free. */
@@ -36,21 +37,22 @@ export interface FreeSpace {
   heldBesidesExpired(pool: string, start: bigint, end: bigint, nowIso: string): boolean;
 }
 
+const SQLITE = { pool: '@pool', first: '@first_hex', last: '@last_hex' };
+/** The blocks and quarantined blocks of @pool meeting [@first_hex, @last_hex], in address order (the rebuild walks a whole parent so). */
+export const TAKEN_MEETING_RANGE = `${meetingRange({ table: 'ipam_blocks', columns: 'start_hex, end_hex', ...SQLITE })}
+  UNION ALL ${meetingRange({ table: 'ipam_quarantine', columns: 'start_hex, end_hex', ...SQLITE })}
+  ORDER BY start_hex`;
+// An adoption's refusal names one block: the walk above stopped at the first row, not all of a large block's.
+export const FIRST_TAKEN_MEETING_RANGE = `${TAKEN_MEETING_RANGE} LIMIT 1`;
+/** Whether anything of @pool meets [@first_hex, @last_hex] but a quarantined block whose hold-down passed at @now. */
+export const HELD_MEETING_RANGE = `${meetingRange({ table: 'ipam_blocks', columns: '1 AS n', ...SQLITE })}
+  UNION ALL ${meetingRange({ table: 'ipam_quarantine', columns: '1 AS n', ...SQLITE, also: ' AND reusable_at > @now' })}
+  LIMIT 1`;
+
 export function createFreeSpace(db: Db): FreeSpace {
-  const takenMeetingRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, RunRow>(
-    `SELECT start_hex, end_hex FROM ipam_blocks
-     WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
-     UNION ALL
-     SELECT start_hex, end_hex FROM ipam_quarantine
-     WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
-     ORDER BY start_hex`,
-  );
-  const heldMeetingRange = db.prepare<{ pool: string; first_hex: string; last_hex: string; now: string }, { n: number }>(
-    `SELECT 1 AS n FROM ipam_blocks WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
-     UNION ALL
-     SELECT 1 AS n FROM ipam_quarantine WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex AND reusable_at > @now
-     LIMIT 1`,
-  );
+  const takenMeetingRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, RunRow>(TAKEN_MEETING_RANGE);
+  const firstTakenMeetingRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, RunRow>(FIRST_TAKEN_MEETING_RANGE);
+  const heldMeetingRange = db.prepare<{ pool: string; first_hex: string; last_hex: string; now: string }, { n: number }>(HELD_MEETING_RANGE);
   const freeRunsInOrder = db.prepare<{ pool: string }, RunRow>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = @pool ORDER BY start_hex');
   // The first run: in a pool that delegates one length it always holds the block, so one row is read.
   const firstFreeRun = db.prepare<{ pool: string }, RunRow>('SELECT start_hex, end_hex FROM ipam_free WHERE pool = @pool ORDER BY start_hex LIMIT 1');
@@ -155,6 +157,6 @@ export function createFreeSpace(db: Db): FreeSpace {
 
     heldBesidesExpired: (pool, start, end, now) => heldMeetingRange.get({ pool, first_hex: toHex(start), last_hex: toHex(end), now }) !== undefined,
 
-    firstTaken: (pool, start, end) => takenMeetingRange.all({ pool, first_hex: toHex(start), last_hex: toHex(end) })[0],
+    firstTaken: (pool, start, end) => firstTakenMeetingRange.get({ pool, first_hex: toHex(start), last_hex: toHex(end) }),
   };
 }

@@ -1,5 +1,6 @@
 import type { Db } from '../../store/db.ts';
 import { formatPrefix, lastAddress, parsePrefix, toHex, type Ipv6Prefix } from '../ipv6.ts';
+import { meetingRange } from './meeting-range.ts';
 
 /** The hold-down of a pool that names none, as the configuration's `pools[].hold_down_s` default. */
 export const DEFAULT_HOLD_DOWN_S = 600;
@@ -46,6 +47,10 @@ export interface Quarantine {
 // primary key's (pool) prefix for them (the order comes free) and reads every quarantined block of
 // the pool, which revocations waiting on an offline CPE and hold-downs fill (8,000 rows: 1.7 ms an
 // allocation). INDEXED BY makes the choice, and the statement fails to prepare if the index goes.
+/** The blocks of @pool meeting [@first_hex, @last_hex] whose hold-down passed at @now, in address order (an adoption gives them back). */
+export const EXPIRED_IN_RANGE = `${meetingRange({ table: 'ipam_quarantine', columns: 'prefix, start_hex', pool: '@pool', first: '@first_hex', last: '@last_hex', also: ' AND reusable_at <= @now' })}
+  ORDER BY start_hex`;
+
 export function createQuarantine(db: Db, now: () => number): Quarantine {
   const insert = db.prepare(
     `INSERT INTO ipam_quarantine (pool, start_hex, end_hex, prefix, lifecycle_id, subscriber_id, released_at, freed_at, reusable_at)
@@ -79,7 +84,7 @@ export function createQuarantine(db: Db, now: () => number): Quarantine {
     'SELECT count(*) AS n FROM (SELECT 1 FROM ipam_quarantine INDEXED BY ipam_quarantine_expiry WHERE pool = @pool AND reusable_at <= @now LIMIT @probe)',
   );
   const expiredInRange = db.prepare<{ pool: string; now: string; first_hex: string; last_hex: string }, { prefix: string; start_hex: string }>(
-    'SELECT prefix, start_hex FROM ipam_quarantine WHERE pool = @pool AND start_hex <= @last_hex AND end_hex >= @first_hex AND reusable_at <= @now',
+    EXPIRED_IN_RANGE,
   );
   const iso = (ms: number) => new Date(ms).toISOString();
   const at = (pool: string, block: Ipv6Prefix) => ({ pool, start_hex: toHex(block.network) });
