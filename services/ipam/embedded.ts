@@ -3,6 +3,7 @@ import { ServiceError } from '../errors.ts';
 import { createPoolCounts } from './embedded-counts.ts';
 import { createFreeSpace } from './embedded-free.ts';
 import { createBlocks } from './embedded-blocks.ts';
+import { createOthersHeld } from './embedded-others.ts';
 import { createQuarantine, holdDownsOf } from './embedded-quarantine.ts';
 import { blockSize, contains, formatPrefix, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
 import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, ALLOCATION_GIVE_BACK, exhausted, sweepLater, SWEEP_BATCH, taken, warnIfMoved, type EmbeddedIpamOptions, type EmbeddedPool, type Pool, type Sweeping } from './pool-rules.ts';
@@ -33,15 +34,9 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
   const blocks = createBlocks(db);
   // Configured pools never overlap, so a block of another pool inside a parent is a removed pool's,
   // still held: its free space, per pool, would hand that block out a second time.
-  const othersHeldInRange = db.prepare<{ pool: string; first_hex: string; last_hex: string }, { pool: string; n: number }>(
-    `SELECT pool, count(*) AS n FROM (
-       SELECT pool FROM ipam_blocks WHERE pool <> @pool AND start_hex <= @last_hex AND end_hex >= @first_hex
-       UNION ALL
-       SELECT pool FROM ipam_quarantine WHERE pool <> @pool AND freed_at IS NULL AND start_hex <= @last_hex AND end_hex >= @first_hex)
-     GROUP BY pool ORDER BY pool`,
-  );
+  const othersHeld = createOthersHeld(db);
   for (const { info, parent } of pools.values()) {
-    const [other] = othersHeldInRange.all({ pool: info.name, first_hex: toHex(parent.network), last_hex: toHex(lastAddress(parent)) });
+    const other = othersHeld(info.name, toHex(parent.network), toHex(lastAddress(parent)));
     if (other) {
       throw new Error(
         `ipam: pool "${info.name}" (${info.prefix}) overlaps ${other.n} block(s) still held in pool "${other.pool}", which the configuration no longer names: keep "${other.pool}" configured until its lifecycles are revoked`,
