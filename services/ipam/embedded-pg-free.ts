@@ -2,6 +2,7 @@
 // embedded-free.ts keeps them in SQLite. Call inside a write of the pool (its lock held).
 import type pg from 'pg';
 import { alignUp, blockSize, fromHex, lastAddress, toHex } from '../ipv6.ts';
+import { TAKEN_MEETING_RANGE } from './embedded-pg-meeting.ts';
 import type { Pool } from './pool-rules.ts';
 
 type Q = Pick<pg.PoolClient, 'query'>;
@@ -20,9 +21,7 @@ export async function rebuild(c: Q, { info, parent }: Pool): Promise<void> {
   const last = lastAddress(parent);
   await c.query('DELETE FROM ipam_free WHERE pool = $1', [info.name]);
   const { rows } = await c.query<Run>(
-    `SELECT start_hex, end_hex FROM ipam_allocations WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2
-     UNION ALL SELECT start_hex, end_hex FROM ipam_quarantine WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2
-     ORDER BY start_hex`,
+    TAKEN_MEETING_RANGE,
     [info.name, toHex(parent.network), toHex(last)],
   );
   let next = parent.network;

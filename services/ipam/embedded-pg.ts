@@ -13,6 +13,7 @@ import { holdDownsOf } from './embedded-quarantine.ts';
 import { carveAndInsert, fitIn, lookUpOrTake, RUN_PAGE } from './embedded-pg-allocate.ts';
 import { pgPoolCounts as counts } from './embedded-pg-counts.ts';
 import * as free from './embedded-pg-free.ts';
+import { HELD_BESIDES_EXPIRED, HOLDER_IN_RANGE, othersHeld, TAKE_EXPIRED_IN } from './embedded-pg-meeting.ts';
 import { pgQuarantine } from './embedded-pg-quarantine.ts';
 import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, ALLOCATION_GIVE_BACK, exhausted, sweepLater, SWEEP_BATCH, taken, warnIfMoved, type EmbeddedIpamOptions, type EmbeddedPool, type Pool, type Sweeping } from './pool-rules.ts';
 import type { AdoptCommand, Allocation, AllocateCommand, IpamPort, MarkedPrefix, PoolUtilization, ReleaseCommand } from './port.ts';
@@ -21,11 +22,7 @@ type Q = Pick<pg.PoolClient, 'query'>;
 type Run = { start_hex: string; end_hex: string };
 type Row = { pool: string; prefix: string; prefix_length: number; lifecycle_id: string };
 const MARKED_PAGE = 1000;
-// An adoption's range [$2, $3] of pool $1: held by anything but a block whose hold-down passed at $4; those blocks, taken out.
-const HELD_BESIDES_EXPIRED = `SELECT 1 FROM ipam_allocations WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2
-  UNION ALL SELECT 1 FROM ipam_quarantine WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2 AND reusable_at > $4 LIMIT 1`;
 const LOCK_POOL = 'SELECT parent FROM ipam_pools WHERE pool = $1 FOR UPDATE';
-const TAKE_EXPIRED_IN = 'DELETE FROM ipam_quarantine WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2 AND reusable_at <= $4 RETURNING prefix';
 
 export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[], opts: EmbeddedIpamOptions = {}): Promise<IpamPort> {
   const pools = checkPools(poolList.map(({ holdDownS: _, sticky: _s, ...info }) => info));
@@ -92,11 +89,7 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
     // A block whose hold-down has passed is free, given back or not yet (adopt() gives it back).
     const range = [cmd.pool, toHex(block.network), toHex(lastAddress(block)), new Date(now()).toISOString()];
     if ((await c.query(HELD_BESIDES_EXPIRED, range)).rows.length === 0) return null;
-    const { rows } = await c.query<{ lifecycle_id: string }>('SELECT lifecycle_id FROM ipam_allocations WHERE pool = $1 AND start_hex <= $3 AND end_hex >= $2 LIMIT 1', [
-      cmd.pool,
-      toHex(block.network),
-      toHex(lastAddress(block)),
-    ]);
+    const { rows } = await c.query<{ lifecycle_id: string }>(HOLDER_IN_RANGE, range.slice(0, 3));
     return taken(cmd, rows[0] ? `lifecycle ${rows[0].lifecycle_id}` : 'a quarantined or held-down block');
   }
 
@@ -118,14 +111,7 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
 
   // At start-up: a block of another pool inside a parent is a removed pool's, still held.
   for (const { info, parent } of pools.values()) {
-    const { rows } = await db.query<{ pool: string; n: number }>(
-      `SELECT pool, count(*) AS n FROM (
-         SELECT pool FROM ipam_allocations WHERE pool <> $1 AND start_hex <= $3 AND end_hex >= $2
-         UNION ALL SELECT pool FROM ipam_quarantine WHERE pool <> $1 AND freed_at IS NULL AND start_hex <= $3 AND end_hex >= $2) AS u
-       GROUP BY pool ORDER BY pool`,
-      [info.name, toHex(parent.network), toHex(lastAddress(parent))],
-    );
-    const other = rows[0];
+    const other = await othersHeld(db, info.name, toHex(parent.network), toHex(lastAddress(parent)));
     if (other) {
       throw new Error(
         `ipam: pool "${info.name}" (${info.prefix}) overlaps ${other.n} block(s) still held in pool "${other.pool}", which the configuration no longer names: keep "${other.pool}" configured until its lifecycles are revoked`,
