@@ -53,6 +53,8 @@ export interface SaveItem {
 
 /** What the leak check needs of a lifecycle to tell whether it holds a prefix. */
 export type LifecycleHolder = Pick<LifecycleRow, 'id' | 'subscriber_id' | 'state' | 'busy' | 'pool' | 'prefix' | 'username'>;
+/** The columns `holdersOf` looks lifecycles up by. */
+export type HolderKey = 'id' | 'subscriber_id' | 'prefix' | 'username';
 
 /** Where a page of a list starts: just past this lifecycle in (created_at, id) order. */
 export type ListCursor = Pick<LifecycleRow, 'created_at' | 'id'>;
@@ -112,6 +114,12 @@ export interface LifecycleStore {
   sharedPrefixes(): { prefix: string; lifecycle_ids: string[] }[];
   /** The columns the leak check reads of a lifecycle, without its snapshot. */
   holder(id: string): LifecycleHolder | undefined;
+  /**
+   * The lifecycles whose `by` is one of `values`, without their snapshots: by id in any state, by
+   * subscriber, prefix or username the live ones. What an import's records name, a batch at a time,
+   * each value a seek on its index (HOLDERS_OF): never a walk of every lifecycle (issue 10).
+   */
+  holdersOf(by: HolderKey, values: readonly string[]): LifecycleHolder[];
   /** A page of one state's lifecycles, in (created_at, id) order, without their snapshots: the leak check's walk. */
   heldPage(state: string, limit: number, after?: ListCursor): (LifecycleHolder & ListCursor)[];
   events(subscriberId: string): AuditEntry[];
@@ -160,6 +168,19 @@ const DUE = 'SELECT id, subscriber_id, next_pending_at FROM lifecycles WHERE nex
 export const DUE_FIRST = `${DUE} ORDER BY next_pending_at, id LIMIT @limit`;
 export const DUE_NEXT = `${DUE} AND (next_pending_at, id) > (@at, @id) ORDER BY next_pending_at, id LIMIT @limit`;
 export const DUE_COUNT = 'SELECT count(*) AS n FROM (SELECT 1 FROM lifecycles WHERE next_pending_at IS NOT NULL AND next_pending_at <= @now LIMIT @limit)';
+
+/**
+ * `holdersOf`'s statements, the values one JSON array: by id on the primary key, the others on the
+ * partial indexes of live lifecycles (lifecycles_live_subscriber, migration 001; _live_prefix, 009;
+ * _live_username, 016), whose WHERE each must repeat for SQLite to take it.
+ */
+const HOLDER_COLUMNS = 'id, subscriber_id, state, busy, pool, prefix, username';
+export const HOLDERS_OF: Record<HolderKey, string> = {
+  id: `SELECT ${HOLDER_COLUMNS} FROM lifecycles WHERE id IN (SELECT value FROM json_each(?))`,
+  subscriber_id: `SELECT ${HOLDER_COLUMNS} FROM lifecycles WHERE subscriber_id IN (SELECT value FROM json_each(?)) AND state <> 'revoked'`,
+  prefix: `SELECT ${HOLDER_COLUMNS} FROM lifecycles WHERE prefix IN (SELECT value FROM json_each(?)) AND prefix IS NOT NULL AND state <> 'revoked'`,
+  username: `SELECT ${HOLDER_COLUMNS} FROM lifecycles WHERE username IN (SELECT value FROM json_each(?)) AND username IS NOT NULL AND state <> 'revoked'`,
+};
 
 /** better-sqlite3 implementation of the lifecycle store. */
 export function createLifecycleStore(db: Db): LifecycleStore {
@@ -219,7 +240,9 @@ export function createLifecycleStore(db: Db): LifecycleStore {
   const selectPrefixHolder = db.prepare<{ prefix: string; id: string }, Pick<LifecycleRow, 'id' | 'subscriber_id' | 'state'>>(
     "SELECT id, subscriber_id, state FROM lifecycles WHERE prefix = @prefix AND state <> 'revoked' AND id <> @id LIMIT 1",
   );
-  const selectHolder = db.prepare<[string], LifecycleHolder>('SELECT id, subscriber_id, state, busy, pool, prefix, username FROM lifecycles WHERE id = ?');
+  const selectHolder = db.prepare<[string], LifecycleHolder>(`SELECT ${HOLDER_COLUMNS} FROM lifecycles WHERE id = ?`);
+  const holdersBy = (by: HolderKey) => db.prepare<[string], LifecycleHolder>(HOLDERS_OF[by]);
+  const selectHolders = { id: holdersBy('id'), subscriber_id: holdersBy('subscriber_id'), prefix: holdersBy('prefix'), username: holdersBy('username') };
   const holders = {
     first: db.prepare<{ state: string; limit: number }, LifecycleHolder & ListCursor>(
       'SELECT id, subscriber_id, state, busy, pool, prefix, username, created_at FROM lifecycles WHERE state = @state ORDER BY created_at, id LIMIT @limit',
@@ -276,6 +299,7 @@ export function createLifecycleStore(db: Db): LifecycleStore {
     prefixHolder: (prefix, exceptLifecycleId) => selectPrefixHolder.get({ prefix, id: exceptLifecycleId }) ?? null,
     sharedPrefixes: () => selectShared.all().map((r) => ({ prefix: r.prefix, lifecycle_ids: r.ids.split(',') })),
     holder: (id) => selectHolder.get(id),
+    holdersOf: (by, values) => (values.length === 0 ? [] : selectHolders[by].all(JSON.stringify(values))),
     heldPage: (state, limit, after) =>
       after ? holders.next.all({ state, limit, created_at: after.created_at, id: after.id }) : holders.first.all({ state, limit }),
     countByState: () => Object.fromEntries(selectCounts.all().map((r) => [r.state, r.n])),

@@ -3,7 +3,7 @@
 // audit entries passed as arrays), and a deadlock between instances' batches is retried.
 import type pg from 'pg';
 import { LIFECYCLE_STATES } from '../../machines/types.ts';
-import type { AuditEntry, DueRow, LifecycleHolder, LifecycleRow, ListCursor, ListQuery, SaveItem } from '../lifecycles.ts';
+import type { AuditEntry, DueRow, HolderKey, LifecycleHolder, LifecycleRow, ListCursor, ListQuery, SaveItem } from '../lifecycles.ts';
 import type { LifecyclePort } from '../port.ts';
 import { inTransaction, isRetryable } from './pool.ts';
 
@@ -33,6 +33,13 @@ const INSERT_AUDIT = `
   ORDER BY ord`;
 
 const HOLDER = 'id, subscriber_id, state, busy, pool, prefix, username';
+/** The SQLite store's HOLDERS_OF, the values one text[]: on the same primary key and partial indexes (migrations 001, 009). */
+export const HOLDERS_OF: Record<HolderKey, string> = {
+  id: `SELECT ${HOLDER} FROM lifecycles WHERE id = ANY($1::text[])`,
+  subscriber_id: `SELECT ${HOLDER} FROM lifecycles WHERE subscriber_id = ANY($1::text[]) AND state <> 'revoked'`,
+  prefix: `SELECT ${HOLDER} FROM lifecycles WHERE prefix = ANY($1::text[]) AND prefix IS NOT NULL AND state <> 'revoked'`,
+  username: `SELECT ${HOLDER} FROM lifecycles WHERE username = ANY($1::text[]) AND username IS NOT NULL AND state <> 'revoked'`,
+};
 const EVENT = AUDIT_COLUMNS.join(', ');
 
 /** A keyed request's mark and a resume's read: seeks on audit_subscriber (subscriber_id, seq). seq is a bigint, read as a float8 (exact below 2^53). */
@@ -102,6 +109,7 @@ export function createPgLifecycleStore(pool: pg.Pool): LifecyclePort {
           WHERE p.n > 1 GROUP BY p.prefix`)
       ).map((r) => ({ prefix: r.prefix, lifecycle_ids: r.ids.split(',') })),
     holder: (id) => one<LifecycleHolder>(`SELECT ${HOLDER} FROM lifecycles WHERE id = $1`, [id]),
+    holdersOf: async (by, values) => (values.length === 0 ? [] : all<LifecycleHolder>(HOLDERS_OF[by], [values])),
     heldPage: (state, limit, after?: ListCursor) =>
       after
         ? all<LifecycleHolder & ListCursor>(
