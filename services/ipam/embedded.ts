@@ -197,6 +197,12 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       return adoptRefusal(cmd, block)?.message ?? null;
     },
 
+    async nestedHeld(pool, prefix, signal) {
+      signal?.throwIfAborted();
+      const block = parsePrefix(prefix);
+      return blocks.nesting(pool, toHex(block.network), toHex(lastAddress(block)));
+    },
+
     allocateNow(cmd) {
       const pool = checkAllocate(pools, cmd);
       // No savepoint of its own (the caller's is the one per allocation): a refusal or an error

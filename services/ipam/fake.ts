@@ -2,7 +2,7 @@ import { createFaults, type Faults } from '../faults.ts';
 import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, exhausted, taken, type Pool } from './pool-rules.ts';
 import { alignUp, blockSize, formatPrefix, lastAddress, parsePrefix, subnetCount } from '../ipv6.ts';
 import { blocksUsed } from './units.ts';
-import type { AdoptCommand, AllocateCommand, Allocation, IpamPort, KeyLookup, PoolInfo, PoolUtilization, ReleaseCommand } from './port.ts';
+import { NESTED_LIMIT, type AdoptCommand, AllocateCommand, Allocation, IpamPort, type KeyLookup, type PoolInfo, type PoolUtilization, type ReleaseCommand } from './port.ts';
 
 /** The port's methods, by which faults are queued and calls are recorded. */
 export type IpamMethod = 'allocate' | 'allocatedUnder' | 'release' | 'free' | 'utilization' | 'markedPrefixes' | 'adopt';
@@ -178,6 +178,14 @@ export function createFakeIpam(poolList: PoolInfo[]): FakeIpam {
     async adopt(cmd, signal) {
       signal?.throwIfAborted();
       return call('adopt', cmd, () => adopt(cmd));
+    },
+
+    async nestedHeld(pool, prefix, signal) {
+      signal?.throwIfAborted();
+      const block = parsePrefix(prefix);
+      const [first, last] = [block.network, lastAddress(block)];
+      const found = blocksOf(pool).filter((b) => b.key !== '' && b.network <= last && b.last >= first && !(b.network === first && b.last === last));
+      return found.slice(0, NESTED_LIMIT).map((b) => ({ prefix: b.prefix, lifecycleId: b.lifecycleId }));
     },
 
     async markedPrefixes(signal) {

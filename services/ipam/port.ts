@@ -1,4 +1,16 @@
 /** A pool of delegated prefixes, as configuration names it. */
+/** A block nesting with another (IpamPort.nestedHeld). */
+export interface NestedBlock {
+  prefix: string;
+  lifecycleId: string;
+}
+
+/**
+ * nestedHeld's most: one around a prefix, or the first inside it. More than one only when the first
+ * is a lifecycle's that is no longer live (its release not made yet), which the import passes over.
+ */
+export const NESTED_LIMIT = 16;
+
 export interface PoolInfo {
   name: string;
   /** Parent prefix in canonical compressed form, e.g. `2001:db8::/32`. */
@@ -137,4 +149,11 @@ export interface IpamPort {
    * IPAM's refusals are all planned from its listing (NetBox: our marks).
    */
   adoptionRefusal?(cmd: AdoptCommand, signal?: AbortSignal): Promise<string | null>;
+  /**
+   * The blocks of `pool` allocated around `prefix` or inside it, not exactly it, and their lifecycles,
+   * in address order, NESTED_LIMIT at most: how an import finds another subscriber's block nesting
+   * with a record's, a seek or two per record (issue 10: not a walk of every live lifecycle). Absent:
+   * NetBox's are in its listing.
+   */
+  nestedHeld?(pool: string, prefix: string, signal?: AbortSignal): Promise<NestedBlock[]>;
 }

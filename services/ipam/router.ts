@@ -72,6 +72,7 @@ export function createIpamRouter(
     allocate: async (cmd, signal) => serving(cmd.pool).allocate(cmd, signal),
     adopt: async (cmd, signal) => serving(cmd.pool).adopt(cmd, signal),
     adoptionRefusal: async (cmd, signal) => (await serving(cmd.pool).adoptionRefusal?.(cmd, signal)) ?? null,
+    nestedHeld: async (pool, prefix, signal) => (await serving(pool).nestedHeld?.(pool, prefix, signal)) ?? [],
     allocateNow: (cmd) => {
       const ipam = serving(cmd.pool);
       return ipam.allocateNow ? ipam.allocateNow(cmd) : null;
