@@ -19,27 +19,28 @@ const distinct = (table: string, column: string, name: string) => `
 
 /** The pools lifecycles name (lifecycles_pool). */
 export const LIFECYCLE_POOLS = `WITH RECURSIVE ${distinct('lifecycles', 'pool', 'p')} SELECT v AS pool FROM p WHERE v IS NOT NULL`;
-export const LIVE_OF_POOL = "SELECT count(*) AS n FROM lifecycles WHERE pool = $1 AND state <> 'revoked'";
+/** Kept by migration 013's counts: a count of the pool's rows read every live one (issue 10). */
+export const LIVE_OF_POOL = "SELECT coalesce((SELECT n FROM lifecycle_counts WHERE key = 'pool:' || $1), 0)::int AS n";
 /** The IPAMs the pool's live lifecycles name: the row's pool is the current prefix's (else the requested one). */
 export const KINDS_OF_POOL = `
   SELECT ${SNAPSHOT_IPAM_PG} AS ipam, max(prefix_length) AS prefix_length
   FROM lifecycles, LATERAL (SELECT snapshot::jsonb AS j) AS s WHERE pool = $1 AND state <> 'revoked' GROUP BY 1`;
-/**
- * The pools the embedded IPAM holds blocks in (allocated, or quarantined and not yet freed), with
- * the parent it last knew: the pools of each table by their (pool, start_hex) indexes, then each
- * pool's longest block length among its own rows.
- */
+/** The pools the embedded IPAM has rows in: the pools of each table by their (pool, start_hex) indexes. */
 export const EMBEDDED_POOLS = `
-  WITH RECURSIVE ${distinct('ipam_allocations', 'pool', 'a')}, ${distinct('ipam_quarantine', 'pool', 'q')},
-  u AS (SELECT v AS pool FROM a WHERE v IS NOT NULL UNION SELECT v FROM q WHERE v IS NOT NULL),
-  l AS MATERIALIZED (
-    SELECT u.pool, greatest(
-      (SELECT max(prefix_length) FROM ipam_allocations WHERE pool = u.pool),
-      (SELECT max(split_part(prefix, '/', 2)::int) FROM ipam_quarantine WHERE pool = u.pool AND freed_at IS NULL)) AS prefix_length
-    FROM u)
-  SELECT l.pool, p.parent, l.prefix_length FROM l LEFT JOIN ipam_pools AS p ON p.pool = l.pool WHERE l.prefix_length IS NOT NULL`;
+  WITH RECURSIVE ${distinct('ipam_allocations', 'pool', 'a')}, ${distinct('ipam_quarantine', 'pool', 'q')}
+  SELECT v AS pool FROM a WHERE v IS NOT NULL UNION SELECT v FROM q WHERE v IS NOT NULL ORDER BY pool`;
+/**
+ * Of one pool no longer configured, the longest block it holds (allocated, or quarantined and not
+ * yet freed; null: none) and the parent it last knew. Asked of those pools alone: for every pool it
+ * read every block at each start (issue 10).
+ */
+export const EMBEDDED_OF_POOL = `
+  SELECT (SELECT parent FROM ipam_pools WHERE pool = $1) AS parent, greatest(
+    (SELECT max(prefix_length) FROM ipam_allocations WHERE pool = $1),
+    (SELECT max(split_part(prefix, '/', 2)::int) FROM ipam_quarantine WHERE pool = $1 AND freed_at IS NULL)) AS prefix_length`;
+/** Whether any is left (1, else 0), not how many: a count read every block of the pool. */
 export const EMBEDDED_ROWS_OF_POOL = `
-  SELECT (SELECT count(*) FROM ipam_allocations WHERE pool = $1) + (SELECT count(*) FROM ipam_quarantine WHERE pool = $1 AND freed_at IS NULL) AS n`;
+  SELECT (EXISTS (SELECT 1 FROM ipam_allocations WHERE pool = $1) OR EXISTS (SELECT 1 FROM ipam_quarantine WHERE pool = $1 AND freed_at IS NULL))::int AS n`;
 
 export function createPgPoolUse(pool: pg.Pool): PoolUsePort {
   const liveOf = async (name: string) => (await pool.query<{ n: number }>(LIVE_OF_POOL, [name])).rows[0]?.n ?? 0;
@@ -52,8 +53,10 @@ export function createPgPoolUse(pool: pg.Pool): PoolUsePort {
         if (n > 0) tally.lifecycles(name, n, (await pool.query<{ ipam: IpamKind | null; prefix_length: number }>(KINDS_OF_POOL, [name])).rows);
       }
       // A parent of '' is a pool row created before its parent was known (services/ipam/embedded-pg.ts).
-      for (const { pool: name, parent, prefix_length } of (await pool.query<{ pool: string; parent: string | null; prefix_length: number }>(EMBEDDED_POOLS)).rows) {
-        if (!configured.has(name)) tally.embedded(name, parent || null, prefix_length);
+      for (const { pool: name } of (await pool.query<{ pool: string }>(EMBEDDED_POOLS)).rows) {
+        if (configured.has(name)) continue;
+        const { parent, prefix_length } = (await pool.query<{ parent: string | null; prefix_length: number | null }>(EMBEDDED_OF_POOL, [name])).rows[0]!;
+        if (prefix_length !== null) tally.embedded(name, parent || null, prefix_length);
       }
       return tally.result();
     },

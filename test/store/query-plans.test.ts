@@ -178,8 +178,9 @@ test('audit pruning walks the trail by its primary key, a batch at a time', () =
 const WHOLE_POOL_BY_DESIGN: Array<[RegExp, string]> = [
   [/FROM ipam_free WHERE pool = @pool ORDER BY start_hex$/, 'first fit: from the first run until one fits (none passed in a pool of one length)'],
   [/^DELETE FROM ipam_free WHERE pool = @pool$/, "a pool's free space rebuilt, at start-up, when its parent changed"],
-  [/^SELECT \(SELECT count\(\*\) FROM ipam_blocks WHERE pool = \?\)/, 'the blocks a draining pool (no longer configured) still holds, counted for its figures'],
-  [/FROM ipam_quarantine NOT INDEXED WHERE pool = @pool AND reusable_at <= @now ORDER BY start_hex LIMIT @limit$/, "a sweep's batch when SORT_AT_MOST or more have expired: address order, up to the batch"],
+  [/^SELECT \(SELECT parent FROM ipam_pools WHERE pool = @pool\) AS parent, max\(prefix_length\)/, 'the longest block a pool no longer configured still holds, once at start-up, for its figures'],
+  [/^SELECT EXISTS \(SELECT 1 FROM ipam_blocks WHERE pool = @pool\)/, 'whether a draining pool still holds a block: its first row ends it (freed ones passed over)'],
+  [/FROM ipam_quarantine NOT INDEXED WHERE pool = @pool ORDER BY start_hex LIMIT @budget\)/, "a batch when SORT_AT_MOST or more have expired: the pool's lowest SORT_AT_MOST blocks at most, in address order"],
 ];
 
 test("the embedded IPAM reads no table of a pool whole, but where its design walks it", () => {

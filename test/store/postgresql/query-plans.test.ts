@@ -11,7 +11,7 @@ import { AUDIT_PAGE, AUDIT_REMOVE } from '../../../store/postgresql/audit-retent
 import { FLOWS } from '../../../store/postgresql/counts.ts';
 import { EVENTS_AFTER, LAST_SEQ, pgListQuery } from '../../../store/postgresql/lifecycles.ts';
 import { createPgPool, migrate } from '../../../store/postgresql/pool.ts';
-import { EMBEDDED_POOLS, EMBEDDED_ROWS_OF_POOL, KINDS_OF_POOL, LIFECYCLE_POOLS, LIVE_OF_POOL } from '../../../store/postgresql/pool-use.ts';
+import { EMBEDDED_OF_POOL, EMBEDDED_POOLS, EMBEDDED_ROWS_OF_POOL, KINDS_OF_POOL, LIFECYCLE_POOLS, LIVE_OF_POOL } from '../../../store/postgresql/pool-use.ts';
 import { PAGE, PAGE_OF_KIND } from '../../../store/postgresql/reconciliation.ts';
 import { postgresAvailable, startPostgres, type PgCluster } from '../../support/postgres.ts';
 
@@ -51,9 +51,10 @@ test('pool use: the pools in use by loose index scans, each pool\'s rows by its 
   if (!(await connect())) return;
   const cases: [string, unknown[], RegExp[]][] = [
     [LIFECYCLE_POOLS, [], [/Index Only Scan using lifecycles_pool on lifecycles/]],
-    [LIVE_OF_POOL, ['p'], [/lifecycles_pool/]],
+    [LIVE_OF_POOL, ['p'], [/Index Scan using lifecycle_counts_pkey on lifecycle_counts/]],
     [KINDS_OF_POOL, ['p'], [/lifecycles_pool/]],
     [EMBEDDED_POOLS, [], [/Index Only Scan using ipam_allocations_block on ipam_allocations/, /Index Only Scan using ipam_quarantine_(pkey|expiry) on ipam_quarantine/]],
+    [EMBEDDED_OF_POOL, ['p'], [/ipam_allocations_block/, /ipam_quarantine_(pkey|expiry)/]],
     [EMBEDDED_ROWS_OF_POOL, ['p'], [/ipam_allocations_block/, /ipam_quarantine_(pkey|expiry)/]],
   ];
   for (const [sql, values, wanted] of cases) {
