@@ -4,6 +4,7 @@
 // lock's previous holder committed; the lock itself cannot share a statement with them.
 import type pg from 'pg';
 import { alignUp, blockSize, fromHex, lastAddress, parsePrefix, toHex, type Ipv6Prefix } from '../ipv6.ts';
+import { expiredBatch } from './embedded-pg-quarantine.ts';
 
 type Q = Pick<pg.PoolClient, 'query'>;
 type Run = { start_hex: string; end_hex: string };
@@ -15,15 +16,14 @@ export const RUN_PAGE = 100;
 
 // One statement for all an allocation reads before it carves: $1 the key's allocation (k 0); else,
 // when $4, the subscriber's latest freed block of length $5 (k 1, as PG_QUARANTINE.stickyFor); and
-// when neither answers (no key, no sticky block inside the parent [$6, $7]), PG_QUARANTINE.takeExpired
-// ($8 now, $9 limit: k 2) and the pool's first page of free runs (k 3). The runs are read in the
+// when neither answers (no key, no sticky block inside the parent [$6, $7]), PG_QUARANTINE.takeExpired's
+// batch ($8 now, $9 limit: k 2) and the pool's first page of free runs (k 3). The runs are read in the
 // snapshot of the delete, before any block taken is given back: the free space only when none was.
 const LOOK_UP_OR_TAKE = `WITH found AS (SELECT pool, prefix, prefix_length, lifecycle_id FROM ipam_allocations WHERE key = $1),
   back AS (SELECT prefix, start_hex, end_hex FROM ipam_quarantine
     WHERE $4::boolean AND pool = $2 AND subscriber_id = $3 AND freed_at IS NOT NULL AND masklen(block) = $5::int ORDER BY released_at DESC LIMIT 1),
   neither AS (SELECT NOT EXISTS (SELECT 1 FROM found) AND NOT EXISTS (SELECT 1 FROM back WHERE start_hex >= $6::text AND end_hex <= $7::text) AS go),
-  taken AS (DELETE FROM ipam_quarantine WHERE pool = $2 AND start_hex = ANY(ARRAY(
-      SELECT start_hex FROM ipam_quarantine WHERE pool = $2 AND reusable_at <= $8 ORDER BY start_hex LIMIT $9)) AND (SELECT go FROM neither)
+  taken AS (DELETE FROM ipam_quarantine WHERE pool = $2 AND start_hex = ANY(${expiredBatch('$2', '$8', '$9')}) AND (SELECT go FROM neither)
     RETURNING prefix, start_hex)
   SELECT 0 AS k, pool, prefix, prefix_length, lifecycle_id, NULL::text AS start_hex, NULL::text AS end_hex FROM found
   UNION ALL SELECT 1, NULL, prefix, NULL, NULL, start_hex, end_hex FROM back
