@@ -1,6 +1,7 @@
 import type { LeakRecord } from '../store/counts.ts';
 import type { CountsPort, LifecyclePort } from '../store/port.ts';
-import type { Discrepancy } from './inventory.ts';
+import type { ListCursor } from '../store/lifecycles.ts';
+import { nextMacrotask, type Discrepancy } from './inventory.ts';
 import { readContext } from './projection.ts';
 
 /**
@@ -15,15 +16,26 @@ import { readContext } from './projection.ts';
  * the next check nor a restart counts it again. One seen but returned before the threshold is
  * forgotten.
  */
+/** Failed lifecycles read a page at a time, a turn of the event loop between, as the inventory walks its pages (runtime/inventory.ts PAGE). */
+export const FAILED_PAGE = 250;
+
 export function createLeakCounter(deps: { counts: CountsPort; store: Pick<LifecyclePort, 'get'>; leakAfterS: number; now?: () => number }) {
   const now = deps.now ?? Date.now;
 
   async function failedInRevocation(): Promise<{ lifecycle_id: string; prefix: string; pool: string; terminated: string }[]> {
-    return (await deps.counts.failedWithPrefix()).flatMap((row) => {
-      const ctx = readContext(row);
-      if (!ctx.failedAt?.startsWith('revoke_')) return [];
-      return [{ lifecycle_id: row.id, prefix: row.prefix!, pool: row.pool, terminated: ctx.failure?.at ?? row.updated_at }];
-    });
+    const out: { lifecycle_id: string; prefix: string; pool: string; terminated: string }[] = [];
+    let after: ListCursor | undefined;
+    for (;;) {
+      const page = await deps.counts.failedPage(FAILED_PAGE, after);
+      for (const row of page) {
+        if (row.prefix === null || row.snapshot === null) continue;
+        const ctx = readContext({ ...row, snapshot: row.snapshot });
+        if (ctx.failedAt?.startsWith('revoke_')) out.push({ lifecycle_id: row.id, prefix: row.prefix, pool: row.pool, terminated: ctx.failure?.at ?? row.updated_at });
+      }
+      if (page.length < FAILED_PAGE) return out;
+      after = page.at(-1);
+      await nextMacrotask();
+    }
   }
 
   return {

@@ -1,8 +1,7 @@
 // The kept figures on PostgreSQL (migration 002 keeps them): store/counts.ts's reads and the leak
 // records, in PostgreSQL's dialect.
 import type pg from 'pg';
-import { LEAK_CHECK_KEYS, type LeakRecord, type PoolFlow } from '../counts.ts';
-import type { LifecycleRow } from '../lifecycles.ts';
+import { FAILED_COLUMNS, LEAK_CHECK_KEYS, type FailedRow, type LeakRecord, type PoolFlow } from '../counts.ts';
 import type { CountsPort } from '../port.ts';
 import { inTransaction } from './pool.ts';
 
@@ -10,6 +9,12 @@ import { inTransaction } from './pool.ts';
 export const FLOWS = `
   SELECT pool, prefix_length, sum(allocated)::int8 AS allocated, sum(revoked)::int8 AS revoked, min(hour) AS since
   FROM pool_tally WHERE hour >= $1 GROUP BY pool, prefix_length`;
+
+/** The leak check's pages of failed lifecycles on lifecycles_state (state, created_at, id), as on SQLite (store/counts.ts says why). */
+export const FAILED_PAGE = {
+  first: `SELECT ${FAILED_COLUMNS} FROM lifecycles WHERE state = 'failed' ORDER BY created_at, id LIMIT $1`,
+  next: `SELECT ${FAILED_COLUMNS} FROM lifecycles WHERE state = 'failed' AND (created_at, id) > ($2, $3) ORDER BY created_at, id LIMIT $1`,
+} as const;
 
 export function createPgMetricCounts(pool: pg.Pool): CountsPort {
   const maybe = async (key: string) => (await pool.query<{ n: number }>('SELECT n FROM lifecycle_counts WHERE key = $1', [key])).rows[0]?.n;
@@ -28,7 +33,8 @@ export function createPgMetricCounts(pool: pg.Pool): CountsPort {
     flows: async (sinceHour) => (await pool.query<PoolFlow>(FLOWS, [sinceHour])).rows,
     leak: async (lifecycleId, prefix) =>
       (await pool.query<LeakRecord>('SELECT * FROM prefix_leaks WHERE lifecycle_id = $1 AND prefix = $2', [lifecycleId, prefix])).rows[0],
-    failedWithPrefix: async () => (await pool.query<LifecycleRow>("SELECT * FROM lifecycles WHERE state = 'failed' AND prefix IS NOT NULL")).rows,
+    failedPage: async (limit, after) =>
+      (after ? await pool.query<FailedRow>(FAILED_PAGE.next, [limit, after.created_at, after.id]) : await pool.query<FailedRow>(FAILED_PAGE.first, [limit])).rows,
     replaceUncounted: (records) =>
       inTransaction(pool, async (c) => {
         await c.query('DELETE FROM prefix_leaks WHERE counted_at IS NULL');
