@@ -221,7 +221,7 @@ export async function knownFor(observations: readonly Observation[], deps: Known
 
   const nested = new Map<string, NestedBlock[]>();
   const pools = deps.pools.map((p) => ({ spec: p, parent: parsePrefix(p.prefix) }));
-  let netboxMarks: ReturnType<typeof overlapIndex> | undefined;
+  let netboxMarks: Awaited<ReturnType<typeof overlapIndex>> | undefined;
   let asked = 0;
   for (const text of prefixes) {
     let block: Ipv6Prefix;
@@ -234,8 +234,8 @@ export async function knownFor(observations: readonly Observation[], deps: Known
     if (!pool) continue;
     if (++asked % KNOWN_BATCH === 0) await nextTurn();
     if (pool.spec.ipam === 'netbox') {
-      netboxMarks ??= overlapIndex((await deps.listing()).filter((p) => p.lifecycleId !== null));
-      const mark = netboxMarks.lookup(block);
+      netboxMarks ??= await overlapIndex((await deps.listing()).filter((p) => p.lifecycleId !== null));
+      const mark = await netboxMarks.lookup(block);
       if (mark) nested.set(text, [{ prefix: mark.prefix, lifecycleId: mark.lifecycleId! }]);
     } else {
       const held = (await deps.ipam.nestedHeld?.(pool.spec.name, text, signal)) ?? [];
@@ -257,15 +257,20 @@ export async function knownFor(observations: readonly Observation[], deps: Known
   };
 }
 
+/** Listed prefixes indexed per turn of the event loop: NetBox's listing at an ISP is a million. */
+const INDEX_SLICE = 5000;
+
 /**
  * The NetBox prefix that holds a block or lies inside it, not exactly it: a lookup per length the
  * prefixes have, so a run over 100,000 entries stays linear. Prefixes of one length inside another
- * are indexed by their network at that length, once per length asked.
+ * are indexed by their network at that length, once per length asked. Built INDEX_SLICE a turn.
  */
-function overlapIndex(listed: readonly NetboxFieldPrefix[]) {
+async function overlapIndex(listed: readonly NetboxFieldPrefix[]) {
   const byNetwork = new Map<string, { block: Ipv6Prefix; listed: NetboxFieldPrefix }>();
   const lengths = new Set<number>();
-  for (const p of listed) {
+  for (let i = 0; i < listed.length; i++) {
+    if (i > 0 && i % INDEX_SLICE === 0) await nextTurn();
+    const p = listed[i]!;
     let block: Ipv6Prefix;
     try {
       block = parsePrefix(p.prefix);
@@ -276,14 +281,20 @@ function overlapIndex(listed: readonly NetboxFieldPrefix[]) {
     lengths.add(block.length);
   }
   const inside = new Map<number, Map<bigint, NetboxFieldPrefix>>();
-  const insideAt = (length: number) => {
+  const insideAt = async (length: number) => {
     let m = inside.get(length);
-    if (!m) inside.set(length, (m = new Map([...byNetwork.values()].filter((l) => l.block.length > length).map((l) => [networkOf(l.block.network, length), l.listed]))));
+    if (m) return m;
+    inside.set(length, (m = new Map()));
+    let done = 0;
+    for (const l of byNetwork.values()) {
+      if (++done % INDEX_SLICE === 0) await nextTurn();
+      if (l.block.length > length) m.set(networkOf(l.block.network, length), l.listed);
+    }
     return m;
   };
-  const lookup = (p: Ipv6Prefix): NetboxFieldPrefix | undefined => {
+  const lookup = async (p: Ipv6Prefix): Promise<NetboxFieldPrefix | undefined> => {
     const around = [...lengths].filter((l) => l < p.length).map((l) => byNetwork.get(`${networkOf(p.network, l)}/${l}`)?.listed).find((l) => l !== undefined);
-    return around ?? insideAt(p.length).get(p.network);
+    return around ?? (await insideAt(p.length)).get(p.network);
   };
   return { lookup };
 }
