@@ -67,7 +67,8 @@ test('the leak check, the clean-up and the pending worker search their rows by a
     /\(next_pending_at, id\) > \(@at, @id\)/, // and its next pages (migration 021)
     /WHERE state = @state ORDER BY created_at/, // the leak check's walk, first page
     /WHERE state = @state AND \(created_at, id\) >/, // and the next ones
-    /state = 'failed' AND prefix IS NOT NULL/, // the leak counter
+    /WHERE state = 'failed' ORDER BY created_at, id LIMIT @limit/, // the leak counter's pages (review 18)
+    /WHERE state = 'failed' AND \(created_at, id\) > \(@created_at, @id\)/, // and the next ones
   ];
   for (const re of wanted) {
     const sql = statements.find((s) => re.test(s));
