@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { z } from 'zod';
 import { ApiError } from './errors.ts';
 
@@ -31,7 +32,7 @@ export async function parseInputInSlices<S extends z.ZodType, I extends z.ZodTyp
   if (restIssue && namedBefore(schema, restIssue.path, at.path)) throw toValidationError(restIssue, value, 'body');
   const items: z.output<I>[] = new Array(list.length);
   for (let i = 0; i < list.length; i++) {
-    if (i > 0 && i % at.slice === 0) await new Promise((resolve) => setImmediate(resolve));
+    if (i > 0 && i % at.slice === 0) await nextTurn();
     const result = at.item.safeParse(list[i]);
     if (!result.success) {
       const issue = result.error.issues[0]!;

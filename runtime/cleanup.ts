@@ -1,10 +1,11 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { stepKey } from '../machines/steps.ts';
 import { keyDigest } from '../services/ipam/marked.ts';
 import type { IpamPort } from '../services/ipam/port.ts';
 import type { LifecycleRow, ListCursor } from '../store/lifecycles.ts';
 import type { LifecyclePort } from '../store/port.ts';
-import { nextMacrotask, type Discrepancy, type Inventory } from './inventory.ts';
+import type { Discrepancy, Inventory } from './inventory.ts';
 import type { LifecycleService } from './lifecycle-service.ts';
 import { readContext } from './projection.ts';
 
@@ -113,7 +114,7 @@ export function createCleanup(deps: CleanupDeps) {
       }
       if (full || page.length < 500) break;
       after = page.at(-1);
-      await nextMacrotask();
+      await nextTurn();
     }
     await Promise.all(inFlight);
     return n;

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { allOwned, givingBack } from '../machines/context.ts';
 import { markedUnder } from '../services/ipam/marked.ts';
@@ -39,18 +40,12 @@ const HOLDERS_AT_ONCE = 16;
  */
 const SLICE_MS = 10;
 
-/**
- * Resolves in a later turn of the event loop (after timers and I/O waiting now): the point where a
- * long walk lets requests in. A resolved promise would not: microtasks run before any I/O.
- */
-export const nextMacrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /** A long walk's pause: a later turn once `sliceMs` have passed since the last one, else nothing to wait for. */
 function slicer(sliceMs = SLICE_MS): () => Promise<void> | undefined {
   let since = performance.now();
   return () => {
     if (performance.now() - since < sliceMs) return undefined;
-    return nextMacrotask().then(() => {
+    return nextTurn().then(() => {
       since = performance.now();
     });
   };
@@ -169,7 +164,7 @@ export function createInventory(deps: {
         if (may === 'snapshot') may = await snapshotHolds(holders[i]!, a);
         if (!may) found.push({ kind: 'leaked', pool: a.pool, prefix: a.prefix, lifecycle_id: a.lifecycleId, key: a.key });
       }
-      await nextMacrotask();
+      await nextTurn();
     }
     for (const { prefix, lifecycle_ids } of await deps.store.sharedPrefixes()) {
       for (const id of lifecycle_ids) found.push({ kind: 'shared', pool: (await deps.store.holder(id))?.pool ?? '', prefix, lifecycle_id: id });
@@ -183,7 +178,7 @@ export function createInventory(deps: {
             found.push({ kind: 'lost', pool: row.pool, prefix: row.prefix, lifecycle_id: row.id });
           }
         }
-        await nextMacrotask();
+        await nextTurn();
         if (page.length < PAGE) break;
         after = page.at(-1);
       }

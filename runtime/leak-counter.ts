@@ -1,7 +1,8 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { LeakRecord } from '../store/counts.ts';
 import type { CountsPort, LifecyclePort } from '../store/port.ts';
 import type { ListCursor } from '../store/lifecycles.ts';
-import { nextMacrotask, type Discrepancy } from './inventory.ts';
+import type { Discrepancy } from './inventory.ts';
 import { readContext } from './projection.ts';
 
 /**
@@ -34,7 +35,7 @@ export function createLeakCounter(deps: { counts: CountsPort; store: Pick<Lifecy
       }
       if (page.length < FAILED_PAGE) return out;
       after = page.at(-1);
-      await nextMacrotask();
+      await nextTurn();
     }
   }
 

@@ -4,13 +4,12 @@
 // want an answer at once, and with a turn of the event loop between slices for the reconcile job
 // (issue 10: no job holds the loop more than 50 ms). The index and the list are the job's own while
 // it runs: nothing changes them between two slices.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { HeldPrefix } from '../services/field/ipam.ts';
 import type { Found, LifecycleIndex, LifecycleView } from './reconcile-checks.ts';
 
 /** Holdings or lifecycles compared between two turns of the event loop (~10 ms at 165,000). */
 export const IPAM_SLICE = 5000;
-
-const nextMacrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The whole comparison in one synchronous pass. */
 export function compareIpam(ix: LifecycleIndex, held: HeldPrefix[], poolLength: Map<string, number>): Found[] {
@@ -27,7 +26,7 @@ export async function compareIpamInSlices(
   opts: { slice?: number; pause?: () => Promise<void> } = {},
 ): Promise<Found[]> {
   const out: Found[] = [];
-  const pause = opts.pause ?? nextMacrotask;
+  const pause = opts.pause ?? nextTurn;
   for (const _ of ipamPass(ix, held, poolLength, out, opts.slice ?? IPAM_SLICE)) await pause();
   return out;
 }

@@ -2,6 +2,7 @@
 // (reconcile-checks.ts), repairs per `reconcile.repair.<kind>` what is unambiguous, stores the
 // run's differences and sets ipv6_reconciliation_discrepancies{kind}. A dry run is the same walk
 // with every repair recorded as `would_repair` and nothing changed (nor stored as the gauge).
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config.ts';
@@ -32,7 +33,6 @@ import {
   type Found,
   type LifecycleView,
 } from './reconcile-checks.ts';
-import { nextMacrotask } from './inventory.ts';
 import { compareIpamInSlices } from './reconcile-ipam.ts';
 import { holdPendingReleases } from './reconcile-pending.ts';
 import { ITEMS_MAX, type JobResult, type RunOptions } from './scheduler.ts';
@@ -64,7 +64,7 @@ export function createReconcile(deps: ReconcileDeps) {
       if (rows.length < pageSize) break;
       after = rows[rows.length - 1]!;
       // The SQLite store answers at once: without a macrotask the whole walk is one turn (2 s at 165,000).
-      await nextMacrotask();
+      await nextTurn();
       signal.throwIfAborted();
     }
     const held = await heldPrefixes(deps.ipam, signal);

@@ -1,6 +1,7 @@
 // The start-up resume of the actor host (`ActorHost.resumeInFlight`, on one instance; several
 // instances resume through their leases instead, runtime/fleet.ts): the lifecycles whose step was
 // in flight when the process stopped are hydrated again, and XState re-runs that step.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { LifecycleRow } from '../store/lifecycles.ts';
 import type { LifecyclePort } from '../store/port.ts';
@@ -30,7 +31,7 @@ export async function resumeInFlight(host: ResumeHost, batch = RESUME_BATCH): Pr
   const ids = await host.store.busy();
   let resumed = 0;
   for (let i = 0; i < ids.length && !host.stopped(); i += batch) {
-    if (i > 0) await new Promise<void>((r) => setImmediate(r));
+    if (i > 0) await nextTurn();
     for (const id of ids.slice(i, i + batch)) {
       if (host.stopped() || host.present(id)) continue;
       const row = await host.store.get(id);

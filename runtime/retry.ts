@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ServiceError } from '../services/errors.ts';
 import { retryDelay, type RetryPolicy } from './backoff.ts';
 
@@ -164,8 +165,6 @@ class RetriedCall<T> extends Retrying<T> {
 export function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: RetryPolicy, opts: RetryOptions = {}): Promise<T> {
   return new Promise<T>((resolve, reject) => new RetriedCall(fn, policy, opts, resolve, reject).start());
 }
-
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function asServiceError(err: unknown): ServiceError {
   if (err instanceof ServiceError) return err;

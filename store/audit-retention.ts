@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from './db.ts';
 
 export interface AuditPruneOptions {
@@ -46,7 +47,7 @@ export function createAuditRetention(db: Db) {
         total += r.deleted;
         if (r.done) return total;
         after = r.after;
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await nextTurn();
       }
     },
   };

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from './db.ts';
 
 /**
@@ -22,7 +23,7 @@ export function createHeldScratch(db: Db) {
   });
   return {
     async clear(): Promise<void> {
-      while (clearPage.run().changes > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      while (clearPage.run().changes > 0) await nextTurn();
     },
     add: (items: readonly { pool: string; prefix: string }[]): void => void addAll(items),
     has: (pool: string, prefix: string) => has.get(pool, prefix) !== undefined,

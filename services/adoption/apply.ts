@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { transition } from 'xstate';
 import { initialContext } from '../../machines/context.ts';
@@ -56,8 +57,6 @@ export const adoptCommand = (e: PlanEntry): AdoptCommand => ({
  * ~0.3 ms, and the embedded IPAM and the SQLite store answer at once (issue 10: ≤ 50 ms a turn).
  */
 export const ADOPT_SLICE = 50;
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function applyPlan(entries: readonly PlanEntry[], deps: ApplyDeps): Promise<NonNullable<ImportReport['applied']>> {
   const todo = entries.filter((e) => e.action === 'adopt');

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { PoolSpec } from '../../runtime/operation-types.ts';
 import type { HolderKey, LifecycleHolder } from '../../store/lifecycles.ts';
@@ -137,7 +138,7 @@ async function heldInIpam(entries: PlanEntry[], ipam: IpamPort, listing: readonl
   const todo = entries.filter((e) => e.action === 'adopt');
   // The embedded IPAM answers at once: 50,000 asked in one go were one turn of the loop (issue 10).
   for (let i = 0; i < todo.length; i += REFUSAL_SLICE) {
-    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    if (i > 0) await nextTurn();
     await Promise.all(
       todo.slice(i, i + REFUSAL_SLICE).map((e) =>
         limit(async () => {
@@ -156,8 +157,6 @@ export const REFUSAL_SLICE = 500;
 
 /** Values one store lookup or one turn of IPAM seeks takes (~1–10 ms on SQLite), a turn of the event loop between. */
 export const KNOWN_BATCH = 500;
-
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 /** The lifecycles with these values in `by`, KNOWN_BATCH to a statement, a turn between. */
 async function holdersIn(store: Pick<LifecyclePort, 'holdersOf'>, by: HolderKey, values: Iterable<string>): Promise<LifecycleHolder[]> {

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { v5 as uuidv5, validate as isUuid } from 'uuid';
 import { stepKey } from '../../machines/steps.ts';
 import { markedUnder } from '../ipam/marked.ts';
@@ -69,7 +70,7 @@ export async function planInTurns(input: PlanInput): Promise<PlanEntry[]> {
   for (;;) {
     const r = steps.next();
     if (r.done) return r.value;
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
   }
 }
 

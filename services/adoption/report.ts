@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -73,7 +74,7 @@ export async function* jsonInSlices(report: ImportReport): AsyncGenerator<string
   // `entries` is the report's last key: the head's JSON, with `"entries":[` in place of its closing brace.
   yield `${JSON.stringify(head).slice(0, -1)}${Object.keys(head).length > 0 ? ',' : ''}"entries":[`;
   for (let i = 0; i < entries.length; i += JSON_SLICE) {
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     const piece = JSON.stringify(entries.slice(i, i + JSON_SLICE));
     yield `${i > 0 ? ',' : ''}${piece.slice(1, -1)}`;
   }

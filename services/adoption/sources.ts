@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ServiceError } from '../errors.ts';
 import { formatPrefix, parsePrefix } from '../ipv6.ts';
 import { canonicalCidr } from '../netbox/cidr.ts';
@@ -116,7 +117,7 @@ export const FILE_SLICE = 2000;
 export async function fromFileInTurns(records: readonly FileRecord[]): Promise<Observation[]> {
   const out: Observation[] = new Array(records.length);
   for (let i = 0; i < records.length; i++) {
-    if (i > 0 && i % FILE_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+    if (i > 0 && i % FILE_SLICE === 0) await nextTurn();
     out[i] = fileObservation(records[i]!);
   }
   return out;

@@ -2,6 +2,7 @@
 // marks (services/netbox/holdings.ts reads them), and every block held under our mark elsewhere
 // (the embedded IPAM, a fake) from the port's markedPrefixes(). A prefix in both is listed once,
 // with NetBox's detail.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { IpamPort } from '../ipam/port.ts';
 import { markedPagesOf } from '../ipam/router.ts';
 import type { NetboxFieldPrefix } from '../netbox/holdings.ts';
@@ -49,7 +50,7 @@ export async function heldPrefixes(ipam: FieldIpam, signal?: AbortSignal): Promi
   }
   // Page by page, each in its own macrotask: one read of every block held the event loop for seconds.
   for await (const page of markedPagesOf(ipam, signal)) {
-    await new Promise((r) => setImmediate(r));
+    await nextTurn();
     for (const m of page) {
       const key = `${m.pool}\u0000${m.prefix}`;
       if (out.has(key)) continue;

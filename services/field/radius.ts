@@ -4,6 +4,7 @@
 // keyset query (the next page starts after the last key seen), cheap on FreeRADIUS's indexes.
 // The paging and the shapes are here with the SQLite reader; radius-sql.ts reads PostgreSQL and
 // MySQL/MariaDB through the same paging, radius-backends.ts opens the configured one.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DELEGATED_IPV6_PREFIX, FRAMED_IPV6_PREFIX, type ReplyRow } from '../radius/reply-attributes.ts';
 import { sqliteFailure, type RadiusDb } from '../radius/sqlite.ts';
 
@@ -108,7 +109,7 @@ export async function* replyPages(
     after = { username: last.username, id: last.id };
     if (done.length > 0) yield done;
     // Give the event loop a turn between pages: FreeRADIUS and the API share the process's time.
-    await new Promise((r) => setImmediate(r));
+    await nextTurn();
   }
 }
 
@@ -123,7 +124,7 @@ export async function* sessionPages(
     if (rows.length > 0) yield rows.map(toSession);
     if (rows.length < pageSize) return;
     after = rows[rows.length - 1]!.radacctid;
-    await new Promise((r) => setImmediate(r));
+    await nextTurn();
   }
 }
 

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isStoreBusy, type Db } from '../../store/db.ts';
 import { ServiceError } from '../errors.ts';
 import { createPoolCounts } from './embedded-counts.ts';
@@ -8,7 +9,6 @@ import { createQuarantine, holdDownsOf } from './embedded-quarantine.ts';
 import { blockSize, contains, formatPrefix, lastAddress, parsePrefix, subnetCount, toHex, type Ipv6Prefix } from '../ipv6.ts';
 import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, ALLOCATION_GIVE_BACK, exhausted, sweepLater, SWEEP_BATCH, taken, warnIfMoved, type EmbeddedIpamOptions, type EmbeddedPool, type Pool, type Sweeping } from './pool-rules.ts';
 import type { AdoptCommand, AllocateCommand, Allocation, IpamPort, PoolUtilization, ReleaseCommand } from './port.ts';
-
 
 /**
  * The embedded IPAM: pools from configuration, allocations in the service's own SQLite file.
@@ -97,7 +97,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
       signal?.throwIfAborted();
       n = whileUnlocked('sweep', () => sweepInTransaction.immediate(pool, SWEEP_BATCH));
       // Another turn for the requests between two batches.
-      if (n === SWEEP_BATCH) await new Promise((r) => setImmediate(r));
+      if (n === SWEEP_BATCH) await nextTurn();
     }
     return givenBack;
   }
@@ -180,7 +180,7 @@ export function createEmbeddedIpam(db: Db, poolList: EmbeddedPool[], opts: Embed
         }
         // Batch after batch in this one transaction blocked the event loop (16,000 blocks outside a
         // moved parent: 1.75 s): the sweep's transactions take them, a turn on, then first fit looks again.
-        await new Promise((r) => setImmediate(r));
+        await nextTurn();
         await sweepPool(pool, signal);
       }
     },
