@@ -20,6 +20,13 @@ import { readContext } from './projection.ts';
 /** Failed lifecycles read a page at a time, a turn of the event loop between, as the inventory walks its pages (runtime/inventory.ts PAGE). */
 export const FAILED_PAGE = 250;
 
+/**
+ * Findings looked up per turn of the event loop. The SQLite store answers each at once, so awaiting
+ * it gives nothing back: 100,000 leaked prefixes (a release path broken for a day) were one turn of
+ * two lookups each.
+ */
+export const LEAK_SLICE = 500;
+
 export function createLeakCounter(deps: { counts: CountsPort; store: Pick<LifecyclePort, 'get'>; leakAfterS: number; now?: () => number }) {
   const now = deps.now ?? Date.now;
 
@@ -45,8 +52,10 @@ export function createLeakCounter(deps: { counts: CountsPort; store: Pick<Lifecy
       const t = now();
       const at = new Date(t).toISOString();
       const candidates: { lifecycle_id: string; prefix: string; pool: string; terminated: string | null }[] = [];
+      let looked = 0;
       for (const d of found) {
         if (d.kind !== 'leaked') continue;
+        if (++looked % LEAK_SLICE === 0) await nextTurn();
         const row = await deps.store.get(d.lifecycle_id);
         candidates.push({ lifecycle_id: d.lifecycle_id, prefix: d.prefix, pool: d.pool, terminated: row?.state === 'revoked' ? row.revoked_at : null });
       }
@@ -60,6 +69,7 @@ export function createLeakCounter(deps: { counts: CountsPort; store: Pick<Lifecy
         const key = `${c.lifecycle_id} ${c.prefix}`;
         if (seen.has(key)) continue;
         seen.add(key);
+        if (seen.size % LEAK_SLICE === 0) await nextTurn();
         const stored = await deps.counts.leak(c.lifecycle_id, c.prefix);
         if (stored?.counted_at) {
           records.push(stored);
