@@ -6,6 +6,7 @@ import type { IpamPort } from '../services/ipam/port.ts';
 import type { LifecycleRow, ListCursor } from '../store/lifecycles.ts';
 import type { LifecyclePort } from '../store/port.ts';
 import type { Discrepancy, Inventory } from './inventory.ts';
+import { LEAK_SLICE } from './leak-counter.ts';
 import type { LifecycleService } from './lifecycle-service.ts';
 import { readContext } from './projection.ts';
 
@@ -131,8 +132,11 @@ export function createCleanup(deps: CleanupDeps) {
   async function reclaim(found: readonly Discrepancy[]): Promise<number> {
     if (!deps.reclaimLeaks) return 0;
     let n = 0;
+    let looked = 0;
     for (const d of found) {
       if (d.kind !== 'leaked') continue;
+      // The embedded IPAM frees at once as the store reads: awaiting either gives the loop nothing back.
+      if (++looked % LEAK_SLICE === 0) await nextTurn();
       // Read again: a step may have started since the check (it then holds or will confirm its own).
       const row = await deps.store.get(d.lifecycle_id);
       if (!row || row.busy === 1) continue;
