@@ -3,7 +3,8 @@
 // decodes the same way in SQL; test/services/ipam/embedded-blocks.test.ts holds the two to each other.
 import { encodeAt, encodeLifecycleId } from '../../store/audit-codec.ts';
 import type { Db } from '../../store/db.ts';
-import { NESTED_LIMIT, type MarkedPrefix, type NestedBlock } from './port.ts';
+import { nestedOf, nestingRange } from './meeting-range.ts';
+import type { MarkedPrefix, NestedBlock } from './port.ts';
 
 const GENERATION = /^(0|[1-9]\d{0,14})$/;
 const SUFFIX = ':allocate:';
@@ -96,13 +97,8 @@ export function createBlocks(db: Db) {
     'DELETE FROM ipam_blocks WHERE pool = @pool AND start_hex = @start_hex AND prefix_length = @prefix_length AND lifecycle_id = @lifecycle_id',
   );
   const holderOf = db.prepare<Position, { lifecycle_id: string | Buffer }>('SELECT lifecycle_id FROM ipam_blocks WHERE pool = @pool AND start_hex = @start_hex');
-  // Blocks of a pool never overlap (ipam_blocks_no_overlap), so two seeks find those nesting with a
-  // range: the last starting at or before its first address, and the first starting inside it after that.
-  const atOrBefore = db.prepare<{ pool: string; first_hex: string }, Nesting>(
-    'SELECT prefix, start_hex, end_hex, lifecycle_id FROM ipam_blocks WHERE pool = @pool AND start_hex <= @first_hex ORDER BY start_hex DESC LIMIT 1',
-  );
-  const firstInside = db.prepare<{ pool: string; first_hex: string; last_hex: string }, Nesting>(
-    `SELECT prefix, start_hex, end_hex, lifecycle_id FROM ipam_blocks WHERE pool = @pool AND start_hex > @first_hex AND start_hex <= @last_hex ORDER BY start_hex LIMIT ${NESTED_LIMIT}`,
+  const nestingOf = db.prepare<{ pool: string; first_hex: string; last_hex: string }, Nesting>(
+    nestingRange('ipam_blocks', { pool: '@pool', first: '@first_hex', last: '@last_hex' }),
   );
   const all = db.prepare<[], Listed>('SELECT pool, prefix, lifecycle_id, key_gen, start_hex FROM ipam_blocks ORDER BY pool, start_hex');
   // Keyset pages in (pool, start_hex) order: the primary key serves each from where the last ended.
@@ -171,13 +167,7 @@ export function createBlocks(db: Db) {
     },
     /** The blocks that hold [first, last] or lie inside it, other than one that is exactly it (NESTED_LIMIT at most). */
     nesting(pool: string, firstHex: string, lastHex: string): NestedBlock[] {
-      const before = atOrBefore.get({ pool, first_hex: firstHex });
-      // One around the range (or exactly it) leaves no room for another in it; one that starts with it
-      // and ends inside is the first of those inside.
-      if (before && before.end_hex >= lastHex) return before.start_hex === firstHex && before.end_hex === lastHex ? [] : [nested(before)];
-      const inside = firstInside.all({ pool, first_hex: firstHex, last_hex: lastHex });
-      const rows = before && before.start_hex === firstHex ? [before, ...inside.slice(0, NESTED_LIMIT - 1)] : inside;
-      return rows.map(nested);
+      return nestedOf(nestingOf.all({ pool, first_hex: firstHex, last_hex: lastHex }), firstHex, lastHex).map(nested);
     },
     all: (): MarkedPrefix[] => all.all().map(marked),
     /** A page after a position, and the position it ends at (null: the last page). */

@@ -16,13 +16,14 @@ import * as free from './embedded-pg-free.ts';
 import { HELD_BESIDES_EXPIRED, HOLDER_IN_RANGE, othersHeld, TAKE_EXPIRED_IN } from './embedded-pg-meeting.ts';
 import { pgQuarantine } from './embedded-pg-quarantine.ts';
 import { checkAdopt, checkAllocate, checkPools, checkSameAllocation, ALLOCATION_GIVE_BACK, exhausted, sweepLater, SWEEP_BATCH, taken, warnIfMoved, type EmbeddedIpamOptions, type EmbeddedPool, type Pool, type Sweeping } from './pool-rules.ts';
-import { NESTED_LIMIT, type AdoptCommand, type Allocation, type AllocateCommand, type IpamPort, type MarkedPrefix, type PoolUtilization, type ReleaseCommand } from './port.ts';
+import { nestedOf, nestingRange } from './meeting-range.ts';
+import type { AdoptCommand, Allocation, AllocateCommand, IpamPort, MarkedPrefix, PoolUtilization, ReleaseCommand } from './port.ts';
 
 type Q = Pick<pg.PoolClient, 'query'>;
 type Run = { start_hex: string; end_hex: string };
 type Row = { pool: string; prefix: string; prefix_length: number; lifecycle_id: string };
 const MARKED_PAGE = 1000;
-const NESTING = 'SELECT prefix, start_hex, end_hex, lifecycle_id FROM ipam_allocations WHERE pool = $1';
+const NESTING = nestingRange('ipam_allocations', { pool: '$1', first: '$2', last: '$3' });
 type Nesting = { prefix: string; start_hex: string; end_hex: string; lifecycle_id: string };
 const LOCK_POOL = 'SELECT parent FROM ipam_pools WHERE pool = $1 FOR UPDATE';
 
@@ -230,13 +231,9 @@ export async function createPgEmbeddedIpam(db: pg.Pool, poolList: EmbeddedPool[]
     async nestedHeld(pool, prefix, signal) {
       signal?.throwIfAborted();
       const block = parsePrefix(prefix);
-      const range = [pool, toHex(block.network), toHex(lastAddress(block))];
-      // As the SQLite IPAM's blocks.nesting: a pool's blocks never overlap, so two seeks find it.
-      const before = (await db.query<Nesting>(`${NESTING} AND start_hex <= $2 ORDER BY start_hex DESC LIMIT 1`, range.slice(0, 2))).rows[0];
-      const nested = (r: Nesting) => ({ prefix: r.prefix, lifecycleId: r.lifecycle_id });
-      if (before && before.end_hex >= range[2]!) return before.start_hex === range[1] && before.end_hex === range[2] ? [] : [nested(before)];
-      const inside = (await db.query<Nesting>(`${NESTING} AND start_hex > $2 AND start_hex <= $3 ORDER BY start_hex LIMIT ${NESTED_LIMIT}`, range)).rows;
-      return (before && before.start_hex === range[1] ? [before, ...inside.slice(0, NESTED_LIMIT - 1)] : inside).map(nested);
+      const [first, last] = [toHex(block.network), toHex(lastAddress(block))];
+      const { rows } = await db.query<Nesting>(NESTING, [pool, first, last]);
+      return nestedOf(rows, first, last).map((r) => ({ prefix: r.prefix, lifecycleId: r.lifecycle_id }));
     },
 
     async allocatedUnder(cmd, signal) {
